@@ -1,0 +1,1 @@
+"""Infrastructure shared by the orders, inventory and production services."""

@@ -1,0 +1,59 @@
+"""Writing events to the outbox in the caller's transaction."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from google.protobuf.message import Message
+from sqlalchemy import Table, insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mes.common.v1 import common_pb2
+
+__all__ = ["OutboxWriter", "new_event_meta", "utcnow"]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_event_meta(producer: str, causation_id: str = "") -> common_pb2.EventMeta:
+    meta = common_pb2.EventMeta(event_id=str(uuid.uuid4()), producer=producer, causation_id=causation_id)
+    meta.occur_time.FromDatetime(utcnow())
+    return meta
+
+
+class OutboxWriter:
+    """Adds an event row in the same transaction as the state change it describes."""
+
+    def __init__(self, table: Table, producer: str) -> None:
+        self._table = table
+        self.producer = producer
+
+    async def add(
+        self,
+        session: AsyncSession,
+        subject: str,
+        event: Message,
+        *,
+        causation_id: str = "",
+        headers: dict[str, Any] | None = None,
+    ) -> str:
+        """Fill ``event.meta`` (if unset) and insert the row; returns the event id."""
+        meta: common_pb2.EventMeta = event.meta  # type: ignore[attr-defined]
+        if not meta.event_id:
+            meta.CopyFrom(new_event_meta(self.producer, causation_id))
+        await session.execute(
+            insert(self._table).values(
+                event_id=meta.event_id,
+                subject=subject,
+                payload=event.SerializeToString(),
+                headers=json.dumps(headers or {}),
+                created_at=utcnow(),
+                attempts=0,
+            )
+        )
+        return meta.event_id
