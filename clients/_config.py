@@ -1,0 +1,135 @@
+"""Client configuration: where the services are, how to authenticate, deadlines and retries."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+__all__ = ["DEFAULT_ADDRESSES", "DEFAULT_TOKEN", "ClientConfig", "RetryPolicy", "ServiceName"]
+
+ServiceName = Literal["orders", "inventory", "production"]
+
+#: Token accepted by services started without ``MES_AUTH_TOKENS`` (local development only).
+DEFAULT_TOKEN = "mes-dev-token"
+DEFAULT_ADDRESSES: Mapping[ServiceName, str] = {
+    "orders": "127.0.0.1:50151",
+    "inventory": "127.0.0.1:50152",
+    "production": "127.0.0.1:50153",
+}
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"", "0", "false", "no", "off"})
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential back-off with jitter, applied to UNAVAILABLE failures of idempotent calls only.
+
+    Attempt ``n`` (1-based) that fails waits ``min(max_backoff_s, initial_backoff_s * multiplier ** (n - 1))``
+    scaled by a random factor in ``[1 - jitter, 1]`` before the next attempt. All attempts share the
+    call's deadline; no attempt starts when the deadline would expire during the back-off.
+    """
+
+    max_attempts: int = 4
+    initial_backoff_s: float = 0.1
+    max_backoff_s: float = 2.0
+    multiplier: float = 2.0
+    jitter: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        if self.initial_backoff_s < 0 or self.max_backoff_s < 0 or self.multiplier < 1:
+            raise ValueError("back-off values must be non-negative and multiplier >= 1")
+        if not 0 <= self.jitter <= 1:
+            raise ValueError("jitter must be within [0, 1]")
+
+    def backoff(self, failed_attempt: int, random_unit: float) -> float:
+        """Seconds to wait after the ``failed_attempt``-th attempt; ``random_unit`` is uniform in [0, 1)."""
+        base = min(self.max_backoff_s, self.initial_backoff_s * self.multiplier ** (failed_attempt - 1))
+        return base * (1.0 - self.jitter * random_unit)
+
+    @classmethod
+    def disabled(cls) -> RetryPolicy:
+        return cls(max_attempts=1)
+
+
+@dataclass(frozen=True)
+class ClientConfig:
+    """Addresses, credentials, TLS, deadline and retry policy shared by the service clients.
+
+    Credentials: a partner ``api_key`` (``x-api-key``) replaces the bearer ``token`` when set, since a
+    partner's key and a staff token must not be mixed in one call. ``partner`` (``x-mes-partner``) lets a
+    service token act for a partner.
+    """
+
+    orders_addr: str = DEFAULT_ADDRESSES["orders"]
+    inventory_addr: str = DEFAULT_ADDRESSES["inventory"]
+    production_addr: str = DEFAULT_ADDRESSES["production"]
+    token: str | None = DEFAULT_TOKEN
+    api_key: str | None = None
+    partner: str | None = None
+    tls: bool = False
+    tls_ca_file: str | None = None
+    deadline_s: float = 10.0
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    user_agent: str = "mes-clients/0.1"
+
+    def __post_init__(self) -> None:
+        if self.deadline_s <= 0:
+            raise ValueError("deadline_s must be greater than zero")
+
+    @property
+    def use_tls(self) -> bool:
+        return self.tls or bool(self.tls_ca_file)
+
+    def address(self, service: ServiceName) -> str:
+        return {"orders": self.orders_addr, "inventory": self.inventory_addr, "production": self.production_addr}[
+            service
+        ]
+
+    def metadata(self) -> tuple[tuple[str, str], ...]:
+        """Call metadata carrying the credentials."""
+        items: list[tuple[str, str]] = []
+        if self.api_key:
+            items.append(("x-api-key", self.api_key))
+        elif self.token:
+            items.append(("authorization", f"Bearer {self.token}"))
+        if self.partner:
+            items.append(("x-mes-partner", self.partner))
+        return tuple(items)
+
+    def with_changes(self, **changes: Any) -> ClientConfig:
+        """A copy with some fields replaced; ``None`` values are ignored (handy for CLI overrides)."""
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> ClientConfig:
+        """Read ``MES_ORDERS_ADDR``, ``MES_INVENTORY_ADDR``, ``MES_PRODUCTION_ADDR``, ``MES_TOKEN``,
+        ``MES_API_KEY``, ``MES_PARTNER``, ``MES_TLS_CA_FILE``, ``MES_TLS`` (0/1) and ``MES_DEADLINE_S``."""
+        env = os.environ if env is None else env
+
+        def get(key: str) -> str | None:
+            value = env.get(key, "").strip()
+            return value or None
+
+        tls_raw = (get("MES_TLS") or "").lower()
+        if tls_raw not in _TRUE | _FALSE:
+            raise ValueError(f"MES_TLS must be 0 or 1, not {tls_raw!r}")
+        deadline_raw = get("MES_DEADLINE_S") or "10"
+        try:
+            deadline = float(deadline_raw)
+        except ValueError:
+            raise ValueError(f"MES_DEADLINE_S must be a number of seconds, not {deadline_raw!r}") from None
+        return cls(
+            orders_addr=get("MES_ORDERS_ADDR") or DEFAULT_ADDRESSES["orders"],
+            inventory_addr=get("MES_INVENTORY_ADDR") or DEFAULT_ADDRESSES["inventory"],
+            production_addr=get("MES_PRODUCTION_ADDR") or DEFAULT_ADDRESSES["production"],
+            token=get("MES_TOKEN") or DEFAULT_TOKEN,
+            api_key=get("MES_API_KEY"),
+            partner=get("MES_PARTNER"),
+            tls=tls_raw in _TRUE,
+            tls_ca_file=get("MES_TLS_CA_FILE"),
+            deadline_s=deadline,
+        )

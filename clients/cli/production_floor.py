@@ -1,0 +1,236 @@
+"""Shop-floor commands of ``mesctl production``: work orders, operations, weigh-in/out, reviews."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+
+from clients.cli._app import CliUsageError, Context, Subcommands, add_command, add_group
+from clients.cli._args import enum_choices, enum_value, operation_name, resource_id, resource_name
+from clients.cli._render import details, grams, label, table, weight, when
+from mes.common.v1 import common_pb2
+from mes.production.v1 import production_pb2 as pb
+
+__all__ = ["add_commands", "operation_details", "operation_table", "work_order_details", "work_order_table"]
+
+
+def add_commands(group: Subcommands) -> None:
+    p = add_command(group, "work-orders", _work_orders, "list work orders")
+    p.add_argument("--order", action="append", default=[], help="only work orders of this order (repeatable)")
+    p.add_argument("--status", action="append", default=[], help=", ".join(enum_choices(pb.WorkOrderStatus)))
+    p.add_argument("--limit", type=int, default=100, help="at most N (0: all; default 100)")
+
+    work_order = add_group(group, "work-order", "one work order: get, hold, resume")
+    p = add_command(work_order, "get", _work_order_get, "show a work order with its routing snapshot")
+    p.add_argument("work_order", help="id or workOrders/<id>")
+    p = add_command(work_order, "hold", _work_order_hold, "put an in-progress work order on hold")
+    p.add_argument("work_order")
+    p.add_argument("--reason", default="")
+    p = add_command(work_order, "resume", _work_order_resume, "resume a held work order")
+    p.add_argument("work_order")
+
+    p = add_command(group, "operations", _operations, "list the operations of work orders")
+    p.add_argument("--work-order", action="append", default=[], required=True, help="id (repeatable)")
+    p.add_argument("--status", action="append", default=[], help=", ".join(enum_choices(pb.OperationStatus)))
+
+    p = add_command(group, "start", _start, "start an operation with its weigh-in")
+    p.add_argument("operation", help="workOrders/<id>/operations/<n> or <id>/<n>")
+    p.add_argument("--operator", required=True, help="operator code who weighed")
+    p.add_argument("--weigh-in-mg", type=int, required=True)
+    p.add_argument("--request-id", help="idempotency key (default: generated)")
+
+    p = add_command(group, "finish", _finish, "finish an operation with its weigh-out")
+    p.add_argument("operation")
+    p.add_argument("--operator", required=True)
+    p.add_argument("--weigh-out-mg", type=int, required=True)
+    p.add_argument("--scrap-mg", type=int, default=0, help="scrap returned, in mg")
+    p.add_argument("--request-id", help="idempotency key (default: generated)")
+
+    p = add_command(group, "review", _review, "resolve a loss review")
+    p.add_argument("operation")
+    p.add_argument("--supervisor", required=True, help="supervisor's operator code")
+    decision = p.add_mutually_exclusive_group(required=True)
+    decision.add_argument("--approve", action="store_true", help="accept the loss (DONE)")
+    decision.add_argument("--rework", action="store_true", help="send the piece to rework")
+    p.add_argument("--note", default="")
+
+    p = add_command(group, "close", _close, "close a completed work order, reconciling its metal")
+    p.add_argument("work_order")
+
+
+def work_order_table(work_orders: Sequence[pb.WorkOrder]) -> str:
+    rows = [
+        (
+            w.work_order_id,
+            w.order_id,
+            w.line_number,
+            w.style_sku,
+            w.alloy_code,
+            w.quantity,
+            label(pb.WorkOrderStatus, w.status),
+            label(common_pb2.Priority, w.priority),
+            grams(w.issued_mg),
+            grams(w.loss_mg),
+        )
+        for w in work_orders
+    ]
+    headers = ["WORK ORDER", "ORDER", "LINE", "STYLE", "ALLOY", "QTY", "STATUS", "PRIORITY", "ISSUED (g)", "LOSS (g)"]
+    return table(headers, rows)
+
+
+def work_order_details(w: pb.WorkOrder) -> str:
+    head = details(
+        [
+            ("name", w.name),
+            ("order", f"orders/{w.order_id} line {w.line_number}"),
+            ("style", w.style_sku),
+            ("alloy", w.alloy_code),
+            ("size", w.size),
+            ("engraving", w.engraving),
+            ("quantity", w.quantity),
+            ("status", label(pb.WorkOrderStatus, w.status)),
+            ("priority", label(common_pb2.Priority, w.priority)),
+            ("issued", weight(w.issued_mg)),
+            ("finished", weight(w.finished_mg)),
+            ("loss", weight(w.loss_mg)),
+            ("scrap returned", weight(w.scrap_returned_mg)),
+            ("routing version", w.routing_version),
+            ("version", w.version),
+            ("created", when(w.create_time)),
+            ("updated", when(w.update_time)),
+        ]
+    )
+    steps = table(
+        ["SEQ", "OPERATION", "WORK CENTER TYPE", "MINUTES", "LOSS TOL (‰)", "OPTIONAL"],
+        [
+            (
+                r.sequence,
+                r.operation_code,
+                r.work_center_type,
+                r.expected_minutes,
+                r.loss_tolerance_per_mille,
+                r.optional,
+            )
+            for r in w.routing_snapshot
+        ],
+        empty="(no routing)",
+    )
+    return f"{head}\n\nrouting snapshot:\n{steps}"
+
+
+def operation_table(operations: Sequence[pb.Operation]) -> str:
+    rows = [
+        (
+            f"{op.work_order_id}/{op.sequence}",
+            op.operation_code,
+            op.work_center.removeprefix("workCenters/"),
+            label(pb.OperationStatus, op.status),
+            grams(op.weigh_in_mg) if op.weigh_in_mg else "",
+            grams(op.weigh_out_mg) if op.weigh_out_mg else "",
+            op.loss_mg if op.weigh_out_mg else "",
+            op.started_by,
+            op.attempt,
+        )
+        for op in operations
+    ]
+    headers = ["OPERATION", "CODE", "WORK CENTER", "STATUS", "IN (g)", "OUT (g)", "LOSS (mg)", "BY", "ATTEMPT"]
+    return table(headers, rows)
+
+
+def operation_details(op: pb.Operation) -> str:
+    tolerance = op.weigh_in_mg * op.loss_tolerance_per_mille // 1000
+    return details(
+        [
+            ("name", op.name),
+            ("operation", op.operation_code),
+            ("work center", op.work_center),
+            ("status", label(pb.OperationStatus, op.status)),
+            ("weigh-in", weight(op.weigh_in_mg)),
+            ("weigh-out", weight(op.weigh_out_mg)),
+            ("scrap returned", weight(op.scrap_returned_mg)),
+            ("loss", weight(op.loss_mg)),
+            ("tolerance", f"{op.loss_tolerance_per_mille} ‰ = {weight(tolerance)}"),
+            ("started by", op.started_by),
+            ("finished by", op.finished_by),
+            ("reviewed by", op.reviewed_by),
+            ("review note", op.review_note),
+            ("started", when(op.start_time)),
+            ("finished", when(op.finish_time)),
+            ("attempt", op.attempt),
+        ]
+    )
+
+
+def _limit(value: int) -> int | None:
+    if value < 0:
+        raise CliUsageError("--limit must not be negative")
+    return value or None
+
+
+async def _work_orders(args: argparse.Namespace, ctx: Context) -> None:
+    statuses = [enum_value(pb.WorkOrderStatus, s, "status") for s in args.status]
+    orders = [resource_id(o, "orders") for o in args.order]
+    found = [
+        w
+        async for w in ctx.clients.production.iter_work_orders(
+            order_ids=orders, statuses=statuses, limit=_limit(args.limit)
+        )
+    ]
+    ctx.output.emit(found, lambda: work_order_table(found))
+
+
+async def _work_order_get(args: argparse.Namespace, ctx: Context) -> None:
+    w = await ctx.clients.production.get_work_order(resource_name(args.work_order, "workOrders"))
+    ctx.output.emit(w, lambda: work_order_details(w))
+
+
+async def _work_order_hold(args: argparse.Namespace, ctx: Context) -> None:
+    name = resource_name(args.work_order, "workOrders")
+    w = await ctx.clients.production.hold_work_order(name, reason=args.reason)
+    ctx.output.emit(w, lambda: work_order_details(w))
+
+
+async def _work_order_resume(args: argparse.Namespace, ctx: Context) -> None:
+    w = await ctx.clients.production.resume_work_order(resource_name(args.work_order, "workOrders"))
+    ctx.output.emit(w, lambda: work_order_details(w))
+
+
+async def _operations(args: argparse.Namespace, ctx: Context) -> None:
+    ids = [resource_id(w, "workOrders") for w in args.work_order]
+    statuses = [enum_value(pb.OperationStatus, s, "status") for s in args.status]
+    found = [op async for op in ctx.clients.production.iter_operations(work_order_ids=ids, statuses=statuses)]
+    ctx.output.emit(found, lambda: operation_table(found))
+
+
+async def _start(args: argparse.Namespace, ctx: Context) -> None:
+    op = await ctx.clients.production.start_operation(
+        name=operation_name(args.operation),
+        operator_code=args.operator,
+        weigh_in_mg=args.weigh_in_mg,
+        request_id=args.request_id,
+    )
+    ctx.output.emit(op, lambda: operation_details(op))
+
+
+async def _finish(args: argparse.Namespace, ctx: Context) -> None:
+    op = await ctx.clients.production.finish_operation(
+        name=operation_name(args.operation),
+        operator_code=args.operator,
+        weigh_out_mg=args.weigh_out_mg,
+        scrap_returned_mg=args.scrap_mg,
+        request_id=args.request_id,
+    )
+    ctx.output.emit(op, lambda: operation_details(op))
+
+
+async def _review(args: argparse.Namespace, ctx: Context) -> None:
+    decision = pb.LOSS_REVIEW_DECISION_APPROVE if args.approve else pb.LOSS_REVIEW_DECISION_REWORK
+    op = await ctx.clients.production.resolve_loss_review(
+        operation_name(args.operation), supervisor_code=args.supervisor, decision=decision, note=args.note
+    )
+    ctx.output.emit(op, lambda: operation_details(op))
+
+
+async def _close(args: argparse.Namespace, ctx: Context) -> None:
+    w = await ctx.clients.production.close_work_order(resource_name(args.work_order, "workOrders"))
+    ctx.output.emit(w, lambda: work_order_details(w))
