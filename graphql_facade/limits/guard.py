@@ -1,0 +1,179 @@
+"""The limits in the order an HTTP endpoint applies them, in three calls.
+
+::
+
+    guard = LimitGuard(limiters.bucket, limiters.rate)
+    headers = await guard.check_request(key, limits, body_size=len(body), operations=len(batch))
+    for each operation:
+        query = await resolve_persisted_query(store, op.query, op.extensions)
+        guard.check_query(query, limits)                      # tokens, before parsing
+        document = parse(query, max_tokens=limits.max_tokens)
+        # graphql validation (Strawberry) may run here or after admit()
+        admission = await guard.admit(key, limits, schema, document, variables, operation_name)
+        result = await run_with_timeout(execute(...), limits.request_timeout_s)
+        settled = await guard.settle(admission, result.data, result.errors)
+        response.extensions["cost"] = settled.extension
+        headers = merge_rate_limit_headers(headers, settled.headers)
+
+Every step raises :class:`~graphql_facade.limits.errors.LimitError` (with its HTTP status and
+headers) and nothing is charged for a refused step that comes before the bucket. A batch is
+charged per operation. ``admit`` order: depth/aliases → requested cost (pagination arguments)
+→ ``MAX_COST_EXCEEDED`` → submissions per minute (``RATE_LIMITED``, policy ``"submissions"``;
+each root mutation field named in ``submission_fields`` counts one) → bucket (``THROTTLED``),
+skipped when ``limits.throttle`` is false (operators).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLSchema,
+    InlineFragmentNode,
+    OperationType,
+    SelectionSetNode,
+    get_operation_ast,
+)
+
+from graphql_facade.limits._document import fragments_of
+from graphql_facade.limits.bucket import BucketState, CostBucket
+from graphql_facade.limits.cost import actual_cost, check_cost, requested_cost
+from graphql_facade.limits.headers import (
+    cost_extension,
+    rate_limit_headers,
+    rate_limited_error,
+    request_rate_headers,
+    throttled_error,
+)
+from graphql_facade.limits.ratelimit import RateLimiter
+from graphql_facade.limits.structure import check_batch, check_body_size, check_document, check_tokens
+from graphql_facade.limits.tiers import Limits
+
+__all__ = ["Admission", "LimitGuard", "Settlement"]
+
+MINUTE_S = 60.0
+
+
+@dataclass(frozen=True)
+class Admission:
+    key: str
+    limits: Limits
+    requested: int
+    state: BucketState
+    schema: GraphQLSchema
+    document: DocumentNode
+    variables: Mapping[str, Any] | None
+    operation_name: str | None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Settlement:
+    actual: int
+    state: BucketState
+    extension: dict[str, Any]  # the value of the response's ``extensions.cost``
+    headers: dict[str, str]
+
+
+def _count_fields(
+    selection_set: SelectionSetNode, names: Collection[str], fragments: Mapping[str, Any], seen: set[str]
+) -> int:
+    count = 0
+    for selection in selection_set.selections:
+        if isinstance(selection, FieldNode):
+            count += selection.name.value in names
+        elif isinstance(selection, InlineFragmentNode):
+            count += _count_fields(selection.selection_set, names, fragments, seen)
+        elif isinstance(selection, FragmentSpreadNode) and selection.name.value not in seen:
+            fragment = fragments.get(selection.name.value)
+            if fragment is not None:
+                count += _count_fields(fragment.selection_set, names, fragments, seen | {selection.name.value})
+    return count
+
+
+class LimitGuard:
+    def __init__(
+        self,
+        bucket: CostBucket,
+        rate: RateLimiter,
+        *,
+        submission_fields: Collection[str] = frozenset({"submitOrder"}),
+    ) -> None:
+        self.bucket = bucket
+        self.rate = rate
+        self.submission_fields = frozenset(submission_fields)
+
+    async def check_request(self, key: str, limits: Limits, *, body_size: int, operations: int = 1) -> dict[str, str]:
+        """Body size, batch size and requests per minute; returns the ``"requests"`` headers."""
+        check_body_size(body_size, limits)
+        check_batch(operations, limits)
+        state = await self.rate.hit(f"requests:{key}", limits.requests_per_minute, MINUTE_S)
+        if not state.allowed:
+            raise rate_limited_error(state, "requests")
+        return request_rate_headers(state, "requests")
+
+    def check_query(self, query: str, limits: Limits) -> int:
+        return check_tokens(query, limits)
+
+    def submissions(self, document: DocumentNode, operation_name: str | None) -> int:
+        operation = get_operation_ast(document, operation_name)
+        if operation is None or operation.operation is not OperationType.MUTATION:
+            return 0
+        return _count_fields(operation.selection_set, self.submission_fields, fragments_of(document), set())
+
+    async def admit(
+        self,
+        key: str,
+        limits: Limits,
+        schema: GraphQLSchema,
+        document: DocumentNode,
+        variables: Mapping[str, Any] | None,
+        operation_name: str | None,
+    ) -> Admission:
+        check_document(document, limits, operation_name)
+        requested = requested_cost(schema, document, variables, operation_name, max_page_size=limits.max_page_size)
+        check_cost(requested, limits)
+        headers: dict[str, str] = {}
+        submissions = self.submissions(document, operation_name)
+        if submissions:
+            rate = await self.rate.hit(
+                f"submissions:{key}", limits.submissions_per_minute, MINUTE_S, weight=submissions
+            )
+            if not rate.allowed:
+                raise rate_limited_error(rate, "submissions")
+        if limits.throttle:
+            state = await self.bucket.take(key, requested, limits)
+            if not state.allowed:
+                raise throttled_error(requested, state)
+        else:
+            state = BucketState.unthrottled(limits)
+        headers = rate_limit_headers(state)
+        return Admission(key, limits, requested, state, schema, document, variables, operation_name, headers)
+
+    async def settle(
+        self,
+        admission: Admission,
+        data: Mapping[str, Any] | None,
+        errors: Iterable[GraphQLError | Mapping[str, Any]] | None = None,
+    ) -> Settlement:
+        """Actual cost, refund of ``requested - actual``, ``extensions.cost`` and headers."""
+        actual = actual_cost(
+            admission.schema,
+            admission.document,
+            admission.variables,
+            admission.operation_name,
+            data,
+            errors,
+            max_page_size=admission.limits.max_page_size,
+        )
+        state = admission.state
+        refund = admission.requested - actual
+        if admission.limits.throttle and refund > 0 and not state.degraded:
+            state = await self.bucket.refund(admission.key, refund, admission.limits)
+        return Settlement(actual, state, cost_extension(admission.requested, actual, state), rate_limit_headers(state))
