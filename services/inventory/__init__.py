@@ -1,0 +1,1 @@
+"""Inventory: alloys, material lots, reservations, balances and the custody ledger."""

@@ -1,0 +1,1 @@
+"""SQLAlchemy tables and repositories, the outbox sink and the protobuf codec."""

@@ -1,0 +1,40 @@
+"""Settings of the inventory service: the common service settings plus inventory knobs.
+
+Knobs come from ``MES_INVENTORY_<NAME>`` (see ``ServiceSettings.extra``):
+``RESERVE_ATTEMPTS`` (runs of a use case after write races, default 6) and
+``RETRY_BATCH`` (waiting orders looked at per retry pass, default 500).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from services.shared.config import ServiceSettings
+
+__all__ = ["SERVICE", "Settings"]
+
+SERVICE = "inventory"
+
+
+@dataclass(frozen=True)
+class Settings(ServiceSettings):
+    reserve_attempts: int = 6
+    retry_batch: int = 500
+
+    @classmethod
+    def from_env(cls, service: str = SERVICE, env: Mapping[str, str] | None = None) -> Settings:
+        return cls.wrap(ServiceSettings.from_env(service, env))
+
+    @classmethod
+    def wrap(cls, base: ServiceSettings) -> Settings:
+        """Inventory settings from common ones (knobs read from ``base.extra``)."""
+        if isinstance(base, Settings):
+            return base
+        fields = {f.name: getattr(base, f.name) for f in dataclasses.fields(ServiceSettings)}
+        return cls(
+            **fields,
+            reserve_attempts=max(1, int(base.extra.get("RESERVE_ATTEMPTS", "6"))),
+            retry_batch=max(1, int(base.extra.get("RETRY_BATCH", "500"))),
+        )

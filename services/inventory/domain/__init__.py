@@ -1,0 +1,4 @@
+"""The inventory domain: pure dataclasses, state machines and allocation rules.
+
+Nothing here imports gRPC, SQLAlchemy, NATS or generated code.
+"""

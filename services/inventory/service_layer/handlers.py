@@ -1,0 +1,28 @@
+"""All use cases of the service, built from one set of dependencies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from services.inventory.service_layer.catalogue import Catalogue
+from services.inventory.service_layer.common import Deps
+from services.inventory.service_layer.custody import Custody
+from services.inventory.service_layer.event_handlers import EventHandlers
+from services.inventory.service_layer.reservations import Reservations
+from services.inventory.service_layer.stock import Stock
+
+__all__ = ["Handlers"]
+
+
+@dataclass(frozen=True)
+class Handlers:
+    catalogue: Catalogue
+    stock: Stock
+    reservations: Reservations
+    custody: Custody
+    #: What the event consumers call.
+    events: EventHandlers
+
+    @classmethod
+    def build(cls, deps: Deps) -> Handlers:
+        return cls(Catalogue(deps), Stock(deps), Reservations(deps), Custody(deps), EventHandlers(deps))
