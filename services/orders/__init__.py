@@ -1,0 +1,1 @@
+"""The orders service: partners (tenants), order intake and the order lifecycle."""

@@ -1,0 +1,1 @@
+"""SQLAlchemy and outbox implementations of the service-layer ports."""

@@ -1,0 +1,69 @@
+"""SQL implementation of :class:`CatalogueRepository` (the read-only catalogue copy)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from sqlalchemy import select, tuple_
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.orders.adapters.tables import catalogue_items
+from services.orders.domain.catalogue import CatalogueItem, CatalogueKind
+from services.shared.outbox import utcnow
+
+__all__ = ["SqlCatalogueRepository"]
+
+_t = catalogue_items
+
+
+class SqlCatalogueRepository:
+    def __init__(self, session: AsyncSession, *, postgres: bool) -> None:
+        self._session = session
+        self._postgres = postgres
+
+    async def active_codes(self, kind: CatalogueKind, codes: Collection[str]) -> set[str]:
+        if not codes:
+            return set()
+        rows = await self._session.scalars(
+            select(_t.c.code).where(_t.c.kind == kind.name, _t.c.code.in_(set(codes)), _t.c.active.is_(True))
+        )
+        return set(rows)
+
+    async def get(self, kind: CatalogueKind, code: str) -> CatalogueItem | None:
+        row = (await self._session.execute(select(_t).where(_t.c.kind == kind.name, _t.c.code == code))).first()
+        if row is None:
+            return None
+        return CatalogueItem(CatalogueKind[row.kind], row.code, row.display_name, row.active, row.source_version)
+
+    async def upsert_if_newer(self, item: CatalogueItem) -> bool:
+        """Insert, or replace a copy with a lower source version, in one statement (race-free)."""
+        values = {
+            "kind": item.kind.name,
+            "code": item.code,
+            "display_name": item.display_name,
+            "active": item.active,
+            "source_version": item.source_version,
+            "updated_at": utcnow(),
+        }
+        dialect_insert = postgresql.insert if self._postgres else sqlite.insert
+        statement = dialect_insert(_t).values(**values)
+        statement = statement.on_conflict_do_update(
+            index_elements=[_t.c.kind, _t.c.code],
+            set_={k: statement.excluded[k] for k in ("display_name", "active", "source_version", "updated_at")},
+            where=_t.c.source_version < statement.excluded.source_version,
+        )
+        result = await self._session.execute(statement)
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def find(
+        self, kind: CatalogueKind | None, *, after: tuple[str, str] | None, limit: int
+    ) -> list[CatalogueItem]:
+        """Ordered by (kind name, code), strictly after ``after``."""
+        query = select(_t).order_by(_t.c.kind, _t.c.code).limit(limit)
+        if kind is not None:
+            query = query.where(_t.c.kind == kind.name)
+        if after is not None:
+            query = query.where(tuple_(_t.c.kind, _t.c.code) > tuple_(*after))
+        rows = (await self._session.execute(query)).all()
+        return [CatalogueItem(CatalogueKind[r.kind], r.code, r.display_name, r.active, r.source_version) for r in rows]

@@ -1,0 +1,47 @@
+"""The :class:`OrderEvents` port on the transactional outbox (protobuf payloads)."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mes.orders.v1 import orders_events_pb2
+from services.orders.adapters.proto import order_to_proto, status_to_proto
+from services.orders.domain.order import Order, StatusChange
+from services.shared.outbox import OutboxWriter
+
+__all__ = ["SUBJECT_CANCELLED", "SUBJECT_STATUS_CHANGED", "SUBJECT_SUBMITTED", "OutboxOrderEvents"]
+
+SUBJECT_SUBMITTED = "orders.order.submitted"
+SUBJECT_STATUS_CHANGED = "orders.order.status_changed"
+SUBJECT_CANCELLED = "orders.order.cancelled"
+
+
+class OutboxOrderEvents:
+    def __init__(self, session: AsyncSession, writer: OutboxWriter) -> None:
+        self._session = session
+        self._writer = writer
+
+    async def order_submitted(self, order: Order, *, causation_id: str = "") -> None:
+        event = orders_events_pb2.OrderSubmittedEvent(order=order_to_proto(order, order.update_time))
+        await self._writer.add(self._session, SUBJECT_SUBMITTED, event, causation_id=causation_id)
+
+    async def status_changed(self, order: Order, change: StatusChange, *, causation_id: str = "") -> None:
+        event = orders_events_pb2.OrderStatusChangedEvent(
+            order_id=order.order_id,
+            partner_id=order.partner_id,
+            from_status=status_to_proto(change.from_status),
+            to_status=status_to_proto(change.to_status),
+            reason=change.reason,
+            order_version=change.version,
+            priority=int(order.priority),  # type: ignore[arg-type]
+        )
+        await self._writer.add(self._session, SUBJECT_STATUS_CHANGED, event, causation_id=causation_id)
+
+    async def order_cancelled(self, order: Order, change: StatusChange, *, causation_id: str = "") -> None:
+        event = orders_events_pb2.OrderCancelledEvent(
+            order_id=order.order_id,
+            partner_id=order.partner_id,
+            previous_status=status_to_proto(change.from_status),
+            reason=change.reason,
+        )
+        await self._writer.add(self._session, SUBJECT_CANCELLED, event, causation_id=causation_id)

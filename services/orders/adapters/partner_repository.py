@@ -1,0 +1,143 @@
+"""SQL implementation of :class:`PartnerRepository`."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.engine import Row
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.orders.adapters._time import as_utc, as_utc_or_none
+from services.orders.adapters.tables import api_keys, partners
+from services.orders.domain.partner import ApiKey, Partner, PartnerTier
+from services.shared.errors import AlreadyExists, Conflict
+
+__all__ = ["SqlPartnerRepository"]
+
+
+class SqlPartnerRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def get(self, partner_id: str, *, for_update: bool = False) -> Partner | None:
+        query = select(partners).where(partners.c.partner_id == partner_id)
+        if for_update:
+            query = query.with_for_update()
+        row = (await self._session.execute(query)).first()
+        if row is None:
+            return None
+        return (await self._with_keys([row]))[0]
+
+    async def exists(self, partner_id: str) -> bool:
+        found = await self._session.scalar(select(partners.c.partner_id).where(partners.c.partner_id == partner_id))
+        return found is not None
+
+    async def add(self, partner: Partner) -> None:
+        try:
+            await self._session.execute(
+                insert(partners).values(
+                    partner_id=partner.partner_id,
+                    display_name=partner.display_name,
+                    tier=partner.tier.name,
+                    version=partner.version,
+                    created_at=partner.create_time,
+                    updated_at=partner.update_time or partner.create_time,
+                )
+            )
+        except IntegrityError:  # a concurrent create won; the transaction rolls back
+            raise AlreadyExists(f"partner {partner.partner_id} already exists") from None
+        await self._insert_keys(partner.api_keys)
+
+    async def save(
+        self,
+        partner: Partner,
+        *,
+        expected_version: int,
+        added: Sequence[ApiKey] = (),
+        revoked: Sequence[ApiKey] = (),
+    ) -> None:
+        result = await self._session.execute(
+            update(partners)
+            .where(partners.c.partner_id == partner.partner_id, partners.c.version == expected_version)
+            .values(
+                tier=partner.tier.name,
+                display_name=partner.display_name,
+                version=partner.version,
+                updated_at=partner.update_time or partner.create_time,
+            )
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise Conflict(f"partner {partner.partner_id} was changed concurrently; retry")
+        for key in revoked:
+            await self._session.execute(
+                update(api_keys)
+                .where(api_keys.c.key_id == key.key_id, api_keys.c.revoked_at.is_(None))
+                .values(revoked_at=key.revoke_time)
+            )
+        await self._insert_keys(added)
+
+    async def find(self, *, after: str | None, limit: int) -> list[Partner]:
+        query = select(partners).order_by(partners.c.partner_id).limit(limit)
+        if after is not None:
+            query = query.where(partners.c.partner_id > after)
+        rows = (await self._session.execute(query)).all()
+        return await self._with_keys(rows)
+
+    async def partner_for_key(self, key_hash: str) -> str | None:
+        row = (
+            await self._session.execute(
+                select(api_keys.c.partner_id, api_keys.c.key_hash).where(
+                    api_keys.c.key_hash == key_hash, api_keys.c.revoked_at.is_(None)
+                )
+            )
+        ).first()
+        if row is None or not hmac.compare_digest(row.key_hash, key_hash):
+            return None
+        return str(row.partner_id)
+
+    async def _insert_keys(self, keys: Sequence[ApiKey]) -> None:
+        if not keys:
+            return
+        await self._session.execute(
+            insert(api_keys),
+            [
+                {
+                    "key_id": key.key_id,
+                    "partner_id": key.partner_id,
+                    "key_hash": key.key_hash,
+                    "prefix": key.prefix,
+                    "created_at": key.create_time,
+                    "revoked_at": key.revoke_time,
+                }
+                for key in keys
+            ],
+        )
+
+    async def _with_keys(self, rows: Sequence[Row[Any]]) -> list[Partner]:
+        if not rows:
+            return []
+        ids = [row.partner_id for row in rows]
+        key_rows = await self._session.execute(
+            select(api_keys).where(api_keys.c.partner_id.in_(ids)).order_by(api_keys.c.created_at, api_keys.c.key_id)
+        )
+        keys: dict[str, list[ApiKey]] = {partner_id: [] for partner_id in ids}
+        for k in key_rows:
+            keys[k.partner_id].append(
+                ApiKey(k.key_id, k.partner_id, k.key_hash, k.prefix, as_utc(k.created_at), as_utc_or_none(k.revoked_at))
+            )
+        return [
+            Partner(
+                partner_id=row.partner_id,
+                display_name=row.display_name,
+                tier=PartnerTier[row.tier],
+                create_time=as_utc(row.created_at),
+                version=row.version,
+                api_keys=keys[row.partner_id],
+                update_time=as_utc(row.updated_at),
+            )
+            for row in rows
+        ]

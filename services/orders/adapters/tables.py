@@ -1,0 +1,125 @@
+"""Tables of the orders service (one MetaData; the service's own schema on PostgreSQL)."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+)
+
+from services.shared.tables import add_infrastructure_tables
+
+__all__ = [
+    "api_keys",
+    "catalogue_items",
+    "infra",
+    "metadata",
+    "order_lines",
+    "order_status_changes",
+    "orders",
+    "partners",
+]
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+partners = Table(
+    "partners",
+    metadata,
+    Column("partner_id", String(40), primary_key=True),
+    Column("display_name", String(120), nullable=False),
+    Column("tier", String(20), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("key_id", String(32), primary_key=True),
+    Column("partner_id", String(40), ForeignKey("partners.partner_id"), nullable=False),
+    # SHA-256 (hex) of the whole key; the key itself is never stored.
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("prefix", String(12), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
+)
+Index("ix_api_keys_partner", api_keys.c.partner_id, api_keys.c.created_at)
+
+orders = Table(
+    "orders",
+    metadata,
+    Column("order_id", String(36), primary_key=True),
+    Column("partner_id", String(40), ForeignKey("partners.partner_id"), nullable=False),
+    Column("partner_reference", String(64), nullable=False),
+    Column("priority", String(10), nullable=False),
+    Column("due_time", DateTime(timezone=True), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("status_reason", String(500), nullable=False, default=""),
+    Column("tracking_reference", String(64), nullable=False, default=""),
+    Column("version", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint("version >= 1", name="version_positive"),
+)
+# Newest-first lists, all partners and one partner; status counts; late orders.
+Index("ix_orders_created", orders.c.created_at, orders.c.order_id)
+Index("ix_orders_partner_created", orders.c.partner_id, orders.c.created_at, orders.c.order_id)
+Index("ix_orders_status_due", orders.c.status, orders.c.due_time)
+Index("ix_orders_partner_status", orders.c.partner_id, orders.c.status)
+
+order_lines = Table(
+    "order_lines",
+    metadata,
+    Column("order_id", String(36), ForeignKey("orders.order_id"), primary_key=True),
+    Column("line_number", Integer, primary_key=True),
+    Column("style_code", String(40), nullable=False),
+    Column("alloy_code", String(40), nullable=False),
+    Column("size", String(16), nullable=False),
+    Column("engraving", String(40), nullable=False),
+    Column("quantity", Integer, nullable=False),
+    CheckConstraint("quantity BETWEEN 1 AND 10000", name="quantity_range"),
+)
+
+order_status_changes = Table(
+    "order_status_changes",
+    metadata,
+    Column("order_id", String(36), ForeignKey("orders.order_id"), primary_key=True),
+    # The order version the change produced: one row per version, oldest first.
+    Column("version", Integer, primary_key=True),
+    Column("from_status", String(20), nullable=True),
+    Column("to_status", String(20), nullable=False),
+    Column("reason", String(500), nullable=False),
+    Column("cause", String(120), nullable=False),
+    Column("changed_at", DateTime(timezone=True), nullable=False),
+)
+
+catalogue_items = Table(
+    "catalogue_items",
+    metadata,
+    Column("kind", String(10), primary_key=True),
+    Column("code", String(40), primary_key=True),
+    Column("display_name", String(120), nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("source_version", BigInteger, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+infra = add_infrastructure_tables(metadata)

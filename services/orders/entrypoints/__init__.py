@@ -1,0 +1,1 @@
+"""Transports of the orders service (gRPC; the event consumers live beside it)."""

@@ -1,0 +1,112 @@
+"""Shared pieces of the orders integration tests: callers' metadata, requests, error details."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import grpc
+import pytest
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+from sqlalchemy import func, select
+
+from mes.orders.v1 import orders_pb2
+from services.orders.adapters.tables import infra, orders
+from services.orders.bootstrap import App
+
+SERVICE_TOKEN = "svc-token"
+OPERATOR_TOKEN = "op-token"
+AUTH_TOKENS = f"{SERVICE_TOKEN}=service:test,{OPERATOR_TOKEN}=operator:OP-1"
+STAFF = (("authorization", f"Bearer {OPERATOR_TOKEN}"),)
+SERVICE = (("authorization", f"Bearer {SERVICE_TOKEN}"),)
+T = 10.0  # seconds: the deadline of every call
+
+#: For tests of request handling that no database changes: run them on SQLite only.
+SQLITE_ONLY = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+
+STYLES = ("RNG-SOL-001", "PND-HRT-002")
+ALLOYS = ("AU750Y", "AG925")
+
+
+def for_partner(partner_id: str) -> tuple[tuple[str, str], ...]:
+    """A service (the facade) acting for a partner."""
+    return (*SERVICE, ("x-mes-partner", partner_id))
+
+
+def with_key(api_key: str) -> tuple[tuple[str, str], ...]:
+    return (("x-api-key", api_key),)
+
+
+def line(style: str = STYLES[0], alloy: str = ALLOYS[0], quantity: int = 1, **extra: Any) -> orders_pb2.OrderLine:
+    return orders_pb2.OrderLine(style_code=style, alloy_code=alloy, quantity=quantity, **extra)
+
+
+def submit_request(
+    request_id: str | None = None,
+    *,
+    parent: str = "",
+    reference: str = "PO-1",
+    lines: Sequence[orders_pb2.OrderLine] | None = None,
+    due_in: timedelta = timedelta(days=14),
+    priority: int = 0,
+) -> orders_pb2.SubmitOrderRequest:
+    request = orders_pb2.SubmitOrderRequest(
+        parent=parent,
+        partner_reference=reference,
+        request_id=uuid.uuid4().hex if request_id is None else request_id,
+        priority=priority,  # type: ignore[arg-type]
+        lines=list(lines) if lines is not None else [line()],
+    )
+    request.due_time.FromDatetime(datetime.now(UTC) + due_in)
+    return request
+
+
+@dataclass
+class RpcFailure:
+    code: grpc.StatusCode
+    message: str
+    reason: str
+    fields: list[str] = field(default_factory=list)
+    details: bytes = b""
+
+
+async def fails(call: Any) -> RpcFailure:
+    """Await a unary call that must fail; returns its code, message, ErrorInfo reason and
+    BadRequest field paths."""
+    try:
+        await call
+    except grpc.aio.AioRpcError as exc:
+        status = await rpc_status.aio.from_call(call)
+        reason, fields = "", []
+        if status is not None:
+            for detail in status.details:
+                if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+                    info = error_details_pb2.ErrorInfo()
+                    detail.Unpack(info)
+                    reason = info.reason
+                elif detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+                    bad = error_details_pb2.BadRequest()
+                    detail.Unpack(bad)
+                    fields = [v.field for v in bad.field_violations]
+        details = status.SerializeToString() if status is not None else b""
+        return RpcFailure(exc.code(), exc.details() or "", reason, fields, details)
+    pytest.fail("the call succeeded but was expected to fail")
+
+
+async def count_rows(app: App, table: Any, *where: Any) -> int:
+    async with app.db.write() as session:
+        return int(await session.scalar(select(func.count()).select_from(table).where(*where)) or 0)
+
+
+async def order_count(app: App) -> int:
+    return await count_rows(app, orders)
+
+
+async def outbox_subjects(app: App) -> list[str]:
+    async with app.db.write() as session:
+        rows = await session.execute(select(infra.outbox.c.subject).order_by(infra.outbox.c.seq))
+        return [row.subject for row in rows]
