@@ -1,0 +1,1 @@
+"""SQLAlchemy storage and protobuf encoding of the production domain."""

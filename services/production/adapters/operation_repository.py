@@ -1,0 +1,238 @@
+"""Operations, their weighed attempts, and the loss and load views built on them."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import datetime
+
+from sqlalchemy import and_, case, func, insert, or_, select, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.production.adapters import tables as t
+from services.production.adapters.operation_rows import (
+    attempt_from_row,
+    attempt_values,
+    operation_from_row,
+    operation_values,
+)
+from services.production.adapters.rows import update_versioned
+from services.production.domain.operations import AttemptRecord, Operation, OperationStatus
+from services.production.domain.views import LossGrouping, LossSummary
+
+__all__ = ["SqlOperationRepository"]
+
+_op = t.operations
+_at = t.operation_attempts
+_OPEN = [
+    str(s)
+    for s in (
+        OperationStatus.PENDING,
+        OperationStatus.QUEUED,
+        OperationStatus.IN_PROGRESS,
+        OperationStatus.LOSS_REVIEW,
+        OperationStatus.REWORK,
+    )
+]
+_COUNTED = [str(OperationStatus.QUEUED), str(OperationStatus.IN_PROGRESS), str(OperationStatus.LOSS_REVIEW)]
+
+
+class SqlOperationRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._s = session
+
+    async def get(self, work_order_id: str, sequence: int) -> Operation | None:
+        query = select(_op).where(_op.c.work_order_id == work_order_id, _op.c.sequence == sequence)
+        row = (await self._s.execute(query)).first()
+        return operation_from_row(row) if row else None
+
+    async def get_many(self, keys: Collection[tuple[str, int]]) -> dict[tuple[str, int], Operation]:
+        if not keys:
+            return {}
+        found: dict[tuple[str, int], Operation] = {}
+        ordered = sorted(keys)
+        for start in range(0, len(ordered), 400):  # keep the bound parameters well under limits
+            chunk = ordered[start : start + 400]
+            query = select(_op).where(tuple_(_op.c.work_order_id, _op.c.sequence).in_(chunk))
+            for row in await self._s.execute(query):
+                found[(row.work_order_id, row.sequence)] = operation_from_row(row)
+        return found
+
+    async def for_work_orders(self, work_order_ids: Collection[str]) -> list[Operation]:
+        if not work_order_ids:
+            return []
+        query = (
+            select(_op)
+            .where(_op.c.work_order_id.in_(list(work_order_ids)))
+            .order_by(_op.c.work_order_id, _op.c.sequence)
+        )
+        return [operation_from_row(row) for row in await self._s.execute(query)]
+
+    async def list_page(
+        self,
+        after: tuple[int, datetime, str, int] | None,
+        limit: int,
+        *,
+        work_center: str | None,
+        work_order_ids: Sequence[str],
+        statuses: Sequence[OperationStatus],
+    ) -> list[Operation]:
+        """Queue order: priority (highest first), create time, work order id, sequence."""
+        query = (
+            select(_op)
+            .order_by(_op.c.priority.desc(), _op.c.created_at, _op.c.work_order_id, _op.c.sequence)
+            .limit(limit)
+        )
+        if work_center is not None:
+            query = query.where(_op.c.work_center == work_center)
+        if work_order_ids:
+            query = query.where(_op.c.work_order_id.in_(list(work_order_ids)))
+        if statuses:
+            query = query.where(_op.c.status.in_([str(s) for s in statuses]))
+        if after is not None:
+            priority, created, work_order_id, sequence = after
+            query = query.where(
+                or_(
+                    _op.c.priority < priority,
+                    and_(
+                        _op.c.priority == priority,
+                        or_(
+                            _op.c.created_at > created,
+                            and_(
+                                _op.c.created_at == created,
+                                or_(
+                                    _op.c.work_order_id > work_order_id,
+                                    and_(_op.c.work_order_id == work_order_id, _op.c.sequence > sequence),
+                                ),
+                            ),
+                        ),
+                    ),
+                )
+            )
+        return [operation_from_row(row) for row in await self._s.execute(query)]
+
+    async def add_all(self, operations: Sequence[Operation]) -> None:
+        if not operations:
+            return
+        rows = [
+            {
+                "work_order_id": op.work_order_id,
+                "sequence": op.sequence,
+                "order_id": op.order_id,
+                "operation_code": op.operation_code,
+                "work_center_type": op.work_center_type,
+                "priority": op.priority,
+                "alloy_code": op.alloy_code,
+                "loss_tolerance_per_mille": op.loss_tolerance_per_mille,
+                "version": op.version,
+                "created_at": op.create_time,
+                **operation_values(op),
+            }
+            for op in operations
+        ]
+        await self._s.execute(insert(_op), rows)
+
+    async def update(self, operation: Operation) -> None:
+        operation.version = await update_versioned(
+            self._s,
+            _op,
+            [_op.c.work_order_id == operation.work_order_id, _op.c.sequence == operation.sequence],
+            operation.version,
+            operation_values(operation),
+        )
+
+    async def open_load(self, codes: Collection[str]) -> dict[str, int]:
+        if not codes:
+            return {}
+        query = (
+            select(_op.c.work_center, func.count())
+            .where(_op.c.work_center.in_(list(codes)), _op.c.status.in_(_OPEN))
+            .group_by(_op.c.work_center)
+        )
+        return {code: int(n) for code, n in await self._s.execute(query)}
+
+    async def count_in_progress(self, work_center: str) -> int:
+        query = select(func.count()).where(
+            _op.c.work_center == work_center, _op.c.status == str(OperationStatus.IN_PROGRESS)
+        )
+        return int((await self._s.execute(query)).scalar_one())
+
+    async def adopt_unassigned(self, work_center_type: str, work_center: str, now: datetime) -> int:
+        """Assign open operations that have no work center (none of their type existed)."""
+        result = await self._s.execute(
+            update(_op)
+            .where(_op.c.work_center == "", _op.c.work_center_type == work_center_type, _op.c.status.in_(_OPEN))
+            .values(work_center=work_center, version=_op.c.version + 1, updated_at=now)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    async def save_attempt(self, attempt: AttemptRecord) -> None:
+        values = attempt_values(attempt)
+        key = (
+            _at.c.work_order_id == attempt.work_order_id,
+            _at.c.sequence == attempt.sequence,
+            _at.c.attempt == attempt.attempt,
+        )
+        exists = (await self._s.execute(select(_at.c.attempt).where(*key))).first()
+        if exists:
+            await self._s.execute(update(_at).where(*key).values(**values))
+        else:
+            await self._s.execute(
+                insert(_at).values(
+                    work_order_id=attempt.work_order_id, sequence=attempt.sequence, attempt=attempt.attempt, **values
+                )
+            )
+
+    async def attempts(self, work_order_ids: Collection[str]) -> list[AttemptRecord]:
+        if not work_order_ids:
+            return []
+        query = (
+            select(_at)
+            .where(_at.c.work_order_id.in_(list(work_order_ids)))
+            .order_by(_at.c.work_order_id, _at.c.sequence, _at.c.attempt)
+        )
+        return [attempt_from_row(row) for row in await self._s.execute(query)]
+
+    async def loss_summary(self, grouping: LossGrouping, since: datetime | None) -> list[LossSummary]:
+        key = _at.c.operation_code if grouping is LossGrouping.OPERATION_CODE else _at.c.finished_by
+        query = (
+            select(
+                key.label("key"),
+                func.count().label("operations"),
+                func.coalesce(func.sum(_at.c.weigh_in_mg), 0).label("weigh_in"),
+                func.coalesce(func.sum(_at.c.loss_mg), 0).label("loss"),
+                func.coalesce(func.sum(case((_at.c.reviewed, 1), else_=0)), 0).label("reviews"),
+            )
+            .group_by(key)
+            .order_by(key)
+        )
+        if since is not None:
+            query = query.where(_at.c.finish_time >= since)
+        return [
+            LossSummary(str(row.key), int(row.operations), int(row.weigh_in), int(row.loss), int(row.reviews))
+            for row in await self._s.execute(query)
+        ]
+
+    async def center_counts(self, codes: Collection[str], done_since: datetime) -> dict[str, dict[str, int]]:
+        """Per center: QUEUED, IN_PROGRESS, LOSS_REVIEW counts and DONE_IN_WINDOW."""
+        if not codes:
+            return {}
+        counts: dict[str, dict[str, int]] = {}
+        by_status = (
+            select(_op.c.work_center, _op.c.status, func.count())
+            .where(_op.c.work_center.in_(list(codes)), _op.c.status.in_(_COUNTED))
+            .group_by(_op.c.work_center, _op.c.status)
+        )
+        for code, status, n in await self._s.execute(by_status):
+            counts.setdefault(code, {})[status] = int(n)
+        done = (
+            select(_op.c.work_center, func.count())
+            .where(
+                _op.c.work_center.in_(list(codes)),
+                _op.c.status == str(OperationStatus.DONE),
+                _op.c.finish_time >= done_since,
+            )
+            .group_by(_op.c.work_center)
+        )
+        for code, n in await self._s.execute(done):
+            counts.setdefault(code, {})["DONE_IN_WINDOW"] = int(n)
+        return counts

@@ -1,0 +1,210 @@
+"""Tables of the production schema (one MetaData), plus outbox/inbox/dead letters/idempotency."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    UniqueConstraint,
+)
+
+from services.shared.tables import add_infrastructure_tables
+
+__all__ = [
+    "infra",
+    "metadata",
+    "operation_attempts",
+    "operations",
+    "operators",
+    "order_specs",
+    "style_versions",
+    "styles",
+    "work_centers",
+    "work_orders",
+]
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+infra = add_infrastructure_tables(metadata)
+
+
+def _ts(name: str, nullable: bool = False) -> Column[Any]:
+    return Column(name, DateTime(timezone=True), nullable=nullable)
+
+
+def _mg(name: str) -> Column[Any]:
+    return Column(name, BigInteger, nullable=False, default=0)
+
+
+styles = Table(
+    "styles",
+    metadata,
+    Column("sku", String(40), primary_key=True),
+    Column("display_name", String(120), nullable=False),
+    Column("category", String(20), nullable=False),
+    Column("routing_version", Integer, nullable=False),
+    Column("routing", JSON, nullable=False),
+    Column("bill_of_materials", JSON, nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("version", BigInteger, nullable=False),
+    _ts("created_at"),
+    _ts("updated_at"),
+)
+
+# Every routing/BOM version a style ever had (work orders keep their own snapshot anyway).
+style_versions = Table(
+    "style_versions",
+    metadata,
+    Column("sku", String(40), ForeignKey("styles.sku"), primary_key=True),
+    Column("routing_version", Integer, primary_key=True),
+    Column("routing", JSON, nullable=False),
+    Column("bill_of_materials", JSON, nullable=False),
+    _ts("created_at"),
+)
+
+work_centers = Table(
+    "work_centers",
+    metadata,
+    Column("code", String(40), primary_key=True),
+    Column("work_center_type", String(40), nullable=False, index=True),
+    Column("display_name", String(120), nullable=False),
+    Column("capacity", Integer, nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("version", BigInteger, nullable=False),
+    _ts("created_at"),
+    _ts("updated_at"),
+)
+
+operators = Table(
+    "operators",
+    metadata,
+    Column("code", String(40), primary_key=True),
+    Column("display_name", String(120), nullable=False),
+    Column("role", String(20), nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("version", BigInteger, nullable=False),
+    _ts("created_at"),
+    _ts("updated_at"),
+)
+
+# Line specs of submitted orders, kept until the reservation releases the work orders.
+order_specs = Table(
+    "order_specs",
+    metadata,
+    Column("order_id", String(64), primary_key=True),
+    Column("priority", Integer, nullable=False),
+    Column("lines", JSON, nullable=False),
+    _ts("submit_time", nullable=True),
+    Column("status", String(20), nullable=False),
+    Column("version", BigInteger, nullable=False),
+    _ts("created_at"),
+    _ts("updated_at"),
+)
+
+work_orders = Table(
+    "work_orders",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("order_id", String(64), nullable=False),
+    Column("line_number", Integer, nullable=False),
+    Column("style_sku", String(40), nullable=False),
+    Column("alloy_code", String(40), nullable=False),
+    Column("size", String(40), nullable=False),
+    Column("engraving", String(40), nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("priority", Integer, nullable=False),
+    Column("routing_version", Integer, nullable=False),
+    Column("routing_snapshot", JSON, nullable=False),
+    _mg("issued_mg"),
+    _mg("finished_mg"),
+    _mg("loss_mg"),
+    _mg("scrap_returned_mg"),
+    Column("version", BigInteger, nullable=False),
+    _ts("created_at"),
+    _ts("updated_at"),
+    UniqueConstraint("order_id", "line_number"),
+)
+Index("ix_work_orders_created", work_orders.c.created_at, work_orders.c.order_id, work_orders.c.line_number)
+Index("ix_work_orders_status", work_orders.c.status, work_orders.c.created_at)
+
+operations = Table(
+    "operations",
+    metadata,
+    Column("work_order_id", String(64), ForeignKey("work_orders.id"), primary_key=True),
+    Column("sequence", Integer, primary_key=True),
+    Column("order_id", String(64), nullable=False),
+    Column("operation_code", String(40), nullable=False),
+    Column("work_center_type", String(40), nullable=False),
+    Column("work_center", String(40), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("priority", Integer, nullable=False),
+    Column("alloy_code", String(40), nullable=False),
+    Column("loss_tolerance_per_mille", Integer, nullable=False),
+    _mg("weigh_in_mg"),
+    _mg("weigh_out_mg"),
+    _mg("scrap_returned_mg"),
+    _mg("loss_mg"),
+    Column("started_by", String(40), nullable=False),
+    Column("finished_by", String(40), nullable=False),
+    Column("reviewed_by", String(40), nullable=False),
+    Column("review_note", String(500), nullable=False),
+    _ts("start_time", nullable=True),
+    _ts("finish_time", nullable=True),
+    Column("attempt", Integer, nullable=False),
+    Column("version", BigInteger, nullable=False),
+    _ts("created_at"),
+    _ts("updated_at"),
+)
+# A work center's queue in queue order, and open work per center.
+Index(
+    "ix_operations_queue",
+    operations.c.work_center,
+    operations.c.status,
+    operations.c.priority,
+    operations.c.created_at,
+)
+Index("ix_operations_order", operations.c.priority, operations.c.created_at, operations.c.work_order_id)
+Index("ix_operations_type", operations.c.work_center_type, operations.c.work_center)
+
+# Every weighed attempt: a reworked attempt keeps its loss here after the operation is re-queued.
+operation_attempts = Table(
+    "operation_attempts",
+    metadata,
+    Column("work_order_id", String(64), primary_key=True),
+    Column("sequence", Integer, primary_key=True),
+    Column("attempt", Integer, primary_key=True),
+    Column("operation_code", String(40), nullable=False),
+    Column("work_center", String(40), nullable=False),
+    Column("alloy_code", String(40), nullable=False),
+    _mg("weigh_in_mg"),
+    _mg("weigh_out_mg"),
+    _mg("scrap_returned_mg"),
+    _mg("loss_mg"),
+    Column("started_by", String(40), nullable=False),
+    Column("finished_by", String(40), nullable=False),
+    Column("reviewed_by", String(40), nullable=False),
+    Column("review_note", String(500), nullable=False),
+    Column("outcome", String(20), nullable=False),
+    Column("reviewed", Boolean, nullable=False),
+    _ts("start_time", nullable=True),
+    _ts("finish_time", nullable=True),
+)
+Index("ix_operation_attempts_finished", operation_attempts.c.finish_time)

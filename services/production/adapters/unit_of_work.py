@@ -1,0 +1,107 @@
+"""The SQLAlchemy unit of work: repositories and outbox on one session, retried on races."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.production.adapters.catalog_repository import (
+    SqlOperatorRepository,
+    SqlStyleRepository,
+    SqlWorkCenterRepository,
+)
+from services.production.adapters.messages import encode_event
+from services.production.adapters.operation_repository import SqlOperationRepository
+from services.production.adapters.tables import infra
+from services.production.adapters.work_order_repository import SqlOrderSpecRepository, SqlWorkOrderRepository
+from services.production.domain.events import Event
+from services.production.service_layer.ports import UnitOfWork
+from services.shared.db import Database
+from services.shared.errors import Conflict
+from services.shared.idempotency import IdempotencyStore
+from services.shared.outbox import OutboxWriter
+
+__all__ = ["SqlUnitOfWork", "SqlUnitOfWorkFactory"]
+
+T = TypeVar("T")
+#: PostgreSQL serialization failure and deadlock: the transaction may simply be run again.
+_RETRYABLE_SQLSTATES = {"40001", "40P01"}
+
+
+class SqlUnitOfWork:
+    def __init__(self, session: AsyncSession, outbox: OutboxWriter) -> None:
+        self.session = session
+        self._outbox = outbox
+        self.styles = SqlStyleRepository(session)
+        self.work_centers = SqlWorkCenterRepository(session)
+        self.operators = SqlOperatorRepository(session)
+        self.work_orders = SqlWorkOrderRepository(session)
+        self.operations = SqlOperationRepository(session)
+        self.order_specs = SqlOrderSpecRepository(session)
+
+    async def emit(self, event: Event, *, causation_id: str = "") -> None:
+        subject, message = encode_event(event)
+        await self._outbox.add(self.session, subject, message, causation_id=causation_id)
+
+
+def _retryable(exc: BaseException) -> bool:
+    if isinstance(exc, Conflict | IntegrityError):
+        return True
+    if isinstance(exc, DBAPIError):
+        orig = exc.orig
+        state = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+        return state in _RETRYABLE_SQLSTATES
+    return False
+
+
+class SqlUnitOfWorkFactory:
+    def __init__(self, db: Database, *, producer: str = "production", attempts: int = 4) -> None:
+        self._db = db
+        self._outbox = OutboxWriter(infra.outbox, producer)
+        self._idempotency = IdempotencyStore(infra.idempotency)
+        self._attempts = attempts
+
+    async def write(self, fn: Callable[[UnitOfWork], Awaitable[T]]) -> T:
+        for attempt in range(1, self._attempts + 1):
+            try:
+                async with self._db.write() as session:
+                    return await fn(SqlUnitOfWork(session, self._outbox))
+            except Exception as exc:
+                if attempt == self._attempts or not _retryable(exc):
+                    raise
+        raise AssertionError("unreachable")
+
+    async def read(self, fn: Callable[[UnitOfWork], Awaitable[T]]) -> T:
+        async with self._db.read() as session:
+            return await fn(SqlUnitOfWork(session, self._outbox))
+
+    async def idempotent(
+        self,
+        *,
+        scope: str,
+        request_id: str,
+        fingerprint: str,
+        create: Callable[[UnitOfWork], Awaitable[tuple[str, T]]],
+        load: Callable[[UnitOfWork, str], Awaitable[T]],
+    ) -> T:
+        async def _create(session: AsyncSession) -> tuple[str, T]:
+            return await create(SqlUnitOfWork(session, self._outbox))
+
+        async def _load(session: AsyncSession, name: str) -> T:
+            return await load(SqlUnitOfWork(session, self._outbox), name)
+
+        for attempt in range(1, self._attempts + 1):
+            try:
+                result, _replayed = await self._idempotency.run(
+                    self._db, scope=scope, request_id=request_id, fingerprint=fingerprint, create=_create, load=_load
+                )
+                return result
+            except Exception as exc:
+                # IntegrityError on the idempotency key is handled by the store; here: races
+                # on the aggregates themselves.
+                if attempt == self._attempts or not _retryable(exc):
+                    raise
+        raise AssertionError("unreachable")

@@ -1,0 +1,93 @@
+"""Composition root of the production service."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from pathlib import Path
+
+from mes.production.v1 import production_pb2_grpc
+from services.production.adapters.unit_of_work import SqlUnitOfWorkFactory
+from services.production.config import SERVICE, Settings
+from services.production.entrypoints.grpc_api import SERVICE_NAME, ProductionServicer
+from services.production.service_layer.common import Context
+from services.production.service_layer.handlers import Handlers
+from services.shared.config import ServiceSettings
+from services.shared.db import Database
+from services.shared.grpc_server import Authenticator, ServerHandle, create_server
+from services.shared.lifecycle import Closer, HealthMonitor, wait_for_shutdown_signal
+from services.shared.logging import configure_logging, get_logger
+from services.shared.migrations import upgrade
+from services.shared.pagination import PageTokens
+
+__all__ = ["MIGRATIONS", "App", "main", "start"]
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+_log = get_logger("mes.production")
+
+
+@dataclass
+class App:
+    settings: Settings
+    db: Database
+    handle: ServerHandle
+    monitor: HealthMonitor
+    closer: Closer
+    #: The use cases; event consumers call ``handlers.order_events``.
+    handlers: Handlers
+
+    @property
+    def port(self) -> int:
+        return self.handle.port
+
+    async def aclose(self) -> None:
+        await self.monitor.stop()
+        await self.handle.stop(self.settings.shutdown_grace_s)
+        await self.closer.aclose()
+
+
+async def start(settings: ServiceSettings, *, port: int | None = None) -> App:
+    """Migrate (when configured), open the database, serve gRPC; returns once SERVING is known."""
+    config = Settings.wrap(settings)
+    if config.migrate_on_start:
+        await upgrade(MIGRATIONS, config.database_url, config.database_schema)
+    closer = Closer()
+    db = Database(config.database_url, config.database_read_url, schema=config.database_schema)
+    closer.push("database", db.dispose)
+    try:
+        ctx = Context(uow=SqlUnitOfWorkFactory(db, producer=SERVICE), tokens=PageTokens(config.page_token_secret))
+        handlers = Handlers.build(ctx, default_window_minutes=config.stats_window_minutes)
+        servicer = ProductionServicer(handlers)
+        handle = await create_server(
+            service=SERVICE,
+            register=lambda server: production_pb2_grpc.add_ProductionServiceServicer_to_server(servicer, server),
+            service_names=[SERVICE_NAME],
+            authenticator=Authenticator(config.tokens),
+            host=config.grpc_host,
+            port=config.grpc_port if port is None else port,
+            default_deadline_s=config.default_deadline_s,
+            tls_cert_file=config.tls_cert_file,
+            tls_key_file=config.tls_key_file,
+        )
+    except BaseException:
+        await closer.aclose()
+        raise
+    monitor = HealthMonitor(handle, {"database": db.ping})
+    await monitor.check_once()
+    monitor.start()
+    return App(config, db, handle, monitor, closer, handlers)
+
+
+async def _serve() -> None:
+    app = await start(Settings.load())
+    _log.info("listening", port=app.port, serving=app.monitor.serving)
+    try:
+        await wait_for_shutdown_signal()
+    finally:
+        await app.aclose()
+
+
+def main() -> None:
+    settings = Settings.load()
+    configure_logging(SERVICE, settings.log_level, json=settings.log_json)
+    asyncio.run(_serve())

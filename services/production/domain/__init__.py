@@ -1,0 +1,1 @@
+"""Pure production domain: no gRPC, SQLAlchemy, NATS or generated code here."""

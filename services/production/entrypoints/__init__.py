@@ -1,0 +1,1 @@
+"""Transport adapters: the gRPC servicer (and, later, event consumers)."""

@@ -1,0 +1,1 @@
+"""Use cases of the production service: commands in, units of work, outbox events out."""

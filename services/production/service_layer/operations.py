@@ -1,0 +1,238 @@
+"""Operation use cases: start (weigh-in), finish (weigh-out), loss review, reads."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from services.production.domain.events import OperationChanged, WorkOrderCompleted
+from services.production.domain.operations import MAX_WEIGHT_MG, AttemptRecord, LossDecision, Operation
+from services.production.domain.operations import OperationStatus as S
+from services.production.domain.resources import check_operator, check_supervisor
+from services.production.domain.work_orders import WorkOrder, WorkOrderStatus, next_operation, reconcile
+from services.production.service_layer.commands import (
+    FinishOperation,
+    ListOperations,
+    ResolveLossReview,
+    StartOperation,
+    fingerprint,
+)
+from services.production.service_layer.common import (
+    BatchResult,
+    Context,
+    Page,
+    act_as,
+    batch_result,
+    check_batch_size,
+    paginate,
+)
+from services.production.service_layer.ports import OperationKey, UnitOfWork
+from services.production.service_layer.work_orders import get_work_order
+from services.shared.auth import Principal, require_staff
+from services.shared.errors import NotFound, ResourceExhausted
+from services.shared.validation import Violations
+
+__all__ = ["OperationHandlers", "advance"]
+
+
+def _label(key: OperationKey) -> str:
+    return f"workOrders/{key[0]}/operations/{key[1]}"
+
+
+def _scope(principal: Principal, method: str) -> str:
+    return f"{principal.kind}:{principal.subject}:{method}"
+
+
+async def _operation(uow: UnitOfWork, key: OperationKey) -> Operation:
+    op = await uow.operations.get(*key)
+    if op is None:
+        raise NotFound(f"operation {_label(key)} not found")
+    return op
+
+
+async def _load(uow: UnitOfWork, name: str) -> Operation:
+    work_order_id, _, sequence = name.rpartition("/")
+    return await _operation(uow, (work_order_id, int(sequence)))
+
+
+def _key_name(op: Operation) -> str:
+    return f"{op.work_order_id}/{op.sequence}"
+
+
+async def advance(uow: UnitOfWork, work_order: WorkOrder, done: Operation, now: datetime) -> None:
+    """After an operation is DONE: queue the next step, or complete the work order."""
+    operations = await uow.operations.for_work_orders([work_order.id])
+    following = next_operation(operations, after=done.sequence)
+    if following is not None:
+        previous = following.queue(now)
+        await uow.operations.update(following)
+        await uow.emit(OperationChanged(following, previous))
+        return
+    work_order.complete(reconcile(await uow.operations.attempts([work_order.id])), now)
+    await uow.work_orders.update(work_order)
+    # The order's spec row serializes completions of sibling work orders, so that exactly the
+    # last one to complete sees every other one completed.
+    await uow.order_specs.get(work_order.order_id, for_update=True)
+    siblings = [wo for wo in await uow.work_orders.for_order(work_order.order_id) if wo.id != work_order.id]
+    order_completed = all(
+        wo.status in (WorkOrderStatus.COMPLETED, WorkOrderStatus.CLOSED)
+        for wo in siblings
+        if wo.status is not WorkOrderStatus.CANCELLED
+    )
+    await uow.emit(WorkOrderCompleted(work_order, order_completed))
+
+
+class OperationHandlers:
+    def __init__(self, ctx: Context) -> None:
+        self._ctx = ctx
+
+    async def start_operation(self, cmd: StartOperation) -> Operation:
+        """QUEUED -> IN_PROGRESS with the weigh-in; idempotent by request_id."""
+        principal = act_as(cmd.operator_code)
+        v = Violations()
+        v.code(cmd.operator_code, "operator_code")
+        v.positive(cmd.weigh_in_mg, "weigh_in_mg", maximum=MAX_WEIGHT_MG)
+        v.request_id(cmd.request_id)
+        v.raise_if_any()
+        now = self._ctx.clock()
+        key = (cmd.work_order_id, cmd.sequence)
+
+        async def create(uow: UnitOfWork) -> tuple[str, Operation]:
+            work_order = await get_work_order(uow, cmd.work_order_id, for_update=True)
+            op = await _operation(uow, key)
+            check_operator(await uow.operators.get(cmd.operator_code), "operator_code")
+            work_order.require_workable()
+            previous = op.start(cmd.operator_code, cmd.weigh_in_mg, now)
+            if op.work_center:
+                center = await uow.work_centers.get(op.work_center, for_update=True)
+                if center is not None and await uow.operations.count_in_progress(center.code) >= center.capacity:
+                    raise ResourceExhausted(
+                        f"work center {center.code} is at capacity ({center.capacity} in progress)",
+                        reason="CAPACITY_EXCEEDED",
+                        metadata={"work_center": center.code, "capacity": str(center.capacity)},
+                    )
+            await uow.operations.update(op)
+            if work_order.start(now):
+                await uow.work_orders.update(work_order)
+            await uow.emit(OperationChanged(op, previous))
+            return _key_name(op), op
+
+        return await self._ctx.uow.idempotent(
+            scope=_scope(principal, "StartOperation"),
+            request_id=cmd.request_id,
+            fingerprint=fingerprint(cmd),
+            create=create,
+            load=_load,
+        )
+
+    async def finish_operation(self, cmd: FinishOperation) -> Operation:
+        """IN_PROGRESS -> DONE (loss within tolerance) or LOSS_REVIEW; idempotent by request_id."""
+        principal = act_as(cmd.operator_code)
+        v = Violations()
+        v.code(cmd.operator_code, "operator_code")
+        v.non_negative(cmd.weigh_out_mg, "weigh_out_mg", maximum=MAX_WEIGHT_MG)
+        v.non_negative(cmd.scrap_returned_mg, "scrap_returned_mg", maximum=MAX_WEIGHT_MG)
+        v.request_id(cmd.request_id)
+        v.raise_if_any()
+        now = self._ctx.clock()
+        key = (cmd.work_order_id, cmd.sequence)
+
+        async def create(uow: UnitOfWork) -> tuple[str, Operation]:
+            work_order = await get_work_order(uow, cmd.work_order_id, for_update=True)
+            op = await _operation(uow, key)
+            check_operator(await uow.operators.get(cmd.operator_code), "operator_code")
+            work_order.require_workable()
+            previous = op.finish(cmd.operator_code, cmd.weigh_out_mg, cmd.scrap_returned_mg, now)
+            await uow.operations.update(op)
+            await uow.operations.save_attempt(AttemptRecord.of(op))
+            await uow.emit(OperationChanged(op, previous))
+            if op.status is S.DONE:
+                await advance(uow, work_order, op, now)
+            return _key_name(op), op
+
+        return await self._ctx.uow.idempotent(
+            scope=_scope(principal, "FinishOperation"),
+            request_id=cmd.request_id,
+            fingerprint=fingerprint(cmd),
+            create=create,
+            load=_load,
+        )
+
+    async def resolve_loss_review(self, cmd: ResolveLossReview) -> Operation:
+        """LOSS_REVIEW -> DONE (approve, then as any DONE) or REWORK (queued again as a new attempt)."""
+        act_as(cmd.supervisor_code)
+        v = Violations()
+        v.code(cmd.supervisor_code, "supervisor_code")
+        v.check(cmd.decision is not None, "decision", "must be APPROVE or REWORK")
+        v.text(cmd.note, "note", max_len=500)
+        v.raise_if_any()
+        decision = cmd.decision or LossDecision.APPROVE
+        now = self._ctx.clock()
+        key = (cmd.work_order_id, cmd.sequence)
+
+        async def tx(uow: UnitOfWork) -> Operation:
+            work_order = await get_work_order(uow, cmd.work_order_id, for_update=True)
+            op = await _operation(uow, key)
+            check_supervisor(await uow.operators.get(cmd.supervisor_code), "supervisor_code")
+            work_order.require_workable()
+            previous = op.resolve(decision, cmd.supervisor_code, cmd.note, now)
+            await uow.operations.save_attempt(AttemptRecord.of(op))
+            await uow.operations.update(op)
+            await uow.emit(OperationChanged(op, previous))
+            if op.status is S.DONE:
+                await advance(uow, work_order, op, now)
+            else:
+                previous = op.queue(now)
+                await uow.operations.update(op)
+                await uow.emit(OperationChanged(op, previous))
+            return op
+
+        return await self._ctx.uow.write(tx)
+
+    async def get_operation(self, key: OperationKey) -> Operation:
+        require_staff()
+
+        async def tx(uow: UnitOfWork) -> Operation:
+            return await _operation(uow, key)
+
+        return await self._ctx.uow.read(tx)
+
+    async def batch_get_operations(
+        self, keys: Sequence[OperationKey], *, allow_missing: bool
+    ) -> BatchResult[OperationKey, Operation]:
+        require_staff()
+        check_batch_size(len(keys))
+
+        async def tx(uow: UnitOfWork) -> dict[OperationKey, Operation]:
+            return await uow.operations.get_many(set(keys))
+
+        found = await self._ctx.uow.read(tx)
+        return batch_result(keys, found, allow_missing=allow_missing, label=_label)
+
+    async def list_operations(self, query: ListOperations) -> Page[Operation]:
+        """Queue order: priority (highest first), then create time, then name."""
+        require_staff()
+        check_batch_size(len(query.work_order_ids), "work_order_ids")
+        filters = {
+            "list": "operations",
+            "work_center": query.work_center or "",
+            "work_order_ids": sorted(set(query.work_order_ids)),
+            "statuses": sorted(set(query.statuses)),
+        }
+        paging = paginate(self._ctx, query.page, filters)
+        after = None
+        if paging.after:
+            priority, created, work_order_id, sequence = paging.after
+            after = (int(priority), datetime.fromisoformat(created), str(work_order_id), int(sequence))
+
+        async def tx(uow: UnitOfWork) -> list[Operation]:
+            return await uow.operations.list_page(
+                after,
+                paging.size + 1,
+                work_center=query.work_center,
+                work_order_ids=query.work_order_ids,
+                statuses=query.statuses,
+            )
+
+        rows = await self._ctx.uow.read(tx)
+        return paging.page(rows, lambda op: [op.priority, op.create_time.isoformat(), op.work_order_id, op.sequence])

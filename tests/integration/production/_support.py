@@ -1,0 +1,202 @@
+"""Helpers for the production integration tests: callers, requests, error details, outbox."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import grpc
+import pytest
+from google.protobuf.message import Message
+from google.rpc import error_details_pb2, status_pb2
+from grpc_status import rpc_status
+from sqlalchemy import func, select
+
+from mes.common.v1 import common_pb2
+from mes.production.v1 import production_events_pb2 as ev
+from mes.production.v1 import production_pb2 as pb
+from services.production.adapters import tables
+from services.production.bootstrap import App
+
+SERVICE_TOKEN = "svc-token"
+OPERATOR_TOKEN = "op-token"
+AUTH_TOKENS = f"{SERVICE_TOKEN}=service:test,{OPERATOR_TOKEN}=operator:OP-1"
+SERVICE = (("authorization", f"Bearer {SERVICE_TOKEN}"),)
+OPERATOR_1 = (("authorization", f"Bearer {OPERATOR_TOKEN}"),)
+T = 10.0  # seconds: the deadline of every call
+
+METAL = common_pb2.MATERIAL_KIND_METAL
+STONE = common_pb2.MATERIAL_KIND_STONE
+S = pb.OperationStatus
+W = pb.WorkOrderStatus
+
+#: A cast ring: (operation code, work center type, tolerance per mille, optional).
+RING_ROUTING = (
+    ("CASTING", "CAST", 20, False),
+    ("FILING", "BENCH", 10, False),
+    ("STONE_SETTING", "SETTING", 5, False),
+    ("POLISHING", "POLISH", 10, False),
+    ("ENGRAVING", "LASER", 0, True),
+    ("PLATING", "PLATE", 0, True),
+    ("QC", "QC", 0, False),
+)
+WORK_CENTERS = (("CAST-1", "CAST"), ("BENCH-1", "BENCH"), ("SET-1", "SETTING"), ("POL-1", "POLISH"), ("LAS-1", "LASER"))
+EVENT_TYPES: dict[str, type[Message]] = {
+    "production.style.upserted": ev.StyleUpsertedEvent,
+    "production.requirements.computed": ev.RequirementsComputedEvent,
+    "production.requirements.failed": ev.RequirementsFailedEvent,
+    "production.work_orders.released": ev.WorkOrdersReleasedEvent,
+    "production.operation.changed": ev.OperationChangedEvent,
+    "production.work_order.completed": ev.WorkOrderCompletedEvent,
+    "production.work_orders.cancelled": ev.WorkOrdersCancelledEvent,
+}
+
+
+def step(seq: int, code: str, wc_type: str, tolerance: int = 10, optional: bool = False) -> pb.RoutingStep:
+    return pb.RoutingStep(
+        sequence=seq,
+        operation_code=code,
+        work_center_type=wc_type,
+        expected_minutes=30,
+        loss_tolerance_per_mille=tolerance,
+        optional=optional,
+    )
+
+
+def style(
+    sku: str = "RNG-001",
+    *,
+    routing: Sequence[tuple[str, str, int, bool]] = RING_ROUTING,
+    metal_mg: int = 5_000,
+    stones: Sequence[tuple[str, int]] = (("DIA-150", 3),),
+    display_name: str = "Solitaire ring",
+) -> pb.Style:
+    return pb.Style(
+        sku=sku,
+        display_name=display_name,
+        category=pb.STYLE_CATEGORY_RING,
+        routing=[step(i + 1, *s) for i, s in enumerate(routing)],
+        bill_of_materials=[
+            pb.BomItem(kind=METAL, weight_mg=metal_mg),
+            *(pb.BomItem(kind=STONE, material_code=code, pieces=n) for code, n in stones),
+        ],
+        active=True,
+    )
+
+
+def line(
+    n: int = 1, sku: str = "RNG-001", alloy: str = "AU750Y", quantity: int = 1, engraving: str = ""
+) -> pb.LineSpec:
+    return pb.LineSpec(
+        line_number=n, style_code=sku, alloy_code=alloy, size="54", engraving=engraving, quantity=quantity
+    )
+
+
+def op_name(work_order: pb.WorkOrder, sequence: int) -> str:
+    return f"{work_order.name}/operations/{sequence}"
+
+
+@dataclass
+class RpcFailure:
+    code: grpc.StatusCode
+    message: str
+    reason: str
+    fields: list[str] = field(default_factory=list)
+
+
+async def fails(call: Any) -> RpcFailure:
+    """Await a unary call (or a helper coroutine making one) that must fail; its code,
+    ErrorInfo reason and BadRequest fields."""
+    try:
+        await call
+    except grpc.aio.AioRpcError as exc:
+        if isinstance(call, grpc.aio.Call):
+            status = await rpc_status.aio.from_call(call)
+        else:
+            details = dict(exc.trailing_metadata() or ()).get("grpc-status-details-bin", b"")
+            status = status_pb2.Status.FromString(details) if isinstance(details, bytes) and details else None
+        reason, fields = "", []
+        for detail in status.details if status is not None else ():
+            if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+                info = error_details_pb2.ErrorInfo()
+                detail.Unpack(info)
+                reason = info.reason
+            elif detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+                bad = error_details_pb2.BadRequest()
+                detail.Unpack(bad)
+                fields = [v.field for v in bad.field_violations]
+        return RpcFailure(exc.code(), exc.details() or "", reason, fields)
+    pytest.fail("the call was expected to fail")
+
+
+async def outbox(app: App, subject: str | None = None) -> list[tuple[str, Any]]:
+    """(subject, decoded event) of every outbox row, oldest first."""
+    async with app.db.read() as session:
+        query = select(tables.infra.outbox.c.subject, tables.infra.outbox.c.payload).order_by(tables.infra.outbox.c.seq)
+        rows = (await session.execute(query)).all()
+    events = [(s, EVENT_TYPES[s].FromString(p)) for s, p in rows]
+    return [e for e in events if subject is None or e[0] == subject]
+
+
+async def row_counts(app: App) -> dict[str, int]:
+    """Rows per table: proves that a rejected request wrote nothing."""
+    counts = {}
+    async with app.db.read() as session:
+        for table in tables.metadata.sorted_tables:
+            counts[table.name] = int((await session.execute(select(func.count()).select_from(table))).scalar_one())
+    return counts
+
+
+async def setup_floor(stub: Any, *, capacity: int = 2, supervisor: str = "SUP-1") -> None:
+    """Work centers of the ring routing (no PLATE, no QC center), operators OP-1, OP-2 and a supervisor."""
+    for code, wc_type in WORK_CENTERS:
+        center = pb.WorkCenter(code=code, work_center_type=wc_type, display_name=code, capacity=capacity, active=True)
+        await stub.UpsertWorkCenter(pb.UpsertWorkCenterRequest(work_center=center), metadata=SERVICE, timeout=T)
+    for code, role in (
+        ("OP-1", pb.OPERATOR_ROLE_OPERATOR),
+        ("OP-2", pb.OPERATOR_ROLE_OPERATOR),
+        (supervisor, pb.OPERATOR_ROLE_SUPERVISOR),
+    ):
+        operator = pb.Operator(code=code, display_name=f"Operator {code}", role=role, active=True)
+        await stub.UpsertOperator(pb.UpsertOperatorRequest(operator=operator), metadata=SERVICE, timeout=T)
+
+
+async def create_order(
+    stub: Any, order_id: str, lines: Sequence[pb.LineSpec], priority: int = common_pb2.PRIORITY_NORMAL
+) -> list[pb.WorkOrder]:
+    reply = await stub.CreateWorkOrders(
+        pb.CreateWorkOrdersRequest(order_id=order_id, priority=priority, lines=list(lines)),  # type: ignore[arg-type]
+        metadata=SERVICE,
+        timeout=T,
+    )
+    return list(reply.work_orders)
+
+
+async def operations_of(stub: Any, work_order: pb.WorkOrder) -> list[pb.Operation]:
+    reply = await stub.ListOperations(
+        pb.ListOperationsRequest(work_order_ids=[work_order.work_order_id], page_size=100), metadata=SERVICE, timeout=T
+    )
+    return sorted(reply.operations, key=lambda op: op.sequence)
+
+
+async def start_op(stub: Any, name: str, weigh_in: int, operator: str = "OP-2", request_id: str = "") -> pb.Operation:
+    reply = await stub.StartOperation(
+        pb.StartOperationRequest(name=name, operator_code=operator, weigh_in_mg=weigh_in, request_id=request_id),
+        metadata=SERVICE,
+        timeout=T,
+    )
+    return reply.operation
+
+
+async def finish_op(
+    stub: Any, name: str, weigh_out: int, scrap: int = 0, operator: str = "OP-2", request_id: str = ""
+) -> pb.Operation:
+    reply = await stub.FinishOperation(
+        pb.FinishOperationRequest(
+            name=name, operator_code=operator, weigh_out_mg=weigh_out, scrap_returned_mg=scrap, request_id=request_id
+        ),
+        metadata=SERVICE,
+        timeout=T,
+    )
+    return reply.operation
