@@ -1,0 +1,139 @@
+"""Composition root: ``create_app(settings) -> Starlette``.
+
+Routes: ``GET``/``POST /graphql`` (our pipeline, see ``endpoint``), WebSocket ``/graphql``
+(subscriptions, see ``ws``), ``/healthz`` (200 when the services answer SERVING, else 503)
+and ``/metrics`` (Prometheus). The lifespan opens the backend channels, caches, limiters
+and the NATS consumers, and closes them on shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.types import Receive, Scope, Send
+
+from graphql_facade.backend import Backend
+from graphql_facade.caching import Cache
+from graphql_facade.config import FacadeSettings
+from graphql_facade.endpoint import GraphQLEndpoint
+from graphql_facade.events import EventHub
+from graphql_facade.runtime import Facade
+from graphql_facade.ws import SubscriptionEndpoint
+from services.shared.logging import get_logger
+
+__all__ = ["create_app"]
+
+_log = get_logger("mes.facade")
+_HEALTH_TTL_S = 1.0
+
+
+class _Lazy:
+    """An ASGI/endpoint placeholder bound to the facade once the lifespan has opened it."""
+
+    def __init__(self) -> None:
+        self.facade: Facade | None = None
+        self.http: GraphQLEndpoint | None = None
+        self.ws: SubscriptionEndpoint | None = None
+        self._health: tuple[float, int, dict[str, Any]] | None = None
+
+    def bind(self, facade: Facade) -> None:
+        self.facade = facade
+        self.http = GraphQLEndpoint(facade)
+        self.ws = SubscriptionEndpoint(facade)
+
+    def unbind(self) -> None:
+        self.facade = self.http = self.ws = None
+
+    async def graphql(self, request: Request) -> Response:
+        if self.http is None:
+            return JSONResponse({"errors": [{"message": "Starting.", "extensions": {"code": "UNAVAILABLE"}}]}, 503)
+        return await self.http(request)
+
+    async def websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.ws is None:
+            await send({"type": "websocket.close", "code": 1013})
+            return
+        await self.ws(scope, receive, send)
+
+    async def healthz(self, request: Request) -> Response:
+        facade = self.facade
+        if facade is None:
+            return JSONResponse({"status": "starting"}, status_code=503)
+        now = time.monotonic()
+        if self._health is not None and self._health[0] > now:
+            return JSONResponse(self._health[2], status_code=self._health[1])
+        try:
+            async with asyncio.timeout(2.0):
+                services = dict(await facade.backend.health())
+        except Exception:
+            services = {}
+        checks: dict[str, Any] = {"services": services}
+        healthy = bool(services) and all(services.values())
+        if facade.settings.nats_url:
+            checks["events"] = {"connected": bool(facade.events and facade.events.connected), "live": facade.hub.live}
+        body = {"status": "ok" if healthy else "unavailable", "instance": facade.settings.instance, **checks}
+        status = 200 if healthy else 503
+        self._health = (now + _HEALTH_TTL_S, status, body)
+        return JSONResponse(body, status_code=status)
+
+
+class _WebSocketApp:
+    """A plain ASGI app (Starlette treats functions and methods as session handlers instead)."""
+
+    def __init__(self, lazy: _Lazy) -> None:
+        self._lazy = lazy
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._lazy.websocket(scope, receive, send)
+
+
+async def _metrics(request: Request) -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+def create_app(
+    settings: FacadeSettings,
+    *,
+    backend: Backend | None = None,
+    cache: Cache | None = None,
+    hub: EventHub | None = None,
+    events: bool = True,
+    on_start: Callable[[Facade], None] | None = None,
+) -> Starlette:
+    """The ASGI app. ``backend``, ``cache`` and ``hub`` replace the real ones (tests);
+    ``events=False`` skips the NATS consumers; ``on_start`` sees the opened :class:`Facade`."""
+    lazy = _Lazy()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        facade = await Facade.start(settings, backend=backend, cache=cache, hub=hub, events=events)
+        lazy.bind(facade)
+        app.state.facade = facade
+        if on_start is not None:
+            on_start(facade)
+        _log.info("facade_started", instance=settings.instance, cache="redis" if settings.redis_url else "memory")
+        try:
+            yield
+        finally:
+            lazy.unbind()
+            await facade.aclose()
+            _log.info("facade_stopped", instance=settings.instance)
+
+    return Starlette(
+        routes=[
+            Route("/graphql", lazy.graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", _WebSocketApp(lazy)),
+            Route("/healthz", lazy.healthz, methods=["GET"]),
+            Route("/metrics", _metrics, methods=["GET"]),
+        ],
+        lifespan=lifespan,
+    )

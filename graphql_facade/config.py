@@ -1,0 +1,169 @@
+"""Facade settings from the environment.
+
+Limits per partner tier and for operators (cost, bucket, depth, rates, request timeout,
+subscriptions per connection) are read by :class:`graphql_facade.limits.LimitsConfig` from
+``MES_FACADE_LIMITS_<TIER>_<FIELD>``; this module holds everything else.
+
+Every knob has a default that works with the local stack. Names are looked up as given
+(``MES_FACADE_PORT``); a few also accept the names the local stack or the other processes
+use (``MES_FACADE_HTTP_PORT``, ``NATS_URL``, ``REDIS_URL``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+__all__ = [
+    "DEFAULT_OPERATOR_CODE",
+    "DEFAULT_OPERATOR_TOKEN",
+    "DEFAULT_SERVICE_TOKEN",
+    "FacadeSettings",
+    "parse_operator_tokens",
+]
+
+#: Token the services accept when started without MES_AUTH_TOKENS (local development only).
+DEFAULT_SERVICE_TOKEN = "mes-dev-token"
+#: Operator token accepted when MES_FACADE_OPERATOR_TOKENS is not set (local development only).
+DEFAULT_OPERATOR_TOKEN = "mes-dev-operator"
+#: The operator the development token stands for (the supervisor of the demo data).
+DEFAULT_OPERATOR_CODE = "SUP-01"
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+
+
+def parse_operator_tokens(spec: str) -> dict[str, str]:
+    """``"tok1=OP-01,tok2=OP-02"`` -> ``{"tok1": "OP-01", "tok2": "OP-02"}``."""
+    tokens: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in spec.split(","))):
+        token, sep, operator = item.partition("=")
+        if not sep or not token.strip() or not operator.strip():
+            raise ValueError(f"bad MES_FACADE_OPERATOR_TOKENS entry {item!r}: want token=OPERATOR-CODE")
+        tokens[token.strip()] = operator.strip()
+    return tokens
+
+
+@dataclass(frozen=True)
+class FacadeSettings:
+    """Every knob of the facade (see ``from_env`` for the environment names)."""
+
+    host: str = "127.0.0.1"
+    port: int = 8180
+    orders_addr: str = "127.0.0.1:50151"
+    inventory_addr: str = "127.0.0.1:50152"
+    production_addr: str = "127.0.0.1:50153"
+    backend_tls_ca_file: str | None = None
+    service_token: str = DEFAULT_SERVICE_TOKEN
+    operator_tokens: Mapping[str, str] = field(default_factory=lambda: {DEFAULT_OPERATOR_TOKEN: DEFAULT_OPERATOR_CODE})
+    redis_url: str | None = None
+    nats_url: str | None = None
+    backend_timeout_s: float = 5.0
+    max_inflight: int = 64
+    cache_enabled: bool = True
+    response_cache_ttl_s: float = 60.0
+    response_cache_partners: bool = True
+    reference_cache_ttl_s: float = 300.0
+    api_key_cache_ttl_s: float = 5.0
+    memory_cache_max_entries: int = 20_000
+    invalidation_coalesce_s: float = 0.25
+    document_cache_size: int = 1024
+    batching: bool = False
+    graphiql: bool = False
+    ws_allowed_origins: tuple[str, ...] = ()
+    ws_init_timeout_s: float = 10.0
+    max_subscriptions_per_partner: int = 10
+    event_replay_buffer: int = 1000
+    counters_interval_s: float = 0.25
+    stats_window_minutes: int = 480
+    shutdown_grace_s: float = 10.0
+    log_level: str = "INFO"
+    log_json: bool = True
+    instance: str = "facade"
+    #: The raw environment, for components that read their own keys (the limits layer).
+    env: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> FacadeSettings:
+        env = dict(os.environ if env is None else env)
+
+        def get(*names: str, default: str | None = None) -> str | None:
+            for name in names:
+                value = env.get(name, "").strip()
+                if value:
+                    return value
+            return default
+
+        def number(name: str, default: float) -> float:
+            raw = get(name)
+            if raw is None:
+                return default
+            try:
+                value = float(raw)
+            except ValueError:
+                raise ValueError(f"{name} must be a number, not {raw!r}") from None
+            if value < 0:
+                raise ValueError(f"{name} must not be negative")
+            return value
+
+        def integer(*names: str, default: int) -> int:
+            raw = get(*names)
+            if raw is None:
+                return default
+            try:
+                return int(raw)
+            except ValueError:
+                raise ValueError(f"{names[0]} must be an integer, not {raw!r}") from None
+
+        def flag(name: str, default: bool) -> bool:
+            raw = (get(name) or "").lower()
+            if not raw:
+                return default
+            if raw in _TRUE:
+                return True
+            if raw in _FALSE:
+                return False
+            raise ValueError(f"{name} must be 0 or 1, not {raw!r}")
+
+        tokens_spec = get("MES_FACADE_OPERATOR_TOKENS")
+        operator_tokens = (
+            parse_operator_tokens(tokens_spec)
+            if tokens_spec is not None
+            else {DEFAULT_OPERATOR_TOKEN: DEFAULT_OPERATOR_CODE}
+        )
+        origins = tuple(o.strip() for o in (get("MES_FACADE_WS_ALLOWED_ORIGINS") or "").split(",") if o.strip())
+        return cls(
+            host=get("MES_FACADE_HOST", "MES_FACADE_HTTP_HOST", default="127.0.0.1") or "127.0.0.1",
+            port=integer("MES_FACADE_PORT", "MES_FACADE_HTTP_PORT", default=8180),
+            orders_addr=get("MES_ORDERS_ADDR", default="127.0.0.1:50151") or "",
+            inventory_addr=get("MES_INVENTORY_ADDR", default="127.0.0.1:50152") or "",
+            production_addr=get("MES_PRODUCTION_ADDR", default="127.0.0.1:50153") or "",
+            backend_tls_ca_file=get("MES_FACADE_BACKEND_TLS_CA_FILE", "MES_TLS_CA_FILE"),
+            service_token=get("MES_FACADE_SERVICE_TOKEN", default=DEFAULT_SERVICE_TOKEN) or DEFAULT_SERVICE_TOKEN,
+            operator_tokens=operator_tokens,
+            redis_url=get("MES_FACADE_REDIS_URL", "REDIS_URL"),
+            nats_url=get("MES_FACADE_NATS_URL", "NATS_URL", "MES_NATS_URL"),
+            backend_timeout_s=number("MES_FACADE_BACKEND_TIMEOUT_S", 5.0),
+            max_inflight=integer("MES_FACADE_MAX_INFLIGHT", default=64),
+            cache_enabled=flag("MES_FACADE_CACHE", True),
+            response_cache_ttl_s=number("MES_FACADE_RESPONSE_CACHE_TTL_S", 60.0),
+            response_cache_partners=flag("MES_FACADE_RESPONSE_CACHE_PARTNERS", True),
+            reference_cache_ttl_s=number("MES_FACADE_REFERENCE_CACHE_TTL_S", 300.0),
+            api_key_cache_ttl_s=number("MES_FACADE_API_KEY_CACHE_TTL_S", 5.0),
+            memory_cache_max_entries=integer("MES_FACADE_MEMORY_CACHE_MAX_ENTRIES", default=20_000),
+            invalidation_coalesce_s=number("MES_FACADE_INVALIDATION_COALESCE_MS", 250.0) / 1000.0,
+            document_cache_size=integer("MES_FACADE_DOCUMENT_CACHE_SIZE", default=1024),
+            batching=flag("MES_FACADE_BATCHING", False),
+            graphiql=flag("MES_FACADE_GRAPHIQL", False),
+            ws_allowed_origins=origins,
+            ws_init_timeout_s=number("MES_FACADE_WS_INIT_TIMEOUT_S", 10.0),
+            max_subscriptions_per_partner=integer("MES_FACADE_MAX_SUBSCRIPTIONS_PER_PARTNER", default=10),
+            event_replay_buffer=integer("MES_FACADE_EVENT_REPLAY_BUFFER", default=1000),
+            counters_interval_s=number("MES_FACADE_COUNTERS_INTERVAL_MS", 250.0) / 1000.0,
+            stats_window_minutes=integer("MES_FACADE_STATS_WINDOW_MINUTES", default=480),
+            shutdown_grace_s=number("MES_FACADE_SHUTDOWN_GRACE_S", 10.0),
+            log_level=(get("MES_FACADE_LOG_LEVEL", "MES_LOG_LEVEL", default="INFO") or "INFO").upper(),
+            log_json=(get("MES_FACADE_LOG_FORMAT", "MES_LOG_FORMAT", default="json") or "json") == "json",
+            instance=get("MES_INSTANCE", default="facade") or "facade",
+            env=env,
+        )

@@ -1,0 +1,238 @@
+"""DataLoaders, made per request: every batch is one ``BatchGet*`` or ``List*`` call.
+
+A dashboard page therefore costs the same number of backend calls whatever its size:
+orders of a page are one ``BatchGetOrders``, their work orders one ``ListWorkOrders``
+(``order_ids``; pages of 100 followed), the operations of all those work orders one
+``BatchGetOperations`` (names from each work order's routing snapshot), reservations one
+``ListReservations`` (``order_ids``), styles one ``BatchGetStyles`` and alloys one
+``BatchGetAlloys`` (both behind the reference cache), work-center stats one
+``ListWorkCenterStats``. Partner-scoped loaders pass the partner, so the orders service
+answers another partner's order as missing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import TypeVar
+
+from google.protobuf.message import Message
+from strawberry.dataloader import DataLoader
+
+from graphql_facade.backend import Backend
+from graphql_facade.caching import ReferenceCache
+from mes.inventory.v1 import inventory_pb2 as inv
+from mes.orders.v1 import orders_pb2 as ords
+from mes.production.v1 import production_pb2 as prod
+
+__all__ = ["Loaders", "OperationsKey", "WorkCenterDirectory", "list_all"]
+
+T = TypeVar("T")
+R = TypeVar("R", bound=Message)
+M = TypeVar("M", bound=Message)
+_BATCH_MAX = 1000
+_PAGE = 100
+_MAX_PAGES = 200
+#: (work order id, sequences of its routing snapshot)
+OperationsKey = tuple[str, tuple[int, ...]]
+
+
+async def list_all(fetch: Callable[[str], Awaitable[R]], items: Callable[[R], Iterable[T]]) -> list[T]:
+    """Every item of a List call, following ``next_page_token``."""
+    found: list[T] = []
+    token = ""
+    for _ in range(_MAX_PAGES):
+        response = await fetch(token)
+        found.extend(items(response))
+        token = getattr(response, "next_page_token", "")
+        if not token:
+            return found
+    raise RuntimeError("too many pages")
+
+
+def _chunks(values: Sequence[T], size: int) -> list[Sequence[T]]:
+    return [values[i : i + size] for i in range(0, len(values), size)]
+
+
+class WorkCenterDirectory:
+    """Every work center (a short list), read once per TTL through the reference cache."""
+
+    _KEY = "all"
+
+    def __init__(self, backend: Backend, reference: ReferenceCache | None) -> None:
+        self._backend = backend
+        self._reference = reference
+
+    async def all(self) -> list[prod.WorkCenter]:
+        if self._reference is not None:
+            cached = await self._reference.get("workCenters", self._KEY, prod.ListWorkCentersResponse)
+            if cached is not None:
+                return list(cached.work_centers)
+        centers = await list_all(
+            lambda token: self._backend.list_work_centers(
+                prod.ListWorkCentersRequest(page_size=_PAGE, page_token=token)
+            ),
+            lambda response: response.work_centers,
+        )
+        if self._reference is not None:
+            await self._reference.put("workCenters", self._KEY, prod.ListWorkCentersResponse(work_centers=centers))
+        return centers
+
+
+class Loaders:
+    """The loaders of one request (or one WebSocket connection)."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        partner: str | None,
+        reference: ReferenceCache | None,
+        stats_window_minutes: int = 480,
+    ) -> None:
+        self._backend = backend
+        self._partner = partner
+        self._reference = reference
+        self._stats_window = stats_window_minutes
+        self.work_centers = WorkCenterDirectory(backend, reference)
+        self.order: DataLoader[str, ords.Order | None] = DataLoader(self._orders, max_batch_size=_BATCH_MAX)
+        self.status_history: DataLoader[str, list[ords.OrderStatusChange]] = DataLoader(self._status_history)
+        self.style: DataLoader[str, prod.Style | None] = DataLoader(self._styles, max_batch_size=_BATCH_MAX)
+        self.alloy: DataLoader[str, inv.Alloy | None] = DataLoader(self._alloys, max_batch_size=_BATCH_MAX)
+        self.work_orders_by_order: DataLoader[str, list[prod.WorkOrder]] = DataLoader(
+            self._work_orders_by_order, max_batch_size=_BATCH_MAX
+        )
+        self.work_order: DataLoader[str, prod.WorkOrder | None] = DataLoader(
+            self._work_orders, max_batch_size=_BATCH_MAX
+        )
+        self.operations: DataLoader[OperationsKey, list[prod.Operation]] = DataLoader(self._operations)
+        self.reservations_by_order: DataLoader[str, list[inv.Reservation]] = DataLoader(
+            self._reservations_by_order, max_batch_size=_BATCH_MAX
+        )
+        self.work_center: DataLoader[str, prod.WorkCenter | None] = DataLoader(self._work_centers)
+        self.work_center_stats: DataLoader[str, prod.WorkCenterStats | None] = DataLoader(self._stats)
+
+    # -- orders (partner-scoped) -------------------------------------------------------------
+
+    async def _orders(self, ids: list[str]) -> list[ords.Order | None]:
+        request = ords.BatchGetOrdersRequest(names=[f"orders/{i}" for i in ids], allow_missing=True)
+        response = await self._backend.batch_get_orders(request, partner=self._partner)
+        by_id = {order.order_id: order for order in response.orders}
+        return [by_id.get(i) for i in ids]
+
+    async def _status_history(self, ids: list[str]) -> list[list[ords.OrderStatusChange]]:
+        # No batch RPC exists for status histories: one paged call per order, concurrently.
+        async def one(order_id: str) -> list[ords.OrderStatusChange]:
+            return await list_all(
+                lambda token: self._backend.list_order_status_changes(
+                    ords.ListOrderStatusChangesRequest(parent=f"orders/{order_id}", page_size=_PAGE, page_token=token),
+                    partner=self._partner,
+                ),
+                lambda response: response.status_changes,
+            )
+
+        return list(await asyncio.gather(*(one(i) for i in ids)))
+
+    # -- reference data (cached) ---------------------------------------------------------------
+
+    async def _reference_batch(
+        self,
+        kind: str,
+        ids: list[str],
+        cls: type[M],
+        fetch: Callable[[list[str]], Awaitable[list[M]]],
+        ident: Callable[[M], str],
+    ) -> list[M | None]:
+        found: dict[str, M] = {}
+        if self._reference is not None:
+            for i, message in zip(ids, await self._reference.get_many(kind, ids, cls), strict=True):
+                if message is not None:
+                    found[i] = message
+        missing = [i for i in ids if i not in found]
+        if missing:
+            fetched = {ident(m): m for m in await fetch(missing)}
+            found.update(fetched)
+            if self._reference is not None and fetched:
+                await self._reference.put_many(kind, fetched)
+        return [found.get(i) for i in ids]
+
+    async def _styles(self, skus: list[str]) -> list[prod.Style | None]:
+        async def fetch(missing: list[str]) -> list[prod.Style]:
+            request = prod.BatchGetStylesRequest(names=[f"styles/{s}" for s in missing], allow_missing=True)
+            return list((await self._backend.batch_get_styles(request)).styles)
+
+        return await self._reference_batch("style", skus, prod.Style, fetch, lambda s: s.sku)
+
+    async def _alloys(self, codes: list[str]) -> list[inv.Alloy | None]:
+        async def fetch(missing: list[str]) -> list[inv.Alloy]:
+            request = inv.BatchGetAlloysRequest(names=[f"alloys/{c}" for c in missing], allow_missing=True)
+            return list((await self._backend.batch_get_alloys(request)).alloys)
+
+        return await self._reference_batch("alloy", codes, inv.Alloy, fetch, lambda a: a.code)
+
+    async def _work_centers(self, codes: list[str]) -> list[prod.WorkCenter | None]:
+        by_code = {wc.code: wc for wc in await self.work_centers.all()}
+        return [by_code.get(c) for c in codes]
+
+    # -- production ------------------------------------------------------------------------------
+
+    async def _work_orders_by_order(self, order_ids: list[str]) -> list[list[prod.WorkOrder]]:
+        work_orders = await list_all(
+            lambda token: self._backend.list_work_orders(
+                prod.ListWorkOrdersRequest(order_ids=order_ids, page_size=_PAGE, page_token=token)
+            ),
+            lambda response: response.work_orders,
+        )
+        grouped: dict[str, list[prod.WorkOrder]] = defaultdict(list)
+        for wo in work_orders:
+            grouped[wo.order_id].append(wo)
+        return [sorted(grouped.get(i, []), key=lambda w: (w.line_number, w.work_order_id)) for i in order_ids]
+
+    async def _work_orders(self, ids: list[str]) -> list[prod.WorkOrder | None]:
+        request = prod.BatchGetWorkOrdersRequest(names=[f"workOrders/{i}" for i in ids], allow_missing=True)
+        by_id = {wo.work_order_id: wo for wo in (await self._backend.batch_get_work_orders(request)).work_orders}
+        return [by_id.get(i) for i in ids]
+
+    async def _operations(self, keys: list[OperationsKey]) -> list[list[prod.Operation]]:
+        names = [f"workOrders/{wo}/operations/{seq}" for wo, seqs in keys for seq in seqs]
+        unknown = [wo for wo, seqs in keys if not seqs]  # no routing snapshot: list them instead
+        operations: list[prod.Operation] = []
+        for chunk in _chunks(names, _BATCH_MAX):
+            request = prod.BatchGetOperationsRequest(names=list(chunk), allow_missing=True)
+            operations.extend((await self._backend.batch_get_operations(request)).operations)
+        if unknown:
+            operations.extend(
+                await list_all(
+                    lambda token: self._backend.list_operations(
+                        prod.ListOperationsRequest(work_order_ids=unknown, page_size=_PAGE, page_token=token)
+                    ),
+                    lambda response: response.operations,
+                )
+            )
+        grouped: dict[str, list[prod.Operation]] = defaultdict(list)
+        for op in operations:
+            grouped[op.work_order_id].append(op)
+        return [sorted(grouped.get(wo, []), key=lambda o: o.sequence) for wo, _ in keys]
+
+    async def _stats(self, codes: list[str]) -> list[prod.WorkCenterStats | None]:
+        request = prod.ListWorkCenterStatsRequest(
+            work_centers=[f"workCenters/{c}" for c in codes], window_minutes=self._stats_window
+        )
+        stats = (await self._backend.list_work_center_stats(request)).stats
+        by_name = {s.work_center: s for s in stats}
+        return [by_name.get(f"workCenters/{c}") for c in codes]
+
+    # -- inventory -------------------------------------------------------------------------------
+
+    async def _reservations_by_order(self, order_ids: list[str]) -> list[list[inv.Reservation]]:
+        reservations = await list_all(
+            lambda token: self._backend.list_reservations(
+                inv.ListReservationsRequest(order_ids=order_ids, page_size=_PAGE, page_token=token)
+            ),
+            lambda response: response.reservations,
+        )
+        grouped: dict[str, list[inv.Reservation]] = defaultdict(list)
+        for reservation in reservations:
+            grouped[reservation.order_id].append(reservation)
+        return [grouped.get(i, []) for i in order_ids]

@@ -1,0 +1,44 @@
+"""Prometheus metrics of the facade (served on ``/metrics``)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+__all__ = [
+    "BACKEND_CALLS",
+    "BACKEND_LATENCY",
+    "CACHE_ERRORS",
+    "CACHE_LOOKUPS",
+    "EVENTS",
+    "INFLIGHT",
+    "QUERY_COST",
+    "REQUESTS",
+    "REQUEST_LATENCY",
+    "SHED",
+    "SUBSCRIPTIONS",
+]
+
+_LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+
+REQUESTS = Counter(
+    "mes_facade_requests_total", "GraphQL HTTP requests by audience, kind and outcome", ["audience", "kind", "outcome"]
+)
+REQUEST_LATENCY = Histogram(
+    "mes_facade_request_seconds", "GraphQL HTTP request latency", ["audience", "cache"], buckets=_LATENCY_BUCKETS
+)
+INFLIGHT = Gauge("mes_facade_inflight_requests", "GraphQL HTTP requests being served")
+SHED = Counter("mes_facade_shed_total", "Requests refused because too many were in flight")
+CACHE_LOOKUPS = Counter("mes_facade_cache_lookups_total", "Cache lookups by cache and result", ["cache", "result"])
+CACHE_ERRORS = Counter("mes_facade_cache_errors_total", "Cache backend failures (served as misses)", ["backend", "op"])
+BACKEND_CALLS = Counter("mes_facade_backend_calls_total", "gRPC calls to the services", ["method", "code"])
+BACKEND_LATENCY = Histogram(
+    "mes_facade_backend_seconds", "gRPC call latency seen by the facade", ["method"], buckets=_LATENCY_BUCKETS
+)
+QUERY_COST = Histogram(
+    "mes_facade_query_cost",
+    "Query cost by audience (requested and actual)",
+    ["audience", "kind"],
+    buckets=(1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 20000),
+)
+EVENTS = Counter("mes_facade_events_total", "JetStream events received by this replica", ["stream"])
+SUBSCRIPTIONS = Gauge("mes_facade_subscriptions", "Active GraphQL subscriptions", ["audience"])

@@ -1,0 +1,177 @@
+"""The facade's long-lived parts, opened and closed together (used by ``app.create_app``)."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from graphql_facade.auth import Authenticator, Viewer
+from graphql_facade.backend import Backend
+from graphql_facade.caching import Cache, NullCache, ReferenceCache, ResponseCache, open_cache
+from graphql_facade.config import FacadeSettings
+from graphql_facade.context import PreparedDocument, RequestContext
+from graphql_facade.events import EventEnvelope, EventHub, Listener
+from graphql_facade.limits import (
+    Limiters,
+    LimitGuard,
+    Limits,
+    LimitsConfig,
+    PersistedQueryStore,
+    QueryStore,
+    RedisPersistedQueryStore,
+    make_limiters,
+)
+from graphql_facade.schema import Schemas, build_schemas
+from graphql_facade.subscriptions import CountersFeed, SubscriptionSlots
+from mes.inventory.v1 import inventory_events_pb2
+from mes.production.v1 import production_events_pb2
+from services.shared.lifecycle import Closer
+from services.shared.logging import get_logger
+
+__all__ = ["Facade"]
+
+_log = get_logger("mes.facade")
+
+
+class EventSource(Protocol):
+    """Feeds the hub from the broker (``adapters.nats_events.NatsEventSource``)."""
+
+    @property
+    def connected(self) -> bool: ...
+
+    async def aclose(self) -> None: ...
+
+
+@dataclass
+class Facade:
+    settings: FacadeSettings
+    backend: Backend
+    cache: Cache
+    responses: ResponseCache | None
+    reference: ReferenceCache | None
+    hub: EventHub
+    authenticator: Authenticator
+    schemas: Schemas
+    limits: LimitsConfig
+    limiters: Limiters
+    guard: LimitGuard
+    apq: QueryStore
+    slots: SubscriptionSlots
+    counters: CountersFeed
+    closer: Closer = field(default_factory=Closer)
+    events: EventSource | None = None
+
+    @classmethod
+    async def start(
+        cls,
+        settings: FacadeSettings,
+        *,
+        backend: Backend | None = None,
+        cache: Cache | None = None,
+        hub: EventHub | None = None,
+        events: bool = True,
+    ) -> Facade:
+        """Open channels, caches, limiters and (with ``NATS_URL`` and ``events``) the event consumers."""
+        closer = Closer()
+        try:
+            if backend is None:
+                from graphql_facade.adapters.grpc_backend import GrpcBackend
+
+                backend = GrpcBackend.from_settings(settings)
+            closer.push("backend", backend.aclose)
+            if cache is None:
+                cache = (
+                    open_cache(settings.redis_url, max_entries=settings.memory_cache_max_entries)
+                    if settings.cache_enabled
+                    else NullCache()
+                )
+            closer.push("cache", cache.aclose)
+            hub = hub or EventHub(
+                replay_buffer=settings.event_replay_buffer, coalesce_s=settings.invalidation_coalesce_s
+            )
+            closer.push("hub", hub.aclose)
+            responses = (
+                ResponseCache(cache, ttl_s=settings.response_cache_ttl_s, version=hub.version)
+                if settings.cache_enabled
+                else None
+            )
+            reference = ReferenceCache(cache, ttl_s=settings.reference_cache_ttl_s) if settings.cache_enabled else None
+            if reference is not None:
+                hub.add_listener(_reference_invalidator(reference))
+            limiters = make_limiters(settings.redis_url)
+            closer.push("limiters", limiters.aclose)
+            apq: QueryStore = (
+                RedisPersistedQueryStore(limiters.redis) if limiters.redis is not None else PersistedQueryStore()
+            )
+            counters = CountersFeed(backend, hub, interval_s=settings.counters_interval_s)
+            closer.push("counters", counters.aclose)
+            facade = cls(
+                settings=settings,
+                backend=backend,
+                cache=cache,
+                responses=responses,
+                reference=reference,
+                hub=hub,
+                authenticator=Authenticator(
+                    settings.operator_tokens, backend, api_key_ttl_s=settings.api_key_cache_ttl_s
+                ),
+                schemas=build_schemas(document_cache_size=settings.document_cache_size),
+                limits=LimitsConfig.from_env(settings.env),
+                limiters=limiters,
+                guard=LimitGuard(limiters.bucket, limiters.rate),
+                apq=apq,
+                slots=SubscriptionSlots(settings.max_subscriptions_per_partner),
+                counters=counters,
+                closer=closer,
+            )
+            if events and settings.nats_url:
+                from graphql_facade.adapters.nats_events import NatsEventSource
+
+                source = NatsEventSource(settings.nats_url, hub, name=f"mes-facade-{settings.instance}")
+                await source.start()
+                closer.push("events", source.aclose)
+                facade.events = source
+            return facade
+        except BaseException:
+            await closer.aclose()
+            raise
+
+    def limits_for(self, viewer: Viewer) -> Limits:
+        if viewer.tier is not None:
+            return self.limits.for_partner(viewer.tier)
+        return self.limits.for_operator()
+
+    def context(self, viewer: Viewer | None, prepared: PreparedDocument | None = None) -> RequestContext:
+        return RequestContext(
+            backend=self.backend,
+            hub=self.hub,
+            settings=self.settings,
+            reference=self.reference,
+            slots=self.slots,
+            counters=self.counters,
+            viewer_=viewer,
+            prepared=prepared,
+            as_of=self.hub.as_of(),
+        )
+
+    async def aclose(self) -> None:
+        await self.closer.aclose()
+
+
+def _reference_invalidator(reference: ReferenceCache) -> Listener:
+    """Forgets a style or alloy as soon as its upsert event arrives (the TTL bounds the rest)."""
+    tasks: set[asyncio.Task[None]] = set()
+
+    def forget(event: EventEnvelope) -> None:
+        kind, ident = "", ""
+        if event.subject == "production.style.upserted":
+            kind, ident = "style", production_events_pb2.StyleUpsertedEvent.FromString(event.data).style.sku
+        elif event.subject == "inventory.alloy.upserted":
+            kind, ident = "alloy", inventory_events_pb2.AlloyUpsertedEvent.FromString(event.data).alloy.code
+        if kind and ident:
+            task = asyncio.get_running_loop().create_task(reference.forget(kind, ident))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+
+    return forget

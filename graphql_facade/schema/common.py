@@ -1,0 +1,262 @@
+"""Shared GraphQL pieces: scalars, enums, Relay connections and conversions from protobuf."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from enum import Enum
+from typing import Generic, NewType, TypeVar
+
+import strawberry
+from google.protobuf.timestamp_pb2 import Timestamp
+from strawberry.types.scalar import ScalarDefinition
+
+from graphql_facade.pagination import Page
+from graphql_facade.schema.info import field
+from mes.common.v1 import common_pb2
+from mes.inventory.v1 import inventory_pb2
+from mes.orders.v1 import orders_pb2
+from mes.production.v1 import production_pb2
+
+__all__ = [
+    "SCALARS",
+    "Alloy",
+    "AsOf",
+    "Connection",
+    "Edge",
+    "Long",
+    "LossGrouping",
+    "MaterialKind",
+    "Metal",
+    "OperationStatus",
+    "OrderStatus",
+    "PageInfo",
+    "Priority",
+    "ReservationState",
+    "Style",
+    "StyleCategory",
+    "WorkOrderStatus",
+    "connection",
+    "to_datetime",
+]
+
+T = TypeVar("T")
+N = TypeVar("N")
+
+#: Integers beyond 32 bits (weights in mg, sums, sequences); a JSON number.
+Long = NewType("Long", int)
+_LONG_MIN, _LONG_MAX = -(2**63), 2**63 - 1
+
+
+def _parse_long(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError("Long must be an integer")
+    number = int(value)
+    if not _LONG_MIN <= number <= _LONG_MAX:
+        raise ValueError("Long is out of range")
+    return number
+
+
+SCALARS: dict[object, ScalarDefinition] = {
+    Long: strawberry.scalar(
+        name="Long",
+        description="A 64-bit integer (weights in milligrams, sums).",
+        serialize=int,
+        parse_value=_parse_long,
+    ),
+}
+
+
+def to_datetime(stamp: Timestamp) -> datetime | None:
+    """An aware UTC datetime, or None for an unset timestamp."""
+    if stamp.seconds == 0 and stamp.nanos == 0:
+        return None
+    return stamp.ToDatetime(tzinfo=UTC)
+
+
+# -- enums (values are the protobuf numbers) ----------------------------------------------
+
+
+@strawberry.enum(description="Where an order is in its lifecycle.")
+class OrderStatus(Enum):
+    SUBMITTED = orders_pb2.ORDER_STATUS_SUBMITTED
+    ACCEPTED = orders_pb2.ORDER_STATUS_ACCEPTED
+    IN_PRODUCTION = orders_pb2.ORDER_STATUS_IN_PRODUCTION
+    READY_TO_SHIP = orders_pb2.ORDER_STATUS_READY_TO_SHIP
+    SHIPPED = orders_pb2.ORDER_STATUS_SHIPPED
+    REJECTED = orders_pb2.ORDER_STATUS_REJECTED
+    ON_HOLD = orders_pb2.ORDER_STATUS_ON_HOLD
+    CANCELLED = orders_pb2.ORDER_STATUS_CANCELLED
+
+
+@strawberry.enum(description="Order priority; higher is served first.")
+class Priority(Enum):
+    LOW = common_pb2.PRIORITY_LOW
+    NORMAL = common_pb2.PRIORITY_NORMAL
+    HIGH = common_pb2.PRIORITY_HIGH
+    RUSH = common_pb2.PRIORITY_RUSH
+
+
+@strawberry.enum
+class MaterialKind(Enum):
+    METAL = common_pb2.MATERIAL_KIND_METAL
+    STONE = common_pb2.MATERIAL_KIND_STONE
+
+
+@strawberry.enum
+class Metal(Enum):
+    GOLD = inventory_pb2.METAL_GOLD
+    SILVER = inventory_pb2.METAL_SILVER
+    PLATINUM = inventory_pb2.METAL_PLATINUM
+    PALLADIUM = inventory_pb2.METAL_PALLADIUM
+
+
+@strawberry.enum
+class ReservationState(Enum):
+    HELD = inventory_pb2.RESERVATION_STATE_HELD
+    COMMITTED = inventory_pb2.RESERVATION_STATE_COMMITTED
+    CONSUMED = inventory_pb2.RESERVATION_STATE_CONSUMED
+    RELEASED = inventory_pb2.RESERVATION_STATE_RELEASED
+
+
+@strawberry.enum
+class StyleCategory(Enum):
+    RING = production_pb2.STYLE_CATEGORY_RING
+    PENDANT = production_pb2.STYLE_CATEGORY_PENDANT
+    EARRINGS = production_pb2.STYLE_CATEGORY_EARRINGS
+    CHAIN = production_pb2.STYLE_CATEGORY_CHAIN
+    BRACELET = production_pb2.STYLE_CATEGORY_BRACELET
+
+
+@strawberry.enum
+class WorkOrderStatus(Enum):
+    PLANNED = production_pb2.WORK_ORDER_STATUS_PLANNED
+    RELEASED = production_pb2.WORK_ORDER_STATUS_RELEASED
+    IN_PROGRESS = production_pb2.WORK_ORDER_STATUS_IN_PROGRESS
+    HELD = production_pb2.WORK_ORDER_STATUS_HELD
+    COMPLETED = production_pb2.WORK_ORDER_STATUS_COMPLETED
+    CLOSED = production_pb2.WORK_ORDER_STATUS_CLOSED
+    CANCELLED = production_pb2.WORK_ORDER_STATUS_CANCELLED
+
+
+@strawberry.enum
+class OperationStatus(Enum):
+    PENDING = production_pb2.OPERATION_STATUS_PENDING
+    QUEUED = production_pb2.OPERATION_STATUS_QUEUED
+    IN_PROGRESS = production_pb2.OPERATION_STATUS_IN_PROGRESS
+    DONE = production_pb2.OPERATION_STATUS_DONE
+    LOSS_REVIEW = production_pb2.OPERATION_STATUS_LOSS_REVIEW
+    REWORK = production_pb2.OPERATION_STATUS_REWORK
+    SKIPPED = production_pb2.OPERATION_STATUS_SKIPPED
+    CANCELLED = production_pb2.OPERATION_STATUS_CANCELLED
+
+
+@strawberry.enum(description="How metal loss is grouped.")
+class LossGrouping(Enum):
+    OPERATION = production_pb2.LOSS_GROUPING_OPERATION_CODE
+    OPERATOR = production_pb2.LOSS_GROUPING_OPERATOR
+
+
+E = TypeVar("E", bound=Enum)
+
+
+def optional_enum(cls: type[E], value: int) -> E | None:
+    """The GraphQL enum of a protobuf value; None for UNSPECIFIED (0) or a value this facade does not know."""
+    try:
+        return cls(value)
+    except ValueError:
+        return None
+
+
+# -- connections ----------------------------------------------------------------------------
+
+
+@strawberry.type(description="Relay page information; pages are read forward with `first` and `after`.")
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+    has_previous_page: bool = False
+    start_cursor: str | None = None
+
+
+@strawberry.type
+class Edge(Generic[N]):
+    cursor: str
+    node: N
+
+
+@strawberry.type(description="A page of a list (Relay connection).")
+class Connection(Generic[N]):
+    edges: list[Edge[N]]
+    page_info: PageInfo
+
+    @field(description="The nodes of the edges, for clients that need no cursors.")
+    def nodes(self) -> list[N]:
+        return [edge.node for edge in self.edges]
+
+
+def connection(page: Page[T], convert: Callable[[T], N]) -> Connection[N]:
+    edges = [Edge(cursor=c, node=convert(item)) for item, c in zip(page.items, page.cursors, strict=True)]
+    return Connection(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=page.has_next,
+            end_cursor=page.end_cursor,
+            start_cursor=page.cursors[0] if page.cursors else None,
+        ),
+    )
+
+
+# -- reference data shared by both audiences -----------------------------------------------
+
+
+@strawberry.type(description="A style (SKU) of the catalogue.")
+class Style:
+    id: strawberry.ID
+    sku: str
+    display_name: str
+    category: StyleCategory | None
+    active: bool
+    routing_version: int
+
+    @classmethod
+    def from_pb(cls, pb: production_pb2.Style) -> Style:
+        return cls(
+            id=strawberry.ID(pb.sku),
+            sku=pb.sku,
+            display_name=pb.display_name,
+            category=optional_enum(StyleCategory, pb.category),
+            active=pb.active,
+            routing_version=pb.routing_version,
+        )
+
+
+@strawberry.type(description="An alloy: a metal at a fineness and colour.")
+class Alloy:
+    id: strawberry.ID
+    code: str
+    metal: Metal | None
+    fineness: int = strawberry.field(description="Parts per thousand (585, 750, 925...).")
+    colour: str
+    display_name: str
+    active: bool
+
+    @classmethod
+    def from_pb(cls, pb: inventory_pb2.Alloy) -> Alloy:
+        return cls(
+            id=strawberry.ID(pb.code),
+            code=pb.code,
+            metal=optional_enum(Metal, pb.metal),
+            fineness=pb.fineness,
+            colour=pb.colour,
+            display_name=pb.display_name,
+            active=pb.active,
+        )
+
+
+@strawberry.type(description="The stream positions the data reflects at least (JetStream sequences).")
+class AsOf:
+    seq: Long = strawberry.field(description="ORDERS stream: compare with the `seq` of pushed events.")
+    inventory_seq: Long
+    production_seq: Long
+    at: datetime

@@ -1,0 +1,312 @@
+"""The operators' schema: the shop floor board, order detail, materials, metal loss, and the
+mutations of the floor (start/finish an operation, resolve a loss review, receive a lot, ship,
+cancel)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from datetime import UTC, datetime
+from enum import Enum
+
+import strawberry
+
+from graphql_facade.errors import ErrorCode, FacadeError
+from graphql_facade.pagination import check_first, fetch_page
+from graphql_facade.schema.catalogue import alloys_page, styles_page
+from graphql_facade.schema.common import (
+    Alloy,
+    AsOf,
+    Connection,
+    Edge,
+    Long,
+    LossGrouping,
+    MaterialKind,
+    OrderStatus,
+    PageInfo,
+    Style,
+    connection,
+)
+from graphql_facade.schema.info import Info, check_id, check_key, field, mutation, subscription
+from graphql_facade.schema.inventory import AlloyBalance, MaterialLot, Shortage
+from graphql_facade.schema.live import DashboardCounters, OperatorStatusUpdate, operator_event, status_updates
+from graphql_facade.schema.orders import OperatorOrder, OrderCounts
+from graphql_facade.schema.production import LossSummary, Operation, WorkCenter, operation_name
+from mes.common.v1 import common_pb2
+from mes.inventory.v1 import inventory_pb2 as inv
+from mes.orders.v1 import orders_pb2 as ords
+from mes.production.v1 import production_pb2 as prod
+
+__all__ = ["OperatorMutation", "OperatorQuery", "OperatorSubscription"]
+
+
+@strawberry.input(description="Order board filter.")
+class OrderFilter:
+    statuses: list[OrderStatus] | None = None
+    partner_id: strawberry.ID | None = None
+    late_only: bool = False
+
+
+@strawberry.enum
+class LossReviewDecision(Enum):
+    APPROVE = prod.LOSS_REVIEW_DECISION_APPROVE
+    REWORK = prod.LOSS_REVIEW_DECISION_REWORK
+
+
+@strawberry.input(description="A lot of metal (weightMg) or stones (pieces, weightPoints).")
+class ReceiveLotInput:
+    kind: MaterialKind
+    material_code: str
+    weight_mg: Long | None = None
+    pieces: int | None = None
+    weight_points: Long | None = None
+    supplier_reference: str = ""
+
+
+_ZERO = Long(0)
+
+
+def _as_viewer(info: Info, code: str | None, field: str) -> str:
+    """The operator code to record: the caller's own (an operator records only their own work)."""
+    own = info.context.viewer.subject
+    if code is not None and code != own:
+        raise FacadeError(
+            ErrorCode.FORBIDDEN,
+            f"`{field}` must be your own operator code ({own}).",
+            extensions={"fieldViolations": [{"field": field, "description": "must be the caller's operator code"}]},
+        )
+    return own
+
+
+def _operation(ident: str) -> str:
+    name = operation_name(ident)
+    if name is None:
+        raise FacadeError(
+            ErrorCode.INVALID_ARGUMENT,
+            "`id` is not an operation id.",
+            extensions={"fieldViolations": [{"field": "id", "description": "must look like '<work order id>.<seq>'"}]},
+        )
+    return name
+
+
+@strawberry.type(name="Query")
+class OperatorQuery:
+    @field(description="The event sequences this response reflects at least.")
+    def as_of(self, info: Info) -> AsOf:
+        seqs = info.context.as_of or info.context.hub.as_of()
+        return AsOf(
+            seq=Long(seqs.get("ORDERS", 0)),
+            inventory_seq=Long(seqs.get("INVENTORY", 0)),
+            production_seq=Long(seqs.get("PRODUCTION", 0)),
+            at=info.context.started_at,
+        )
+
+    @field(description="The order board.")
+    async def orders(
+        self, info: Info, first: int, after: str | None = None, filter: OrderFilter | None = None
+    ) -> Connection[OperatorOrder]:
+        backend = info.context.backend
+        flt = filter or OrderFilter()
+        parent = f"partners/{check_id(str(flt.partner_id), 'filter.partnerId')}" if flt.partner_id else ""
+        statuses = [s.value for s in flt.statuses or []]
+
+        async def fetch(token: str, size: int) -> tuple[list[ords.Order], str]:
+            request = ords.ListOrdersRequest(
+                parent=parent, page_size=size, page_token=token, statuses=statuses, late_only=flt.late_only
+            )
+            response = await backend.list_orders(request)
+            return list(response.orders), response.next_page_token
+
+        return connection(await fetch_page(fetch, first, after), OperatorOrder.from_pb)
+
+    @field(description="Orders per status (and late orders), optionally of one partner.")
+    async def order_counts(self, info: Info, partner_id: strawberry.ID | None = None) -> OrderCounts:
+        parent = f"partners/{check_id(str(partner_id), 'partnerId')}" if partner_id else ""
+        return OrderCounts.from_pb(await info.context.backend.count_orders(ords.CountOrdersRequest(parent=parent)))
+
+    @strawberry.field
+    async def order(self, info: Info, id: strawberry.ID) -> OperatorOrder | None:
+        found = await info.context.loaders.order.load(check_id(str(id)))
+        return OperatorOrder.from_pb(found) if found is not None else None
+
+    @field(description="Work centers with their queue, WIP and throughput.")
+    async def work_centers(self, info: Info, first: int, after: str | None = None) -> Connection[WorkCenter]:
+        centers = await info.context.loaders.work_centers.all()
+
+        async def fetch(token: str, size: int) -> tuple[list[prod.WorkCenter], str]:
+            offset = int(token) if token.isdigit() else 0
+            end = offset + size
+            return centers[offset:end], (str(end) if end < len(centers) else "")
+
+        return connection(await fetch_page(fetch, first, after), WorkCenter.from_pb)
+
+    @strawberry.field
+    async def work_center(self, info: Info, id: strawberry.ID) -> WorkCenter | None:
+        found = await info.context.loaders.work_center.load(str(id))
+        return WorkCenter.from_pb(found) if found is not None else None
+
+    @field(description="Metal balances per alloy; `codes` picks alloys (at most `first`).")
+    async def alloy_balances(
+        self, info: Info, first: int, after: str | None = None, codes: list[str] | None = None
+    ) -> Connection[AlloyBalance]:
+        backend = info.context.backend
+        if codes:
+            check_first(first)
+            wanted = list(dict.fromkeys(codes))[:first]
+            response = await backend.batch_get_balances(
+                inv.BatchGetBalancesRequest(names=[f"balances/{c}" for c in wanted])
+            )
+            nodes = [AlloyBalance.from_pb(b) for b in response.balances]
+            return Connection(
+                edges=[Edge(cursor=f"code:{n.material_code}", node=n) for n in nodes],
+                page_info=PageInfo(has_next_page=False, end_cursor=None),
+            )
+
+        async def fetch(token: str, size: int) -> tuple[list[inv.Balance], str]:
+            request = inv.ListBalancesRequest(page_size=size, page_token=token, kind=common_pb2.MATERIAL_KIND_METAL)
+            response = await backend.list_balances(request)
+            return list(response.balances), response.next_page_token
+
+        return connection(await fetch_page(fetch, first, after), AlloyBalance.from_pb)
+
+    @field(description="Orders waiting for material, with what they lack.")
+    async def shortages(self, info: Info, first: int, after: str | None = None) -> Connection[Shortage]:
+        backend = info.context.backend
+
+        async def fetch(token: str, size: int) -> tuple[list[inv.Shortage], str]:
+            response = await backend.list_shortages(inv.ListShortagesRequest(page_size=size, page_token=token))
+            return list(response.shortages), response.next_page_token
+
+        return connection(await fetch_page(fetch, first, after), Shortage.from_pb)
+
+    @field(description="Metal loss per operation code or per operator.")
+    async def metal_loss(self, info: Info, by: LossGrouping, since: datetime | None = None) -> list[LossSummary]:
+        request = prod.SummarizeMetalLossRequest(grouping=by.value)
+        if since is not None:
+            request.since_time.FromDatetime(since if since.tzinfo else since.replace(tzinfo=UTC))
+        response = await info.context.backend.summarize_metal_loss(request)
+        return [LossSummary.from_pb(s) for s in response.summaries]
+
+    @field(description="Styles of the catalogue.")
+    async def styles(self, info: Info, first: int, after: str | None = None) -> Connection[Style]:
+        return await styles_page(info, first, after)
+
+    @field(description="Alloys of the catalogue.")
+    async def alloys(self, info: Info, first: int, after: str | None = None) -> Connection[Alloy]:
+        return await alloys_page(info, first, after)
+
+
+@strawberry.type(name="Mutation")
+class OperatorMutation:
+    @mutation(description="Start an operation with its weigh-in.")
+    async def start_operation(
+        self,
+        info: Info,
+        id: strawberry.ID,
+        weigh_in_mg: Long,
+        operator_code: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Operation:
+        request = prod.StartOperationRequest(
+            name=_operation(str(id)),
+            operator_code=_as_viewer(info, operator_code, "operatorCode"),
+            weigh_in_mg=weigh_in_mg,
+            request_id=check_key(idempotency_key),
+        )
+        return Operation.from_pb((await info.context.backend.start_operation(request)).operation)
+
+    @mutation(description="Finish an operation with its weigh-out (loss above tolerance goes to review).")
+    async def finish_operation(
+        self,
+        info: Info,
+        id: strawberry.ID,
+        weigh_out_mg: Long,
+        scrap_returned_mg: Long = _ZERO,
+        operator_code: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Operation:
+        request = prod.FinishOperationRequest(
+            name=_operation(str(id)),
+            operator_code=_as_viewer(info, operator_code, "operatorCode"),
+            weigh_out_mg=weigh_out_mg,
+            scrap_returned_mg=scrap_returned_mg,
+            request_id=check_key(idempotency_key),
+        )
+        return Operation.from_pb((await info.context.backend.finish_operation(request)).operation)
+
+    @mutation(description="Approve (DONE) or send to rework an operation in loss review.")
+    async def resolve_loss_review(
+        self,
+        info: Info,
+        id: strawberry.ID,
+        decision: LossReviewDecision,
+        note: str = "",
+        supervisor_code: str | None = None,
+    ) -> Operation:
+        request = prod.ResolveLossReviewRequest(
+            name=_operation(str(id)),
+            supervisor_code=_as_viewer(info, supervisor_code, "supervisorCode"),
+            decision=decision.value,
+            note=note,
+        )
+        return Operation.from_pb((await info.context.backend.resolve_loss_review(request)).operation)
+
+    @mutation(description="Receive a lot of metal or stones into stores.")
+    async def receive_lot(self, info: Info, input: ReceiveLotInput, idempotency_key: str | None = None) -> MaterialLot:
+        request = inv.ReceiveLotRequest(
+            kind=input.kind.value,
+            material_code=input.material_code,
+            weight_mg=input.weight_mg or 0,
+            pieces=input.pieces or 0,
+            weight_points=input.weight_points or 0,
+            supplier_reference=input.supplier_reference,
+            request_id=check_key(idempotency_key),
+        )
+        return MaterialLot.from_pb((await info.context.backend.receive_lot(request)).lot)
+
+    @mutation(description="Ship an order that is READY_TO_SHIP.")
+    async def ship_order(
+        self, info: Info, id: strawberry.ID, tracking_reference: str = "", idempotency_key: str | None = None
+    ) -> OperatorOrder:
+        request = ords.ShipOrderRequest(
+            name=f"orders/{check_id(str(id))}",
+            tracking_reference=tracking_reference,
+            request_id=check_key(idempotency_key),
+        )
+        return OperatorOrder.from_pb((await info.context.backend.ship_order(request)).order)
+
+    @mutation(description="Cancel an order that has not shipped.")
+    async def cancel_order(
+        self, info: Info, id: strawberry.ID, reason: str = "", idempotency_key: str | None = None
+    ) -> OperatorOrder:
+        request = ords.CancelOrderRequest(
+            name=f"orders/{check_id(str(id))}", reason=reason, request_id=check_key(idempotency_key)
+        )
+        return OperatorOrder.from_pb((await info.context.backend.cancel_order(request)).order)
+
+
+@strawberry.type(name="Subscription")
+class OperatorSubscription:
+    @subscription(description="Status changes of orders (all, or filtered); `since` resumes after a seq.")
+    async def order_status_changed(
+        self,
+        info: Info,
+        order_ids: list[strawberry.ID] | None = None,
+        partner_id: strawberry.ID | None = None,
+        statuses: list[OrderStatus] | None = None,
+        since: Long | None = None,
+    ) -> AsyncGenerator[OperatorStatusUpdate, None]:
+        async for event in status_updates(
+            info.context,
+            order_ids=[str(i) for i in order_ids] if order_ids else None,
+            partner_id=str(partner_id) if partner_id else None,
+            statuses=statuses,
+            since=since,
+        ):
+            yield operator_event(event)
+
+    @subscription(description="Order counts: a snapshot first, then one whenever they change.")
+    async def dashboard_counters(self, info: Info) -> AsyncGenerator[DashboardCounters, None]:
+        context = info.context
+        async with context.slots.hold(context.viewer):
+            async for snapshot in context.counters.stream():
+                yield DashboardCounters.from_snapshot(snapshot)

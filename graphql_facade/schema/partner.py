@@ -1,0 +1,165 @@
+"""The partners' schema: submit and follow their own orders, cancel them, read the catalogue.
+
+The partner comes only from the API key; every call to the orders service acts for it, so
+another partner's order is indistinguishable from a missing one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from datetime import UTC, datetime
+
+import strawberry
+
+from graphql_facade.errors import ErrorCode, FacadeError
+from graphql_facade.pagination import fetch_page
+from graphql_facade.schema.catalogue import alloys_page, styles_page
+from graphql_facade.schema.common import Alloy, Connection, Long, OrderStatus, Priority, Style, connection
+from graphql_facade.schema.info import Info, check_id, check_key, field, mutation, subscription
+from graphql_facade.schema.live import PartnerStatusUpdate, partner_event, status_updates
+from graphql_facade.schema.orders import PartnerOrder
+from mes.orders.v1 import orders_pb2 as ords
+
+__all__ = ["PartnerMutation", "PartnerQuery", "PartnerSubscription"]
+
+
+@strawberry.input(name="OrderFilter", description="Which of your orders to list.")
+class PartnerOrderFilter:
+    statuses: list[OrderStatus] | None = None
+    late_only: bool = False
+
+
+@strawberry.input(description="One line of a new order.")
+class OrderLineInput:
+    style_code: str
+    alloy_code: str
+    quantity: int
+    size: str = ""
+    engraving: str = ""
+
+
+@strawberry.input(description="A new order.")
+class SubmitOrderInput:
+    partner_reference: str
+    due_time: datetime
+    lines: list[OrderLineInput]
+    priority: Priority = Priority.NORMAL
+
+
+@strawberry.type(description="The submitted order; `replayed` is true when the idempotency key was seen before.")
+class SubmitOrderPayload:
+    order: PartnerOrder
+    replayed: bool
+
+
+def _submit_request(order: SubmitOrderInput, key: str) -> ords.SubmitOrderRequest:
+    request = ords.SubmitOrderRequest(
+        partner_reference=order.partner_reference,
+        priority=order.priority.value,
+        request_id=key,
+        lines=[
+            ords.OrderLine(
+                line_number=number,
+                style_code=line.style_code,
+                alloy_code=line.alloy_code,
+                size=line.size,
+                engraving=line.engraving,
+                quantity=line.quantity,
+            )
+            for number, line in enumerate(order.lines, start=1)
+        ],
+    )
+    due = order.due_time if order.due_time.tzinfo else order.due_time.replace(tzinfo=UTC)
+    request.due_time.FromDatetime(due)
+    return request
+
+
+def _partner(info: Info) -> str:
+    partner = info.context.partner
+    if partner is None:  # the partner schema only ever runs for partners
+        raise FacadeError(ErrorCode.FORBIDDEN, "This operation is for partners.")
+    return partner
+
+
+@strawberry.type(name="Query")
+class PartnerQuery:
+    @field(description="One of your orders (null when it does not exist).")
+    async def order(self, info: Info, id: strawberry.ID) -> PartnerOrder | None:
+        found = await info.context.loaders.order.load(check_id(str(id)))
+        return PartnerOrder.from_pb(found) if found is not None else None
+
+    @field(description="Your orders, newest first.")
+    async def orders(
+        self, info: Info, first: int, after: str | None = None, filter: PartnerOrderFilter | None = None
+    ) -> Connection[PartnerOrder]:
+        partner = _partner(info)
+        backend = info.context.backend
+        flt = filter or PartnerOrderFilter()
+        statuses = [s.value for s in flt.statuses or []]
+
+        async def fetch(token: str, size: int) -> tuple[list[ords.Order], str]:
+            request = ords.ListOrdersRequest(
+                parent=f"partners/{partner}",
+                page_size=size,
+                page_token=token,
+                statuses=statuses,
+                late_only=flt.late_only,
+            )
+            response = await backend.list_orders(request, partner=partner)
+            return list(response.orders), response.next_page_token
+
+        return connection(await fetch_page(fetch, first, after), PartnerOrder.from_pb)
+
+    @field(description="Styles you can order.")
+    async def styles(self, info: Info, first: int, after: str | None = None) -> Connection[Style]:
+        return await styles_page(info, first, after)
+
+    @field(description="Alloys you can order.")
+    async def alloys(self, info: Info, first: int, after: str | None = None) -> Connection[Alloy]:
+        return await alloys_page(info, first, after)
+
+
+@strawberry.type(name="Mutation")
+class PartnerMutation:
+    @mutation(
+        description="Submit an order. Retrying with the same idempotencyKey and input returns the same order; "
+        "the same key with another input fails with IDEMPOTENCY_KEY_REUSED."
+    )
+    async def submit_order(self, info: Info, input: SubmitOrderInput, idempotency_key: str) -> SubmitOrderPayload:
+        partner = _partner(info)
+        key = check_key(idempotency_key)
+        if not key:
+            raise FacadeError(
+                ErrorCode.INVALID_ARGUMENT,
+                "`idempotencyKey` is required.",
+                extensions={"fieldViolations": [{"field": "idempotencyKey", "description": "is required"}]},
+            )
+        response = await info.context.backend.submit_order(_submit_request(input, key), partner=partner)
+        return SubmitOrderPayload(order=PartnerOrder.from_pb(response.order), replayed=response.replayed)
+
+    @mutation(description="Cancel one of your orders that has not shipped.")
+    async def cancel_order(
+        self, info: Info, id: strawberry.ID, reason: str = "", idempotency_key: str | None = None
+    ) -> PartnerOrder:
+        partner = _partner(info)
+        request = ords.CancelOrderRequest(
+            name=f"orders/{check_id(str(id))}", reason=reason, request_id=check_key(idempotency_key)
+        )
+        return PartnerOrder.from_pb((await info.context.backend.cancel_order(request, partner=partner)).order)
+
+
+@strawberry.type(name="Subscription")
+class PartnerSubscription:
+    @subscription(description="Status changes of your orders; `since` resumes after a seq.")
+    async def order_status_changed(
+        self, info: Info, order_ids: list[strawberry.ID] | None = None, since: Long | None = None
+    ) -> AsyncGenerator[PartnerStatusUpdate, None]:
+        _partner(info)
+        async for event in status_updates(
+            info.context,
+            order_ids=[str(i) for i in order_ids] if order_ids else None,
+            partner_id=None,
+            statuses=None,
+            since=since,
+        ):
+            yield partner_event(event)

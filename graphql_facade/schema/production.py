@@ -1,0 +1,262 @@
+"""Production types: work orders, operations, work centers and metal loss."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from graphql_facade.pagination import fetch_page
+from graphql_facade.schema.common import (
+    Alloy,
+    Connection,
+    Long,
+    OperationStatus,
+    Priority,
+    Style,
+    WorkOrderStatus,
+    connection,
+    optional_enum,
+    to_datetime,
+)
+from graphql_facade.schema.info import Info, field
+from mes.production.v1 import production_pb2 as prod
+
+__all__ = ["LossSummary", "Operation", "WorkCenter", "WorkCenterStats", "WorkOrder", "operation_id", "operation_name"]
+
+
+def operation_id(op: prod.Operation) -> str:
+    """The GraphQL id of an operation: ``<work order id>.<sequence>``."""
+    return f"{op.work_order_id}.{op.sequence}"
+
+
+def operation_name(ident: str) -> str | None:
+    """``<work order id>.<sequence>`` -> ``workOrders/<id>/operations/<sequence>`` (None when malformed)."""
+    work_order, dot, sequence = ident.rpartition(".")
+    if not dot or not work_order or not sequence.isdigit():
+        return None
+    return f"workOrders/{work_order}/operations/{int(sequence)}"
+
+
+@strawberry.type(description="One routing step of a work order on the shop floor.")
+class Operation:
+    id: strawberry.ID
+    work_order_id: strawberry.ID
+    order_id: strawberry.ID
+    sequence: int
+    operation_code: str
+    work_center_type: str
+    work_center_id: strawberry.ID | None
+    status: OperationStatus | None
+    weigh_in_mg: Long
+    weigh_out_mg: Long
+    scrap_returned_mg: Long
+    loss_mg: Long = strawberry.field(description="weighIn - weighOut - scrapReturned.")
+    loss_tolerance_per_mille: int
+    started_by: str
+    finished_by: str
+    reviewed_by: str
+    review_note: str
+    start_time: datetime | None
+    finish_time: datetime | None
+    attempt: int
+    alloy_code: str
+    version: Long
+
+    @strawberry.field
+    async def work_center(self, info: Info) -> WorkCenter | None:
+        if self.work_center_id is None:
+            return None
+        found = await info.context.loaders.work_center.load(str(self.work_center_id))
+        return WorkCenter.from_pb(found) if found is not None else None
+
+    @strawberry.field
+    async def work_order(self, info: Info) -> WorkOrder | None:
+        found = await info.context.loaders.work_order.load(str(self.work_order_id))
+        return WorkOrder.from_pb(found) if found is not None else None
+
+    @classmethod
+    def from_pb(cls, pb: prod.Operation) -> Operation:
+        center = pb.work_center.removeprefix("workCenters/")
+        return cls(
+            id=strawberry.ID(operation_id(pb)),
+            work_order_id=strawberry.ID(pb.work_order_id),
+            order_id=strawberry.ID(pb.order_id),
+            sequence=pb.sequence,
+            operation_code=pb.operation_code,
+            work_center_type=pb.work_center_type,
+            work_center_id=strawberry.ID(center) if center else None,
+            status=optional_enum(OperationStatus, pb.status),
+            weigh_in_mg=Long(pb.weigh_in_mg),
+            weigh_out_mg=Long(pb.weigh_out_mg),
+            scrap_returned_mg=Long(pb.scrap_returned_mg),
+            loss_mg=Long(pb.loss_mg),
+            loss_tolerance_per_mille=pb.loss_tolerance_per_mille,
+            started_by=pb.started_by,
+            finished_by=pb.finished_by,
+            reviewed_by=pb.reviewed_by,
+            review_note=pb.review_note,
+            start_time=to_datetime(pb.start_time),
+            finish_time=to_datetime(pb.finish_time),
+            attempt=pb.attempt,
+            alloy_code=pb.alloy_code,
+            version=Long(pb.version),
+        )
+
+
+@strawberry.type(description='A work order ("job bag") for one order line.')
+class WorkOrder:
+    id: strawberry.ID
+    order_id: strawberry.ID
+    line_number: int
+    style_sku: str
+    alloy_code: str
+    size: str
+    engraving: str
+    quantity: int
+    status: WorkOrderStatus | None
+    routing_version: int
+    issued_mg: Long = strawberry.field(description="Metal issued (first weigh-in).")
+    finished_mg: Long = strawberry.field(description="Metal finished (last weigh-out).")
+    loss_mg: Long
+    scrap_returned_mg: Long
+    priority: Priority | None
+    version: Long
+    create_time: datetime | None
+    update_time: datetime | None
+    raw: strawberry.Private[prod.WorkOrder]
+
+    @field(description="The operations of the routing, in sequence.")
+    async def operations(self, info: Info) -> list[Operation] | None:
+        key = (self.raw.work_order_id, tuple(step.sequence for step in self.raw.routing_snapshot))
+        return [Operation.from_pb(op) for op in await info.context.loaders.operations.load(key)]
+
+    @strawberry.field
+    async def style(self, info: Info) -> Style | None:
+        found = await info.context.loaders.style.load(self.style_sku)
+        return Style.from_pb(found) if found is not None else None
+
+    @strawberry.field
+    async def alloy(self, info: Info) -> Alloy | None:
+        found = await info.context.loaders.alloy.load(self.alloy_code)
+        return Alloy.from_pb(found) if found is not None else None
+
+    @classmethod
+    def from_pb(cls, pb: prod.WorkOrder) -> WorkOrder:
+        return cls(
+            id=strawberry.ID(pb.work_order_id),
+            order_id=strawberry.ID(pb.order_id),
+            line_number=pb.line_number,
+            style_sku=pb.style_sku,
+            alloy_code=pb.alloy_code,
+            size=pb.size,
+            engraving=pb.engraving,
+            quantity=pb.quantity,
+            status=optional_enum(WorkOrderStatus, pb.status),
+            routing_version=pb.routing_version,
+            issued_mg=Long(pb.issued_mg),
+            finished_mg=Long(pb.finished_mg),
+            loss_mg=Long(pb.loss_mg),
+            scrap_returned_mg=Long(pb.scrap_returned_mg),
+            priority=optional_enum(Priority, pb.priority),
+            version=Long(pb.version),
+            create_time=to_datetime(pb.create_time),
+            update_time=to_datetime(pb.update_time),
+            raw=pb,
+        )
+
+
+@strawberry.type(description="Load and output of a work center over the stats window.")
+class WorkCenterStats:
+    queued: int
+    in_progress: int
+    in_review: int
+    wip: int = strawberry.field(description="Operations in progress or in loss review.")
+    done_in_window: int
+    window_minutes: int
+    capacity: int
+    throughput_per_hour: float
+
+    @classmethod
+    def from_pb(cls, pb: prod.WorkCenterStats) -> WorkCenterStats:
+        window = pb.window_minutes or 1
+        return cls(
+            queued=pb.queued,
+            in_progress=pb.in_progress,
+            in_review=pb.in_review,
+            wip=pb.in_progress + pb.in_review,
+            done_in_window=pb.done_in_window,
+            window_minutes=pb.window_minutes,
+            capacity=pb.capacity,
+            throughput_per_hour=round(pb.done_in_window * 60 / window, 3),
+        )
+
+
+@strawberry.type(description="A work center (bench, machine or team) with its queue.")
+class WorkCenter:
+    id: strawberry.ID
+    code: str
+    work_center_type: str
+    display_name: str
+    capacity: int
+    active: bool
+    version: Long
+
+    @field(description="WIP and throughput.")
+    async def stats(self, info: Info) -> WorkCenterStats | None:
+        found = await info.context.loaders.work_center_stats.load(self.code)
+        return WorkCenterStats.from_pb(found) if found is not None else None
+
+    @field(description="Operations waiting at or in progress on this work center (QUEUED by default).")
+    async def queue(
+        self,
+        info: Info,
+        first: int,
+        after: str | None = None,
+        statuses: list[OperationStatus] | None = None,
+    ) -> Connection[Operation]:
+        backend = info.context.backend
+        wanted = [s.value for s in statuses] if statuses else [prod.OPERATION_STATUS_QUEUED]
+
+        async def fetch(token: str, size: int) -> tuple[list[prod.Operation], str]:
+            response = await backend.list_operations(
+                prod.ListOperationsRequest(
+                    work_center=f"workCenters/{self.code}", statuses=wanted, page_size=size, page_token=token
+                )
+            )
+            return list(response.operations), response.next_page_token
+
+        return connection(await fetch_page(fetch, first, after), Operation.from_pb)
+
+    @classmethod
+    def from_pb(cls, pb: prod.WorkCenter) -> WorkCenter:
+        return cls(
+            id=strawberry.ID(pb.code),
+            code=pb.code,
+            work_center_type=pb.work_center_type,
+            display_name=pb.display_name,
+            capacity=pb.capacity,
+            active=pb.active,
+            version=Long(pb.version),
+        )
+
+
+@strawberry.type(description="Metal loss of one operation code or one operator.")
+class LossSummary:
+    key: str = strawberry.field(description="Operation code or operator code.")
+    operations: int
+    weigh_in_mg: Long
+    loss_mg: Long
+    loss_ppm: Long = strawberry.field(description="Loss per million of the weigh-in.")
+    reviews: int
+
+    @classmethod
+    def from_pb(cls, pb: prod.LossSummary) -> LossSummary:
+        return cls(
+            key=pb.key,
+            operations=pb.operations,
+            weigh_in_mg=Long(pb.weigh_in_mg),
+            loss_mg=Long(pb.loss_mg),
+            loss_ppm=Long(pb.loss_ppm),
+            reviews=pb.reviews,
+        )

@@ -1,0 +1,128 @@
+"""Two facade replicas on a real NATS JetStream: every subscriber gets every event of its tenant,
+and an event makes fresh data visible within 2 s although the response cache TTL is 60 s."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator
+
+import nats
+import pytest
+from nats.aio.client import Client
+
+from graphql_facade.config import FacadeSettings
+from mes.orders.v1 import orders_events_pb2, orders_pb2
+from tests.integration.graphql_facade.conftest import Facades, facade_app
+from tests.unit.graphql_facade.conftest import facade_settings
+from tests.unit.graphql_facade.facade_fakes import FakeBackend
+from tests.unit.graphql_facade.facade_ws import AsgiWebSocket, websocket
+
+STATUS = """subscription { orderStatusChanged {
+  ... on OrderStatusChanged { seq orderId toStatus } ... on ResyncRequired { reason } } }"""
+OPERATOR = {"Authorization": "Bearer op-token"}
+
+
+@pytest.fixture
+async def nc(nats_url: str) -> AsyncIterator[Client]:
+    client = await nats.connect(nats_url, connect_timeout=5)
+    yield client
+    await client.close()
+
+
+def settings(nats_url: str, instance: str) -> FacadeSettings:
+    return facade_settings(
+        NATS_URL=nats_url,
+        MES_INSTANCE=instance,
+        MES_FACADE_INVALIDATION_COALESCE_MS="100",
+        MES_FACADE_RESPONSE_CACHE_TTL_S="60",
+    )
+
+
+async def publish_status(nc: Client, order_id: str, partner: str, to: int) -> int:
+    event = orders_events_pb2.OrderStatusChangedEvent(
+        order_id=order_id, partner_id=partner, from_status=1, to_status=to
+    )
+    event.meta.event_id = uuid.uuid4().hex
+    ack = await nc.jetstream().publish(
+        "orders.order.status_changed", event.SerializeToString(), headers={"Nats-Msg-Id": event.meta.event_id}
+    )
+    return int(ack.seq)
+
+
+async def wait_live(*replicas: Facades) -> None:
+    for replica in replicas:
+        source = replica.facade.events
+        assert source is not None
+        await source.wait_subscribed(15)  # type: ignore[attr-defined]
+
+
+async def next_event(ws: AsgiWebSocket, order_id: str, timeout: float = 5.0) -> dict[str, object]:
+    """The next status event of ``order_id`` (events of other tests on a shared server are skipped)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        message = await ws.receive(timeout=max(0.1, deadline - time.monotonic()))
+        payload = message["payload"]["data"]["orderStatusChanged"]
+        if payload.get("orderId") == order_id:
+            result: dict[str, object] = payload
+            return result
+
+
+async def test_every_replica_delivers_every_event_of_the_tenant(nats_url: str, nc: Client) -> None:
+    backend = FakeBackend()
+    backend.add_partner("partner-a", "key-a")
+    backend.add_partner("partner-b", "key-b")
+    mine, theirs = f"a-{uuid.uuid4().hex[:8]}", f"b-{uuid.uuid4().hex[:8]}"
+    async with (
+        facade_app(settings(nats_url, "one"), backend=backend, events=True) as one,
+        facade_app(settings(nats_url, "two"), backend=backend, events=True) as two,
+    ):
+        await wait_live(one, two)
+        async with (
+            websocket(one.app) as a1,
+            websocket(two.app) as a2,
+            websocket(two.app) as operator,
+        ):
+            await a1.init({"apiKey": "key-a"})
+            await a2.init({"apiKey": "key-a"})
+            await operator.init({"token": "op-token"})
+            for ws in (a1, a2, operator):
+                await ws.subscribe("s", STATUS)
+            await asyncio.sleep(0.2)
+            foreign_seq = await publish_status(nc, theirs, "partner-b", orders_pb2.ORDER_STATUS_ACCEPTED)
+            seq = await publish_status(nc, mine, "partner-a", orders_pb2.ORDER_STATUS_IN_PRODUCTION)
+            for ws in (a1, a2):
+                event = await next_event(ws, mine)
+                assert event == {"seq": seq, "orderId": mine, "toStatus": "IN_PRODUCTION"}
+            seen_by_operator = {(await next_event(operator, o))["seq"] for o in (theirs, mine)}
+            assert seen_by_operator == {foreign_seq, seq}
+            with pytest.raises(TimeoutError):
+                await next_event(a1, theirs, timeout=0.3)  # partner A never sees partner B's order
+
+
+async def test_an_event_makes_fresh_data_visible_within_two_seconds(nats_url: str, nc: Client) -> None:
+    backend = FakeBackend()
+    order = backend.add_order("partner-a", status=orders_pb2.ORDER_STATUS_SUBMITTED)
+    query = "query($id: ID!) { order(id: $id) { status } asOf { seq } }"
+    async with (
+        facade_app(settings(nats_url, "one"), backend=backend, events=True) as one,
+        facade_app(settings(nats_url, "two"), backend=backend, events=True) as two,
+    ):
+        await wait_live(one, two)
+        for replica in (one, two):
+            body = (await replica.gql(query, {"id": order.order_id}, headers=OPERATOR)).json()
+            assert body["data"]["order"]["status"] == "SUBMITTED"
+        order.status = orders_pb2.ORDER_STATUS_ACCEPTED  # the service changed; the cache does not know yet
+        cached = (await one.gql(query, {"id": order.order_id}, headers=OPERATOR)).json()
+        assert cached["data"]["order"]["status"] == "SUBMITTED"
+        seq = await publish_status(nc, order.order_id, "partner-a", orders_pb2.ORDER_STATUS_ACCEPTED)
+        published = time.monotonic()
+        for replica in (one, two):
+            while True:
+                body = (await replica.gql(query, {"id": order.order_id}, headers=OPERATOR)).json()
+                if body["data"]["order"]["status"] == "ACCEPTED":
+                    assert body["data"]["asOf"]["seq"] >= seq
+                    break
+                assert time.monotonic() - published < 2.0, "stale data after 2 s"
+                await asyncio.sleep(0.05)

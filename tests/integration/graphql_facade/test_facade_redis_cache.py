@@ -1,0 +1,110 @@
+"""The caches on Redis, shared by two facade replicas: hits across replicas, tenant isolation,
+invalidation by event version."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import pytest
+from redis.asyncio import Redis
+
+from graphql_facade.caching import Cache, ResponseCache, open_cache
+from graphql_facade.events import EventEnvelope, EventHub
+from mes.orders.v1 import orders_pb2
+from tests.integration.graphql_facade.conftest import facade_app
+from tests.unit.graphql_facade.conftest import facade_settings
+from tests.unit.graphql_facade.facade_fakes import FakeBackend
+
+PARTNER_A = {"X-API-Key": "key-a"}
+PARTNER_B = {"X-API-Key": "key-b"}
+OPERATOR = {"Authorization": "Bearer op-token"}
+QUERY = "{ orders(first: 10) { nodes { id partnerReference status } } }"
+
+
+@pytest.fixture
+async def prefix(redis_url: str) -> AsyncIterator[str]:
+    value = f"mes-test:facade:{uuid.uuid4().hex}:"
+    yield value
+    client = Redis.from_url(redis_url)
+    keys = [key async for key in client.scan_iter(match=value + "*", count=1000)]
+    if keys:
+        await client.delete(*keys)
+    await client.aclose()
+
+
+def redis_cache(redis_url: str, prefix: str) -> Cache:
+    return open_cache(redis_url, prefix=prefix)
+
+
+async def test_store_round_trip(redis_url: str, prefix: str) -> None:
+    cache = redis_cache(redis_url, prefix)
+    await cache.set("k", b"\x00\xffbytes", 60)
+    await cache.set_many({"a": b"1", "b": b"2"}, 0.5)
+    assert await cache.get("k") == b"\x00\xffbytes"
+    assert await cache.get_many(["a", "b", "missing"]) == [b"1", b"2", None]
+    await cache.delete("k")
+    assert await cache.get("k") is None
+    await cache.aclose()
+
+
+async def test_unreachable_redis_is_a_miss_not_an_error() -> None:
+    cache = open_cache("redis://127.0.0.1:1/0")
+    assert await cache.get("k") is None
+    await cache.set("k", b"v", 1)  # logged and counted, not raised
+    await cache.aclose()
+
+
+async def test_replicas_share_entries_but_never_across_tenants(redis_url: str, prefix: str) -> None:
+    backend = FakeBackend()
+    backend.add_partner("partner-a", "key-a")
+    backend.add_partner("partner-b", "key-b")
+    a = backend.add_order("partner-a")
+    b = backend.add_order("partner-b")
+    hub_one, hub_two = EventHub(coalesce_s=0), EventHub(coalesce_s=0)
+    for hub in (hub_one, hub_two):
+        hub.start_at({"ORDERS": 50, "INVENTORY": 0, "PRODUCTION": 0})  # as if both consumed the same stream
+    settings = facade_settings(REDIS_URL=redis_url)
+    async with (
+        facade_app(settings, backend=backend, cache=redis_cache(redis_url, prefix), hub=hub_one) as one,
+        facade_app(settings, backend=backend, cache=redis_cache(redis_url, prefix), hub=hub_two) as two,
+    ):
+        seen_a = (await one.gql(QUERY, headers=PARTNER_A)).json()["data"]
+        assert seen_a["orders"]["nodes"] == [
+            {"id": a.order_id, "partnerReference": a.partner_reference, "status": "IN_PRODUCTION"}
+        ]
+        calls = backend.calls["ListOrders"]
+        again_a = (await two.gql(QUERY, headers=PARTNER_A)).json()["data"]
+        assert again_a == seen_a and backend.calls["ListOrders"] == calls  # the other replica's entry
+        seen_b = (await two.gql(QUERY, headers=PARTNER_B)).json()["data"]
+        assert seen_b["orders"]["nodes"] == [
+            {"id": b.order_id, "partnerReference": b.partner_reference, "status": "IN_PRODUCTION"}
+        ]
+        assert a.order_id not in str(seen_b)
+        operator = (await one.gql(QUERY, headers=OPERATOR)).json()["data"]
+        assert len(operator["orders"]["nodes"]) == 2
+
+        a.status = orders_pb2.ORDER_STATUS_READY_TO_SHIP
+        event = EventEnvelope("ORDERS", 51, "orders.order.status_changed", b"", datetime.now(UTC))
+        for hub in (hub_one, hub_two):
+            hub.publish(event)
+        fresh = (await two.gql(QUERY, headers=PARTNER_A)).json()["data"]
+        assert fresh["orders"]["nodes"][0]["status"] == "READY_TO_SHIP"
+
+
+async def test_keys_in_redis_carry_the_tenant(redis_url: str, prefix: str) -> None:
+    hub = EventHub(coalesce_s=0)
+    cache = redis_cache(redis_url, prefix)
+    responses = ResponseCache(cache, ttl_s=5, version=hub.version)
+    key_a = responses.key(scope="partner:partner-a", document_id="d", operation_name=None, variables=None)
+    key_b = responses.key(scope="partner:partner-b", document_id="d", operation_name=None, variables=None)
+    await responses.put(key_a, b'{"x":1}', 3)
+    assert await responses.get(key_b) is None
+    hit = await responses.get(key_a)
+    assert hit is not None and hit.data == b'{"x":1}' and hit.cost == 3
+    client = Redis.from_url(redis_url)
+    stored = [key.decode() async for key in client.scan_iter(match=prefix + "*")]
+    await client.aclose()
+    assert stored == [prefix + key_a] and ":partner:partner-a:" in stored[0]
+    await cache.aclose()

@@ -1,0 +1,143 @@
+"""The facade served by a real uvicorn (httptools, websockets) on a free port, and
+``python -m graphql_facade`` as a process (start, health, graceful SIGTERM)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import uvicorn
+import websockets
+
+from graphql_facade.app import create_app
+from graphql_facade.events import EventEnvelope
+from graphql_facade.runtime import Facade
+from mes.orders.v1 import orders_events_pb2
+from tests._infra.ports import free_port
+from tests.unit.graphql_facade.conftest import facade_settings
+from tests.unit.graphql_facade.facade_fakes import FakeBackend
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+@asynccontextmanager
+async def served(backend: FakeBackend) -> AsyncIterator[tuple[str, Facade]]:
+    opened: list[Facade] = []
+    app = create_app(facade_settings(), backend=backend, events=False, on_start=opened.append)
+    port = free_port()
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, http="httptools", ws="websockets-sansio", lifespan="on", log_level="warning"
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    try:
+        for _ in range(200):
+            if server.started:
+                break
+            await asyncio.sleep(0.02)
+        assert server.started
+        yield f"127.0.0.1:{port}", opened[0]
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, 10)
+
+
+async def test_http_and_websocket_over_uvicorn() -> None:
+    backend = FakeBackend()
+    backend.add_partner("partner-a", "key-a")
+    order = backend.add_order("partner-a")
+    async with served(backend) as (address, facade):
+        async with httpx.AsyncClient(base_url=f"http://{address}", timeout=10) as http:
+            response = await http.post(
+                "/graphql", json={"query": "{ orders(first: 5) { nodes { id } } }"}, headers={"X-API-Key": "key-a"}
+            )
+            assert response.status_code == 200
+            assert response.json()["data"] == {"orders": {"nodes": [{"id": order.order_id}]}}
+            assert "ratelimit" in response.headers
+            assert (await http.get("/healthz")).status_code == 200
+
+        facade.hub.start_at({"ORDERS": 7})
+        async with websockets.connect(f"ws://{address}/graphql", subprotocols=["graphql-transport-ws"]) as ws:
+            await ws.send(json.dumps({"type": "connection_init", "payload": {"apiKey": "key-a"}}))
+            ack = json.loads(await asyncio.wait_for(ws.recv(), 5))
+            assert ack["type"] == "connection_ack"
+            await ws.send(
+                json.dumps(
+                    {
+                        "id": "1",
+                        "type": "subscribe",
+                        "payload": {
+                            "query": "subscription { orderStatusChanged { ... on OrderStatusChanged { seq orderId } } }"
+                        },
+                    }
+                )
+            )
+            await asyncio.sleep(0.1)
+            event = orders_events_pb2.OrderStatusChangedEvent(
+                order_id=order.order_id, partner_id="partner-a", to_status=2
+            )
+            facade.hub.publish(
+                EventEnvelope("ORDERS", 8, "orders.order.status_changed", event.SerializeToString(), datetime.now(UTC))
+            )
+            message = json.loads(await asyncio.wait_for(ws.recv(), 5))
+            assert message["payload"]["data"]["orderStatusChanged"] == {"seq": 8, "orderId": order.order_id}
+
+        async with websockets.connect(f"ws://{address}/graphql", subprotocols=["graphql-transport-ws"]) as ws:
+            await ws.send(json.dumps({"type": "connection_init", "payload": {"apiKey": "wrong"}}))
+            try:
+                await asyncio.wait_for(ws.recv(), 5)
+            except websockets.ConnectionClosed as closed:
+                assert closed.rcvd is not None and closed.rcvd.code == 4403
+            else:  # pragma: no cover - the server must close
+                raise AssertionError("connection stayed open")
+
+
+def test_python_m_graphql_facade_serves_and_stops_on_sigterm() -> None:
+    port = free_port()
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "protos" / "gen")]),
+        "MES_FACADE_PORT": str(port),
+        "MES_ORDERS_ADDR": "127.0.0.1:1",
+        "MES_INVENTORY_ADDR": "127.0.0.1:1",
+        "MES_PRODUCTION_ADDR": "127.0.0.1:1",
+        "MES_FACADE_LOG_LEVEL": "WARNING",
+    }
+    for name in ("NATS_URL", "REDIS_URL", "MES_FACADE_NATS_URL", "MES_FACADE_REDIS_URL"):
+        env.pop(name, None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "graphql_facade"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        health = None
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        assert health is not None, proc.stderr.read().decode() if proc.stderr else ""
+        assert health.status_code == 503 and health.json()["status"] == "unavailable"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=5)
+        if proc.stderr:
+            proc.stderr.close()

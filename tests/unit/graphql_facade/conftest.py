@@ -1,0 +1,103 @@
+"""Fixtures of the facade's unit tests: the app over the fake backend, driven through ASGI."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from graphql_facade.app import create_app
+from graphql_facade.caching import Cache
+from graphql_facade.config import FacadeSettings
+from graphql_facade.events import EventHub
+from graphql_facade.runtime import Facade
+from tests.unit.graphql_facade.facade_fakes import FakeBackend
+
+OPERATOR_TOKEN = "op-token"
+PARTNER_A_KEY = "key-a"
+PARTNER_B_KEY = "key-b"
+OPERATOR = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
+PARTNER_A = {"X-API-Key": PARTNER_A_KEY}
+PARTNER_B = {"X-API-Key": PARTNER_B_KEY}
+
+
+def facade_settings(**env: str) -> FacadeSettings:
+    base = {
+        "MES_FACADE_OPERATOR_TOKENS": f"{OPERATOR_TOKEN}=OP-01",
+        "MES_FACADE_INVALIDATION_COALESCE_MS": "0",
+        "MES_FACADE_COUNTERS_INTERVAL_MS": "10",
+    }
+    base.update(env)
+    return FacadeSettings.from_env(base)
+
+
+@pytest.fixture
+def backend() -> FakeBackend:
+    fake = FakeBackend()
+    fake.add_catalogue()
+    fake.add_partner("partner-a", PARTNER_A_KEY)
+    fake.add_partner("partner-b", PARTNER_B_KEY)
+    return fake
+
+
+class FacadeClient:
+    """An httpx client on the ASGI app plus the opened facade (its hub, caches, ...)."""
+
+    def __init__(self, http: httpx.AsyncClient, facade: Facade, app: Starlette) -> None:
+        self.http = http
+        self.facade = facade
+        self.app = app
+
+    async def gql(
+        self,
+        query: str,
+        variables: Mapping[str, Any] | None = None,
+        *,
+        headers: Mapping[str, str] = OPERATOR,
+        operation_name: str | None = None,
+        extensions: Mapping[str, Any] | None = None,
+    ) -> httpx.Response:
+        body: dict[str, Any] = {"query": query}
+        if variables is not None:
+            body["variables"] = dict(variables)
+        if operation_name is not None:
+            body["operationName"] = operation_name
+        if extensions is not None:
+            body["extensions"] = dict(extensions)
+        return await self.http.post("/graphql", json=body, headers=dict(headers), timeout=10)
+
+
+@asynccontextmanager
+async def running_app(
+    backend: FakeBackend,
+    settings: FacadeSettings | None = None,
+    *,
+    cache: Cache | None = None,
+    hub: EventHub | None = None,
+) -> AsyncIterator[FacadeClient]:
+    opened: list[Facade] = []
+    app = create_app(
+        settings or facade_settings(), backend=backend, cache=cache, hub=hub, events=False, on_start=opened.append
+    )
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://facade.test") as http:
+            yield FacadeClient(http, opened[0], app)
+
+
+@pytest.fixture
+async def client(backend: FakeBackend) -> AsyncIterator[FacadeClient]:
+    async with running_app(backend) as c:
+        yield c
+
+
+@pytest.fixture
+def app_factory(backend: FakeBackend) -> Callable[..., Any]:
+    def make(settings: FacadeSettings | None = None, **kwargs: Any) -> Any:
+        return running_app(backend, settings, **kwargs)
+
+    return make

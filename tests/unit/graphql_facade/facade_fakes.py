@@ -1,0 +1,493 @@
+"""An in-memory fake of the facade's Backend port, counting calls per RPC method."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeVar
+
+import grpc
+from google.protobuf.message import Message
+
+from clients import (
+    FailedPreconditionError,
+    IdempotencyKeyReusedError,
+    InvalidArgumentError,
+    MesClientError,
+    NotFoundError,
+    UnauthenticatedError,
+)
+from mes.common.v1 import common_pb2
+from mes.inventory.v1 import inventory_pb2 as inv
+from mes.orders.v1 import orders_pb2 as ords
+from mes.production.v1 import production_pb2 as prod
+
+T = TypeVar("T")
+ROUTING = ("CASTING", "FILING", "POLISHING", "QC", "PACKING")
+MAX_PAGE = 100
+
+
+def _page(items: Sequence[T], size: int, token: str) -> tuple[list[T], str]:
+    size = MAX_PAGE if size <= 0 else min(size, MAX_PAGE)
+    start = int(token) if token else 0
+    chunk = list(items[start : start + size])
+    end = start + len(chunk)
+    return chunk, (str(end) if end < len(items) else "")
+
+
+class FakeBackend:
+    """Data lives in plain dicts; ``calls`` counts every method call; ``fail`` injects errors."""
+
+    def __init__(self) -> None:
+        self.calls: Counter[str] = Counter()
+        self.partner_calls: list[tuple[str, str | None]] = []
+        self.fail: dict[str, BaseException] = {}
+        self.delay: dict[str, float] = {}
+        self.api_keys: dict[str, ords.Partner] = {}
+        self.orders: dict[str, ords.Order] = {}
+        self.status_changes: dict[str, list[ords.OrderStatusChange]] = {}
+        self.work_orders: dict[str, prod.WorkOrder] = {}
+        self.operations: dict[str, prod.Operation] = {}
+        self.reservations: dict[str, inv.Reservation] = {}
+        self.styles: dict[str, prod.Style] = {}
+        self.alloys: dict[str, inv.Alloy] = {}
+        self.balances: dict[str, inv.Balance] = {}
+        self.shortages: list[inv.Shortage] = []
+        self.work_centers: dict[str, prod.WorkCenter] = {}
+        self.lots: dict[str, inv.MaterialLot] = {}
+        self.idempotency: dict[tuple[str, str], tuple[bytes, str]] = {}
+        self.healthy = {"orders": True, "inventory": True, "production": True}
+        self._ids = 0
+
+    # -- seeding ---------------------------------------------------------------------------
+
+    def next_id(self, prefix: str) -> str:
+        self._ids += 1
+        return f"{prefix}{self._ids:05d}"
+
+    def add_partner(self, partner_id: str, api_key: str, tier: int = ords.PARTNER_TIER_STANDARD) -> None:
+        self.api_keys[api_key] = ords.Partner(name=f"partners/{partner_id}", partner_id=partner_id, tier=tier)
+
+    def add_catalogue(self) -> None:
+        for sku, name in (("RNG-SOL-001", "Solitaire ring"), ("PND-HRT-002", "Heart pendant")):
+            self.styles[sku] = prod.Style(
+                name=f"styles/{sku}",
+                sku=sku,
+                display_name=name,
+                category=prod.STYLE_CATEGORY_RING,
+                active=True,
+                routing_version=1,
+            )
+        for code, fineness in (("AU750Y", 750), ("AG925", 925)):
+            self.alloys[code] = inv.Alloy(
+                name=f"alloys/{code}", code=code, metal=inv.METAL_GOLD, fineness=fineness, active=True
+            )
+            self.balances[code] = inv.Balance(
+                name=f"balances/{code}",
+                material_code=code,
+                kind=common_pb2.MATERIAL_KIND_METAL,
+                on_hand_mg=10_000_000,
+                reserved_mg=2_000_000,
+                available_mg=8_000_000,
+                fine_on_hand_mg=10_000_000 * fineness // 1000,
+                fine_available_mg=8_000_000 * fineness // 1000,
+            )
+        for code in ("CAST-1", "FILE-1", "POL-1"):
+            self.work_centers[code] = prod.WorkCenter(
+                name=f"workCenters/{code}", code=code, work_center_type=code.split("-")[0], capacity=4, active=True
+            )
+
+    def add_order(
+        self,
+        partner_id: str,
+        *,
+        status: int = ords.ORDER_STATUS_IN_PRODUCTION,
+        lines: int = 1,
+        with_production: bool = True,
+    ) -> ords.Order:
+        order_id = self.next_id("ord")
+        order = ords.Order(
+            name=f"orders/{order_id}",
+            order_id=order_id,
+            partner=f"partners/{partner_id}",
+            partner_reference=f"REF-{order_id}",
+            priority=common_pb2.PRIORITY_NORMAL,
+            status=status,
+            version=1,
+            lines=[
+                ords.OrderLine(line_number=n, style_code="RNG-SOL-001", alloy_code="AU750Y", size="52", quantity=1)
+                for n in range(1, lines + 1)
+            ],
+        )
+        order.create_time.GetCurrentTime()
+        self.orders[order_id] = order
+        self.status_changes[order_id] = [
+            ords.OrderStatusChange(from_status=ords.ORDER_STATUS_UNSPECIFIED, to_status=ords.ORDER_STATUS_SUBMITTED)
+        ]
+        if with_production:
+            for line in order.lines:
+                wo_id = self.next_id("wo")
+                wo = prod.WorkOrder(
+                    name=f"workOrders/{wo_id}",
+                    work_order_id=wo_id,
+                    order_id=order_id,
+                    line_number=line.line_number,
+                    style_sku=line.style_code,
+                    alloy_code=line.alloy_code,
+                    quantity=line.quantity,
+                    status=prod.WORK_ORDER_STATUS_IN_PROGRESS,
+                    routing_snapshot=[
+                        prod.RoutingStep(sequence=i, operation_code=code, work_center_type=code)
+                        for i, code in enumerate(ROUTING, start=1)
+                    ],
+                )
+                self.work_orders[wo_id] = wo
+                for step in wo.routing_snapshot:
+                    op_name = f"workOrders/{wo_id}/operations/{step.sequence}"
+                    self.operations[op_name] = prod.Operation(
+                        name=op_name,
+                        work_order_id=wo_id,
+                        sequence=step.sequence,
+                        operation_code=step.operation_code,
+                        work_center="workCenters/CAST-1",
+                        status=prod.OPERATION_STATUS_QUEUED,
+                        order_id=order_id,
+                    )
+            res_id = self.next_id("res")
+            self.reservations[res_id] = inv.Reservation(
+                name=f"reservations/{res_id}",
+                reservation_id=res_id,
+                order_id=order_id,
+                state=inv.RESERVATION_STATE_HELD,
+                items=[inv.ReservationItem(lot_id="lot1", material_code="AU750Y", weight_mg=5000)],
+            )
+        return order
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    async def _enter(self, method: str, partner: str | None = None) -> None:
+        self.calls[method] += 1
+        self.partner_calls.append((method, partner))
+        delay = self.delay.get(method)
+        if delay:
+            await asyncio.sleep(delay)
+        error = self.fail.get(method)
+        if error is not None:
+            raise error
+
+    def _visible(self, order: ords.Order, partner: str | None) -> bool:
+        return partner is None or order.partner == f"partners/{partner}"
+
+    def count(self, *methods: str) -> dict[str, int]:
+        return {m: self.calls[m] for m in methods} if methods else dict(self.calls)
+
+    def reset_calls(self) -> None:
+        self.calls.clear()
+        self.partner_calls.clear()
+
+    # -- orders ----------------------------------------------------------------------------
+
+    async def authenticate_partner(self, request: ords.AuthenticatePartnerRequest) -> ords.AuthenticatePartnerResponse:
+        await self._enter("AuthenticatePartner")
+        partner = self.api_keys.get(request.api_key)
+        if partner is None:
+            raise UnauthenticatedError(grpc.StatusCode.UNAUTHENTICATED, "invalid API key")
+        return ords.AuthenticatePartnerResponse(partner=partner)
+
+    async def batch_get_orders(
+        self, request: ords.BatchGetOrdersRequest, *, partner: str | None = None
+    ) -> ords.BatchGetOrdersResponse:
+        await self._enter("BatchGetOrders", partner)
+        found, missing = [], []
+        for name in request.names:
+            order = self.orders.get(name.removeprefix("orders/"))
+            if order is not None and self._visible(order, partner):
+                found.append(order)
+            else:
+                missing.append(name)
+        if missing and not request.allow_missing:
+            raise NotFoundError(grpc.StatusCode.NOT_FOUND, "order not found")
+        return ords.BatchGetOrdersResponse(orders=found, missing_names=missing)
+
+    def _filtered_orders(self, partner: str | None, parent: str, statuses: Sequence[int], late: bool) -> list[Any]:
+        orders = [o for o in self.orders.values() if self._visible(o, partner)]
+        if parent:
+            orders = [o for o in orders if o.partner == parent]
+        if statuses:
+            orders = [o for o in orders if o.status in statuses]
+        if late:
+            orders = [o for o in orders if o.late]
+        return orders
+
+    async def list_orders(
+        self, request: ords.ListOrdersRequest, *, partner: str | None = None
+    ) -> ords.ListOrdersResponse:
+        await self._enter("ListOrders", partner)
+        if partner is not None and request.parent not in ("", f"partners/{partner}"):
+            return ords.ListOrdersResponse()
+        orders = self._filtered_orders(partner, request.parent, list(request.statuses), request.late_only)
+        page, token = _page(orders, request.page_size, request.page_token)
+        return ords.ListOrdersResponse(orders=page, next_page_token=token)
+
+    async def count_orders(
+        self, request: ords.CountOrdersRequest, *, partner: str | None = None
+    ) -> ords.CountOrdersResponse:
+        await self._enter("CountOrders", partner)
+        counts: Counter[int] = Counter(o.status for o in self._filtered_orders(partner, request.parent, [], False))
+        return ords.CountOrdersResponse(
+            counts=[ords.StatusCount(status=s, count=c) for s, c in sorted(counts.items())],
+            late_count=sum(1 for o in self.orders.values() if o.late),
+        )
+
+    async def list_order_status_changes(
+        self, request: ords.ListOrderStatusChangesRequest, *, partner: str | None = None
+    ) -> ords.ListOrderStatusChangesResponse:
+        await self._enter("ListOrderStatusChanges", partner)
+        order = self.orders.get(request.parent.removeprefix("orders/"))
+        if order is None or not self._visible(order, partner):
+            raise NotFoundError(grpc.StatusCode.NOT_FOUND, "order not found")
+        page, token = _page(self.status_changes.get(order.order_id, []), request.page_size, request.page_token)
+        return ords.ListOrderStatusChangesResponse(status_changes=page, next_page_token=token)
+
+    async def submit_order(self, request: ords.SubmitOrderRequest, *, partner: str) -> ords.SubmitOrderResponse:
+        await self._enter("SubmitOrder", partner)
+        fingerprint = request.SerializeToString(deterministic=True)
+        known = self.idempotency.get((partner, request.request_id))
+        if known is not None:
+            if known[0] != fingerprint:
+                raise IdempotencyKeyReusedError(
+                    grpc.StatusCode.ALREADY_EXISTS, "request_id reused", reason="IDEMPOTENCY_KEY_REUSED"
+                )
+            return ords.SubmitOrderResponse(order=self.orders[known[1]], replayed=True)
+        bad = [line for line in request.lines if line.style_code not in self.styles]
+        if bad:
+            raise InvalidArgumentError(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                "unknown style",
+                reason="UNKNOWN_STYLE",
+                violations=[],
+            )
+        order_id = self.next_id("ord")
+        order = ords.Order(
+            name=f"orders/{order_id}",
+            order_id=order_id,
+            partner=f"partners/{partner}",
+            partner_reference=request.partner_reference,
+            priority=request.priority,
+            status=ords.ORDER_STATUS_SUBMITTED,
+            lines=request.lines,
+            version=1,
+        )
+        if request.HasField("due_time"):
+            order.due_time.CopyFrom(request.due_time)
+        self.orders[order_id] = order
+        self.status_changes[order_id] = []
+        self.idempotency[(partner, request.request_id)] = (fingerprint, order_id)
+        return ords.SubmitOrderResponse(order=order, replayed=False)
+
+    async def cancel_order(
+        self, request: ords.CancelOrderRequest, *, partner: str | None = None
+    ) -> ords.CancelOrderResponse:
+        await self._enter("CancelOrder", partner)
+        order = self.orders.get(request.name.removeprefix("orders/"))
+        if order is None or not self._visible(order, partner):
+            raise NotFoundError(grpc.StatusCode.NOT_FOUND, "order not found")
+        if order.status in (ords.ORDER_STATUS_SHIPPED, ords.ORDER_STATUS_CANCELLED):
+            raise FailedPreconditionError(
+                grpc.StatusCode.FAILED_PRECONDITION, "order cannot be cancelled", reason="INVALID_STATE_TRANSITION"
+            )
+        order.status = ords.ORDER_STATUS_CANCELLED
+        order.version += 1
+        return ords.CancelOrderResponse(order=order)
+
+    async def ship_order(self, request: ords.ShipOrderRequest) -> ords.ShipOrderResponse:
+        await self._enter("ShipOrder")
+        order = self.orders.get(request.name.removeprefix("orders/"))
+        if order is None:
+            raise NotFoundError(grpc.StatusCode.NOT_FOUND, "order not found")
+        if order.status != ords.ORDER_STATUS_READY_TO_SHIP:
+            raise FailedPreconditionError(
+                grpc.StatusCode.FAILED_PRECONDITION, "order is not ready to ship", reason="INVALID_STATE_TRANSITION"
+            )
+        order.status = ords.ORDER_STATUS_SHIPPED
+        return ords.ShipOrderResponse(order=order)
+
+    # -- production ------------------------------------------------------------------------
+
+    async def batch_get_styles(self, request: prod.BatchGetStylesRequest) -> prod.BatchGetStylesResponse:
+        await self._enter("BatchGetStyles")
+        found = [
+            self.styles[n.removeprefix("styles/")] for n in request.names if n.removeprefix("styles/") in self.styles
+        ]
+        return prod.BatchGetStylesResponse(styles=found)
+
+    async def list_styles(self, request: prod.ListStylesRequest) -> prod.ListStylesResponse:
+        await self._enter("ListStyles")
+        page, token = _page(list(self.styles.values()), request.page_size, request.page_token)
+        return prod.ListStylesResponse(styles=page, next_page_token=token)
+
+    async def list_work_centers(self, request: prod.ListWorkCentersRequest) -> prod.ListWorkCentersResponse:
+        await self._enter("ListWorkCenters")
+        page, token = _page(list(self.work_centers.values()), request.page_size, request.page_token)
+        return prod.ListWorkCentersResponse(work_centers=page, next_page_token=token)
+
+    async def list_work_center_stats(
+        self, request: prod.ListWorkCenterStatsRequest
+    ) -> prod.ListWorkCenterStatsResponse:
+        await self._enter("ListWorkCenterStats")
+        names = list(request.work_centers) or [wc.name for wc in self.work_centers.values()]
+        return prod.ListWorkCenterStatsResponse(
+            stats=[
+                prod.WorkCenterStats(
+                    work_center=n,
+                    queued=3,
+                    in_progress=1,
+                    in_review=1,
+                    done_in_window=8,
+                    window_minutes=request.window_minutes or 480,
+                    capacity=4,
+                )
+                for n in names
+            ]
+        )
+
+    async def list_work_orders(self, request: prod.ListWorkOrdersRequest) -> prod.ListWorkOrdersResponse:
+        await self._enter("ListWorkOrders")
+        wanted = set(request.order_ids)
+        items = [wo for wo in self.work_orders.values() if not wanted or wo.order_id in wanted]
+        page, token = _page(items, request.page_size, request.page_token)
+        return prod.ListWorkOrdersResponse(work_orders=page, next_page_token=token)
+
+    async def batch_get_work_orders(self, request: prod.BatchGetWorkOrdersRequest) -> prod.BatchGetWorkOrdersResponse:
+        await self._enter("BatchGetWorkOrders")
+        ids = [n.removeprefix("workOrders/") for n in request.names]
+        return prod.BatchGetWorkOrdersResponse(work_orders=[self.work_orders[i] for i in ids if i in self.work_orders])
+
+    async def batch_get_operations(self, request: prod.BatchGetOperationsRequest) -> prod.BatchGetOperationsResponse:
+        await self._enter("BatchGetOperations")
+        if len(request.names) > 1000:
+            raise InvalidArgumentError(grpc.StatusCode.INVALID_ARGUMENT, "too many names")
+        return prod.BatchGetOperationsResponse(
+            operations=[self.operations[n] for n in request.names if n in self.operations]
+        )
+
+    async def list_operations(self, request: prod.ListOperationsRequest) -> prod.ListOperationsResponse:
+        await self._enter("ListOperations")
+        items = list(self.operations.values())
+        if request.work_center:
+            items = [o for o in items if o.work_center == request.work_center]
+        if request.work_order_ids:
+            items = [o for o in items if o.work_order_id in set(request.work_order_ids)]
+        if request.statuses:
+            items = [o for o in items if o.status in set(request.statuses)]
+        page, token = _page(items, request.page_size, request.page_token)
+        return prod.ListOperationsResponse(operations=page, next_page_token=token)
+
+    async def summarize_metal_loss(self, request: prod.SummarizeMetalLossRequest) -> prod.SummarizeMetalLossResponse:
+        await self._enter("SummarizeMetalLoss")
+        key = "CASTING" if request.grouping == prod.LOSS_GROUPING_OPERATION_CODE else "OP-01"
+        return prod.SummarizeMetalLossResponse(
+            summaries=[prod.LossSummary(key=key, operations=4, weigh_in_mg=40_000, loss_mg=400, loss_ppm=10_000)]
+        )
+
+    def _operation(self, name: str) -> prod.Operation:
+        op = self.operations.get(name)
+        if op is None:
+            raise NotFoundError(grpc.StatusCode.NOT_FOUND, "operation not found")
+        return op
+
+    async def start_operation(self, request: prod.StartOperationRequest) -> prod.StartOperationResponse:
+        await self._enter("StartOperation")
+        op = self._operation(request.name)
+        if op.status != prod.OPERATION_STATUS_QUEUED:
+            raise FailedPreconditionError(
+                grpc.StatusCode.FAILED_PRECONDITION, "operation is not queued", reason="INVALID_STATE_TRANSITION"
+            )
+        op.status = prod.OPERATION_STATUS_IN_PROGRESS
+        op.weigh_in_mg = request.weigh_in_mg
+        op.started_by = request.operator_code
+        return prod.StartOperationResponse(operation=op)
+
+    async def finish_operation(self, request: prod.FinishOperationRequest) -> prod.FinishOperationResponse:
+        await self._enter("FinishOperation")
+        op = self._operation(request.name)
+        op.status = prod.OPERATION_STATUS_DONE
+        op.weigh_out_mg = request.weigh_out_mg
+        op.scrap_returned_mg = request.scrap_returned_mg
+        op.loss_mg = op.weigh_in_mg - op.weigh_out_mg - op.scrap_returned_mg
+        return prod.FinishOperationResponse(operation=op)
+
+    async def resolve_loss_review(self, request: prod.ResolveLossReviewRequest) -> prod.ResolveLossReviewResponse:
+        await self._enter("ResolveLossReview")
+        op = self._operation(request.name)
+        op.status = prod.OPERATION_STATUS_DONE
+        op.reviewed_by = request.supervisor_code
+        return prod.ResolveLossReviewResponse(operation=op)
+
+    # -- inventory -------------------------------------------------------------------------
+
+    async def batch_get_alloys(self, request: inv.BatchGetAlloysRequest) -> inv.BatchGetAlloysResponse:
+        await self._enter("BatchGetAlloys")
+        codes = [n.removeprefix("alloys/") for n in request.names]
+        return inv.BatchGetAlloysResponse(alloys=[self.alloys[c] for c in codes if c in self.alloys])
+
+    async def list_alloys(self, request: inv.ListAlloysRequest) -> inv.ListAlloysResponse:
+        await self._enter("ListAlloys")
+        page, token = _page(list(self.alloys.values()), request.page_size, request.page_token)
+        return inv.ListAlloysResponse(alloys=page, next_page_token=token)
+
+    async def list_balances(self, request: inv.ListBalancesRequest) -> inv.ListBalancesResponse:
+        await self._enter("ListBalances")
+        page, token = _page(list(self.balances.values()), request.page_size, request.page_token)
+        return inv.ListBalancesResponse(balances=page, next_page_token=token)
+
+    async def batch_get_balances(self, request: inv.BatchGetBalancesRequest) -> inv.BatchGetBalancesResponse:
+        await self._enter("BatchGetBalances")
+        out = []
+        for name in request.names:
+            code = name.removeprefix("balances/")
+            out.append(self.balances.get(code, inv.Balance(name=name, material_code=code)))
+        return inv.BatchGetBalancesResponse(balances=out)
+
+    async def list_shortages(self, request: inv.ListShortagesRequest) -> inv.ListShortagesResponse:
+        await self._enter("ListShortages")
+        page, token = _page(self.shortages, request.page_size, request.page_token)
+        return inv.ListShortagesResponse(shortages=page, next_page_token=token)
+
+    async def list_reservations(self, request: inv.ListReservationsRequest) -> inv.ListReservationsResponse:
+        await self._enter("ListReservations")
+        wanted = set(request.order_ids)
+        items = [r for r in self.reservations.values() if not wanted or r.order_id in wanted]
+        page, token = _page(items, request.page_size, request.page_token)
+        return inv.ListReservationsResponse(reservations=page, next_page_token=token)
+
+    async def receive_lot(self, request: inv.ReceiveLotRequest) -> inv.ReceiveLotResponse:
+        await self._enter("ReceiveLot")
+        lot_id = self.next_id("lot")
+        lot = inv.MaterialLot(
+            name=f"lots/{lot_id}",
+            lot_id=lot_id,
+            kind=request.kind,
+            material_code=request.material_code,
+            received_mg=request.weight_mg,
+            on_hand_mg=request.weight_mg,
+        )
+        self.lots[lot_id] = lot
+        return inv.ReceiveLotResponse(lot=lot)
+
+    # -- operations ------------------------------------------------------------------------
+
+    async def health(self) -> Mapping[str, bool]:
+        return dict(self.healthy)
+
+    async def aclose(self) -> None:
+        return None
+
+
+def client_error(cls: type[MesClientError], code: grpc.StatusCode, message: str, **kwargs: Any) -> MesClientError:
+    return cls(code, message, **kwargs)
+
+
+def message_equal(a: Message, b: Message) -> bool:
+    return a.SerializeToString(deterministic=True) == b.SerializeToString(deterministic=True)
