@@ -1,0 +1,120 @@
+"""Helpers for end-to-end tests of `mes up`: the stack process, its output and its children."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from services.stack.state import StackState, read_state
+from services.stack.summary import READY_LINE
+from tests._infra.ports import free_ports, pid_alive
+
+ROOT = Path(__file__).resolve().parents[2]
+START_TIMEOUT_S = 60.0
+#: Variables of the developer's shell that would point the stack elsewhere.
+_DROP_PREFIXES = ("MES_",)
+_DROP = {"NATS_URL", "DATABASE_URL", "DATABASE_READ_URL", "REDIS_URL"}
+
+
+@dataclass
+class RunningStack:
+    proc: subprocess.Popen[str]
+    data_dir: Path
+    env: dict[str, str]
+    lines: list[str] = field(default_factory=list)
+    ready: threading.Event = field(default_factory=threading.Event)
+    reader: threading.Thread | None = None
+
+    def start_reader(self) -> None:
+        self.reader = threading.Thread(target=pump, args=(self,), daemon=True)
+        self.reader.start()
+
+    def close_output(self) -> None:
+        """After the process exited: read the rest of its output and close the pipe."""
+        if self.reader is not None:
+            self.reader.join(timeout=10)
+        if self.proc.stdout is not None and (self.reader is None or not self.reader.is_alive()):
+            self.proc.stdout.close()
+
+    @property
+    def output(self) -> str:
+        return "\n".join(self.lines)
+
+    def state(self) -> StackState:
+        state = read_state(self.data_dir)
+        assert state is not None, f"no stack.json in {self.data_dir}\n{self.output}"
+        return state
+
+    def address(self, service: str) -> str:
+        return self.env[f"MES_{service.upper()}_ADDR"]
+
+    def child_pids(self) -> list[int]:
+        return [p.pid for p in self.state().processes]
+
+    def wait_exit(self, timeout: float) -> int:
+        try:
+            code = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"mes did not exit within {timeout:.0f} s\n{self.output}", pytrace=False)
+        self.close_output()
+        return code
+
+    def interrupt(self, timeout: float = 45.0) -> int:
+        self.proc.send_signal(signal.SIGINT)
+        return self.wait_exit(timeout)
+
+    def run(self, *argv: str, timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
+        """Run another command with the stack's environment (mes demo-data, mesctl...)."""
+        return subprocess.run(
+            list(argv), env=self.env, cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False
+        )
+
+
+def wait_gone(pids: list[int], timeout: float = 10.0) -> list[int]:
+    deadline = time.monotonic() + timeout
+    alive = pids
+    while time.monotonic() < deadline:
+        alive = [pid for pid in pids if pid_alive(pid)]
+        if not alive:
+            return []
+        time.sleep(0.1)
+    return alive
+
+
+def stack_env() -> dict[str, str]:
+    """The current environment without MES_*/URL settings, every port moved to a free one."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(_DROP_PREFIXES) and k not in _DROP}
+    orders, inventory, production, nats, monitor, facade = free_ports(6)
+    env.update(
+        {
+            "MES_ORDERS_GRPC_PORT": str(orders),
+            "MES_INVENTORY_GRPC_PORT": str(inventory),
+            "MES_PRODUCTION_GRPC_PORT": str(production),
+            "MES_STACK_NATS_PORT": str(nats),
+            "MES_STACK_NATS_MONITOR_PORT": str(monitor),
+            "MES_FACADE_PORT": str(facade),
+            # what clients (mesctl) read
+            "MES_ORDERS_ADDR": f"127.0.0.1:{orders}",
+            "MES_INVENTORY_ADDR": f"127.0.0.1:{inventory}",
+            "MES_PRODUCTION_ADDR": f"127.0.0.1:{production}",
+            "PYTHONUNBUFFERED": "1",
+            "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "protos" / "gen")]),
+        }
+    )
+    return env
+
+
+def pump(stack: RunningStack) -> None:
+    assert stack.proc.stdout is not None
+    for raw in stack.proc.stdout:
+        line = raw.rstrip("\n")
+        stack.lines.append(line)
+        if line == READY_LINE:
+            stack.ready.set()
