@@ -1,4 +1,11 @@
-"""Composition root of the inventory service."""
+"""Composition root of the inventory service.
+
+With ``NATS_URL`` set, the process also publishes its outbox (relay), runs its event
+consumers (``entrypoints/consumers.py``) and retries waiting orders periodically as a safety
+net (``MES_INVENTORY_WAITING_RETRY_INTERVAL_S``, default 30 s); health is NOT_SERVING while
+NATS is away. Without ``NATS_URL`` it serves gRPC only: events accumulate in the outbox,
+unpublished, until a process with NATS runs the relay.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +16,12 @@ from pathlib import Path
 import grpc
 
 from mes.inventory.v1 import inventory_pb2_grpc
+from services.inventory.adapters.tables import infra
 from services.inventory.adapters.unit_of_work import SqlUnitOfWork
 from services.inventory.config import SERVICE, Settings
+from services.inventory.entrypoints.consumers import consumer_specs
 from services.inventory.entrypoints.grpc_api import SERVICE_NAME, InventoryServicer
+from services.inventory.entrypoints.waiting_sweeper import WaitingSweeper
 from services.inventory.service_layer.common import Deps
 from services.inventory.service_layer.handlers import Handlers
 from services.shared.config import ServiceSettings
@@ -19,6 +29,7 @@ from services.shared.db import Database
 from services.shared.grpc_server import Authenticator, ServerHandle, create_server
 from services.shared.lifecycle import Closer, HealthMonitor, wait_for_shutdown_signal
 from services.shared.logging import configure_logging, get_logger
+from services.shared.messaging.runtime import MessagingSettings, NatsUnavailable, Probe, ServiceMessaging
 from services.shared.migrations import upgrade
 from services.shared.pagination import PageTokens
 
@@ -37,6 +48,8 @@ class App:
     closer: Closer
     #: The use cases, including ``handlers.events`` for the event consumers.
     handlers: Handlers
+    #: NATS connection, relay and consumers; None without NATS_URL.
+    messaging: ServiceMessaging | None = None
 
     @property
     def port(self) -> int:
@@ -60,11 +73,14 @@ def build_handlers(settings: Settings, db: Database) -> Handlers:
 
 async def start(settings: ServiceSettings, *, port: int | None = None) -> App:
     config = Settings.wrap(settings)
+    messaging_settings = MessagingSettings.from_settings(config)
     if config.migrate_on_start:
         await upgrade(MIGRATIONS, config.database_url, config.database_schema)
     closer = Closer()
     db = Database(config.database_url, config.database_read_url, schema=config.database_schema)
     closer.push("database", db.dispose)
+    probes: dict[str, Probe] = {"database": db.ping}
+    messaging: ServiceMessaging | None = None
     try:
         handlers = build_handlers(config, db)
         servicer = InventoryServicer(handlers)
@@ -83,13 +99,31 @@ async def start(settings: ServiceSettings, *, port: int | None = None) -> App:
             tls_cert_file=config.tls_cert_file,
             tls_key_file=config.tls_key_file,
         )
+        if messaging_settings is not None:
+            try:
+                messaging = await ServiceMessaging.start(
+                    service=SERVICE,
+                    settings=messaging_settings,
+                    db=db,
+                    infra=infra,
+                    consumers=consumer_specs(SqlUnitOfWork(db), handlers.events),
+                    closer=closer,
+                    probes=probes,
+                )
+                if messaging_settings.run_consumers:
+                    sweeper = WaitingSweeper(handlers.events, interval_s=config.waiting_retry_interval_s)
+                    sweeper.start()
+                    closer.push("waiting-sweeper", sweeper.stop)
+            except BaseException:
+                await handle.stop(0)
+                raise
     except BaseException:
         await closer.aclose()
         raise
-    monitor = HealthMonitor(handle, {"database": db.ping})
+    monitor = HealthMonitor(handle, probes)
     await monitor.check_once()
     monitor.start()
-    return App(config, db, handle, monitor, closer, handlers)
+    return App(config, db, handle, monitor, closer, handlers, messaging)
 
 
 async def _serve() -> None:
@@ -104,4 +138,8 @@ async def _serve() -> None:
 def main() -> None:
     settings = Settings.from_env()
     configure_logging(SERVICE, settings.log_level, json=settings.log_json)
-    asyncio.run(_serve())
+    try:
+        asyncio.run(_serve())
+    except NatsUnavailable as exc:  # a clear one-line reason instead of a traceback
+        _log.error("startup_failed", error=str(exc))
+        raise SystemExit(1) from None

@@ -1,8 +1,10 @@
 """Settings of the inventory service: the common service settings plus inventory knobs.
 
 Knobs come from ``MES_INVENTORY_<NAME>`` (see ``ServiceSettings.extra``):
-``RESERVE_ATTEMPTS`` (runs of a use case after write races, default 6) and
-``RETRY_BATCH`` (waiting orders looked at per retry pass, default 500).
+``RESERVE_ATTEMPTS`` (runs of a use case after write races, default 6),
+``RETRY_BATCH`` (waiting orders looked at per retry pass, default 500) and
+``WAITING_RETRY_INTERVAL_S`` (with NATS: how often waiting orders are retried besides the
+retries on stock events, a safety net; default 30).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ SERVICE = "inventory"
 class Settings(ServiceSettings):
     reserve_attempts: int = 6
     retry_batch: int = 500
+    waiting_retry_interval_s: float = 30.0
 
     @classmethod
     def from_env(cls, service: str = SERVICE, env: Mapping[str, str] | None = None) -> Settings:
@@ -37,4 +40,5 @@ class Settings(ServiceSettings):
             **fields,
             reserve_attempts=max(1, int(base.extra.get("RESERVE_ATTEMPTS", "6"))),
             retry_batch=max(1, int(base.extra.get("RETRY_BATCH", "500"))),
+            waiting_retry_interval_s=max(0.1, float(base.extra.get("WAITING_RETRY_INTERVAL_S", "30"))),
         )

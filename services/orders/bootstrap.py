@@ -1,4 +1,10 @@
-"""Composition root of the orders service: settings -> database, use cases, gRPC server."""
+"""Composition root of the orders service: settings -> database, use cases, gRPC server, events.
+
+With ``NATS_URL`` set, the process also publishes its outbox (relay) and runs its event
+consumers (``entrypoints/consumers.py``); health is NOT_SERVING while NATS is away. Without
+``NATS_URL`` it serves gRPC only: events accumulate in the outbox, unpublished, until a
+process with NATS runs the relay.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +15,10 @@ from pathlib import Path
 import grpc
 
 from mes.orders.v1 import orders_pb2_grpc
+from services.orders.adapters.tables import infra
 from services.orders.adapters.unit_of_work import SqlUnitOfWorkFactory
 from services.orders.config import SERVICE, Settings
+from services.orders.entrypoints.consumers import consumer_specs
 from services.orders.entrypoints.grpc_api import SERVICE_NAME, OrdersServicer
 from services.orders.service_layer.api_key_cache import ApiKeyCache
 from services.orders.service_layer.catalogue import CatalogueService
@@ -22,6 +30,7 @@ from services.shared.db import Database
 from services.shared.grpc_server import Authenticator, ServerHandle, create_server
 from services.shared.lifecycle import Closer, HealthMonitor, wait_for_shutdown_signal
 from services.shared.logging import configure_logging, get_logger
+from services.shared.messaging.runtime import MessagingSettings, NatsUnavailable, Probe, ServiceMessaging
 from services.shared.migrations import upgrade
 from services.shared.pagination import PageTokens
 
@@ -41,6 +50,8 @@ class App:
     #: Units of work and the saga/catalogue handlers, for the event consumers.
     uows: SqlUnitOfWorkFactory
     event_handlers: OrderEventHandlers
+    #: NATS connection, relay and consumers; None without NATS_URL.
+    messaging: ServiceMessaging | None = None
 
     @property
     def port(self) -> int:
@@ -53,15 +64,20 @@ class App:
 
 
 async def start(settings: ServiceSettings, *, port: int | None = None) -> App:
-    """Migrate (if configured), open the database and serve; health SERVING once the database answers."""
+    """Migrate (if configured), open the database, connect NATS (if configured) and serve;
+    health SERVING once the database (and NATS) answer."""
     config = Settings.of(settings)
+    messaging_settings = MessagingSettings.from_settings(config)
     if config.migrate_on_start:
         await upgrade(MIGRATIONS, config.database_url, config.database_schema)
     closer = Closer()
     db = Database(config.database_url, config.database_read_url, schema=config.database_schema)
     closer.push("database", db.dispose)
+    probes: dict[str, Probe] = {"database": db.ping}
+    messaging: ServiceMessaging | None = None
     try:
         uows = SqlUnitOfWorkFactory(db)
+        event_handlers = OrderEventHandlers(uows)
         tokens = PageTokens(config.page_token_secret)
         partners = PartnerService(uows, tokens, ApiKeyCache(config.api_key_cache_ttl_s))
         servicer = OrdersServicer(OrderService(uows, tokens), partners, CatalogueService(uows, tokens))
@@ -80,13 +96,27 @@ async def start(settings: ServiceSettings, *, port: int | None = None) -> App:
             tls_cert_file=config.tls_cert_file,
             tls_key_file=config.tls_key_file,
         )
+        if messaging_settings is not None:
+            try:
+                messaging = await ServiceMessaging.start(
+                    service=SERVICE,
+                    settings=messaging_settings,
+                    db=db,
+                    infra=infra,
+                    consumers=consumer_specs(uows, event_handlers),
+                    closer=closer,
+                    probes=probes,
+                )
+            except BaseException:
+                await handle.stop(0)
+                raise
     except BaseException:
         await closer.aclose()
         raise
-    monitor = HealthMonitor(handle, {"database": db.ping})
+    monitor = HealthMonitor(handle, probes)
     await monitor.check_once()
     monitor.start()
-    return App(config, db, handle, monitor, closer, uows, OrderEventHandlers(uows))
+    return App(config, db, handle, monitor, closer, uows, event_handlers, messaging)
 
 
 async def _serve(settings: Settings) -> None:
@@ -101,4 +131,8 @@ async def _serve(settings: Settings) -> None:
 def main() -> None:
     settings = Settings.from_env()
     configure_logging(SERVICE, settings.log_level, json=settings.log_json)
-    asyncio.run(_serve(settings))
+    try:
+        asyncio.run(_serve(settings))
+    except NatsUnavailable as exc:  # a clear one-line reason instead of a traceback
+        _log.error("startup_failed", error=str(exc))
+        raise SystemExit(1) from None

@@ -1,4 +1,10 @@
-"""Composition root of the production service."""
+"""Composition root of the production service.
+
+With ``NATS_URL`` set, the process also publishes its outbox (relay) and runs its event
+consumers (``entrypoints/consumers.py``); health is NOT_SERVING while NATS is away. Without
+``NATS_URL`` it serves gRPC only: events accumulate in the outbox, unpublished, until a
+process with NATS runs the relay.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mes.production.v1 import production_pb2_grpc
+from services.production.adapters.tables import infra
 from services.production.adapters.unit_of_work import SqlUnitOfWorkFactory
 from services.production.config import SERVICE, Settings
+from services.production.entrypoints.consumers import consumer_specs
 from services.production.entrypoints.grpc_api import SERVICE_NAME, ProductionServicer
 from services.production.service_layer.common import Context
 from services.production.service_layer.handlers import Handlers
@@ -17,6 +25,7 @@ from services.shared.db import Database
 from services.shared.grpc_server import Authenticator, ServerHandle, create_server
 from services.shared.lifecycle import Closer, HealthMonitor, wait_for_shutdown_signal
 from services.shared.logging import configure_logging, get_logger
+from services.shared.messaging.runtime import MessagingSettings, NatsUnavailable, Probe, ServiceMessaging
 from services.shared.migrations import upgrade
 from services.shared.pagination import PageTokens
 
@@ -35,6 +44,8 @@ class App:
     closer: Closer
     #: The use cases; event consumers call ``handlers.order_events``.
     handlers: Handlers
+    #: NATS connection, relay and consumers; None without NATS_URL.
+    messaging: ServiceMessaging | None = None
 
     @property
     def port(self) -> int:
@@ -47,15 +58,20 @@ class App:
 
 
 async def start(settings: ServiceSettings, *, port: int | None = None) -> App:
-    """Migrate (when configured), open the database, serve gRPC; returns once SERVING is known."""
+    """Migrate (when configured), open the database, connect NATS (when configured), serve gRPC;
+    returns once SERVING is known."""
     config = Settings.wrap(settings)
+    messaging_settings = MessagingSettings.from_settings(config)
     if config.migrate_on_start:
         await upgrade(MIGRATIONS, config.database_url, config.database_schema)
     closer = Closer()
     db = Database(config.database_url, config.database_read_url, schema=config.database_schema)
     closer.push("database", db.dispose)
+    probes: dict[str, Probe] = {"database": db.ping}
+    messaging: ServiceMessaging | None = None
     try:
-        ctx = Context(uow=SqlUnitOfWorkFactory(db, producer=SERVICE), tokens=PageTokens(config.page_token_secret))
+        uows = SqlUnitOfWorkFactory(db, producer=SERVICE)
+        ctx = Context(uow=uows, tokens=PageTokens(config.page_token_secret))
         handlers = Handlers.build(ctx, default_window_minutes=config.stats_window_minutes)
         servicer = ProductionServicer(handlers)
         handle = await create_server(
@@ -69,13 +85,27 @@ async def start(settings: ServiceSettings, *, port: int | None = None) -> App:
             tls_cert_file=config.tls_cert_file,
             tls_key_file=config.tls_key_file,
         )
+        if messaging_settings is not None:
+            try:
+                messaging = await ServiceMessaging.start(
+                    service=SERVICE,
+                    settings=messaging_settings,
+                    db=db,
+                    infra=infra,
+                    consumers=consumer_specs(uows, handlers.order_events),
+                    closer=closer,
+                    probes=probes,
+                )
+            except BaseException:
+                await handle.stop(0)
+                raise
     except BaseException:
         await closer.aclose()
         raise
-    monitor = HealthMonitor(handle, {"database": db.ping})
+    monitor = HealthMonitor(handle, probes)
     await monitor.check_once()
     monitor.start()
-    return App(config, db, handle, monitor, closer, handlers)
+    return App(config, db, handle, monitor, closer, handlers, messaging)
 
 
 async def _serve() -> None:
@@ -90,4 +120,8 @@ async def _serve() -> None:
 def main() -> None:
     settings = Settings.load()
     configure_logging(SERVICE, settings.log_level, json=settings.log_json)
-    asyncio.run(_serve())
+    try:
+        asyncio.run(_serve())
+    except NatsUnavailable as exc:  # a clear one-line reason instead of a traceback
+        _log.error("startup_failed", error=str(exc))
+        raise SystemExit(1) from None

@@ -10,7 +10,7 @@ reads that need not see the caller's own writes go to the reader engine
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from services.shared.errors import Unavailable
 
-__all__ = ["Database", "is_postgres", "unavailable_on_db_errors"]
+__all__ = ["WROTE_OUTBOX", "Database", "is_postgres", "unavailable_on_db_errors"]
+
+#: ``session.info`` key set by ``OutboxWriter.add``: the transaction wrote outbox rows.
+WROTE_OUTBOX = "mes.wrote_outbox"
 
 
 def is_postgres(url: str) -> bool:
@@ -77,6 +80,12 @@ class Database:
         )
         self._write_sessions = async_sessionmaker(self.writer, expire_on_commit=False)
         self._read_sessions = async_sessionmaker(self.reader, expire_on_commit=False)
+        self._outbox_listeners: list[Callable[[], None]] = []
+
+    def on_outbox_committed(self, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` after each :meth:`write` transaction that wrote outbox rows
+        commits (the outbox relay's ``notify``). It must be quick and must not raise."""
+        self._outbox_listeners.append(callback)
 
     @property
     def is_postgres(self) -> bool:
@@ -85,8 +94,12 @@ class Database:
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
         """A session in a transaction on the writer, committed on success."""
-        async with unavailable_on_db_errors(), self._write_sessions() as session, session.begin():
-            yield session
+        async with unavailable_on_db_errors(), self._write_sessions() as session:
+            async with session.begin():
+                yield session
+            if session.info.pop(WROTE_OUTBOX, False):
+                for callback in self._outbox_listeners:
+                    callback()
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:

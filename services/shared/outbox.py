@@ -12,6 +12,7 @@ from sqlalchemy import Table, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mes.common.v1 import common_pb2
+from services.shared.db import WROTE_OUTBOX
 
 __all__ = ["OutboxWriter", "new_event_meta", "utcnow"]
 
@@ -56,4 +57,5 @@ class OutboxWriter:
                 attempts=0,
             )
         )
+        session.info[WROTE_OUTBOX] = True  # Database.write() tells its listeners after commit
         return meta.event_id

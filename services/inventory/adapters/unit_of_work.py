@@ -1,4 +1,11 @@
-"""The SQLAlchemy unit of work: one session per transaction, repositories bound to it."""
+"""The SQLAlchemy units of work: repositories bound to one session.
+
+``SqlUnitOfWork`` opens a transaction per ``write()``; ``SqlUnitOfWork.borrow(session)``
+works inside a transaction someone else owns (an event consumer's, which already holds
+its inbox row): each ``write()`` is a SAVEPOINT, so a use case that retries after a write
+race runs its attempt again without losing the rest of the transaction, and nothing is
+committed there.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +26,7 @@ from services.shared.db import Database
 from services.shared.idempotency import IdempotencyStore
 from services.shared.outbox import OutboxWriter
 
-__all__ = ["PRODUCER", "SqlUnitOfWork"]
+__all__ = ["PRODUCER", "BorrowedUnitOfWork", "SqlUnitOfWork"]
 
 PRODUCER = "inventory"
 #: PostgreSQL: serialization failure, deadlock detected (the transaction may simply be run again).
@@ -48,6 +55,31 @@ class _Idempotency:
         await self._store.record(self._session, scope, request_id, fingerprint, resource_name)
 
 
+@asynccontextmanager
+async def _conflicts_as_write_conflict() -> AsyncIterator[None]:
+    try:
+        yield
+    except IntegrityError as exc:  # a concurrent insert of the same key won
+        raise WriteConflict(str(exc.orig)) from exc
+    except DBAPIError as exc:
+        if getattr(exc.orig, "sqlstate", None) in _RETRYABLE_SQLSTATES:
+            raise WriteConflict(str(exc.orig)) from exc
+        raise
+
+
+def _make_tx(session: AsyncSession, outbox: OutboxWriter, idempotency: IdempotencyStore) -> Tx:
+    return Tx(
+        alloys=SqlAlloys(session),
+        lots=SqlLots(session),
+        balances=SqlBalances(session),
+        reservations=SqlReservations(session),
+        waiting=SqlWaiting(session),
+        custody=SqlCustody(session),
+        events=_OutboxEvents(session, outbox),
+        idempotency=_Idempotency(session, idempotency),
+    )
+
+
 class SqlUnitOfWork:
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -55,30 +87,36 @@ class SqlUnitOfWork:
         self._idempotency = IdempotencyStore(infra.idempotency)
 
     def _tx(self, session: AsyncSession) -> Tx:
-        return Tx(
-            alloys=SqlAlloys(session),
-            lots=SqlLots(session),
-            balances=SqlBalances(session),
-            reservations=SqlReservations(session),
-            waiting=SqlWaiting(session),
-            custody=SqlCustody(session),
-            events=_OutboxEvents(session, self._outbox),
-            idempotency=_Idempotency(session, self._idempotency),
-        )
+        return _make_tx(session, self._outbox, self._idempotency)
+
+    def borrow(self, session: AsyncSession) -> BorrowedUnitOfWork:
+        """A unit of work inside the caller's transaction on ``session`` (never committed here)."""
+        return BorrowedUnitOfWork(self._tx(session), session)
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[Tx]:
-        try:
-            async with self._db.write() as session:
-                yield self._tx(session)
-        except IntegrityError as exc:  # a concurrent insert of the same key won
-            raise WriteConflict(str(exc.orig)) from exc
-        except DBAPIError as exc:
-            if getattr(exc.orig, "sqlstate", None) in _RETRYABLE_SQLSTATES:
-                raise WriteConflict(str(exc.orig)) from exc
-            raise
+        async with _conflicts_as_write_conflict(), self._db.write() as session:
+            yield self._tx(session)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Tx]:
         async with self._db.read() as session:
             yield self._tx(session)
+
+
+class BorrowedUnitOfWork:
+    """``write()``: a SAVEPOINT in the owner's transaction (rolled back alone on error, races
+    raise WriteConflict as usual); ``read()``: the same session, which sees its own writes."""
+
+    def __init__(self, tx: Tx, session: AsyncSession) -> None:
+        self._tx = tx
+        self._session = session
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[Tx]:
+        async with _conflicts_as_write_conflict(), self._session.begin_nested():
+            yield self._tx
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[Tx]:
+        yield self._tx

@@ -6,17 +6,23 @@ the events written and, where a handler appends to the ledger, its idempotency k
 
 * ``reserve_for_order``   orders.order.submitted (requirements from production's BOM explosion)
 * ``retry_waiting_orders`` inventory.lot.received, inventory.reservation.released, custody RETURN
-* ``release_for_order``   order cancelled
+* ``release_for_order``   order cancelled (``keep_committed``: metal out on the shop floor
+  stays issued until production reports what comes back)
 * ``commit_for_order``    work orders released
 * ``consume_for_order``   order produced
 * ``record_operation_loss`` operation done with a loss
 * ``return_metal``        metal given back to stores by production
+* ``settle_cancelled_work`` production cancelled the order's work orders: ``return_metal``
+  then ``release_for_order`` (what the order still holds goes back to its lots)
+
+``bound(uow)`` gives the same handlers on another unit of work, e.g. one borrowed from an
+event consumer's transaction.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from services.inventory.domain.allocation import totals_by_material
@@ -28,6 +34,7 @@ from services.inventory.service_layer import reserving
 from services.inventory.service_layer.commands import RequirementInput, ReserveOrder
 from services.inventory.service_layer.common import Deps, check_id, digest
 from services.inventory.service_layer.custody import MAX_NAME_LEN
+from services.inventory.service_layer.ports import UnitOfWork
 from services.inventory.service_layer.stock import receive_into_stores
 from services.inventory.service_layer.transitions import (
     commit_in,
@@ -53,6 +60,10 @@ class RetryReport:
 class EventHandlers:
     def __init__(self, deps: Deps) -> None:
         self._deps = deps
+
+    def bound(self, uow: UnitOfWork) -> EventHandlers:
+        """These handlers on ``uow`` (e.g. inside an event consumer's transaction)."""
+        return EventHandlers(replace(self._deps, uow=uow))
 
     async def reserve_for_order(
         self,
@@ -116,16 +127,22 @@ class EventHandlers:
                 still.append(order.order_id)
         return RetryReport(tuple(reserved), tuple(still))
 
-    async def release_for_order(self, order_id: str, reason: str, cause: str) -> Reservation | None:
+    async def release_for_order(
+        self, order_id: str, reason: str, cause: str, *, keep_committed: bool = False
+    ) -> Reservation | None:
         """Release the order's active reservation, drop it from the waiting list and close the
-        order for later reserve_for_order events. Returns the order's latest reservation, if any."""
+        order for later reserve_for_order events. Returns the order's latest reservation, if any.
+
+        ``keep_committed``: a COMMITTED reservation (metal issued to the shop floor) is left
+        alone; ``settle_cancelled_work`` releases it once production says what came back."""
         _check_order(order_id, reason)
 
         async def attempt(_n: int) -> Reservation | None:
             async with self._deps.uow.write() as tx:
                 reservation = await tx.reservations.active_for_order(order_id)
                 if reservation is not None:
-                    await release_in(self._deps, tx, reservation, reason, cause)
+                    if not (keep_committed and reservation.state is ReservationState.COMMITTED):
+                        await release_in(self._deps, tx, reservation, reason, cause)
                 else:
                     reservation = await tx.reservations.latest_for_order(order_id)
                 await tx.waiting.remove(order_id)
@@ -134,6 +151,17 @@ class EventHandlers:
                 return reservation
 
         return await self._deps.retrying(attempt)
+
+    async def settle_cancelled_work(
+        self, order_id: str, returned: Sequence[tuple[str, int]], cause: str
+    ) -> Reservation | None:
+        """Production cancelled the order's work: the metal it gives back (``returned``, may be
+        empty) goes to stores first, then the reservation is released, which returns what the
+        order still holds by the ledger. Each metal is returned once, whatever the order of the
+        cancellation events."""
+        if returned:
+            await self.return_metal(order_id, returned, cause)
+        return await self.release_for_order(order_id, "work orders cancelled", cause)
 
     async def commit_for_order(self, order_id: str, cause: str) -> Reservation | None:
         """HELD -> COMMITTED (issue to the order); a no-op when committed, consumed, released or absent."""

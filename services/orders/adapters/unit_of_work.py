@@ -45,6 +45,11 @@ class SqlUnitOfWorkFactory:
     def _uow(self, session: AsyncSession) -> SqlUnitOfWork:
         return SqlUnitOfWork(session, postgres=self.db.is_postgres, outbox=self._outbox)
 
+    def borrow(self, session: AsyncSession) -> SqlUnitOfWork:
+        """A unit of work on a transaction someone else owns (an event consumer's, with its
+        inbox row): it neither commits nor rolls back; its outbox rows join that transaction."""
+        return self._uow(session)
+
     @asynccontextmanager
     async def write(self) -> AsyncIterator[SqlUnitOfWork]:
         async with self.db.write() as session:

@@ -1,4 +1,10 @@
-"""The SQLAlchemy unit of work: repositories and outbox on one session, retried on races."""
+"""The SQLAlchemy unit of work: repositories and outbox on one session, retried on races.
+
+``SqlUnitOfWorkFactory`` runs each use case in its own transaction.
+``SqlUnitOfWorkFactory.borrow(session)`` runs them inside a transaction someone else owns
+(an event consumer's, holding its inbox row): every ``write`` is a SAVEPOINT, retried alone
+on races, and nothing is committed there.
+"""
 
 from __future__ import annotations
 
@@ -24,7 +30,7 @@ from services.shared.errors import Conflict
 from services.shared.idempotency import IdempotencyStore
 from services.shared.outbox import OutboxWriter
 
-__all__ = ["SqlUnitOfWork", "SqlUnitOfWorkFactory"]
+__all__ = ["BorrowedUnitOfWorkFactory", "SqlUnitOfWork", "SqlUnitOfWorkFactory"]
 
 T = TypeVar("T")
 #: PostgreSQL serialization failure and deadlock: the transaction may simply be run again.
@@ -63,6 +69,10 @@ class SqlUnitOfWorkFactory:
         self._outbox = OutboxWriter(infra.outbox, producer)
         self._idempotency = IdempotencyStore(infra.idempotency)
         self._attempts = attempts
+
+    def borrow(self, session: AsyncSession) -> BorrowedUnitOfWorkFactory:
+        """Units of work inside the caller's transaction on ``session`` (never committed here)."""
+        return BorrowedUnitOfWorkFactory(session, self._outbox, self._idempotency, attempts=self._attempts)
 
     async def write(self, fn: Callable[[UnitOfWork], Awaitable[T]]) -> T:
         for attempt in range(1, self._attempts + 1):
@@ -105,3 +115,49 @@ class SqlUnitOfWorkFactory:
                 if attempt == self._attempts or not _retryable(exc):
                     raise
         raise AssertionError("unreachable")
+
+
+class BorrowedUnitOfWorkFactory:
+    """The :class:`UnitOfWorkFactory` port on a session whose transaction belongs to the caller."""
+
+    def __init__(
+        self, session: AsyncSession, outbox: OutboxWriter, idempotency: IdempotencyStore, *, attempts: int = 4
+    ) -> None:
+        self._session = session
+        self._uow = SqlUnitOfWork(session, outbox)
+        self._idempotency = idempotency
+        self._attempts = attempts
+
+    async def write(self, fn: Callable[[UnitOfWork], Awaitable[T]]) -> T:
+        for attempt in range(1, self._attempts + 1):
+            try:
+                async with self._session.begin_nested():
+                    return await fn(self._uow)
+            except Exception as exc:
+                if attempt == self._attempts or not _retryable(exc):
+                    raise
+        raise AssertionError("unreachable")
+
+    async def read(self, fn: Callable[[UnitOfWork], Awaitable[T]]) -> T:
+        return await fn(self._uow)
+
+    async def idempotent(
+        self,
+        *,
+        scope: str,
+        request_id: str,
+        fingerprint: str,
+        create: Callable[[UnitOfWork], Awaitable[tuple[str, T]]],
+        load: Callable[[UnitOfWork, str], Awaitable[T]],
+    ) -> T:
+        async def run(uow: UnitOfWork) -> T:
+            if request_id:
+                existing = await self._idempotency.lookup(self._session, scope, request_id, fingerprint)
+                if existing is not None:
+                    return await load(uow, existing)
+            name, result = await create(uow)
+            if request_id:
+                await self._idempotency.record(self._session, scope, request_id, fingerprint, name)
+            return result
+
+        return await self.write(run)

@@ -3,12 +3,14 @@
 Each runs in one transaction with its outbox rows and is idempotent, so a consumer can
 record the event in its inbox in the same transaction or simply call again on redelivery.
 ``cause`` is the id of the event being handled; it becomes the causation id of the events
-written here.
+written here. ``bound(uows)`` gives the same handlers on other units of work, e.g. ones
+borrowed from an event consumer's transaction.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Protocol
 
@@ -17,7 +19,7 @@ from services.production.domain.events import RequirementsComputed, Requirements
 from services.production.domain.order_specs import OrderSpec, OrderSpecStatus
 from services.production.domain.work_orders import WorkOrder
 from services.production.service_layer.common import Context
-from services.production.service_layer.ports import UnitOfWork
+from services.production.service_layer.ports import UnitOfWork, UnitOfWorkFactory
 from services.production.service_layer.release import cancel_order, create_and_release
 from services.production.service_layer.work_orders import PRIORITY_NORMAL
 from services.shared.errors import InvalidArgument, NotFound
@@ -50,6 +52,10 @@ def _line(line: LineSpecLike) -> LineSpec:
 class OrderEventHandlers:
     def __init__(self, ctx: Context) -> None:
         self._ctx = ctx
+
+    def bound(self, uows: UnitOfWorkFactory) -> OrderEventHandlers:
+        """These handlers on ``uows`` (e.g. inside an event consumer's transaction)."""
+        return OrderEventHandlers(replace(self._ctx, uow=uows))
 
     async def on_order_submitted(
         self,

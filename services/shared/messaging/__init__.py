@@ -27,7 +27,9 @@ is set::
     probes["nats"] = conn.probe                        # HealthMonitor: NOT_SERVING without NATS
 
 and call ``relay.notify()`` after committing a transaction that wrote outbox rows (the
-200 ms poll is only the fallback).
+200 ms poll is only the fallback; ``Database.on_outbox_committed(relay.notify)`` does it).
+:class:`services.shared.messaging.runtime.ServiceMessaging` does all of the above from the
+service's settings (knobs ``MES_<SERVICE>_CONSUMER_*``, ``..._RELAY_*``: see that module).
 """
 
 from services.shared.messaging.connection import NatsConnection, connect_nats

@@ -177,7 +177,7 @@ class EventConsumer:
                     await self._verify()
                     last_verified = time.monotonic()
                 msgs = await self._fetch()
-            except nats.errors.TimeoutError:
+            except TimeoutError:  # nats.errors.TimeoutError, or the plain one nats-py raises near the deadline
                 continue  # nothing to do (fetch raises instead of returning [])
             except asyncio.CancelledError:
                 raise

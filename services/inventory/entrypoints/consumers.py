@@ -1,0 +1,172 @@
+"""Event consumers of the inventory service: reservations, the custody ledger and retries.
+
+Three durable pull consumers, shared by every replica (one per source stream, so that the
+events of one producer are applied in the order it wrote them):
+
+``inventory-production-events`` (stream PRODUCTION)
+    ``production.requirements.computed``  -> reserve all lines or none; short: the order waits
+                                             (``inventory.reservation.failed`` the first time)
+    ``production.work_orders.released``   -> commit (ISSUE to the order)
+    ``production.work_order.completed``   -> consume, when ``order_completed``
+    ``production.operation.changed``      -> custody LOSS, for a loss > 0 of an operation that
+                                             became DONE, or REWORK after a loss review
+    ``production.work_orders.cancelled``  -> metal returned, then the reservation released
+``inventory-order-events`` (stream ORDERS)
+    ``orders.order.cancelled``            -> release a HELD reservation, stop waiting; a
+                                             COMMITTED one waits for production's cancellation
+``inventory-stock-events`` (stream INVENTORY, its own events)
+    ``inventory.lot.received``, ``inventory.reservation.released`` -> retry waiting orders by
+                                             priority, then submit time (each success:
+                                             ``inventory.reservation.held``)
+
+Stock grows only through those two: a lot received, or a reservation released (which also
+returns issued metal to its lots); metal returned beyond what an order held becomes a new
+lot (``lot.received``). So ``inventory.custody.recorded`` is not consumed (one event per
+lot share of every issue would cost a transaction each for nothing).
+
+Every handler runs inside the consumer's transaction (the inbox row is already in it) on a
+unit of work borrowed from that session (savepoints for the use cases' own retries); the
+events it writes carry the handled event's id as causation id.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mes.common.v1 import common_pb2
+from mes.inventory.v1 import inventory_events_pb2 as inv
+from mes.orders.v1 import orders_events_pb2 as orders
+from mes.production.v1 import production_events_pb2 as prod
+from mes.production.v1 import production_pb2
+from services.inventory.adapters.unit_of_work import SqlUnitOfWork
+from services.inventory.entrypoints.mapping import priority_of, requirement
+from services.inventory.service_layer.event_handlers import EventHandlers
+from services.shared.messaging.events import EventContext
+from services.shared.messaging.runtime import ConsumerSpec
+from services.shared.messaging.streams import INVENTORY, ORDERS, PRODUCTION
+
+__all__ = ["InventoryConsumers", "consumer_specs", "is_recordable_loss"]
+
+PRODUCTION_EVENTS = "production-events"
+ORDER_EVENTS = "order-events"
+STOCK_EVENTS = "stock-events"
+
+_OP = production_pb2.OperationStatus
+#: (from, to) of the operation changes whose loss is final: within tolerance, approved, reworked.
+_LOSS_TRANSITIONS = {
+    (_OP.OPERATION_STATUS_IN_PROGRESS, _OP.OPERATION_STATUS_DONE),
+    (_OP.OPERATION_STATUS_LOSS_REVIEW, _OP.OPERATION_STATUS_DONE),
+    (_OP.OPERATION_STATUS_LOSS_REVIEW, _OP.OPERATION_STATUS_REWORK),
+}
+
+
+def is_recordable_loss(event: prod.OperationChangedEvent) -> bool:
+    op = event.operation
+    return op.loss_mg > 0 and (event.from_status, op.status) in _LOSS_TRANSITIONS
+
+
+class InventoryConsumers:
+    """Decode the event, call the use case on a unit of work borrowed from the consumer's session."""
+
+    def __init__(self, uow: SqlUnitOfWork, handlers: EventHandlers) -> None:
+        self._uow = uow
+        self._handlers = handlers
+
+    def _on(self, session: AsyncSession) -> EventHandlers:
+        return self._handlers.bound(self._uow.borrow(session))
+
+    async def requirements_computed(
+        self, session: AsyncSession, event: prod.RequirementsComputedEvent, ctx: EventContext
+    ) -> None:
+        submit_time = event.submit_time.ToDatetime(tzinfo=UTC) if event.HasField("submit_time") else None
+        await self._on(session).reserve_for_order(
+            event.order_id,
+            priority_of(event.priority),
+            [requirement(r) for r in event.requirements],
+            submit_time,
+            ctx.event_id,
+        )
+
+    async def work_orders_released(
+        self, session: AsyncSession, event: prod.WorkOrdersReleasedEvent, ctx: EventContext
+    ) -> None:
+        await self._on(session).commit_for_order(event.order_id, ctx.event_id)
+
+    async def work_order_completed(
+        self, session: AsyncSession, event: prod.WorkOrderCompletedEvent, ctx: EventContext
+    ) -> None:
+        if event.order_completed:
+            await self._on(session).consume_for_order(event.work_order.order_id, ctx.event_id)
+
+    async def operation_changed(
+        self, session: AsyncSession, event: prod.OperationChangedEvent, ctx: EventContext
+    ) -> None:
+        if not is_recordable_loss(event):
+            return
+        op = event.operation
+        await self._on(session).record_operation_loss(
+            op.name, op.order_id, op.alloy_code, op.loss_mg, op.finished_by, ctx.event_id
+        )
+
+    async def work_orders_cancelled(
+        self, session: AsyncSession, event: prod.WorkOrdersCancelledEvent, ctx: EventContext
+    ) -> None:
+        returned = [
+            (r.material_code, r.weight_mg)
+            for r in event.returned
+            if r.kind == common_pb2.MATERIAL_KIND_METAL and r.weight_mg > 0
+        ]
+        await self._on(session).settle_cancelled_work(event.order_id, returned, ctx.event_id)
+
+    async def order_cancelled(
+        self, session: AsyncSession, event: orders.OrderCancelledEvent, ctx: EventContext
+    ) -> None:
+        reason = (event.reason or "order cancelled")[:500]
+        await self._on(session).release_for_order(event.order_id, reason, ctx.event_id, keep_committed=True)
+
+    async def stock_changed(self, session: AsyncSession, event: object, ctx: EventContext) -> None:
+        await self._on(session).retry_waiting_orders(ctx.event_id)
+
+
+def consumer_specs(uow: SqlUnitOfWork, handlers: EventHandlers) -> list[ConsumerSpec]:
+    c = InventoryConsumers(uow, handlers)
+    return [
+        ConsumerSpec(
+            PRODUCTION_EVENTS,
+            PRODUCTION,
+            handlers={
+                "production.requirements.computed": c.requirements_computed,
+                "production.work_orders.released": c.work_orders_released,
+                "production.work_order.completed": c.work_order_completed,
+                "production.operation.changed": c.operation_changed,
+                "production.work_orders.cancelled": c.work_orders_cancelled,
+            },
+            decoders={
+                "production.requirements.computed": prod.RequirementsComputedEvent,
+                "production.work_orders.released": prod.WorkOrdersReleasedEvent,
+                "production.work_order.completed": prod.WorkOrderCompletedEvent,
+                "production.operation.changed": prod.OperationChangedEvent,
+                "production.work_orders.cancelled": prod.WorkOrdersCancelledEvent,
+            },
+        ),
+        ConsumerSpec(
+            ORDER_EVENTS,
+            ORDERS,
+            handlers={"orders.order.cancelled": c.order_cancelled},
+            decoders={"orders.order.cancelled": orders.OrderCancelledEvent},
+        ),
+        ConsumerSpec(
+            STOCK_EVENTS,
+            INVENTORY,
+            handlers={
+                "inventory.lot.received": c.stock_changed,
+                "inventory.reservation.released": c.stock_changed,
+            },
+            decoders={
+                "inventory.lot.received": inv.LotReceivedEvent,
+                "inventory.reservation.released": inv.ReservationReleasedEvent,
+            },
+        ),
+    ]

@@ -1,0 +1,87 @@
+"""Event consumers of the production service: its part of the order saga.
+
+Two durable pull consumers, shared by every replica (one per source stream, so that the
+events of one producer are applied in the order it wrote them -- an order's cancellation
+after its submission):
+
+``production-order-events`` (stream ORDERS)
+    ``orders.order.submitted``  -> keep the line specs, explode the bills of materials:
+                                   ``production.requirements.computed`` or ``.failed``
+    ``orders.order.cancelled``  -> cancel the order's open work orders:
+                                   ``production.work_orders.cancelled`` with the metal to return
+``production-inventory-events`` (stream INVENTORY)
+    ``inventory.reservation.held`` -> create the work orders and RELEASE them to the work-center
+                                   queues: ``production.work_orders.released``
+
+Every handler runs inside the consumer's transaction (the inbox row is already in it) on
+units of work borrowed from that session; the events it writes carry the handled event's
+id as causation id.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mes.inventory.v1 import inventory_events_pb2 as inv
+from mes.orders.v1 import orders_events_pb2 as orders
+from services.production.adapters.unit_of_work import SqlUnitOfWorkFactory
+from services.production.service_layer.order_events import OrderEventHandlers
+from services.shared.messaging.events import EventContext
+from services.shared.messaging.runtime import ConsumerSpec
+from services.shared.messaging.streams import INVENTORY, ORDERS
+
+__all__ = ["ProductionConsumers", "consumer_specs"]
+
+ORDER_EVENTS = "order-events"
+INVENTORY_EVENTS = "inventory-events"
+
+
+class ProductionConsumers:
+    """Decode the event, call the use case on units of work borrowed from the consumer's session."""
+
+    def __init__(self, uows: SqlUnitOfWorkFactory, handlers: OrderEventHandlers) -> None:
+        self._uows = uows
+        self._handlers = handlers
+
+    def _on(self, session: AsyncSession) -> OrderEventHandlers:
+        return self._handlers.bound(self._uows.borrow(session))
+
+    async def order_submitted(
+        self, session: AsyncSession, event: orders.OrderSubmittedEvent, ctx: EventContext
+    ) -> None:
+        order = event.order
+        submit_time = order.create_time.ToDatetime(tzinfo=UTC) if order.HasField("create_time") else None
+        await self._on(session).on_order_submitted(
+            order.order_id, order.priority, order.lines, submit_time, ctx.event_id
+        )
+
+    async def order_cancelled(
+        self, session: AsyncSession, event: orders.OrderCancelledEvent, ctx: EventContext
+    ) -> None:
+        await self._on(session).on_order_cancelled(event.order_id, event.reason, ctx.event_id)
+
+    async def reservation_held(self, session: AsyncSession, event: inv.ReservationHeldEvent, ctx: EventContext) -> None:
+        await self._on(session).on_reservation_held(event.order_id, ctx.event_id)
+
+
+def consumer_specs(uows: SqlUnitOfWorkFactory, handlers: OrderEventHandlers) -> list[ConsumerSpec]:
+    c = ProductionConsumers(uows, handlers)
+    return [
+        ConsumerSpec(
+            ORDER_EVENTS,
+            ORDERS,
+            handlers={"orders.order.submitted": c.order_submitted, "orders.order.cancelled": c.order_cancelled},
+            decoders={
+                "orders.order.submitted": orders.OrderSubmittedEvent,
+                "orders.order.cancelled": orders.OrderCancelledEvent,
+            },
+        ),
+        ConsumerSpec(
+            INVENTORY_EVENTS,
+            INVENTORY,
+            handlers={"inventory.reservation.held": c.reservation_held},
+            decoders={"inventory.reservation.held": inv.ReservationHeldEvent},
+        ),
+    ]

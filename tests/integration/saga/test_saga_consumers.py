@@ -1,0 +1,347 @@
+"""The consumers' handlers run inside the consumer's transaction: they commit nothing on their
+own, their outbox events join that transaction with causation id = the handled event's id,
+and the relay is notified only after a commit that wrote events. No NATS needed here: the
+handlers are called the way ``EventConsumer`` calls them (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+from google.protobuf.message import Message
+from sqlalchemy import Table, func, select
+
+from mes.common.v1 import common_pb2
+from mes.inventory.v1 import inventory_events_pb2 as inv_ev
+from mes.inventory.v1 import inventory_pb2 as inv
+from mes.inventory.v1 import inventory_pb2_grpc
+from mes.orders.v1 import orders_events_pb2 as ord_ev
+from mes.orders.v1 import orders_pb2 as ords
+from mes.orders.v1 import orders_pb2_grpc
+from mes.production.v1 import production_events_pb2 as prod_ev
+from mes.production.v1 import production_pb2 as prod
+from mes.production.v1 import production_pb2_grpc
+from services.inventory import bootstrap as inventory_boot
+from services.inventory.adapters.tables import infra as inventory_infra
+from services.inventory.adapters.unit_of_work import SqlUnitOfWork as InventoryUow
+from services.inventory.entrypoints import consumers as inventory_consumers
+from services.inventory.service_layer.ports import WriteConflict
+from services.orders import bootstrap as orders_boot
+from services.orders.adapters.tables import infra as orders_infra
+from services.orders.domain.catalogue import CatalogueKind
+from services.orders.entrypoints import consumers as orders_consumers
+from services.production import bootstrap as production_boot
+from services.production.adapters.tables import infra as production_infra
+from services.production.adapters.unit_of_work import SqlUnitOfWorkFactory as ProductionUows
+from services.production.entrypoints import consumers as production_consumers
+from services.shared.config import ServiceSettings
+from services.shared.db import Database
+from services.shared.messaging.events import EventContext, Handler
+from services.shared.messaging.runtime import ConsumerSpec
+from services.shared.outbox import new_event_meta
+from tests.integration.saga.saga_stack import ALLOY, STYLE, SVC, T, service_env
+
+METAL = common_pb2.MATERIAL_KIND_METAL
+STATUS_CHANGED = "orders.order.status_changed"
+HELD = "inventory.reservation.held"
+FAILED = "inventory.reservation.failed"
+COMPUTED = "production.requirements.computed"
+
+
+class Rollback(Exception):
+    pass
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'service.db'}"
+    make_pg_database: Callable[..., str] = request.getfixturevalue("make_pg_database")
+    return make_pg_database()
+
+
+@pytest.fixture
+def settings_for(db_url: str, tmp_path: Path) -> Callable[[str], ServiceSettings]:
+    def make(service: str) -> ServiceSettings:
+        env = service_env(service, db_url, "", str(tmp_path))
+        env.pop("NATS_URL")  # no NATS: the consumers are driven by hand
+        return ServiceSettings.from_env(service, env=env)
+
+    return make
+
+
+@pytest.fixture
+async def channel_to() -> AsyncIterator[Callable[[int], grpc.aio.Channel]]:
+    channels: list[grpc.aio.Channel] = []
+
+    def make(port: int) -> grpc.aio.Channel:
+        channels.append(grpc.aio.insecure_channel(f"127.0.0.1:{port}"))
+        return channels[-1]
+
+    yield make
+    for ch in channels:
+        await ch.close()
+
+
+def handler(specs: list[ConsumerSpec], subject: str) -> tuple[str, Handler]:
+    """(purpose, handler) of the consumer spec handling ``subject``."""
+    for spec in specs:
+        if subject in spec.handlers:
+            return spec.purpose, spec.handlers[subject]
+    raise KeyError(subject)
+
+
+def context(subject: str, event: Message, consumer: str = "test") -> EventContext:
+    meta = new_event_meta("test")
+    event.meta.CopyFrom(meta)  # type: ignore[attr-defined]
+    return EventContext(subject, meta.event_id, consumer, 1, 1, {}, meta)
+
+
+async def run(db: Database, fn: Handler, event: Message, ctx: EventContext, *, commit: bool) -> None:
+    """What EventConsumer does around a handler (minus the inbox row); rolled back unless ``commit``."""
+    try:
+        async with db.write() as session:
+            await fn(session, event, ctx)
+            if not commit:
+                raise Rollback
+    except Rollback:
+        pass
+
+
+async def outbox(db: Database, table: Table, subject: str, cls: type[Message]) -> list[Any]:
+    async with db.write() as session:
+        rows = (await session.execute(select(table.c.payload).where(table.c.subject == subject))).all()
+    return [cls.FromString(bytes(row.payload)) for row in rows]
+
+
+async def count(db: Database, table: Table) -> int:
+    async with db.write() as session:
+        return int(await session.scalar(select(func.count()).select_from(table)) or 0)
+
+
+async def test_orders_handler_joins_the_consumer_transaction(
+    settings_for: Callable[[str], ServiceSettings], channel_to: Callable[[int], grpc.aio.Channel]
+) -> None:
+    app = await orders_boot.start(settings_for("orders"), port=0)
+    try:
+        assert app.messaging is None  # no NATS_URL: gRPC only, events stay in the outbox
+        notified: list[int] = []
+        app.db.on_outbox_committed(lambda: notified.append(1))
+        stub = orders_pb2_grpc.OrdersServiceStub(channel_to(app.port))
+        for kind, code in ((CatalogueKind.STYLE, STYLE), (CatalogueKind.ALLOY, ALLOY)):
+            await app.event_handlers.apply_catalogue_item(kind, code, code, True, 1)
+        await stub.CreatePartner(
+            ords.CreatePartnerRequest(partner_id="acme", display_name="Acme"), metadata=SVC, timeout=T
+        )
+        request = ords.SubmitOrderRequest(
+            parent="partners/acme",
+            partner_reference="r-1",
+            lines=[ords.OrderLine(style_code=STYLE, alloy_code=ALLOY, quantity=1)],
+            request_id=str(uuid.uuid4()),
+        )
+        request.due_time.FromDatetime(datetime.now(UTC) + timedelta(days=7))
+        order = (await stub.SubmitOrder(request, metadata=SVC, timeout=T)).order
+        assert notified == [1]  # the intake transaction wrote orders.order.submitted
+
+        _, held = handler(orders_consumers.consumer_specs(app.uows, app.event_handlers), "inventory.reservation.held")
+        event = inv_ev.ReservationHeldEvent(order_id=order.order_id)
+        ctx = context("inventory.reservation.held", event)
+        await run(app.db, held, event, ctx, commit=False)
+        get = ords.GetOrderRequest(name=order.name)
+        assert (await stub.GetOrder(get, metadata=SVC, timeout=T)).order.status == ords.ORDER_STATUS_SUBMITTED
+        assert await outbox(app.db, orders_infra.outbox, STATUS_CHANGED, ord_ev.OrderStatusChangedEvent) == []
+        assert notified == [1]
+
+        await run(app.db, held, event, ctx, commit=True)
+        assert (await stub.GetOrder(get, metadata=SVC, timeout=T)).order.status == ords.ORDER_STATUS_ACCEPTED
+        changes = await outbox(app.db, orders_infra.outbox, STATUS_CHANGED, ord_ev.OrderStatusChangedEvent)
+        assert [(c.to_status, c.meta.causation_id) for c in changes] == [(ords.ORDER_STATUS_ACCEPTED, ctx.event_id)]
+        assert notified == [1, 1]
+        reply = await stub.ListOrderStatusChanges(
+            ords.ListOrderStatusChangesRequest(parent=order.name), metadata=SVC, timeout=T
+        )
+        assert reply.status_changes[-1].cause == ctx.event_id
+    finally:
+        await app.aclose()
+
+
+async def test_inventory_handler_joins_the_consumer_transaction(
+    settings_for: Callable[[str], ServiceSettings], channel_to: Callable[[int], grpc.aio.Channel]
+) -> None:
+    app = await inventory_boot.start(settings_for("inventory"), port=0)
+    try:
+        stub = inventory_pb2_grpc.InventoryServiceStub(channel_to(app.port))
+        alloy = inv.Alloy(code=ALLOY, metal=inv.METAL_GOLD, fineness=750, colour="yellow", display_name=ALLOY)
+        await stub.UpsertAlloy(inv.UpsertAlloyRequest(alloy=alloy), metadata=SVC, timeout=T)
+        lot = inv.ReceiveLotRequest(kind=METAL, material_code=ALLOY, weight_mg=10_000, request_id=str(uuid.uuid4()))
+        await stub.ReceiveLot(lot, metadata=SVC, timeout=T)
+        _, computed = handler(
+            inventory_consumers.consumer_specs(InventoryUow(app.db), app.handlers.events),
+            "production.requirements.computed",
+        )
+        event = prod_ev.RequirementsComputedEvent(
+            order_id="order-1",
+            priority=common_pb2.PRIORITY_HIGH,
+            requirements=[
+                common_pb2.MaterialRequirement(material_code=ALLOY, kind=METAL, weight_mg=4_000, line_number=1)
+            ],
+        )
+        ctx = context("production.requirements.computed", event)
+        listing = inv.ListReservationsRequest(order_ids=["order-1"])
+
+        await run(app.db, computed, event, ctx, commit=False)
+        assert list((await stub.ListReservations(listing, metadata=SVC, timeout=T)).reservations) == []
+        assert await outbox(app.db, inventory_infra.outbox, HELD, inv_ev.ReservationHeldEvent) == []
+
+        await run(app.db, computed, event, ctx, commit=True)
+        [reservation] = (await stub.ListReservations(listing, metadata=SVC, timeout=T)).reservations
+        assert reservation.state == inv.RESERVATION_STATE_HELD
+        [held] = await outbox(app.db, inventory_infra.outbox, HELD, inv_ev.ReservationHeldEvent)
+        assert held.meta.causation_id == ctx.event_id
+
+        # A short order waits (ReservationFailed, caused by its event) in the same way.
+        short = prod_ev.RequirementsComputedEvent(
+            order_id="order-2",
+            requirements=[
+                common_pb2.MaterialRequirement(material_code=ALLOY, kind=METAL, weight_mg=9_000, line_number=1)
+            ],
+        )
+        short_ctx = context("production.requirements.computed", short)
+        await run(app.db, computed, short, short_ctx, commit=True)
+        [failed] = await outbox(app.db, inventory_infra.outbox, FAILED, inv_ev.ReservationFailedEvent)
+        assert (failed.order_id, failed.meta.causation_id) == ("order-2", short_ctx.event_id)
+    finally:
+        await app.aclose()
+
+
+async def test_inventory_borrowed_unit_of_work_retries_in_a_savepoint(
+    settings_for: Callable[[str], ServiceSettings],
+) -> None:
+    app = await inventory_boot.start(settings_for("inventory"), port=0)
+    try:
+        async with app.db.write() as session:
+            uow = InventoryUow(app.db).borrow(session)
+            with pytest.raises(WriteConflict):
+                async with uow.write() as tx:
+                    await tx.idempotency.record("scope", "first", "f" * 64, "x/1")
+                    raise WriteConflict
+            async with uow.write() as tx:
+                await tx.idempotency.record("scope", "second", "f" * 64, "x/2")
+            async with uow.read() as tx:  # the same transaction: sees its own write
+                assert await tx.idempotency.lookup("scope", "second", "f" * 64) == "x/2"
+        async with app.db.write() as session:
+            rows = (await session.execute(select(inventory_infra.idempotency.c.request_id))).scalars().all()
+        assert rows == ["second"]
+    finally:
+        await app.aclose()
+
+
+async def test_production_handler_joins_the_consumer_transaction(
+    settings_for: Callable[[str], ServiceSettings], channel_to: Callable[[int], grpc.aio.Channel]
+) -> None:
+    app = await production_boot.start(settings_for("production"), port=0)
+    try:
+        stub = production_pb2_grpc.ProductionServiceStub(channel_to(app.port))
+        style = prod.Style(
+            sku=STYLE,
+            display_name="Ring",
+            category=prod.STYLE_CATEGORY_RING,
+            routing=[
+                prod.RoutingStep(sequence=1, operation_code="CASTING", work_center_type="CAST", expected_minutes=5)
+            ],
+            bill_of_materials=[prod.BomItem(kind=METAL, weight_mg=3_000)],
+            active=True,
+        )
+        await stub.UpsertStyle(prod.UpsertStyleRequest(style=style), metadata=SVC, timeout=T)
+        _, submitted = handler(
+            production_consumers.consumer_specs(ProductionUows(app.db), app.handlers.order_events),
+            "orders.order.submitted",
+        )
+        order = ords.Order(
+            order_id="order-1",
+            priority=common_pb2.PRIORITY_NORMAL,
+            lines=[ords.OrderLine(line_number=1, style_code=STYLE, alloy_code=ALLOY, quantity=2)],
+        )
+        order.create_time.FromDatetime(datetime(2030, 1, 2, tzinfo=UTC))
+        event = ord_ev.OrderSubmittedEvent(order=order)
+        ctx = context("orders.order.submitted", event)
+
+        await run(app.db, submitted, event, ctx, commit=False)
+        assert await outbox(app.db, production_infra.outbox, COMPUTED, prod_ev.RequirementsComputedEvent) == []
+        await run(app.db, submitted, event, ctx, commit=True)
+        [computed] = await outbox(app.db, production_infra.outbox, COMPUTED, prod_ev.RequirementsComputedEvent)
+        assert computed.meta.causation_id == ctx.event_id
+        assert [(r.material_code, r.weight_mg) for r in computed.requirements] == [(ALLOY, 6_000)]
+        assert computed.submit_time.ToDatetime(tzinfo=UTC) == datetime(2030, 1, 2, tzinfo=UTC)
+        # The same event again (a replay past the inbox) changes nothing.
+        await run(app.db, submitted, event, ctx, commit=True)
+        assert len(await outbox(app.db, production_infra.outbox, COMPUTED, prod_ev.RequirementsComputedEvent)) == 1
+    finally:
+        await app.aclose()
+
+
+@pytest.mark.parametrize("first", ["order_cancelled", "work_orders_cancelled"])
+async def test_inventory_returns_each_mg_once_whatever_the_order_of_the_cancellations(
+    settings_for: Callable[[str], ServiceSettings], channel_to: Callable[[int], grpc.aio.Channel], first: str
+) -> None:
+    app = await inventory_boot.start(settings_for("inventory"), port=0)
+    try:
+        stub = inventory_pb2_grpc.InventoryServiceStub(channel_to(app.port))
+        alloy = inv.Alloy(code=ALLOY, metal=inv.METAL_GOLD, fineness=750, colour="yellow", display_name=ALLOY)
+        await stub.UpsertAlloy(inv.UpsertAlloyRequest(alloy=alloy), metadata=SVC, timeout=T)
+        lot = inv.ReceiveLotRequest(kind=METAL, material_code=ALLOY, weight_mg=10_000, request_id=str(uuid.uuid4()))
+        await stub.ReceiveLot(lot, metadata=SVC, timeout=T)
+        specs = inventory_consumers.consumer_specs(InventoryUow(app.db), app.handlers.events)
+
+        async def deliver(subject: str, event: Message) -> None:
+            await run(app.db, handler(specs, subject)[1], event, context(subject, event), commit=True)
+
+        need = common_pb2.MaterialRequirement(material_code=ALLOY, kind=METAL, weight_mg=4_000, line_number=1)
+        await deliver(COMPUTED, prod_ev.RequirementsComputedEvent(order_id="order-1", requirements=[need]))
+        await deliver("production.work_orders.released", prod_ev.WorkOrdersReleasedEvent(order_id="order-1"))
+        casting = prod.Operation(
+            name="workOrders/wo-1/operations/1",
+            order_id="order-1",
+            alloy_code=ALLOY,
+            status=prod.OPERATION_STATUS_DONE,
+            loss_mg=100,
+            finished_by="OP-1",
+        )
+        await deliver(
+            "production.operation.changed",
+            prod_ev.OperationChangedEvent(operation=casting, from_status=prod.OPERATION_STATUS_IN_PROGRESS),
+        )
+        listing = inv.ListReservationsRequest(order_ids=["order-1"])
+
+        async def state() -> int:
+            [reservation] = (await stub.ListReservations(listing, metadata=SVC, timeout=T)).reservations
+            return int(reservation.state)
+
+        assert await state() == inv.RESERVATION_STATE_COMMITTED
+        order_cancelled = ord_ev.OrderCancelledEvent(order_id="order-1", reason="changed their mind")
+        back = common_pb2.MaterialRequirement(material_code=ALLOY, kind=METAL, weight_mg=3_900)
+        work_cancelled = prod_ev.WorkOrdersCancelledEvent(order_id="order-1", returned=[back])
+        if first == "order_cancelled":
+            await deliver("orders.order.cancelled", order_cancelled)
+            assert await state() == inv.RESERVATION_STATE_COMMITTED  # the metal is still on the shop floor
+            await deliver("production.work_orders.cancelled", work_cancelled)
+        else:
+            await deliver("production.work_orders.cancelled", work_cancelled)
+            await deliver("orders.order.cancelled", order_cancelled)
+        assert await state() == inv.RESERVATION_STATE_RELEASED
+
+        entries = (
+            await stub.ListCustodyEntries(
+                inv.ListCustodyEntriesRequest(reference="orders/order-1"), metadata=SVC, timeout=T
+            )
+        ).entries
+        assert sum(e.weight_mg for e in entries if e.kind == inv.CUSTODY_KIND_RETURN) == 3_900
+        lots = (await stub.ListLots(inv.ListLotsRequest(), metadata=SVC, timeout=T)).lots
+        assert [(x.on_hand_mg, x.reserved_mg) for x in lots] == [(9_900, 0)]  # 100 mg lost in casting
+    finally:
+        await app.aclose()
