@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, ClassVar, Protocol, Self, TypeVar
@@ -16,7 +17,15 @@ from clients._config import ClientConfig, ServiceName
 from clients._errors import error_from_rpc_error
 from clients._retry import call_with_retry, is_idempotent
 
-__all__ = ["ServiceClient", "UnaryMethod", "build_request", "new_request_id", "to_timestamp", "with_request_id"]
+__all__ = [
+    "MetadataPairs",
+    "ServiceClient",
+    "UnaryMethod",
+    "build_request",
+    "new_request_id",
+    "to_timestamp",
+    "with_request_id",
+]
 
 Req = TypeVar("Req", bound=Message)
 Resp = TypeVar("Resp")
@@ -74,15 +83,25 @@ class ServiceClient:
     or an open ``channel`` that stays the caller's. Every call carries the credentials and a deadline
     (``timeout`` per call, else ``config.deadline_s``); UNAVAILABLE failures of idempotent calls are
     retried with back-off within that deadline.
+
+    ``extra_metadata``, when given, is called for every call and its pairs are sent after the
+    credentials (e.g. the caller's ``traceparent``).
     """
 
     service: ClassVar[ServiceName]
 
-    def __init__(self, config: ClientConfig | None = None, *, channel: grpc.aio.Channel | None = None) -> None:
+    def __init__(
+        self,
+        config: ClientConfig | None = None,
+        *,
+        channel: grpc.aio.Channel | None = None,
+        extra_metadata: Callable[[], MetadataPairs] | None = None,
+    ) -> None:
         self.config = config if config is not None else ClientConfig.from_env()
         self._owns_channel = channel is None
         self._channel = channel if channel is not None else open_channel(self.config, self.service)
         self._metadata = self.config.metadata()
+        self._extra_metadata = extra_metadata
 
     @property
     def channel(self) -> grpc.aio.Channel:
@@ -109,8 +128,12 @@ class ServiceClient:
     ) -> Resp:
         """Invoke one unary RPC with deadline, credentials, retries and typed errors."""
 
+        metadata = self._metadata
+        if self._extra_metadata is not None:
+            metadata = metadata + tuple(self._extra_metadata())
+
         async def attempt(remaining: float) -> Resp:
-            call = method(request, timeout=remaining, metadata=self._metadata)
+            call = method(request, timeout=remaining, metadata=metadata)
             try:
                 return await call
             except grpc.aio.AioRpcError as err:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime
 from typing import TypeAlias
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from clients._base import ServiceClient, build_request, to_timestamp, with_request_id
+from clients._base import MetadataPairs, ServiceClient, build_request, to_timestamp, with_request_id
 from clients._config import ClientConfig
 from clients._pagination import paginate
 from mes.common.v1 import common_pb2
@@ -30,8 +30,14 @@ class ProductionClient(ServiceClient):
 
     service = "production"
 
-    def __init__(self, config: ClientConfig | None = None, *, channel: grpc.aio.Channel | None = None) -> None:
-        super().__init__(config, channel=channel)
+    def __init__(
+        self,
+        config: ClientConfig | None = None,
+        *,
+        channel: grpc.aio.Channel | None = None,
+        extra_metadata: Callable[[], MetadataPairs] | None = None,
+    ) -> None:
+        super().__init__(config, channel=channel, extra_metadata=extra_metadata)
         self._stub = production_pb2_grpc.ProductionServiceStub(self.channel)
 
     # -- styles -------------------------------------------------------------------------

@@ -51,6 +51,7 @@ def main() -> None:
         ws="websockets-sansio",
         lifespan="on",
         access_log=False,
+        log_config=None,  # uvicorn's records go to the root logger: JSON lines (configure_logging)
         log_level=settings.log_level.lower(),
         timeout_graceful_shutdown=max(1, int(settings.shutdown_grace_s)),
         server_header=False,

@@ -4,6 +4,10 @@ Routes: ``GET``/``POST /graphql`` (our pipeline, see ``endpoint``), WebSocket ``
 (subscriptions, see ``ws``), ``/healthz`` (200 when the services answer SERVING, else 503)
 and ``/metrics`` (Prometheus). The lifespan opens the backend channels, caches, limiters
 and the NATS consumers, and closes them on shutdown.
+
+Every HTTP request runs in a trace span (:mod:`services.shared.tracing`): the caller's
+``traceparent`` header is continued, else a new trace starts; the backend calls send it
+on as gRPC metadata and the request's log lines carry ``trace_id``/``span_id``.
 """
 
 from __future__ import annotations
@@ -16,10 +20,11 @@ from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from graphql_facade.backend import Backend
 from graphql_facade.caching import Cache
@@ -29,8 +34,9 @@ from graphql_facade.events import EventHub
 from graphql_facade.runtime import Facade
 from graphql_facade.ws import SubscriptionEndpoint
 from services.shared.logging import get_logger
+from services.shared.tracing import continue_trace, use_trace
 
-__all__ = ["create_app"]
+__all__ = ["TraceContextMiddleware", "create_app"]
 
 _log = get_logger("mes.facade")
 _HEALTH_TTL_S = 1.0
@@ -96,6 +102,25 @@ class _WebSocketApp:
         await self._lazy.websocket(scope, receive, send)
 
 
+class TraceContextMiddleware:
+    """Runs each HTTP request in a span continuing its ``traceparent`` header (or a new trace)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self._app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        incoming = None
+        for key, value in scope.get("headers", ()):
+            if key == b"traceparent":
+                incoming = value.decode("latin-1")
+                break
+        with use_trace(continue_trace(incoming)):
+            await self._app(scope, receive, send)
+
+
 async def _metrics(request: Request) -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
@@ -135,5 +160,6 @@ def create_app(
             Route("/healthz", lazy.healthz, methods=["GET"]),
             Route("/metrics", _metrics, methods=["GET"]),
         ],
+        middleware=[Middleware(TraceContextMiddleware)],
         lifespan=lifespan,
     )

@@ -4,6 +4,7 @@ One channel per service (round-robin over the addresses of a ``ipv4:a,b`` target
 once and shared; every call carries the facade's service token and a deadline, and idempotent
 calls are retried on UNAVAILABLE by the clients. Partner-scoped calls use an orders client whose
 metadata adds ``x-mes-partner`` (kept per partner in a small LRU; they share the channel).
+Every call also carries the request's W3C ``traceparent`` (``services.shared.tracing``).
 Optional client interceptors (tests count calls per method with one).
 """
 
@@ -25,6 +26,7 @@ from graphql_facade.metrics import BACKEND_CALLS, BACKEND_LATENCY
 from mes.inventory.v1 import inventory_pb2 as inv
 from mes.orders.v1 import orders_pb2 as ords
 from mes.production.v1 import production_pb2 as prod
+from services.shared.tracing import outgoing_metadata
 
 __all__ = ["GrpcBackend", "open_channel"]
 
@@ -65,9 +67,10 @@ class GrpcBackend:
             name: open_channel(config.address(name), tls_ca_file=config.tls_ca_file, interceptors=interceptors)
             for name in ("orders", "inventory", "production")
         }
-        self.orders = OrdersClient(config, channel=self._channels["orders"])
-        self.inventory = InventoryClient(config, channel=self._channels["inventory"])
-        self.production = ProductionClient(config, channel=self._channels["production"])
+        trace = outgoing_metadata
+        self.orders = OrdersClient(config, channel=self._channels["orders"], extra_metadata=trace)
+        self.inventory = InventoryClient(config, channel=self._channels["inventory"], extra_metadata=trace)
+        self.production = ProductionClient(config, channel=self._channels["production"], extra_metadata=trace)
         self._partner_clients: OrderedDict[str, OrdersClient] = OrderedDict()
         self._health = {n: health_pb2_grpc.HealthStub(c) for n, c in self._channels.items()}
 
@@ -92,7 +95,11 @@ class GrpcBackend:
             return self.orders
         client = self._partner_clients.get(partner)
         if client is None:
-            client = OrdersClient(self._config.with_changes(partner=partner), channel=self._channels["orders"])
+            client = OrdersClient(
+                self._config.with_changes(partner=partner),
+                channel=self._channels["orders"],
+                extra_metadata=outgoing_metadata,
+            )
             self._partner_clients[partner] = client
             while len(self._partner_clients) > _MAX_PARTNER_CLIENTS:
                 self._partner_clients.popitem(last=False)

@@ -30,6 +30,7 @@ from services.shared.grpc_server import Authenticator, ServerHandle, create_serv
 from services.shared.lifecycle import Closer, HealthMonitor, wait_for_shutdown_signal
 from services.shared.logging import configure_logging, get_logger
 from services.shared.messaging.runtime import MessagingSettings, NatsUnavailable, Probe, ServiceMessaging
+from services.shared.metrics import MetricsServer, start_metrics_server
 from services.shared.migrations import upgrade
 from services.shared.pagination import PageTokens
 
@@ -50,6 +51,8 @@ class App:
     handlers: Handlers
     #: NATS connection, relay and consumers; None without NATS_URL.
     messaging: ServiceMessaging | None = None
+    #: The ``/metrics`` endpoint; None unless ``METRICS_PORT`` is set.
+    metrics: MetricsServer | None = None
 
     @property
     def port(self) -> int:
@@ -77,11 +80,20 @@ async def start(settings: ServiceSettings, *, port: int | None = None) -> App:
     if config.migrate_on_start:
         await upgrade(MIGRATIONS, config.database_url, config.database_schema)
     closer = Closer()
-    db = Database(config.database_url, config.database_read_url, schema=config.database_schema)
+    db = Database(
+        config.database_url,
+        config.database_read_url,
+        schema=config.database_schema,
+        pool_size=config.database_pool_size,
+    )
     closer.push("database", db.dispose)
     probes: dict[str, Probe] = {"database": db.ping}
     messaging: ServiceMessaging | None = None
+    metrics: MetricsServer | None = None
     try:
+        if config.metrics_port:
+            metrics = start_metrics_server(config.grpc_host, config.metrics_port)
+            closer.push("metrics", metrics.close)
         handlers = build_handlers(config, db)
         servicer = InventoryServicer(handlers)
 
@@ -98,6 +110,9 @@ async def start(settings: ServiceSettings, *, port: int | None = None) -> App:
             default_deadline_s=config.default_deadline_s,
             tls_cert_file=config.tls_cert_file,
             tls_key_file=config.tls_key_file,
+            max_connection_age_s=config.grpc_max_connection_age_s,
+            max_connection_age_grace_s=config.grpc_max_connection_age_grace_s,
+            keepalive_s=config.grpc_keepalive_s,
         )
         if messaging_settings is not None:
             try:
@@ -123,7 +138,7 @@ async def start(settings: ServiceSettings, *, port: int | None = None) -> App:
     monitor = HealthMonitor(handle, probes)
     await monitor.check_once()
     monitor.start()
-    return App(config, db, handle, monitor, closer, handlers, messaging)
+    return App(config, db, handle, monitor, closer, handlers, messaging, metrics)
 
 
 async def _serve() -> None:

@@ -1,8 +1,13 @@
-"""gRPC server assembly: one interceptor for auth, deadlines, errors and logs;
-health checking and reflection on every service.
+"""gRPC server assembly: one interceptor for auth, deadlines, errors, trace context and
+logs; health checking and reflection on every service.
 
 ``create_server`` binds (port 0 picks a free port) and returns ``(server, port)``
 so tests can run servers on free ports.
+
+Each call continues the caller's W3C trace (metadata ``traceparent``) or starts a new
+one; its log lines carry ``trace_id``/``span_id`` and the outbox events it writes carry
+the trace on (see :mod:`services.shared.tracing`). Connections are closed after
+``max_connection_age_s`` (gRFC A9) so that clients re-resolve and reach new replicas.
 """
 
 from __future__ import annotations
@@ -22,8 +27,9 @@ from services.shared.errors import MesError, Unauthenticated
 from services.shared.logging import get_logger
 from services.shared.metrics import RPC_LATENCY
 from services.shared.rpc_status import grpc_code, internal_status, to_rpc_status
+from services.shared.tracing import TRACEPARENT, continue_trace, use_trace
 
-__all__ = ["Authenticator", "ServerHandle", "create_server"]
+__all__ = ["Authenticator", "ServerHandle", "create_server", "server_options"]
 
 _log = get_logger("mes.grpc")
 _OPEN_PREFIXES = ("/grpc.health.", "/grpc.reflection.")
@@ -94,6 +100,18 @@ class _Interceptor(grpc.aio.ServerInterceptor):
         request: Any,
         context: grpc.aio.ServicerContext[Any, Any],
     ) -> Any:
+        metadata = {k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
+        with use_trace(continue_trace(metadata.get(TRACEPARENT))):
+            return await self._traced_call(method, inner, request, context, metadata)
+
+    async def _traced_call(
+        self,
+        method: str,
+        inner: Callable[..., Any],
+        request: Any,
+        context: grpc.aio.ServicerContext[Any, Any],
+        metadata: Mapping[str, str],
+    ) -> Any:
         started = time.perf_counter()
         code = grpc.StatusCode.OK
         token = None
@@ -102,7 +120,6 @@ class _Interceptor(grpc.aio.ServerInterceptor):
             if remaining is not None and remaining <= 0:
                 code = grpc.StatusCode.DEADLINE_EXCEEDED
                 await context.abort(code, "deadline exceeded before the call started")
-            metadata = {k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
             try:
                 principal = await self._auth.authenticate(metadata)
                 token = set_principal(principal)
@@ -141,6 +158,27 @@ class _Interceptor(grpc.aio.ServerInterceptor):
         return None  # unreachable: abort raises
 
 
+def server_options(
+    *, max_connection_age_s: float = 300.0, max_connection_age_grace_s: float = 30.0, keepalive_s: float = 60.0
+) -> list[tuple[str, int]]:
+    """Channel arguments of the services' gRPC servers."""
+    options = [
+        ("grpc.so_reuseport", 0),
+        ("grpc.max_receive_message_length", 4 * 1024 * 1024),
+        # Accept the clients' keepalive pings (the facade pings every 60 s) down to every 10 s.
+        ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+        ("grpc.keepalive_permit_without_calls", 1),
+    ]
+    if max_connection_age_s > 0:
+        options += [
+            ("grpc.max_connection_age_ms", int(max_connection_age_s * 1000)),
+            ("grpc.max_connection_age_grace_ms", int(max_connection_age_grace_s * 1000)),
+        ]
+    if keepalive_s > 0:
+        options += [("grpc.keepalive_time_ms", int(keepalive_s * 1000)), ("grpc.keepalive_timeout_ms", 20_000)]
+    return options
+
+
 @dataclass
 class ServerHandle:
     server: grpc.aio.Server
@@ -169,11 +207,23 @@ async def create_server(
     default_deadline_s: float = 30.0,
     tls_cert_file: str | None = None,
     tls_key_file: str | None = None,
+    max_connection_age_s: float = 300.0,
+    max_connection_age_grace_s: float = 30.0,
+    keepalive_s: float = 60.0,
 ) -> ServerHandle:
-    """Build, bind and start a server; health starts NOT_SERVING until the caller says so."""
+    """Build, bind and start a server; health starts NOT_SERVING until the caller says so.
+
+    ``max_connection_age_s`` (0: unlimited) sends GOAWAY to connections older than that, and
+    calls in flight get ``max_connection_age_grace_s`` to finish; ``keepalive_s`` (0: off) is
+    the interval of the server's pings on idle connections.
+    """
     server = grpc.aio.server(
         interceptors=[_Interceptor(service, authenticator, default_deadline_s)],
-        options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", 4 * 1024 * 1024)],
+        options=server_options(
+            max_connection_age_s=max_connection_age_s,
+            max_connection_age_grace_s=max_connection_age_grace_s,
+            keepalive_s=keepalive_s,
+        ),
     )
     register(server)
     health_servicer = health.aio.HealthServicer()

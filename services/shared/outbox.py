@@ -1,4 +1,9 @@
-"""Writing events to the outbox in the caller's transaction."""
+"""Writing events to the outbox in the caller's transaction.
+
+Each event carries the current trace (``EventMeta.traceparent``, and the ``traceparent``
+header of the row, which the relay publishes as a NATS header), captured when the row is
+written: the relay publishes later, outside the request.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mes.common.v1 import common_pb2
 from services.shared.db import WROTE_OUTBOX
+from services.shared.tracing import TRACEPARENT, current_traceparent
 
 __all__ = ["OutboxWriter", "new_event_meta", "utcnow"]
 
@@ -21,8 +27,14 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def new_event_meta(producer: str, causation_id: str = "") -> common_pb2.EventMeta:
-    meta = common_pb2.EventMeta(event_id=str(uuid.uuid4()), producer=producer, causation_id=causation_id)
+def new_event_meta(producer: str, causation_id: str = "", traceparent: str | None = None) -> common_pb2.EventMeta:
+    """A new event id, now, the producer, the cause and the trace (the current one by default)."""
+    meta = common_pb2.EventMeta(
+        event_id=str(uuid.uuid4()),
+        producer=producer,
+        causation_id=causation_id,
+        traceparent=current_traceparent() if traceparent is None else traceparent,
+    )
     meta.occur_time.FromDatetime(utcnow())
     return meta
 
@@ -43,16 +55,22 @@ class OutboxWriter:
         causation_id: str = "",
         headers: dict[str, Any] | None = None,
     ) -> str:
-        """Fill ``event.meta`` (if unset) and insert the row; returns the event id."""
+        """Fill ``event.meta`` (if unset; its ``traceparent`` if empty) and insert the row;
+        returns the event id."""
         meta: common_pb2.EventMeta = event.meta  # type: ignore[attr-defined]
         if not meta.event_id:
             meta.CopyFrom(new_event_meta(self.producer, causation_id))
+        elif not meta.traceparent:
+            meta.traceparent = current_traceparent()
+        row_headers = dict(headers or {})
+        if meta.traceparent:
+            row_headers.setdefault(TRACEPARENT, meta.traceparent)
         await session.execute(
             insert(self._table).values(
                 event_id=meta.event_id,
                 subject=subject,
                 payload=event.SerializeToString(),
-                headers=json.dumps(headers or {}),
+                headers=json.dumps(row_headers),
                 created_at=utcnow(),
                 attempts=0,
             )

@@ -218,6 +218,10 @@ def _service_specs(
     options: StackOptions, base: Mapping[str, str], svc: str, *, python: str, nats_url: str, db_url: str
 ) -> list[ProcessSpec]:
     prefix = f"MES_{svc.upper()}_"
+    metrics_raw = base.get(prefix + "METRICS_PORT", "").strip()
+    if metrics_raw and not metrics_raw.isdigit():
+        raise PlanError(f"{prefix}METRICS_PORT must be a port number, not {metrics_raw!r}")
+    metrics_base = int(metrics_raw or 0)
     specs: list[ProcessSpec] = []
     for index in range(options.replicas):
         name = svc if options.replicas == 1 else f"{svc}-{index + 1}"
@@ -239,6 +243,12 @@ def _service_specs(
         if options.postgres:  # `mes up` migrates once before the replicas start
             env[prefix + "MIGRATE_ON_START"] = "0"
         what = f"{name} gRPC port" + (f" (replica {index + 1}: base + {index} * step)" if index else "")
+        claims = [PortClaim(options.host, port, port_env_var(svc), what)]
+        # Metrics only when asked per service (a shared METRICS_PORT would collide); replicas step like gRPC.
+        metrics_port = metrics_base + index * options.replica_port_step if metrics_base else 0
+        env[prefix + "METRICS_PORT"] = str(metrics_port)
+        if metrics_port:
+            claims.append(PortClaim(options.host, metrics_port, prefix + "METRICS_PORT", f"{name} metrics port"))
         specs.append(
             ProcessSpec(
                 name=name,
@@ -247,7 +257,7 @@ def _service_specs(
                 env=env,
                 host=options.host,
                 port=port,
-                claims=(PortClaim(options.host, port, port_env_var(svc), what),),
+                claims=tuple(claims),
                 probe=GrpcProbe(("", FULL_SERVICE_NAMES[svc])),
                 log_path=options.log_dir / f"{name}.log",
                 service=svc,

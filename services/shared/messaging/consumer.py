@@ -13,6 +13,10 @@ to one replica). Each message is handled as follows:
 4. handler raised: ``nak`` with the delay of the back-off list; on the ``max_deliver``-th
    delivery write a dead letter and ``term`` the message.
 
+While a message is handled, the consumer continues the event's trace
+(``meta.traceparent``, else the ``traceparent`` header) as a new span: log lines carry
+``trace_id``/``span_id`` and the events the handler writes carry the trace on.
+
 The server-side ``max_deliver`` is one more than ``max_deliver``: the spare delivery only
 happens when the process died during the last attempt, and it goes straight to the
 dead letters (unless the inbox shows the event was applied). Messages of a fetched batch
@@ -38,6 +42,7 @@ from nats.js import JetStreamContext
 from nats.js.api import ConsumerInfo
 from nats.js.errors import NotFoundError
 
+from mes.common.v1 import common_pb2
 from services.shared.db import Database
 from services.shared.errors import Unavailable
 from services.shared.logging import get_logger
@@ -53,6 +58,7 @@ from services.shared.messaging.streams import check_consumer_name, consumer_conf
 from services.shared.messaging.subjects import SubjectRouter
 from services.shared.metrics import EVENTS_CONSUMED
 from services.shared.tables import InfraTables
+from services.shared.tracing import TRACEPARENT, continue_trace, use_trace
 
 __all__ = ["EventConsumer"]
 
@@ -268,8 +274,24 @@ class EventConsumer:
             event, event_id = decode_event(self._decoders, subject, msg.data)
         except PoisonMessage as exc:
             guess = headers.get(MSG_ID_HEADER) or f"seq:{md.sequence.stream}"
-            await self._dead_letter(msg, guess, f"poison message: {exc}")
-            return await self._settle(msg, "poison", msg.term)
+            with use_trace(continue_trace(headers.get(TRACEPARENT))):
+                await self._dead_letter(msg, guess, f"poison message: {exc}")
+                return await self._settle(msg, "poison", msg.term)
+        meta: common_pb2.EventMeta = getattr(event, "meta")  # noqa: B009 - every event has meta (checked by decode_event)
+        with use_trace(continue_trace(meta.traceparent or headers.get(TRACEPARENT))):
+            return await self._handle(msg, handler, event, event_id, headers, meta)
+
+    async def _handle(
+        self,
+        msg: Msg,
+        handler: Handler,
+        event: Message,
+        event_id: str,
+        headers: dict[str, str],
+        meta: common_pb2.EventMeta,
+    ) -> str:
+        subject = msg.subject
+        md = msg.metadata
         ctx = EventContext(
             subject=subject,
             event_id=event_id,
@@ -277,7 +299,7 @@ class EventConsumer:
             num_delivered=md.num_delivered,
             stream_sequence=md.sequence.stream,
             headers=headers,
-            meta=getattr(event, "meta"),  # noqa: B009 - every event has meta (checked by decode_event)
+            meta=meta,
         )
         try:
             await self._retry_db(

@@ -10,7 +10,8 @@ job -> the relay (the batch in flight finishes) -> the NATS connection drains an
 the database is disposed after that by whoever pushed it first.
 
 Knobs, from the service's prefixed environment (``MES_<SERVICE>_<NAME>``, i.e.
-``ServiceSettings.extra``), with defaults:
+``ServiceSettings.extra``), else from the unprefixed ``MES_<NAME>`` (every service; i.e.
+``ServiceSettings.common``), with defaults:
 
 ==============================  =========  ====================================================
 ``NATS_CONNECT_TIMEOUT_S``      10         initial connection; then reconnects forever
@@ -27,14 +28,19 @@ Knobs, from the service's prefixed environment (``MES_<SERVICE>_<NAME>``, i.e.
 ``RELAY_BATCH``                 200        outbox rows per publish batch
 ``RELAY_PUBLISH_TIMEOUT_S``     5          wait for the PubAcks of a batch
 ``STREAM_DUPLICATE_WINDOW_S``   120        JetStream duplicate window (same value everywhere)
+``STREAM_REPLICAS``             1          replicas of new streams (3 on a NATS cluster); an
+                                           existing stream's replicas are never lowered
 ``RETENTION_INTERVAL_S``        3600       purge of old outbox/inbox/idempotency rows
 ==============================  =========  ====================================================
+
+The NATS connection is named ``<service>-<hostname>-<pid>`` (visible in ``/connz``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import socket
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -53,11 +59,16 @@ from services.shared.messaging.retention import RetentionJob
 from services.shared.messaging.streams import DEFAULT_DUPLICATE_WINDOW_S, StreamSpec, durable_name, ensure_streams
 from services.shared.tables import InfraTables
 
-__all__ = ["ConsumerSpec", "MessagingSettings", "NatsUnavailable", "Probe", "ServiceMessaging"]
+__all__ = ["ConsumerSpec", "MessagingSettings", "NatsUnavailable", "Probe", "ServiceMessaging", "connection_name"]
 
 _log = get_logger("mes.messaging.runtime")
 Probe = Callable[[], Awaitable[bool]]
 _FALSE = {"0", "false", "no", "off"}
+
+
+def connection_name(service: str) -> str:
+    """``<service>-<hostname>-<pid>``: tells replicas (pods) apart in the server's monitoring."""
+    return f"{service}-{socket.gethostname() or 'localhost'}-{os.getpid()}"
 
 
 class NatsUnavailable(RuntimeError):
@@ -110,13 +121,14 @@ class MessagingSettings:
     publish_timeout_s: float = 5.0
     duplicate_window_s: float = DEFAULT_DUPLICATE_WINDOW_S
     retention_interval_s: float = 3600.0
+    stream_replicas: int = 1
 
     @classmethod
     def from_settings(cls, settings: ServiceSettings) -> MessagingSettings | None:
         """None when ``NATS_URL`` is not set (the service runs without events)."""
         if not settings.nats_url:
             return None
-        x = settings.extra
+        x = settings.knobs
         return cls(
             nats_url=settings.nats_url,
             connect_timeout_s=_float(x, "NATS_CONNECT_TIMEOUT_S", 10.0, minimum=0.1),
@@ -134,6 +146,7 @@ class MessagingSettings:
             publish_timeout_s=_float(x, "RELAY_PUBLISH_TIMEOUT_S", 5.0, minimum=0.1),
             duplicate_window_s=_float(x, "STREAM_DUPLICATE_WINDOW_S", DEFAULT_DUPLICATE_WINDOW_S, minimum=0.1),
             retention_interval_s=_float(x, "RETENTION_INTERVAL_S", 3600.0, minimum=1.0),
+            stream_replicas=_int(x, "STREAM_REPLICAS", 1),
         )
 
 
@@ -180,7 +193,7 @@ class ServiceMessaging:
         try:
             conn = await connect_nats(
                 settings.nats_url,
-                name=f"{service}-{os.getpid()}",
+                name=connection_name(service),
                 initial_timeout_s=settings.connect_timeout_s,
                 drain_timeout_s=settings.drain_timeout_s,
             )
@@ -190,7 +203,7 @@ class ServiceMessaging:
             ) from None
         closer.push("nats", conn.close)
         probes["nats"] = conn.probe
-        await ensure_streams(conn.js, duplicate_window_s=settings.duplicate_window_s)
+        await ensure_streams(conn.js, replicas=settings.stream_replicas, duplicate_window_s=settings.duplicate_window_s)
         relay: OutboxRelay | None = None
         if settings.run_relay:
             relay = OutboxRelay(

@@ -8,7 +8,8 @@ past it, consumers' inbox tables deduplicate.
 
 :func:`ensure_streams` runs at start-up of every process that publishes or consumes;
 it creates missing streams and updates changed ones, so it is idempotent and safe to
-run from every replica at once.
+run from every replica at once. It never lowers the replica count of an existing stream
+(an operator may have raised it, or another process runs with a higher ``STREAM_REPLICAS``).
 """
 
 from __future__ import annotations
@@ -110,7 +111,12 @@ async def ensure_streams(
     duplicate_window_s: float = DEFAULT_DUPLICATE_WINDOW_S,
     max_age_s: float = DEFAULT_MAX_AGE_S,
 ) -> dict[str, StreamInfo]:
-    """Create the streams, or update them when their configuration changed."""
+    """Create the streams, or update them when their configuration changed.
+
+    ``replicas`` is a minimum: an existing stream with more replicas keeps them.
+    """
+    if replicas < 1:
+        raise ValueError("replicas must be >= 1")
     infos: dict[str, StreamInfo] = {}
     for spec in streams:
         config = stream_config(spec, replicas=replicas, duplicate_window_s=duplicate_window_s, max_age_s=max_age_s)
@@ -120,10 +126,19 @@ async def ensure_streams(
         except BadRequestError as exc:
             if exc.err_code != _STREAM_NAME_IN_USE:
                 raise
+            existing = (await js.stream_info(spec.name)).config.num_replicas or 1
+            if existing > replicas:
+                config.num_replicas = existing
             info = await js.update_stream(config)
             action = "updated"
         infos[spec.name] = info
-        _log.info("stream_ensured", stream=spec.name, action=action, subjects=list(spec.subjects))
+        _log.info(
+            "stream_ensured",
+            stream=spec.name,
+            action=action,
+            subjects=list(spec.subjects),
+            replicas=info.config.num_replicas,
+        )
     return infos
 
 
