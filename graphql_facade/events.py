@@ -27,7 +27,8 @@ from datetime import UTC, datetime
 from google.protobuf.message import DecodeError
 
 from graphql_facade.metrics import EVENTS
-from mes.orders.v1 import orders_events_pb2
+from mes.common.v1 import common_pb2
+from mes.orders.v1 import orders_events_pb2, orders_pb2
 from services.shared.logging import get_logger
 
 __all__ = ["STATUS_CHANGED", "STREAMS", "EventEnvelope", "EventHub", "Resync", "StatusEvent"]
@@ -35,6 +36,8 @@ __all__ = ["STATUS_CHANGED", "STREAMS", "EventEnvelope", "EventHub", "Resync", "
 _log = get_logger("mes.facade.events")
 STREAMS = ("ORDERS", "INVENTORY", "PRODUCTION")
 STATUS_CHANGED = "orders.order.status_changed"
+#: Intake publishes no status change for the first status; the submitted event stands for it.
+SUBMITTED = "orders.order.submitted"
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,38 @@ class Resync:
 
 
 Listener = Callable[[EventEnvelope], None]
+
+
+def _decode_status(event: EventEnvelope) -> StatusEvent:
+    """A status change, or the submitted event as the change to SUBMITTED."""
+    if event.subject == SUBMITTED:
+        submitted = orders_events_pb2.OrderSubmittedEvent.FromString(event.data)
+        order = submitted.order
+        return StatusEvent(
+            seq=event.seq,
+            time=_event_time(submitted.meta, event),
+            order_id=order.order_id,
+            partner_id=order.partner.removeprefix("partners/"),
+            from_status=orders_pb2.ORDER_STATUS_UNSPECIFIED,
+            to_status=order.status or orders_pb2.ORDER_STATUS_SUBMITTED,
+            reason="",
+            order_version=order.version,
+        )
+    msg = orders_events_pb2.OrderStatusChangedEvent.FromString(event.data)
+    return StatusEvent(
+        seq=event.seq,
+        time=_event_time(msg.meta, event),
+        order_id=msg.order_id,
+        partner_id=msg.partner_id,
+        from_status=msg.from_status,
+        to_status=msg.to_status,
+        reason=msg.reason,
+        order_version=msg.order_version,
+    )
+
+
+def _event_time(meta: common_pb2.EventMeta, event: EventEnvelope) -> datetime:
+    return meta.occur_time.ToDatetime(tzinfo=UTC) if meta.HasField("occur_time") else event.time
 
 
 class _Subscriber:
@@ -163,7 +198,7 @@ class EventHub:
         if event.stream == "ORDERS":
             self._orders_changed.set()
             self._orders_changed = asyncio.Event()
-            if event.subject == STATUS_CHANGED:
+            if event.subject in (STATUS_CHANGED, SUBMITTED):
                 self._dispatch_status(event)
 
     def _schedule_flush(self) -> None:
@@ -179,21 +214,10 @@ class EventHub:
 
     def _dispatch_status(self, event: EventEnvelope) -> None:
         try:
-            msg = orders_events_pb2.OrderStatusChangedEvent.FromString(event.data)
+            status = _decode_status(event)
         except DecodeError:
             _log.warning("undecodable_event", subject=event.subject, seq=event.seq)
             return
-        meta_time = msg.meta.occur_time.ToDatetime(tzinfo=UTC) if msg.meta.HasField("occur_time") else event.time
-        status = StatusEvent(
-            seq=event.seq,
-            time=meta_time,
-            order_id=msg.order_id,
-            partner_id=msg.partner_id,
-            from_status=msg.from_status,
-            to_status=msg.to_status,
-            reason=msg.reason,
-            order_version=msg.order_version,
-        )
         if len(self._buffer) == self._buffer.maxlen:
             self._horizon = self._buffer[0].seq
         self._buffer.append(status)

@@ -183,17 +183,18 @@ async def test_a_partner_follows_its_own_orders_live(gq: GraphQLStack) -> None:
                 mine = await _submit(client, gq, AURORA, "live-aurora-1", _new_order("LIVE-A-1"))
                 theirs = await _submit(client, gq, NORTHWIND, "live-northwind-1", _new_order("LIVE-N-1"))
                 expected = [
+                    f"order={mine} - -> SUBMITTED",
                     f"order={mine} SUBMITTED -> ACCEPTED materials reserved",
                     f"order={mine} ACCEPTED -> IN_PRODUCTION work orders released",
                 ]
                 await wait_for(
-                    lambda: follower.done() or len(_about(lines, mine)) >= 2, f"aurora's transitions (got {lines})"
+                    lambda: follower.done() or len(_about(lines, mine)) >= 3, f"aurora's transitions (got {lines})"
                 )
                 assert not follower.done(), f"the watch ended: {follower.exception()!r}"
                 await wait_for(
                     lambda: (
                         [e["toStatus"] for e in status_events(messages, "nw") if e.get("orderId") == theirs]
-                        == ["ACCEPTED", "IN_PRODUCTION"]
+                        == ["SUBMITTED", "ACCEPTED", "IN_PRODUCTION"]
                     ),
                     f"northwind's transitions (got {messages})",
                 )
@@ -239,7 +240,7 @@ async def test_the_watch_command_prints_transitions_and_stops_on_ctrl_c(gq: Grap
     out: list[str] = []
     try:
         async with asyncio.timeout(WAIT_S):
-            while len(out) < 2 and (line := await proc.stdout.readline()):
+            while len(out) < 3 and (line := await proc.stdout.readline()):
                 out.append(line.decode().rstrip("\n"))
         proc.send_signal(signal.SIGINT)  # Ctrl-C
         async with asyncio.timeout(10):
@@ -252,6 +253,7 @@ async def test_the_watch_command_prints_transitions_and_stops_on_ctrl_c(gq: Grap
     assert err == "", err
     prefix = f"partner={NORTHWIND} order={order_id}"
     assert [line.split(" ", 1)[1] for line in out] == [
+        f"{prefix} - -> SUBMITTED",
         f"{prefix} SUBMITTED -> ACCEPTED materials reserved",
         f"{prefix} ACCEPTED -> IN_PRODUCTION work orders released",
     ]
