@@ -20,12 +20,24 @@ def restore_logging() -> Iterator[None]:
     saved = structlog.get_config()
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
+    # Other tests may have run uvicorn with its own logging config (own handlers, no propagation).
+    names = ("uvicorn", "uvicorn.error", "alembic", "alembic.runtime.migration")
+    loggers = [logging.getLogger(name) for name in names]
+    states = [(lg.handlers[:], lg.propagate, lg.disabled, lg.level) for lg in loggers]
+    for lg in loggers:
+        lg.handlers.clear()
+        lg.propagate, lg.disabled = True, False
+        lg.setLevel(logging.NOTSET)
     try:
         yield
     finally:
         structlog.configure(**saved)
         root.handlers[:] = handlers
         root.setLevel(level)
+        for lg, (lg_handlers, propagate, disabled, lg_level) in zip(loggers, states, strict=True):
+            lg.handlers[:] = lg_handlers
+            lg.propagate, lg.disabled = propagate, disabled
+            lg.setLevel(lg_level)
         structlog.contextvars.unbind_contextvars("service")
 
 
