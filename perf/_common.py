@@ -1,0 +1,100 @@
+"""Helpers of the bench scenarios: the load-generator subprocess, query files, GraphQL calls."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import statistics
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from perf._stats import machine_busy_s
+
+__all__ = [
+    "PERF_DIR",
+    "ROOT",
+    "Say",
+    "gql",
+    "median",
+    "query",
+    "run_load",
+    "wait_quiet",
+]
+
+PERF_DIR = Path(__file__).resolve().parent
+ROOT = PERF_DIR.parent
+Say = Callable[[str], None]
+
+
+def query(name: str) -> str:
+    """The text of ``perf/queries/<name>.graphql``."""
+    return (PERF_DIR / "queries" / f"{name}.graphql").read_text(encoding="utf-8")
+
+
+def median(values: Sequence[float]) -> float:
+    return float(statistics.median(values)) if values else 0.0
+
+
+async def gql(
+    url: str,
+    document: str,
+    variables: Mapping[str, Any] | None = None,
+    *,
+    headers: Mapping[str, str],
+    operation: str | None = None,
+) -> httpx.Response:
+    """One GraphQL POST (set-up and probes only; load goes through ``perf._load``)."""
+    async with httpx.AsyncClient(timeout=60.0, trust_env=False) as client:
+        body: dict[str, Any] = {"query": document, "variables": dict(variables or {})}
+        if operation:
+            body["operationName"] = operation
+        return await client.post(url, json=body, headers=dict(headers))
+
+
+async def wait_quiet(max_wait_s: float, *, threshold_pct: float = 30.0) -> float:
+    """Wait (at most ``max_wait_s``) for a second in which the whole machine is busy less than
+    ``threshold_pct`` of one core, so other programs' bursts stay out of the windows; returns
+    the last second's busy percentage (the idle stack itself uses a few percent)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + max_wait_s
+    while True:
+        before = machine_busy_s()
+        await asyncio.sleep(1.0)
+        busy = 100.0 * (machine_busy_s() - before)
+        if busy < threshold_pct or loop.time() >= deadline:
+            return busy
+
+
+async def run_load(spec: Mapping[str, Any], *, cpus: str | None = None) -> dict[str, Any]:
+    """Run one load window in a separate process (pinned to ``cpus``) and return its summary."""
+    argv = [sys.executable, "-m", "perf._load"]
+    if cpus:
+        argv = ["taskset", "-c", cpus, *argv]
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(ROOT / "protos" / "gen")])
+    process = await asyncio.create_subprocess_exec(
+        *argv,
+        cwd=str(ROOT),
+        env=env,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    bound = float(spec.get("warmup_s", 1.0)) + float(spec["duration_s"]) + 60.0
+    try:
+        out, err = await asyncio.wait_for(process.communicate(json.dumps(spec).encode()), timeout=bound)
+    except TimeoutError:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(process.pid, 9)
+        await process.wait()
+        raise RuntimeError(f"load generator (pid {process.pid}) did not finish within {bound:.0f} s") from None
+    if process.returncode != 0 or not out.strip():
+        raise RuntimeError(f"load generator failed (exit {process.returncode}): {err.decode()[-2000:]}")
+    result: dict[str, Any] = json.loads(out.decode().strip().splitlines()[-1])
+    return result

@@ -1,0 +1,77 @@
+"""Markdown tables of a bench run: one line per target (ratio, PASS/MISS) and the raw numbers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["Verdict", "detail_table", "fmt_ms", "fmt_rate", "markdown_table", "verdict_table"]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One compared pair: ``measured`` against ``baseline`` from the same run."""
+
+    scenario: str
+    measured: str
+    baseline: str
+    ratio: float | None
+    target: str
+    #: True/False against the target; None for informational rows.
+    passed: bool | None
+
+    @property
+    def result(self) -> str:
+        if self.passed is None:
+            return "info"
+        return "PASS" if self.passed else "MISS"
+
+
+def fmt_rate(value: float, unit: str = "req/s") -> str:
+    return f"{value:,.0f} {unit}" if value >= 100 else f"{value:,.1f} {unit}"
+
+
+def fmt_ms(value: float) -> str:
+    return f"{value:,.1f} ms" if value < 100 else f"{value:,.0f} ms"
+
+
+def markdown_table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def verdict_table(verdicts: Iterable[Verdict]) -> str:
+    return markdown_table(
+        ("scenario", "measured", "baseline (same run)", "ratio", "target", "result"),
+        (
+            (v.scenario, v.measured, v.baseline, "—" if v.ratio is None else f"{v.ratio:.2f}x", v.target, v.result)
+            for v in verdicts
+        ),
+    )
+
+
+def _statuses(statuses: Mapping[str, int]) -> str:
+    return ", ".join(f"{k}: {v}" for k, v in sorted(statuses.items())) or "—"
+
+
+def detail_table(rows: Iterable[tuple[str, Mapping[str, Any]]]) -> str:
+    """Raw numbers of every load window: (label, load summary)."""
+    return markdown_table(
+        ("window", "ok/s", "p50", "p99", "max", "server CPU", "load-gen CPU", "other CPU", "answers"),
+        (
+            (
+                label,
+                fmt_rate(float(r["rate"]), ""),
+                fmt_ms(float(r["p50_ms"])),
+                fmt_ms(float(r["p99_ms"])),
+                fmt_ms(float(r["max_ms"])),
+                f"{r['server_cpu_pct']:.0f} %",
+                f"{r['client_cpu_pct']:.0f} %",
+                f"{r.get('other_cpu_pct', 0.0):.0f} %",
+                _statuses(r.get("statuses", {})),
+            )
+            for label, r in rows
+        ),
+    )

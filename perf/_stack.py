@@ -1,0 +1,228 @@
+"""The system under test for one bench run, started with the local stack's own parts.
+
+``BenchStack`` picks free loopback ports and a temporary data folder, plans the processes
+exactly as ``mes up`` does (``services.stack.plan``), starts nats-server and the three
+services with ``services.stack.supervisor``, loads the demo data, and can add GraphQL
+facades (each with its own environment) and other HTTP servers. ``aclose`` stops every
+child by PID (SIGTERM, SIGKILL after the grace period) and drops the temporary PostgreSQL
+database when one was created. Server processes can be pinned to a CPU set (``taskset``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import secrets
+import shutil
+import socket
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+
+from services.stack.database import migrate_services, provision_database
+from services.stack.demo import DemoTargets, load_demo_data, read_partner_keys
+from services.stack.options import SERVICES, StackOptions, port_env_var
+from services.stack.plan import HttpProbe, PortClaim, ProcessSpec, StackPlan, build_plan, repo_root
+from services.stack.supervisor import Supervisor
+from services.stack.up import find_nats_server
+
+__all__ = ["BenchStack", "HttpServer", "free_ports"]
+
+#: Variables of the caller's shell that would point the stack somewhere else.
+_SCRUB = ("DATABASE_URL", "MES_DATABASE_URL", "NATS_URL", "MES_NATS_URL", "MES_DATA_DIR", "REDIS_URL")
+_SCRUB_PREFIXES = ("MES_FACADE_", "MES_ORDERS_", "MES_INVENTORY_", "MES_PRODUCTION_", "MES_STACK_")
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct loopback ports that were free a moment ago."""
+    socks = []
+    try:
+        for _ in range(count):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.bind(("127.0.0.1", 0))
+            socks.append(sock)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for sock in socks:
+            sock.close()
+
+
+@dataclass(frozen=True)
+class HttpServer:
+    name: str
+    port: int
+    pid: int
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/graphql"
+
+
+def _with_database(admin_url: str, database: str) -> str:
+    parts = urlsplit(admin_url)
+    return urlunsplit((parts.scheme, parts.netloc, "/" + database, parts.query, parts.fragment))
+
+
+def _plain(url: str) -> str:
+    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
+class BenchStack:
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        postgres_admin_url: str | None = None,
+        server_cpus: str | None = None,
+        service_env: Mapping[str, str] | None = None,
+        say: Callable[[str], None] = print,
+    ) -> None:
+        self.workdir = workdir
+        self.data_dir = workdir / "data"
+        self.postgres_admin_url = postgres_admin_url
+        self.server_cpus = server_cpus
+        self._service_env = dict(service_env or {})
+        self._say = say
+        self._sup = Supervisor(start_timeout_s=90.0, stop_timeout_s=15.0, say=lambda m: say("  [stack] " + m.strip()))
+        self._plan: StackPlan | None = None
+        self._facade_template: ProcessSpec | None = None
+        self._database: str | None = None
+        self.partner_keys: dict[str, str] = {}
+        self.token = "mes-dev-token"
+
+    # -- addresses -------------------------------------------------------------------------
+
+    @property
+    def plan(self) -> StackPlan:
+        assert self._plan is not None, "start() first"
+        return self._plan
+
+    def address(self, service: str) -> str:
+        return self.plan.addresses[service][0]
+
+    @property
+    def nats_url(self) -> str:
+        return self.plan.nats_url
+
+    @property
+    def database_kind(self) -> str:
+        return "PostgreSQL" if self._database else "SQLite"
+
+    def pid(self, name: str) -> int:
+        for child in self._sup.children:
+            if child.name == name and child.returncode is None:
+                return child.pid
+        raise KeyError(name)
+
+    def pids(self, names: Sequence[str]) -> list[int]:
+        return [self.pid(n) for n in names]
+
+    # -- start and stop --------------------------------------------------------------------
+
+    def _env(self, ports: list[int]) -> dict[str, str]:
+        env = {
+            k: v for k, v in os.environ.items() if k not in _SCRUB and not any(k.startswith(p) for p in _SCRUB_PREFIXES)
+        }
+        env.update(self._service_env)
+        env["MES_STACK_NATS_PORT"], env["MES_STACK_NATS_MONITOR_PORT"] = str(ports[0]), str(ports[1])
+        env["MES_FACADE_PORT"] = str(ports[2])
+        for svc, port in zip(SERVICES, ports[3:6], strict=True):
+            env[port_env_var(svc)] = str(port)
+        env["PYTHONPATH"] = os.pathsep.join([str(repo_root()), str(repo_root() / "protos" / "gen")])
+        return env
+
+    async def _create_database(self) -> str:
+        assert self.postgres_admin_url is not None
+        name = "mes_bench_" + secrets.token_hex(4)
+        conn = await asyncpg.connect(_plain(self.postgres_admin_url))
+        try:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+        self._database = name
+        return _with_database(self.postgres_admin_url, name)
+
+    async def _drop_database(self) -> None:
+        if self._database is None or self.postgres_admin_url is None:
+            return
+        conn = await asyncpg.connect(_plain(self.postgres_admin_url))
+        try:
+            await conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", self._database
+            )
+            await conn.execute(f'DROP DATABASE IF EXISTS "{self._database}"')
+        finally:
+            await conn.close()
+        self._database = None
+
+    def _pin(self, spec: ProcessSpec) -> ProcessSpec:
+        if not self.server_cpus or shutil.which("taskset") is None:
+            return spec
+        return dataclasses.replace(spec, argv=("taskset", "-c", self.server_cpus, *spec.argv))
+
+    async def start(self, *, demo: bool = True) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        env = self._env(free_ports(6))
+        db_url = await self._create_database() if self.postgres_admin_url else None
+        options = StackOptions.resolve(env, data_dir=str(self.data_dir), database_url=db_url)
+        self.token = options.token
+        plan = build_plan(options, env, python=sys.executable, nats_binary=find_nats_server(), facade_available=True)
+        self._plan = plan
+        self._facade_template = next(s for s in plan.processes if s.role == "facade")
+        if db_url is not None:
+            self._say(f"  [stack] provisioning and migrating PostgreSQL database {self._database}")
+            await provision_database(db_url, options.db_password)
+            envs = {svc: next(s.env for s in plan.processes if s.service == svc) for svc in SERVICES}
+            await migrate_services(envs, say=lambda m: None)
+        await self._sup.start_group([self._pin(s) for s in plan.processes if s.role == "nats"])
+        await self._sup.start_group([self._pin(s) for s in plan.processes if s.role == "service"])
+        if demo:
+            targets = DemoTargets(self.address("orders"), self.address("inventory"), self.address("production"))
+            report = await load_demo_data(targets, token=options.token, data_dir=self.data_dir)
+            self.partner_keys = dict(report.partner_keys) or read_partner_keys(self.data_dir)
+            self._say("  [stack] " + report.summary())
+
+    async def start_facade(self, name: str, env: Mapping[str, str]) -> HttpServer:
+        """One more GraphQL facade on a free port, with ``env`` added to the stack's facade environment."""
+        assert self._facade_template is not None, "start() first"
+        port = free_ports(1)[0]
+        full = {**self._facade_template.env, **env}
+        full.update({"MES_FACADE_PORT": str(port), "MES_FACADE_HTTP_PORT": str(port), "MES_INSTANCE": name})
+        spec = dataclasses.replace(
+            self._facade_template,
+            name=name,
+            env=full,
+            port=port,
+            claims=(PortClaim("127.0.0.1", port, "MES_FACADE_PORT", name),),
+            probe=HttpProbe(port, "/healthz"),
+            log_path=self.data_dir / "logs" / f"{name}.log",
+        )
+        await self._sup.start_group([self._pin(spec)])
+        return HttpServer(name, port, self.pid(name))
+
+    async def start_http(self, name: str, argv: Sequence[str], port: int, health_path: str = "/healthz") -> HttpServer:
+        """Any HTTP server process (the baseline), stopped with the facades."""
+        assert self._facade_template is not None, "start() first"
+        spec = ProcessSpec(
+            name=name,
+            role="facade",
+            argv=tuple(argv),
+            env=dict(self._facade_template.env),
+            host="127.0.0.1",
+            port=port,
+            claims=(),
+            probe=HttpProbe(port, health_path),
+            log_path=self.data_dir / "logs" / f"{name}.log",
+        )
+        await self._sup.start_group([self._pin(spec)])
+        return HttpServer(name, port, self.pid(name))
+
+    async def aclose(self) -> None:
+        try:
+            await self._sup.stop_all()
+        finally:
+            await self._drop_database()

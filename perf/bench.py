@@ -1,0 +1,184 @@
+"""Benchmarks of Jewelry MES, each reported as a ratio against a baseline measured in the same run.
+
+    python perf/bench.py [facade|intake|all] [--quick] [--no-pin] [--json FILE] [--keep]
+
+``facade``  the GraphQL facade (dashboard, submitOrder, partner isolation); SQLite.
+``intake``  gRPC SubmitOrder with an empty backlog and with a backlog of waiting orders;
+            PostgreSQL when ``MES_BENCH_POSTGRES_URL`` is set (an admin URL: a temporary
+            database is created and dropped), SQLite otherwise.
+
+Everything runs on 127.0.0.1 on free ports in a temporary folder and is stopped by PID at the
+end. Progress goes to stderr, the markdown report to stdout. See ``perf/README.md``.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: make the repository importable
+    _ROOT = Path(__file__).resolve().parent.parent
+    sys.path[:0] = [str(_ROOT), str(_ROOT / "protos" / "gen")]
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import platform
+import shlex
+import shutil
+import signal
+import tempfile
+import time
+from typing import Any
+
+from perf._facade_bench import FacadePlan, run_facade
+from perf._intake_bench import IntakePlan, run_intake
+from perf._report import detail_table, markdown_table, verdict_table
+
+FACADE_FULL = FacadePlan(
+    reps=3, warmup_s=2.0, duration_s=10.0, flood_duration_s=15.0, flood_factors=(2.0, 20.0), quiet_wait_s=15.0
+)
+FACADE_QUICK = FacadePlan(
+    reps=1, warmup_s=1.0, duration_s=4.0, flood_duration_s=6.0, flood_factors=(2.0,), quiet_wait_s=3.0
+)
+INTAKE_FULL = IntakePlan(backlog=20_000, warmup_s=2.0, duration_s=15.0, drain_timeout_s=300.0, quiet_wait_s=15.0)
+INTAKE_QUICK = IntakePlan(
+    backlog=1_500, warmup_s=1.0, duration_s=4.0, drain_timeout_s=15.0, samples=100, quiet_wait_s=3.0
+)
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+        mem_kb = next(
+            int(line.split()[1])
+            for line in Path("/proc/meminfo").read_text().splitlines()
+            if line.startswith("MemTotal")
+        )
+        memory = f"{mem_kb / 1024 / 1024:.0f} GiB RAM"
+    except (OSError, StopIteration, ValueError):
+        memory = "RAM unknown"
+    return (
+        f"{os.cpu_count()} vCPU ({model}), {memory}, {platform.system()} {platform.release()},"
+        f" Python {platform.python_version()}"
+    )
+
+
+async def _main(args: argparse.Namespace, workdir: Path) -> tuple[str, dict[str, Any]]:
+    started = time.monotonic()
+    sections: list[str] = []
+    raw: dict[str, Any] = {}
+    if args.suite in ("facade", "all"):
+        plan = FACADE_QUICK if args.quick else FACADE_FULL
+        if args.no_pin:
+            plan = FacadePlan(**{**plan.__dict__, "pin": False})
+        facade = await run_facade(plan, workdir / "facade", _say)
+        layout = "server processes pinned to CPU0, load generator to CPU1 (taskset)" if plan.pin else "no CPU pinning"
+        sections += [
+            "### GraphQL facade",
+            "",
+            verdict_table(facade.verdicts),
+            "",
+            f"Layout: {layout}; {plan.reps} repetition(s) of {plan.duration_s:g} s after {plan.warmup_s:g} s"
+            " warm-up per window (medians). Notes:",
+            "",
+            *[f"- {note}" for note in facade.notes],
+            "",
+            "<details><summary>every load window</summary>",
+            "",
+            detail_table(facade.windows),
+            "",
+            "</details>",
+            "",
+        ]
+        raw["facade"] = {
+            "verdicts": [v.__dict__ for v in facade.verdicts],
+            "windows": facade.windows,
+            "notes": facade.notes,
+        }
+    if args.suite in ("intake", "all"):
+        plan_i = INTAKE_QUICK if args.quick else INTAKE_FULL
+        postgres = os.environ.get("MES_BENCH_POSTGRES_URL", "").strip() or None
+        plan_i = IntakePlan(**{**plan_i.__dict__, "postgres_url": postgres})
+        intake = await run_intake(plan_i, workdir / "intake", _say)
+        sections += [
+            f"### Order intake (gRPC SubmitOrder, {intake.database})",
+            "",
+            verdict_table(intake.verdicts),
+            "",
+            markdown_table(
+                ("measure", "empty backlog", "backlog waiting, consumers draining", "loaded / empty"), intake.table
+            ),
+            "",
+            f"Layout: no CPU pinning (services, nats-server{', PostgreSQL' if postgres else ''} and the load generator"
+            f" share both cores); windows of {plan_i.duration_s:g} s after {plan_i.warmup_s:g} s warm-up. Notes:",
+            "",
+            *[f"- {note}" for note in intake.notes],
+            "",
+            "<details><summary>every load window</summary>",
+            "",
+            detail_table([(label, r) for label, r in intake.windows]),
+            "",
+            "</details>",
+            "",
+        ]
+        raw["intake"] = {
+            "verdicts": [v.__dict__ for v in intake.verdicts],
+            "windows": [(label, {k: v for k, v in r.items() if k != "extra"}) for label, r in intake.windows],
+            "notes": intake.notes,
+            "table": intake.table,
+        }
+    command = "python perf/bench.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    header = [
+        f"## Bench results ({dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC{', quick' if args.quick else ''})",
+        "",
+        f"- command: `{command.strip()}`",
+        f"- machine: {machine()}",
+        f"- wall time: {time.monotonic() - started:,.0f} s",
+        "",
+    ]
+    return "\n".join(header + sections), raw
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("suite", nargs="?", default="all", choices=("facade", "intake", "all"))
+    parser.add_argument("--quick", action="store_true", help="short windows, one repetition, smaller backlog (< 3 min)")
+    parser.add_argument("--no-pin", action="store_true", help="facade: do not pin servers and load generator to CPUs")
+    parser.add_argument("--json", type=Path, help="also write the raw numbers to this file")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folder (logs, databases)")
+    args = parser.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="mes-bench-"))
+    _say(f"bench: working in {workdir}")
+
+    async def guarded() -> tuple[str, dict[str, Any]]:
+        task = asyncio.current_task()
+        assert task is not None
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+        return await _main(args, workdir)
+
+    try:
+        report, raw = asyncio.run(guarded())
+    finally:
+        if args.keep:
+            _say(f"bench: kept {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    print(report, flush=True)
+    if args.json:
+        args.json.write_text(json.dumps(raw, indent=2, default=str) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
