@@ -28,16 +28,16 @@ from google.protobuf.message import DecodeError
 
 from graphql_facade.metrics import EVENTS
 from mes.common.v1 import common_pb2
-from mes.orders.v1 import orders_events_pb2, orders_pb2
-from services.shared.logging import get_logger
+from mes.orders.v1 import orders_pb2
+from mes_contracts import events
+from mes_platform.logging import get_logger
 
-__all__ = ["STATUS_CHANGED", "STREAMS", "EventEnvelope", "EventHub", "Resync", "StatusEvent"]
+__all__ = ["STREAMS", "EventEnvelope", "EventHub", "Resync", "StatusEvent"]
 
 _log = get_logger("mes.facade.events")
-STREAMS = ("ORDERS", "INVENTORY", "PRODUCTION")
-STATUS_CHANGED = "orders.order.status_changed"
+STREAMS = tuple(stream.name for stream in events.STREAMS)
 #: Intake publishes no status change for the first status; the submitted event stands for it.
-SUBMITTED = "orders.order.submitted"
+_STATUS_SUBJECTS = (events.ORDER_STATUS_CHANGED.subject, events.ORDER_SUBMITTED.subject)
 
 
 @dataclass(frozen=True)
@@ -76,8 +76,8 @@ Listener = Callable[[EventEnvelope], None]
 
 def _decode_status(event: EventEnvelope) -> StatusEvent:
     """A status change, or the submitted event as the change to SUBMITTED."""
-    if event.subject == SUBMITTED:
-        submitted = orders_events_pb2.OrderSubmittedEvent.FromString(event.data)
+    if event.subject == events.ORDER_SUBMITTED.subject:
+        submitted = events.ORDER_SUBMITTED.decode(event.data)
         order = submitted.order
         return StatusEvent(
             seq=event.seq,
@@ -89,7 +89,7 @@ def _decode_status(event: EventEnvelope) -> StatusEvent:
             reason="",
             order_version=order.version,
         )
-    msg = orders_events_pb2.OrderStatusChangedEvent.FromString(event.data)
+    msg = events.ORDER_STATUS_CHANGED.decode(event.data)
     return StatusEvent(
         seq=event.seq,
         time=_event_time(msg.meta, event),
@@ -198,7 +198,7 @@ class EventHub:
         if event.stream == "ORDERS":
             self._orders_changed.set()
             self._orders_changed = asyncio.Event()
-            if event.subject in (STATUS_CHANGED, SUBMITTED):
+            if event.subject in _STATUS_SUBJECTS:
                 self._dispatch_status(event)
 
     def _schedule_flush(self) -> None:

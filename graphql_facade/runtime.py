@@ -24,10 +24,9 @@ from graphql_facade.limits import (
 )
 from graphql_facade.schema import Schemas, build_schemas
 from graphql_facade.subscriptions import CountersFeed, SubscriptionSlots
-from mes.inventory.v1 import inventory_events_pb2
-from mes.production.v1 import production_events_pb2
-from services.shared.lifecycle import Closer
-from services.shared.logging import get_logger
+from mes_contracts import events as contracts
+from mes_platform.lifecycle import Closer
+from mes_platform.logging import get_logger
 
 __all__ = ["Facade"]
 
@@ -165,10 +164,10 @@ def _reference_invalidator(reference: ReferenceCache) -> Listener:
 
     def forget(event: EventEnvelope) -> None:
         kind, ident = "", ""
-        if event.subject == "production.style.upserted":
-            kind, ident = "style", production_events_pb2.StyleUpsertedEvent.FromString(event.data).style.sku
-        elif event.subject == "inventory.alloy.upserted":
-            kind, ident = "alloy", inventory_events_pb2.AlloyUpsertedEvent.FromString(event.data).alloy.code
+        if event.subject == contracts.STYLE_UPSERTED.subject:
+            kind, ident = "style", contracts.STYLE_UPSERTED.decode(event.data).style.sku
+        elif event.subject == contracts.ALLOY_UPSERTED.subject:
+            kind, ident = "alloy", contracts.ALLOY_UPSERTED.decode(event.data).alloy.code
         if kind and ident:
             task = asyncio.get_running_loop().create_task(reference.forget(kind, ident))
             tasks.add(task)

@@ -1,8 +1,8 @@
 """The system under test for one bench run, started with the local stack's own parts.
 
 ``BenchStack`` picks free loopback ports and a temporary data folder, plans the processes
-exactly as ``mes up`` does (``services.stack.plan``), starts nats-server and the three
-services with ``services.stack.supervisor``, loads the demo data, and can add GraphQL
+exactly as ``mes up`` does (``mes_stack.plan``), starts nats-server and the three
+services with ``mes_stack.supervisor``, loads the demo data, and can add GraphQL
 facades (each with its own environment) and other HTTP servers. ``aclose`` stops every
 child by PID (SIGTERM, SIGKILL after the grace period) and drops the temporary PostgreSQL
 database when one was created. Server processes can be pinned to a CPU set (``taskset``).
@@ -23,12 +23,12 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-from services.stack.database import migrate_services, provision_database
-from services.stack.demo import DemoTargets, load_demo_data, read_partner_keys
-from services.stack.options import SERVICES, StackOptions, port_env_var
-from services.stack.plan import HttpProbe, PortClaim, ProcessSpec, StackPlan, build_plan, repo_root
-from services.stack.supervisor import Supervisor
-from services.stack.up import find_nats_server
+from mes_stack.database import migrate_services, provision_database
+from mes_stack.demo import DemoTargets, load_demo_data, read_partner_keys
+from mes_stack.options import SERVICES, StackOptions, port_env_var
+from mes_stack.plan import HttpProbe, PortClaim, ProcessSpec, StackPlan, build_plan, repo_root
+from mes_stack.supervisor import Supervisor
+from mes_stack.up import find_nats_server
 
 __all__ = ["BenchStack", "HttpServer", "free_ports"]
 

@@ -58,9 +58,7 @@ def _diff(a: Path, b: Path) -> list[str]:
     names_b = {p.relative_to(b) for p in b.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
     problems = [f"missing: {n}" for n in sorted(names_b - names_a)]
     problems += [f"unexpected: {n}" for n in sorted(names_a - names_b)]
-    problems += [
-        f"differs: {n}" for n in sorted(names_a & names_b) if not filecmp.cmp(a / n, b / n, shallow=False)
-    ]
+    problems += [f"differs: {n}" for n in sorted(names_a & names_b) if not filecmp.cmp(a / n, b / n, shallow=False)]
     return problems
 
 

@@ -20,10 +20,10 @@ from clients.cli._app import CliUsageError, Context, Subcommands, add_command, a
 from clients.cli._render import details, table
 
 if TYPE_CHECKING:
-    from services.shared.db import Database
-    from services.shared.messaging.connection import NatsConnection
-    from services.shared.messaging.deadletters import DeadLetter
-    from services.shared.tables import InfraTables
+    from mes_platform.db import Database
+    from mes_platform.messaging.connection import NatsConnection
+    from mes_platform.messaging.deadletters import DeadLetter
+    from mes_platform.tables import InfraTables
 
 __all__ = ["DESCRIPTION", "Target", "parse_time", "register", "resolve_target"]
 
@@ -102,7 +102,7 @@ class Target:
 
 def resolve_target(args: argparse.Namespace, env: dict[str, str] | None = None) -> Target:
     """Where the service's data and NATS are: flags first, then the service's own settings."""
-    from services.shared.config import ServiceSettings, normalize_db_url
+    from mes_platform.config import ServiceSettings, normalize_db_url
 
     settings = ServiceSettings.from_env(args.service, env=dict(os.environ) if env is None else env)
     url = normalize_db_url(args.database_url) if args.database_url else settings.database_url
@@ -124,8 +124,8 @@ def resolve_target(args: argparse.Namespace, env: dict[str, str] | None = None) 
 async def _database(target: Target) -> AsyncIterator[tuple[Database, InfraTables]]:
     from sqlalchemy import MetaData
 
-    from services.shared.db import Database
-    from services.shared.tables import add_infrastructure_tables
+    from mes_platform.db import Database
+    from mes_platform.tables import add_infrastructure_tables
 
     db = Database(target.database_url, schema=target.schema, pool_size=1)
     try:
@@ -136,7 +136,7 @@ async def _database(target: Target) -> AsyncIterator[tuple[Database, InfraTables
 
 @asynccontextmanager
 async def _nats(target: Target) -> AsyncIterator[NatsConnection]:
-    from services.shared.messaging.connection import connect_nats
+    from mes_platform.messaging.connection import connect_nats
 
     if not target.nats_url:
         raise CliUsageError(f"no NATS: pass --nats-url or set NATS_URL (or MES_{target.service.upper()}_NATS_URL)")
@@ -158,7 +158,7 @@ async def _guarded(ctx: Context, work: Coroutine[Any, Any, None]) -> int | None:
     """Run ``work``; database/NATS outages and unknown ids become exit codes."""
     import nats.errors
 
-    from services.shared.errors import NotFound, Unavailable
+    from mes_kernel.errors import NotFound, Unavailable
 
     try:
         await work
@@ -220,7 +220,7 @@ def letters_table(letters: Sequence[DeadLetter]) -> str:
 
 
 async def _list(args: argparse.Namespace, ctx: Context) -> int | None:
-    from services.shared.messaging.deadletters import list_dead_letters
+    from mes_platform.messaging.deadletters import list_dead_letters
 
     if not 1 <= args.limit <= 1000:
         raise CliUsageError("--limit must be 1..1000")
@@ -242,8 +242,8 @@ async def _list(args: argparse.Namespace, ctx: Context) -> int | None:
 
 
 async def _show(args: argparse.Namespace, ctx: Context) -> int | None:
-    from services.shared.errors import NotFound
-    from services.shared.messaging.deadletters import get_dead_letter
+    from mes_kernel.errors import NotFound
+    from mes_platform.messaging.deadletters import get_dead_letter
 
     target = resolve_target(args)
 
@@ -268,7 +268,7 @@ async def _show(args: argparse.Namespace, ctx: Context) -> int | None:
 
 
 async def _replay(args: argparse.Namespace, ctx: Context) -> int | None:
-    from services.shared.messaging.deadletters import replay_dead_letter
+    from mes_platform.messaging.deadletters import replay_dead_letter
 
     target = resolve_target(args)
     results: list[dict[str, Any]] = []
@@ -296,7 +296,7 @@ async def _replay(args: argparse.Namespace, ctx: Context) -> int | None:
 
 
 async def _republish(args: argparse.Namespace, ctx: Context) -> int | None:
-    from services.shared.messaging.relay import OutboxRelay, PublishError
+    from mes_platform.messaging.relay import OutboxRelay, PublishError
 
     if args.until <= args.since:
         raise CliUsageError("--until must be after --since")

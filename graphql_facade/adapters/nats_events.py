@@ -5,7 +5,7 @@ per stream (``orders.>``, ``inventory.>``, ``production.>``), so every replica s
 cache invalidation and subscriptions work with any number of replicas. Each consumer starts
 right after the stream's last sequence read at subscribe time, and the hub starts from those
 positions, so no event falls between the two. A missing stream is created with the shared
-definition (``services.shared.messaging.streams``), an existing one is never reconfigured.
+definition (``mes_platform.messaging.streams``), an existing one is never reconfigured.
 Connection and subscription are retried in the background: the facade serves (with TTL-only
 caching) while NATS is unreachable.
 """
@@ -25,8 +25,8 @@ from nats.js.client import JetStreamContext
 from nats.js.errors import NotFoundError
 
 from graphql_facade.events import EventEnvelope, EventHub
-from services.shared.logging import get_logger
-from services.shared.messaging.streams import ensure_streams, stream_for_subject
+from mes_platform.logging import get_logger
+from mes_platform.messaging.streams import ensure_streams, stream_for_subject
 
 __all__ = ["SUBJECTS", "NatsEventSource"]
 

@@ -1,6 +1,7 @@
-"""``python -m services.inventory``: serve the inventory gRPC API."""
+"""``python -m services.inventory``: run the inventory gRPC service."""
 
-from services.inventory.bootstrap import main
+from mes_platform.runtime import run_service
+from services.inventory.bootstrap import SPEC
 
 if __name__ == "__main__":
-    main()
+    run_service(SPEC)

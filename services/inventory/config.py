@@ -9,11 +9,11 @@ retries on stock events, a safety net; default 30).
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from services.shared.config import ServiceSettings
+from mes_platform.config import ServiceSettings
 
 __all__ = ["SERVICE", "Settings"]
 
@@ -27,18 +27,9 @@ class Settings(ServiceSettings):
     waiting_retry_interval_s: float = 30.0
 
     @classmethod
-    def from_env(cls, service: str = SERVICE, env: Mapping[str, str] | None = None) -> Settings:
-        return cls.wrap(ServiceSettings.from_env(service, env))
-
-    @classmethod
-    def wrap(cls, base: ServiceSettings) -> Settings:
-        """Inventory settings from common ones (knobs read from ``base.extra``)."""
-        if isinstance(base, Settings):
-            return base
-        fields = {f.name: getattr(base, f.name) for f in dataclasses.fields(ServiceSettings)}
-        return cls(
-            **fields,
-            reserve_attempts=max(1, int(base.extra.get("RESERVE_ATTEMPTS", "6"))),
-            retry_batch=max(1, int(base.extra.get("RETRY_BATCH", "500"))),
-            waiting_retry_interval_s=max(0.1, float(base.extra.get("WAITING_RETRY_INTERVAL_S", "30"))),
-        )
+    def own_knobs(cls, extra: Mapping[str, str]) -> dict[str, Any]:
+        return {
+            "reserve_attempts": max(1, int(extra.get("RESERVE_ATTEMPTS", "6"))),
+            "retry_batch": max(1, int(extra.get("RETRY_BATCH", "500"))),
+            "waiting_retry_interval_s": max(0.1, float(extra.get("WAITING_RETRY_INTERVAL_S", "30"))),
+        }

@@ -1,6 +1,7 @@
 """``python -m services.orders``: run the orders gRPC service."""
 
-from services.orders.bootstrap import main
+from mes_platform.runtime import run_service
+from services.orders.bootstrap import SPEC
 
 if __name__ == "__main__":
-    main()
+    run_service(SPEC)

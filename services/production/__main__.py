@@ -1,5 +1,7 @@
-"""``python -m services.production``: serve the production gRPC service."""
+"""``python -m services.production``: run the production gRPC service."""
 
-from services.production.bootstrap import main
+from mes_platform.runtime import run_service
+from services.production.bootstrap import SPEC
 
-main()
+if __name__ == "__main__":
+    run_service(SPEC)

@@ -24,8 +24,8 @@ from websockets import Subprotocol
 from websockets.asyncio.client import ClientConnection, connect
 
 from mes.orders.v1 import orders_pb2, orders_pb2_grpc
-from services.stack.partner_keys import PARTNERS_FILE
-from services.stack.state import StackState, read_state
+from mes_stack.partner_keys import PARTNERS_FILE
+from mes_stack.state import StackState, read_state
 from tests.e2e._stack import ROOT, START_TIMEOUT_S, RunningStack, wait_gone
 
 OPERATOR_TOKEN = "mes-dev-operator"  # the facade's development operator token
@@ -49,7 +49,7 @@ STATUS_SUBSCRIPTION = """subscription($since: Long) { orderStatusChanged(since: 
 def start_stack(data_dir: Path, env: dict[str, str]) -> RunningStack:
     """`mes up --data-dir <data_dir>` with the demo data; fails the test when not ready in time."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "services.stack", "up", "--data-dir", str(data_dir)],
+        [sys.executable, "-m", "mes_stack", "up", "--data-dir", str(data_dir)],
         cwd=ROOT,
         env=env,
         stdin=subprocess.DEVNULL,

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from services.stack.state import StackState, read_state
-from services.stack.summary import READY_LINE
+from mes_stack.state import StackState, read_state
+from mes_stack.summary import READY_LINE
 from tests._infra.ports import free_ports, pid_alive
 
 ROOT = Path(__file__).resolve().parents[2]

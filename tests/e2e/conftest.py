@@ -1,6 +1,6 @@
 """`mes up` as a real process on free loopback ports, for end-to-end tests.
 
-``run_stack(*args)`` starts ``python -m services.stack up --data-dir <tmp> *args`` with every
+``run_stack(*args)`` starts ``python -m mes_stack up --data-dir <tmp> *args`` with every
 port moved to a free one (environment variables), waits for the ready line and returns a
 ``RunningStack``; everything still running is interrupted (then killed) at teardown.
 """
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from services.stack.state import StackState, read_state
+from mes_stack.state import StackState, read_state
 from tests._infra.ci import service_unavailable
 from tests._infra.nats import find_nats_server
 from tests.e2e._stack import ROOT, START_TIMEOUT_S, RunningStack, stack_env, wait_gone
@@ -33,7 +33,7 @@ def run_stack(tmp_path: Path) -> Iterator[Callable[..., RunningStack]]:
         data_dir = tmp_path / f"var{len(stacks)}"
         env = env or stack_env()
         proc = subprocess.Popen(
-            [sys.executable, "-m", "services.stack", "up", "--data-dir", str(data_dir), *args],
+            [sys.executable, "-m", "mes_stack", "up", "--data-dir", str(data_dir), *args],
             cwd=ROOT,
             env=env,
             stdin=subprocess.DEVNULL,

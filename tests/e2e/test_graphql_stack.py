@@ -28,7 +28,7 @@ import websockets
 
 from graphql_facade.watch import WatchOptions, watch
 from mes.orders.v1 import orders_pb2
-from services.stack import demo_data
+from mes_stack import demo_data
 from tests._infra.ci import service_unavailable
 from tests._infra.nats import find_nats_server
 from tests.e2e._graphql import (

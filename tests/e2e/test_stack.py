@@ -27,9 +27,9 @@ from grpc_health.v1 import health_pb2
 from mes.inventory.v1 import inventory_pb2, inventory_pb2_grpc
 from mes.orders.v1 import orders_pb2, orders_pb2_grpc
 from mes.production.v1 import production_pb2, production_pb2_grpc
-from services.stack import demo_data
-from services.stack.partner_keys import PARTNERS_FILE
-from services.stack.plan import FULL_SERVICE_NAMES
+from mes_stack import demo_data
+from mes_stack.partner_keys import PARTNERS_FILE
+from mes_stack.plan import FULL_SERVICE_NAMES
 from tests.e2e._stack import RunningStack, stack_env, wait_gone
 
 TOKEN = (("authorization", "Bearer mes-dev-token"),)
@@ -132,7 +132,7 @@ def test_mes_up_serves_demo_data_and_stops_cleanly_on_ctrl_c(run_stack: Callable
     keys = _check_partner_keys(stack)
 
     # Loading the demo data again changes nothing and keeps the keys.
-    again = stack.run(sys.executable, "-m", "services.stack", "demo-data", "--data-dir", str(stack.data_dir))
+    again = stack.run(sys.executable, "-m", "mes_stack", "demo-data", "--data-dir", str(stack.data_dir))
     assert again.returncode == 0, again.stderr
     assert all(" 0 new/" in part for part in again.stdout.splitlines()[0].split(", ")), again.stdout
     assert _check_partner_keys(stack) == keys
@@ -149,7 +149,7 @@ def test_mes_up_serves_demo_data_and_stops_cleanly_on_ctrl_c(run_stack: Callable
 
     # Keys are shown once: without the file, loading the demo data again rotates them.
     (stack.data_dir / PARTNERS_FILE).unlink()
-    rotated = stack.run(sys.executable, "-m", "services.stack", "demo-data", "--data-dir", str(stack.data_dir))
+    rotated = stack.run(sys.executable, "-m", "mes_stack", "demo-data", "--data-dir", str(stack.data_dir))
     assert rotated.returncode == 0, rotated.stderr
     new_keys = {
         p["partner_id"]: p["api_key"] for p in json.loads((stack.data_dir / PARTNERS_FILE).read_text())["partners"]
@@ -191,7 +191,7 @@ def test_a_taken_port_fails_fast_naming_the_variable(run_stack: Callable[..., Ru
 @pytest.mark.parametrize("argv", [["up", "--replicas", "2"], ["up", "--database-url", "sqlite:///x.db"]])
 def test_bad_options_are_usage_errors(argv: list[str], tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "services.stack", *argv, "--data-dir", str(tmp_path)],
+        [sys.executable, "-m", "mes_stack", *argv, "--data-dir", str(tmp_path)],
         env=stack_env(),
         cwd=ROOT,
         capture_output=True,

@@ -10,6 +10,8 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from mes.common.v1 import common_pb2
 from mes.inventory.v1 import inventory_events_pb2 as ev
 from mes.inventory.v1 import inventory_pb2 as pb
+from mes_contracts import events
+from mes_contracts.events import EventType
 from services.inventory.domain.alloys import Alloy
 from services.inventory.domain.balances import Balance
 from services.inventory.domain.custody import CustodyEntry, CustodyKind
@@ -190,33 +192,31 @@ def balance_pb(balance: Balance) -> pb.Balance:
     )
 
 
-def event_message(event: DomainEvent) -> tuple[str, Message]:
-    """The subject and payload of a domain event (subjects as in inventory_events.proto)."""
+def event_message(event: DomainEvent) -> tuple[EventType[Message], Message]:
+    """The event type and payload of a domain event."""
     match event:
         case AlloyUpserted(alloy=alloy):
-            return "inventory.alloy.upserted", ev.AlloyUpsertedEvent(alloy=alloy_pb(alloy))
+            return events.ALLOY_UPSERTED, ev.AlloyUpsertedEvent(alloy=alloy_pb(alloy))
         case LotReceived(lot=lot):
-            return "inventory.lot.received", ev.LotReceivedEvent(lot=lot_pb(lot))
+            return events.LOT_RECEIVED, ev.LotReceivedEvent(lot=lot_pb(lot))
         case ReservationHeld(reservation=r):
-            return "inventory.reservation.held", ev.ReservationHeldEvent(
-                order_id=r.order_id, reservation=reservation_pb(r)
-            )
+            return events.RESERVATION_HELD, ev.ReservationHeldEvent(order_id=r.order_id, reservation=reservation_pb(r))
         case ReservationFailed(order_id=order_id, shortages=shortages):
-            return "inventory.reservation.failed", ev.ReservationFailedEvent(
+            return events.RESERVATION_FAILED, ev.ReservationFailedEvent(
                 order_id=order_id, shortages=[shortage_pb(s) for s in shortages]
             )
         case ReservationReleased(reservation=r, reason=reason):
-            return "inventory.reservation.released", ev.ReservationReleasedEvent(
+            return events.RESERVATION_RELEASED, ev.ReservationReleasedEvent(
                 order_id=r.order_id, reservation=reservation_pb(r), reason=reason
             )
         case ReservationCommitted(reservation=r):
-            return "inventory.reservation.committed", ev.ReservationStateChangedEvent(
+            return events.RESERVATION_COMMITTED, ev.ReservationStateChangedEvent(
                 order_id=r.order_id, reservation=reservation_pb(r)
             )
         case ReservationConsumed(reservation=r):
-            return "inventory.reservation.consumed", ev.ReservationStateChangedEvent(
+            return events.RESERVATION_CONSUMED, ev.ReservationStateChangedEvent(
                 order_id=r.order_id, reservation=reservation_pb(r)
             )
         case CustodyRecorded(entry=entry):
-            return "inventory.custody.recorded", ev.CustodyRecordedEvent(entry=entry_pb(entry))
+            return events.CUSTODY_RECORDED, ev.CustodyRecordedEvent(entry=entry_pb(entry))
     raise TypeError(f"no message for {type(event).__name__}")  # pragma: no cover

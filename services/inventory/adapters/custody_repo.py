@@ -7,7 +7,8 @@ from typing import Any
 from sqlalchemy import Row, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.inventory.adapters.keyset import as_utc, key_parts, page_of
+from mes_kernel.clock import as_utc
+from services.inventory.adapters.keyset import key_parts, page_of
 from services.inventory.adapters.tables import custody_entries
 from services.inventory.domain.custody import CustodyEntry, CustodyKind, order_holder
 from services.inventory.domain.materials import MaterialKind

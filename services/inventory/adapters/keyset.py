@@ -3,23 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, and_, or_
 
+from mes_kernel.clock import as_utc
+from mes_kernel.errors import InvalidArgument
 from services.inventory.service_layer.ports import Key, Page
-from services.shared.errors import InvalidArgument
 
-__all__ = ["as_utc", "bad_token", "iso", "key_parts", "keyset_after", "page_of", "parse_time"]
+__all__ = ["bad_token", "iso", "key_parts", "keyset_after", "page_of", "parse_time"]
 
 T = TypeVar("T")
 R = TypeVar("R")
-
-
-def as_utc(value: datetime) -> datetime:
-    """SQLite returns naive datetimes: every stored time is UTC."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def iso(value: datetime) -> str:

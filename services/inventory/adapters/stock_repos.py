@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import Row, and_, func, insert, literal, or_, select, union, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.inventory.adapters.keyset import as_utc, iso, key_parts, keyset_after, page_of, parse_time
+from mes_kernel.clock import as_utc
+from services.inventory.adapters.keyset import iso, key_parts, keyset_after, page_of, parse_time
 from services.inventory.adapters.tables import alloys, lots
 from services.inventory.domain.alloys import Alloy
 from services.inventory.domain.balances import Balance

@@ -24,7 +24,7 @@ from sqlalchemy import (
     text,
 )
 
-from services.shared.tables import add_infrastructure_tables
+from mes_platform.tables import add_infrastructure_tables
 
 __all__ = [
     "alloys",

@@ -15,6 +15,9 @@ from contextlib import asynccontextmanager
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mes_platform.db import Database
+from mes_platform.idempotency import IdempotencyStore
+from mes_platform.outbox import OutboxWriter
 from services.inventory.adapters.codec import event_message
 from services.inventory.adapters.custody_repo import SqlCustody
 from services.inventory.adapters.reservation_repos import SqlReservations, SqlWaiting
@@ -22,9 +25,6 @@ from services.inventory.adapters.stock_repos import SqlAlloys, SqlBalances, SqlL
 from services.inventory.adapters.tables import infra
 from services.inventory.domain.events import DomainEvent
 from services.inventory.service_layer.ports import Tx, WriteConflict
-from services.shared.db import Database
-from services.shared.idempotency import IdempotencyStore
-from services.shared.outbox import OutboxWriter
 
 __all__ = ["PRODUCER", "BorrowedUnitOfWork", "SqlUnitOfWork"]
 

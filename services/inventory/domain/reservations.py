@@ -19,9 +19,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import NamedTuple
 
+from mes_kernel.errors import FailedPrecondition
 from services.inventory.domain.allocation import Allocation
 from services.inventory.domain.materials import MaterialKind, Priority
-from services.shared.errors import FailedPrecondition
 
 __all__ = ["ACTIVE_STATES", "TRANSITIONS", "LotShare", "Reservation", "ReservationItem", "ReservationState"]
 

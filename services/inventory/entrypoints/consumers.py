@@ -36,16 +36,15 @@ from datetime import UTC
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mes.common.v1 import common_pb2
-from mes.inventory.v1 import inventory_events_pb2 as inv
 from mes.orders.v1 import orders_events_pb2 as orders
 from mes.production.v1 import production_events_pb2 as prod
 from mes.production.v1 import production_pb2
+from mes_contracts import events
+from mes_platform.messaging.events import EventContext
+from mes_platform.messaging.runtime import ConsumerSpec
 from services.inventory.adapters.unit_of_work import SqlUnitOfWork
 from services.inventory.entrypoints.mapping import priority_of, requirement
 from services.inventory.service_layer.event_handlers import EventHandlers
-from services.shared.messaging.events import EventContext
-from services.shared.messaging.runtime import ConsumerSpec
-from services.shared.messaging.streams import INVENTORY, ORDERS, PRODUCTION
 
 __all__ = ["InventoryConsumers", "consumer_specs", "is_recordable_loss"]
 
@@ -135,38 +134,16 @@ def consumer_specs(uow: SqlUnitOfWork, handlers: EventHandlers) -> list[Consumer
     return [
         ConsumerSpec(
             PRODUCTION_EVENTS,
-            PRODUCTION,
-            handlers={
-                "production.requirements.computed": c.requirements_computed,
-                "production.work_orders.released": c.work_orders_released,
-                "production.work_order.completed": c.work_order_completed,
-                "production.operation.changed": c.operation_changed,
-                "production.work_orders.cancelled": c.work_orders_cancelled,
-            },
-            decoders={
-                "production.requirements.computed": prod.RequirementsComputedEvent,
-                "production.work_orders.released": prod.WorkOrdersReleasedEvent,
-                "production.work_order.completed": prod.WorkOrderCompletedEvent,
-                "production.operation.changed": prod.OperationChangedEvent,
-                "production.work_orders.cancelled": prod.WorkOrdersCancelledEvent,
+            {
+                events.REQUIREMENTS_COMPUTED: c.requirements_computed,
+                events.WORK_ORDERS_RELEASED: c.work_orders_released,
+                events.WORK_ORDER_COMPLETED: c.work_order_completed,
+                events.OPERATION_CHANGED: c.operation_changed,
+                events.WORK_ORDERS_CANCELLED: c.work_orders_cancelled,
             },
         ),
+        ConsumerSpec(ORDER_EVENTS, {events.ORDER_CANCELLED: c.order_cancelled}),
         ConsumerSpec(
-            ORDER_EVENTS,
-            ORDERS,
-            handlers={"orders.order.cancelled": c.order_cancelled},
-            decoders={"orders.order.cancelled": orders.OrderCancelledEvent},
-        ),
-        ConsumerSpec(
-            STOCK_EVENTS,
-            INVENTORY,
-            handlers={
-                "inventory.lot.received": c.stock_changed,
-                "inventory.reservation.released": c.stock_changed,
-            },
-            decoders={
-                "inventory.lot.received": inv.LotReceivedEvent,
-                "inventory.reservation.released": inv.ReservationReleasedEvent,
-            },
+            STOCK_EVENTS, {events.LOT_RECEIVED: c.stock_changed, events.RESERVATION_RELEASED: c.stock_changed}
         ),
     ]

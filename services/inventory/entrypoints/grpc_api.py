@@ -12,13 +12,13 @@ import grpc
 
 from mes.inventory.v1 import inventory_pb2 as pb
 from mes.inventory.v1 import inventory_pb2_grpc
+from mes_kernel.validation import parse_name
+from mes_platform.auth import current_principal, require_staff
 from services.inventory.adapters.codec import alloy_pb, balance_pb, entry_pb, lot_pb, reservation_pb, shortage_pb
 from services.inventory.entrypoints import mapping
 from services.inventory.service_layer.commands import ListQuery
 from services.inventory.service_layer.handlers import Handlers
 from services.inventory.service_layer.ports import CustodyFilter
-from services.shared.auth import current_principal, require_staff
-from services.shared.validation import parse_name
 
 __all__ = ["SERVICE_NAME", "InventoryServicer"]
 

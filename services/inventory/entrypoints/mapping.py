@@ -6,6 +6,9 @@ from collections.abc import Sequence
 
 from mes.common.v1 import common_pb2
 from mes.inventory.v1 import inventory_pb2 as pb
+from mes_kernel.errors import FieldViolation, InvalidArgument
+from mes_kernel.validation import CODE_RE, Violations, parse_name
+from mes_platform.idempotency import request_fingerprint
 from services.inventory.adapters.codec import CUSTODY_KINDS, KINDS, METALS, PRIORITIES, STATES, from_timestamp
 from services.inventory.domain.custody import CustodyKind
 from services.inventory.domain.materials import MaterialKind, Metal, Priority
@@ -19,9 +22,6 @@ from services.inventory.service_layer.commands import (
     UpsertAlloy,
 )
 from services.inventory.service_layer.common import MAX_BATCH_NAMES
-from services.shared.errors import FieldViolation, InvalidArgument
-from services.shared.idempotency import request_fingerprint
-from services.shared.validation import CODE_RE, Violations, parse_name
 
 __all__ = [
     "codes_from_names",

@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
+from mes_platform.logging import get_logger
 from services.inventory.service_layer.event_handlers import EventHandlers
-from services.shared.logging import get_logger
 
 __all__ = ["SWEEP_CAUSE", "WaitingSweeper"]
 

@@ -1,4 +1,4 @@
+from mes_platform.migrations import run_env
 from services.inventory.adapters.tables import metadata
-from services.shared.migrations import run_env
 
 run_env(metadata)

@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
+from mes_kernel.errors import Conflict, NotFound
+from mes_kernel.validation import Violations
 from services.inventory.domain.alloys import Alloy
 from services.inventory.domain.events import AlloyUpserted
 from services.inventory.domain.materials import COLOURS, MAX_DENSITY_MG_PER_CM3, fineness_allowed
 from services.inventory.service_layer.commands import ListQuery, UpsertAlloy
 from services.inventory.service_layer.common import Deps
 from services.inventory.service_layer.ports import Page, WriteConflict
-from services.shared.errors import Conflict, NotFound
-from services.shared.validation import Violations
 
 __all__ = ["Catalogue", "validate_alloy"]
 

@@ -9,13 +9,14 @@ import re
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TypeVar
 
+from mes_kernel.clock import utcnow
+from mes_kernel.errors import Conflict
+from mes_kernel.paging import PageTokens, page_size
+from mes_kernel.validation import Violations
 from services.inventory.service_layer.ports import Key, Page, UnitOfWork, WriteConflict
-from services.shared.errors import Conflict
-from services.shared.pagination import PageTokens, page_size
-from services.shared.validation import Violations
 
 __all__ = ["MAX_BATCH_NAMES", "Deps", "check_id", "digest", "is_id", "new_id", "utcnow"]
 
@@ -23,10 +24,6 @@ T = TypeVar("T")
 #: BatchGet* accept at most this many names.
 MAX_BATCH_NAMES = 1000
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def new_id() -> str:

@@ -6,14 +6,14 @@ already issued). Stock-moving entries are written by lots and reservations.
 
 from __future__ import annotations
 
+from mes_kernel.errors import InvalidArgument, NotFound
+from mes_kernel.validation import Violations
 from services.inventory.domain.custody import CustodyEntry
 from services.inventory.domain.events import CustodyRecorded
 from services.inventory.domain.materials import MAX_STONE_PIECES, MAX_WEIGHT_MG
 from services.inventory.service_layer.commands import ListQuery, RecordCustody
 from services.inventory.service_layer.common import Deps, is_id
 from services.inventory.service_layer.ports import CustodyFilter, Tx
-from services.shared.errors import InvalidArgument, NotFound
-from services.shared.validation import Violations
 
 __all__ = ["MAX_NAME_LEN", "Custody"]
 

@@ -25,6 +25,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from mes_kernel.errors import InvalidArgument
+from mes_kernel.validation import Violations
 from services.inventory.domain.allocation import totals_by_material
 from services.inventory.domain.custody import CustodyEntry, CustodyKind, order_holder
 from services.inventory.domain.events import CustodyRecorded
@@ -43,8 +45,6 @@ from services.inventory.service_layer.transitions import (
     release_in,
     return_outstanding,
 )
-from services.shared.errors import InvalidArgument
-from services.shared.validation import Violations
 
 __all__ = ["EventHandlers", "RetryReport"]
 

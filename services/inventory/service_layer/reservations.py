@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 
+from mes_kernel.errors import NotFound
+from mes_kernel.validation import Violations
 from services.inventory.domain.materials import Priority
 from services.inventory.domain.reservations import Reservation
 from services.inventory.domain.waiting import Shortage
@@ -12,8 +14,6 @@ from services.inventory.service_layer.commands import ListQuery, ListReservation
 from services.inventory.service_layer.common import MAX_BATCH_NAMES, Deps, check_id
 from services.inventory.service_layer.ports import Tx
 from services.inventory.service_layer.transitions import commit_in, consume_in, release_in
-from services.shared.errors import NotFound
-from services.shared.validation import Violations
 
 __all__ = ["Reservations"]
 

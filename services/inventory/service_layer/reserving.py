@@ -15,6 +15,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import Enum
 
+from mes_kernel.errors import FailedPrecondition
+from mes_kernel.validation import Violations
 from services.inventory.domain.allocation import Requirement, allocate
 from services.inventory.domain.events import ReservationFailed, ReservationHeld
 from services.inventory.domain.materials import MAX_STONE_PIECES, MAX_WEIGHT_MG, MaterialKind, Priority
@@ -23,8 +25,6 @@ from services.inventory.domain.waiting import Shortage, WaitingOrder
 from services.inventory.service_layer.commands import ReserveOrder
 from services.inventory.service_layer.common import Deps, check_id
 from services.inventory.service_layer.ports import Tx, WriteConflict
-from services.shared.errors import FailedPrecondition
-from services.shared.validation import Violations
 
 __all__ = ["MAX_REQUIREMENTS", "Mode", "ReserveOutcome", "ReserveRequest", "insufficient_stock", "reserve", "validate"]
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from mes_kernel.errors import InvalidArgument, NotFound
+from mes_kernel.validation import Violations
 from services.inventory.domain.balances import Balance
 from services.inventory.domain.custody import STORES, CustodyEntry, CustodyKind
 from services.inventory.domain.events import CustodyRecorded, LotReceived
@@ -12,8 +14,6 @@ from services.inventory.domain.materials import MAX_STONE_PIECES, MAX_WEIGHT_MG,
 from services.inventory.service_layer.commands import ListQuery, ReceiveLot
 from services.inventory.service_layer.common import Deps
 from services.inventory.service_layer.ports import Tx
-from services.shared.errors import InvalidArgument, NotFound
-from services.shared.validation import Violations
 
 __all__ = ["Stock", "receive_into_stores"]
 

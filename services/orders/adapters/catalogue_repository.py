@@ -8,9 +8,9 @@ from sqlalchemy import select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mes_kernel.clock import utcnow
 from services.orders.adapters.tables import catalogue_items
 from services.orders.domain.catalogue import CatalogueItem, CatalogueKind
-from services.shared.outbox import utcnow
 
 __all__ = ["SqlCatalogueRepository"]
 

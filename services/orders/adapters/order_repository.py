@@ -10,12 +10,12 @@ from sqlalchemy import ColumnElement, and_, func, insert, select, tuple_, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.orders.adapters._time import as_utc
+from mes_kernel.clock import as_utc
+from mes_kernel.errors import Conflict
 from services.orders.adapters.tables import order_lines, order_status_changes, orders
 from services.orders.domain.order import Order, OrderLine, Priority, StatusChange
 from services.orders.domain.status import TERMINAL, OrderStatus
 from services.orders.service_layer.ports import OrderFilter
-from services.shared.errors import Conflict
 
 __all__ = ["SqlOrderRepository"]
 

@@ -5,15 +5,12 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mes.orders.v1 import orders_events_pb2
+from mes_contracts import events
+from mes_platform.outbox import OutboxWriter
 from services.orders.adapters.proto import order_to_proto, status_to_proto
 from services.orders.domain.order import Order, StatusChange
-from services.shared.outbox import OutboxWriter
 
-__all__ = ["SUBJECT_CANCELLED", "SUBJECT_STATUS_CHANGED", "SUBJECT_SUBMITTED", "OutboxOrderEvents"]
-
-SUBJECT_SUBMITTED = "orders.order.submitted"
-SUBJECT_STATUS_CHANGED = "orders.order.status_changed"
-SUBJECT_CANCELLED = "orders.order.cancelled"
+__all__ = ["OutboxOrderEvents"]
 
 
 class OutboxOrderEvents:
@@ -23,7 +20,7 @@ class OutboxOrderEvents:
 
     async def order_submitted(self, order: Order, *, causation_id: str = "") -> None:
         event = orders_events_pb2.OrderSubmittedEvent(order=order_to_proto(order, order.update_time))
-        await self._writer.add(self._session, SUBJECT_SUBMITTED, event, causation_id=causation_id)
+        await self._writer.add(self._session, events.ORDER_SUBMITTED, event, causation_id=causation_id)
 
     async def status_changed(self, order: Order, change: StatusChange, *, causation_id: str = "") -> None:
         event = orders_events_pb2.OrderStatusChangedEvent(
@@ -35,7 +32,7 @@ class OutboxOrderEvents:
             order_version=change.version,
             priority=int(order.priority),  # type: ignore[arg-type]
         )
-        await self._writer.add(self._session, SUBJECT_STATUS_CHANGED, event, causation_id=causation_id)
+        await self._writer.add(self._session, events.ORDER_STATUS_CHANGED, event, causation_id=causation_id)
 
     async def order_cancelled(self, order: Order, change: StatusChange, *, causation_id: str = "") -> None:
         event = orders_events_pb2.OrderCancelledEvent(
@@ -44,4 +41,4 @@ class OutboxOrderEvents:
             previous_status=status_to_proto(change.from_status),
             reason=change.reason,
         )
-        await self._writer.add(self._session, SUBJECT_CANCELLED, event, causation_id=causation_id)
+        await self._writer.add(self._session, events.ORDER_CANCELLED, event, causation_id=causation_id)

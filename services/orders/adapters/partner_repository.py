@@ -11,10 +11,10 @@ from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.orders.adapters._time import as_utc, as_utc_or_none
+from mes_kernel.clock import as_utc, as_utc_or_none
+from mes_kernel.errors import AlreadyExists, Conflict
 from services.orders.adapters.tables import api_keys, partners
 from services.orders.domain.partner import ApiKey, Partner, PartnerTier
-from services.shared.errors import AlreadyExists, Conflict
 
 __all__ = ["SqlPartnerRepository"]
 

@@ -16,7 +16,7 @@ from sqlalchemy import (
     Table,
 )
 
-from services.shared.tables import add_infrastructure_tables
+from mes_platform.tables import add_infrastructure_tables
 
 __all__ = [
     "api_keys",

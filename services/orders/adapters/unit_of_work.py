@@ -8,15 +8,15 @@ from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mes_platform.db import Database
+from mes_platform.idempotency import IdempotencyStore
+from mes_platform.outbox import OutboxWriter
 from services.orders.adapters.catalogue_repository import SqlCatalogueRepository
 from services.orders.adapters.order_repository import SqlOrderRepository
 from services.orders.adapters.outbox_events import OutboxOrderEvents
 from services.orders.adapters.partner_repository import SqlPartnerRepository
 from services.orders.adapters.tables import infra
 from services.orders.service_layer.ports import UnitOfWork
-from services.shared.db import Database
-from services.shared.idempotency import IdempotencyStore
-from services.shared.outbox import OutboxWriter
 
 __all__ = ["SqlUnitOfWork", "SqlUnitOfWorkFactory"]
 

@@ -6,9 +6,9 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from mes_kernel.errors import InvalidArgument
+from mes_kernel.validation import Violations
 from services.orders.domain.order import OrderLine, Priority
-from services.shared.errors import InvalidArgument
-from services.shared.validation import Violations
 
 __all__ = [
     "MAX_ENGRAVING_LEN",

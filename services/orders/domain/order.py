@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import IntEnum
 
+from mes_kernel.errors import FailedPrecondition
 from services.orders.domain.status import TERMINAL, OrderStatus, can_transition
-from services.shared.errors import FailedPrecondition
 
 __all__ = [
     "HOLD_REASON_STATUSES",

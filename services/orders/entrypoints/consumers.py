@@ -27,12 +27,12 @@ from mes.common.v1 import common_pb2
 from mes.inventory.v1 import inventory_events_pb2 as inv
 from mes.inventory.v1 import inventory_pb2
 from mes.production.v1 import production_events_pb2 as prod
+from mes_contracts import events
+from mes_platform.messaging.events import EventContext
+from mes_platform.messaging.runtime import ConsumerSpec
 from services.orders.adapters.unit_of_work import SqlUnitOfWorkFactory
 from services.orders.domain.catalogue import CatalogueKind
 from services.orders.service_layer.event_handlers import OrderEventHandlers
-from services.shared.messaging.events import EventContext
-from services.shared.messaging.runtime import ConsumerSpec
-from services.shared.messaging.streams import INVENTORY, PRODUCTION
 
 __all__ = ["OrderConsumers", "consumer_specs", "describe_shortages"]
 
@@ -117,32 +117,19 @@ def consumer_specs(uows: SqlUnitOfWorkFactory, handlers: OrderEventHandlers) -> 
     return [
         ConsumerSpec(
             INVENTORY_EVENTS,
-            INVENTORY,
-            handlers={
-                "inventory.reservation.held": c.reservation_held,
-                "inventory.reservation.failed": c.reservation_failed,
-                "inventory.alloy.upserted": c.alloy_upserted,
-            },
-            decoders={
-                "inventory.reservation.held": inv.ReservationHeldEvent,
-                "inventory.reservation.failed": inv.ReservationFailedEvent,
-                "inventory.alloy.upserted": inv.AlloyUpsertedEvent,
+            {
+                events.RESERVATION_HELD: c.reservation_held,
+                events.RESERVATION_FAILED: c.reservation_failed,
+                events.ALLOY_UPSERTED: c.alloy_upserted,
             },
         ),
         ConsumerSpec(
             PRODUCTION_EVENTS,
-            PRODUCTION,
-            handlers={
-                "production.work_orders.released": c.work_orders_released,
-                "production.work_order.completed": c.work_order_completed,
-                "production.requirements.failed": c.requirements_failed,
-                "production.style.upserted": c.style_upserted,
-            },
-            decoders={
-                "production.work_orders.released": prod.WorkOrdersReleasedEvent,
-                "production.work_order.completed": prod.WorkOrderCompletedEvent,
-                "production.requirements.failed": prod.RequirementsFailedEvent,
-                "production.style.upserted": prod.StyleUpsertedEvent,
+            {
+                events.WORK_ORDERS_RELEASED: c.work_orders_released,
+                events.WORK_ORDER_COMPLETED: c.work_order_completed,
+                events.REQUIREMENTS_FAILED: c.requirements_failed,
+                events.STYLE_UPSERTED: c.style_upserted,
             },
         ),
     ]

@@ -7,6 +7,7 @@ from typing import Any
 import grpc
 
 from mes.orders.v1 import orders_pb2, orders_pb2_grpc
+from mes_kernel.clock import utcnow
 from services.orders.adapters.proto import (
     catalogue_item_to_proto,
     order_to_proto,
@@ -20,7 +21,6 @@ from services.orders.service_layer.commands import CreatePartner
 from services.orders.service_layer.orders import OrderService
 from services.orders.service_layer.paging import PageRequest
 from services.orders.service_layer.partners import PartnerService
-from services.shared.outbox import utcnow
 
 __all__ = ["SERVICE_NAME", "OrdersServicer"]
 

@@ -8,13 +8,13 @@ from datetime import UTC, datetime
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from mes.orders.v1 import orders_pb2
+from mes_kernel.validation import Violations
+from mes_platform.idempotency import request_fingerprint
 from services.orders.adapters.proto import status_to_proto
 from services.orders.domain.catalogue import CatalogueKind
 from services.orders.domain.intake import LineInput
 from services.orders.domain.status import OrderStatus
 from services.orders.service_layer.commands import CancelOrder, ListOrders, ShipOrder, SubmitOrder
-from services.shared.idempotency import request_fingerprint
-from services.shared.validation import Violations
 
 __all__ = ["cancel_command", "catalogue_kind", "list_orders_query", "ship_command", "submit_command"]
 

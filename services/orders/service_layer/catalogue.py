@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from mes_kernel.paging import PageTokens, page_size
 from services.orders.domain.catalogue import CatalogueItem, CatalogueKind
 from services.orders.service_layer.paging import Page, Pager, PageRequest
 from services.orders.service_layer.ports import UnitOfWorkFactory
-from services.shared.pagination import PageTokens, page_size
 
 __all__ = ["CatalogueService"]
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+from mes_kernel.clock import utcnow
+from mes_kernel.validation import Violations
+from mes_platform.logging import get_logger
 from services.orders.domain.catalogue import CatalogueItem, CatalogueKind
 from services.orders.domain.order import StatusChange
 from services.orders.domain.status import OrderStatus, forward_path
 from services.orders.service_layer.ports import UnitOfWork, UnitOfWorkFactory
-from services.shared.logging import get_logger
-from services.shared.outbox import utcnow
-from services.shared.validation import Violations
 
 __all__ = ["OrderEventHandlers"]
 

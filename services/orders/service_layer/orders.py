@@ -7,6 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from mes_kernel.clock import utcnow
+from mes_kernel.errors import FieldViolation, InvalidArgument, NotFound
+from mes_kernel.paging import PageTokens, page_size
+from mes_kernel.validation import Violations, parse_name
+from mes_platform.auth import current_principal, partner_scope, require_staff
 from services.orders.domain.catalogue import CatalogueKind
 from services.orders.domain.intake import check_catalogue, validate_order
 from services.orders.domain.order import Order, StatusChange, new_order_id
@@ -14,11 +19,6 @@ from services.orders.domain.status import OrderStatus
 from services.orders.service_layer.commands import CancelOrder, ListOrders, ShipOrder, SubmitOrder
 from services.orders.service_layer.paging import Page, Pager, PageRequest
 from services.orders.service_layer.ports import OrderFilter, UnitOfWork, UnitOfWorkFactory
-from services.shared.auth import current_principal, partner_scope, require_staff
-from services.shared.errors import FieldViolation, InvalidArgument, NotFound
-from services.shared.outbox import utcnow
-from services.shared.pagination import PageTokens, page_size
-from services.shared.validation import Violations, parse_name
 
 __all__ = ["MAX_BATCH_NAMES", "OrderService", "Submitted", "caller_cause", "resolve_parent"]
 

@@ -6,8 +6,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from services.shared.errors import InvalidArgument
-from services.shared.pagination import PageTokens
+from mes_kernel.errors import InvalidArgument
+from mes_kernel.paging import PageTokens
 
 __all__ = ["Page", "PageRequest", "Pager"]
 

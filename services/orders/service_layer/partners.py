@@ -5,6 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+from mes_kernel.clock import utcnow
+from mes_kernel.errors import NotFound, PermissionDenied, Unauthenticated
+from mes_kernel.paging import PageTokens, page_size
+from mes_kernel.validation import Violations, parse_name
+from mes_platform.auth import current_principal, partner_scope, require_staff
 from services.orders.domain.partner import (
     PARTNER_ID_RE,
     Partner,
@@ -16,11 +21,6 @@ from services.orders.service_layer.api_key_cache import ApiKeyCache
 from services.orders.service_layer.commands import CreatePartner
 from services.orders.service_layer.paging import Page, Pager, PageRequest
 from services.orders.service_layer.ports import UnitOfWork, UnitOfWorkFactory
-from services.shared.auth import current_principal, partner_scope, require_staff
-from services.shared.errors import NotFound, PermissionDenied, Unauthenticated
-from services.shared.outbox import utcnow
-from services.shared.pagination import PageTokens, page_size
-from services.shared.validation import Violations, parse_name
 
 __all__ = ["PartnerService"]
 

@@ -8,9 +8,9 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mes_kernel.clock import as_utc
 from services.production.adapters import tables as t
 from services.production.adapters.rows import (
-    aware,
     bom_from_json,
     bom_to_json,
     routing_from_json,
@@ -32,8 +32,8 @@ def _style(row: Any) -> Style:
         routing=routing_from_json(row.routing),
         bill_of_materials=bom_from_json(row.bill_of_materials),
         active=row.active,
-        create_time=aware(row.created_at),
-        update_time=aware(row.updated_at),
+        create_time=as_utc(row.created_at),
+        update_time=as_utc(row.updated_at),
         version=row.version,
     )
 
@@ -104,8 +104,8 @@ def _center(row: Any) -> WorkCenter:
         display_name=row.display_name,
         capacity=row.capacity,
         active=row.active,
-        create_time=aware(row.created_at),
-        update_time=aware(row.updated_at),
+        create_time=as_utc(row.created_at),
+        update_time=as_utc(row.updated_at),
         version=row.version,
     )
 
@@ -172,8 +172,8 @@ def _operator(row: Any) -> Operator:
         display_name=row.display_name,
         role=OperatorRole(row.role),
         active=row.active,
-        create_time=aware(row.created_at),
-        update_time=aware(row.updated_at),
+        create_time=as_utc(row.created_at),
+        update_time=as_utc(row.updated_at),
         version=row.version,
     )
 

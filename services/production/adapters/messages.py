@@ -11,6 +11,8 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from mes.common.v1 import common_pb2
 from mes.production.v1 import production_events_pb2 as ev
 from mes.production.v1 import production_pb2 as pb
+from mes_contracts import events as contracts
+from mes_contracts.events import EventType
 from services.production.domain import events
 from services.production.domain.bom import MaterialRequirement
 from services.production.domain.operations import Operation, OperationStatus
@@ -30,14 +32,14 @@ __all__ = [
     "work_order_msg",
 ]
 
-SUBJECTS: dict[type, str] = {
-    events.StyleUpserted: "production.style.upserted",
-    events.RequirementsComputed: "production.requirements.computed",
-    events.RequirementsFailed: "production.requirements.failed",
-    events.WorkOrdersReleased: "production.work_orders.released",
-    events.OperationChanged: "production.operation.changed",
-    events.WorkOrderCompleted: "production.work_order.completed",
-    events.WorkOrdersCancelled: "production.work_orders.cancelled",
+SUBJECTS: dict[type, EventType[Message]] = {
+    events.StyleUpserted: contracts.STYLE_UPSERTED,
+    events.RequirementsComputed: contracts.REQUIREMENTS_COMPUTED,
+    events.RequirementsFailed: contracts.REQUIREMENTS_FAILED,
+    events.WorkOrdersReleased: contracts.WORK_ORDERS_RELEASED,
+    events.OperationChanged: contracts.OPERATION_CHANGED,
+    events.WorkOrderCompleted: contracts.WORK_ORDER_COMPLETED,
+    events.WorkOrdersCancelled: contracts.WORK_ORDERS_CANCELLED,
 }
 
 
@@ -196,7 +198,7 @@ def _requirements(reqs: Iterable[MaterialRequirement]) -> list[common_pb2.Materi
     return [requirement_msg(r) for r in reqs]
 
 
-def encode_event(event: events.Event) -> tuple[str, Message]:
+def encode_event(event: events.Event) -> tuple[EventType[Message], Message]:
     """The outbox subject and protobuf payload of a domain event (``meta`` is filled by the outbox)."""
     subject = SUBJECTS[type(event)]
     msg: Message

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.production.adapters.rows import aware, maybe_aware
+from mes_kernel.clock import as_utc, as_utc_or_none
 from services.production.domain.operations import AttemptRecord, Operation, OperationStatus
 
 __all__ = ["attempt_from_row", "attempt_values", "operation_from_row", "operation_values"]
@@ -20,8 +20,8 @@ def operation_from_row(row: Any) -> Operation:
         order_id=row.order_id,
         alloy_code=row.alloy_code,
         priority=row.priority,
-        create_time=aware(row.created_at),
-        update_time=aware(row.updated_at),
+        create_time=as_utc(row.created_at),
+        update_time=as_utc(row.updated_at),
         status=OperationStatus(row.status),
         work_center=row.work_center,
         weigh_in_mg=row.weigh_in_mg,
@@ -32,8 +32,8 @@ def operation_from_row(row: Any) -> Operation:
         finished_by=row.finished_by,
         reviewed_by=row.reviewed_by,
         review_note=row.review_note,
-        start_time=maybe_aware(row.start_time),
-        finish_time=maybe_aware(row.finish_time),
+        start_time=as_utc_or_none(row.start_time),
+        finish_time=as_utc_or_none(row.finish_time),
         attempt=row.attempt,
         version=row.version,
     )
@@ -72,8 +72,8 @@ def attempt_from_row(row: Any) -> AttemptRecord:
         loss_mg=row.loss_mg,
         started_by=row.started_by,
         finished_by=row.finished_by,
-        start_time=maybe_aware(row.start_time),
-        finish_time=maybe_aware(row.finish_time),
+        start_time=as_utc_or_none(row.start_time),
+        finish_time=as_utc_or_none(row.finish_time),
         outcome=OperationStatus(row.outcome),
         reviewed_by=row.reviewed_by,
         review_note=row.review_note,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Table, update
@@ -11,30 +10,19 @@ from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
+from mes_kernel.errors import Conflict
 from services.production.domain.bom import LineSpec
 from services.production.domain.styles import BomItem, MaterialKind, RoutingStep
-from services.shared.errors import Conflict
 
 __all__ = [
-    "aware",
     "bom_from_json",
     "bom_to_json",
     "lines_from_json",
     "lines_to_json",
-    "maybe_aware",
     "routing_from_json",
     "routing_to_json",
     "update_versioned",
 ]
-
-
-def aware(value: datetime) -> datetime:
-    """SQLite hands back naive datetimes: they are UTC."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def maybe_aware(value: datetime | None) -> datetime | None:
-    return None if value is None else aware(value)
 
 
 def routing_to_json(routing: Sequence[RoutingStep]) -> list[dict[str, Any]]:

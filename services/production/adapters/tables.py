@@ -19,7 +19,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-from services.shared.tables import add_infrastructure_tables
+from mes_platform.tables import add_infrastructure_tables
 
 __all__ = [
     "infra",

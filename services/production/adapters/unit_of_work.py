@@ -14,6 +14,10 @@ from typing import TypeVar
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mes_kernel.errors import Conflict
+from mes_platform.db import Database
+from mes_platform.idempotency import IdempotencyStore
+from mes_platform.outbox import OutboxWriter
 from services.production.adapters.catalog_repository import (
     SqlOperatorRepository,
     SqlStyleRepository,
@@ -25,10 +29,6 @@ from services.production.adapters.tables import infra
 from services.production.adapters.work_order_repository import SqlOrderSpecRepository, SqlWorkOrderRepository
 from services.production.domain.events import Event
 from services.production.service_layer.ports import UnitOfWork
-from services.shared.db import Database
-from services.shared.errors import Conflict
-from services.shared.idempotency import IdempotencyStore
-from services.shared.outbox import OutboxWriter
 
 __all__ = ["BorrowedUnitOfWorkFactory", "SqlUnitOfWork", "SqlUnitOfWorkFactory"]
 

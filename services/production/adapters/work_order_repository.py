@@ -9,12 +9,11 @@ from typing import Any
 from sqlalchemy import and_, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mes_kernel.clock import as_utc, as_utc_or_none
 from services.production.adapters import tables as t
 from services.production.adapters.rows import (
-    aware,
     lines_from_json,
     lines_to_json,
-    maybe_aware,
     routing_from_json,
     routing_to_json,
     update_versioned,
@@ -40,8 +39,8 @@ def _work_order(row: Any) -> WorkOrder:
         priority=row.priority,
         routing_version=row.routing_version,
         routing_snapshot=routing_from_json(row.routing_snapshot),
-        create_time=aware(row.created_at),
-        update_time=aware(row.updated_at),
+        create_time=as_utc(row.created_at),
+        update_time=as_utc(row.updated_at),
         status=WorkOrderStatus(row.status),
         metal=MetalBalance(row.issued_mg, row.finished_mg, row.loss_mg, row.scrap_returned_mg),
         version=row.version,
@@ -144,10 +143,10 @@ def _spec(row: Any) -> OrderSpec:
         order_id=row.order_id,
         priority=row.priority,
         lines=lines_from_json(row.lines),
-        submit_time=maybe_aware(row.submit_time),
+        submit_time=as_utc_or_none(row.submit_time),
         status=OrderSpecStatus(row.status),
-        create_time=aware(row.created_at),
-        update_time=aware(row.updated_at),
+        create_time=as_utc(row.created_at),
+        update_time=as_utc(row.updated_at),
         version=row.version,
     )
 

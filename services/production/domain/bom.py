@@ -6,9 +6,9 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from mes_kernel.errors import FieldViolation, InvalidArgument
+from mes_kernel.validation import Violations
 from services.production.domain.styles import MaterialKind, Style
-from services.shared.errors import FieldViolation, InvalidArgument
-from services.shared.validation import Violations
 
 __all__ = [
     "MAX_LINES",

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
-from services.shared.errors import FailedPrecondition, FieldViolation, InvalidArgument
+from mes_kernel.errors import FailedPrecondition, FieldViolation, InvalidArgument
 
 __all__ = [
     "STONE_SETTING",

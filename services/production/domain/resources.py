@@ -8,8 +8,8 @@ from datetime import datetime
 from enum import StrEnum
 from fractions import Fraction
 
-from services.shared.errors import FieldViolation, InvalidArgument
-from services.shared.validation import Violations
+from mes_kernel.errors import FieldViolation, InvalidArgument
+from mes_kernel.validation import Violations
 
 __all__ = [
     "MAX_CAPACITY",

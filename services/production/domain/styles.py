@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from services.shared.validation import CODE_RE, Violations
+from mes_kernel.validation import CODE_RE, Violations
 
 __all__ = [
     "MAX_METAL_MG",

@@ -12,11 +12,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
+from mes_kernel.errors import FailedPrecondition
 from services.production.domain.bom import LineSpec
 from services.production.domain.operations import AttemptRecord, Operation, OperationStatus
 from services.production.domain.resources import WorkCenterPicker
 from services.production.domain.styles import RoutingStep, Style, step_runs
-from services.shared.errors import FailedPrecondition
 
 __all__ = [
     "MetalBalance",

@@ -26,11 +26,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mes.inventory.v1 import inventory_events_pb2 as inv
 from mes.orders.v1 import orders_events_pb2 as orders
+from mes_contracts import events
+from mes_platform.messaging.events import EventContext
+from mes_platform.messaging.runtime import ConsumerSpec
 from services.production.adapters.unit_of_work import SqlUnitOfWorkFactory
 from services.production.service_layer.order_events import OrderEventHandlers
-from services.shared.messaging.events import EventContext
-from services.shared.messaging.runtime import ConsumerSpec
-from services.shared.messaging.streams import INVENTORY, ORDERS
 
 __all__ = ["ProductionConsumers", "consumer_specs"]
 
@@ -70,18 +70,7 @@ def consumer_specs(uows: SqlUnitOfWorkFactory, handlers: OrderEventHandlers) -> 
     c = ProductionConsumers(uows, handlers)
     return [
         ConsumerSpec(
-            ORDER_EVENTS,
-            ORDERS,
-            handlers={"orders.order.submitted": c.order_submitted, "orders.order.cancelled": c.order_cancelled},
-            decoders={
-                "orders.order.submitted": orders.OrderSubmittedEvent,
-                "orders.order.cancelled": orders.OrderCancelledEvent,
-            },
+            ORDER_EVENTS, {events.ORDER_SUBMITTED: c.order_submitted, events.ORDER_CANCELLED: c.order_cancelled}
         ),
-        ConsumerSpec(
-            INVENTORY_EVENTS,
-            INVENTORY,
-            handlers={"inventory.reservation.held": c.reservation_held},
-            decoders={"inventory.reservation.held": inv.ReservationHeldEvent},
-        ),
+        ConsumerSpec(INVENTORY_EVENTS, {events.RESERVATION_HELD: c.reservation_held}),
     ]

@@ -8,11 +8,11 @@ import grpc
 
 from mes.production.v1 import production_pb2 as pb
 from mes.production.v1 import production_pb2_grpc as pb_grpc
+from mes_kernel.validation import parse_name
 from services.production.adapters import messages as m
 from services.production.entrypoints import mapping as d
 from services.production.service_layer import commands as c
 from services.production.service_layer.handlers import Handlers
-from services.shared.validation import parse_name
 
 __all__ = ["SERVICE_NAME", "ProductionServicer"]
 

@@ -9,6 +9,8 @@ from typing import Any
 
 from mes.common.v1 import common_pb2
 from mes.production.v1 import production_pb2 as pb
+from mes_kernel.errors import FieldViolation, InvalidArgument
+from mes_kernel.validation import parse_name
 from services.production.domain.bom import LineSpec
 from services.production.domain.operations import LossDecision, OperationStatus
 from services.production.domain.resources import OperatorRole
@@ -16,8 +18,6 @@ from services.production.domain.styles import BomItem, MaterialKind, RoutingStep
 from services.production.domain.views import LossGrouping
 from services.production.domain.work_orders import WorkOrderStatus
 from services.production.service_layer import commands as c
-from services.shared.errors import FieldViolation, InvalidArgument
-from services.shared.validation import parse_name
 
 __all__ = [
     "line_specs",

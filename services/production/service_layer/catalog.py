@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from mes_kernel.errors import NotFound
+from mes_kernel.validation import Violations
+from mes_platform.auth import current_principal, require_staff
 from services.production.domain.bom import LineSpec, MaterialRequirement, explode, validate_lines
 from services.production.domain.events import StyleUpserted
 from services.production.domain.resources import (
@@ -23,9 +26,6 @@ from services.production.service_layer.common import (
     paginate,
 )
 from services.production.service_layer.ports import UnitOfWork
-from services.shared.auth import current_principal, require_staff
-from services.shared.errors import NotFound
-from services.shared.validation import Violations
 
 __all__ = ["CatalogHandlers"]
 

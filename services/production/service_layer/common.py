@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
+from mes_kernel.errors import FieldViolation, InvalidArgument, NotFound, PermissionDenied
+from mes_kernel.paging import PageTokens, page_size
+from mes_platform.auth import Principal, partner_scope, require_staff
 from services.production.service_layer.commands import PageRequest
 from services.production.service_layer.ports import UnitOfWorkFactory
-from services.shared.auth import Principal, partner_scope, require_staff
-from services.shared.errors import FieldViolation, InvalidArgument, NotFound, PermissionDenied
-from services.shared.pagination import PageTokens, page_size
 
 __all__ = [
     "MAX_BATCH",

@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from mes_kernel.errors import NotFound, ResourceExhausted
+from mes_kernel.validation import Violations
+from mes_platform.auth import Principal, require_staff
 from services.production.domain.events import OperationChanged, WorkOrderCompleted
 from services.production.domain.operations import MAX_WEIGHT_MG, AttemptRecord, LossDecision, Operation
 from services.production.domain.operations import OperationStatus as S
@@ -28,9 +31,6 @@ from services.production.service_layer.common import (
 )
 from services.production.service_layer.ports import OperationKey, UnitOfWork
 from services.production.service_layer.work_orders import get_work_order
-from services.shared.auth import Principal, require_staff
-from services.shared.errors import NotFound, ResourceExhausted
-from services.shared.validation import Violations
 
 __all__ = ["OperationHandlers", "advance"]
 

@@ -14,6 +14,8 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Protocol
 
+from mes_kernel.errors import InvalidArgument, NotFound
+from mes_kernel.validation import Violations
 from services.production.domain.bom import LineSpec, MaterialRequirement, explode, validate_lines, validate_reference
 from services.production.domain.events import RequirementsComputed, RequirementsFailed
 from services.production.domain.order_specs import OrderSpec, OrderSpecStatus
@@ -22,8 +24,6 @@ from services.production.service_layer.common import Context
 from services.production.service_layer.ports import UnitOfWork, UnitOfWorkFactory
 from services.production.service_layer.release import cancel_order, create_and_release
 from services.production.service_layer.work_orders import PRIORITY_NORMAL
-from services.shared.errors import InvalidArgument, NotFound
-from services.shared.validation import Violations
 
 __all__ = ["LineSpecLike", "OrderEventHandlers"]
 

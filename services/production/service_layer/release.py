@@ -9,6 +9,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 
+from mes_kernel.errors import FailedPrecondition
 from services.production.domain.bom import LineSpec, MaterialRequirement, unknown_styles
 from services.production.domain.events import OperationChanged, WorkOrdersCancelled, WorkOrdersReleased
 from services.production.domain.operations import Operation, OperationStatus, last_known_weight
@@ -18,7 +19,6 @@ from services.production.domain.styles import MaterialKind
 from services.production.domain.work_orders import WorkOrder, plan_work_order, reconcile
 from services.production.service_layer.common import Context
 from services.production.service_layer.ports import UnitOfWork
-from services.shared.errors import FailedPrecondition
 
 __all__ = ["cancel_order", "create_and_release"]
 

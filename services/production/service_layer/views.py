@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from mes_kernel.errors import NotFound
+from mes_kernel.validation import Violations
+from mes_platform.auth import require_staff
 from services.production.domain.views import DEFAULT_WINDOW_MINUTES, LossSummary, WorkCenterStats
 from services.production.service_layer.commands import SummarizeMetalLoss, WorkCenterStatsQuery
 from services.production.service_layer.common import Context, check_batch_size
 from services.production.service_layer.ports import UnitOfWork
-from services.shared.auth import require_staff
-from services.shared.errors import NotFound
-from services.shared.validation import Violations
 
 __all__ = ["MAX_WINDOW_MINUTES", "ViewHandlers"]
 

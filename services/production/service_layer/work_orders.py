@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from mes_kernel.errors import NotFound
+from mes_kernel.validation import Violations
+from mes_platform.auth import require_staff
 from services.production.domain.bom import validate_lines, validate_reference
 from services.production.domain.work_orders import WorkOrder, reconcile
 from services.production.service_layer.commands import (
@@ -25,9 +28,6 @@ from services.production.service_layer.common import (
 )
 from services.production.service_layer.ports import UnitOfWork
 from services.production.service_layer.release import cancel_order, create_and_release
-from services.shared.auth import require_staff
-from services.shared.errors import NotFound
-from services.shared.validation import Violations
 
 __all__ = ["PRIORITY_NORMAL", "WorkOrderHandlers", "get_work_order", "normalize_priority"]
 

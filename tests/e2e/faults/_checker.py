@@ -15,7 +15,7 @@ from collections import Counter, defaultdict
 from mes.common.v1 import common_pb2
 from mes.inventory.v1 import inventory_pb2 as inv
 from mes.orders.v1 import orders_pb2 as ords
-from services.shared.messaging.connection import NatsConnection
+from mes_platform.messaging.connection import NatsConnection
 from tests.e2e.faults._jetstream import AckTap, consumer_filters, saga_states
 from tests.e2e.faults._ledger import Ledger
 from tests.e2e.faults._report import Report

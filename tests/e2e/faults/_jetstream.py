@@ -21,7 +21,7 @@ from nats.aio.msg import Msg
 from nats.js.api import ConsumerInfo
 from nats.js.errors import NotFoundError
 
-from services.shared.messaging.connection import NatsConnection, connect_nats
+from mes_platform.messaging.connection import NatsConnection, connect_nats
 
 ACK_SUBJECTS = "$JS.ACK.>"
 #: Durable consumers of the saga (service-purpose) and their streams.

@@ -1,7 +1,7 @@
 """Real service processes on loopback for the fault-injection tests.
 
 ``FaultStack`` owns a private nats-server (SIGKILL-able, store kept), one fresh PostgreSQL
-database with a schema and a login role per service (``services.shared.provision``), and
+database with a schema and a login role per service (``mes_platform.provision``), and
 ``python -m services.<svc>`` processes -- optionally several replicas of each -- on free
 ports. Processes can be SIGKILLed and started again with the same port and environment;
 their output goes to one log file per replica, appended across restarts.
@@ -26,7 +26,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from prometheus_client.parser import text_string_to_metric_families
 
-from services.shared.provision import SERVICES, provision, service_url
+from mes_platform.provision import SERVICES, provision, service_url
 from tests._infra.nats import NatsServer
 from tests._infra.ports import LOOPBACK, free_ports, log_tail
 
@@ -36,7 +36,7 @@ AUTH_TOKENS = f"{SERVICE_TOKEN}=service:faults,fault-op=operator:OP-1"
 START_TIMEOUT_S = 60.0
 
 #: Short waits so that redeliveries and retries happen within seconds (knobs of
-#: services/shared/messaging/runtime.py). A killed consumer's messages come back after
+#: mes_platform/messaging/runtime.py). A killed consumer's messages come back after
 #: the 2 s ack wait; a failing handler is retried after 0.2, 0.5, 1, 1... s. The relay is
 #: woken by every commit, its poll is only a fallback. Inventory's periodic retry of
 #: waiting orders keeps its default (30 s): no lot arrives during these runs.

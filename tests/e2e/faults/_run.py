@@ -20,7 +20,7 @@ from typing import Any
 import grpc
 
 from clients import ClientConfig, InventoryClient, OrdersClient, ProductionClient
-from services.shared.messaging.connection import NatsConnection, connect_nats
+from mes_platform.messaging.connection import NatsConnection, connect_nats
 from tests._infra.nats import NatsServer
 from tests._infra.postgres import PostgresAdmin, plain_dsn
 from tests.e2e.faults._checker import check, wait_quiescent

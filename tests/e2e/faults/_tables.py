@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncpg
 
-from services.shared.provision import SERVICES
+from mes_platform.provision import SERVICES
 
 
 async def infra_counts(admin_db_dsn: str) -> tuple[int, int, int, list[tuple[str, str, int, str]]]:

@@ -18,7 +18,8 @@ from pathlib import Path
 
 from mes.common.v1 import common_pb2
 from mes.production.v1 import production_events_pb2
-from services.shared.provision import SERVICES
+from mes_contracts.events import ORDER_SUBMITTED, REQUIREMENTS_COMPUTED
+from mes_platform.provision import SERVICES
 from tests._infra.nats import NatsServer
 from tests._infra.postgres import PostgresAdmin
 from tests.e2e.faults._jetstream import publish_poison
@@ -27,8 +28,8 @@ from tests.e2e.faults._run import TARGETED_BUDGET_S, TARGETED_QUIESCE_S, TARGETE
 
 ORDERS = 200
 MAX_DELIVER = 4
-GARBAGE = ("production-order-events", "orders.order.submitted")
-FAILING = ("inventory-production-events", "production.requirements.computed")
+GARBAGE = ("production-order-events", ORDER_SUBMITTED.subject)
+FAILING = ("inventory-production-events", REQUIREMENTS_COMPUTED.subject)
 
 
 async def poison(run: FaultRun) -> None:

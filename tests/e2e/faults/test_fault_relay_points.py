@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from services.shared.provision import SERVICES
+from mes_platform.provision import SERVICES
 from tests._infra.nats import NatsServer
 from tests._infra.postgres import PostgresAdmin
 from tests.e2e.faults._jetstream import stream_messages

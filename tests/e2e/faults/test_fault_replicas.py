@@ -15,7 +15,7 @@ import asyncio
 from collections.abc import Callable
 from pathlib import Path
 
-from services.shared.provision import SERVICES
+from mes_platform.provision import SERVICES
 from tests._infra.nats import NatsServer
 from tests._infra.postgres import PostgresAdmin
 from tests.e2e.faults._faults import kill_consumer_holding

@@ -1,4 +1,4 @@
-"""Small in-memory servicers on real in-process gRPC servers (services.shared.grpc_server), used to test
+"""Small in-memory servicers on real in-process gRPC servers (mes_platform.grpc_server), used to test
 the clients' transport, metadata and error decoding independently of the real services."""
 
 from __future__ import annotations
@@ -17,8 +17,7 @@ from mes.orders.v1 import orders_pb2 as ords
 from mes.orders.v1 import orders_pb2_grpc
 from mes.production.v1 import production_pb2 as prod
 from mes.production.v1 import production_pb2_grpc
-from services.shared.auth import current_principal, parse_tokens
-from services.shared.errors import (
+from mes_kernel.errors import (
     AlreadyExists,
     FailedPrecondition,
     FieldViolation,
@@ -26,7 +25,8 @@ from services.shared.errors import (
     NotFound,
     Unavailable,
 )
-from services.shared.grpc_server import Authenticator, ServerHandle, create_server
+from mes_platform.auth import current_principal, parse_tokens
+from mes_platform.grpc_server import Authenticator, ServerHandle, create_server
 
 TOKEN = "svc-token"
 PARTNER_KEY = "pk-acme-secret"

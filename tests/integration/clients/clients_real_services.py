@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from clients import ClientConfig, RetryPolicy
+from mes_platform.config import ServiceSettings
 from services.inventory.bootstrap import start as start_inventory
 from services.orders.bootstrap import App as OrdersApp
 from services.orders.bootstrap import start as start_orders
 from services.production.bootstrap import start as start_production
-from services.shared.config import ServiceSettings
 
 TOKEN = "svc-token"
 AUTH_TOKENS = f"{TOKEN}=service:test,op-token=operator:OP-1"

@@ -12,8 +12,8 @@ import pytest
 from clients import ClientConfig, MesClients, UnavailableError
 from clients.cli.__main__ import main
 from mes.orders.v1 import orders_pb2, orders_pb2_grpc
-from services.shared.auth import parse_tokens
-from services.shared.grpc_server import Authenticator, create_server
+from mes_platform.auth import parse_tokens
+from mes_platform.grpc_server import Authenticator, create_server
 from tests._infra.ci import service_unavailable
 from tests.integration.clients.clients_fake_services import AUTH_TOKENS, TOKEN, FakeOrders
 

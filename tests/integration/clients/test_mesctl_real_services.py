@@ -27,7 +27,7 @@ ALLOYS = ("AU750Y", "AG925")
 @pytest.fixture
 async def real(tmp_path: Path) -> AsyncIterator[RealStack]:
     async with real_stack(tmp_path) as services:
-        handlers = services.orders.event_handlers
+        handlers = services.orders.handles.event_handlers
         for kind, codes in ((CatalogueKind.STYLE, STYLES), (CatalogueKind.ALLOY, ALLOYS)):
             for code in codes:
                 await handlers.apply_catalogue_item(kind, code, code.title(), True, 1)

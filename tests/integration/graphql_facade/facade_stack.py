@@ -20,11 +20,11 @@ from mes.common.v1 import common_pb2
 from mes.inventory.v1 import inventory_pb2 as inv
 from mes.orders.v1 import orders_pb2 as ords
 from mes.production.v1 import production_pb2 as prod
+from mes_platform.config import ServiceSettings
 from services.inventory import bootstrap as inventory_bootstrap
 from services.orders import bootstrap as orders_bootstrap
 from services.orders.domain.catalogue import CatalogueKind
 from services.production import bootstrap as production_bootstrap
-from services.shared.config import ServiceSettings
 
 SERVICE_TOKEN = "svc-token"
 AUTH_TOKENS = f"{SERVICE_TOKEN}=service:facade,op-token=operator:OP-1"
@@ -143,7 +143,7 @@ async def seed_catalogue(stack: Stack) -> None:
         await mes.inventory.receive_lot(
             kind=common_pb2.MATERIAL_KIND_METAL, material_code=ALLOY, weight_mg=10_000_000, request_id="seed-lot"
         )
-    handlers = stack.orders.event_handlers
+    handlers = stack.orders.handles.event_handlers
     await handlers.apply_catalogue_item(CatalogueKind.STYLE, STYLE, "Solitaire ring", True, 1)
     await handlers.apply_catalogue_item(CatalogueKind.ALLOY, ALLOY, "18k", True, 1)
 

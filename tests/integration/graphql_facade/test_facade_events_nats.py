@@ -14,6 +14,7 @@ from nats.aio.client import Client
 
 from graphql_facade.config import FacadeSettings
 from mes.orders.v1 import orders_events_pb2, orders_pb2
+from mes_contracts.events import ORDER_STATUS_CHANGED
 from tests.integration.graphql_facade.conftest import Facades, facade_app
 from tests.unit.graphql_facade.conftest import facade_settings
 from tests.unit.graphql_facade.facade_fakes import FakeBackend
@@ -46,7 +47,7 @@ async def publish_status(nc: Client, order_id: str, partner: str, to: int) -> in
     )
     event.meta.event_id = uuid.uuid4().hex
     ack = await nc.jetstream().publish(
-        "orders.order.status_changed", event.SerializeToString(), headers={"Nats-Msg-Id": event.meta.event_id}
+        ORDER_STATUS_CHANGED.subject, event.SerializeToString(), headers={"Nats-Msg-Id": event.meta.event_id}
     )
     return int(ack.seq)
 

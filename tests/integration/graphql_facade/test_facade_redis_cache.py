@@ -13,6 +13,7 @@ from redis.asyncio import Redis
 from graphql_facade.caching import Cache, ResponseCache, open_cache
 from graphql_facade.events import EventEnvelope, EventHub
 from mes.orders.v1 import orders_pb2
+from mes_contracts.events import ORDER_STATUS_CHANGED
 from tests.integration.graphql_facade.conftest import facade_app
 from tests.unit.graphql_facade.conftest import facade_settings
 from tests.unit.graphql_facade.facade_fakes import FakeBackend
@@ -86,7 +87,7 @@ async def test_replicas_share_entries_but_never_across_tenants(redis_url: str, p
         assert len(operator["orders"]["nodes"]) == 2
 
         a.status = orders_pb2.ORDER_STATUS_READY_TO_SHIP
-        event = EventEnvelope("ORDERS", 51, "orders.order.status_changed", b"", datetime.now(UTC))
+        event = EventEnvelope("ORDERS", 51, ORDER_STATUS_CHANGED.subject, b"", datetime.now(UTC))
         for hub in (hub_one, hub_two):
             hub.publish(event)
         fresh = (await two.gql(QUERY, headers=PARTNER_A)).json()["data"]

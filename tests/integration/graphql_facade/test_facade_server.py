@@ -23,6 +23,7 @@ from graphql_facade.app import create_app
 from graphql_facade.events import EventEnvelope
 from graphql_facade.runtime import Facade
 from mes.orders.v1 import orders_events_pb2
+from mes_contracts.events import ORDER_STATUS_CHANGED
 from tests._infra.ports import free_port
 from tests.unit.graphql_facade.conftest import facade_settings
 from tests.unit.graphql_facade.facade_fakes import FakeBackend
@@ -87,7 +88,7 @@ async def test_http_and_websocket_over_uvicorn() -> None:
                 order_id=order.order_id, partner_id="partner-a", to_status=2
             )
             facade.hub.publish(
-                EventEnvelope("ORDERS", 8, "orders.order.status_changed", event.SerializeToString(), datetime.now(UTC))
+                EventEnvelope("ORDERS", 8, ORDER_STATUS_CHANGED.subject, event.SerializeToString(), datetime.now(UTC))
             )
             message = json.loads(await asyncio.wait_for(ws.recv(), 5))
             assert message["payload"]["data"]["orderStatusChanged"] == {"seq": 8, "orderId": order.order_id}

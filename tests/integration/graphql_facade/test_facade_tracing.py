@@ -11,8 +11,9 @@ from sqlalchemy import select
 
 from graphql_facade.adapters.grpc_backend import GrpcBackend
 from mes.orders.v1 import orders_events_pb2
+from mes_contracts.events import ORDER_SUBMITTED
+from mes_platform.tracing import parse_traceparent
 from services.orders.adapters.tables import infra
-from services.shared.tracing import parse_traceparent
 from tests.integration.graphql_facade.conftest import facade_app
 from tests.integration.graphql_facade.facade_stack import Stack, create_partner
 
@@ -67,7 +68,7 @@ async def test_the_callers_trace_reaches_the_services_and_their_events(stack: St
     async with stack.orders.db.read() as session:
         payloads = (
             await session.execute(
-                select(infra.outbox.c.payload).where(infra.outbox.c.subject == "orders.order.submitted")
+                select(infra.outbox.c.payload).where(infra.outbox.c.subject == ORDER_SUBMITTED.subject)
             )
         ).scalars()
         [event] = [orders_events_pb2.OrderSubmittedEvent.FromString(bytes(p)) for p in payloads]

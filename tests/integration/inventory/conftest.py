@@ -10,8 +10,8 @@ import grpc
 import pytest
 
 from mes.inventory.v1 import inventory_pb2_grpc
+from mes_platform.config import ServiceSettings
 from services.inventory.bootstrap import App, start
-from services.shared.config import ServiceSettings
 
 TOKENS = "svc-token=service:test,op-token=operator:OP-1"
 

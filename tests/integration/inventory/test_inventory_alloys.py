@@ -5,6 +5,7 @@ from __future__ import annotations
 import grpc
 
 from mes.inventory.v1 import inventory_pb2 as pb
+from mes_contracts.events import ALLOY_UPSERTED
 from services.inventory.adapters.tables import alloys
 from services.inventory.bootstrap import App
 from tests.integration.inventory._support import (
@@ -36,7 +37,7 @@ async def test_upsert_creates_then_bumps_version_only_on_change(app: App, stub: 
         "yellow",
         15_500_000,
     )
-    assert await subjects(app) == ["inventory.alloy.upserted", "inventory.alloy.upserted"]
+    assert await subjects(app) == [ALLOY_UPSERTED.subject, ALLOY_UPSERTED.subject]
 
     stale = pb.Alloy(code="AU750Y", metal=pb.METAL_GOLD, fineness=750, colour="rose", version=1)
     err = await failure(stub.UpsertAlloy(pb.UpsertAlloyRequest(alloy=stale), metadata=SVC, timeout=TIMEOUT))

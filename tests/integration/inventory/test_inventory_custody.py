@@ -8,6 +8,7 @@ from sqlalchemy import delete, update
 from sqlalchemy.exc import DBAPIError
 
 from mes.inventory.v1 import inventory_pb2 as pb
+from mes_contracts.events import CUSTODY_RECORDED
 from services.inventory.adapters.tables import custody_entries
 from services.inventory.bootstrap import App
 from tests.integration.inventory._support import (
@@ -68,7 +69,7 @@ async def test_record_is_idempotent_by_request_id_and_listed_newest_first(app: A
         pb.ListCustodyEntriesRequest(holder="workOrders/wo-1"), metadata=SVC, timeout=TIMEOUT
     )
     assert [e.entry_id for e in by_holder.entries] == [first.entry_id]
-    assert (await subjects(app)).count("inventory.custody.recorded") == 6
+    assert (await subjects(app)).count(CUSTODY_RECORDED.subject) == 6
 
 
 async def test_invalid_entries_are_rejected_and_nothing_is_written(app: App, stub: Stub) -> None:

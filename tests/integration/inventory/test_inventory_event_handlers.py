@@ -5,12 +5,13 @@ from __future__ import annotations
 import pytest
 
 from mes.inventory.v1 import inventory_pb2 as pb
+from mes_contracts.events import RESERVATION_COMMITTED, RESERVATION_CONSUMED, RESERVATION_FAILED
+from mes_kernel.errors import InvalidArgument
 from services.inventory.adapters.tables import custody_entries, reservations, waiting_orders
 from services.inventory.bootstrap import App
 from services.inventory.domain.materials import MaterialKind, Priority
 from services.inventory.domain.reservations import ReservationState
 from services.inventory.service_layer.commands import RequirementInput
-from services.shared.errors import InvalidArgument
 from tests.integration.inventory._support import (
     SVC,
     TIMEOUT,
@@ -28,7 +29,7 @@ def gold(mg: int, line: int = 1) -> RequirementInput:
 
 
 async def test_reserve_for_order_is_idempotent_and_respects_an_earlier_release(app: App, stub: Stub) -> None:
-    events = app.handlers.events
+    events = app.handles.handlers.events
     await upsert_alloy(stub, "AU750Y")
     lot = await receive_metal(stub, "AU750Y", 10_000)
 
@@ -55,7 +56,7 @@ async def test_reserve_for_order_is_idempotent_and_respects_an_earlier_release(a
 
 
 async def test_short_orders_queue_and_release_drops_them_from_the_waiting_list(app: App, stub: Stub) -> None:
-    events = app.handlers.events
+    events = app.handles.handlers.events
     await upsert_alloy(stub, "AU750Y")
     outcome = await events.reserve_for_order("o-wait", Priority.RUSH, [gold(2_000)], None, "evt-1")
     assert outcome.reservation is None
@@ -63,7 +64,7 @@ async def test_short_orders_queue_and_release_drops_them_from_the_waiting_list(a
     assert await count(app, waiting_orders) == 1
     duplicate = await events.reserve_for_order("o-wait", Priority.RUSH, [gold(2_000)], None, "evt-1")
     assert duplicate.shortages == outcome.shortages  # same place in the queue (since_time kept)
-    assert (await subjects(app)).count("inventory.reservation.failed") == 1
+    assert (await subjects(app)).count(RESERVATION_FAILED.subject) == 1
 
     assert await events.release_for_order("o-wait", "cancelled", "evt-2") is None
     assert await count(app, waiting_orders) == 0
@@ -73,7 +74,7 @@ async def test_short_orders_queue_and_release_drops_them_from_the_waiting_list(a
 
 
 async def test_commit_and_consume_tolerate_duplicates_and_missed_events(app: App, stub: Stub) -> None:
-    events = app.handlers.events
+    events = app.handles.handlers.events
     await upsert_alloy(stub, "AU750Y")
     lot = await receive_metal(stub, "AU750Y", 10_000)
     assert await events.commit_for_order("nobody", "evt-0") is None
@@ -97,12 +98,12 @@ async def test_commit_and_consume_tolerate_duplicates_and_missed_events(app: App
     assert late is not None and late.state is ReservationState.RELEASED
 
     held = await subjects(app)
-    assert held.count("inventory.reservation.committed") == 2
-    assert held.count("inventory.reservation.consumed") == 1
+    assert held.count(RESERVATION_COMMITTED.subject) == 2
+    assert held.count(RESERVATION_CONSUMED.subject) == 1
 
 
 async def test_losses_and_returns_settle_metal_issued_to_an_order(app: App, stub: Stub) -> None:
-    events = app.handlers.events
+    events = app.handles.handlers.events
     await upsert_alloy(stub, "AU750Y")
     lot = await receive_metal(stub, "AU750Y", 10_000)
     await events.reserve_for_order("o-1", None, [gold(6_000)], None, "evt-1")

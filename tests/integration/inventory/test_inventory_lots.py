@@ -7,6 +7,7 @@ import asyncio
 import grpc
 
 from mes.inventory.v1 import inventory_pb2 as pb
+from mes_contracts.events import ALLOY_UPSERTED, CUSTODY_RECORDED, LOT_RECEIVED
 from services.inventory.adapters.tables import custody_entries, lots
 from services.inventory.bootstrap import App
 from tests.integration.inventory._support import (
@@ -46,7 +47,7 @@ async def test_receive_writes_lot_custody_entry_and_events_once_per_request_id(a
         first.lot_id,
         250_000,
     )
-    assert await subjects(app) == ["inventory.alloy.upserted", "inventory.lot.received", "inventory.custody.recorded"]
+    assert await subjects(app) == [ALLOY_UPSERTED.subject, LOT_RECEIVED.subject, CUSTODY_RECORDED.subject]
 
     reused = pb.ReceiveLotRequest(kind=METAL, material_code="AU750Y", weight_mg=1, request_id="rcv-1")
     err = await failure(stub.ReceiveLot(reused, metadata=SVC, timeout=TIMEOUT))
@@ -81,7 +82,7 @@ async def test_unknown_alloy_and_bad_fields_are_rejected_without_writes(app: App
 
     assert await count(app, lots) == 0
     assert await count(app, custody_entries) == 0
-    assert await subjects(app) == ["inventory.alloy.upserted"]
+    assert await subjects(app) == [ALLOY_UPSERTED.subject]
 
 
 async def test_stone_lots_and_listing_by_material_in_fifo_order(stub: Stub) -> None:

@@ -7,6 +7,13 @@ from sqlalchemy import select
 
 from mes.common.v1 import common_pb2
 from mes.inventory.v1 import inventory_pb2 as pb
+from mes_contracts.events import (
+    RESERVATION_COMMITTED,
+    RESERVATION_CONSUMED,
+    RESERVATION_FAILED,
+    RESERVATION_HELD,
+    RESERVATION_RELEASED,
+)
 from services.inventory.adapters.tables import lots, reservations, waiting_orders
 from services.inventory.bootstrap import App
 from tests.integration.inventory._support import (
@@ -90,9 +97,9 @@ async def test_reserve_fifo_commit_consume_with_balances_and_custody(app: App, s
     assert (err.code, err.reason) == (grpc.StatusCode.FAILED_PRECONDITION, "INVALID_STATE_TRANSITION")
 
     events = await subjects(app)
-    assert events.count("inventory.reservation.held") == 1
-    assert events.count("inventory.reservation.committed") == 1
-    assert events.count("inventory.reservation.consumed") == 1
+    assert events.count(RESERVATION_HELD.subject) == 1
+    assert events.count(RESERVATION_COMMITTED.subject) == 1
+    assert events.count(RESERVATION_CONSUMED.subject) == 1
 
 
 async def test_release_held_frees_and_release_committed_returns_metal(app: App, stub: Stub) -> None:
@@ -127,7 +134,7 @@ async def test_release_held_frees_and_release_committed_returns_metal(app: App, 
         pb.ListCustodyEntriesRequest(reference="orders/o-commit"), metadata=SVC, timeout=TIMEOUT
     )
     assert [(e.kind, e.holder, e.weight_mg) for e in returns.entries] == [(pb.CUSTODY_KIND_RETURN, "stores", 4_000)]
-    assert (await subjects(app)).count("inventory.reservation.released") == 2
+    assert (await subjects(app)).count(RESERVATION_RELEASED.subject) == 2
 
 
 async def test_short_of_stock_fails_with_details_and_reserves_nothing(app: App, stub: Stub) -> None:
@@ -147,7 +154,7 @@ async def test_short_of_stock_fails_with_details_and_reserves_nothing(app: App, 
     assert (await get_lot(stub, gems)).reserved_pieces == 0
     assert await count(app, reservations) == 0
     assert await count(app, waiting_orders) == 0
-    assert "inventory.reservation.failed" not in await subjects(app)
+    assert RESERVATION_FAILED.subject not in await subjects(app)
 
 
 async def test_reserve_validation_reports_all_fields_and_writes_nothing(app: App, stub: Stub) -> None:

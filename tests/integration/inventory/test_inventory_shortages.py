@@ -10,6 +10,7 @@ from sqlalchemy import select
 from mes.common.v1 import common_pb2
 from mes.inventory.v1 import inventory_events_pb2 as ev
 from mes.inventory.v1 import inventory_pb2 as pb
+from mes_contracts.events import RESERVATION_FAILED, RESERVATION_HELD
 from services.inventory.adapters.tables import infra, waiting_orders
 from services.inventory.bootstrap import App
 from tests.integration.inventory._support import (
@@ -71,11 +72,11 @@ async def test_waiting_orders_are_listed_and_retried_in_serve_order(app: App, st
         ("o-normal", "AU750Y"),
         ("o-low", "AU750Y"),
     ]
-    assert (await subjects(app)).count("inventory.reservation.failed") == 5
+    assert (await subjects(app)).count(RESERVATION_FAILED.subject) == 5
 
     # 21 g more: 26 g free -> the two rush orders (10 g each) fit, then o-normal needs 8 g but 6 g are left
     await receive_metal(stub, "AU750Y", 21_000)
-    report = await app.handlers.events.retry_waiting_orders("evt-lot-1")
+    report = await app.handles.handlers.events.retry_waiting_orders("evt-lot-1")
     assert [r.order_id for r in report.reserved] == ["o-rush-early", "o-rush-late"]
     assert report.still_waiting == ("o-gems", "o-normal", "o-low")
     assert await count(app, waiting_orders) == 3
@@ -83,7 +84,7 @@ async def test_waiting_orders_are_listed_and_retried_in_serve_order(app: App, st
     async with app.db.read() as session:
         rows = (
             await session.execute(
-                select(infra.outbox.c.payload).where(infra.outbox.c.subject == "inventory.reservation.held")
+                select(infra.outbox.c.payload).where(infra.outbox.c.subject == RESERVATION_HELD.subject)
             )
         ).all()
     held = [ev.ReservationHeldEvent.FromString(row.payload) for row in rows]
@@ -92,11 +93,11 @@ async def test_waiting_orders_are_listed_and_retried_in_serve_order(app: App, st
         ("o-rush-late", "evt-lot-1"),
     ]
 
-    again = await app.handlers.events.retry_waiting_orders("evt-lot-1")
+    again = await app.handles.handlers.events.retry_waiting_orders("evt-lot-1")
     assert again.reserved == ()
 
     await receive_metal(stub, "AU750Y", 20_000)
-    report = await app.handlers.events.retry_waiting_orders("evt-lot-2")
+    report = await app.handles.handlers.events.retry_waiting_orders("evt-lot-2")
     assert [r.order_id for r in report.reserved] == ["o-normal", "o-low"]
     remaining = await stub.ListShortages(pb.ListShortagesRequest(), metadata=SVC, timeout=TIMEOUT)
     assert [s.order_id for s in remaining.shortages] == ["o-gems"]

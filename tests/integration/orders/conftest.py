@@ -11,9 +11,9 @@ import grpc
 import pytest
 
 from mes.orders.v1 import orders_pb2, orders_pb2_grpc
+from mes_platform.config import ServiceSettings
 from services.orders.bootstrap import App, start
 from services.orders.domain.catalogue import CatalogueKind
-from services.shared.config import ServiceSettings
 from tests.integration.orders._support import ALLOYS, AUTH_TOKENS, STAFF, STYLES, T
 
 
@@ -45,7 +45,7 @@ async def app(make_settings: Callable[..., ServiceSettings]) -> AsyncIterator[Ap
     try:
         for kind, codes in ((CatalogueKind.STYLE, STYLES), (CatalogueKind.ALLOY, ALLOYS)):
             for code in codes:
-                await service.event_handlers.apply_catalogue_item(kind, code, code.title(), True, 1)
+                await service.handles.event_handlers.apply_catalogue_item(kind, code, code.title(), True, 1)
         yield service
     finally:
         await service.aclose()

@@ -8,6 +8,7 @@ from typing import Any
 import grpc
 
 from mes.orders.v1 import orders_pb2
+from mes_contracts.events import ORDER_SUBMITTED
 from services.orders.adapters.tables import infra
 from services.orders.bootstrap import App
 from tests.integration.orders._support import (
@@ -33,7 +34,7 @@ async def test_same_request_replays_the_original_order(app: App, stub: Any, part
     assert again.replayed and not first.replayed
     assert again.order.order_id == first.order.order_id
     assert await order_count(app) == 1
-    assert await outbox_subjects(app) == ["orders.order.submitted"]
+    assert await outbox_subjects(app) == [ORDER_SUBMITTED.subject]
 
 
 async def test_same_key_with_another_request_is_rejected(app: App, stub: Any, partner_keys: dict[str, str]) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 import grpc
 
 from mes.orders.v1 import orders_events_pb2, orders_pb2
+from mes_contracts.events import ORDER_SUBMITTED
 from services.orders.adapters.tables import infra, order_lines, order_status_changes
 from services.orders.bootstrap import App
 from tests.integration.orders._support import (
@@ -43,7 +44,7 @@ async def test_submit_writes_order_lines_history_and_event(app: App, stub: Any, 
     assert not order.late
     assert await count_rows(app, order_lines) == 2
     assert await count_rows(app, order_status_changes) == 1
-    assert await outbox_subjects(app) == ["orders.order.submitted"]
+    assert await outbox_subjects(app) == [ORDER_SUBMITTED.subject]
     async with app.db.write() as session:
         payload = (await session.execute(infra.outbox.select())).one().payload
     event = orders_events_pb2.OrderSubmittedEvent.FromString(payload)
@@ -181,7 +182,7 @@ async def test_batch_get_keeps_request_order_and_reports_missing(stub: Any, part
 
 async def test_status_history_pages_oldest_first(app: App, stub: Any, partner_keys: dict[str, str]) -> None:
     order = (await stub.SubmitOrder(submit_request(), metadata=for_partner("acme"), timeout=T)).order
-    await app.event_handlers.on_order_completed(order.order_id, "evt-done")
+    await app.handles.event_handlers.on_order_completed(order.order_id, "evt-done")
 
     statuses, token = [], ""
     while True:

@@ -7,6 +7,7 @@ from typing import Any
 import grpc
 
 from mes.orders.v1 import orders_events_pb2, orders_pb2
+from mes_contracts.events import ORDER_CANCELLED, ORDER_STATUS_CHANGED, ORDER_SUBMITTED
 from services.orders.adapters.tables import infra
 from services.orders.bootstrap import App
 from tests.integration.orders._support import STAFF, T, fails, for_partner, outbox_subjects, submit_request, with_key
@@ -29,9 +30,9 @@ async def test_partner_cancels_its_order_once(app: App, stub: Any, partner_keys:
     again = (await stub.CancelOrder(request, metadata=acme, timeout=T)).order
     assert again == cancelled
     assert await outbox_subjects(app) == [
-        "orders.order.submitted",
-        "orders.order.status_changed",
-        "orders.order.cancelled",
+        ORDER_SUBMITTED.subject,
+        ORDER_STATUS_CHANGED.subject,
+        ORDER_CANCELLED.subject,
     ]
     async with app.db.write() as session:
         rows = (await session.execute(infra.outbox.select().order_by(infra.outbox.c.seq))).all()
@@ -51,16 +52,16 @@ async def test_partner_cancels_its_order_once(app: App, stub: Any, partner_keys:
 
 async def test_cancel_is_allowed_until_production_ends(app: App, stub: Any, partner_keys: dict[str, str]) -> None:
     in_production = await _submit(stub)
-    await app.event_handlers.on_work_orders_released(in_production.order_id, "evt-1")
+    await app.handles.event_handlers.on_work_orders_released(in_production.order_id, "evt-1")
     on_hold = await _submit(stub)
-    await app.event_handlers.on_reservation_failed(on_hold.order_id, "short of AU750Y", "evt-2")
+    await app.handles.event_handlers.on_reservation_failed(on_hold.order_id, "short of AU750Y", "evt-2")
     for order in (in_production, on_hold):
         reply = await stub.CancelOrder(orders_pb2.CancelOrderRequest(name=order.name), metadata=STAFF, timeout=T)
         assert reply.order.status == orders_pb2.ORDER_STATUS_CANCELLED
         assert reply.order.status_reason == "cancelled by operator"
 
     ready = await _submit(stub)
-    await app.event_handlers.on_order_completed(ready.order_id, "evt-3")
+    await app.handles.event_handlers.on_order_completed(ready.order_id, "evt-3")
     failure = await fails(stub.CancelOrder(orders_pb2.CancelOrderRequest(name=ready.name), metadata=STAFF, timeout=T))
     assert (failure.code, failure.reason) == (grpc.StatusCode.FAILED_PRECONDITION, "INVALID_STATE_TRANSITION")
 
@@ -71,7 +72,7 @@ async def test_ship_needs_ready_to_ship_and_staff(app: App, stub: Any, partner_k
     early = await fails(stub.ShipOrder(ship, metadata=STAFF, timeout=T))
     assert (early.code, early.reason) == (grpc.StatusCode.FAILED_PRECONDITION, "INVALID_STATE_TRANSITION")
 
-    await app.event_handlers.on_order_completed(order.order_id, "evt-1")
+    await app.handles.event_handlers.on_order_completed(order.order_id, "evt-1")
     by_partner = await fails(stub.ShipOrder(ship, metadata=with_key(partner_keys["acme"]), timeout=T))
     assert by_partner.code == grpc.StatusCode.PERMISSION_DENIED
     shipped = (await stub.ShipOrder(ship, metadata=STAFF, timeout=T)).order
@@ -85,4 +86,4 @@ async def test_ship_needs_ready_to_ship_and_staff(app: App, stub: Any, partner_k
     )
     assert history.status_changes[-1].reason == "tracking 1Z999"
     assert history.status_changes[-1].cause == "operator:OP-1"
-    assert (await outbox_subjects(app)).count("orders.order.status_changed") == 4
+    assert (await outbox_subjects(app)).count(ORDER_STATUS_CHANGED.subject) == 4

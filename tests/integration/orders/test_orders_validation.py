@@ -70,7 +70,7 @@ CASES["missing due time"] = (_without_due_time(), ["due_time"], "INVALID_ARGUMEN
 async def test_bad_submissions_are_rejected_and_nothing_is_written(
     app: App, stub: Any, partner_keys: dict[str, str]
 ) -> None:
-    await app.event_handlers.apply_catalogue_item(CatalogueKind.STYLE, "OLD-STYLE", "Old", False, 1)
+    await app.handles.event_handlers.apply_catalogue_item(CatalogueKind.STYLE, "OLD-STYLE", "Old", False, 1)
     for case, (request, fields, reason) in CASES.items():
         failure = await fails(stub.SubmitOrder(request, metadata=for_partner("acme"), timeout=T))
         assert (failure.code, failure.reason) == (grpc.StatusCode.INVALID_ARGUMENT, reason), case

@@ -16,6 +16,15 @@ from sqlalchemy import func, select
 from mes.common.v1 import common_pb2
 from mes.production.v1 import production_events_pb2 as ev
 from mes.production.v1 import production_pb2 as pb
+from mes_contracts.events import (
+    OPERATION_CHANGED,
+    REQUIREMENTS_COMPUTED,
+    REQUIREMENTS_FAILED,
+    STYLE_UPSERTED,
+    WORK_ORDER_COMPLETED,
+    WORK_ORDERS_CANCELLED,
+    WORK_ORDERS_RELEASED,
+)
 from services.production.adapters import tables
 from services.production.bootstrap import App
 
@@ -43,13 +52,13 @@ RING_ROUTING = (
 )
 WORK_CENTERS = (("CAST-1", "CAST"), ("BENCH-1", "BENCH"), ("SET-1", "SETTING"), ("POL-1", "POLISH"), ("LAS-1", "LASER"))
 EVENT_TYPES: dict[str, type[Message]] = {
-    "production.style.upserted": ev.StyleUpsertedEvent,
-    "production.requirements.computed": ev.RequirementsComputedEvent,
-    "production.requirements.failed": ev.RequirementsFailedEvent,
-    "production.work_orders.released": ev.WorkOrdersReleasedEvent,
-    "production.operation.changed": ev.OperationChangedEvent,
-    "production.work_order.completed": ev.WorkOrderCompletedEvent,
-    "production.work_orders.cancelled": ev.WorkOrdersCancelledEvent,
+    STYLE_UPSERTED.subject: ev.StyleUpsertedEvent,
+    REQUIREMENTS_COMPUTED.subject: ev.RequirementsComputedEvent,
+    REQUIREMENTS_FAILED.subject: ev.RequirementsFailedEvent,
+    WORK_ORDERS_RELEASED.subject: ev.WorkOrdersReleasedEvent,
+    OPERATION_CHANGED.subject: ev.OperationChangedEvent,
+    WORK_ORDER_COMPLETED.subject: ev.WorkOrderCompletedEvent,
+    WORK_ORDERS_CANCELLED.subject: ev.WorkOrdersCancelledEvent,
 }
 
 

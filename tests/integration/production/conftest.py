@@ -11,8 +11,8 @@ import grpc
 import pytest
 
 from mes.production.v1 import production_pb2_grpc
+from mes_platform.config import ServiceSettings
 from services.production.bootstrap import App, start
-from services.shared.config import ServiceSettings
 from tests.integration.production._support import AUTH_TOKENS
 
 

@@ -10,6 +10,7 @@ import grpc
 
 from mes.common.v1 import common_pb2
 from mes.production.v1 import production_pb2 as pb
+from mes_contracts.events import OPERATION_CHANGED, WORK_ORDER_COMPLETED
 from services.production.bootstrap import App
 from tests.integration.production._support import (
     OPERATOR_1,
@@ -75,7 +76,7 @@ async def test_work_order_walks_to_completed_and_closes_with_reconciled_metal(ap
     assert (setting.weigh_in_mg, setting.weigh_out_mg, setting.loss_mg) == (5_800, 5_850, 0)
 
     await walk(stub, wo2)
-    events = await outbox(app, "production.work_order.completed")
+    events = await outbox(app, WORK_ORDER_COMPLETED.subject)
     assert [(e.work_order.name, e.order_completed) for _, e in events] == [(wo1.name, False), (wo2.name, True)]
 
     closed = (
@@ -87,9 +88,7 @@ async def test_work_order_walks_to_completed_and_closes_with_reconciled_metal(ap
     assert again.code == grpc.StatusCode.FAILED_PRECONDITION
 
     changes = [
-        e
-        for _, e in await outbox(app, "production.operation.changed")
-        if e.operation.work_order_id == wo1.work_order_id
+        e for _, e in await outbox(app, OPERATION_CHANGED.subject) if e.operation.work_order_id == wo1.work_order_id
     ]
     # queued at release, then per step: started and done, and the next one queued (4 times)
     assert len(changes) == 1 + 5 * 2 + 4
@@ -159,7 +158,7 @@ async def test_loss_review_approve_and_rework(app: App, stub: Any) -> None:
 
     statuses = [
         (S.Name(e.from_status), S.Name(e.operation.status), e.operation.attempt)
-        for _, e in await outbox(app, "production.operation.changed")
+        for _, e in await outbox(app, OPERATION_CHANGED.subject)
         if e.operation.sequence == 2
     ]
     assert statuses == [
@@ -247,7 +246,7 @@ async def test_capacity_and_idempotent_start_and_finish(app: App, stub: Any) -> 
     assert (await start_op(stub, op_name(wo2, 1), 6_000)).work_center == "workCenters/CAST-1"
     starts = [
         e
-        for _, e in await outbox(app, "production.operation.changed")
+        for _, e in await outbox(app, OPERATION_CHANGED.subject)
         if e.operation.status == S.Value("OPERATION_STATUS_IN_PROGRESS")
     ]
     assert len(starts) == 2  # the replayed start wrote nothing
@@ -344,5 +343,5 @@ async def test_concurrent_starts_respect_capacity_and_one_completion_completes_t
         *(start_op(stub, op_name(wo, 1), 6_000) for wo, ok in zip(work_orders, started, strict=True) if not ok)
     )
     await asyncio.gather(*(finish_op(stub, op_name(wo, 1), 5_990) for wo in work_orders))
-    completions = [e.order_completed for _, e in await outbox(app, "production.work_order.completed")]
+    completions = [e.order_completed for _, e in await outbox(app, WORK_ORDER_COMPLETED.subject)]
     assert sorted(completions) == [False, False, False, True]

@@ -9,6 +9,7 @@ from typing import Any
 
 from mes.common.v1 import common_pb2
 from mes.production.v1 import production_pb2 as pb
+from mes_contracts.events import REQUIREMENTS_COMPUTED, REQUIREMENTS_FAILED, WORK_ORDERS_CANCELLED, WORK_ORDERS_RELEASED
 from services.production.bootstrap import App
 from services.production.domain.bom import LineSpec
 from services.production.domain.work_orders import WorkOrderStatus
@@ -24,13 +25,13 @@ async def catalogue(stub: Any) -> None:
 
 async def test_submitted_then_held_releases_work_orders_once(app: App, stub: Any) -> None:
     await catalogue(stub)
-    events = app.handlers.order_events
+    events = app.handles.handlers.order_events
     lines = [line(1, quantity=2), LineSpec(2, "RNG-001", "AG925", "52", "", 1)]  # proto or domain lines
     requirements = await events.on_order_submitted("ORD-1", common_pb2.PRIORITY_HIGH, lines, SUBMITTED, "evt-1")
     assert requirements is not None and len(requirements) == 4
     assert await events.on_order_submitted("ORD-1", common_pb2.PRIORITY_HIGH, lines, SUBMITTED, "evt-1") is None
 
-    computed = await outbox(app, "production.requirements.computed")
+    computed = await outbox(app, REQUIREMENTS_COMPUTED.subject)
     assert len(computed) == 1
     event = computed[0][1]
     assert (event.order_id, event.priority, event.meta.causation_id) == ("ORD-1", common_pb2.PRIORITY_HIGH, "evt-1")
@@ -49,23 +50,23 @@ async def test_submitted_then_held_releases_work_orders_once(app: App, stub: Any
     ]
     again = await events.on_reservation_held("ORD-1", "evt-2")
     assert [w.id for w in again] == [w.id for w in released]
-    (released_event,) = await outbox(app, "production.work_orders.released")
+    (released_event,) = await outbox(app, WORK_ORDERS_RELEASED.subject)
     assert released_event[1].meta.causation_id == "evt-2" and len(released_event[1].work_orders) == 2
     assert released_event[1].work_orders[0].priority == common_pb2.PRIORITY_HIGH
 
 
 async def test_unknown_style_fails_requirements(app: App, stub: Any) -> None:
     await catalogue(stub)
-    events = app.handlers.order_events
+    events = app.handles.handlers.order_events
     assert await events.on_order_submitted("ORD-2", 0, [line(1), line(2, "GHOST")], None, "evt-9") is None
-    (failed,) = await outbox(app, "production.requirements.failed")
+    (failed,) = await outbox(app, REQUIREMENTS_FAILED.subject)
     assert (failed[1].order_id, failed[1].reason, failed[1].meta.causation_id) == ("ORD-2", "UNKNOWN_STYLE", "evt-9")
-    assert await outbox(app, "production.requirements.computed") == []
+    assert await outbox(app, REQUIREMENTS_COMPUTED.subject) == []
 
 
 async def test_cancel_before_and_after_release(app: App, stub: Any) -> None:
     await catalogue(stub)
-    events = app.handlers.order_events
+    events = app.handles.handlers.order_events
     # Cancelled while waiting for the reservation: the late reservation creates nothing.
     await events.on_order_submitted("ORD-3", 2, [line(1)], SUBMITTED, "evt-1")
     assert await events.on_order_cancelled("ORD-3", "customer", "evt-2") == []
@@ -73,21 +74,21 @@ async def test_cancel_before_and_after_release(app: App, stub: Any) -> None:
     # Cancelled before it was even submitted here (events out of order): nothing either.
     assert await events.on_order_cancelled("ORD-4", "customer", "evt-4") == []
     assert await events.on_order_submitted("ORD-4", 2, [line(1)], SUBMITTED, "evt-5") is None
-    assert await outbox(app, "production.work_orders.cancelled") == []
+    assert await outbox(app, WORK_ORDERS_CANCELLED.subject) == []
 
     await events.on_order_submitted("ORD-5", 2, [line(1), line(2)], SUBMITTED, "evt-6")
     await events.on_reservation_held("ORD-5", "evt-7")
     cancelled = await events.on_order_cancelled("ORD-5", "customer", "evt-8")
     assert {w.status for w in cancelled} == {WorkOrderStatus.CANCELLED}
     assert await events.on_order_cancelled("ORD-5", "customer", "evt-8") == cancelled
-    (event,) = await outbox(app, "production.work_orders.cancelled")
+    (event,) = await outbox(app, WORK_ORDERS_CANCELLED.subject)
     assert (event[1].order_id, list(event[1].returned), event[1].meta.causation_id) == ("ORD-5", [], "evt-8")
 
 
 async def test_concurrent_duplicates_release_one_set_of_work_orders(app: App, stub: Any) -> None:
     await catalogue(stub)
-    events = app.handlers.order_events
+    events = app.handles.handlers.order_events
     await events.on_order_submitted("ORD-6", 2, [line(n) for n in range(1, 4)], SUBMITTED, "evt-1")
     results = await asyncio.gather(*(events.on_reservation_held("ORD-6", "evt-2") for _ in range(4)))
     assert len({tuple(w.id for w in r) for r in results}) == 1
-    assert len(await outbox(app, "production.work_orders.released")) == 1
+    assert len(await outbox(app, WORK_ORDERS_RELEASED.subject)) == 1

@@ -8,6 +8,7 @@ import grpc
 from sqlalchemy import select
 
 from mes.production.v1 import production_pb2 as pb
+from mes_contracts.events import STYLE_UPSERTED
 from services.production.adapters.tables import style_versions
 from services.production.bootstrap import App
 from tests.integration.production._support import (
@@ -34,7 +35,7 @@ async def test_style_versions_follow_routing_and_bom_changes(app: App, stub: Any
 
     same = await upsert(stub, style())
     assert (same.routing_version, same.version) == (1, 1)
-    assert len(await outbox(app, "production.style.upserted")) == 1  # an identical upsert is a no-op
+    assert len(await outbox(app, STYLE_UPSERTED.subject)) == 1  # an identical upsert is a no-op
 
     renamed = await upsert(stub, style(display_name="Solitaire ring, new name"))
     assert (renamed.routing_version, renamed.version) == (1, 2)
@@ -43,7 +44,7 @@ async def test_style_versions_follow_routing_and_bom_changes(app: App, stub: Any
     assert (heavier.routing_version, heavier.version) == (2, 3)
     assert heavier.bill_of_materials[0].weight_mg == 5_500
 
-    events = await outbox(app, "production.style.upserted")
+    events = await outbox(app, STYLE_UPSERTED.subject)
     assert [e.style.routing_version for _, e in events] == [1, 1, 2]
     assert events[-1][1].meta.producer == "production" and events[-1][1].meta.event_id
     async with app.db.read() as session:

@@ -8,6 +8,7 @@ import grpc
 
 from mes.common.v1 import common_pb2
 from mes.production.v1 import production_pb2 as pb
+from mes_contracts.events import OPERATION_CHANGED, WORK_ORDERS_CANCELLED, WORK_ORDERS_RELEASED
 from services.production.bootstrap import App
 from tests.integration.production._support import (
     METAL,
@@ -42,7 +43,7 @@ async def test_create_is_idempotent_per_order_and_snapshots_the_routing(app: App
     ]
     assert [s.operation_code for s in first[0].routing_snapshot][:3] == ["CASTING", "FILING", "STONE_SETTING"]
 
-    released = await outbox(app, "production.work_orders.released")
+    released = await outbox(app, WORK_ORDERS_RELEASED.subject)
     assert len(released) == 1
     assert [w.name for w in released[0][1].work_orders] == [w.name for w in first]
 
@@ -69,7 +70,7 @@ async def test_create_is_idempotent_per_order_and_snapshots_the_routing(app: App
     assert newer[0].routing_version == 2 and len(newer[0].routing_snapshot) == 2
 
     # The operation queued at creation was announced too.
-    changed_events = await outbox(app, "production.operation.changed")
+    changed_events = await outbox(app, OPERATION_CHANGED.subject)
     assert {e.operation.name for _, e in changed_events} == {
         op_name(first[0], 1),
         op_name(first[1], 1),
@@ -207,7 +208,7 @@ async def test_cancel_returns_the_last_known_metal_per_alloy(app: App, stub: Any
         pb.CancelWorkOrdersRequest(order_id="ORD-1", reason="customer cancelled"), metadata=SERVICE, timeout=T
     )
     assert {w.status for w in reply.work_orders} == {W.Value("WORK_ORDER_STATUS_CANCELLED")}
-    cancelled = await outbox(app, "production.work_orders.cancelled")
+    cancelled = await outbox(app, WORK_ORDERS_CANCELLED.subject)
     assert len(cancelled) == 1
     event = cancelled[0][1]
     assert event.order_id == "ORD-1" and len(event.work_orders) == 4
@@ -221,7 +222,7 @@ async def test_cancel_returns_the_last_known_metal_per_alloy(app: App, stub: Any
 
     again = await stub.CancelWorkOrders(pb.CancelWorkOrdersRequest(order_id="ORD-1"), metadata=SERVICE, timeout=T)
     assert [w.version for w in again.work_orders] == [w.version for w in reply.work_orders]
-    assert len(await outbox(app, "production.work_orders.cancelled")) == 1
+    assert len(await outbox(app, WORK_ORDERS_CANCELLED.subject)) == 1
     too_late = await fails(start_op(stub, op_name(wo4, 1), 1_000))
     assert too_late.code == grpc.StatusCode.FAILED_PRECONDITION
 

@@ -25,14 +25,14 @@ from mes.orders.v1 import orders_pb2 as ords
 from mes.orders.v1 import orders_pb2_grpc
 from mes.production.v1 import production_pb2 as prod
 from mes.production.v1 import production_pb2_grpc
+from mes_platform.config import ServiceSettings
+from mes_platform.messaging.consumer import EventConsumer
 from services.inventory import bootstrap as inventory_boot
 from services.inventory.adapters.tables import infra as inventory_infra
 from services.orders import bootstrap as orders_boot
 from services.orders.adapters.tables import infra as orders_infra
 from services.production import bootstrap as production_boot
 from services.production.adapters.tables import infra as production_infra
-from services.shared.config import ServiceSettings
-from services.shared.messaging.consumer import EventConsumer
 
 __all__ = ["SVC", "SagaStack", "T", "eventually", "start_stack"]
 

@@ -26,6 +26,22 @@ from mes.orders.v1 import orders_pb2_grpc
 from mes.production.v1 import production_events_pb2 as prod_ev
 from mes.production.v1 import production_pb2 as prod
 from mes.production.v1 import production_pb2_grpc
+from mes_contracts.events import (
+    OPERATION_CHANGED,
+    ORDER_CANCELLED,
+    ORDER_STATUS_CHANGED,
+    ORDER_SUBMITTED,
+    REQUIREMENTS_COMPUTED,
+    RESERVATION_FAILED,
+    RESERVATION_HELD,
+    WORK_ORDERS_CANCELLED,
+    WORK_ORDERS_RELEASED,
+)
+from mes_platform.config import ServiceSettings
+from mes_platform.db import Database
+from mes_platform.messaging.events import EventContext, Handler
+from mes_platform.messaging.runtime import ConsumerSpec
+from mes_platform.outbox import new_event_meta
 from services.inventory import bootstrap as inventory_boot
 from services.inventory.adapters.tables import infra as inventory_infra
 from services.inventory.adapters.unit_of_work import SqlUnitOfWork as InventoryUow
@@ -39,18 +55,13 @@ from services.production import bootstrap as production_boot
 from services.production.adapters.tables import infra as production_infra
 from services.production.adapters.unit_of_work import SqlUnitOfWorkFactory as ProductionUows
 from services.production.entrypoints import consumers as production_consumers
-from services.shared.config import ServiceSettings
-from services.shared.db import Database
-from services.shared.messaging.events import EventContext, Handler
-from services.shared.messaging.runtime import ConsumerSpec
-from services.shared.outbox import new_event_meta
 from tests.integration.saga.saga_stack import ALLOY, STYLE, SVC, T, service_env
 
 METAL = common_pb2.MATERIAL_KIND_METAL
-STATUS_CHANGED = "orders.order.status_changed"
-HELD = "inventory.reservation.held"
-FAILED = "inventory.reservation.failed"
-COMPUTED = "production.requirements.computed"
+STATUS_CHANGED = ORDER_STATUS_CHANGED.subject
+HELD = RESERVATION_HELD.subject
+FAILED = RESERVATION_FAILED.subject
+COMPUTED = REQUIREMENTS_COMPUTED.subject
 
 
 class Rollback(Exception):
@@ -91,8 +102,9 @@ async def channel_to() -> AsyncIterator[Callable[[int], grpc.aio.Channel]]:
 def handler(specs: list[ConsumerSpec], subject: str) -> tuple[str, Handler]:
     """(purpose, handler) of the consumer spec handling ``subject``."""
     for spec in specs:
-        if subject in spec.handlers:
-            return spec.purpose, spec.handlers[subject]
+        handlers = spec.handlers_by_subject()
+        if subject in handlers:
+            return spec.purpose, handlers[subject]
     raise KeyError(subject)
 
 
@@ -134,7 +146,7 @@ async def test_orders_handler_joins_the_consumer_transaction(
         app.db.on_outbox_committed(lambda: notified.append(1))
         stub = orders_pb2_grpc.OrdersServiceStub(channel_to(app.port))
         for kind, code in ((CatalogueKind.STYLE, STYLE), (CatalogueKind.ALLOY, ALLOY)):
-            await app.event_handlers.apply_catalogue_item(kind, code, code, True, 1)
+            await app.handles.event_handlers.apply_catalogue_item(kind, code, code, True, 1)
         await stub.CreatePartner(
             ords.CreatePartnerRequest(partner_id="acme", display_name="Acme"), metadata=SVC, timeout=T
         )
@@ -148,9 +160,11 @@ async def test_orders_handler_joins_the_consumer_transaction(
         order = (await stub.SubmitOrder(request, metadata=SVC, timeout=T)).order
         assert notified == [1]  # the intake transaction wrote orders.order.submitted
 
-        _, held = handler(orders_consumers.consumer_specs(app.uows, app.event_handlers), "inventory.reservation.held")
+        _, held = handler(
+            orders_consumers.consumer_specs(app.handles.uows, app.handles.event_handlers), RESERVATION_HELD.subject
+        )
         event = inv_ev.ReservationHeldEvent(order_id=order.order_id)
-        ctx = context("inventory.reservation.held", event)
+        ctx = context(RESERVATION_HELD.subject, event)
         await run(app.db, held, event, ctx, commit=False)
         get = ords.GetOrderRequest(name=order.name)
         assert (await stub.GetOrder(get, metadata=SVC, timeout=T)).order.status == ords.ORDER_STATUS_SUBMITTED
@@ -181,8 +195,8 @@ async def test_inventory_handler_joins_the_consumer_transaction(
         lot = inv.ReceiveLotRequest(kind=METAL, material_code=ALLOY, weight_mg=10_000, request_id=str(uuid.uuid4()))
         await stub.ReceiveLot(lot, metadata=SVC, timeout=T)
         _, computed = handler(
-            inventory_consumers.consumer_specs(InventoryUow(app.db), app.handlers.events),
-            "production.requirements.computed",
+            inventory_consumers.consumer_specs(InventoryUow(app.db), app.handles.handlers.events),
+            REQUIREMENTS_COMPUTED.subject,
         )
         event = prod_ev.RequirementsComputedEvent(
             order_id="order-1",
@@ -191,7 +205,7 @@ async def test_inventory_handler_joins_the_consumer_transaction(
                 common_pb2.MaterialRequirement(material_code=ALLOY, kind=METAL, weight_mg=4_000, line_number=1)
             ],
         )
-        ctx = context("production.requirements.computed", event)
+        ctx = context(REQUIREMENTS_COMPUTED.subject, event)
         listing = inv.ListReservationsRequest(order_ids=["order-1"])
 
         await run(app.db, computed, event, ctx, commit=False)
@@ -211,7 +225,7 @@ async def test_inventory_handler_joins_the_consumer_transaction(
                 common_pb2.MaterialRequirement(material_code=ALLOY, kind=METAL, weight_mg=9_000, line_number=1)
             ],
         )
-        short_ctx = context("production.requirements.computed", short)
+        short_ctx = context(REQUIREMENTS_COMPUTED.subject, short)
         await run(app.db, computed, short, short_ctx, commit=True)
         [failed] = await outbox(app.db, inventory_infra.outbox, FAILED, inv_ev.ReservationFailedEvent)
         assert (failed.order_id, failed.meta.causation_id) == ("order-2", short_ctx.event_id)
@@ -259,8 +273,8 @@ async def test_production_handler_joins_the_consumer_transaction(
         )
         await stub.UpsertStyle(prod.UpsertStyleRequest(style=style), metadata=SVC, timeout=T)
         _, submitted = handler(
-            production_consumers.consumer_specs(ProductionUows(app.db), app.handlers.order_events),
-            "orders.order.submitted",
+            production_consumers.consumer_specs(ProductionUows(app.db), app.handles.handlers.order_events),
+            ORDER_SUBMITTED.subject,
         )
         order = ords.Order(
             order_id="order-1",
@@ -269,7 +283,7 @@ async def test_production_handler_joins_the_consumer_transaction(
         )
         order.create_time.FromDatetime(datetime(2030, 1, 2, tzinfo=UTC))
         event = ord_ev.OrderSubmittedEvent(order=order)
-        ctx = context("orders.order.submitted", event)
+        ctx = context(ORDER_SUBMITTED.subject, event)
 
         await run(app.db, submitted, event, ctx, commit=False)
         assert await outbox(app.db, production_infra.outbox, COMPUTED, prod_ev.RequirementsComputedEvent) == []
@@ -296,14 +310,14 @@ async def test_inventory_returns_each_mg_once_whatever_the_order_of_the_cancella
         await stub.UpsertAlloy(inv.UpsertAlloyRequest(alloy=alloy), metadata=SVC, timeout=T)
         lot = inv.ReceiveLotRequest(kind=METAL, material_code=ALLOY, weight_mg=10_000, request_id=str(uuid.uuid4()))
         await stub.ReceiveLot(lot, metadata=SVC, timeout=T)
-        specs = inventory_consumers.consumer_specs(InventoryUow(app.db), app.handlers.events)
+        specs = inventory_consumers.consumer_specs(InventoryUow(app.db), app.handles.handlers.events)
 
         async def deliver(subject: str, event: Message) -> None:
             await run(app.db, handler(specs, subject)[1], event, context(subject, event), commit=True)
 
         need = common_pb2.MaterialRequirement(material_code=ALLOY, kind=METAL, weight_mg=4_000, line_number=1)
         await deliver(COMPUTED, prod_ev.RequirementsComputedEvent(order_id="order-1", requirements=[need]))
-        await deliver("production.work_orders.released", prod_ev.WorkOrdersReleasedEvent(order_id="order-1"))
+        await deliver(WORK_ORDERS_RELEASED.subject, prod_ev.WorkOrdersReleasedEvent(order_id="order-1"))
         casting = prod.Operation(
             name="workOrders/wo-1/operations/1",
             order_id="order-1",
@@ -313,7 +327,7 @@ async def test_inventory_returns_each_mg_once_whatever_the_order_of_the_cancella
             finished_by="OP-1",
         )
         await deliver(
-            "production.operation.changed",
+            OPERATION_CHANGED.subject,
             prod_ev.OperationChangedEvent(operation=casting, from_status=prod.OPERATION_STATUS_IN_PROGRESS),
         )
         listing = inv.ListReservationsRequest(order_ids=["order-1"])
@@ -327,12 +341,12 @@ async def test_inventory_returns_each_mg_once_whatever_the_order_of_the_cancella
         back = common_pb2.MaterialRequirement(material_code=ALLOY, kind=METAL, weight_mg=3_900)
         work_cancelled = prod_ev.WorkOrdersCancelledEvent(order_id="order-1", returned=[back])
         if first == "order_cancelled":
-            await deliver("orders.order.cancelled", order_cancelled)
+            await deliver(ORDER_CANCELLED.subject, order_cancelled)
             assert await state() == inv.RESERVATION_STATE_COMMITTED  # the metal is still on the shop floor
-            await deliver("production.work_orders.cancelled", work_cancelled)
+            await deliver(WORK_ORDERS_CANCELLED.subject, work_cancelled)
         else:
-            await deliver("production.work_orders.cancelled", work_cancelled)
-            await deliver("orders.order.cancelled", order_cancelled)
+            await deliver(WORK_ORDERS_CANCELLED.subject, work_cancelled)
+            await deliver(ORDER_CANCELLED.subject, order_cancelled)
         assert await state() == inv.RESERVATION_STATE_RELEASED
 
         entries = (

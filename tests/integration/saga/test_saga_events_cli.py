@@ -17,8 +17,9 @@ from mes.common.v1 import common_pb2
 from mes.inventory.v1 import inventory_pb2 as inv
 from mes.orders.v1 import orders_pb2 as ords
 from mes.production.v1 import production_events_pb2 as prod_ev
-from services.shared.messaging.connection import connect_nats
-from services.shared.outbox import new_event_meta
+from mes_contracts.events import WORK_ORDERS_CANCELLED
+from mes_platform.messaging.connection import connect_nats
+from mes_platform.outbox import new_event_meta
 from tests.integration.saga.saga_stack import RING_MG, SERVICES, SVC, SagaStack, T, eventually, start_stack
 
 GHOST = "ghost-order-1"
@@ -76,7 +77,7 @@ async def test_dead_letter_replay_and_republish(db_urls: dict[str, str], nats_ur
         )
         conn = await connect_nats(nats_url, name="saga-test", initial_timeout_s=5)
         try:
-            await conn.js.publish("production.work_orders.cancelled", event.SerializeToString(), timeout=T)
+            await conn.js.publish(WORK_ORDERS_CANCELLED.subject, event.SerializeToString(), timeout=T)
         finally:
             await conn.close()
         db = ["--service", "inventory", "--database-url", db_urls["inventory"]]
@@ -87,7 +88,7 @@ async def test_dead_letter_replay_and_republish(db_urls: dict[str, str], nats_ur
         [letter] = await eventually(letters, what="the dead letter")
         assert (letter["consumer"], letter["subject"], letter["event_id"]) == (
             "inventory-production-events",
-            "production.work_orders.cancelled",
+            WORK_ORDERS_CANCELLED.subject,
             event.meta.event_id,
         )
         assert "UNKNOWN_ALLOY" in letter["error"] or "not known" in letter["error"]

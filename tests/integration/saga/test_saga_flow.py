@@ -13,6 +13,7 @@ from mes.inventory.v1 import inventory_pb2 as inv
 from mes.orders.v1 import orders_pb2 as ords
 from mes.production.v1 import production_events_pb2 as prod_ev
 from mes.production.v1 import production_pb2 as prod
+from mes_contracts.events import RESERVATION_HELD, WORK_ORDER_COMPLETED, WORK_ORDERS_RELEASED
 from tests.integration.saga.saga_stack import ALLOY, RING_MG, STYLE, SVC, SagaStack, T, eventually
 
 OS = ords.OrderStatus
@@ -92,9 +93,9 @@ async def test_an_order_runs_from_submission_to_shipment(stack: SagaStack) -> No
     # Every transition has its time and cause; the saga's causes are the events of the other services.
     history = await stack.history(order_id)
     assert all(change.cause and change.change_time.seconds for change in history)
-    held = await stack.outbox("inventory", "inventory.reservation.held", inv_ev.ReservationHeldEvent)
-    released = await stack.outbox("production", "production.work_orders.released", prod_ev.WorkOrdersReleasedEvent)
-    completed = await stack.outbox("production", "production.work_order.completed", prod_ev.WorkOrderCompletedEvent)
+    held = await stack.outbox("inventory", RESERVATION_HELD.subject, inv_ev.ReservationHeldEvent)
+    released = await stack.outbox("production", WORK_ORDERS_RELEASED.subject, prod_ev.WorkOrdersReleasedEvent)
+    completed = await stack.outbox("production", WORK_ORDER_COMPLETED.subject, prod_ev.WorkOrderCompletedEvent)
     assert [c.cause for c in history[1:4]] == [
         next(e.meta.event_id for e in held if e.order_id == order_id),
         next(e.meta.event_id for e in released if e.order_id == order_id),

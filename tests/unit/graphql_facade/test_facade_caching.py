@@ -10,6 +10,7 @@ import pytest
 from graphql_facade.caching import NullCache, ResponseCache, open_cache
 from graphql_facade.events import EventEnvelope, EventHub
 from mes.orders.v1 import orders_pb2 as ords
+from mes_contracts.events import LOT_RECEIVED, ORDER_STATUS_CHANGED, ORDER_SUBMITTED
 from tests.unit.graphql_facade.conftest import (
     OPERATOR,
     PARTNER_A,
@@ -23,7 +24,7 @@ from tests.unit.graphql_facade.facade_fakes import FakeBackend
 BOARD = "query Board($f: OrderFilter) { orders(first: 20, filter: $f) { nodes { id status } } }"
 
 
-def event(stream: str, seq: int, subject: str = "orders.order.submitted", data: bytes = b"") -> EventEnvelope:
+def event(stream: str, seq: int, subject: str = ORDER_SUBMITTED.subject, data: bytes = b"") -> EventEnvelope:
     return EventEnvelope(stream=stream, seq=seq, subject=subject, data=data, time=datetime.now(UTC))
 
 
@@ -99,7 +100,7 @@ async def test_an_event_makes_fresh_data_visible(client: FacadeClient, backend: 
     order.status = ords.ORDER_STATUS_ACCEPTED
     cached = (await client.gql(BOARD)).json()["data"]["orders"]["nodes"][0]["status"]
     assert before == cached == "SUBMITTED"
-    hub.publish(event("ORDERS", 11, "orders.order.status_changed"))
+    hub.publish(event("ORDERS", 11, ORDER_STATUS_CHANGED.subject))
     fresh = (await client.gql(BOARD)).json()["data"]["orders"]["nodes"][0]["status"]
     assert fresh == "ACCEPTED"
     as_of = (await client.gql("{ asOf { seq } }")).json()["data"]["asOf"]
@@ -150,7 +151,7 @@ async def test_response_cache_keys() -> None:
     assert "partner:a" in key("partner:a")  # the tenant is visible in the key
     hub.start_at({"ORDERS": 5})
     live = key("operator")
-    hub.publish(event("INVENTORY", 1, "inventory.lot.received"))
+    hub.publish(event("INVENTORY", 1, LOT_RECEIVED.subject))
     assert key("operator") != live
 
 

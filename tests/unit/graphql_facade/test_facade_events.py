@@ -7,13 +7,14 @@ from datetime import UTC, datetime
 
 from graphql_facade.events import EventEnvelope, EventHub, Resync, StatusEvent
 from mes.orders.v1 import orders_events_pb2, orders_pb2
+from mes_contracts.events import ORDER_STATUS_CHANGED
 
 
 def status_event(seq: int, order_id: str = "o1", partner: str = "partner-a", to: int = 2) -> EventEnvelope:
     msg = orders_events_pb2.OrderStatusChangedEvent(
         order_id=order_id, partner_id=partner, from_status=1, to_status=to, order_version=seq
     )
-    return EventEnvelope("ORDERS", seq, "orders.order.status_changed", msg.SerializeToString(), datetime.now(UTC))
+    return EventEnvelope("ORDERS", seq, ORDER_STATUS_CHANGED.subject, msg.SerializeToString(), datetime.now(UTC))
 
 
 def other_event(stream: str, seq: int) -> EventEnvelope:

@@ -10,6 +10,7 @@ import pytest
 
 from graphql_facade.events import EventEnvelope
 from mes.orders.v1 import orders_events_pb2, orders_pb2
+from mes_contracts.events import ORDER_STATUS_CHANGED
 from tests.unit.graphql_facade.conftest import FacadeClient, facade_settings, running_app
 from tests.unit.graphql_facade.facade_fakes import FakeBackend
 from tests.unit.graphql_facade.facade_ws import AsgiWebSocket, websocket
@@ -20,7 +21,7 @@ STATUS = """subscription($ids: [ID!], $since: Long) { orderStatusChanged(orderId
 
 def status_changed(seq: int, order_id: str, partner: str, to: int = orders_pb2.ORDER_STATUS_ACCEPTED) -> EventEnvelope:
     msg = orders_events_pb2.OrderStatusChangedEvent(order_id=order_id, partner_id=partner, from_status=1, to_status=to)
-    return EventEnvelope("ORDERS", seq, "orders.order.status_changed", msg.SerializeToString(), datetime.now(UTC))
+    return EventEnvelope("ORDERS", seq, ORDER_STATUS_CHANGED.subject, msg.SerializeToString(), datetime.now(UTC))
 
 
 async def next_data(ws: AsgiWebSocket, op_id: str) -> dict[str, object]:

@@ -32,6 +32,7 @@ from graphql_facade.watch import (
     websocket_url,
 )
 from mes.orders.v1 import orders_events_pb2, orders_pb2
+from mes_contracts.events import ORDER_STATUS_CHANGED
 from tests.unit.graphql_facade.conftest import OPERATOR_TOKEN, PARTNER_A_KEY, FacadeClient
 from tests.unit.graphql_facade.facade_fakes import FakeBackend
 from tests.unit.graphql_facade.facade_ws import AsgiWebSocket, websocket
@@ -222,7 +223,7 @@ def _status_changed(seq: int, order_id: str, partner: str) -> EventEnvelope:
         to_status=orders_pb2.ORDER_STATUS_ACCEPTED,
         reason="materials reserved",
     )
-    return EventEnvelope("ORDERS", seq, "orders.order.status_changed", msg.SerializeToString(), datetime.now(UTC))
+    return EventEnvelope("ORDERS", seq, ORDER_STATUS_CHANGED.subject, msg.SerializeToString(), datetime.now(UTC))
 
 
 @contextlib.asynccontextmanager

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from mes_kernel.errors import InvalidArgument
 from services.inventory.domain.balances import Balance
 from services.inventory.domain.custody import outstanding_by_lot
 from services.inventory.domain.materials import ALLOWED_FINENESS, MaterialKind, Metal, fine_mg, fineness_allowed
 from services.inventory.service_layer.catalogue import validate_alloy
 from services.inventory.service_layer.commands import UpsertAlloy
-from services.shared.errors import InvalidArgument
 
 
 def test_outstanding_is_issued_minus_returned_minus_losses() -> None:

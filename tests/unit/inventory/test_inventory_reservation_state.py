@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from mes_kernel.errors import FailedPrecondition
 from services.inventory.domain.allocation import Allocation
 from services.inventory.domain.materials import MaterialKind, Priority
 from services.inventory.domain.reservations import TRANSITIONS, Reservation, ReservationState
-from services.shared.errors import FailedPrecondition
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 S = ReservationState

@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from mes_kernel.errors import InvalidArgument
 from services.orders.domain.intake import LineInput, check_catalogue, validate_order
 from services.orders.domain.order import OrderLine, Priority
-from services.shared.errors import InvalidArgument
 
 DUE = datetime(2030, 6, 1, tzinfo=UTC)
 

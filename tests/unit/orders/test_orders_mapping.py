@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 import pytest
 
 from mes.orders.v1 import orders_pb2
+from mes_kernel.errors import InvalidArgument
 from services.orders.domain.status import OrderStatus
 from services.orders.entrypoints.mapping import catalogue_kind, order_statuses, submit_command
-from services.shared.errors import InvalidArgument
 
 
 def request(**fields: object) -> orders_pb2.SubmitOrderRequest:

@@ -9,9 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
+from mes_kernel.errors import FailedPrecondition
 from services.orders.domain.order import MAX_REASON_LEN, Order, OrderLine, Priority
 from services.orders.domain.status import CANCELLABLE, TERMINAL, OrderStatus, can_transition, forward_path
-from services.shared.errors import FailedPrecondition
 
 S = OrderStatus
 #: The lifecycle as the design states it, written out independently of the implementation.

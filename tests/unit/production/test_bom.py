@@ -6,10 +6,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from mes_kernel.errors import InvalidArgument
+from mes_kernel.validation import Violations
 from services.production.domain.bom import MaterialRequirement, explode, validate_lines
 from services.production.domain.styles import MaterialKind
-from services.shared.errors import InvalidArgument
-from services.shared.validation import Violations
 from tests.unit.production._factories import line, ring
 
 

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from mes_kernel.errors import FailedPrecondition, InvalidArgument
 from services.production.domain.operations import (
     TRANSITIONS,
     AttemptRecord,
@@ -18,7 +19,6 @@ from services.production.domain.operations import (
     last_known_weight,
     within_tolerance,
 )
-from services.shared.errors import FailedPrecondition, InvalidArgument
 from tests.unit.production._factories import NOW, operation
 
 S = OperationStatus

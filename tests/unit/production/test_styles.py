@@ -6,6 +6,7 @@ from dataclasses import replace
 
 import pytest
 
+from mes_kernel.errors import InvalidArgument
 from services.production.domain.styles import (
     BomItem,
     MaterialKind,
@@ -15,7 +16,6 @@ from services.production.domain.styles import (
     step_runs,
     validate_style,
 )
-from services.shared.errors import InvalidArgument
 from tests.unit.production._factories import BOM, NOW, RING, definition, routing
 
 

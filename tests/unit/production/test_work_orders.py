@@ -7,6 +7,7 @@ from dataclasses import replace
 from hypothesis import given
 from hypothesis import strategies as st
 
+from mes_kernel.errors import FailedPrecondition
 from services.production.domain.operations import AttemptRecord, OperationStatus
 from services.production.domain.resources import WorkCenterPicker
 from services.production.domain.work_orders import (
@@ -18,7 +19,6 @@ from services.production.domain.work_orders import (
     plan_work_order,
     reconcile,
 )
-from services.shared.errors import FailedPrecondition
 from tests.unit.production._factories import NOW, center, line, operation, ring
 
 W = WorkOrderStatus

@@ -1,0 +1,161 @@
+"""Service settings from the environment.
+
+Every key is looked up first with the service prefix, then without it, so one
+environment can configure all services: ``MES_ORDERS_DATABASE_URL`` wins over
+``DATABASE_URL`` for the orders service, which wins over ``MES_DATABASE_URL``.
+
+Operational knobs (same lookup; defaults in brackets):
+
+``DATABASE_POOL_SIZE`` [10]
+    connections per engine (writer, and the reader when it is another URL) on
+    PostgreSQL; as many again may be opened on bursts (``max_overflow`` = pool size).
+``METRICS_PORT`` [0 = disabled]
+    serve Prometheus text at ``http://<GRPC_HOST>:<port>/metrics`` (``mes up`` only
+    passes the per-service ``MES_<SVC>_METRICS_PORT``).
+``GRPC_MAX_CONNECTION_AGE_S`` [300; 0 = unlimited]
+    the server closes (GOAWAY) client connections older than this (+/- 10 % jitter),
+    so clients re-resolve and spread onto new replicas.
+``GRPC_MAX_CONNECTION_AGE_GRACE_S`` [30]
+    calls in flight on such a connection get this long to finish.
+``GRPC_KEEPALIVE_S`` [60; 0 = off]
+    the server pings idle clients this often and drops them after 20 s without an
+    answer; client pings are accepted down to every 10 s.
+
+``common`` holds the unprefixed ``MES_<NAME>`` values (without ``MES_``, other services'
+prefixed keys left out): the fallback of ``extra`` for knobs read by name, such as the
+messaging knobs (``MES_CONSUMER_MAX_DELIVER`` for every service,
+``MES_INVENTORY_CONSUMER_MAX_DELIVER`` for one).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Self
+
+from mes_platform.auth import Principal, parse_tokens
+
+__all__ = ["DEFAULT_DEV_TOKEN", "DEFAULT_PORTS", "ServiceSettings", "normalize_db_url"]
+
+#: Token accepted when MES_AUTH_TOKENS is not set (local development only).
+DEFAULT_DEV_TOKEN = "mes-dev-token"
+#: Default gRPC ports; chosen away from the usual 50051 and from other servers' ports.
+DEFAULT_PORTS = {"orders": 50151, "inventory": 50152, "production": 50153}
+
+
+def normalize_db_url(url: str) -> str:
+    """Pick the async driver: postgresql:// -> asyncpg, sqlite:// -> aiosqlite."""
+    for plain, driver in (
+        ("postgresql://", "postgresql+asyncpg://"),
+        ("postgres://", "postgresql+asyncpg://"),
+        ("sqlite://", "sqlite+aiosqlite://"),
+    ):
+        if url.startswith(plain):
+            return driver + url[len(plain) :]
+    return url
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    service: str
+    grpc_host: str
+    grpc_port: int
+    database_url: str
+    database_read_url: str
+    database_schema: str
+    nats_url: str | None
+    tokens: Mapping[str, Principal]
+    page_token_secret: bytes
+    tls_cert_file: str | None = None
+    tls_key_file: str | None = None
+    shutdown_grace_s: float = 10.0
+    default_deadline_s: float = 30.0
+    log_level: str = "INFO"
+    log_json: bool = True
+    migrate_on_start: bool = True
+    extra: Mapping[str, str] = field(default_factory=dict)
+    database_pool_size: int = 10
+    metrics_port: int = 0
+    grpc_max_connection_age_s: float = 300.0
+    grpc_max_connection_age_grace_s: float = 30.0
+    grpc_keepalive_s: float = 60.0
+    common: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, base: ServiceSettings) -> Self:
+        """These settings for common ones: a service's subclass adds its own knobs, read by
+        :meth:`own_knobs` from ``base.extra`` (its ``MES_<SERVICE>_<NAME>`` variables)."""
+        if isinstance(base, cls):
+            return base
+        values = {f.name: getattr(base, f.name) for f in fields(ServiceSettings)}
+        return cls(**values, **cls.own_knobs(base.extra))
+
+    @classmethod
+    def own_knobs(cls, extra: Mapping[str, str]) -> dict[str, Any]:
+        """The subclass's own fields from the service's prefixed variables."""
+        return {}
+
+    @property
+    def knobs(self) -> Mapping[str, str]:
+        """``common`` overlaid with ``extra`` (the service's own values win)."""
+        return {**self.common, **self.extra}
+
+    @classmethod
+    def from_env(cls, service: str, env: Mapping[str, str] | None = None) -> ServiceSettings:
+        env = os.environ if env is None else env
+        prefix = f"MES_{service.upper()}_"
+
+        def get(key: str, default: str | None = None) -> str | None:
+            return env.get(prefix + key) or env.get(key) or env.get("MES_" + key) or default
+
+        data_dir = Path(get("DATA_DIR", "var") or "var")
+        default_db = f"sqlite:///{data_dir / (service + '.db')}"
+        database_url = normalize_db_url(get("DATABASE_URL", default_db) or default_db)
+        read_url = normalize_db_url(get("DATABASE_READ_URL", database_url) or database_url)
+        tokens_spec = get("AUTH_TOKENS", f"{DEFAULT_DEV_TOKEN}=service:dev") or ""
+        others = tuple(f"MES_{name.upper()}_" for name in DEFAULT_PORTS if name != service)
+
+        def number(key: str, default: float, *, minimum: float = 0.0) -> float:
+            raw = (get(key) or "").strip()
+            try:
+                value = float(raw) if raw else default
+            except ValueError:
+                raise ValueError(f"{key}: not a number: {raw!r}") from None
+            if value < minimum:
+                raise ValueError(f"{key} must be >= {minimum:g}")
+            return value
+
+        metrics_port = int(number("METRICS_PORT", 0))
+        if metrics_port > 65535:
+            raise ValueError("METRICS_PORT must be a TCP port (1..65535) or 0")
+        return cls(
+            service=service,
+            grpc_host=get("GRPC_HOST", "127.0.0.1") or "127.0.0.1",
+            grpc_port=int(get("GRPC_PORT", str(DEFAULT_PORTS.get(service, 0))) or 0),
+            database_url=database_url,
+            database_read_url=read_url,
+            database_schema=get("DATABASE_SCHEMA", service) or service,
+            nats_url=get("NATS_URL"),
+            tokens=parse_tokens(tokens_spec),
+            page_token_secret=(get("PAGE_TOKEN_SECRET", "mes-dev-page-secret") or "").encode(),
+            tls_cert_file=get("TLS_CERT_FILE"),
+            tls_key_file=get("TLS_KEY_FILE"),
+            shutdown_grace_s=float(get("SHUTDOWN_GRACE_S", "10") or 10),
+            default_deadline_s=float(get("DEFAULT_DEADLINE_S", "30") or 30),
+            log_level=(get("LOG_LEVEL", "INFO") or "INFO").upper(),
+            log_json=(get("LOG_FORMAT", "json") or "json") == "json",
+            migrate_on_start=(get("MIGRATE_ON_START", "1") or "1") not in ("0", "false", "no"),
+            extra={k[len(prefix) :]: v for k, v in env.items() if k.startswith(prefix)},
+            database_pool_size=int(number("DATABASE_POOL_SIZE", 10, minimum=1)),
+            metrics_port=metrics_port,
+            grpc_max_connection_age_s=number("GRPC_MAX_CONNECTION_AGE_S", 300.0),
+            grpc_max_connection_age_grace_s=number("GRPC_MAX_CONNECTION_AGE_GRACE_S", 30.0),
+            grpc_keepalive_s=number("GRPC_KEEPALIVE_S", 60.0),
+            common={
+                k[4:]: v
+                for k, v in env.items()
+                if k.startswith("MES_") and not k.startswith(prefix) and not k.startswith(others)
+            },
+        )

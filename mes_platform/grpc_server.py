@@ -1,0 +1,247 @@
+"""gRPC server assembly: one interceptor for auth, deadlines, errors, trace context and
+logs; health checking and reflection on every service.
+
+``create_server`` binds (port 0 picks a free port) and returns ``(server, port)``
+so tests can run servers on free ports.
+
+Each call continues the caller's W3C trace (metadata ``traceparent``) or starts a new
+one; its log lines carry ``trace_id``/``span_id`` and the outbox events it writes carry
+the trace on (see :mod:`mes_platform.tracing`). Connections are closed after
+``max_connection_age_s`` (gRFC A9) so that clients re-resolve and reach new replicas.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from mes_kernel.errors import MesError, Unauthenticated
+from mes_platform.auth import API_KEY_HEADER, PARTNER_HEADER, Principal, reset_principal, set_principal
+from mes_platform.logging import get_logger
+from mes_platform.metrics import RPC_LATENCY
+from mes_platform.rpc_status import grpc_code, internal_status, to_rpc_status
+from mes_platform.tracing import TRACEPARENT, continue_trace, use_trace
+
+__all__ = ["Authenticator", "ServerHandle", "create_server", "server_options"]
+
+_log = get_logger("mes.grpc")
+_OPEN_PREFIXES = ("/grpc.health.", "/grpc.reflection.")
+#: Resolves a partner API key to a partner id (only the orders service has one).
+PartnerKeyResolver = Callable[[str], Awaitable[str | None]]
+
+
+@dataclass
+class Authenticator:
+    tokens: Mapping[str, Principal]
+    partner_keys: PartnerKeyResolver | None = None
+
+    async def authenticate(self, metadata: Mapping[str, str]) -> Principal:
+        auth = metadata.get("authorization", "")
+        if auth.lower().startswith("bearer "):
+            principal = self.tokens.get(auth[7:].strip())
+            if principal is None:
+                raise _unauthenticated("invalid token")
+            partner = metadata.get(PARTNER_HEADER, "").strip()
+            if partner:
+                if principal.kind != "service":
+                    raise _unauthenticated("only services may act for a partner")
+                return principal.acting_for(partner)
+            return principal
+        key = metadata.get(API_KEY_HEADER, "").strip()
+        if key and self.partner_keys is not None:
+            partner_id = await self.partner_keys(key)
+            if partner_id is None:
+                raise _unauthenticated("invalid API key")
+            return Principal("partner", partner_id, partner_id)
+        raise _unauthenticated("missing credentials: send 'authorization: Bearer <token>'")
+
+
+def _unauthenticated(message: str) -> MesError:
+    return Unauthenticated(message)
+
+
+class _Interceptor(grpc.aio.ServerInterceptor):
+    def __init__(self, service: str, auth: Authenticator, default_deadline_s: float) -> None:
+        self._service = service
+        self._auth = auth
+        self._default_deadline_s = default_deadline_s
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any] | None]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
+        handler = await continuation(handler_call_details)
+        method: str = handler_call_details.method
+        if handler is None or method.startswith(_OPEN_PREFIXES) or handler.unary_unary is None:
+            return handler
+        inner = handler.unary_unary
+
+        async def wrapped(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+            return await self._call(method, inner, request, context)
+
+        return grpc.unary_unary_rpc_method_handler(
+            wrapped,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+
+    async def _call(
+        self,
+        method: str,
+        inner: Callable[..., Any],
+        request: Any,
+        context: grpc.aio.ServicerContext[Any, Any],
+    ) -> Any:
+        metadata = {k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
+        with use_trace(continue_trace(metadata.get(TRACEPARENT))):
+            return await self._traced_call(method, inner, request, context, metadata)
+
+    async def _traced_call(
+        self,
+        method: str,
+        inner: Callable[..., Any],
+        request: Any,
+        context: grpc.aio.ServicerContext[Any, Any],
+        metadata: Mapping[str, str],
+    ) -> Any:
+        started = time.perf_counter()
+        code = grpc.StatusCode.OK
+        token = None
+        try:
+            remaining = context.time_remaining()
+            if remaining is not None and remaining <= 0:
+                code = grpc.StatusCode.DEADLINE_EXCEEDED
+                await context.abort(code, "deadline exceeded before the call started")
+            try:
+                principal = await self._auth.authenticate(metadata)
+                token = set_principal(principal)
+                budget = min(remaining, self._default_deadline_s) if remaining else self._default_deadline_s
+                async with asyncio.timeout(budget):
+                    return await inner(request, context)
+            except MesError as err:
+                code = grpc_code(err)
+                status = to_rpc_status(err)
+                if code in (grpc.StatusCode.INTERNAL, grpc.StatusCode.UNAVAILABLE):
+                    _log.warning("rpc_failed", method=method, reason=err.reason, error=err.message)
+                await context.abort(
+                    code, err.message, trailing_metadata=(("grpc-status-details-bin", status.SerializeToString()),)
+                )
+            except TimeoutError:
+                code = grpc.StatusCode.DEADLINE_EXCEEDED
+                await context.abort(code, "deadline exceeded")
+            except asyncio.CancelledError:
+                code = grpc.StatusCode.CANCELLED
+                raise
+            except Exception as exc:
+                if isinstance(exc, grpc.aio.AbortError) or type(exc).__name__ == "AbortError":
+                    raise
+                code = grpc.StatusCode.INTERNAL
+                _log.exception("rpc_unexpected_error", method=method)
+                status = internal_status()
+                await context.abort(
+                    code, status.message, trailing_metadata=(("grpc-status-details-bin", status.SerializeToString()),)
+                )
+        finally:
+            if token is not None:
+                reset_principal(token)
+            elapsed = time.perf_counter() - started
+            RPC_LATENCY.labels(self._service, method.rsplit("/", 1)[-1], code.name).observe(elapsed)
+            _log.debug("rpc", method=method, code=code.name, ms=round(elapsed * 1000, 2))
+        return None  # unreachable: abort raises
+
+
+def server_options(
+    *, max_connection_age_s: float = 300.0, max_connection_age_grace_s: float = 30.0, keepalive_s: float = 60.0
+) -> list[tuple[str, int]]:
+    """Channel arguments of the services' gRPC servers."""
+    options = [
+        ("grpc.so_reuseport", 0),
+        ("grpc.max_receive_message_length", 4 * 1024 * 1024),
+        # Accept the clients' keepalive pings (the facade pings every 60 s) down to every 10 s.
+        ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+        ("grpc.keepalive_permit_without_calls", 1),
+    ]
+    if max_connection_age_s > 0:
+        options += [
+            ("grpc.max_connection_age_ms", int(max_connection_age_s * 1000)),
+            ("grpc.max_connection_age_grace_ms", int(max_connection_age_grace_s * 1000)),
+        ]
+    if keepalive_s > 0:
+        options += [("grpc.keepalive_time_ms", int(keepalive_s * 1000)), ("grpc.keepalive_timeout_ms", 20_000)]
+    return options
+
+
+@dataclass
+class ServerHandle:
+    server: grpc.aio.Server
+    port: int
+    health: health.aio.HealthServicer
+    service_names: Sequence[str]
+
+    async def set_serving(self, serving: bool) -> None:
+        status = health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
+        for name in ("", *self.service_names):
+            await self.health.set(name, status)
+
+    async def stop(self, grace: float) -> None:
+        await self.health.enter_graceful_shutdown()
+        await self.server.stop(grace)
+
+
+async def create_server(
+    *,
+    service: str,
+    register: Callable[[grpc.aio.Server], None],
+    service_names: Sequence[str],
+    authenticator: Authenticator,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    default_deadline_s: float = 30.0,
+    tls_cert_file: str | None = None,
+    tls_key_file: str | None = None,
+    max_connection_age_s: float = 300.0,
+    max_connection_age_grace_s: float = 30.0,
+    keepalive_s: float = 60.0,
+) -> ServerHandle:
+    """Build, bind and start a server; health starts NOT_SERVING until the caller says so.
+
+    ``max_connection_age_s`` (0: unlimited) sends GOAWAY to connections older than that, and
+    calls in flight get ``max_connection_age_grace_s`` to finish; ``keepalive_s`` (0: off) is
+    the interval of the server's pings on idle connections.
+    """
+    server = grpc.aio.server(
+        interceptors=[_Interceptor(service, authenticator, default_deadline_s)],
+        options=server_options(
+            max_connection_age_s=max_connection_age_s,
+            max_connection_age_grace_s=max_connection_age_grace_s,
+            keepalive_s=keepalive_s,
+        ),
+    )
+    register(server)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        [*service_names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME],
+        server,
+    )
+    address = f"{host}:{port}"
+    if tls_cert_file and tls_key_file:
+        with open(tls_key_file, "rb") as k, open(tls_cert_file, "rb") as c:
+            creds = grpc.ssl_server_credentials([(k.read(), c.read())])
+        bound = server.add_secure_port(address, creds)
+    else:
+        bound = server.add_insecure_port(address)
+    if bound == 0:
+        raise RuntimeError(f"could not bind gRPC server to {address}")
+    await server.start()
+    handle = ServerHandle(server, bound, health_servicer, list(service_names))
+    await handle.set_serving(False)
+    return handle

@@ -1,0 +1,83 @@
+"""Process lifecycle: health follows dependencies; SIGTERM/SIGINT stop gracefully."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Awaitable, Callable
+
+from mes_platform.grpc_server import ServerHandle
+from mes_platform.logging import get_logger
+
+__all__ = ["Closer", "HealthMonitor", "wait_for_shutdown_signal"]
+
+_log = get_logger("mes.lifecycle")
+Probe = Callable[[], Awaitable[bool]]
+
+
+class HealthMonitor:
+    """Sets the server SERVING while every probe passes, NOT_SERVING otherwise."""
+
+    def __init__(self, handle: ServerHandle, probes: dict[str, Probe], interval_s: float = 2.0) -> None:
+        self._handle = handle
+        self._probes = probes
+        self._interval_s = interval_s
+        self._task: asyncio.Task[None] | None = None
+        self.serving: bool | None = None
+        self.failing: list[str] = []
+
+    async def check_once(self) -> bool:
+        results = await asyncio.gather(*(probe() for probe in self._probes.values()), return_exceptions=True)
+        failing = [name for name, ok in zip(self._probes, results, strict=True) if ok is not True]
+        ok = not failing
+        if ok != self.serving:
+            await self._handle.set_serving(ok)
+            if ok:
+                _log.info("health_serving")
+            else:
+                _log.warning("health_not_serving", failing=failing)
+        self.serving, self.failing = ok, failing
+        return ok
+
+    async def _loop(self) -> None:
+        while True:
+            with contextlib.suppress(Exception):
+                await self.check_once()
+            await asyncio.sleep(self._interval_s)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="health-monitor")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+
+class Closer:
+    """Closes resources in reverse order of opening."""
+
+    def __init__(self) -> None:
+        self._closers: list[tuple[str, Callable[[], Awaitable[object]]]] = []
+
+    def push(self, name: str, close: Callable[[], Awaitable[object]]) -> None:
+        self._closers.append((name, close))
+
+    async def aclose(self) -> None:
+        while self._closers:
+            name, close = self._closers.pop()
+            try:
+                await close()
+            except Exception:
+                _log.exception("close_failed", resource=name)
+
+
+async def wait_for_shutdown_signal() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    _log.info("shutdown_signal")

@@ -1,0 +1,212 @@
+"""The unit-of-work port (:mod:`mes_kernel.uow`) on SQLAlchemy: the same for every service.
+
+A service declares its unit of work as a subclass of :class:`SqlUnitOfWork` that adds its
+repositories (built on ``self.session``), and an encoder of its domain events::
+
+    class OrdersUnitOfWork(SqlUnitOfWork):
+        def __init__(self, session: AsyncSession, emitter: OutboxEmitter) -> None:
+            super().__init__(session, emitter)
+            self.orders = SqlOrderRepository(session)
+
+    uows = SqlUnitOfWorkFactory(db, infra, producer="orders", make=OrdersUnitOfWork, encode=encode_event)
+
+Writes race as :class:`~mes_kernel.uow.WriteConflict` (a unique key taken meanwhile, a
+PostgreSQL serialization failure or deadlock); :meth:`transact` and :meth:`idempotent`
+run the use case again when that happens.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass, replace
+from typing import Generic, TypeVar
+
+from google.protobuf.message import Message
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mes_contracts.events import EventType
+from mes_kernel.errors import AlreadyExists, Conflict
+from mes_kernel.uow import Transaction, WriteConflict
+from mes_platform.db import Database
+from mes_platform.idempotency import IdempotencyStore
+from mes_platform.outbox import OutboxWriter
+from mes_platform.tables import InfraTables
+
+__all__ = [
+    "BorrowedSqlUnitOfWorkFactory",
+    "EventEncoder",
+    "OutboxEmitter",
+    "SqlUnitOfWork",
+    "SqlUnitOfWorkFactory",
+    "write_conflicts",
+]
+
+T = TypeVar("T")
+U = TypeVar("U", bound="SqlUnitOfWork")
+
+#: A service's domain event -> (its registered event type, the protobuf payload).
+EventEncoder = Callable[[object], tuple[EventType[Message], Message]]
+#: PostgreSQL: serialization failure, deadlock detected (the transaction may simply run again).
+_RETRYABLE_SQLSTATES = {"40001", "40P01"}
+
+
+@asynccontextmanager
+async def write_conflicts() -> AsyncIterator[None]:
+    """Races with another writer surface as :class:`WriteConflict`."""
+    try:
+        yield
+    except IntegrityError as exc:  # a concurrent insert of the same key won
+        raise WriteConflict(str(exc.orig)) from exc
+    except DBAPIError as exc:
+        orig = exc.orig
+        if (getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)) in _RETRYABLE_SQLSTATES:
+            raise WriteConflict(str(orig)) from exc
+        raise
+
+
+@dataclass(frozen=True)
+class OutboxEmitter:
+    """Writes a service's domain events to its outbox (``causation_id``: the default cause)."""
+
+    writer: OutboxWriter
+    encode: EventEncoder
+    causation_id: str = ""
+
+    async def emit(self, session: AsyncSession, event: object, causation_id: str | None = None) -> str:
+        event_type, message = self.encode(event)
+        cause = self.causation_id if causation_id is None else causation_id
+        return await self.writer.add(session, event_type, message, causation_id=cause)
+
+
+class SqlUnitOfWork:
+    """Base of the services' units of work: one session, and the outbox on it."""
+
+    def __init__(self, session: AsyncSession, emitter: OutboxEmitter) -> None:
+        self.session = session
+        self._emitter = emitter
+
+    async def emit(self, event: object, *, causation_id: str | None = None) -> None:
+        await self._emitter.emit(self.session, event, causation_id)
+
+
+def _retryable(exc: BaseException) -> bool:
+    return isinstance(exc, WriteConflict | Conflict)
+
+
+class _Factory(ABC, Generic[U]):
+    _make: Callable[[AsyncSession, OutboxEmitter], U]
+    _emitter: OutboxEmitter
+    _idempotency: IdempotencyStore
+
+    @abstractmethod
+    def write(self) -> AbstractAsyncContextManager[U]: ...
+
+    @abstractmethod
+    def read(self) -> AbstractAsyncContextManager[U]: ...
+
+    def borrow(self, transaction: Transaction, *, causation_id: str = "") -> BorrowedSqlUnitOfWorkFactory[U]:
+        if not isinstance(transaction, AsyncSession):
+            raise TypeError(f"expected an AsyncSession, got {type(transaction).__name__}")
+        emitter = replace(self._emitter, causation_id=causation_id)
+        return BorrowedSqlUnitOfWorkFactory(transaction, self._make, emitter, self._idempotency)
+
+    async def transact(self, fn: Callable[[U], Awaitable[T]], *, attempts: int = 4) -> T:
+        for attempt in range(1, attempts + 1):
+            try:
+                async with self.write() as uow:
+                    return await fn(uow)
+            except Exception as exc:
+                if attempt == attempts or not _retryable(exc):
+                    raise
+        raise AssertionError("unreachable")
+
+    async def idempotent(
+        self,
+        *,
+        scope: str,
+        request_id: str,
+        fingerprint: str,
+        create: Callable[[U], Awaitable[tuple[str, T]]],
+        load: Callable[[U, str], Awaitable[T]],
+        attempts: int = 4,
+    ) -> tuple[T, bool]:
+        async def once(uow: U) -> tuple[T, bool]:
+            if request_id:
+                existing = await self._idempotency.lookup(uow.session, scope, request_id, fingerprint)
+                if existing is not None:
+                    return await load(uow, existing), True
+            name, result = await create(uow)
+            if request_id:
+                await self._idempotency.record(uow.session, scope, request_id, fingerprint, name)
+            return result, False
+
+        try:
+            return await self.transact(once, attempts=attempts)
+        except WriteConflict:
+            if not request_id:
+                raise
+        # Still racing: a concurrent duplicate holds the key; answer as it did.
+        async with self.write() as uow:
+            existing = await self._idempotency.lookup(uow.session, scope, request_id, fingerprint)
+            if existing is None:
+                raise AlreadyExists("conflicting concurrent request", reason="IDEMPOTENCY_KEY_REUSED")
+            return await load(uow, existing), True
+
+
+class SqlUnitOfWorkFactory(_Factory[U]):
+    """Units of work on the service's database: ``write()`` on the writer, ``read()`` on the
+    reader engine."""
+
+    def __init__(
+        self,
+        db: Database,
+        infra: InfraTables,
+        *,
+        producer: str,
+        make: Callable[[AsyncSession, OutboxEmitter], U],
+        encode: EventEncoder,
+    ) -> None:
+        self.db = db
+        self._make = make
+        self._emitter = OutboxEmitter(OutboxWriter(infra.outbox, producer), encode)
+        self._idempotency = IdempotencyStore(infra.idempotency)
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[U]:
+        async with write_conflicts(), self.db.write() as session:
+            yield self._make(session, self._emitter)
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[U]:
+        async with self.db.read() as session:
+            yield self._make(session, self._emitter)
+
+
+class BorrowedSqlUnitOfWorkFactory(_Factory[U]):
+    """The port inside a transaction the caller owns: ``write()`` is a savepoint (rolled back
+    alone on error), ``read()`` the same session (it sees its own writes); nothing commits."""
+
+    def __init__(
+        self,
+        session: AsyncSession,
+        make: Callable[[AsyncSession, OutboxEmitter], U],
+        emitter: OutboxEmitter,
+        idempotency: IdempotencyStore,
+    ) -> None:
+        self.session = session
+        self._make = make
+        self._emitter = emitter
+        self._idempotency = idempotency
+        self._uow = make(session, emitter)
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[U]:
+        async with write_conflicts(), self.session.begin_nested():
+            yield self._uow
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[U]:
+        yield self._uow

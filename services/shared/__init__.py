@@ -1,1 +1,0 @@
-"""Infrastructure shared by the orders, inventory and production services."""
