@@ -17,7 +17,7 @@ import uvicorn
 
 from graphql_facade.app import create_app
 from graphql_facade.config import FacadeSettings
-from mes_platform.logging import configure_logging, get_logger
+from mes_platform.telemetry.logs import configure_logging, get_logger
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 

@@ -5,7 +5,7 @@ Routes: ``GET``/``POST /graphql`` (our pipeline, see ``endpoint``), WebSocket ``
 and ``/metrics`` (Prometheus). The lifespan opens the backend channels, caches, limiters
 and the NATS consumers, and closes them on shutdown.
 
-Every HTTP request runs in a trace span (:mod:`mes_platform.tracing`): the caller's
+Every HTTP request runs in a trace span (:mod:`mes_platform.telemetry.tracing`): the caller's
 ``traceparent`` header is continued, else a new trace starts; the backend calls send it
 on as gRPC metadata and the request's log lines carry ``trace_id``/``span_id``.
 """
@@ -33,8 +33,8 @@ from graphql_facade.endpoint import GraphQLEndpoint
 from graphql_facade.events import EventHub
 from graphql_facade.runtime import Facade
 from graphql_facade.ws import SubscriptionEndpoint
-from mes_platform.logging import get_logger
-from mes_platform.tracing import continue_trace, use_trace
+from mes_platform.telemetry.logs import get_logger
+from mes_platform.telemetry.tracing import continue_trace, use_trace
 
 __all__ = ["TraceContextMiddleware", "create_app"]
 

@@ -30,7 +30,7 @@ from aiocache.serializers import BaseSerializer
 from google.protobuf.message import DecodeError, Message
 
 from graphql_facade.metrics import CACHE_ERRORS, CACHE_LOOKUPS
-from mes_platform.logging import get_logger
+from mes_platform.telemetry.logs import get_logger
 
 __all__ = [
     "AiocacheStore",

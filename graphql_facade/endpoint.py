@@ -51,7 +51,7 @@ from graphql_facade.limits import (
 )
 from graphql_facade.metrics import INFLIGHT, QUERY_COST, REQUEST_LATENCY, REQUESTS, SHED
 from graphql_facade.runtime import Facade
-from mes_platform.logging import get_logger
+from mes_platform.telemetry.logs import get_logger
 
 __all__ = ["GraphQLEndpoint"]
 

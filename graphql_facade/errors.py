@@ -38,7 +38,7 @@ from clients import (
     UnavailableError,
 )
 from graphql_facade.limits.errors import LimitError
-from mes_platform.logging import get_logger
+from mes_platform.telemetry.logs import get_logger
 
 __all__ = [
     "INTERNAL_MESSAGE",

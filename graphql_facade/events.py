@@ -30,7 +30,7 @@ from graphql_facade.metrics import EVENTS
 from mes.common.v1 import common_pb2
 from mes.orders.v1 import orders_pb2
 from mes_contracts import events
-from mes_platform.logging import get_logger
+from mes_platform.telemetry.logs import get_logger
 
 __all__ = ["STREAMS", "EventEnvelope", "EventHub", "Resync", "StatusEvent"]
 

@@ -26,7 +26,7 @@ from graphql_facade.schema import Schemas, build_schemas
 from graphql_facade.subscriptions import CountersFeed, SubscriptionSlots
 from mes_contracts import events as contracts
 from mes_platform.lifecycle import Closer
-from mes_platform.logging import get_logger
+from mes_platform.telemetry.logs import get_logger
 
 __all__ = ["Facade"]
 

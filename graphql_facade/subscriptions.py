@@ -14,7 +14,7 @@ from graphql_facade.errors import ErrorCode, FacadeError
 from graphql_facade.events import EventHub
 from graphql_facade.metrics import SUBSCRIPTIONS
 from mes.orders.v1 import orders_pb2
-from mes_platform.logging import get_logger
+from mes_platform.telemetry.logs import get_logger
 
 __all__ = ["CountersFeed", "CountersSnapshot", "SubscriptionSlots"]
 

@@ -32,7 +32,7 @@ from graphql_facade.context import RequestContext
 from graphql_facade.errors import ErrorCode, FacadeError
 from graphql_facade.limits import LimitError, check_cost, check_document, check_subscriptions, requested_cost
 from graphql_facade.runtime import Facade
-from mes_platform.logging import get_logger
+from mes_platform.telemetry.logs import get_logger
 
 __all__ = ["SubscriptionEndpoint"]
 

@@ -6,7 +6,7 @@ so tests can run servers on free ports.
 
 Each call continues the caller's W3C trace (metadata ``traceparent``) or starts a new
 one; its log lines carry ``trace_id``/``span_id`` and the outbox events it writes carry
-the trace on (see :mod:`mes_platform.tracing`). Connections are closed after
+the trace on (see :mod:`mes_platform.telemetry.tracing`). Connections are closed after
 ``max_connection_age_s`` (gRFC A9) so that clients re-resolve and reach new replicas.
 """
 
@@ -24,10 +24,10 @@ from grpc_reflection.v1alpha import reflection
 
 from mes_kernel.errors import MesError, Unauthenticated
 from mes_platform.auth import API_KEY_HEADER, PARTNER_HEADER, Principal, reset_principal, set_principal
-from mes_platform.logging import get_logger
-from mes_platform.metrics import RPC_LATENCY
 from mes_platform.rpc_status import grpc_code, internal_status, to_rpc_status
-from mes_platform.tracing import TRACEPARENT, continue_trace, use_trace
+from mes_platform.telemetry.logs import get_logger
+from mes_platform.telemetry.metrics import RPC_LATENCY
+from mes_platform.telemetry.tracing import TRACEPARENT, continue_trace, use_trace
 
 __all__ = ["Authenticator", "ServerHandle", "create_server", "server_options"]
 

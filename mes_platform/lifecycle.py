@@ -8,7 +8,7 @@ import signal
 from collections.abc import Awaitable, Callable
 
 from mes_platform.grpc_server import ServerHandle
-from mes_platform.logging import get_logger
+from mes_platform.telemetry.logs import get_logger
 
 __all__ = ["Closer", "HealthMonitor", "wait_for_shutdown_signal"]
 

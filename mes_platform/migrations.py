@@ -13,14 +13,22 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import sqlalchemy as sa
 from alembic import command, context
 from alembic.config import Config
+from alembic.operations import Operations
 from sqlalchemy import MetaData, text
 from sqlalchemy.engine import Connection
 
 from mes_platform.db import Database
 
-__all__ = ["alembic_config", "run_env", "upgrade"]
+__all__ = [
+    "alembic_config",
+    "create_infrastructure_tables",
+    "drop_infrastructure_tables",
+    "run_env",
+    "upgrade",
+]
 
 
 def alembic_config(script_location: Path, url: str, schema: str) -> Config:
@@ -73,3 +81,69 @@ async def upgrade(script_location: Path, url: str, schema: str, revision: str = 
     """Upgrade the service's schema (runs Alembic in a worker thread with its own loop)."""
     cfg = alembic_config(script_location, url, schema)
     await asyncio.to_thread(command.upgrade, cfg, revision)
+
+
+def create_infrastructure_tables(op: Operations) -> None:
+    """In a service's migration: the outbox, inbox, dead-letter and idempotency tables of
+    :func:`mes_platform.tables.add_infrastructure_tables`, with their indexes."""
+    big_id = sa.Integer().with_variant(sa.BigInteger(), "postgresql")
+    op.create_table(
+        "dead_letters",
+        sa.Column("id", big_id, autoincrement=True, nullable=False),
+        sa.Column("consumer", sa.String(length=80), nullable=False),
+        sa.Column("event_id", sa.String(length=36), nullable=False),
+        sa.Column("subject", sa.String(length=120), nullable=False),
+        sa.Column("payload", sa.LargeBinary(), nullable=False),
+        sa.Column("headers", sa.Text(), nullable=False),
+        sa.Column("error", sa.Text(), nullable=False),
+        sa.Column("deliveries", sa.Integer(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("replayed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_dead_letters")),
+    )
+    op.create_table(
+        "idempotency_keys",
+        sa.Column("scope", sa.String(length=120), nullable=False),
+        sa.Column("request_id", sa.String(length=64), nullable=False),
+        sa.Column("request_hash", sa.String(length=64), nullable=False),
+        sa.Column("resource_name", sa.String(length=200), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("scope", "request_id", name=op.f("pk_idempotency_keys")),
+    )
+    op.create_index("ix_idempotency_created", "idempotency_keys", ["created_at"], unique=False)
+    op.create_table(
+        "inbox",
+        sa.Column("consumer", sa.String(length=80), nullable=False),
+        sa.Column("event_id", sa.String(length=36), nullable=False),
+        sa.Column("subject", sa.String(length=120), nullable=False),
+        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("consumer", "event_id", name=op.f("pk_inbox")),
+    )
+    op.create_index("ix_inbox_processed", "inbox", ["processed_at"], unique=False)
+    op.create_table(
+        "outbox",
+        sa.Column("seq", big_id, autoincrement=True, nullable=False),
+        sa.Column("event_id", sa.String(length=36), nullable=False),
+        sa.Column("subject", sa.String(length=120), nullable=False),
+        sa.Column("payload", sa.LargeBinary(), nullable=False),
+        sa.Column("headers", sa.Text(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("seq", name=op.f("pk_outbox")),
+        sa.UniqueConstraint("event_id", name=op.f("uq_outbox_event_id")),
+    )
+    op.create_index("ix_outbox_created", "outbox", ["created_at"], unique=False)
+    op.create_index("ix_outbox_unpublished", "outbox", ["published_at", "seq"], unique=False)
+
+
+def drop_infrastructure_tables(op: Operations) -> None:
+    """The reverse of :func:`create_infrastructure_tables`."""
+    op.drop_index("ix_outbox_unpublished", table_name="outbox")
+    op.drop_index("ix_outbox_created", table_name="outbox")
+    op.drop_table("outbox")
+    op.drop_index("ix_inbox_processed", table_name="inbox")
+    op.drop_table("inbox")
+    op.drop_index("ix_idempotency_created", table_name="idempotency_keys")
+    op.drop_table("idempotency_keys")
+    op.drop_table("dead_letters")

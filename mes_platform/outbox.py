@@ -19,7 +19,7 @@ from mes.common.v1 import common_pb2
 from mes_contracts.events import EventType
 from mes_kernel.clock import utcnow
 from mes_platform.db import WROTE_OUTBOX
-from mes_platform.tracing import TRACEPARENT, current_traceparent
+from mes_platform.telemetry.tracing import TRACEPARENT, current_traceparent
 
 __all__ = ["OutboxWriter", "new_event_meta"]
 

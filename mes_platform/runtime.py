@@ -30,11 +30,11 @@ from mes_platform.config import ServiceSettings
 from mes_platform.db import Database
 from mes_platform.grpc_server import Authenticator, PartnerKeyResolver, ServerHandle, create_server
 from mes_platform.lifecycle import Closer, HealthMonitor, wait_for_shutdown_signal
-from mes_platform.logging import configure_logging, get_logger
 from mes_platform.messaging.runtime import ConsumerSpec, MessagingSettings, NatsUnavailable, Probe, ServiceMessaging
-from mes_platform.metrics import MetricsServer, start_metrics_server
 from mes_platform.migrations import upgrade
 from mes_platform.tables import InfraTables
+from mes_platform.telemetry.logs import configure_logging, get_logger
+from mes_platform.telemetry.metrics import MetricsServer, start_metrics_server
 
 __all__ = ["BackgroundTask", "RunningService", "ServiceSpec", "Wiring", "run_service", "start_service"]
 

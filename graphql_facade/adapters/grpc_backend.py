@@ -4,7 +4,7 @@ One channel per service (round-robin over the addresses of a ``ipv4:a,b`` target
 once and shared; every call carries the facade's service token and a deadline, and idempotent
 calls are retried on UNAVAILABLE by the clients. Partner-scoped calls use an orders client whose
 metadata adds ``x-mes-partner`` (kept per partner in a small LRU; they share the channel).
-Every call also carries the request's W3C ``traceparent`` (``mes_platform.tracing``).
+Every call also carries the request's W3C ``traceparent`` (``mes_platform.telemetry.tracing``).
 Optional client interceptors (tests count calls per method with one).
 """
 
@@ -26,7 +26,7 @@ from graphql_facade.metrics import BACKEND_CALLS, BACKEND_LATENCY
 from mes.inventory.v1 import inventory_pb2 as inv
 from mes.orders.v1 import orders_pb2 as ords
 from mes.production.v1 import production_pb2 as prod
-from mes_platform.tracing import outgoing_metadata
+from mes_platform.telemetry.tracing import outgoing_metadata
 
 __all__ = ["GrpcBackend", "open_channel"]
 

@@ -25,8 +25,8 @@ from nats.js.client import JetStreamContext
 from nats.js.errors import NotFoundError
 
 from graphql_facade.events import EventEnvelope, EventHub
-from mes_platform.logging import get_logger
 from mes_platform.messaging.streams import ensure_streams, stream_for_subject
+from mes_platform.telemetry.logs import get_logger
 
 __all__ = ["SUBJECTS", "NatsEventSource"]
 

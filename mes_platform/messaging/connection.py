@@ -21,7 +21,7 @@ import weakref
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
-from mes_platform.logging import get_logger
+from mes_platform.telemetry.logs import get_logger
 
 __all__ = ["NatsConnection", "client_of", "connect_nats", "track_pull_subscription", "untrack_pull_subscription"]
 

@@ -45,7 +45,6 @@ from nats.js.errors import NotFoundError
 from mes.common.v1 import common_pb2
 from mes_kernel.errors import Unavailable
 from mes_platform.db import Database
-from mes_platform.logging import get_logger
 from mes_platform.messaging._util import MSG_ID_HEADER, sleep_or_event
 from mes_platform.messaging.backoff import DEFAULT_REDELIVERY_BACKOFF, Backoff, redelivery_delay
 from mes_platform.messaging.connection import track_pull_subscription, unsubscribe_quietly, untrack_pull_subscription
@@ -56,9 +55,10 @@ from mes_platform.messaging.inbox import insert_inbox
 from mes_platform.messaging.metrics import CONSUMER_HANDLE_SECONDS
 from mes_platform.messaging.streams import check_consumer_name, consumer_config
 from mes_platform.messaging.subjects import SubjectRouter
-from mes_platform.metrics import EVENTS_CONSUMED
 from mes_platform.tables import InfraTables
-from mes_platform.tracing import TRACEPARENT, continue_trace, use_trace
+from mes_platform.telemetry.logs import get_logger
+from mes_platform.telemetry.metrics import EVENTS_CONSUMED
+from mes_platform.telemetry.tracing import TRACEPARENT, continue_trace, use_trace
 
 __all__ = ["EventConsumer"]
 

@@ -23,8 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from mes_kernel.clock import as_utc, utcnow
 from mes_kernel.errors import NotFound
 from mes_platform.db import Database
-from mes_platform.logging import get_logger
 from mes_platform.messaging._util import MSG_ID_HEADER, decode_headers, encode_headers
+from mes_platform.telemetry.logs import get_logger
 
 __all__ = [
     "REPLAY_OF_HEADER",

@@ -1,4 +1,4 @@
-"""Prometheus metrics of the messaging layer (beside ``mes_platform.metrics``)."""
+"""Prometheus metrics of the messaging layer (beside ``mes_platform.telemetry.metrics``)."""
 
 from __future__ import annotations
 

@@ -58,13 +58,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mes_kernel.clock import as_utc, utcnow
 from mes_platform.db import Database
-from mes_platform.logging import get_logger
 from mes_platform.messaging._util import MSG_ID_HEADER, decode_headers, sleep_or_event
 from mes_platform.messaging.backoff import Backoff
 from mes_platform.messaging.connection import client_of
 from mes_platform.messaging.faults import fault_point
 from mes_platform.messaging.metrics import OUTBOX_PUBLISH_LAG, RELAY_FAILURES
-from mes_platform.metrics import EVENTS_PUBLISHED
+from mes_platform.telemetry.logs import get_logger
+from mes_platform.telemetry.metrics import EVENTS_PUBLISHED
 
 __all__ = ["OutboxRelay", "PublishError", "PublishOutcome"]
 

@@ -24,10 +24,10 @@ from sqlalchemy import ColumnElement, Table, delete, select
 
 from mes_kernel.clock import utcnow
 from mes_platform.db import Database
-from mes_platform.logging import get_logger
 from mes_platform.messaging._util import sleep_or_event
 from mes_platform.messaging.streams import DEFAULT_MAX_AGE_S
 from mes_platform.tables import InfraTables
+from mes_platform.telemetry.logs import get_logger
 
 __all__ = ["MIN_IDEMPOTENCY_DAYS", "PurgeResult", "RetentionJob", "RetentionPolicy", "purge"]
 

@@ -50,7 +50,6 @@ from mes_contracts.events import EventType
 from mes_platform.config import ServiceSettings
 from mes_platform.db import Database
 from mes_platform.lifecycle import Closer
-from mes_platform.logging import get_logger
 from mes_platform.messaging.backoff import DEFAULT_REDELIVERY_BACKOFF
 from mes_platform.messaging.connection import NatsConnection, connect_nats
 from mes_platform.messaging.consumer import EventConsumer
@@ -59,6 +58,7 @@ from mes_platform.messaging.relay import OutboxRelay
 from mes_platform.messaging.retention import RetentionJob
 from mes_platform.messaging.streams import DEFAULT_DUPLICATE_WINDOW_S, StreamSpec, durable_name, ensure_streams
 from mes_platform.tables import InfraTables
+from mes_platform.telemetry.logs import get_logger
 
 __all__ = ["ConsumerSpec", "MessagingSettings", "NatsUnavailable", "Probe", "ServiceMessaging", "connection_name"]
 

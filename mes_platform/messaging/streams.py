@@ -30,9 +30,9 @@ from nats.js.api import (
 from nats.js.errors import BadRequestError
 
 from mes_contracts.events import INVENTORY_STREAM, ORDERS_STREAM, PRODUCTION_STREAM, STREAMS, StreamName
-from mes_platform.logging import get_logger
 from mes_platform.messaging.backoff import server_backoff
 from mes_platform.messaging.subjects import subject_matches
+from mes_platform.telemetry.logs import get_logger
 
 __all__ = [
     "DEFAULT_DUPLICATE_WINDOW_S",

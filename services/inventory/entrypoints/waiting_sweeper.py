@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from mes_platform.logging import get_logger
+from mes_platform.telemetry.logs import get_logger
 from services.inventory.service_layer.event_handlers import EventHandlers
 
 __all__ = ["SWEEP_CAUSE", "WaitingSweeper"]

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from mes_kernel.clock import utcnow
 from mes_kernel.validation import Violations
-from mes_platform.logging import get_logger
+from mes_platform.telemetry.logs import get_logger
 from services.orders.domain.catalogue import CatalogueItem, CatalogueKind
 from services.orders.domain.order import StatusChange
 from services.orders.domain.status import OrderStatus, forward_path

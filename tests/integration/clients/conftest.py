@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 import structlog
 
-from mes_platform.logging import configure_logging
+from mes_platform.telemetry.logs import configure_logging
 from tests.integration.clients.clients_fake_services import FakeStack, fake_stack
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from graphql_facade.adapters.grpc_backend import GrpcBackend
 from mes.orders.v1 import orders_events_pb2
 from mes_contracts.events import ORDER_SUBMITTED
-from mes_platform.tracing import parse_traceparent
+from mes_platform.telemetry.tracing import parse_traceparent
 from services.orders.adapters.tables import infra
 from tests.integration.graphql_facade.conftest import facade_app
 from tests.integration.graphql_facade.facade_stack import Stack, create_partner

@@ -20,8 +20,8 @@ from mes.inventory.v1 import inventory_events_pb2, inventory_pb2_grpc
 from mes.inventory.v1 import inventory_pb2 as pb
 from mes_contracts.events import ALLOY_UPSERTED
 from mes_platform.config import ServiceSettings
-from mes_platform.logging import configure_logging
-from mes_platform.tracing import parse_traceparent
+from mes_platform.telemetry.logs import configure_logging
+from mes_platform.telemetry.tracing import parse_traceparent
 from services.inventory.adapters.tables import infra
 from services.inventory.bootstrap import App, start
 from tests._infra.ports import free_port

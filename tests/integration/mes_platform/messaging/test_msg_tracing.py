@@ -17,7 +17,7 @@ from mes_contracts.events import ORDER_CANCELLED, ORDER_SUBMITTED
 from mes_platform.db import Database
 from mes_platform.messaging import EventConsumer, EventContext, NatsConnection, OutboxRelay
 from mes_platform.outbox import OutboxWriter
-from mes_platform.tracing import TraceContext, current_trace, parse_traceparent, use_trace
+from mes_platform.telemetry.tracing import TraceContext, current_trace, parse_traceparent, use_trace
 from tests.integration.mes_platform.messaging.msg_helpers import (
     CANCELLED,
     SUBMITTED,

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 import structlog
 
-from mes_platform.tracing import (
+from mes_platform.telemetry.tracing import (
     TraceContext,
     child_of,
     continue_trace,

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import pytest
 import structlog
 
-from mes_platform.logging import configure_logging, get_logger
-from mes_platform.tracing import continue_trace, use_trace
+from mes_platform.telemetry.logs import configure_logging, get_logger
+from mes_platform.telemetry.tracing import continue_trace, use_trace
 
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 

@@ -2,7 +2,7 @@
 
 structlog loggers and standard-library loggers (Alembic, uvicorn, asyncio, grpc, nats, ...)
 go through the same renderer, so a process's log is JSON lines only. Lines logged inside
-a trace carry ``trace_id`` and ``span_id`` (see :mod:`mes_platform.tracing`), whatever
+a trace carry ``trace_id`` and ``span_id`` (see :mod:`mes_platform.telemetry.tracing`), whatever
 the logger.
 """
 
