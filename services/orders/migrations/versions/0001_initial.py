@@ -11,6 +11,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from mes_platform.migrations import create_infrastructure_tables, drop_infrastructure_tables
+
 # revision identifiers, used by Alembic.
 revision: str = "0001"
 down_revision: str | Sequence[str] | None = None
@@ -30,54 +32,7 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("kind", "code", name=op.f("pk_catalogue_items")),
     )
-    op.create_table(
-        "dead_letters",
-        sa.Column("id", sa.Integer().with_variant(sa.BigInteger(), "postgresql"), autoincrement=True, nullable=False),
-        sa.Column("consumer", sa.String(length=80), nullable=False),
-        sa.Column("event_id", sa.String(length=36), nullable=False),
-        sa.Column("subject", sa.String(length=120), nullable=False),
-        sa.Column("payload", sa.LargeBinary(), nullable=False),
-        sa.Column("headers", sa.Text(), nullable=False),
-        sa.Column("error", sa.Text(), nullable=False),
-        sa.Column("deliveries", sa.Integer(), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("replayed_at", sa.DateTime(timezone=True), nullable=True),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_dead_letters")),
-    )
-    op.create_table(
-        "idempotency_keys",
-        sa.Column("scope", sa.String(length=120), nullable=False),
-        sa.Column("request_id", sa.String(length=64), nullable=False),
-        sa.Column("request_hash", sa.String(length=64), nullable=False),
-        sa.Column("resource_name", sa.String(length=200), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("scope", "request_id", name=op.f("pk_idempotency_keys")),
-    )
-    op.create_index("ix_idempotency_created", "idempotency_keys", ["created_at"], unique=False)
-    op.create_table(
-        "inbox",
-        sa.Column("consumer", sa.String(length=80), nullable=False),
-        sa.Column("event_id", sa.String(length=36), nullable=False),
-        sa.Column("subject", sa.String(length=120), nullable=False),
-        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("consumer", "event_id", name=op.f("pk_inbox")),
-    )
-    op.create_index("ix_inbox_processed", "inbox", ["processed_at"], unique=False)
-    op.create_table(
-        "outbox",
-        sa.Column("seq", sa.Integer().with_variant(sa.BigInteger(), "postgresql"), autoincrement=True, nullable=False),
-        sa.Column("event_id", sa.String(length=36), nullable=False),
-        sa.Column("subject", sa.String(length=120), nullable=False),
-        sa.Column("payload", sa.LargeBinary(), nullable=False),
-        sa.Column("headers", sa.Text(), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.PrimaryKeyConstraint("seq", name=op.f("pk_outbox")),
-        sa.UniqueConstraint("event_id", name=op.f("uq_outbox_event_id")),
-    )
-    op.create_index("ix_outbox_created", "outbox", ["created_at"], unique=False)
-    op.create_index("ix_outbox_unpublished", "outbox", ["published_at", "seq"], unique=False)
+    create_infrastructure_tables(op)
     op.create_table(
         "partners",
         sa.Column("partner_id", sa.String(length=40), nullable=False),
@@ -163,12 +118,5 @@ def downgrade() -> None:
     op.drop_index("ix_api_keys_partner", table_name="api_keys")
     op.drop_table("api_keys")
     op.drop_table("partners")
-    op.drop_index("ix_outbox_unpublished", table_name="outbox")
-    op.drop_index("ix_outbox_created", table_name="outbox")
-    op.drop_table("outbox")
-    op.drop_index("ix_inbox_processed", table_name="inbox")
-    op.drop_table("inbox")
-    op.drop_index("ix_idempotency_created", table_name="idempotency_keys")
-    op.drop_table("idempotency_keys")
-    op.drop_table("dead_letters")
+    drop_infrastructure_tables(op)
     op.drop_table("catalogue_items")
