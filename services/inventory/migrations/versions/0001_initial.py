@@ -1,5 +1,6 @@
 """Initial inventory schema: alloys, lots, reservations, waiting orders, the custody
-ledger (append-only, enforced by triggers) and the outbox/inbox/idempotency tables.
+ledger (append-only, enforced by triggers) and the infrastructure tables (outbox, inbox,
+dead letters, idempotency keys) of :func:`mes_platform.migrations.create_infrastructure_tables`.
 
 Revision ID: 0001
 Revises:
@@ -11,6 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from mes_platform.migrations import create_infrastructure_tables, drop_infrastructure_tables
+
 revision: str = "0001"
 down_revision: str | Sequence[str] | None = None
 branch_labels: str | Sequence[str] | None = None
@@ -21,11 +24,7 @@ _TABLES = (
     "reservation_items",
     "waiting_orders",
     "reservations",
-    "outbox",
     "lots",
-    "inbox",
-    "idempotency_keys",
-    "dead_letters",
     "custody_entries",
     "closed_orders",
     "alloys",
@@ -95,40 +94,7 @@ def upgrade() -> None:
     op.create_index("ix_custody_entries_material", "custody_entries", ["material_code", "seq"], unique=False)
     op.create_index("ix_custody_entries_reference", "custody_entries", ["reference", "seq"], unique=False)
 
-    op.create_table(
-        "dead_letters",
-        sa.Column("id", sa.Integer().with_variant(sa.BigInteger(), "postgresql"), autoincrement=True, nullable=False),
-        sa.Column("consumer", sa.String(length=80), nullable=False),
-        sa.Column("event_id", sa.String(length=36), nullable=False),
-        sa.Column("subject", sa.String(length=120), nullable=False),
-        sa.Column("payload", sa.LargeBinary(), nullable=False),
-        sa.Column("headers", sa.Text(), nullable=False),
-        sa.Column("error", sa.Text(), nullable=False),
-        sa.Column("deliveries", sa.Integer(), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("replayed_at", sa.DateTime(timezone=True), nullable=True),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_dead_letters")),
-    )
-    op.create_table(
-        "idempotency_keys",
-        sa.Column("scope", sa.String(length=120), nullable=False),
-        sa.Column("request_id", sa.String(length=64), nullable=False),
-        sa.Column("request_hash", sa.String(length=64), nullable=False),
-        sa.Column("resource_name", sa.String(length=200), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("scope", "request_id", name=op.f("pk_idempotency_keys")),
-    )
-    op.create_index("ix_idempotency_created", "idempotency_keys", ["created_at"], unique=False)
-
-    op.create_table(
-        "inbox",
-        sa.Column("consumer", sa.String(length=80), nullable=False),
-        sa.Column("event_id", sa.String(length=36), nullable=False),
-        sa.Column("subject", sa.String(length=120), nullable=False),
-        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("consumer", "event_id", name=op.f("pk_inbox")),
-    )
-    op.create_index("ix_inbox_processed", "inbox", ["processed_at"], unique=False)
+    create_infrastructure_tables(op)
 
     op.create_table(
         "lots",
@@ -156,22 +122,6 @@ def upgrade() -> None:
     )
     op.create_index("ix_lots_fifo", "lots", ["receive_time", "lot_id"], unique=False)
     op.create_index("ix_lots_material_fifo", "lots", ["material_code", "receive_time", "lot_id"], unique=False)
-
-    op.create_table(
-        "outbox",
-        sa.Column("seq", sa.Integer().with_variant(sa.BigInteger(), "postgresql"), autoincrement=True, nullable=False),
-        sa.Column("event_id", sa.String(length=36), nullable=False),
-        sa.Column("subject", sa.String(length=120), nullable=False),
-        sa.Column("payload", sa.LargeBinary(), nullable=False),
-        sa.Column("headers", sa.Text(), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.PrimaryKeyConstraint("seq", name=op.f("pk_outbox")),
-        sa.UniqueConstraint("event_id", name=op.f("uq_outbox_event_id")),
-    )
-    op.create_index("ix_outbox_created", "outbox", ["created_at"], unique=False)
-    op.create_index("ix_outbox_unpublished", "outbox", ["published_at", "seq"], unique=False)
 
     op.create_table(
         "reservations",
@@ -257,3 +207,4 @@ def downgrade() -> None:
         op.execute("DROP FUNCTION IF EXISTS custody_entries_append_only()")
     for table in _TABLES:
         op.drop_table(table)
+    drop_infrastructure_tables(op)
