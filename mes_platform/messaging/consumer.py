@@ -8,7 +8,12 @@ to one replica). Each message is handled as follows:
    ``meta.event_id`` is poison: dead letter + ``term`` at once;
 2. ONE transaction: insert the inbox row (consumer, ``meta.event_id`` -- never the stream
    sequence) + the handler's effect (see :mod:`mes_platform.messaging.events` for the
-   handler contract); commit, then ``ack``;
+   handler contract); commit, then ``ack``. A fetched batch shares one transaction
+   (``tx_batch`` messages at most): one multi-row inbox insert tells which events are new,
+   their handlers run in stream order (each under its own event's trace), then one commit
+   and the acks. If any handler of the batch raises, the whole transaction rolls back and the
+   batch is handled again one message per transaction, so only the failing message is
+   retried (step 4) and the others are applied;
 3. inbox key already present: roll back and ``ack`` (a duplicate applies nothing);
 4. handler raised: ``nak`` with the delay of the back-off list; on the ``max_deliver``-th
    delivery write a dead letter and ``term`` the message.
@@ -33,6 +38,7 @@ import contextlib
 import functools
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import nats.errors
@@ -51,14 +57,14 @@ from mes_platform.messaging.connection import track_pull_subscription, unsubscri
 from mes_platform.messaging.deadletters import describe_error, record_dead_letter
 from mes_platform.messaging.events import EventContext, Handler, PoisonMessage, decode_event
 from mes_platform.messaging.faults import fault_point
-from mes_platform.messaging.inbox import insert_inbox
+from mes_platform.messaging.inbox import insert_inbox, insert_inbox_many
 from mes_platform.messaging.metrics import CONSUMER_HANDLE_SECONDS
 from mes_platform.messaging.streams import check_consumer_name, consumer_config
 from mes_platform.messaging.subjects import SubjectRouter
 from mes_platform.tables import InfraTables
 from mes_platform.telemetry.logs import get_logger
 from mes_platform.telemetry.metrics import EVENTS_CONSUMED
-from mes_platform.telemetry.tracing import TRACEPARENT, continue_trace, use_trace
+from mes_platform.telemetry.tracing import TRACEPARENT, TraceContext, continue_trace, use_trace
 
 __all__ = ["EventConsumer"]
 
@@ -75,6 +81,19 @@ class _DeliveryLimit(Exception):
 
 class _Stopping(Exception):
     pass
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """A decoded message with its handler and context, ready to apply."""
+
+    msg: Msg
+    handler: Handler
+    event: Message
+    ctx: EventContext
+
+    def trace(self) -> TraceContext:
+        return continue_trace(self.ctx.meta.traceparent or self.ctx.headers.get(TRACEPARENT))
 
 
 class EventConsumer:
@@ -97,6 +116,7 @@ class EventConsumer:
         fetch_timeout_s: float = 2.0,
         max_ack_pending: int = 1000,
         verify_interval_s: float = 30.0,
+        tx_batch: int = 64,
     ) -> None:
         self._js, self._db, self._infra = js, db, infra
         self.service, self.durable, self.stream = service, check_consumer_name(durable), stream
@@ -110,6 +130,7 @@ class EventConsumer:
             raise ValueError("a consumer needs at least one subject")
         self.max_deliver, self.backoff, self.ack_wait = max_deliver, tuple(backoff), ack_wait
         self.batch, self.fetch_timeout_s, self.verify_interval_s = batch, fetch_timeout_s, verify_interval_s
+        self.tx_batch = max(1, tx_batch)
         self.config = consumer_config(
             self.durable,
             self.filter_subjects,
@@ -125,6 +146,7 @@ class EventConsumer:
         self._stopping = asyncio.Event()
         self._inflight: dict[int, Msg] = {}  # Msg is an unhashable dataclass: keyed by id()
         self.outcomes: dict[str, int] = {}
+        self._last_outcome = ""
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -241,57 +263,102 @@ class EventConsumer:
     async def _process_batch(self, msgs: list[Msg]) -> None:
         self._inflight.update((id(m), m) for m in msgs)
         try:
-            for i, msg in enumerate(msgs):
+            for start in range(0, len(msgs), self.tx_batch):
                 if self._stopping.is_set():
-                    for rest in msgs[i:]:
+                    for rest in msgs[start:]:
                         await self._settle(rest, "requeued", rest.nak)
                     return
+                chunk = msgs[start : start + self.tx_batch]
                 started = time.perf_counter()
-                try:
-                    await self.process(msg)
-                except _Stopping:
-                    await self._settle(msg, "requeued", msg.nak)
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:  # the framework itself failed (e.g. dead-letter insert): retry later
-                    _log.exception("consumer_process_failed", consumer=self.durable, error=repr(exc))
-                    delay = redelivery_delay(self.backoff, msg.metadata.num_delivered)
-                    await self._settle(msg, "retry", functools.partial(msg.nak, delay=delay))
-                CONSUMER_HANDLE_SECONDS.labels(self.service, self.durable).observe(time.perf_counter() - started)
+                ready = [p for p in [await self._prepare(m) for m in chunk] if p is not None]
+                if len(ready) > 1 and await self._apply_together(ready):
+                    elapsed = (time.perf_counter() - started) / len(ready)
+                    for _ in ready:
+                        CONSUMER_HANDLE_SECONDS.labels(self.service, self.durable).observe(elapsed)
+                    continue
+                for prepared in ready:
+                    await self._process_one(prepared)
         finally:
             for m in msgs:
                 self._inflight.pop(id(m), None)
 
-    async def process(self, msg: Msg) -> str:
-        """Handle one message and settle it (ack / nak / term); returns the outcome."""
+    async def _process_one(self, prepared: _Prepared) -> None:
+        if self._stopping.is_set():
+            await self._settle(prepared.msg, "requeued", prepared.msg.nak)
+            return
+        msg = prepared.msg
+        started = time.perf_counter()
+        try:
+            with use_trace(prepared.trace()):
+                await self._handle(prepared)
+        except _Stopping:
+            await self._settle(msg, "requeued", msg.nak)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the framework itself failed (e.g. dead-letter insert): retry later
+            _log.exception("consumer_process_failed", consumer=self.durable, error=repr(exc))
+            delay = redelivery_delay(self.backoff, msg.metadata.num_delivered)
+            await self._settle(msg, "retry", functools.partial(msg.nak, delay=delay))
+        CONSUMER_HANDLE_SECONDS.labels(self.service, self.durable).observe(time.perf_counter() - started)
+
+    async def _apply_together(self, batch: list[_Prepared]) -> bool:
+        """Apply a batch in one transaction; False (nothing applied) when a handler raised or a
+        message is on its spare delivery, so the caller handles the batch one by one."""
+        if any(p.ctx.num_delivered > self.max_deliver for p in batch):
+            return False
+        outcomes: list[str] = []
+
+        async def apply() -> None:
+            outcomes.clear()
+            async with self._db.write() as session:
+                fresh = await insert_inbox_many(
+                    session,
+                    self._infra.inbox,
+                    consumer=self.durable,
+                    events=[(p.ctx.event_id, p.ctx.subject) for p in batch],
+                )
+                seen: set[str] = set()
+                for prepared in batch:
+                    event_id = prepared.ctx.event_id
+                    if event_id not in fresh or event_id in seen:
+                        outcomes.append("duplicate")
+                        continue
+                    seen.add(event_id)
+                    with use_trace(prepared.trace()):
+                        await prepared.handler(session, prepared.event, prepared.ctx)
+                    outcomes.append("applied")
+                fault_point("consumer.after_effect_before_commit")
+
+        try:
+            await self._retry_db(apply)
+        except _Stopping:
+            raise
+        except Exception as exc:
+            _log.info("consumer_batch_split", consumer=self.durable, size=len(batch), error=repr(exc))
+            return False
+        fault_point("consumer.after_commit_before_ack")
+        for prepared, outcome in zip(batch, outcomes, strict=True):
+            await self._settle(prepared.msg, outcome, prepared.msg.ack)
+        return True
+
+    async def _prepare(self, msg: Msg) -> _Prepared | None:
+        """Decode a message; settle it at once (and return None) when it is not for a handler."""
         subject = msg.subject
         md = msg.metadata
         headers = dict(msg.headers or {})
         handler = self._handlers.get(subject)
         if handler is None:
-            return await self._settle(msg, "ignored", msg.ack)
+            await self._settle(msg, "ignored", msg.ack)
+            return None
         try:
             event, event_id = decode_event(self._decoders, subject, msg.data)
         except PoisonMessage as exc:
             guess = headers.get(MSG_ID_HEADER) or f"seq:{md.sequence.stream}"
             with use_trace(continue_trace(headers.get(TRACEPARENT))):
                 await self._dead_letter(msg, guess, f"poison message: {exc}")
-                return await self._settle(msg, "poison", msg.term)
+                await self._settle(msg, "poison", msg.term)
+            return None
         meta: common_pb2.EventMeta = getattr(event, "meta")  # noqa: B009 - every event has meta (checked by decode_event)
-        with use_trace(continue_trace(meta.traceparent or headers.get(TRACEPARENT))):
-            return await self._handle(msg, handler, event, event_id, headers, meta)
-
-    async def _handle(
-        self,
-        msg: Msg,
-        handler: Handler,
-        event: Message,
-        event_id: str,
-        headers: dict[str, str],
-        meta: common_pb2.EventMeta,
-    ) -> str:
-        subject = msg.subject
-        md = msg.metadata
         ctx = EventContext(
             subject=subject,
             event_id=event_id,
@@ -301,15 +368,28 @@ class EventConsumer:
             headers=headers,
             meta=meta,
         )
+        return _Prepared(msg, handler, event, ctx)
+
+    async def process(self, msg: Msg) -> str:
+        """Handle one message in its own transaction and settle it (ack / nak / term); returns
+        the outcome."""
+        prepared = await self._prepare(msg)
+        if prepared is None:
+            return self._last_outcome
+        with use_trace(prepared.trace()):
+            return await self._handle(prepared)
+
+    async def _handle(self, prepared: _Prepared) -> str:
+        msg, handler, event, ctx = prepared.msg, prepared.handler, prepared.event, prepared.ctx
         try:
             await self._retry_db(
-                lambda: self._apply(handler, event, ctx, run_handler=md.num_delivered <= self.max_deliver)
+                lambda: self._apply(handler, event, ctx, run_handler=ctx.num_delivered <= self.max_deliver)
             )
         except _Duplicate:
             return await self._settle(msg, "duplicate", msg.ack)
         except _DeliveryLimit:
             error = "delivery limit reached: the consumer stopped or crashed during the last attempt"
-            await self._dead_letter(msg, event_id, error)
+            await self._dead_letter(msg, ctx.event_id, error)
             return await self._settle(msg, "dead_letter", msg.term)
         except _Stopping:
             raise
@@ -381,5 +461,6 @@ class EventConsumer:
             await action()
         self._inflight.pop(id(msg), None)
         self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
+        self._last_outcome = outcome
         EVENTS_CONSUMED.labels(self.service, self.durable, outcome).inc()
         return outcome

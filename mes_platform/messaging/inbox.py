@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mes_kernel.clock import utcnow
 
-__all__ = ["insert_inbox"]
+__all__ = ["insert_inbox", "insert_inbox_many"]
 
 
 async def insert_inbox(session: AsyncSession, inbox: Table, *, consumer: str, event_id: str, subject: str) -> bool:
@@ -17,15 +19,32 @@ async def insert_inbox(session: AsyncSession, inbox: Table, *, consumer: str, ev
     ``INSERT ... ON CONFLICT DO NOTHING``: on PostgreSQL a concurrent insert of the same
     key waits for the other transaction and then reports the duplicate.
     """
-    values = {"consumer": consumer, "event_id": event_id, "subject": subject[:120], "processed_at": utcnow()}
+    return event_id in await insert_inbox_many(session, inbox, consumer=consumer, events=[(event_id, subject)])
+
+
+async def insert_inbox_many(
+    session: AsyncSession, inbox: Table, *, consumer: str, events: Sequence[tuple[str, str]]
+) -> set[str]:
+    """Record many (event id, subject) at once; returns the event ids that were new.
+
+    One ``INSERT ... VALUES (...), (...) ON CONFLICT DO NOTHING RETURNING event_id``.
+    """
+    if not events:
+        return set()
+    now = utcnow()
+    unique = dict(events)  # one row per event id (a batch may hold a redelivery twice)
+    rows = [
+        {"consumer": consumer, "event_id": event_id, "subject": subject[:120], "processed_at": now}
+        for event_id, subject in unique.items()
+    ]
     dialect = session.get_bind().dialect.name
     keys = [inbox.c.consumer, inbox.c.event_id]
     if dialect == "postgresql":
-        pg_stmt = postgresql.insert(inbox).values(**values).on_conflict_do_nothing(index_elements=keys)
+        pg_stmt = postgresql.insert(inbox).values(rows).on_conflict_do_nothing(index_elements=keys)
         result = await session.execute(pg_stmt.returning(inbox.c.event_id))
     elif dialect == "sqlite":
-        lite_stmt = sqlite.insert(inbox).values(**values).on_conflict_do_nothing(index_elements=keys)
+        lite_stmt = sqlite.insert(inbox).values(rows).on_conflict_do_nothing(index_elements=keys)
         result = await session.execute(lite_stmt.returning(inbox.c.event_id))
     else:  # pragma: no cover - only SQLite and PostgreSQL are supported
         raise RuntimeError(f"unsupported database dialect {dialect!r}")
-    return result.first() is not None
+    return {str(row[0]) for row in result.all()}

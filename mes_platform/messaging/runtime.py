@@ -22,6 +22,7 @@ Knobs, from the service's prefixed environment (``MES_<SERVICE>_<NAME>``, i.e.
 ``CONSUMER_MAX_DELIVER``        5          deliveries before a dead letter
 ``CONSUMER_BACKOFF_S``          1,5,15,30,60  NAK delays after a failed attempt (comma list)
 ``CONSUMER_BATCH``              50         messages per fetch
+``CONSUMER_TX_BATCH``           64         messages applied in one transaction (1: one each)
 ``CONSUMER_FETCH_TIMEOUT_S``    2          long-poll of one fetch
 ``CONSUMER_MAX_ACK_PENDING``    1000       unacknowledged messages per durable consumer
 ``RELAY_POLL_S``                0.2        fallback poll (commits wake the relay at once)
@@ -115,6 +116,7 @@ class MessagingSettings:
     max_deliver: int = 5
     backoff_s: tuple[float, ...] = DEFAULT_REDELIVERY_BACKOFF
     batch: int = 50
+    tx_batch: int = 64
     fetch_timeout_s: float = 2.0
     max_ack_pending: int = 1000
     relay_poll_s: float = 0.2
@@ -140,6 +142,7 @@ class MessagingSettings:
             max_deliver=_int(x, "CONSUMER_MAX_DELIVER", 5),
             backoff_s=_floats(x, "CONSUMER_BACKOFF_S", DEFAULT_REDELIVERY_BACKOFF),
             batch=_int(x, "CONSUMER_BATCH", 50),
+            tx_batch=_int(x, "CONSUMER_TX_BATCH", 64),
             fetch_timeout_s=_float(x, "CONSUMER_FETCH_TIMEOUT_S", 2.0, minimum=0.05),
             max_ack_pending=_int(x, "CONSUMER_MAX_ACK_PENDING", 1000),
             relay_poll_s=_float(x, "RELAY_POLL_S", 0.2, minimum=0.01),
@@ -258,6 +261,7 @@ class ServiceMessaging:
                     backoff=settings.backoff_s,
                     ack_wait=settings.ack_wait_s,
                     batch=settings.batch,
+                    tx_batch=settings.tx_batch,
                     fetch_timeout_s=settings.fetch_timeout_s,
                     max_ack_pending=settings.max_ack_pending,
                 )

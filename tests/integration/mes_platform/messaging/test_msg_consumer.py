@@ -63,7 +63,7 @@ async def test_effect_inbox_and_follow_up_events_commit_together(db: Database, n
     recorder = Recorder()
     recorder.follow_up = True
     recorder.fail_first = {ids[3]: 1}  # writes its effect, then fails, once
-    consumer = make_consumer(nats_conn.js, db, recorder)
+    consumer = make_consumer(nats_conn.js, db, recorder, tx_batch=1)  # one transaction per message
     await publish_outbox(db, nats_conn.js)
     await consumer.start()
     try:
@@ -81,6 +81,77 @@ async def test_effect_inbox_and_follow_up_events_commit_together(db: Database, n
         ).scalar_one()
     assert follow_ups == 10  # one per applied event, none from the rolled-back attempt
     assert consumer.outcomes == {"applied": 10, "retry": 1}
+
+
+async def inbox_transactions(db: Database) -> int:
+    """How many inbox inserts there were: a batch writes all its rows with one time."""
+    async with db.write() as session:
+        return len((await session.execute(select(infra.inbox.c.processed_at).distinct())).all())
+
+
+async def test_a_fetched_batch_is_applied_in_one_transaction(db: Database, nats_conn: NatsConnection) -> None:
+    ids = await write_events(db, 10)
+    await publish_outbox(db, nats_conn.js)
+    recorder = Recorder()
+    recorder.follow_up = True
+    consumer = make_consumer(nats_conn.js, db, recorder, batch=10, tx_batch=10, fetch_timeout_s=2.0)
+    await consumer.start()
+    try:
+        await wait_for(lambda: _applied(db, 10))
+        await wait_for(lambda: asyncio.sleep(0, result=consumer.outcomes.get("applied") == 10))
+    finally:
+        await consumer.stop()
+    assert await effect_counts(db) == {i: 1 for i in ids}
+    assert await inbox_ids(db, DURABLE) == set(ids)
+    assert await inbox_transactions(db) <= 2  # the ten events arrive in one fetch, or two at most
+    assert dict(recorder.calls) == {i: 1 for i in ids}
+
+
+async def test_a_failing_handler_splits_its_batch_and_only_it_is_retried(
+    db: Database, nats_conn: NatsConnection
+) -> None:
+    ids = await write_events(db, 6)
+    await publish_outbox(db, nats_conn.js)
+    recorder = Recorder()
+    recorder.follow_up = True
+    recorder.fail_ids = {ids[2]}
+    consumer = make_consumer(nats_conn.js, db, recorder, batch=6, tx_batch=6, fetch_timeout_s=2.0)
+    await consumer.start()
+    try:
+        await wait_for(lambda: asyncio.sleep(0, result=consumer.outcomes.get("dead_letter") == 1))
+    finally:
+        await consumer.stop()
+    # Every other event applied exactly once (the batch attempt was rolled back as a whole).
+    assert await effect_counts(db) == {i: 1 for i in ids if i != ids[2]}
+    assert consumer.outcomes["applied"] == 5
+    async with db.write() as session:
+        follow_ups = (
+            await session.execute(
+                select(func.count()).select_from(infra.outbox).where(infra.outbox.c.subject == CANCELLED)
+            )
+        ).scalar_one()
+    assert follow_ups == 5
+    letters = await list_dead_letters(db, infra.dead_letters)
+    assert [(letter.event_id, letter.deliveries) for letter in letters] == [(ids[2], 3)]
+
+
+async def test_a_batch_holding_an_event_twice_applies_it_once(db: Database, nats_conn: NatsConnection) -> None:
+    event = submitted("twice")
+    event.meta.event_id = "22222222-2222-2222-2222-222222222222"
+    for msg_id in ("a", "b"):
+        await nats_conn.js.publish(SUBMITTED, event.SerializeToString(), headers={"Nats-Msg-Id": msg_id})
+    other = submitted("other")
+    other.meta.event_id = "33333333-3333-3333-3333-333333333333"
+    await nats_conn.js.publish(SUBMITTED, other.SerializeToString(), headers={"Nats-Msg-Id": "c"})
+    recorder = Recorder()
+    consumer = make_consumer(nats_conn.js, db, recorder, batch=10, tx_batch=10, fetch_timeout_s=2.0)
+    await consumer.start()
+    try:
+        await wait_for(lambda: asyncio.sleep(0, result=sum(consumer.outcomes.values()) == 3))
+    finally:
+        await consumer.stop()
+    assert consumer.outcomes == {"applied": 2, "duplicate": 1}
+    assert await effect_counts(db) == {event.meta.event_id: 1, other.meta.event_id: 1}
 
 
 async def _applied(db: Database, n: int) -> bool:
@@ -111,7 +182,7 @@ async def test_failing_handler_is_retried_then_dead_lettered_and_terminated(
     ids = await write_events(db, 3)
     recorder = Recorder()
     recorder.fail_ids = {ids[1]}
-    consumer = make_consumer(nats_conn.js, db, recorder)
+    consumer = make_consumer(nats_conn.js, db, recorder, tx_batch=1)  # one transaction per message
     await publish_outbox(db, nats_conn.js)
     await consumer.start()
     try:
