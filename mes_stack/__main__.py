@@ -5,6 +5,7 @@ mes demo-data [--data-dir DIR]
 mes db provision --admin-url URL [--password PASSWORD]
 mes db migrate [--data-dir DIR] [--service NAME ...]
 mes knobs
+mes events dead-letters list|show|replay --service S ... | mes events republish --service S --since T --until T
 """
 
 from __future__ import annotations
@@ -15,8 +16,11 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, TextIO
 
+from mes_platform.admin.cli import add_events_parser, run_events
 from mes_platform.config import DEFAULT_DEV_TOKEN, DEFAULT_PORTS
+from mes_platform.runtime import ServiceSpec
 from mes_stack.database import MigrationError, migrate_services, provision_database, redact_url
 from mes_stack.demo import DemoTargets, load_demo_data
 from mes_stack.options import KNOBS, SERVICES, OptionsError, StackOptions, port_env_var
@@ -61,7 +65,17 @@ def _parser() -> argparse.ArgumentParser:
     mig.add_argument("--service", action="append", choices=SERVICES, help="only this service (repeatable)")
 
     sub.add_parser("knobs", help="list the environment variables mes up reads")
+    add_events_parser(sub, SERVICES)
     return parser
+
+
+def _service_specs() -> dict[str, ServiceSpec[Any, Any]]:
+    """Each service's spec (name, infrastructure tables, settings), for ``mes events``."""
+    from services.inventory.bootstrap import SPEC as INVENTORY
+    from services.orders.bootstrap import SPEC as ORDERS
+    from services.production.bootstrap import SPEC as PRODUCTION
+
+    return {spec.name: spec for spec in (ORDERS, INVENTORY, PRODUCTION)}
 
 
 def _data_dir(arg: str | None) -> Path:
@@ -124,9 +138,14 @@ def _knobs() -> int:
     return 0
 
 
-def run(argv: Sequence[str]) -> int:
+def run(argv: Sequence[str], *, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
+    """Run one ``mes`` command; ``stdout``/``stderr`` (default: the process's) take the output of
+    ``mes events``."""
     args = _parser().parse_args(argv)
     try:
+        if args.command == "events":
+            specs, env = _service_specs(), dict(os.environ)
+            return asyncio.run(run_events(args, specs, env, stdout=stdout or sys.stdout, stderr=stderr or sys.stderr))
         if args.command == "up":
             options = StackOptions.resolve(
                 os.environ,

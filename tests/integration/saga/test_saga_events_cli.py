@@ -1,4 +1,4 @@
-"""``mesctl events``: a dead letter listed, its cause fixed, replayed and applied; then every
+"""``mes events``: a dead letter listed, its cause fixed, replayed and applied; then every
 event re-published after the duplicate window, and no effect applied twice."""
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 
-from clients.cli.__main__ import run
 from mes.common.v1 import common_pb2
 from mes.inventory.v1 import inventory_pb2 as inv
 from mes.orders.v1 import orders_pb2 as ords
@@ -20,15 +19,17 @@ from mes.production.v1 import production_events_pb2 as prod_ev
 from mes_contracts.events import WORK_ORDERS_CANCELLED
 from mes_platform.messaging.connection import connect_nats
 from mes_platform.outbox import new_event_meta
+from mes_stack.__main__ import run
 from tests.integration.saga.saga_stack import RING_MG, SERVICES, SVC, SagaStack, T, eventually, start_stack
 
 GHOST = "ghost-order-1"
 PLATINUM = "PT950"
 
 
-async def mesctl(*argv: str) -> tuple[int, Any]:
+async def mes(*argv: str) -> tuple[int, Any]:
+    """``mes ARGV -o json`` (in a worker thread: the command runs its own event loop)."""
     out, err = io.StringIO(), io.StringIO()
-    code = await run(["-o", "json", *argv], stdout=out, stderr=err)
+    code = await asyncio.to_thread(run, [*argv, "-o", "json"], stdout=out, stderr=err)
     assert code == 0, err.getvalue()
     return code, json.loads(out.getvalue())
 
@@ -83,7 +84,7 @@ async def test_dead_letter_replay_and_republish(db_urls: dict[str, str], nats_ur
         db = ["--service", "inventory", "--database-url", db_urls["inventory"]]
 
         async def letters() -> list[dict[str, Any]]:
-            return list((await mesctl("events", "dead-letters", "list", *db))[1])
+            return list((await mes("events", "dead-letters", "list", *db))[1])
 
         [letter] = await eventually(letters, what="the dead letter")
         assert (letter["consumer"], letter["subject"], letter["event_id"]) == (
@@ -92,7 +93,7 @@ async def test_dead_letter_replay_and_republish(db_urls: dict[str, str], nats_ur
             event.meta.event_id,
         )
         assert "UNKNOWN_ALLOY" in letter["error"] or "not known" in letter["error"]
-        _, shown = await mesctl("events", "dead-letters", "show", *db, str(letter["id"]))
+        _, shown = await mes("events", "dead-letters", "show", *db, str(letter["id"]))
         assert shown["event_id"] == event.meta.event_id
 
         # Fix the cause, replay: the metal comes back as a new platinum lot.
@@ -100,7 +101,7 @@ async def test_dead_letter_replay_and_republish(db_urls: dict[str, str], nats_ur
             code=PLATINUM, metal=inv.METAL_PLATINUM, fineness=950, colour="white", display_name="Pt 950", active=True
         )
         await stack.inventory.UpsertAlloy(inv.UpsertAlloyRequest(alloy=alloy), metadata=SVC, timeout=T)
-        _, [replayed] = await mesctl("events", "dead-letters", "replay", *db, "--nats-url", nats_url, str(letter["id"]))
+        _, [replayed] = await mes("events", "dead-letters", "replay", *db, "--nats-url", nats_url, str(letter["id"]))
         assert replayed["msg_id"] == f"{event.meta.event_id}:replay:1"
 
         async def platinum() -> list[int]:
@@ -108,7 +109,7 @@ async def test_dead_letter_replay_and_republish(db_urls: dict[str, str], nats_ur
 
         assert await eventually(platinum, what="the platinum lot") == [2_000]
         assert await letters() == []
-        _, everything = await mesctl("events", "dead-letters", "list", *db, "--all")
+        _, everything = await mes("events", "dead-letters", "list", *db, "--all")
         assert [d["replayed_at"] is not None for d in everything] == [True]
 
         # Re-publish every event of every service once JetStream's duplicate window is over:
@@ -119,7 +120,7 @@ async def test_dead_letter_replay_and_republish(db_urls: dict[str, str], nats_ur
         until = (datetime.now(UTC) + timedelta(minutes=1)).isoformat()
         total = 0
         for svc in SERVICES:
-            _, result = await mesctl(
+            _, result = await mes(
                 "events", "republish", "--service", svc, "--database-url", db_urls[svc], "--nats-url", nats_url,
                 "--since", started.isoformat(), "--until", until,
             )  # fmt: skip
