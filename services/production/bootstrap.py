@@ -10,17 +10,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mes.production.v1 import production_pb2_grpc
+from mes_kernel.deps import Deps
 from mes_kernel.paging import PageTokens
 from mes_platform.config import ServiceSettings
 from mes_platform.db import Database
 from mes_platform.runtime import RunningService, ServiceSpec, Wiring, start_service
+from mes_platform.uow import SqlUnitOfWorkFactory
 from services.production.adapters.tables import infra
-from services.production.adapters.unit_of_work import SqlUnitOfWorkFactory
+from services.production.adapters.unit_of_work import ProductionUnitOfWork
 from services.production.config import SERVICE, Settings
+from services.production.entrypoints.codec.events import encode_event
 from services.production.entrypoints.consumers import consumer_specs
 from services.production.entrypoints.grpc_api import SERVICE_NAME, ProductionServicer
-from services.production.service_layer.common import Context
 from services.production.service_layer.handlers import Handlers
+from services.production.service_layer.ports import Uows
 
 __all__ = ["SPEC", "App", "Handles", "start"]
 
@@ -28,17 +31,20 @@ __all__ = ["SPEC", "App", "Handles", "start"]
 @dataclass(frozen=True)
 class Handles:
     handlers: Handlers
+    #: The service's units of work (tests borrow them inside a transaction of their own).
+    uows: Uows
 
 
 def wire(settings: Settings, db: Database) -> Wiring[Handles]:
-    uows = SqlUnitOfWorkFactory(db, producer=SERVICE)
-    context = Context(uow=uows, tokens=PageTokens(settings.page_token_secret))
-    handlers = Handlers.build(context, default_window_minutes=settings.stats_window_minutes)
+    uows: Uows = SqlUnitOfWorkFactory(db, infra, producer=SERVICE, make=ProductionUnitOfWork, encode=encode_event)
+    handlers = Handlers.build(
+        Deps(uows, PageTokens(settings.page_token_secret)), default_window_minutes=settings.stats_window_minutes
+    )
     servicer = ProductionServicer(handlers)
     return Wiring(
         register=lambda server: production_pb2_grpc.add_ProductionServiceServicer_to_server(servicer, server),
         service_names=[SERVICE_NAME],
-        handles=Handles(handlers),
+        handles=Handles(handlers, uows),
         consumers=consumer_specs(uows, handlers.order_events),
     )
 

@@ -8,13 +8,13 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mes_kernel.clock import as_utc
 from services.production.adapters import tables as t
 from services.production.adapters.rows import (
     bom_from_json,
-    bom_to_json,
+    from_row,
+    records_to_json,
     routing_from_json,
-    routing_to_json,
+    to_values,
     update_versioned,
 )
 from services.production.domain.resources import Operator, OperatorRole, WorkCenter
@@ -22,19 +22,16 @@ from services.production.domain.styles import Style, StyleCategory
 
 __all__ = ["SqlOperatorRepository", "SqlStyleRepository", "SqlWorkCenterRepository"]
 
+_OPERATOR_MUTABLE = ("display_name", "role", "active", "update_time")
+
 
 def _style(row: Any) -> Style:
-    return Style(
-        sku=row.sku,
-        display_name=row.display_name,
+    return from_row(
+        Style,
+        row,
         category=StyleCategory(row.category),
-        routing_version=row.routing_version,
         routing=routing_from_json(row.routing),
         bill_of_materials=bom_from_json(row.bill_of_materials),
-        active=row.active,
-        create_time=as_utc(row.created_at),
-        update_time=as_utc(row.updated_at),
-        version=row.version,
     )
 
 
@@ -78,36 +75,18 @@ class SqlStyleRepository:
             insert(t.style_versions).values(
                 sku=style.sku,
                 routing_version=style.routing_version,
-                routing=routing_to_json(style.routing),
-                bill_of_materials=bom_to_json(style.bill_of_materials),
+                routing=records_to_json(style.routing),
+                bill_of_materials=records_to_json(style.bill_of_materials),
                 created_at=style.update_time,
             )
         )
 
     @staticmethod
     def _values(style: Style) -> dict[str, Any]:
-        return {
-            "display_name": style.display_name,
-            "category": str(style.category),
-            "routing_version": style.routing_version,
-            "routing": routing_to_json(style.routing),
-            "bill_of_materials": bom_to_json(style.bill_of_materials),
-            "active": style.active,
-            "updated_at": style.update_time,
-        }
-
-
-def _center(row: Any) -> WorkCenter:
-    return WorkCenter(
-        code=row.code,
-        work_center_type=row.work_center_type,
-        display_name=row.display_name,
-        capacity=row.capacity,
-        active=row.active,
-        create_time=as_utc(row.created_at),
-        update_time=as_utc(row.updated_at),
-        version=row.version,
-    )
+        values = to_values(style, ("display_name", "category", "routing_version", "active", "update_time"))
+        values["routing"] = records_to_json(style.routing)
+        values["bill_of_materials"] = records_to_json(style.bill_of_materials)
+        return values
 
 
 class SqlWorkCenterRepository:
@@ -119,19 +98,19 @@ class SqlWorkCenterRepository:
         if for_update:
             query = query.with_for_update()
         row = (await self._s.execute(query)).first()
-        return _center(row) if row else None
+        return from_row(WorkCenter, row) if row else None
 
     async def get_many(self, codes: Collection[str]) -> dict[str, WorkCenter]:
         if not codes:
             return {}
         rows = await self._s.execute(select(t.work_centers).where(t.work_centers.c.code.in_(list(codes))))
-        return {row.code: _center(row) for row in rows}
+        return {row.code: from_row(WorkCenter, row) for row in rows}
 
     async def list_page(self, after: str | None, limit: int) -> list[WorkCenter]:
         query = select(t.work_centers).order_by(t.work_centers.c.code).limit(limit)
         if after is not None:
             query = query.where(t.work_centers.c.code > after)
-        return [_center(row) for row in await self._s.execute(query)]
+        return [from_row(WorkCenter, row) for row in await self._s.execute(query)]
 
     async def of_types(self, types: Collection[str]) -> list[WorkCenter]:
         if not types:
@@ -141,7 +120,7 @@ class SqlWorkCenterRepository:
             .where(t.work_centers.c.work_center_type.in_(list(types)))
             .order_by(t.work_centers.c.code)
         )
-        return [_center(row) for row in await self._s.execute(query)]
+        return [from_row(WorkCenter, row) for row in await self._s.execute(query)]
 
     async def add(self, center: WorkCenter) -> None:
         await self._s.execute(
@@ -157,25 +136,7 @@ class SqlWorkCenterRepository:
 
     @staticmethod
     def _values(center: WorkCenter) -> dict[str, Any]:
-        return {
-            "work_center_type": center.work_center_type,
-            "display_name": center.display_name,
-            "capacity": center.capacity,
-            "active": center.active,
-            "updated_at": center.update_time,
-        }
-
-
-def _operator(row: Any) -> Operator:
-    return Operator(
-        code=row.code,
-        display_name=row.display_name,
-        role=OperatorRole(row.role),
-        active=row.active,
-        create_time=as_utc(row.created_at),
-        update_time=as_utc(row.updated_at),
-        version=row.version,
-    )
+        return to_values(center, ("work_center_type", "display_name", "capacity", "active", "update_time"))
 
 
 class SqlOperatorRepository:
@@ -184,25 +145,17 @@ class SqlOperatorRepository:
 
     async def get(self, code: str) -> Operator | None:
         row = (await self._s.execute(select(t.operators).where(t.operators.c.code == code))).first()
-        return _operator(row) if row else None
+        return from_row(Operator, row, role=OperatorRole(row.role)) if row else None
 
     async def list_page(self, after: str | None, limit: int) -> list[Operator]:
         query = select(t.operators).order_by(t.operators.c.code).limit(limit)
         if after is not None:
             query = query.where(t.operators.c.code > after)
-        return [_operator(row) for row in await self._s.execute(query)]
+        return [from_row(Operator, row, role=OperatorRole(row.role)) for row in await self._s.execute(query)]
 
     async def add(self, operator: Operator) -> None:
         await self._s.execute(
-            insert(t.operators).values(
-                code=operator.code,
-                display_name=operator.display_name,
-                role=str(operator.role),
-                active=operator.active,
-                version=operator.version,
-                created_at=operator.create_time,
-                updated_at=operator.update_time,
-            )
+            insert(t.operators).values(**to_values(operator, ("code", "version", "create_time", *_OPERATOR_MUTABLE)))
         )
 
     async def update(self, operator: Operator) -> None:
@@ -211,10 +164,5 @@ class SqlOperatorRepository:
             t.operators,
             [t.operators.c.code == operator.code],
             operator.version,
-            {
-                "display_name": operator.display_name,
-                "role": str(operator.role),
-                "active": operator.active,
-                "updated_at": operator.update_time,
-            },
+            to_values(operator, _OPERATOR_MUTABLE),
         )

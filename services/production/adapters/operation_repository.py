@@ -4,18 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import and_, case, func, insert, or_, select, tuple_, update
+from sqlalchemy import case, func, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mes_platform.keyset import keyset_after
 from services.production.adapters import tables as t
-from services.production.adapters.operation_rows import (
-    attempt_from_row,
-    attempt_values,
-    operation_from_row,
-    operation_values,
-)
-from services.production.adapters.rows import update_versioned
+from services.production.adapters.rows import from_row, to_values, update_versioned
 from services.production.domain.operations import AttemptRecord, Operation, OperationStatus
 from services.production.domain.views import LossGrouping, LossSummary
 
@@ -34,6 +30,50 @@ _OPEN = [
     )
 ]
 _COUNTED = [str(OperationStatus.QUEUED), str(OperationStatus.IN_PROGRESS), str(OperationStatus.LOSS_REVIEW)]
+#: What moves on an operation (the rest is fixed when it is planned).
+_OPERATION_MUTABLE = (
+    "status",
+    "work_center",
+    "weigh_in_mg",
+    "weigh_out_mg",
+    "scrap_returned_mg",
+    "loss_mg",
+    "started_by",
+    "finished_by",
+    "reviewed_by",
+    "review_note",
+    "start_time",
+    "finish_time",
+    "attempt",
+    "update_time",
+)
+_OPERATION_FIXED = (
+    "work_order_id",
+    "sequence",
+    "order_id",
+    "operation_code",
+    "work_center_type",
+    "priority",
+    "alloy_code",
+    "loss_tolerance_per_mille",
+    "version",
+    "create_time",
+)
+_ATTEMPT_KEY = ("work_order_id", "sequence", "attempt")
+
+
+def operation_from_row(row: Any) -> Operation:
+    return from_row(Operation, row, status=OperationStatus(row.status))
+
+
+def attempt_from_row(row: Any) -> AttemptRecord:
+    return from_row(AttemptRecord, row, outcome=OperationStatus(row.outcome))
+
+
+def attempt_values(attempt: AttemptRecord) -> dict[str, Any]:
+    """Everything but the key (work order, sequence, attempt)."""
+    names = [f for f in AttemptRecord.__dataclass_fields__ if f not in _ATTEMPT_KEY]
+    return {**to_values(attempt, names), "reviewed": attempt.reviewed}
 
 
 class SqlOperationRepository:
@@ -91,21 +131,13 @@ class SqlOperationRepository:
         if after is not None:
             priority, created, work_order_id, sequence = after
             query = query.where(
-                or_(
-                    _op.c.priority < priority,
-                    and_(
-                        _op.c.priority == priority,
-                        or_(
-                            _op.c.created_at > created,
-                            and_(
-                                _op.c.created_at == created,
-                                or_(
-                                    _op.c.work_order_id > work_order_id,
-                                    and_(_op.c.work_order_id == work_order_id, _op.c.sequence > sequence),
-                                ),
-                            ),
-                        ),
-                    ),
+                keyset_after(
+                    [
+                        (_op.c.priority, priority, True),
+                        (_op.c.created_at, created, False),
+                        (_op.c.work_order_id, work_order_id, False),
+                        (_op.c.sequence, sequence, False),
+                    ]
                 )
             )
         return [operation_from_row(row) for row in await self._s.execute(query)]
@@ -113,22 +145,7 @@ class SqlOperationRepository:
     async def add_all(self, operations: Sequence[Operation]) -> None:
         if not operations:
             return
-        rows = [
-            {
-                "work_order_id": op.work_order_id,
-                "sequence": op.sequence,
-                "order_id": op.order_id,
-                "operation_code": op.operation_code,
-                "work_center_type": op.work_center_type,
-                "priority": op.priority,
-                "alloy_code": op.alloy_code,
-                "loss_tolerance_per_mille": op.loss_tolerance_per_mille,
-                "version": op.version,
-                "created_at": op.create_time,
-                **operation_values(op),
-            }
-            for op in operations
-        ]
+        rows = [to_values(op, (*_OPERATION_FIXED, *_OPERATION_MUTABLE)) for op in operations]
         await self._s.execute(insert(_op), rows)
 
     async def update(self, operation: Operation) -> None:
@@ -137,7 +154,7 @@ class SqlOperationRepository:
             _op,
             [_op.c.work_order_id == operation.work_order_id, _op.c.sequence == operation.sequence],
             operation.version,
-            operation_values(operation),
+            to_values(operation, _OPERATION_MUTABLE),
         )
 
     async def open_load(self, codes: Collection[str]) -> dict[str, int]:

@@ -1,42 +1,70 @@
-"""Rows <-> domain objects (JSON columns, enum names, UTC-aware times)."""
+"""Rows <-> domain objects: columns named like the fields, JSON columns, UTC-aware times,
+and the version-checked update every repository uses."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, fields
+from datetime import datetime
+from enum import Enum
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Table, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
+from mes_kernel.clock import as_utc
 from mes_kernel.errors import Conflict
 from services.production.domain.bom import LineSpec
 from services.production.domain.styles import BomItem, MaterialKind, RoutingStep
 
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
 __all__ = [
     "bom_from_json",
-    "bom_to_json",
+    "from_row",
     "lines_from_json",
-    "lines_to_json",
+    "records_to_json",
     "routing_from_json",
-    "routing_to_json",
+    "to_values",
     "update_versioned",
 ]
 
+D = TypeVar("D", bound="DataclassInstance")
+#: Domain field -> column, where they differ.
+_COLUMNS = {"create_time": "created_at", "update_time": "updated_at"}
 
-def routing_to_json(routing: Sequence[RoutingStep]) -> list[dict[str, Any]]:
-    return [
-        {
-            "sequence": s.sequence,
-            "operation_code": s.operation_code,
-            "work_center_type": s.work_center_type,
-            "expected_minutes": s.expected_minutes,
-            "loss_tolerance_per_mille": s.loss_tolerance_per_mille,
-            "optional": s.optional,
-        }
-        for s in routing
-    ]
+
+def _utc(value: Any) -> Any:
+    return as_utc(value) if isinstance(value, datetime) else value
+
+
+def from_row(cls: type[D], row: Any, **values: Any) -> D:
+    """A ``cls`` from the row's columns of the same names (``create_time``/``update_time``
+    from ``created_at``/``updated_at``; times as aware UTC); ``values`` convert the others."""
+    columns = row._mapping
+    data = {
+        f.name: _utc(columns[_COLUMNS.get(f.name, f.name)])
+        for f in fields(cls)
+        if f.name not in values and _COLUMNS.get(f.name, f.name) in columns
+    }
+    return cls(**data, **values)
+
+
+def _column(value: Any) -> Any:
+    return value.value if isinstance(value, Enum) else value
+
+
+def to_values(obj: DataclassInstance, names: Iterable[str]) -> dict[str, Any]:
+    """Column values of the fields ``names`` (enum members by value)."""
+    return {_COLUMNS.get(name, name): _column(getattr(obj, name)) for name in names}
+
+
+def records_to_json(records: Sequence[DataclassInstance]) -> list[dict[str, Any]]:
+    """Routing steps, BOM items or line specs as JSON objects (field name -> value)."""
+    return [{k: str(v) if k == "kind" else v for k, v in asdict(r).items()} for r in records]
 
 
 def routing_from_json(data: Sequence[dict[str, Any]]) -> tuple[RoutingStep, ...]:
@@ -53,36 +81,10 @@ def routing_from_json(data: Sequence[dict[str, Any]]) -> tuple[RoutingStep, ...]
     )
 
 
-def bom_to_json(bom: Sequence[BomItem]) -> list[dict[str, Any]]:
-    return [
-        {
-            "kind": str(item.kind),
-            "material_code": item.material_code,
-            "weight_mg": item.weight_mg,
-            "pieces": item.pieces,
-        }
-        for item in bom
-    ]
-
-
 def bom_from_json(data: Sequence[dict[str, Any]]) -> tuple[BomItem, ...]:
     return tuple(
         BomItem(MaterialKind(d["kind"]), str(d["material_code"]), int(d["weight_mg"]), int(d["pieces"])) for d in data
     )
-
-
-def lines_to_json(lines: Sequence[LineSpec]) -> list[dict[str, Any]]:
-    return [
-        {
-            "line_number": ln.line_number,
-            "style_code": ln.style_code,
-            "alloy_code": ln.alloy_code,
-            "size": ln.size,
-            "engraving": ln.engraving,
-            "quantity": ln.quantity,
-        }
-        for ln in lines
-    ]
 
 
 def lines_from_json(data: Sequence[dict[str, Any]]) -> tuple[LineSpec, ...]:

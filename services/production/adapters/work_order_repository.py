@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, insert, or_, select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mes_kernel.clock import as_utc, as_utc_or_none
+from mes_platform.keyset import keyset_after
 from services.production.adapters import tables as t
 from services.production.adapters.rows import (
+    from_row,
     lines_from_json,
-    lines_to_json,
+    records_to_json,
     routing_from_json,
-    routing_to_json,
+    to_values,
     update_versioned,
 )
 from services.production.domain.order_specs import OrderSpec, OrderSpecStatus
@@ -24,38 +26,35 @@ from services.production.domain.work_orders import MetalBalance, WorkOrder, Work
 __all__ = ["SqlOrderSpecRepository", "SqlWorkOrderRepository"]
 
 _wo = t.work_orders
+_SPEC_COLUMNS = ("order_id", "priority", "submit_time", "status", "version", "create_time", "update_time")
+_WORK_ORDER_FIXED = (
+    "id",
+    "order_id",
+    "line_number",
+    "style_sku",
+    "alloy_code",
+    "size",
+    "engraving",
+    "quantity",
+    "priority",
+    "routing_version",
+    "version",
+    "create_time",
+)
 
 
 def _work_order(row: Any) -> WorkOrder:
-    return WorkOrder(
-        id=row.id,
-        order_id=row.order_id,
-        line_number=row.line_number,
-        style_sku=row.style_sku,
-        alloy_code=row.alloy_code,
-        size=row.size,
-        engraving=row.engraving,
-        quantity=row.quantity,
-        priority=row.priority,
-        routing_version=row.routing_version,
+    return from_row(
+        WorkOrder,
+        row,
         routing_snapshot=routing_from_json(row.routing_snapshot),
-        create_time=as_utc(row.created_at),
-        update_time=as_utc(row.updated_at),
         status=WorkOrderStatus(row.status),
         metal=MetalBalance(row.issued_mg, row.finished_mg, row.loss_mg, row.scrap_returned_mg),
-        version=row.version,
     )
 
 
 def _mutable(wo: WorkOrder) -> dict[str, Any]:
-    return {
-        "status": str(wo.status),
-        "issued_mg": wo.metal.issued_mg,
-        "finished_mg": wo.metal.finished_mg,
-        "loss_mg": wo.metal.loss_mg,
-        "scrap_returned_mg": wo.metal.scrap_returned_mg,
-        "updated_at": wo.update_time,
-    }
+    return {**to_values(wo, ("status", "update_time")), **asdict(wo.metal)}
 
 
 class SqlWorkOrderRepository:
@@ -98,15 +97,12 @@ class SqlWorkOrderRepository:
         if after is not None:
             created, order_id, line_number = after
             query = query.where(
-                or_(
-                    _wo.c.created_at > created,
-                    and_(
-                        _wo.c.created_at == created,
-                        or_(
-                            _wo.c.order_id > order_id,
-                            and_(_wo.c.order_id == order_id, _wo.c.line_number > line_number),
-                        ),
-                    ),
+                keyset_after(
+                    [
+                        (_wo.c.created_at, created, False),
+                        (_wo.c.order_id, order_id, False),
+                        (_wo.c.line_number, line_number, False),
+                    ]
                 )
             )
         return [_work_order(row) for row in await self._s.execute(query)]
@@ -114,19 +110,8 @@ class SqlWorkOrderRepository:
     async def add(self, work_order: WorkOrder) -> None:
         await self._s.execute(
             insert(_wo).values(
-                id=work_order.id,
-                order_id=work_order.order_id,
-                line_number=work_order.line_number,
-                style_sku=work_order.style_sku,
-                alloy_code=work_order.alloy_code,
-                size=work_order.size,
-                engraving=work_order.engraving,
-                quantity=work_order.quantity,
-                priority=work_order.priority,
-                routing_version=work_order.routing_version,
-                routing_snapshot=routing_to_json(work_order.routing_snapshot),
-                version=work_order.version,
-                created_at=work_order.create_time,
+                **to_values(work_order, _WORK_ORDER_FIXED),
+                routing_snapshot=records_to_json(work_order.routing_snapshot),
                 **_mutable(work_order),
             )
         )
@@ -139,16 +124,7 @@ class SqlWorkOrderRepository:
 
 
 def _spec(row: Any) -> OrderSpec:
-    return OrderSpec(
-        order_id=row.order_id,
-        priority=row.priority,
-        lines=lines_from_json(row.lines),
-        submit_time=as_utc_or_none(row.submit_time),
-        status=OrderSpecStatus(row.status),
-        create_time=as_utc(row.created_at),
-        update_time=as_utc(row.updated_at),
-        version=row.version,
-    )
+    return from_row(OrderSpec, row, lines=lines_from_json(row.lines), status=OrderSpecStatus(row.status))
 
 
 class SqlOrderSpecRepository:
@@ -160,19 +136,19 @@ class SqlOrderSpecRepository:
         if for_update:
             query = query.with_for_update()
         row = (await self._s.execute(query)).first()
-        return _spec(row) if row else None
+        return (
+            from_row(OrderSpec, row, lines=lines_from_json(row.lines), status=OrderSpecStatus(row.status))
+            if row
+            else None
+        )
 
     async def add(self, spec: OrderSpec) -> None:
         await self._s.execute(
             insert(t.order_specs).values(
-                order_id=spec.order_id,
-                priority=spec.priority,
-                lines=lines_to_json(spec.lines),
-                submit_time=spec.submit_time,
-                status=str(spec.status),
-                version=spec.version,
-                created_at=spec.create_time,
-                updated_at=spec.update_time,
+                **to_values(
+                    spec, ("order_id", "priority", "submit_time", "status", "version", "create_time", "update_time")
+                ),
+                lines=records_to_json(spec.lines),
             )
         )
 
@@ -183,5 +159,5 @@ class SqlOrderSpecRepository:
             t.order_specs,
             [t.order_specs.c.order_id == spec.order_id],
             spec.version,
-            {"status": str(spec.status), "updated_at": spec.update_time},
+            to_values(spec, ("status", "update_time")),
         )

@@ -15,12 +15,10 @@ after its submission):
 
 Every handler runs inside the consumer's transaction (the inbox row is already in it) on
 units of work borrowed from that session; the events it writes carry the handled event's
-id as causation id.
+id as causation id. The codec turns the event into the command the handler takes.
 """
 
 from __future__ import annotations
-
-from datetime import UTC
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,8 +27,9 @@ from mes.orders.v1 import orders_events_pb2 as orders
 from mes_contracts import events
 from mes_platform.messaging.events import EventContext
 from mes_platform.messaging.runtime import ConsumerSpec
-from services.production.adapters.unit_of_work import SqlUnitOfWorkFactory
+from services.production.entrypoints.codec import events as codec
 from services.production.service_layer.order_events import OrderEventHandlers
+from services.production.service_layer.ports import Uows
 
 __all__ = ["ProductionConsumers", "consumer_specs"]
 
@@ -41,32 +40,28 @@ INVENTORY_EVENTS = "inventory-events"
 class ProductionConsumers:
     """Decode the event, call the use case on units of work borrowed from the consumer's session."""
 
-    def __init__(self, uows: SqlUnitOfWorkFactory, handlers: OrderEventHandlers) -> None:
+    def __init__(self, uows: Uows, handlers: OrderEventHandlers) -> None:
         self._uows = uows
         self._handlers = handlers
 
-    def _on(self, session: AsyncSession) -> OrderEventHandlers:
-        return self._handlers.bound(self._uows.borrow(session))
+    def _on(self, session: AsyncSession, ctx: EventContext) -> OrderEventHandlers:
+        return self._handlers.bound(self._uows.borrow(session, causation_id=ctx.event_id))
 
     async def order_submitted(
         self, session: AsyncSession, event: orders.OrderSubmittedEvent, ctx: EventContext
     ) -> None:
-        order = event.order
-        submit_time = order.create_time.ToDatetime(tzinfo=UTC) if order.HasField("create_time") else None
-        await self._on(session).on_order_submitted(
-            order.order_id, order.priority, order.lines, submit_time, ctx.event_id
-        )
+        await self._on(session, ctx).on_order_submitted(codec.order_submitted(event))
 
     async def order_cancelled(
         self, session: AsyncSession, event: orders.OrderCancelledEvent, ctx: EventContext
     ) -> None:
-        await self._on(session).on_order_cancelled(event.order_id, event.reason, ctx.event_id)
+        await self._on(session, ctx).on_order_cancelled(codec.order_cancelled(event))
 
     async def reservation_held(self, session: AsyncSession, event: inv.ReservationHeldEvent, ctx: EventContext) -> None:
-        await self._on(session).on_reservation_held(event.order_id, ctx.event_id)
+        await self._on(session, ctx).on_reservation_held(codec.reservation_held(event))
 
 
-def consumer_specs(uows: SqlUnitOfWorkFactory, handlers: OrderEventHandlers) -> list[ConsumerSpec]:
+def consumer_specs(uows: Uows, handlers: OrderEventHandlers) -> list[ConsumerSpec]:
     c = ProductionConsumers(uows, handlers)
     return [
         ConsumerSpec(

@@ -2,37 +2,43 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
-from mes_kernel.errors import NotFound
+from mes_kernel.batch import BatchResult
+from mes_kernel.paging import Page, Pager
+from mes_kernel.principal import require_staff
 from mes_kernel.validation import Violations
-from mes_platform.auth import current_principal, require_staff
-from services.production.domain.bom import LineSpec, MaterialRequirement, explode, validate_lines
+from services.production.domain.bom import MaterialRequirement, explode, validate_lines
 from services.production.domain.events import StyleUpserted
-from services.production.domain.resources import (
-    Operator,
-    WorkCenter,
-    validate_operator,
-    validate_work_center,
-)
+from services.production.domain.resources import Operator, WorkCenter, validate_operator, validate_work_center
 from services.production.domain.styles import Style, StyleChange, validate_style
-from services.production.service_layer.commands import PageRequest, UpsertOperator, UpsertStyle, UpsertWorkCenter
-from services.production.service_layer.common import (
-    BatchResult,
-    Context,
-    Page,
-    batch_result,
-    check_batch_size,
-    paginate,
+from services.production.service_layer.commands import (
+    BatchGet,
+    ExplodeBillOfMaterials,
+    Get,
+    ListPage,
+    UpsertOperator,
+    UpsertStyle,
+    UpsertWorkCenter,
 )
+from services.production.service_layer.common import UseCases, found
 from services.production.service_layer.ports import UnitOfWork
 
 __all__ = ["CatalogHandlers"]
 
+T = TypeVar("T")
+Fetch = Callable[[UnitOfWork, str | None, int], Awaitable[list[T]]]
 
-class CatalogHandlers:
-    def __init__(self, ctx: Context) -> None:
-        self._ctx = ctx
+
+class CatalogHandlers(UseCases):
+    async def _page(self, query: ListPage, listing: str, fetch: Fetch[T], code: Callable[[T], str]) -> Page[T]:
+        """A page of a catalogue listing, by code."""
+        pager = Pager.of(self._deps.tokens, query.page, scope=query.principal.scope, filters={"list": listing})
+        after = pager.after(lambda key: str(key[0]))
+        async with self._uows.read() as uow:
+            rows = await fetch(uow, after, pager.limit)
+        return pager.page(rows, lambda item: [code(item)])
 
     # -- styles ---------------------------------------------------------------------
 
@@ -41,10 +47,10 @@ class CatalogHandlers:
 
         An identical upsert changes nothing (same version, no event).
         """
-        require_staff()
+        require_staff(cmd.principal)
         definition = cmd.definition
         validate_style(definition)
-        now = self._ctx.clock()
+        now = self._deps.clock()
 
         async def tx(uow: UnitOfWork) -> Style:
             style = await uow.styles.get(definition.sku)
@@ -59,60 +65,35 @@ class CatalogHandlers:
             await uow.emit(StyleUpserted(style))
             return style
 
-        return await self._ctx.uow.write(tx)
+        return await self._write(tx)
 
-    async def get_style(self, sku: str) -> Style:
-        current_principal()
+    async def get_style(self, query: Get[str]) -> Style:
+        async with self._uows.read() as uow:
+            return found(await uow.styles.get(query.key), f"style {query.key}")
 
-        async def tx(uow: UnitOfWork) -> Style:
-            style = await uow.styles.get(sku)
-            if style is None:
-                raise NotFound(f"style {sku} not found")
-            return style
+    async def list_styles(self, query: ListPage) -> Page[Style]:
+        return await self._page(query, "styles", lambda uow, after, n: uow.styles.list_page(after, n), lambda s: s.sku)
 
-        return await self._ctx.uow.read(tx)
+    async def batch_get_styles(self, query: BatchGet[str]) -> BatchResult[str, Style]:
+        return await self._batch(query, lambda uow, skus: uow.styles.get_many(skus), "styles/{}".format)
 
-    async def list_styles(self, request: PageRequest) -> Page[Style]:
-        current_principal()
-        paging = paginate(self._ctx, request, {"list": "styles"})
-        after = str(paging.after[0]) if paging.after else None
-
-        async def tx(uow: UnitOfWork) -> list[Style]:
-            return await uow.styles.list_page(after, paging.size + 1)
-
-        return paging.page(await self._ctx.uow.read(tx), lambda s: [s.sku])
-
-    async def batch_get_styles(self, skus: Sequence[str], *, allow_missing: bool) -> BatchResult[str, Style]:
-        current_principal()
-        check_batch_size(len(skus))
-
-        async def tx(uow: UnitOfWork) -> dict[str, Style]:
-            return await uow.styles.get_many(set(skus))
-
-        found = await self._ctx.uow.read(tx)
-        return batch_result(skus, found, allow_missing=allow_missing, label=lambda sku: f"styles/{sku}")
-
-    async def explode_bill_of_materials(self, lines: Sequence[LineSpec]) -> list[MaterialRequirement]:
+    async def explode_bill_of_materials(self, query: ExplodeBillOfMaterials) -> list[MaterialRequirement]:
         """Material requirements per line; unknown styles fail INVALID_ARGUMENT (UNKNOWN_STYLE)."""
-        current_principal()
         v = Violations()
-        validate_lines(v, lines)
+        validate_lines(v, query.lines)
         v.raise_if_any()
-
-        async def tx(uow: UnitOfWork) -> list[MaterialRequirement]:
-            styles = await uow.styles.get_many({line.style_code for line in lines})
-            return explode(lines, styles)
-
-        return await self._ctx.uow.read(tx)
+        async with self._uows.read() as uow:
+            styles = await uow.styles.get_many({line.style_code for line in query.lines})
+        return explode(query.lines, styles)
 
     # -- work centers ---------------------------------------------------------------
 
     async def upsert_work_center(self, cmd: UpsertWorkCenter) -> WorkCenter:
         """Create or change a work center. An active center adopts the unassigned open
         operations of its type (those created while no center of the type existed)."""
-        require_staff()
+        require_staff(cmd.principal)
         validate_work_center(cmd.code, cmd.work_center_type, cmd.display_name, cmd.capacity)
-        now = self._ctx.clock()
+        now = self._deps.clock()
         wanted = WorkCenter(cmd.code, cmd.work_center_type, cmd.display_name, cmd.capacity, cmd.active, now, now)
 
         async def tx(uow: UnitOfWork) -> WorkCenter:
@@ -130,36 +111,26 @@ class CatalogHandlers:
                 await uow.operations.adopt_unassigned(center.work_center_type, center.code, now)
             return center
 
-        return await self._ctx.uow.write(tx)
+        return await self._write(tx)
 
-    async def get_work_center(self, code: str) -> WorkCenter:
-        require_staff()
+    async def get_work_center(self, query: Get[str]) -> WorkCenter:
+        require_staff(query.principal)
+        async with self._uows.read() as uow:
+            return found(await uow.work_centers.get(query.key), f"work center {query.key}")
 
-        async def tx(uow: UnitOfWork) -> WorkCenter:
-            center = await uow.work_centers.get(code)
-            if center is None:
-                raise NotFound(f"work center {code} not found")
-            return center
-
-        return await self._ctx.uow.read(tx)
-
-    async def list_work_centers(self, request: PageRequest) -> Page[WorkCenter]:
-        require_staff()
-        paging = paginate(self._ctx, request, {"list": "work_centers"})
-        after = str(paging.after[0]) if paging.after else None
-
-        async def tx(uow: UnitOfWork) -> list[WorkCenter]:
-            return await uow.work_centers.list_page(after, paging.size + 1)
-
-        return paging.page(await self._ctx.uow.read(tx), lambda c: [c.code])
+    async def list_work_centers(self, query: ListPage) -> Page[WorkCenter]:
+        require_staff(query.principal)
+        return await self._page(
+            query, "work_centers", lambda uow, after, n: uow.work_centers.list_page(after, n), lambda c: c.code
+        )
 
     # -- operators ------------------------------------------------------------------
 
     async def upsert_operator(self, cmd: UpsertOperator) -> Operator:
-        require_staff()
+        require_staff(cmd.principal)
         validate_operator(cmd.code, cmd.display_name, cmd.role)
         assert cmd.role is not None  # validated above
-        now = self._ctx.clock()
+        now = self._deps.clock()
         wanted = Operator(cmd.code, cmd.display_name, cmd.role, cmd.active, now, now)
 
         async def tx(uow: UnitOfWork) -> Operator:
@@ -174,14 +145,10 @@ class CatalogHandlers:
             await uow.operators.update(operator)
             return operator
 
-        return await self._ctx.uow.write(tx)
+        return await self._write(tx)
 
-    async def list_operators(self, request: PageRequest) -> Page[Operator]:
-        require_staff()
-        paging = paginate(self._ctx, request, {"list": "operators"})
-        after = str(paging.after[0]) if paging.after else None
-
-        async def tx(uow: UnitOfWork) -> list[Operator]:
-            return await uow.operators.list_page(after, paging.size + 1)
-
-        return paging.page(await self._ctx.uow.read(tx), lambda o: [o.code])
+    async def list_operators(self, query: ListPage) -> Page[Operator]:
+        require_staff(query.principal)
+        return await self._page(
+            query, "operators", lambda uow, after, n: uow.operators.list_page(after, n), lambda o: o.code
+        )

@@ -1,4 +1,5 @@
-"""Commands and queries: plain data decoded from requests (or built by event consumers)."""
+"""Commands and queries: plain data decoded from requests (or built by event consumers),
+each carrying the principal it acts for."""
 
 from __future__ import annotations
 
@@ -6,8 +7,10 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
+from mes_kernel.paging import PageRequest
+from mes_kernel.principal import Principal
 from services.production.domain.bom import LineSpec
 from services.production.domain.operations import LossDecision, OperationStatus
 from services.production.domain.resources import OperatorRole
@@ -16,14 +19,21 @@ from services.production.domain.views import LossGrouping
 from services.production.domain.work_orders import WorkOrderStatus
 
 __all__ = [
+    "PRODUCTION",
+    "BatchGet",
     "CancelWorkOrders",
     "CloseWorkOrder",
     "CreateWorkOrders",
+    "ExplodeBillOfMaterials",
     "FinishOperation",
+    "Get",
     "HoldWorkOrder",
     "ListOperations",
+    "ListPage",
     "ListWorkOrders",
-    "PageRequest",
+    "OrderCancelled",
+    "OrderSubmitted",
+    "ReservationHeld",
     "ResolveLossReview",
     "ResumeWorkOrder",
     "StartOperation",
@@ -35,27 +45,59 @@ __all__ = [
     "fingerprint",
 ]
 
+K = TypeVar("K")
 
-def fingerprint(command: Any, *, ignore: tuple[str, ...] = ("request_id",)) -> str:
-    """SHA-256 of the command's fields (order kept) without its idempotency key."""
+#: Who event handlers act as.
+PRODUCTION = Principal("service", "production")
+
+
+def fingerprint(command: Any, *, ignore: tuple[str, ...] = ("request_id", "principal")) -> str:
+    """SHA-256 of the command's fields (order kept) without its idempotency key and caller."""
     data = {k: v for k, v in asdict(command).items() if k not in ignore}
     blob = json.dumps(data, sort_keys=True, default=str, separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
+# -- reads shared by every resource ---------------------------------------------------
+
+
 @dataclass(frozen=True, slots=True)
-class PageRequest:
-    page_size: int = 0
-    page_token: str = ""
+class Get(Generic[K]):
+    principal: Principal
+    key: K
+
+
+@dataclass(frozen=True, slots=True)
+class BatchGet(Generic[K]):
+    principal: Principal
+    keys: tuple[K, ...]
+    allow_missing: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ListPage:
+    principal: Principal
+    page: PageRequest = field(default_factory=PageRequest)
+
+
+# -- catalogue --------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
 class UpsertStyle:
+    principal: Principal
     definition: StyleDefinition
 
 
 @dataclass(frozen=True, slots=True)
+class ExplodeBillOfMaterials:
+    principal: Principal
+    lines: tuple[LineSpec, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class UpsertWorkCenter:
+    principal: Principal
     code: str
     work_center_type: str
     display_name: str
@@ -65,6 +107,7 @@ class UpsertWorkCenter:
 
 @dataclass(frozen=True, slots=True)
 class UpsertOperator:
+    principal: Principal
     code: str
     display_name: str
     role: OperatorRole | None
@@ -73,12 +116,24 @@ class UpsertOperator:
 
 @dataclass(frozen=True, slots=True)
 class WorkCenterStatsQuery:
+    principal: Principal
     codes: tuple[str, ...] = ()
     window_minutes: int = 0
 
 
 @dataclass(frozen=True, slots=True)
+class SummarizeMetalLoss:
+    principal: Principal
+    grouping: LossGrouping = LossGrouping.OPERATION_CODE
+    since: datetime | None = None
+
+
+# -- work orders ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
 class CreateWorkOrders:
+    principal: Principal
     order_id: str
     priority: int
     lines: tuple[LineSpec, ...]
@@ -86,35 +141,44 @@ class CreateWorkOrders:
 
 @dataclass(frozen=True, slots=True)
 class ListWorkOrders:
-    page: PageRequest = PageRequest()
+    principal: Principal
+    page: PageRequest = field(default_factory=PageRequest)
     order_ids: tuple[str, ...] = ()
     statuses: tuple[WorkOrderStatus, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class HoldWorkOrder:
+    principal: Principal
     work_order_id: str
     reason: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class ResumeWorkOrder:
+    principal: Principal
     work_order_id: str
 
 
 @dataclass(frozen=True, slots=True)
 class CloseWorkOrder:
+    principal: Principal
     work_order_id: str
 
 
 @dataclass(frozen=True, slots=True)
 class CancelWorkOrders:
+    principal: Principal
     order_id: str
     reason: str = ""
 
 
+# -- operations -------------------------------------------------------------------------
+
+
 @dataclass(frozen=True, slots=True)
 class StartOperation:
+    principal: Principal
     work_order_id: str
     sequence: int
     operator_code: str
@@ -124,6 +188,7 @@ class StartOperation:
 
 @dataclass(frozen=True, slots=True)
 class FinishOperation:
+    principal: Principal
     work_order_id: str
     sequence: int
     operator_code: str
@@ -134,6 +199,7 @@ class FinishOperation:
 
 @dataclass(frozen=True, slots=True)
 class ResolveLossReview:
+    principal: Principal
     work_order_id: str
     sequence: int
     supervisor_code: str
@@ -143,13 +209,36 @@ class ResolveLossReview:
 
 @dataclass(frozen=True, slots=True)
 class ListOperations:
-    page: PageRequest = PageRequest()
+    principal: Principal
+    page: PageRequest = field(default_factory=PageRequest)
     work_center: str | None = None
     work_order_ids: tuple[str, ...] = ()
     statuses: tuple[OperationStatus, ...] = field(default=())
 
 
+# -- events of other services (the order saga) -----------------------------------------
+
+
 @dataclass(frozen=True, slots=True)
-class SummarizeMetalLoss:
-    grouping: LossGrouping = LossGrouping.OPERATION_CODE
-    since: datetime | None = None
+class OrderSubmitted:
+    """``orders.order.submitted``: the order's line specs (priority as sent: 0 = unspecified)."""
+
+    order_id: str
+    priority: int
+    lines: tuple[LineSpec, ...]
+    submit_time: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReservationHeld:
+    """``inventory.reservation.held``."""
+
+    order_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class OrderCancelled:
+    """``orders.order.cancelled``."""
+
+    order_id: str
+    reason: str = ""

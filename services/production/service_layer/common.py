@@ -1,111 +1,65 @@
-"""What every handler shares: dependencies, paging, batch gets and who may act as whom."""
+"""What the use cases share: their dependencies, who may act as whom, and found-or-404."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
+from collections.abc import Awaitable, Callable, Hashable, Mapping
+from typing import TypeVar
 
-from mes_kernel.errors import FieldViolation, InvalidArgument, NotFound, PermissionDenied
-from mes_kernel.paging import PageTokens, page_size
-from mes_platform.auth import Principal, partner_scope, require_staff
-from services.production.service_layer.commands import PageRequest
-from services.production.service_layer.ports import UnitOfWorkFactory
+from mes_kernel.batch import BatchResult, batch_result, check_batch_size
+from mes_kernel.errors import NotFound, PermissionDenied
+from mes_kernel.principal import Principal, require_staff
+from services.production.service_layer.commands import BatchGet
+from services.production.service_layer.ports import ProductionDeps, UnitOfWork
 
-__all__ = [
-    "MAX_BATCH",
-    "BatchResult",
-    "Clock",
-    "Context",
-    "Page",
-    "act_as",
-    "batch_result",
-    "check_batch_size",
-    "default_clock",
-    "new_work_order_id",
-    "paginate",
-]
+__all__ = ["DEFAULT_ATTEMPTS", "IdFactory", "UseCases", "act_as", "found", "new_work_order_id"]
 
 T = TypeVar("T")
-K = TypeVar("K")
-Clock = Callable[[], datetime]
-MAX_BATCH = 1000
-
-
-def default_clock() -> datetime:
-    return datetime.now(UTC)
+K = TypeVar("K", bound=Hashable)
+IdFactory = Callable[[], str]
+#: How often a write use case runs again after a race with another writer.
+DEFAULT_ATTEMPTS = 4
 
 
 def new_work_order_id() -> str:
     return f"wo-{uuid.uuid4().hex}"
 
 
-@dataclass
-class Context:
-    uow: UnitOfWorkFactory
-    tokens: PageTokens
-    clock: Clock = default_clock
-    new_id: Callable[[], str] = new_work_order_id
-
-
-@dataclass(frozen=True)
-class Page(Generic[T]):
-    items: list[T]
-    next_page_token: str = ""
-
-
-@dataclass(frozen=True)
-class BatchResult(Generic[K, T]):
-    items: list[T]
-    missing: list[K] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class Paging:
-    """A decoded page request: how many rows, after which key, for which filter."""
-
-    size: int
-    after: list[Any] | None
-    filters: Mapping[str, Any]
-    tokens: PageTokens
-
-    def page(self, rows: Sequence[T], key: Callable[[T], list[Any]]) -> Page[T]:
-        """``rows`` were fetched with ``size + 1``: the extra row says there is a next page."""
-        if len(rows) <= self.size:
-            return Page(list(rows))
-        items = list(rows[: self.size])
-        token = self.tokens.encode(key(items[-1]), scope=partner_scope(), filters=self.filters)
-        return Page(items, token)
-
-
-def paginate(ctx: Context, request: PageRequest, filters: Mapping[str, Any]) -> Paging:
-    size = page_size(request.page_size)
-    after = ctx.tokens.decode(request.page_token, scope=partner_scope(), filters=filters)
-    return Paging(size, after, filters, ctx.tokens)
-
-
-def check_batch_size(count: int, field_name: str = "names") -> None:
-    if count > MAX_BATCH:
-        raise InvalidArgument(
-            f"at most {MAX_BATCH} names per call", violations=[FieldViolation(field_name, f"at most {MAX_BATCH}")]
-        )
-
-
-def batch_result(
-    keys: Sequence[K], found: Mapping[K, T], *, allow_missing: bool, label: Callable[[K], str]
-) -> BatchResult[K, T]:
-    """Items in the order of ``keys`` (duplicates repeated); missing keys fail unless allowed."""
-    missing = [key for key in keys if key not in found]
-    if missing and not allow_missing:
-        raise NotFound(f"{label(missing[0])} not found", metadata={"missing": label(missing[0])})
-    return BatchResult([found[key] for key in keys if key in found], missing)
-
-
-def act_as(code: str) -> Principal:
+def act_as(principal: Principal, code: str) -> Principal:
     """Staff only; an operator's own token may only act as that operator."""
-    principal = require_staff()
+    require_staff(principal)
     if principal.kind == "operator" and principal.subject != code:
         raise PermissionDenied("an operator may only record their own work")
     return principal
+
+
+def found(value: T | None, what: str) -> T:
+    """``value``, or NOT_FOUND "``what`` not found"."""
+    if value is None:
+        raise NotFound(f"{what} not found")
+    return value
+
+
+class UseCases:
+    """Base of the use-case groups: the dependency bag and the retry budget of writes."""
+
+    def __init__(self, deps: ProductionDeps, *, attempts: int = DEFAULT_ATTEMPTS) -> None:
+        self._deps = deps
+        self._uows = deps.uows
+        self._attempts = attempts
+
+    async def _write(self, fn: Callable[[UnitOfWork], Awaitable[T]]) -> T:
+        """``fn`` in a write unit of work, run again on a race (up to the retry budget)."""
+        return await self._uows.transact(fn, attempts=self._attempts)
+
+    async def _batch(
+        self,
+        query: BatchGet[K],
+        fetch: Callable[[UnitOfWork, set[K]], Awaitable[Mapping[K, T]]],
+        label: Callable[[K], str],
+    ) -> BatchResult[K, T]:
+        """A batch read: the items in the order of the keys asked for (see ``batch_result``)."""
+        check_batch_size(len(query.keys))
+        async with self._uows.read() as uow:
+            items = await fetch(uow, set(query.keys))
+        return batch_result(query.keys, items, allow_missing=query.allow_missing, label=label)

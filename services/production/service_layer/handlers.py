@@ -6,9 +6,10 @@ from dataclasses import dataclass
 
 from services.production.domain.views import DEFAULT_WINDOW_MINUTES
 from services.production.service_layer.catalog import CatalogHandlers
-from services.production.service_layer.common import Context
+from services.production.service_layer.common import DEFAULT_ATTEMPTS, IdFactory, new_work_order_id
 from services.production.service_layer.operations import OperationHandlers
 from services.production.service_layer.order_events import OrderEventHandlers
+from services.production.service_layer.ports import ProductionDeps
 from services.production.service_layer.views import ViewHandlers
 from services.production.service_layer.work_orders import WorkOrderHandlers
 
@@ -25,11 +26,18 @@ class Handlers:
     order_events: OrderEventHandlers
 
     @classmethod
-    def build(cls, ctx: Context, *, default_window_minutes: int = DEFAULT_WINDOW_MINUTES) -> Handlers:
+    def build(
+        cls,
+        deps: ProductionDeps,
+        *,
+        attempts: int = DEFAULT_ATTEMPTS,
+        default_window_minutes: int = DEFAULT_WINDOW_MINUTES,
+        new_id: IdFactory = new_work_order_id,
+    ) -> Handlers:
         return cls(
-            catalog=CatalogHandlers(ctx),
-            work_orders=WorkOrderHandlers(ctx),
-            operations=OperationHandlers(ctx),
-            views=ViewHandlers(ctx, default_window_minutes=default_window_minutes),
-            order_events=OrderEventHandlers(ctx),
+            catalog=CatalogHandlers(deps, attempts=attempts),
+            work_orders=WorkOrderHandlers(deps, attempts=attempts, new_id=new_id),
+            operations=OperationHandlers(deps, attempts=attempts),
+            views=ViewHandlers(deps, default_window_minutes=default_window_minutes),
+            order_events=OrderEventHandlers(deps, attempts=attempts, new_id=new_id),
         )

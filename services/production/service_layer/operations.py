@@ -2,34 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from mes_kernel.errors import NotFound, ResourceExhausted
+from mes_kernel.batch import BatchResult, check_batch_size
+from mes_kernel.errors import ResourceExhausted
+from mes_kernel.paging import Page, Pager
+from mes_kernel.principal import Principal, require_staff
 from mes_kernel.validation import Violations
-from mes_platform.auth import Principal, require_staff
 from services.production.domain.events import OperationChanged, WorkOrderCompleted
 from services.production.domain.operations import MAX_WEIGHT_MG, AttemptRecord, LossDecision, Operation
 from services.production.domain.operations import OperationStatus as S
 from services.production.domain.resources import check_operator, check_supervisor
 from services.production.domain.work_orders import WorkOrder, WorkOrderStatus, next_operation, reconcile
 from services.production.service_layer.commands import (
+    BatchGet,
     FinishOperation,
+    Get,
     ListOperations,
     ResolveLossReview,
     StartOperation,
     fingerprint,
 )
-from services.production.service_layer.common import (
-    BatchResult,
-    Context,
-    Page,
-    act_as,
-    batch_result,
-    check_batch_size,
-    paginate,
-)
-from services.production.service_layer.ports import OperationKey, UnitOfWork
+from services.production.service_layer.common import UseCases, act_as, found
+from services.production.service_layer.ports import OperationKey, QueueKey, UnitOfWork
 from services.production.service_layer.work_orders import get_work_order
 
 __all__ = ["OperationHandlers", "advance"]
@@ -44,10 +40,7 @@ def _scope(principal: Principal, method: str) -> str:
 
 
 async def _operation(uow: UnitOfWork, key: OperationKey) -> Operation:
-    op = await uow.operations.get(*key)
-    if op is None:
-        raise NotFound(f"operation {_label(key)} not found")
-    return op
+    return found(await uow.operations.get(*key), f"operation {_label(key)}")
 
 
 async def _load(uow: UnitOfWork, name: str) -> Operation:
@@ -57,6 +50,11 @@ async def _load(uow: UnitOfWork, name: str) -> Operation:
 
 def _key_name(op: Operation) -> str:
     return f"{op.work_order_id}/{op.sequence}"
+
+
+def _queue_key(key: list[Any]) -> QueueKey:
+    priority, created, work_order_id, sequence = key
+    return int(priority), datetime.fromisoformat(created), str(work_order_id), int(sequence)
 
 
 async def advance(uow: UnitOfWork, work_order: WorkOrder, done: Operation, now: datetime) -> None:
@@ -82,19 +80,16 @@ async def advance(uow: UnitOfWork, work_order: WorkOrder, done: Operation, now: 
     await uow.emit(WorkOrderCompleted(work_order, order_completed))
 
 
-class OperationHandlers:
-    def __init__(self, ctx: Context) -> None:
-        self._ctx = ctx
-
+class OperationHandlers(UseCases):
     async def start_operation(self, cmd: StartOperation) -> Operation:
         """QUEUED -> IN_PROGRESS with the weigh-in; idempotent by request_id."""
-        principal = act_as(cmd.operator_code)
+        principal = act_as(cmd.principal, cmd.operator_code)
         v = Violations()
         v.code(cmd.operator_code, "operator_code")
         v.positive(cmd.weigh_in_mg, "weigh_in_mg", maximum=MAX_WEIGHT_MG)
         v.request_id(cmd.request_id)
         v.raise_if_any()
-        now = self._ctx.clock()
+        now = self._deps.clock()
         key = (cmd.work_order_id, cmd.sequence)
 
         async def create(uow: UnitOfWork) -> tuple[str, Operation]:
@@ -117,24 +112,25 @@ class OperationHandlers:
             await uow.emit(OperationChanged(op, previous))
             return _key_name(op), op
 
-        return await self._ctx.uow.idempotent(
+        operation, _replayed = await self._uows.idempotent(
             scope=_scope(principal, "StartOperation"),
             request_id=cmd.request_id,
             fingerprint=fingerprint(cmd),
             create=create,
             load=_load,
         )
+        return operation
 
     async def finish_operation(self, cmd: FinishOperation) -> Operation:
         """IN_PROGRESS -> DONE (loss within tolerance) or LOSS_REVIEW; idempotent by request_id."""
-        principal = act_as(cmd.operator_code)
+        principal = act_as(cmd.principal, cmd.operator_code)
         v = Violations()
         v.code(cmd.operator_code, "operator_code")
         v.non_negative(cmd.weigh_out_mg, "weigh_out_mg", maximum=MAX_WEIGHT_MG)
         v.non_negative(cmd.scrap_returned_mg, "scrap_returned_mg", maximum=MAX_WEIGHT_MG)
         v.request_id(cmd.request_id)
         v.raise_if_any()
-        now = self._ctx.clock()
+        now = self._deps.clock()
         key = (cmd.work_order_id, cmd.sequence)
 
         async def create(uow: UnitOfWork) -> tuple[str, Operation]:
@@ -150,24 +146,25 @@ class OperationHandlers:
                 await advance(uow, work_order, op, now)
             return _key_name(op), op
 
-        return await self._ctx.uow.idempotent(
+        operation, _replayed = await self._uows.idempotent(
             scope=_scope(principal, "FinishOperation"),
             request_id=cmd.request_id,
             fingerprint=fingerprint(cmd),
             create=create,
             load=_load,
         )
+        return operation
 
     async def resolve_loss_review(self, cmd: ResolveLossReview) -> Operation:
         """LOSS_REVIEW -> DONE (approve, then as any DONE) or REWORK (queued again as a new attempt)."""
-        act_as(cmd.supervisor_code)
+        act_as(cmd.principal, cmd.supervisor_code)
         v = Violations()
         v.code(cmd.supervisor_code, "supervisor_code")
         v.check(cmd.decision is not None, "decision", "must be APPROVE or REWORK")
         v.text(cmd.note, "note", max_len=500)
         v.raise_if_any()
         decision = cmd.decision or LossDecision.APPROVE
-        now = self._ctx.clock()
+        now = self._deps.clock()
         key = (cmd.work_order_id, cmd.sequence)
 
         async def tx(uow: UnitOfWork) -> Operation:
@@ -187,31 +184,20 @@ class OperationHandlers:
                 await uow.emit(OperationChanged(op, previous))
             return op
 
-        return await self._ctx.uow.write(tx)
+        return await self._write(tx)
 
-    async def get_operation(self, key: OperationKey) -> Operation:
-        require_staff()
+    async def get_operation(self, query: Get[OperationKey]) -> Operation:
+        require_staff(query.principal)
+        async with self._uows.read() as uow:
+            return await _operation(uow, query.key)
 
-        async def tx(uow: UnitOfWork) -> Operation:
-            return await _operation(uow, key)
-
-        return await self._ctx.uow.read(tx)
-
-    async def batch_get_operations(
-        self, keys: Sequence[OperationKey], *, allow_missing: bool
-    ) -> BatchResult[OperationKey, Operation]:
-        require_staff()
-        check_batch_size(len(keys))
-
-        async def tx(uow: UnitOfWork) -> dict[OperationKey, Operation]:
-            return await uow.operations.get_many(set(keys))
-
-        found = await self._ctx.uow.read(tx)
-        return batch_result(keys, found, allow_missing=allow_missing, label=_label)
+    async def batch_get_operations(self, query: BatchGet[OperationKey]) -> BatchResult[OperationKey, Operation]:
+        require_staff(query.principal)
+        return await self._batch(query, lambda uow, keys: uow.operations.get_many(keys), _label)
 
     async def list_operations(self, query: ListOperations) -> Page[Operation]:
         """Queue order: priority (highest first), then create time, then name."""
-        require_staff()
+        require_staff(query.principal)
         check_batch_size(len(query.work_order_ids), "work_order_ids")
         filters = {
             "list": "operations",
@@ -219,20 +205,14 @@ class OperationHandlers:
             "work_order_ids": sorted(set(query.work_order_ids)),
             "statuses": sorted(set(query.statuses)),
         }
-        paging = paginate(self._ctx, query.page, filters)
-        after = None
-        if paging.after:
-            priority, created, work_order_id, sequence = paging.after
-            after = (int(priority), datetime.fromisoformat(created), str(work_order_id), int(sequence))
-
-        async def tx(uow: UnitOfWork) -> list[Operation]:
-            return await uow.operations.list_page(
+        pager = Pager.of(self._deps.tokens, query.page, scope=query.principal.scope, filters=filters)
+        after = pager.after(_queue_key)
+        async with self._uows.read() as uow:
+            rows = await uow.operations.list_page(
                 after,
-                paging.size + 1,
+                pager.limit,
                 work_center=query.work_center,
                 work_order_ids=query.work_order_ids,
                 statuses=query.statuses,
             )
-
-        rows = await self._ctx.uow.read(tx)
-        return paging.page(rows, lambda op: [op.priority, op.create_time.isoformat(), op.work_order_id, op.sequence])
+        return pager.page(rows, lambda op: [op.priority, op.create_time.isoformat(), op.work_order_id, op.sequence])

@@ -1,12 +1,14 @@
-"""Ports: what the use cases need from storage. The SQLAlchemy adapters implement them."""
+"""Ports: what the use cases need from storage. The SQLAlchemy adapters implement them
+(``adapters/``), and so do the in-memory fakes of the unit tests."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
-from typing import Protocol, TypeVar
+from typing import Protocol
 
-from services.production.domain.events import Event
+import mes_kernel.uow
+from mes_kernel.deps import Deps
 from services.production.domain.operations import AttemptRecord, Operation, OperationStatus
 from services.production.domain.order_specs import OrderSpec
 from services.production.domain.resources import Operator, WorkCenter
@@ -19,23 +21,37 @@ __all__ = [
     "OperationRepository",
     "OperatorRepository",
     "OrderSpecRepository",
+    "ProductionDeps",
+    "QueueKey",
     "StyleRepository",
     "UnitOfWork",
-    "UnitOfWorkFactory",
+    "Uows",
     "WorkCenterRepository",
+    "WorkOrderKey",
     "WorkOrderRepository",
 ]
 
-T = TypeVar("T")
 OperationKey = tuple[str, int]
+#: Sort key of the work-order listing: (create time, order id, line number).
+WorkOrderKey = tuple[datetime, str, int]
+#: Sort key of the operation queue: (priority, create time, work order id, sequence).
+QueueKey = tuple[int, datetime, str, int]
 
 
 class StyleRepository(Protocol):
     async def get(self, sku: str) -> Style | None: ...
     async def get_many(self, skus: Collection[str]) -> dict[str, Style]: ...
-    async def list_page(self, after: str | None, limit: int) -> list[Style]: ...
-    async def add(self, style: Style) -> None: ...
-    async def update(self, style: Style, *, new_routing_version: bool) -> None: ...
+    async def list_page(self, after: str | None, limit: int) -> list[Style]:
+        """By SKU, strictly after ``after``."""
+        ...
+
+    async def add(self, style: Style) -> None:
+        """Insert the style and its first routing version."""
+        ...
+
+    async def update(self, style: Style, *, new_routing_version: bool) -> None:
+        """Conditional on ``style.version`` (Conflict otherwise), which it then increments."""
+        ...
 
 
 class WorkCenterRepository(Protocol):
@@ -57,17 +73,25 @@ class OperatorRepository(Protocol):
 class WorkOrderRepository(Protocol):
     async def get(self, work_order_id: str, *, for_update: bool = False) -> WorkOrder | None: ...
     async def get_many(self, ids: Collection[str]) -> dict[str, WorkOrder]: ...
-    async def for_order(self, order_id: str, *, for_update: bool = False) -> list[WorkOrder]: ...
+    async def for_order(self, order_id: str, *, for_update: bool = False) -> list[WorkOrder]:
+        """The order's work orders in line order."""
+        ...
+
     async def list_page(
         self,
-        after: tuple[datetime, str, int] | None,
+        after: WorkOrderKey | None,
         limit: int,
         *,
         order_ids: Sequence[str],
         statuses: Sequence[WorkOrderStatus],
-    ) -> list[WorkOrder]: ...
+    ) -> list[WorkOrder]:
+        """Oldest first (create time, order id, line number), strictly after ``after``."""
+        ...
+
     async def add(self, work_order: WorkOrder) -> None: ...
-    async def update(self, work_order: WorkOrder) -> None: ...
+    async def update(self, work_order: WorkOrder) -> None:
+        """Status and metal only (the rest is immutable); conditional on the version."""
+        ...
 
 
 class OperationRepository(Protocol):
@@ -76,68 +100,58 @@ class OperationRepository(Protocol):
     async def for_work_orders(self, work_order_ids: Collection[str]) -> list[Operation]: ...
     async def list_page(
         self,
-        after: tuple[int, datetime, str, int] | None,
+        after: QueueKey | None,
         limit: int,
         *,
         work_center: str | None,
         work_order_ids: Sequence[str],
         statuses: Sequence[OperationStatus],
-    ) -> list[Operation]: ...
+    ) -> list[Operation]:
+        """Queue order: priority (highest first), create time, work order id, sequence."""
+        ...
+
     async def add_all(self, operations: Sequence[Operation]) -> None: ...
     async def update(self, operation: Operation) -> None: ...
-    async def open_load(self, codes: Collection[str]) -> dict[str, int]: ...
+    async def open_load(self, codes: Collection[str]) -> dict[str, int]:
+        """Open (not terminal) operations per work center."""
+        ...
+
     async def count_in_progress(self, work_center: str) -> int: ...
-    async def adopt_unassigned(self, work_center_type: str, work_center: str, now: datetime) -> int: ...
-    async def save_attempt(self, attempt: AttemptRecord) -> None: ...
+    async def adopt_unassigned(self, work_center_type: str, work_center: str, now: datetime) -> int:
+        """Assign the open operations of the type that have no work center; how many."""
+        ...
+
+    async def save_attempt(self, attempt: AttemptRecord) -> None:
+        """Insert or replace the attempt (work order, sequence, attempt)."""
+        ...
+
     async def attempts(self, work_order_ids: Collection[str]) -> list[AttemptRecord]: ...
     async def loss_summary(self, grouping: LossGrouping, since: datetime | None) -> list[LossSummary]: ...
-    async def center_counts(self, codes: Collection[str], done_since: datetime) -> dict[str, dict[str, int]]: ...
+    async def center_counts(self, codes: Collection[str], done_since: datetime) -> dict[str, dict[str, int]]:
+        """Per center: QUEUED, IN_PROGRESS, LOSS_REVIEW counts and DONE_IN_WINDOW."""
+        ...
 
 
 class OrderSpecRepository(Protocol):
     async def get(self, order_id: str, *, for_update: bool = False) -> OrderSpec | None: ...
     async def add(self, spec: OrderSpec) -> None: ...
-    async def update(self, spec: OrderSpec) -> None: ...
-
-
-class UnitOfWork(Protocol):
-    """Repositories bound to one transaction, and the outbox of that transaction."""
-
-    @property
-    def styles(self) -> StyleRepository: ...
-    @property
-    def work_centers(self) -> WorkCenterRepository: ...
-    @property
-    def operators(self) -> OperatorRepository: ...
-    @property
-    def work_orders(self) -> WorkOrderRepository: ...
-    @property
-    def operations(self) -> OperationRepository: ...
-    @property
-    def order_specs(self) -> OrderSpecRepository: ...
-
-    async def emit(self, event: Event, *, causation_id: str = "") -> None:
-        """Write the event to the outbox in this transaction (encoded as it is now)."""
+    async def update(self, spec: OrderSpec) -> None:
+        """Only the status moves; conditional on the version."""
         ...
 
 
-class UnitOfWorkFactory(Protocol):
-    async def write(self, fn: Callable[[UnitOfWork], Awaitable[T]]) -> T:
-        """Run ``fn`` in a write transaction, committed when it returns; retried on races."""
-        ...
+class UnitOfWork(mes_kernel.uow.UnitOfWork, Protocol):
+    """Repositories bound to one transaction, and ``emit`` to its outbox."""
 
-    async def read(self, fn: Callable[[UnitOfWork], Awaitable[T]]) -> T:
-        """Run ``fn`` on the reader (may lag the writer)."""
-        ...
+    styles: StyleRepository
+    work_centers: WorkCenterRepository
+    operators: OperatorRepository
+    work_orders: WorkOrderRepository
+    operations: OperationRepository
+    order_specs: OrderSpecRepository
 
-    async def idempotent(
-        self,
-        *,
-        scope: str,
-        request_id: str,
-        fingerprint: str,
-        create: Callable[[UnitOfWork], Awaitable[tuple[str, T]]],
-        load: Callable[[UnitOfWork, str], Awaitable[T]],
-    ) -> T:
-        """Run ``create`` once per (scope, request_id); a replay returns ``load(name)``."""
-        ...
+
+#: The units of work of the production service.
+Uows = mes_kernel.uow.UnitOfWorkFactory[UnitOfWork]
+#: What every production use case receives.
+ProductionDeps = Deps[Uows]

@@ -1,6 +1,7 @@
 """Creating and releasing the work orders of an order, and cancelling them (compensation).
 
-Shared by the gRPC use cases and the handlers that event consumers call.
+Shared by the gRPC use cases and the handlers that event consumers call (whose units of
+work give the events they emit the handled event as their cause).
 """
 
 from __future__ import annotations
@@ -17,21 +18,20 @@ from services.production.domain.order_specs import OrderSpec, OrderSpecStatus
 from services.production.domain.resources import WorkCenterPicker
 from services.production.domain.styles import MaterialKind
 from services.production.domain.work_orders import WorkOrder, plan_work_order, reconcile
-from services.production.service_layer.common import Context
+from services.production.service_layer.common import IdFactory
 from services.production.service_layer.ports import UnitOfWork
 
 __all__ = ["cancel_order", "create_and_release"]
 
 
 async def create_and_release(
-    ctx: Context,
     uow: UnitOfWork,
     *,
     order_id: str,
     priority: int,
     lines: Sequence[LineSpec],
     now: datetime,
-    causation_id: str = "",
+    new_id: IdFactory,
 ) -> list[WorkOrder]:
     """One released work order per line; a second call returns the first call's work orders."""
     existing = await uow.work_orders.for_order(order_id)
@@ -50,7 +50,7 @@ async def create_and_release(
     operations: list[Operation] = []
     for line in sorted(lines, key=lambda ln: ln.line_number):
         work_order, ops = plan_work_order(
-            work_order_id=ctx.new_id(),
+            work_order_id=new_id(),
             order_id=order_id,
             priority=priority,
             line=line,
@@ -67,14 +67,14 @@ async def create_and_release(
     else:
         spec.mark(OrderSpecStatus.RELEASED, now)
         await uow.order_specs.update(spec)
-    await uow.emit(WorkOrdersReleased(order_id, tuple(work_orders)), causation_id=causation_id)
+    await uow.emit(WorkOrdersReleased(order_id, tuple(work_orders)))
     for op in operations:
         if op.status is OperationStatus.QUEUED:
-            await uow.emit(OperationChanged(op, OperationStatus.PENDING), causation_id=causation_id)
+            await uow.emit(OperationChanged(op, OperationStatus.PENDING))
     return work_orders
 
 
-async def cancel_order(uow: UnitOfWork, *, order_id: str, now: datetime, causation_id: str = "") -> list[WorkOrder]:
+async def cancel_order(uow: UnitOfWork, *, order_id: str, now: datetime) -> list[WorkOrder]:
     """Cancel every work order of the order that is not closed yet, and its open operations.
 
     The metal to return is the last known weight of each cancelled work order, summed per
@@ -103,7 +103,7 @@ async def cancel_order(uow: UnitOfWork, *, order_id: str, now: datetime, causati
             if not op.status.terminal:
                 previous = op.cancel(now)
                 await uow.operations.update(op)
-                await uow.emit(OperationChanged(op, previous), causation_id=causation_id)
+                await uow.emit(OperationChanged(op, previous))
         work_order.metal = reconcile(tried)
         work_order.cancel(now)
         await uow.work_orders.update(work_order)
@@ -112,5 +112,5 @@ async def cancel_order(uow: UnitOfWork, *, order_id: str, now: datetime, causati
         for alloy, weight in sorted(returned.items())
         if weight > 0
     )
-    await uow.emit(WorkOrdersCancelled(order_id, tuple(to_cancel), metal), causation_id=causation_id)
+    await uow.emit(WorkOrdersCancelled(order_id, tuple(to_cancel), metal))
     return work_orders

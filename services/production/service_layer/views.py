@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from mes_kernel.batch import check_batch_size
 from mes_kernel.errors import NotFound
+from mes_kernel.principal import require_staff
 from mes_kernel.validation import Violations
-from mes_platform.auth import require_staff
 from services.production.domain.views import DEFAULT_WINDOW_MINUTES, LossSummary, WorkCenterStats
 from services.production.service_layer.commands import SummarizeMetalLoss, WorkCenterStatsQuery
-from services.production.service_layer.common import Context, check_batch_size
-from services.production.service_layer.ports import UnitOfWork
+from services.production.service_layer.common import UseCases
+from services.production.service_layer.ports import ProductionDeps
 
 __all__ = ["MAX_WINDOW_MINUTES", "ViewHandlers"]
 
@@ -18,23 +19,22 @@ MAX_WINDOW_MINUTES = 43_200  # 30 days
 _ALL_CENTERS = 10_000
 
 
-class ViewHandlers:
-    def __init__(self, ctx: Context, *, default_window_minutes: int = DEFAULT_WINDOW_MINUTES) -> None:
-        self._ctx = ctx
+class ViewHandlers(UseCases):
+    def __init__(self, deps: ProductionDeps, *, default_window_minutes: int = DEFAULT_WINDOW_MINUTES) -> None:
+        super().__init__(deps)
         self._default_window = default_window_minutes
 
     async def work_center_stats(self, query: WorkCenterStatsQuery) -> list[WorkCenterStats]:
         """Queued, in progress, in review, and done in the window, per work center (in request
         order; every center by code when none is named)."""
-        require_staff()
+        require_staff(query.principal)
         check_batch_size(len(query.codes), "work_centers")
         v = Violations()
         v.non_negative(query.window_minutes, "window_minutes", maximum=MAX_WINDOW_MINUTES)
         v.raise_if_any()
         window = query.window_minutes or self._default_window
-        since = self._ctx.clock() - timedelta(minutes=window)
-
-        async def tx(uow: UnitOfWork) -> list[WorkCenterStats]:
+        since = self._deps.clock() - timedelta(minutes=window)
+        async with self._uows.read() as uow:
             if query.codes:
                 found = await uow.work_centers.get_many(set(query.codes))
                 missing = [code for code in query.codes if code not in found]
@@ -44,26 +44,21 @@ class ViewHandlers:
             else:
                 centers = await uow.work_centers.list_page(None, _ALL_CENTERS)
             counts = await uow.operations.center_counts({c.code for c in centers}, since)
-            return [
-                WorkCenterStats(
-                    code=c.code,
-                    capacity=c.capacity,
-                    window_minutes=window,
-                    queued=counts.get(c.code, {}).get("QUEUED", 0),
-                    in_progress=counts.get(c.code, {}).get("IN_PROGRESS", 0),
-                    in_review=counts.get(c.code, {}).get("LOSS_REVIEW", 0),
-                    done_in_window=counts.get(c.code, {}).get("DONE_IN_WINDOW", 0),
-                )
-                for c in centers
-            ]
-
-        return await self._ctx.uow.read(tx)
+        return [
+            WorkCenterStats(
+                code=c.code,
+                capacity=c.capacity,
+                window_minutes=window,
+                queued=counts.get(c.code, {}).get("QUEUED", 0),
+                in_progress=counts.get(c.code, {}).get("IN_PROGRESS", 0),
+                in_review=counts.get(c.code, {}).get("LOSS_REVIEW", 0),
+                done_in_window=counts.get(c.code, {}).get("DONE_IN_WINDOW", 0),
+            )
+            for c in centers
+        ]
 
     async def summarize_metal_loss(self, query: SummarizeMetalLoss) -> list[LossSummary]:
         """Loss of every weighed attempt (reworked ones included) finished since ``query.since``."""
-        require_staff()
-
-        async def tx(uow: UnitOfWork) -> list[LossSummary]:
+        require_staff(query.principal)
+        async with self._uows.read() as uow:
             return await uow.operations.loss_summary(query.grouping, query.since)
-
-        return await self._ctx.uow.read(tx)

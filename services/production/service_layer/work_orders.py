@@ -2,31 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
-from mes_kernel.errors import NotFound
+from mes_kernel.batch import BatchResult
+from mes_kernel.paging import Page, Pager
+from mes_kernel.principal import require_staff
 from mes_kernel.validation import Violations
-from mes_platform.auth import require_staff
 from services.production.domain.bom import validate_lines, validate_reference
 from services.production.domain.work_orders import WorkOrder, reconcile
 from services.production.service_layer.commands import (
+    BatchGet,
     CancelWorkOrders,
     CloseWorkOrder,
     CreateWorkOrders,
+    Get,
     HoldWorkOrder,
     ListWorkOrders,
     ResumeWorkOrder,
 )
-from services.production.service_layer.common import (
-    BatchResult,
-    Context,
-    Page,
-    batch_result,
-    check_batch_size,
-    paginate,
-)
-from services.production.service_layer.ports import UnitOfWork
+from services.production.service_layer.common import DEFAULT_ATTEMPTS, IdFactory, UseCases, found, new_work_order_id
+from services.production.service_layer.ports import ProductionDeps, UnitOfWork, WorkOrderKey
 from services.production.service_layer.release import cancel_order, create_and_release
 
 __all__ = ["PRIORITY_NORMAL", "WorkOrderHandlers", "get_work_order", "normalize_priority"]
@@ -42,54 +39,50 @@ def normalize_priority(v: Violations, priority: int, field: str = "priority") ->
 
 
 async def get_work_order(uow: UnitOfWork, work_order_id: str, *, for_update: bool = False) -> WorkOrder:
-    work_order = await uow.work_orders.get(work_order_id, for_update=for_update)
-    if work_order is None:
-        raise NotFound(f"work order {work_order_id} not found")
-    return work_order
+    return found(await uow.work_orders.get(work_order_id, for_update=for_update), f"work order {work_order_id}")
 
 
-class WorkOrderHandlers:
-    def __init__(self, ctx: Context) -> None:
-        self._ctx = ctx
+def _work_order_key(key: list[Any]) -> WorkOrderKey:
+    created, order_id, line_number = key
+    return datetime.fromisoformat(created), str(order_id), int(line_number)
+
+
+class WorkOrderHandlers(UseCases):
+    def __init__(
+        self, deps: ProductionDeps, *, attempts: int = DEFAULT_ATTEMPTS, new_id: IdFactory = new_work_order_id
+    ) -> None:
+        super().__init__(deps, attempts=attempts)
+        self._new_id = new_id
 
     async def create_work_orders(self, cmd: CreateWorkOrders) -> list[WorkOrder]:
         """Idempotent per order: a second call returns the work orders of the first."""
-        require_staff()
+        require_staff(cmd.principal)
         v = Violations()
         validate_reference(v, cmd.order_id, "order_id")
         priority = normalize_priority(v, cmd.priority)
         validate_lines(v, cmd.lines)
         v.raise_if_any()
-        now = self._ctx.clock()
+        now = self._deps.clock()
 
         async def tx(uow: UnitOfWork) -> list[WorkOrder]:
             return await create_and_release(
-                self._ctx, uow, order_id=cmd.order_id, priority=priority, lines=cmd.lines, now=now
+                uow, order_id=cmd.order_id, priority=priority, lines=cmd.lines, now=now, new_id=self._new_id
             )
 
-        return await self._ctx.uow.write(tx)
+        return await self._write(tx)
 
-    async def get_work_order(self, work_order_id: str) -> WorkOrder:
-        require_staff()
+    async def get_work_order(self, query: Get[str]) -> WorkOrder:
+        require_staff(query.principal)
+        async with self._uows.read() as uow:
+            return await get_work_order(uow, query.key)
 
-        async def tx(uow: UnitOfWork) -> WorkOrder:
-            return await get_work_order(uow, work_order_id)
-
-        return await self._ctx.uow.read(tx)
-
-    async def batch_get_work_orders(self, ids: Sequence[str], *, allow_missing: bool) -> BatchResult[str, WorkOrder]:
-        require_staff()
-        check_batch_size(len(ids))
-
-        async def tx(uow: UnitOfWork) -> dict[str, WorkOrder]:
-            return await uow.work_orders.get_many(set(ids))
-
-        found = await self._ctx.uow.read(tx)
-        return batch_result(ids, found, allow_missing=allow_missing, label=lambda i: f"workOrders/{i}")
+    async def batch_get_work_orders(self, query: BatchGet[str]) -> BatchResult[str, WorkOrder]:
+        require_staff(query.principal)
+        return await self._batch(query, lambda uow, ids: uow.work_orders.get_many(ids), "workOrders/{}".format)
 
     async def list_work_orders(self, query: ListWorkOrders) -> Page[WorkOrder]:
         """Oldest first (create time, then order id and line number)."""
-        require_staff()
+        require_staff(query.principal)
         v = Violations()
         v.check(len(query.order_ids) <= 1000, "order_ids", "at most 1000")
         for i, order_id in enumerate(query.order_ids):
@@ -100,52 +93,44 @@ class WorkOrderHandlers:
             "order_ids": sorted(set(query.order_ids)),
             "statuses": sorted(set(query.statuses)),
         }
-        paging = paginate(self._ctx, query.page, filters)
-        after = None
-        if paging.after:
-            created, order_id, line_number = paging.after
-            after = (datetime.fromisoformat(created), str(order_id), int(line_number))
-
-        async def tx(uow: UnitOfWork) -> list[WorkOrder]:
-            return await uow.work_orders.list_page(
-                after, paging.size + 1, order_ids=query.order_ids, statuses=query.statuses
+        pager = Pager.of(self._deps.tokens, query.page, scope=query.principal.scope, filters=filters)
+        after = pager.after(_work_order_key)
+        async with self._uows.read() as uow:
+            rows = await uow.work_orders.list_page(
+                after, pager.limit, order_ids=query.order_ids, statuses=query.statuses
             )
+        return pager.page(rows, lambda wo: [wo.create_time.isoformat(), wo.order_id, wo.line_number])
 
-        rows = await self._ctx.uow.read(tx)
-        return paging.page(rows, lambda wo: [wo.create_time.isoformat(), wo.order_id, wo.line_number])
+    async def _change(
+        self, cmd: HoldWorkOrder | ResumeWorkOrder, move: Callable[[WorkOrder, datetime], None]
+    ) -> WorkOrder:
+        require_staff(cmd.principal)
+        now = self._deps.clock()
+
+        async def tx(uow: UnitOfWork) -> WorkOrder:
+            work_order = await get_work_order(uow, cmd.work_order_id, for_update=True)
+            move(work_order, now)
+            await uow.work_orders.update(work_order)
+            return work_order
+
+        return await self._write(tx)
 
     async def hold_work_order(self, cmd: HoldWorkOrder) -> WorkOrder:
         """IN_PROGRESS -> HELD: no operation may start, finish or be reviewed while held."""
-        require_staff()
+        require_staff(cmd.principal)
         v = Violations()
         v.text(cmd.reason, "reason", max_len=500)
         v.raise_if_any()
-        now = self._ctx.clock()
-
-        async def tx(uow: UnitOfWork) -> WorkOrder:
-            work_order = await get_work_order(uow, cmd.work_order_id, for_update=True)
-            work_order.hold(now)
-            await uow.work_orders.update(work_order)
-            return work_order
-
-        return await self._ctx.uow.write(tx)
+        return await self._change(cmd, WorkOrder.hold)
 
     async def resume_work_order(self, cmd: ResumeWorkOrder) -> WorkOrder:
-        require_staff()
-        now = self._ctx.clock()
-
-        async def tx(uow: UnitOfWork) -> WorkOrder:
-            work_order = await get_work_order(uow, cmd.work_order_id, for_update=True)
-            work_order.resume(now)
-            await uow.work_orders.update(work_order)
-            return work_order
-
-        return await self._ctx.uow.write(tx)
+        """HELD -> IN_PROGRESS."""
+        return await self._change(cmd, WorkOrder.resume)
 
     async def close_work_order(self, cmd: CloseWorkOrder) -> WorkOrder:
         """COMPLETED -> CLOSED with the metal reconciled from every weighed attempt."""
-        require_staff()
-        now = self._ctx.clock()
+        require_staff(cmd.principal)
+        now = self._deps.clock()
 
         async def tx(uow: UnitOfWork) -> WorkOrder:
             work_order = await get_work_order(uow, cmd.work_order_id, for_update=True)
@@ -154,18 +139,18 @@ class WorkOrderHandlers:
             await uow.work_orders.update(work_order)
             return work_order
 
-        return await self._ctx.uow.write(tx)
+        return await self._write(tx)
 
     async def cancel_work_orders(self, cmd: CancelWorkOrders) -> list[WorkOrder]:
         """Compensation for a cancelled order; idempotent."""
-        require_staff()
+        require_staff(cmd.principal)
         v = Violations()
         validate_reference(v, cmd.order_id, "order_id")
         v.text(cmd.reason, "reason", max_len=500)
         v.raise_if_any()
-        now = self._ctx.clock()
+        now = self._deps.clock()
 
         async def tx(uow: UnitOfWork) -> list[WorkOrder]:
             return await cancel_order(uow, order_id=cmd.order_id, now=now)
 
-        return await self._ctx.uow.write(tx)
+        return await self._write(tx)

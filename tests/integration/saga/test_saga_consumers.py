@@ -53,7 +53,6 @@ from services.orders.domain.catalogue import CatalogueKind
 from services.orders.entrypoints import consumers as orders_consumers
 from services.production import bootstrap as production_boot
 from services.production.adapters.tables import infra as production_infra
-from services.production.adapters.unit_of_work import SqlUnitOfWorkFactory as ProductionUows
 from services.production.entrypoints import consumers as production_consumers
 from tests.integration.saga.saga_stack import ALLOY, STYLE, SVC, T, service_env
 
@@ -273,7 +272,7 @@ async def test_production_handler_joins_the_consumer_transaction(
         )
         await stub.UpsertStyle(prod.UpsertStyleRequest(style=style), metadata=SVC, timeout=T)
         _, submitted = handler(
-            production_consumers.consumer_specs(ProductionUows(app.db), app.handles.handlers.order_events),
+            production_consumers.consumer_specs(app.handles.uows, app.handles.handlers.order_events),
             ORDER_SUBMITTED.subject,
         )
         order = ords.Order(

@@ -1,5 +1,6 @@
 """Initial tables of the production service (styles and their routing versions, work centers,
-operators, order specs, work orders, operations and their attempts, outbox/inbox/idempotency).
+operators, order specs, work orders, operations and their attempts) and the shared
+outbox/inbox/dead-letter/idempotency tables.
 
 Revision ID: 0001
 Revises:
@@ -12,6 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from mes_platform.migrations import create_infrastructure_tables, drop_infrastructure_tables
+
 # revision identifiers, used by Alembic.
 revision: str = "0001"
 down_revision: str | Sequence[str] | None = None
@@ -21,43 +24,7 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     """Upgrade schema."""
-    op.create_table(
-        "dead_letters",
-        sa.Column("id", sa.Integer().with_variant(sa.BigInteger(), "postgresql"), autoincrement=True, nullable=False),
-        sa.Column("consumer", sa.String(length=80), nullable=False),
-        sa.Column("event_id", sa.String(length=36), nullable=False),
-        sa.Column("subject", sa.String(length=120), nullable=False),
-        sa.Column("payload", sa.LargeBinary(), nullable=False),
-        sa.Column("headers", sa.Text(), nullable=False),
-        sa.Column("error", sa.Text(), nullable=False),
-        sa.Column("deliveries", sa.Integer(), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("replayed_at", sa.DateTime(timezone=True), nullable=True),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_dead_letters")),
-    )
-    op.create_table(
-        "idempotency_keys",
-        sa.Column("scope", sa.String(length=120), nullable=False),
-        sa.Column("request_id", sa.String(length=64), nullable=False),
-        sa.Column("request_hash", sa.String(length=64), nullable=False),
-        sa.Column("resource_name", sa.String(length=200), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("scope", "request_id", name=op.f("pk_idempotency_keys")),
-    )
-    with op.batch_alter_table("idempotency_keys", schema=None) as batch_op:
-        batch_op.create_index("ix_idempotency_created", ["created_at"], unique=False)
-
-    op.create_table(
-        "inbox",
-        sa.Column("consumer", sa.String(length=80), nullable=False),
-        sa.Column("event_id", sa.String(length=36), nullable=False),
-        sa.Column("subject", sa.String(length=120), nullable=False),
-        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("consumer", "event_id", name=op.f("pk_inbox")),
-    )
-    with op.batch_alter_table("inbox", schema=None) as batch_op:
-        batch_op.create_index("ix_inbox_processed", ["processed_at"], unique=False)
-
+    create_infrastructure_tables(op)
     op.create_table(
         "operation_attempts",
         sa.Column("work_order_id", sa.String(length=64), nullable=False),
@@ -106,23 +73,6 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("order_id", name=op.f("pk_order_specs")),
     )
-    op.create_table(
-        "outbox",
-        sa.Column("seq", sa.Integer().with_variant(sa.BigInteger(), "postgresql"), autoincrement=True, nullable=False),
-        sa.Column("event_id", sa.String(length=36), nullable=False),
-        sa.Column("subject", sa.String(length=120), nullable=False),
-        sa.Column("payload", sa.LargeBinary(), nullable=False),
-        sa.Column("headers", sa.Text(), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.PrimaryKeyConstraint("seq", name=op.f("pk_outbox")),
-        sa.UniqueConstraint("event_id", name=op.f("uq_outbox_event_id")),
-    )
-    with op.batch_alter_table("outbox", schema=None) as batch_op:
-        batch_op.create_index("ix_outbox_created", ["created_at"], unique=False)
-        batch_op.create_index("ix_outbox_unpublished", ["published_at", "seq"], unique=False)
-
     op.create_table(
         "styles",
         sa.Column("sku", sa.String(length=40), nullable=False),
@@ -247,23 +197,10 @@ def downgrade() -> None:
 
     op.drop_table("work_centers")
     op.drop_table("styles")
-    with op.batch_alter_table("outbox", schema=None) as batch_op:
-        batch_op.drop_index("ix_outbox_unpublished")
-        batch_op.drop_index("ix_outbox_created")
-
-    op.drop_table("outbox")
     op.drop_table("order_specs")
     op.drop_table("operators")
     with op.batch_alter_table("operation_attempts", schema=None) as batch_op:
         batch_op.drop_index("ix_operation_attempts_finished")
 
     op.drop_table("operation_attempts")
-    with op.batch_alter_table("inbox", schema=None) as batch_op:
-        batch_op.drop_index("ix_inbox_processed")
-
-    op.drop_table("inbox")
-    with op.batch_alter_table("idempotency_keys", schema=None) as batch_op:
-        batch_op.drop_index("ix_idempotency_created")
-
-    op.drop_table("idempotency_keys")
-    op.drop_table("dead_letters")
+    drop_infrastructure_tables(op)
