@@ -1,0 +1,3 @@
+"""Development tools of the repository (not part of the installed package)."""
+
+__all__: list[str] = []
