@@ -3,24 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from typing import Any
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mes_kernel.clock import utcnow
+from mes_platform.keyset import keyset_after
 from services.orders.adapters.tables import catalogue_items
 from services.orders.domain.catalogue import CatalogueItem, CatalogueKind
 
 __all__ = ["SqlCatalogueRepository"]
 
 _t = catalogue_items
+_UPDATED = ("display_name", "active", "source_version", "updated_at")
 
 
 class SqlCatalogueRepository:
-    def __init__(self, session: AsyncSession, *, postgres: bool) -> None:
+    def __init__(self, session: AsyncSession) -> None:
         self._session = session
-        self._postgres = postgres
 
     async def active_codes(self, kind: CatalogueKind, codes: Collection[str]) -> set[str]:
         if not codes:
@@ -32,25 +35,15 @@ class SqlCatalogueRepository:
 
     async def get(self, kind: CatalogueKind, code: str) -> CatalogueItem | None:
         row = (await self._session.execute(select(_t).where(_t.c.kind == kind.name, _t.c.code == code))).first()
-        if row is None:
-            return None
-        return CatalogueItem(CatalogueKind[row.kind], row.code, row.display_name, row.active, row.source_version)
+        return None if row is None else _item(row)
 
     async def upsert_if_newer(self, item: CatalogueItem) -> bool:
         """Insert, or replace a copy with a lower source version, in one statement (race-free)."""
-        values = {
-            "kind": item.kind.name,
-            "code": item.code,
-            "display_name": item.display_name,
-            "active": item.active,
-            "source_version": item.source_version,
-            "updated_at": utcnow(),
-        }
-        dialect_insert = postgresql.insert if self._postgres else sqlite.insert
-        statement = dialect_insert(_t).values(**values)
+        postgres = self._session.get_bind().dialect.name == "postgresql"
+        statement = (postgresql.insert if postgres else sqlite.insert)(_t).values(**_item_values(item))
         statement = statement.on_conflict_do_update(
             index_elements=[_t.c.kind, _t.c.code],
-            set_={k: statement.excluded[k] for k in ("display_name", "active", "source_version", "updated_at")},
+            set_={column: statement.excluded[column] for column in _UPDATED},
             where=_t.c.source_version < statement.excluded.source_version,
         )
         result = await self._session.execute(statement)
@@ -64,6 +57,20 @@ class SqlCatalogueRepository:
         if kind is not None:
             query = query.where(_t.c.kind == kind.name)
         if after is not None:
-            query = query.where(tuple_(_t.c.kind, _t.c.code) > tuple_(*after))
-        rows = (await self._session.execute(query)).all()
-        return [CatalogueItem(CatalogueKind[r.kind], r.code, r.display_name, r.active, r.source_version) for r in rows]
+            query = query.where(keyset_after([(_t.c.kind, after[0], False), (_t.c.code, after[1], False)]))
+        return [_item(row) for row in (await self._session.execute(query)).all()]
+
+
+def _item_values(item: CatalogueItem) -> dict[str, Any]:
+    return {
+        "kind": item.kind.name,
+        "code": item.code,
+        "display_name": item.display_name,
+        "active": item.active,
+        "source_version": item.source_version,
+        "updated_at": utcnow(),
+    }
+
+
+def _item(row: Row[Any]) -> CatalogueItem:
+    return CatalogueItem(CatalogueKind[row.kind], row.code, row.display_name, row.active, row.source_version)

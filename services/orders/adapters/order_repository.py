@@ -6,12 +6,13 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, insert, select, tuple_, update
+from sqlalchemy import ColumnElement, and_, func, insert, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mes_kernel.clock import as_utc
 from mes_kernel.errors import Conflict
+from mes_platform.keyset import keyset_after
 from services.orders.adapters.tables import order_lines, order_status_changes, orders
 from services.orders.domain.order import Order, OrderLine, Priority, StatusChange
 from services.orders.domain.status import TERMINAL, OrderStatus
@@ -31,69 +32,37 @@ class SqlOrderRepository:
         self._session = session
 
     async def get(self, order_id: str, *, partner_id: str | None, for_update: bool = False) -> Order | None:
-        query = select(orders).where(orders.c.order_id == order_id)
-        if partner_id is not None:
-            query = query.where(orders.c.partner_id == partner_id)
+        query = select(orders).where(orders.c.order_id == order_id, *_scope(partner_id))
         if for_update:
             query = query.with_for_update()
         row = (await self._session.execute(query)).first()
-        if row is None:
-            return None
-        return (await self._with_lines([row]))[0]
+        return None if row is None else (await self._with_lines([row]))[0]
 
     async def get_many(self, order_ids: Collection[str], *, partner_id: str | None) -> dict[str, Order]:
         if not order_ids:
             return {}
-        query = select(orders).where(orders.c.order_id.in_(set(order_ids)))
-        if partner_id is not None:
-            query = query.where(orders.c.partner_id == partner_id)
+        query = select(orders).where(orders.c.order_id.in_(set(order_ids)), *_scope(partner_id))
         rows = (await self._session.execute(query)).all()
         return {order.order_id: order for order in await self._with_lines(rows)}
 
     async def add(self, order: Order) -> None:
-        await self._session.execute(
-            insert(orders).values(
-                order_id=order.order_id,
-                partner_id=order.partner_id,
-                partner_reference=order.partner_reference,
-                priority=order.priority.name,
-                due_time=order.due_time,
-                status=order.status.value,
-                status_reason=order.status_reason,
-                tracking_reference=order.tracking_reference,
-                version=order.version,
-                created_at=order.create_time,
-                updated_at=order.update_time,
-            )
-        )
-        await self._session.execute(
-            insert(order_lines),
-            [
-                {
-                    "order_id": order.order_id,
-                    "line_number": line.line_number,
-                    "style_code": line.style_code,
-                    "alloy_code": line.alloy_code,
-                    "size": line.size,
-                    "engraving": line.engraving,
-                    "quantity": line.quantity,
-                }
-                for line in order.lines
-            ],
-        )
+        fixed = {
+            "order_id": order.order_id,
+            "partner_id": order.partner_id,
+            "partner_reference": order.partner_reference,
+            "priority": order.priority.name,
+            "due_time": order.due_time,
+            "created_at": order.create_time,
+        }
+        await self._session.execute(insert(orders).values(**fixed, **_order_values(order)))
+        await self._session.execute(insert(order_lines), [_line_values(order.order_id, line) for line in order.lines])
         await self._flush_changes(order)
 
     async def save(self, order: Order, *, expected_version: int) -> None:
         result = await self._session.execute(
             update(orders)
             .where(orders.c.order_id == order.order_id, orders.c.version == expected_version)
-            .values(
-                status=order.status.value,
-                status_reason=order.status_reason,
-                tracking_reference=order.tracking_reference,
-                version=order.version,
-                updated_at=order.update_time,
-            )
+            .values(**_order_values(order))
         )
         if result.rowcount != 1:  # type: ignore[attr-defined]
             raise Conflict(f"order {order.order_id} was changed concurrently; retry")
@@ -102,41 +71,27 @@ class SqlOrderRepository:
     async def _flush_changes(self, order: Order) -> None:
         if not order.changes:
             return
-        await self._session.execute(
-            insert(order_status_changes),
-            [
-                {
-                    "order_id": change.order_id,
-                    "version": change.version,
-                    "from_status": change.from_status.value if change.from_status else None,
-                    "to_status": change.to_status.value,
-                    "reason": change.reason,
-                    "cause": change.cause,
-                    "changed_at": change.change_time,
-                }
-                for change in order.changes
-            ],
-        )
+        await self._session.execute(insert(order_status_changes), [_change_values(c) for c in order.changes])
         order.changes.clear()
 
     async def find(
         self, where: OrderFilter, *, now: datetime, after: tuple[datetime, str] | None, limit: int
     ) -> list[Order]:
-        query = select(orders)
-        if where.partner_id is not None:
-            query = query.where(orders.c.partner_id == where.partner_id)
+        query = select(orders).where(*_scope(where.partner_id))
         if where.statuses:
             query = query.where(orders.c.status.in_([s.value for s in where.statuses]))
         if where.late_only:
             query = query.where(_late(now))
         if after is not None:
-            query = query.where(tuple_(orders.c.created_at, orders.c.order_id) < tuple_(*after))
+            query = query.where(
+                keyset_after([(orders.c.created_at, after[0], True), (orders.c.order_id, after[1], True)])
+            )
         query = query.order_by(orders.c.created_at.desc(), orders.c.order_id.desc()).limit(limit)
         rows = (await self._session.execute(query)).all()
         return await self._with_lines(rows)
 
     async def count(self, partner_id: str | None, *, now: datetime) -> tuple[dict[OrderStatus, int], int]:
-        scope = [] if partner_id is None else [orders.c.partner_id == partner_id]
+        scope = _scope(partner_id)
         per_status = await self._session.execute(
             select(orders.c.status, func.count()).where(*scope).group_by(orders.c.status)
         )
@@ -149,18 +104,7 @@ class SqlOrderRepository:
         rows = await self._session.execute(
             select(t).where(t.c.order_id == order_id, t.c.version > after_version).order_by(t.c.version).limit(limit)
         )
-        return [
-            StatusChange(
-                order_id=row.order_id,
-                version=row.version,
-                from_status=OrderStatus(row.from_status) if row.from_status else None,
-                to_status=OrderStatus(row.to_status),
-                reason=row.reason,
-                cause=row.cause,
-                change_time=as_utc(row.changed_at),
-            )
-            for row in rows
-        ]
+        return [_change(row) for row in rows]
 
     async def _with_lines(self, rows: Sequence[Row[Any]]) -> list[Order]:
         """Orders from rows, with their lines loaded in one query."""
@@ -180,6 +124,24 @@ class SqlOrderRepository:
         return [_order(row, lines[row.order_id]) for row in rows]
 
 
+def _scope(partner_id: str | None) -> list[ColumnElement[bool]]:
+    return [] if partner_id is None else [orders.c.partner_id == partner_id]
+
+
+# -- rows <-> domain ----------------------------------------------------------------------
+
+
+def _order_values(order: Order) -> dict[str, Any]:
+    """The columns a change of the order may move (an insert adds the fixed ones)."""
+    return {
+        "status": order.status.value,
+        "status_reason": order.status_reason,
+        "tracking_reference": order.tracking_reference,
+        "version": order.version,
+        "updated_at": order.update_time,
+    }
+
+
 def _order(row: Row[Any], lines: list[OrderLine]) -> Order:
     return Order(
         order_id=row.order_id,
@@ -194,4 +156,40 @@ def _order(row: Row[Any], lines: list[OrderLine]) -> Order:
         status_reason=row.status_reason,
         version=row.version,
         tracking_reference=row.tracking_reference,
+    )
+
+
+def _line_values(order_id: str, line: OrderLine) -> dict[str, Any]:
+    return {
+        "order_id": order_id,
+        "line_number": line.line_number,
+        "style_code": line.style_code,
+        "alloy_code": line.alloy_code,
+        "size": line.size,
+        "engraving": line.engraving,
+        "quantity": line.quantity,
+    }
+
+
+def _change_values(change: StatusChange) -> dict[str, Any]:
+    return {
+        "order_id": change.order_id,
+        "version": change.version,
+        "from_status": change.from_status.value if change.from_status else None,
+        "to_status": change.to_status.value,
+        "reason": change.reason,
+        "cause": change.cause,
+        "changed_at": change.change_time,
+    }
+
+
+def _change(row: Row[Any]) -> StatusChange:
+    return StatusChange(
+        order_id=row.order_id,
+        version=row.version,
+        from_status=OrderStatus(row.from_status) if row.from_status else None,
+        to_status=OrderStatus(row.to_status),
+        reason=row.reason,
+        cause=row.cause,
+        change_time=as_utc(row.changed_at),
     )

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mes_kernel.clock import as_utc, as_utc_or_none
 from mes_kernel.errors import AlreadyExists, Conflict
+from mes_platform.keyset import keyset_after
 from services.orders.adapters.tables import api_keys, partners
 from services.orders.domain.partner import ApiKey, Partner, PartnerTier
 
@@ -40,12 +41,7 @@ class SqlPartnerRepository:
         try:
             await self._session.execute(
                 insert(partners).values(
-                    partner_id=partner.partner_id,
-                    display_name=partner.display_name,
-                    tier=partner.tier.name,
-                    version=partner.version,
-                    created_at=partner.create_time,
-                    updated_at=partner.update_time or partner.create_time,
+                    partner_id=partner.partner_id, created_at=partner.create_time, **_partner_values(partner)
                 )
             )
         except IntegrityError:  # a concurrent create won; the transaction rolls back
@@ -63,12 +59,7 @@ class SqlPartnerRepository:
         result = await self._session.execute(
             update(partners)
             .where(partners.c.partner_id == partner.partner_id, partners.c.version == expected_version)
-            .values(
-                tier=partner.tier.name,
-                display_name=partner.display_name,
-                version=partner.version,
-                updated_at=partner.update_time or partner.create_time,
-            )
+            .values(**_partner_values(partner))
         )
         if result.rowcount != 1:  # type: ignore[attr-defined]
             raise Conflict(f"partner {partner.partner_id} was changed concurrently; retry")
@@ -83,7 +74,7 @@ class SqlPartnerRepository:
     async def find(self, *, after: str | None, limit: int) -> list[Partner]:
         query = select(partners).order_by(partners.c.partner_id).limit(limit)
         if after is not None:
-            query = query.where(partners.c.partner_id > after)
+            query = query.where(keyset_after([(partners.c.partner_id, after, False)]))
         rows = (await self._session.execute(query)).all()
         return await self._with_keys(rows)
 
@@ -100,22 +91,8 @@ class SqlPartnerRepository:
         return str(row.partner_id)
 
     async def _insert_keys(self, keys: Sequence[ApiKey]) -> None:
-        if not keys:
-            return
-        await self._session.execute(
-            insert(api_keys),
-            [
-                {
-                    "key_id": key.key_id,
-                    "partner_id": key.partner_id,
-                    "key_hash": key.key_hash,
-                    "prefix": key.prefix,
-                    "created_at": key.create_time,
-                    "revoked_at": key.revoke_time,
-                }
-                for key in keys
-            ],
-        )
+        if keys:
+            await self._session.execute(insert(api_keys), [_key_values(key) for key in keys])
 
     async def _with_keys(self, rows: Sequence[Row[Any]]) -> list[Partner]:
         if not rows:
@@ -125,19 +102,48 @@ class SqlPartnerRepository:
             select(api_keys).where(api_keys.c.partner_id.in_(ids)).order_by(api_keys.c.created_at, api_keys.c.key_id)
         )
         keys: dict[str, list[ApiKey]] = {partner_id: [] for partner_id in ids}
-        for k in key_rows:
-            keys[k.partner_id].append(
-                ApiKey(k.key_id, k.partner_id, k.key_hash, k.prefix, as_utc(k.created_at), as_utc_or_none(k.revoked_at))
-            )
-        return [
-            Partner(
-                partner_id=row.partner_id,
-                display_name=row.display_name,
-                tier=PartnerTier[row.tier],
-                create_time=as_utc(row.created_at),
-                version=row.version,
-                api_keys=keys[row.partner_id],
-                update_time=as_utc(row.updated_at),
-            )
-            for row in rows
-        ]
+        for row in key_rows:
+            keys[row.partner_id].append(_key(row))
+        return [_partner(row, keys[row.partner_id]) for row in rows]
+
+
+# -- rows <-> domain ----------------------------------------------------------------------
+
+
+def _partner_values(partner: Partner) -> dict[str, Any]:
+    """The columns a change of the partner may move (an insert adds the fixed ones)."""
+    return {
+        "display_name": partner.display_name,
+        "tier": partner.tier.name,
+        "version": partner.version,
+        "updated_at": partner.update_time or partner.create_time,
+    }
+
+
+def _partner(row: Row[Any], keys: list[ApiKey]) -> Partner:
+    return Partner(
+        partner_id=row.partner_id,
+        display_name=row.display_name,
+        tier=PartnerTier[row.tier],
+        create_time=as_utc(row.created_at),
+        version=row.version,
+        api_keys=keys,
+        update_time=as_utc(row.updated_at),
+    )
+
+
+def _key_values(key: ApiKey) -> dict[str, Any]:
+    return {
+        "key_id": key.key_id,
+        "partner_id": key.partner_id,
+        "key_hash": key.key_hash,
+        "prefix": key.prefix,
+        "created_at": key.create_time,
+        "revoked_at": key.revoke_time,
+    }
+
+
+def _key(row: Row[Any]) -> ApiKey:
+    return ApiKey(
+        row.key_id, row.partner_id, row.key_hash, row.prefix, as_utc(row.created_at), as_utc_or_none(row.revoked_at)
+    )

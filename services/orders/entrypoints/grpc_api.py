@@ -1,4 +1,5 @@
-"""The gRPC servicer: decode the request, call the use case, encode the reply. No decisions."""
+"""The gRPC servicer: decode the request with the caller (the principal the server interceptor
+authenticated), call the use case, encode the reply. No decisions."""
 
 from __future__ import annotations
 
@@ -6,25 +7,19 @@ from typing import Any
 
 import grpc
 
-from mes.orders.v1 import orders_pb2, orders_pb2_grpc
+from mes.orders.v1 import orders_pb2 as pb
+from mes.orders.v1 import orders_pb2_grpc
 from mes_kernel.clock import utcnow
-from services.orders.adapters.proto import (
-    catalogue_item_to_proto,
-    order_to_proto,
-    partner_to_proto,
-    status_change_to_proto,
-    status_to_proto,
-)
-from services.orders.entrypoints import mapping
+from mes_platform.auth import current_principal
+from services.orders.entrypoints.codec import messages as encode
+from services.orders.entrypoints.codec import requests as decode
 from services.orders.service_layer.catalogue import CatalogueService
-from services.orders.service_layer.commands import CreatePartner
 from services.orders.service_layer.orders import OrderService
-from services.orders.service_layer.paging import PageRequest
 from services.orders.service_layer.partners import PartnerService
 
 __all__ = ["SERVICE_NAME", "OrdersServicer"]
 
-SERVICE_NAME = orders_pb2.DESCRIPTOR.services_by_name["OrdersService"].full_name
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["OrdersService"].full_name
 Context = grpc.aio.ServicerContext[Any, Any]
 
 
@@ -36,115 +31,92 @@ class OrdersServicer(orders_pb2_grpc.OrdersServiceServicer):
 
     # -- orders -------------------------------------------------------------------------
 
-    async def SubmitOrder(
-        self, request: orders_pb2.SubmitOrderRequest, context: Context
-    ) -> orders_pb2.SubmitOrderResponse:
-        submitted = await self._orders.submit(mapping.submit_command(request))
-        return orders_pb2.SubmitOrderResponse(
-            order=order_to_proto(submitted.order, utcnow()), replayed=submitted.replayed
+    async def SubmitOrder(self, request: pb.SubmitOrderRequest, context: Context) -> pb.SubmitOrderResponse:
+        submitted = await self._orders.submit(decode.submit_order(request, current_principal()))
+        return pb.SubmitOrderResponse(order=encode.order(submitted.order, utcnow()), replayed=submitted.replayed)
+
+    async def GetOrder(self, request: pb.GetOrderRequest, context: Context) -> pb.GetOrderResponse:
+        order = await self._orders.get(decode.get_order(request, current_principal()))
+        return pb.GetOrderResponse(order=encode.order(order, utcnow()))
+
+    async def BatchGetOrders(self, request: pb.BatchGetOrdersRequest, context: Context) -> pb.BatchGetOrdersResponse:
+        found, missing = await self._orders.batch_get(decode.batch_get_orders(request, current_principal()))
+        now = utcnow()
+        return pb.BatchGetOrdersResponse(orders=[encode.order(o, now) for o in found], missing_names=missing)
+
+    async def ListOrders(self, request: pb.ListOrdersRequest, context: Context) -> pb.ListOrdersResponse:
+        page = await self._orders.list_orders(decode.list_orders(request, current_principal()))
+        now = utcnow()
+        return pb.ListOrdersResponse(
+            orders=[encode.order(o, now) for o in page.items], next_page_token=page.next_page_token
         )
 
-    async def GetOrder(self, request: orders_pb2.GetOrderRequest, context: Context) -> orders_pb2.GetOrderResponse:
-        return orders_pb2.GetOrderResponse(order=order_to_proto(await self._orders.get(request.name), utcnow()))
-
-    async def BatchGetOrders(
-        self, request: orders_pb2.BatchGetOrdersRequest, context: Context
-    ) -> orders_pb2.BatchGetOrdersResponse:
-        found, missing = await self._orders.batch_get(request.names, allow_missing=request.allow_missing)
-        now = utcnow()
-        return orders_pb2.BatchGetOrdersResponse(orders=[order_to_proto(o, now) for o in found], missing_names=missing)
-
-    async def ListOrders(
-        self, request: orders_pb2.ListOrdersRequest, context: Context
-    ) -> orders_pb2.ListOrdersResponse:
-        page = await self._orders.list_orders(mapping.list_orders_query(request))
-        now = utcnow()
-        return orders_pb2.ListOrdersResponse(
-            orders=[order_to_proto(o, now) for o in page.items], next_page_token=page.next_page_token
-        )
-
-    async def CountOrders(
-        self, request: orders_pb2.CountOrdersRequest, context: Context
-    ) -> orders_pb2.CountOrdersResponse:
-        counts, late = await self._orders.count(request.parent)
-        return orders_pb2.CountOrdersResponse(
-            counts=[orders_pb2.StatusCount(status=status_to_proto(s), count=n) for s, n in counts.items()],
-            late_count=late,
+    async def CountOrders(self, request: pb.CountOrdersRequest, context: Context) -> pb.CountOrdersResponse:
+        counts, late = await self._orders.count(decode.count_orders(request, current_principal()))
+        return pb.CountOrdersResponse(
+            counts=[pb.StatusCount(status=encode.status(s), count=n) for s, n in counts.items()], late_count=late
         )
 
     async def ListOrderStatusChanges(
-        self, request: orders_pb2.ListOrderStatusChangesRequest, context: Context
-    ) -> orders_pb2.ListOrderStatusChangesResponse:
-        page = await self._orders.status_changes(request.parent, PageRequest(request.page_size, request.page_token))
-        return orders_pb2.ListOrderStatusChangesResponse(
-            status_changes=[status_change_to_proto(c) for c in page.items], next_page_token=page.next_page_token
+        self, request: pb.ListOrderStatusChangesRequest, context: Context
+    ) -> pb.ListOrderStatusChangesResponse:
+        page = await self._orders.status_changes(decode.list_order_status_changes(request, current_principal()))
+        return pb.ListOrderStatusChangesResponse(
+            status_changes=[encode.status_change(c) for c in page.items], next_page_token=page.next_page_token
         )
 
-    async def CancelOrder(
-        self, request: orders_pb2.CancelOrderRequest, context: Context
-    ) -> orders_pb2.CancelOrderResponse:
-        order = await self._orders.cancel(mapping.cancel_command(request))
-        return orders_pb2.CancelOrderResponse(order=order_to_proto(order, utcnow()))
+    async def CancelOrder(self, request: pb.CancelOrderRequest, context: Context) -> pb.CancelOrderResponse:
+        order = await self._orders.cancel(decode.cancel_order(request, current_principal()))
+        return pb.CancelOrderResponse(order=encode.order(order, utcnow()))
 
-    async def ShipOrder(self, request: orders_pb2.ShipOrderRequest, context: Context) -> orders_pb2.ShipOrderResponse:
-        order = await self._orders.ship(mapping.ship_command(request))
-        return orders_pb2.ShipOrderResponse(order=order_to_proto(order, utcnow()))
+    async def ShipOrder(self, request: pb.ShipOrderRequest, context: Context) -> pb.ShipOrderResponse:
+        order = await self._orders.ship(decode.ship_order(request, current_principal()))
+        return pb.ShipOrderResponse(order=encode.order(order, utcnow()))
 
     # -- partners -----------------------------------------------------------------------
 
-    async def CreatePartner(
-        self, request: orders_pb2.CreatePartnerRequest, context: Context
-    ) -> orders_pb2.CreatePartnerResponse:
-        partner, key = await self._partners.create(
-            CreatePartner(request.partner_id, request.display_name, int(request.tier))
-        )
-        return orders_pb2.CreatePartnerResponse(partner=partner_to_proto(partner), api_key=key)
+    async def CreatePartner(self, request: pb.CreatePartnerRequest, context: Context) -> pb.CreatePartnerResponse:
+        partner, key = await self._partners.create(decode.create_partner(request, current_principal()))
+        return pb.CreatePartnerResponse(partner=encode.partner(partner), api_key=key)
 
-    async def GetPartner(
-        self, request: orders_pb2.GetPartnerRequest, context: Context
-    ) -> orders_pb2.GetPartnerResponse:
-        return orders_pb2.GetPartnerResponse(partner=partner_to_proto(await self._partners.get(request.name)))
+    async def GetPartner(self, request: pb.GetPartnerRequest, context: Context) -> pb.GetPartnerResponse:
+        partner = await self._partners.get(decode.get_partner(request, current_principal()))
+        return pb.GetPartnerResponse(partner=encode.partner(partner))
 
-    async def ListPartners(
-        self, request: orders_pb2.ListPartnersRequest, context: Context
-    ) -> orders_pb2.ListPartnersResponse:
-        page = await self._partners.list_partners(PageRequest(request.page_size, request.page_token))
-        return orders_pb2.ListPartnersResponse(
-            partners=[partner_to_proto(p) for p in page.items], next_page_token=page.next_page_token
+    async def ListPartners(self, request: pb.ListPartnersRequest, context: Context) -> pb.ListPartnersResponse:
+        page = await self._partners.list_partners(decode.list_partners(request, current_principal()))
+        return pb.ListPartnersResponse(
+            partners=[encode.partner(p) for p in page.items], next_page_token=page.next_page_token
         )
 
-    async def SetPartnerTier(
-        self, request: orders_pb2.SetPartnerTierRequest, context: Context
-    ) -> orders_pb2.SetPartnerTierResponse:
-        partner = await self._partners.set_tier(request.name, int(request.tier))
-        return orders_pb2.SetPartnerTierResponse(partner=partner_to_proto(partner))
+    async def SetPartnerTier(self, request: pb.SetPartnerTierRequest, context: Context) -> pb.SetPartnerTierResponse:
+        partner = await self._partners.set_tier(decode.set_partner_tier(request, current_principal()))
+        return pb.SetPartnerTierResponse(partner=encode.partner(partner))
 
     async def RotatePartnerApiKey(
-        self, request: orders_pb2.RotatePartnerApiKeyRequest, context: Context
-    ) -> orders_pb2.RotatePartnerApiKeyResponse:
-        partner, key = await self._partners.rotate_key(request.name)
-        return orders_pb2.RotatePartnerApiKeyResponse(partner=partner_to_proto(partner), api_key=key)
+        self, request: pb.RotatePartnerApiKeyRequest, context: Context
+    ) -> pb.RotatePartnerApiKeyResponse:
+        partner, key = await self._partners.rotate_key(decode.rotate_partner_api_key(request, current_principal()))
+        return pb.RotatePartnerApiKeyResponse(partner=encode.partner(partner), api_key=key)
 
     async def RevokePartnerApiKey(
-        self, request: orders_pb2.RevokePartnerApiKeyRequest, context: Context
-    ) -> orders_pb2.RevokePartnerApiKeyResponse:
-        partner = await self._partners.revoke_key(request.name, request.key_id)
-        return orders_pb2.RevokePartnerApiKeyResponse(partner=partner_to_proto(partner))
+        self, request: pb.RevokePartnerApiKeyRequest, context: Context
+    ) -> pb.RevokePartnerApiKeyResponse:
+        partner = await self._partners.revoke_key(decode.revoke_partner_api_key(request, current_principal()))
+        return pb.RevokePartnerApiKeyResponse(partner=encode.partner(partner))
 
     async def AuthenticatePartner(
-        self, request: orders_pb2.AuthenticatePartnerRequest, context: Context
-    ) -> orders_pb2.AuthenticatePartnerResponse:
-        partner = await self._partners.authenticate(request.api_key)
-        return orders_pb2.AuthenticatePartnerResponse(partner=partner_to_proto(partner))
+        self, request: pb.AuthenticatePartnerRequest, context: Context
+    ) -> pb.AuthenticatePartnerResponse:
+        partner = await self._partners.authenticate(decode.authenticate_partner(request, current_principal()))
+        return pb.AuthenticatePartnerResponse(partner=encode.partner(partner))
 
     # -- catalogue copy -----------------------------------------------------------------
 
     async def ListCatalogueItems(
-        self, request: orders_pb2.ListCatalogueItemsRequest, context: Context
-    ) -> orders_pb2.ListCatalogueItemsResponse:
-        page = await self._catalogue.list_items(
-            mapping.catalogue_kind(request.kind), PageRequest(request.page_size, request.page_token)
-        )
-        return orders_pb2.ListCatalogueItemsResponse(
-            items=[catalogue_item_to_proto(i) for i in page.items], next_page_token=page.next_page_token
+        self, request: pb.ListCatalogueItemsRequest, context: Context
+    ) -> pb.ListCatalogueItemsResponse:
+        page = await self._catalogue.list_items(decode.list_catalogue_items(request, current_principal()))
+        return pb.ListCatalogueItemsResponse(
+            items=[encode.catalogue_item(i) for i in page.items], next_page_token=page.next_page_token
         )

@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-from mes_kernel.paging import PageTokens, page_size
-from services.orders.domain.catalogue import CatalogueItem, CatalogueKind
-from services.orders.service_layer.paging import Page, Pager, PageRequest
-from services.orders.service_layer.ports import UnitOfWorkFactory
+from mes_kernel.paging import Page, Pager
+from services.orders.domain.catalogue import CatalogueItem
+from services.orders.service_layer.commands import ListCatalogueItems
+from services.orders.service_layer.ports import OrdersDeps
 
 __all__ = ["CatalogueService"]
 
 
 class CatalogueService:
-    def __init__(self, uows: UnitOfWorkFactory, page_tokens: PageTokens) -> None:
-        self._uows = uows
-        self._tokens = page_tokens
+    def __init__(self, deps: OrdersDeps) -> None:
+        self._uows = deps.uows
+        self._tokens = deps.tokens
 
-    async def list_items(self, kind: CatalogueKind | None, request: PageRequest) -> Page[CatalogueItem]:
-        size = page_size(request.page_size)
-        pager = Pager(self._tokens, None, {"kind": kind.name if kind else None})
-        after = pager.start(request.page_token, lambda key: (str(key[0]), str(key[1])))
+    async def list_items(self, query: ListCatalogueItems) -> Page[CatalogueItem]:
+        kind = query.kind
+        pager = Pager.of(self._tokens, query.page, scope=None, filters={"kind": kind.name if kind else None})
+        after = pager.after(lambda key: (str(key[0]), str(key[1])))
         async with self._uows.read() as uow:
-            rows = await uow.catalogue.find(kind, after=after, limit=size + 1)
-        return pager.page(rows, size, lambda item: [item.kind.name, item.code])
+            rows = await uow.catalogue.find(kind, after=after, limit=pager.limit)
+        return pager.page(rows, lambda item: [item.kind.name, item.code])

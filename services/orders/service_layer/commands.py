@@ -1,18 +1,42 @@
-"""Commands and queries of the orders use cases (plain data, decoded from the transport)."""
+"""Commands and queries of the orders use cases: plain data decoded from the transport, each
+with the principal acting."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
+from mes_kernel.paging import PageRequest
+from mes_kernel.principal import Principal
+from services.orders.domain.catalogue import CatalogueKind
 from services.orders.domain.intake import LineInput
 from services.orders.domain.status import OrderStatus
 
-__all__ = ["CancelOrder", "CreatePartner", "ListOrders", "ShipOrder", "SubmitOrder"]
+__all__ = [
+    "AuthenticatePartner",
+    "BatchGetOrders",
+    "CancelOrder",
+    "CountOrders",
+    "CreatePartner",
+    "GetOrder",
+    "GetPartner",
+    "ListCatalogueItems",
+    "ListOrderStatusChanges",
+    "ListOrders",
+    "ListPartners",
+    "RevokePartnerApiKey",
+    "RotatePartnerApiKey",
+    "SetPartnerTier",
+    "ShipOrder",
+    "SubmitOrder",
+]
+
+# -- orders ---------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class SubmitOrder:
+    principal: Principal
     parent: str
     partner_reference: str
     #: Wire value of the priority (0: unspecified, becomes NORMAL).
@@ -25,16 +49,43 @@ class SubmitOrder:
 
 
 @dataclass(frozen=True)
+class GetOrder:
+    principal: Principal
+    name: str
+
+
+@dataclass(frozen=True)
+class BatchGetOrders:
+    principal: Principal
+    names: tuple[str, ...]
+    allow_missing: bool = False
+
+
+@dataclass(frozen=True)
 class ListOrders:
+    principal: Principal
     parent: str = ""
-    page_size: int = 0
-    page_token: str = ""
+    page: PageRequest = field(default_factory=PageRequest)
     statuses: tuple[OrderStatus, ...] = ()
     late_only: bool = False
 
 
 @dataclass(frozen=True)
+class CountOrders:
+    principal: Principal
+    parent: str = ""
+
+
+@dataclass(frozen=True)
+class ListOrderStatusChanges:
+    principal: Principal
+    parent: str
+    page: PageRequest = field(default_factory=PageRequest)
+
+
+@dataclass(frozen=True)
 class CancelOrder:
+    principal: Principal
     name: str
     reason: str = ""
     request_id: str = ""
@@ -43,15 +94,70 @@ class CancelOrder:
 
 @dataclass(frozen=True)
 class ShipOrder:
+    principal: Principal
     name: str
     tracking_reference: str = ""
     request_id: str = ""
     fingerprint: str = ""
 
 
+# -- partners -------------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class CreatePartner:
+    principal: Principal
     partner_id: str
     display_name: str
     #: Wire value of the tier (0: unspecified, becomes STANDARD).
     tier: int = 0
+
+
+@dataclass(frozen=True)
+class GetPartner:
+    principal: Principal
+    name: str
+
+
+@dataclass(frozen=True)
+class ListPartners:
+    principal: Principal
+    page: PageRequest = field(default_factory=PageRequest)
+
+
+@dataclass(frozen=True)
+class SetPartnerTier:
+    principal: Principal
+    name: str
+    #: Wire value of the tier (0: unspecified, refused).
+    tier: int
+
+
+@dataclass(frozen=True)
+class RotatePartnerApiKey:
+    principal: Principal
+    name: str
+
+
+@dataclass(frozen=True)
+class RevokePartnerApiKey:
+    principal: Principal
+    name: str
+    key_id: str
+
+
+@dataclass(frozen=True)
+class AuthenticatePartner:
+    principal: Principal
+    api_key: str
+
+
+# -- catalogue copy -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ListCatalogueItems:
+    principal: Principal
+    #: None: every kind.
+    kind: CatalogueKind | None = None
+    page: PageRequest = field(default_factory=PageRequest)

@@ -2,26 +2,25 @@
 
 Each is idempotent and tolerates duplicate and out-of-order delivery: a transition
 that already happened, or that is no longer possible, is a no-op (an empty list),
-never an error. Pass ``uow`` to run inside the consumer's own transaction (for its
-inbox row); without it each call commits its own transaction.
+never an error. Pass ``uows`` borrowed from the consumer's transaction (for its inbox
+row) to run inside it; without it each call commits its own transaction.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
-from datetime import datetime
 
-from mes_kernel.clock import utcnow
 from mes_kernel.validation import Violations
-from mes_platform.telemetry.logs import get_logger
 from services.orders.domain.catalogue import CatalogueItem, CatalogueKind
+from services.orders.domain.events import status_events
 from services.orders.domain.order import StatusChange
 from services.orders.domain.status import OrderStatus, forward_path
-from services.orders.service_layer.ports import UnitOfWork, UnitOfWorkFactory
+from services.orders.service_layer.ports import OrdersDeps, UnitOfWork, UnitOfWorkFactory
 
 __all__ = ["OrderEventHandlers"]
 
-_log = get_logger("mes.orders.events")
+_log = logging.getLogger("mes.orders")
 S = OrderStatus
 # Reason recorded when an order moves forward because of an event.
 _FORWARD_REASONS = {
@@ -30,6 +29,7 @@ _FORWARD_REASONS = {
     S.READY_TO_SHIP: "all work orders completed",
 }
 Plan = Callable[[OrderStatus], list[tuple[OrderStatus, str]]]
+Uows = UnitOfWorkFactory[UnitOfWork]
 
 
 def _forward(target: OrderStatus) -> Plan:
@@ -41,44 +41,40 @@ def _only_from(source: OrderStatus, target: OrderStatus, reason: str) -> Plan:
 
 
 class OrderEventHandlers:
-    def __init__(self, uows: UnitOfWorkFactory, *, clock: Callable[[], datetime] = utcnow) -> None:
-        self._uows = uows
-        self._clock = clock
+    def __init__(self, deps: OrdersDeps) -> None:
+        self._uows = deps.uows
+        self._clock = deps.clock
 
-    async def on_reservation_held(
-        self, order_id: str, cause_event_id: str, *, uow: UnitOfWork | None = None
-    ) -> list[StatusChange]:
+    async def on_reservation_held(self, order_id: str, cause: str, *, uows: Uows | None = None) -> list[StatusChange]:
         """``inventory.reservation.held``: SUBMITTED or ON_HOLD -> ACCEPTED."""
-        return await self._apply(order_id, cause_event_id, _forward(S.ACCEPTED), uow)
+        return await self._apply(order_id, cause, _forward(S.ACCEPTED), uows)
 
     async def on_reservation_failed(
-        self, order_id: str, reason: str, cause_event_id: str, *, uow: UnitOfWork | None = None
+        self, order_id: str, reason: str, cause: str, *, uows: Uows | None = None
     ) -> list[StatusChange]:
         """``inventory.reservation.failed``: SUBMITTED -> ON_HOLD.
 
         Only from SUBMITTED: an order that is ACCEPTED already holds its reservation, so a
         failure seen then is a stale delivery of an earlier attempt.
         """
-        return await self._apply(order_id, cause_event_id, _only_from(S.SUBMITTED, S.ON_HOLD, reason), uow)
+        return await self._apply(order_id, cause, _only_from(S.SUBMITTED, S.ON_HOLD, reason), uows)
 
     async def on_work_orders_released(
-        self, order_id: str, cause_event_id: str, *, uow: UnitOfWork | None = None
+        self, order_id: str, cause: str, *, uows: Uows | None = None
     ) -> list[StatusChange]:
         """``production.work_orders.released``: -> IN_PRODUCTION (via ACCEPTED if SUBMITTED/ON_HOLD)."""
-        return await self._apply(order_id, cause_event_id, _forward(S.IN_PRODUCTION), uow)
+        return await self._apply(order_id, cause, _forward(S.IN_PRODUCTION), uows)
 
-    async def on_order_completed(
-        self, order_id: str, cause_event_id: str, *, uow: UnitOfWork | None = None
-    ) -> list[StatusChange]:
+    async def on_order_completed(self, order_id: str, cause: str, *, uows: Uows | None = None) -> list[StatusChange]:
         """``production.work_order.completed`` with ``order_completed``: -> READY_TO_SHIP
         (through the statuses in between when their events have not arrived yet)."""
-        return await self._apply(order_id, cause_event_id, _forward(S.READY_TO_SHIP), uow)
+        return await self._apply(order_id, cause, _forward(S.READY_TO_SHIP), uows)
 
     async def on_requirements_failed(
-        self, order_id: str, reason: str, cause_event_id: str, *, uow: UnitOfWork | None = None
+        self, order_id: str, reason: str, cause: str, *, uows: Uows | None = None
     ) -> list[StatusChange]:
         """``production.requirements.failed``: SUBMITTED -> REJECTED."""
-        return await self._apply(order_id, cause_event_id, _only_from(S.SUBMITTED, S.REJECTED, reason), uow)
+        return await self._apply(order_id, cause, _only_from(S.SUBMITTED, S.REJECTED, reason), uows)
 
     async def apply_catalogue_item(
         self,
@@ -88,7 +84,7 @@ class OrderEventHandlers:
         active: bool,
         source_version: int,
         *,
-        uow: UnitOfWork | None = None,
+        uows: Uows | None = None,
     ) -> bool:
         """``production.style.upserted`` / ``inventory.alloy.upserted``: store the copy when its
         source version is newer than the stored one; returns whether it was stored."""
@@ -97,29 +93,24 @@ class OrderEventHandlers:
         v.non_negative(source_version, "source_version")
         v.raise_if_any("catalogue item is invalid")
         item = CatalogueItem(CatalogueKind(kind), code, display_name[:120], active, source_version)
-        if uow is not None:
-            return await uow.catalogue.upsert_if_newer(item)
-        async with self._uows.write() as own:
-            return await own.catalogue.upsert_if_newer(item)
+        return await (uows or self._uows).transact(lambda uow: uow.catalogue.upsert_if_newer(item))
 
-    async def _apply(self, order_id: str, cause: str, plan: Plan, uow: UnitOfWork | None) -> list[StatusChange]:
-        if uow is not None:
-            return await self._apply_in(uow, order_id, cause, plan)
-        async with self._uows.write() as own:
-            return await self._apply_in(own, order_id, cause, plan)
+    async def _apply(self, order_id: str, cause: str, plan: Plan, uows: Uows | None) -> list[StatusChange]:
+        async def apply(uow: UnitOfWork) -> list[StatusChange]:
+            order = await uow.orders.get(order_id, partner_id=None, for_update=True)
+            if order is None:
+                _log.warning("event for unknown order %s (cause %s)", order_id, cause)
+                return []
+            steps = plan(order.status)
+            if not steps:
+                return []
+            expected = order.version
+            now = self._clock()
+            changes = [order.transition(target, reason=reason, cause=cause, now=now) for target, reason in steps]
+            await uow.orders.save(order, expected_version=expected)
+            for change in changes:
+                for event in status_events(order, change):
+                    await uow.emit(event, causation_id=cause)
+            return changes
 
-    async def _apply_in(self, uow: UnitOfWork, order_id: str, cause: str, plan: Plan) -> list[StatusChange]:
-        order = await uow.orders.get(order_id, partner_id=None, for_update=True)
-        if order is None:
-            _log.warning("event_for_unknown_order", order_id=order_id, cause=cause)
-            return []
-        steps = plan(order.status)
-        if not steps:
-            return []
-        expected = order.version
-        now = self._clock()
-        changes = [order.transition(target, reason=reason, cause=cause, now=now) for target, reason in steps]
-        await uow.orders.save(order, expected_version=expected)
-        for change in changes:
-            await uow.events.status_changed(order, change, causation_id=cause)
-        return changes
+        return await (uows or self._uows).transact(apply)

@@ -1,28 +1,35 @@
-"""Order use cases: intake, reads, cancel and ship (authorization by the calling principal)."""
+"""Order use cases: intake, reads, cancel and ship (authorization by the acting principal)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from mes_kernel.clock import utcnow
+from mes_kernel.batch import batch_result, check_batch_size
 from mes_kernel.errors import FieldViolation, InvalidArgument, NotFound
-from mes_kernel.paging import PageTokens, page_size
+from mes_kernel.paging import Page, Pager
+from mes_kernel.principal import Principal, check_partner_access, require_staff
 from mes_kernel.validation import Violations, parse_name
-from mes_platform.auth import current_principal, partner_scope, require_staff
 from services.orders.domain.catalogue import CatalogueKind
+from services.orders.domain.events import OrderSubmitted, status_events
 from services.orders.domain.intake import check_catalogue, validate_order
 from services.orders.domain.order import Order, StatusChange, new_order_id
 from services.orders.domain.status import OrderStatus
-from services.orders.service_layer.commands import CancelOrder, ListOrders, ShipOrder, SubmitOrder
-from services.orders.service_layer.paging import Page, Pager, PageRequest
-from services.orders.service_layer.ports import OrderFilter, UnitOfWork, UnitOfWorkFactory
+from services.orders.service_layer.commands import (
+    BatchGetOrders,
+    CancelOrder,
+    CountOrders,
+    GetOrder,
+    ListOrders,
+    ListOrderStatusChanges,
+    ShipOrder,
+    SubmitOrder,
+)
+from services.orders.service_layer.ports import OrderFilter, OrdersDeps, UnitOfWork
 
-__all__ = ["MAX_BATCH_NAMES", "OrderService", "Submitted", "caller_cause", "resolve_parent"]
+__all__ = ["OrderService", "Submitted"]
 
-MAX_BATCH_NAMES = 1000
 _ORDER_NOT_FOUND = "order not found"
 _PARTNER_NOT_FOUND = "partner not found"
 
@@ -34,43 +41,43 @@ class Submitted:
     replayed: bool
 
 
-def caller_cause(request_id: str = "") -> str:
-    """What caused a change made by the current caller: its request id, or the caller."""
-    if request_id:
-        return f"request:{request_id}"
-    principal = current_principal()
-    return f"{principal.kind}:{principal.subject}"
+def _cause(principal: Principal, request_id: str = "") -> str:
+    """What caused a change made by a caller: its request id, or the caller."""
+    return f"request:{request_id}" if request_id else principal.label
 
 
-def _caller_scope() -> str:
-    principal = current_principal()
-    return f"partner:{principal.partner_id}" if principal.partner_id else f"{principal.kind}:{principal.subject}"
+def _idempotency_scope(principal: Principal, method: str) -> str:
+    who = f"partner:{principal.partner_id}" if principal.partner_id else principal.label
+    return f"{who}:{method}"
 
 
-def resolve_parent(parent: str) -> str | None:
+def _parent(principal: Principal, parent: str) -> str | None:
     """The partner a call is confined to: the caller's own for partners (another partner's
     parent answers NOT_FOUND, like a missing partner), the parent's (or None: all) for staff."""
-    scope = partner_scope()
     if not parent:
-        return scope
+        return principal.scope
     partner_id = parse_name(parent, "partners", "parent")
-    if scope is not None and partner_id != scope:
-        raise NotFound(_PARTNER_NOT_FOUND)
+    check_partner_access(principal, partner_id, "partner")
     return partner_id
 
 
+async def _load(uow: UnitOfWork, order_id: str, scope: str | None, *, for_update: bool = False) -> Order:
+    order = await uow.orders.get(order_id, partner_id=scope, for_update=for_update)
+    if order is None:
+        raise NotFound(_ORDER_NOT_FOUND)
+    return order
+
+
 class OrderService:
-    def __init__(
-        self, uows: UnitOfWorkFactory, page_tokens: PageTokens, *, clock: Callable[[], datetime] = utcnow
-    ) -> None:
-        self._uows = uows
-        self._tokens = page_tokens
-        self._clock = clock
+    def __init__(self, deps: OrdersDeps) -> None:
+        self._uows = deps.uows
+        self._tokens = deps.tokens
+        self._clock = deps.clock
 
     # -- intake -----------------------------------------------------------------------
 
     async def submit(self, cmd: SubmitOrder) -> Submitted:
-        partner_id = resolve_parent(cmd.parent)
+        partner_id = _parent(cmd.principal, cmd.parent)
         if partner_id is None:
             raise InvalidArgument(
                 "parent is required for callers that are not partners",
@@ -83,7 +90,6 @@ class OrderService:
             lines=cmd.lines,
             request_id=cmd.request_id,
         )
-        cause = caller_cause(cmd.request_id)
 
         async def create(uow: UnitOfWork) -> tuple[str, Order]:
             if not await uow.partners.exists(partner_id):
@@ -98,11 +104,11 @@ class OrderService:
                 priority=priority,
                 due_time=due_time,
                 lines=lines,
-                cause=cause,
+                cause=_cause(cmd.principal, cmd.request_id),
                 now=self._clock(),
             )
             await uow.orders.add(order)
-            await uow.events.order_submitted(order)
+            await uow.emit(OrderSubmitted(order))
             return order.name, order
 
         order, replayed = await self._uows.idempotent(
@@ -110,64 +116,56 @@ class OrderService:
             request_id=cmd.request_id,
             fingerprint=cmd.fingerprint,
             create=create,
-            load=lambda uow, name: self._load(uow, name.removeprefix("orders/"), partner_id),
+            load=lambda uow, name: _load(uow, name.removeprefix("orders/"), partner_id),
         )
         return Submitted(order, replayed)
 
     # -- reads ------------------------------------------------------------------------
 
-    async def get(self, name: str) -> Order:
-        order_id = parse_name(name, "orders")
+    async def get(self, query: GetOrder) -> Order:
+        order_id = parse_name(query.name, "orders")
         async with self._uows.read() as uow:
-            return await self._load(uow, order_id, partner_scope())
+            return await _load(uow, order_id, query.principal.scope)
 
-    async def batch_get(self, names: Sequence[str], *, allow_missing: bool) -> tuple[list[Order], list[str]]:
-        """Orders in the order of ``names`` (duplicates repeated) and the names not found."""
-        if len(names) > MAX_BATCH_NAMES:
-            raise InvalidArgument(
-                f"at most {MAX_BATCH_NAMES} names per call",
-                violations=[FieldViolation("names", f"at most {MAX_BATCH_NAMES} names")],
-            )
-        ids = [parse_name(name, "orders", f"names[{i}]") for i, name in enumerate(names)]
+    async def batch_get(self, query: BatchGetOrders) -> tuple[list[Order], list[str]]:
+        """Orders in the order of the names (duplicates repeated) and the names not found."""
+        check_batch_size(len(query.names))
+        ids = [parse_name(name, "orders", f"names[{i}]") for i, name in enumerate(query.names)]
         async with self._uows.read() as uow:
-            found = await uow.orders.get_many(ids, partner_id=partner_scope())
-        missing = [name for name, order_id in zip(names, ids, strict=True) if order_id not in found]
-        if missing and not allow_missing:
-            raise NotFound(_ORDER_NOT_FOUND)
-        return [found[order_id] for order_id in ids if order_id in found], missing
+            found = await uow.orders.get_many(ids, partner_id=query.principal.scope)
+        result = batch_result(query.names, {o.name: o for o in found.values()}, allow_missing=True, label=str)
+        if result.missing and not query.allow_missing:
+            raise NotFound(_ORDER_NOT_FOUND)  # the same answer for a foreign order and a missing one
+        return result.items, result.missing
 
     async def list_orders(self, query: ListOrders) -> Page[Order]:
-        partner_id = resolve_parent(query.parent)
-        size = page_size(query.page_size)
+        partner_id = _parent(query.principal, query.parent)
         statuses = sorted(set(query.statuses))
-        pager = Pager(
-            self._tokens,
-            partner_scope(),
-            {"parent": partner_id, "statuses": [s.value for s in statuses], "late_only": query.late_only},
-        )
-        after = pager.start(query.page_token, _created_key)
+        filters = {"parent": partner_id, "statuses": [s.value for s in statuses], "late_only": query.late_only}
+        pager = Pager.of(self._tokens, query.page, scope=query.principal.scope, filters=filters)
+        after = pager.after(_created_key)
         async with self._uows.read() as uow:
             rows = await uow.orders.find(
-                OrderFilter(partner_id, statuses, query.late_only), now=self._clock(), after=after, limit=size + 1
+                OrderFilter(partner_id, statuses, query.late_only), now=self._clock(), after=after, limit=pager.limit
             )
-        return pager.page(rows, size, lambda order: [order.create_time.isoformat(), order.order_id])
+        return pager.page(rows, lambda order: [order.create_time.isoformat(), order.order_id])
 
-    async def count(self, parent: str) -> tuple[dict[OrderStatus, int], int]:
+    async def count(self, query: CountOrders) -> tuple[dict[OrderStatus, int], int]:
         """(orders per status, every status present; late orders) for the scope."""
-        partner_id = resolve_parent(parent)
+        partner_id = _parent(query.principal, query.parent)
         async with self._uows.read() as uow:
             counts, late = await uow.orders.count(partner_id, now=self._clock())
         return {status: counts.get(status, 0) for status in OrderStatus}, late
 
-    async def status_changes(self, parent: str, request: PageRequest) -> Page[StatusChange]:
-        order_id = parse_name(parent, "orders", "parent")
-        size = page_size(request.page_size)
-        pager = Pager(self._tokens, partner_scope(), {"parent": order_id})
-        after = pager.start(request.page_token, lambda key: int(key[0]))
+    async def status_changes(self, query: ListOrderStatusChanges) -> Page[StatusChange]:
+        order_id = parse_name(query.parent, "orders", "parent")
+        scope = query.principal.scope
+        pager = Pager.of(self._tokens, query.page, scope=scope, filters={"parent": order_id})
+        after = pager.after(lambda key: int(key[0]))
         async with self._uows.read() as uow:
-            await self._load(uow, order_id, partner_scope())
-            rows = await uow.orders.status_changes(order_id, after_version=after or 0, limit=size + 1)
-        return pager.page(rows, size, lambda change: [change.version])
+            await _load(uow, order_id, scope)
+            rows = await uow.orders.status_changes(order_id, after_version=after or 0, limit=pager.limit)
+        return pager.page(rows, lambda change: [change.version])
 
     # -- changes ----------------------------------------------------------------------
 
@@ -178,73 +176,65 @@ class OrderService:
         v.text(cmd.reason, "reason", max_len=500)
         v.request_id(cmd.request_id)
         v.raise_if_any()
-        reason = cmd.reason or f"cancelled by {current_principal().kind}"
+        reason = cmd.reason or f"cancelled by {cmd.principal.kind}"
         return await self._finish(
-            "CancelOrder", order_id, OrderStatus.CANCELLED, reason, cmd.request_id, cmd.fingerprint, partner_scope()
+            cmd.principal, "CancelOrder", order_id, OrderStatus.CANCELLED, reason, cmd.request_id, cmd.fingerprint
         )
 
     async def ship(self, cmd: ShipOrder) -> Order:
         """READY_TO_SHIP -> SHIPPED (staff only); a shipped order is returned as is."""
-        require_staff()
+        require_staff(cmd.principal)
         order_id = parse_name(cmd.name, "orders")
         v = Violations()
         v.text(cmd.tracking_reference, "tracking_reference", max_len=64)
         v.request_id(cmd.request_id)
         v.raise_if_any()
         return await self._finish(
+            cmd.principal,
             "ShipOrder",
             order_id,
             OrderStatus.SHIPPED,
             f"tracking {cmd.tracking_reference}" if cmd.tracking_reference else "",
             cmd.request_id,
             cmd.fingerprint,
-            None,
             tracking_reference=cmd.tracking_reference,
         )
 
     async def _finish(
         self,
+        principal: Principal,
         method: str,
         order_id: str,
         target: OrderStatus,
         reason: str,
         request_id: str,
         fingerprint: str,
-        scope: str | None,
         *,
         tracking_reference: str = "",
     ) -> Order:
         """Move an order to a final status once (idempotent by request_id and by status)."""
-        cause = caller_cause(request_id)
+        scope = principal.scope
 
         async def create(uow: UnitOfWork) -> tuple[str, Order]:
-            order = await self._load(uow, order_id, scope, for_update=True)
+            order = await _load(uow, order_id, scope, for_update=True)
             if order.status is target:
                 return order.name, order
             expected = order.version
-            change = order.transition(target, reason=reason, cause=cause, now=self._clock())
+            change = order.transition(target, reason=reason, cause=_cause(principal, request_id), now=self._clock())
             if tracking_reference:
                 order.tracking_reference = tracking_reference
             await uow.orders.save(order, expected_version=expected)
-            await uow.events.status_changed(order, change)
-            if target is OrderStatus.CANCELLED:
-                await uow.events.order_cancelled(order, change)
+            for event in status_events(order, change):
+                await uow.emit(event)
             return order.name, order
 
         order, _ = await self._uows.idempotent(
-            scope=f"{_caller_scope()}:{method}",
+            scope=_idempotency_scope(principal, method),
             request_id=request_id,
             fingerprint=fingerprint,
             create=create,
-            load=lambda uow, _name: self._load(uow, order_id, scope),
+            load=lambda uow, _name: _load(uow, order_id, scope),
         )
-        return order
-
-    @staticmethod
-    async def _load(uow: UnitOfWork, order_id: str, scope: str | None, *, for_update: bool = False) -> Order:
-        order = await uow.orders.get(order_id, partner_id=scope, for_update=for_update)
-        if order is None:
-            raise NotFound(_ORDER_NOT_FOUND)
         return order
 
 

@@ -1,13 +1,19 @@
-"""Ports: what the use cases need from storage and messaging (adapters implement them)."""
+"""Ports: what the use cases need from storage (the adapters implement them).
+
+The unit of work is the shared port of :mod:`mes_kernel.uow` (one transaction; domain
+events go to the outbox with ``uow.emit``) with the service's repositories added.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Collection, Sequence
-from contextlib import AbstractAsyncContextManager
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol, TypeVar
+from typing import Protocol, TypeAlias
 
+from mes_kernel import uow
+from mes_kernel.deps import Deps
+from mes_kernel.uow import UnitOfWorkFactory
 from services.orders.domain.catalogue import CatalogueItem, CatalogueKind
 from services.orders.domain.order import Order, StatusChange
 from services.orders.domain.partner import ApiKey, Partner
@@ -15,15 +21,13 @@ from services.orders.domain.status import OrderStatus
 
 __all__ = [
     "CatalogueRepository",
-    "OrderEvents",
     "OrderFilter",
     "OrderRepository",
+    "OrdersDeps",
     "PartnerRepository",
     "UnitOfWork",
     "UnitOfWorkFactory",
 ]
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -53,9 +57,10 @@ class OrderRepository(Protocol):
         """Newest first by (create_time, order_id), strictly after the key ``after``."""
 
     async def count(self, partner_id: str | None, *, now: datetime) -> tuple[dict[OrderStatus, int], int]:
-        """(count per status, number of late orders)."""
+        """(count per status present, number of late orders)."""
 
-    async def status_changes(self, order_id: str, *, after_version: int, limit: int) -> list[StatusChange]: ...
+    async def status_changes(self, order_id: str, *, after_version: int, limit: int) -> list[StatusChange]:
+        """The history of an order, oldest first, after the version ``after_version``."""
 
 
 class PartnerRepository(Protocol):
@@ -77,7 +82,8 @@ class PartnerRepository(Protocol):
         """Conditional update (Conflict when the stored version moved); stores the keys
         ``added`` and the revocations in ``revoked``."""
 
-    async def find(self, *, after: str | None, limit: int) -> list[Partner]: ...
+    async def find(self, *, after: str | None, limit: int) -> list[Partner]:
+        """Ordered by partner id, strictly after ``after``."""
 
     async def partner_for_key(self, key_hash: str) -> str | None:
         """The partner id of the active key with this hash."""
@@ -97,46 +103,13 @@ class CatalogueRepository(Protocol):
         """Ordered by (kind name, code), strictly after ``after``."""
 
 
-class OrderEvents(Protocol):
-    """Writes integration events to the outbox, in the unit of work's transaction."""
+class UnitOfWork(uow.UnitOfWork, Protocol):
+    """One transaction: the repositories and the outbox (``emit``) share it."""
 
-    async def order_submitted(self, order: Order, *, causation_id: str = "") -> None: ...
-
-    async def status_changed(self, order: Order, change: StatusChange, *, causation_id: str = "") -> None: ...
-
-    async def order_cancelled(self, order: Order, change: StatusChange, *, causation_id: str = "") -> None: ...
+    orders: OrderRepository
+    partners: PartnerRepository
+    catalogue: CatalogueRepository
 
 
-class UnitOfWork(Protocol):
-    """One transaction: repositories and the event outbox share it."""
-
-    @property
-    def orders(self) -> OrderRepository: ...
-
-    @property
-    def partners(self) -> PartnerRepository: ...
-
-    @property
-    def catalogue(self) -> CatalogueRepository: ...
-
-    @property
-    def events(self) -> OrderEvents: ...
-
-
-class UnitOfWorkFactory(Protocol):
-    def write(self) -> AbstractAsyncContextManager[UnitOfWork]:
-        """A unit of work on the writer, committed on clean exit, rolled back on error."""
-
-    def read(self) -> AbstractAsyncContextManager[UnitOfWork]:
-        """A read-only unit of work (may lag on a replica)."""
-
-    async def idempotent(
-        self,
-        *,
-        scope: str,
-        request_id: str,
-        fingerprint: str,
-        create: Callable[[UnitOfWork], Awaitable[tuple[str, T]]],
-        load: Callable[[UnitOfWork, str], Awaitable[T]],
-    ) -> tuple[T, bool]:
-        """Run ``create`` once per (scope, request_id); returns (result, replayed)."""
+#: What the use cases receive: units of work, the page-token signer, the clock.
+OrdersDeps: TypeAlias = Deps[UnitOfWorkFactory[UnitOfWork]]

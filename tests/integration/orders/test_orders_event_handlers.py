@@ -84,15 +84,17 @@ async def test_events_after_cancel_or_reject_change_nothing(app: App, stub: Any,
 
 async def test_handler_joins_the_callers_transaction(app: App, stub: Any, partner_keys: dict[str, str]) -> None:
     order_id = await _submit(stub)
+    handlers = app.handles.event_handlers
     with pytest.raises(RuntimeError):
-        async with app.handles.uows.write() as uow:
-            assert await app.handles.event_handlers.on_reservation_held(order_id, "e1", uow=uow)
+        async with app.db.write() as session:
+            uows = app.handles.uows.borrow(session, causation_id="e1")
+            assert await handlers.on_reservation_held(order_id, "e1", uows=uows)
             raise RuntimeError("the consumer fails before commit")
     assert await _status(stub, order_id) == orders_pb2.ORDER_STATUS_SUBMITTED
     assert await outbox_subjects(app) == [ORDER_SUBMITTED.subject]
 
-    async with app.handles.uows.write() as uow:
-        await app.handles.event_handlers.on_reservation_held(order_id, "e1", uow=uow)
+    async with app.db.write() as session:
+        await handlers.on_reservation_held(order_id, "e1", uows=app.handles.uows.borrow(session, causation_id="e1"))
     assert await _status(stub, order_id) == orders_pb2.ORDER_STATUS_ACCEPTED
     assert await outbox_subjects(app) == [ORDER_SUBMITTED.subject, ORDER_STATUS_CHANGED.subject]
 

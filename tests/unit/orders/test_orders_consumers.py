@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from mes.common.v1 import common_pb2
 from mes.inventory.v1 import inventory_pb2
-from services.orders.entrypoints.consumers import describe_shortages
+from services.orders.entrypoints.codec.consumed import describe_shortages
 
 
 def test_shortages_name_each_material_with_its_unit() -> None:

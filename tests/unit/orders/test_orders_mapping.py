@@ -1,4 +1,4 @@
-"""Decoding gRPC requests into commands (no I/O)."""
+"""Decoding gRPC requests into commands and queries (no I/O)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,13 @@ import pytest
 
 from mes.orders.v1 import orders_pb2
 from mes_kernel.errors import InvalidArgument
+from mes_kernel.paging import PageRequest
+from mes_kernel.principal import Principal
+from services.orders.domain.catalogue import CatalogueKind
 from services.orders.domain.status import OrderStatus
-from services.orders.entrypoints.mapping import catalogue_kind, order_statuses, submit_command
+from services.orders.entrypoints.codec.requests import list_catalogue_items, list_orders, order_statuses, submit_order
+
+CALLER = Principal("partner", "acme", "acme")
 
 
 def request(**fields: object) -> orders_pb2.SubmitOrderRequest:
@@ -23,19 +28,20 @@ def request(**fields: object) -> orders_pb2.SubmitOrderRequest:
 
 
 def test_submit_fingerprint_ignores_request_id_and_parent_only() -> None:
-    base = submit_command(request())
-    assert submit_command(request(parent="partners/acme", request_id="other")).fingerprint == base.fingerprint
-    assert submit_command(request(priority=3)).fingerprint != base.fingerprint
+    base = submit_order(request(), CALLER)
+    assert submit_order(request(parent="partners/acme", request_id="other"), CALLER).fingerprint == base.fingerprint
+    assert submit_order(request(priority=3), CALLER).fingerprint != base.fingerprint
     assert base.due_time == datetime(2030, 1, 1, tzinfo=UTC)
+    assert base.principal == CALLER
 
 
 def test_missing_or_absurd_due_time() -> None:
     missing = request()
     missing.ClearField("due_time")
-    assert submit_command(missing).due_time is None
+    assert submit_order(missing, CALLER).due_time is None
     absurd = request()
     absurd.due_time.seconds = -(10**12)
-    due = submit_command(absurd).due_time
+    due = submit_order(absurd, CALLER).due_time
     assert due is not None and due.year == 1
 
 
@@ -44,6 +50,12 @@ def test_status_filters_and_catalogue_kinds() -> None:
     with pytest.raises(InvalidArgument) as raised:
         order_statuses([orders_pb2.ORDER_STATUS_SHIPPED, 0, 99])
     assert [v.field for v in raised.value.violations] == ["statuses[1]", "statuses[2]"]
-    assert catalogue_kind(0) is None
+    listing = list_orders(
+        orders_pb2.ListOrdersRequest(page_size=3, page_token="t", statuses=[orders_pb2.ORDER_STATUS_ON_HOLD]), CALLER
+    )
+    assert (listing.page, listing.statuses) == (PageRequest(3, "t"), (OrderStatus.ON_HOLD,))
+    assert list_catalogue_items(orders_pb2.ListCatalogueItemsRequest(kind=0), CALLER).kind is None
+    styles = orders_pb2.ListCatalogueItemsRequest(kind=orders_pb2.CATALOGUE_ITEM_KIND_STYLE)
+    assert list_catalogue_items(styles, CALLER).kind is CatalogueKind.STYLE
     with pytest.raises(InvalidArgument):
-        catalogue_kind(5)
+        list_catalogue_items(orders_pb2.ListCatalogueItemsRequest(kind=5), CALLER)  # type: ignore[arg-type]
