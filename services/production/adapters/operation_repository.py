@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from mes_platform.keyset import keyset_after
 from services.production.adapters import tables as t
 from services.production.adapters.rows import from_row, to_values, update_versioned
-from services.production.domain.operations import AttemptRecord, Operation, OperationStatus
+from services.production.domain.operations import OPERATION_PROGRESS, AttemptRecord, Operation, OperationStatus
 from services.production.domain.views import LossGrouping, LossSummary
 
 __all__ = ["SqlOperationRepository"]
@@ -30,23 +30,7 @@ _OPEN = [
     )
 ]
 _COUNTED = [str(OperationStatus.QUEUED), str(OperationStatus.IN_PROGRESS), str(OperationStatus.LOSS_REVIEW)]
-#: What moves on an operation (the rest is fixed when it is planned).
-_OPERATION_MUTABLE = (
-    "status",
-    "work_center",
-    "weigh_in_mg",
-    "weigh_out_mg",
-    "scrap_returned_mg",
-    "loss_mg",
-    "started_by",
-    "finished_by",
-    "reviewed_by",
-    "review_note",
-    "start_time",
-    "finish_time",
-    "attempt",
-    "update_time",
-)
+#: What is fixed when an operation is planned (domain.operations.OPERATION_PROGRESS moves).
 _OPERATION_FIXED = (
     "work_order_id",
     "sequence",
@@ -145,7 +129,7 @@ class SqlOperationRepository:
     async def add_all(self, operations: Sequence[Operation]) -> None:
         if not operations:
             return
-        rows = [to_values(op, (*_OPERATION_FIXED, *_OPERATION_MUTABLE)) for op in operations]
+        rows = [to_values(op, (*_OPERATION_FIXED, *OPERATION_PROGRESS)) for op in operations]
         await self._s.execute(insert(_op), rows)
 
     async def update(self, operation: Operation) -> None:
@@ -154,7 +138,7 @@ class SqlOperationRepository:
             _op,
             [_op.c.work_order_id == operation.work_order_id, _op.c.sequence == operation.sequence],
             operation.version,
-            to_values(operation, _OPERATION_MUTABLE),
+            to_values(operation, OPERATION_PROGRESS),
         )
 
     async def open_load(self, codes: Collection[str]) -> dict[str, int]:

@@ -15,6 +15,7 @@ from enum import StrEnum
 from mes_kernel.errors import FailedPrecondition, FieldViolation, InvalidArgument
 
 __all__ = [
+    "OPERATION_PROGRESS",
     "STONE_SETTING",
     "AttemptRecord",
     "LossDecision",
@@ -27,6 +28,23 @@ __all__ = [
 
 STONE_SETTING = "STONE_SETTING"
 MAX_WEIGHT_MG = 100_000_000
+#: The fields of an :class:`Operation` that change after it is planned (the rest never does).
+OPERATION_PROGRESS = (
+    "status",
+    "work_center",
+    "weigh_in_mg",
+    "weigh_out_mg",
+    "scrap_returned_mg",
+    "loss_mg",
+    "started_by",
+    "finished_by",
+    "reviewed_by",
+    "review_note",
+    "start_time",
+    "finish_time",
+    "attempt",
+    "update_time",
+)
 
 
 class OperationStatus(StrEnum):
