@@ -12,7 +12,8 @@ repositories (built on ``self.session``), and an encoder of its domain events::
 
 Writes race as :class:`~mes_kernel.uow.WriteConflict` (a unique key taken meanwhile, a
 PostgreSQL serialization failure or deadlock); :meth:`transact` and :meth:`idempotent`
-run the use case again when that happens.
+run the use case again when that happens, and when every attempt lost its race the caller
+gets :class:`StillConflicting` (ABORTED ``VERSION_CONFLICT``: retry the request).
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from copy import copy
 from dataclasses import dataclass, replace
-from typing import Generic, TypeVar
+from typing import Generic, Self, TypeVar
 
 from google.protobuf.message import Message
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -41,6 +43,7 @@ __all__ = [
     "OutboxEmitter",
     "SqlUnitOfWork",
     "SqlUnitOfWorkFactory",
+    "StillConflicting",
     "write_conflicts",
 ]
 
@@ -51,6 +54,11 @@ U = TypeVar("U", bound="SqlUnitOfWork")
 EventEncoder = Callable[[object], tuple[EventType[Message], Message]]
 #: PostgreSQL: serialization failure, deadlock detected (the transaction may simply run again).
 _RETRYABLE_SQLSTATES = {"40001", "40P01"}
+
+
+class StillConflicting(Conflict, WriteConflict):
+    """Every attempt lost a write race: ABORTED ``VERSION_CONFLICT`` for the caller (a
+    :class:`~mes_kernel.errors.Conflict`), still a WriteConflict to code that catches those."""
 
 
 @asynccontextmanager
@@ -119,6 +127,8 @@ class _Factory(ABC, Generic[U]):
                 async with self.write() as uow:
                     return await fn(uow)
             except Exception as exc:
+                if attempt == attempts and isinstance(exc, WriteConflict) and not isinstance(exc, Conflict):
+                    raise StillConflicting("the data changed concurrently; retry the request") from exc
                 if attempt == attempts or not _retryable(exc):
                     raise
         raise AssertionError("unreachable")
@@ -173,6 +183,13 @@ class SqlUnitOfWorkFactory(_Factory[U]):
         self._make = make
         self._emitter = OutboxEmitter(OutboxWriter(infra.outbox, producer), encode)
         self._idempotency = IdempotencyStore(infra.idempotency)
+
+    def caused_by(self, causation_id: str) -> Self:
+        """The same units of work; the events they emit carry ``causation_id`` by default
+        (as inside :meth:`borrow`, for work that has a cause but no transaction of its own)."""
+        other = copy(self)
+        other._emitter = replace(self._emitter, causation_id=causation_id)
+        return other
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[U]:

@@ -1,10 +1,6 @@
-"""Composition root of the inventory service: what the runtime needs that is its own.
-
-With ``NATS_URL`` set the process also relays its outbox, runs its consumers
-(``entrypoints/consumers.py``) and retries waiting orders periodically as a safety net
-(``MES_INVENTORY_WAITING_RETRY_INTERVAL_S``); the shared start sequence is
-:mod:`mes_platform.runtime`.
-"""
+"""Composition root of the inventory service: what the runtime (:mod:`mes_platform.runtime`)
+needs that is its own. With ``NATS_URL`` the process also runs its consumers and the
+periodic retry of waiting orders (``MES_INVENTORY_WAITING_RETRY_INTERVAL_S``)."""
 
 from __future__ import annotations
 
@@ -12,44 +8,42 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mes.inventory.v1 import inventory_pb2_grpc
+from mes_kernel.deps import Deps
 from mes_kernel.paging import PageTokens
 from mes_platform.config import ServiceSettings
 from mes_platform.db import Database
 from mes_platform.runtime import RunningService, ServiceSpec, Wiring, start_service
+from mes_platform.uow import SqlUnitOfWorkFactory
 from services.inventory.adapters.tables import infra
-from services.inventory.adapters.unit_of_work import SqlUnitOfWork
+from services.inventory.adapters.unit_of_work import InventoryUnitOfWork
 from services.inventory.config import SERVICE, Settings
+from services.inventory.entrypoints.codec import encode_event
 from services.inventory.entrypoints.consumers import consumer_specs
 from services.inventory.entrypoints.grpc_api import SERVICE_NAME, InventoryServicer
 from services.inventory.entrypoints.waiting_sweeper import WaitingSweeper
-from services.inventory.service_layer.common import Deps
 from services.inventory.service_layer.handlers import Handlers
+from services.inventory.service_layer.ports import InventoryDeps
 
-__all__ = ["SPEC", "App", "Handles", "build_handlers", "start"]
+__all__ = ["SPEC", "App", "Handles", "start"]
 
 
 @dataclass(frozen=True)
 class Handles:
+    uows: SqlUnitOfWorkFactory[InventoryUnitOfWork]
     handlers: Handlers
 
 
-def build_handlers(settings: Settings, db: Database) -> Handlers:
-    tokens = PageTokens(settings.page_token_secret)
-    uow = SqlUnitOfWork(db)
-    return Handlers.build(
-        Deps(uow=uow, tokens=tokens, attempts=settings.reserve_attempts, retry_batch=settings.retry_batch)
-    )
-
-
 def wire(settings: Settings, db: Database) -> Wiring[Handles]:
-    handlers = build_handlers(settings, db)
+    uows = SqlUnitOfWorkFactory(db, infra, producer=SERVICE, make=InventoryUnitOfWork, encode=encode_event)
+    deps: InventoryDeps = Deps(uows, PageTokens(settings.page_token_secret))
+    handlers = Handlers.build(deps, attempts=settings.reserve_attempts, retry_batch=settings.retry_batch)
     servicer = InventoryServicer(handlers)
     return Wiring(
         register=lambda server: inventory_pb2_grpc.add_InventoryServiceServicer_to_server(servicer, server),
         service_names=[SERVICE_NAME],
-        handles=Handles(handlers),
-        consumers=consumer_specs(SqlUnitOfWork(db), handlers.events),
-        tasks=[WaitingSweeper(handlers.events, interval_s=settings.waiting_retry_interval_s)],
+        handles=Handles(uows, handlers),
+        consumers=consumer_specs(uows, handlers.events),
+        tasks=[WaitingSweeper(uows, handlers.events, interval_s=settings.waiting_retry_interval_s)],
     )
 
 

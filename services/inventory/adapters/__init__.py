@@ -1,1 +1,1 @@
-"""SQLAlchemy tables and repositories, the outbox sink and the protobuf codec."""
+"""SQLAlchemy tables, rows <-> domain mapping, repositories and the unit of work."""

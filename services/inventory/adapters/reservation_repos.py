@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection, Sequence
-from datetime import UTC, datetime
+from dataclasses import asdict
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mes_kernel.clock import as_utc
-from services.inventory.adapters.keyset import iso, key_parts, keyset_after, page_of, parse_time
+from mes_kernel.clock import utcnow
+from mes_platform.keyset import keyset_after
+from services.inventory.adapters.rows import from_row, to_row
+from services.inventory.adapters.stock_repos import changed
 from services.inventory.adapters.tables import (
     closed_orders,
     reservation_items,
@@ -20,25 +23,14 @@ from services.inventory.adapters.tables import (
     waiting_shortages,
 )
 from services.inventory.domain.allocation import Requirement, ShortageLine
-from services.inventory.domain.materials import MaterialKind, Priority
 from services.inventory.domain.reservations import ACTIVE_STATES, Reservation, ReservationItem, ReservationState
 from services.inventory.domain.waiting import Shortage, WaitingOrder
-from services.inventory.service_layer.ports import Key, Page
+from services.inventory.service_layer.ports import ReservationKey, ShortageKey
 
 __all__ = ["SqlReservations", "SqlWaiting"]
 
 _ACTIVE = sorted(s.value for s in ACTIVE_STATES)
-
-
-def _item(row: Row[Any]) -> ReservationItem:
-    return ReservationItem(
-        lot_id=row.lot_id,
-        kind=MaterialKind(row.kind),
-        material_code=row.material_code,
-        weight_mg=row.weight_mg,
-        pieces=row.pieces,
-        line_number=row.line_number,
-    )
+r, items_c = reservations.c, reservation_items.c
 
 
 class SqlReservations:
@@ -46,31 +38,11 @@ class SqlReservations:
         self._s = session
 
     async def add(self, reservation: Reservation) -> None:
-        await self._s.execute(
-            insert(reservations).values(
-                reservation_id=reservation.reservation_id,
-                order_id=reservation.order_id,
-                state=reservation.state.value,
-                priority=int(reservation.priority),
-                release_reason=reservation.release_reason,
-                create_time=reservation.create_time,
-                update_time=reservation.update_time,
-                version=reservation.version,
-            )
-        )
+        await self._s.execute(insert(reservations).values(to_row(reservation, reservations)))
         await self._s.execute(
             insert(reservation_items),
             [
-                {
-                    "reservation_id": reservation.reservation_id,
-                    "position": position,
-                    "lot_id": item.lot_id,
-                    "kind": item.kind.value,
-                    "material_code": item.material_code,
-                    "weight_mg": item.weight_mg,
-                    "pieces": item.pieces,
-                    "line_number": item.line_number,
-                }
+                to_row(item, reservation_items, reservation_id=reservation.reservation_id, position=position)
                 for position, item in enumerate(reservation.items)
             ],
         )
@@ -78,125 +50,65 @@ class SqlReservations:
     async def _hydrate(self, rows: Sequence[Row[Any]]) -> list[Reservation]:
         if not rows:
             return []
-        ids = [row.reservation_id for row in rows]
-        items: dict[str, list[ReservationItem]] = {i: [] for i in ids}
-        item_rows = await self._s.execute(
+        items: dict[str, list[ReservationItem]] = {row.reservation_id: [] for row in rows}
+        stmt = (
             select(reservation_items)
-            .where(reservation_items.c.reservation_id.in_(ids))
-            .order_by(reservation_items.c.reservation_id, reservation_items.c.position)
+            .where(items_c.reservation_id.in_(list(items)))
+            .order_by(items_c.reservation_id, items_c.position)
         )
-        for item_row in item_rows:
-            items[item_row.reservation_id].append(_item(item_row))
-        return [
-            Reservation(
-                reservation_id=row.reservation_id,
-                order_id=row.order_id,
-                state=ReservationState(row.state),
-                items=tuple(items[row.reservation_id]),
-                priority=Priority(row.priority),
-                create_time=as_utc(row.create_time),
-                update_time=as_utc(row.update_time),
-                version=row.version,
-                release_reason=row.release_reason,
-            )
-            for row in rows
-        ]
+        for item in await self._s.execute(stmt):
+            items[item.reservation_id].append(from_row(ReservationItem, item))
+        return [from_row(Reservation, row, items=tuple(items[row.reservation_id])) for row in rows]
 
     async def _one(self, *where: Any) -> Reservation | None:
-        stmt = (
-            select(reservations)
-            .where(*where)
-            .order_by(reservations.c.create_time.desc(), reservations.c.reservation_id.desc())
-        )
+        stmt = select(reservations).where(*where).order_by(r.create_time.desc(), r.reservation_id.desc())
         found = await self._hydrate((await self._s.execute(stmt.limit(1))).all())
         return found[0] if found else None
 
     async def get(self, reservation_id: str) -> Reservation | None:
-        return await self._one(reservations.c.reservation_id == reservation_id)
+        return await self._one(r.reservation_id == reservation_id)
 
     async def get_many(self, reservation_ids: Collection[str]) -> dict[str, Reservation]:
         if not reservation_ids:
             return {}
-        rows = (
-            await self._s.execute(select(reservations).where(reservations.c.reservation_id.in_(list(reservation_ids))))
-        ).all()
-        return {r.reservation_id: r for r in await self._hydrate(rows)}
+        rows = (await self._s.execute(select(reservations).where(r.reservation_id.in_(list(reservation_ids))))).all()
+        return {found.reservation_id: found for found in await self._hydrate(rows)}
 
     async def active_for_order(self, order_id: str) -> Reservation | None:
-        return await self._one(reservations.c.order_id == order_id, reservations.c.state.in_(_ACTIVE))
+        return await self._one(r.order_id == order_id, r.state.in_(_ACTIVE))
 
     async def latest_for_order(self, order_id: str) -> Reservation | None:
-        return await self._one(reservations.c.order_id == order_id)
+        return await self._one(r.order_id == order_id)
 
     async def update(self, reservation: Reservation, expected_version: int) -> bool:
-        result = await self._s.execute(
-            update(reservations)
-            .where(
-                reservations.c.reservation_id == reservation.reservation_id,
-                reservations.c.version == expected_version,
-            )
-            .values(
-                state=reservation.state.value,
-                release_reason=reservation.release_reason,
-                update_time=reservation.update_time,
-                version=reservation.version,
-            )
-        )
-        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+        stmt = update(reservations).where(r.reservation_id == reservation.reservation_id, r.version == expected_version)
+        values = to_row(reservation, reservations)
+        changes = {name: values[name] for name in ("state", "release_reason", "update_time", "version")}
+        return changed(await self._s.execute(stmt.values(changes)))
 
-    async def page(
-        self, order_ids: Sequence[str], states: Sequence[ReservationState], after: Key | None, limit: int
-    ) -> Page[Reservation]:
-        c = reservations.c
-        stmt = select(reservations).order_by(c.create_time, c.reservation_id).limit(limit + 1)
+    async def find(
+        self, order_ids: Sequence[str], states: Sequence[ReservationState], after: ReservationKey | None, limit: int
+    ) -> list[Reservation]:
+        stmt = select(reservations).order_by(r.create_time, r.reservation_id).limit(limit)
         if order_ids:
-            stmt = stmt.where(c.order_id.in_(list(order_ids)))
+            stmt = stmt.where(r.order_id.in_(list(order_ids)))
         if states:
-            stmt = stmt.where(c.state.in_([s.value for s in states]))
+            stmt = stmt.where(r.state.in_([s.value for s in states]))
         if after is not None:
-            time_s, reservation_id = key_parts(after, [str, str])
-            stmt = stmt.where(
-                keyset_after([(c.create_time, parse_time(time_s), False), (c.reservation_id, reservation_id, False)])
-            )
-        rows = (await self._s.execute(stmt)).all()
-        hydrated = {r.reservation_id: r for r in await self._hydrate(rows)}
-        return page_of(
-            rows, limit, lambda r: hydrated[r.reservation_id], lambda r: [iso(r.create_time), r.reservation_id]
-        )
+            stmt = stmt.where(keyset_after([(r.create_time, after[0], False), (r.reservation_id, after[1], False)]))
+        return await self._hydrate((await self._s.execute(stmt)).all())
 
 
 def _requirements_json(requirements: Sequence[Requirement]) -> str:
-    return json.dumps(
-        [
-            {
-                "kind": r.kind.value,
-                "material_code": r.material_code,
-                "quantity": r.quantity,
-                "line_number": r.line_number,
-            }
-            for r in requirements
-        ],
-        separators=(",", ":"),
-    )
+    """JSON list of {"kind", "material_code", "quantity", "line_number"}."""
+    return json.dumps([asdict(req) for req in requirements], separators=(",", ":"))
 
 
 def _requirements(blob: str) -> tuple[Requirement, ...]:
-    return tuple(
-        Requirement(MaterialKind(d["kind"]), d["material_code"], int(d["quantity"]), int(d["line_number"]))
-        for d in json.loads(blob)
-    )
+    return tuple(from_row(Requirement, d) for d in json.loads(blob))
 
 
-def _shortage(row: Row[Any]) -> Shortage:
-    return Shortage(
-        order_id=row.order_id,
-        kind=MaterialKind(row.kind),
-        material_code=row.material_code,
-        required=row.required,
-        available=row.available,
-        priority=Priority(row.priority),
-        since_time=as_utc(row.since_time),
-    )
+w, short_c = waiting_orders.c, waiting_shortages.c
 
 
 class SqlWaiting:
@@ -206,20 +118,18 @@ class SqlWaiting:
     async def _load(self, rows: Sequence[Row[Any]]) -> list[WaitingOrder]:
         if not rows:
             return []
-        ids = [row.order_id for row in rows]
-        lines: dict[str, list[ShortageLine]] = {i: [] for i in ids}
-        shortage_rows = await self._s.execute(
+        lines: dict[str, list[ShortageLine]] = {row.order_id: [] for row in rows}
+        stmt = (
             select(waiting_shortages)
-            .where(waiting_shortages.c.order_id.in_(ids))
-            .order_by(waiting_shortages.c.order_id, waiting_shortages.c.kind, waiting_shortages.c.material_code)
+            .where(short_c.order_id.in_(list(lines)))
+            .order_by(short_c.order_id, short_c.kind, short_c.material_code)
         )
-        for s in shortage_rows:
-            lines[s.order_id].append(ShortageLine(MaterialKind(s.kind), s.material_code, s.required, s.available))
+        for line in await self._s.execute(stmt):
+            lines[line.order_id].append(from_row(ShortageLine, line))
         return [
-            WaitingOrder(
-                order_id=row.order_id,
-                priority=Priority(row.priority),
-                submit_time=as_utc(row.submit_time),
+            from_row(
+                WaitingOrder,
+                row,
                 requirements=_requirements(row.requirements),
                 shortages=tuple(lines[row.order_id]),
             )
@@ -227,82 +137,59 @@ class SqlWaiting:
         ]
 
     async def get(self, order_id: str) -> WaitingOrder | None:
-        rows = (await self._s.execute(select(waiting_orders).where(waiting_orders.c.order_id == order_id))).all()
-        found = await self._load(rows)
+        found = await self._load((await self._s.execute(select(waiting_orders).where(w.order_id == order_id))).all())
         return found[0] if found else None
 
     async def save(self, waiting: WaitingOrder) -> None:
-        values = {
-            "priority": int(waiting.priority),
-            "submit_time": waiting.submit_time,
-            "requirements": _requirements_json(waiting.requirements),
-            "updated_at": datetime.now(UTC),
-        }
-        await self._s.execute(delete(waiting_shortages).where(waiting_shortages.c.order_id == waiting.order_id))
-        result = await self._s.execute(
-            update(waiting_orders).where(waiting_orders.c.order_id == waiting.order_id).values(values)
+        values = to_row(
+            waiting, waiting_orders, requirements=_requirements_json(waiting.requirements), updated_at=utcnow()
         )
-        if result.rowcount == 0:  # type: ignore[attr-defined]
-            await self._s.execute(insert(waiting_orders).values(order_id=waiting.order_id, **values))
-        lines = sorted(waiting.shortages, key=lambda s: (s.kind.value, s.material_code))
-        if not lines:
-            return
-        await self._s.execute(
-            insert(waiting_shortages),
-            [
-                {
-                    "order_id": waiting.order_id,
-                    "kind": s.kind.value,
-                    "material_code": s.material_code,
-                    "required": s.required,
-                    "available": s.available,
-                    "priority": int(waiting.priority),
-                    "since_time": waiting.submit_time,
-                }
-                for s in lines
-            ],
-        )
+        await self._s.execute(delete(waiting_shortages).where(short_c.order_id == waiting.order_id))
+        result = await self._s.execute(update(waiting_orders).where(w.order_id == waiting.order_id).values(values))
+        if not changed(result):
+            await self._s.execute(insert(waiting_orders).values(values))
+        lines = sorted(waiting.shortages, key=lambda line: (line.kind.value, line.material_code))
+        if lines:
+            await self._s.execute(
+                insert(waiting_shortages),
+                [
+                    to_row(
+                        line,
+                        waiting_shortages,
+                        order_id=waiting.order_id,
+                        priority=waiting.priority,
+                        since_time=waiting.submit_time,
+                    )
+                    for line in lines
+                ],
+            )
 
     async def remove(self, order_id: str) -> bool:
-        await self._s.execute(delete(waiting_shortages).where(waiting_shortages.c.order_id == order_id))
-        result = await self._s.execute(delete(waiting_orders).where(waiting_orders.c.order_id == order_id))
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        await self._s.execute(delete(waiting_shortages).where(short_c.order_id == order_id))
+        return changed(await self._s.execute(delete(waiting_orders).where(w.order_id == order_id)))
 
     async def in_serve_order(self, limit: int) -> list[WaitingOrder]:
-        c = waiting_orders.c
-        stmt = select(waiting_orders).order_by(c.priority.desc(), c.submit_time, c.order_id).limit(limit)
+        stmt = select(waiting_orders).order_by(w.priority.desc(), w.submit_time, w.order_id).limit(limit)
         return await self._load((await self._s.execute(stmt)).all())
 
-    async def shortages(self, after: Key | None, limit: int) -> Page[Shortage]:
-        c = waiting_shortages.c
+    async def shortages(self, after: ShortageKey | None, limit: int) -> list[Shortage]:
         stmt = (
             select(waiting_shortages)
-            .order_by(c.priority.desc(), c.since_time, c.order_id, c.kind, c.material_code)
-            .limit(limit + 1)
+            .order_by(
+                short_c.priority.desc(), short_c.since_time, short_c.order_id, short_c.kind, short_c.material_code
+            )
+            .limit(limit)
         )
         if after is not None:
-            priority, time_s, order_id, kind, code = key_parts(after, [int, str, str, str, str])
-            stmt = stmt.where(
-                keyset_after(
-                    [
-                        (c.priority, priority, True),
-                        (c.since_time, parse_time(time_s), False),
-                        (c.order_id, order_id, False),
-                        (c.kind, kind, False),
-                        (c.material_code, code, False),
-                    ]
-                )
-            )
-        rows = (await self._s.execute(stmt)).all()
-        return page_of(
-            rows, limit, _shortage, lambda r: [r.priority, iso(r.since_time), r.order_id, r.kind, r.material_code]
-        )
+            columns = (short_c.priority, short_c.since_time, short_c.order_id, short_c.kind, short_c.material_code)
+            descending = (True, False, False, False, False)
+            stmt = stmt.where(keyset_after(list(zip(columns, after, descending, strict=True))))
+        return [from_row(Shortage, row) for row in await self._s.execute(stmt)]
 
     async def closed_reason(self, order_id: str) -> str | None:
-        row = (
-            await self._s.execute(select(closed_orders.c.reason).where(closed_orders.c.order_id == order_id))
-        ).first()
-        return None if row is None else str(row.reason)
+        stmt = select(closed_orders.c.reason).where(closed_orders.c.order_id == order_id)
+        reason = (await self._s.execute(stmt)).scalar()
+        return None if reason is None else str(reason)
 
     async def close(self, order_id: str, reason: str, now: datetime) -> None:
         await self._s.execute(insert(closed_orders).values(order_id=order_id, reason=reason, closed_at=now))

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from services.inventory.domain.materials import MaterialKind, amounts
+
 __all__ = ["STORES", "CustodyEntry", "CustodyKind", "order_holder", "outstanding_by_lot"]
 
 #: The holder of everything in stores.
@@ -42,6 +44,27 @@ class CustodyEntry:
     create_time: datetime
     #: Entries written by one request share a batch id (used to replay idempotent requests).
     batch_id: str = ""
+
+    @classmethod
+    def of(
+        cls,
+        entry_id: str,
+        kind: CustodyKind,
+        holder: str,
+        material: tuple[MaterialKind, str],
+        quantity: int,
+        now: datetime,
+        *,
+        lot_id: str = "",
+        reference: str = "",
+        operator_code: str = "",
+        batch_id: str = "",
+    ) -> CustodyEntry:
+        """An entry moving ``quantity`` of ``material`` (kind, code) in its unit (mg or pieces)."""
+        weight_mg, pieces = amounts(material[0], quantity)
+        return cls(
+            entry_id, kind, holder, material[1], lot_id, weight_mg, pieces, reference, operator_code, now, batch_id
+        )
 
 
 def outstanding_by_lot(

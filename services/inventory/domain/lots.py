@@ -40,8 +40,7 @@ class MaterialLot:
         now: datetime,
     ) -> MaterialLot:
         metal = kind is MaterialKind.METAL
-        mg = weight_mg if metal else 0
-        pcs = 0 if metal else pieces
+        mg, pcs = (weight_mg, 0) if metal else (0, pieces)
         return cls(
             lot_id=lot_id,
             kind=kind,

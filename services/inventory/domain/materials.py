@@ -14,6 +14,7 @@ __all__ = [
     "MaterialKind",
     "Metal",
     "Priority",
+    "amounts",
     "fine_mg",
     "fineness_allowed",
 ]
@@ -63,6 +64,11 @@ COLOURS = ("yellow", "white", "rose", "red", "green", "natural")
 
 def fineness_allowed(metal: Metal, fineness: int) -> bool:
     return fineness in ALLOWED_FINENESS[metal]
+
+
+def amounts(kind: MaterialKind, quantity: int) -> tuple[int, int]:
+    """(weight_mg, pieces) of a quantity in the material's unit (mg for metal, pieces for stones)."""
+    return (quantity, 0) if kind is MaterialKind.METAL else (0, quantity)
 
 
 def fine_mg(gross_mg: int, fineness: int) -> int:

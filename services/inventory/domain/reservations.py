@@ -21,7 +21,7 @@ from typing import NamedTuple
 
 from mes_kernel.errors import FailedPrecondition
 from services.inventory.domain.allocation import Allocation
-from services.inventory.domain.materials import MaterialKind, Priority
+from services.inventory.domain.materials import MaterialKind, Priority, amounts
 
 __all__ = ["ACTIVE_STATES", "TRANSITIONS", "LotShare", "Reservation", "ReservationItem", "ReservationState"]
 
@@ -67,14 +67,9 @@ class ReservationItem:
 
     @classmethod
     def from_allocation(cls, allocation: Allocation) -> ReservationItem:
-        metal = allocation.kind is MaterialKind.METAL
+        weight_mg, pieces = amounts(allocation.kind, allocation.quantity)
         return cls(
-            lot_id=allocation.lot_id,
-            kind=allocation.kind,
-            material_code=allocation.material_code,
-            weight_mg=allocation.quantity if metal else 0,
-            pieces=0 if metal else allocation.quantity,
-            line_number=allocation.line_number,
+            allocation.lot_id, allocation.kind, allocation.material_code, weight_mg, pieces, allocation.line_number
         )
 
 

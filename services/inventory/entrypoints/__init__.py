@@ -1,1 +1,1 @@
-"""Transport adapters: the gRPC servicer and its request decoding."""
+"""Transport: the gRPC servicer, the event consumers, the periodic retry and the protobuf codec."""

@@ -24,26 +24,24 @@ returns issued metal to its lots); metal returned beyond what an order held beco
 lot (``lot.received``). So ``inventory.custody.recorded`` is not consumed (one event per
 lot share of every issue would cost a transaction each for nothing).
 
-Every handler runs inside the consumer's transaction (the inbox row is already in it) on a
-unit of work borrowed from that session (savepoints for the use cases' own retries); the
-events it writes carry the handled event's id as causation id.
+Every handler runs inside the consumer's transaction (the inbox row is already in it) on
+units of work borrowed from that session (savepoints for the use cases' own retries); the
+events it writes carry the handled event's id as their cause.
 """
 
 from __future__ import annotations
 
-from datetime import UTC
-
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mes.common.v1 import common_pb2
 from mes.orders.v1 import orders_events_pb2 as orders
 from mes.production.v1 import production_events_pb2 as prod
 from mes.production.v1 import production_pb2
 from mes_contracts import events
 from mes_platform.messaging.events import EventContext
 from mes_platform.messaging.runtime import ConsumerSpec
-from services.inventory.adapters.unit_of_work import SqlUnitOfWork
-from services.inventory.entrypoints.mapping import priority_of, requirement
+from mes_platform.uow import SqlUnitOfWorkFactory
+from services.inventory.adapters.unit_of_work import InventoryUnitOfWork
+from services.inventory.entrypoints import codec
 from services.inventory.service_layer.event_handlers import EventHandlers
 
 __all__ = ["InventoryConsumers", "consumer_specs", "is_recordable_loss"]
@@ -67,37 +65,30 @@ def is_recordable_loss(event: prod.OperationChangedEvent) -> bool:
 
 
 class InventoryConsumers:
-    """Decode the event, call the use case on a unit of work borrowed from the consumer's session."""
+    """Decode the event, call the handler on units of work borrowed from the consumer's session."""
 
-    def __init__(self, uow: SqlUnitOfWork, handlers: EventHandlers) -> None:
-        self._uow = uow
+    def __init__(self, uows: SqlUnitOfWorkFactory[InventoryUnitOfWork], handlers: EventHandlers) -> None:
+        self._uows = uows
         self._handlers = handlers
 
-    def _on(self, session: AsyncSession) -> EventHandlers:
-        return self._handlers.bound(self._uow.borrow(session))
+    def _on(self, session: AsyncSession, ctx: EventContext) -> EventHandlers:
+        return self._handlers.bound(self._uows.borrow(session, causation_id=ctx.event_id))
 
     async def requirements_computed(
         self, session: AsyncSession, event: prod.RequirementsComputedEvent, ctx: EventContext
     ) -> None:
-        submit_time = event.submit_time.ToDatetime(tzinfo=UTC) if event.HasField("submit_time") else None
-        await self._on(session).reserve_for_order(
-            event.order_id,
-            priority_of(event.priority),
-            [requirement(r) for r in event.requirements],
-            submit_time,
-            ctx.event_id,
-        )
+        await self._on(session, ctx).reserve_for_order(*codec.reserve_for_order(event))
 
     async def work_orders_released(
         self, session: AsyncSession, event: prod.WorkOrdersReleasedEvent, ctx: EventContext
     ) -> None:
-        await self._on(session).commit_for_order(event.order_id, ctx.event_id)
+        await self._on(session, ctx).commit_for_order(event.order_id)
 
     async def work_order_completed(
         self, session: AsyncSession, event: prod.WorkOrderCompletedEvent, ctx: EventContext
     ) -> None:
         if event.order_completed:
-            await self._on(session).consume_for_order(event.work_order.order_id, ctx.event_id)
+            await self._on(session, ctx).consume_for_order(event.work_order.order_id)
 
     async def operation_changed(
         self, session: AsyncSession, event: prod.OperationChangedEvent, ctx: EventContext
@@ -105,32 +96,27 @@ class InventoryConsumers:
         if not is_recordable_loss(event):
             return
         op = event.operation
-        await self._on(session).record_operation_loss(
+        await self._on(session, ctx).record_operation_loss(
             op.name, op.order_id, op.alloy_code, op.loss_mg, op.finished_by, ctx.event_id
         )
 
     async def work_orders_cancelled(
         self, session: AsyncSession, event: prod.WorkOrdersCancelledEvent, ctx: EventContext
     ) -> None:
-        returned = [
-            (r.material_code, r.weight_mg)
-            for r in event.returned
-            if r.kind == common_pb2.MATERIAL_KIND_METAL and r.weight_mg > 0
-        ]
-        await self._on(session).settle_cancelled_work(event.order_id, returned, ctx.event_id)
+        await self._on(session, ctx).settle_cancelled_work(event.order_id, codec.returned_metal(event), ctx.event_id)
 
     async def order_cancelled(
         self, session: AsyncSession, event: orders.OrderCancelledEvent, ctx: EventContext
     ) -> None:
         reason = (event.reason or "order cancelled")[:500]
-        await self._on(session).release_for_order(event.order_id, reason, ctx.event_id, keep_committed=True)
+        await self._on(session, ctx).release_for_order(event.order_id, reason, keep_committed=True)
 
     async def stock_changed(self, session: AsyncSession, event: object, ctx: EventContext) -> None:
-        await self._on(session).retry_waiting_orders(ctx.event_id)
+        await self._on(session, ctx).retry_waiting_orders()
 
 
-def consumer_specs(uow: SqlUnitOfWork, handlers: EventHandlers) -> list[ConsumerSpec]:
-    c = InventoryConsumers(uow, handlers)
+def consumer_specs(uows: SqlUnitOfWorkFactory[InventoryUnitOfWork], handlers: EventHandlers) -> list[ConsumerSpec]:
+    c = InventoryConsumers(uows, handlers)
     return [
         ConsumerSpec(
             PRODUCTION_EVENTS,

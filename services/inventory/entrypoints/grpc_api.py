@@ -1,35 +1,47 @@
-"""The InventoryService servicer: decode -> call a use case -> encode. No decisions here.
+"""The InventoryService servicer: the caller, decode -> call a use case -> encode. No decisions here.
 
-Alloy reads are open to every authenticated caller (the catalogue); everything else
-is for staff (operators and services not acting for a partner).
+The acting principal comes from the server interceptor (:func:`current_principal`) and
+travels in every command and query; the use cases decide what it may do (alloy reads are
+open to every authenticated caller, everything else is for staff).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
 
 from mes.inventory.v1 import inventory_pb2 as pb
 from mes.inventory.v1 import inventory_pb2_grpc
-from mes_kernel.validation import parse_name
-from mes_platform.auth import current_principal, require_staff
-from services.inventory.adapters.codec import alloy_pb, balance_pb, entry_pb, lot_pb, reservation_pb, shortage_pb
-from services.inventory.entrypoints import mapping
-from services.inventory.service_layer.commands import ListQuery
+from mes_platform.auth import current_principal
+from mes_platform.idempotency import request_fingerprint
+from services.inventory.entrypoints import codec
+from services.inventory.service_layer import commands as c
 from services.inventory.service_layer.handlers import Handlers
-from services.inventory.service_layer.ports import CustodyFilter
 
 __all__ = ["SERVICE_NAME", "InventoryServicer"]
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["InventoryService"].full_name
 Context = grpc.aio.ServicerContext[Any, Any]
+Q = TypeVar("Q", bound=c.ListQuery)
 
 
-def _staff() -> str:
-    """The caller (idempotency keys are scoped to it); partners acting through a service are refused."""
-    principal = require_staff()
-    return f"{principal.kind}:{principal.subject}"
+def _get(name: str, collection: str, *, code: bool = False) -> c.Get:
+    return c.Get(current_principal(), codec.key_of(name, collection, code=code))
+
+
+def _batch(request: Any, collection: str, *, code: bool = False) -> c.BatchGet:
+    allow_missing = bool(getattr(request, "allow_missing", False))
+    return c.BatchGet(current_principal(), codec.keys_of(request.names, collection, code=code), allow_missing)
+
+
+def _change(request: Any) -> c.ChangeReservation:
+    reason = str(getattr(request, "reason", ""))
+    return c.ChangeReservation(current_principal(), codec.key_of(request.name, "reservations"), reason)
+
+
+def _listing(cls: type[Q], request: Any) -> Q:
+    return codec.command(cls, request, principal=current_principal(), page=codec.page_of(request))
 
 
 class InventoryServicer(inventory_pb2_grpc.InventoryServiceServicer):
@@ -39,130 +51,110 @@ class InventoryServicer(inventory_pb2_grpc.InventoryServiceServicer):
     # -- alloys -------------------------------------------------------------------------
 
     async def UpsertAlloy(self, request: pb.UpsertAlloyRequest, context: Context) -> pb.UpsertAlloyResponse:
-        _staff()
-        alloy = await self._h.catalogue.upsert_alloy(mapping.upsert_alloy(request))
-        return pb.UpsertAlloyResponse(alloy=alloy_pb(alloy))
+        cmd = codec.command(c.UpsertAlloy, request.alloy, principal=current_principal())
+        return pb.UpsertAlloyResponse(alloy=codec.alloy(await self._h.catalogue.upsert_alloy(cmd)))
 
     async def GetAlloy(self, request: pb.GetAlloyRequest, context: Context) -> pb.GetAlloyResponse:
-        current_principal()
-        alloy = await self._h.catalogue.get_alloy(mapping.code_from_name(request.name, "alloys"))
-        return pb.GetAlloyResponse(alloy=alloy_pb(alloy))
+        alloy = await self._h.catalogue.get_alloy(_get(request.name, "alloys", code=True))
+        return pb.GetAlloyResponse(alloy=codec.alloy(alloy))
 
     async def ListAlloys(self, request: pb.ListAlloysRequest, context: Context) -> pb.ListAlloysResponse:
-        current_principal()
-        alloys, token = await self._h.catalogue.list_alloys(ListQuery(request.page_size, request.page_token))
-        return pb.ListAlloysResponse(alloys=[alloy_pb(a) for a in alloys], next_page_token=token)
+        page = await self._h.catalogue.list_alloys(_listing(c.ListQuery, request))
+        return pb.ListAlloysResponse(alloys=map(codec.alloy, page.items), next_page_token=page.next_page_token)
 
     async def BatchGetAlloys(self, request: pb.BatchGetAlloysRequest, context: Context) -> pb.BatchGetAlloysResponse:
-        current_principal()
-        codes = mapping.codes_from_names(request.names, "alloys")
-        alloys, missing = await self._h.catalogue.batch_get_alloys(codes, allow_missing=request.allow_missing)
-        return pb.BatchGetAlloysResponse(
-            alloys=[alloy_pb(a) for a in alloys], missing_names=[f"alloys/{code}" for code in missing]
-        )
+        found = await self._h.catalogue.batch_get_alloys(_batch(request, "alloys", code=True))
+        missing = [f"alloys/{code}" for code in found.missing]
+        return pb.BatchGetAlloysResponse(alloys=map(codec.alloy, found.items), missing_names=missing)
 
     # -- lots ---------------------------------------------------------------------------
 
     async def ReceiveLot(self, request: pb.ReceiveLotRequest, context: Context) -> pb.ReceiveLotResponse:
-        lot = await self._h.stock.receive_lot(mapping.receive_lot(request, _staff()))
-        return pb.ReceiveLotResponse(lot=lot_pb(lot))
+        fingerprint = request_fingerprint(request)
+        cmd = codec.command(c.ReceiveLot, request, principal=current_principal(), fingerprint=fingerprint)
+        return pb.ReceiveLotResponse(lot=codec.lot(await self._h.stock.receive_lot(cmd)))
 
     async def GetLot(self, request: pb.GetLotRequest, context: Context) -> pb.GetLotResponse:
-        _staff()
-        lot = await self._h.stock.get_lot(parse_name(request.name, "lots"))
-        return pb.GetLotResponse(lot=lot_pb(lot))
+        return pb.GetLotResponse(lot=codec.lot(await self._h.stock.get_lot(_get(request.name, "lots"))))
 
     async def ListLots(self, request: pb.ListLotsRequest, context: Context) -> pb.ListLotsResponse:
-        _staff()
-        query = ListQuery(request.page_size, request.page_token)
-        lots, token = await self._h.stock.list_lots(query, request.material_code)
-        return pb.ListLotsResponse(lots=[lot_pb(lot) for lot in lots], next_page_token=token)
+        page = await self._h.stock.list_lots(_listing(c.ListLots, request))
+        return pb.ListLotsResponse(lots=map(codec.lot, page.items), next_page_token=page.next_page_token)
 
     # -- reservations -------------------------------------------------------------------
 
     async def ReserveOrder(self, request: pb.ReserveOrderRequest, context: Context) -> pb.ReserveOrderResponse:
-        _staff()
-        outcome = await self._h.reservations.reserve_order(mapping.reserve_order(request))
-        response = pb.ReserveOrderResponse(shortages=[shortage_pb(s) for s in outcome.shortages])
+        requirements = codec.requirements(request.requirements)
+        cmd = codec.command(c.ReserveOrder, request, principal=current_principal(), requirements=requirements)
+        outcome = await self._h.reservations.reserve_order(cmd)
+        response = pb.ReserveOrderResponse(shortages=map(codec.shortage, outcome.shortages))
         if outcome.reservation is not None:
-            response.reservation.CopyFrom(reservation_pb(outcome.reservation))
+            response.reservation.CopyFrom(codec.reservation(outcome.reservation))
         return response
 
     async def ReleaseReservation(
         self, request: pb.ReleaseReservationRequest, context: Context
     ) -> pb.ReleaseReservationResponse:
-        _staff()
-        reservation_id = parse_name(request.name, "reservations")
-        reservation = await self._h.reservations.release(reservation_id, request.reason)
-        return pb.ReleaseReservationResponse(reservation=reservation_pb(reservation))
+        reservation = await self._h.reservations.release(_change(request))
+        return pb.ReleaseReservationResponse(reservation=codec.reservation(reservation))
 
     async def CommitReservation(
         self, request: pb.CommitReservationRequest, context: Context
     ) -> pb.CommitReservationResponse:
-        _staff()
-        reservation = await self._h.reservations.commit(parse_name(request.name, "reservations"))
-        return pb.CommitReservationResponse(reservation=reservation_pb(reservation))
+        reservation = await self._h.reservations.commit(_change(request))
+        return pb.CommitReservationResponse(reservation=codec.reservation(reservation))
 
     async def ConsumeReservation(
         self, request: pb.ConsumeReservationRequest, context: Context
     ) -> pb.ConsumeReservationResponse:
-        _staff()
-        reservation = await self._h.reservations.consume(parse_name(request.name, "reservations"))
-        return pb.ConsumeReservationResponse(reservation=reservation_pb(reservation))
+        reservation = await self._h.reservations.consume(_change(request))
+        return pb.ConsumeReservationResponse(reservation=codec.reservation(reservation))
 
     async def GetReservation(self, request: pb.GetReservationRequest, context: Context) -> pb.GetReservationResponse:
-        _staff()
-        reservation = await self._h.reservations.get(parse_name(request.name, "reservations"))
-        return pb.GetReservationResponse(reservation=reservation_pb(reservation))
+        reservation = await self._h.reservations.get(_get(request.name, "reservations"))
+        return pb.GetReservationResponse(reservation=codec.reservation(reservation))
 
     async def BatchGetReservations(
         self, request: pb.BatchGetReservationsRequest, context: Context
     ) -> pb.BatchGetReservationsResponse:
-        _staff()
-        ids = mapping.ids_from_names(request.names, "reservations")
-        found, missing = await self._h.reservations.batch_get(ids, allow_missing=request.allow_missing)
-        return pb.BatchGetReservationsResponse(
-            reservations=[reservation_pb(r) for r in found],
-            missing_names=[f"reservations/{i}" for i in missing],
-        )
+        found = await self._h.reservations.batch_get(_batch(request, "reservations"))
+        missing = [f"reservations/{i}" for i in found.missing]
+        return pb.BatchGetReservationsResponse(reservations=map(codec.reservation, found.items), missing_names=missing)
 
     async def ListReservations(
         self, request: pb.ListReservationsRequest, context: Context
     ) -> pb.ListReservationsResponse:
-        _staff()
-        found, token = await self._h.reservations.list_reservations(mapping.list_reservations(request))
-        return pb.ListReservationsResponse(reservations=[reservation_pb(r) for r in found], next_page_token=token)
+        query = codec.list_reservations(request, current_principal())
+        page = await self._h.reservations.list_reservations(query)
+        return pb.ListReservationsResponse(
+            reservations=map(codec.reservation, page.items), next_page_token=page.next_page_token
+        )
 
     # -- balances and shortages ---------------------------------------------------------
 
     async def ListBalances(self, request: pb.ListBalancesRequest, context: Context) -> pb.ListBalancesResponse:
-        _staff()
-        query = ListQuery(request.page_size, request.page_token)
-        balances, token = await self._h.stock.list_balances(query, mapping.kind_of(request.kind))
-        return pb.ListBalancesResponse(balances=[balance_pb(b) for b in balances], next_page_token=token)
+        page = await self._h.stock.list_balances(_listing(c.ListBalances, request))
+        return pb.ListBalancesResponse(balances=map(codec.balance, page.items), next_page_token=page.next_page_token)
 
     async def BatchGetBalances(
         self, request: pb.BatchGetBalancesRequest, context: Context
     ) -> pb.BatchGetBalancesResponse:
-        _staff()
-        balances = await self._h.stock.batch_get_balances(mapping.codes_from_names(request.names, "balances"))
-        return pb.BatchGetBalancesResponse(balances=[balance_pb(b) for b in balances])
+        balances = await self._h.stock.batch_get_balances(_batch(request, "balances", code=True))
+        return pb.BatchGetBalancesResponse(balances=map(codec.balance, balances))
 
     async def ListShortages(self, request: pb.ListShortagesRequest, context: Context) -> pb.ListShortagesResponse:
-        _staff()
-        shortages, token = await self._h.reservations.list_shortages(ListQuery(request.page_size, request.page_token))
-        return pb.ListShortagesResponse(shortages=[shortage_pb(s) for s in shortages], next_page_token=token)
+        page = await self._h.reservations.list_shortages(_listing(c.ListQuery, request))
+        return pb.ListShortagesResponse(shortages=map(codec.shortage, page.items), next_page_token=page.next_page_token)
 
     # -- custody ------------------------------------------------------------------------
 
     async def RecordCustody(self, request: pb.RecordCustodyRequest, context: Context) -> pb.RecordCustodyResponse:
-        entry = await self._h.custody.record(mapping.record_custody(request, _staff()))
-        return pb.RecordCustodyResponse(entry=entry_pb(entry))
+        fingerprint = request_fingerprint(request)
+        cmd = codec.command(c.RecordCustody, request, principal=current_principal(), fingerprint=fingerprint)
+        return pb.RecordCustodyResponse(entry=codec.entry(await self._h.custody.record(cmd)))
 
     async def ListCustodyEntries(
         self, request: pb.ListCustodyEntriesRequest, context: Context
     ) -> pb.ListCustodyEntriesResponse:
-        _staff()
-        where = CustodyFilter(request.holder, request.material_code, request.reference)
-        entries, token = await self._h.custody.list_entries(ListQuery(request.page_size, request.page_token), where)
-        return pb.ListCustodyEntriesResponse(entries=[entry_pb(e) for e in entries], next_page_token=token)
+        page = await self._h.custody.list_entries(_listing(c.ListCustody, request))
+        return pb.ListCustodyEntriesResponse(entries=map(codec.entry, page.items), next_page_token=page.next_page_token)

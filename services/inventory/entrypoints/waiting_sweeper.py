@@ -12,6 +12,8 @@ import asyncio
 import contextlib
 
 from mes_platform.telemetry.logs import get_logger
+from mes_platform.uow import SqlUnitOfWorkFactory
+from services.inventory.adapters.unit_of_work import InventoryUnitOfWork
 from services.inventory.service_layer.event_handlers import EventHandlers
 
 __all__ = ["SWEEP_CAUSE", "WaitingSweeper"]
@@ -22,8 +24,10 @@ SWEEP_CAUSE = "periodic-retry"
 
 
 class WaitingSweeper:
-    def __init__(self, handlers: EventHandlers, *, interval_s: float) -> None:
-        self._handlers = handlers
+    def __init__(
+        self, uows: SqlUnitOfWorkFactory[InventoryUnitOfWork], handlers: EventHandlers, *, interval_s: float
+    ) -> None:
+        self._handlers = handlers.bound(uows.caused_by(SWEEP_CAUSE))
         self.interval_s = interval_s
         self._task: asyncio.Task[None] | None = None
         self.passes = 0
@@ -43,7 +47,7 @@ class WaitingSweeper:
         while True:
             await asyncio.sleep(self.interval_s)
             try:
-                report = await self._handlers.retry_waiting_orders(SWEEP_CAUSE)
+                report = await self._handlers.retry_waiting_orders()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:

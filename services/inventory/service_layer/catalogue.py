@@ -1,18 +1,21 @@
-"""Alloys: upsert (staff), get, list, batch get."""
+"""Alloys: upsert (staff), get, list, batch get (every authenticated caller)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import replace
 
+from mes_kernel.batch import BatchResult, batch_result
 from mes_kernel.errors import Conflict, NotFound
+from mes_kernel.paging import Page
+from mes_kernel.principal import require_staff
+from mes_kernel.uow import WriteConflict
 from mes_kernel.validation import Violations
 from services.inventory.domain.alloys import Alloy
 from services.inventory.domain.events import AlloyUpserted
 from services.inventory.domain.materials import COLOURS, MAX_DENSITY_MG_PER_CM3, fineness_allowed
-from services.inventory.service_layer.commands import ListQuery, UpsertAlloy
-from services.inventory.service_layer.common import Deps
-from services.inventory.service_layer.ports import Page, WriteConflict
+from services.inventory.service_layer.commands import BatchGet, Get, ListQuery, UpsertAlloy
+from services.inventory.service_layer.common import pager, parse_key
+from services.inventory.service_layer.ports import InventoryDeps, UnitOfWork
 
 __all__ = ["Catalogue", "validate_alloy"]
 
@@ -35,16 +38,18 @@ def validate_alloy(cmd: UpsertAlloy) -> None:
 
 
 class Catalogue:
-    def __init__(self, deps: Deps) -> None:
+    def __init__(self, deps: InventoryDeps, *, attempts: int) -> None:
         self._deps = deps
+        self._attempts = attempts
 
     async def upsert_alloy(self, cmd: UpsertAlloy) -> Alloy:
         """Create the alloy or change it (one version more); an identical upsert changes nothing."""
-        cmd = _normalized(cmd)
+        require_staff(cmd.principal)
+        cmd = replace(cmd, colour=cmd.colour.strip().lower(), display_name=cmd.display_name.strip())
         validate_alloy(cmd)
-        return await self._deps.retrying(lambda _n: self._upsert(cmd))
+        return await self._deps.uows.transact(lambda uow: self._upsert(uow, cmd), attempts=self._attempts)
 
-    async def _upsert(self, cmd: UpsertAlloy) -> Alloy:
+    async def _upsert(self, uow: UnitOfWork, cmd: UpsertAlloy) -> Alloy:
         assert cmd.metal is not None
         now = self._deps.clock()
         spec = Alloy(
@@ -59,47 +64,41 @@ class Catalogue:
             create_time=now,
             update_time=now,
         )
-        async with self._deps.uow.write() as tx:
-            current = await tx.alloys.get(cmd.code)
-            if cmd.version and (current is None or current.version != cmd.version):
-                raise Conflict(
-                    f"alloy {cmd.code} is not at version {cmd.version}",
-                    metadata={"code": cmd.code, "version": str(current.version if current else 0)},
-                )
-            if current is None:
-                await tx.alloys.add(spec)
-                result = spec
-            elif current.same_spec(spec):
-                return current
-            else:
-                result = current.updated_from(spec, now)
-                if not await tx.alloys.update(result, current.version):
-                    raise WriteConflict
-            await tx.events.add(AlloyUpserted(result))
-            return result
+        current = await uow.alloys.get(cmd.code)
+        if cmd.version and (current is None or current.version != cmd.version):
+            raise Conflict(
+                f"alloy {cmd.code} is not at version {cmd.version}",
+                metadata={"code": cmd.code, "version": str(current.version if current else 0)},
+            )
+        if current is None:
+            await uow.alloys.add(spec)
+            result = spec
+        elif current.same_spec(spec):
+            return current
+        else:
+            result = current.updated_from(spec, now)
+            if not await uow.alloys.update(result, current.version):
+                raise WriteConflict(f"alloy {cmd.code} changed concurrently")
+        await uow.emit(AlloyUpserted(result))
+        return result
 
-    async def get_alloy(self, code: str) -> Alloy:
-        async with self._deps.uow.read() as tx:
-            alloy = await tx.alloys.get(code)
+    async def get_alloy(self, query: Get) -> Alloy:
+        async with self._deps.uows.read() as uow:
+            alloy = await uow.alloys.get(query.key)
         if alloy is None:
-            raise NotFound(f"alloy {code} not found", metadata={"name": f"alloys/{code}"})
+            raise NotFound(f"alloy {query.key} not found", metadata={"name": f"alloys/{query.key}"})
         return alloy
 
-    async def list_alloys(self, query: ListQuery) -> tuple[list[Alloy], str]:
-        after, size = self._deps.page_start("alloys", query.page_token, {}, query.page_size)
-        async with self._deps.uow.read() as tx:
-            page: Page[Alloy] = await tx.alloys.page(after, size)
-        return page.items, self._deps.next_token("alloys", page, {})
+    async def list_alloys(self, query: ListQuery) -> Page[Alloy]:
+        # The catalogue is the same for every tenant: its tokens are not bound to one
+        # (the facade shares cached pages between partners).
+        page = pager(self._deps, query, "alloys", scope=None)
+        async with self._deps.uows.read() as uow:
+            rows = await uow.alloys.find(page.after(lambda k: parse_key(k, str)[0]), page.limit)
+        return page.page(rows, lambda a: [a.code])
 
-    async def batch_get_alloys(self, codes: Sequence[str], *, allow_missing: bool) -> tuple[list[Alloy], list[str]]:
-        """Alloys in the order of ``codes`` (duplicates repeated) and the codes not found."""
-        async with self._deps.uow.read() as tx:
-            found = await tx.alloys.get_many(set(codes))
-        missing = [code for code in codes if code not in found]
-        if missing and not allow_missing:
-            raise NotFound(f"alloy {missing[0]} not found", metadata={"name": f"alloys/{missing[0]}"})
-        return [found[code] for code in codes if code in found], missing
-
-
-def _normalized(cmd: UpsertAlloy) -> UpsertAlloy:
-    return replace(cmd, colour=cmd.colour.strip().lower(), display_name=cmd.display_name.strip())
+    async def batch_get_alloys(self, query: BatchGet) -> BatchResult[str, Alloy]:
+        """Alloys in the order of the codes asked for (duplicates repeated) and the codes not found."""
+        async with self._deps.uows.read() as uow:
+            found = await uow.alloys.get_many(set(query.keys))
+        return batch_result(query.keys, found, allow_missing=query.allow_missing, label=lambda c: f"alloys/{c}")

@@ -1,18 +1,26 @@
-"""Commands and queries: plain data decoded from requests (or built by event consumers).
+"""Commands and queries: plain data decoded from requests, with the acting principal.
 
 Enum fields are None when the request left them unspecified; validation reports it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
+from mes_kernel.paging import PageRequest
+from mes_kernel.principal import Principal
 from services.inventory.domain.custody import CustodyKind
 from services.inventory.domain.materials import MaterialKind, Metal, Priority
 from services.inventory.domain.reservations import ReservationState
 
 __all__ = [
+    "BatchGet",
+    "ChangeReservation",
+    "Get",
+    "ListBalances",
+    "ListCustody",
+    "ListLots",
     "ListQuery",
     "ListReservations",
     "ReceiveLot",
@@ -24,13 +32,56 @@ __all__ = [
 
 
 @dataclass(frozen=True)
+class Get:
+    """One alloy, lot or reservation by its key (code or id)."""
+
+    principal: Principal
+    key: str
+
+
+@dataclass(frozen=True)
+class BatchGet:
+    """Several by key, answered in the order of ``keys``."""
+
+    principal: Principal
+    keys: tuple[str, ...]
+    allow_missing: bool = False
+
+
+@dataclass(frozen=True)
 class ListQuery:
-    page_size: int = 0
-    page_token: str = ""
+    """A page of a listing (alloys, shortages; the listings below add their filters)."""
+
+    principal: Principal
+    page: PageRequest = field(default_factory=PageRequest)
+
+
+@dataclass(frozen=True)
+class ListLots(ListQuery):
+    material_code: str = ""
+
+
+@dataclass(frozen=True)
+class ListBalances(ListQuery):
+    kind: MaterialKind | None = None
+
+
+@dataclass(frozen=True)
+class ListReservations(ListQuery):
+    order_ids: tuple[str, ...] = ()
+    states: tuple[ReservationState, ...] = ()
+
+
+@dataclass(frozen=True)
+class ListCustody(ListQuery):
+    holder: str = ""
+    material_code: str = ""
+    reference: str = ""
 
 
 @dataclass(frozen=True)
 class UpsertAlloy:
+    principal: Principal
     code: str
     metal: Metal | None
     fineness: int
@@ -46,6 +97,7 @@ class UpsertAlloy:
 
 @dataclass(frozen=True)
 class ReceiveLot:
+    principal: Principal
     kind: MaterialKind | None
     material_code: str
     weight_mg: int = 0
@@ -55,8 +107,6 @@ class ReceiveLot:
     request_id: str = ""
     #: Canonical hash of the request without its request_id.
     fingerprint: str = ""
-    #: Who calls (idempotency keys are scoped to the caller).
-    caller: str = ""
 
 
 @dataclass(frozen=True)
@@ -70,6 +120,7 @@ class RequirementInput:
 
 @dataclass(frozen=True)
 class ReserveOrder:
+    principal: Principal
     order_id: str
     requirements: tuple[RequirementInput, ...]
     priority: Priority | None = None
@@ -78,13 +129,17 @@ class ReserveOrder:
 
 
 @dataclass(frozen=True)
-class ListReservations(ListQuery):
-    order_ids: tuple[str, ...] = ()
-    states: tuple[ReservationState, ...] = ()
+class ChangeReservation:
+    """Release, commit or consume one reservation (``reason``: why it is released)."""
+
+    principal: Principal
+    reservation_id: str
+    reason: str = ""
 
 
 @dataclass(frozen=True)
 class RecordCustody:
+    principal: Principal
     kind: CustodyKind | None
     holder: str
     material_code: str
@@ -95,4 +150,3 @@ class RecordCustody:
     operator_code: str = ""
     request_id: str = ""
     fingerprint: str = ""
-    caller: str = ""

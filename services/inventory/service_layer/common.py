@@ -1,28 +1,21 @@
-"""What every use case shares: dependencies, retries on write races, page tokens, ids."""
+"""What the use cases share: ids, digests, and the page requests and sort keys of listings."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-import random
 import re
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
-from mes_kernel.clock import utcnow
-from mes_kernel.errors import Conflict
-from mes_kernel.paging import PageTokens, page_size
+from mes_kernel.clock import as_utc
+from mes_kernel.paging import Pager
 from mes_kernel.validation import Violations
-from services.inventory.service_layer.ports import Key, Page, UnitOfWork, WriteConflict
+from services.inventory.service_layer.commands import ListQuery
+from services.inventory.service_layer.ports import InventoryDeps
 
-__all__ = ["MAX_BATCH_NAMES", "Deps", "check_id", "digest", "is_id", "new_id", "utcnow"]
+__all__ = ["check_id", "digest", "is_id", "iso", "new_id", "pager", "parse_key"]
 
-T = TypeVar("T")
-#: BatchGet* accept at most this many names.
-MAX_BATCH_NAMES = 1000
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
 
@@ -47,36 +40,26 @@ def digest(*parts: object) -> str:
     return hashlib.sha256("\x1f".join(repr(p) for p in parts).encode()).hexdigest()
 
 
-@dataclass(frozen=True)
-class Deps:
-    uow: UnitOfWork
-    tokens: PageTokens
-    clock: Callable[[], datetime] = utcnow
-    new_id: Callable[[], str] = new_id
-    #: How many times a use case is run again after a write race before it fails ABORTED.
-    attempts: int = 6
-    #: How many waiting orders one retry pass looks at.
-    retry_batch: int = 500
+def pager(deps: InventoryDeps, query: ListQuery, listing: str, *, scope: str | None, **filters: Any) -> Pager:
+    """The page ``query`` asks for; its tokens are bound to ``scope`` (the tenant), the listing
+    and its filter, so a token of another listing, filter or tenant is refused."""
+    return Pager.of(deps.tokens, query.page, scope=scope, filters={"listing": listing, **filters})
 
-    async def retrying(self, attempt: Callable[[int], Awaitable[T]]) -> T:
-        """Run ``attempt(n)`` until it does not hit a WriteConflict (n counts from 0)."""
-        for n in range(self.attempts):
-            try:
-                return await attempt(n)
-            except WriteConflict:
-                if n + 1 >= self.attempts:
-                    break
-                await asyncio.sleep(random.uniform(0, 0.005 * (n + 1)))
-        raise Conflict("the data changed concurrently; retry the request")
 
-    def page_start(
-        self, listing: str, token: str, filters: Mapping[str, Any], requested_size: int
-    ) -> tuple[Key | None, int]:
-        """Decode a page token (bound to the listing and its filters) and clamp the page size."""
-        size = page_size(requested_size)
-        return self.tokens.decode(token, scope=None, filters={"listing": listing, **filters}), size
+def iso(value: datetime) -> str:
+    """A time as a sort-key part of a page token."""
+    return as_utc(value).isoformat()
 
-    def next_token(self, listing: str, page: Page[Any], filters: Mapping[str, Any]) -> str:
-        if page.next_key is None:
-            return ""
-        return self.tokens.encode(page.next_key, scope=None, filters={"listing": listing, **filters})
+
+def parse_key(key: list[Any], *types: type) -> tuple[Any, ...]:
+    """A sort key read back from a page token: one part per type (``datetime`` parts are
+    ISO strings); a key of another shape raises ValueError (INVALID_PAGE_TOKEN)."""
+    if len(key) != len(types):
+        raise ValueError("page token key of another listing")
+    parts: list[Any] = []
+    for value, kind in zip(key, types, strict=True):
+        expected = str if kind is datetime else kind
+        if not isinstance(value, expected) or isinstance(value, bool):
+            raise ValueError("page token key of another listing")
+        parts.append(as_utc(datetime.fromisoformat(str(value))) if kind is datetime else value)
+    return tuple(parts)

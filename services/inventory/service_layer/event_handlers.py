@@ -1,22 +1,20 @@
 """Handlers the event consumers call (one per reaction of inventory to another service).
 
-Every handler is idempotent and tolerant of duplicated and out-of-order events:
-``cause`` is the id of the event being handled; it becomes the causation id of
-the events written and, where a handler appends to the ledger, its idempotency key.
+Every handler is idempotent and tolerant of duplicated and out-of-order events. An event
+consumer calls them on units of work borrowed from its transaction (``bound``), whose
+events carry the handled event's id as their cause; ``cause`` (the handled event's id) is
+also the idempotency key where a handler appends to the ledger.
 
-* ``reserve_for_order``   orders.order.submitted (requirements from production's BOM explosion)
-* ``retry_waiting_orders`` inventory.lot.received, inventory.reservation.released, custody RETURN
-* ``release_for_order``   order cancelled (``keep_committed``: metal out on the shop floor
+* ``reserve_for_order``    requirements computed by production for a submitted order
+* ``retry_waiting_orders`` inventory.lot.received, inventory.reservation.released
+* ``release_for_order``    order cancelled (``keep_committed``: metal out on the shop floor
   stays issued until production reports what comes back)
-* ``commit_for_order``    work orders released
-* ``consume_for_order``   order produced
+* ``commit_for_order``     work orders released
+* ``consume_for_order``    order produced
 * ``record_operation_loss`` operation done with a loss
-* ``return_metal``        metal given back to stores by production
+* ``return_metal``         metal given back to stores by production
 * ``settle_cancelled_work`` production cancelled the order's work orders: ``return_metal``
   then ``release_for_order`` (what the order still holds goes back to its lots)
-
-``bound(uow)`` gives the same handlers on another unit of work, e.g. one borrowed from an
-event consumer's transaction.
 """
 
 from __future__ import annotations
@@ -29,22 +27,16 @@ from mes_kernel.errors import InvalidArgument
 from mes_kernel.validation import Violations
 from services.inventory.domain.allocation import totals_by_material
 from services.inventory.domain.custody import CustodyEntry, CustodyKind, order_holder
-from services.inventory.domain.events import CustodyRecorded
+from services.inventory.domain.lots import MaterialLot
 from services.inventory.domain.materials import MAX_WEIGHT_MG, MaterialKey, MaterialKind, Priority
 from services.inventory.domain.reservations import Reservation, ReservationState
 from services.inventory.service_layer import reserving
-from services.inventory.service_layer.commands import RequirementInput, ReserveOrder
-from services.inventory.service_layer.common import Deps, check_id, digest
-from services.inventory.service_layer.custody import MAX_NAME_LEN
-from services.inventory.service_layer.ports import UnitOfWork
+from services.inventory.service_layer.commands import RequirementInput
+from services.inventory.service_layer.common import check_id, digest, new_id
+from services.inventory.service_layer.custody import MAX_NAME_LEN, load_entry
+from services.inventory.service_layer.ports import InventoryDeps, UnitOfWork, UnitOfWorkFactory
 from services.inventory.service_layer.stock import receive_into_stores
-from services.inventory.service_layer.transitions import (
-    commit_in,
-    consume_in,
-    custody_entry,
-    release_in,
-    return_outstanding,
-)
+from services.inventory.service_layer.transitions import commit_in, consume_in, record, release_in, return_outstanding
 
 __all__ = ["EventHandlers", "RetryReport"]
 
@@ -58,12 +50,15 @@ class RetryReport:
 
 
 class EventHandlers:
-    def __init__(self, deps: Deps) -> None:
+    def __init__(self, deps: InventoryDeps, *, attempts: int, retry_batch: int) -> None:
         self._deps = deps
+        self._attempts = attempts
+        #: How many waiting orders one retry pass looks at.
+        self._retry_batch = retry_batch
 
-    def bound(self, uow: UnitOfWork) -> EventHandlers:
-        """These handlers on ``uow`` (e.g. inside an event consumer's transaction)."""
-        return EventHandlers(replace(self._deps, uow=uow))
+    def bound(self, uows: UnitOfWorkFactory) -> EventHandlers:
+        """These handlers on other units of work (e.g. borrowed from an event consumer's transaction)."""
+        return EventHandlers(replace(self._deps, uows=uows), attempts=self._attempts, retry_batch=self._retry_batch)
 
     async def reserve_for_order(
         self,
@@ -71,35 +66,33 @@ class EventHandlers:
         priority: Priority | None,
         requirements: Sequence[RequirementInput],
         submit_time: datetime | None,
-        cause: str,
     ) -> reserving.ReserveOutcome:
         """Reserve all or queue the order as waiting (ReservationFailedEvent the first time).
 
         A no-op returning the earlier result when the order already has a reservation in
         any state, or was released (cancelled) before this event arrived.
         """
-        cmd = ReserveOrder(order_id, tuple(requirements), priority, True, submit_time)
         request = reserving.ReserveRequest(
             order_id=order_id,
             priority=priority or Priority.NORMAL,
-            requirements=reserving.validate(cmd),
+            requirements=reserving.validate(order_id, requirements),
             submit_time=submit_time or self._deps.clock(),
             queue_on_shortage=True,
             mode=reserving.Mode.EVENT,
-            causation_id=cause,
         )
-        return await reserving.reserve(self._deps, request)
+        return await reserving.reserve(self._deps, request, attempts=self._attempts)
 
-    async def retry_waiting_orders(self, cause: str) -> RetryReport:
+    async def retry_waiting_orders(self) -> RetryReport:
         """Try waiting orders by priority, then submit time; each success emits held."""
-        async with self._deps.uow.write() as tx:  # the writer: decide on the latest state
-            waiting = await tx.waiting.in_serve_order(self._deps.retry_batch)
+        async with self._deps.uows.write() as uow:  # the writer: decide on the latest state
+            waiting = await uow.waiting.in_serve_order(self._retry_batch)
             codes = {r.material_code for w in waiting for r in w.requirements}
-            balances = await tx.balances.balances(codes) if waiting else {}
-        free: dict[MaterialKey, int] = {}
-        for b in balances.values():
-            if b.kind is not None:
-                free[(b.kind, b.material_code)] = b.available_mg if b.kind is MaterialKind.METAL else b.available_pieces
+            balances = await uow.balances.balances(codes) if waiting else {}
+        free: dict[MaterialKey, int] = {
+            (b.kind, b.material_code): b.available_mg if b.kind is MaterialKind.METAL else b.available_pieces
+            for b in balances.values()
+            if b.kind is not None
+        }
         reserved: list[Reservation] = []
         still: list[str] = []
         for order in waiting:
@@ -107,18 +100,10 @@ class EventHandlers:
             if any(free.get(key, 0) < qty for key, qty in totals.items()):
                 still.append(order.order_id)  # cannot fit: spare the transaction
                 continue
-            outcome = await reserving.reserve(
-                self._deps,
-                reserving.ReserveRequest(
-                    order.order_id,
-                    order.priority,
-                    order.requirements,
-                    order.submit_time,
-                    queue_on_shortage=True,
-                    mode=reserving.Mode.RETRY,
-                    causation_id=cause,
-                ),
+            request = reserving.ReserveRequest(
+                order.order_id, order.priority, order.requirements, order.submit_time, True, reserving.Mode.RETRY
             )
+            outcome = await reserving.reserve(self._deps, request, attempts=self._attempts)
             if outcome.created and outcome.reservation is not None:
                 reserved.append(outcome.reservation)
                 for key, qty in totals.items():
@@ -128,7 +113,7 @@ class EventHandlers:
         return RetryReport(tuple(reserved), tuple(still))
 
     async def release_for_order(
-        self, order_id: str, reason: str, cause: str, *, keep_committed: bool = False
+        self, order_id: str, reason: str, *, keep_committed: bool = False
     ) -> Reservation | None:
         """Release the order's active reservation, drop it from the waiting list and close the
         order for later reserve_for_order events. Returns the order's latest reservation, if any.
@@ -137,20 +122,19 @@ class EventHandlers:
         alone; ``settle_cancelled_work`` releases it once production says what came back."""
         _check_order(order_id, reason)
 
-        async def attempt(_n: int) -> Reservation | None:
-            async with self._deps.uow.write() as tx:
-                reservation = await tx.reservations.active_for_order(order_id)
-                if reservation is not None:
-                    if not (keep_committed and reservation.state is ReservationState.COMMITTED):
-                        await release_in(self._deps, tx, reservation, reason, cause)
-                else:
-                    reservation = await tx.reservations.latest_for_order(order_id)
-                await tx.waiting.remove(order_id)
-                if await tx.waiting.closed_reason(order_id) is None:
-                    await tx.waiting.close(order_id, reason, self._deps.clock())
-                return reservation
+        async def attempt(uow: UnitOfWork) -> Reservation | None:
+            now = self._deps.clock()
+            reservation = await uow.reservations.active_for_order(order_id)
+            if reservation is None:
+                reservation = await uow.reservations.latest_for_order(order_id)
+            elif not (keep_committed and reservation.state is ReservationState.COMMITTED):
+                await release_in(uow, reservation, reason, now)
+            await uow.waiting.remove(order_id)
+            if await uow.waiting.closed_reason(order_id) is None:
+                await uow.waiting.close(order_id, reason, now)
+            return reservation
 
-        return await self._deps.retrying(attempt)
+        return await self._deps.uows.transact(attempt, attempts=self._attempts)
 
     async def settle_cancelled_work(
         self, order_id: str, returned: Sequence[tuple[str, int]], cause: str
@@ -161,39 +145,32 @@ class EventHandlers:
         cancellation events."""
         if returned:
             await self.return_metal(order_id, returned, cause)
-        return await self.release_for_order(order_id, "work orders cancelled", cause)
+        return await self.release_for_order(order_id, "work orders cancelled")
 
-    async def commit_for_order(self, order_id: str, cause: str) -> Reservation | None:
+    async def commit_for_order(self, order_id: str) -> Reservation | None:
         """HELD -> COMMITTED (issue to the order); a no-op when committed, consumed, released or absent."""
-        return await self._advance(order_id, cause, consume=False)
+        return await self._advance(order_id, consume=False)
 
-    async def consume_for_order(self, order_id: str, cause: str) -> Reservation | None:
+    async def consume_for_order(self, order_id: str) -> Reservation | None:
         """-> CONSUMED (committing first if the commit event was missed); no-op when released or absent."""
-        return await self._advance(order_id, cause, consume=True)
+        return await self._advance(order_id, consume=True)
 
-    async def _advance(self, order_id: str, cause: str, *, consume: bool) -> Reservation | None:
+    async def _advance(self, order_id: str, *, consume: bool) -> Reservation | None:
         _check_order(order_id)
 
-        async def attempt(_n: int) -> Reservation | None:
-            async with self._deps.uow.write() as tx:
-                reservation = await tx.reservations.latest_for_order(order_id)
-                if reservation is None or reservation.state is ReservationState.RELEASED:
-                    return reservation
-                await commit_in(self._deps, tx, reservation, cause)
-                if consume:
-                    await consume_in(self._deps, tx, reservation, cause)
+        async def attempt(uow: UnitOfWork) -> Reservation | None:
+            reservation = await uow.reservations.latest_for_order(order_id)
+            if reservation is None or reservation.state is ReservationState.RELEASED:
                 return reservation
+            await commit_in(uow, reservation, self._deps.clock())
+            if consume:
+                await consume_in(uow, reservation, self._deps.clock())
+            return reservation
 
-        return await self._deps.retrying(attempt)
+        return await self._deps.uows.transact(attempt, attempts=self._attempts)
 
     async def record_operation_loss(
-        self,
-        operation_name: str,
-        order_id: str,
-        alloy_code: str,
-        loss_mg: int,
-        operator_code: str,
-        cause: str,
+        self, operation_name: str, order_id: str, alloy_code: str, loss_mg: int, operator_code: str, cause: str
     ) -> CustodyEntry | None:
         """A custody LOSS entry (holder ``orders/{order_id}``, reference the operation), once per
         (operation, cause). A loss of 0 records nothing (None)."""
@@ -207,90 +184,79 @@ class EventHandlers:
         v.raise_if_any()
         if loss_mg == 0:
             return None
-        scope, key = "events:RecordOperationLoss", digest(operation_name, cause)
-        fingerprint = digest(order_id, alloy_code, loss_mg, operator_code)
 
-        async def attempt(_n: int) -> CustodyEntry | None:
-            async with self._deps.uow.write() as tx:
-                if cause:
-                    earlier = await tx.idempotency.lookup(scope, key, fingerprint)
-                    if earlier is not None:
-                        return await tx.custody.get(earlier.removeprefix("custodyEntries/"))
-                entry = custody_entry(
-                    self._deps,
-                    kind=CustodyKind.LOSS,
-                    holder=order_holder(order_id),
-                    material_code=alloy_code,
-                    quantity=loss_mg,
-                    material_kind=MaterialKind.METAL,
-                    reference=operation_name,
-                    operator_code=operator_code,
-                )
-                await tx.custody.add(entry)
-                await tx.events.add(CustodyRecorded(entry), causation_id=cause)
-                if cause:
-                    await tx.idempotency.record(scope, key, fingerprint, f"custodyEntries/{entry.entry_id}")
-                return entry
+        async def create(uow: UnitOfWork) -> tuple[str, CustodyEntry]:
+            entry = CustodyEntry.of(
+                new_id(),
+                CustodyKind.LOSS,
+                order_holder(order_id),
+                (MaterialKind.METAL, alloy_code),
+                loss_mg,
+                self._deps.clock(),
+                reference=operation_name,
+                operator_code=operator_code,
+            )
+            await record(uow, entry)
+            return f"custodyEntries/{entry.entry_id}", entry
 
-        return await self._deps.retrying(attempt)
+        entry, _replayed = await self._deps.uows.idempotent(
+            scope="events:RecordOperationLoss",
+            request_id=digest(operation_name, cause) if cause else "",
+            fingerprint=digest(order_id, alloy_code, loss_mg, operator_code),
+            create=create,
+            load=load_entry,
+        )
+        return entry
 
     async def return_metal(self, order_id: str, returned: Sequence[tuple[str, int]], cause: str) -> list[CustodyEntry]:
         """Metal given back to stores: into the lots it was issued from (up to what the order
         still holds there), any excess into a new lot. Custody RETURN entries; once per cause."""
         totals = _check_returns(order_id, returned)
         await self._check_alloys(totals)
-        scope, key = "events:ReturnMetal", digest(order_id, cause)
-        fingerprint = digest(sorted(totals.items()))
 
-        async def attempt(_n: int) -> list[CustodyEntry]:
-            async with self._deps.uow.write() as tx:
-                if cause:
-                    earlier = await tx.idempotency.lookup(scope, key, fingerprint)
-                    if earlier is not None:
-                        return await tx.custody.batch(earlier.removeprefix("custodyBatches/"))
-                batch_id = self._deps.new_id()
-                entries: list[CustodyEntry] = []
-                for code, weight in totals.items():
-                    written, excess = await return_outstanding(
-                        self._deps,
-                        tx,
-                        order_id,
-                        MaterialKind.METAL,
-                        code,
-                        weight,
-                        batch_id=batch_id,
-                        causation_id=cause,
+        async def create(uow: UnitOfWork) -> tuple[str, list[CustodyEntry]]:
+            batch_id, now = new_id(), self._deps.clock()
+            entries: list[CustodyEntry] = []
+            for code, weight in totals.items():
+                written, excess = await return_outstanding(
+                    uow, order_id, MaterialKind.METAL, code, weight, batch_id=batch_id, now=now
+                )
+                entries.extend(written)
+                if excess > 0:
+                    lot = MaterialLot.receive(
+                        lot_id=new_id(),
+                        kind=MaterialKind.METAL,
+                        material_code=code,
+                        weight_mg=excess,
+                        pieces=0,
+                        weight_points=0,
+                        supplier_reference=f"returned by {order_holder(order_id)}",
+                        now=now,
                     )
-                    entries.extend(written)
-                    if excess > 0:
-                        _lot, entry = await receive_into_stores(
-                            self._deps,
-                            tx,
-                            kind=MaterialKind.METAL,
-                            material_code=code,
-                            weight_mg=excess,
-                            supplier_reference=f"returned by {order_holder(order_id)}",
-                            custody_kind=CustodyKind.RETURN,
-                            custody_reference=order_holder(order_id),
-                            batch_id=batch_id,
-                            causation_id=cause,
+                    reference = order_holder(order_id)
+                    entries.append(
+                        await receive_into_stores(
+                            uow, lot, custody_kind=CustodyKind.RETURN, custody_reference=reference, batch_id=batch_id
                         )
-                        entries.append(entry)
-                if cause:
-                    await tx.idempotency.record(scope, key, fingerprint, f"custodyBatches/{batch_id}")
-                return entries
+                    )
+            return f"custodyBatches/{batch_id}", entries
 
-        return await self._deps.retrying(attempt)
+        entries, _replayed = await self._deps.uows.idempotent(
+            scope="events:ReturnMetal",
+            request_id=digest(order_id, cause) if cause else "",
+            fingerprint=digest(sorted(totals.items())),
+            create=create,
+            load=lambda uow, name: uow.custody.batch(name.removeprefix("custodyBatches/")),
+        )
+        return entries
 
     async def _check_alloys(self, totals: dict[str, int]) -> None:
-        async with self._deps.uow.read() as tx:
-            known = await tx.alloys.get_many(set(totals))
+        async with self._deps.uows.read() as uow:
+            known = await uow.alloys.get_many(set(totals))
         unknown = [code for code in totals if code not in known]
         if unknown:
             raise InvalidArgument(
-                f"alloy {unknown[0]} is not known",
-                reason="UNKNOWN_ALLOY",
-                metadata={"material_code": unknown[0]},
+                f"alloy {unknown[0]} is not known", reason="UNKNOWN_ALLOY", metadata={"material_code": unknown[0]}
             )
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from services.inventory.service_layer.catalogue import Catalogue
-from services.inventory.service_layer.common import Deps
 from services.inventory.service_layer.custody import Custody
 from services.inventory.service_layer.event_handlers import EventHandlers
+from services.inventory.service_layer.ports import InventoryDeps
 from services.inventory.service_layer.reservations import Reservations
 from services.inventory.service_layer.stock import Stock
 
@@ -24,5 +24,13 @@ class Handlers:
     events: EventHandlers
 
     @classmethod
-    def build(cls, deps: Deps) -> Handlers:
-        return cls(Catalogue(deps), Stock(deps), Reservations(deps), Custody(deps), EventHandlers(deps))
+    def build(cls, deps: InventoryDeps, *, attempts: int, retry_batch: int) -> Handlers:
+        """``attempts``: runs of a use case after write races; ``retry_batch``: waiting orders
+        one retry pass looks at."""
+        return cls(
+            Catalogue(deps, attempts=attempts),
+            Stock(deps),
+            Reservations(deps, attempts=attempts),
+            Custody(deps),
+            EventHandlers(deps, attempts=attempts, retry_batch=retry_batch),
+        )

@@ -1,22 +1,23 @@
-"""Ports: what the use cases need from storage, as protocols.
+"""Ports: what the use cases need from storage, as protocols (the adapters implement them).
 
-A ``UnitOfWork`` opens a transaction (``write()``) or a read-only view
-(``read()``) and hands out a ``Tx`` whose repositories share it; events added to
-``tx.events`` are written to the outbox in the same transaction.
+The unit of work is the shared port (:mod:`mes_kernel.uow`: ``write()``, ``read()``,
+``borrow()``, ``transact()``, ``idempotent()`` and ``uow.emit(event)``) with the
+inventory's repositories on it. A listing (``find``) returns at most ``limit`` rows in its
+sort order, strictly after the sort key ``after`` (None: from the start).
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Protocol
 
+from mes_kernel import uow
+from mes_kernel.deps import Deps
 from services.inventory.domain.alloys import Alloy
 from services.inventory.domain.balances import Balance
 from services.inventory.domain.custody import CustodyEntry
-from services.inventory.domain.events import DomainEvent
 from services.inventory.domain.lots import LotSnapshot, MaterialLot
 from services.inventory.domain.materials import MaterialKey, MaterialKind
 from services.inventory.domain.reservations import Reservation, ReservationState
@@ -24,53 +25,49 @@ from services.inventory.domain.waiting import Shortage, WaitingOrder
 
 __all__ = [
     "AlloyRepository",
+    "BalanceKey",
     "BalanceQueries",
     "CustodyFilter",
     "CustodyRepository",
-    "EventSink",
-    "IdempotencyKeys",
-    "Key",
+    "InventoryDeps",
+    "LotKey",
     "LotRepository",
-    "Page",
+    "ReservationKey",
     "ReservationRepository",
-    "Tx",
+    "ShortageKey",
     "UnitOfWork",
+    "UnitOfWorkFactory",
     "WaitingRepository",
-    "WriteConflict",
 ]
 
-#: A keyset position: JSON-friendly values of the sort key of the last row of a page.
-Key = list[Any]
-
-
-T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class Page(Generic[T]):
-    """One page of a keyset listing; ``next_key`` is None on the last page."""
-
-    items: list[T]
-    next_key: Key | None
-
-
-class WriteConflict(Exception):
-    """A concurrent transaction changed what this one read; the whole use case may be retried."""
+#: Sort keys of the listings: (receive_time, lot_id), (create_time, reservation_id),
+#: (priority, since_time, order_id, kind, material_code), (material_code, kind).
+LotKey = tuple[datetime, str]
+ReservationKey = tuple[datetime, str]
+ShortageKey = tuple[int, datetime, str, str, str]
+BalanceKey = tuple[str, str]
 
 
 class AlloyRepository(Protocol):
     async def get(self, code: str) -> Alloy | None: ...
     async def get_many(self, codes: Collection[str]) -> dict[str, Alloy]: ...
     async def add(self, alloy: Alloy) -> None: ...
-    async def update(self, alloy: Alloy, expected_version: int) -> bool: ...
-    async def page(self, after: Key | None, limit: int) -> Page[Alloy]: ...
+    async def update(self, alloy: Alloy, expected_version: int) -> bool:
+        """Store ``alloy`` if the stored one is still at ``expected_version``."""
+        ...
+
+    async def find(self, after: str | None, limit: int) -> list[Alloy]:
+        """By code."""
+        ...
 
 
 class LotRepository(Protocol):
     async def add(self, lot: MaterialLot) -> None: ...
     async def get(self, lot_id: str) -> MaterialLot | None: ...
-    async def get_many(self, lot_ids: Collection[str]) -> dict[str, MaterialLot]: ...
-    async def page(self, material_code: str, after: Key | None, limit: int) -> Page[MaterialLot]: ...
+    async def find(self, material_code: str, after: LotKey | None, limit: int) -> list[MaterialLot]:
+        """By (receive_time, lot_id), of one material when ``material_code`` is set."""
+        ...
+
     async def free_lots(self, keys: Collection[MaterialKey], *, lock: bool) -> list[LotSnapshot]:
         """Lots of these materials with something free; ``lock`` locks them (in lot id order)."""
         ...
@@ -79,19 +76,27 @@ class LotRepository(Protocol):
         """reserved += q only if on_hand - reserved >= q; False when it did not fit."""
         ...
 
-    async def unreserve(self, lot_id: str, kind: MaterialKind, quantity: int) -> bool: ...
+    async def unreserve(self, lot_id: str, kind: MaterialKind, quantity: int) -> bool:
+        """reserved -= q only if reserved >= q."""
+        ...
+
     async def issue(self, lot_id: str, kind: MaterialKind, quantity: int) -> bool:
-        """on_hand -= q and reserved -= q (reserved material leaves stores)."""
+        """on_hand -= q and reserved -= q only if reserved >= q (reserved material leaves stores)."""
         ...
 
     async def put_back(self, lot_id: str, kind: MaterialKind, quantity: int) -> bool:
-        """on_hand += q (material returned to stores)."""
+        """on_hand += q (material returned to stores); False when the lot is missing."""
         ...
 
 
 class BalanceQueries(Protocol):
-    async def balances(self, codes: Collection[str]) -> dict[str, Balance]: ...
-    async def page(self, kind: MaterialKind | None, after: Key | None, limit: int) -> Page[Balance]: ...
+    async def balances(self, codes: Collection[str]) -> dict[str, Balance]:
+        """Known materials among ``codes`` (an alloy without lots has zero balances)."""
+        ...
+
+    async def find(self, kind: MaterialKind | None, after: BalanceKey | None, limit: int) -> list[Balance]:
+        """Every material with an alloy or lots, by (material_code, kind)."""
+        ...
 
 
 class ReservationRepository(Protocol):
@@ -100,18 +105,29 @@ class ReservationRepository(Protocol):
     async def get_many(self, reservation_ids: Collection[str]) -> dict[str, Reservation]: ...
     async def active_for_order(self, order_id: str) -> Reservation | None: ...
     async def latest_for_order(self, order_id: str) -> Reservation | None: ...
-    async def update(self, reservation: Reservation, expected_version: int) -> bool: ...
-    async def page(
-        self, order_ids: Sequence[str], states: Sequence[ReservationState], after: Key | None, limit: int
-    ) -> Page[Reservation]: ...
+    async def update(self, reservation: Reservation, expected_version: int) -> bool:
+        """Store the new state if the stored reservation is still at ``expected_version``."""
+        ...
+
+    async def find(
+        self, order_ids: Sequence[str], states: Sequence[ReservationState], after: ReservationKey | None, limit: int
+    ) -> list[Reservation]:
+        """By (create_time, reservation_id); ``order_ids`` and ``states`` filter when not empty."""
+        ...
 
 
 class WaitingRepository(Protocol):
     async def get(self, order_id: str) -> WaitingOrder | None: ...
     async def save(self, waiting: WaitingOrder) -> None: ...
     async def remove(self, order_id: str) -> bool: ...
-    async def in_serve_order(self, limit: int) -> list[WaitingOrder]: ...
-    async def shortages(self, after: Key | None, limit: int) -> Page[Shortage]: ...
+    async def in_serve_order(self, limit: int) -> list[WaitingOrder]:
+        """By priority (highest first), submit time, order id."""
+        ...
+
+    async def shortages(self, after: ShortageKey | None, limit: int) -> list[Shortage]:
+        """Waiting orders' shortages by (priority desc, since_time, order_id, kind, material_code)."""
+        ...
+
     async def closed_reason(self, order_id: str) -> str | None:
         """The reason the order was closed (released) in inventory, None if it was not."""
         ...
@@ -129,9 +145,12 @@ class CustodyFilter:
 class CustodyRepository(Protocol):
     async def add(self, entry: CustodyEntry) -> None: ...
     async def get(self, entry_id: str) -> CustodyEntry | None: ...
-    async def batch(self, batch_id: str) -> list[CustodyEntry]: ...
-    async def page(self, where: CustodyFilter, after: Key | None, limit: int) -> Page[CustodyEntry]:
-        """Newest first."""
+    async def batch(self, batch_id: str) -> list[CustodyEntry]:
+        """The entries of one batch, in the order they were added."""
+        ...
+
+    async def find(self, where: CustodyFilter, after: int | None, limit: int) -> list[tuple[int, CustodyEntry]]:
+        """(position in the ledger, entry), newest first."""
         ...
 
     async def issued_by_lot(self, order_id: str, kind: MaterialKind, material_code: str) -> dict[str, int]: ...
@@ -139,21 +158,8 @@ class CustodyRepository(Protocol):
     async def lost(self, order_id: str, kind: MaterialKind, material_code: str) -> int: ...
 
 
-class EventSink(Protocol):
-    async def add(self, event: DomainEvent, *, causation_id: str = "") -> str: ...
-
-
-class IdempotencyKeys(Protocol):
-    async def lookup(self, scope: str, request_id: str, fingerprint: str) -> str | None:
-        """The resource name an earlier identical request produced (IDEMPOTENCY_KEY_REUSED if it differed)."""
-        ...
-
-    async def record(self, scope: str, request_id: str, fingerprint: str, resource_name: str) -> None: ...
-
-
-@dataclass
-class Tx:
-    """Repositories sharing one transaction."""
+class UnitOfWork(uow.UnitOfWork, Protocol):
+    """The inventory's repositories on one transaction; ``emit`` writes a domain event in it."""
 
     alloys: AlloyRepository
     lots: LotRepository
@@ -161,13 +167,8 @@ class Tx:
     reservations: ReservationRepository
     waiting: WaitingRepository
     custody: CustodyRepository
-    events: EventSink
-    idempotency: IdempotencyKeys
 
 
-class UnitOfWork(Protocol):
-    def write(self) -> AbstractAsyncContextManager[Tx]:
-        """A transaction, committed when the block exits normally; raises WriteConflict on races."""
-        ...
-
-    def read(self) -> AbstractAsyncContextManager[Tx]: ...
+UnitOfWorkFactory = uow.UnitOfWorkFactory[UnitOfWork]
+#: What every use case receives: the units of work, the page-token signer and the clock.
+InventoryDeps = Deps[UnitOfWorkFactory]

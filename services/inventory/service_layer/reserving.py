@@ -1,30 +1,33 @@
 """Reserving all of an order's requirements or none, FIFO by lot receive time.
 
-The invariant (for every lot, reserved <= on hand) holds under any concurrency:
-lots are changed only by conditional updates (``reserved + q`` only where
-``on_hand - reserved >= q``), taken in lot id order; when one does not fit, the
-whole transaction rolls back and is tried again, from the second attempt on with
-the candidate lots locked (SELECT ... FOR UPDATE in lot id order), which makes
-the answer definitive. A partial unique index allows one active reservation per
-order, so concurrent requests for one order end with a single reservation.
+The invariant (for every lot, reserved <= on hand) holds under any concurrency: lots are
+changed only by conditional updates (``reserved + q`` only where ``on_hand - reserved >=
+q``), taken in lot id order; when one does not fit, the whole unit of work rolls back and
+runs again (``uows.transact``), from the second attempt on with the candidate lots locked
+(SELECT ... FOR UPDATE in lot id order), which makes the answer definitive. A partial
+unique index allows one active reservation per order, so concurrent requests for one
+order end with a single reservation.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import Enum
+from itertools import count
 
 from mes_kernel.errors import FailedPrecondition
+from mes_kernel.uow import WriteConflict
 from mes_kernel.validation import Violations
 from services.inventory.domain.allocation import Requirement, allocate
 from services.inventory.domain.events import ReservationFailed, ReservationHeld
 from services.inventory.domain.materials import MAX_STONE_PIECES, MAX_WEIGHT_MG, MaterialKind, Priority
 from services.inventory.domain.reservations import Reservation
 from services.inventory.domain.waiting import Shortage, WaitingOrder
-from services.inventory.service_layer.commands import ReserveOrder
-from services.inventory.service_layer.common import Deps, check_id
-from services.inventory.service_layer.ports import Tx, WriteConflict
+from services.inventory.service_layer.commands import RequirementInput
+from services.inventory.service_layer.common import check_id, new_id
+from services.inventory.service_layer.ports import InventoryDeps, UnitOfWork
 
 __all__ = ["MAX_REQUIREMENTS", "Mode", "ReserveOutcome", "ReserveRequest", "insufficient_stock", "reserve", "validate"]
 
@@ -50,7 +53,6 @@ class ReserveRequest:
     submit_time: datetime
     queue_on_shortage: bool
     mode: Mode = Mode.REQUEST
-    causation_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -63,15 +65,15 @@ class ReserveOutcome:
     skipped: bool = False
 
 
-def validate(cmd: ReserveOrder) -> tuple[Requirement, ...]:
+def validate(order_id: str, inputs: Sequence[RequirementInput]) -> tuple[Requirement, ...]:
     v = Violations()
-    check_id(v, cmd.order_id, "order_id")
-    if not cmd.requirements:
+    check_id(v, order_id, "order_id")
+    if not inputs:
         v.add("requirements", "at least one requirement is required")
-    elif len(cmd.requirements) > MAX_REQUIREMENTS:
+    elif len(inputs) > MAX_REQUIREMENTS:
         v.add("requirements", f"at most {MAX_REQUIREMENTS} requirements per order")
     requirements = []
-    for i, r in enumerate(cmd.requirements[:MAX_REQUIREMENTS]):
+    for i, r in enumerate(inputs[:MAX_REQUIREMENTS]):
         field = f"requirements[{i}]"
         v.code(r.material_code, f"{field}.material_code")
         v.non_negative(r.line_number, f"{field}.line_number", maximum=MAX_LINE_NUMBER)
@@ -91,68 +93,65 @@ def validate(cmd: ReserveOrder) -> tuple[Requirement, ...]:
     return tuple(requirements)
 
 
-async def reserve(deps: Deps, request: ReserveRequest) -> ReserveOutcome:
-    """Reserve with retries; the first attempt is optimistic, later ones lock the candidate lots."""
-    return await deps.retrying(lambda n: _attempt(deps, request, lock=n > 0))
+async def reserve(deps: InventoryDeps, request: ReserveRequest, *, attempts: int) -> ReserveOutcome:
+    """Reserve in one unit of work, run again on write races; the first attempt is
+    optimistic, later ones lock the candidate lots."""
+    runs = count()
+    return await deps.uows.transact(lambda uow: _attempt(deps, uow, request, lock=next(runs) > 0), attempts=attempts)
 
 
-async def _attempt(deps: Deps, request: ReserveRequest, *, lock: bool) -> ReserveOutcome:
-    now = deps.clock()
-    async with deps.uow.write() as tx:
-        earlier = await _earlier(tx, request)
-        if earlier is not None:
-            return earlier
-        lots = await tx.lots.free_lots({r.key for r in request.requirements}, lock=lock)
-        result = allocate(request.requirements, lots)
-        if not result.satisfied:
-            shortages = tuple(sorted(result.shortages, key=lambda s: (s.kind.value, s.material_code)))
-            waiting = WaitingOrder(
-                request.order_id, request.priority, request.submit_time, request.requirements, shortages
-            )
-            if request.queue_on_shortage:
-                waiting = await _queue(tx, waiting, request.causation_id)
-            return ReserveOutcome(shortages=tuple(waiting.shortage_rows()))
-        reservation = Reservation.hold(deps.new_id(), request.order_id, request.priority, result.allocations, now)
-        for share in reservation.shares_by_lot():
-            if not await tx.lots.reserve(share.lot_id, share.kind, share.quantity):
-                raise WriteConflict  # taken concurrently since we read it: roll back everything
-        await tx.reservations.add(reservation)
-        await tx.waiting.remove(request.order_id)
-        await tx.events.add(ReservationHeld(reservation), causation_id=request.causation_id)
-        return ReserveOutcome(reservation, created=True)
+async def _attempt(deps: InventoryDeps, uow: UnitOfWork, request: ReserveRequest, *, lock: bool) -> ReserveOutcome:
+    earlier = await _earlier(uow, request)
+    if earlier is not None:
+        return earlier
+    lots = await uow.lots.free_lots({r.key for r in request.requirements}, lock=lock)
+    result = allocate(request.requirements, lots)
+    if not result.satisfied:
+        shortages = tuple(sorted(result.shortages, key=lambda s: (s.kind.value, s.material_code)))
+        waiting = WaitingOrder(request.order_id, request.priority, request.submit_time, request.requirements, shortages)
+        if request.queue_on_shortage:
+            waiting = await _queue(uow, waiting)
+        return ReserveOutcome(shortages=tuple(waiting.shortage_rows()))
+    reservation = Reservation.hold(new_id(), request.order_id, request.priority, result.allocations, deps.clock())
+    for share in reservation.shares_by_lot():
+        if not await uow.lots.reserve(share.lot_id, share.kind, share.quantity):
+            # taken concurrently since we read it: roll back everything
+            raise WriteConflict(f"lot {share.lot_id} changed concurrently")
+    await uow.reservations.add(reservation)
+    await uow.waiting.remove(request.order_id)
+    await uow.emit(ReservationHeld(reservation))
+    return ReserveOutcome(reservation, created=True)
 
 
-async def _earlier(tx: Tx, request: ReserveRequest) -> ReserveOutcome | None:
+async def _earlier(uow: UnitOfWork, request: ReserveRequest) -> ReserveOutcome | None:
     """What makes this request a no-op, if anything."""
-    active = await tx.reservations.active_for_order(request.order_id)
+    active = await uow.reservations.active_for_order(request.order_id)
     if active is not None:
         return ReserveOutcome(active)
     if request.mode is Mode.EVENT:
-        latest = await tx.reservations.latest_for_order(request.order_id)
+        latest = await uow.reservations.latest_for_order(request.order_id)
         if latest is not None:
             return ReserveOutcome(latest)
-        if await tx.waiting.closed_reason(request.order_id) is not None:
+        if await uow.waiting.closed_reason(request.order_id) is not None:
             return ReserveOutcome(skipped=True)
-    if request.mode is Mode.RETRY and await tx.waiting.get(request.order_id) is None:
+    if request.mode is Mode.RETRY and await uow.waiting.get(request.order_id) is None:
         return ReserveOutcome(skipped=True)
     return None
 
 
-async def _queue(tx: Tx, waiting: WaitingOrder, causation_id: str) -> WaitingOrder:
+async def _queue(uow: UnitOfWork, waiting: WaitingOrder) -> WaitingOrder:
     """Record (or refresh) the order as waiting; the first time, announce the failure.
 
     A waiting order keeps its place: its first submit time stays.
     """
-    existing = await tx.waiting.get(waiting.order_id)
+    existing = await uow.waiting.get(waiting.order_id)
     if existing is not None:
         waiting = replace(waiting, submit_time=existing.submit_time)
     if existing == waiting:
         return waiting
-    await tx.waiting.save(waiting)
+    await uow.waiting.save(waiting)
     if existing is None:
-        await tx.events.add(
-            ReservationFailed(waiting.order_id, tuple(waiting.shortage_rows())), causation_id=causation_id
-        )
+        await uow.emit(ReservationFailed(waiting.order_id, tuple(waiting.shortage_rows())))
     return waiting
 
 

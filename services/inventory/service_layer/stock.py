@@ -1,19 +1,22 @@
-"""Lots and balances: receive (staff, idempotent by request_id), get, list; balances per material."""
+"""Lots and balances (staff): receive (idempotent by request_id), get, list; balances per material."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from datetime import datetime
 
 from mes_kernel.errors import InvalidArgument, NotFound
+from mes_kernel.paging import Page
+from mes_kernel.principal import require_staff
 from mes_kernel.validation import Violations
 from services.inventory.domain.balances import Balance
 from services.inventory.domain.custody import STORES, CustodyEntry, CustodyKind
-from services.inventory.domain.events import CustodyRecorded, LotReceived
+from services.inventory.domain.events import LotReceived
 from services.inventory.domain.lots import MaterialLot
 from services.inventory.domain.materials import MAX_STONE_PIECES, MAX_WEIGHT_MG, MaterialKind
-from services.inventory.service_layer.commands import ListQuery, ReceiveLot
-from services.inventory.service_layer.common import Deps
-from services.inventory.service_layer.ports import Tx
+from services.inventory.service_layer.commands import BatchGet, Get, ListBalances, ListLots, ReceiveLot
+from services.inventory.service_layer.common import iso, new_id, pager, parse_key
+from services.inventory.service_layer.ports import InventoryDeps, UnitOfWork
+from services.inventory.service_layer.transitions import record
 
 __all__ = ["Stock", "receive_into_stores"]
 
@@ -22,89 +25,70 @@ MAX_WEIGHT_POINTS = 100_000_000
 
 
 async def receive_into_stores(
-    deps: Deps,
-    tx: Tx,
+    uow: UnitOfWork,
+    lot: MaterialLot,
     *,
-    kind: MaterialKind,
-    material_code: str,
-    weight_mg: int,
-    pieces: int = 0,
-    weight_points: int = 0,
-    supplier_reference: str = "",
     custody_kind: CustodyKind = CustodyKind.RECEIVE,
     custody_reference: str = "",
     batch_id: str = "",
-    causation_id: str = "",
-) -> tuple[MaterialLot, CustodyEntry]:
+) -> CustodyEntry:
     """A new lot in stores, its custody entry and their events."""
-    now = deps.clock()
-    lot = MaterialLot.receive(
-        lot_id=deps.new_id(),
-        kind=kind,
-        material_code=material_code,
-        weight_mg=weight_mg,
-        pieces=pieces,
-        weight_points=weight_points,
-        supplier_reference=supplier_reference,
-        now=now,
-    )
-    await tx.lots.add(lot)
-    entry = CustodyEntry(
-        entry_id=deps.new_id(),
-        kind=custody_kind,
-        holder=STORES,
-        material_code=material_code,
+    await uow.lots.add(lot)
+    await uow.emit(LotReceived(lot))
+    entry = CustodyEntry.of(
+        new_id(),
+        custody_kind,
+        STORES,
+        lot.key,
+        lot.received,
+        lot.receive_time,
         lot_id=lot.lot_id,
-        weight_mg=lot.received_mg,
-        pieces=lot.received_pieces,
         reference=custody_reference or f"lots/{lot.lot_id}",
-        operator_code="",
-        create_time=now,
         batch_id=batch_id,
     )
-    await tx.custody.add(entry)
-    await tx.events.add(LotReceived(lot), causation_id=causation_id)
-    await tx.events.add(CustodyRecorded(entry), causation_id=causation_id)
-    return lot, entry
+    return await record(uow, entry)
 
 
 class Stock:
-    def __init__(self, deps: Deps) -> None:
+    def __init__(self, deps: InventoryDeps) -> None:
         self._deps = deps
 
     async def receive_lot(self, cmd: ReceiveLot) -> MaterialLot:
         """Receive a lot once per (caller, request_id); a replay returns the lot made the first time."""
+        require_staff(cmd.principal)
         await self._validate(cmd)
         assert cmd.kind is not None
         kind = cmd.kind
-        scope = f"{cmd.caller}:ReceiveLot"
 
-        async def attempt(_n: int) -> MaterialLot:
-            async with self._deps.uow.write() as tx:
-                earlier = await tx.idempotency.lookup(scope, cmd.request_id, cmd.fingerprint)
-                if earlier is not None:
-                    return await _load_lot(tx, earlier.removeprefix("lots/"))
-                lot, _entry = await receive_into_stores(
-                    self._deps,
-                    tx,
-                    kind=kind,
-                    material_code=cmd.material_code,
-                    weight_mg=cmd.weight_mg,
-                    pieces=cmd.pieces,
-                    weight_points=cmd.weight_points,
-                    supplier_reference=cmd.supplier_reference,
-                )
-                await tx.idempotency.record(scope, cmd.request_id, cmd.fingerprint, f"lots/{lot.lot_id}")
-                return lot
+        async def create(uow: UnitOfWork) -> tuple[str, MaterialLot]:
+            lot = MaterialLot.receive(
+                lot_id=new_id(),
+                kind=kind,
+                material_code=cmd.material_code,
+                weight_mg=cmd.weight_mg,
+                pieces=cmd.pieces,
+                weight_points=cmd.weight_points,
+                supplier_reference=cmd.supplier_reference,
+                now=self._deps.clock(),
+            )
+            await receive_into_stores(uow, lot)
+            return f"lots/{lot.lot_id}", lot
 
-        return await self._deps.retrying(attempt)
+        lot, _replayed = await self._deps.uows.idempotent(
+            scope=f"{cmd.principal.label}:ReceiveLot",
+            request_id=cmd.request_id,
+            fingerprint=cmd.fingerprint,
+            create=create,
+            load=lambda uow, name: load_lot(uow, name.removeprefix("lots/")),
+        )
+        return lot
 
     async def _validate(self, cmd: ReceiveLot) -> None:
         v = _receive_violations(cmd)
         unknown_alloy = False
         if cmd.kind is MaterialKind.METAL and not any(x.field == "material_code" for x in v.items):
-            async with self._deps.uow.read() as tx:
-                unknown_alloy = await tx.alloys.get(cmd.material_code) is None
+            async with self._deps.uows.read() as uow:
+                unknown_alloy = await uow.alloys.get(cmd.material_code) is None
             if unknown_alloy:
                 v.add("material_code", "is not a known alloy code")
         if v.items:
@@ -115,37 +99,41 @@ class Stock:
                 violations=v.items,
             )
 
-    async def get_lot(self, lot_id: str) -> MaterialLot:
-        async with self._deps.uow.read() as tx:
-            return await _load_lot(tx, lot_id)
+    async def get_lot(self, query: Get) -> MaterialLot:
+        require_staff(query.principal)
+        async with self._deps.uows.read() as uow:
+            return await load_lot(uow, query.key)
 
-    async def list_lots(self, query: ListQuery, material_code: str = "") -> tuple[list[MaterialLot], str]:
+    async def list_lots(self, query: ListLots) -> Page[MaterialLot]:
+        require_staff(query.principal)
         v = Violations()
-        if material_code:
-            v.code(material_code, "material_code")
+        if query.material_code:
+            v.code(query.material_code, "material_code")
         v.raise_if_any()
-        filters = {"material_code": material_code}
-        after, size = self._deps.page_start("lots", query.page_token, filters, query.page_size)
-        async with self._deps.uow.read() as tx:
-            page = await tx.lots.page(material_code, after, size)
-        return page.items, self._deps.next_token("lots", page, filters)
+        page = pager(self._deps, query, "lots", scope=query.principal.scope, material_code=query.material_code)
+        async with self._deps.uows.read() as uow:
+            after = page.after(lambda k: parse_key(k, datetime, str))
+            rows = await uow.lots.find(query.material_code, after, page.limit)
+        return page.page(rows, lambda lot: [iso(lot.receive_time), lot.lot_id])
 
-    async def list_balances(self, query: ListQuery, kind: MaterialKind | None) -> tuple[list[Balance], str]:
-        filters = {"kind": kind.value if kind else ""}
-        after, size = self._deps.page_start("balances", query.page_token, filters, query.page_size)
-        async with self._deps.uow.read() as tx:
-            page = await tx.balances.page(kind, after, size)
-        return page.items, self._deps.next_token("balances", page, filters)
+    async def list_balances(self, query: ListBalances) -> Page[Balance]:
+        require_staff(query.principal)
+        kind = query.kind.value if query.kind else ""
+        page = pager(self._deps, query, "balances", scope=query.principal.scope, kind=kind)
+        async with self._deps.uows.read() as uow:
+            rows = await uow.balances.find(query.kind, page.after(lambda k: parse_key(k, str, str)), page.limit)
+        return page.page(rows, lambda b: [b.material_code, b.kind.value if b.kind else ""])
 
-    async def batch_get_balances(self, codes: Sequence[str]) -> list[Balance]:
-        """Balances in the order of ``codes``; an unknown code has zero balances."""
-        async with self._deps.uow.read() as tx:
-            found = await tx.balances.balances(set(codes))
-        return [found.get(code) or Balance(code, None) for code in codes]
+    async def batch_get_balances(self, query: BatchGet) -> list[Balance]:
+        """Balances in the order of the codes asked for; an unknown code has zero balances."""
+        require_staff(query.principal)
+        async with self._deps.uows.read() as uow:
+            found = await uow.balances.balances(set(query.keys))
+        return [found.get(code) or Balance(code, None) for code in query.keys]
 
 
-async def _load_lot(tx: Tx, lot_id: str) -> MaterialLot:
-    lot = await tx.lots.get(lot_id)
+async def load_lot(uow: UnitOfWork, lot_id: str) -> MaterialLot:
+    lot = await uow.lots.get(lot_id)
     if lot is None:
         raise NotFound(f"lot {lot_id} not found", metadata={"name": f"lots/{lot_id}"})
     return lot

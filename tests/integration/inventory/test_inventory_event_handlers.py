@@ -33,23 +33,23 @@ async def test_reserve_for_order_is_idempotent_and_respects_an_earlier_release(a
     await upsert_alloy(stub, "AU750Y")
     lot = await receive_metal(stub, "AU750Y", 10_000)
 
-    first = await events.reserve_for_order("o-1", Priority.HIGH, [gold(4_000)], None, "evt-1")
-    duplicate = await events.reserve_for_order("o-1", Priority.HIGH, [gold(4_000)], None, "evt-1")
+    first = await events.reserve_for_order("o-1", Priority.HIGH, [gold(4_000)], None)
+    duplicate = await events.reserve_for_order("o-1", Priority.HIGH, [gold(4_000)], None)
     assert first.created and not duplicate.created
     assert duplicate.reservation is not None and first.reservation is not None
     assert duplicate.reservation.reservation_id == first.reservation.reservation_id
     assert (await get_lot(stub, lot)).reserved_mg == 4_000
 
     # cancelled before the submission was handled: the late reserve is a no-op
-    assert await events.release_for_order("o-2", "cancelled", "evt-2") is None
-    late = await events.reserve_for_order("o-2", Priority.NORMAL, [gold(1_000)], None, "evt-3")
+    assert await events.release_for_order("o-2", "cancelled") is None
+    late = await events.reserve_for_order("o-2", Priority.NORMAL, [gold(1_000)], None)
     assert late.skipped and late.reservation is None
 
     # released after it was reserved: a redelivered submission does not reserve again
-    released = await events.release_for_order("o-1", "cancelled", "evt-4")
+    released = await events.release_for_order("o-1", "cancelled")
     assert released is not None and released.state is ReservationState.RELEASED
-    assert await events.release_for_order("o-1", "cancelled", "evt-4") is not None
-    redelivered = await events.reserve_for_order("o-1", Priority.HIGH, [gold(4_000)], None, "evt-1")
+    assert await events.release_for_order("o-1", "cancelled") is not None
+    redelivered = await events.reserve_for_order("o-1", Priority.HIGH, [gold(4_000)], None)
     assert redelivered.reservation is not None and redelivered.reservation.state is ReservationState.RELEASED
     assert (await get_lot(stub, lot)).reserved_mg == 0
     assert await count(app, reservations) == 1
@@ -58,18 +58,18 @@ async def test_reserve_for_order_is_idempotent_and_respects_an_earlier_release(a
 async def test_short_orders_queue_and_release_drops_them_from_the_waiting_list(app: App, stub: Stub) -> None:
     events = app.handles.handlers.events
     await upsert_alloy(stub, "AU750Y")
-    outcome = await events.reserve_for_order("o-wait", Priority.RUSH, [gold(2_000)], None, "evt-1")
+    outcome = await events.reserve_for_order("o-wait", Priority.RUSH, [gold(2_000)], None)
     assert outcome.reservation is None
     assert [(s.material_code, s.required, s.available) for s in outcome.shortages] == [("AU750Y", 2_000, 0)]
     assert await count(app, waiting_orders) == 1
-    duplicate = await events.reserve_for_order("o-wait", Priority.RUSH, [gold(2_000)], None, "evt-1")
+    duplicate = await events.reserve_for_order("o-wait", Priority.RUSH, [gold(2_000)], None)
     assert duplicate.shortages == outcome.shortages  # same place in the queue (since_time kept)
     assert (await subjects(app)).count(RESERVATION_FAILED.subject) == 1
 
-    assert await events.release_for_order("o-wait", "cancelled", "evt-2") is None
+    assert await events.release_for_order("o-wait", "cancelled") is None
     assert await count(app, waiting_orders) == 0
     await receive_metal(stub, "AU750Y", 5_000)
-    report = await events.retry_waiting_orders("evt-3")
+    report = await events.retry_waiting_orders()
     assert report.reserved == () and report.still_waiting == ()
 
 
@@ -77,24 +77,24 @@ async def test_commit_and_consume_tolerate_duplicates_and_missed_events(app: App
     events = app.handles.handlers.events
     await upsert_alloy(stub, "AU750Y")
     lot = await receive_metal(stub, "AU750Y", 10_000)
-    assert await events.commit_for_order("nobody", "evt-0") is None
-    assert await events.consume_for_order("nobody", "evt-0") is None
+    assert await events.commit_for_order("nobody") is None
+    assert await events.consume_for_order("nobody") is None
 
-    await events.reserve_for_order("o-1", None, [gold(3_000)], None, "evt-1")
-    committed = await events.commit_for_order("o-1", "evt-2")
+    await events.reserve_for_order("o-1", None, [gold(3_000)], None)
+    committed = await events.commit_for_order("o-1")
     assert committed is not None and committed.state is ReservationState.COMMITTED
-    again = await events.commit_for_order("o-1", "evt-2")
+    again = await events.commit_for_order("o-1")
     assert again is not None and again.version == committed.version
     assert ((got := await get_lot(stub, lot)).on_hand_mg, got.reserved_mg) == (7_000, 0)
 
-    await events.reserve_for_order("o-2", None, [gold(1_000)], None, "evt-3")
-    consumed = await events.consume_for_order("o-2", "evt-4")  # the commit event never came
+    await events.reserve_for_order("o-2", None, [gold(1_000)], None)
+    consumed = await events.consume_for_order("o-2")  # the commit event never came
     assert consumed is not None and consumed.state is ReservationState.CONSUMED
     assert ((got := await get_lot(stub, lot)).on_hand_mg, got.reserved_mg) == (6_000, 0)
 
-    await events.reserve_for_order("o-3", None, [gold(1_000)], None, "evt-5")
-    await events.release_for_order("o-3", "cancelled", "evt-6")
-    late = await events.commit_for_order("o-3", "evt-7")
+    await events.reserve_for_order("o-3", None, [gold(1_000)], None)
+    await events.release_for_order("o-3", "cancelled")
+    late = await events.commit_for_order("o-3")
     assert late is not None and late.state is ReservationState.RELEASED
 
     held = await subjects(app)
@@ -106,8 +106,8 @@ async def test_losses_and_returns_settle_metal_issued_to_an_order(app: App, stub
     events = app.handles.handlers.events
     await upsert_alloy(stub, "AU750Y")
     lot = await receive_metal(stub, "AU750Y", 10_000)
-    await events.reserve_for_order("o-1", None, [gold(6_000)], None, "evt-1")
-    await events.commit_for_order("o-1", "evt-2")
+    await events.reserve_for_order("o-1", None, [gold(6_000)], None)
+    await events.commit_for_order("o-1")
 
     loss = await events.record_operation_loss("workOrders/w1/operations/1", "o-1", "AU750Y", 150, "OP-1", "evt-3")
     assert loss is not None and (loss.holder, loss.weight_mg, loss.reference) == (
@@ -128,7 +128,7 @@ async def test_losses_and_returns_settle_metal_issued_to_an_order(app: App, stub
     assert (await get_lot(stub, lot)).on_hand_mg == 4_800
 
     # cancelled mid-production: what is still out (6000 - 800 returned - 200 lost) goes back
-    await events.release_for_order("o-1", "cancelled", "evt-6")
+    await events.release_for_order("o-1", "cancelled")
     assert (await get_lot(stub, lot)).on_hand_mg == 9_800
 
     # more than the order still holds: the excess becomes a new lot

@@ -13,6 +13,7 @@ from mes.inventory.v1 import inventory_pb2 as pb
 from mes_contracts.events import RESERVATION_FAILED, RESERVATION_HELD
 from services.inventory.adapters.tables import infra, waiting_orders
 from services.inventory.bootstrap import App
+from services.inventory.service_layer.event_handlers import RetryReport
 from tests.integration.inventory._support import (
     SVC,
     TIMEOUT,
@@ -26,6 +27,11 @@ from tests.integration.inventory._support import (
 )
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+
+
+async def retry_pass(app: App, cause: str) -> RetryReport:
+    """A retry pass whose events carry ``cause`` (as when a stock event triggers it)."""
+    return await app.handles.handlers.events.bound(app.handles.uows.caused_by(cause)).retry_waiting_orders()
 
 
 async def queue(stub: Stub, order_id: str, priority: int, minutes: int, grams: int) -> pb.ReserveOrderResponse:
@@ -76,7 +82,7 @@ async def test_waiting_orders_are_listed_and_retried_in_serve_order(app: App, st
 
     # 21 g more: 26 g free -> the two rush orders (10 g each) fit, then o-normal needs 8 g but 6 g are left
     await receive_metal(stub, "AU750Y", 21_000)
-    report = await app.handles.handlers.events.retry_waiting_orders("evt-lot-1")
+    report = await retry_pass(app, "evt-lot-1")
     assert [r.order_id for r in report.reserved] == ["o-rush-early", "o-rush-late"]
     assert report.still_waiting == ("o-gems", "o-normal", "o-low")
     assert await count(app, waiting_orders) == 3
@@ -93,11 +99,11 @@ async def test_waiting_orders_are_listed_and_retried_in_serve_order(app: App, st
         ("o-rush-late", "evt-lot-1"),
     ]
 
-    again = await app.handles.handlers.events.retry_waiting_orders("evt-lot-1")
+    again = await retry_pass(app, "evt-lot-1")
     assert again.reserved == ()
 
     await receive_metal(stub, "AU750Y", 20_000)
-    report = await app.handles.handlers.events.retry_waiting_orders("evt-lot-2")
+    report = await retry_pass(app, "evt-lot-2")
     assert [r.order_id for r in report.reserved] == ["o-normal", "o-low"]
     remaining = await stub.ListShortages(pb.ListShortagesRequest(), metadata=SVC, timeout=TIMEOUT)
     assert [s.order_id for s in remaining.shortages] == ["o-gems"]

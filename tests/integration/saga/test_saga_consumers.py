@@ -37,16 +37,17 @@ from mes_contracts.events import (
     WORK_ORDERS_CANCELLED,
     WORK_ORDERS_RELEASED,
 )
+from mes_kernel.clock import utcnow
+from mes_kernel.uow import WriteConflict
 from mes_platform.config import ServiceSettings
 from mes_platform.db import Database
 from mes_platform.messaging.events import EventContext, Handler
 from mes_platform.messaging.runtime import ConsumerSpec
 from mes_platform.outbox import new_event_meta
 from services.inventory import bootstrap as inventory_boot
+from services.inventory.adapters.tables import closed_orders as inventory_closed_orders
 from services.inventory.adapters.tables import infra as inventory_infra
-from services.inventory.adapters.unit_of_work import SqlUnitOfWork as InventoryUow
 from services.inventory.entrypoints import consumers as inventory_consumers
-from services.inventory.service_layer.ports import WriteConflict
 from services.orders import bootstrap as orders_boot
 from services.orders.adapters.tables import infra as orders_infra
 from services.orders.domain.catalogue import CatalogueKind
@@ -194,7 +195,7 @@ async def test_inventory_handler_joins_the_consumer_transaction(
         lot = inv.ReceiveLotRequest(kind=METAL, material_code=ALLOY, weight_mg=10_000, request_id=str(uuid.uuid4()))
         await stub.ReceiveLot(lot, metadata=SVC, timeout=T)
         _, computed = handler(
-            inventory_consumers.consumer_specs(InventoryUow(app.db), app.handles.handlers.events),
+            inventory_consumers.consumer_specs(app.handles.uows, app.handles.handlers.events),
             REQUIREMENTS_COMPUTED.subject,
         )
         event = prod_ev.RequirementsComputedEvent(
@@ -237,19 +238,27 @@ async def test_inventory_borrowed_unit_of_work_retries_in_a_savepoint(
 ) -> None:
     app = await inventory_boot.start(settings_for("inventory"), port=0)
     try:
+        runs: list[str] = []
+
+        async def close(uow: Any) -> None:
+            runs.append(f"order-{len(runs) + 1}")
+            await uow.waiting.close(runs[-1], "cancelled", utcnow())
+            if len(runs) == 1:
+                raise WriteConflict("lost a race")  # only this attempt's savepoint rolls back
+
         async with app.db.write() as session:
-            uow = InventoryUow(app.db).borrow(session)
+            uows = app.handles.uows.borrow(session)
+            await uows.transact(close)
             with pytest.raises(WriteConflict):
-                async with uow.write() as tx:
-                    await tx.idempotency.record("scope", "first", "f" * 64, "x/1")
-                    raise WriteConflict
-            async with uow.write() as tx:
-                await tx.idempotency.record("scope", "second", "f" * 64, "x/2")
-            async with uow.read() as tx:  # the same transaction: sees its own write
-                assert await tx.idempotency.lookup("scope", "second", "f" * 64) == "x/2"
+                async with uows.write() as uow:
+                    await uow.waiting.close("order-3", "cancelled", utcnow())
+                    raise WriteConflict("lost a race")
+            async with uows.read() as uow:  # the same transaction: sees its own write
+                assert await uow.waiting.closed_reason("order-2") == "cancelled"
+                assert await uow.waiting.closed_reason("order-1") is None
         async with app.db.write() as session:
-            rows = (await session.execute(select(inventory_infra.idempotency.c.request_id))).scalars().all()
-        assert rows == ["second"]
+            rows = (await session.execute(select(inventory_closed_orders.c.order_id))).scalars().all()
+        assert rows == ["order-2"]
     finally:
         await app.aclose()
 
@@ -309,7 +318,7 @@ async def test_inventory_returns_each_mg_once_whatever_the_order_of_the_cancella
         await stub.UpsertAlloy(inv.UpsertAlloyRequest(alloy=alloy), metadata=SVC, timeout=T)
         lot = inv.ReceiveLotRequest(kind=METAL, material_code=ALLOY, weight_mg=10_000, request_id=str(uuid.uuid4()))
         await stub.ReceiveLot(lot, metadata=SVC, timeout=T)
-        specs = inventory_consumers.consumer_specs(InventoryUow(app.db), app.handles.handlers.events)
+        specs = inventory_consumers.consumer_specs(app.handles.uows, app.handles.handlers.events)
 
         async def deliver(subject: str, event: Message) -> None:
             await run(app.db, handler(specs, subject)[1], event, context(subject, event), commit=True)

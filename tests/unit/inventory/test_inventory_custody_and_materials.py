@@ -5,11 +5,14 @@ from __future__ import annotations
 import pytest
 
 from mes_kernel.errors import InvalidArgument
+from mes_kernel.principal import Principal
 from services.inventory.domain.balances import Balance
 from services.inventory.domain.custody import outstanding_by_lot
 from services.inventory.domain.materials import ALLOWED_FINENESS, MaterialKind, Metal, fine_mg, fineness_allowed
 from services.inventory.service_layer.catalogue import validate_alloy
 from services.inventory.service_layer.commands import UpsertAlloy
+
+OPERATOR = Principal("operator", "OP-1")
 
 
 def test_outstanding_is_issued_minus_returned_minus_losses() -> None:
@@ -46,7 +49,7 @@ def test_fine_weight_rounds_down_in_integers() -> None:
 
 def test_alloy_validation_reports_every_bad_field() -> None:
     with pytest.raises(InvalidArgument) as caught:
-        validate_alloy(UpsertAlloy("au750", None, 750, "purple", density_mg_per_cm3=-1, name="alloys/OTHER"))
+        validate_alloy(UpsertAlloy(OPERATOR, "au750", None, 750, "purple", density_mg_per_cm3=-1, name="alloys/OTHER"))
     fields = {v.field for v in caught.value.violations}
     assert fields == {"alloy.code", "alloy.name", "alloy.metal", "alloy.colour", "alloy.density_mg_per_cm3"}
 
