@@ -20,11 +20,10 @@ id as causation id. The codec turns the event into the command the handler takes
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from mes.inventory.v1 import inventory_events_pb2 as inv
 from mes.orders.v1 import orders_events_pb2 as orders
 from mes_contracts import events
+from mes_kernel.uow import Transaction
 from mes_platform.messaging.events import EventContext
 from mes_platform.messaging.runtime import ConsumerSpec
 from services.production.entrypoints.codec import events as codec
@@ -44,20 +43,16 @@ class ProductionConsumers:
         self._uows = uows
         self._handlers = handlers
 
-    def _on(self, session: AsyncSession, ctx: EventContext) -> OrderEventHandlers:
+    def _on(self, session: Transaction, ctx: EventContext) -> OrderEventHandlers:
         return self._handlers.bound(self._uows.borrow(session, causation_id=ctx.event_id))
 
-    async def order_submitted(
-        self, session: AsyncSession, event: orders.OrderSubmittedEvent, ctx: EventContext
-    ) -> None:
+    async def order_submitted(self, session: Transaction, event: orders.OrderSubmittedEvent, ctx: EventContext) -> None:
         await self._on(session, ctx).on_order_submitted(codec.order_submitted(event))
 
-    async def order_cancelled(
-        self, session: AsyncSession, event: orders.OrderCancelledEvent, ctx: EventContext
-    ) -> None:
+    async def order_cancelled(self, session: Transaction, event: orders.OrderCancelledEvent, ctx: EventContext) -> None:
         await self._on(session, ctx).on_order_cancelled(codec.order_cancelled(event))
 
-    async def reservation_held(self, session: AsyncSession, event: inv.ReservationHeldEvent, ctx: EventContext) -> None:
+    async def reservation_held(self, session: Transaction, event: inv.ReservationHeldEvent, ctx: EventContext) -> None:
         await self._on(session, ctx).on_reservation_held(codec.reservation_held(event))
 
 
