@@ -53,6 +53,15 @@ def _mg(name: str) -> Column[Any]:
     return Column(name, BigInteger, nullable=False, default=0)
 
 
+def _weighing() -> list[Column[Any]]:
+    """The weights and who weighed: of an operation and of each of its attempts."""
+    return [
+        *(_mg(f"{what}_mg") for what in ("weigh_in", "weigh_out", "scrap_returned", "loss")),
+        *(Column(f"{who}_by", String(40), nullable=False) for who in ("started", "finished", "reviewed")),
+        Column("review_note", String(500), nullable=False),
+    ]
+
+
 styles = Table(
     "styles",
     metadata,
@@ -158,14 +167,7 @@ operations = Table(
     Column("priority", Integer, nullable=False),
     Column("alloy_code", String(40), nullable=False),
     Column("loss_tolerance_per_mille", Integer, nullable=False),
-    _mg("weigh_in_mg"),
-    _mg("weigh_out_mg"),
-    _mg("scrap_returned_mg"),
-    _mg("loss_mg"),
-    Column("started_by", String(40), nullable=False),
-    Column("finished_by", String(40), nullable=False),
-    Column("reviewed_by", String(40), nullable=False),
-    Column("review_note", String(500), nullable=False),
+    *_weighing(),
     _ts("start_time", nullable=True),
     _ts("finish_time", nullable=True),
     Column("attempt", Integer, nullable=False),
@@ -194,14 +196,7 @@ operation_attempts = Table(
     Column("operation_code", String(40), nullable=False),
     Column("work_center", String(40), nullable=False),
     Column("alloy_code", String(40), nullable=False),
-    _mg("weigh_in_mg"),
-    _mg("weigh_out_mg"),
-    _mg("scrap_returned_mg"),
-    _mg("loss_mg"),
-    Column("started_by", String(40), nullable=False),
-    Column("finished_by", String(40), nullable=False),
-    Column("reviewed_by", String(40), nullable=False),
-    Column("review_note", String(500), nullable=False),
+    *_weighing(),
     Column("outcome", String(20), nullable=False),
     Column("reviewed", Boolean, nullable=False),
     _ts("start_time", nullable=True),

@@ -19,7 +19,6 @@ from services.production.domain.views import LossGrouping
 from services.production.domain.work_orders import WorkOrderStatus
 
 __all__ = [
-    "PRODUCTION",
     "BatchGet",
     "CancelWorkOrders",
     "CloseWorkOrder",
@@ -46,9 +45,6 @@ __all__ = [
 ]
 
 K = TypeVar("K")
-
-#: Who event handlers act as.
-PRODUCTION = Principal("service", "production")
 
 
 def fingerprint(command: Any, *, ignore: tuple[str, ...] = ("request_id", "principal")) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -29,6 +30,9 @@ from services.production.service_layer.ports import OperationKey, QueueKey, Unit
 from services.production.service_layer.work_orders import get_work_order
 
 __all__ = ["OperationHandlers", "advance"]
+
+#: The change an operator's weighing makes (start or finish), inside the unit of work.
+Step = Callable[[UnitOfWork, WorkOrder, Operation, datetime], Awaitable[None]]
 
 
 def _label(key: OperationKey) -> str:
@@ -81,6 +85,30 @@ async def advance(uow: UnitOfWork, work_order: WorkOrder, done: Operation, now: 
 
 
 class OperationHandlers(UseCases):
+    async def _weigh(
+        self, principal: Principal, cmd: StartOperation | FinishOperation, method: str, step: Step
+    ) -> Operation:
+        """An operator weighs at an operation of a workable work order: ``step`` makes the
+        change; idempotent by request_id (per caller and method)."""
+        now = self._deps.clock()
+
+        async def create(uow: UnitOfWork) -> tuple[str, Operation]:
+            work_order = await get_work_order(uow, cmd.work_order_id, for_update=True)
+            op = await _operation(uow, (cmd.work_order_id, cmd.sequence))
+            check_operator(await uow.operators.get(cmd.operator_code), "operator_code")
+            work_order.require_workable()
+            await step(uow, work_order, op, now)
+            return _key_name(op), op
+
+        operation, _replayed = await self._uows.idempotent(
+            scope=_scope(principal, method),
+            request_id=cmd.request_id,
+            fingerprint=fingerprint(cmd),
+            create=create,
+            load=_load,
+        )
+        return operation
+
     async def start_operation(self, cmd: StartOperation) -> Operation:
         """QUEUED -> IN_PROGRESS with the weigh-in; idempotent by request_id."""
         principal = act_as(cmd.principal, cmd.operator_code)
@@ -89,14 +117,8 @@ class OperationHandlers(UseCases):
         v.positive(cmd.weigh_in_mg, "weigh_in_mg", maximum=MAX_WEIGHT_MG)
         v.request_id(cmd.request_id)
         v.raise_if_any()
-        now = self._deps.clock()
-        key = (cmd.work_order_id, cmd.sequence)
 
-        async def create(uow: UnitOfWork) -> tuple[str, Operation]:
-            work_order = await get_work_order(uow, cmd.work_order_id, for_update=True)
-            op = await _operation(uow, key)
-            check_operator(await uow.operators.get(cmd.operator_code), "operator_code")
-            work_order.require_workable()
+        async def start(uow: UnitOfWork, work_order: WorkOrder, op: Operation, now: datetime) -> None:
             previous = op.start(cmd.operator_code, cmd.weigh_in_mg, now)
             if op.work_center:
                 center = await uow.work_centers.get(op.work_center, for_update=True)
@@ -110,16 +132,8 @@ class OperationHandlers(UseCases):
             if work_order.start(now):
                 await uow.work_orders.update(work_order)
             await uow.emit(OperationChanged(op, previous))
-            return _key_name(op), op
 
-        operation, _replayed = await self._uows.idempotent(
-            scope=_scope(principal, "StartOperation"),
-            request_id=cmd.request_id,
-            fingerprint=fingerprint(cmd),
-            create=create,
-            load=_load,
-        )
-        return operation
+        return await self._weigh(principal, cmd, "StartOperation", start)
 
     async def finish_operation(self, cmd: FinishOperation) -> Operation:
         """IN_PROGRESS -> DONE (loss within tolerance) or LOSS_REVIEW; idempotent by request_id."""
@@ -130,30 +144,16 @@ class OperationHandlers(UseCases):
         v.non_negative(cmd.scrap_returned_mg, "scrap_returned_mg", maximum=MAX_WEIGHT_MG)
         v.request_id(cmd.request_id)
         v.raise_if_any()
-        now = self._deps.clock()
-        key = (cmd.work_order_id, cmd.sequence)
 
-        async def create(uow: UnitOfWork) -> tuple[str, Operation]:
-            work_order = await get_work_order(uow, cmd.work_order_id, for_update=True)
-            op = await _operation(uow, key)
-            check_operator(await uow.operators.get(cmd.operator_code), "operator_code")
-            work_order.require_workable()
+        async def finish(uow: UnitOfWork, work_order: WorkOrder, op: Operation, now: datetime) -> None:
             previous = op.finish(cmd.operator_code, cmd.weigh_out_mg, cmd.scrap_returned_mg, now)
             await uow.operations.update(op)
             await uow.operations.save_attempt(AttemptRecord.of(op))
             await uow.emit(OperationChanged(op, previous))
             if op.status is S.DONE:
                 await advance(uow, work_order, op, now)
-            return _key_name(op), op
 
-        operation, _replayed = await self._uows.idempotent(
-            scope=_scope(principal, "FinishOperation"),
-            request_id=cmd.request_id,
-            fingerprint=fingerprint(cmd),
-            create=create,
-            load=_load,
-        )
-        return operation
+        return await self._weigh(principal, cmd, "FinishOperation", finish)
 
     async def resolve_loss_review(self, cmd: ResolveLossReview) -> Operation:
         """LOSS_REVIEW -> DONE (approve, then as any DONE) or REWORK (queued again as a new attempt)."""
