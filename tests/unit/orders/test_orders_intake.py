@@ -1,4 +1,5 @@
-"""Validation of new orders and the catalogue check (pure)."""
+"""Intake: validation of new orders and the catalogue check (pure), and the submission use
+case on the fakes (every bad field at once, the catalogue copy, foreign or missing parents)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,13 @@ from datetime import UTC, datetime
 
 import pytest
 
-from mes_kernel.errors import InvalidArgument
+from mes_kernel.errors import InvalidArgument, NotFound
+from services.orders.domain.catalogue import CatalogueKind
+from services.orders.domain.events import OrderSubmitted
 from services.orders.domain.intake import LineInput, check_catalogue, validate_order
 from services.orders.domain.order import OrderLine, Priority
+from services.orders.domain.status import OrderStatus as S
+from tests.unit.orders.harness import ALLOYS, STAFF, STYLES, Orders, acting_for, partner, submit_order
 
 DUE = datetime(2030, 6, 1, tzinfo=UTC)
 
@@ -89,3 +94,102 @@ def test_catalogue_check_names_each_unknown_code() -> None:
     with pytest.raises(InvalidArgument) as raised:
         check_catalogue(lines[2:], {"RNG-1"}, {"AU750Y"})
     assert raised.value.reason == "UNKNOWN_ALLOY"
+
+
+# -- the intake use case on fakes ---------------------------------------------------------
+
+
+async def test_submission_stores_the_order_its_history_and_one_event() -> None:
+    service = Orders()
+    await service.seed("acme")
+    lines = (LineInput(0, STYLES[0], ALLOYS[0], 2, "52", "Forever"), LineInput(0, STYLES[1], ALLOYS[1], 1))
+    submitted = await service.orders.submit(submit_order(partner("acme"), "r-1", lines=lines, priority=3))
+    order = submitted.order
+    assert not submitted.replayed
+    assert (order.partner_id, order.status, order.version, order.priority) == ("acme", S.SUBMITTED, 1, Priority.HIGH)
+    assert [(ln.line_number, ln.style_code, ln.quantity) for ln in order.lines] == [
+        (1, STYLES[0], 2),
+        (2, STYLES[1], 1),
+    ]
+    assert await service.stored(order) == order
+    [change] = await service.history(order)
+    assert (change.from_status, change.to_status, change.cause) == (None, S.SUBMITTED, "request:r-1")
+    assert service.uows.emitted == [OrderSubmitted(order)]
+
+
+async def test_every_bad_field_is_reported_at_once_and_nothing_is_written() -> None:
+    service = Orders()
+    await service.seed("acme")
+    bad = submit_order(
+        acting_for("acme"),
+        "",
+        partner_reference=" ",
+        due_time=None,
+        lines=(LineInput(0, "ring 1", ALLOYS[0], 0), LineInput(7, STYLES[0], ALLOYS[0], 1, engraving="a\nb")),
+    )
+    with pytest.raises(InvalidArgument) as raised:
+        await service.orders.submit(bad)
+    assert [v.field for v in raised.value.violations] == [
+        "request_id",
+        "partner_reference",
+        "due_time",
+        "lines[0].style_code",
+        "lines[0].quantity",
+        "lines[1].line_number",
+        "lines[1].engraving",
+    ]
+    assert not service.uows.tables.orders and not service.uows.emitted
+
+
+@pytest.mark.parametrize(
+    ("lines", "reason", "fields"),
+    [
+        ((LineInput(0, "OLD-STYLE", ALLOYS[0], 1),), "UNKNOWN_STYLE", ["lines[0].style_code"]),
+        (
+            (LineInput(0, STYLES[0], ALLOYS[0], 1), LineInput(0, "NO-SUCH", "PT950", 1)),
+            "UNKNOWN_STYLE",
+            ["lines[1].style_code", "lines[1].alloy_code"],
+        ),
+        ((LineInput(0, STYLES[0], "PT950", 1),), "UNKNOWN_ALLOY", ["lines[0].alloy_code"]),
+    ],
+)
+async def test_styles_and_alloys_are_checked_against_the_catalogue_copy(
+    lines: tuple[LineInput, ...], reason: str, fields: list[str]
+) -> None:
+    service = Orders()
+    await service.seed("acme")
+    await service.handlers.apply_catalogue_item(CatalogueKind.STYLE, "OLD-STYLE", "Old", False, 1)
+    with pytest.raises(InvalidArgument) as raised:
+        await service.orders.submit(submit_order(partner("acme"), lines=lines))
+    assert (raised.value.reason, [v.field for v in raised.value.violations]) == (reason, fields)
+    assert not service.uows.tables.orders and not service.uows.tables.idempotency and not service.uows.emitted
+
+
+async def test_a_foreign_parent_answers_like_a_missing_partner() -> None:
+    service = Orders()
+    await service.seed("acme", "globex")
+    errors = []
+    for caller, parent in (
+        (partner("globex"), "partners/acme"),
+        (partner("globex"), "partners/nobody"),
+        (acting_for("ghost"), ""),
+        (STAFF, "partners/nobody"),
+    ):
+        with pytest.raises(NotFound) as raised:
+            await service.orders.submit(submit_order(caller, parent=parent))
+        errors.append((raised.value.message, raised.value.reason))
+    assert errors == [("partner not found", "NOT_FOUND")] * 4
+    assert not service.uows.tables.orders
+
+
+async def test_staff_name_the_partner_as_parent() -> None:
+    service = Orders()
+    await service.seed("globex")
+    order = await service.submit(STAFF, parent="partners/globex")
+    assert order.partner_id == "globex"
+    [change] = await service.history(order)
+    assert change.cause == "request:r-1"
+    for parent, field in (("", "parent"), ("partner/globex", "parent")):
+        with pytest.raises(InvalidArgument) as raised:
+            await service.orders.submit(submit_order(STAFF, "r-2", parent=parent))
+        assert [v.field for v in raised.value.violations] == [field]

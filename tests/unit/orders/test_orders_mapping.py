@@ -1,4 +1,5 @@
-"""Decoding gRPC requests into commands and queries (no I/O)."""
+"""The codec (no I/O): gRPC requests into commands and queries, domain events into the
+registered event messages."""
 
 from __future__ import annotations
 
@@ -6,12 +7,17 @@ from datetime import UTC, datetime
 
 import pytest
 
-from mes.orders.v1 import orders_pb2
+from mes.common.v1 import common_pb2
+from mes.orders.v1 import orders_events_pb2, orders_pb2
+from mes_contracts import events
 from mes_kernel.errors import InvalidArgument
 from mes_kernel.paging import PageRequest
 from mes_kernel.principal import Principal
 from services.orders.domain.catalogue import CatalogueKind
+from services.orders.domain.events import OrderSubmitted, status_events
+from services.orders.domain.order import Order, OrderLine, Priority
 from services.orders.domain.status import OrderStatus
+from services.orders.entrypoints.codec.messages import encode_event
 from services.orders.entrypoints.codec.requests import list_catalogue_items, list_orders, order_statuses, submit_order
 
 CALLER = Principal("partner", "acme", "acme")
@@ -59,3 +65,39 @@ def test_status_filters_and_catalogue_kinds() -> None:
     assert list_catalogue_items(styles, CALLER).kind is CatalogueKind.STYLE
     with pytest.raises(InvalidArgument):
         list_catalogue_items(orders_pb2.ListCatalogueItemsRequest(kind=5), CALLER)  # type: ignore[arg-type]
+
+
+def test_domain_events_encode_as_the_registered_messages() -> None:
+    order = Order.submit(
+        order_id="o-1",
+        partner_id="acme",
+        partner_reference="PO-1",
+        priority=Priority.RUSH,
+        due_time=datetime(2030, 1, 8, tzinfo=UTC),
+        lines=[OrderLine(1, "RNG-1", "AU750Y", 1)],
+        cause="request:r-1",
+        now=datetime(2030, 1, 1, tzinfo=UTC),
+    )
+    event_type, message = encode_event(OrderSubmitted(order))
+    assert event_type is events.ORDER_SUBMITTED
+    assert isinstance(message, orders_events_pb2.OrderSubmittedEvent)
+    assert (message.order.name, message.order.partner, message.order.late) == ("orders/o-1", "partners/acme", False)
+
+    change = order.transition(OrderStatus.CANCELLED, reason="withdrawn", cause="partner:acme", now=order.create_time)
+    encoded = [encode_event(e) for e in status_events(order, change)]
+    assert [t for t, _ in encoded] == [events.ORDER_STATUS_CHANGED, events.ORDER_CANCELLED]
+    changed, cancelled = (m for _, m in encoded)
+    assert changed == orders_events_pb2.OrderStatusChangedEvent(
+        order_id="o-1",
+        partner_id="acme",
+        from_status=orders_pb2.ORDER_STATUS_SUBMITTED,
+        to_status=orders_pb2.ORDER_STATUS_CANCELLED,
+        reason="withdrawn",
+        order_version=2,
+        priority=common_pb2.PRIORITY_RUSH,
+    )
+    assert cancelled == orders_events_pb2.OrderCancelledEvent(
+        order_id="o-1", partner_id="acme", previous_status=orders_pb2.ORDER_STATUS_SUBMITTED, reason="withdrawn"
+    )
+    with pytest.raises(TypeError):
+        encode_event(object())
