@@ -10,10 +10,14 @@
 
 Every call has a deadline (``ClientConfig.deadline_s`` or ``timeout=``), carries the configured
 credentials, retries UNAVAILABLE with exponential back-off and jitter when the call is idempotent, and
-raises a :class:`MesClientError` subclass decoded from the server's ``ErrorInfo`` reason.
+raises a :class:`MesClientError` subclass decoded from the server's ``ErrorInfo`` reason. Every method
+takes the request message or keyword fields, and ``partner=`` to act for a partner (service
+principals only). Channels come from :func:`open_channel`, with every option in the ``ClientConfig``.
 """
 
+from clients._base import CallObserver
 from clients._bundle import MesClients
+from clients._channel import open_channel
 from clients._config import ClientConfig, RetryPolicy
 from clients._errors import (
     ERROR_DOMAIN,
@@ -41,6 +45,7 @@ from clients.production import ProductionClient
 __all__ = [
     "ERROR_DOMAIN",
     "AlreadyExistsError",
+    "CallObserver",
     "ClientConfig",
     "ConflictError",
     "DeadlineExceededError",
@@ -62,4 +67,5 @@ __all__ = [
     "UnauthenticatedError",
     "UnavailableError",
     "is_idempotent",
+    "open_channel",
 ]

@@ -1,24 +1,40 @@
-"""What every service client shares: the channel, credentials, deadlines, retries and error decoding."""
+"""What every service client shares: the channel, credentials, deadlines, retries, errors and the RPC table.
+
+A client lists its RPCs as :class:`Rpc` rows (name, request and response types, whether a request_id
+is generated, which request field a plain first argument fills). Its public methods are typed
+signatures over those rows: the shapes many RPCs share come from :mod:`clients._methods`, the others
+pass their own arguments on (``return await self._call_with(_ROW, locals())``): the keyword
+parameters of such a method are named like the request's fields (a unit test checks every one). A
+method accepts the request message as given, or keyword fields that build one (never both), and a
+per-call ``partner``.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any, ClassVar, Protocol, Self, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, Self, TypeVar
 
 import grpc
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from clients._channel import open_channel
 from clients._config import ClientConfig, ServiceName
-from clients._errors import error_from_rpc_error
+from clients._errors import MesClientError, error_from_rpc_error
+from clients._pagination import Page, paginate
 from clients._retry import call_with_retry, is_idempotent
 
 __all__ = [
+    "CallObserver",
     "MetadataPairs",
+    "Rpc",
     "ServiceClient",
     "UnaryMethod",
     "build_request",
@@ -29,8 +45,14 @@ __all__ = [
 
 Req = TypeVar("Req", bound=Message)
 Resp = TypeVar("Resp")
+P = TypeVar("P", bound=Page)
+T = TypeVar("T")
 M = TypeVar("M", bound=Message)
 MetadataPairs = tuple[tuple[str, str], ...]
+#: Called once per call, after its retries: ``(method, status code name, seconds)``.
+CallObserver = Callable[[str, str, float], None]
+#: Arguments of a client method that are not request fields.
+_NOT_FIELDS = frozenset({"self", "request", "partner", "timeout", "limit"})
 
 
 class UnaryMethod(Protocol[Req, Resp]):
@@ -76,32 +98,74 @@ def build_request(cls: type[M], request: M | None, /, **fields: Any) -> M:
     return cls(**given)
 
 
+@dataclass(frozen=True, slots=True)
+class Rpc(Generic[Req, Resp]):
+    """One unary RPC in a client's table.
+
+    ``name`` is the RPC (``"ListOrders"``): the stub's attribute, the retry rule's key and the metric label.
+    ``request_id``: a request without one gets a new uuid4, so a retried mutation cannot apply twice.
+    ``positional``: the request field a first argument that is not the request message fills
+    (``"name"``, so ``get_order("orders/1")`` and ``get_order(GetOrderRequest(...))`` both work).
+    """
+
+    name: str
+    request: type[Req]
+    response: type[Resp]
+    request_id: bool = False
+    positional: str = ""
+
+    def build(self, given: object, fields: dict[str, Any]) -> Req:
+        """The request message: ``given`` as is, or built from ``given`` (the positional field) and ``fields``."""
+        if given is not None and not isinstance(given, self.request):
+            if not self.positional:
+                raise TypeError(f"expected {self.request.__name__}, got {type(given).__name__}")
+            fields[self.positional] = given
+            given = None
+        request = build_request(self.request, given, **fields)
+        return with_request_id(request) if self.request_id else request
+
+
 class ServiceClient:
     """Base of the per-service clients.
 
-    Give a ``config`` (the client opens and owns its channel; close it with ``aclose()`` or ``async with``)
-    or an open ``channel`` that stays the caller's. Every call carries the credentials and a deadline
-    (``timeout`` per call, else ``config.deadline_s``); UNAVAILABLE failures of idempotent calls are
-    retried with back-off within that deadline.
+    Give a ``config`` (the client opens and owns its channel through :func:`clients.open_channel`, with
+    ``interceptors``; close it with ``aclose()`` or ``async with``) or an open ``channel`` that stays the
+    caller's. Every call carries the credentials and a deadline (``timeout`` per call, else
+    ``config.deadline_s``); UNAVAILABLE failures of idempotent calls are retried with back-off within that
+    deadline. ``partner=`` on a call sends ``x-mes-partner`` (act for that partner; only service principals
+    may) instead of ``config.partner``.
 
     ``extra_metadata``, when given, is called for every call and its pairs are sent after the
-    credentials (e.g. the caller's ``traceparent``).
+    credentials (e.g. the caller's ``traceparent``). ``observe``, when given, sees every call once it
+    ended (after its retries): method, status code name (``"OK"``, ``"NOT_FOUND"``...) and seconds.
     """
 
     service: ClassVar[ServiceName]
+    #: The full gRPC service name (health checks).
+    grpc_service: ClassVar[str]
+    #: The generated stub class (``*_pb2_grpc.*ServiceStub``).
+    stub_type: ClassVar[type[Any]]
 
     def __init__(
         self,
         config: ClientConfig | None = None,
         *,
         channel: grpc.aio.Channel | None = None,
+        interceptors: Sequence[grpc.aio.ClientInterceptor] = (),
         extra_metadata: Callable[[], MetadataPairs] | None = None,
+        observe: CallObserver | None = None,
     ) -> None:
         self.config = config if config is not None else ClientConfig.from_env()
         self._owns_channel = channel is None
-        self._channel = channel if channel is not None else open_channel(self.config, self.service)
+        self._channel = (
+            channel if channel is not None else open_channel(self.config, self.service, interceptors=interceptors)
+        )
+        self._credentials = self.config.credentials()
         self._metadata = self.config.metadata()
         self._extra_metadata = extra_metadata
+        self._observe = observe
+        self._stub = self.stub_type(self._channel)
+        self._health: Any = None
 
     @property
     def channel(self) -> grpc.aio.Channel:
@@ -119,16 +183,68 @@ class ServiceClient:
     ) -> None:
         await self.aclose()
 
+    async def health(self, *, timeout: float = 1.0) -> bool:
+        """True when the service reports SERVING (``grpc.health.v1``); False when it does not or cannot answer."""
+        if self._health is None:
+            self._health = health_pb2_grpc.HealthStub(self._channel)
+        request = health_pb2.HealthCheckRequest(service=self.grpc_service)
+        try:
+            response = await self._health.Check(request, timeout=timeout)
+        except grpc.aio.AioRpcError:
+            return False
+        return bool(response.status == health_pb2.HealthCheckResponse.SERVING)
+
+    async def _unary(
+        self, rpc: Rpc[Req, Resp], given: object, partner: str | None, timeout: float | None, /, **fields: Any
+    ) -> Resp:
+        """Call ``rpc`` with the request ``given`` (or built from the positional value and ``fields``)."""
+        request = rpc.build(given, fields)
+        method: UnaryMethod[Req, Resp] = getattr(self._stub, rpc.name)
+        return await self._call(rpc.name, method, request, timeout, partner)
+
+    async def _call_with(self, rpc: Rpc[Req, Resp], arguments: Mapping[str, Any]) -> Resp:
+        """Call ``rpc`` with a method's arguments (its ``locals()``): ``request`` or the positional field,
+        ``partner``, ``timeout``, and the other arguments as request fields (datetimes as Timestamps)."""
+        given = arguments[rpc.positional] if rpc.positional else arguments.get("request")
+        fields = _fields(arguments, rpc.positional)
+        return await self._unary(rpc, given, arguments.get("partner"), arguments.get("timeout"), **fields)
+
+    def _iterate(
+        self, rpc: Rpc[Any, P], items: Callable[[P], Iterable[T]], arguments: Mapping[str, Any]
+    ) -> AsyncIterator[T]:
+        """Every item of a List RPC, for an ``iter_*`` method's arguments (``limit`` and the filters)."""
+        fields = _fields(arguments, "")
+        return self._pages(
+            rpc, items, arguments.get("limit"), arguments.get("partner"), arguments.get("timeout"), **fields
+        )
+
+    def _pages(
+        self,
+        rpc: Rpc[Any, P],
+        items: Callable[[P], Iterable[T]],
+        limit: int | None,
+        partner: str | None,
+        timeout: float | None,
+        /,
+        **fields: Any,
+    ) -> AsyncIterator[T]:
+        """Every item of a List RPC (at most ``limit``), following page tokens; ``timeout`` applies per page."""
+
+        async def fetch(token: str) -> P:
+            return await self._unary(rpc, None, partner, timeout, page_token=token, **fields)
+
+        return paginate(fetch, items, limit=limit)
+
     async def _call(
         self,
         name: str,
         method: UnaryMethod[Req, Resp],
         request: Req,
         timeout: float | None,
+        partner: str | None = None,
     ) -> Resp:
         """Invoke one unary RPC with deadline, credentials, retries and typed errors."""
-
-        metadata = self._metadata
+        metadata = self._metadata if partner is None else (*self._credentials, ("x-mes-partner", partner))
         if self._extra_metadata is not None:
             metadata = metadata + tuple(self._extra_metadata())
 
@@ -139,9 +255,34 @@ class ServiceClient:
             except grpc.aio.AioRpcError as err:
                 raise await error_from_rpc_error(err, call, method=name) from err
 
-        return await call_with_retry(
+        calls = call_with_retry(
             attempt,
             deadline_s=timeout if timeout is not None else self.config.deadline_s,
             policy=self.config.retry,
             retryable=is_idempotent(name, request),
         )
+        if self._observe is None:
+            return await calls
+        started = time.perf_counter()
+        code = "OK"
+        try:
+            return await calls
+        except MesClientError as err:
+            code = err.code.name
+            raise
+        except asyncio.CancelledError:
+            code = "CANCELLED"
+            raise
+        except Exception:
+            code = "UNKNOWN"
+            raise
+        finally:
+            self._observe(name, code, time.perf_counter() - started)
+
+
+def _fields(arguments: Mapping[str, Any], positional: str) -> dict[str, Any]:
+    return {
+        key: to_timestamp(value) if isinstance(value, datetime) else value
+        for key, value in arguments.items()
+        if key not in _NOT_FIELDS and key != positional
+    }

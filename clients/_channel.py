@@ -1,7 +1,8 @@
-"""Opening gRPC channels from a :class:`ClientConfig`."""
+"""The one factory of gRPC channels: every option comes from a :class:`ClientConfig`."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import grpc
@@ -10,21 +11,23 @@ from clients._config import ClientConfig, ServiceName
 
 __all__ = ["open_channel"]
 
-_MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 
+def open_channel(
+    config: ClientConfig,
+    service: ServiceName,
+    *,
+    interceptors: Sequence[grpc.aio.ClientInterceptor] = (),
+) -> grpc.aio.Channel:
+    """A channel to ``service``: insecure, or TLS when ``config.tls`` / ``config.tls_ca_file`` is set.
 
-def _options(config: ClientConfig) -> list[tuple[str, str | int]]:
-    return [
-        ("grpc.primary_user_agent", config.user_agent),
-        ("grpc.max_receive_message_length", _MAX_MESSAGE_BYTES),
-    ]
-
-
-def open_channel(config: ClientConfig, service: ServiceName) -> grpc.aio.Channel:
-    """An insecure channel, or a TLS one when ``config.tls`` / ``config.tls_ca_file`` is set."""
+    The options (user agent, message size, keepalive, load balancing) are ``config.channel_options()``;
+    ``interceptors`` run on every call of the channel (tests count calls per method with one).
+    """
     target = config.address(service)
+    options = config.channel_options()
+    chain = list(interceptors) or None
     if not config.use_tls:
-        return grpc.aio.insecure_channel(target, options=_options(config))
+        return grpc.aio.insecure_channel(target, options=options, interceptors=chain)
     root = Path(config.tls_ca_file).read_bytes() if config.tls_ca_file else None
     credentials = grpc.ssl_channel_credentials(root_certificates=root)
-    return grpc.aio.secure_channel(target, credentials, options=_options(config))
+    return grpc.aio.secure_channel(target, credentials, options=options, interceptors=chain)

@@ -7,9 +7,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-__all__ = ["DEFAULT_ADDRESSES", "DEFAULT_TOKEN", "ClientConfig", "RetryPolicy", "ServiceName"]
+__all__ = ["DEFAULT_ADDRESSES", "DEFAULT_TOKEN", "SERVICE_NAMES", "ClientConfig", "RetryPolicy", "ServiceName"]
 
 ServiceName = Literal["orders", "inventory", "production"]
+SERVICE_NAMES: tuple[ServiceName, ...] = ("orders", "inventory", "production")
 
 #: Token accepted by services started without ``MES_AUTH_TOKENS`` (local development only).
 DEFAULT_TOKEN = "mes-dev-token"
@@ -18,6 +19,7 @@ DEFAULT_ADDRESSES: Mapping[ServiceName, str] = {
     "inventory": "127.0.0.1:50152",
     "production": "127.0.0.1:50153",
 }
+_MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"", "0", "false", "no", "off"})
 
@@ -57,11 +59,16 @@ class RetryPolicy:
 
 @dataclass(frozen=True)
 class ClientConfig:
-    """Addresses, credentials, TLS, deadline and retry policy shared by the service clients.
+    """Addresses, credentials, channel options, deadline and retry policy shared by the service clients.
 
     Credentials: a partner ``api_key`` (``x-api-key``) replaces the bearer ``token`` when set, since a
     partner's key and a staff token must not be mixed in one call. ``partner`` (``x-mes-partner``) lets a
-    service token act for a partner.
+    service token act for a partner in every call (a call's own ``partner=`` replaces it).
+
+    Channel options (:func:`clients.open_channel`): ``user_agent``, ``max_message_bytes`` (largest
+    response accepted), ``keepalive_time_ms``/``keepalive_timeout_ms`` (HTTP/2 pings; None: gRPC's
+    default, no pings), ``lb_policy`` (e.g. ``"round_robin"`` over the addresses of an ``ipv4:a,b``
+    target; None: gRPC's default, ``pick_first``), TLS (``tls``, ``tls_ca_file``).
     """
 
     orders_addr: str = DEFAULT_ADDRESSES["orders"]
@@ -75,10 +82,16 @@ class ClientConfig:
     deadline_s: float = 10.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     user_agent: str = "mes-clients/0.1"
+    max_message_bytes: int = _MAX_MESSAGE_BYTES
+    keepalive_time_ms: int | None = None
+    keepalive_timeout_ms: int | None = None
+    lb_policy: str | None = None
 
     def __post_init__(self) -> None:
         if self.deadline_s <= 0:
             raise ValueError("deadline_s must be greater than zero")
+        if self.max_message_bytes <= 0:
+            raise ValueError("max_message_bytes must be greater than zero")
 
     @property
     def use_tls(self) -> bool:
@@ -89,16 +102,33 @@ class ClientConfig:
             service
         ]
 
-    def metadata(self) -> tuple[tuple[str, str], ...]:
-        """Call metadata carrying the credentials."""
-        items: list[tuple[str, str]] = []
+    def credentials(self) -> tuple[tuple[str, str], ...]:
+        """Call metadata carrying the credentials only (no acting partner)."""
         if self.api_key:
-            items.append(("x-api-key", self.api_key))
-        elif self.token:
-            items.append(("authorization", f"Bearer {self.token}"))
+            return (("x-api-key", self.api_key),)
+        if self.token:
+            return (("authorization", f"Bearer {self.token}"),)
+        return ()
+
+    def metadata(self) -> tuple[tuple[str, str], ...]:
+        """Call metadata carrying the credentials and the configured acting partner."""
         if self.partner:
-            items.append(("x-mes-partner", self.partner))
-        return tuple(items)
+            return (*self.credentials(), ("x-mes-partner", self.partner))
+        return self.credentials()
+
+    def channel_options(self) -> list[tuple[str, str | int]]:
+        """The gRPC channel arguments of these settings (TLS aside)."""
+        options: list[tuple[str, str | int]] = [
+            ("grpc.primary_user_agent", self.user_agent),
+            ("grpc.max_receive_message_length", self.max_message_bytes),
+        ]
+        if self.keepalive_time_ms is not None:
+            options.append(("grpc.keepalive_time_ms", self.keepalive_time_ms))
+        if self.keepalive_timeout_ms is not None:
+            options.append(("grpc.keepalive_timeout_ms", self.keepalive_timeout_ms))
+        if self.lb_policy:
+            options.append(("grpc.lb_policy_name", self.lb_policy))
+        return options
 
     def with_changes(self, **changes: Any) -> ClientConfig:
         """A copy with some fields replaced; ``None`` values are ignored (handy for CLI overrides)."""

@@ -2,71 +2,80 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
-import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from clients._base import MetadataPairs, ServiceClient, build_request, to_timestamp, with_request_id
-from clients._config import ClientConfig
-from clients._pagination import paginate
+from clients._base import Rpc, ServiceClient
+from clients._methods import batch_get, by_name, iter_pages, list_page
 from mes.common.v1 import common_pb2
 from mes.inventory.v1 import inventory_pb2 as pb
 from mes.inventory.v1 import inventory_pb2_grpc
 
-__all__ = ["InventoryClient"]
+__all__ = ["RPCS", "InventoryClient"]
 
 MaterialKind: TypeAlias = common_pb2.MaterialKind.ValueType
 Priority: TypeAlias = common_pb2.Priority.ValueType
 ReservationState: TypeAlias = pb.ReservationState.ValueType
 CustodyKind: TypeAlias = pb.CustodyKind.ValueType
 
+_UPSERT_ALLOY = Rpc("UpsertAlloy", pb.UpsertAlloyRequest, pb.UpsertAlloyResponse, positional="alloy")
+_GET_ALLOY = Rpc("GetAlloy", pb.GetAlloyRequest, pb.GetAlloyResponse, positional="name")
+_LIST_ALLOYS = Rpc("ListAlloys", pb.ListAlloysRequest, pb.ListAlloysResponse)
+_BATCH_GET_ALLOYS = Rpc("BatchGetAlloys", pb.BatchGetAlloysRequest, pb.BatchGetAlloysResponse, positional="names")
+_RECEIVE_LOT = Rpc("ReceiveLot", pb.ReceiveLotRequest, pb.ReceiveLotResponse, request_id=True)
+_GET_LOT = Rpc("GetLot", pb.GetLotRequest, pb.GetLotResponse, positional="name")
+_LIST_LOTS = Rpc("ListLots", pb.ListLotsRequest, pb.ListLotsResponse)
+_RESERVE_ORDER = Rpc("ReserveOrder", pb.ReserveOrderRequest, pb.ReserveOrderResponse)
+_RELEASE = Rpc("ReleaseReservation", pb.ReleaseReservationRequest, pb.ReleaseReservationResponse, positional="name")
+_COMMIT = Rpc("CommitReservation", pb.CommitReservationRequest, pb.CommitReservationResponse, positional="name")
+_CONSUME = Rpc("ConsumeReservation", pb.ConsumeReservationRequest, pb.ConsumeReservationResponse, positional="name")
+_GET_RESERVATION = Rpc("GetReservation", pb.GetReservationRequest, pb.GetReservationResponse, positional="name")
+_BATCH_GET_RESERVATIONS = Rpc(
+    "BatchGetReservations", pb.BatchGetReservationsRequest, pb.BatchGetReservationsResponse, positional="names"
+)
+_LIST_RESERVATIONS = Rpc("ListReservations", pb.ListReservationsRequest, pb.ListReservationsResponse)
+_LIST_BALANCES = Rpc("ListBalances", pb.ListBalancesRequest, pb.ListBalancesResponse)
+_BATCH_GET_BALANCES = Rpc(
+    "BatchGetBalances", pb.BatchGetBalancesRequest, pb.BatchGetBalancesResponse, positional="names"
+)
+_LIST_SHORTAGES = Rpc("ListShortages", pb.ListShortagesRequest, pb.ListShortagesResponse)
+_RECORD_CUSTODY = Rpc("RecordCustody", pb.RecordCustodyRequest, pb.RecordCustodyResponse, request_id=True)
+_LIST_CUSTODY = Rpc("ListCustodyEntries", pb.ListCustodyEntriesRequest, pb.ListCustodyEntriesResponse)
+
+#: Every RPC of the service, as this client calls it.
+RPCS: tuple[Rpc[Any, Any], ...] = (
+    _UPSERT_ALLOY, _GET_ALLOY, _LIST_ALLOYS, _BATCH_GET_ALLOYS, _RECEIVE_LOT, _GET_LOT, _LIST_LOTS, _RESERVE_ORDER,
+    _RELEASE, _COMMIT, _CONSUME, _GET_RESERVATION, _BATCH_GET_RESERVATIONS, _LIST_RESERVATIONS, _LIST_BALANCES,
+    _BATCH_GET_BALANCES, _LIST_SHORTAGES, _RECORD_CUSTODY, _LIST_CUSTODY,
+)  # fmt: skip
+
 
 class InventoryClient(ServiceClient):
-    """Client of the inventory service. Get-style calls return the resource, others the response message."""
+    """Client of the inventory service.
+
+    Every method takes the request message or keyword fields, and ``partner=`` (``x-mes-partner``, service
+    principals only). Calls answering one resource return it; the others return the response message.
+    """
 
     service = "inventory"
-
-    def __init__(
-        self,
-        config: ClientConfig | None = None,
-        *,
-        channel: grpc.aio.Channel | None = None,
-        extra_metadata: Callable[[], MetadataPairs] | None = None,
-    ) -> None:
-        super().__init__(config, channel=channel, extra_metadata=extra_metadata)
-        self._stub = inventory_pb2_grpc.InventoryServiceStub(self.channel)
+    grpc_service = "mes.inventory.v1.InventoryService"
+    stub_type = inventory_pb2_grpc.InventoryServiceStub
 
     # -- alloys -------------------------------------------------------------------------
 
-    async def upsert_alloy(self, alloy: pb.Alloy, *, timeout: float | None = None) -> pb.Alloy:
+    async def upsert_alloy(
+        self, alloy: pb.Alloy | pb.UpsertAlloyRequest, *, partner: str | None = None, timeout: float | None = None
+    ) -> pb.Alloy:
         """Create or update an alloy by code (idempotent, so retried)."""
-        resp = await self._call("UpsertAlloy", self._stub.UpsertAlloy, pb.UpsertAlloyRequest(alloy=alloy), timeout)
-        return resp.alloy
+        return (await self._call_with(_UPSERT_ALLOY, locals())).alloy
 
-    async def get_alloy(self, name: str, *, timeout: float | None = None) -> pb.Alloy:
-        resp = await self._call("GetAlloy", self._stub.GetAlloy, pb.GetAlloyRequest(name=name), timeout)
-        return resp.alloy
-
-    async def list_alloys(
-        self, *, page_size: int = 0, page_token: str = "", timeout: float | None = None
-    ) -> pb.ListAlloysResponse:
-        req = pb.ListAlloysRequest(page_size=page_size, page_token=page_token)
-        return await self._call("ListAlloys", self._stub.ListAlloys, req, timeout)
-
-    def iter_alloys(self, *, page_size: int = 100, timeout: float | None = None) -> AsyncIterator[pb.Alloy]:
-        async def fetch(token: str) -> pb.ListAlloysResponse:
-            return await self.list_alloys(page_size=page_size, page_token=token, timeout=timeout)
-
-        return paginate(fetch, lambda page: page.alloys)
-
-    async def batch_get_alloys(
-        self, names: Sequence[str], *, allow_missing: bool = False, timeout: float | None = None
-    ) -> pb.BatchGetAlloysResponse:
-        req = pb.BatchGetAlloysRequest(names=names, allow_missing=allow_missing)
-        return await self._call("BatchGetAlloys", self._stub.BatchGetAlloys, req, timeout)
+    get_alloy = by_name(_GET_ALLOY, lambda response: response.alloy)
+    list_alloys = list_page(_LIST_ALLOYS)
+    iter_alloys = iter_pages(_LIST_ALLOYS, lambda page: page.alloys)
+    batch_get_alloys = batch_get(_BATCH_GET_ALLOYS)
 
     # -- lots ---------------------------------------------------------------------------
 
@@ -82,46 +91,40 @@ class InventoryClient(ServiceClient):
         weight_points: int | None = None,
         supplier_reference: str | None = None,
         request_id: str | None = None,
+        partner: str | None = None,
         timeout: float | None = None,
     ) -> pb.MaterialLot:
         """Receive metal (``weight_mg``) or stones (``pieces`` + ``weight_points``) into stores.
 
         A request_id is generated when none is given, so a retried call cannot receive the lot twice.
         """
-        req = build_request(
-            pb.ReceiveLotRequest,
-            request,
-            kind=kind,
-            material_code=material_code,
-            weight_mg=weight_mg,
-            pieces=pieces,
-            weight_points=weight_points,
-            supplier_reference=supplier_reference,
-            request_id=request_id,
-        )
-        req = with_request_id(req)
-        resp = await self._call("ReceiveLot", self._stub.ReceiveLot, req, timeout)
-        return resp.lot
+        return (await self._call_with(_RECEIVE_LOT, locals())).lot
 
-    async def get_lot(self, name: str, *, timeout: float | None = None) -> pb.MaterialLot:
-        resp = await self._call("GetLot", self._stub.GetLot, pb.GetLotRequest(name=name), timeout)
-        return resp.lot
+    get_lot = by_name(_GET_LOT, lambda response: response.lot)
 
     async def list_lots(
-        self, *, material_code: str = "", page_size: int = 0, page_token: str = "", timeout: float | None = None
+        self,
+        request: pb.ListLotsRequest | None = None,
+        /,
+        *,
+        material_code: str | None = None,
+        page_size: int | None = None,
+        page_token: str | None = None,
+        partner: str | None = None,
+        timeout: float | None = None,
     ) -> pb.ListLotsResponse:
-        req = pb.ListLotsRequest(material_code=material_code, page_size=page_size, page_token=page_token)
-        return await self._call("ListLots", self._stub.ListLots, req, timeout)
+        return await self._call_with(_LIST_LOTS, locals())
 
     def iter_lots(
-        self, *, material_code: str = "", page_size: int = 100, limit: int | None = None, timeout: float | None = None
+        self,
+        *,
+        material_code: str = "",
+        page_size: int = 100,
+        limit: int | None = None,
+        partner: str | None = None,
+        timeout: float | None = None,
     ) -> AsyncIterator[pb.MaterialLot]:
-        async def fetch(token: str) -> pb.ListLotsResponse:
-            return await self.list_lots(
-                material_code=material_code, page_size=page_size, page_token=token, timeout=timeout
-            )
-
-        return paginate(fetch, lambda page: page.lots, limit=limit)
+        return self._iterate(_LIST_LOTS, lambda page: page.lots, locals())
 
     # -- reservations -------------------------------------------------------------------
 
@@ -135,57 +138,40 @@ class InventoryClient(ServiceClient):
         requirements: Sequence[common_pb2.MaterialRequirement] | None = None,
         queue_on_shortage: bool | None = None,
         submit_time: datetime | Timestamp | None = None,
+        partner: str | None = None,
         timeout: float | None = None,
     ) -> pb.ReserveOrderResponse:
         """Reserve every requirement of an order or none (idempotent per order)."""
-        req = build_request(
-            pb.ReserveOrderRequest,
-            request,
-            order_id=order_id,
-            priority=priority,
-            requirements=requirements,
-            queue_on_shortage=queue_on_shortage,
-            submit_time=to_timestamp(submit_time),
-        )
-        return await self._call("ReserveOrder", self._stub.ReserveOrder, req, timeout)
+        return await self._call_with(_RESERVE_ORDER, locals())
 
-    async def release_reservation(self, name: str, *, reason: str = "", timeout: float | None = None) -> pb.Reservation:
-        req = pb.ReleaseReservationRequest(name=name, reason=reason)
-        resp = await self._call("ReleaseReservation", self._stub.ReleaseReservation, req, timeout)
-        return resp.reservation
+    async def release_reservation(
+        self,
+        name: str | pb.ReleaseReservationRequest,
+        *,
+        reason: str | None = None,
+        partner: str | None = None,
+        timeout: float | None = None,
+    ) -> pb.Reservation:
+        return (await self._call_with(_RELEASE, locals())).reservation
 
-    async def commit_reservation(self, name: str, *, timeout: float | None = None) -> pb.Reservation:
-        req = pb.CommitReservationRequest(name=name)
-        resp = await self._call("CommitReservation", self._stub.CommitReservation, req, timeout)
-        return resp.reservation
-
-    async def consume_reservation(self, name: str, *, timeout: float | None = None) -> pb.Reservation:
-        req = pb.ConsumeReservationRequest(name=name)
-        resp = await self._call("ConsumeReservation", self._stub.ConsumeReservation, req, timeout)
-        return resp.reservation
-
-    async def get_reservation(self, name: str, *, timeout: float | None = None) -> pb.Reservation:
-        req = pb.GetReservationRequest(name=name)
-        resp = await self._call("GetReservation", self._stub.GetReservation, req, timeout)
-        return resp.reservation
-
-    async def batch_get_reservations(
-        self, names: Sequence[str], *, allow_missing: bool = False, timeout: float | None = None
-    ) -> pb.BatchGetReservationsResponse:
-        req = pb.BatchGetReservationsRequest(names=names, allow_missing=allow_missing)
-        return await self._call("BatchGetReservations", self._stub.BatchGetReservations, req, timeout)
+    commit_reservation = by_name(_COMMIT, lambda response: response.reservation)
+    consume_reservation = by_name(_CONSUME, lambda response: response.reservation)
+    get_reservation = by_name(_GET_RESERVATION, lambda response: response.reservation)
+    batch_get_reservations = batch_get(_BATCH_GET_RESERVATIONS)
 
     async def list_reservations(
         self,
+        request: pb.ListReservationsRequest | None = None,
+        /,
         *,
-        order_ids: Sequence[str] = (),
-        states: Sequence[ReservationState] = (),
-        page_size: int = 0,
-        page_token: str = "",
+        order_ids: Sequence[str] | None = None,
+        states: Sequence[ReservationState] | None = None,
+        page_size: int | None = None,
+        page_token: str | None = None,
+        partner: str | None = None,
         timeout: float | None = None,
     ) -> pb.ListReservationsResponse:
-        req = pb.ListReservationsRequest(order_ids=order_ids, states=states, page_size=page_size, page_token=page_token)
-        return await self._call("ListReservations", self._stub.ListReservations, req, timeout)
+        return await self._call_with(_LIST_RESERVATIONS, locals())
 
     def iter_reservations(
         self,
@@ -194,59 +180,48 @@ class InventoryClient(ServiceClient):
         states: Sequence[ReservationState] = (),
         page_size: int = 100,
         limit: int | None = None,
+        partner: str | None = None,
         timeout: float | None = None,
     ) -> AsyncIterator[pb.Reservation]:
-        async def fetch(token: str) -> pb.ListReservationsResponse:
-            return await self.list_reservations(
-                order_ids=order_ids, states=states, page_size=page_size, page_token=token, timeout=timeout
-            )
-
-        return paginate(fetch, lambda page: page.reservations, limit=limit)
+        return self._iterate(_LIST_RESERVATIONS, lambda page: page.reservations, locals())
 
     # -- balances and shortages ---------------------------------------------------------
 
     async def list_balances(
         self,
+        request: pb.ListBalancesRequest | None = None,
+        /,
         *,
-        kind: MaterialKind = common_pb2.MATERIAL_KIND_UNSPECIFIED,
-        page_size: int = 0,
-        page_token: str = "",
+        kind: MaterialKind | None = None,
+        page_size: int | None = None,
+        page_token: str | None = None,
+        partner: str | None = None,
         timeout: float | None = None,
     ) -> pb.ListBalancesResponse:
-        req = pb.ListBalancesRequest(kind=kind, page_size=page_size, page_token=page_token)
-        return await self._call("ListBalances", self._stub.ListBalances, req, timeout)
+        return await self._call_with(_LIST_BALANCES, locals())
 
     def iter_balances(
         self,
         *,
         kind: MaterialKind = common_pb2.MATERIAL_KIND_UNSPECIFIED,
         page_size: int = 100,
+        partner: str | None = None,
         timeout: float | None = None,
     ) -> AsyncIterator[pb.Balance]:
-        async def fetch(token: str) -> pb.ListBalancesResponse:
-            return await self.list_balances(kind=kind, page_size=page_size, page_token=token, timeout=timeout)
+        return self._iterate(_LIST_BALANCES, lambda page: page.balances, locals())
 
-        return paginate(fetch, lambda page: page.balances)
-
-    async def batch_get_balances(self, names: Sequence[str], *, timeout: float | None = None) -> list[pb.Balance]:
+    async def batch_get_balances(
+        self,
+        names: Sequence[str] | pb.BatchGetBalancesRequest,
+        *,
+        partner: str | None = None,
+        timeout: float | None = None,
+    ) -> pb.BatchGetBalancesResponse:
         """Balances of ``balances/{material_code}`` in key order (zero for materials without stock)."""
-        req = pb.BatchGetBalancesRequest(names=names)
-        resp = await self._call("BatchGetBalances", self._stub.BatchGetBalances, req, timeout)
-        return list(resp.balances)
+        return await self._call_with(_BATCH_GET_BALANCES, locals())
 
-    async def list_shortages(
-        self, *, page_size: int = 0, page_token: str = "", timeout: float | None = None
-    ) -> pb.ListShortagesResponse:
-        req = pb.ListShortagesRequest(page_size=page_size, page_token=page_token)
-        return await self._call("ListShortages", self._stub.ListShortages, req, timeout)
-
-    def iter_shortages(
-        self, *, page_size: int = 100, limit: int | None = None, timeout: float | None = None
-    ) -> AsyncIterator[pb.Shortage]:
-        async def fetch(token: str) -> pb.ListShortagesResponse:
-            return await self.list_shortages(page_size=page_size, page_token=token, timeout=timeout)
-
-        return paginate(fetch, lambda page: page.shortages, limit=limit)
+    list_shortages = list_page(_LIST_SHORTAGES)
+    iter_shortages = iter_pages(_LIST_SHORTAGES, lambda page: page.shortages)
 
     # -- custody ledger -----------------------------------------------------------------
 
@@ -264,45 +239,27 @@ class InventoryClient(ServiceClient):
         reference: str | None = None,
         operator_code: str | None = None,
         request_id: str | None = None,
+        partner: str | None = None,
         timeout: float | None = None,
     ) -> pb.CustodyEntry:
         """Append a custody entry (a request_id is generated when none is given)."""
-        req = build_request(
-            pb.RecordCustodyRequest,
-            request,
-            kind=kind,
-            holder=holder,
-            material_code=material_code,
-            lot_id=lot_id,
-            weight_mg=weight_mg,
-            pieces=pieces,
-            reference=reference,
-            operator_code=operator_code,
-            request_id=request_id,
-        )
-        req = with_request_id(req)
-        resp = await self._call("RecordCustody", self._stub.RecordCustody, req, timeout)
-        return resp.entry
+        return (await self._call_with(_RECORD_CUSTODY, locals())).entry
 
     async def list_custody_entries(
         self,
+        request: pb.ListCustodyEntriesRequest | None = None,
+        /,
         *,
-        holder: str = "",
-        material_code: str = "",
-        reference: str = "",
-        page_size: int = 0,
-        page_token: str = "",
+        holder: str | None = None,
+        material_code: str | None = None,
+        reference: str | None = None,
+        page_size: int | None = None,
+        page_token: str | None = None,
+        partner: str | None = None,
         timeout: float | None = None,
     ) -> pb.ListCustodyEntriesResponse:
         """One page of custody entries, newest first."""
-        req = pb.ListCustodyEntriesRequest(
-            holder=holder,
-            material_code=material_code,
-            reference=reference,
-            page_size=page_size,
-            page_token=page_token,
-        )
-        return await self._call("ListCustodyEntries", self._stub.ListCustodyEntries, req, timeout)
+        return await self._call_with(_LIST_CUSTODY, locals())
 
     def iter_custody_entries(
         self,
@@ -312,16 +269,7 @@ class InventoryClient(ServiceClient):
         reference: str = "",
         page_size: int = 100,
         limit: int | None = None,
+        partner: str | None = None,
         timeout: float | None = None,
     ) -> AsyncIterator[pb.CustodyEntry]:
-        async def fetch(token: str) -> pb.ListCustodyEntriesResponse:
-            return await self.list_custody_entries(
-                holder=holder,
-                material_code=material_code,
-                reference=reference,
-                page_size=page_size,
-                page_token=token,
-                timeout=timeout,
-            )
-
-        return paginate(fetch, lambda page: page.entries, limit=limit)
+        return self._iterate(_LIST_CUSTODY, lambda page: page.entries, locals())

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
-import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from clients._base import MetadataPairs, ServiceClient, build_request, to_timestamp, with_request_id
-from clients._config import ClientConfig
-from clients._pagination import paginate
+from clients._base import Rpc, ServiceClient, to_timestamp
+from clients._methods import batch_get, by_name, iter_pages, list_page
 from mes.common.v1 import common_pb2
 from mes.production.v1 import production_pb2 as pb
 from mes.production.v1 import production_pb2_grpc
 
-__all__ = ["ProductionClient"]
+__all__ = ["RPCS", "ProductionClient"]
 
 Priority: TypeAlias = common_pb2.Priority.ValueType
 WorkOrderStatus: TypeAlias = pb.WorkOrderStatus.ValueType
@@ -24,148 +22,159 @@ OperationStatus: TypeAlias = pb.OperationStatus.ValueType
 Decision: TypeAlias = pb.LossReviewDecision.ValueType
 Grouping: TypeAlias = pb.LossGrouping.ValueType
 
+_UPSERT_STYLE = Rpc("UpsertStyle", pb.UpsertStyleRequest, pb.UpsertStyleResponse, positional="style")
+_GET_STYLE = Rpc("GetStyle", pb.GetStyleRequest, pb.GetStyleResponse, positional="name")
+_LIST_STYLES = Rpc("ListStyles", pb.ListStylesRequest, pb.ListStylesResponse)
+_BATCH_GET_STYLES = Rpc("BatchGetStyles", pb.BatchGetStylesRequest, pb.BatchGetStylesResponse, positional="names")
+_EXPLODE_BOM = Rpc(
+    "ExplodeBillOfMaterials", pb.ExplodeBillOfMaterialsRequest, pb.ExplodeBillOfMaterialsResponse, positional="lines"
+)
+_UPSERT_WORK_CENTER = Rpc(
+    "UpsertWorkCenter", pb.UpsertWorkCenterRequest, pb.UpsertWorkCenterResponse, positional="work_center"
+)
+_GET_WORK_CENTER = Rpc("GetWorkCenter", pb.GetWorkCenterRequest, pb.GetWorkCenterResponse, positional="name")
+_LIST_WORK_CENTERS = Rpc("ListWorkCenters", pb.ListWorkCentersRequest, pb.ListWorkCentersResponse)
+_WORK_CENTER_STATS = Rpc("ListWorkCenterStats", pb.ListWorkCenterStatsRequest, pb.ListWorkCenterStatsResponse)
+_UPSERT_OPERATOR = Rpc("UpsertOperator", pb.UpsertOperatorRequest, pb.UpsertOperatorResponse, positional="operator")
+_LIST_OPERATORS = Rpc("ListOperators", pb.ListOperatorsRequest, pb.ListOperatorsResponse)
+_CREATE_WORK_ORDERS = Rpc(
+    "CreateWorkOrders", pb.CreateWorkOrdersRequest, pb.CreateWorkOrdersResponse, positional="order_id"
+)
+_GET_WORK_ORDER = Rpc("GetWorkOrder", pb.GetWorkOrderRequest, pb.GetWorkOrderResponse, positional="name")
+_BATCH_GET_WORK_ORDERS = Rpc(
+    "BatchGetWorkOrders", pb.BatchGetWorkOrdersRequest, pb.BatchGetWorkOrdersResponse, positional="names"
+)
+_LIST_WORK_ORDERS = Rpc("ListWorkOrders", pb.ListWorkOrdersRequest, pb.ListWorkOrdersResponse)
+_HOLD = Rpc("HoldWorkOrder", pb.HoldWorkOrderRequest, pb.HoldWorkOrderResponse, positional="name")
+_RESUME = Rpc("ResumeWorkOrder", pb.ResumeWorkOrderRequest, pb.ResumeWorkOrderResponse, positional="name")
+_CLOSE = Rpc("CloseWorkOrder", pb.CloseWorkOrderRequest, pb.CloseWorkOrderResponse, positional="name")
+_CANCEL_WORK_ORDERS = Rpc(
+    "CancelWorkOrders", pb.CancelWorkOrdersRequest, pb.CancelWorkOrdersResponse, positional="order_id"
+)
+_START = Rpc("StartOperation", pb.StartOperationRequest, pb.StartOperationResponse, request_id=True)
+_FINISH = Rpc("FinishOperation", pb.FinishOperationRequest, pb.FinishOperationResponse, request_id=True)
+_RESOLVE = Rpc("ResolveLossReview", pb.ResolveLossReviewRequest, pb.ResolveLossReviewResponse, positional="name")
+_GET_OPERATION = Rpc("GetOperation", pb.GetOperationRequest, pb.GetOperationResponse, positional="name")
+_BATCH_GET_OPERATIONS = Rpc(
+    "BatchGetOperations", pb.BatchGetOperationsRequest, pb.BatchGetOperationsResponse, positional="names"
+)
+_LIST_OPERATIONS = Rpc("ListOperations", pb.ListOperationsRequest, pb.ListOperationsResponse)
+_METAL_LOSS = Rpc("SummarizeMetalLoss", pb.SummarizeMetalLossRequest, pb.SummarizeMetalLossResponse)
+
+#: Every RPC of the service, as this client calls it.
+RPCS: tuple[Rpc[Any, Any], ...] = (
+    _UPSERT_STYLE, _GET_STYLE, _LIST_STYLES, _BATCH_GET_STYLES, _EXPLODE_BOM, _UPSERT_WORK_CENTER, _GET_WORK_CENTER,
+    _LIST_WORK_CENTERS, _WORK_CENTER_STATS, _UPSERT_OPERATOR, _LIST_OPERATORS, _CREATE_WORK_ORDERS, _GET_WORK_ORDER,
+    _BATCH_GET_WORK_ORDERS, _LIST_WORK_ORDERS, _HOLD, _RESUME, _CLOSE, _CANCEL_WORK_ORDERS, _START, _FINISH,
+    _RESOLVE, _GET_OPERATION, _BATCH_GET_OPERATIONS, _LIST_OPERATIONS, _METAL_LOSS,
+)  # fmt: skip
+
 
 class ProductionClient(ServiceClient):
-    """Client of the production service. Get-style calls return the resource, others the response message."""
+    """Client of the production service.
+
+    Every method takes the request message or keyword fields, and ``partner=`` (``x-mes-partner``, service
+    principals only). Calls answering one resource return it; the others return the response message
+    (``explode_bill_of_materials``, ``create_work_orders`` and ``cancel_work_orders`` return their list).
+    """
 
     service = "production"
-
-    def __init__(
-        self,
-        config: ClientConfig | None = None,
-        *,
-        channel: grpc.aio.Channel | None = None,
-        extra_metadata: Callable[[], MetadataPairs] | None = None,
-    ) -> None:
-        super().__init__(config, channel=channel, extra_metadata=extra_metadata)
-        self._stub = production_pb2_grpc.ProductionServiceStub(self.channel)
+    grpc_service = "mes.production.v1.ProductionService"
+    stub_type = production_pb2_grpc.ProductionServiceStub
 
     # -- styles -------------------------------------------------------------------------
 
-    async def upsert_style(self, style: pb.Style, *, timeout: float | None = None) -> pb.Style:
+    async def upsert_style(
+        self, style: pb.Style | pb.UpsertStyleRequest, *, partner: str | None = None, timeout: float | None = None
+    ) -> pb.Style:
         """Create a style or a new routing/BOM version of it."""
-        resp = await self._call("UpsertStyle", self._stub.UpsertStyle, pb.UpsertStyleRequest(style=style), timeout)
-        return resp.style
+        return (await self._call_with(_UPSERT_STYLE, locals())).style
 
-    async def get_style(self, name: str, *, timeout: float | None = None) -> pb.Style:
-        resp = await self._call("GetStyle", self._stub.GetStyle, pb.GetStyleRequest(name=name), timeout)
-        return resp.style
-
-    async def list_styles(
-        self, *, page_size: int = 0, page_token: str = "", timeout: float | None = None
-    ) -> pb.ListStylesResponse:
-        req = pb.ListStylesRequest(page_size=page_size, page_token=page_token)
-        return await self._call("ListStyles", self._stub.ListStyles, req, timeout)
-
-    def iter_styles(
-        self, *, page_size: int = 100, limit: int | None = None, timeout: float | None = None
-    ) -> AsyncIterator[pb.Style]:
-        async def fetch(token: str) -> pb.ListStylesResponse:
-            return await self.list_styles(page_size=page_size, page_token=token, timeout=timeout)
-
-        return paginate(fetch, lambda page: page.styles, limit=limit)
-
-    async def batch_get_styles(
-        self, names: Sequence[str], *, allow_missing: bool = False, timeout: float | None = None
-    ) -> pb.BatchGetStylesResponse:
-        req = pb.BatchGetStylesRequest(names=names, allow_missing=allow_missing)
-        return await self._call("BatchGetStyles", self._stub.BatchGetStyles, req, timeout)
+    get_style = by_name(_GET_STYLE, lambda response: response.style)
+    list_styles = list_page(_LIST_STYLES)
+    iter_styles = iter_pages(_LIST_STYLES, lambda page: page.styles)
+    batch_get_styles = batch_get(_BATCH_GET_STYLES)
 
     async def explode_bill_of_materials(
-        self, lines: Sequence[pb.LineSpec], *, timeout: float | None = None
+        self,
+        lines: Sequence[pb.LineSpec] | pb.ExplodeBillOfMaterialsRequest,
+        *,
+        partner: str | None = None,
+        timeout: float | None = None,
     ) -> list[common_pb2.MaterialRequirement]:
         """Material requirements of order lines, through the styles' bills of materials."""
-        req = pb.ExplodeBillOfMaterialsRequest(lines=lines)
-        resp = await self._call("ExplodeBillOfMaterials", self._stub.ExplodeBillOfMaterials, req, timeout)
-        return list(resp.requirements)
+        return list((await self._call_with(_EXPLODE_BOM, locals())).requirements)
 
     # -- work centers and operators -----------------------------------------------------
 
-    async def upsert_work_center(self, work_center: pb.WorkCenter, *, timeout: float | None = None) -> pb.WorkCenter:
-        req = pb.UpsertWorkCenterRequest(work_center=work_center)
-        resp = await self._call("UpsertWorkCenter", self._stub.UpsertWorkCenter, req, timeout)
-        return resp.work_center
+    async def upsert_work_center(
+        self,
+        work_center: pb.WorkCenter | pb.UpsertWorkCenterRequest,
+        *,
+        partner: str | None = None,
+        timeout: float | None = None,
+    ) -> pb.WorkCenter:
+        return (await self._call_with(_UPSERT_WORK_CENTER, locals())).work_center
 
-    async def get_work_center(self, name: str, *, timeout: float | None = None) -> pb.WorkCenter:
-        req = pb.GetWorkCenterRequest(name=name)
-        resp = await self._call("GetWorkCenter", self._stub.GetWorkCenter, req, timeout)
-        return resp.work_center
-
-    async def list_work_centers(
-        self, *, page_size: int = 0, page_token: str = "", timeout: float | None = None
-    ) -> pb.ListWorkCentersResponse:
-        req = pb.ListWorkCentersRequest(page_size=page_size, page_token=page_token)
-        return await self._call("ListWorkCenters", self._stub.ListWorkCenters, req, timeout)
-
-    def iter_work_centers(self, *, page_size: int = 100, timeout: float | None = None) -> AsyncIterator[pb.WorkCenter]:
-        async def fetch(token: str) -> pb.ListWorkCentersResponse:
-            return await self.list_work_centers(page_size=page_size, page_token=token, timeout=timeout)
-
-        return paginate(fetch, lambda page: page.work_centers)
+    get_work_center = by_name(_GET_WORK_CENTER, lambda response: response.work_center)
+    list_work_centers = list_page(_LIST_WORK_CENTERS)
+    iter_work_centers = iter_pages(_LIST_WORK_CENTERS, lambda page: page.work_centers)
 
     async def list_work_center_stats(
-        self, *, work_centers: Sequence[str] = (), window_minutes: int = 0, timeout: float | None = None
-    ) -> list[pb.WorkCenterStats]:
+        self,
+        request: pb.ListWorkCenterStatsRequest | None = None,
+        /,
+        *,
+        work_centers: Sequence[str] | None = None,
+        window_minutes: int | None = None,
+        partner: str | None = None,
+        timeout: float | None = None,
+    ) -> pb.ListWorkCenterStatsResponse:
         """WIP and throughput per work center (every one when ``work_centers`` is empty)."""
-        req = pb.ListWorkCenterStatsRequest(work_centers=work_centers, window_minutes=window_minutes)
-        resp = await self._call("ListWorkCenterStats", self._stub.ListWorkCenterStats, req, timeout)
-        return list(resp.stats)
+        return await self._call_with(_WORK_CENTER_STATS, locals())
 
-    async def upsert_operator(self, operator: pb.Operator, *, timeout: float | None = None) -> pb.Operator:
-        req = pb.UpsertOperatorRequest(operator=operator)
-        resp = await self._call("UpsertOperator", self._stub.UpsertOperator, req, timeout)
-        return resp.operator
+    async def upsert_operator(
+        self,
+        operator: pb.Operator | pb.UpsertOperatorRequest,
+        *,
+        partner: str | None = None,
+        timeout: float | None = None,
+    ) -> pb.Operator:
+        return (await self._call_with(_UPSERT_OPERATOR, locals())).operator
 
-    async def list_operators(
-        self, *, page_size: int = 0, page_token: str = "", timeout: float | None = None
-    ) -> pb.ListOperatorsResponse:
-        req = pb.ListOperatorsRequest(page_size=page_size, page_token=page_token)
-        return await self._call("ListOperators", self._stub.ListOperators, req, timeout)
-
-    def iter_operators(self, *, page_size: int = 100, timeout: float | None = None) -> AsyncIterator[pb.Operator]:
-        async def fetch(token: str) -> pb.ListOperatorsResponse:
-            return await self.list_operators(page_size=page_size, page_token=token, timeout=timeout)
-
-        return paginate(fetch, lambda page: page.operators)
+    list_operators = list_page(_LIST_OPERATORS)
+    iter_operators = iter_pages(_LIST_OPERATORS, lambda page: page.operators)
 
     # -- work orders --------------------------------------------------------------------
 
     async def create_work_orders(
         self,
-        order_id: str,
-        lines: Sequence[pb.LineSpec],
+        order_id: str | pb.CreateWorkOrdersRequest,
+        lines: Sequence[pb.LineSpec] | None = None,
         *,
-        priority: Priority = common_pb2.PRIORITY_UNSPECIFIED,
+        priority: Priority | None = None,
+        partner: str | None = None,
         timeout: float | None = None,
     ) -> list[pb.WorkOrder]:
         """Create and release the work orders of an order, one per line (idempotent per order)."""
-        req = pb.CreateWorkOrdersRequest(order_id=order_id, priority=priority, lines=lines)
-        resp = await self._call("CreateWorkOrders", self._stub.CreateWorkOrders, req, timeout)
-        return list(resp.work_orders)
+        return list((await self._call_with(_CREATE_WORK_ORDERS, locals())).work_orders)
 
-    async def get_work_order(self, name: str, *, timeout: float | None = None) -> pb.WorkOrder:
-        resp = await self._call("GetWorkOrder", self._stub.GetWorkOrder, pb.GetWorkOrderRequest(name=name), timeout)
-        return resp.work_order
-
-    async def batch_get_work_orders(
-        self, names: Sequence[str], *, allow_missing: bool = False, timeout: float | None = None
-    ) -> pb.BatchGetWorkOrdersResponse:
-        req = pb.BatchGetWorkOrdersRequest(names=names, allow_missing=allow_missing)
-        return await self._call("BatchGetWorkOrders", self._stub.BatchGetWorkOrders, req, timeout)
+    get_work_order = by_name(_GET_WORK_ORDER, lambda response: response.work_order)
+    batch_get_work_orders = batch_get(_BATCH_GET_WORK_ORDERS)
 
     async def list_work_orders(
         self,
+        request: pb.ListWorkOrdersRequest | None = None,
+        /,
         *,
-        order_ids: Sequence[str] = (),
-        statuses: Sequence[WorkOrderStatus] = (),
-        page_size: int = 0,
-        page_token: str = "",
+        order_ids: Sequence[str] | None = None,
+        statuses: Sequence[WorkOrderStatus] | None = None,
+        page_size: int | None = None,
+        page_token: str | None = None,
+        partner: str | None = None,
         timeout: float | None = None,
     ) -> pb.ListWorkOrdersResponse:
-        req = pb.ListWorkOrdersRequest(
-            order_ids=order_ids, statuses=statuses, page_size=page_size, page_token=page_token
-        )
-        return await self._call("ListWorkOrders", self._stub.ListWorkOrders, req, timeout)
+        return await self._call_with(_LIST_WORK_ORDERS, locals())
 
     def iter_work_orders(
         self,
@@ -174,37 +183,35 @@ class ProductionClient(ServiceClient):
         statuses: Sequence[WorkOrderStatus] = (),
         page_size: int = 100,
         limit: int | None = None,
+        partner: str | None = None,
         timeout: float | None = None,
     ) -> AsyncIterator[pb.WorkOrder]:
-        async def fetch(token: str) -> pb.ListWorkOrdersResponse:
-            return await self.list_work_orders(
-                order_ids=order_ids, statuses=statuses, page_size=page_size, page_token=token, timeout=timeout
-            )
+        return self._iterate(_LIST_WORK_ORDERS, lambda page: page.work_orders, locals())
 
-        return paginate(fetch, lambda page: page.work_orders, limit=limit)
+    async def hold_work_order(
+        self,
+        name: str | pb.HoldWorkOrderRequest,
+        *,
+        reason: str | None = None,
+        partner: str | None = None,
+        timeout: float | None = None,
+    ) -> pb.WorkOrder:
+        return (await self._call_with(_HOLD, locals())).work_order
 
-    async def hold_work_order(self, name: str, *, reason: str = "", timeout: float | None = None) -> pb.WorkOrder:
-        req = pb.HoldWorkOrderRequest(name=name, reason=reason)
-        resp = await self._call("HoldWorkOrder", self._stub.HoldWorkOrder, req, timeout)
-        return resp.work_order
-
-    async def resume_work_order(self, name: str, *, timeout: float | None = None) -> pb.WorkOrder:
-        req = pb.ResumeWorkOrderRequest(name=name)
-        resp = await self._call("ResumeWorkOrder", self._stub.ResumeWorkOrder, req, timeout)
-        return resp.work_order
-
-    async def close_work_order(self, name: str, *, timeout: float | None = None) -> pb.WorkOrder:
-        """Close a completed work order, reconciling its metal."""
-        req = pb.CloseWorkOrderRequest(name=name)
-        resp = await self._call("CloseWorkOrder", self._stub.CloseWorkOrder, req, timeout)
-        return resp.work_order
+    resume_work_order = by_name(_RESUME, lambda response: response.work_order)
+    close_work_order = by_name(
+        _CLOSE, lambda response: response.work_order, doc="Close a completed work order, reconciling its metal."
+    )
 
     async def cancel_work_orders(
-        self, order_id: str, *, reason: str = "", timeout: float | None = None
+        self,
+        order_id: str | pb.CancelWorkOrdersRequest,
+        *,
+        reason: str | None = None,
+        partner: str | None = None,
+        timeout: float | None = None,
     ) -> list[pb.WorkOrder]:
-        req = pb.CancelWorkOrdersRequest(order_id=order_id, reason=reason)
-        resp = await self._call("CancelWorkOrders", self._stub.CancelWorkOrders, req, timeout)
-        return list(resp.work_orders)
+        return list((await self._call_with(_CANCEL_WORK_ORDERS, locals())).work_orders)
 
     # -- operations ---------------------------------------------------------------------
 
@@ -217,19 +224,11 @@ class ProductionClient(ServiceClient):
         operator_code: str | None = None,
         weigh_in_mg: int | None = None,
         request_id: str | None = None,
+        partner: str | None = None,
         timeout: float | None = None,
     ) -> pb.Operation:
         """Start an operation with its weigh-in (a request_id is generated when none is given)."""
-        req = build_request(
-            pb.StartOperationRequest,
-            request,
-            name=name,
-            operator_code=operator_code,
-            weigh_in_mg=weigh_in_mg,
-            request_id=request_id,
-        )
-        resp = await self._call("StartOperation", self._stub.StartOperation, with_request_id(req), timeout)
-        return resp.operation
+        return (await self._call_with(_START, locals())).operation
 
     async def finish_operation(
         self,
@@ -241,64 +240,43 @@ class ProductionClient(ServiceClient):
         weigh_out_mg: int | None = None,
         scrap_returned_mg: int | None = None,
         request_id: str | None = None,
+        partner: str | None = None,
         timeout: float | None = None,
     ) -> pb.Operation:
         """Finish an operation with its weigh-out; above the loss tolerance it goes to LOSS_REVIEW."""
-        req = build_request(
-            pb.FinishOperationRequest,
-            request,
-            name=name,
-            operator_code=operator_code,
-            weigh_out_mg=weigh_out_mg,
-            scrap_returned_mg=scrap_returned_mg,
-            request_id=request_id,
-        )
-        resp = await self._call("FinishOperation", self._stub.FinishOperation, with_request_id(req), timeout)
-        return resp.operation
+        return (await self._call_with(_FINISH, locals())).operation
 
     async def resolve_loss_review(
         self,
-        name: str,
+        name: str | pb.ResolveLossReviewRequest,
         *,
-        supervisor_code: str,
-        decision: Decision,
-        note: str = "",
+        supervisor_code: str | None = None,
+        decision: Decision | None = None,
+        note: str | None = None,
+        partner: str | None = None,
         timeout: float | None = None,
     ) -> pb.Operation:
         """Approve (DONE) or send to rework an operation in LOSS_REVIEW."""
-        req = pb.ResolveLossReviewRequest(name=name, supervisor_code=supervisor_code, decision=decision, note=note)
-        resp = await self._call("ResolveLossReview", self._stub.ResolveLossReview, req, timeout)
-        return resp.operation
+        return (await self._call_with(_RESOLVE, locals())).operation
 
-    async def get_operation(self, name: str, *, timeout: float | None = None) -> pb.Operation:
-        resp = await self._call("GetOperation", self._stub.GetOperation, pb.GetOperationRequest(name=name), timeout)
-        return resp.operation
-
-    async def batch_get_operations(
-        self, names: Sequence[str], *, allow_missing: bool = False, timeout: float | None = None
-    ) -> pb.BatchGetOperationsResponse:
-        req = pb.BatchGetOperationsRequest(names=names, allow_missing=allow_missing)
-        return await self._call("BatchGetOperations", self._stub.BatchGetOperations, req, timeout)
+    get_operation = by_name(_GET_OPERATION, lambda response: response.operation)
+    batch_get_operations = batch_get(_BATCH_GET_OPERATIONS)
 
     async def list_operations(
         self,
+        request: pb.ListOperationsRequest | None = None,
+        /,
         *,
-        work_center: str = "",
-        work_order_ids: Sequence[str] = (),
-        statuses: Sequence[OperationStatus] = (),
-        page_size: int = 0,
-        page_token: str = "",
+        work_center: str | None = None,
+        work_order_ids: Sequence[str] | None = None,
+        statuses: Sequence[OperationStatus] | None = None,
+        page_size: int | None = None,
+        page_token: str | None = None,
+        partner: str | None = None,
         timeout: float | None = None,
     ) -> pb.ListOperationsResponse:
         """One page of operations: a work center's queue, or a work order's steps."""
-        req = pb.ListOperationsRequest(
-            work_center=work_center,
-            work_order_ids=work_order_ids,
-            statuses=statuses,
-            page_size=page_size,
-            page_token=page_token,
-        )
-        return await self._call("ListOperations", self._stub.ListOperations, req, timeout)
+        return await self._call_with(_LIST_OPERATIONS, locals())
 
     def iter_operations(
         self,
@@ -308,28 +286,24 @@ class ProductionClient(ServiceClient):
         statuses: Sequence[OperationStatus] = (),
         page_size: int = 100,
         limit: int | None = None,
+        partner: str | None = None,
         timeout: float | None = None,
     ) -> AsyncIterator[pb.Operation]:
-        async def fetch(token: str) -> pb.ListOperationsResponse:
-            return await self.list_operations(
-                work_center=work_center,
-                work_order_ids=work_order_ids,
-                statuses=statuses,
-                page_size=page_size,
-                page_token=token,
-                timeout=timeout,
-            )
-
-        return paginate(fetch, lambda page: page.operations, limit=limit)
+        return self._iterate(_LIST_OPERATIONS, lambda page: page.operations, locals())
 
     async def summarize_metal_loss(
         self,
+        request: pb.SummarizeMetalLossRequest | None = None,
+        /,
         *,
-        grouping: Grouping = pb.LOSS_GROUPING_OPERATION_CODE,
+        grouping: Grouping | None = None,
         since: datetime | Timestamp | None = None,
+        partner: str | None = None,
         timeout: float | None = None,
-    ) -> list[pb.LossSummary]:
-        """Metal loss grouped by operation code or by operator (operations finished after ``since``)."""
-        req = build_request(pb.SummarizeMetalLossRequest, None, grouping=grouping, since_time=to_timestamp(since))
-        resp = await self._call("SummarizeMetalLoss", self._stub.SummarizeMetalLoss, req, timeout)
-        return list(resp.summaries)
+    ) -> pb.SummarizeMetalLossResponse:
+        """Metal loss grouped by operation code (the default) or by operator, of operations finished after
+        ``since``."""
+        if request is None and grouping is None:
+            grouping = pb.LOSS_GROUPING_OPERATION_CODE
+        since_time = to_timestamp(since)
+        return await self._unary(_METAL_LOSS, request, partner, timeout, grouping=grouping, since_time=since_time)

@@ -141,13 +141,12 @@ class Authenticator:
 
     async def _resolve(self, api_key: str) -> Viewer | None:
         try:
-            response = await self._backend.authenticate_partner(orders_pb2.AuthenticatePartnerRequest(api_key=api_key))
+            partner = await self._backend.orders.authenticate_partner(api_key)
         except (UnauthenticatedError, NotFoundError):
             return None
         except MesClientError as err:
             public = from_client_error(err)
             raise FacadeError(public.code, public.message, http_status=503, extensions=public.extensions) from err
-        partner = response.partner
         if not partner.partner_id:
             return None
         return Viewer("partner", partner.partner_id, partner.partner_id, _tier_name(partner.tier))

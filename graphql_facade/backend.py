@@ -1,115 +1,60 @@
-"""The port to the MES services: exactly the calls the facade makes.
+"""The facade's backend: the services' typed clients (:class:`clients.MesClients`), used directly.
 
-Every method takes the RPC's request message and returns its response message (the
-generated ``mes.*_pb2`` classes), so the schema never sees gRPC. Calls of the orders
-service take ``partner``: when set, the call acts for that partner and the orders service
-confines it to the partner's data (another partner's order answers like a missing one).
+Resolvers, loaders and the authenticator call ``backend.orders`` / ``backend.inventory`` /
+``backend.production`` with the RPC's request message and use the message the client returns
+(the resource for single-resource calls, else the response as the service sent it). Calls of the
+orders service pass ``partner=`` for partners: the client sends it as ``x-mes-partner`` and the
+orders service confines the call to that partner (another partner's order answers like a missing
+one). Failures raise the typed exceptions of :mod:`clients`, which :mod:`graphql_facade.errors`
+maps to GraphQL error codes.
 
-Failures raise the typed exceptions of :mod:`clients` (``NotFoundError``,
-``InvalidArgumentError``, ``IdempotencyKeyReusedError``, ``UnavailableError``, ...), which
-:mod:`graphql_facade.errors` maps to GraphQL error codes.
-
-Implementations: :class:`graphql_facade.adapters.grpc_backend.GrpcBackend` (the services
-over gRPC) and the fake of the unit tests.
+:func:`open_backend` configures them for the facade: one channel per service (round-robin over the
+addresses of an ``ipv4:a,b`` target, keepalive), the facade's service token, the backend deadline,
+retries of idempotent calls on UNAVAILABLE, the request's W3C ``traceparent`` on every call, the
+backend call metrics, and optional client interceptors (tests count calls per method with one).
+Unit tests give a :class:`clients.MesClients` over fake channels instead.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Protocol
+from collections.abc import Sequence
+from typing import TypeAlias
 
-from mes.inventory.v1 import inventory_pb2 as inv
-from mes.orders.v1 import orders_pb2 as ords
-from mes.production.v1 import production_pb2 as prod
+import grpc
 
-__all__ = ["Backend"]
+from clients import ClientConfig, MesClients, RetryPolicy
+from graphql_facade.config import FacadeSettings
+from graphql_facade.metrics import record_backend_call
+from mes_platform.telemetry.tracing import outgoing_metadata
+
+__all__ = ["Backend", "client_config", "open_backend"]
+
+Backend: TypeAlias = MesClients
+USER_AGENT = "mes-graphql-facade/0.1"
 
 
-class Backend(Protocol):
-    # -- orders --------------------------------------------------------------------------
+def client_config(settings: FacadeSettings) -> ClientConfig:
+    """Where the services are and how the facade calls them."""
+    return ClientConfig(
+        orders_addr=settings.orders_addr,
+        inventory_addr=settings.inventory_addr,
+        production_addr=settings.production_addr,
+        token=settings.service_token,
+        tls_ca_file=settings.backend_tls_ca_file,
+        deadline_s=settings.backend_timeout_s,
+        retry=RetryPolicy(max_attempts=3, initial_backoff_s=0.05, max_backoff_s=0.5),
+        user_agent=USER_AGENT,
+        keepalive_time_ms=60_000,
+        keepalive_timeout_ms=20_000,
+        lb_policy="round_robin",
+    )
 
-    async def authenticate_partner(self, request: ords.AuthenticatePartnerRequest) -> ords.AuthenticatePartnerResponse:
-        """Resolve an API key; UNAUTHENTICATED (or NOT_FOUND) for an unknown or revoked key."""
-        ...
 
-    async def batch_get_orders(
-        self, request: ords.BatchGetOrdersRequest, *, partner: str | None = None
-    ) -> ords.BatchGetOrdersResponse: ...
-
-    async def list_orders(
-        self, request: ords.ListOrdersRequest, *, partner: str | None = None
-    ) -> ords.ListOrdersResponse: ...
-
-    async def count_orders(
-        self, request: ords.CountOrdersRequest, *, partner: str | None = None
-    ) -> ords.CountOrdersResponse: ...
-
-    async def list_order_status_changes(
-        self, request: ords.ListOrderStatusChangesRequest, *, partner: str | None = None
-    ) -> ords.ListOrderStatusChangesResponse: ...
-
-    async def submit_order(self, request: ords.SubmitOrderRequest, *, partner: str) -> ords.SubmitOrderResponse: ...
-
-    async def cancel_order(
-        self, request: ords.CancelOrderRequest, *, partner: str | None = None
-    ) -> ords.CancelOrderResponse: ...
-
-    async def ship_order(self, request: ords.ShipOrderRequest) -> ords.ShipOrderResponse: ...
-
-    # -- production ----------------------------------------------------------------------
-
-    async def batch_get_styles(self, request: prod.BatchGetStylesRequest) -> prod.BatchGetStylesResponse: ...
-
-    async def list_styles(self, request: prod.ListStylesRequest) -> prod.ListStylesResponse: ...
-
-    async def list_work_centers(self, request: prod.ListWorkCentersRequest) -> prod.ListWorkCentersResponse: ...
-
-    async def list_work_center_stats(
-        self, request: prod.ListWorkCenterStatsRequest
-    ) -> prod.ListWorkCenterStatsResponse: ...
-
-    async def list_work_orders(self, request: prod.ListWorkOrdersRequest) -> prod.ListWorkOrdersResponse: ...
-
-    async def batch_get_work_orders(
-        self, request: prod.BatchGetWorkOrdersRequest
-    ) -> prod.BatchGetWorkOrdersResponse: ...
-
-    async def batch_get_operations(
-        self, request: prod.BatchGetOperationsRequest
-    ) -> prod.BatchGetOperationsResponse: ...
-
-    async def list_operations(self, request: prod.ListOperationsRequest) -> prod.ListOperationsResponse: ...
-
-    async def summarize_metal_loss(
-        self, request: prod.SummarizeMetalLossRequest
-    ) -> prod.SummarizeMetalLossResponse: ...
-
-    async def start_operation(self, request: prod.StartOperationRequest) -> prod.StartOperationResponse: ...
-
-    async def finish_operation(self, request: prod.FinishOperationRequest) -> prod.FinishOperationResponse: ...
-
-    async def resolve_loss_review(self, request: prod.ResolveLossReviewRequest) -> prod.ResolveLossReviewResponse: ...
-
-    # -- inventory -----------------------------------------------------------------------
-
-    async def batch_get_alloys(self, request: inv.BatchGetAlloysRequest) -> inv.BatchGetAlloysResponse: ...
-
-    async def list_alloys(self, request: inv.ListAlloysRequest) -> inv.ListAlloysResponse: ...
-
-    async def list_balances(self, request: inv.ListBalancesRequest) -> inv.ListBalancesResponse: ...
-
-    async def batch_get_balances(self, request: inv.BatchGetBalancesRequest) -> inv.BatchGetBalancesResponse: ...
-
-    async def list_shortages(self, request: inv.ListShortagesRequest) -> inv.ListShortagesResponse: ...
-
-    async def list_reservations(self, request: inv.ListReservationsRequest) -> inv.ListReservationsResponse: ...
-
-    async def receive_lot(self, request: inv.ReceiveLotRequest) -> inv.ReceiveLotResponse: ...
-
-    # -- operations ----------------------------------------------------------------------
-
-    async def health(self) -> Mapping[str, bool]:
-        """Per service ("orders", "inventory", "production"): True when it reports SERVING."""
-        ...
-
-    async def aclose(self) -> None: ...
+def open_backend(settings: FacadeSettings, *, interceptors: Sequence[grpc.aio.ClientInterceptor] = ()) -> Backend:
+    """The clients the facade calls the services with (opened by ``Facade.start``)."""
+    return MesClients(
+        client_config(settings),
+        interceptors=interceptors,
+        extra_metadata=outgoing_metadata,
+        observe=record_backend_call,
+    )

@@ -70,7 +70,7 @@ class WorkCenterDirectory:
             if cached is not None:
                 return list(cached.work_centers)
         centers = await list_all(
-            lambda token: self._backend.list_work_centers(
+            lambda token: self._backend.production.list_work_centers(
                 prod.ListWorkCentersRequest(page_size=_PAGE, page_token=token)
             ),
             lambda response: response.work_centers,
@@ -117,7 +117,7 @@ class Loaders:
 
     async def _orders(self, ids: list[str]) -> list[ords.Order | None]:
         request = ords.BatchGetOrdersRequest(names=[f"orders/{i}" for i in ids], allow_missing=True)
-        response = await self._backend.batch_get_orders(request, partner=self._partner)
+        response = await self._backend.orders.batch_get_orders(request, partner=self._partner)
         by_id = {order.order_id: order for order in response.orders}
         return [by_id.get(i) for i in ids]
 
@@ -125,7 +125,7 @@ class Loaders:
         # No batch RPC exists for status histories: one paged call per order, concurrently.
         async def one(order_id: str) -> list[ords.OrderStatusChange]:
             return await list_all(
-                lambda token: self._backend.list_order_status_changes(
+                lambda token: self._backend.orders.list_order_status_changes(
                     ords.ListOrderStatusChangesRequest(parent=f"orders/{order_id}", page_size=_PAGE, page_token=token),
                     partner=self._partner,
                 ),
@@ -160,14 +160,14 @@ class Loaders:
     async def _styles(self, skus: list[str]) -> list[prod.Style | None]:
         async def fetch(missing: list[str]) -> list[prod.Style]:
             request = prod.BatchGetStylesRequest(names=[f"styles/{s}" for s in missing], allow_missing=True)
-            return list((await self._backend.batch_get_styles(request)).styles)
+            return list((await self._backend.production.batch_get_styles(request)).styles)
 
         return await self._reference_batch("style", skus, prod.Style, fetch, lambda s: s.sku)
 
     async def _alloys(self, codes: list[str]) -> list[inv.Alloy | None]:
         async def fetch(missing: list[str]) -> list[inv.Alloy]:
             request = inv.BatchGetAlloysRequest(names=[f"alloys/{c}" for c in missing], allow_missing=True)
-            return list((await self._backend.batch_get_alloys(request)).alloys)
+            return list((await self._backend.inventory.batch_get_alloys(request)).alloys)
 
         return await self._reference_batch("alloy", codes, inv.Alloy, fetch, lambda a: a.code)
 
@@ -179,7 +179,7 @@ class Loaders:
 
     async def _work_orders_by_order(self, order_ids: list[str]) -> list[list[prod.WorkOrder]]:
         work_orders = await list_all(
-            lambda token: self._backend.list_work_orders(
+            lambda token: self._backend.production.list_work_orders(
                 prod.ListWorkOrdersRequest(order_ids=order_ids, page_size=_PAGE, page_token=token)
             ),
             lambda response: response.work_orders,
@@ -191,7 +191,9 @@ class Loaders:
 
     async def _work_orders(self, ids: list[str]) -> list[prod.WorkOrder | None]:
         request = prod.BatchGetWorkOrdersRequest(names=[f"workOrders/{i}" for i in ids], allow_missing=True)
-        by_id = {wo.work_order_id: wo for wo in (await self._backend.batch_get_work_orders(request)).work_orders}
+        by_id = {
+            wo.work_order_id: wo for wo in (await self._backend.production.batch_get_work_orders(request)).work_orders
+        }
         return [by_id.get(i) for i in ids]
 
     async def _operations(self, keys: list[OperationsKey]) -> list[list[prod.Operation]]:
@@ -200,11 +202,11 @@ class Loaders:
         operations: list[prod.Operation] = []
         for chunk in _chunks(names, _BATCH_MAX):
             request = prod.BatchGetOperationsRequest(names=list(chunk), allow_missing=True)
-            operations.extend((await self._backend.batch_get_operations(request)).operations)
+            operations.extend((await self._backend.production.batch_get_operations(request)).operations)
         if unknown:
             operations.extend(
                 await list_all(
-                    lambda token: self._backend.list_operations(
+                    lambda token: self._backend.production.list_operations(
                         prod.ListOperationsRequest(work_order_ids=unknown, page_size=_PAGE, page_token=token)
                     ),
                     lambda response: response.operations,
@@ -219,7 +221,7 @@ class Loaders:
         request = prod.ListWorkCenterStatsRequest(
             work_centers=[f"workCenters/{c}" for c in codes], window_minutes=self._stats_window
         )
-        stats = (await self._backend.list_work_center_stats(request)).stats
+        stats = (await self._backend.production.list_work_center_stats(request)).stats
         by_name = {s.work_center: s for s in stats}
         return [by_name.get(f"workCenters/{c}") for c in codes]
 
@@ -227,7 +229,7 @@ class Loaders:
 
     async def _reservations_by_order(self, order_ids: list[str]) -> list[list[inv.Reservation]]:
         reservations = await list_all(
-            lambda token: self._backend.list_reservations(
+            lambda token: self._backend.inventory.list_reservations(
                 inv.ListReservationsRequest(order_ids=order_ids, page_size=_PAGE, page_token=token)
             ),
             lambda response: response.reservations,

@@ -16,6 +16,7 @@ __all__ = [
     "REQUEST_LATENCY",
     "SHED",
     "SUBSCRIPTIONS",
+    "record_backend_call",
 ]
 
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
@@ -42,3 +43,9 @@ QUERY_COST = Histogram(
 )
 EVENTS = Counter("mes_facade_events_total", "JetStream events received by this replica", ["stream"])
 SUBSCRIPTIONS = Gauge("mes_facade_subscriptions", "Active GraphQL subscriptions", ["audience"])
+
+
+def record_backend_call(method: str, code: str, seconds: float) -> None:
+    """A finished gRPC call of the facade (``clients`` observer): counted by code, timed by method."""
+    BACKEND_CALLS.labels(method, code).inc()
+    BACKEND_LATENCY.labels(method).observe(seconds)

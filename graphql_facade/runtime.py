@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from graphql_facade.auth import Authenticator, Viewer
-from graphql_facade.backend import Backend
+from graphql_facade.backend import Backend, open_backend
 from graphql_facade.caching import Cache, NullCache, ReferenceCache, ResponseCache, open_cache
 from graphql_facade.config import FacadeSettings
 from graphql_facade.context import PreparedDocument, RequestContext
@@ -25,7 +27,6 @@ from graphql_facade.limits import (
 from graphql_facade.schema import Schemas, build_schemas
 from graphql_facade.subscriptions import CountersFeed, SubscriptionSlots
 from mes_contracts import events as contracts
-from mes_platform.lifecycle import Closer
 from mes_platform.telemetry.logs import get_logger
 
 __all__ = ["Facade"]
@@ -58,7 +59,7 @@ class Facade:
     apq: QueryStore
     slots: SubscriptionSlots
     counters: CountersFeed
-    closer: Closer = field(default_factory=Closer)
+    closer: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
     events: EventSource | None = None
 
     @classmethod
@@ -71,25 +72,28 @@ class Facade:
         hub: EventHub | None = None,
         events: bool = True,
     ) -> Facade:
-        """Open channels, caches, limiters and (with ``NATS_URL`` and ``events``) the event consumers."""
-        closer = Closer()
+        """Open channels, caches, limiters and (with ``NATS_URL`` and ``events``) the event consumers.
+
+        Everything opened is closed in reverse order by :meth:`aclose` (or here, when opening fails);
+        a part that fails to close is logged and the others are still closed.
+        """
+        closer = contextlib.AsyncExitStack()
         try:
             if backend is None:
-                from graphql_facade.adapters.grpc_backend import GrpcBackend
-
-                backend = GrpcBackend.from_settings(settings)
-            closer.push("backend", backend.aclose)
+                backend = open_backend(settings)
+            await backend.open()
+            _on_close(closer, "backend", backend.aclose)
             if cache is None:
                 cache = (
                     open_cache(settings.redis_url, max_entries=settings.memory_cache_max_entries)
                     if settings.cache_enabled
                     else NullCache()
                 )
-            closer.push("cache", cache.aclose)
+            _on_close(closer, "cache", cache.aclose)
             hub = hub or EventHub(
                 replay_buffer=settings.event_replay_buffer, coalesce_s=settings.invalidation_coalesce_s
             )
-            closer.push("hub", hub.aclose)
+            _on_close(closer, "hub", hub.aclose)
             responses = (
                 ResponseCache(cache, ttl_s=settings.response_cache_ttl_s, version=hub.version)
                 if settings.cache_enabled
@@ -99,12 +103,12 @@ class Facade:
             if reference is not None:
                 hub.add_listener(_reference_invalidator(reference))
             limiters = make_limiters(settings.redis_url)
-            closer.push("limiters", limiters.aclose)
+            _on_close(closer, "limiters", limiters.aclose)
             apq: QueryStore = (
                 RedisPersistedQueryStore(limiters.redis) if limiters.redis is not None else PersistedQueryStore()
             )
             counters = CountersFeed(backend, hub, interval_s=settings.counters_interval_s)
-            closer.push("counters", counters.aclose)
+            _on_close(closer, "counters", counters.aclose)
             facade = cls(
                 settings=settings,
                 backend=backend,
@@ -129,7 +133,7 @@ class Facade:
 
                 source = NatsEventSource(settings.nats_url, hub, name=f"mes-facade-{settings.instance}")
                 await source.start()
-                closer.push("events", source.aclose)
+                _on_close(closer, "events", source.aclose)
                 facade.events = source
             return facade
         except BaseException:
@@ -156,6 +160,18 @@ class Facade:
 
     async def aclose(self) -> None:
         await self.closer.aclose()
+
+
+def _on_close(stack: contextlib.AsyncExitStack, name: str, close: Callable[[], Awaitable[object]]) -> None:
+    """Close ``name`` when the stack unwinds; a failure is logged, not raised (the rest still closes)."""
+
+    async def quietly() -> None:
+        try:
+            await close()
+        except Exception:
+            _log.exception("close_failed", resource=name)
+
+    stack.push_async_callback(quietly)
 
 
 def _reference_invalidator(reference: ReferenceCache) -> Listener:

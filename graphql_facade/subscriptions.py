@@ -98,7 +98,7 @@ class CountersFeed:
 
     async def _read(self) -> CountersSnapshot:
         seq = self._hub.latest("ORDERS")  # read before the counts: they reflect at least this event
-        counts = await self._backend.count_orders(orders_pb2.CountOrdersRequest())
+        counts = await self._backend.orders.count_orders()
         snapshot = CountersSnapshot(seq=seq, time=datetime.now(UTC), counts=counts)
         self._latest = snapshot
         return snapshot

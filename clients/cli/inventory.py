@@ -219,7 +219,7 @@ async def _receive(args: argparse.Namespace, ctx: Context) -> None:
 async def _balances(args: argparse.Namespace, ctx: Context) -> None:
     if args.material:
         names = [resource_name(code, "balances") for code in args.material]
-        balances = await ctx.clients.inventory.batch_get_balances(names)
+        balances = list((await ctx.clients.inventory.batch_get_balances(names)).balances)
     else:
         kind = _KINDS.get(args.kind or "", common_pb2.MATERIAL_KIND_UNSPECIFIED)
         balances = [b async for b in ctx.clients.inventory.iter_balances(kind=kind)]

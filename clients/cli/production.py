@@ -139,7 +139,10 @@ async def _queue(args: argparse.Namespace, ctx: Context) -> None:
 
 async def _stats(args: argparse.Namespace, ctx: Context) -> None:
     names = [resource_name(c, "workCenters") for c in args.work_center]
-    stats = await ctx.clients.production.list_work_center_stats(work_centers=names, window_minutes=args.window_minutes)
+    response = await ctx.clients.production.list_work_center_stats(
+        work_centers=names, window_minutes=args.window_minutes
+    )
+    stats = list(response.stats)
     rows = [
         (
             s.work_center.removeprefix("workCenters/"),
@@ -166,7 +169,7 @@ async def _operators(args: argparse.Namespace, ctx: Context) -> None:
 async def _loss(args: argparse.Namespace, ctx: Context) -> None:
     grouping = enum_value(pb.LossGrouping, "operation_code" if args.by == "operation" else "operator", "grouping")
     since = parse_since(args.since) if args.since else None
-    summaries = await ctx.clients.production.summarize_metal_loss(grouping=grouping, since=since)
+    summaries = list((await ctx.clients.production.summarize_metal_loss(grouping=grouping, since=since)).summaries)
     rows = [
         (
             s.key,

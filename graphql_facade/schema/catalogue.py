@@ -43,7 +43,7 @@ async def styles_page(info: Info, first: int, after: str | None) -> Connection[S
             token,
             size,
             prod.ListStylesResponse,
-            lambda: backend.list_styles(prod.ListStylesRequest(page_size=size, page_token=token)),
+            lambda: backend.production.list_styles(prod.ListStylesRequest(page_size=size, page_token=token)),
         )
         return list(page.styles), page.next_page_token
 
@@ -60,7 +60,7 @@ async def alloys_page(info: Info, first: int, after: str | None) -> Connection[A
             token,
             size,
             inv.ListAlloysResponse,
-            lambda: backend.list_alloys(inv.ListAlloysRequest(page_size=size, page_token=token)),
+            lambda: backend.inventory.list_alloys(inv.ListAlloysRequest(page_size=size, page_token=token)),
         )
         return list(page.alloys), page.next_page_token
 

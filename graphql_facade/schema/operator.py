@@ -113,7 +113,7 @@ class OperatorQuery:
             request = ords.ListOrdersRequest(
                 parent=parent, page_size=size, page_token=token, statuses=statuses, late_only=flt.late_only
             )
-            response = await backend.list_orders(request)
+            response = await backend.orders.list_orders(request)
             return list(response.orders), response.next_page_token
 
         return connection(await fetch_page(fetch, first, after), OperatorOrder.from_pb)
@@ -121,7 +121,9 @@ class OperatorQuery:
     @field(description="Orders per status (and late orders), optionally of one partner.")
     async def order_counts(self, info: Info, partner_id: strawberry.ID | None = None) -> OrderCounts:
         parent = f"partners/{check_id(str(partner_id), 'partnerId')}" if partner_id else ""
-        return OrderCounts.from_pb(await info.context.backend.count_orders(ords.CountOrdersRequest(parent=parent)))
+        return OrderCounts.from_pb(
+            await info.context.backend.orders.count_orders(ords.CountOrdersRequest(parent=parent))
+        )
 
     @strawberry.field
     async def order(self, info: Info, id: strawberry.ID) -> OperatorOrder | None:
@@ -152,7 +154,7 @@ class OperatorQuery:
         if codes:
             check_first(first)
             wanted = list(dict.fromkeys(codes))[:first]
-            response = await backend.batch_get_balances(
+            response = await backend.inventory.batch_get_balances(
                 inv.BatchGetBalancesRequest(names=[f"balances/{c}" for c in wanted])
             )
             nodes = [AlloyBalance.from_pb(b) for b in response.balances]
@@ -163,7 +165,7 @@ class OperatorQuery:
 
         async def fetch(token: str, size: int) -> tuple[list[inv.Balance], str]:
             request = inv.ListBalancesRequest(page_size=size, page_token=token, kind=common_pb2.MATERIAL_KIND_METAL)
-            response = await backend.list_balances(request)
+            response = await backend.inventory.list_balances(request)
             return list(response.balances), response.next_page_token
 
         return connection(await fetch_page(fetch, first, after), AlloyBalance.from_pb)
@@ -173,7 +175,9 @@ class OperatorQuery:
         backend = info.context.backend
 
         async def fetch(token: str, size: int) -> tuple[list[inv.Shortage], str]:
-            response = await backend.list_shortages(inv.ListShortagesRequest(page_size=size, page_token=token))
+            response = await backend.inventory.list_shortages(
+                inv.ListShortagesRequest(page_size=size, page_token=token)
+            )
             return list(response.shortages), response.next_page_token
 
         return connection(await fetch_page(fetch, first, after), Shortage.from_pb)
@@ -183,7 +187,7 @@ class OperatorQuery:
         request = prod.SummarizeMetalLossRequest(grouping=by.value)
         if since is not None:
             request.since_time.FromDatetime(since if since.tzinfo else since.replace(tzinfo=UTC))
-        response = await info.context.backend.summarize_metal_loss(request)
+        response = await info.context.backend.production.summarize_metal_loss(request)
         return [LossSummary.from_pb(s) for s in response.summaries]
 
     @field(description="Styles of the catalogue.")
@@ -212,7 +216,7 @@ class OperatorMutation:
             weigh_in_mg=weigh_in_mg,
             request_id=check_key(idempotency_key),
         )
-        return Operation.from_pb((await info.context.backend.start_operation(request)).operation)
+        return Operation.from_pb(await info.context.backend.production.start_operation(request))
 
     @mutation(description="Finish an operation with its weigh-out (loss above tolerance goes to review).")
     async def finish_operation(
@@ -231,7 +235,7 @@ class OperatorMutation:
             scrap_returned_mg=scrap_returned_mg,
             request_id=check_key(idempotency_key),
         )
-        return Operation.from_pb((await info.context.backend.finish_operation(request)).operation)
+        return Operation.from_pb(await info.context.backend.production.finish_operation(request))
 
     @mutation(description="Approve (DONE) or send to rework an operation in loss review.")
     async def resolve_loss_review(
@@ -248,7 +252,7 @@ class OperatorMutation:
             decision=decision.value,
             note=note,
         )
-        return Operation.from_pb((await info.context.backend.resolve_loss_review(request)).operation)
+        return Operation.from_pb(await info.context.backend.production.resolve_loss_review(request))
 
     @mutation(description="Receive a lot of metal or stones into stores.")
     async def receive_lot(self, info: Info, input: ReceiveLotInput, idempotency_key: str | None = None) -> MaterialLot:
@@ -261,7 +265,7 @@ class OperatorMutation:
             supplier_reference=input.supplier_reference,
             request_id=check_key(idempotency_key),
         )
-        return MaterialLot.from_pb((await info.context.backend.receive_lot(request)).lot)
+        return MaterialLot.from_pb(await info.context.backend.inventory.receive_lot(request))
 
     @mutation(description="Ship an order that is READY_TO_SHIP.")
     async def ship_order(
@@ -272,7 +276,7 @@ class OperatorMutation:
             tracking_reference=tracking_reference,
             request_id=check_key(idempotency_key),
         )
-        return OperatorOrder.from_pb((await info.context.backend.ship_order(request)).order)
+        return OperatorOrder.from_pb(await info.context.backend.orders.ship_order(request))
 
     @mutation(description="Cancel an order that has not shipped.")
     async def cancel_order(
@@ -281,7 +285,7 @@ class OperatorMutation:
         request = ords.CancelOrderRequest(
             name=f"orders/{check_id(str(id))}", reason=reason, request_id=check_key(idempotency_key)
         )
-        return OperatorOrder.from_pb((await info.context.backend.cancel_order(request)).order)
+        return OperatorOrder.from_pb(await info.context.backend.orders.cancel_order(request))
 
 
 @strawberry.type(name="Subscription")

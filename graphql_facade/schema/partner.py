@@ -105,7 +105,7 @@ class PartnerQuery:
                 statuses=statuses,
                 late_only=flt.late_only,
             )
-            response = await backend.list_orders(request, partner=partner)
+            response = await backend.orders.list_orders(request, partner=partner)
             return list(response.orders), response.next_page_token
 
         return connection(await fetch_page(fetch, first, after), PartnerOrder.from_pb)
@@ -134,7 +134,7 @@ class PartnerMutation:
                 "`idempotencyKey` is required.",
                 extensions={"fieldViolations": [{"field": "idempotencyKey", "description": "is required"}]},
             )
-        response = await info.context.backend.submit_order(_submit_request(input, key), partner=partner)
+        response = await info.context.backend.orders.submit_order(_submit_request(input, key), partner=partner)
         return SubmitOrderPayload(order=PartnerOrder.from_pb(response.order), replayed=response.replayed)
 
     @mutation(description="Cancel one of your orders that has not shipped.")
@@ -145,7 +145,7 @@ class PartnerMutation:
         request = ords.CancelOrderRequest(
             name=f"orders/{check_id(str(id))}", reason=reason, request_id=check_key(idempotency_key)
         )
-        return PartnerOrder.from_pb((await info.context.backend.cancel_order(request, partner=partner)).order)
+        return PartnerOrder.from_pb(await info.context.backend.orders.cancel_order(request, partner=partner))
 
 
 @strawberry.type(name="Subscription")

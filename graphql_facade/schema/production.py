@@ -219,7 +219,7 @@ class WorkCenter:
         wanted = [s.value for s in statuses] if statuses else [prod.OPERATION_STATUS_QUEUED]
 
         async def fetch(token: str, size: int) -> tuple[list[prod.Operation], str]:
-            response = await backend.list_operations(
+            response = await backend.production.list_operations(
                 prod.ListOperationsRequest(
                     work_center=f"workCenters/{self.code}", statuses=wanted, page_size=size, page_token=token
                 )

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import uuid
 
-from graphql_facade.adapters.grpc_backend import GrpcBackend
+from prometheus_client import REGISTRY
+
+from graphql_facade.backend import open_backend
 from tests.integration.graphql_facade.conftest import facade_app
 from tests.integration.graphql_facade.facade_stack import (
     CountingInterceptor,
@@ -27,11 +29,16 @@ DASHBOARD = """query Dashboard($first: Int!) {
 }"""
 
 
+def backend_calls_ok(method: str) -> float:
+    return REGISTRY.get_sample_value("mes_facade_backend_calls_total", {"method": method, "code": "OK"}) or 0.0
+
+
 async def dashboard_calls(stack: Stack, first: int) -> dict[str, int]:
     counter = CountingInterceptor()
     settings = stack.facade_settings(MES_FACADE_CACHE="0")
-    backend = GrpcBackend.from_settings(settings, interceptors=[counter])
+    backend = open_backend(settings, interceptors=[counter])
     async with facade_app(settings, backend=backend) as facade:
+        before = {method: backend_calls_ok(method) for method in ("ListOrders", "CountOrders", "BatchGetOperations")}
         response = await facade.gql(DASHBOARD, {"first": first})
         body = response.json()
         assert response.status_code == 200 and "errors" not in body, body
@@ -42,6 +49,10 @@ async def dashboard_calls(stack: Stack, first: int) -> dict[str, int]:
             assert node["lines"][0]["style"]["displayName"] == "Solitaire ring"
             assert len(node["workOrders"]) == 1 and len(node["workOrders"][0]["operations"]) == 4
             assert node["reservations"][0]["items"][0]["weightMg"] == 5000
+        # The backend call metrics count each call once, by method and code.
+        assert {method: backend_calls_ok(method) - n for method, n in before.items()} == {
+            method: counter.calls[method] for method in before
+        }
     return dict(counter.calls)
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import grpc
 from sqlalchemy import select
 
-from graphql_facade.adapters.grpc_backend import GrpcBackend
+from graphql_facade.backend import open_backend
 from mes.orders.v1 import orders_events_pb2
 from mes_contracts.events import ORDER_SUBMITTED
 from mes_platform.telemetry.tracing import parse_traceparent
@@ -48,7 +48,7 @@ async def test_the_callers_trace_reaches_the_services_and_their_events(stack: St
     acme = {"X-API-Key": await create_partner(stack, "acme")}
     recorder = MetadataRecorder()
     settings = stack.facade_settings(MES_FACADE_CACHE="0")
-    backend = GrpcBackend.from_settings(settings, interceptors=[recorder])
+    backend = open_backend(settings, interceptors=[recorder])
     async with facade_app(settings, backend=backend) as facade:
         headers = {**acme, "traceparent": f"00-{TRACE}-{CALLER_SPAN}-01"}
         body = (await facade.gql(SUBMIT, {"input": ORDER, "key": "k-trace"}, headers=headers)).json()

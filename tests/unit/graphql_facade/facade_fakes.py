@@ -1,21 +1,34 @@
-"""An in-memory fake of the facade's Backend port, counting calls per RPC method."""
+"""The facade's backend in unit tests: the real ``clients`` over fake channels answered in memory.
+
+:class:`FakeBackend` is a :class:`clients.MesClients` whose three channels dispatch every RPC
+(``/mes.orders.v1.OrdersService/ListOrders``) to the method of the same name in snake case
+(``list_orders(request, partner=...)``), with the partner taken from the ``x-mes-partner`` metadata
+the client sent. It counts calls per RPC method (``calls``), records who they acted for
+(``partner_calls``), the requests and the metadata, and injects failures (``fail``) and latency
+(``delay``). The data lives in plain dicts (``stored_orders``, ``work_orders``, ...).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import inspect
+import re
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import grpc
 from google.protobuf.message import Message
 
 from clients import (
+    ClientConfig,
     FailedPreconditionError,
     IdempotencyKeyReusedError,
     InvalidArgumentError,
     MesClientError,
+    MesClients,
     NotFoundError,
+    RetryPolicy,
     UnauthenticatedError,
 )
 from mes.common.v1 import common_pb2
@@ -26,6 +39,8 @@ from mes.production.v1 import production_pb2 as prod
 T = TypeVar("T")
 ROUTING = ("CASTING", "FILING", "POLISHING", "QC", "PACKING")
 MAX_PAGE = 100
+SERVICE_TOKEN = "facade-service-token"
+Metadata = tuple[tuple[str, str], ...]
 
 
 def _page(items: Sequence[T], size: int, token: str) -> tuple[list[T], str]:
@@ -36,16 +51,45 @@ def _page(items: Sequence[T], size: int, token: str) -> tuple[list[T], str]:
     return chunk, (str(end) if end < len(items) else "")
 
 
-class FakeBackend:
-    """Data lives in plain dicts; ``calls`` counts every method call; ``fail`` injects errors."""
+def _snake(method: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", method).lower()
+
+
+class FakeChannel:
+    """The part of ``grpc.aio.Channel`` the clients use, answered by a :class:`FakeBackend`."""
+
+    def __init__(self, backend: FakeBackend) -> None:
+        self._backend = backend
+
+    def unary_unary(self, method: str, *args: Any, **kwargs: Any) -> Callable[..., Awaitable[Any]]:
+        name = method.rsplit("/", 1)[-1]
+
+        def invoke(request: Message, *, timeout: float | None = None, metadata: Metadata = ()) -> Awaitable[Any]:
+            return self._backend.dispatch(name, request, tuple(metadata or ()))
+
+        return invoke
+
+    async def close(self, grace: float | None = None) -> None:
+        return None
+
+
+class FakeBackend(MesClients):
+    """Data lives in plain dicts; ``calls`` counts every RPC; ``fail`` injects errors, ``delay`` latency."""
 
     def __init__(self) -> None:
+        channel: Any = FakeChannel(self)
+        super().__init__(
+            ClientConfig(token=SERVICE_TOKEN, retry=RetryPolicy.disabled()),
+            channels={"orders": channel, "inventory": channel, "production": channel},
+        )
         self.calls: Counter[str] = Counter()
         self.partner_calls: list[tuple[str, str | None]] = []
+        self.requests: list[tuple[str, Message]] = []
+        self.metadata: list[tuple[str, Metadata]] = []
         self.fail: dict[str, BaseException] = {}
         self.delay: dict[str, float] = {}
         self.api_keys: dict[str, ords.Partner] = {}
-        self.orders: dict[str, ords.Order] = {}
+        self.stored_orders: dict[str, ords.Order] = {}
         self.status_changes: dict[str, list[ords.OrderStatusChange]] = {}
         self.work_orders: dict[str, prod.WorkOrder] = {}
         self.operations: dict[str, prod.Operation] = {}
@@ -121,7 +165,7 @@ class FakeBackend:
             ],
         )
         order.create_time.GetCurrentTime()
-        self.orders[order_id] = order
+        self.stored_orders[order_id] = order
         self.status_changes[order_id] = [
             ords.OrderStatusChange(from_status=ords.ORDER_STATUS_UNSPECIFIED, to_status=ords.ORDER_STATUS_SUBMITTED)
         ]
@@ -164,17 +208,27 @@ class FakeBackend:
             )
         return order
 
-    # -- helpers ---------------------------------------------------------------------------
+    # -- the transport -----------------------------------------------------------------------
 
-    async def _enter(self, method: str, partner: str | None = None) -> None:
+    async def dispatch(self, method: str, request: Message, metadata: Metadata) -> Any:
+        """One RPC as the service would see it: counted, delayed or failed as configured, then answered."""
+        partner = next((value for key, value in metadata if key == "x-mes-partner"), None)
         self.calls[method] += 1
         self.partner_calls.append((method, partner))
+        self.requests.append((method, request))
+        self.metadata.append((method, metadata))
         delay = self.delay.get(method)
         if delay:
             await asyncio.sleep(delay)
         error = self.fail.get(method)
         if error is not None:
             raise error
+        handler = getattr(self, _snake(method))
+        if "partner" in inspect.signature(handler).parameters:
+            return await handler(request, partner=partner)
+        if partner is not None:
+            raise AssertionError(f"{method} was sent x-mes-partner, which only orders calls take")
+        return await handler(request)
 
     def _visible(self, order: ords.Order, partner: str | None) -> bool:
         return partner is None or order.partner == f"partners/{partner}"
@@ -185,11 +239,12 @@ class FakeBackend:
     def reset_calls(self) -> None:
         self.calls.clear()
         self.partner_calls.clear()
+        self.requests.clear()
+        self.metadata.clear()
 
     # -- orders ----------------------------------------------------------------------------
 
     async def authenticate_partner(self, request: ords.AuthenticatePartnerRequest) -> ords.AuthenticatePartnerResponse:
-        await self._enter("AuthenticatePartner")
         partner = self.api_keys.get(request.api_key)
         if partner is None:
             raise UnauthenticatedError(grpc.StatusCode.UNAUTHENTICATED, "invalid API key")
@@ -198,10 +253,9 @@ class FakeBackend:
     async def batch_get_orders(
         self, request: ords.BatchGetOrdersRequest, *, partner: str | None = None
     ) -> ords.BatchGetOrdersResponse:
-        await self._enter("BatchGetOrders", partner)
         found, missing = [], []
         for name in request.names:
-            order = self.orders.get(name.removeprefix("orders/"))
+            order = self.stored_orders.get(name.removeprefix("orders/"))
             if order is not None and self._visible(order, partner):
                 found.append(order)
             else:
@@ -211,7 +265,7 @@ class FakeBackend:
         return ords.BatchGetOrdersResponse(orders=found, missing_names=missing)
 
     def _filtered_orders(self, partner: str | None, parent: str, statuses: Sequence[int], late: bool) -> list[Any]:
-        orders = [o for o in self.orders.values() if self._visible(o, partner)]
+        orders = [o for o in self.stored_orders.values() if self._visible(o, partner)]
         if parent:
             orders = [o for o in orders if o.partner == parent]
         if statuses:
@@ -223,7 +277,6 @@ class FakeBackend:
     async def list_orders(
         self, request: ords.ListOrdersRequest, *, partner: str | None = None
     ) -> ords.ListOrdersResponse:
-        await self._enter("ListOrders", partner)
         if partner is not None and request.parent not in ("", f"partners/{partner}"):
             return ords.ListOrdersResponse()
         orders = self._filtered_orders(partner, request.parent, list(request.statuses), request.late_only)
@@ -233,25 +286,22 @@ class FakeBackend:
     async def count_orders(
         self, request: ords.CountOrdersRequest, *, partner: str | None = None
     ) -> ords.CountOrdersResponse:
-        await self._enter("CountOrders", partner)
         counts: Counter[int] = Counter(o.status for o in self._filtered_orders(partner, request.parent, [], False))
         return ords.CountOrdersResponse(
             counts=[ords.StatusCount(status=s, count=c) for s, c in sorted(counts.items())],
-            late_count=sum(1 for o in self.orders.values() if o.late),
+            late_count=sum(1 for o in self.stored_orders.values() if o.late),
         )
 
     async def list_order_status_changes(
         self, request: ords.ListOrderStatusChangesRequest, *, partner: str | None = None
     ) -> ords.ListOrderStatusChangesResponse:
-        await self._enter("ListOrderStatusChanges", partner)
-        order = self.orders.get(request.parent.removeprefix("orders/"))
+        order = self.stored_orders.get(request.parent.removeprefix("orders/"))
         if order is None or not self._visible(order, partner):
             raise NotFoundError(grpc.StatusCode.NOT_FOUND, "order not found")
         page, token = _page(self.status_changes.get(order.order_id, []), request.page_size, request.page_token)
         return ords.ListOrderStatusChangesResponse(status_changes=page, next_page_token=token)
 
     async def submit_order(self, request: ords.SubmitOrderRequest, *, partner: str) -> ords.SubmitOrderResponse:
-        await self._enter("SubmitOrder", partner)
         fingerprint = request.SerializeToString(deterministic=True)
         known = self.idempotency.get((partner, request.request_id))
         if known is not None:
@@ -259,7 +309,7 @@ class FakeBackend:
                 raise IdempotencyKeyReusedError(
                     grpc.StatusCode.ALREADY_EXISTS, "request_id reused", reason="IDEMPOTENCY_KEY_REUSED"
                 )
-            return ords.SubmitOrderResponse(order=self.orders[known[1]], replayed=True)
+            return ords.SubmitOrderResponse(order=self.stored_orders[known[1]], replayed=True)
         bad = [line for line in request.lines if line.style_code not in self.styles]
         if bad:
             raise InvalidArgumentError(
@@ -281,7 +331,7 @@ class FakeBackend:
         )
         if request.HasField("due_time"):
             order.due_time.CopyFrom(request.due_time)
-        self.orders[order_id] = order
+        self.stored_orders[order_id] = order
         self.status_changes[order_id] = []
         self.idempotency[(partner, request.request_id)] = (fingerprint, order_id)
         return ords.SubmitOrderResponse(order=order, replayed=False)
@@ -289,8 +339,7 @@ class FakeBackend:
     async def cancel_order(
         self, request: ords.CancelOrderRequest, *, partner: str | None = None
     ) -> ords.CancelOrderResponse:
-        await self._enter("CancelOrder", partner)
-        order = self.orders.get(request.name.removeprefix("orders/"))
+        order = self.stored_orders.get(request.name.removeprefix("orders/"))
         if order is None or not self._visible(order, partner):
             raise NotFoundError(grpc.StatusCode.NOT_FOUND, "order not found")
         if order.status in (ords.ORDER_STATUS_SHIPPED, ords.ORDER_STATUS_CANCELLED):
@@ -302,8 +351,7 @@ class FakeBackend:
         return ords.CancelOrderResponse(order=order)
 
     async def ship_order(self, request: ords.ShipOrderRequest) -> ords.ShipOrderResponse:
-        await self._enter("ShipOrder")
-        order = self.orders.get(request.name.removeprefix("orders/"))
+        order = self.stored_orders.get(request.name.removeprefix("orders/"))
         if order is None:
             raise NotFoundError(grpc.StatusCode.NOT_FOUND, "order not found")
         if order.status != ords.ORDER_STATUS_READY_TO_SHIP:
@@ -316,26 +364,22 @@ class FakeBackend:
     # -- production ------------------------------------------------------------------------
 
     async def batch_get_styles(self, request: prod.BatchGetStylesRequest) -> prod.BatchGetStylesResponse:
-        await self._enter("BatchGetStyles")
         found = [
             self.styles[n.removeprefix("styles/")] for n in request.names if n.removeprefix("styles/") in self.styles
         ]
         return prod.BatchGetStylesResponse(styles=found)
 
     async def list_styles(self, request: prod.ListStylesRequest) -> prod.ListStylesResponse:
-        await self._enter("ListStyles")
         page, token = _page(list(self.styles.values()), request.page_size, request.page_token)
         return prod.ListStylesResponse(styles=page, next_page_token=token)
 
     async def list_work_centers(self, request: prod.ListWorkCentersRequest) -> prod.ListWorkCentersResponse:
-        await self._enter("ListWorkCenters")
         page, token = _page(list(self.work_centers.values()), request.page_size, request.page_token)
         return prod.ListWorkCentersResponse(work_centers=page, next_page_token=token)
 
     async def list_work_center_stats(
         self, request: prod.ListWorkCenterStatsRequest
     ) -> prod.ListWorkCenterStatsResponse:
-        await self._enter("ListWorkCenterStats")
         names = list(request.work_centers) or [wc.name for wc in self.work_centers.values()]
         return prod.ListWorkCenterStatsResponse(
             stats=[
@@ -353,19 +397,16 @@ class FakeBackend:
         )
 
     async def list_work_orders(self, request: prod.ListWorkOrdersRequest) -> prod.ListWorkOrdersResponse:
-        await self._enter("ListWorkOrders")
         wanted = set(request.order_ids)
         items = [wo for wo in self.work_orders.values() if not wanted or wo.order_id in wanted]
         page, token = _page(items, request.page_size, request.page_token)
         return prod.ListWorkOrdersResponse(work_orders=page, next_page_token=token)
 
     async def batch_get_work_orders(self, request: prod.BatchGetWorkOrdersRequest) -> prod.BatchGetWorkOrdersResponse:
-        await self._enter("BatchGetWorkOrders")
         ids = [n.removeprefix("workOrders/") for n in request.names]
         return prod.BatchGetWorkOrdersResponse(work_orders=[self.work_orders[i] for i in ids if i in self.work_orders])
 
     async def batch_get_operations(self, request: prod.BatchGetOperationsRequest) -> prod.BatchGetOperationsResponse:
-        await self._enter("BatchGetOperations")
         if len(request.names) > 1000:
             raise InvalidArgumentError(grpc.StatusCode.INVALID_ARGUMENT, "too many names")
         return prod.BatchGetOperationsResponse(
@@ -373,7 +414,6 @@ class FakeBackend:
         )
 
     async def list_operations(self, request: prod.ListOperationsRequest) -> prod.ListOperationsResponse:
-        await self._enter("ListOperations")
         items = list(self.operations.values())
         if request.work_center:
             items = [o for o in items if o.work_center == request.work_center]
@@ -385,7 +425,6 @@ class FakeBackend:
         return prod.ListOperationsResponse(operations=page, next_page_token=token)
 
     async def summarize_metal_loss(self, request: prod.SummarizeMetalLossRequest) -> prod.SummarizeMetalLossResponse:
-        await self._enter("SummarizeMetalLoss")
         key = "CASTING" if request.grouping == prod.LOSS_GROUPING_OPERATION_CODE else "OP-01"
         return prod.SummarizeMetalLossResponse(
             summaries=[prod.LossSummary(key=key, operations=4, weigh_in_mg=40_000, loss_mg=400, loss_ppm=10_000)]
@@ -398,7 +437,6 @@ class FakeBackend:
         return op
 
     async def start_operation(self, request: prod.StartOperationRequest) -> prod.StartOperationResponse:
-        await self._enter("StartOperation")
         op = self._operation(request.name)
         if op.status != prod.OPERATION_STATUS_QUEUED:
             raise FailedPreconditionError(
@@ -410,7 +448,6 @@ class FakeBackend:
         return prod.StartOperationResponse(operation=op)
 
     async def finish_operation(self, request: prod.FinishOperationRequest) -> prod.FinishOperationResponse:
-        await self._enter("FinishOperation")
         op = self._operation(request.name)
         op.status = prod.OPERATION_STATUS_DONE
         op.weigh_out_mg = request.weigh_out_mg
@@ -419,7 +456,6 @@ class FakeBackend:
         return prod.FinishOperationResponse(operation=op)
 
     async def resolve_loss_review(self, request: prod.ResolveLossReviewRequest) -> prod.ResolveLossReviewResponse:
-        await self._enter("ResolveLossReview")
         op = self._operation(request.name)
         op.status = prod.OPERATION_STATUS_DONE
         op.reviewed_by = request.supervisor_code
@@ -428,22 +464,18 @@ class FakeBackend:
     # -- inventory -------------------------------------------------------------------------
 
     async def batch_get_alloys(self, request: inv.BatchGetAlloysRequest) -> inv.BatchGetAlloysResponse:
-        await self._enter("BatchGetAlloys")
         codes = [n.removeprefix("alloys/") for n in request.names]
         return inv.BatchGetAlloysResponse(alloys=[self.alloys[c] for c in codes if c in self.alloys])
 
     async def list_alloys(self, request: inv.ListAlloysRequest) -> inv.ListAlloysResponse:
-        await self._enter("ListAlloys")
         page, token = _page(list(self.alloys.values()), request.page_size, request.page_token)
         return inv.ListAlloysResponse(alloys=page, next_page_token=token)
 
     async def list_balances(self, request: inv.ListBalancesRequest) -> inv.ListBalancesResponse:
-        await self._enter("ListBalances")
         page, token = _page(list(self.balances.values()), request.page_size, request.page_token)
         return inv.ListBalancesResponse(balances=page, next_page_token=token)
 
     async def batch_get_balances(self, request: inv.BatchGetBalancesRequest) -> inv.BatchGetBalancesResponse:
-        await self._enter("BatchGetBalances")
         out = []
         for name in request.names:
             code = name.removeprefix("balances/")
@@ -451,19 +483,16 @@ class FakeBackend:
         return inv.BatchGetBalancesResponse(balances=out)
 
     async def list_shortages(self, request: inv.ListShortagesRequest) -> inv.ListShortagesResponse:
-        await self._enter("ListShortages")
         page, token = _page(self.shortages, request.page_size, request.page_token)
         return inv.ListShortagesResponse(shortages=page, next_page_token=token)
 
     async def list_reservations(self, request: inv.ListReservationsRequest) -> inv.ListReservationsResponse:
-        await self._enter("ListReservations")
         wanted = set(request.order_ids)
         items = [r for r in self.reservations.values() if not wanted or r.order_id in wanted]
         page, token = _page(items, request.page_size, request.page_token)
         return inv.ListReservationsResponse(reservations=page, next_page_token=token)
 
     async def receive_lot(self, request: inv.ReceiveLotRequest) -> inv.ReceiveLotResponse:
-        await self._enter("ReceiveLot")
         lot_id = self.next_id("lot")
         lot = inv.MaterialLot(
             name=f"lots/{lot_id}",
@@ -478,11 +507,8 @@ class FakeBackend:
 
     # -- operations ------------------------------------------------------------------------
 
-    async def health(self) -> Mapping[str, bool]:
+    async def health(self) -> dict[Any, bool]:
         return dict(self.healthy)
-
-    async def aclose(self) -> None:
-        return None
 
 
 def client_error(cls: type[MesClientError], code: grpc.StatusCode, message: str, **kwargs: Any) -> MesClientError:

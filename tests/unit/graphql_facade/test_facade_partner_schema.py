@@ -36,7 +36,7 @@ async def test_submit_order_is_idempotent(client: FacadeClient, backend: FakeBac
     assert reused["data"] is None
     assert reused["errors"][0]["extensions"]["code"] == "IDEMPOTENCY_KEY_REUSED"
     assert reused["errors"][0]["path"] == ["submitOrder"]
-    stored = backend.orders[payload["order"]["id"]]
+    stored = backend.stored_orders[payload["order"]["id"]]
     assert stored.partner == "partners/partner-a" and stored.priority == 3 and stored.due_time.seconds > 0
     assert backend.partner_calls[-1] == ("SubmitOrder", "partner-a")
 
@@ -68,7 +68,7 @@ async def test_another_partners_order_looks_missing(client: FacadeClient, backen
     cancel = "mutation($id: ID!) { cancelOrder(id: $id) { status } }"
     refused = body(await client.gql(cancel, {"id": own.order_id}, headers=PARTNER_B))
     assert refused["errors"][0]["extensions"]["code"] == "NOT_FOUND"
-    assert backend.orders[own.order_id].status != 8
+    assert backend.stored_orders[own.order_id].status != 8
     done = body(await client.gql(cancel, {"id": own.order_id}, headers=PARTNER_A))
     assert done["data"]["cancelOrder"] == {"status": "CANCELLED"}
 
