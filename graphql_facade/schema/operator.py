@@ -27,10 +27,11 @@ from graphql_facade.schema.common import (
     connection,
 )
 from graphql_facade.schema.info import Info, check_id, check_key, field, mutation, subscription
-from graphql_facade.schema.inventory import AlloyBalance, MaterialLot, Shortage
+from graphql_facade.schema.inventory import AlloyBalance, MaterialLot
 from graphql_facade.schema.live import DashboardCounters, OperatorStatusUpdate, operator_event, status_updates
 from graphql_facade.schema.orders import OperatorOrder, OrderCounts
 from graphql_facade.schema.production import LossSummary, Operation, WorkCenter, operation_name
+from graphql_facade.schema.shortages import Shortage
 from mes.common.v1 import common_pb2
 from mes.inventory.v1 import inventory_pb2 as inv
 from mes.orders.v1 import orders_pb2 as ords

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Any
 
 import strawberry
 
 from graphql_facade.schema.common import Alloy, Long, OrderStatus, Priority, Style, optional_enum, to_datetime
 from graphql_facade.schema.info import Info, field
+from graphql_facade.schema.inventory import Reservation
+from graphql_facade.schema.production import WorkOrder
 from mes.orders.v1 import orders_pb2
-
-if TYPE_CHECKING:
-    from graphql_facade.schema.inventory import Reservation
-    from graphql_facade.schema.production import WorkOrder
 
 __all__ = [
     "OperatorOrder",
@@ -121,20 +119,12 @@ class OperatorOrder(PartnerOrder):
     partner_id: strawberry.ID
 
     @field(description="Work orders (one per line), in line order; null when production cannot be reached.")
-    async def work_orders(
-        self, info: Info
-    ) -> list[Annotated[WorkOrder, strawberry.lazy("graphql_facade.schema.production")]] | None:
-        from graphql_facade.schema.production import WorkOrder
-
+    async def work_orders(self, info: Info) -> list[WorkOrder] | None:
         found = await info.context.loaders.work_orders_by_order.load(self.raw.order_id)
         return [WorkOrder.from_pb(wo) for wo in found]
 
     @field(description="Material reservations of the order; null when inventory cannot be reached.")
-    async def reservations(
-        self, info: Info
-    ) -> list[Annotated[Reservation, strawberry.lazy("graphql_facade.schema.inventory")]] | None:
-        from graphql_facade.schema.inventory import Reservation
-
+    async def reservations(self, info: Info) -> list[Reservation] | None:
         found = await info.context.loaders.reservations_by_order.load(self.raw.order_id)
         return [Reservation.from_pb(r) for r in found]
 
