@@ -18,7 +18,7 @@ from typing import Generic, TypeVar
 
 from graphql_facade.errors import ErrorCode, FacadeError
 
-__all__ = ["MAX_FIRST", "Page", "check_first", "decode_cursor", "encode_cursor", "fetch_page"]
+__all__ = ["MAX_FIRST", "Fetch", "Page", "check_first", "decode_cursor", "encode_cursor", "fetch_page"]
 
 T = TypeVar("T")
 MAX_FIRST = 100

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from google.protobuf.message import Message
 
-from graphql_facade.pagination import fetch_page
-from graphql_facade.schema.common import Alloy, Connection, Style, connection
+from graphql_facade.schema.common import Alloy, Style
+from graphql_facade.schema.connections import Connection, list_connection
 from graphql_facade.schema.info import Info
 from mes.inventory.v1 import inventory_pb2 as inv
 from mes.production.v1 import production_pb2 as prod
@@ -18,50 +18,28 @@ __all__ = ["alloys_page", "styles_page"]
 R = TypeVar("R", bound=Message)
 
 
-async def _cached_page(
-    info: Info, kind: str, token: str, size: int, cls: type[R], load: Callable[[], Awaitable[R]]
-) -> R:
+def _cached(info: Info, kind: str, cls: type[R], call: Callable[[Any], Awaitable[R]]) -> Callable[[Any], Awaitable[R]]:
+    """``call`` behind the reference cache, keyed by page size and token."""
     reference = info.context.reference
-    key = f"{size}:{token}"
-    if reference is not None:
-        cached = await reference.get(kind, key, cls)
-        if cached is not None:
-            return cached
-    page = await load()
-    if reference is not None:
-        await reference.put(kind, key, page)
-    return page
+    if reference is None:
+        return call
+
+    async def cached(request: Any) -> R:
+        key = f"{request.page_size}:{request.page_token}"
+        page = await reference.get(kind, key, cls)
+        if page is None:
+            page = await call(request)
+            await reference.put(kind, key, page)
+        return page
+
+    return cached
 
 
 async def styles_page(info: Info, first: int, after: str | None) -> Connection[Style]:
-    backend = info.context.backend
-
-    async def fetch(token: str, size: int) -> tuple[list[prod.Style], str]:
-        page = await _cached_page(
-            info,
-            "stylePage",
-            token,
-            size,
-            prod.ListStylesResponse,
-            lambda: backend.production.list_styles(prod.ListStylesRequest(page_size=size, page_token=token)),
-        )
-        return list(page.styles), page.next_page_token
-
-    return connection(await fetch_page(fetch, first, after), Style.from_pb)
+    call = _cached(info, "stylePage", prod.ListStylesResponse, info.context.backend.production.list_styles)
+    return await list_connection(call, prod.ListStylesRequest(), lambda page: page.styles, Style.from_pb, first, after)
 
 
 async def alloys_page(info: Info, first: int, after: str | None) -> Connection[Alloy]:
-    backend = info.context.backend
-
-    async def fetch(token: str, size: int) -> tuple[list[inv.Alloy], str]:
-        page = await _cached_page(
-            info,
-            "alloyPage",
-            token,
-            size,
-            inv.ListAlloysResponse,
-            lambda: backend.inventory.list_alloys(inv.ListAlloysRequest(page_size=size, page_token=token)),
-        )
-        return list(page.alloys), page.next_page_token
-
-    return connection(await fetch_page(fetch, first, after), Alloy.from_pb)
+    call = _cached(info, "alloyPage", inv.ListAlloysResponse, info.context.backend.inventory.list_alloys)
+    return await list_connection(call, inv.ListAlloysRequest(), lambda page: page.alloys, Alloy.from_pb, first, after)

@@ -1,18 +1,16 @@
-"""Shared GraphQL pieces: scalars, enums, Relay connections and conversions from protobuf."""
+"""Shared GraphQL pieces: scalars, enums, reference data and conversions from protobuf (Relay
+connections are in ``connections``)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import Enum
-from typing import Generic, NewType, TypeVar
+from typing import NewType, TypeVar
 
 import strawberry
 from google.protobuf.timestamp_pb2 import Timestamp
 from strawberry.types.scalar import ScalarDefinition
 
-from graphql_facade.pagination import Page
-from graphql_facade.schema.info import field
 from mes.common.v1 import common_pb2
 from mes.inventory.v1 import inventory_pb2
 from mes.orders.v1 import orders_pb2
@@ -22,26 +20,19 @@ __all__ = [
     "SCALARS",
     "Alloy",
     "AsOf",
-    "Connection",
-    "Edge",
     "Long",
     "LossGrouping",
     "MaterialKind",
     "Metal",
     "OperationStatus",
     "OrderStatus",
-    "PageInfo",
     "Priority",
     "ReservationState",
     "Style",
     "StyleCategory",
     "WorkOrderStatus",
-    "connection",
     "to_datetime",
 ]
-
-T = TypeVar("T")
-N = TypeVar("N")
 
 #: Integers beyond 32 bits (weights in mg, sums, sequences); a JSON number.
 Long = NewType("Long", int)
@@ -166,45 +157,6 @@ def optional_enum(cls: type[E], value: int) -> E | None:
         return cls(value)
     except ValueError:
         return None
-
-
-# -- connections ----------------------------------------------------------------------------
-
-
-@strawberry.type(description="Relay page information; pages are read forward with `first` and `after`.")
-class PageInfo:
-    has_next_page: bool
-    end_cursor: str | None
-    has_previous_page: bool = False
-    start_cursor: str | None = None
-
-
-@strawberry.type
-class Edge(Generic[N]):
-    cursor: str
-    node: N
-
-
-@strawberry.type(description="A page of a list (Relay connection).")
-class Connection(Generic[N]):
-    edges: list[Edge[N]]
-    page_info: PageInfo
-
-    @field(description="The nodes of the edges, for clients that need no cursors.")
-    def nodes(self) -> list[N]:
-        return [edge.node for edge in self.edges]
-
-
-def connection(page: Page[T], convert: Callable[[T], N]) -> Connection[N]:
-    edges = [Edge(cursor=c, node=convert(item)) for item, c in zip(page.items, page.cursors, strict=True)]
-    return Connection(
-        edges=edges,
-        page_info=PageInfo(
-            has_next_page=page.has_next,
-            end_cursor=page.end_cursor,
-            start_cursor=page.cursors[0] if page.cursors else None,
-        ),
-    )
 
 
 # -- reference data shared by both audiences -----------------------------------------------

@@ -11,21 +11,10 @@ from enum import Enum
 import strawberry
 
 from graphql_facade.errors import ErrorCode, FacadeError
-from graphql_facade.pagination import check_first, fetch_page
+from graphql_facade.pagination import check_first
 from graphql_facade.schema.catalogue import alloys_page, styles_page
-from graphql_facade.schema.common import (
-    Alloy,
-    AsOf,
-    Connection,
-    Edge,
-    Long,
-    LossGrouping,
-    MaterialKind,
-    OrderStatus,
-    PageInfo,
-    Style,
-    connection,
-)
+from graphql_facade.schema.common import Alloy, AsOf, Long, LossGrouping, MaterialKind, OrderStatus, Style
+from graphql_facade.schema.connections import Connection, fixed_connection, list_connection, paged_connection
 from graphql_facade.schema.info import Info, check_id, check_key, field, mutation, subscription
 from graphql_facade.schema.inventory import AlloyBalance, MaterialLot
 from graphql_facade.schema.live import DashboardCounters, OperatorStatusUpdate, operator_event, status_updates
@@ -105,19 +94,12 @@ class OperatorQuery:
     async def orders(
         self, info: Info, first: int, after: str | None = None, filter: OrderFilter | None = None
     ) -> Connection[OperatorOrder]:
-        backend = info.context.backend
         flt = filter or OrderFilter()
         parent = f"partners/{check_id(str(flt.partner_id), 'filter.partnerId')}" if flt.partner_id else ""
         statuses = [s.value for s in flt.statuses or []]
-
-        async def fetch(token: str, size: int) -> tuple[list[ords.Order], str]:
-            request = ords.ListOrdersRequest(
-                parent=parent, page_size=size, page_token=token, statuses=statuses, late_only=flt.late_only
-            )
-            response = await backend.orders.list_orders(request)
-            return list(response.orders), response.next_page_token
-
-        return connection(await fetch_page(fetch, first, after), OperatorOrder.from_pb)
+        request = ords.ListOrdersRequest(parent=parent, statuses=statuses, late_only=flt.late_only)
+        call = info.context.backend.orders.list_orders
+        return await list_connection(call, request, lambda page: page.orders, OperatorOrder.from_pb, first, after)
 
     @field(description="Orders per status (and late orders), optionally of one partner.")
     async def order_counts(self, info: Info, partner_id: strawberry.ID | None = None) -> OrderCounts:
@@ -140,7 +122,7 @@ class OperatorQuery:
             end = offset + size
             return centers[offset:end], (str(end) if end < len(centers) else "")
 
-        return connection(await fetch_page(fetch, first, after), WorkCenter.from_pb)
+        return await paged_connection(fetch, WorkCenter.from_pb, first, after)
 
     @strawberry.field
     async def work_center(self, info: Info, id: strawberry.ID) -> WorkCenter | None:
@@ -159,29 +141,16 @@ class OperatorQuery:
                 inv.BatchGetBalancesRequest(names=[f"balances/{c}" for c in wanted])
             )
             nodes = [AlloyBalance.from_pb(b) for b in response.balances]
-            return Connection(
-                edges=[Edge(cursor=f"code:{n.material_code}", node=n) for n in nodes],
-                page_info=PageInfo(has_next_page=False, end_cursor=None),
-            )
-
-        async def fetch(token: str, size: int) -> tuple[list[inv.Balance], str]:
-            request = inv.ListBalancesRequest(page_size=size, page_token=token, kind=common_pb2.MATERIAL_KIND_METAL)
-            response = await backend.inventory.list_balances(request)
-            return list(response.balances), response.next_page_token
-
-        return connection(await fetch_page(fetch, first, after), AlloyBalance.from_pb)
+            return fixed_connection(nodes, lambda node: f"code:{node.material_code}")
+        request = inv.ListBalancesRequest(kind=common_pb2.MATERIAL_KIND_METAL)
+        call = backend.inventory.list_balances
+        return await list_connection(call, request, lambda page: page.balances, AlloyBalance.from_pb, first, after)
 
     @field(description="Orders waiting for material, with what they lack.")
     async def shortages(self, info: Info, first: int, after: str | None = None) -> Connection[Shortage]:
-        backend = info.context.backend
-
-        async def fetch(token: str, size: int) -> tuple[list[inv.Shortage], str]:
-            response = await backend.inventory.list_shortages(
-                inv.ListShortagesRequest(page_size=size, page_token=token)
-            )
-            return list(response.shortages), response.next_page_token
-
-        return connection(await fetch_page(fetch, first, after), Shortage.from_pb)
+        call = info.context.backend.inventory.list_shortages
+        request = inv.ListShortagesRequest()
+        return await list_connection(call, request, lambda page: page.shortages, Shortage.from_pb, first, after)
 
     @field(description="Metal loss per operation code or per operator.")
     async def metal_loss(self, info: Info, by: LossGrouping, since: datetime | None = None) -> list[LossSummary]:

@@ -6,15 +6,16 @@ another partner's order is indistinguishable from a missing one.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncGenerator
 from datetime import UTC, datetime
 
 import strawberry
 
 from graphql_facade.errors import ErrorCode, FacadeError
-from graphql_facade.pagination import fetch_page
 from graphql_facade.schema.catalogue import alloys_page, styles_page
-from graphql_facade.schema.common import Alloy, Connection, Long, OrderStatus, Priority, Style, connection
+from graphql_facade.schema.common import Alloy, Long, OrderStatus, Priority, Style
+from graphql_facade.schema.connections import Connection, list_connection
 from graphql_facade.schema.info import Info, check_id, check_key, field, mutation, subscription
 from graphql_facade.schema.live import PartnerStatusUpdate, partner_event, status_updates
 from graphql_facade.schema.orders import PartnerOrder
@@ -93,22 +94,11 @@ class PartnerQuery:
         self, info: Info, first: int, after: str | None = None, filter: PartnerOrderFilter | None = None
     ) -> Connection[PartnerOrder]:
         partner = _partner(info)
-        backend = info.context.backend
         flt = filter or PartnerOrderFilter()
         statuses = [s.value for s in flt.statuses or []]
-
-        async def fetch(token: str, size: int) -> tuple[list[ords.Order], str]:
-            request = ords.ListOrdersRequest(
-                parent=f"partners/{partner}",
-                page_size=size,
-                page_token=token,
-                statuses=statuses,
-                late_only=flt.late_only,
-            )
-            response = await backend.orders.list_orders(request, partner=partner)
-            return list(response.orders), response.next_page_token
-
-        return connection(await fetch_page(fetch, first, after), PartnerOrder.from_pb)
+        request = ords.ListOrdersRequest(parent=f"partners/{partner}", statuses=statuses, late_only=flt.late_only)
+        call = functools.partial(info.context.backend.orders.list_orders, partner=partner)
+        return await list_connection(call, request, lambda page: page.orders, PartnerOrder.from_pb, first, after)
 
     @field(description="Styles you can order.")
     async def styles(self, info: Info, first: int, after: str | None = None) -> Connection[Style]:

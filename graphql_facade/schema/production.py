@@ -6,19 +6,17 @@ from datetime import datetime
 
 import strawberry
 
-from graphql_facade.pagination import fetch_page
 from graphql_facade.schema.common import (
     Alloy,
-    Connection,
     Long,
     OperationStatus,
     Priority,
     Style,
     WorkOrderStatus,
-    connection,
     optional_enum,
     to_datetime,
 )
+from graphql_facade.schema.connections import Connection, list_connection
 from graphql_facade.schema.info import Info, field
 from mes.production.v1 import production_pb2 as prod
 
@@ -215,18 +213,10 @@ class WorkCenter:
         after: str | None = None,
         statuses: list[OperationStatus] | None = None,
     ) -> Connection[Operation]:
-        backend = info.context.backend
         wanted = [s.value for s in statuses] if statuses else [prod.OPERATION_STATUS_QUEUED]
-
-        async def fetch(token: str, size: int) -> tuple[list[prod.Operation], str]:
-            response = await backend.production.list_operations(
-                prod.ListOperationsRequest(
-                    work_center=f"workCenters/{self.code}", statuses=wanted, page_size=size, page_token=token
-                )
-            )
-            return list(response.operations), response.next_page_token
-
-        return connection(await fetch_page(fetch, first, after), Operation.from_pb)
+        request = prod.ListOperationsRequest(work_center=f"workCenters/{self.code}", statuses=wanted)
+        call = info.context.backend.production.list_operations
+        return await list_connection(call, request, lambda page: page.operations, Operation.from_pb, first, after)
 
     @classmethod
     def from_pb(cls, pb: prod.WorkCenter) -> WorkCenter:
