@@ -176,17 +176,21 @@ def encode_event(event: object) -> tuple[EventType[Message], Message]:
 # -- messages -> commands and queries ----------------------------------------------------
 
 
+_HINTS: dict[type[Any], dict[str, Any]] = {}
+
+
 def command(cls: type[C], msg: Message, **values: Any) -> C:
     """A ``cls`` from ``msg``'s fields named like its fields (plus ``values``): enums decoded
     (None when unspecified), timestamps as datetimes (None when unset), repeated as tuples."""
-    hints = get_type_hints(cls)
+    hints = _HINTS.get(cls) or _HINTS.setdefault(cls, get_type_hints(cls))
     kwargs = dict(values)
     for field in msg.DESCRIPTOR.fields:
         if field.name in kwargs or field.name not in hints:
             continue
         value = getattr(msg, field.name)
         if field.enum_type is not None:
-            enum_cls = next(t for t in get_args(hints[field.name]) if isinstance(t, type) and issubclass(t, Enum))
+            hint = hints[field.name]  # an enum, or an enum | None
+            enum_cls = next(t for t in (hint, *get_args(hint)) if isinstance(t, type) and issubclass(t, Enum))
             value = _enum_member(enum_cls, field.enum_type, value)
         elif field.message_type is Timestamp.DESCRIPTOR:
             value = value.ToDatetime(tzinfo=UTC) if msg.HasField(field.name) else None
