@@ -1,8 +1,4 @@
-"""Composition root of the orders service: what the runtime needs that is its own.
-
-With ``NATS_URL`` set the process also relays its outbox and runs its consumers
-(``entrypoints/consumers.py``); the shared start sequence is :mod:`mes_platform.runtime`.
-"""
+"""Composition root of the orders service: only what is its own (the rest: mes_platform.runtime)."""
 
 from __future__ import annotations
 

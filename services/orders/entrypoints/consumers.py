@@ -21,33 +21,36 @@ commit together with the inbox row, or not at all.
 
 from __future__ import annotations
 
+from google.protobuf.message import Message
+
 from mes.inventory.v1 import inventory_events_pb2 as inv
 from mes.production.v1 import production_events_pb2 as prod
 from mes_contracts import events
-from mes_kernel.uow import Transaction, UnitOfWorkFactory
-from mes_platform.messaging.events import EventContext
+from mes_contracts.events import EventType
+from mes_kernel.uow import Transaction
+from mes_platform.messaging.events import EventContext, Handler
 from mes_platform.messaging.runtime import ConsumerSpec
 from services.orders.domain.catalogue import CatalogueItem
 from services.orders.entrypoints.codec import consumed
 from services.orders.service_layer.event_handlers import OrderEventHandlers
-from services.orders.service_layer.ports import UnitOfWork
+from services.orders.service_layer.ports import UnitsOfWork
 
 __all__ = ["OrderConsumers", "consumer_specs"]
 
 INVENTORY_EVENTS = "inventory-events"
 PRODUCTION_EVENTS = "production-events"
-Uows = UnitOfWorkFactory[UnitOfWork]
+Handlers = dict[EventType[Message], Handler]
 
 
 class OrderConsumers:
     """Decode the event, call the service-layer handler on units of work borrowed from the
     consumer's transaction."""
 
-    def __init__(self, uows: Uows, handlers: OrderEventHandlers) -> None:
+    def __init__(self, uows: UnitsOfWork, handlers: OrderEventHandlers) -> None:
         self._uows = uows
         self._handlers = handlers
 
-    def _borrow(self, session: Transaction, ctx: EventContext) -> Uows:
+    def _borrow(self, session: Transaction, ctx: EventContext) -> UnitsOfWork:
         return self._uows.borrow(session, causation_id=ctx.event_id)
 
     async def reservation_held(self, session: Transaction, event: inv.ReservationHeldEvent, ctx: EventContext) -> None:
@@ -93,24 +96,17 @@ class OrderConsumers:
         )
 
 
-def consumer_specs(uows: Uows, handlers: OrderEventHandlers) -> list[ConsumerSpec]:
+def consumer_specs(uows: UnitsOfWork, handlers: OrderEventHandlers) -> list[ConsumerSpec]:
     c = OrderConsumers(uows, handlers)
-    return [
-        ConsumerSpec(
-            INVENTORY_EVENTS,
-            {
-                events.RESERVATION_HELD: c.reservation_held,
-                events.RESERVATION_FAILED: c.reservation_failed,
-                events.ALLOY_UPSERTED: c.alloy_upserted,
-            },
-        ),
-        ConsumerSpec(
-            PRODUCTION_EVENTS,
-            {
-                events.WORK_ORDERS_RELEASED: c.work_orders_released,
-                events.WORK_ORDER_COMPLETED: c.work_order_completed,
-                events.REQUIREMENTS_FAILED: c.requirements_failed,
-                events.STYLE_UPSERTED: c.style_upserted,
-            },
-        ),
-    ]
+    inventory: Handlers = {
+        events.RESERVATION_HELD: c.reservation_held,
+        events.RESERVATION_FAILED: c.reservation_failed,
+        events.ALLOY_UPSERTED: c.alloy_upserted,
+    }
+    production: Handlers = {
+        events.WORK_ORDERS_RELEASED: c.work_orders_released,
+        events.WORK_ORDER_COMPLETED: c.work_order_completed,
+        events.REQUIREMENTS_FAILED: c.requirements_failed,
+        events.STYLE_UPSERTED: c.style_upserted,
+    }
+    return [ConsumerSpec(INVENTORY_EVENTS, inventory), ConsumerSpec(PRODUCTION_EVENTS, production)]

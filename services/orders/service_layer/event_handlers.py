@@ -16,7 +16,7 @@ from services.orders.domain.catalogue import CatalogueItem, CatalogueKind
 from services.orders.domain.events import status_events
 from services.orders.domain.order import StatusChange
 from services.orders.domain.status import OrderStatus, forward_path
-from services.orders.service_layer.ports import OrdersDeps, UnitOfWork, UnitOfWorkFactory
+from services.orders.service_layer.ports import OrdersDeps, UnitOfWork, UnitsOfWork
 
 __all__ = ["OrderEventHandlers"]
 
@@ -29,7 +29,6 @@ _FORWARD_REASONS = {
     S.READY_TO_SHIP: "all work orders completed",
 }
 Plan = Callable[[OrderStatus], list[tuple[OrderStatus, str]]]
-Uows = UnitOfWorkFactory[UnitOfWork]
 
 
 def _forward(target: OrderStatus) -> Plan:
@@ -45,12 +44,14 @@ class OrderEventHandlers:
         self._uows = deps.uows
         self._clock = deps.clock
 
-    async def on_reservation_held(self, order_id: str, cause: str, *, uows: Uows | None = None) -> list[StatusChange]:
+    async def on_reservation_held(
+        self, order_id: str, cause: str, *, uows: UnitsOfWork | None = None
+    ) -> list[StatusChange]:
         """``inventory.reservation.held``: SUBMITTED or ON_HOLD -> ACCEPTED."""
         return await self._apply(order_id, cause, _forward(S.ACCEPTED), uows)
 
     async def on_reservation_failed(
-        self, order_id: str, reason: str, cause: str, *, uows: Uows | None = None
+        self, order_id: str, reason: str, cause: str, *, uows: UnitsOfWork | None = None
     ) -> list[StatusChange]:
         """``inventory.reservation.failed``: SUBMITTED -> ON_HOLD.
 
@@ -60,18 +61,20 @@ class OrderEventHandlers:
         return await self._apply(order_id, cause, _only_from(S.SUBMITTED, S.ON_HOLD, reason), uows)
 
     async def on_work_orders_released(
-        self, order_id: str, cause: str, *, uows: Uows | None = None
+        self, order_id: str, cause: str, *, uows: UnitsOfWork | None = None
     ) -> list[StatusChange]:
         """``production.work_orders.released``: -> IN_PRODUCTION (via ACCEPTED if SUBMITTED/ON_HOLD)."""
         return await self._apply(order_id, cause, _forward(S.IN_PRODUCTION), uows)
 
-    async def on_order_completed(self, order_id: str, cause: str, *, uows: Uows | None = None) -> list[StatusChange]:
+    async def on_order_completed(
+        self, order_id: str, cause: str, *, uows: UnitsOfWork | None = None
+    ) -> list[StatusChange]:
         """``production.work_order.completed`` with ``order_completed``: -> READY_TO_SHIP
         (through the statuses in between when their events have not arrived yet)."""
         return await self._apply(order_id, cause, _forward(S.READY_TO_SHIP), uows)
 
     async def on_requirements_failed(
-        self, order_id: str, reason: str, cause: str, *, uows: Uows | None = None
+        self, order_id: str, reason: str, cause: str, *, uows: UnitsOfWork | None = None
     ) -> list[StatusChange]:
         """``production.requirements.failed``: SUBMITTED -> REJECTED."""
         return await self._apply(order_id, cause, _only_from(S.SUBMITTED, S.REJECTED, reason), uows)
@@ -84,7 +87,7 @@ class OrderEventHandlers:
         active: bool,
         source_version: int,
         *,
-        uows: Uows | None = None,
+        uows: UnitsOfWork | None = None,
     ) -> bool:
         """``production.style.upserted`` / ``inventory.alloy.upserted``: store the copy when its
         source version is newer than the stored one; returns whether it was stored."""
@@ -95,7 +98,7 @@ class OrderEventHandlers:
         item = CatalogueItem(CatalogueKind(kind), code, display_name[:120], active, source_version)
         return await (uows or self._uows).transact(lambda uow: uow.catalogue.upsert_if_newer(item))
 
-    async def _apply(self, order_id: str, cause: str, plan: Plan, uows: Uows | None) -> list[StatusChange]:
+    async def _apply(self, order_id: str, cause: str, plan: Plan, uows: UnitsOfWork | None) -> list[StatusChange]:
         async def apply(uow: UnitOfWork) -> list[StatusChange]:
             order = await uow.orders.get(order_id, partner_id=None, for_update=True)
             if order is None:

@@ -26,7 +26,7 @@ __all__ = [
     "OrdersDeps",
     "PartnerRepository",
     "UnitOfWork",
-    "UnitOfWorkFactory",
+    "UnitsOfWork",
 ]
 
 
@@ -111,5 +111,7 @@ class UnitOfWork(uow.UnitOfWork, Protocol):
     catalogue: CatalogueRepository
 
 
+#: The units of work of the service (the port's factory of its unit of work).
+UnitsOfWork: TypeAlias = UnitOfWorkFactory[UnitOfWork]
 #: What the use cases receive: units of work, the page-token signer, the clock.
-OrdersDeps: TypeAlias = Deps[UnitOfWorkFactory[UnitOfWork]]
+OrdersDeps: TypeAlias = Deps[UnitsOfWork]
