@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from mes_kernel.errors import InvalidArgument
@@ -16,7 +16,6 @@ __all__ = [
     "MAX_QUANTITY",
     "MAX_REFERENCE_LEN",
     "MAX_SIZE_LEN",
-    "LineInput",
     "check_catalogue",
     "validate_order",
 ]
@@ -30,29 +29,17 @@ _EARLIEST_DUE = datetime(2000, 1, 1, tzinfo=UTC)
 _LATEST_DUE = datetime(2100, 1, 1, tzinfo=UTC)
 
 
-@dataclass(frozen=True)
-class LineInput:
-    """A line as submitted; ``line_number`` 0 means "by position"."""
-
-    line_number: int
-    style_code: str
-    alloy_code: str
-    quantity: int
-    size: str = ""
-    engraving: str = ""
-
-
 def validate_order(
     *,
     partner_reference: str,
     priority: int,
     due_time: datetime | None,
-    lines: Sequence[LineInput],
+    lines: Sequence[OrderLine],
     request_id: str,
 ) -> tuple[Priority, datetime, list[OrderLine]]:
     """Check the shape of a new order; returns (priority, due time, numbered lines).
 
-    ``priority`` 0 (unspecified) becomes NORMAL.
+    ``priority`` 0 (unspecified) becomes NORMAL; a line numbered 0 is numbered by its position.
     """
     v = Violations()
     v.request_id(request_id, required=True)
@@ -72,14 +59,11 @@ def validate_order(
             _check_line(v, index, line)
     v.raise_if_any("the order has invalid fields")
     assert due_time is not None
-    numbered = [
-        OrderLine(index + 1, line.style_code, line.alloy_code, line.quantity, line.size, line.engraving)
-        for index, line in enumerate(lines)
-    ]
+    numbered = [replace(line, line_number=index + 1) for index, line in enumerate(lines)]
     return Priority(priority or Priority.NORMAL), due_time, numbered
 
 
-def _check_line(v: Violations, index: int, line: LineInput) -> None:
+def _check_line(v: Violations, index: int, line: OrderLine) -> None:
     at = f"lines[{index}]"
     if line.line_number not in (0, index + 1):
         v.add(f"{at}.line_number", f"must be {index + 1} (its position) or 0")

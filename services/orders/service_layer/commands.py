@@ -9,7 +9,7 @@ from datetime import datetime
 from mes_kernel.paging import PageRequest
 from mes_kernel.principal import Principal
 from services.orders.domain.catalogue import CatalogueKind
-from services.orders.domain.intake import LineInput
+from services.orders.domain.order import OrderLine
 from services.orders.domain.status import OrderStatus
 
 __all__ = [
@@ -42,7 +42,8 @@ class SubmitOrder:
     #: Wire value of the priority (0: unspecified, becomes NORMAL).
     priority: int
     due_time: datetime | None
-    lines: tuple[LineInput, ...]
+    #: As submitted: a line numbered 0 takes the number of its position.
+    lines: tuple[OrderLine, ...]
     request_id: str
     #: Canonical digest of the request without request_id and parent (same partner, same order).
     fingerprint: str

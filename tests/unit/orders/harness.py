@@ -8,8 +8,7 @@ from typing import Any
 
 from mes_kernel.principal import Principal
 from services.orders.domain.catalogue import CatalogueKind
-from services.orders.domain.intake import LineInput
-from services.orders.domain.order import Order, StatusChange
+from services.orders.domain.order import Order, OrderLine, StatusChange
 from services.orders.domain.status import OrderStatus
 from services.orders.service_layer.api_key_cache import ApiKeyCache
 from services.orders.service_layer.catalogue import CatalogueService
@@ -109,7 +108,7 @@ def submit_order(caller: Principal, request_id: str = "r-1", **fields: Any) -> S
         "partner_reference": "PO-1",
         "priority": 0,
         "due_time": T0 + timedelta(days=14),
-        "lines": (LineInput(0, STYLES[0], ALLOYS[0], 1),),
+        "lines": (OrderLine(0, STYLES[0], ALLOYS[0], 1),),
         **fields,
     }
     fingerprint = repr(sorted((k, v) for k, v in values.items() if k != "parent"))

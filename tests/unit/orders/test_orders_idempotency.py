@@ -7,7 +7,7 @@ import pytest
 
 from mes_kernel.errors import AlreadyExists
 from services.orders.domain.events import OrderSubmitted
-from services.orders.domain.intake import LineInput
+from services.orders.domain.order import OrderLine
 from services.orders.domain.status import OrderStatus
 from services.orders.service_layer.commands import CancelOrder
 from tests.unit.orders.harness import ALLOYS, STAFF, STYLES, Orders, acting_for, partner, submit_order
@@ -30,7 +30,7 @@ async def test_the_same_request_id_with_another_payload_is_refused() -> None:
     service = Orders()
     await service.seed("acme")
     original = await service.submit(partner("acme"), "r-1")
-    changed = submit_order(partner("acme"), "r-1", lines=(LineInput(0, STYLES[0], ALLOYS[0], 2),))
+    changed = submit_order(partner("acme"), "r-1", lines=(OrderLine(0, STYLES[0], ALLOYS[0], 2),))
     with pytest.raises(AlreadyExists) as raised:
         await service.orders.submit(changed)
     assert (raised.value.reason, raised.value.metadata) == ("IDEMPOTENCY_KEY_REUSED", {"request_id": "r-1"})

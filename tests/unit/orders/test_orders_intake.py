@@ -10,7 +10,7 @@ import pytest
 from mes_kernel.errors import InvalidArgument, NotFound
 from services.orders.domain.catalogue import CatalogueKind
 from services.orders.domain.events import OrderSubmitted
-from services.orders.domain.intake import LineInput, check_catalogue, validate_order
+from services.orders.domain.intake import check_catalogue, validate_order
 from services.orders.domain.order import OrderLine, Priority
 from services.orders.domain.status import OrderStatus as S
 from tests.unit.orders.harness import ALLOYS, STAFF, STYLES, Orders, acting_for, partner, submit_order
@@ -23,7 +23,7 @@ def validate(**overrides: object) -> tuple[Priority, datetime, list[OrderLine]]:
         "partner_reference": "PO-1",
         "priority": 0,
         "due_time": DUE,
-        "lines": [LineInput(0, "RNG-1", "AU750Y", 1)],
+        "lines": [OrderLine(0, "RNG-1", "AU750Y", 1)],
         "request_id": "r-1",
         **overrides,
     }
@@ -37,7 +37,7 @@ def fields_of(**overrides: object) -> list[str]:
 
 
 def test_defaults_and_numbering() -> None:
-    priority, due, lines = validate(lines=[LineInput(0, "A", "B", 1), LineInput(2, "C", "D", 10_000, "52", "Ü & ♥")])
+    priority, due, lines = validate(lines=[OrderLine(0, "A", "B", 1), OrderLine(2, "C", "D", 10_000, "52", "Ü & ♥")])
     assert priority is Priority.NORMAL and due == DUE
     assert [line.line_number for line in lines] == [1, 2]
     assert validate(priority=4)[0] is Priority.RUSH
@@ -46,17 +46,17 @@ def test_defaults_and_numbering() -> None:
 @pytest.mark.parametrize(
     ("overrides", "fields"),
     [
-        ({"lines": [LineInput(0, "A", "B", 0)]}, ["lines[0].quantity"]),
-        ({"lines": [LineInput(0, "A", "B", 10_001)]}, ["lines[0].quantity"]),
+        ({"lines": [OrderLine(0, "A", "B", 0)]}, ["lines[0].quantity"]),
+        ({"lines": [OrderLine(0, "A", "B", 10_001)]}, ["lines[0].quantity"]),
         ({"lines": []}, ["lines"]),
-        ({"lines": [LineInput(0, "A", "B", 1)] * 251}, ["lines"]),
-        ({"lines": [LineInput(2, "A", "B", 1)]}, ["lines[0].line_number"]),
-        ({"lines": [LineInput(0, "a b", "", 1)]}, ["lines[0].style_code", "lines[0].alloy_code"]),
+        ({"lines": [OrderLine(0, "A", "B", 1)] * 251}, ["lines"]),
+        ({"lines": [OrderLine(2, "A", "B", 1)]}, ["lines[0].line_number"]),
+        ({"lines": [OrderLine(0, "a b", "", 1)]}, ["lines[0].style_code", "lines[0].alloy_code"]),
         (
-            {"lines": [LineInput(0, "A", "B", 1, size="1" * 17, engraving="é" * 41)]},
+            {"lines": [OrderLine(0, "A", "B", 1, size="1" * 17, engraving="é" * 41)]},
             ["lines[0].size", "lines[0].engraving"],
         ),
-        ({"lines": [LineInput(0, "A", "B", 1, engraving="tab\there")]}, ["lines[0].engraving"]),
+        ({"lines": [OrderLine(0, "A", "B", 1, engraving="tab\there")]}, ["lines[0].engraving"]),
         ({"partner_reference": ""}, ["partner_reference"]),
         ({"partner_reference": "x" * 65}, ["partner_reference"]),
         ({"priority": 7}, ["priority"]),
@@ -71,7 +71,7 @@ def test_every_bad_field_is_reported(overrides: dict[str, object], fields: list[
 
 
 def test_validation_reports_all_lines_at_once() -> None:
-    lines = [LineInput(0, "A", "B", 1), LineInput(0, "A", "B", 0), LineInput(9, "A", "B", -1)]
+    lines = [OrderLine(0, "A", "B", 1), OrderLine(0, "A", "B", 0), OrderLine(9, "A", "B", -1)]
     assert fields_of(lines=lines, partner_reference="") == [
         "partner_reference",
         "lines[1].quantity",
@@ -102,7 +102,7 @@ def test_catalogue_check_names_each_unknown_code() -> None:
 async def test_submission_stores_the_order_its_history_and_one_event() -> None:
     service = Orders()
     await service.seed("acme")
-    lines = (LineInput(0, STYLES[0], ALLOYS[0], 2, "52", "Forever"), LineInput(0, STYLES[1], ALLOYS[1], 1))
+    lines = (OrderLine(0, STYLES[0], ALLOYS[0], 2, "52", "Forever"), OrderLine(0, STYLES[1], ALLOYS[1], 1))
     submitted = await service.orders.submit(submit_order(partner("acme"), "r-1", lines=lines, priority=3))
     order = submitted.order
     assert not submitted.replayed
@@ -125,7 +125,7 @@ async def test_every_bad_field_is_reported_at_once_and_nothing_is_written() -> N
         "",
         partner_reference=" ",
         due_time=None,
-        lines=(LineInput(0, "ring 1", ALLOYS[0], 0), LineInput(7, STYLES[0], ALLOYS[0], 1, engraving="a\nb")),
+        lines=(OrderLine(0, "ring 1", ALLOYS[0], 0), OrderLine(7, STYLES[0], ALLOYS[0], 1, engraving="a\nb")),
     )
     with pytest.raises(InvalidArgument) as raised:
         await service.orders.submit(bad)
@@ -144,17 +144,17 @@ async def test_every_bad_field_is_reported_at_once_and_nothing_is_written() -> N
 @pytest.mark.parametrize(
     ("lines", "reason", "fields"),
     [
-        ((LineInput(0, "OLD-STYLE", ALLOYS[0], 1),), "UNKNOWN_STYLE", ["lines[0].style_code"]),
+        ((OrderLine(0, "OLD-STYLE", ALLOYS[0], 1),), "UNKNOWN_STYLE", ["lines[0].style_code"]),
         (
-            (LineInput(0, STYLES[0], ALLOYS[0], 1), LineInput(0, "NO-SUCH", "PT950", 1)),
+            (OrderLine(0, STYLES[0], ALLOYS[0], 1), OrderLine(0, "NO-SUCH", "PT950", 1)),
             "UNKNOWN_STYLE",
             ["lines[1].style_code", "lines[1].alloy_code"],
         ),
-        ((LineInput(0, STYLES[0], "PT950", 1),), "UNKNOWN_ALLOY", ["lines[0].alloy_code"]),
+        ((OrderLine(0, STYLES[0], "PT950", 1),), "UNKNOWN_ALLOY", ["lines[0].alloy_code"]),
     ],
 )
 async def test_styles_and_alloys_are_checked_against_the_catalogue_copy(
-    lines: tuple[LineInput, ...], reason: str, fields: list[str]
+    lines: tuple[OrderLine, ...], reason: str, fields: list[str]
 ) -> None:
     service = Orders()
     await service.seed("acme")

@@ -14,7 +14,7 @@ from mes_kernel.principal import Principal
 from mes_kernel.validation import Violations
 from mes_platform.idempotency import request_fingerprint
 from services.orders.domain.catalogue import CatalogueKind
-from services.orders.domain.intake import LineInput
+from services.orders.domain.order import OrderLine
 from services.orders.domain.status import OrderStatus
 from services.orders.entrypoints.codec.messages import status
 from services.orders.service_layer import commands as c
@@ -68,7 +68,7 @@ def submit_order(request: orders_pb2.SubmitOrderRequest, principal: Principal) -
         priority=int(request.priority),
         due_time=_time(request.due_time) if request.HasField("due_time") else None,
         lines=tuple(
-            LineInput(line.line_number, line.style_code, line.alloy_code, line.quantity, line.size, line.engraving)
+            OrderLine(line.line_number, line.style_code, line.alloy_code, line.quantity, line.size, line.engraving)
             for line in request.lines
         ),
         request_id=request.request_id,
