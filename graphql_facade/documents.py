@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 from graphql import DocumentNode, GraphQLError, parse, specified_rules
 from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRule
 from strawberry.extensions import SchemaExtension
-from strawberry.schema.schema import validate_document
 
 from graphql_facade.errors import validation_error
+from graphql_facade.strawberry_internals import graphql_schema, validate
 
 if TYPE_CHECKING:
     from strawberry import Schema
@@ -48,10 +48,14 @@ class _Lru(Generic[K, V]):
 
 
 class DocumentCache:
-    """Parsed documents by query text, validation results by query text, for one schema."""
+    """Parsed documents by query text, validation results by query text, for one schema.
+
+    ``graphql`` is the graphql-core schema of ``schema`` (what validation and cost analysis walk).
+    """
 
     def __init__(self, schema: Schema, *, maxsize: int, introspection: bool, hide_suggestions: bool) -> None:
         self.schema = schema
+        self.graphql = graphql_schema(schema)
         self.hide_suggestions = hide_suggestions
         rules: list[type[ASTValidationRule]] = list(specified_rules)
         if not introspection:
@@ -73,7 +77,7 @@ class DocumentCache:
         errors = self._validated.get(query)
         if errors is None:
             doc = document if document is not None else self.parse(query)
-            found = validate_document(self.schema._schema, doc, self._rules)
+            found = validate(self.graphql, doc, self._rules)
             errors = tuple(validation_error(e, hide_suggestions=self.hide_suggestions) for e in found)
             self._validated.put(query, errors)
         return errors

@@ -11,9 +11,11 @@ capped (``TOO_MANY_SUBSCRIPTIONS``; per partner on this replica too, see ``subsc
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
+import strawberry
 from graphql import GraphQLError, GraphQLSyntaxError, OperationType, get_operation_ast
 from starlette.requests import Request
 from starlette.responses import Response
@@ -21,17 +23,12 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
-from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
-from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
-    ConnectionInitMessage,
-    ErrorMessage,
-    SubscribeMessage,
-)
 
 from graphql_facade.context import RequestContext
 from graphql_facade.errors import ErrorCode, FacadeError
-from graphql_facade.limits import LimitError, check_cost, check_document, check_subscriptions, requested_cost
+from graphql_facade.limits import LimitError, Priced, check_document, check_subscriptions
 from graphql_facade.runtime import Facade
+from graphql_facade.strawberry_internals import GuardedTransportWSHandler
 from mes_platform.telemetry.logs import get_logger
 
 __all__ = ["SubscriptionEndpoint"]
@@ -39,39 +36,36 @@ __all__ = ["SubscriptionEndpoint"]
 _log = get_logger("mes.facade.ws")
 
 
-class _Handler(BaseGraphQLTransportWSHandler[RequestContext, None]):
+def _formatted(error: FacadeError | LimitError | GraphQLError) -> dict[str, Any]:
+    return dict(error.formatted) if isinstance(error, GraphQLError) else error.to_dict()
+
+
+class _Handler(GuardedTransportWSHandler[RequestContext]):
     view: SubscriptionEndpoint
 
-    async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
-        await super().handle_connection_init(message)
-        viewer = self.context.viewer_
-        if self.connection_acknowledged and viewer is not None:
-            self.schema = self.view.facade.schemas.for_audience(viewer.audience)[0]
+    def schema_for_connection(self, context: RequestContext) -> strawberry.Schema | None:
+        viewer = context.viewer_
+        return None if viewer is None else self.view.facade.schemas.for_audience(viewer.audience)[0]
 
-    async def _refuse(self, message: SubscribeMessage, error: FacadeError | LimitError | GraphQLError) -> None:
-        payload = error.formatted if isinstance(error, GraphQLError) else error.to_dict()
-        reply: ErrorMessage = {"id": message["id"], "type": "error", "payload": [payload]}  # type: ignore[list-item]
-        await self.send_message(reply)
-
-    async def handle_subscribe(self, message: SubscribeMessage) -> None:
-        viewer = self.context.viewer_
-        if not self.connection_acknowledged or viewer is None or message["id"] in self.operations:
-            await super().handle_subscribe(message)  # closes the socket (4401 / 4409)
-            return
+    async def admit_subscription(
+        self, context: RequestContext, payload: Mapping[str, Any], active: int
+    ) -> dict[str, Any] | None:
+        viewer = context.viewer_
+        if viewer is None:
+            return None
         facade = self.view.facade
         limits = facade.limits_for(viewer)
-        payload = message.get("payload") or {}
         query = payload.get("query")
         if not isinstance(query, str) or not query:
-            await self._refuse(message, FacadeError(ErrorCode.BAD_REQUEST, "No query in the subscribe message."))
-            return
+            return FacadeError(ErrorCode.BAD_REQUEST, "No query in the subscribe message.").to_dict()
+        name = payload.get("operationName")
         try:
-            check_subscriptions(len(self.operations), limits)
+            check_subscriptions(active, limits)
             await facade.guard.check_request(viewer.rate_key, limits, body_size=len(query.encode()))
             facade.guard.check_query(query, limits)
-            schema, documents = facade.schemas.for_audience(viewer.audience)
+            documents = facade.schemas.for_audience(viewer.audience)[1]
             document = documents.parse(query)
-            operation = get_operation_ast(document, payload.get("operationName"))
+            operation = get_operation_ast(document, name)
             if operation is None or operation.operation is not OperationType.SUBSCRIPTION:
                 raise FacadeError(
                     ErrorCode.BAD_REQUEST, "Only subscriptions run over WebSocket; use HTTP for the rest."
@@ -79,26 +73,15 @@ class _Handler(BaseGraphQLTransportWSHandler[RequestContext, None]):
             errors = documents.validate(query, document)
             if errors:
                 raise errors[0]
-            check_document(document, limits, payload.get("operationName"))
-            check_cost(
-                requested_cost(
-                    schema._schema,
-                    document,
-                    payload.get("variables"),
-                    payload.get("operationName"),
-                    max_page_size=limits.max_page_size,
-                ),
-                limits,
-            )
+            check_document(document, limits, name)
+            facade.guard.price(limits, Priced(documents.graphql, document, payload.get("variables"), name))
         except GraphQLSyntaxError as err:
             error = GraphQLError(err.message, source=err.source, positions=err.positions)
             error.extensions = {"code": ErrorCode.GRAPHQL_PARSE_FAILED}
-            await self._refuse(message, error)
-            return
+            return _formatted(error)
         except (FacadeError, LimitError, GraphQLError) as err:
-            await self._refuse(message, err)
-            return
-        await super().handle_subscribe(message)
+            return _formatted(err)
+        return None
 
 
 class SubscriptionEndpoint(GraphQL[RequestContext, None]):

@@ -86,7 +86,8 @@ Public API (all names are re-exported here):
   ``resolve_persisted_query(store, query, extensions) -> str``, ``query_hash(query)``.
 * timeouts: ``run_with_timeout(awaitable, timeout_s)``.
 * guard: ``LimitGuard(bucket, rate, *, submission_fields={"submitOrder"})`` with
-  ``check_request``, ``check_query``, ``admit`` → ``Admission``, ``settle`` → ``Settlement``.
+  ``check_request``, ``check_query``, ``admit`` → ``Admission`` (``price`` → ``Priced``, then
+  ``charge``), ``settle`` → ``Settlement`` (``settle_at`` for a known actual cost).
 """
 
 from __future__ import annotations
@@ -109,7 +110,7 @@ from graphql_facade.limits.bucket import (
 )
 from graphql_facade.limits.cost import actual_cost, check_cost, is_connection, requested_cost
 from graphql_facade.limits.errors import HTTP_STATUS, LimitCode, LimitError
-from graphql_facade.limits.guard import Admission, LimitGuard, Settlement
+from graphql_facade.limits.guard import Admission, LimitGuard, Priced, Settlement
 from graphql_facade.limits.headers import (
     cost_extension,
     merge_rate_limit_headers,
@@ -147,6 +148,7 @@ __all__ = [
     "MemoryPersistedQueryStore",
     "MemoryRateLimiter",
     "PersistedQueryStore",
+    "Priced",
     "QueryStore",
     "RateLimiter",
     "RateState",

@@ -20,11 +20,14 @@ headers) and nothing is charged for a refused step that comes before the bucket.
 charged per operation. ``admit`` order: depth/aliases → requested cost (pagination arguments)
 → ``MAX_COST_EXCEEDED`` → submissions per minute (``RATE_LIMITED``, policy ``"submissions"``;
 each root mutation field named in ``submission_fields`` counts one) → bucket (``THROTTLED``),
-skipped when ``limits.throttle`` is false (operators).
+skipped when ``limits.throttle`` is false (operators). ``admit`` is ``price`` (the requested cost,
+checked against the maximum; no I/O) then ``charge`` (submissions and bucket), for callers that
+check the document's structure themselves and price it before admitting it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -55,9 +58,20 @@ from graphql_facade.limits.ratelimit import RateLimiter
 from graphql_facade.limits.structure import check_batch, check_body_size, check_document, check_tokens
 from graphql_facade.limits.tiers import Limits
 
-__all__ = ["Admission", "LimitGuard", "Settlement"]
+__all__ = ["Admission", "LimitGuard", "Priced", "Settlement"]
 
 MINUTE_S = 60.0
+
+
+@dataclass(frozen=True)
+class Priced:
+    """An operation to admit, with its requested cost once :meth:`LimitGuard.price` priced it."""
+
+    schema: GraphQLSchema
+    document: DocumentNode
+    variables: Mapping[str, Any] | None
+    operation_name: str | None
+    requested: int = 0
 
 
 @dataclass(frozen=True)
@@ -137,9 +151,24 @@ class LimitGuard:
         operation_name: str | None,
     ) -> Admission:
         check_document(document, limits, operation_name)
-        requested = requested_cost(schema, document, variables, operation_name, max_page_size=limits.max_page_size)
+        return await self.charge(key, limits, self.price(limits, Priced(schema, document, variables, operation_name)))
+
+    def price(self, limits: Limits, operation: Priced) -> Priced:
+        """``operation`` with its requested cost (pagination arguments checked); ``MAX_COST_EXCEEDED`` above
+        ``limits.max_cost``."""
+        requested = requested_cost(
+            operation.schema,
+            operation.document,
+            operation.variables,
+            operation.operation_name,
+            max_page_size=limits.max_page_size,
+        )
         check_cost(requested, limits)
-        headers: dict[str, str] = {}
+        return dataclasses.replace(operation, requested=requested)
+
+    async def charge(self, key: str, limits: Limits, priced: Priced) -> Admission:
+        """Submissions per minute, then the requested points from the bucket (partners)."""
+        document, operation_name, requested = priced.document, priced.operation_name, priced.requested
         submissions = self.submissions(document, operation_name)
         if submissions:
             rate = await self.rate.hit(
@@ -154,7 +183,9 @@ class LimitGuard:
         else:
             state = BucketState.unthrottled(limits)
         headers = rate_limit_headers(state)
-        return Admission(key, limits, requested, state, schema, document, variables, operation_name, headers)
+        return Admission(
+            key, limits, requested, state, priced.schema, document, priced.variables, operation_name, headers
+        )
 
     async def settle(
         self,
@@ -172,6 +203,10 @@ class LimitGuard:
             errors,
             max_page_size=admission.limits.max_page_size,
         )
+        return await self.settle_at(admission, actual)
+
+    async def settle_at(self, admission: Admission, actual: int) -> Settlement:
+        """Refund ``requested - actual`` (partners, unless the bucket was unreachable); cost extension and headers."""
         state = admission.state
         refund = admission.requested - actual
         if admission.limits.throttle and refund > 0 and not state.degraded:

@@ -1,0 +1,97 @@
+"""Every use of Strawberry beyond its public API, in one module (checked against Strawberry 0.341.2).
+
+``tests/unit/graphql_facade/test_facade_strawberry_internals.py`` pins each of them: it fails when
+Strawberry changes one, which is the moment to look here again.
+
+* :func:`graphql_schema`: the graphql-core schema a Strawberry schema built. Strawberry has no public
+  accessor (its own extensions read ``schema._schema``); cost analysis and validation need it.
+* :func:`validate`: Strawberry's validation of a document, as ``Schema.execute`` runs it: graphql-core's
+  rules plus Strawberry's Maybe-null and oneOf rules (``strawberry.schema.schema.validate_document``,
+  not exported).
+* :func:`graphiql_html`: the GraphiQL page of Strawberry's views (``strawberry.http.ides``).
+* :class:`GuardedTransportWSHandler`: Strawberry's graphql-transport-ws handler (the view's
+  ``graphql_transport_ws_handler_class``) with two hooks, so the facade never touches the handler's
+  state: :meth:`~GuardedTransportWSHandler.schema_for_connection` picks the schema once the connection
+  is acknowledged, :meth:`~GuardedTransportWSHandler.admit_subscription` may refuse a subscribe message
+  with an ``error`` message before Strawberry runs it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Generic, TypeVar
+
+import strawberry
+from graphql import DocumentNode, GraphQLError, GraphQLSchema
+from graphql.validation import ASTValidationRule
+from strawberry.http.ides import get_graphql_ide_html
+from strawberry.schema.schema import validate_document
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
+    ConnectionInitMessage,
+    ErrorMessage,
+    SubscribeMessage,
+)
+
+__all__ = ["GuardedTransportWSHandler", "graphiql_html", "graphql_schema", "validate"]
+
+Context = TypeVar("Context")
+
+
+def graphql_schema(schema: strawberry.Schema) -> GraphQLSchema:
+    """The graphql-core schema ``schema`` executes with."""
+    built = schema._schema
+    if not isinstance(built, GraphQLSchema):  # pragma: no cover - only when Strawberry changes
+        raise TypeError(f"Strawberry's schema no longer keeps a GraphQLSchema in _schema ({type(built)!r})")
+    return built
+
+
+def validate(
+    schema: GraphQLSchema, document: DocumentNode, rules: Sequence[type[ASTValidationRule]]
+) -> list[GraphQLError]:
+    """Validation errors of ``document`` under ``rules`` and Strawberry's own rules (empty when valid)."""
+    return validate_document(schema, document, tuple(rules))
+
+
+def graphiql_html() -> str:
+    """The GraphiQL page Strawberry's views serve."""
+    return get_graphql_ide_html(graphql_ide="graphiql")
+
+
+class GuardedTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None], Generic[Context]):
+    """Strawberry's graphql-transport-ws handler with a schema per connection and a check per subscription.
+
+    A ``subscribe`` before ``connection_ack``, or with an id in use, goes to Strawberry as is (it closes
+    the socket with 4401 / 4409).
+    """
+
+    def schema_for_connection(self, context: Context) -> strawberry.Schema | None:
+        """The schema of an acknowledged connection (None: keep the view's)."""
+        return None
+
+    async def admit_subscription(
+        self, context: Context, payload: Mapping[str, Any], active: int
+    ) -> dict[str, Any] | None:
+        """None to run the subscription, or the formatted GraphQL error to refuse it with.
+
+        ``payload`` is the subscribe message's (``query``, ``variables``, ``operationName``); ``active``
+        is how many operations the connection already runs.
+        """
+        return None
+
+    async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
+        await super().handle_connection_init(message)
+        if self.connection_acknowledged:
+            schema = self.schema_for_connection(self.context)
+            if schema is not None:
+                self.schema = schema
+
+    async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        if self.connection_acknowledged and message["id"] not in self.operations:
+            payload: Mapping[str, Any] = message.get("payload") or {}
+            refusal = await self.admit_subscription(self.context, payload, len(self.operations))
+            if refusal is not None:
+                reply: ErrorMessage = {"id": message["id"], "type": "error", "payload": [refusal]}  # type: ignore[list-item]
+                await self.send_message(reply)
+                return
+        await super().handle_subscribe(message)

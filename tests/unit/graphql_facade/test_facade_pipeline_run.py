@@ -1,0 +1,126 @@
+"""Pipeline stages on their own: the in-flight gate, admit, execute and settle, then the pipeline
+stringing them together (cache hits answered at the right stage)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from strawberry.types.graphql import OperationType
+
+from graphql_facade.auth import Viewer
+from graphql_facade.caching import CachedResponse, NullCache, ResponseCache, open_cache
+from graphql_facade.limits import BucketState, LimitCode, LimitError
+from graphql_facade.pipeline import Admit, Execute, InflightGate, Operation, Pipeline, Prepare, Prepared, Settle
+from graphql_facade.pipeline.lookup import CacheSlot
+from graphql_facade.runtime import Facade
+from tests.unit.graphql_facade.conftest import FacadeClient
+from tests.unit.graphql_facade.facade_fakes import FakeBackend
+
+OPERATOR = Viewer("operator", "OP-01")
+PARTNER = Viewer("partner", "partner-a", "partner-a", "STANDARD")
+BOTH = frozenset({OperationType.QUERY, OperationType.MUTATION})
+ORDERS = "{ orders(first: 10) { nodes { id } } }"
+
+
+async def prepared_for(facade: Facade, viewer: Viewer, query: str) -> tuple[Operation, Prepared]:
+    prepare = Prepare(facade.apq, facade.guard, facade.schemas)
+    operation = Operation(query, None, None, None)
+    prepared = await prepare(viewer, facade.limits_for(viewer), operation, await prepare.identify(operation), BOTH)
+    assert isinstance(prepared, Prepared)
+    return operation, prepared
+
+
+def test_the_inflight_gate_sheds_above_its_limit() -> None:
+    gate = InflightGate(2)
+    assert gate.enter() and gate.enter() and not gate.enter()
+    gate.leave()
+    assert gate.active == 1 and gate.enter()
+
+
+async def test_admit_charges_partners_and_measures_operators(client: FacadeClient) -> None:
+    facade = client.facade
+    admit = Admit(facade.guard)
+    _, prepared = await prepared_for(facade, PARTNER, ORDERS)
+    limits = facade.limits_for(PARTNER)
+    admission = await admit(PARTNER, limits, prepared)
+    assert admission.requested == prepared.requested == 12
+    assert admission.state.currently_available == limits.bucket_capacity - 12
+    _, prepared = await prepared_for(facade, OPERATOR, ORDERS)
+    measured = await admit(OPERATOR, facade.limits_for(OPERATOR), prepared)
+    assert measured.state == BucketState.unthrottled(facade.limits_for(OPERATOR))
+    tight = dataclasses.replace(limits, bucket_capacity=13, max_cost=13, restore_rate=0.001)
+    await admit(PARTNER, tight, prepared)
+    with pytest.raises(LimitError) as throttled:
+        await admit(PARTNER, tight, prepared)
+    assert throttled.value.code == LimitCode.THROTTLED
+
+
+async def test_execute_runs_the_prepared_document_within_the_timeout(
+    client: FacadeClient, backend: FakeBackend
+) -> None:
+    facade = client.facade
+    backend.add_order("partner-a")
+    execute = Execute(facade.context)
+    operation, prepared = await prepared_for(facade, PARTNER, ORDERS)
+    result = await execute(PARTNER, facade.limits_for(PARTNER), prepared, operation, BOTH)
+    assert result.errors is None and len(result.data["orders"]["nodes"]) == 1  # type: ignore[index]
+    backend.delay["ListOrders"] = 0.5
+    quick = dataclasses.replace(facade.limits_for(PARTNER), request_timeout_s=0.05)
+    with pytest.raises(LimitError) as timed_out:
+        await execute(PARTNER, quick, prepared, operation, BOTH)
+    assert timed_out.value.code == LimitCode.TIMEOUT
+
+
+async def test_settle_refunds_stores_clean_queries_and_answers(client: FacadeClient, backend: FakeBackend) -> None:
+    facade = client.facade
+    backend.add_order("partner-a")
+    settle, execute, admit = Settle(facade.guard), Execute(facade.context), Admit(facade.guard)
+    responses = ResponseCache(open_cache(None), ttl_s=60, version=lambda: "v")
+    slot = CacheSlot(responses, "k")
+    limits = facade.limits_for(PARTNER)
+    operation, prepared = await prepared_for(facade, PARTNER, ORDERS)
+    admission = await admit(PARTNER, limits, prepared)
+    result = await execute(PARTNER, limits, prepared, operation, BOTH)
+    outcome = await settle(PARTNER, admission, prepared, result, slot)
+    assert (outcome.status, outcome.kind, outcome.cache) == (200, "query", "miss")
+    stored = await slot.get()
+    assert stored is not None and stored.cost == 3 and outcome.body.startswith(b'{"data":' + stored.data)
+    assert b'"actualQueryCost":3' in outcome.body and outcome.headers is not None and "RateLimit" in outcome.headers
+
+    backend.fail["ListOrders"] = RuntimeError("boom")
+    failing = await execute(PARTNER, limits, prepared, operation, BOTH)
+    other = CacheSlot(responses, "k2")
+    answered = await settle(PARTNER, await admit(PARTNER, limits, prepared), prepared, failing, other)
+    assert answered.status == 200 and b'"errors"' in answered.body and await other.get() is None
+
+
+async def test_a_cached_partner_answer_is_refunded_to_its_measured_cost(client: FacadeClient) -> None:
+    facade = client.facade
+    limits = facade.limits_for(PARTNER)
+    _, prepared = await prepared_for(facade, PARTNER, ORDERS)
+    admission = await Admit(facade.guard)(PARTNER, limits, prepared)
+    outcome = await Settle(facade.guard).cached(admission, prepared, CachedResponse(b'{"orders":{"nodes":[]}}', 3))
+    assert (outcome.cache, outcome.kind) == ("hit", "query")
+    assert b'"requestedQueryCost":12,"actualQueryCost":3' in outcome.body
+    assert outcome.headers is not None and outcome.headers["RateLimit"].startswith(
+        f'"cost";r={limits.bucket_capacity - 3}'
+    )
+
+
+async def test_the_pipeline_answers_operator_hits_before_parsing_and_partner_hits_after_admission(
+    client: FacadeClient, backend: FakeBackend
+) -> None:
+    facade = client.facade
+    pipeline = Pipeline(facade)
+    operation = Operation(ORDERS, None, None, None)
+    for viewer in (OPERATOR, PARTNER):
+        limits = facade.limits_for(viewer)
+        first = await pipeline.run(viewer, limits, operation, BOTH)
+        backend.reset_calls()
+        again = await pipeline.run(viewer, limits, operation, BOTH)
+        assert (first.cache, again.cache) == ("miss", "hit") and backend.count() == {}
+    unparsable = Operation("{ nope", None, None, None)
+    assert (await pipeline.run(OPERATOR, facade.limits_for(OPERATOR), unparsable, BOTH)).status == 400
+    uncached = Pipeline(dataclasses.replace(facade, responses=ResponseCache(NullCache(), ttl_s=1, version=str)))
+    assert (await uncached.run(OPERATOR, facade.limits_for(OPERATOR), operation, BOTH)).cache == "miss"
