@@ -2,7 +2,8 @@
 
 Exit codes: 0 success, 1 a call failed, 2 usage error, 3 a service is unavailable, 130 interrupted.
 A command group is a module ``clients.cli.<name>`` with ``register(commands)``; adding one is adding its
-name to ``GROUPS``.
+name to ``GROUPS``. ``watch`` follows the GraphQL facade's subscriptions; ``moved`` says where commands
+that left ``mesctl`` went (``mesctl events`` -> ``mes events``).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from clients.cli._app import CliUsageError, Context, GroupModule, Handler, Outpu
 __all__ = ["GROUPS", "build_parser", "group_modules", "main", "run"]
 
 #: The command groups, in help order: modules of this package, each with ``register(commands)``.
-GROUPS: tuple[str, ...] = ("orders", "partners", "inventory", "production", "events")
+GROUPS: tuple[str, ...] = ("orders", "partners", "inventory", "production", "watch", "moved")
 
 EXIT_OK, EXIT_RPC, EXIT_USAGE, EXIT_UNAVAILABLE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 

@@ -26,7 +26,7 @@ import httpx
 import pytest
 import websockets
 
-from graphql_facade.watch import WatchOptions, watch
+from clients.cli._watch import WatchOptions, watch
 from mes.orders.v1 import orders_pb2
 from mes_stack import demo_data
 from tests._infra.ci import service_unavailable
@@ -217,11 +217,11 @@ async def test_a_partner_follows_its_own_orders_live(gq: GraphQLStack) -> None:
     assert [line.split(" ", 1)[1] for line in _about(lines, mine)] == expected
 
 
-async def _watch_command(gq: GraphQLStack, *args: str) -> asyncio.subprocess.Process:
+async def _watch_command(gq: GraphQLStack, *args: str, command: tuple[str, ...]) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "graphql_facade.watch",
+        *command,
         "--url",
         gq.url,
         *args,
@@ -232,11 +232,16 @@ async def _watch_command(gq: GraphQLStack, *args: str) -> asyncio.subprocess.Pro
     )
 
 
+MESCTL_WATCH = ("clients.cli", "watch")
+
+
 async def test_the_watch_command_prints_transitions_and_stops_on_ctrl_c(gq: GraphQLStack) -> None:
     async with http_client() as client:
         since = await _seq(client, gq)
         order_id = await _submit(client, gq, NORTHWIND, "watch-cli-1", _new_order("WATCH-1", "CHN-CUR-045", "AG925"))
-    proc = await _watch_command(gq, "--token", OPERATOR_TOKEN, "--order", order_id, "--since", str(since))
+    proc = await _watch_command(
+        gq, "--token", OPERATOR_TOKEN, "--order", order_id, "--since", str(since), command=MESCTL_WATCH
+    )
     assert proc.stdout is not None and proc.stderr is not None
     out: list[str] = []
     try:
@@ -259,7 +264,7 @@ async def test_the_watch_command_prints_transitions_and_stops_on_ctrl_c(gq: Grap
         f"{prefix} ACCEPTED -> IN_PRODUCTION work orders released",
     ]
 
-    refused = await _watch_command(gq, "--api-key", "mes_not-a-key")
+    refused = await _watch_command(gq, "--api-key", "mes_not-a-key", command=("graphql_facade.watch",))
     async with asyncio.timeout(30):
         stdout, stderr = await refused.communicate()
     assert refused.returncode == 1 and stdout == b""

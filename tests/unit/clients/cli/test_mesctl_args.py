@@ -9,7 +9,7 @@ import pytest
 
 from clients import ClientConfig
 from clients.cli import orders as orders_cli
-from clients.cli.__main__ import build_parser, config_from_args, group_modules, run
+from clients.cli.__main__ import GROUPS, build_parser, config_from_args, group_modules, run
 from clients.cli._app import CliUsageError
 from clients.cli._args import enum_value, grams_to_mg, operation_name, order_line, parse_due, resource_name
 from clients.cli._bulk import row_request, row_request_id
@@ -39,8 +39,9 @@ def test_global_options_before_the_group_or_after_the_command() -> None:
 def test_every_group_registers_and_groups_are_modules_with_register() -> None:
     parser = build_parser()
     subcommands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    assert list(subcommands.choices) == ["orders", "partners", "inventory", "production", "events"]
-    assert [module.__name__ for module in group_modules()] == [f"clients.cli.{name}" for name in subcommands.choices]
+    assert list(subcommands.choices) == ["orders", "partners", "inventory", "production", "watch", "events"]
+    assert [module.__name__ for module in group_modules()] == [f"clients.cli.{name}" for name in GROUPS]
+    assert GROUPS[-1] == "moved"  # registers `events`, which says where those commands went
 
 
 @pytest.mark.parametrize(

@@ -1,41 +1,38 @@
-"""`python -m graphql_facade.watch`: the documents it sends (validated against both schemas), the
-lines it prints, graphql-transport-ws handling on a scripted socket and on the app (through ASGI),
-close codes, arguments and exit codes."""
+"""`mesctl watch`: the documents it sends (validated against both schemas), the lines it prints,
+graphql-transport-ws handling on a scripted socket, close codes, arguments and exit codes (also through
+``python -m graphql_facade.watch``). The protocol against the facade app is in
+``test_mesctl_watch_app``."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
+import io
 import json
-from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
+import os
+import signal
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from graphql import parse, validate
 from websockets.frames import Close
 
-from graphql_facade import watch as watch_module
-from graphql_facade.events import EventEnvelope
-from graphql_facade.schema import build_schemas
-from graphql_facade.watch import (
+from clients.cli import watch as watch_command
+from clients.cli.__main__ import build_parser, main, run
+from clients.cli._watch import (
     WatchError,
     WatchOptions,
     connection_params,
     describe_close,
     format_event,
-    main,
-    parse_args,
-    run,
     subscribe_payload,
     websocket_url,
 )
-from mes.orders.v1 import orders_events_pb2, orders_pb2
-from mes_contracts.events import ORDER_STATUS_CHANGED
-from tests.unit.graphql_facade.conftest import OPERATOR_TOKEN, PARTNER_A_KEY, FacadeClient
-from tests.unit.graphql_facade.facade_fakes import FakeBackend
-from tests.unit.graphql_facade.facade_ws import AsgiWebSocket, websocket
+from clients.cli._watch import run as run_protocol
+from clients.cli.watch import options_from
+from graphql_facade import watch as facade_watch
+from graphql_facade.schema import build_schemas
 
 PARTNER = WatchOptions(api_key="key")
 SCHEMAS = functools.cache(build_schemas)
@@ -82,9 +79,9 @@ def test_connection_params() -> None:
     ],
 )
 def test_the_documents_are_valid_for_the_audience(options: WatchOptions, audience: str) -> None:
-    schema, _ = SCHEMAS().for_audience(audience)
+    _, documents = SCHEMAS().for_audience(audience)
     payload = subscribe_payload(options)
-    assert validate(schema._schema, parse(payload["query"])) == []
+    assert validate(documents.graphql, parse(payload["query"])) == []
     if not options.counters:
         assert payload["variables"] == {"orderIds": list(options.order_ids) or None, "since": options.since}
         assert ("partnerId" in payload["query"]) is (audience == "operator")
@@ -163,7 +160,7 @@ async def test_run_authenticates_subscribes_answers_pings_and_prints_until_compl
         {"id": "1", "type": "complete"},
     )
     lines: list[str] = []
-    await run(socket, WatchOptions(api_key="k", since=2), lines.append)
+    await run_protocol(socket, WatchOptions(api_key="k", since=2), lines.append)
     assert lines == ["seq=3 order=o A -> B r", "seq=4 order=o A -> B"]
     assert socket.sent[0] == {"type": "connection_init", "payload": {"apiKey": "k"}}
     assert socket.sent[1] == {"type": "pong"}
@@ -187,109 +184,31 @@ async def test_run_authenticates_subscribes_answers_pings_and_prints_until_compl
 async def test_run_fails_on_a_refused_subscription(reply: dict[str, Any], message: str) -> None:
     socket = ScriptedSocket({"type": "connection_ack"}, reply)
     with pytest.raises(WatchError, match=message):
-        await run(socket, PARTNER, print)
+        await run_protocol(socket, PARTNER, print)
 
 
 async def test_run_needs_an_ack_in_time() -> None:
     with pytest.raises(WatchError, match="expected connection_ack"):
-        await run(ScriptedSocket({"type": "next"}), PARTNER, print)
+        await run_protocol(ScriptedSocket({"type": "next"}), PARTNER, print)
     garbled = ScriptedSocket()
     garbled.incoming = ["not json"]
     with pytest.raises(WatchError, match="unexpected message from the server: 'not json'"):
-        await run(garbled, PARTNER, print)
+        await run_protocol(garbled, PARTNER, print)
     with pytest.raises(TimeoutError):
-        await run(ScriptedSocket(), PARTNER, print, ack_timeout_s=0.01)
-
-
-# -- the protocol against the app (ASGI, fake backend) ------------------------------------------
-
-
-class AsgiTransport:
-    def __init__(self, ws: AsgiWebSocket) -> None:
-        self._ws = ws
-
-    async def send(self, message: str) -> None:
-        await self._ws.send(json.loads(message))
-
-    async def recv(self) -> str:
-        return json.dumps(await self._ws.receive(timeout=5))
-
-
-def _status_changed(seq: int, order_id: str, partner: str) -> EventEnvelope:
-    msg = orders_events_pb2.OrderStatusChangedEvent(
-        order_id=order_id,
-        partner_id=partner,
-        from_status=orders_pb2.ORDER_STATUS_SUBMITTED,
-        to_status=orders_pb2.ORDER_STATUS_ACCEPTED,
-        reason="materials reserved",
-    )
-    return EventEnvelope("ORDERS", seq, ORDER_STATUS_CHANGED.subject, msg.SerializeToString(), datetime.now(UTC))
-
-
-@contextlib.asynccontextmanager
-async def _watching(client: FacadeClient, options: WatchOptions, lines: list[str]) -> AsyncIterator[None]:
-    async with websocket(client.app) as ws:
-        task = asyncio.create_task(run(AsgiTransport(ws), options, lines.append))
-        try:
-            yield
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-
-async def _until(predicate: Callable[[], bool], timeout_s: float = 5.0) -> None:
-    for _ in range(int(timeout_s / 0.01)):
-        if predicate():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"not reached within {timeout_s} s")
-
-
-async def test_a_partner_watches_its_own_orders_on_the_app(client: FacadeClient) -> None:
-    hub = client.facade.hub
-    hub.start_at({"ORDERS": 10})
-    lines: list[str] = []
-    async with _watching(client, WatchOptions(api_key=PARTNER_A_KEY, since=10), lines):
-        await asyncio.sleep(0.05)
-        hub.publish(_status_changed(11, "o-b", "partner-b"))
-        hub.publish(_status_changed(12, "o-a", "partner-a"))
-        await _until(lambda: bool(lines))
-    assert lines == ["seq=12 order=o-a SUBMITTED -> ACCEPTED materials reserved"]
-
-
-async def test_an_operator_is_told_to_resync_and_sees_every_partner(client: FacadeClient) -> None:
-    hub = client.facade.hub
-    hub.start_at({"ORDERS": 100})  # events up to 100 were never seen by this replica
-    lines: list[str] = []
-    async with _watching(client, WatchOptions(token=OPERATOR_TOKEN, since=50), lines):
-        await _until(lambda: bool(lines))
-        hub.publish(_status_changed(101, "o-b", "partner-b"))
-        await _until(lambda: len(lines) == 2)
-    assert lines == [
-        "seq=100 RESYNC_REQUIRED EVENTS_NOT_RETAINED: refetch, then watch again with --since 100",
-        "seq=101 partner=partner-b order=o-b SUBMITTED -> ACCEPTED materials reserved",
-    ]
-
-
-async def test_an_operator_watches_the_counters_on_the_app(client: FacadeClient, backend: FakeBackend) -> None:
-    client.facade.hub.start_at({"ORDERS": 5})
-    backend.add_order("partner-a", status=orders_pb2.ORDER_STATUS_SUBMITTED)
-    lines: list[str] = []
-    async with _watching(client, WatchOptions(token=OPERATOR_TOKEN, counters=True), lines):
-        await _until(lambda: bool(lines))
-    assert lines == ["seq=5 total=1 late=0 SUBMITTED=1"]
+        await run_protocol(ScriptedSocket(), PARTNER, print, ack_timeout_s=0.01)
 
 
 # -- arguments and exit codes -------------------------------------------------------------------
 
 
-def test_parse_args() -> None:
-    options = parse_args(
-        ["--url", "http://h/graphql", "--api-key", "k", "--order", "a", "--order", "b", "--since", "4"]
-    )
+def watch_args(*argv: str) -> WatchOptions:
+    return options_from(build_parser().parse_args(["watch", *argv]))
+
+
+def test_arguments() -> None:
+    options = watch_args("--url", "http://h/graphql", "--api-key", "k", "--order", "a", "--order", "b", "--since", "4")
     assert options == WatchOptions(url="http://h/graphql", api_key="k", order_ids=("a", "b"), since=4)
-    assert parse_args(["--token", "t", "--counters"]) == WatchOptions(token="t", counters=True)
+    assert watch_args("--token", "t", "--counters") == WatchOptions(token="t", counters=True)
 
 
 @pytest.mark.parametrize(
@@ -302,32 +221,48 @@ def test_parse_args() -> None:
         ["--token", "t", "--since", "-1"],
     ],
 )
-def test_bad_arguments_are_usage_errors(argv: list[str]) -> None:
-    with pytest.raises(SystemExit) as exited:
-        parse_args(argv)
-    assert exited.value.code == 2
+async def test_bad_arguments_are_usage_errors(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    err = io.StringIO()
+    assert await run(["watch", *argv], stdout=io.StringIO(), stderr=err) == 2
+    said = err.getvalue() + capsys.readouterr().err  # argparse's own errors go to sys.stderr
+    assert "error:" in said and ("--" in said)
 
 
-@pytest.mark.parametrize(("raised", "code"), [(WatchError("authentication failed"), 1), (KeyboardInterrupt(), 0)])
-def test_main_exit_codes(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], raised: BaseException, code: int
+def test_a_refused_watch_exits_1_with_the_reason(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    async def failing(options: WatchOptions, emit: Callable[[str], None]) -> None:
-        raise raised
+    async def refused(options: WatchOptions, emit: Callable[[str], None]) -> None:
+        raise WatchError("authentication failed")
 
-    monkeypatch.setattr(watch_module, "watch", failing)
-    assert main(["--api-key", "k"]) == code
-    err = capsys.readouterr().err
-    assert err == ("watch: authentication failed\n" if code else "")
+    monkeypatch.setattr(watch_command, "watch", refused)
+    assert main(["watch", "--api-key", "k"]) == 1
+    assert capsys.readouterr().err == "watch: authentication failed\n"
 
 
-def test_main_prints_one_line_per_event(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_ctrl_c_stops_the_watch_with_exit_code_0(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async def until_interrupted(options: WatchOptions, emit: Callable[[str], None]) -> None:
+        emit("seq=1 order=o - -> SUBMITTED")
+        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C
+        await asyncio.sleep(30)
+
+    monkeypatch.setattr(watch_command, "watch", until_interrupted)
+    assert main(["watch", "--token", "t"]) == 0
+    assert capsys.readouterr() == ("seq=1 order=o - -> SUBMITTED\n", "")
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_the_facade_module_runs_the_mesctl_command(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     async def two_lines(options: WatchOptions, emit: Callable[[str], None]) -> None:
+        assert options == WatchOptions(url="http://h/graphql", token="t")
         emit("seq=1 order=o - -> SUBMITTED")
         emit("seq=2 order=o SUBMITTED -> ACCEPTED")
 
-    monkeypatch.setattr(watch_module, "watch", two_lines)
-    assert main(["--token", "t"]) == 0
+    monkeypatch.setattr(watch_command, "watch", two_lines)
+    assert facade_watch.main(["--url", "http://h/graphql", "--token", "t"]) == 0
     assert capsys.readouterr().out.splitlines() == [
         "seq=1 order=o - -> SUBMITTED",
         "seq=2 order=o SUBMITTED -> ACCEPTED",
