@@ -1,1 +1,1 @@
-"""Adapters of the facade's ports: the services over gRPC, JetStream events over NATS."""
+"""Adapters of the facade's ports: JetStream events over NATS (the services are called through ``clients``)."""
