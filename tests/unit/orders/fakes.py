@@ -15,23 +15,20 @@ import copy
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from datetime import datetime
+from typing import TypeVar
 
-from mes_kernel.deps import Deps
 from mes_kernel.errors import AlreadyExists, Conflict
-from mes_kernel.paging import PageTokens
 from mes_kernel.uow import Transaction, WriteConflict
 from services.orders.domain.catalogue import CatalogueItem, CatalogueKind
 from services.orders.domain.order import Order, StatusChange
 from services.orders.domain.partner import ApiKey, Partner
 from services.orders.domain.status import TERMINAL, OrderStatus
-from services.orders.service_layer.ports import OrderFilter, OrdersDeps
+from services.orders.service_layer.ports import OrderFilter
 
-__all__ = ["T0", "Clock", "Emitted", "FakeUnitOfWork", "FakeUnitsOfWork", "Tables", "fake_deps"]
+__all__ = ["Emitted", "FakeUnitOfWork", "FakeUnitsOfWork", "Tables"]
 
 T = TypeVar("T")
-T0 = datetime(2030, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -292,23 +289,3 @@ class FakeUnitsOfWork:
             return result, False
 
         return await self.transact(once)
-
-
-@dataclass
-class Clock:
-    """A clock the test moves (``tick`` advances it)."""
-
-    now: datetime = T0
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def tick(self, seconds: float = 1.0) -> datetime:
-        self.now += timedelta(seconds=seconds)
-        return self.now
-
-
-def fake_deps(uows: FakeUnitsOfWork | None = None, clock: Clock | None = None) -> OrdersDeps:
-    """The dependency bag of the use cases on fakes (the fake satisfies the port's protocol)."""
-    deps: Any = Deps(uows or FakeUnitsOfWork(), PageTokens(b"unit-test-secret"), clock or Clock())
-    return deps

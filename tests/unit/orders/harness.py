@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from mes_kernel.deps import Deps
+from mes_kernel.paging import PageTokens
 from mes_kernel.principal import Principal
 from services.orders.domain.catalogue import CatalogueKind
 from services.orders.domain.order import Order, OrderLine, StatusChange
@@ -16,9 +18,45 @@ from services.orders.service_layer.commands import CancelOrder, CreatePartner, S
 from services.orders.service_layer.event_handlers import OrderEventHandlers
 from services.orders.service_layer.orders import OrderService
 from services.orders.service_layer.partners import PartnerService
-from tests.unit.orders.fakes import T0, Clock, FakeUnitsOfWork, fake_deps
+from services.orders.service_layer.ports import OrdersDeps
+from tests.unit.orders.fakes import FakeUnitsOfWork
 
-__all__ = ["ALLOYS", "SERVICE", "STAFF", "STYLES", "Orders", "acting_for", "partner", "submit_order"]
+__all__ = [
+    "ALLOYS",
+    "SERVICE",
+    "STAFF",
+    "STYLES",
+    "T0",
+    "Clock",
+    "Orders",
+    "acting_for",
+    "fake_deps",
+    "partner",
+    "submit_order",
+]
+
+T0 = datetime(2030, 1, 1, tzinfo=UTC)
+
+
+@dataclass
+class Clock:
+    """A clock the test moves (``tick`` advances it)."""
+
+    now: datetime = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def tick(self, seconds: float = 1.0) -> datetime:
+        self.now += timedelta(seconds=seconds)
+        return self.now
+
+
+def fake_deps(uows: FakeUnitsOfWork | None = None, clock: Clock | None = None) -> OrdersDeps:
+    """The dependency bag of the use cases on fakes (the fake satisfies the port's protocol)."""
+    deps: Any = Deps(uows or FakeUnitsOfWork(), PageTokens(b"unit-test-secret"), clock or Clock())
+    return deps
+
 
 STAFF = Principal("operator", "OP-1")
 SERVICE = Principal("service", "facade")
