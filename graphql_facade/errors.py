@@ -48,6 +48,7 @@ __all__ = [
     "format_errors",
     "from_client_error",
     "shape_error",
+    "syntax_error",
     "validation_error",
 ]
 
@@ -169,6 +170,16 @@ def shape_error(error: GraphQLError, *, hide_suggestions: bool) -> GraphQLError:
     code = ErrorCode.GRAPHQL_PARSE_FAILED if isinstance(error, GraphQLSyntaxError) else ErrorCode.BAD_USER_INPUT
     return GraphQLError(
         message, nodes=error.nodes, source=error.source, positions=error.positions, extensions={"code": code}
+    )
+
+
+def syntax_error(error: GraphQLSyntaxError) -> GraphQLError:
+    """A document that does not parse, in the public shape (``GRAPHQL_PARSE_FAILED``)."""
+    return GraphQLError(
+        error.message,
+        source=error.source,
+        positions=error.positions,
+        extensions={"code": ErrorCode.GRAPHQL_PARSE_FAILED},
     )
 
 

@@ -25,7 +25,7 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from graphql_facade.context import RequestContext
-from graphql_facade.errors import ErrorCode, FacadeError
+from graphql_facade.errors import ErrorCode, FacadeError, syntax_error
 from graphql_facade.limits import LimitError, Priced, check_document, check_subscriptions
 from graphql_facade.runtime import Facade
 from graphql_facade.strawberry_internals import GuardedTransportWSHandler
@@ -76,9 +76,7 @@ class _Handler(GuardedTransportWSHandler[RequestContext]):
             check_document(document, limits, name)
             facade.guard.price(limits, Priced(documents.graphql, document, payload.get("variables"), name))
         except GraphQLSyntaxError as err:
-            error = GraphQLError(err.message, source=err.source, positions=err.positions)
-            error.extensions = {"code": ErrorCode.GRAPHQL_PARSE_FAILED}
-            return _formatted(error)
+            return _formatted(syntax_error(err))
         except (FacadeError, LimitError, GraphQLError) as err:
             return _formatted(err)
         return None

@@ -14,11 +14,11 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from graphql import DocumentNode, GraphQLError, GraphQLSchema, GraphQLSyntaxError, OperationType, get_operation_ast
+from graphql import DocumentNode, GraphQLSchema, GraphQLSyntaxError, OperationType, get_operation_ast
 from strawberry.types.graphql import OperationType as StrawberryOperationType
 
 from graphql_facade.auth import Viewer
-from graphql_facade.errors import ErrorCode, FacadeError, format_errors
+from graphql_facade.errors import ErrorCode, FacadeError, format_errors, syntax_error
 from graphql_facade.limits import (
     LimitGuard,
     Limits,
@@ -100,9 +100,7 @@ class Prepare:
         try:
             document = documents.parse(query)
         except GraphQLSyntaxError as err:
-            error = GraphQLError(err.message, source=err.source, positions=err.positions)
-            error.extensions = {"code": ErrorCode.GRAPHQL_PARSE_FAILED}
-            return _invalid(format_errors([error]))
+            return _invalid(format_errors([syntax_error(err)]))
         operation = get_operation_ast(document, op.operation_name)
         if operation is None:
             message = (
