@@ -29,6 +29,7 @@ from websockets.frames import Close
 
 __all__ = [
     "AUTH_CLOSE_CODES",
+    "DEFAULT_URL",
     "PROTOCOL",
     "Transport",
     "WatchError",
