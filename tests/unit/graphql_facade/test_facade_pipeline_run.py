@@ -124,3 +124,18 @@ async def test_the_pipeline_answers_operator_hits_before_parsing_and_partner_hit
     assert (await pipeline.run(OPERATOR, facade.limits_for(OPERATOR), unparsable, BOTH)).status == 400
     uncached = Pipeline(dataclasses.replace(facade, responses=ResponseCache(NullCache(), ttl_s=1, version=str)))
     assert (await uncached.run(OPERATOR, facade.limits_for(OPERATOR), operation, BOTH)).cache == "miss"
+
+
+async def test_execute_reuses_the_prepared_document(client: FacadeClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The DocumentCaching extension hands Strawberry the prepared document: it neither parses nor validates."""
+    import strawberry.schema.schema as strawberry_schema
+
+    def forbidden(*args: object, **kwargs: object) -> object:
+        raise AssertionError("Strawberry parsed or validated a prepared document again")
+
+    facade = client.facade
+    operation, prepared = await prepared_for(facade, OPERATOR, ORDERS)
+    monkeypatch.setattr(strawberry_schema, "parse", forbidden)
+    monkeypatch.setattr(strawberry_schema, "validate_document", forbidden)
+    result = await Execute(facade.context)(OPERATOR, facade.limits_for(OPERATOR), prepared, operation, BOTH)
+    assert result.errors is None and result.data == {"orders": {"nodes": []}}
