@@ -1,65 +1,37 @@
 """Fixtures of the orders integration tests: the service on SQLite and on PostgreSQL,
-started in process on a free port and driven through a real gRPC channel."""
+started in process on a free port and driven through a real gRPC channel.
+
+``db_url`` (parametrised), ``make_settings``, ``app``, ``channel`` and ``stub`` come from
+``tests._infra.services``; ``partner_keys`` is the orders suite's own.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 from typing import Any
 
-import grpc
 import pytest
 
 from mes.orders.v1 import orders_pb2, orders_pb2_grpc
-from mes_platform.config import ServiceSettings
-from services.orders.bootstrap import App, start
+from services.orders.bootstrap import SPEC, App
 from services.orders.domain.catalogue import CatalogueKind
+from tests._infra.services import ServiceUnderTest, service_fixtures
 from tests.integration.orders._support import ALLOYS, AUTH_TOKENS, STAFF, STYLES, T
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'orders.db'}"
-    make_pg_database: Callable[..., str] = request.getfixturevalue("make_pg_database")
-    return make_pg_database()
+async def seed_catalogue(service: App) -> None:
+    """The styles and alloys the orders of the tests name."""
+    for kind, codes in ((CatalogueKind.STYLE, STYLES), (CatalogueKind.ALLOY, ALLOYS)):
+        for code in codes:
+            await service.handles.event_handlers.apply_catalogue_item(kind, code, code.title(), True, 1)
 
 
-@pytest.fixture
-def make_settings(db_url: str, tmp_path: Path) -> Callable[..., ServiceSettings]:
-    def make(**env: str) -> ServiceSettings:
-        base = {
-            "MES_ORDERS_DATABASE_URL": db_url,
-            "MES_AUTH_TOKENS": AUTH_TOKENS,
-            "MES_DATA_DIR": str(tmp_path),
-            "MES_PAGE_TOKEN_SECRET": "test-secret",
-        }
-        return ServiceSettings.from_env("orders", env={**base, **env})
-
-    return make
-
-
-@pytest.fixture
-async def app(make_settings: Callable[..., ServiceSettings]) -> AsyncIterator[App]:
-    service = await start(make_settings(), port=0)
-    try:
-        for kind, codes in ((CatalogueKind.STYLE, STYLES), (CatalogueKind.ALLOY, ALLOYS)):
-            for code in codes:
-                await service.handles.event_handlers.apply_catalogue_item(kind, code, code.title(), True, 1)
-        yield service
-    finally:
-        await service.aclose()
-
-
-@pytest.fixture
-async def channel(app: App) -> AsyncIterator[grpc.aio.Channel]:
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as ch:
-        yield ch
-
-
-@pytest.fixture
-def stub(channel: grpc.aio.Channel) -> Any:
-    return orders_pb2_grpc.OrdersServiceStub(channel)
+ORDERS = ServiceUnderTest(
+    SPEC,
+    orders_pb2_grpc.OrdersServiceStub,
+    env={"MES_AUTH_TOKENS": AUTH_TOKENS, "MES_PAGE_TOKEN_SECRET": "test-secret"},
+    seed=seed_catalogue,
+)
+db_url, make_settings, app, channel, stub = service_fixtures(ORDERS)
 
 
 @pytest.fixture

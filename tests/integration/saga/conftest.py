@@ -10,16 +10,16 @@ from typing import Any
 
 import pytest
 
+from tests._infra.services import BACKENDS, backend_database_url
 from tests.integration.saga.saga_stack import SERVICES, SagaStack, start_stack
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=BACKENDS)
 def db_urls(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
+    """A SQLite file per service, or one PostgreSQL database for the three."""
     if request.param == "sqlite":
-        return {svc: f"sqlite+aiosqlite:///{tmp_path / (svc + '.db')}" for svc in SERVICES}
-    make_pg_database: Callable[..., str] = request.getfixturevalue("make_pg_database")
-    url = make_pg_database()
-    return {svc: url for svc in SERVICES}
+        return {svc: backend_database_url(request, tmp_path, svc) for svc in SERVICES}
+    return dict.fromkeys(SERVICES, backend_database_url(request, tmp_path, "saga"))
 
 
 @pytest.fixture

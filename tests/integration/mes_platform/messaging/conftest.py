@@ -18,6 +18,7 @@ from mes_platform.db import Database
 from mes_platform.messaging import NatsConnection, connect_nats, ensure_streams
 from tests._infra.nats import NatsServer
 from tests._infra.postgres import PostgresAdmin, plain_dsn
+from tests._infra.services import BACKENDS, backend_database_url
 from tests.integration.mes_platform.messaging.msg_helpers import DbTarget, metadata
 
 
@@ -26,10 +27,10 @@ def messaging_pg_url(postgres_admin: PostgresAdmin) -> str:
     return postgres_admin.create_database_url()
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=BACKENDS)
 async def db_target(request: pytest.FixtureRequest, tmp_path: Path) -> DbTarget:
     if request.param == "sqlite":
-        return DbTarget(f"sqlite+aiosqlite:///{tmp_path / 'messaging.db'}", "main")
+        return DbTarget(backend_database_url(request, tmp_path, "messaging"), "main")
     url: str = request.getfixturevalue("messaging_pg_url")
     schema = f"t_{secrets.token_hex(6)}"
     conn = await asyncpg.connect(plain_dsn(url))
