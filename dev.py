@@ -9,6 +9,10 @@ virtualenv in ``.venv`` up to date and runs commands inside it:
     python3 dev.py sh CMD [ARGS...]  run any command with .venv/bin first on PATH
     python3 dev.py install           (re)install the project into .venv
 
+The tests need no server of the machine: they start PostgreSQL, Redis and NATS from wheels
+installed with the dev dependencies, or use the servers named by ``MES_TEST_POSTGRES_URL``,
+``MES_TEST_REDIS_URL`` and ``MES_TEST_NATS_URL`` (see ``tests/README.md``).
+
 The virtualenv is created when missing. ``pip install -e '.[dev]'`` runs when the
 virtualenv is new or when ``pyproject.toml`` changed since the last successful
 install (its sha256 is kept in ``.venv/.dev-install-stamp``). Set ``DEV_VERBOSE=1``
