@@ -87,3 +87,12 @@ def first_party_imports(package: str, roots: tuple[str, ...]) -> dict[str, set[s
         module: {name for name in imports(module, path) if name.split(".")[0] in roots}
         for module, path in modules(package).items()
     }
+
+
+def forbidden_imports(package: str, first_party: tuple[str, ...], allowed: tuple[str, ...]) -> dict[str, list[str]]:
+    """Per module of ``package``: the first-party names it imports that start with none of ``allowed``."""
+    found = {
+        module: sorted(name for name in names if not name.startswith(allowed))
+        for module, names in first_party_imports(package, first_party).items()
+    }
+    return {module: names for module, names in found.items() if names}
