@@ -4,9 +4,7 @@ real repositories and units of work."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,22 +12,25 @@ import pytest
 from mes_contracts.events import ALLOY_UPSERTED, LOT_RECEIVED
 from mes_kernel.errors import AlreadyExists, Conflict
 from mes_kernel.uow import WriteConflict
+from services.inventory.adapters.unit_of_work import InventoryUnitOfWork
+from services.inventory.bootstrap import SPEC
 from services.inventory.domain.custody import CustodyKind
 from services.inventory.domain.events import AlloyUpserted, LotReceived
 from services.inventory.domain.materials import MaterialKind, Priority
 from services.inventory.domain.reservations import ReservationState
+from services.inventory.entrypoints.codec import encode_event
 from services.inventory.service_layer.ports import CustodyFilter
-from tests.integration.inventory._fixtures import BACKENDS, emitted, make_uows, transaction
+from tests._infra.contract import RepositoryContract, transaction
 from tests.unit.inventory._factories import NOW, alloy, at, entry, held, lot, waiting
+from tests.unit.inventory.fakes import FakeUnitOfWorkFactory
 
 METAL, STONE = MaterialKind.METAL, MaterialKind.STONE
 ISSUE, RETURN, LOSS = CustodyKind.ISSUE, CustodyKind.RETURN, CustodyKind.LOSS
 
 
-@pytest.fixture(params=BACKENDS)
-async def uows(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Any]:
-    async for factory in make_uows(request, tmp_path):
-        yield factory
+CONTRACT = RepositoryContract(SPEC, InventoryUnitOfWork, encode_event, FakeUnitOfWorkFactory)
+uows = CONTRACT.uows_fixture()
+emitted = CONTRACT.emitted
 
 
 async def test_alloys_round_trip_page_by_code_and_update_on_version(uows: Any) -> None:

@@ -4,21 +4,14 @@ fakes may stand in for the database only while they behave the same."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from mes_kernel.errors import AlreadyExists, Conflict
 from mes_kernel.uow import WriteConflict
-from mes_platform.db import Database
-from mes_platform.migrations import upgrade
-from mes_platform.uow import SqlUnitOfWorkFactory
-from services.orders.adapters.tables import infra
 from services.orders.adapters.unit_of_work import OrdersUnitOfWork
 from services.orders.bootstrap import SPEC
 from services.orders.domain.catalogue import CatalogueItem, CatalogueKind
@@ -27,6 +20,7 @@ from services.orders.domain.partner import Partner, PartnerTier
 from services.orders.domain.status import OrderStatus
 from services.orders.entrypoints.codec.messages import encode_event
 from services.orders.service_layer.ports import OrderFilter
+from tests._infra.contract import RepositoryContract, transaction
 from tests.unit.orders.fakes import FakeUnitsOfWork
 
 S = OrderStatus
@@ -34,33 +28,8 @@ T0 = datetime(2030, 1, 1, tzinfo=UTC)
 STYLE, ALLOY = CatalogueKind.STYLE, CatalogueKind.ALLOY
 
 
-@dataclass
-class Backend:
-    """Units of work of one implementation, and a transaction owned by the caller (what an
-    event consumer holds) to borrow them in."""
-
-    uows: Any
-    transaction: Callable[[], AbstractAsyncContextManager[object]]
-
-
-@pytest.fixture(params=["fake", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
-    if request.param == "fake":
-        fake = FakeUnitsOfWork()
-        yield Backend(fake, fake.transaction)
-        return
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'orders.db'}"
-    else:
-        make_pg_database: Callable[..., str] = request.getfixturevalue("make_pg_database")
-        url = make_pg_database()
-    await upgrade(SPEC.migrations, url, "orders")
-    db = Database(url, schema="orders", pool_size=2)
-    try:
-        uows = SqlUnitOfWorkFactory(db, infra, producer="orders", make=OrdersUnitOfWork, encode=encode_event)
-        yield Backend(uows, db.write)
-    finally:
-        await db.dispose()
+CONTRACT = RepositoryContract(SPEC, OrdersUnitOfWork, encode_event, FakeUnitsOfWork)
+uows = CONTRACT.uows_fixture()
 
 
 def new_order(
@@ -79,16 +48,16 @@ def new_order(
     )
 
 
-async def seed_partners(backend: Backend, *partner_ids: str) -> dict[str, Partner]:
+async def seed_partners(uows: Any, *partner_ids: str) -> dict[str, Partner]:
     made = {p: Partner.create(p, p.title(), PartnerTier.STANDARD, T0)[0] for p in partner_ids}
-    async with backend.uows.write() as uow:
+    async with uows.write() as uow:
         for partner in made.values():
             await uow.partners.add(partner)
     return made
 
 
-async def add_orders(backend: Backend, *orders: Order) -> None:
-    async with backend.uows.write() as uow:
+async def add_orders(uows: Any, *orders: Order) -> None:
+    async with uows.write() as uow:
         for order in orders:
             await uow.orders.add(order)
 
@@ -96,11 +65,11 @@ async def add_orders(backend: Backend, *orders: Order) -> None:
 # -- orders -----------------------------------------------------------------------------
 
 
-async def test_an_order_reads_back_as_it_was_added_and_only_in_its_scope(backend: Backend) -> None:
-    await seed_partners(backend, "acme", "globex")
+async def test_an_order_reads_back_as_it_was_added_and_only_in_its_scope(uows: Any) -> None:
+    await seed_partners(uows, "acme", "globex")
     order = new_order("o-1")
-    await add_orders(backend, order, new_order("o-2", "globex"))
-    async with backend.uows.read() as uow:
+    await add_orders(uows, order, new_order("o-2", "globex"))
+    async with uows.read() as uow:
         assert await uow.orders.get("o-1", partner_id=None) == order
         assert await uow.orders.get("o-1", partner_id="acme") == order
         assert await uow.orders.get("o-1", partner_id="globex") is None
@@ -113,19 +82,19 @@ async def test_an_order_reads_back_as_it_was_added_and_only_in_its_scope(backend
     assert submitted.change_time == T0 and submitted.change_time.tzinfo is not None
 
 
-async def test_saving_checks_the_version_and_appends_the_history(backend: Backend) -> None:
-    await seed_partners(backend, "acme")
-    await add_orders(backend, new_order("o-1"))
-    async with backend.uows.write() as uow:
+async def test_saving_checks_the_version_and_appends_the_history(uows: Any) -> None:
+    await seed_partners(uows, "acme")
+    await add_orders(uows, new_order("o-1"))
+    async with uows.write() as uow:
         order = await uow.orders.get("o-1", partner_id=None, for_update=True)
         order.transition(S.ACCEPTED, reason="materials reserved", cause="e1", now=T0 + timedelta(minutes=1))
         order.transition(S.IN_PRODUCTION, reason="released", cause="e2", now=T0 + timedelta(minutes=2))
         await uow.orders.save(order, expected_version=1)
     stale = replace(order, status=S.CANCELLED, version=4, changes=[])
     with pytest.raises(Conflict):
-        async with backend.uows.write() as uow:
+        async with uows.write() as uow:
             await uow.orders.save(stale, expected_version=1)
-    async with backend.uows.read() as uow:
+    async with uows.read() as uow:
         stored = await uow.orders.get("o-1", partner_id=None)
         history = await uow.orders.status_changes("o-1", after_version=0, limit=10)
         page = await uow.orders.status_changes("o-1", after_version=1, limit=1)
@@ -138,15 +107,15 @@ async def test_saving_checks_the_version_and_appends_the_history(backend: Backen
     assert [c.version for c in page] == [2]
 
 
-async def test_adding_an_order_id_twice_is_a_write_conflict(backend: Backend) -> None:
-    await seed_partners(backend, "acme")
-    await add_orders(backend, new_order("o-1"))
+async def test_adding_an_order_id_twice_is_a_write_conflict(uows: Any) -> None:
+    await seed_partners(uows, "acme")
+    await add_orders(uows, new_order("o-1"))
     with pytest.raises(WriteConflict):
-        await add_orders(backend, new_order("o-1"))
+        await add_orders(uows, new_order("o-1"))
 
 
-async def test_find_pages_newest_first_with_filters(backend: Backend) -> None:
-    await seed_partners(backend, "acme", "globex")
+async def test_find_pages_newest_first_with_filters(uows: Any) -> None:
+    await seed_partners(uows, "acme", "globex")
     same_time = T0 + timedelta(hours=1)
     orders = [
         new_order("o-1", created=T0),
@@ -155,10 +124,10 @@ async def test_find_pages_newest_first_with_filters(backend: Backend) -> None:
         new_order("o-4", created=T0 + timedelta(hours=2), due=timedelta(hours=-1)),
         new_order("o-5", "globex", created=T0 + timedelta(hours=3)),
     ]
-    await add_orders(backend, *orders)
+    await add_orders(uows, *orders)
     now = T0 + timedelta(days=1)
     everyone = OrderFilter(None)
-    async with backend.uows.read() as uow:
+    async with uows.read() as uow:
         every = await uow.orders.find(everyone, now=now, after=None, limit=10)
         first = await uow.orders.find(OrderFilter("acme"), now=now, after=None, limit=2)
         last = first[-1]
@@ -174,16 +143,16 @@ async def test_find_pages_newest_first_with_filters(backend: Backend) -> None:
     assert every[0].lines == orders[4].lines
 
 
-async def test_counts_per_status_and_late(backend: Backend) -> None:
-    await seed_partners(backend, "acme", "globex")
+async def test_counts_per_status_and_late(uows: Any) -> None:
+    await seed_partners(uows, "acme", "globex")
     overdue = new_order("o-2", due=timedelta(hours=1))
     cancelled = new_order("o-3", due=timedelta(hours=1))
-    await add_orders(backend, new_order("o-1"), overdue, cancelled, new_order("o-4", "globex"))
-    async with backend.uows.write() as uow:
+    await add_orders(uows, new_order("o-1"), overdue, cancelled, new_order("o-4", "globex"))
+    async with uows.write() as uow:
         order = await uow.orders.get("o-3", partner_id=None, for_update=True)
         order.transition(S.CANCELLED, now=T0)
         await uow.orders.save(order, expected_version=1)
-    async with backend.uows.read() as uow:
+    async with uows.read() as uow:
         acme = await uow.orders.count("acme", now=T0 + timedelta(hours=2))
         everyone = await uow.orders.count(None, now=T0)
     assert acme == ({S.SUBMITTED: 2, S.CANCELLED: 1}, 1)
@@ -193,11 +162,11 @@ async def test_counts_per_status_and_late(backend: Backend) -> None:
 # -- partners ---------------------------------------------------------------------------
 
 
-async def test_partners_read_back_and_page_by_id(backend: Backend) -> None:
-    made = await seed_partners(backend, "globex", "acme", "initech")
+async def test_partners_read_back_and_page_by_id(uows: Any) -> None:
+    made = await seed_partners(uows, "globex", "acme", "initech")
     with pytest.raises(AlreadyExists):
-        await seed_partners(backend, "acme")
-    async with backend.uows.read() as uow:
+        await seed_partners(uows, "acme")
+    async with uows.read() as uow:
         acme = await uow.partners.get("acme")
         first = await uow.partners.find(after=None, limit=2)
         rest = await uow.partners.find(after=first[-1].partner_id, limit=2)
@@ -208,19 +177,19 @@ async def test_partners_read_back_and_page_by_id(backend: Backend) -> None:
     assert [p.partner_id for p in first + rest] == ["acme", "globex", "initech"]
 
 
-async def test_key_changes_are_versioned_and_only_active_keys_resolve(backend: Backend) -> None:
-    await seed_partners(backend, "acme")
-    async with backend.uows.read() as uow:
+async def test_key_changes_are_versioned_and_only_active_keys_resolve(uows: Any) -> None:
+    await seed_partners(uows, "acme")
+    async with uows.read() as uow:
         partner = await uow.partners.get("acme")
         first_hash = partner.api_keys[0].key_hash
         assert await uow.partners.partner_for_key(first_hash) == "acme"
-    async with backend.uows.write() as uow:
+    async with uows.write() as uow:
         issued, revoked = partner.rotate_key(T0 + timedelta(hours=1))
         await uow.partners.save(partner, expected_version=1, added=[issued.record], revoked=revoked)
     with pytest.raises(Conflict):
-        async with backend.uows.write() as uow:
+        async with uows.write() as uow:
             await uow.partners.save(replace(partner, tier=PartnerTier.PLUS), expected_version=1)
-    async with backend.uows.read() as uow:
+    async with uows.read() as uow:
         stored = await uow.partners.get("acme")
         assert await uow.partners.partner_for_key(first_hash) is None
         assert await uow.partners.partner_for_key(issued.record.key_hash) == "acme"
@@ -232,18 +201,18 @@ async def test_key_changes_are_versioned_and_only_active_keys_resolve(backend: B
 # -- catalogue copy ---------------------------------------------------------------------
 
 
-async def test_catalogue_copy_moves_forward_only_and_pages_by_kind_and_code(backend: Backend) -> None:
+async def test_catalogue_copy_moves_forward_only_and_pages_by_kind_and_code(uows: Any) -> None:
     items = [
         CatalogueItem(STYLE, "RNG-1", "Ring", True, 1),
         CatalogueItem(STYLE, "OLD-1", "Old", False, 1),
         CatalogueItem(ALLOY, "AU750Y", "18k", True, 1),
         CatalogueItem(ALLOY, "AG925", "Silver", True, 1),
     ]
-    async with backend.uows.write() as uow:
+    async with uows.write() as uow:
         assert all([await uow.catalogue.upsert_if_newer(item) for item in items])
         assert not await uow.catalogue.upsert_if_newer(CatalogueItem(STYLE, "RNG-1", "Stale", False, 1))
         assert await uow.catalogue.upsert_if_newer(CatalogueItem(STYLE, "RNG-1", "Ring v2", True, 2))
-    async with backend.uows.read() as uow:
+    async with uows.read() as uow:
         assert await uow.catalogue.active_codes(STYLE, {"RNG-1", "OLD-1", "NOPE"}) == {"RNG-1"}
         assert await uow.catalogue.active_codes(ALLOY, set()) == set()
         ring = await uow.catalogue.get(STYLE, "RNG-1")
@@ -263,10 +232,10 @@ async def test_catalogue_copy_moves_forward_only_and_pages_by_kind_and_code(back
 # -- the unit of work -------------------------------------------------------------------
 
 
-async def test_a_failed_unit_of_work_leaves_nothing(backend: Backend) -> None:
-    await seed_partners(backend, "acme")
+async def test_a_failed_unit_of_work_leaves_nothing(uows: Any) -> None:
+    await seed_partners(uows, "acme")
     with pytest.raises(RuntimeError):
-        async with backend.uows.write() as uow:
+        async with uows.write() as uow:
             await uow.orders.add(new_order("o-1"))
             raise RuntimeError("the use case fails after writing")
     calls = []
@@ -278,14 +247,14 @@ async def test_a_failed_unit_of_work_leaves_nothing(backend: Backend) -> None:
         await uow.orders.add(new_order("o-2"))
         return "done"
 
-    assert await backend.uows.transact(flaky) == "done" and len(calls) == 2
-    async with backend.uows.read() as uow:
+    assert await uows.transact(flaky) == "done" and len(calls) == 2
+    async with uows.read() as uow:
         assert await uow.orders.get("o-1", partner_id=None) is None
         assert await uow.orders.get("o-2", partner_id=None) is not None
 
 
-async def test_idempotent_replays_the_same_request_and_refuses_another(backend: Backend) -> None:
-    await seed_partners(backend, "acme")
+async def test_idempotent_replays_the_same_request_and_refuses_another(uows: Any) -> None:
+    await seed_partners(uows, "acme")
 
     async def create(uow: Any) -> tuple[str, str]:
         order = new_order(f"o-{len(created) + 1}")
@@ -298,19 +267,19 @@ async def test_idempotent_replays_the_same_request_and_refuses_another(backend: 
 
     created: list[str] = []
     run = {"scope": "partner:acme:SubmitOrder", "create": create, "load": load}
-    assert await backend.uows.idempotent(request_id="r-1", fingerprint="f1", **run) == ("o-1", False)
-    assert await backend.uows.idempotent(request_id="r-1", fingerprint="f1", **run) == ("o-1", True)
+    assert await uows.idempotent(request_id="r-1", fingerprint="f1", **run) == ("o-1", False)
+    assert await uows.idempotent(request_id="r-1", fingerprint="f1", **run) == ("o-1", True)
     with pytest.raises(AlreadyExists) as raised:
-        await backend.uows.idempotent(request_id="r-1", fingerprint="f2", **run)
+        await uows.idempotent(request_id="r-1", fingerprint="f2", **run)
     assert raised.value.reason == "IDEMPOTENCY_KEY_REUSED"
-    assert await backend.uows.idempotent(request_id="", fingerprint="f1", **run) == ("o-2", False)
+    assert await uows.idempotent(request_id="", fingerprint="f1", **run) == ("o-2", False)
     assert created == ["o-1", "o-2"]
 
 
-async def test_borrowed_units_of_work_join_the_owners_transaction(backend: Backend) -> None:
-    await seed_partners(backend, "acme")
-    async with backend.transaction() as transaction:
-        borrowed = backend.uows.borrow(transaction, causation_id="evt-1")
+async def test_borrowed_units_of_work_join_the_owners_transaction(uows: Any) -> None:
+    await seed_partners(uows, "acme")
+    async with uows.write() as owner:
+        borrowed = uows.borrow(transaction(owner), causation_id="evt-1")
         async with borrowed.write() as uow:
             await uow.orders.add(new_order("o-1"))
         with pytest.raises(RuntimeError):
@@ -319,6 +288,6 @@ async def test_borrowed_units_of_work_join_the_owners_transaction(backend: Backe
                 raise RuntimeError("this step fails")
         async with borrowed.read() as uow:
             assert await uow.orders.get("o-1", partner_id=None) is not None
-    async with backend.uows.read() as uow:
+    async with uows.read() as uow:
         assert await uow.orders.get("o-1", partner_id=None) is not None
         assert await uow.orders.get("o-2", partner_id=None) is None

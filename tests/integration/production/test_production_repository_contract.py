@@ -4,10 +4,8 @@ real repositories and units of work."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,22 +13,25 @@ import pytest
 from mes_contracts.events import OPERATION_CHANGED, STYLE_UPSERTED
 from mes_kernel.errors import AlreadyExists, Conflict
 from mes_kernel.uow import WriteConflict
+from services.production.adapters.unit_of_work import ProductionUnitOfWork
+from services.production.bootstrap import SPEC
 from services.production.domain.events import OperationChanged, StyleUpserted
 from services.production.domain.operations import AttemptRecord, OperationStatus
 from services.production.domain.order_specs import OrderSpec, OrderSpecStatus
 from services.production.domain.resources import Operator, OperatorRole
 from services.production.domain.views import LossGrouping, LossSummary
 from services.production.domain.work_orders import MetalBalance, WorkOrder, WorkOrderStatus
-from tests.integration.production._fixtures import BACKENDS, emitted, make_uows, transaction
+from services.production.entrypoints.codec.events import encode_event
+from tests._infra.contract import RepositoryContract, transaction
 from tests.unit.production._factories import NOW, center, line, operation, ring
+from tests.unit.production.fakes import FakeUnitOfWorkFactory
 
 S = OperationStatus
 
 
-@pytest.fixture(params=BACKENDS)
-async def uows(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Any]:
-    async for factory in make_uows(request, tmp_path):
-        yield factory
+CONTRACT = RepositoryContract(SPEC, ProductionUnitOfWork, encode_event, FakeUnitOfWorkFactory)
+uows = CONTRACT.uows_fixture()
+emitted = CONTRACT.emitted
 
 
 def work_order(wo_id: str, order_id: str = "ORD-1", line_number: int = 1, minutes: int = 0) -> WorkOrder:

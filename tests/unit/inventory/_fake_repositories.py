@@ -23,9 +23,9 @@ from services.inventory.domain.materials import MaterialKey, MaterialKind
 from services.inventory.domain.reservations import Reservation, ReservationState
 from services.inventory.domain.waiting import Shortage, WaitingOrder
 from services.inventory.service_layer.ports import BalanceKey, CustodyFilter, LotKey, ReservationKey, ShortageKey
+from tests._infra.fakes import FakeTables
 
 __all__ = [
-    "Emitted",
     "FakeAlloys",
     "FakeBalances",
     "FakeCustody",
@@ -38,15 +38,9 @@ __all__ = [
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class Emitted:
-    event: object
-    causation_id: str
-
-
 @dataclass
-class FakeState:
-    """Every table of the service, the idempotency keys and the outbox."""
+class FakeState(FakeTables):
+    """Every table of the service (and, from ``FakeTables``, the idempotency keys and the outbox)."""
 
     alloys: dict[str, Alloy] = field(default_factory=dict)
     lots: dict[str, MaterialLot] = field(default_factory=dict)
@@ -55,9 +49,6 @@ class FakeState:
     closed: dict[str, str] = field(default_factory=dict)
     #: The ledger in insertion order: an entry's position + 1 is its ``seq``.
     custody: list[CustodyEntry] = field(default_factory=list)
-    idempotency: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
-    outbox: list[Emitted] = field(default_factory=list)
-    generation: int = 0
 
 
 def _page(rows: Iterable[T], sort: Callable[[T], Any], after: Any | None, limit: int) -> list[T]:

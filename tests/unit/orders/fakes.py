@@ -1,61 +1,50 @@
 """In-memory fakes at the ports of the orders service, for fast tests of its rules.
 
 :class:`FakeUnitsOfWork` is a :class:`mes_kernel.uow.UnitOfWorkFactory` over one
-:class:`Tables` (the "database"): ``write()`` works on a copy that replaces the tables when
-the block exits normally (a rollback is simply dropping the copy), ``read()`` on a throwaway
-copy, ``borrow(transaction)`` inside a :class:`Tables` someone else commits (its ``write()``
-is a savepoint). The repositories keep the semantics of the SQL ones (version checks,
-keyset order, scoping by partner); ``emit`` records the domain events in the transaction,
-so events of a rolled-back unit of work vanish like outbox rows.
+:class:`Tables` (the "database"), the unit-of-work port the services' fakes share
+(``tests/_infra/fakes.py``): ``write()`` works on a copy that replaces the tables when the
+block exits normally (a rollback is simply dropping the copy), ``read()`` on a throwaway copy,
+``borrow(uow)`` inside the open unit of work of someone else (its ``write()`` is a savepoint).
+The repositories keep the semantics of the SQL ones (version checks, keyset order, scoping by
+partner); ``emit`` records the domain events in the transaction, so events of a rolled-back
+unit of work vanish like outbox rows.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TypeVar
 
 from mes_kernel.errors import AlreadyExists, Conflict
-from mes_kernel.uow import Transaction, WriteConflict
+from mes_kernel.uow import WriteConflict
 from services.orders.domain.catalogue import CatalogueItem, CatalogueKind
 from services.orders.domain.order import Order, StatusChange
 from services.orders.domain.partner import ApiKey, Partner
 from services.orders.domain.status import TERMINAL, OrderStatus
 from services.orders.service_layer.ports import OrderFilter
+from tests._infra.fakes import Emitted, FakeTables, InMemoryUnitOfWork, InMemoryUnitsOfWork
 
 __all__ = ["Emitted", "FakeUnitOfWork", "FakeUnitsOfWork", "Tables"]
 
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class Emitted:
-    event: object
-    causation_id: str
-
-
 @dataclass
-class Tables:
-    """Everything the service stores, as the SQL schema holds it."""
+class Tables(FakeTables):
+    """Everything the service stores, as the SQL schema holds it (and, from ``FakeTables``,
+    the idempotency keys and the outbox)."""
 
     orders: dict[str, Order] = field(default_factory=dict)
     history: dict[str, list[StatusChange]] = field(default_factory=dict)
     partners: dict[str, Partner] = field(default_factory=dict)
     catalogue: dict[tuple[str, str], CatalogueItem] = field(default_factory=dict)
-    #: (scope, request id) -> (fingerprint, resource name)
-    idempotency: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
-    outbox: list[Emitted] = field(default_factory=list)
 
 
 def _copy(value: T) -> T:
     return copy.deepcopy(value)
-
-
-def _restore(tables: Tables, content: Tables) -> None:
-    tables.__dict__.update(content.__dict__)
 
 
 class FakeOrderRepository:
@@ -193,99 +182,16 @@ class FakeCatalogueRepository:
         return [self._t.catalogue[k] for k in keys[:limit]]
 
 
-class FakeUnitOfWork:
-    def __init__(self, tables: Tables, causation_id: str) -> None:
-        self.tables = tables
-        self._causation_id = causation_id
+class FakeUnitOfWork(InMemoryUnitOfWork[Tables]):
+    def __init__(self, tables: Tables, causation_id: str = "") -> None:
+        super().__init__(tables, causation_id)
         self.orders = FakeOrderRepository(tables)
         self.partners = FakePartnerRepository(tables)
         self.catalogue = FakeCatalogueRepository(tables)
 
-    async def emit(self, event: object, *, causation_id: str | None = None) -> None:
-        cause = self._causation_id if causation_id is None else causation_id
-        self.tables.outbox.append(Emitted(_copy(event), cause))
 
+class FakeUnitsOfWork(InMemoryUnitsOfWork[Tables, FakeUnitOfWork]):
+    """The unit-of-work port on :class:`Tables` (new empty ones by default)."""
 
-class FakeUnitsOfWork:
-    """The unit-of-work port on :class:`Tables`; ``borrowed`` when the transaction is someone
-    else's (nothing commits, each ``write()`` is a savepoint)."""
-
-    def __init__(self, tables: Tables | None = None, *, causation_id: str = "", borrowed: bool = False) -> None:
-        self.tables = Tables() if tables is None else tables
-        self._causation_id = causation_id
-        self._borrowed = borrowed
-
-    # -- what the tests look at ------------------------------------------------------------
-
-    @property
-    def emitted(self) -> list[object]:
-        return [e.event for e in self.tables.outbox]
-
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Tables]:
-        """A transaction the caller owns (a consumer's), committed on a clean exit."""
-        draft = _copy(self.tables)
-        yield draft
-        _restore(self.tables, draft)
-
-    # -- the port ---------------------------------------------------------------------------
-
-    @asynccontextmanager
-    async def write(self) -> AsyncIterator[FakeUnitOfWork]:
-        if self._borrowed:  # a savepoint: undone alone on error, committed by the owner
-            savepoint = _copy(self.tables)
-            try:
-                yield FakeUnitOfWork(self.tables, self._causation_id)
-            except BaseException:
-                _restore(self.tables, savepoint)
-                raise
-        else:  # a transaction: the draft replaces the tables on a clean exit
-            draft = _copy(self.tables)
-            yield FakeUnitOfWork(draft, self._causation_id)
-            _restore(self.tables, draft)
-
-    @asynccontextmanager
-    async def read(self) -> AsyncIterator[FakeUnitOfWork]:
-        yield FakeUnitOfWork(self.tables if self._borrowed else _copy(self.tables), self._causation_id)
-
-    def borrow(self, transaction: Transaction, *, causation_id: str = "") -> FakeUnitsOfWork:
-        if not isinstance(transaction, Tables):
-            raise TypeError(f"expected the Tables of a transaction, got {type(transaction).__name__}")
-        return FakeUnitsOfWork(transaction, causation_id=causation_id, borrowed=True)
-
-    async def transact(self, fn: Callable[[FakeUnitOfWork], Awaitable[T]], *, attempts: int = 4) -> T:
-        for attempt in range(1, attempts + 1):
-            try:
-                async with self.write() as uow:
-                    return await fn(uow)
-            except (WriteConflict, Conflict):
-                if attempt == attempts:
-                    raise
-        raise AssertionError("unreachable")
-
-    async def idempotent(
-        self,
-        *,
-        scope: str,
-        request_id: str,
-        fingerprint: str,
-        create: Callable[[FakeUnitOfWork], Awaitable[tuple[str, T]]],
-        load: Callable[[FakeUnitOfWork, str], Awaitable[T]],
-    ) -> tuple[T, bool]:
-        async def once(uow: FakeUnitOfWork) -> tuple[T, bool]:
-            if request_id:
-                existing = uow.tables.idempotency.get((scope, request_id))
-                if existing is not None:
-                    if existing[0] != fingerprint:
-                        raise AlreadyExists(
-                            "request_id was already used with a different request",
-                            reason="IDEMPOTENCY_KEY_REUSED",
-                            metadata={"request_id": request_id},
-                        )
-                    return await load(uow, existing[1]), True
-            name, result = await create(uow)
-            if request_id:
-                uow.tables.idempotency[(scope, request_id)] = (fingerprint, name)
-            return result, False
-
-        return await self.transact(once)
+    state_type = Tables
+    unit_of_work = FakeUnitOfWork

@@ -19,7 +19,7 @@ async def test_cancel_from_each_allowed_status_emits_both_events(status: OrderSt
     service = Orders()
     await service.seed("acme")
     order = await service.bring_to(await service.submit(partner("acme")), status)
-    before = len(service.uows.emitted)
+    before = len(service.uows.events)
     service.clock.tick(60)
 
     cancelled = await service.orders.cancel(CancelOrder(partner("acme"), order.name, "customer withdrew"))
@@ -37,7 +37,7 @@ async def test_cancel_from_each_allowed_status_emits_both_events(status: OrderSt
         "partner:acme",
         service.clock.now,
     )
-    assert service.uows.emitted[before:] == [
+    assert service.uows.events[before:] == [
         OrderStatusChanged(order.order_id, "acme", order.priority, change),
         OrderCancelled(order.order_id, "acme", status, "customer withdrew"),
     ]
@@ -48,12 +48,12 @@ async def test_cancel_is_refused_once_production_is_over(status: OrderStatus) ->
     service = Orders()
     await service.seed("acme")
     order = await service.bring_to(await service.submit(partner("acme")), status)
-    before = len(service.uows.emitted)
+    before = len(service.uows.events)
     with pytest.raises(FailedPrecondition) as raised:
         await service.orders.cancel(CancelOrder(STAFF, order.name))
     assert raised.value.reason == "INVALID_STATE_TRANSITION"
     assert await service.stored(order) == order
-    assert len(service.uows.emitted) == before
+    assert len(service.uows.events) == before
 
 
 async def test_a_cancelled_order_comes_back_unchanged() -> None:
@@ -62,11 +62,11 @@ async def test_a_cancelled_order_comes_back_unchanged() -> None:
     order = await service.submit(partner("acme"))
     cancelled = await service.orders.cancel(CancelOrder(STAFF, order.name))
     assert cancelled.status_reason == "cancelled by operator"
-    emitted = list(service.uows.emitted)
+    emitted = list(service.uows.events)
     service.clock.tick()
     again = await service.orders.cancel(CancelOrder(partner("acme"), order.name, "once more"))
     assert again == cancelled
-    assert service.uows.emitted == emitted
+    assert service.uows.events == emitted
 
 
 async def test_another_partners_order_answers_like_a_missing_one() -> None:

@@ -22,8 +22,8 @@ async def test_the_same_request_returns_the_original_order_replayed() -> None:
     again = await service.orders.submit(submit_order(acting_for("acme"), "r-1", parent="partners/acme"))
     assert (first.replayed, again.replayed) == (False, True)
     assert again.order == first.order
-    assert list(service.uows.tables.orders) == [first.order.order_id]
-    assert service.uows.emitted == [OrderSubmitted(first.order)]
+    assert list(service.uows.state.orders) == [first.order.order_id]
+    assert service.uows.events == [OrderSubmitted(first.order)]
 
 
 async def test_the_same_request_id_with_another_payload_is_refused() -> None:
@@ -34,8 +34,8 @@ async def test_the_same_request_id_with_another_payload_is_refused() -> None:
     with pytest.raises(AlreadyExists) as raised:
         await service.orders.submit(changed)
     assert (raised.value.reason, raised.value.metadata) == ("IDEMPOTENCY_KEY_REUSED", {"request_id": "r-1"})
-    assert list(service.uows.tables.orders) == [original.order_id]
-    assert len(service.uows.emitted) == 1
+    assert list(service.uows.state.orders) == [original.order_id]
+    assert len(service.uows.events) == 1
 
 
 async def test_request_ids_are_scoped_per_partner() -> None:
@@ -44,7 +44,7 @@ async def test_request_ids_are_scoped_per_partner() -> None:
     acme = await service.orders.submit(submit_order(partner("acme"), "shared"))
     globex = await service.orders.submit(submit_order(STAFF, "shared", parent="partners/globex"))
     assert acme.order.order_id != globex.order.order_id and not globex.replayed
-    assert len(service.uows.tables.orders) == 2
+    assert len(service.uows.state.orders) == 2
 
 
 async def test_a_repeated_cancel_replays_and_its_id_cannot_cancel_another_order() -> None:
@@ -60,4 +60,4 @@ async def test_a_repeated_cancel_replays_and_its_id_cannot_cancel_another_order(
         await service.orders.cancel(CancelOrder(partner("acme"), other.name, "", "c-1", "fingerprint-2"))
     assert raised.value.reason == "IDEMPOTENCY_KEY_REUSED"
     assert (await service.stored(other)).status is OrderStatus.SUBMITTED
-    assert len(service.uows.emitted) == 4  # two submissions, one cancellation (status changed + cancelled)
+    assert len(service.uows.events) == 4  # two submissions, one cancellation (status changed + cancelled)

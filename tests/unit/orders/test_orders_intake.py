@@ -114,7 +114,7 @@ async def test_submission_stores_the_order_its_history_and_one_event() -> None:
     assert await service.stored(order) == order
     [change] = await service.history(order)
     assert (change.from_status, change.to_status, change.cause) == (None, S.SUBMITTED, "request:r-1")
-    assert service.uows.emitted == [OrderSubmitted(order)]
+    assert service.uows.events == [OrderSubmitted(order)]
 
 
 async def test_every_bad_field_is_reported_at_once_and_nothing_is_written() -> None:
@@ -138,7 +138,7 @@ async def test_every_bad_field_is_reported_at_once_and_nothing_is_written() -> N
         "lines[1].line_number",
         "lines[1].engraving",
     ]
-    assert not service.uows.tables.orders and not service.uows.emitted
+    assert not service.uows.state.orders and not service.uows.events
 
 
 @pytest.mark.parametrize(
@@ -162,7 +162,7 @@ async def test_styles_and_alloys_are_checked_against_the_catalogue_copy(
     with pytest.raises(InvalidArgument) as raised:
         await service.orders.submit(submit_order(partner("acme"), lines=lines))
     assert (raised.value.reason, [v.field for v in raised.value.violations]) == (reason, fields)
-    assert not service.uows.tables.orders and not service.uows.tables.idempotency and not service.uows.emitted
+    assert not service.uows.state.orders and not service.uows.state.idempotency and not service.uows.events
 
 
 async def test_a_foreign_parent_answers_like_a_missing_partner() -> None:
@@ -179,7 +179,7 @@ async def test_a_foreign_parent_answers_like_a_missing_partner() -> None:
             await service.orders.submit(submit_order(caller, parent=parent))
         errors.append((raised.value.message, raised.value.reason))
     assert errors == [("partner not found", "NOT_FOUND")] * 4
-    assert not service.uows.tables.orders
+    assert not service.uows.state.orders
 
 
 async def test_staff_name_the_partner_as_parent() -> None:

@@ -28,7 +28,7 @@ async def test_create_returns_the_only_plain_copy_of_a_working_key() -> None:
         PartnerTier.STANDARD,
         1,
     )
-    [record] = service.uows.tables.partners["tiffany-co"].api_keys
+    [record] = service.uows.state.partners["tiffany-co"].api_keys
     assert key not in (record.key_hash, record.prefix, record.key_id)
     assert (record.key_hash, record.prefix) == (hash_api_key(key), key[:12])
     assert await service.partners.resolve_api_key(key) == "tiffany-co"
@@ -45,7 +45,7 @@ async def test_create_is_for_staff_reports_every_bad_field_and_refuses_a_taken_i
     assert [v.field for v in raised.value.violations] == ["partner_id", "display_name", "tier"]
     with pytest.raises(AlreadyExists):
         await service.partners.create(CreatePartner(SERVICE, "acme", "Acme again"))
-    assert list(service.uows.tables.partners) == ["acme"]
+    assert list(service.uows.state.partners) == ["acme"]
 
 
 async def test_rotation_issues_a_new_key_and_revokes_every_other() -> None:
@@ -68,7 +68,7 @@ async def test_revoking_stops_a_key_once_and_unknown_keys_are_not_found() -> Non
     service = Orders(cache_ttl_s=60)
     key = (await service.seed("acme"))["acme"]
     assert await service.partners.resolve_api_key(key) == "acme"
-    key_id = service.uows.tables.partners["acme"].api_keys[0].key_id
+    key_id = service.uows.state.partners["acme"].api_keys[0].key_id
 
     revoked = await service.partners.revoke_key(RevokePartnerApiKey(STAFF, "partners/acme", key_id))
 

@@ -66,7 +66,7 @@ async def test_each_event_moves_the_order_and_emits_its_changes(
 ) -> None:
     service, order = await submitted()
     order = await service.bring_to(order, start)
-    before = len(service.uows.emitted)
+    before = len(service.uows.events)
 
     changes = await event(service.handlers, order.order_id)
 
@@ -77,10 +77,10 @@ async def test_each_event_moves_the_order_and_emits_its_changes(
     assert (stored.status, stored.version) == (path[-1], changes[-1].version)
     assert stored.status_reason == (reason if path[-1] in (S.ON_HOLD, S.REJECTED) else "")
     assert (await service.history(order))[-len(path) :] == changes
-    assert service.uows.emitted[before:] == [
+    assert service.uows.events[before:] == [
         OrderStatusChanged(order.order_id, "acme", order.priority, c) for c in changes
     ]
-    assert {e.causation_id for e in service.uows.tables.outbox[before:]} == {cause}
+    assert {e.causation_id for e in service.uows.state.outbox[before:]} == {cause}
 
 
 @pytest.mark.parametrize(
@@ -103,32 +103,32 @@ async def test_each_event_moves_the_order_and_emits_its_changes(
 async def test_a_redelivered_or_late_event_changes_nothing(start: OrderStatus, event: Event) -> None:
     service, order = await submitted()
     order = await service.bring_to(order, start)
-    emitted = list(service.uows.emitted)
+    emitted = list(service.uows.events)
     assert await event(service.handlers, order.order_id) == []
     assert await service.stored(order) == order
-    assert service.uows.emitted == emitted
+    assert service.uows.events == emitted
 
 
 async def test_an_event_for_an_unknown_order_is_ignored() -> None:
     service, _ = await submitted()
     assert await HELD(service.handlers, "00000000-0000-7000-8000-000000000000") == []
-    assert len(service.uows.emitted) == 1
+    assert len(service.uows.events) == 1
 
 
 async def test_borrowed_units_of_work_commit_with_the_consumers_transaction_only() -> None:
     service, order = await submitted()
     with pytest.raises(RuntimeError):
-        async with service.uows.transaction() as transaction:
+        async with service.uows.write() as transaction:
             borrowed = service.uows.borrow(transaction, causation_id="evt-held")
             assert await service.handlers.on_reservation_held(order.order_id, "evt-held", uows=borrowed)
             raise RuntimeError("the consumer fails before its commit")
-    assert (await service.stored(order)).status is S.SUBMITTED and len(service.uows.emitted) == 1
+    assert (await service.stored(order)).status is S.SUBMITTED and len(service.uows.events) == 1
 
-    async with service.uows.transaction() as transaction:
+    async with service.uows.write() as transaction:
         borrowed = service.uows.borrow(transaction, causation_id="evt-held")
         await service.handlers.on_reservation_held(order.order_id, "evt-held", uows=borrowed)
     assert (await service.stored(order)).status is S.ACCEPTED
-    assert [e.causation_id for e in service.uows.tables.outbox] == ["", "evt-held"]
+    assert [e.causation_id for e in service.uows.state.outbox] == ["", "evt-held"]
 
 
 async def test_the_catalogue_copy_only_moves_forward() -> None:
@@ -138,7 +138,7 @@ async def test_the_catalogue_copy_only_moves_forward() -> None:
     assert not await apply(CatalogueKind.STYLE, "BRC-001", "Bracelet (stale)", False, 2)
     assert not await apply(CatalogueKind.STYLE, "BRC-001", "Bracelet (duplicate)", False, 3)
     assert await apply(CatalogueKind.STYLE, "BRC-001", "B" * 130, False, 4)
-    assert service.uows.tables.catalogue == {
+    assert service.uows.state.catalogue == {
         ("STYLE", "BRC-001"): CatalogueItem(CatalogueKind.STYLE, "BRC-001", "B" * 120, False, 4)
     }
     with pytest.raises(InvalidArgument) as raised:

@@ -30,16 +30,16 @@ async def test_staff_ship_a_ready_order_once(caller: Principal) -> None:
     service = Orders()
     await service.seed("acme")
     order = await service.bring_to(await service.submit(partner("acme")), S.READY_TO_SHIP)
-    before = len(service.uows.emitted)
+    before = len(service.uows.events)
 
     shipped = await service.orders.ship(ShipOrder(caller, order.name, "1Z999"))
 
     assert (shipped.status, shipped.tracking_reference, shipped.version) == (S.SHIPPED, "1Z999", order.version + 1)
     change = (await service.history(order))[-1]
     assert (change.reason, change.cause) == ("tracking 1Z999", caller.label)
-    assert service.uows.emitted[before:] == [OrderStatusChanged(order.order_id, "acme", order.priority, change)]
+    assert service.uows.events[before:] == [OrderStatusChanged(order.order_id, "acme", order.priority, change)]
     assert await service.orders.ship(ShipOrder(caller, order.name, "1Z999")) == shipped
-    assert len(service.uows.emitted) == before + 1
+    assert len(service.uows.events) == before + 1
 
 
 async def test_an_order_not_ready_cannot_ship() -> None:

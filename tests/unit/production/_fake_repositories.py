@@ -17,9 +17,9 @@ from services.production.domain.styles import Style
 from services.production.domain.views import LossGrouping, LossSummary
 from services.production.domain.work_orders import WorkOrder, WorkOrderStatus
 from services.production.service_layer.ports import OperationKey, QueueKey, WorkOrderKey
+from tests._infra.fakes import FakeTables
 
 __all__ = [
-    "Emitted",
     "FakeOperationRepository",
     "FakeOperatorRepository",
     "FakeOrderSpecRepository",
@@ -36,15 +36,9 @@ _S = OperationStatus
 _OPEN = {_S.PENDING, _S.QUEUED, _S.IN_PROGRESS, _S.LOSS_REVIEW, _S.REWORK}
 
 
-@dataclass(frozen=True)
-class Emitted:
-    event: object
-    causation_id: str
-
-
 @dataclass
-class FakeState:
-    """Every table of the service, and the outbox."""
+class FakeState(FakeTables):
+    """Every table of the service (and, from ``FakeTables``, the idempotency keys and the outbox)."""
 
     styles: dict[str, Style] = field(default_factory=dict)
     style_versions: dict[tuple[str, int], Style] = field(default_factory=dict)
@@ -54,12 +48,6 @@ class FakeState:
     operations: dict[OperationKey, Operation] = field(default_factory=dict)
     attempts: dict[tuple[str, int, int], AttemptRecord] = field(default_factory=dict)
     order_specs: dict[str, OrderSpec] = field(default_factory=dict)
-    idempotency: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
-    outbox: list[Emitted] = field(default_factory=list)
-    generation: int = 0
-
-    def events(self) -> list[object]:
-        return [e.event for e in self.outbox]
 
 
 def _insert(table: dict[K, V], key: K, value: V) -> None:

@@ -64,7 +64,7 @@ class Floor:
             await self.handlers.catalog.upsert_operator(c.UpsertOperator(STAFF, code, code, role, active))
 
     def events(self, kind: type[E]) -> list[E]:
-        return [e for e in self.uows.state.events() if isinstance(e, kind)]
+        return [e for e in self.uows.events if isinstance(e, kind)]
 
     def causes(self, kind: type[Any]) -> list[str]:
         return [e.causation_id for e in self.uows.state.outbox if isinstance(e.event, kind)]
