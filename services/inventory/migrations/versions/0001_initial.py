@@ -5,19 +5,19 @@ dead letters, idempotency keys) of :func:`mes_platform.migrations.create_infrast
 Revision ID: 0001
 Revises:
 Create Date: 2026-11-26
+
+A table's columns are listed ``name=type`` in order (``_required``: NOT NULL).
 """
 
-from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
 
 from mes_platform.migrations import create_infrastructure_tables, drop_infrastructure_tables
 
-revision: str = "0001"
-down_revision: str | Sequence[str] | None = None
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision = "0001"
+down_revision = None
 
 _TABLES = (
     "waiting_shortages",
@@ -48,69 +48,45 @@ _SQLITE_APPEND_ONLY = (
     BEGIN SELECT RAISE(ABORT, 'custody entries are append-only'); END""",
 )
 
+_TIME = sa.DateTime(timezone=True)
+
 
 def upgrade() -> None:
     op.create_table(
         "alloys",
-        sa.Column("code", sa.String(length=40), nullable=False),
-        sa.Column("metal", sa.String(length=16), nullable=False),
-        sa.Column("fineness", sa.Integer(), nullable=False),
-        sa.Column("colour", sa.String(length=16), nullable=False),
-        sa.Column("density_mg_per_cm3", sa.BigInteger(), nullable=False),
-        sa.Column("display_name", sa.String(length=120), nullable=False),
-        sa.Column("active", sa.Boolean(), nullable=False),
-        sa.Column("version", sa.BigInteger(), nullable=False),
-        sa.Column("create_time", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("update_time", sa.DateTime(timezone=True), nullable=False),
+        *_required(code=sa.String(40), metal=sa.String(16), fineness=sa.Integer(), colour=sa.String(16)),
+        *_required(density_mg_per_cm3=sa.BigInteger(), display_name=sa.String(120), active=sa.Boolean()),
+        *_required(version=sa.BigInteger(), create_time=_TIME, update_time=_TIME),
         sa.PrimaryKeyConstraint("code", name=op.f("pk_alloys")),
     )
     op.create_table(
         "closed_orders",
-        sa.Column("order_id", sa.String(length=64), nullable=False),
-        sa.Column("reason", sa.String(length=500), nullable=False),
-        sa.Column("closed_at", sa.DateTime(timezone=True), nullable=False),
+        *_required(order_id=sa.String(64), reason=sa.String(500), closed_at=_TIME),
         sa.PrimaryKeyConstraint("order_id", name=op.f("pk_closed_orders")),
     )
     op.create_table(
         "custody_entries",
         sa.Column("seq", sa.Integer().with_variant(sa.BigInteger(), "postgresql"), autoincrement=True, nullable=False),
-        sa.Column("entry_id", sa.String(length=64), nullable=False),
-        sa.Column("kind", sa.String(length=16), nullable=False),
-        sa.Column("holder", sa.String(length=200), nullable=False),
-        sa.Column("material_code", sa.String(length=40), nullable=False),
-        sa.Column("lot_id", sa.String(length=64), nullable=False),
-        sa.Column("weight_mg", sa.BigInteger(), nullable=False),
-        sa.Column("pieces", sa.Integer(), nullable=False),
-        sa.Column("reference", sa.String(length=200), nullable=False),
-        sa.Column("operator_code", sa.String(length=40), nullable=False),
-        sa.Column("create_time", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("batch_id", sa.String(length=64), nullable=False),
+        *_required(entry_id=sa.String(64), kind=sa.String(16), holder=sa.String(200), material_code=sa.String(40)),
+        *_required(lot_id=sa.String(64), weight_mg=sa.BigInteger(), pieces=sa.Integer(), reference=sa.String(200)),
+        *_required(operator_code=sa.String(40), create_time=_TIME, batch_id=sa.String(64)),
         sa.CheckConstraint("weight_mg >= 0 AND pieces >= 0", name=op.f("ck_custody_entries_non_negative")),
         sa.PrimaryKeyConstraint("seq", name=op.f("pk_custody_entries")),
         sa.UniqueConstraint("entry_id", name=op.f("uq_custody_entries_entry_id")),
     )
     op.create_index("ix_custody_entries_batch", "custody_entries", ["batch_id"], unique=False)
-    op.create_index("ix_custody_entries_holder", "custody_entries", ["holder", "seq"], unique=False)
-    op.create_index("ix_custody_entries_material", "custody_entries", ["material_code", "seq"], unique=False)
-    op.create_index("ix_custody_entries_reference", "custody_entries", ["reference", "seq"], unique=False)
+    for index, column in (("holder", "holder"), ("material", "material_code"), ("reference", "reference")):
+        op.create_index(f"ix_custody_entries_{index}", "custody_entries", [column, "seq"], unique=False)
 
     create_infrastructure_tables(op)
 
     op.create_table(
         "lots",
-        sa.Column("lot_id", sa.String(length=64), nullable=False),
-        sa.Column("kind", sa.String(length=8), nullable=False),
-        sa.Column("material_code", sa.String(length=40), nullable=False),
-        sa.Column("received_mg", sa.BigInteger(), nullable=False),
-        sa.Column("on_hand_mg", sa.BigInteger(), nullable=False),
-        sa.Column("reserved_mg", sa.BigInteger(), nullable=False),
-        sa.Column("received_pieces", sa.Integer(), nullable=False),
-        sa.Column("on_hand_pieces", sa.Integer(), nullable=False),
-        sa.Column("reserved_pieces", sa.Integer(), nullable=False),
-        sa.Column("weight_points", sa.BigInteger(), nullable=False),
-        sa.Column("supplier_reference", sa.String(length=120), nullable=False),
-        sa.Column("receive_time", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("version", sa.BigInteger(), nullable=False),
+        *_required(lot_id=sa.String(64), kind=sa.String(8), material_code=sa.String(40)),
+        *_required(received_mg=sa.BigInteger(), on_hand_mg=sa.BigInteger(), reserved_mg=sa.BigInteger()),
+        *_required(received_pieces=sa.Integer(), on_hand_pieces=sa.Integer(), reserved_pieces=sa.Integer()),
+        *_required(weight_points=sa.BigInteger(), supplier_reference=sa.String(120), receive_time=_TIME),
+        *_required(version=sa.BigInteger()),
         sa.CheckConstraint(
             "reserved_mg >= 0 AND reserved_mg <= on_hand_mg", name=op.f("ck_lots_reserved_mg_within_on_hand")
         ),
@@ -125,14 +101,8 @@ def upgrade() -> None:
 
     op.create_table(
         "reservations",
-        sa.Column("reservation_id", sa.String(length=64), nullable=False),
-        sa.Column("order_id", sa.String(length=64), nullable=False),
-        sa.Column("state", sa.String(length=16), nullable=False),
-        sa.Column("priority", sa.Integer(), nullable=False),
-        sa.Column("release_reason", sa.String(length=500), nullable=False),
-        sa.Column("create_time", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("update_time", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("version", sa.BigInteger(), nullable=False),
+        *_required(reservation_id=sa.String(64), order_id=sa.String(64), state=sa.String(16), priority=sa.Integer()),
+        *_required(release_reason=sa.String(500), create_time=_TIME, update_time=_TIME, version=sa.BigInteger()),
         sa.PrimaryKeyConstraint("reservation_id", name=op.f("pk_reservations")),
     )
     op.create_index("ix_reservations_created", "reservations", ["create_time", "reservation_id"], unique=False)
@@ -148,25 +118,17 @@ def upgrade() -> None:
 
     op.create_table(
         "waiting_orders",
-        sa.Column("order_id", sa.String(length=64), nullable=False),
-        sa.Column("priority", sa.Integer(), nullable=False),
-        sa.Column("submit_time", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("requirements", sa.Text(), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        *_required(order_id=sa.String(64), priority=sa.Integer(), submit_time=_TIME, requirements=sa.Text()),
+        *_required(updated_at=_TIME),
         sa.PrimaryKeyConstraint("order_id", name=op.f("pk_waiting_orders")),
     )
     op.create_index("ix_waiting_orders_serve", "waiting_orders", ["priority", "submit_time", "order_id"], unique=False)
 
     op.create_table(
         "reservation_items",
-        sa.Column("reservation_id", sa.String(length=64), nullable=False),
-        sa.Column("position", sa.Integer(), nullable=False),
-        sa.Column("lot_id", sa.String(length=64), nullable=False),
-        sa.Column("kind", sa.String(length=8), nullable=False),
-        sa.Column("material_code", sa.String(length=40), nullable=False),
-        sa.Column("weight_mg", sa.BigInteger(), nullable=False),
-        sa.Column("pieces", sa.Integer(), nullable=False),
-        sa.Column("line_number", sa.Integer(), nullable=False),
+        *_required(reservation_id=sa.String(64), position=sa.Integer(), lot_id=sa.String(64), kind=sa.String(8)),
+        *_required(material_code=sa.String(40), weight_mg=sa.BigInteger(), pieces=sa.Integer()),
+        *_required(line_number=sa.Integer()),
         sa.ForeignKeyConstraint(
             ["reservation_id"],
             ["reservations.reservation_id"],
@@ -177,13 +139,8 @@ def upgrade() -> None:
     )
     op.create_table(
         "waiting_shortages",
-        sa.Column("order_id", sa.String(length=64), nullable=False),
-        sa.Column("kind", sa.String(length=8), nullable=False),
-        sa.Column("material_code", sa.String(length=40), nullable=False),
-        sa.Column("required", sa.BigInteger(), nullable=False),
-        sa.Column("available", sa.BigInteger(), nullable=False),
-        sa.Column("priority", sa.Integer(), nullable=False),
-        sa.Column("since_time", sa.DateTime(timezone=True), nullable=False),
+        *_required(order_id=sa.String(64), kind=sa.String(8), material_code=sa.String(40)),
+        *_required(required=sa.BigInteger(), available=sa.BigInteger(), priority=sa.Integer(), since_time=_TIME),
         sa.ForeignKeyConstraint(
             ["order_id"],
             ["waiting_orders.order_id"],
@@ -208,3 +165,8 @@ def downgrade() -> None:
     for table in _TABLES:
         op.drop_table(table)
     drop_infrastructure_tables(op)
+
+
+def _required(**types: Any) -> list[sa.Column[Any]]:
+    """NOT NULL columns, in the order given."""
+    return [sa.Column(name, type_, nullable=False) for name, type_ in types.items()]

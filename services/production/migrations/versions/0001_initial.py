@@ -6,45 +6,51 @@ Revision ID: 0001
 Revises:
 Create Date: 2026-11-26
 
+A table's columns are listed ``name=type`` in order (``_required``: NOT NULL), the groups
+several tables share once.
 """
 
-from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
 
 from mes_platform.migrations import create_infrastructure_tables, drop_infrastructure_tables
 
-# revision identifiers, used by Alembic.
-revision: str = "0001"
-down_revision: str | Sequence[str] | None = None
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision = "0001"
+down_revision = None
+
+_TIME = sa.DateTime(timezone=True)
+
+
+def _versioned() -> list[sa.Column[Any]]:
+    """The version a conditional update checks, and when the row was made and last changed."""
+    return _required(version=sa.BigInteger(), created_at=_TIME, updated_at=_TIME)
+
+
+def _weighing() -> list[sa.Column[Any]]:
+    """What an operation and each of its attempts record: the metal weighed, who worked and reviewed it."""
+    return [
+        *_required(weigh_in_mg=sa.BigInteger(), weigh_out_mg=sa.BigInteger(), scrap_returned_mg=sa.BigInteger()),
+        *_required(loss_mg=sa.BigInteger(), started_by=sa.String(40), finished_by=sa.String(40)),
+        *_required(reviewed_by=sa.String(40), review_note=sa.String(500)),
+    ]
+
+
+def _times() -> list[sa.Column[Any]]:
+    """When work started and finished (empty until it does)."""
+    return [sa.Column("start_time", _TIME, nullable=True), sa.Column("finish_time", _TIME, nullable=True)]
 
 
 def upgrade() -> None:
-    """Upgrade schema."""
     create_infrastructure_tables(op)
     op.create_table(
         "operation_attempts",
-        sa.Column("work_order_id", sa.String(length=64), nullable=False),
-        sa.Column("sequence", sa.Integer(), nullable=False),
-        sa.Column("attempt", sa.Integer(), nullable=False),
-        sa.Column("operation_code", sa.String(length=40), nullable=False),
-        sa.Column("work_center", sa.String(length=40), nullable=False),
-        sa.Column("alloy_code", sa.String(length=40), nullable=False),
-        sa.Column("weigh_in_mg", sa.BigInteger(), nullable=False),
-        sa.Column("weigh_out_mg", sa.BigInteger(), nullable=False),
-        sa.Column("scrap_returned_mg", sa.BigInteger(), nullable=False),
-        sa.Column("loss_mg", sa.BigInteger(), nullable=False),
-        sa.Column("started_by", sa.String(length=40), nullable=False),
-        sa.Column("finished_by", sa.String(length=40), nullable=False),
-        sa.Column("reviewed_by", sa.String(length=40), nullable=False),
-        sa.Column("review_note", sa.String(length=500), nullable=False),
-        sa.Column("outcome", sa.String(length=20), nullable=False),
-        sa.Column("reviewed", sa.Boolean(), nullable=False),
-        sa.Column("start_time", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("finish_time", sa.DateTime(timezone=True), nullable=True),
+        *_required(work_order_id=sa.String(64), sequence=sa.Integer(), attempt=sa.Integer()),
+        *_required(operation_code=sa.String(40), work_center=sa.String(40), alloy_code=sa.String(40)),
+        *_weighing(),
+        *_required(outcome=sa.String(20), reviewed=sa.Boolean()),
+        *_times(),
         sa.PrimaryKeyConstraint("work_order_id", "sequence", "attempt", name=op.f("pk_operation_attempts")),
     )
     with op.batch_alter_table("operation_attempts", schema=None) as batch_op:
@@ -52,51 +58,30 @@ def upgrade() -> None:
 
     op.create_table(
         "operators",
-        sa.Column("code", sa.String(length=40), nullable=False),
-        sa.Column("display_name", sa.String(length=120), nullable=False),
-        sa.Column("role", sa.String(length=20), nullable=False),
-        sa.Column("active", sa.Boolean(), nullable=False),
-        sa.Column("version", sa.BigInteger(), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        *_required(code=sa.String(40), display_name=sa.String(120), role=sa.String(20), active=sa.Boolean()),
+        *_versioned(),
         sa.PrimaryKeyConstraint("code", name=op.f("pk_operators")),
     )
     op.create_table(
         "order_specs",
-        sa.Column("order_id", sa.String(length=64), nullable=False),
-        sa.Column("priority", sa.Integer(), nullable=False),
-        sa.Column("lines", sa.JSON(), nullable=False),
-        sa.Column("submit_time", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("status", sa.String(length=20), nullable=False),
-        sa.Column("version", sa.BigInteger(), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        *_required(order_id=sa.String(64), priority=sa.Integer(), lines=sa.JSON()),
+        sa.Column("submit_time", _TIME, nullable=True),
+        *_required(status=sa.String(20)),
+        *_versioned(),
         sa.PrimaryKeyConstraint("order_id", name=op.f("pk_order_specs")),
     )
     op.create_table(
         "styles",
-        sa.Column("sku", sa.String(length=40), nullable=False),
-        sa.Column("display_name", sa.String(length=120), nullable=False),
-        sa.Column("category", sa.String(length=20), nullable=False),
-        sa.Column("routing_version", sa.Integer(), nullable=False),
-        sa.Column("routing", sa.JSON(), nullable=False),
-        sa.Column("bill_of_materials", sa.JSON(), nullable=False),
-        sa.Column("active", sa.Boolean(), nullable=False),
-        sa.Column("version", sa.BigInteger(), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        *_required(sku=sa.String(40), display_name=sa.String(120), category=sa.String(20)),
+        *_required(routing_version=sa.Integer(), routing=sa.JSON(), bill_of_materials=sa.JSON(), active=sa.Boolean()),
+        *_versioned(),
         sa.PrimaryKeyConstraint("sku", name=op.f("pk_styles")),
     )
     op.create_table(
         "work_centers",
-        sa.Column("code", sa.String(length=40), nullable=False),
-        sa.Column("work_center_type", sa.String(length=40), nullable=False),
-        sa.Column("display_name", sa.String(length=120), nullable=False),
-        sa.Column("capacity", sa.Integer(), nullable=False),
-        sa.Column("active", sa.Boolean(), nullable=False),
-        sa.Column("version", sa.BigInteger(), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        *_required(code=sa.String(40), work_center_type=sa.String(40), display_name=sa.String(120)),
+        *_required(capacity=sa.Integer(), active=sa.Boolean()),
+        *_versioned(),
         sa.PrimaryKeyConstraint("code", name=op.f("pk_work_centers")),
     )
     with op.batch_alter_table("work_centers", schema=None) as batch_op:
@@ -104,25 +89,12 @@ def upgrade() -> None:
 
     op.create_table(
         "work_orders",
-        sa.Column("id", sa.String(length=64), nullable=False),
-        sa.Column("order_id", sa.String(length=64), nullable=False),
-        sa.Column("line_number", sa.Integer(), nullable=False),
-        sa.Column("style_sku", sa.String(length=40), nullable=False),
-        sa.Column("alloy_code", sa.String(length=40), nullable=False),
-        sa.Column("size", sa.String(length=40), nullable=False),
-        sa.Column("engraving", sa.String(length=40), nullable=False),
-        sa.Column("quantity", sa.Integer(), nullable=False),
-        sa.Column("status", sa.String(length=20), nullable=False),
-        sa.Column("priority", sa.Integer(), nullable=False),
-        sa.Column("routing_version", sa.Integer(), nullable=False),
-        sa.Column("routing_snapshot", sa.JSON(), nullable=False),
-        sa.Column("issued_mg", sa.BigInteger(), nullable=False),
-        sa.Column("finished_mg", sa.BigInteger(), nullable=False),
-        sa.Column("loss_mg", sa.BigInteger(), nullable=False),
-        sa.Column("scrap_returned_mg", sa.BigInteger(), nullable=False),
-        sa.Column("version", sa.BigInteger(), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        *_required(id=sa.String(64), order_id=sa.String(64), line_number=sa.Integer(), style_sku=sa.String(40)),
+        *_required(alloy_code=sa.String(40), size=sa.String(40), engraving=sa.String(40), quantity=sa.Integer()),
+        *_required(status=sa.String(20), priority=sa.Integer(), routing_version=sa.Integer()),
+        *_required(routing_snapshot=sa.JSON(), issued_mg=sa.BigInteger(), finished_mg=sa.BigInteger()),
+        *_required(loss_mg=sa.BigInteger(), scrap_returned_mg=sa.BigInteger()),
+        *_versioned(),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_work_orders")),
         sa.UniqueConstraint("order_id", "line_number", name=op.f("uq_work_orders_order_id")),
     )
@@ -132,30 +104,14 @@ def upgrade() -> None:
 
     op.create_table(
         "operations",
-        sa.Column("work_order_id", sa.String(length=64), nullable=False),
-        sa.Column("sequence", sa.Integer(), nullable=False),
-        sa.Column("order_id", sa.String(length=64), nullable=False),
-        sa.Column("operation_code", sa.String(length=40), nullable=False),
-        sa.Column("work_center_type", sa.String(length=40), nullable=False),
-        sa.Column("work_center", sa.String(length=40), nullable=False),
-        sa.Column("status", sa.String(length=20), nullable=False),
-        sa.Column("priority", sa.Integer(), nullable=False),
-        sa.Column("alloy_code", sa.String(length=40), nullable=False),
-        sa.Column("loss_tolerance_per_mille", sa.Integer(), nullable=False),
-        sa.Column("weigh_in_mg", sa.BigInteger(), nullable=False),
-        sa.Column("weigh_out_mg", sa.BigInteger(), nullable=False),
-        sa.Column("scrap_returned_mg", sa.BigInteger(), nullable=False),
-        sa.Column("loss_mg", sa.BigInteger(), nullable=False),
-        sa.Column("started_by", sa.String(length=40), nullable=False),
-        sa.Column("finished_by", sa.String(length=40), nullable=False),
-        sa.Column("reviewed_by", sa.String(length=40), nullable=False),
-        sa.Column("review_note", sa.String(length=500), nullable=False),
-        sa.Column("start_time", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("finish_time", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("attempt", sa.Integer(), nullable=False),
-        sa.Column("version", sa.BigInteger(), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        *_required(work_order_id=sa.String(64), sequence=sa.Integer(), order_id=sa.String(64)),
+        *_required(operation_code=sa.String(40), work_center_type=sa.String(40), work_center=sa.String(40)),
+        *_required(status=sa.String(20), priority=sa.Integer(), alloy_code=sa.String(40)),
+        *_required(loss_tolerance_per_mille=sa.Integer()),
+        *_weighing(),
+        *_times(),
+        *_required(attempt=sa.Integer()),
+        *_versioned(),
         sa.ForeignKeyConstraint(
             ["work_order_id"], ["work_orders.id"], name=op.f("fk_operations_work_order_id_work_orders")
         ),
@@ -168,18 +124,14 @@ def upgrade() -> None:
 
     op.create_table(
         "style_versions",
-        sa.Column("sku", sa.String(length=40), nullable=False),
-        sa.Column("routing_version", sa.Integer(), nullable=False),
-        sa.Column("routing", sa.JSON(), nullable=False),
-        sa.Column("bill_of_materials", sa.JSON(), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        *_required(sku=sa.String(40), routing_version=sa.Integer(), routing=sa.JSON(), bill_of_materials=sa.JSON()),
+        *_required(created_at=_TIME),
         sa.ForeignKeyConstraint(["sku"], ["styles.sku"], name=op.f("fk_style_versions_sku_styles")),
         sa.PrimaryKeyConstraint("sku", "routing_version", name=op.f("pk_style_versions")),
     )
 
 
 def downgrade() -> None:
-    """Downgrade schema."""
     op.drop_table("style_versions")
     with op.batch_alter_table("operations", schema=None) as batch_op:
         batch_op.drop_index("ix_operations_type")
@@ -204,3 +156,8 @@ def downgrade() -> None:
 
     op.drop_table("operation_attempts")
     drop_infrastructure_tables(op)
+
+
+def _required(**types: Any) -> list[sa.Column[Any]]:
+    """NOT NULL columns, in the order given."""
+    return [sa.Column(name, type_, nullable=False) for name, type_ in types.items()]
