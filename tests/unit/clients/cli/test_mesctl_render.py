@@ -1,4 +1,5 @@
-"""Table rendering, weights, times and labels (no I/O)."""
+"""mesctl's text: weights, times, labels and the tables of each resource (no I/O); the table
+and details layout itself is tested with ``mes_kernel.text``."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from clients.cli._app import Output
 from clients.cli._bulk import BulkSummary, Failure, ProgressBar
-from clients.cli._render import details, grams, label, table, weight, when
+from clients.cli._render import grams, label, weight, when
 from clients.cli.inventory import balance_table, lot_details
 from clients.cli.orders import order_details, order_table
 from clients.cli.production_floor import operation_details
@@ -39,23 +40,6 @@ def test_when_and_label() -> None:
     assert when(stamp) == "2030-01-02 03:04:05Z"
     assert label(orders_pb2.OrderStatus, orders_pb2.ORDER_STATUS_READY_TO_SHIP) == "READY_TO_SHIP"
     assert label(common_pb2.Priority, 99) == "99"
-
-
-def test_table_aligns_columns_and_right_aligns_numbers() -> None:
-    text = table(["NAME", "QTY", "WEIGHT (g)"], [("ring", 2, "1.500"), ("long pendant", 10, "12.000"), ("x", None, "")])
-    assert text.splitlines() == [
-        "NAME          QTY  WEIGHT (g)",
-        "------------  ---  ----------",
-        "ring            2       1.500",
-        "long pendant   10      12.000",
-        "x               -           -",
-    ]
-    assert table(["A"], []) == "(no results)"
-    assert details([("name", "orders/1"), ("late", True), ("reason", "")]).splitlines() == [
-        "name:   orders/1",
-        "late:   yes",
-        "reason: -",
-    ]
 
 
 def _order() -> orders_pb2.Order:
