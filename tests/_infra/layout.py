@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["FOLDERS", "LEGACY_NAMES", "layout_violations"]
+__all__ = ["FOLDERS", "layout_violations"]
 
 #: Folder (relative to ``tests/``) -> the prefixes its test modules may have.
 FOLDERS: dict[str, tuple[str, ...]] = {
@@ -60,22 +60,6 @@ FOLDERS: dict[str, tuple[str, ...]] = {
     "e2e/faults": ("fault",),
 }
 
-#: Modules named before the convention, to be renamed ``test_production_<topic>.py``.
-LEGACY_NAMES = frozenset(
-    {
-        "unit/production/test_bom.py",
-        "unit/production/test_operations.py",
-        "unit/production/test_styles.py",
-        "unit/production/test_work_orders.py",
-        "integration/production/test_operations.py",
-        "integration/production/test_order_events.py",
-        "integration/production/test_resources.py",
-        "integration/production/test_styles.py",
-        "integration/production/test_work_orders.py",
-    }
-)
-
-
 def _named(name: str, prefix: str) -> bool:
     return name == f"test_{prefix}.py" or name.startswith(f"test_{prefix}_")
 
@@ -91,7 +75,7 @@ def layout_violations(tests_dir: Path) -> list[str]:
         prefixes = FOLDERS.get(folder)
         if prefixes is None:
             problems.append(f"{relative}: folder {folder!r} is not in FOLDERS (tests/_infra/layout.py)")
-        elif relative.as_posix() not in LEGACY_NAMES and not any(_named(name, p) for p in prefixes):
+        elif not any(_named(name, p) for p in prefixes):
             wanted = " or ".join(f"test_{p}_<topic>.py" for p in prefixes)
             problems.append(f"{relative}: name it {wanted}")
     return problems
