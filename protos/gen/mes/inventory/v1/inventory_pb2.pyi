@@ -952,10 +952,11 @@ class ListReservationsRequest(_message.Message):
     ORDER_IDS_FIELD_NUMBER: _builtins.int
     STATES_FIELD_NUMBER: _builtins.int
     page_size: _builtins.int
+    """0 means 50; at most 100, or at most 1000 when order_ids is set."""
     page_token: _builtins.str
     @_builtins.property
     def order_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """Only reservations of these orders."""
+        """Only reservations of these orders (at most 1000)."""
 
     @_builtins.property
     def states(self) -> _containers.RepeatedScalarFieldContainer[Global___ReservationState.ValueType]:

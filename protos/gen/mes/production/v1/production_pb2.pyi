@@ -5,6 +5,7 @@ isort:skip_file
 
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
+from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
@@ -1094,15 +1095,24 @@ class GetWorkOrderRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     NAME_FIELD_NUMBER: _builtins.int
+    READ_MASK_FIELD_NUMBER: _builtins.int
     name: _builtins.str
+    @_builtins.property
+    def read_mask(self) -> _field_mask_pb2.FieldMask:
+        """The fields of the work order to return (AIP-157); unset or empty: every field.
+        Top-level field names of WorkOrder; "*" means every field. A field left out is
+        returned at its default value, and the service does not read it.
+        """
+
     def __init__(
         self,
         *,
         name: _builtins.str = ...,
+        read_mask: _field_mask_pb2.FieldMask | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["read_mask", b"read_mask"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "read_mask", b"read_mask"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1138,18 +1148,24 @@ class BatchGetWorkOrdersRequest(_message.Message):
 
     NAMES_FIELD_NUMBER: _builtins.int
     ALLOW_MISSING_FIELD_NUMBER: _builtins.int
+    READ_MASK_FIELD_NUMBER: _builtins.int
     allow_missing: _builtins.bool
     @_builtins.property
     def names(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def read_mask(self) -> _field_mask_pb2.FieldMask:
+        """The fields of each work order to return, as in GetWorkOrderRequest.read_mask."""
+
     def __init__(
         self,
         *,
         names: _abc.Iterable[_builtins.str] | None = ...,
         allow_missing: _builtins.bool = ...,
+        read_mask: _field_mask_pb2.FieldMask | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["read_mask", b"read_mask"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["allow_missing", b"allow_missing", "names", b"names"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["allow_missing", b"allow_missing", "names", b"names", "read_mask", b"read_mask"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1191,14 +1207,22 @@ class ListWorkOrdersRequest(_message.Message):
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     ORDER_IDS_FIELD_NUMBER: _builtins.int
     STATUSES_FIELD_NUMBER: _builtins.int
+    READ_MASK_FIELD_NUMBER: _builtins.int
     page_size: _builtins.int
+    """0 means 50; at most 100, or at most 1000 when order_ids is set."""
     page_token: _builtins.str
     @_builtins.property
     def order_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """Only work orders of these orders."""
+        """Only work orders of these orders (at most 1000)."""
 
     @_builtins.property
     def statuses(self) -> _containers.RepeatedScalarFieldContainer[Global___WorkOrderStatus.ValueType]: ...
+    @_builtins.property
+    def read_mask(self) -> _field_mask_pb2.FieldMask:
+        """The fields of each work order to return, as in GetWorkOrderRequest.read_mask
+        (a page token stays valid whatever the mask).
+        """
+
     def __init__(
         self,
         *,
@@ -1206,10 +1230,11 @@ class ListWorkOrdersRequest(_message.Message):
         page_token: _builtins.str = ...,
         order_ids: _abc.Iterable[_builtins.str] | None = ...,
         statuses: _abc.Iterable[Global___WorkOrderStatus.ValueType] | None = ...,
+        read_mask: _field_mask_pb2.FieldMask | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["read_mask", b"read_mask"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["order_ids", b"order_ids", "page_size", b"page_size", "page_token", b"page_token", "statuses", b"statuses"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["order_ids", b"order_ids", "page_size", b"page_size", "page_token", b"page_token", "read_mask", b"read_mask", "statuses", b"statuses"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1774,6 +1799,7 @@ class ListOperationsRequest(_message.Message):
     WORK_ORDER_IDS_FIELD_NUMBER: _builtins.int
     STATUSES_FIELD_NUMBER: _builtins.int
     page_size: _builtins.int
+    """0 means 50; at most 100, or at most 1000 when work_order_ids is set."""
     page_token: _builtins.str
     work_center: _builtins.str
     """"workCenters/{code}": that center's queue."""
