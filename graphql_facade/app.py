@@ -22,7 +22,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse as StarletteJSONResponse
+from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -31,6 +32,7 @@ from graphql_facade.caching import Cache
 from graphql_facade.config import FacadeSettings
 from graphql_facade.endpoint import GraphQLEndpoint
 from graphql_facade.events import EventHub
+from graphql_facade.pipeline.request import dumps
 from graphql_facade.runtime import Facade
 from graphql_facade.ws import SubscriptionEndpoint
 from mes_platform.telemetry.logs import get_logger
@@ -40,6 +42,13 @@ __all__ = ["TraceContextMiddleware", "create_app"]
 
 _log = get_logger("mes.facade")
 _HEALTH_TTL_S = 1.0
+
+
+class _JSONResponse(StarletteJSONResponse):
+    """Starlette's JSON response, encoded by orjson."""
+
+    def render(self, content: Any) -> bytes:
+        return dumps(content)
 
 
 class _Lazy:
@@ -61,7 +70,7 @@ class _Lazy:
 
     async def graphql(self, request: Request) -> Response:
         if self.http is None:
-            return JSONResponse({"errors": [{"message": "Starting.", "extensions": {"code": "UNAVAILABLE"}}]}, 503)
+            return _JSONResponse({"errors": [{"message": "Starting.", "extensions": {"code": "UNAVAILABLE"}}]}, 503)
         return await self.http(request)
 
     async def websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -73,10 +82,10 @@ class _Lazy:
     async def healthz(self, request: Request) -> Response:
         facade = self.facade
         if facade is None:
-            return JSONResponse({"status": "starting"}, status_code=503)
+            return _JSONResponse({"status": "starting"}, status_code=503)
         now = time.monotonic()
         if self._health is not None and self._health[0] > now:
-            return JSONResponse(self._health[2], status_code=self._health[1])
+            return _JSONResponse(self._health[2], status_code=self._health[1])
         try:
             async with asyncio.timeout(2.0):
                 services = dict(await facade.backend.health())
@@ -89,7 +98,7 @@ class _Lazy:
         body = {"status": "ok" if healthy else "unavailable", "instance": facade.settings.instance, **checks}
         status = 200 if healthy else 503
         self._health = (now + _HEALTH_TTL_S, status, body)
-        return JSONResponse(body, status_code=status)
+        return _JSONResponse(body, status_code=status)
 
 
 class _WebSocketApp:

@@ -68,6 +68,8 @@ class FacadeSettings:
     memory_cache_max_entries: int = 20_000
     invalidation_coalesce_s: float = 0.25
     document_cache_size: int = 1024
+    #: Queries run as compiled plans (``graphql_facade.compiled``); off: every query runs on Strawberry.
+    compiled_execution: bool = True
     batching: bool = False
     graphiql: bool = False
     ws_allowed_origins: tuple[str, ...] = ()
@@ -153,6 +155,7 @@ class FacadeSettings:
             memory_cache_max_entries=integer("MES_FACADE_MEMORY_CACHE_MAX_ENTRIES", default=20_000),
             invalidation_coalesce_s=number("MES_FACADE_INVALIDATION_COALESCE_MS", 250.0) / 1000.0,
             document_cache_size=integer("MES_FACADE_DOCUMENT_CACHE_SIZE", default=1024),
+            compiled_execution=flag("MES_FACADE_COMPILED", True),
             batching=flag("MES_FACADE_BATCHING", False),
             graphiql=flag("MES_FACADE_GRAPHIQL", False),
             ws_allowed_origins=origins,

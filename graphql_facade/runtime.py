@@ -11,6 +11,7 @@ from typing import Protocol
 from graphql_facade.auth import Authenticator, Viewer
 from graphql_facade.backend import Backend, open_backend
 from graphql_facade.caching import Cache, NullCache, ReferenceCache, ResponseCache, open_cache
+from graphql_facade.compiled import PlanCache
 from graphql_facade.config import FacadeSettings
 from graphql_facade.context import PreparedDocument, RequestContext
 from graphql_facade.events import EventEnvelope, EventHub, Listener
@@ -59,6 +60,8 @@ class Facade:
     apq: QueryStore
     slots: SubscriptionSlots
     counters: CountersFeed
+    #: compiled query plans (None: every query runs on Strawberry)
+    plans: PlanCache | None = None
     closer: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
     events: EventSource | None = None
 
@@ -126,6 +129,7 @@ class Facade:
                 apq=apq,
                 slots=SubscriptionSlots(settings.max_subscriptions_per_partner),
                 counters=counters,
+                plans=PlanCache(settings.document_cache_size) if settings.compiled_execution else None,
                 closer=closer,
             )
             if events and settings.nats_url:

@@ -27,6 +27,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from graphql_facade.context import RequestContext
 from graphql_facade.errors import ErrorCode, FacadeError, syntax_error
 from graphql_facade.limits import LimitError, Priced, check_document, check_subscriptions
+from graphql_facade.pipeline.request import dumps
 from graphql_facade.runtime import Facade
 from graphql_facade.strawberry_internals import GuardedTransportWSHandler
 from mes_platform.telemetry.logs import get_logger
@@ -99,6 +100,10 @@ class SubscriptionEndpoint(GraphQL[RequestContext, None]):
             allowed_origins=settings.ws_allowed_origins,
         )
         self.facade = facade
+
+    def encode_json(self, data: object) -> str:
+        """Messages as text frames (graphql-transport-ws), encoded by orjson."""
+        return dumps(data).decode()
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> RequestContext:
         return self.facade.context(None)

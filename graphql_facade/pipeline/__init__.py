@@ -7,7 +7,7 @@
     prepare            tokens, parse (cached), operation, depth/aliases, type, validation (cached), cost
     admit              submissions per minute, cost bucket (partners; operators are measured only)
     lookup             partners: a hit answers here, refunded down to its measured cost
-    execute            Strawberry runs the prepared document within the request timeout
+    execute            a compiled plan (queries) or Strawberry runs the document within the request timeout
     settle             actual cost and refund, extensions.cost and RateLimit headers, cache store, metrics
 
 Each stage is a small object over the facade's parts, tested on its own; :class:`Pipeline` strings
@@ -26,7 +26,7 @@ from strawberry.types.graphql import OperationType as StrawberryOperationType
 from graphql_facade.auth import Viewer
 from graphql_facade.limits import Limits
 from graphql_facade.pipeline.admit import Admit, InflightGate
-from graphql_facade.pipeline.execute import Execute
+from graphql_facade.pipeline.execute import Execute, Executed
 from graphql_facade.pipeline.lookup import CacheLookup, CacheSlot, operator_hit
 from graphql_facade.pipeline.prepare import Prepare, Prepared, Source
 from graphql_facade.pipeline.request import Operation, Outcome, operation_from
@@ -40,6 +40,7 @@ __all__ = [
     "CacheLookup",
     "CacheSlot",
     "Execute",
+    "Executed",
     "InflightGate",
     "Operation",
     "Outcome",
@@ -57,7 +58,7 @@ class Pipeline:
         self.lookup = CacheLookup(facade.responses, partners=facade.settings.response_cache_partners)
         self.prepare = Prepare(facade.apq, facade.guard, facade.schemas)
         self.admit = Admit(facade.guard)
-        self.execute = Execute(facade.context)
+        self.execute = Execute(facade.context, facade.plans)
         self.settle = Settle(facade.guard)
 
     async def run(
@@ -80,5 +81,5 @@ class Pipeline:
             hit = await slot.get()
             if hit is not None:
                 return await self.settle.cached(admission, prepared, hit)
-        result = await self.execute(viewer, limits, prepared, op, allowed)
+        result = await self.execute(viewer, limits, prepared, op, allowed, source.document_id)
         return await self.settle(viewer, admission, prepared, result, slot)

@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from graphql_facade.errors import ErrorCode, FacadeError
 
 __all__ = ["Operation", "Outcome", "bad_request", "dumps", "error_body", "operation_from", "response_body"]
@@ -50,7 +52,11 @@ class Outcome:
 
 
 def dumps(value: Any) -> bytes:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+    """Compact UTF-8 JSON (orjson; the standard library for what orjson refuses: integers beyond 64 bits)."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def error_body(errors: list[dict[str, Any]], extensions: dict[str, Any] | None = None) -> bytes:

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from strawberry.types import ExecutionResult
-
 from graphql_facade.auth import Viewer
 from graphql_facade.caching import CachedResponse
 from graphql_facade.errors import format_errors
 from graphql_facade.limits import Admission, LimitGuard
 from graphql_facade.metrics import QUERY_COST
+from graphql_facade.pipeline.execute import Executed
 from graphql_facade.pipeline.lookup import CacheSlot
 from graphql_facade.pipeline.prepare import Prepared
 from graphql_facade.pipeline.request import Outcome, dumps, error_body, response_body
@@ -28,11 +27,14 @@ class Settle:
         viewer: Viewer,
         admission: Admission,
         prepared: Prepared,
-        result: ExecutionResult,
+        result: Executed,
         slot: CacheSlot | None,
     ) -> Outcome:
         """An executed operation; a query answered without errors is stored in ``slot``."""
-        settled = await self._guard.settle(admission, result.data, result.errors)
+        if result.actual is not None:  # counted during execution
+            settled = await self._guard.settle_at(admission, result.actual)
+        else:
+            settled = await self._guard.settle(admission, result.data, result.errors)
         QUERY_COST.labels(viewer.audience, "actual").observe(settled.actual)
         data = dumps(result.data) if result.data is not None else None
         if slot is not None and data is not None and not result.errors:

@@ -24,6 +24,7 @@ __all__ = [
     "connection",
     "fixed_connection",
     "list_connection",
+    "list_fetch",
     "paged_connection",
 ]
 
@@ -82,6 +83,18 @@ async def paged_connection(fetch: Fetch[T], convert: Callable[[T], N], first: in
     return connection(await fetch_page(fetch, first, after), convert)
 
 
+def list_fetch(call: Callable[[R], Awaitable[P]], request: R, items: Callable[[P], Iterable[T]]) -> Fetch[T]:
+    """Reads one page of a List RPC: ``call`` (a client's List method) with ``request``'s filters."""
+
+    async def fetch(token: str, size: int) -> tuple[Sequence[T], str]:
+        page = type(request)(page_size=size, page_token=token)
+        page.MergeFrom(request)
+        response = await call(page)
+        return list(items(response)), response.next_page_token
+
+    return fetch
+
+
 async def list_connection(
     call: Callable[[R], Awaitable[P]],
     request: R,
@@ -91,14 +104,7 @@ async def list_connection(
     after: str | None,
 ) -> Connection[N]:
     """A page of a List RPC: ``call`` (a client's List method) with ``request``'s filters, page by page."""
-
-    async def fetch(token: str, size: int) -> tuple[Sequence[T], str]:
-        page = type(request)(page_size=size, page_token=token)
-        page.MergeFrom(request)
-        response = await call(page)
-        return list(items(response)), response.next_page_token
-
-    return await paged_connection(fetch, convert, first, after)
+    return await paged_connection(list_fetch(call, request, items), convert, first, after)
 
 
 def fixed_connection(nodes: Sequence[N], cursor: Callable[[N], str]) -> Connection[N]:

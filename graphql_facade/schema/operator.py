@@ -4,14 +4,16 @@ cancel)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Sequence
 from datetime import UTC, datetime
 from enum import Enum
+from typing import TypeVar
 
 import strawberry
 
+from graphql_facade.backend import Backend
 from graphql_facade.errors import ErrorCode, FacadeError
-from graphql_facade.pagination import check_first
+from graphql_facade.pagination import Fetch, check_first
 from graphql_facade.schema.catalogue import alloys_page, styles_page
 from graphql_facade.schema.common import Alloy, AsOf, Long, LossGrouping, MaterialKind, OrderStatus, Style
 from graphql_facade.schema.connections import Connection, fixed_connection, list_connection, paged_connection
@@ -26,7 +28,18 @@ from mes.inventory.v1 import inventory_pb2 as inv
 from mes.orders.v1 import orders_pb2 as ords
 from mes.production.v1 import production_pb2 as prod
 
-__all__ = ["OperatorMutation", "OperatorQuery", "OperatorSubscription"]
+__all__ = [
+    "OperatorMutation",
+    "OperatorQuery",
+    "OperatorSubscription",
+    "balances_of",
+    "board_request",
+    "counts_request",
+    "metal_loss_request",
+    "offset_fetch",
+]
+
+T = TypeVar("T")
 
 
 @strawberry.input(description="Order board filter.")
@@ -78,6 +91,47 @@ def _operation(ident: str) -> str:
     return name
 
 
+def board_request(
+    statuses: Sequence[OrderStatus] | None, partner_id: str | None, late_only: bool
+) -> ords.ListOrdersRequest:
+    """The ListOrders filter of the board (``INVALID_ARGUMENT`` for a malformed partner id)."""
+    parent = f"partners/{check_id(str(partner_id), 'filter.partnerId')}" if partner_id else ""
+    return ords.ListOrdersRequest(parent=parent, statuses=[s.value for s in statuses or []], late_only=late_only)
+
+
+def counts_request(partner_id: str | None) -> ords.CountOrdersRequest:
+    parent = f"partners/{check_id(str(partner_id), 'partnerId')}" if partner_id else ""
+    return ords.CountOrdersRequest(parent=parent)
+
+
+def offset_fetch(items: Sequence[T]) -> Fetch[T]:
+    """Pages of an in-memory list (tokens are offsets)."""
+
+    async def fetch(token: str, size: int) -> tuple[Sequence[T], str]:
+        offset = int(token) if token.isdigit() else 0
+        end = offset + size
+        return items[offset:end], (str(end) if end < len(items) else "")
+
+    return fetch
+
+
+async def balances_of(backend: Backend, codes: Sequence[str], first: int) -> list[inv.Balance]:
+    """The balances of the alloys ``codes`` picks (at most ``first``, duplicates once)."""
+    check_first(first)
+    wanted = list(dict.fromkeys(codes))[:first]
+    response = await backend.inventory.batch_get_balances(
+        inv.BatchGetBalancesRequest(names=[f"balances/{c}" for c in wanted])
+    )
+    return list(response.balances)
+
+
+def metal_loss_request(by: LossGrouping, since: datetime | None) -> prod.SummarizeMetalLossRequest:
+    request = prod.SummarizeMetalLossRequest(grouping=by.value)
+    if since is not None:
+        request.since_time.FromDatetime(since if since.tzinfo else since.replace(tzinfo=UTC))
+    return request
+
+
 @strawberry.type(name="Query")
 class OperatorQuery:
     @field(description="The event sequences this response reflects at least.")
@@ -95,18 +149,13 @@ class OperatorQuery:
         self, info: Info, first: int, after: str | None = None, filter: OrderFilter | None = None
     ) -> Connection[OperatorOrder]:
         flt = filter or OrderFilter()
-        parent = f"partners/{check_id(str(flt.partner_id), 'filter.partnerId')}" if flt.partner_id else ""
-        statuses = [s.value for s in flt.statuses or []]
-        request = ords.ListOrdersRequest(parent=parent, statuses=statuses, late_only=flt.late_only)
+        request = board_request(flt.statuses, flt.partner_id, flt.late_only)
         call = info.context.backend.orders.list_orders
         return await list_connection(call, request, lambda page: page.orders, OperatorOrder.from_pb, first, after)
 
     @field(description="Orders per status (and late orders), optionally of one partner.")
     async def order_counts(self, info: Info, partner_id: strawberry.ID | None = None) -> OrderCounts:
-        parent = f"partners/{check_id(str(partner_id), 'partnerId')}" if partner_id else ""
-        return OrderCounts.from_pb(
-            await info.context.backend.orders.count_orders(ords.CountOrdersRequest(parent=parent))
-        )
+        return OrderCounts.from_pb(await info.context.backend.orders.count_orders(counts_request(partner_id)))
 
     @strawberry.field
     async def order(self, info: Info, id: strawberry.ID) -> OperatorOrder | None:
@@ -116,13 +165,7 @@ class OperatorQuery:
     @field(description="Work centers with their queue, WIP and throughput.")
     async def work_centers(self, info: Info, first: int, after: str | None = None) -> Connection[WorkCenter]:
         centers = await info.context.loaders.work_centers.all()
-
-        async def fetch(token: str, size: int) -> tuple[list[prod.WorkCenter], str]:
-            offset = int(token) if token.isdigit() else 0
-            end = offset + size
-            return centers[offset:end], (str(end) if end < len(centers) else "")
-
-        return await paged_connection(fetch, WorkCenter.from_pb, first, after)
+        return await paged_connection(offset_fetch(centers), WorkCenter.from_pb, first, after)
 
     @strawberry.field
     async def work_center(self, info: Info, id: strawberry.ID) -> WorkCenter | None:
@@ -135,12 +178,7 @@ class OperatorQuery:
     ) -> Connection[AlloyBalance]:
         backend = info.context.backend
         if codes:
-            check_first(first)
-            wanted = list(dict.fromkeys(codes))[:first]
-            response = await backend.inventory.batch_get_balances(
-                inv.BatchGetBalancesRequest(names=[f"balances/{c}" for c in wanted])
-            )
-            nodes = [AlloyBalance.from_pb(b) for b in response.balances]
+            nodes = [AlloyBalance.from_pb(b) for b in await balances_of(backend, codes, first)]
             return fixed_connection(nodes, lambda node: f"code:{node.material_code}")
         request = inv.ListBalancesRequest(kind=common_pb2.MATERIAL_KIND_METAL)
         call = backend.inventory.list_balances
@@ -154,10 +192,7 @@ class OperatorQuery:
 
     @field(description="Metal loss per operation code or per operator.")
     async def metal_loss(self, info: Info, by: LossGrouping, since: datetime | None = None) -> list[LossSummary]:
-        request = prod.SummarizeMetalLossRequest(grouping=by.value)
-        if since is not None:
-            request.since_time.FromDatetime(since if since.tzinfo else since.replace(tzinfo=UTC))
-        response = await info.context.backend.production.summarize_metal_loss(request)
+        response = await info.context.backend.production.summarize_metal_loss(metal_loss_request(by, since))
         return [LossSummary.from_pb(s) for s in response.summaries]
 
     @field(description="Styles of the catalogue.")

@@ -7,11 +7,12 @@ another partner's order is indistinguishable from a missing one.
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Sequence
 from datetime import UTC, datetime
 
 import strawberry
 
+from graphql_facade.context import RequestContext
 from graphql_facade.errors import ErrorCode, FacadeError
 from graphql_facade.schema.catalogue import alloys_page, styles_page
 from graphql_facade.schema.common import Alloy, Long, OrderStatus, Priority, Style
@@ -21,7 +22,7 @@ from graphql_facade.schema.live import PartnerStatusUpdate, partner_event, statu
 from graphql_facade.schema.orders import PartnerOrder
 from mes.orders.v1 import orders_pb2 as ords
 
-__all__ = ["PartnerMutation", "PartnerQuery", "PartnerSubscription"]
+__all__ = ["PartnerMutation", "PartnerQuery", "PartnerSubscription", "own_orders_request", "partner_of"]
 
 
 @strawberry.input(name="OrderFilter", description="Which of your orders to list.")
@@ -75,11 +76,21 @@ def _submit_request(order: SubmitOrderInput, key: str) -> ords.SubmitOrderReques
     return request
 
 
-def _partner(info: Info) -> str:
-    partner = info.context.partner
-    if partner is None:  # the partner schema only ever runs for partners
+def partner_of(context: RequestContext) -> str:
+    """The caller's partner (``FORBIDDEN`` for anyone else: the partner schema only ever runs for partners)."""
+    partner = context.partner
+    if partner is None:
         raise FacadeError(ErrorCode.FORBIDDEN, "This operation is for partners.")
     return partner
+
+
+def _partner(info: Info) -> str:
+    return partner_of(info.context)
+
+
+def own_orders_request(partner: str, statuses: Sequence[OrderStatus] | None, late_only: bool) -> ords.ListOrdersRequest:
+    statuses_pb = [s.value for s in statuses or []]
+    return ords.ListOrdersRequest(parent=f"partners/{partner}", statuses=statuses_pb, late_only=late_only)
 
 
 @strawberry.type(name="Query")
@@ -95,8 +106,7 @@ class PartnerQuery:
     ) -> Connection[PartnerOrder]:
         partner = _partner(info)
         flt = filter or PartnerOrderFilter()
-        statuses = [s.value for s in flt.statuses or []]
-        request = ords.ListOrdersRequest(parent=f"partners/{partner}", statuses=statuses, late_only=flt.late_only)
+        request = own_orders_request(partner, flt.statuses, flt.late_only)
         call = functools.partial(info.context.backend.orders.list_orders, partner=partner)
         return await list_connection(call, request, lambda page: page.orders, PartnerOrder.from_pb, first, after)
 

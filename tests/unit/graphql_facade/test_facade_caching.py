@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from graphql_facade.caching import NullCache, ResponseCache, open_cache
+from graphql_facade.compiled import Runner
 from graphql_facade.events import EventEnvelope, EventHub
 from mes.orders.v1 import orders_pb2 as ords
 from mes_contracts.events import LOT_RECEIVED, ORDER_STATUS_CHANGED, ORDER_SUBMITTED
@@ -38,6 +39,13 @@ def forbid_execution(client: FacadeClient, monkeypatch: pytest.MonkeyPatch) -> l
             return await _original(*args, **kwargs)
 
         monkeypatch.setattr(schema, "execute", execute)
+    run = Runner.run
+
+    async def compiled(self: Runner) -> Any:
+        ran.append("execute")
+        return await run(self)
+
+    monkeypatch.setattr(Runner, "run", compiled)
     return ran
 
 
