@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
 __all__ = [
     "ERROR_DOMAIN",
@@ -37,10 +38,21 @@ class FieldViolation:
 
 
 class MesError(Exception):
-    """Base of every error a caller may see."""
+    """Base of every error a caller may see.
 
-    code = "INTERNAL"  # name of a grpc.StatusCode
-    default_reason = "INTERNAL"
+    A subclass names its gRPC status code and its default reason in the class line
+    (``class NotFound(MesError, code="NOT_FOUND")``; the reason is the code unless given).
+    """
+
+    code: ClassVar[str] = "INTERNAL"  # name of a grpc.StatusCode
+    default_reason: ClassVar[str] = "INTERNAL"
+
+    def __init_subclass__(cls, *, code: str | None = None, reason: str | None = None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if code is not None:
+            cls.code = code
+        if code is not None or reason is not None:
+            cls.default_reason = reason or cls.code
 
     def __init__(
         self,
@@ -57,48 +69,29 @@ class MesError(Exception):
         self.violations: list[FieldViolation] = list(violations)
 
 
-class InvalidArgument(MesError):
-    code = "INVALID_ARGUMENT"
-    default_reason = "INVALID_ARGUMENT"
+class InvalidArgument(MesError, code="INVALID_ARGUMENT"): ...
 
 
-class NotFound(MesError):
-    code = "NOT_FOUND"
-    default_reason = "NOT_FOUND"
+class NotFound(MesError, code="NOT_FOUND"): ...
 
 
-class AlreadyExists(MesError):
-    code = "ALREADY_EXISTS"
-    default_reason = "ALREADY_EXISTS"
+class AlreadyExists(MesError, code="ALREADY_EXISTS"): ...
 
 
-class FailedPrecondition(MesError):
-    code = "FAILED_PRECONDITION"
-    default_reason = "INVALID_STATE_TRANSITION"
+class FailedPrecondition(MesError, code="FAILED_PRECONDITION", reason="INVALID_STATE_TRANSITION"): ...
 
 
-class Conflict(MesError):
+class Conflict(MesError, code="ABORTED", reason="VERSION_CONFLICT"):
     """Optimistic concurrency failure; the caller may re-read and retry."""
 
-    code = "ABORTED"
-    default_reason = "VERSION_CONFLICT"
+
+class ResourceExhausted(MesError, code="RESOURCE_EXHAUSTED", reason="CAPACITY_EXCEEDED"): ...
 
 
-class ResourceExhausted(MesError):
-    code = "RESOURCE_EXHAUSTED"
-    default_reason = "CAPACITY_EXCEEDED"
+class Unauthenticated(MesError, code="UNAUTHENTICATED"): ...
 
 
-class Unauthenticated(MesError):
-    code = "UNAUTHENTICATED"
-    default_reason = "UNAUTHENTICATED"
+class PermissionDenied(MesError, code="PERMISSION_DENIED"): ...
 
 
-class PermissionDenied(MesError):
-    code = "PERMISSION_DENIED"
-    default_reason = "PERMISSION_DENIED"
-
-
-class Unavailable(MesError):
-    code = "UNAVAILABLE"
-    default_reason = "UNAVAILABLE"
+class Unavailable(MesError, code="UNAVAILABLE"): ...
