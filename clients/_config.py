@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -26,7 +27,8 @@ _FALSE = frozenset({"", "0", "false", "no", "off"})
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Exponential back-off with jitter, applied to UNAVAILABLE failures of idempotent calls only.
+    """Exponential back-off with jitter, applied to UNAVAILABLE and CANCELLED failures of calls that are
+    safe to repeat only (reads, upserts and calls with a ``request_id``: see ``clients._retry``).
 
     Attempt ``n`` (1-based) that fails waits ``min(max_backoff_s, initial_backoff_s * multiplier ** (n - 1))``
     scaled by a random factor in ``[1 - jitter, 1]`` before the next attempt. All attempts share the
@@ -68,7 +70,10 @@ class ClientConfig:
     Channel options (:func:`clients.open_channel`): ``user_agent``, ``max_message_bytes`` (largest
     response accepted), ``keepalive_time_ms``/``keepalive_timeout_ms`` (HTTP/2 pings; None: gRPC's
     default, no pings), ``lb_policy`` (e.g. ``"round_robin"`` over the addresses of an ``ipv4:a,b``
-    target; None: gRPC's default, ``pick_first``), TLS (``tls``, ``tls_ca_file``).
+    target; None: gRPC's default, ``pick_first``), ``health_check`` (with ``round_robin`` only: each
+    address's ``grpc.health.v1`` status is watched and calls go only to servers reporting SERVING, so
+    a server that is stopping -- NOT_SERVING for its ``SHUTDOWN_DELAY_S`` -- gets no new calls),
+    TLS (``tls``, ``tls_ca_file``).
     """
 
     orders_addr: str = DEFAULT_ADDRESSES["orders"]
@@ -86,12 +91,15 @@ class ClientConfig:
     keepalive_time_ms: int | None = None
     keepalive_timeout_ms: int | None = None
     lb_policy: str | None = None
+    health_check: bool = False
 
     def __post_init__(self) -> None:
         if self.deadline_s <= 0:
             raise ValueError("deadline_s must be greater than zero")
         if self.max_message_bytes <= 0:
             raise ValueError("max_message_bytes must be greater than zero")
+        if self.health_check and self.lb_policy != "round_robin":
+            raise ValueError("health_check needs lb_policy='round_robin' (pick_first ignores health)")
 
     @property
     def use_tls(self) -> bool:
@@ -128,6 +136,8 @@ class ClientConfig:
             options.append(("grpc.keepalive_timeout_ms", self.keepalive_timeout_ms))
         if self.lb_policy:
             options.append(("grpc.lb_policy_name", self.lb_policy))
+        if self.health_check:
+            options.append(("grpc.service_config", json.dumps({"healthCheckConfig": {"serviceName": ""}})))
         return options
 
     def with_changes(self, **changes: Any) -> ClientConfig:

@@ -1,4 +1,14 @@
-"""Which calls may be retried, and the retry loop (exponential back-off with jitter, shared deadline)."""
+"""Which calls may be retried, and the retry loop (exponential back-off with jitter, shared deadline).
+
+A call is sent again only when doing so cannot apply it twice (:func:`is_idempotent`: reads,
+upserts, per-order idempotent calls, and requests carrying a ``request_id``, which is the same
+on every attempt) and only after a failure that says the server was unreachable or went away:
+
+* ``UNAVAILABLE``: no server took the call, or one refused it while stopping;
+* ``CANCELLED`` from the server (a local cancellation raises ``asyncio.CancelledError``
+  instead): the server stopped while the call was queued or running, so whether it was
+  applied is unknown; a repeat returns the first outcome (same request id) or reads again.
+"""
 
 from __future__ import annotations
 
@@ -12,9 +22,9 @@ import grpc
 from google.protobuf.message import Message
 
 from clients._config import RetryPolicy
-from clients._errors import DeadlineExceededError, UnavailableError
+from clients._errors import DeadlineExceededError, MesClientError
 
-__all__ = ["IDEMPOTENT_PREFIXES", "call_with_retry", "is_idempotent"]
+__all__ = ["IDEMPOTENT_PREFIXES", "RETRIED_CODES", "call_with_retry", "is_idempotent"]
 
 T = TypeVar("T")
 
@@ -22,6 +32,8 @@ T = TypeVar("T")
 IDEMPOTENT_PREFIXES = ("Get", "List", "BatchGet", "Count", "Summarize", "Explode", "Upsert")
 #: Mutations the contract declares idempotent per key (the order) without a request_id.
 _IDEMPOTENT_METHODS = frozenset({"ReserveOrder", "CreateWorkOrders"})
+#: Failures after which a call that is safe to repeat is sent again.
+RETRIED_CODES = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED})
 
 
 def is_idempotent(method: str, request: Message) -> bool:
@@ -44,8 +56,9 @@ async def call_with_retry(
 ) -> T:
     """Run ``attempt(timeout_s)`` until it succeeds, fails with a non-retryable error, or time runs out.
 
-    Only :class:`UnavailableError` is retried, and only when ``retryable``. Every attempt gets the time
-    left of the overall ``deadline_s`` as its own deadline.
+    Only failures with a code in :data:`RETRIED_CODES` (UNAVAILABLE, CANCELLED) are retried, and only
+    when ``retryable`` (the call is safe to repeat). Every attempt gets the time left of the overall
+    ``deadline_s`` as its own deadline.
     """
     give_up_at = clock() + deadline_s
     number = 0
@@ -58,8 +71,8 @@ async def call_with_retry(
             )
         try:
             return await attempt(remaining)
-        except UnavailableError:
-            if not retryable or number >= policy.max_attempts:
+        except MesClientError as err:
+            if not retryable or err.code not in RETRIED_CODES or number >= policy.max_attempts:
                 raise
             delay = policy.backoff(number, random_unit())
             if clock() + delay >= give_up_at:
