@@ -11,10 +11,10 @@ A partner's API key is shown only once, so the demo keys are kept in
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import grpc
 from google.protobuf.message import Message
@@ -26,10 +26,19 @@ from mes.production.v1 import production_pb2, production_pb2_grpc
 from mes_stack import demo_data as d
 from mes_stack.partner_keys import PARTNERS_FILE, read_partner_keys, write_partner_keys
 
-__all__ = ["DemoReport", "DemoTargets", "alloy_message", "load_demo_data", "style_message"]
+__all__ = [
+    "DemoReport",
+    "DemoTargets",
+    "alloy_message",
+    "load_demo_data",
+    "lot_request",
+    "operator_message",
+    "style_message",
+    "work_center_message",
+]
 
 DEADLINE_S = 10.0
-T = TypeVar("T")
+D = TypeVar("D")
 Resp = TypeVar("Resp", bound=Message)
 
 
@@ -56,45 +65,47 @@ class DemoReport:
 
 
 def alloy_message(alloy: d.AlloyDef) -> inventory_pb2.Alloy:
-    return inventory_pb2.Alloy(
-        name=f"alloys/{alloy.code}",
-        code=alloy.code,
-        metal=inventory_pb2.Metal.Value(f"METAL_{alloy.metal}"),
-        fineness=alloy.fineness,
-        colour=alloy.colour,
-        density_mg_per_cm3=alloy.density_mg_per_cm3,
-        display_name=alloy.display_name,
-        active=True,
-    )
+    metal = inventory_pb2.Metal.Value(f"METAL_{alloy.metal}")
+    return inventory_pb2.Alloy(name=f"alloys/{alloy.code}", active=True, **{**asdict(alloy), "metal": metal})
 
 
 def style_message(style: d.StyleDef) -> production_pb2.Style:
+    """The style with its routing steps and bill of materials (the definitions name the proto fields)."""
+    bill = [
+        production_pb2.BomItem(**{**asdict(b), "kind": common_pb2.MaterialKind.Value(f"MATERIAL_KIND_{b.kind}")})
+        for b in style.bill_of_materials
+    ]
     return production_pb2.Style(
         name=f"styles/{style.sku}",
         sku=style.sku,
         display_name=style.display_name,
         category=production_pb2.StyleCategory.Value(f"STYLE_CATEGORY_{style.category}"),
-        routing=[
-            production_pb2.RoutingStep(
-                sequence=s.sequence,
-                operation_code=s.operation_code,
-                work_center_type=s.work_center_type,
-                expected_minutes=s.expected_minutes,
-                loss_tolerance_per_mille=s.loss_tolerance_per_mille,
-                optional=s.optional,
-            )
-            for s in style.routing
-        ],
-        bill_of_materials=[
-            production_pb2.BomItem(
-                kind=common_pb2.MaterialKind.Value(f"MATERIAL_KIND_{b.kind}"),
-                material_code=b.material_code,
-                weight_mg=b.weight_mg,
-                pieces=b.pieces,
-            )
-            for b in style.bill_of_materials
-        ],
+        routing=[production_pb2.RoutingStep(**asdict(step)) for step in style.routing],
+        bill_of_materials=bill,
         active=True,
+    )
+
+
+def lot_request(lot: d.MetalLotDef | d.StoneLotDef) -> inventory_pb2.ReceiveLotRequest:
+    """The receipt of a demo lot; its request id doubles as the supplier reference."""
+    request = inventory_pb2.ReceiveLotRequest(supplier_reference=lot.request_id, request_id=lot.request_id)
+    if isinstance(lot, d.MetalLotDef):
+        request.kind, request.material_code = common_pb2.MATERIAL_KIND_METAL, lot.alloy_code
+        request.weight_mg = lot.weight_mg
+    else:
+        request.kind, request.material_code = common_pb2.MATERIAL_KIND_STONE, lot.stone_code
+        request.pieces, request.weight_points = lot.pieces, lot.weight_points
+    return request
+
+
+def work_center_message(wc: d.WorkCenterDef) -> production_pb2.WorkCenter:
+    return production_pb2.WorkCenter(name=f"workCenters/{wc.code}", active=True, **asdict(wc))
+
+
+def operator_message(op: d.OperatorDef) -> production_pb2.Operator:
+    role = production_pb2.OPERATOR_ROLE_SUPERVISOR if op.supervisor else production_pb2.OPERATOR_ROLE_OPERATOR
+    return production_pb2.Operator(
+        name=f"operators/{op.code}", code=op.code, display_name=op.display_name, role=role, active=True
     )
 
 
@@ -119,14 +130,39 @@ class _Caller:
         raise AssertionError("unreachable")
 
 
-async def _all_pages(fetch: Callable[[str], Awaitable[tuple[list[T], str]]]) -> list[T]:
-    items: list[T] = []
+async def _listed(
+    call: _Caller, method: Callable[..., Awaitable[Any]], request: type[Message], field: str
+) -> list[Any]:
+    """Every item of a List RPC (``field`` of each page), page after page."""
+    items: list[Any] = []
     token = ""
     while True:
-        page, token = await fetch(token)
-        items.extend(page)
+        page = await call(method, request(page_size=100, page_token=token))
+        items.extend(getattr(page, field))
+        token = page.next_page_token
         if not token:
             return items
+
+
+async def _found(
+    call: _Caller, method: Callable[..., Awaitable[Any]], request: type[Message], names: list[str]
+) -> set[str]:
+    """The names a BatchGet RPC finds."""
+    return set(names) - set((await call(method, request(names=names, allow_missing=True))).missing_names)
+
+
+async def _create_missing(
+    report: DemoReport,
+    kind: str,
+    wanted: Sequence[D],
+    missing: Callable[[D], bool],
+    create: Callable[[D], Awaitable[None]],
+) -> None:
+    """Create each of ``wanted`` that is ``missing``; counted under ``kind`` (created, defined)."""
+    new = [item for item in wanted if missing(item)]
+    for item in new:
+        await create(item)
+    report.counts[kind] = (len(new), len(wanted))
 
 
 def _is(exc: grpc.aio.AioRpcError, *codes: grpc.StatusCode) -> bool:
@@ -136,112 +172,48 @@ def _is(exc: grpc.aio.AioRpcError, *codes: grpc.StatusCode) -> bool:
 async def _load_inventory(
     stub: inventory_pb2_grpc.InventoryServiceAsyncStub, call: _Caller, report: DemoReport
 ) -> None:
-    res = await call(
-        stub.BatchGetAlloys,
-        inventory_pb2.BatchGetAlloysRequest(names=[f"alloys/{a.code}" for a in d.ALLOYS], allow_missing=True),
-    )
-    missing = set(res.missing_names)
-    new = 0
-    for alloy in d.ALLOYS:
-        if f"alloys/{alloy.code}" in missing:
-            await call(stub.UpsertAlloy, inventory_pb2.UpsertAlloyRequest(alloy=alloy_message(alloy)))
-            new += 1
-    report.counts["alloys"] = (new, len(d.ALLOYS))
+    names = [f"alloys/{a.code}" for a in d.ALLOYS]
+    alloys = await _found(call, stub.BatchGetAlloys, inventory_pb2.BatchGetAlloysRequest, names)
 
-    async def lots_page(token: str) -> tuple[list[inventory_pb2.MaterialLot], str]:
-        page = await call(stub.ListLots, inventory_pb2.ListLotsRequest(page_size=100, page_token=token))
-        return list(page.lots), page.next_page_token
+    async def upsert_alloy(alloy: d.AlloyDef) -> None:
+        await call(stub.UpsertAlloy, inventory_pb2.UpsertAlloyRequest(alloy=alloy_message(alloy)))
 
-    known = {lot.supplier_reference for lot in await _all_pages(lots_page)}
-    new = 0
-    for metal in d.METAL_LOTS:
-        if metal.request_id not in known:
-            await call(
-                stub.ReceiveLot,
-                inventory_pb2.ReceiveLotRequest(
-                    kind=common_pb2.MATERIAL_KIND_METAL,
-                    material_code=metal.alloy_code,
-                    weight_mg=metal.weight_mg,
-                    supplier_reference=metal.request_id,
-                    request_id=metal.request_id,
-                ),
-            )
-            new += 1
-    for stone in d.STONE_LOTS:
-        if stone.request_id not in known:
-            await call(
-                stub.ReceiveLot,
-                inventory_pb2.ReceiveLotRequest(
-                    kind=common_pb2.MATERIAL_KIND_STONE,
-                    material_code=stone.stone_code,
-                    pieces=stone.pieces,
-                    weight_points=stone.weight_points,
-                    supplier_reference=stone.request_id,
-                    request_id=stone.request_id,
-                ),
-            )
-            new += 1
-    report.counts["lots"] = (new, len(d.METAL_LOTS) + len(d.STONE_LOTS))
+    await _create_missing(report, "alloys", d.ALLOYS, lambda a: f"alloys/{a.code}" not in alloys, upsert_alloy)
+
+    async def receive(lot: d.MetalLotDef | d.StoneLotDef) -> None:
+        await call(stub.ReceiveLot, lot_request(lot))
+
+    received = {
+        lot.supplier_reference for lot in await _listed(call, stub.ListLots, inventory_pb2.ListLotsRequest, "lots")
+    }
+    lots: list[d.MetalLotDef | d.StoneLotDef] = [*d.METAL_LOTS, *d.STONE_LOTS]
+    await _create_missing(report, "lots", lots, lambda lot: lot.request_id not in received, receive)
 
 
 async def _load_production(
     stub: production_pb2_grpc.ProductionServiceAsyncStub, call: _Caller, report: DemoReport
 ) -> None:
-    async def centers_page(token: str) -> tuple[list[production_pb2.WorkCenter], str]:
-        page = await call(stub.ListWorkCenters, production_pb2.ListWorkCentersRequest(page_size=100, page_token=token))
-        return list(page.work_centers), page.next_page_token
+    async def upsert_center(wc: d.WorkCenterDef) -> None:
+        request = production_pb2.UpsertWorkCenterRequest(work_center=work_center_message(wc))
+        await call(stub.UpsertWorkCenter, request)
 
-    known = {wc.code for wc in await _all_pages(centers_page)}
-    new = 0
-    for wc in d.WORK_CENTERS:
-        if wc.code not in known:
-            await call(
-                stub.UpsertWorkCenter,
-                production_pb2.UpsertWorkCenterRequest(
-                    work_center=production_pb2.WorkCenter(
-                        name=f"workCenters/{wc.code}",
-                        code=wc.code,
-                        work_center_type=wc.work_center_type,
-                        display_name=wc.display_name,
-                        capacity=wc.capacity,
-                        active=True,
-                    )
-                ),
-            )
-            new += 1
-    report.counts["work centers"] = (new, len(d.WORK_CENTERS))
+    centers = await _listed(call, stub.ListWorkCenters, production_pb2.ListWorkCentersRequest, "work_centers")
+    codes = {wc.code for wc in centers}
+    await _create_missing(report, "work centers", d.WORK_CENTERS, lambda wc: wc.code not in codes, upsert_center)
 
-    async def operators_page(token: str) -> tuple[list[production_pb2.Operator], str]:
-        page = await call(stub.ListOperators, production_pb2.ListOperatorsRequest(page_size=100, page_token=token))
-        return list(page.operators), page.next_page_token
+    async def upsert_operator(op: d.OperatorDef) -> None:
+        await call(stub.UpsertOperator, production_pb2.UpsertOperatorRequest(operator=operator_message(op)))
 
-    known = {op.code for op in await _all_pages(operators_page)}
-    new = 0
-    for op in d.OPERATORS:
-        if op.code not in known:
-            role = production_pb2.OPERATOR_ROLE_SUPERVISOR if op.supervisor else production_pb2.OPERATOR_ROLE_OPERATOR
-            await call(
-                stub.UpsertOperator,
-                production_pb2.UpsertOperatorRequest(
-                    operator=production_pb2.Operator(
-                        name=f"operators/{op.code}", code=op.code, display_name=op.display_name, role=role, active=True
-                    )
-                ),
-            )
-            new += 1
-    report.counts["operators"] = (new, len(d.OPERATORS))
+    operators = await _listed(call, stub.ListOperators, production_pb2.ListOperatorsRequest, "operators")
+    codes = {op.code for op in operators}
+    await _create_missing(report, "operators", d.OPERATORS, lambda op: op.code not in codes, upsert_operator)
 
-    res = await call(
-        stub.BatchGetStyles,
-        production_pb2.BatchGetStylesRequest(names=[f"styles/{s.sku}" for s in d.STYLES], allow_missing=True),
-    )
-    missing = set(res.missing_names)
-    new = 0
-    for style in d.STYLES:
-        if f"styles/{style.sku}" in missing:
-            await call(stub.UpsertStyle, production_pb2.UpsertStyleRequest(style=style_message(style)))
-            new += 1
-    report.counts["styles"] = (new, len(d.STYLES))
+    async def upsert_style(style: d.StyleDef) -> None:
+        await call(stub.UpsertStyle, production_pb2.UpsertStyleRequest(style=style_message(style)))
+
+    names = [f"styles/{s.sku}" for s in d.STYLES]
+    styles = await _found(call, stub.BatchGetStyles, production_pb2.BatchGetStylesRequest, names)
+    await _create_missing(report, "styles", d.STYLES, lambda s: f"styles/{s.sku}" not in styles, upsert_style)
 
 
 async def _key_is_valid(stub: orders_pb2_grpc.OrdersServiceAsyncStub, call: _Caller, partner_id: str, key: str) -> bool:
