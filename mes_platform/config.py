@@ -20,6 +20,15 @@ Operational knobs (same lookup; defaults in brackets):
 ``GRPC_KEEPALIVE_S`` [60; 0 = off]
     the server pings idle clients this often and drops them after 20 s without an
     answer; client pings are accepted down to every 10 s.
+``ROLE`` [all]
+    what this process runs: ``api`` (the gRPC API; the outbox relay runs in the
+    worker, woken over NATS), ``worker`` (consumers, background tasks, retention and the
+    outbox relay, with gRPC health on ``GRPC_PORT``) or ``all`` (both, one process).
+``SHUTDOWN_DELAY_S`` [5]
+    on SIGTERM the process reports NOT_SERVING at once and keeps accepting calls this
+    long, so that balancers move away (a worker serves no calls: no delay there).
+``SHUTDOWN_GRACE_S`` [10]
+    then new calls are refused (UNAVAILABLE) and calls in flight get this long to finish.
 
 ``common`` holds the unprefixed ``MES_<NAME>`` values (without ``MES_``, other services'
 prefixed keys left out): the fallback of ``extra`` for knobs read by name, such as the
@@ -33,16 +42,19 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 from mes_platform.auth import Principal, parse_tokens
 
-__all__ = ["DEFAULT_DEV_TOKEN", "DEFAULT_PORTS", "ServiceSettings", "normalize_db_url"]
+__all__ = ["DEFAULT_DEV_TOKEN", "DEFAULT_PORTS", "ROLES", "Role", "ServiceSettings", "normalize_db_url"]
 
 #: Token accepted when MES_AUTH_TOKENS is not set (local development only).
 DEFAULT_DEV_TOKEN = "mes-dev-token"
 #: Default gRPC ports; chosen away from the usual 50051 and from other servers' ports.
 DEFAULT_PORTS = {"orders": 50151, "inventory": 50152, "production": 50153}
+Role = Literal["all", "api", "worker"]
+#: What one process of a service may run (``ROLE``): the API, the workers, or both.
+ROLES: tuple[Role, ...] = ("all", "api", "worker")
 
 
 def normalize_db_url(url: str) -> str:
@@ -55,6 +67,13 @@ def normalize_db_url(url: str) -> str:
         if url.startswith(plain):
             return driver + url[len(plain) :]
     return url
+
+
+def _role(value: str) -> Role:
+    for role in ROLES:
+        if value == role:
+            return role
+    raise ValueError(f"ROLE must be one of {', '.join(ROLES)}, not {value!r}")
 
 
 @dataclass(frozen=True)
@@ -82,6 +101,18 @@ class ServiceSettings:
     grpc_max_connection_age_grace_s: float = 30.0
     grpc_keepalive_s: float = 60.0
     common: Mapping[str, str] = field(default_factory=dict)
+    role: Role = "all"
+    shutdown_delay_s: float = 5.0
+
+    @property
+    def serves_api(self) -> bool:
+        """This process serves the service's gRPC API (roles ``api`` and ``all``)."""
+        return self.role != "worker"
+
+    @property
+    def runs_workers(self) -> bool:
+        """This process runs the consumers, background tasks and retention (``worker``, ``all``)."""
+        return self.role != "api"
 
     @classmethod
     def of(cls, base: ServiceSettings) -> Self:
@@ -127,6 +158,7 @@ class ServiceSettings:
                 raise ValueError(f"{key} must be >= {minimum:g}")
             return value
 
+        role = _role((get("ROLE", "all") or "all").strip().lower())
         metrics_port = int(number("METRICS_PORT", 0))
         if metrics_port > 65535:
             raise ValueError("METRICS_PORT must be a TCP port (1..65535) or 0")
@@ -142,7 +174,9 @@ class ServiceSettings:
             page_token_secret=(get("PAGE_TOKEN_SECRET", "mes-dev-page-secret") or "").encode(),
             tls_cert_file=get("TLS_CERT_FILE"),
             tls_key_file=get("TLS_KEY_FILE"),
-            shutdown_grace_s=float(get("SHUTDOWN_GRACE_S", "10") or 10),
+            shutdown_grace_s=number("SHUTDOWN_GRACE_S", 10.0),
+            shutdown_delay_s=number("SHUTDOWN_DELAY_S", 5.0),
+            role=role,
             default_deadline_s=float(get("DEFAULT_DEADLINE_S", "30") or 30),
             log_level=(get("LOG_LEVEL", "INFO") or "INFO").upper(),
             log_json=(get("LOG_FORMAT", "json") or "json") == "json",

@@ -191,8 +191,14 @@ class ServerHandle:
         for name in ("", *self.service_names):
             await self.health.set(name, status)
 
-    async def stop(self, grace: float) -> None:
+    async def enter_shutdown(self) -> None:
+        """Report NOT_SERVING for every name from now on (later ``set_serving`` calls are ignored)."""
         await self.health.enter_graceful_shutdown()
+
+    async def stop(self, grace: float) -> None:
+        """NOT_SERVING, then refuse new calls (clients get UNAVAILABLE) while the calls in flight get
+        ``grace`` seconds to finish; those still running then are cancelled."""
+        await self.enter_shutdown()
         await self.server.stop(grace)
 
 

@@ -1,4 +1,9 @@
-"""Process lifecycle: health follows dependencies; SIGTERM/SIGINT stop gracefully."""
+"""Process lifecycle: health follows dependencies; SIGTERM/SIGINT stop gracefully.
+
+:class:`ShutdownSignals` turns the first SIGTERM/SIGINT into a request for a graceful stop
+and a second one into "hurry": the waits of the graceful stop (the NOT_SERVING delay) are
+cut short.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from mes_platform.grpc_server import ServerHandle
 from mes_platform.telemetry.logs import get_logger
 
-__all__ = ["Closer", "HealthMonitor", "wait_for_shutdown_signal"]
+__all__ = ["Closer", "HealthMonitor", "ShutdownSignals", "sleep_unless"]
 
 _log = get_logger("mes.lifecycle")
 Probe = Callable[[], Awaitable[bool]]
@@ -74,10 +79,37 @@ class Closer:
                 _log.exception("close_failed", resource=name)
 
 
-async def wait_for_shutdown_signal() -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
-    _log.info("shutdown_signal")
+class ShutdownSignals:
+    """SIGTERM/SIGINT handlers of a process: the first signal sets :attr:`requested`, any
+    later one :attr:`hurry` (skip the remaining waits of the graceful stop)."""
+
+    def __init__(self) -> None:
+        self.requested = asyncio.Event()
+        self.hurry = asyncio.Event()
+
+    def install(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._received, sig)
+
+    def _received(self, sig: int) -> None:
+        if self.requested.is_set():
+            _log.warning("shutdown_hurried", signal=signal.Signals(sig).name)
+            self.hurry.set()
+        else:
+            _log.info("shutdown_signal", signal=signal.Signals(sig).name)
+            self.requested.set()
+
+    async def wait(self) -> None:
+        await self.requested.wait()
+
+
+async def sleep_unless(seconds: float, event: asyncio.Event | None) -> None:
+    """Sleep ``seconds``, or less when ``event`` gets set meanwhile."""
+    if seconds <= 0 or (event is not None and event.is_set()):
+        return
+    if event is None:
+        await asyncio.sleep(seconds)
+        return
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(event.wait(), timeout=seconds)

@@ -7,13 +7,21 @@ rest, in this order:
 
 1. migrate (``MIGRATE_ON_START``), open the writer and reader engines;
 2. the ``/metrics`` endpoint (``METRICS_PORT``);
-3. the gRPC server with the shared interceptor, health and reflection;
-4. messaging (``NATS_URL``): streams, the outbox relay, the consumers, retention, and the
-   service's background tasks (which run where the consumers run);
-5. the health monitor: SERVING while the database (and NATS) answer.
+3. the gRPC server with the shared interceptor, health and reflection (the service's API
+   only where the process serves it: ``ROLE`` ``api`` or ``all``);
+4. messaging (``NATS_URL``), by role (:mod:`mes_platform.roles`): streams, the outbox relay,
+   the consumers, retention and the service's background tasks where workers run; the
+   relay's wake-ups where only the API runs;
+5. the health monitor: SERVING while the database (and NATS, where consumers or a relay
+   run) answer.
 
 :func:`run_service` is a process's ``main``: settings from the environment, logs, start,
-then on SIGTERM/SIGINT a graceful stop (:meth:`RunningService.shutdown`).
+then on SIGTERM/SIGINT a graceful stop (:meth:`RunningService.aclose`): NOT_SERVING at
+once, calls still accepted for ``SHUTDOWN_DELAY_S`` (so that balancers move away; a
+worker has no such delay), then new calls refused (UNAVAILABLE) while calls in flight get
+``SHUTDOWN_GRACE_S``, then consumers stop (the batch in flight finishes, the rest goes
+back), the relay finishes its batch, NATS drains, the database closes. A second signal
+skips what is left of the delay.
 """
 
 from __future__ import annotations
@@ -22,16 +30,18 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Generic, Protocol, TypeVar
+from typing import Generic, TypeVar
 
 import grpc
 
 from mes_platform.config import ServiceSettings
 from mes_platform.db import Database
 from mes_platform.grpc_server import Authenticator, PartnerKeyResolver, ServerHandle, create_server
-from mes_platform.lifecycle import Closer, HealthMonitor, wait_for_shutdown_signal
+from mes_platform.lifecycle import Closer, HealthMonitor, ShutdownSignals, sleep_unless
 from mes_platform.messaging.runtime import ConsumerSpec, MessagingSettings, NatsUnavailable, Probe, ServiceMessaging
 from mes_platform.migrations import upgrade
+from mes_platform.relay_wake import RelayWaker
+from mes_platform.roles import BackgroundTask, RoleParts, start_role
 from mes_platform.tables import InfraTables
 from mes_platform.telemetry.logs import configure_logging, get_logger
 from mes_platform.telemetry.metrics import MetricsServer, start_metrics_server
@@ -43,21 +53,13 @@ H = TypeVar("H")
 _log = get_logger("mes.runtime")
 
 
-class BackgroundTask(Protocol):
-    """A job of the service that runs beside its consumers (e.g. a periodic sweep)."""
-
-    def start(self) -> None: ...
-
-    async def stop(self) -> None: ...
-
-
 @dataclass
 class Wiring(Generic[H]):
     """What a service builds from its settings and database.
 
-    ``register`` adds the servicer to the gRPC server; ``consumers`` and ``tasks`` run only
-    where the process runs consumers; ``handles`` is whatever the service wants to expose to
-    tests and tools (its use cases, units of work...).
+    ``register`` adds the servicer to the gRPC server (where the process serves the API);
+    ``consumers`` and ``tasks`` run only where the process runs workers; ``handles`` is
+    whatever the service wants to expose to tests and tools (its use cases, units of work...).
     """
 
     register: Callable[[grpc.aio.Server], None]
@@ -94,6 +96,7 @@ class RunningService(Generic[S, H]):
     wiring: Wiring[H]
     messaging: ServiceMessaging | None = None
     metrics: MetricsServer | None = None
+    waker: RelayWaker | None = None
     _closed: bool = field(default=False, repr=False)
 
     @property
@@ -104,21 +107,38 @@ class RunningService(Generic[S, H]):
     def handles(self) -> H:
         return self.wiring.handles
 
-    async def aclose(self, grace_s: float | None = None) -> None:
-        """Stop serving (in-flight calls get ``grace_s``, default ``SHUTDOWN_GRACE_S``), then
-        stop consumers, relay and tasks, drain NATS and close the database."""
+    async def aclose(
+        self, grace_s: float | None = None, *, delay_s: float = 0.0, hurry: asyncio.Event | None = None
+    ) -> None:
+        """Stop: NOT_SERVING at once; where the API is served, calls are still accepted for
+        ``delay_s`` (0 here: tests stop at once; ``serve`` passes ``SHUTDOWN_DELAY_S``) unless
+        ``hurry`` gets set; then new calls are refused while in-flight calls get ``grace_s``
+        (default ``SHUTDOWN_GRACE_S``); then consumers, tasks and relay stop, NATS drains and
+        the database closes."""
         if self._closed:
             return
         self._closed = True
         await self.monitor.stop()
-        await self.handle.stop(self.settings.shutdown_grace_s if grace_s is None else grace_s)
+        await self.handle.enter_shutdown()
+        name = self.settings.service
+        if delay_s > 0 and self.settings.serves_api:
+            _log.info("shutdown_not_serving", service=name, accepting_calls_for_s=delay_s)
+            await sleep_unless(delay_s, hurry)
+        grace = self.settings.shutdown_grace_s if grace_s is None else grace_s
+        _log.info("shutdown_refusing_new_calls", service=name, grace_s=grace)
+        await self.handle.stop(grace)
         await self.closer.aclose()
+        _log.info("shutdown_complete", service=name)
+
+
+def _no_api(_server: grpc.aio.Server) -> None:
+    """A worker's gRPC server carries health and reflection only."""
 
 
 async def start_service(
     spec: ServiceSpec[S, H], settings: ServiceSettings, *, port: int | None = None
 ) -> RunningService[S, H]:
-    """Start one service process's parts; returns once its health is known."""
+    """Start one service process's parts (by ``settings.role``); returns once its health is known."""
     config = spec.settings(settings)
     messaging_settings = MessagingSettings.from_settings(config)
     if config.migrate_on_start:
@@ -132,17 +152,18 @@ async def start_service(
     )
     closer.push("database", db.dispose)
     probes: dict[str, Probe] = {"database": db.ping}
-    messaging: ServiceMessaging | None = None
+    parts = RoleParts()
     metrics: MetricsServer | None = None
     try:
         if config.metrics_port:
             metrics = start_metrics_server(config.grpc_host, config.metrics_port)
             closer.push("metrics", metrics.close)
         wiring = spec.wire(config, db)
+        api = config.serves_api
         handle = await create_server(
             service=spec.name,
-            register=wiring.register,
-            service_names=wiring.service_names,
+            register=wiring.register if api else _no_api,
+            service_names=wiring.service_names if api else (),
             authenticator=Authenticator(config.tokens, partner_keys=wiring.partner_keys),
             host=config.grpc_host,
             port=config.grpc_port if port is None else port,
@@ -155,19 +176,17 @@ async def start_service(
         )
         if messaging_settings is not None:
             try:
-                messaging = await ServiceMessaging.start(
+                parts = await start_role(
                     service=spec.name,
+                    config=config,
                     settings=messaging_settings,
                     db=db,
                     infra=spec.infra,
                     consumers=wiring.consumers,
+                    tasks=wiring.tasks,
                     closer=closer,
                     probes=probes,
                 )
-                if messaging_settings.run_consumers:
-                    for task in wiring.tasks:
-                        task.start()
-                        closer.push(type(task).__name__, task.stop)
             except BaseException:
                 await handle.stop(0)
                 raise
@@ -177,17 +196,20 @@ async def start_service(
     monitor = HealthMonitor(handle, probes)
     await monitor.check_once()
     monitor.start()
-    return RunningService(config, db, handle, monitor, closer, wiring, messaging, metrics)
+    return RunningService(config, db, handle, monitor, closer, wiring, parts.messaging, metrics, parts.waker)
 
 
 async def serve(spec: ServiceSpec[S, H], settings: S, *, until: Callable[[], Awaitable[None]] | None = None) -> None:
     """Start, log where it listens, wait for SIGTERM/SIGINT (or ``until``), stop gracefully."""
+    signals = ShutdownSignals()
+    if until is None:
+        signals.install()
     service = await start_service(spec, settings)
-    _log.info("listening", service=spec.name, host=settings.grpc_host, port=service.port)
+    _log.info("listening", service=spec.name, role=settings.role, host=settings.grpc_host, port=service.port)
     try:
-        await (until or wait_for_shutdown_signal)()
+        await (until or signals.wait)()
     finally:
-        await service.aclose()
+        await service.aclose(delay_s=settings.shutdown_delay_s, hurry=signals.hurry)
 
 
 def run_service(spec: ServiceSpec[S, H]) -> None:
