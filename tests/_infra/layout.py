@@ -43,6 +43,7 @@ FOLDERS: dict[str, tuple[str, ...]] = {
     "unit/perf": ("perf",),
     "unit/production": ("production",),
     "unit/tools": ("import",),
+    "unit/webhooks": ("webhooks",),
     # integration: one real adapter
     "integration/clients": ("clients", "mesctl"),
     "integration/graphql_facade": ("facade",),
@@ -55,9 +56,11 @@ FOLDERS: dict[str, tuple[str, ...]] = {
     "integration/orders": ("orders",),
     "integration/production": ("production",),
     "integration/saga": ("saga",),
+    "integration/webhooks": ("webhooks",),
     # e2e: real processes on loopback
     "e2e": ("stack", "graphql"),
     "e2e/faults": ("fault",),
+    "e2e/webhooks": ("webhooks",),
 }
 
 def _named(name: str, prefix: str) -> bool:

@@ -1,0 +1,1 @@
+"""The webhooks service: partners' endpoints and the signed, retried deliveries of their events."""

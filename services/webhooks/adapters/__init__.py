@@ -1,0 +1,1 @@
+"""Storage and HTTP adapters of the webhooks service (they implement the ports)."""

@@ -1,0 +1,163 @@
+"""SQL implementation of :class:`EndpointRepository` (and the order references)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mes_kernel.clock import as_utc, as_utc_or_none
+from mes_kernel.errors import Conflict
+from mes_platform.keyset import keyset_after
+from services.webhooks.adapters.tables import deliveries, delivery_log, endpoints, order_refs
+from services.webhooks.domain.endpoint import DisabledBy, Endpoint, EventType
+
+__all__ = ["SqlEndpointRepository", "SqlOrderRefRepository"]
+
+
+class SqlEndpointRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def get(self, endpoint_id: str, *, for_update: bool = False) -> Endpoint | None:
+        query = select(endpoints).where(endpoints.c.endpoint_id == endpoint_id)
+        if for_update:
+            query = query.with_for_update()
+        row = (await self._session.execute(query)).first()
+        return _endpoint(row) if row is not None else None
+
+    async def get_many(self, endpoint_ids: Collection[str]) -> dict[str, Endpoint]:
+        if not endpoint_ids:
+            return {}
+        rows = await self._session.execute(select(endpoints).where(endpoints.c.endpoint_id.in_(list(endpoint_ids))))
+        return {row.endpoint_id: _endpoint(row) for row in rows}
+
+    async def add(self, endpoint: Endpoint) -> None:
+        await self._session.execute(
+            insert(endpoints).values(
+                endpoint_id=endpoint.endpoint_id,
+                partner_id=endpoint.partner_id,
+                created_at=endpoint.created_at,
+                **_values(endpoint),
+            )
+        )
+
+    async def save(self, endpoint: Endpoint, *, expected_version: int) -> None:
+        result = await self._session.execute(
+            update(endpoints)
+            .where(endpoints.c.endpoint_id == endpoint.endpoint_id, endpoints.c.version == expected_version)
+            .values(**_values(endpoint))
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise Conflict(f"webhook endpoint {endpoint.endpoint_id} was changed concurrently; retry")
+
+    async def set_failing(self, failing_since: Mapping[str, datetime | None]) -> None:
+        if not failing_since:
+            return
+        stmt = (
+            update(endpoints)
+            .where(endpoints.c.endpoint_id == bindparam("b_id"))
+            .values(failing_since=bindparam("b_since"))
+        )
+        await self._session.execute(stmt, [{"b_id": k, "b_since": v} for k, v in failing_since.items()])
+
+    async def delete(self, endpoint_id: str) -> None:
+        await self._session.execute(delete(deliveries).where(deliveries.c.endpoint_id == endpoint_id))
+        await self._session.execute(delete(delivery_log).where(delivery_log.c.endpoint_id == endpoint_id))
+        await self._session.execute(delete(endpoints).where(endpoints.c.endpoint_id == endpoint_id))
+
+    async def count(self, partner_id: str) -> int:
+        found = await self._session.scalar(
+            select(func.count()).select_from(endpoints).where(endpoints.c.partner_id == partner_id)
+        )
+        return int(found or 0)
+
+    async def find(self, partner_id: str | None, *, after: tuple[datetime, str] | None, limit: int) -> list[Endpoint]:
+        query = select(endpoints).order_by(endpoints.c.created_at, endpoints.c.endpoint_id).limit(limit)
+        if partner_id is not None:
+            query = query.where(endpoints.c.partner_id == partner_id)
+        if after is not None:
+            query = query.where(
+                keyset_after([(endpoints.c.created_at, after[0], False), (endpoints.c.endpoint_id, after[1], False)])
+            )
+        return [_endpoint(row) for row in await self._session.execute(query)]
+
+    async def subscribed(self, partner_id: str, event_type: EventType) -> list[Endpoint]:
+        rows = await self._session.execute(
+            select(endpoints).where(endpoints.c.partner_id == partner_id).order_by(endpoints.c.created_at)
+        )
+        found = (_endpoint(row) for row in rows)
+        return [endpoint for endpoint in found if endpoint.subscribes_to(event_type)]
+
+
+class SqlOrderRefRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def remember(self, order_id: str, partner_id: str, partner_reference: str, at: datetime) -> None:
+        row = {"order_id": order_id, "partner_id": partner_id, "partner_reference": partner_reference, "created_at": at}
+        if self._session.get_bind().dialect.name == "postgresql":
+            await self._session.execute(postgresql.insert(order_refs).values(row).on_conflict_do_nothing())
+        else:
+            await self._session.execute(sqlite.insert(order_refs).values(row).on_conflict_do_nothing())
+
+    async def reference(self, order_id: str) -> str | None:
+        found = await self._session.scalar(
+            select(order_refs.c.partner_reference).where(order_refs.c.order_id == order_id)
+        )
+        return None if found is None else str(found)
+
+
+# -- rows <-> domain ----------------------------------------------------------------------
+
+
+def _values(endpoint: Endpoint) -> dict[str, Any]:
+    """The columns a change of the endpoint may move (an insert adds the fixed ones)."""
+    return {
+        "url": endpoint.url,
+        "description": endpoint.description,
+        "event_types": ",".join(sorted(t.value for t in endpoint.event_types)),
+        "enabled": endpoint.enabled,
+        "disabled_by": endpoint.disabled_by.value if endpoint.disabled_by else None,
+        "disabled_reason": endpoint.disabled_reason,
+        "disabled_at": endpoint.disabled_at,
+        "failing_since": endpoint.failing_since,
+        "secret": endpoint.secret,
+        "secret_created_at": endpoint.secret_created_at,
+        "previous_secret": endpoint.previous_secret,
+        "previous_secret_expires_at": endpoint.previous_secret_expires_at,
+        "version": endpoint.version,
+        "updated_at": endpoint.updated_at,
+    }
+
+
+def _event_types(value: str) -> frozenset[EventType]:
+    known = {t.value: t for t in EventType}
+    return frozenset(known[part] for part in value.split(",") if part in known)
+
+
+def _endpoint(row: Row[Any]) -> Endpoint:
+    return Endpoint(
+        endpoint_id=row.endpoint_id,
+        partner_id=row.partner_id,
+        url=row.url,
+        description=row.description,
+        event_types=_event_types(row.event_types),
+        secret=row.secret,
+        secret_created_at=as_utc(row.secret_created_at),
+        created_at=as_utc(row.created_at),
+        updated_at=as_utc(row.updated_at),
+        version=row.version,
+        enabled=bool(row.enabled),
+        disabled_by=DisabledBy(row.disabled_by) if row.disabled_by else None,
+        disabled_reason=row.disabled_reason,
+        disabled_at=as_utc_or_none(row.disabled_at),
+        failing_since=as_utc_or_none(row.failing_since),
+        previous_secret=row.previous_secret,
+        previous_secret_expires_at=as_utc_or_none(row.previous_secret_expires_at),
+    )

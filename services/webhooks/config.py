@@ -1,0 +1,124 @@
+"""Settings of the webhooks service: the shared ``ServiceSettings`` plus its own knobs.
+
+Knobs (environment, ``MES_WEBHOOKS_`` prefix; defaults in brackets):
+
+``DEV_MODE`` [0]                 the development flag (also ``MES_DEV_MODE``): endpoints may use
+                                 ``http://`` and private or loopback hosts. Never set in production.
+``MAX_IN_FLIGHT`` [64]           deliveries being sent at once, in all
+``PER_ENDPOINT`` [4]             ... to one endpoint (1 while it is failing)
+``CONNECT_TIMEOUT_S`` [5]        connection (and TLS handshake) to a receiver
+``READ_TIMEOUT_S`` [10]          between two reads of the answer
+``REQUEST_TIMEOUT_S`` [15]       one whole attempt, resolution included
+``RESPONSE_MAX_BYTES`` [65536]   of an answer read at most (then the connection is dropped)
+``RETRY_INITIAL_S`` [5]          first back-off; doubled after each failure, +/- 20 % jitter
+``RETRY_MAX_S`` [3600]           longest back-off
+``RETRY_FOR_S`` [86400]          a delivery is retried at least this long, then it is a dead letter
+``DISABLE_AFTER_S`` [259200]     an endpoint whose every delivery failed this long is disabled (3 days)
+``SECRET_OVERLAP_S`` [86400]     after a rotation the previous secret signs this long too
+``MAX_ENDPOINTS`` [20]           endpoints per partner
+``LEASE_S`` [60]                 how long a dispatcher holds a delivery it sends (at least twice
+                                 ``REQUEST_TIMEOUT_S``): after a crash, the delivery is sent again then
+``POLL_S`` [0.5]                 how often the dispatcher looks for due retries
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from typing import Any, Self
+
+from mes_platform.config import ServiceSettings
+from services.webhooks.domain.delivery import RetryPolicy
+from services.webhooks.service_layer.commands import WebhookPolicy
+from services.webhooks.service_layer.dispatcher import DispatchSettings
+
+__all__ = ["DEFAULT_PORT", "SERVICE", "Settings"]
+
+SERVICE = "webhooks"
+DEFAULT_PORT = 50154
+_TRUE = frozenset({"1", "true", "yes", "on"})
+
+
+def _number(extra: Mapping[str, str], key: str, default: float, *, minimum: float = 0.001) -> float:
+    raw = extra.get(key, "").strip()
+    try:
+        value = float(raw) if raw else default
+    except ValueError:
+        raise ValueError(f"MES_WEBHOOKS_{key}: not a number: {raw!r}") from None
+    if value < minimum:
+        raise ValueError(f"MES_WEBHOOKS_{key} must be >= {minimum:g}")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings(ServiceSettings):
+    max_in_flight: int = 64
+    per_endpoint: int = 4
+    connect_timeout_s: float = 5.0
+    read_timeout_s: float = 10.0
+    request_timeout_s: float = 15.0
+    response_max_bytes: int = 64 * 1024
+    retry_initial_s: float = 5.0
+    retry_max_s: float = 3600.0
+    retry_for_s: float = 86400.0
+    disable_after_s: float = 3 * 86400.0
+    secret_overlap_s: float = 86400.0
+    max_endpoints: int = 20
+    lease_s: float = 60.0
+    poll_s: float = 0.5
+
+    @classmethod
+    def of(cls, base: ServiceSettings) -> Self:
+        """As for every service; the gRPC port defaults to :data:`DEFAULT_PORT` (50154)."""
+        settings = super().of(base)
+        if settings.grpc_port == 0 and "GRPC_PORT" not in base.knobs:
+            return replace(settings, grpc_port=DEFAULT_PORT)
+        return settings
+
+    @classmethod
+    def own_knobs(cls, extra: Mapping[str, str]) -> dict[str, Any]:
+        n = _number
+        return {
+            "max_in_flight": int(n(extra, "MAX_IN_FLIGHT", 64, minimum=1)),
+            "per_endpoint": int(n(extra, "PER_ENDPOINT", 4, minimum=1)),
+            "connect_timeout_s": n(extra, "CONNECT_TIMEOUT_S", 5.0),
+            "read_timeout_s": n(extra, "READ_TIMEOUT_S", 10.0),
+            "request_timeout_s": n(extra, "REQUEST_TIMEOUT_S", 15.0),
+            "response_max_bytes": int(n(extra, "RESPONSE_MAX_BYTES", 64 * 1024, minimum=1)),
+            "retry_initial_s": n(extra, "RETRY_INITIAL_S", 5.0),
+            "retry_max_s": n(extra, "RETRY_MAX_S", 3600.0),
+            "retry_for_s": n(extra, "RETRY_FOR_S", 86400.0),
+            "disable_after_s": n(extra, "DISABLE_AFTER_S", 3 * 86400.0),
+            "secret_overlap_s": n(extra, "SECRET_OVERLAP_S", 86400.0, minimum=0),
+            "max_endpoints": int(n(extra, "MAX_ENDPOINTS", 20, minimum=1)),
+            "lease_s": n(extra, "LEASE_S", 60.0),
+            "poll_s": n(extra, "POLL_S", 0.5),
+        }
+
+    @property
+    def dev_mode(self) -> bool:
+        """The development flag: ``MES_WEBHOOKS_DEV_MODE`` or ``MES_DEV_MODE``."""
+        return self.knobs.get("DEV_MODE", "").strip().lower() in _TRUE
+
+    def policy(self) -> WebhookPolicy:
+        return WebhookPolicy(
+            allow_insecure=self.dev_mode,
+            secret_overlap=timedelta(seconds=self.secret_overlap_s),
+            disable_after=timedelta(seconds=self.disable_after_s),
+            max_endpoints_per_partner=self.max_endpoints,
+            retry=RetryPolicy(
+                initial=timedelta(seconds=self.retry_initial_s),
+                cap=timedelta(seconds=max(self.retry_max_s, self.retry_initial_s)),
+                retry_for=timedelta(seconds=self.retry_for_s),
+            ),
+        )
+
+    def dispatch(self) -> DispatchSettings:
+        return DispatchSettings(
+            max_in_flight=self.max_in_flight,
+            per_endpoint=self.per_endpoint,
+            lease=timedelta(seconds=max(self.lease_s, 2 * self.request_timeout_s)),
+            poll_interval_s=self.poll_s,
+            stop_timeout_s=self.request_timeout_s,
+        )

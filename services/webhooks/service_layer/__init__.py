@@ -1,0 +1,1 @@
+"""Use cases of the webhooks service, over the ports in ``ports.py``."""
