@@ -54,6 +54,7 @@ FOLDERS: dict[str, tuple[str, ...]] = {
     "integration/mes_platform/messaging": ("msg",),
     "integration/mes_stack": ("stack",),
     "integration/orders": ("orders",),
+    "integration/perf": ("perf",),
     "integration/production": ("production",),
     "integration/saga": ("saga",),
     "integration/webhooks": ("webhooks",),

@@ -15,11 +15,12 @@ from collections import Counter, defaultdict
 from mes.common.v1 import common_pb2
 from mes.inventory.v1 import inventory_pb2 as inv
 from mes.orders.v1 import orders_pb2 as ords
+from mes.production.v1 import production_pb2 as prod
 from mes_platform.messaging.connection import NatsConnection
 from tests.e2e.faults._jetstream import AckTap, consumer_filters, saga_states
 from tests.e2e.faults._ledger import Ledger
 from tests.e2e.faults._report import Report
-from tests.e2e.faults._tables import duplicate_transitions, infra_counts, undelivered
+from tests.e2e.faults._tables import duplicate_transitions, history_violations, infra_counts, undelivered
 from tests.e2e.faults._workload import (
     IN_PRODUCTION,
     KIND_HOLD,
@@ -34,6 +35,13 @@ from tests.e2e.faults._workload import (
 ACTIVE = {inv.RESERVATION_STATE_HELD, inv.RESERVATION_STATE_COMMITTED}
 ISSUED = {inv.RESERVATION_STATE_COMMITTED, inv.RESERVATION_STATE_CONSUMED}
 SETTLED = {IN_PRODUCTION, ON_HOLD}
+CANCELLED = ords.ORDER_STATUS_CANCELLED
+#: Orders whose work is done (their reservation consumed).
+PRODUCED = {ords.ORDER_STATUS_READY_TO_SHIP, ords.ORDER_STATUS_SHIPPED}
+#: Orders that have work orders (not cancelled).
+WITH_WORK = {IN_PRODUCTION, *PRODUCED}
+#: Where the saga leaves an order once it has nothing left to do (a generated history).
+AT_REST = {*SETTLED, *PRODUCED, CANCELLED, ords.ORDER_STATUS_REJECTED}
 
 
 async def wait_quiescent(
@@ -74,8 +82,34 @@ async def wait_quiescent(
     return False
 
 
-async def _all_orders(mes: ServiceClients) -> list[ords.Order]:
-    return [o async for o in mes.orders.iter_orders(parent=PARENT, page_size=100, timeout=30)]
+async def _all_orders(mes: ServiceClients, parent: str = PARENT) -> list[ords.Order]:
+    return [o async for o in mes.orders.iter_orders(parent=parent, page_size=100, timeout=30)]
+
+
+async def check_history(name: str, mes: ServiceClients, nats: NatsConnection, admin_db_dsn: str) -> Report:
+    """The invariants of a history loaded without a ledger (``perf/datagen``): every order at
+    rest, reservations and lots, work orders, inboxes against outboxes (as :func:`check`), and
+    the rows no API shows in full (status histories, operations against their work orders,
+    work-center capacity, custody against reservations, the waiting list against ON_HOLD)."""
+    report = Report(name)
+    orders = await _all_orders(mes, parent="")
+    report.acknowledged = report.attempts = len(orders)
+    for order in orders:
+        report.in_production += order.status == IN_PRODUCTION
+        report.on_hold += order.status == ON_HOLD
+        if order.status not in AT_REST:
+            report.wrong_state += 1
+            report.details.append(f"not at rest: {order.order_id} is {ords.OrderStatus.Name(order.status)}")
+    reservations = [r async for r in mes.inventory.iter_reservations(page_size=100, timeout=30)]
+    lots = [lot async for lot in mes.inventory.iter_lots(page_size=100, timeout=30)]
+    check_stock(report, orders, reservations, lots, exact=False)
+    work_orders = [w async for w in mes.production.iter_work_orders(page_size=100, timeout=30)]
+    check_work(report, orders, work_orders)
+    await check_infrastructure(report, nats, admin_db_dsn)
+    for problem in await history_violations(admin_db_dsn):
+        report.wrong_state += 1
+        report.details.append(problem)
+    return report
 
 
 async def check(
@@ -141,9 +175,30 @@ async def check(
         report.wrong_state += abs(scarce_served - capacity)
         report.details.append(f"scarce orders served: {scarce_served}, stock for exactly {capacity}")
 
-    # -- reservations and lots ---------------------------------------------------------
-    status_of = {o.order_id: o.status for o in orders}
     reservations = [r async for r in mes.inventory.iter_reservations(page_size=100, timeout=30)]
+    lots = [lot async for lot in mes.inventory.iter_lots(page_size=100, timeout=30)]
+    check_stock(report, orders, reservations, lots, exact=report.unknown == 0)
+    work_orders = [w async for w in mes.production.iter_work_orders(page_size=100, timeout=30)]
+    check_work(report, orders, work_orders)
+    await check_infrastructure(report, nats, admin_db_dsn)
+    report.redeliveries = tap.redeliveries
+    report.elapsed_s = ledger.elapsed_s
+    return report
+
+
+def check_stock(
+    report: Report,
+    orders: list[ords.Order],
+    reservations: list[inv.Reservation],
+    lots: list[inv.MaterialLot],
+    *,
+    exact: bool,
+) -> None:
+    """Reservations per order against its status, and each lot's counters against the reservations.
+
+    ``exact``: every lot holds exactly what its orders need (the fault workload), so a lot with
+    stock left over means a reservation is missing."""
+    status_of = {o.order_id: o.status for o in orders}
     per_order: dict[str, list[inv.Reservation]] = defaultdict(list)
     held_by_lot: Counter[str] = Counter()  # HELD: still in the lot, counted in its reserved quantity
     issued_by_lot: Counter[str] = Counter()  # COMMITTED/CONSUMED: issued out of the lot
@@ -170,12 +225,17 @@ async def check(
         elif status == IN_PRODUCTION and not any(r.state == inv.RESERVATION_STATE_COMMITTED for r in group):
             report.reservation_mismatches += 1
             report.details.append(f"order {order_id} IN_PRODUCTION without a committed reservation")
-    for order in orders:
-        if order.status == IN_PRODUCTION and order.order_id not in per_order:
+        elif status in PRODUCED and not any(r.state == inv.RESERVATION_STATE_CONSUMED for r in group):
             report.reservation_mismatches += 1
-            report.details.append(f"order {order.order_id} IN_PRODUCTION without any reservation")
-    lots = [lot async for lot in mes.inventory.iter_lots(page_size=100, timeout=30)]
-    complete = report.unknown == 0
+            report.details.append(f"order {order_id} {ords.OrderStatus.Name(status)} without a consumed reservation")
+        elif status == CANCELLED and active:
+            report.reservation_mismatches += 1
+            report.details.append(f"order {order_id} CANCELLED but holds a reservation")
+    for order in orders:
+        if order.status in WITH_WORK and order.order_id not in per_order:
+            report.reservation_mismatches += 1
+            status = ords.OrderStatus.Name(order.status)
+            report.details.append(f"order {order.order_id} {status} without any reservation")
     for lot in lots:
         metal = lot.kind == common_pb2.MATERIAL_KIND_METAL
         received = lot.received_mg if metal else lot.received_pieces
@@ -186,30 +246,32 @@ async def check(
         if reserved != held or on_hand != received - issued or not 0 <= reserved <= on_hand:
             report.lot_mismatches += 1
             report.details.append(f"{where}; reservations hold {held}, issued {issued}")
-        elif complete and on_hand - reserved != 0:
+        elif exact and on_hand - reserved != 0:
             # Each lot holds exactly what its orders need: a reservation missing shows here.
             report.lot_mismatches += 1
             report.details.append(f"{where}; {on_hand - reserved} left over (stock was sized exactly)")
 
-    # -- work orders: one per line of each order in production ------------------------------
-    work_orders = [w async for w in mes.production.iter_work_orders(page_size=100, timeout=30)]
+
+def check_work(report: Report, orders: list[ords.Order], work_orders: list[prod.WorkOrder]) -> None:
+    """One work order per line; an order has work (not cancelled) exactly while in production or
+    after, and a cancelled order only cancelled work."""
     lines_seen: Counter[tuple[str, int]] = Counter((w.order_id, w.line_number) for w in work_orders)
     report.duplicate_work_orders = sum(n - 1 for n in lines_seen.values())
-    orders_with_work = {w.order_id for w in work_orders}
+    live = {w.order_id for w in work_orders if w.status != prod.WORK_ORDER_STATUS_CANCELLED}
     for order in orders:
-        has_work = order.order_id in orders_with_work
-        if (order.status == IN_PRODUCTION) != has_work:
+        has_work = order.order_id in live
+        if (order.status in WITH_WORK) != has_work:
             report.reservation_mismatches += 1
             report.details.append(
                 f"order {order.order_id} {ords.OrderStatus.Name(order.status)}, work orders: {has_work}"
             )
 
+
+async def check_infrastructure(report: Report, nats: NatsConnection, admin_db_dsn: str) -> None:
+    """Status histories, inboxes against outboxes, dead letters, unpublished rows."""
     report.duplicate_transitions = await duplicate_transitions(admin_db_dsn)
     report.inbox, report.dead_letters, report.unpublished, report.dead_letter_rows = await infra_counts(admin_db_dsn)
     missing = await undelivered(admin_db_dsn, await consumer_filters(nats))
     report.undelivered = sum(missing.values())
     if missing:
         report.details.append(f"events missing from inboxes: {missing}")
-    report.redeliveries = tap.redeliveries
-    report.elapsed_s = ledger.elapsed_s
-    return report

@@ -29,6 +29,8 @@ MODULES = [
     "perf._stats",
     "perf._baseline",
     "perf.bench",
+    "perf.datagen",
+    "perf.datagen.__main__",
 ]
 #: Which schema each document is written for.
 AUDIENCE = {
