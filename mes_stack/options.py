@@ -22,6 +22,7 @@ __all__ = [
     "OptionsError",
     "StackOptions",
     "port_env_var",
+    "worker_port_env_var",
 ]
 
 SERVICES = ("orders", "inventory", "production")
@@ -30,6 +31,9 @@ DEFAULT_NATS_PORT = 14322
 DEFAULT_NATS_MONITOR_PORT = 18322
 DEFAULT_FACADE_PORT = 8180  # the facade's own default
 DEFAULT_REPLICA_PORT_STEP = 10
+#: A service's worker listens (gRPC health) this far above the service's gRPC port by default.
+WORKER_PORT_OFFSET = 1000
+DEFAULT_WORKER_NICE = 10
 FACADE_PORT_VAR = "MES_FACADE_PORT"
 _OFF = ("0", "false", "no", "off")
 
@@ -46,6 +50,29 @@ KNOBS: tuple[tuple[str, str, str], ...] = (
     ("MES_ORDERS_GRPC_PORT", "50151", "orders gRPC port (replica i: port + i * step)"),
     ("MES_INVENTORY_GRPC_PORT", "50152", "inventory gRPC port"),
     ("MES_PRODUCTION_GRPC_PORT", "50153", "production gRPC port"),
+    (
+        "MES_STACK_SPLIT",
+        "1",
+        "each service as an API process (gRPC API) and a worker process (consumers, outbox relay, background"
+        " tasks); 0: one process per service",
+    ),
+    ("MES_<SVC>_WORKER_PORT", "gRPC port + 1000", "gRPC health port of the service's worker (replica i: + i * step)"),
+    (
+        "MES_STACK_WORKER_NICE",
+        str(DEFAULT_WORKER_NICE),
+        "niceness added to the workers, so that the API processes get the CPU first under a backlog (0: none)",
+    ),
+    (
+        "MES_<SVC>_ROLE",
+        "api / worker (split), all",
+        "what one service process runs (set by mes up; a process started by hand: all)",
+    ),
+    (
+        "MES_<SVC>_SHUTDOWN_DELAY_S",
+        "0 under mes up (5 otherwise)",
+        "on SIGTERM: NOT_SERVING at once, calls still accepted this long so that balancers move away",
+    ),
+    ("MES_<SVC>_SHUTDOWN_GRACE_S", "10", "then new calls are refused and calls in flight get this long"),
     ("MES_<SVC>_DATABASE_URL", "sqlite:///<data-dir>/<svc>.db", "one service's database, used as given"),
     ("MES_STACK_NATS_PORT", str(DEFAULT_NATS_PORT), "client port of the nats-server started by mes up"),
     ("MES_STACK_NATS_MONITOR_PORT", str(DEFAULT_NATS_MONITOR_PORT), "its monitoring port (/healthz)"),
@@ -66,6 +93,10 @@ def port_env_var(service: str) -> str:
     return f"MES_{service.upper()}_GRPC_PORT"
 
 
+def worker_port_env_var(service: str) -> str:
+    return f"MES_{service.upper()}_WORKER_PORT"
+
+
 @dataclass(frozen=True)
 class StackOptions:
     data_dir: Path
@@ -81,7 +112,13 @@ class StackOptions:
     nats_monitor_port: int = DEFAULT_NATS_MONITOR_PORT
     facade_port: int = DEFAULT_FACADE_PORT
     service_ports: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_PORTS))
+    worker_ports: Mapping[str, int] = field(
+        default_factory=lambda: {svc: port + WORKER_PORT_OFFSET for svc, port in DEFAULT_PORTS.items()}
+    )
     replica_port_step: int = DEFAULT_REPLICA_PORT_STEP
+    #: Each service as an API process and a worker process (False: one process doing both).
+    split: bool = True
+    worker_nice: int = DEFAULT_WORKER_NICE
     start_timeout_s: float = 60.0
     stop_timeout_s: float = 15.0
     token: str = DEFAULT_DEV_TOKEN
@@ -129,6 +166,7 @@ class StackOptions:
                 " pass --database-url postgresql://USER@HOST:PORT/DB (or set DATABASE_URL)"
             )
         demo_env = (get("MES_STACK_DEMO") or "1").lower() not in _OFF
+        service_ports = {svc: _port(env, port_env_var(svc), DEFAULT_PORTS[svc]) for svc in SERVICES}
         facade_env = (get("MES_STACK_FACADE") or "1").lower() not in _OFF
         return cls(
             data_dir=data,
@@ -147,7 +185,13 @@ class StackOptions:
                 FACADE_PORT_VAR if env.get(FACADE_PORT_VAR, "").strip() else "MES_FACADE_HTTP_PORT",
                 DEFAULT_FACADE_PORT,
             ),
-            service_ports={svc: _port(env, port_env_var(svc), DEFAULT_PORTS[svc]) for svc in SERVICES},
+            service_ports=service_ports,
+            worker_ports={
+                svc: _port(env, worker_port_env_var(svc), min(65535, service_ports[svc] + WORKER_PORT_OFFSET))
+                for svc in SERVICES
+            },
+            split=(get("MES_STACK_SPLIT") or "1").lower() not in _OFF,
+            worker_nice=_int(env, "MES_STACK_WORKER_NICE", DEFAULT_WORKER_NICE, maximum=19),
             replica_port_step=_int(env, "MES_STACK_REPLICA_PORT_STEP", DEFAULT_REPLICA_PORT_STEP, minimum=1),
             start_timeout_s=_float(env, "MES_STACK_START_TIMEOUT_S", 60.0),
             stop_timeout_s=_float(env, "MES_STACK_STOP_TIMEOUT_S", 15.0),
@@ -155,7 +199,7 @@ class StackOptions:
         )
 
 
-def _int(env: Mapping[str, str], key: str, default: int, *, minimum: int = 0) -> int:
+def _int(env: Mapping[str, str], key: str, default: int, *, minimum: int = 0, maximum: int | None = None) -> int:
     raw = env.get(key, "").strip()
     if not raw:
         return default
@@ -165,6 +209,8 @@ def _int(env: Mapping[str, str], key: str, default: int, *, minimum: int = 0) ->
         raise OptionsError(f"{key} must be an integer, not {raw!r}") from None
     if value < minimum:
         raise OptionsError(f"{key} must be at least {minimum}, not {value}")
+    if maximum is not None and value > maximum:
+        raise OptionsError(f"{key} must be at most {maximum}, not {value}")
     return value
 
 

@@ -1,8 +1,12 @@
 """What ``mes up`` runs: one ``ProcessSpec`` per child process, built without any I/O.
 
-Start order is the order of ``StackPlan.processes`` (nats-server, the services, the
-facade); stop order is the reverse by ``stop_rank`` (facade, services, nats-server).
-Adding a process kind is one more spec builder appended in ``build_plan``.
+Start order is the order of ``StackPlan.processes`` (nats-server, the services' API
+processes, their workers, the facade); stop order is the reverse by ``stop_rank`` (facade,
+services and workers, nats-server). Each service runs as an ``api`` process (its gRPC API,
+named after the service) and a ``worker`` process (consumers, outbox relay, background tasks;
+``<service>-worker``, gRPC health on its own port) unless ``MES_STACK_SPLIT=0`` asks for one
+process per service; ``--replicas N`` runs N of each. Adding a process kind is one more spec
+builder appended in ``build_plan``.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from typing import Literal
 from urllib.parse import quote
 
 from mes_platform.provision import role_name, service_url
-from mes_stack.options import FACADE_PORT_VAR, SERVICES, StackOptions, port_env_var
+from mes_stack.options import FACADE_PORT_VAR, SERVICES, StackOptions, port_env_var, worker_port_env_var
 
 __all__ = [
     "FULL_SERVICE_NAMES",
@@ -36,8 +40,8 @@ FULL_SERVICE_NAMES = {
     "inventory": "mes.inventory.v1.InventoryService",
     "production": "mes.production.v1.ProductionService",
 }
-Role = Literal["nats", "service", "facade"]
-STOP_RANK: Mapping[Role, int] = {"facade": 0, "service": 1, "nats": 2}
+Role = Literal["nats", "service", "worker", "facade"]
+STOP_RANK: Mapping[Role, int] = {"facade": 0, "service": 1, "worker": 1, "nats": 2}
 
 
 class PlanError(ValueError):
@@ -75,6 +79,8 @@ class ProcessSpec:
     probe: GrpcProbe | HttpProbe
     log_path: Path
     service: str | None = None
+    #: Added to the process's niceness (a worker yields the CPU to the API processes).
+    nice: int = 0
 
     @property
     def stop_rank(self) -> int:
@@ -102,7 +108,7 @@ class StackPlan:
     processes: tuple[ProcessSpec, ...]
     nats_url: str
     database_urls: Mapping[str, str]
-    #: host:port of every replica, per service.
+    #: host:port of every API process (replica), per service.
     addresses: Mapping[str, tuple[str, ...]]
 
     def claims(self) -> list[PortClaim]:
@@ -158,10 +164,13 @@ def build_plan(
         nats_url = options.nats_url
     db_urls = database_urls(options, env)
     addresses: dict[str, tuple[str, ...]] = {}
+    workers: list[ProcessSpec] = []
     for svc in SERVICES:
         specs = _service_specs(options, base, svc, python=python, nats_url=nats_url, db_url=db_urls[svc])
-        addresses[svc] = tuple(spec.address for spec in specs)
-        processes.extend(specs)
+        addresses[svc] = tuple(spec.address for spec in specs if spec.role == "service")
+        processes.extend(spec for spec in specs if spec.role == "service")
+        workers.extend(spec for spec in specs if spec.role == "worker")
+    processes.extend(workers)
     if facade_available and options.facade:
         processes.append(_facade_spec(options, base, python=python, nats_url=nats_url, addresses=addresses))
     plan = StackPlan(tuple(processes), nats_url, db_urls, addresses)
@@ -217,53 +226,83 @@ def _nats_spec(options: StackOptions, base: Mapping[str, str], binary: str) -> P
 def _service_specs(
     options: StackOptions, base: Mapping[str, str], svc: str, *, python: str, nats_url: str, db_url: str
 ) -> list[ProcessSpec]:
+    """The service's processes: its API processes first (they migrate a SQLite file), then its
+    workers; or one process doing both per replica (``MES_STACK_SPLIT=0``)."""
     prefix = f"MES_{svc.upper()}_"
     metrics_raw = base.get(prefix + "METRICS_PORT", "").strip()
     if metrics_raw and not metrics_raw.isdigit():
         raise PlanError(f"{prefix}METRICS_PORT must be a port number, not {metrics_raw!r}")
     metrics_base = int(metrics_raw or 0)
+    kinds: tuple[Role, ...] = ("service", "worker") if options.split else ("service",)
     specs: list[ProcessSpec] = []
-    for index in range(options.replicas):
-        name = svc if options.replicas == 1 else f"{svc}-{index + 1}"
-        port = options.service_ports[svc] + index * options.replica_port_step
-        env = dict(base)
-        env.update(
-            {
-                "NATS_URL": nats_url,
-                "MES_INSTANCE": name,
-                prefix + "GRPC_HOST": options.host,
-                prefix + "GRPC_PORT": str(port),
-                prefix + "DATABASE_URL": db_url,
-            }
-        )
-        if not base.get(prefix + "DATABASE_READ_URL"):
-            env[prefix + "DATABASE_READ_URL"] = db_url
-        if not base.get(prefix + "LOG_FORMAT"):
-            env[prefix + "LOG_FORMAT"] = "json"
-        if options.postgres:  # `mes up` migrates once before the replicas start
-            env[prefix + "MIGRATE_ON_START"] = "0"
-        what = f"{name} gRPC port" + (f" (replica {index + 1}: base + {index} * step)" if index else "")
-        claims = [PortClaim(options.host, port, port_env_var(svc), what)]
-        # Metrics only when asked per service (a shared METRICS_PORT would collide); replicas step like gRPC.
-        metrics_port = metrics_base + index * options.replica_port_step if metrics_base else 0
-        env[prefix + "METRICS_PORT"] = str(metrics_port)
-        if metrics_port:
-            claims.append(PortClaim(options.host, metrics_port, prefix + "METRICS_PORT", f"{name} metrics port"))
-        specs.append(
-            ProcessSpec(
-                name=name,
-                role="service",
-                argv=(python, "-m", f"services.{svc}"),
-                env=env,
-                host=options.host,
-                port=port,
-                claims=tuple(claims),
-                probe=GrpcProbe(("", FULL_SERVICE_NAMES[svc])),
-                log_path=options.log_dir / f"{name}.log",
-                service=svc,
-            )
-        )
+    for kind in kinds:
+        for index in range(options.replicas):
+            specs.append(_service_spec(options, base, svc, kind, index, python, nats_url, db_url, metrics_base))
     return specs
+
+
+def _service_spec(
+    options: StackOptions,
+    base: Mapping[str, str],
+    svc: str,
+    kind: Role,
+    index: int,
+    python: str,
+    nats_url: str,
+    db_url: str,
+    metrics_base: int,
+) -> ProcessSpec:
+    prefix = f"MES_{svc.upper()}_"
+    worker = kind == "worker"
+    stem = f"{svc}-worker" if worker else svc
+    name = stem if options.replicas == 1 else f"{stem}-{index + 1}"
+    first_port = options.worker_ports[svc] if worker else options.service_ports[svc]
+    port = first_port + index * options.replica_port_step
+    env = dict(base)
+    env.update(
+        {
+            "NATS_URL": nats_url,
+            "MES_INSTANCE": name,
+            prefix + "GRPC_HOST": options.host,
+            prefix + "GRPC_PORT": str(port),
+            prefix + "DATABASE_URL": db_url,
+        }
+    )
+    if options.split:
+        env[prefix + "ROLE"] = "worker" if worker else "api"
+    if not base.get(prefix + "DATABASE_READ_URL"):
+        env[prefix + "DATABASE_READ_URL"] = db_url
+    if not base.get(prefix + "LOG_FORMAT"):
+        env[prefix + "LOG_FORMAT"] = "json"
+    if options.postgres or worker:  # mes up migrates PostgreSQL once; on SQLite the API process does
+        env[prefix + "MIGRATE_ON_START"] = "0"
+    if not any(base.get(key) for key in (prefix + "SHUTDOWN_DELAY_S", "SHUTDOWN_DELAY_S", "MES_SHUTDOWN_DELAY_S")):
+        env[prefix + "SHUTDOWN_DELAY_S"] = "0"  # mes up stops the callers first: no balancer to wait for
+    replica = f" (replica {index + 1}: base + {index} * step)" if index else ""
+    what = f"{name} {'health' if worker else 'gRPC'} port{replica}"
+    claims = [PortClaim(options.host, port, worker_port_env_var(svc) if worker else port_env_var(svc), what)]
+    # Metrics only when asked per service (a shared METRICS_PORT would collide); replicas step like gRPC,
+    # workers are as far from the API processes as their gRPC ports.
+    metrics_port = 0
+    if metrics_base:
+        metrics_port = metrics_base + index * options.replica_port_step
+        metrics_port += options.worker_ports[svc] - options.service_ports[svc] if worker else 0
+    env[prefix + "METRICS_PORT"] = str(metrics_port)
+    if metrics_port:
+        claims.append(PortClaim(options.host, metrics_port, prefix + "METRICS_PORT", f"{name} metrics port"))
+    return ProcessSpec(
+        name=name,
+        role=kind,
+        argv=(python, "-m", f"services.{svc}"),
+        env=env,
+        host=options.host,
+        port=port,
+        claims=tuple(claims),
+        probe=GrpcProbe(("",) if worker else ("", FULL_SERVICE_NAMES[svc])),
+        log_path=options.log_dir / f"{name}.log",
+        service=svc,
+        nice=options.worker_nice if worker else 0,
+    )
 
 
 def _facade_spec(

@@ -67,6 +67,8 @@ def render_summary(
     out = ["", f"Jewelry MES is running (data folder {data_dir})", ""]
     rows = [("NAME", "PID", "ADDRESS", "LOG")] + [(p.name, str(p.pid), p.address, p.log) for p in processes]
     out += _table(rows)
+    if any(spec.role == "worker" for spec in plan.processes):
+        out.append("  (*-worker: consumers, outbox relay, background tasks; gRPC health only at that address)")
     if not any(p.name == "nats" for p in processes):
         out.append(f"  (NATS: {plan.nats_url}, not started by mes up)")
     out += ["", "Databases:"]

@@ -3,7 +3,8 @@ exits, stop in order (SIGTERM, then SIGKILL after the grace period).
 
 Children run in their own session so a Ctrl-C in the terminal reaches only ``mes``,
 which then stops them in order. On Linux each child also gets SIGTERM when ``mes``
-dies (PR_SET_PDEATHSIG), so a killed ``mes`` leaves nothing behind.
+dies (PR_SET_PDEATHSIG), so a killed ``mes`` leaves nothing behind. A spec's ``nice``
+is added to its process's niceness before it starts (the workers').
 """
 
 from __future__ import annotations
@@ -106,13 +107,26 @@ class Supervisor:
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
-                    preexec_fn=self._hook,
+                    preexec_fn=self._preexec(spec),
                 )
             except OSError as exc:
                 raise StartupError(f"cannot start {spec.name} ({spec.argv[0]}): {exc}") from exc
         child = Child(spec, process, offset)
         self.children.append(child)
         return child
+
+    def _preexec(self, spec: ProcessSpec) -> Callable[[], None] | None:
+        """The death-signal hook, plus ``os.nice(spec.nice)`` when the spec asks for it."""
+        death = self._hook
+        if not spec.nice or not hasattr(os, "nice"):
+            return death
+
+        def hook() -> None:
+            if death is not None:
+                death()
+            os.nice(spec.nice)
+
+        return hook
 
     async def wait_ready(self, child: Child) -> None:
         prober = Prober(child.spec)

@@ -1,5 +1,6 @@
 """``mes up``: plan, check ports, (PostgreSQL: provision + migrate), start nats-server,
-the services and the facade, load the demo data, print the summary, then watch.
+the services' API processes, their workers and the facade, load the demo data, print the
+summary, then watch.
 
 Nothing is restarted silently: a child that exits unexpectedly stops the whole stack
 with its log tail and a non-zero exit code. SIGINT/SIGTERM stop everything in order
@@ -118,6 +119,10 @@ async def _bring_up(options: StackOptions, plan: StackPlan, sup: Supervisor, say
         raise StackError(f"NATS at {plan.nats_url} is not reachable (--nats-url / NATS_URL)")
     say("starting the services")
     await sup.start_group(_by_role(plan, "service"))
+    workers = _by_role(plan, "worker")
+    if workers:  # after the API processes, which migrate a SQLite file
+        say("starting the services' workers (consumers, outbox relay, background tasks)")
+        await sup.start_group(workers)
     facade = _by_role(plan, "facade")
     if facade:
         say("starting the GraphQL facade")

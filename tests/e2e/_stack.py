@@ -91,12 +91,16 @@ def wait_gone(pids: list[int], timeout: float = 10.0) -> list[int]:
 def stack_env() -> dict[str, str]:
     """The current environment without MES_*/URL settings, every port moved to a free one."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(_DROP_PREFIXES) and k not in _DROP}
-    orders, inventory, production, nats, monitor, facade = free_ports(6)
+    orders, inventory, production, nats, monitor, facade, *workers = free_ports(9)
     env.update(
         {
             "MES_ORDERS_GRPC_PORT": str(orders),
             "MES_INVENTORY_GRPC_PORT": str(inventory),
             "MES_PRODUCTION_GRPC_PORT": str(production),
+            # the services' workers (gRPC health only)
+            "MES_ORDERS_WORKER_PORT": str(workers[0]),
+            "MES_INVENTORY_WORKER_PORT": str(workers[1]),
+            "MES_PRODUCTION_WORKER_PORT": str(workers[2]),
             "MES_STACK_NATS_PORT": str(nats),
             "MES_STACK_NATS_MONITOR_PORT": str(monitor),
             "MES_FACADE_PORT": str(facade),

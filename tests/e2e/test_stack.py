@@ -112,7 +112,12 @@ def test_mes_up_serves_demo_data_and_stops_cleanly_on_ctrl_c(run_stack: Callable
     stack = run_stack()
     state = stack.state()
     names = [p.name for p in state.processes]
-    assert names == ["nats", "orders", "inventory", "production", *(["facade"] if HAVE_FACADE else [])]
+    workers = [f"{service}-worker" for service in FULL_SERVICE_NAMES]
+    assert names == ["nats", *FULL_SERVICE_NAMES, *workers, *(["facade"] if HAVE_FACADE else [])]
+    for info in state.processes:
+        if info.name in workers:  # each worker answers health on its own port
+            with grpc.insecure_channel(info.address) as channel:
+                assert _health(channel, "") == health_pb2.HealthCheckResponse.SERVING, info.name
     pids = stack.child_pids()
     assert all(pid > 0 for pid in pids) and stack.proc.pid not in pids
     for info in state.processes:
@@ -210,7 +215,8 @@ def test_replicas_on_postgresql_each_serve_with_their_own_role(
     stack = run_stack("--replicas", "2", "--no-demo", "--no-facade", "--database-url", admin_url)
     state = stack.state()
     names = [p.name for p in state.processes]
-    assert names == ["nats", *(f"{svc}-{i}" for svc in FULL_SERVICE_NAMES for i in (1, 2))]
+    apis = [f"{svc}-{i}" for svc in FULL_SERVICE_NAMES for i in (1, 2)]
+    assert names == ["nats", *apis, *(f"{svc}-worker-{i}" for svc in FULL_SERVICE_NAMES for i in (1, 2))]
     for service, full_name in FULL_SERVICE_NAMES.items():
         assert len(state.addresses[service]) == 2
         for address in state.addresses[service]:

@@ -22,7 +22,8 @@ def plan(env: Mapping[str, str] | None = None, **kwargs: object) -> StackPlan:
 
 def test_metrics_are_off_even_with_a_shared_metrics_port() -> None:
     for spec in plan({"MES_METRICS_PORT": "9464", "METRICS_PORT": "9464"}).processes[1:]:
-        assert spec.env[f"MES_{spec.name.upper()}_METRICS_PORT"] == "0"  # the prefixed value wins in the service
+        assert spec.service is not None
+        assert spec.env[f"MES_{spec.service.upper()}_METRICS_PORT"] == "0"  # the prefixed value wins in the service
         assert len(spec.claims) == 1
 
 
@@ -33,6 +34,9 @@ def test_a_per_service_metrics_port_is_claimed_and_stepped_for_replicas() -> Non
     assert specs["orders-2"].env["MES_ORDERS_METRICS_PORT"] == "19474"
     assert [c.port for c in specs["orders-2"].claims] == [50161, 19474]
     assert specs["inventory-1"].env["MES_INVENTORY_METRICS_PORT"] == "0"
+    # a worker's metrics are as far from its API process's as its gRPC port (+ 1000 by default)
+    assert specs["orders-worker-1"].env["MES_ORDERS_METRICS_PORT"] == "20464"
+    assert [c.port for c in specs["orders-worker-2"].claims] == [51161, 20474]
 
 
 def test_bad_or_clashing_metrics_ports_are_refused() -> None:

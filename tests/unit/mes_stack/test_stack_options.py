@@ -67,6 +67,14 @@ def test_nats_and_database_urls_come_from_the_environment() -> None:
     assert options.postgres
 
 
+def test_services_run_as_api_and_worker_processes_unless_told_otherwise() -> None:
+    default = StackOptions.resolve({})
+    assert default.split and default.worker_nice == 10
+    assert default.worker_ports == {"orders": 51151, "inventory": 51152, "production": 51153}
+    single = StackOptions.resolve({"MES_STACK_SPLIT": "0", "MES_STACK_WORKER_NICE": "0"})
+    assert not single.split and single.worker_nice == 0
+
+
 def test_replicas_need_postgres() -> None:
     with pytest.raises(OptionsError, match="needs PostgreSQL"):
         StackOptions.resolve({}, replicas=2)
@@ -83,6 +91,8 @@ def test_replicas_need_postgres() -> None:
         ({"MES_STACK_NATS_PORT": "70000"}, {}, "MES_STACK_NATS_PORT must be a TCP port"),
         ({"MES_STACK_START_TIMEOUT_S": "-1"}, {}, "greater than zero"),
         ({"MES_STACK_REPLICA_PORT_STEP": "0"}, {}, "at least 1"),
+        ({"MES_STACK_WORKER_NICE": "20"}, {}, "MES_STACK_WORKER_NICE must be at most 19"),
+        ({"MES_ORDERS_WORKER_PORT": "0"}, {}, "MES_ORDERS_WORKER_PORT must be at least 1"),
     ],
 )
 def test_bad_values_name_the_knob(env: dict[str, str], kwargs: dict[str, int], message: str) -> None:
@@ -92,5 +102,11 @@ def test_bad_values_name_the_knob(env: dict[str, str], kwargs: dict[str, int], m
 
 def test_knob_table_lists_every_port_variable() -> None:
     names = " ".join(name for name, _, _ in KNOBS)
-    for var in ("MES_STACK_NATS_PORT", "MES_STACK_NATS_MONITOR_PORT", "MES_ORDERS_GRPC_PORT", "MES_FACADE_PORT"):
+    for var in (
+        "MES_STACK_NATS_PORT",
+        "MES_STACK_NATS_MONITOR_PORT",
+        "MES_ORDERS_GRPC_PORT",
+        "MES_FACADE_PORT",
+        "MES_<SVC>_WORKER_PORT",
+    ):
         assert var in names

@@ -24,9 +24,12 @@ def plan(
     return build_plan(options, env, python="/venv/bin/python", nats_binary=nats_binary, facade_available=facade)
 
 
-def test_default_stack_is_nats_then_three_services() -> None:
+WORKERS = ["orders-worker", "inventory-worker", "production-worker"]
+
+
+def test_default_stack_is_nats_then_three_services_then_their_workers() -> None:
     p = plan()
-    assert [s.name for s in p.processes] == ["nats", "orders", "inventory", "production"]
+    assert [s.name for s in p.processes] == ["nats", "orders", "inventory", "production", *WORKERS]
     assert p.nats_url == "nats://127.0.0.1:14322"
     assert p.addresses == {
         "orders": ("127.0.0.1:50151",),
@@ -51,8 +54,9 @@ def test_nats_runs_jetstream_with_its_store_in_the_data_dir() -> None:
 
 def test_each_service_gets_its_port_database_nats_and_log() -> None:
     p = plan()
-    for spec in p.processes[1:]:
+    for spec in p.processes[1:4]:
         svc = spec.name
+        assert spec.role == "service" and spec.service == svc and spec.nice == 0
         prefix = f"MES_{svc.upper()}_"
         assert spec.argv == ("/venv/bin/python", "-m", f"services.{svc}")
         assert spec.env[prefix + "GRPC_PORT"] == str(spec.port)
@@ -60,7 +64,8 @@ def test_each_service_gets_its_port_database_nats_and_log() -> None:
         assert spec.env[prefix + "DATABASE_URL"] == f"sqlite:////data/{svc}.db"
         assert spec.env[prefix + "DATABASE_READ_URL"] == f"sqlite:////data/{svc}.db"
         assert spec.env[prefix + "LOG_FORMAT"] == "json"
-        assert prefix + "MIGRATE_ON_START" not in spec.env  # SQLite: each service migrates itself
+        assert spec.env[prefix + "ROLE"] == "api"
+        assert prefix + "MIGRATE_ON_START" not in spec.env  # SQLite: each service's API process migrates it
         assert spec.env["NATS_URL"] == "nats://127.0.0.1:14322"
         assert spec.env["MES_DATA_DIR"] == "/data"
         assert spec.env["PYTHONUNBUFFERED"] == "1"
@@ -68,6 +73,48 @@ def test_each_service_gets_its_port_database_nats_and_log() -> None:
         assert spec.probe == GrpcProbe(("", FULL_SERVICE_NAMES[svc]))
         assert str(spec.log_path) == f"/data/logs/{svc}.log"
         assert spec.claims[0].env_var == prefix + "GRPC_PORT"
+
+
+def test_each_worker_shares_its_services_database_and_serves_health_on_its_own_port() -> None:
+    p = plan()
+    workers = p.processes[4:]
+    assert [s.name for s in workers] == WORKERS
+    for spec, port in zip(workers, (51151, 51152, 51153), strict=True):
+        svc = spec.service
+        assert svc is not None and spec.name == f"{svc}-worker" and spec.role == "worker"
+        prefix = f"MES_{svc.upper()}_"
+        assert spec.argv == ("/venv/bin/python", "-m", f"services.{svc}")
+        assert spec.env[prefix + "ROLE"] == "worker"
+        assert spec.port == port and spec.env[prefix + "GRPC_PORT"] == str(port)
+        assert spec.claims[0].env_var == prefix + "WORKER_PORT"
+        assert spec.env[prefix + "DATABASE_URL"] == p.database_urls[svc] == f"sqlite:////data/{svc}.db"
+        assert spec.env[prefix + "MIGRATE_ON_START"] == "0"  # its API process migrated the file
+        assert spec.probe == GrpcProbe(("",))
+        assert spec.nice == 10
+        assert str(spec.log_path) == f"/data/logs/{svc}-worker.log"
+    assert all(f"{w.port}" not in ",".join(p.client_env().values()) for w in workers)  # clients call the APIs
+
+
+def test_one_process_per_service_when_not_split() -> None:
+    p = plan({"MES_STACK_SPLIT": "0", "MES_STACK_WORKER_NICE": "0"})
+    assert [s.name for s in p.processes] == ["nats", "orders", "inventory", "production"]
+    assert all("MES_ORDERS_ROLE" not in s.env for s in p.processes)  # ROLE=all: API and workers in one
+
+
+def test_worker_ports_follow_the_service_port_or_their_own_variable() -> None:
+    p = plan({"MES_ORDERS_GRPC_PORT": "41000", "MES_INVENTORY_WORKER_PORT": "43000", "MES_STACK_WORKER_NICE": "3"})
+    ports = {s.name: (s.port, s.nice) for s in p.processes}
+    assert ports["orders-worker"] == (42000, 3)
+    assert ports["inventory-worker"] == (43000, 3)
+    with pytest.raises(PlanError, match=r"MES_INVENTORY_GRPC_PORT\) and orders-worker health port"):
+        plan({"MES_ORDERS_WORKER_PORT": "50152"})
+
+
+def test_mes_up_stops_services_without_the_not_serving_delay_unless_one_is_set() -> None:
+    default = plan()
+    assert all(s.env[f"MES_{s.service.upper()}_SHUTDOWN_DELAY_S"] == "0" for s in default.processes if s.service)
+    custom = plan({"MES_SHUTDOWN_DELAY_S": "2"})
+    assert all("MES_ORDERS_SHUTDOWN_DELAY_S" not in s.env for s in custom.processes)
 
 
 def test_inherited_environment_is_kept_but_stack_values_win() -> None:
@@ -88,7 +135,7 @@ def test_a_services_own_database_url_is_used_as_given() -> None:
 
 def test_external_nats_is_not_started() -> None:
     p = plan(nats_url="nats://10.0.0.5:4222", nats_binary=None)
-    assert [s.role for s in p.processes] == ["service"] * 3
+    assert [s.role for s in p.processes] == ["service"] * 3 + ["worker"] * 3
     assert all(s.env["NATS_URL"] == "nats://10.0.0.5:4222" for s in p.processes)
 
 
@@ -100,7 +147,8 @@ def test_missing_nats_binary_is_a_clear_error() -> None:
 def test_postgres_replicas_use_roles_consecutive_names_and_stepped_ports() -> None:
     p = plan({"DATABASE_URL": PG}, replicas=2)
     names = [s.name for s in p.processes]
-    assert names == ["nats", "orders-1", "orders-2", "inventory-1", "inventory-2", "production-1", "production-2"]
+    apis = ["orders-1", "orders-2", "inventory-1", "inventory-2", "production-1", "production-2"]
+    assert names == ["nats", *apis, *(name.replace("-", "-worker-") for name in apis)]
     ports = {s.name: s.port for s in p.processes[1:]}
     assert ports == {
         "orders-1": 50151,
@@ -109,7 +157,14 @@ def test_postgres_replicas_use_roles_consecutive_names_and_stepped_ports() -> No
         "inventory-2": 50162,
         "production-1": 50153,
         "production-2": 50163,
+        "orders-worker-1": 51151,
+        "orders-worker-2": 51161,
+        "inventory-worker-1": 51152,
+        "inventory-worker-2": 51162,
+        "production-worker-1": 51153,
+        "production-worker-2": 51163,
     }
+    assert all(s.env[f"MES_{s.service.upper()}_MIGRATE_ON_START"] == "0" for s in p.processes if s.service)
     orders2 = p.processes[2]
     assert orders2.env["MES_ORDERS_DATABASE_URL"] == "postgresql://mes_orders@127.0.0.1:5432/mes"
     assert orders2.env["MES_ORDERS_MIGRATE_ON_START"] == "0"  # mes up migrates once, before the replicas
@@ -152,7 +207,7 @@ def test_facade_is_added_last_and_stopped_first() -> None:
     assert facade.probe == HttpProbe(8180, "/healthz")
     assert facade.address == "http://127.0.0.1:8180/graphql"
     groups = [[s.name for s in group] for group in p.stop_groups()]
-    assert groups == [["facade"], ["orders", "inventory", "production"], ["nats"]]
+    assert groups == [["facade"], ["orders", "inventory", "production", *WORKERS], ["nats"]]
 
 
 def test_no_facade_without_its_module_or_when_switched_off() -> None:
