@@ -3,13 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
 from typing import Any
 
-import grpc
-import pytest
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 from sqlalchemy import Table, func, select
 
 from mes.common.v1 import common_pb2
@@ -25,33 +20,6 @@ PARTNER = (*SVC, ("x-mes-partner", "acme"))
 TIMEOUT = 10.0
 METAL = common_pb2.MATERIAL_KIND_METAL
 STONE = common_pb2.MATERIAL_KIND_STONE
-
-
-@dataclass
-class Failure:
-    code: grpc.StatusCode
-    reason: str = ""
-    metadata: dict[str, str] = field(default_factory=dict)
-    fields: set[str] = field(default_factory=set)
-
-
-async def failure(call: Any) -> Failure:
-    """Await a call that must fail; its status code, ErrorInfo reason/metadata and BadRequest fields."""
-    with pytest.raises(grpc.aio.AioRpcError):
-        await call
-    status = await rpc_status.aio.from_call(call)
-    result = Failure(await call.code())
-    for detail in status.details if status else ():
-        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
-            info = error_details_pb2.ErrorInfo()
-            detail.Unpack(info)
-            assert info.domain == "mes.jewelry"
-            result.reason, result.metadata = info.reason, dict(info.metadata)
-        elif detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
-            bad = error_details_pb2.BadRequest()
-            detail.Unpack(bad)
-            result.fields = {v.field for v in bad.field_violations}
-    return result
 
 
 async def count(app: App, table: Table, *where: Any) -> int:

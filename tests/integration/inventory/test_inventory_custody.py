@@ -11,6 +11,7 @@ from mes.inventory.v1 import inventory_pb2 as pb
 from mes_contracts.events import CUSTODY_RECORDED
 from services.inventory.adapters.tables import custody_entries
 from services.inventory.bootstrap import App
+from tests._infra.rpc import fails
 from tests.integration.inventory._support import (
     OPERATOR,
     PARTNER,
@@ -18,7 +19,6 @@ from tests.integration.inventory._support import (
     TIMEOUT,
     Stub,
     count,
-    failure,
     receive_metal,
     subjects,
     upsert_alloy,
@@ -75,18 +75,18 @@ async def test_record_is_idempotent_by_request_id_and_listed_newest_first(app: A
 async def test_invalid_entries_are_rejected_and_nothing_is_written(app: App, stub: Stub) -> None:
     await upsert_alloy(stub, "AU750Y")
     empty = pb.RecordCustodyRequest(holder="", material_code="au", weight_mg=0, pieces=0, operator_code="op 1")
-    err = await failure(stub.RecordCustody(empty, metadata=SVC, timeout=TIMEOUT))
+    err = await fails(stub.RecordCustody(empty, metadata=SVC, timeout=TIMEOUT))
     assert err.code is grpc.StatusCode.INVALID_ARGUMENT
-    assert err.fields == {"kind", "holder", "material_code", "weight_mg", "operator_code"}
+    assert set(err.fields) == {"kind", "holder", "material_code", "weight_mg", "operator_code"}
 
     wrong_lot = pb.RecordCustodyRequest(
         kind=pb.CUSTODY_KIND_ISSUE, holder="stores", material_code="AU750Y", lot_id="no-such-lot", weight_mg=5
     )
-    err = await failure(stub.RecordCustody(wrong_lot, metadata=SVC, timeout=TIMEOUT))
-    assert (err.code, err.fields) == (grpc.StatusCode.INVALID_ARGUMENT, {"lot_id"})
+    err = await fails(stub.RecordCustody(wrong_lot, metadata=SVC, timeout=TIMEOUT))
+    assert (err.code, set(err.fields)) == (grpc.StatusCode.INVALID_ARGUMENT, {"lot_id"})
 
     ok = pb.RecordCustodyRequest(kind=pb.CUSTODY_KIND_LOSS, holder="x", material_code="AU750Y", weight_mg=1)
-    err = await failure(stub.RecordCustody(ok, metadata=PARTNER, timeout=TIMEOUT))
+    err = await fails(stub.RecordCustody(ok, metadata=PARTNER, timeout=TIMEOUT))
     assert err.code is grpc.StatusCode.PERMISSION_DENIED
     assert await count(app, custody_entries) == 0
 

@@ -10,6 +10,7 @@ from mes.inventory.v1 import inventory_pb2 as pb
 from mes_contracts.events import ALLOY_UPSERTED, CUSTODY_RECORDED, LOT_RECEIVED
 from services.inventory.adapters.tables import custody_entries, lots
 from services.inventory.bootstrap import App
+from tests._infra.rpc import fails
 from tests.integration.inventory._support import (
     METAL,
     PARTNER,
@@ -18,7 +19,6 @@ from tests.integration.inventory._support import (
     TIMEOUT,
     Stub,
     count,
-    failure,
     receive_metal,
     receive_stones,
     subjects,
@@ -50,7 +50,7 @@ async def test_receive_writes_lot_custody_entry_and_events_once_per_request_id(a
     assert await subjects(app) == [ALLOY_UPSERTED.subject, LOT_RECEIVED.subject, CUSTODY_RECORDED.subject]
 
     reused = pb.ReceiveLotRequest(kind=METAL, material_code="AU750Y", weight_mg=1, request_id="rcv-1")
-    err = await failure(stub.ReceiveLot(reused, metadata=SVC, timeout=TIMEOUT))
+    err = await fails(stub.ReceiveLot(reused, metadata=SVC, timeout=TIMEOUT))
     assert (err.code, err.reason) == (grpc.StatusCode.ALREADY_EXISTS, "IDEMPOTENCY_KEY_REUSED")
 
     got = await stub.GetLot(pb.GetLotRequest(name=first.name), metadata=SVC, timeout=TIMEOUT)
@@ -59,25 +59,29 @@ async def test_receive_writes_lot_custody_entry_and_events_once_per_request_id(a
 
 async def test_unknown_alloy_and_bad_fields_are_rejected_without_writes(app: App, stub: Stub) -> None:
     unknown = pb.ReceiveLotRequest(kind=METAL, material_code="AU999Z", weight_mg=1_000, request_id="r-1")
-    err = await failure(stub.ReceiveLot(unknown, metadata=SVC, timeout=TIMEOUT))
-    assert (err.code, err.reason, err.fields) == (grpc.StatusCode.INVALID_ARGUMENT, "UNKNOWN_ALLOY", {"material_code"})
+    err = await fails(stub.ReceiveLot(unknown, metadata=SVC, timeout=TIMEOUT))
+    assert (err.code, err.reason, set(err.fields)) == (
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "UNKNOWN_ALLOY",
+        {"material_code"},
+    )
 
     await upsert_alloy(stub, "AU750Y")
     bad_metal = pb.ReceiveLotRequest(kind=METAL, material_code="AU750Y", weight_mg=100_000_001, pieces=3)
-    err = await failure(stub.ReceiveLot(bad_metal, metadata=SVC, timeout=TIMEOUT))
+    err = await fails(stub.ReceiveLot(bad_metal, metadata=SVC, timeout=TIMEOUT))
     assert (err.code, err.reason) == (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_ARGUMENT")
-    assert err.fields == {"weight_mg", "pieces", "request_id"}
+    assert set(err.fields) == {"weight_mg", "pieces", "request_id"}
 
     bad_stones = pb.ReceiveLotRequest(kind=STONE, material_code="dia", pieces=0, weight_points=-1, request_id="r-2")
-    err = await failure(stub.ReceiveLot(bad_stones, metadata=SVC, timeout=TIMEOUT))
-    assert err.fields == {"material_code", "pieces", "weight_points"}
+    err = await fails(stub.ReceiveLot(bad_stones, metadata=SVC, timeout=TIMEOUT))
+    assert set(err.fields) == {"material_code", "pieces", "weight_points"}
 
     no_kind = pb.ReceiveLotRequest(material_code="AU750Y", weight_mg=5, request_id="r-3")
-    err = await failure(stub.ReceiveLot(no_kind, metadata=SVC, timeout=TIMEOUT))
-    assert err.fields == {"kind"}
+    err = await fails(stub.ReceiveLot(no_kind, metadata=SVC, timeout=TIMEOUT))
+    assert set(err.fields) == {"kind"}
 
     partner = pb.ReceiveLotRequest(kind=METAL, material_code="AU750Y", weight_mg=5, request_id="r-4")
-    err = await failure(stub.ReceiveLot(partner, metadata=PARTNER, timeout=TIMEOUT))
+    err = await fails(stub.ReceiveLot(partner, metadata=PARTNER, timeout=TIMEOUT))
     assert err.code is grpc.StatusCode.PERMISSION_DENIED
 
     assert await count(app, lots) == 0
@@ -104,14 +108,14 @@ async def test_stone_lots_and_listing_by_material_in_fifo_order(stub: Stub) -> N
 
     first = await stub.ListLots(pb.ListLotsRequest(page_size=1), metadata=SVC, timeout=TIMEOUT)
     assert first.lots[0].lot_id == stones.lot_id
-    err = await failure(
+    err = await fails(
         stub.ListLots(
             pb.ListLotsRequest(page_token=first.next_page_token, material_code="AG925"), metadata=SVC, timeout=TIMEOUT
         )
     )
     assert (err.code, err.reason) == (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_PAGE_TOKEN")
 
-    err = await failure(stub.GetLot(pb.GetLotRequest(name="lots/nope"), metadata=SVC, timeout=TIMEOUT))
+    err = await fails(stub.GetLot(pb.GetLotRequest(name="lots/nope"), metadata=SVC, timeout=TIMEOUT))
     assert err.code is grpc.StatusCode.NOT_FOUND
-    err = await failure(stub.GetLot(pb.GetLotRequest(name="lot/x"), metadata=SVC, timeout=TIMEOUT))
+    err = await fails(stub.GetLot(pb.GetLotRequest(name="lot/x"), metadata=SVC, timeout=TIMEOUT))
     assert err.code is grpc.StatusCode.INVALID_ARGUMENT

@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import grpc
 import pytest
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 from sqlalchemy import func, select
 
 from mes.orders.v1 import orders_pb2
@@ -63,38 +59,6 @@ def submit_request(
     )
     request.due_time.FromDatetime(datetime.now(UTC) + due_in)
     return request
-
-
-@dataclass
-class RpcFailure:
-    code: grpc.StatusCode
-    message: str
-    reason: str
-    fields: list[str] = field(default_factory=list)
-    details: bytes = b""
-
-
-async def fails(call: Any) -> RpcFailure:
-    """Await a unary call that must fail; returns its code, message, ErrorInfo reason and
-    BadRequest field paths."""
-    try:
-        await call
-    except grpc.aio.AioRpcError as exc:
-        status = await rpc_status.aio.from_call(call)
-        reason, fields = "", []
-        if status is not None:
-            for detail in status.details:
-                if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
-                    info = error_details_pb2.ErrorInfo()
-                    detail.Unpack(info)
-                    reason = info.reason
-                elif detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
-                    bad = error_details_pb2.BadRequest()
-                    detail.Unpack(bad)
-                    fields = [v.field for v in bad.field_violations]
-        details = status.SerializeToString() if status is not None else b""
-        return RpcFailure(exc.code(), exc.details() or "", reason, fields, details)
-    pytest.fail("the call succeeded but was expected to fail")
 
 
 async def count_rows(app: App, table: Any, *where: Any) -> int:

@@ -11,11 +11,11 @@ from mes.orders.v1 import orders_pb2
 from mes_contracts.events import ORDER_SUBMITTED
 from services.orders.adapters.tables import infra
 from services.orders.bootstrap import App
+from tests._infra.rpc import fails
 from tests.integration.orders._support import (
     STAFF,
     T,
     count_rows,
-    fails,
     for_partner,
     line,
     order_count,

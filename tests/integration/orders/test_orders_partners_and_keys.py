@@ -10,16 +10,8 @@ import grpc
 from mes.orders.v1 import orders_pb2
 from services.orders.adapters.tables import api_keys
 from services.orders.bootstrap import App
-from tests.integration.orders._support import (
-    SERVICE,
-    SQLITE_ONLY,
-    STAFF,
-    T,
-    count_rows,
-    fails,
-    submit_request,
-    with_key,
-)
+from tests._infra.rpc import fails
+from tests.integration.orders._support import SERVICE, SQLITE_ONLY, STAFF, T, count_rows, submit_request, with_key
 
 
 async def test_create_partner_returns_its_key_once(app: App, stub: Any) -> None:

@@ -11,12 +11,12 @@ from mes.orders.v1 import orders_events_pb2, orders_pb2
 from mes_contracts.events import ORDER_SUBMITTED
 from services.orders.adapters.tables import infra, order_lines, order_status_changes
 from services.orders.bootstrap import App
+from tests._infra.rpc import fails
 from tests.integration.orders._support import (
     SQLITE_ONLY,
     STAFF,
     T,
     count_rows,
-    fails,
     for_partner,
     line,
     outbox_subjects,

@@ -8,7 +8,8 @@ import grpc
 
 from mes.orders.v1 import orders_pb2
 from services.orders.bootstrap import App
-from tests.integration.orders._support import STAFF, T, fails, for_partner, order_count, submit_request, with_key
+from tests._infra.rpc import fails
+from tests.integration.orders._support import STAFF, T, for_partner, order_count, submit_request, with_key
 
 MISSING = "orders/00000000-0000-7000-8000-000000000001"
 

@@ -10,7 +10,8 @@ from mes.orders.v1 import orders_events_pb2, orders_pb2
 from mes_contracts.events import ORDER_CANCELLED, ORDER_STATUS_CHANGED, ORDER_SUBMITTED
 from services.orders.adapters.tables import infra
 from services.orders.bootstrap import App
-from tests.integration.orders._support import STAFF, T, fails, for_partner, outbox_subjects, submit_request, with_key
+from tests._infra.rpc import fails
+from tests.integration.orders._support import STAFF, T, for_partner, outbox_subjects, submit_request, with_key
 
 
 async def _submit(stub: Any) -> orders_pb2.Order:

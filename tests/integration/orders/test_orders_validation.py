@@ -10,16 +10,8 @@ from mes.orders.v1 import orders_pb2
 from services.orders.adapters.tables import infra
 from services.orders.bootstrap import App
 from services.orders.domain.catalogue import CatalogueKind
-from tests.integration.orders._support import (
-    SQLITE_ONLY,
-    STAFF,
-    T,
-    count_rows,
-    fails,
-    for_partner,
-    line,
-    submit_request,
-)
+from tests._infra.rpc import fails
+from tests.integration.orders._support import SQLITE_ONLY, STAFF, T, count_rows, for_partner, line, submit_request
 
 CASES = {
     "zero quantity": (submit_request(lines=[line(quantity=0)]), ["lines[0].quantity"], "INVALID_ARGUMENT"),

@@ -8,7 +8,8 @@ import grpc
 
 from mes.production.v1 import production_pb2 as pb
 from services.production.bootstrap import App
-from tests.integration.production._support import SERVICE, T, fails, row_counts
+from tests._infra.rpc import fails
+from tests.integration.production._support import SERVICE, T, row_counts
 
 
 def center(code: str, capacity: int = 2, wc_type: str = "CAST") -> pb.WorkCenter:

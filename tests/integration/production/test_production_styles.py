@@ -11,17 +11,8 @@ from mes.production.v1 import production_pb2 as pb
 from mes_contracts.events import STYLE_UPSERTED
 from services.production.adapters.tables import style_versions
 from services.production.bootstrap import App
-from tests.integration.production._support import (
-    METAL,
-    SERVICE,
-    STONE,
-    T,
-    fails,
-    line,
-    outbox,
-    row_counts,
-    style,
-)
+from tests._infra.rpc import fails
+from tests.integration.production._support import METAL, SERVICE, STONE, T, line, outbox, row_counts, style
 
 
 async def upsert(stub: Any, s: pb.Style) -> pb.Style:

@@ -16,7 +16,9 @@ def routing(*steps: tuple[str, str, int, bool]) -> tuple[RoutingStep, ...]:
     return tuple(RoutingStep(i + 1, code, wc, 30, tol, opt) for i, (code, wc, tol, opt) in enumerate(steps))
 
 
-RING = routing(
+#: A cast ring: (operation code, work center type, tolerance per mille, optional); the
+#: integration tests create the same style through gRPC.
+RING_ROUTING = (
     ("CASTING", "CAST", 20, False),
     ("FILING", "BENCH", 10, False),
     ("STONE_SETTING", "SETTING", 5, False),
@@ -25,6 +27,9 @@ RING = routing(
     ("PLATING", "PLATE", 0, True),
     ("QC", "QC", 0, False),
 )
+RING = routing(*RING_ROUTING)
+#: Work centers of the ring routing (no PLATE and no QC center): (code, type).
+WORK_CENTERS = (("CAST-1", "CAST"), ("BENCH-1", "BENCH"), ("SET-1", "SETTING"), ("POL-1", "POLISH"), ("LAS-1", "LASER"))
 BOM = (
     BomItem(MaterialKind.METAL, "", 5_000),
     BomItem(MaterialKind.STONE, "DIA-150", pieces=3),

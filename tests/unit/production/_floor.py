@@ -15,7 +15,7 @@ from services.production.domain.resources import OperatorRole
 from services.production.domain.work_orders import WorkOrder
 from services.production.service_layer import commands as c
 from services.production.service_layer.handlers import Handlers
-from tests.unit.production._factories import NOW, definition, line
+from tests.unit.production._factories import NOW, WORK_CENTERS, definition, line
 from tests.unit.production.fakes import FakeUnitOfWork, FakeUnitOfWorkFactory
 
 __all__ = ["OPERATOR_1", "PARTNER", "STAFF", "Clock", "Floor"]
@@ -24,8 +24,6 @@ E = TypeVar("E")
 STAFF = Principal("service", "test")
 OPERATOR_1 = Principal("operator", "OP-1")
 PARTNER = Principal("service", "facade", "acme")
-#: Work centers of the ring routing (no PLATE and no QC center).
-CENTERS = (("CAST-1", "CAST"), ("BENCH-1", "BENCH"), ("SET-1", "SETTING"), ("POL-1", "POLISH"), ("LAS-1", "LASER"))
 
 
 class Clock:
@@ -51,7 +49,7 @@ class Floor:
 
     async def seed(self, *, capacity: int = 2, supervisor_active: bool = True) -> None:
         await self.handlers.catalog.upsert_style(c.UpsertStyle(STAFF, definition()))
-        for code, wc_type in CENTERS:
+        for code, wc_type in WORK_CENTERS:
             await self.handlers.catalog.upsert_work_center(
                 c.UpsertWorkCenter(STAFF, code, wc_type, code, capacity, True)
             )
