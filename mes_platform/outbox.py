@@ -1,19 +1,29 @@
 """Writing events to the outbox in the caller's transaction.
 
 Each event carries the current trace (``EventMeta.traceparent``, and the ``traceparent``
-header of the row, which the relay publishes as a NATS header), captured when the row is
-written: the relay publishes later, outside the request.
+header of the row, which the relay publishes as a NATS header), captured when the event is
+added: the relay publishes later, outside the request.
+
+Rows are buffered in the session and inserted together when the transaction commits (one
+statement for every event of the transaction, in the order they were added): a SQLAlchemy
+``before_commit`` hook on every session does it, so a commit never leaves an added event
+behind, and a rollback drops them with the rest of the transaction. Savepoints are opened
+with :func:`savepoint`, whose rollback drops the events added inside it (a bare
+``begin_nested`` would not).
 """
 
 from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from google.protobuf.message import Message
-from sqlalchemy import Table, insert
+from sqlalchemy import Table, event, insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session, SessionTransaction
 
 from mes.common.v1 import common_pb2
 from mes_contracts.events import EventType
@@ -21,7 +31,11 @@ from mes_kernel.clock import utcnow
 from mes_platform.db import WROTE_OUTBOX
 from mes_platform.telemetry.tracing import TRACEPARENT, current_traceparent
 
-__all__ = ["OutboxWriter", "new_event_meta"]
+__all__ = ["OutboxWriter", "new_event_meta", "savepoint"]
+
+#: ``session.info`` key: the rows added in this transaction and not inserted yet, as
+#: ``(table, row)`` in the order they were added.
+_PENDING = "mes.outbox_pending"
 
 
 def new_event_meta(producer: str, causation_id: str = "", traceparent: str | None = None) -> common_pb2.EventMeta:
@@ -52,8 +66,8 @@ class OutboxWriter:
         causation_id: str = "",
         headers: dict[str, Any] | None = None,
     ) -> str:
-        """Fill ``event.meta`` (if unset; its ``traceparent`` if empty) and insert the row
-        under the subject of ``event_type``; returns the event id."""
+        """Fill ``event.meta`` (if unset; its ``traceparent`` if empty) and add the row under
+        the subject of ``event_type`` (inserted at commit); returns the event id."""
         if not isinstance(event, event_type.message):
             raise TypeError(f"{event_type.subject} carries {event_type.message.__name__}, not {type(event).__name__}")
         meta: common_pb2.EventMeta = event.meta  # type: ignore[attr-defined]
@@ -64,15 +78,53 @@ class OutboxWriter:
         row_headers = dict(headers or {})
         if meta.traceparent:
             row_headers.setdefault(TRACEPARENT, meta.traceparent)
-        await session.execute(
-            insert(self._table).values(
-                event_id=meta.event_id,
-                subject=event_type.subject,
-                payload=event.SerializeToString(),
-                headers=json.dumps(row_headers),
-                created_at=utcnow(),
-                attempts=0,
-            )
-        )
+        row = {
+            "event_id": meta.event_id,
+            "subject": event_type.subject,
+            "payload": event.SerializeToString(),
+            "headers": json.dumps(row_headers),
+            "created_at": utcnow(),
+            "attempts": 0,
+        }
+        session.info.setdefault(_PENDING, []).append((self._table, row))
         session.info[WROTE_OUTBOX] = True  # Database.write() tells its listeners after commit
-        return meta.event_id
+        return str(meta.event_id)
+
+
+@asynccontextmanager
+async def savepoint(session: AsyncSession) -> AsyncIterator[None]:
+    """A savepoint (``begin_nested``) whose rollback also drops the events added inside it;
+    released, they stay pending for the enclosing transaction's commit."""
+    pending: list[tuple[Table, dict[str, Any]]] = session.info.setdefault(_PENDING, [])
+    mark = len(pending)
+    try:
+        async with session.begin_nested():
+            yield
+    except BaseException:
+        del pending[mark:]
+        raise
+
+
+@event.listens_for(Session, "before_commit")
+def _insert_pending(session: Session) -> None:
+    """Insert the buffered rows, one statement per outbox table (one in practice), when the
+    outermost transaction commits (the hook also runs when a savepoint is released: its rows
+    then belong to the enclosing transaction and wait for it)."""
+    if session.in_nested_transaction():
+        return
+    pending: list[tuple[Table, dict[str, Any]]] | None = session.info.pop(_PENDING, None)
+    if not pending:
+        return
+    by_table: dict[Table, list[dict[str, Any]]] = {}
+    for table, row in pending:
+        by_table.setdefault(table, []).append(row)
+    for table, rows in by_table.items():
+        session.execute(insert(table), rows)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _drop_pending(session: Session, transaction: SessionTransaction) -> None:
+    """The outermost transaction ended: committed (the rows went in) or rolled back (they go
+    with it), either way nothing may be left for the session's next transaction."""
+    if transaction.parent is None:
+        session.info.pop(_PENDING, None)

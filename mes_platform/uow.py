@@ -34,7 +34,7 @@ from mes_kernel.errors import AlreadyExists, Conflict
 from mes_kernel.uow import Transaction, WriteConflict
 from mes_platform.db import Database
 from mes_platform.idempotency import IdempotencyStore
-from mes_platform.outbox import OutboxWriter
+from mes_platform.outbox import OutboxWriter, savepoint
 from mes_platform.tables import InfraTables
 
 __all__ = [
@@ -44,6 +44,8 @@ __all__ = [
     "SqlUnitOfWork",
     "SqlUnitOfWorkFactory",
     "StillConflicting",
+    "begin_flat_batch",
+    "flat_batch_failed",
     "write_conflicts",
 ]
 
@@ -54,6 +56,9 @@ U = TypeVar("U", bound="SqlUnitOfWork")
 EventEncoder = Callable[[object], tuple[EventType[Message], Message]]
 #: PostgreSQL: serialization failure, deadlock detected (the transaction may simply run again).
 _RETRYABLE_SQLSTATES = {"40001", "40P01"}
+#: ``session.info`` keys of a flat batch (:func:`begin_flat_batch`) and of its failure.
+_FLAT_BATCH = "mes.flat_batch"
+_FLAT_BATCH_FAILED = "mes.flat_batch_failed"
 
 
 class StillConflicting(Conflict, WriteConflict):
@@ -204,7 +209,13 @@ class SqlUnitOfWorkFactory(_Factory[U]):
 
 class BorrowedSqlUnitOfWorkFactory(_Factory[U]):
     """The port inside a transaction the caller owns: ``write()`` is a savepoint (rolled back
-    alone on error), ``read()`` the same session (it sees its own writes); nothing commits."""
+    alone on error), ``read()`` the same session (it sees its own writes); nothing commits.
+
+    In a flat batch (:func:`begin_flat_batch`: an event consumer applying a fetched batch in
+    one transaction) ``write()`` takes no savepoint and a use case runs once: the first error
+    marks the whole transaction failed (:func:`flat_batch_failed`), the consumer rolls it
+    back and applies the batch again one event per transaction, with savepoints and retries.
+    """
 
     def __init__(
         self,
@@ -219,11 +230,41 @@ class BorrowedSqlUnitOfWorkFactory(_Factory[U]):
         self._idempotency = idempotency
         self._uow = make(session, emitter)
 
+    @property
+    def flat(self) -> bool:
+        return bool(self.session.info.get(_FLAT_BATCH))
+
+    async def transact(self, fn: Callable[[U], Awaitable[T]], *, attempts: int = 4) -> T:
+        return await super().transact(fn, attempts=1 if self.flat else attempts)
+
     @asynccontextmanager
     async def write(self) -> AsyncIterator[U]:
-        async with write_conflicts(), self.session.begin_nested():
-            yield self._uow
+        if not self.flat:
+            async with write_conflicts(), savepoint(self.session):
+                yield self._uow
+            return
+        try:
+            async with write_conflicts():
+                yield self._uow
+        except BaseException:
+            # What the use case wrote so far stays in the transaction: only a rollback of all
+            # of it is safe, whatever the caller does with the error.
+            self.session.info[_FLAT_BATCH_FAILED] = True
+            raise
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[U]:
         yield self._uow
+
+
+def begin_flat_batch(session: AsyncSession) -> None:
+    """Units of work borrowed from ``session`` from now on run flat (see
+    :class:`BorrowedSqlUnitOfWorkFactory`): the caller rolls the whole transaction back when
+    :func:`flat_batch_failed` says so, even if every handler returned normally."""
+    session.info[_FLAT_BATCH] = True
+    session.info.pop(_FLAT_BATCH_FAILED, None)
+
+
+def flat_batch_failed(session: AsyncSession) -> bool:
+    """A unit of work of the flat batch failed: its partial writes are in the transaction."""
+    return bool(session.info.get(_FLAT_BATCH_FAILED))

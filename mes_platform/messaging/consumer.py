@@ -11,9 +11,12 @@ to one replica). Each message is handled as follows:
    handler contract); commit, then ``ack``. A fetched batch shares one transaction
    (``tx_batch`` messages at most): one multi-row inbox insert tells which events are new,
    their handlers run in stream order (each under its own event's trace), then one commit
-   and the acks. If any handler of the batch raises, the whole transaction rolls back and the
-   batch is handled again one message per transaction, so only the failing message is
-   retried (step 4) and the others are applied;
+   and the acks. The batch is *flat* (:func:`mes_platform.uow.begin_flat_batch`): the use
+   cases take no savepoint and make no retry of their own, and the first error of any of
+   them (even one a handler caught) fails the batch: the whole transaction rolls back and
+   the batch is handled again one message per transaction, with savepoints and retries,
+   so only the failing message is retried (step 4) and the others are applied. The batch
+   rollback gives what a savepoint per use case gave, without its two round trips;
 3. inbox key already present: roll back and ``ack`` (a duplicate applies nothing);
 4. handler raised: ``nak`` with the delay of the back-off list; on the ``max_deliver``-th
    delivery write a dead letter and ``term`` the message.
@@ -65,6 +68,7 @@ from mes_platform.tables import InfraTables
 from mes_platform.telemetry.logs import get_logger
 from mes_platform.telemetry.metrics import EVENTS_CONSUMED
 from mes_platform.telemetry.tracing import TRACEPARENT, TraceContext, continue_trace, use_trace
+from mes_platform.uow import begin_flat_batch, flat_batch_failed
 
 __all__ = ["EventConsumer"]
 
@@ -81,6 +85,10 @@ class _DeliveryLimit(Exception):
 
 class _Stopping(Exception):
     pass
+
+
+class _BatchFailed(Exception):
+    """A handler of a flat batch returned after one of its units of work failed."""
 
 
 @dataclass(frozen=True)
@@ -311,6 +319,7 @@ class EventConsumer:
         async def apply() -> None:
             outcomes.clear()
             async with self._db.write() as session:
+                begin_flat_batch(session)
                 fresh = await insert_inbox_many(
                     session,
                     self._infra.inbox,
@@ -326,6 +335,8 @@ class EventConsumer:
                     seen.add(event_id)
                     with use_trace(prepared.trace()):
                         await prepared.handler(session, prepared.event, prepared.ctx)
+                    if flat_batch_failed(session):  # an error was caught after a partial write
+                        raise _BatchFailed(event_id)
                     outcomes.append("applied")
                 fault_point("consumer.after_effect_before_commit")
 
