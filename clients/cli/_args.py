@@ -16,6 +16,7 @@ __all__ = [
     "enum_prefix",
     "enum_value",
     "grams_to_mg",
+    "limit",
     "operation_name",
     "order_line",
     "parse_due",
@@ -61,6 +62,13 @@ def operation_name(value: str) -> str:
     if len(parts) != 2 or not _ID.match(parts[0]) or not parts[1].isdigit():
         raise CliUsageError(f"expected 'workOrders/<id>/operations/<n>' or '<work order id>/<n>', got {value!r}")
     return f"workOrders/{parts[0]}/operations/{int(parts[1])}"
+
+
+def limit(value: int) -> int | None:
+    """``--limit N``: at most N items, 0 for all (None)."""
+    if value < 0:
+        raise CliUsageError("--limit must not be negative")
+    return value or None
 
 
 def enum_prefix(enum: EnumType[V]) -> str:

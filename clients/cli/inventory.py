@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Sequence
 
 from clients.cli._app import CliUsageError, Context, Subcommands, add_command, add_group
-from clients.cli._args import enum_choices, enum_value, grams_to_mg, resource_id, resource_name
+from clients.cli._args import enum_choices, enum_value, grams_to_mg, limit, resource_id, resource_name
 from clients.cli._render import details, grams, label, table, weight, when
 from mes.common.v1 import common_pb2
 from mes.inventory.v1 import inventory_pb2 as pb
@@ -129,12 +129,6 @@ def balance_table(balances: Sequence[pb.Balance]) -> str:
     return table(headers, rows)
 
 
-def _limit(value: int) -> int | None:
-    if value < 0:
-        raise CliUsageError("--limit must not be negative")
-    return value or None
-
-
 async def _alloys(args: argparse.Namespace, ctx: Context) -> None:
     alloys = [a async for a in ctx.clients.inventory.iter_alloys()]
     rows = [
@@ -177,38 +171,29 @@ def alloy_details(alloy: pb.Alloy) -> str:
 
 
 async def _lots(args: argparse.Namespace, ctx: Context) -> None:
-    limit = _limit(args.limit)
-    lots = [x async for x in ctx.clients.inventory.iter_lots(material_code=args.material, limit=limit)]
+    found = ctx.clients.inventory.iter_lots(material_code=args.material, limit=limit(args.limit))
+    lots = [x async for x in found]
     ctx.output.emit(lots, lambda: lot_table(lots))
 
 
 def receive_request(args: argparse.Namespace) -> pb.ReceiveLotRequest:
     """The ReceiveLot request of ``inventory receive`` (weights converted to integer mg exactly)."""
+    request = pb.ReceiveLotRequest(supplier_reference=args.supplier_ref, request_id=args.request_id or "")
     if args.alloy:
         weight_mg = args.weight_mg if args.weight_mg is not None else (grams_to_mg(args.grams) if args.grams else 0)
         if weight_mg <= 0:
             raise CliUsageError("a metal lot needs --weight-mg or --grams greater than zero")
         if args.pieces or args.points:
             raise CliUsageError("--pieces/--points are for stone lots")
-        return pb.ReceiveLotRequest(
-            kind=common_pb2.MATERIAL_KIND_METAL,
-            material_code=args.alloy,
-            weight_mg=weight_mg,
-            supplier_reference=args.supplier_ref,
-            request_id=args.request_id or "",
-        )
+        request.kind, request.material_code, request.weight_mg = common_pb2.MATERIAL_KIND_METAL, args.alloy, weight_mg
+        return request
     if args.weight_mg is not None or args.grams:
         raise CliUsageError("stone lots are weighed in --points, not grams")
     if args.pieces <= 0:
         raise CliUsageError("a stone lot needs --pieces greater than zero")
-    return pb.ReceiveLotRequest(
-        kind=common_pb2.MATERIAL_KIND_STONE,
-        material_code=args.stone,
-        pieces=args.pieces,
-        weight_points=args.points,
-        supplier_reference=args.supplier_ref,
-        request_id=args.request_id or "",
-    )
+    request.kind, request.material_code = common_pb2.MATERIAL_KIND_STONE, args.stone
+    request.pieces, request.weight_points = args.pieces, args.points
+    return request
 
 
 async def _receive(args: argparse.Namespace, ctx: Context) -> None:
@@ -227,7 +212,7 @@ async def _balances(args: argparse.Namespace, ctx: Context) -> None:
 
 
 async def _shortages(args: argparse.Namespace, ctx: Context) -> None:
-    found = [s async for s in ctx.clients.inventory.iter_shortages(limit=_limit(args.limit))]
+    found = [s async for s in ctx.clients.inventory.iter_shortages(limit=limit(args.limit))]
     rows = [
         (
             s.order_id,
@@ -249,9 +234,7 @@ async def _reservations(args: argparse.Namespace, ctx: Context) -> None:
     orders = [resource_id(o, "orders") for o in args.order]
     found = [
         r
-        async for r in ctx.clients.inventory.iter_reservations(
-            order_ids=orders, states=states, limit=_limit(args.limit)
-        )
+        async for r in ctx.clients.inventory.iter_reservations(order_ids=orders, states=states, limit=limit(args.limit))
     ]
     rows = [
         (
@@ -274,7 +257,7 @@ async def _custody(args: argparse.Namespace, ctx: Context) -> None:
     entries = [
         e
         async for e in ctx.clients.inventory.iter_custody_entries(
-            holder=args.holder, material_code=args.material, reference=args.reference, limit=_limit(args.limit)
+            holder=args.holder, material_code=args.material, reference=args.reference, limit=limit(args.limit)
         )
     ]
     rows = [

@@ -13,7 +13,7 @@ from google.protobuf import json_format
 
 from clients.cli import _bulk
 from clients.cli._app import CliUsageError, Context, Subcommands, add_command, add_group
-from clients.cli._args import enum_choices, enum_value, order_line, parse_due, resource_name
+from clients.cli._args import enum_choices, enum_value, limit, order_line, parse_due, resource_name
 from clients.cli._render import details, label, table, when
 from mes.common.v1 import common_pb2
 from mes.orders.v1 import orders_pb2 as pb
@@ -191,18 +191,16 @@ async def _get(args: argparse.Namespace, ctx: Context) -> None:
 
 
 async def _list(args: argparse.Namespace, ctx: Context) -> None:
-    if args.limit < 0:
-        raise CliUsageError("--limit must not be negative")
+    most = limit(args.limit)
     statuses = [enum_value(pb.OrderStatus, s, "status") for s in args.status]
-    limit = args.limit or None
     found = [
         order
         async for order in ctx.clients.orders.iter_orders(
             parent=resource_name(args.parent, "partners") if args.parent else "",
             statuses=statuses,
             late_only=args.late,
-            page_size=min(limit or 100, 100),
-            limit=limit,
+            page_size=min(most or 100, 100),
+            limit=most,
         )
     ]
     ctx.output.emit(found, lambda: order_table(found))

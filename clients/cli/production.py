@@ -75,21 +75,7 @@ def style_details(style: pb.Style) -> str:
             ("updated", when(style.update_time)),
         ]
     )
-    routing = table(
-        ["SEQ", "OPERATION", "WORK CENTER TYPE", "MINUTES", "LOSS TOL (‰)", "OPTIONAL"],
-        [
-            (
-                r.sequence,
-                r.operation_code,
-                r.work_center_type,
-                r.expected_minutes,
-                r.loss_tolerance_per_mille,
-                r.optional,
-            )
-            for r in style.routing
-        ],
-        empty="(no routing)",
-    )
+    routing = production_floor.routing_table(style.routing)
     bom = table(
         ["KIND", "MATERIAL", "WEIGHT/PC", "PIECES/PC"],
         [

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
-from clients.cli._app import CliUsageError, Context, Subcommands, add_command, add_group
-from clients.cli._args import enum_choices, enum_value, operation_name, resource_id, resource_name
+from clients.cli._app import Context, Subcommands, add_command, add_group
+from clients.cli._args import enum_choices, enum_value, limit, operation_name, resource_id, resource_name
 from clients.cli._render import details, grams, label, table, weight, when
 from mes.common.v1 import common_pb2
 from mes.production.v1 import production_pb2 as pb
 
-__all__ = ["add_commands", "operation_details", "operation_table", "work_order_details", "work_order_table"]
+__all__ = [
+    "add_commands",
+    "operation_details",
+    "operation_table",
+    "routing_table",
+    "work_order_details",
+    "work_order_table",
+]
 
 
 def add_commands(group: Subcommands) -> None:
@@ -100,22 +107,17 @@ def work_order_details(w: pb.WorkOrder) -> str:
             ("updated", when(w.update_time)),
         ]
     )
-    steps = table(
-        ["SEQ", "OPERATION", "WORK CENTER TYPE", "MINUTES", "LOSS TOL (‰)", "OPTIONAL"],
-        [
-            (
-                r.sequence,
-                r.operation_code,
-                r.work_center_type,
-                r.expected_minutes,
-                r.loss_tolerance_per_mille,
-                r.optional,
-            )
-            for r in w.routing_snapshot
-        ],
-        empty="(no routing)",
-    )
-    return f"{head}\n\nrouting snapshot:\n{steps}"
+    return f"{head}\n\nrouting snapshot:\n{routing_table(w.routing_snapshot)}"
+
+
+def routing_table(steps: Sequence[pb.RoutingStep]) -> str:
+    """A style's routing, or the snapshot a work order was planned with."""
+    rows = [
+        (r.sequence, r.operation_code, r.work_center_type, r.expected_minutes, r.loss_tolerance_per_mille, r.optional)
+        for r in steps
+    ]
+    headers = ["SEQ", "OPERATION", "WORK CENTER TYPE", "MINUTES", "LOSS TOL (‰)", "OPTIONAL"]
+    return table(headers, rows, empty="(no routing)")
 
 
 def operation_table(operations: Sequence[pb.Operation]) -> str:
@@ -161,19 +163,13 @@ def operation_details(op: pb.Operation) -> str:
     )
 
 
-def _limit(value: int) -> int | None:
-    if value < 0:
-        raise CliUsageError("--limit must not be negative")
-    return value or None
-
-
 async def _work_orders(args: argparse.Namespace, ctx: Context) -> None:
     statuses = [enum_value(pb.WorkOrderStatus, s, "status") for s in args.status]
     orders = [resource_id(o, "orders") for o in args.order]
     found = [
         w
         async for w in ctx.clients.production.iter_work_orders(
-            order_ids=orders, statuses=statuses, limit=_limit(args.limit)
+            order_ids=orders, statuses=statuses, limit=limit(args.limit)
         )
     ]
     ctx.output.emit(found, lambda: work_order_table(found))
@@ -203,23 +199,20 @@ async def _operations(args: argparse.Namespace, ctx: Context) -> None:
 
 
 async def _start(args: argparse.Namespace, ctx: Context) -> None:
-    op = await ctx.clients.production.start_operation(
-        name=operation_name(args.operation),
-        operator_code=args.operator,
-        weigh_in_mg=args.weigh_in_mg,
-        request_id=args.request_id,
-    )
-    ctx.output.emit(op, lambda: operation_details(op))
+    await _weigh(args, ctx, ctx.clients.production.start_operation, weigh_in_mg=args.weigh_in_mg)
 
 
 async def _finish(args: argparse.Namespace, ctx: Context) -> None:
-    op = await ctx.clients.production.finish_operation(
-        name=operation_name(args.operation),
-        operator_code=args.operator,
-        weigh_out_mg=args.weigh_out_mg,
-        scrap_returned_mg=args.scrap_mg,
-        request_id=args.request_id,
-    )
+    weights = {"weigh_out_mg": args.weigh_out_mg, "scrap_returned_mg": args.scrap_mg}
+    await _weigh(args, ctx, ctx.clients.production.finish_operation, **weights)
+
+
+async def _weigh(
+    args: argparse.Namespace, ctx: Context, call: Callable[..., Awaitable[pb.Operation]], **weights: int
+) -> None:
+    """Start or finish ``args.operation`` as ``args.operator`` with its weights, once per request id."""
+    name = operation_name(args.operation)
+    op = await call(name=name, operator_code=args.operator, request_id=args.request_id, **weights)
     ctx.output.emit(op, lambda: operation_details(op))
 
 
