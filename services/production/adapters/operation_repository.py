@@ -6,7 +6,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, func, insert, select, tuple_, update
+from sqlalchemy import case, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mes_platform.keyset import keyset_after
@@ -14,6 +14,7 @@ from services.production.adapters import tables as t
 from services.production.adapters.rows import from_row, to_values, update_versioned
 from services.production.domain.operations import OPERATION_PROGRESS, AttemptRecord, Operation, OperationStatus
 from services.production.domain.views import LossGrouping, LossSummary
+from services.production.service_layer.ports import OperationRecord, OperationView
 
 __all__ = ["SqlOperationRepository"]
 
@@ -44,6 +45,8 @@ _OPERATION_FIXED = (
     "create_time",
 )
 _ATTEMPT_KEY = ("work_order_id", "sequence", "attempt")
+#: The columns of a read, in the order of the fields of ``OperationView``.
+_RECORD = tuple(_op.c.created_at if name == "create_time" else _op.c[name] for name in OperationView._fields)
 
 
 def operation_from_row(row: Any) -> Operation:
@@ -69,17 +72,14 @@ class SqlOperationRepository:
         row = (await self._s.execute(query)).first()
         return operation_from_row(row) if row else None
 
-    async def get_many(self, keys: Collection[tuple[str, int]]) -> dict[tuple[str, int], Operation]:
+    async def get_many(self, keys: Collection[tuple[str, int]]) -> dict[tuple[str, int], OperationRecord]:
+        """One query by work order (the primary key's prefix), the sequences picked from its rows."""
         if not keys:
             return {}
-        found: dict[tuple[str, int], Operation] = {}
-        ordered = sorted(keys)
-        for start in range(0, len(ordered), 400):  # keep the bound parameters well under limits
-            chunk = ordered[start : start + 400]
-            query = select(_op).where(tuple_(_op.c.work_order_id, _op.c.sequence).in_(chunk))
-            for row in await self._s.execute(query):
-                found[(row.work_order_id, row.sequence)] = operation_from_row(row)
-        return found
+        wanted = set(keys)
+        query = select(*_RECORD).where(_op.c.work_order_id.in_(list({work_order_id for work_order_id, _ in wanted})))
+        views = (OperationView(*row) for row in await self._s.execute(query))
+        return {key: view for view in views if (key := (view.work_order_id, view.sequence)) in wanted}
 
     async def for_work_orders(self, work_order_ids: Collection[str]) -> list[Operation]:
         if not work_order_ids:
@@ -99,10 +99,10 @@ class SqlOperationRepository:
         work_center: str | None,
         work_order_ids: Sequence[str],
         statuses: Sequence[OperationStatus],
-    ) -> list[Operation]:
+    ) -> list[OperationRecord]:
         """Queue order: priority (highest first), create time, work order id, sequence."""
         query = (
-            select(_op)
+            select(*_RECORD)
             .order_by(_op.c.priority.desc(), _op.c.created_at, _op.c.work_order_id, _op.c.sequence)
             .limit(limit)
         )
@@ -124,7 +124,7 @@ class SqlOperationRepository:
                     ]
                 )
             )
-        return [operation_from_row(row) for row in await self._s.execute(query)]
+        return [OperationView(*row) for row in await self._s.execute(query)]
 
     async def add_all(self, operations: Sequence[Operation]) -> None:
         if not operations:

@@ -7,7 +7,7 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import ColumnElement, insert, null, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mes_platform.keyset import keyset_after
@@ -22,6 +22,7 @@ from services.production.adapters.rows import (
 )
 from services.production.domain.order_specs import OrderSpec, OrderSpecStatus
 from services.production.domain.work_orders import MetalBalance, WorkOrder, WorkOrderStatus
+from services.production.service_layer.ports import WorkOrderRecord, WorkOrderView
 
 __all__ = ["SqlOrderSpecRepository", "SqlWorkOrderRepository"]
 
@@ -41,6 +42,19 @@ _WORK_ORDER_FIXED = (
     "version",
     "create_time",
 )
+
+
+def _read_columns(with_routing: bool) -> tuple[ColumnElement[Any], ...]:
+    """The columns of ``WorkOrderView`` in its order; the routing snapshot (JSON, the costly
+    part) only when asked for."""
+    columns: dict[str, ColumnElement[Any]] = {c.name: c for c in _wo.c}
+    columns.update(create_time=_wo.c.created_at, update_time=_wo.c.updated_at)
+    if not with_routing:
+        columns["routing_snapshot"] = null().label("routing_snapshot")
+    return tuple(columns[name] for name in WorkOrderView._fields)
+
+
+_READ = {True: _read_columns(True), False: _read_columns(False)}
 
 
 def _work_order(row: Any) -> WorkOrder:
@@ -68,11 +82,11 @@ class SqlWorkOrderRepository:
         row = (await self._s.execute(query)).first()
         return _work_order(row) if row else None
 
-    async def get_many(self, ids: Collection[str]) -> dict[str, WorkOrder]:
+    async def get_many(self, ids: Collection[str], *, with_routing: bool = True) -> dict[str, WorkOrderRecord]:
         if not ids:
             return {}
-        rows = await self._s.execute(select(_wo).where(_wo.c.id.in_(list(ids))))
-        return {row.id: _work_order(row) for row in rows}
+        rows = await self._s.execute(select(*_READ[with_routing]).where(_wo.c.id.in_(list(ids))))
+        return {view.id: view for view in (WorkOrderView(*row) for row in rows)}
 
     async def for_order(self, order_id: str, *, for_update: bool = False) -> list[WorkOrder]:
         query = select(_wo).where(_wo.c.order_id == order_id).order_by(_wo.c.line_number)
@@ -87,9 +101,10 @@ class SqlWorkOrderRepository:
         *,
         order_ids: Sequence[str],
         statuses: Sequence[WorkOrderStatus],
-    ) -> list[WorkOrder]:
+        with_routing: bool = True,
+    ) -> list[WorkOrderRecord]:
         """Oldest first; the work orders of one order in line order."""
-        query = select(_wo).order_by(_wo.c.created_at, _wo.c.order_id, _wo.c.line_number).limit(limit)
+        query = select(*_READ[with_routing]).order_by(_wo.c.created_at, _wo.c.order_id, _wo.c.line_number).limit(limit)
         if order_ids:
             query = query.where(_wo.c.order_id.in_(list(order_ids)))
         if statuses:
@@ -105,7 +120,7 @@ class SqlWorkOrderRepository:
                     ]
                 )
             )
-        return [_work_order(row) for row in await self._s.execute(query)]
+        return [WorkOrderView(*row) for row in await self._s.execute(query)]
 
     async def add(self, work_order: WorkOrder) -> None:
         await self._s.execute(

@@ -10,9 +10,11 @@ import grpc
 from mes.production.v1 import production_pb2 as pb
 from mes.production.v1 import production_pb2_grpc as pb_grpc
 from mes_platform.auth import current_principal
+from services.production.entrypoints.codec import records as rec
 from services.production.entrypoints.codec import requests as q
 from services.production.entrypoints.codec import responses as r
 from services.production.service_layer.handlers import Handlers
+from services.production.service_layer.records import work_order_view
 
 __all__ = ["SERVICE_NAME", "ProductionServicer"]
 
@@ -92,23 +94,28 @@ class ProductionServicer(pb_grpc.ProductionServiceServicer):
         return pb.CreateWorkOrdersResponse(work_orders=[r.work_order_msg(w) for w in work_orders])
 
     async def GetWorkOrder(self, request: pb.GetWorkOrderRequest, context: Ctx) -> pb.GetWorkOrderResponse:
+        fields = rec.work_order_fields(request.read_mask)
         work_order = await self._work_orders.get_work_order(q.get(request, "workOrders", current_principal()))
-        return pb.GetWorkOrderResponse(work_order=r.work_order_msg(work_order))
+        response = pb.GetWorkOrderResponse()
+        rec.work_order_into(response.work_order, work_order_view(work_order), fields)
+        return response
 
     async def BatchGetWorkOrders(
         self, request: pb.BatchGetWorkOrdersRequest, context: Ctx
     ) -> pb.BatchGetWorkOrdersResponse:
-        found = await self._work_orders.batch_get_work_orders(q.batch_get(request, "workOrders", current_principal()))
-        return pb.BatchGetWorkOrdersResponse(
-            work_orders=[r.work_order_msg(w) for w in found.items],
-            missing_names=[f"workOrders/{k}" for k in found.missing],
+        fields = rec.work_order_fields(request.read_mask)
+        found = await self._work_orders.batch_get_work_orders(
+            q.batch_get(request, "workOrders", current_principal()), with_routing=rec.wants_routing(fields)
         )
+        response = pb.BatchGetWorkOrdersResponse(missing_names=[f"workOrders/{k}" for k in found.missing])
+        rec.work_orders_into(response.work_orders, found.items, fields)
+        return response
 
     async def ListWorkOrders(self, request: pb.ListWorkOrdersRequest, context: Ctx) -> pb.ListWorkOrdersResponse:
         page = await self._work_orders.list_work_orders(q.list_work_orders(request, current_principal()))
-        return pb.ListWorkOrdersResponse(
-            work_orders=[r.work_order_msg(w) for w in page.items], next_page_token=page.next_page_token
-        )
+        response = pb.ListWorkOrdersResponse(next_page_token=page.next_page_token)
+        rec.work_orders_into(response.work_orders, page.items, rec.work_order_fields(request.read_mask))
+        return response
 
     async def HoldWorkOrder(self, request: pb.HoldWorkOrderRequest, context: Ctx) -> pb.HoldWorkOrderResponse:
         work_order = await self._work_orders.hold_work_order(q.hold_work_order(request, current_principal()))
@@ -150,16 +157,15 @@ class ProductionServicer(pb_grpc.ProductionServiceServicer):
         self, request: pb.BatchGetOperationsRequest, context: Ctx
     ) -> pb.BatchGetOperationsResponse:
         found = await self._operations.batch_get_operations(q.batch_get(request, "operations", current_principal()))
-        return pb.BatchGetOperationsResponse(
-            operations=[r.operation_msg(o) for o in found.items],
-            missing_names=[r.operation_name(wo, seq) for wo, seq in found.missing],
-        )
+        response = pb.BatchGetOperationsResponse(missing_names=[r.operation_name(wo, seq) for wo, seq in found.missing])
+        rec.operations_into(response.operations, found.items)
+        return response
 
     async def ListOperations(self, request: pb.ListOperationsRequest, context: Ctx) -> pb.ListOperationsResponse:
         page = await self._operations.list_operations(q.list_operations(request, current_principal()))
-        return pb.ListOperationsResponse(
-            operations=[r.operation_msg(o) for o in page.items], next_page_token=page.next_page_token
-        )
+        response = pb.ListOperationsResponse(next_page_token=page.next_page_token)
+        rec.operations_into(response.operations, page.items)
+        return response
 
     async def SummarizeMetalLoss(
         self, request: pb.SummarizeMetalLossRequest, context: Ctx

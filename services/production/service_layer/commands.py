@@ -141,6 +141,8 @@ class ListWorkOrders:
     page: PageRequest = field(default_factory=PageRequest)
     order_ids: tuple[str, ...] = ()
     statuses: tuple[WorkOrderStatus, ...] = ()
+    #: False: the caller does not want the routing snapshots (they are not read).
+    with_routing: bool = True
 
 
 @dataclass(frozen=True, slots=True)

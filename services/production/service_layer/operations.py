@@ -6,9 +6,10 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
-from mes_kernel.batch import BatchResult, check_batch_size
+from mes_kernel.batch import MAX_BATCH, BatchResult, check_batch_size
+from mes_kernel.clock import as_utc
 from mes_kernel.errors import ResourceExhausted
-from mes_kernel.paging import Page, Pager
+from mes_kernel.paging import MAX_PAGE_SIZE, Page, Pager
 from mes_kernel.principal import Principal, require_staff
 from mes_kernel.validation import Violations
 from services.production.domain.events import OperationChanged, WorkOrderCompleted
@@ -26,7 +27,7 @@ from services.production.service_layer.commands import (
     fingerprint,
 )
 from services.production.service_layer.common import UseCases, act_as, found
-from services.production.service_layer.ports import OperationKey, QueueKey, UnitOfWork
+from services.production.service_layer.ports import OperationKey, OperationRecord, QueueKey, UnitOfWork
 from services.production.service_layer.work_orders import get_work_order
 
 __all__ = ["OperationHandlers", "advance"]
@@ -191,12 +192,13 @@ class OperationHandlers(UseCases):
         async with self._uows.read() as uow:
             return await _operation(uow, query.key)
 
-    async def batch_get_operations(self, query: BatchGet[OperationKey]) -> BatchResult[OperationKey, Operation]:
+    async def batch_get_operations(self, query: BatchGet[OperationKey]) -> BatchResult[OperationKey, OperationRecord]:
         require_staff(query.principal)
         return await self._batch(query, lambda uow, keys: uow.operations.get_many(keys), _label)
 
-    async def list_operations(self, query: ListOperations) -> Page[Operation]:
-        """Queue order: priority (highest first), then create time, then name."""
+    async def list_operations(self, query: ListOperations) -> Page[OperationRecord]:
+        """Queue order: priority (highest first), then create time, then name; pages of up to
+        1000 when the operations of given work orders are listed."""
         require_staff(query.principal)
         check_batch_size(len(query.work_order_ids), "work_order_ids")
         filters = {
@@ -205,7 +207,8 @@ class OperationHandlers(UseCases):
             "work_order_ids": sorted(set(query.work_order_ids)),
             "statuses": sorted(set(query.statuses)),
         }
-        pager = Pager.of(self._deps.tokens, query.page, scope=query.principal.scope, filters=filters)
+        maximum = MAX_BATCH if query.work_order_ids else MAX_PAGE_SIZE
+        pager = Pager.of(self._deps.tokens, query.page, scope=query.principal.scope, filters=filters, maximum=maximum)
         after = pager.after(_queue_key)
         async with self._uows.read() as uow:
             rows = await uow.operations.list_page(
@@ -215,4 +218,6 @@ class OperationHandlers(UseCases):
                 work_order_ids=query.work_order_ids,
                 statuses=query.statuses,
             )
-        return pager.page(rows, lambda op: [op.priority, op.create_time.isoformat(), op.work_order_id, op.sequence])
+        return pager.page(
+            rows, lambda op: [op.priority, as_utc(op.create_time).isoformat(), op.work_order_id, op.sequence]
+        )

@@ -15,10 +15,13 @@ from services.production.domain.resources import Operator, WorkCenter
 from services.production.domain.styles import Style
 from services.production.domain.views import LossGrouping, LossSummary
 from services.production.domain.work_orders import WorkOrder, WorkOrderStatus
+from services.production.service_layer.records import OperationRecord, OperationView, WorkOrderRecord, WorkOrderView
 
 __all__ = [
     "OperationKey",
+    "OperationRecord",
     "OperationRepository",
+    "OperationView",
     "OperatorRepository",
     "OrderSpecRepository",
     "ProductionDeps",
@@ -28,7 +31,9 @@ __all__ = [
     "Uows",
     "WorkCenterRepository",
     "WorkOrderKey",
+    "WorkOrderRecord",
     "WorkOrderRepository",
+    "WorkOrderView",
 ]
 
 OperationKey = tuple[str, int]
@@ -72,7 +77,10 @@ class OperatorRepository(Protocol):
 
 class WorkOrderRepository(Protocol):
     async def get(self, work_order_id: str, *, for_update: bool = False) -> WorkOrder | None: ...
-    async def get_many(self, ids: Collection[str]) -> dict[str, WorkOrder]: ...
+    async def get_many(self, ids: Collection[str], *, with_routing: bool = True) -> dict[str, WorkOrderRecord]:
+        """Records of the work orders that exist (``routing_snapshot`` None unless ``with_routing``)."""
+        ...
+
     async def for_order(self, order_id: str, *, for_update: bool = False) -> list[WorkOrder]:
         """The order's work orders in line order."""
         ...
@@ -84,8 +92,10 @@ class WorkOrderRepository(Protocol):
         *,
         order_ids: Sequence[str],
         statuses: Sequence[WorkOrderStatus],
-    ) -> list[WorkOrder]:
-        """Oldest first (create time, order id, line number), strictly after ``after``."""
+        with_routing: bool = True,
+    ) -> list[WorkOrderRecord]:
+        """Oldest first (create time, order id, line number), strictly after ``after``
+        (``routing_snapshot`` None unless ``with_routing``)."""
         ...
 
     async def add(self, work_order: WorkOrder) -> None: ...
@@ -96,7 +106,7 @@ class WorkOrderRepository(Protocol):
 
 class OperationRepository(Protocol):
     async def get(self, work_order_id: str, sequence: int) -> Operation | None: ...
-    async def get_many(self, keys: Collection[OperationKey]) -> dict[OperationKey, Operation]: ...
+    async def get_many(self, keys: Collection[OperationKey]) -> dict[OperationKey, OperationRecord]: ...
     async def for_work_orders(self, work_order_ids: Collection[str]) -> list[Operation]: ...
     async def list_page(
         self,
@@ -106,7 +116,7 @@ class OperationRepository(Protocol):
         work_center: str | None,
         work_order_ids: Sequence[str],
         statuses: Sequence[OperationStatus],
-    ) -> list[Operation]:
+    ) -> list[OperationRecord]:
         """Queue order: priority (highest first), create time, work order id, sequence."""
         ...
 

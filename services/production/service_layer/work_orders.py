@@ -6,8 +6,9 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from mes_kernel.batch import BatchResult
-from mes_kernel.paging import Page, Pager
+from mes_kernel.batch import MAX_BATCH, BatchResult
+from mes_kernel.clock import as_utc
+from mes_kernel.paging import MAX_PAGE_SIZE, Page, Pager
 from mes_kernel.principal import require_staff
 from mes_kernel.validation import Violations
 from services.production.domain.bom import validate_lines, validate_reference
@@ -23,7 +24,7 @@ from services.production.service_layer.commands import (
     ResumeWorkOrder,
 )
 from services.production.service_layer.common import DEFAULT_ATTEMPTS, IdFactory, UseCases, found, new_work_order_id
-from services.production.service_layer.ports import ProductionDeps, UnitOfWork, WorkOrderKey
+from services.production.service_layer.ports import ProductionDeps, UnitOfWork, WorkOrderKey, WorkOrderRecord
 from services.production.service_layer.release import cancel_order, create_and_release
 
 __all__ = ["PRIORITY_NORMAL", "WorkOrderHandlers", "get_work_order", "normalize_priority"]
@@ -76,12 +77,18 @@ class WorkOrderHandlers(UseCases):
         async with self._uows.read() as uow:
             return await get_work_order(uow, query.key)
 
-    async def batch_get_work_orders(self, query: BatchGet[str]) -> BatchResult[str, WorkOrder]:
+    async def batch_get_work_orders(
+        self, query: BatchGet[str], *, with_routing: bool = True
+    ) -> BatchResult[str, WorkOrderRecord]:
+        """The work orders in the order asked (``with_routing`` False: without routing snapshots)."""
         require_staff(query.principal)
-        return await self._batch(query, lambda uow, ids: uow.work_orders.get_many(ids), "workOrders/{}".format)
+        return await self._batch(
+            query, lambda uow, ids: uow.work_orders.get_many(ids, with_routing=with_routing), "workOrders/{}".format
+        )
 
-    async def list_work_orders(self, query: ListWorkOrders) -> Page[WorkOrder]:
-        """Oldest first (create time, then order id and line number)."""
+    async def list_work_orders(self, query: ListWorkOrders) -> Page[WorkOrderRecord]:
+        """Oldest first (create time, then order id and line number); pages of up to 1000 when
+        the work orders of given orders are listed."""
         require_staff(query.principal)
         v = Violations()
         v.check(len(query.order_ids) <= 1000, "order_ids", "at most 1000")
@@ -93,13 +100,14 @@ class WorkOrderHandlers(UseCases):
             "order_ids": sorted(set(query.order_ids)),
             "statuses": sorted(set(query.statuses)),
         }
-        pager = Pager.of(self._deps.tokens, query.page, scope=query.principal.scope, filters=filters)
+        maximum = MAX_BATCH if query.order_ids else MAX_PAGE_SIZE
+        pager = Pager.of(self._deps.tokens, query.page, scope=query.principal.scope, filters=filters, maximum=maximum)
         after = pager.after(_work_order_key)
         async with self._uows.read() as uow:
             rows = await uow.work_orders.list_page(
-                after, pager.limit, order_ids=query.order_ids, statuses=query.statuses
+                after, pager.limit, order_ids=query.order_ids, statuses=query.statuses, with_routing=query.with_routing
             )
-        return pager.page(rows, lambda wo: [wo.create_time.isoformat(), wo.order_id, wo.line_number])
+        return pager.page(rows, lambda wo: [as_utc(wo.create_time).isoformat(), wo.order_id, wo.line_number])
 
     async def _change(
         self, cmd: HoldWorkOrder | ResumeWorkOrder, move: Callable[[WorkOrder, datetime], None]

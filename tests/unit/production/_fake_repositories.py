@@ -17,6 +17,7 @@ from services.production.domain.styles import Style
 from services.production.domain.views import LossGrouping, LossSummary
 from services.production.domain.work_orders import WorkOrder, WorkOrderStatus
 from services.production.service_layer.ports import OperationKey, QueueKey, WorkOrderKey
+from services.production.service_layer.records import WorkOrderView, work_order_view
 from tests._infra.fakes import FakeTables
 
 __all__ = [
@@ -144,12 +145,18 @@ def _work_order_key(wo: WorkOrder) -> WorkOrderKey:
     return (wo.create_time, wo.order_id, wo.line_number)
 
 
+def _view(wo: WorkOrder, with_routing: bool) -> WorkOrderView:
+    """The record a read returns (like the SQL rows: no routing snapshot unless asked for)."""
+    view = work_order_view(wo)
+    return view if with_routing else view._replace(routing_snapshot=None)
+
+
 class FakeWorkOrderRepository(_Repo):
     async def get(self, work_order_id: str, *, for_update: bool = False) -> WorkOrder | None:
         return copy.deepcopy(self._state.work_orders.get(work_order_id))
 
-    async def get_many(self, ids: Collection[str]) -> dict[str, WorkOrder]:
-        return {i: copy.deepcopy(self._state.work_orders[i]) for i in ids if i in self._state.work_orders}
+    async def get_many(self, ids: Collection[str], *, with_routing: bool = True) -> dict[str, WorkOrderView]:
+        return {i: _view(self._state.work_orders[i], with_routing) for i in ids if i in self._state.work_orders}
 
     async def for_order(self, order_id: str, *, for_update: bool = False) -> list[WorkOrder]:
         found = [wo for wo in self._state.work_orders.values() if wo.order_id == order_id]
@@ -162,7 +169,8 @@ class FakeWorkOrderRepository(_Repo):
         *,
         order_ids: Sequence[str],
         statuses: Sequence[WorkOrderStatus],
-    ) -> list[WorkOrder]:
+        with_routing: bool = True,
+    ) -> list[WorkOrderView]:
         rows = [
             wo
             for wo in sorted(self._state.work_orders.values(), key=_work_order_key)
@@ -170,7 +178,7 @@ class FakeWorkOrderRepository(_Repo):
             and (not statuses or wo.status in statuses)
             and (after is None or _work_order_key(wo) > after)
         ]
-        return _copies(rows[:limit])
+        return [_view(wo, with_routing) for wo in rows[:limit]]
 
     async def add(self, work_order: WorkOrder) -> None:
         if any(

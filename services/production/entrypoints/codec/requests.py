@@ -20,6 +20,7 @@ from services.production.domain.resources import OperatorRole
 from services.production.domain.styles import BomItem, MaterialKind, RoutingStep, StyleCategory, StyleDefinition
 from services.production.domain.views import LossGrouping
 from services.production.domain.work_orders import WorkOrderStatus
+from services.production.entrypoints.codec.records import wants_routing, work_order_fields
 from services.production.service_layer import commands as c
 
 __all__ = [
@@ -224,6 +225,7 @@ def list_work_orders(request: pb.ListWorkOrdersRequest, principal: Principal) ->
         PageRequest(request.page_size, request.page_token),
         tuple(request.order_ids),
         tuple(WorkOrderStatus(s) for s in statuses),
+        with_routing=wants_routing(work_order_fields(request.read_mask)),
     )
 
 

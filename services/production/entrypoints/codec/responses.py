@@ -14,6 +14,8 @@ from services.production.domain.resources import Operator, WorkCenter
 from services.production.domain.styles import BomItem, RoutingStep, Style
 from services.production.domain.views import LossSummary, WorkCenterStats
 from services.production.domain.work_orders import WorkOrder
+from services.production.entrypoints.codec.records import operation_into, work_order_into
+from services.production.service_layer.records import work_order_view
 
 __all__ = [
     "loss_summary_msg",
@@ -119,28 +121,9 @@ def operator_msg(operator: Operator) -> pb.Operator:
 
 
 def work_order_msg(wo: WorkOrder) -> pb.WorkOrder:
-    return pb.WorkOrder(
-        name=f"workOrders/{wo.id}",
-        work_order_id=wo.id,
-        order_id=wo.order_id,
-        line_number=wo.line_number,
-        style_sku=wo.style_sku,
-        alloy_code=wo.alloy_code,
-        size=wo.size,
-        engraving=wo.engraving,
-        quantity=wo.quantity,
-        status=pb.WorkOrderStatus.Value(f"WORK_ORDER_STATUS_{wo.status}"),
-        routing_version=wo.routing_version,
-        routing_snapshot=[step_msg(s) for s in wo.routing_snapshot],
-        issued_mg=wo.metal.issued_mg,
-        finished_mg=wo.metal.finished_mg,
-        loss_mg=wo.metal.loss_mg,
-        scrap_returned_mg=wo.metal.scrap_returned_mg,
-        priority=wo.priority,  # type: ignore[arg-type]  # validated 0..4
-        version=wo.version,
-        create_time=timestamp(wo.create_time),
-        update_time=timestamp(wo.update_time),
-    )
+    message = pb.WorkOrder()
+    work_order_into(message, work_order_view(wo))
+    return message
 
 
 def operation_status(status: OperationStatus) -> pb.OperationStatus.ValueType:
@@ -148,30 +131,9 @@ def operation_status(status: OperationStatus) -> pb.OperationStatus.ValueType:
 
 
 def operation_msg(op: Operation) -> pb.Operation:
-    return pb.Operation(
-        name=operation_name(op.work_order_id, op.sequence),
-        work_order_id=op.work_order_id,
-        sequence=op.sequence,
-        operation_code=op.operation_code,
-        work_center_type=op.work_center_type,
-        work_center=f"workCenters/{op.work_center}" if op.work_center else "",
-        status=operation_status(op.status),
-        weigh_in_mg=op.weigh_in_mg,
-        weigh_out_mg=op.weigh_out_mg,
-        scrap_returned_mg=op.scrap_returned_mg,
-        loss_mg=op.loss_mg,
-        loss_tolerance_per_mille=op.loss_tolerance_per_mille,
-        started_by=op.started_by,
-        finished_by=op.finished_by,
-        reviewed_by=op.reviewed_by,
-        review_note=op.review_note,
-        start_time=timestamp(op.start_time),
-        finish_time=timestamp(op.finish_time),
-        attempt=op.attempt,
-        alloy_code=op.alloy_code,
-        order_id=op.order_id,
-        version=op.version,
-    )
+    message = pb.Operation()
+    operation_into(message, op)
+    return message
 
 
 def loss_summary_msg(summary: LossSummary) -> pb.LossSummary:
