@@ -25,12 +25,22 @@ from services.inventory.adapters.tables import (
 from services.inventory.domain.allocation import Requirement, ShortageLine
 from services.inventory.domain.reservations import ACTIVE_STATES, Reservation, ReservationItem, ReservationState
 from services.inventory.domain.waiting import Shortage, WaitingOrder
-from services.inventory.service_layer.ports import ReservationKey, ShortageKey
+from services.inventory.service_layer.ports import (
+    ReservationItemView,
+    ReservationKey,
+    ReservationRecord,
+    ReservationView,
+    ShortageKey,
+)
 
 __all__ = ["SqlReservations", "SqlWaiting"]
 
 _ACTIVE = sorted(s.value for s in ACTIVE_STATES)
 r, items_c = reservations.c, reservation_items.c
+#: The columns of the reads, in the order of the views' fields (a reservation's items apart).
+_VIEW = tuple(r[name] for name in ReservationView._fields[:-1])
+_ITEM_VIEW = (items_c.reservation_id, *(items_c[name] for name in ReservationItemView._fields))
+_ITEM_ORDER = (items_c.reservation_id, items_c.position)
 
 
 class SqlReservations:
@@ -51,11 +61,7 @@ class SqlReservations:
         if not rows:
             return []
         items: dict[str, list[ReservationItem]] = {row.reservation_id: [] for row in rows}
-        stmt = (
-            select(reservation_items)
-            .where(items_c.reservation_id.in_(list(items)))
-            .order_by(items_c.reservation_id, items_c.position)
-        )
+        stmt = select(reservation_items).where(items_c.reservation_id.in_(list(items))).order_by(*_ITEM_ORDER)
         for item in await self._s.execute(stmt):
             items[item.reservation_id].append(from_row(ReservationItem, item))
         return [from_row(Reservation, row, items=tuple(items[row.reservation_id])) for row in rows]
@@ -68,11 +74,25 @@ class SqlReservations:
     async def get(self, reservation_id: str) -> Reservation | None:
         return await self._one(r.reservation_id == reservation_id)
 
-    async def get_many(self, reservation_ids: Collection[str]) -> dict[str, Reservation]:
+    async def _views(self, stmt: Any) -> list[ReservationRecord]:
+        """Views of the reservations ``stmt`` selects (``_VIEW``), their items in one more query."""
+        rows = (await self._s.execute(stmt)).all()
+        if not rows:
+            return []
+        items: dict[str, list[ReservationItemView]] = {row[0]: [] for row in rows}
+        stmt = select(*_ITEM_VIEW).where(items_c.reservation_id.in_(list(items))).order_by(*_ITEM_ORDER)
+        for reservation_id, *item in await self._s.execute(stmt):
+            items[reservation_id].append(ReservationItemView(*item))
+        return [
+            ReservationView(reservation_id, order_id, state, created, updated, version, items[reservation_id])
+            for reservation_id, order_id, state, created, updated, version in rows
+        ]
+
+    async def get_many(self, reservation_ids: Collection[str]) -> dict[str, ReservationRecord]:
         if not reservation_ids:
             return {}
-        rows = (await self._s.execute(select(reservations).where(r.reservation_id.in_(list(reservation_ids))))).all()
-        return {found.reservation_id: found for found in await self._hydrate(rows)}
+        found = await self._views(select(*_VIEW).where(r.reservation_id.in_(list(reservation_ids))))
+        return {view.reservation_id: view for view in found}
 
     async def active_for_order(self, order_id: str) -> Reservation | None:
         return await self._one(r.order_id == order_id, r.state.in_(_ACTIVE))
@@ -88,15 +108,15 @@ class SqlReservations:
 
     async def find(
         self, order_ids: Sequence[str], states: Sequence[ReservationState], after: ReservationKey | None, limit: int
-    ) -> list[Reservation]:
-        stmt = select(reservations).order_by(r.create_time, r.reservation_id).limit(limit)
+    ) -> list[ReservationRecord]:
+        stmt = select(*_VIEW).order_by(r.create_time, r.reservation_id).limit(limit)
         if order_ids:
             stmt = stmt.where(r.order_id.in_(list(order_ids)))
         if states:
             stmt = stmt.where(r.state.in_([s.value for s in states]))
         if after is not None:
             stmt = stmt.where(keyset_after([(r.create_time, after[0], False), (r.reservation_id, after[1], False)]))
-        return await self._hydrate((await self._s.execute(stmt)).all())
+        return await self._views(stmt)
 
 
 def _requirements_json(requirements: Sequence[Requirement]) -> str:

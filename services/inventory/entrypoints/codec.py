@@ -48,6 +48,7 @@ from services.inventory.domain.lots import MaterialLot
 from services.inventory.domain.materials import MaterialKind, Priority, amounts
 from services.inventory.domain.reservations import Reservation, ReservationState
 from services.inventory.domain.waiting import Shortage
+from services.inventory.entrypoints.codec_records import reservation_into
 from services.inventory.service_layer.commands import ListReservations, RequirementInput
 
 __all__ = [
@@ -122,8 +123,9 @@ def lot(value: MaterialLot) -> pb.MaterialLot:
 
 
 def reservation(value: Reservation) -> pb.Reservation:
-    items = [message(pb.ReservationItem, item) for item in value.items]
-    return message(pb.Reservation, value, name=f"reservations/{value.reservation_id}", items=items)
+    msg = pb.Reservation()
+    reservation_into(msg, value)
+    return msg
 
 
 def shortage(value: Shortage) -> pb.Shortage:

@@ -16,6 +16,7 @@ from mes.inventory.v1 import inventory_pb2_grpc
 from mes_platform.auth import current_principal
 from mes_platform.idempotency import request_fingerprint
 from services.inventory.entrypoints import codec
+from services.inventory.entrypoints.codec_records import reservations_into
 from services.inventory.service_layer import commands as c
 from services.inventory.service_layer.handlers import Handlers
 
@@ -118,17 +119,18 @@ class InventoryServicer(inventory_pb2_grpc.InventoryServiceServicer):
         self, request: pb.BatchGetReservationsRequest, context: Context
     ) -> pb.BatchGetReservationsResponse:
         found = await self._h.reservations.batch_get(_batch(request, "reservations"))
-        missing = [f"reservations/{i}" for i in found.missing]
-        return pb.BatchGetReservationsResponse(reservations=map(codec.reservation, found.items), missing_names=missing)
+        response = pb.BatchGetReservationsResponse(missing_names=[f"reservations/{i}" for i in found.missing])
+        reservations_into(response.reservations, found.items)
+        return response
 
     async def ListReservations(
         self, request: pb.ListReservationsRequest, context: Context
     ) -> pb.ListReservationsResponse:
         query = codec.list_reservations(request, current_principal())
         page = await self._h.reservations.list_reservations(query)
-        return pb.ListReservationsResponse(
-            reservations=map(codec.reservation, page.items), next_page_token=page.next_page_token
-        )
+        response = pb.ListReservationsResponse(next_page_token=page.next_page_token)
+        reservations_into(response.reservations, page.items)
+        return response
 
     # -- balances and shortages ---------------------------------------------------------
 

@@ -22,6 +22,7 @@ from services.inventory.domain.lots import LotSnapshot, MaterialLot
 from services.inventory.domain.materials import MaterialKey, MaterialKind
 from services.inventory.domain.reservations import Reservation, ReservationState
 from services.inventory.domain.waiting import Shortage, WaitingOrder
+from services.inventory.service_layer.records import ReservationItemView, ReservationRecord, ReservationView
 
 __all__ = [
     "AlloyRepository",
@@ -32,8 +33,11 @@ __all__ = [
     "InventoryDeps",
     "LotKey",
     "LotRepository",
+    "ReservationItemView",
     "ReservationKey",
+    "ReservationRecord",
     "ReservationRepository",
+    "ReservationView",
     "ShortageKey",
     "UnitOfWork",
     "UnitOfWorkFactory",
@@ -102,7 +106,7 @@ class BalanceQueries(Protocol):
 class ReservationRepository(Protocol):
     async def add(self, reservation: Reservation) -> None: ...
     async def get(self, reservation_id: str) -> Reservation | None: ...
-    async def get_many(self, reservation_ids: Collection[str]) -> dict[str, Reservation]: ...
+    async def get_many(self, reservation_ids: Collection[str]) -> dict[str, ReservationRecord]: ...
     async def active_for_order(self, order_id: str) -> Reservation | None: ...
     async def latest_for_order(self, order_id: str) -> Reservation | None: ...
     async def update(self, reservation: Reservation, expected_version: int) -> bool:
@@ -111,7 +115,7 @@ class ReservationRepository(Protocol):
 
     async def find(
         self, order_ids: Sequence[str], states: Sequence[ReservationState], after: ReservationKey | None, limit: int
-    ) -> list[Reservation]:
+    ) -> list[ReservationRecord]:
         """By (create_time, reservation_id); ``order_ids`` and ``states`` filter when not empty."""
         ...
 

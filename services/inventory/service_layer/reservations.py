@@ -8,7 +8,7 @@ from datetime import datetime
 
 from mes_kernel.batch import MAX_BATCH, BatchResult, batch_result
 from mes_kernel.errors import NotFound
-from mes_kernel.paging import Page
+from mes_kernel.paging import MAX_PAGE_SIZE, Page, Pager
 from mes_kernel.principal import require_staff
 from mes_kernel.validation import Violations
 from services.inventory.domain.materials import Priority
@@ -24,7 +24,7 @@ from services.inventory.service_layer.commands import (
     ReserveOrder,
 )
 from services.inventory.service_layer.common import check_id, iso, pager, parse_key
-from services.inventory.service_layer.ports import InventoryDeps, UnitOfWork
+from services.inventory.service_layer.ports import InventoryDeps, ReservationRecord, UnitOfWork
 from services.inventory.service_layer.transitions import commit_in, consume_in, release_in
 
 __all__ = ["Reservations", "load_reservation"]
@@ -81,13 +81,14 @@ class Reservations:
         async with self._deps.uows.read() as uow:
             return await load_reservation(uow, query.key)
 
-    async def batch_get(self, query: BatchGet) -> BatchResult[str, Reservation]:
+    async def batch_get(self, query: BatchGet) -> BatchResult[str, ReservationRecord]:
         require_staff(query.principal)
         async with self._deps.uows.read() as uow:
             found = await uow.reservations.get_many(set(query.keys))
         return batch_result(query.keys, found, allow_missing=query.allow_missing, label=lambda i: f"reservations/{i}")
 
-    async def list_reservations(self, query: ListReservations) -> Page[Reservation]:
+    async def list_reservations(self, query: ListReservations) -> Page[ReservationRecord]:
+        """By (create time, id); pages of up to 1000 when the reservations of given orders are listed."""
         require_staff(query.principal)
         v = Violations()
         for i, order_id in enumerate(query.order_ids):
@@ -96,13 +97,12 @@ class Reservations:
         v.raise_if_any()
         order_ids = sorted(set(query.order_ids))
         states = sorted(set(query.states))
-        page = pager(
-            self._deps,
-            query,
-            "reservations",
+        page = Pager.of(
+            self._deps.tokens,
+            query.page,
             scope=query.principal.scope,
-            order_ids=order_ids,
-            states=[s.value for s in states],
+            filters={"listing": "reservations", "order_ids": order_ids, "states": [s.value for s in states]},
+            maximum=MAX_BATCH if order_ids else MAX_PAGE_SIZE,
         )
         async with self._deps.uows.read() as uow:
             rows = await uow.reservations.find(
