@@ -28,7 +28,15 @@ __all__ = [
     "CUSTODY_RECORDED",
     "INVENTORY_STREAM",
     "LOT_RECEIVED",
+    "OPERATION_CANCELLED",
     "OPERATION_CHANGED",
+    "OPERATION_EVENTS",
+    "OPERATION_FINISHED",
+    "OPERATION_IN_LOSS_REVIEW",
+    "OPERATION_QUEUED",
+    "OPERATION_REWORKED",
+    "OPERATION_SKIPPED",
+    "OPERATION_STARTED",
     "ORDERS_STREAM",
     "ORDER_CANCELLED",
     "ORDER_STATUS_CHANGED",
@@ -126,6 +134,18 @@ STYLE_UPSERTED = EventType("production.style.upserted", prod.StyleUpsertedEvent)
 REQUIREMENTS_COMPUTED = EventType("production.requirements.computed", prod.RequirementsComputedEvent)
 REQUIREMENTS_FAILED = EventType("production.requirements.failed", prod.RequirementsFailedEvent)
 WORK_ORDERS_RELEASED = EventType("production.work_orders.released", prod.WorkOrdersReleasedEvent)
+# An operation's change goes out under the subject of its outcome (the status it moved to),
+# so that a consumer subscribes only to the outcomes it acts on (inventory: the two whose
+# loss is final); the payload is the same OperationChangedEvent for all of them.
+OPERATION_QUEUED = EventType("production.operation.queued", prod.OperationChangedEvent)
+OPERATION_STARTED = EventType("production.operation.started", prod.OperationChangedEvent)
+OPERATION_FINISHED = EventType("production.operation.finished", prod.OperationChangedEvent)
+OPERATION_IN_LOSS_REVIEW = EventType("production.operation.loss_review", prod.OperationChangedEvent)
+OPERATION_REWORKED = EventType("production.operation.reworked", prod.OperationChangedEvent)
+OPERATION_SKIPPED = EventType("production.operation.skipped", prod.OperationChangedEvent)
+OPERATION_CANCELLED = EventType("production.operation.cancelled", prod.OperationChangedEvent)
+#: Every operation change before the split by outcome: no longer written, still decoded and
+#: consumed so that events an earlier release left in the stream are not lost.
 OPERATION_CHANGED = EventType("production.operation.changed", prod.OperationChangedEvent)
 WORK_ORDER_COMPLETED = EventType("production.work_order.completed", prod.WorkOrderCompletedEvent)
 WORK_ORDERS_CANCELLED = EventType("production.work_orders.cancelled", prod.WorkOrdersCancelledEvent)
@@ -146,9 +166,27 @@ ALL_EVENTS: tuple[EventType[Message], ...] = (
     REQUIREMENTS_COMPUTED,
     REQUIREMENTS_FAILED,
     WORK_ORDERS_RELEASED,
+    OPERATION_QUEUED,
+    OPERATION_STARTED,
+    OPERATION_FINISHED,
+    OPERATION_IN_LOSS_REVIEW,
+    OPERATION_REWORKED,
+    OPERATION_SKIPPED,
+    OPERATION_CANCELLED,
     OPERATION_CHANGED,
     WORK_ORDER_COMPLETED,
     WORK_ORDERS_CANCELLED,
+)
+#: The subjects of an operation's change, the legacy one last.
+OPERATION_EVENTS: tuple[EventType[prod.OperationChangedEvent], ...] = (
+    OPERATION_QUEUED,
+    OPERATION_STARTED,
+    OPERATION_FINISHED,
+    OPERATION_IN_LOSS_REVIEW,
+    OPERATION_REWORKED,
+    OPERATION_SKIPPED,
+    OPERATION_CANCELLED,
+    OPERATION_CHANGED,
 )
 _BY_SUBJECT: Mapping[str, EventType[Message]] = {e.subject: e for e in ALL_EVENTS}
 

@@ -8,8 +8,12 @@ events of one producer are applied in the order it wrote them):
                                              (``inventory.reservation.failed`` the first time)
     ``production.work_orders.released``   -> commit (ISSUE to the order)
     ``production.work_order.completed``   -> consume, when ``order_completed``
-    ``production.operation.changed``      -> custody LOSS, for a loss > 0 of an operation that
-                                             became DONE, or REWORK after a loss review
+    ``production.operation.finished``, ``production.operation.reworked``
+                                          -> custody LOSS, for a loss > 0 of an operation that
+                                             became DONE, or REWORK after a loss review (the
+                                             other outcomes of an operation carry no final loss:
+                                             not subscribed; ``production.operation.changed``,
+                                             written before the split by outcome, still is)
     ``production.work_orders.cancelled``  -> metal returned, then the reservation released
 ``inventory-order-events`` (stream ORDERS)
     ``orders.order.cancelled``            -> release a HELD reservation, stop waiting; a
@@ -124,6 +128,8 @@ def consumer_specs(uows: SqlUnitOfWorkFactory[InventoryUnitOfWork], handlers: Ev
                 events.REQUIREMENTS_COMPUTED: c.requirements_computed,
                 events.WORK_ORDERS_RELEASED: c.work_orders_released,
                 events.WORK_ORDER_COMPLETED: c.work_order_completed,
+                events.OPERATION_FINISHED: c.operation_changed,
+                events.OPERATION_REWORKED: c.operation_changed,
                 events.OPERATION_CHANGED: c.operation_changed,
                 events.WORK_ORDERS_CANCELLED: c.work_orders_cancelled,
             },

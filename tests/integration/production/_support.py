@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +17,7 @@ from mes.common.v1 import common_pb2
 from mes.production.v1 import production_events_pb2 as ev
 from mes.production.v1 import production_pb2 as pb
 from mes_contracts.events import (
-    OPERATION_CHANGED,
+    OPERATION_EVENTS,
     REQUIREMENTS_COMPUTED,
     REQUIREMENTS_FAILED,
     STYLE_UPSERTED,
@@ -56,7 +56,7 @@ EVENT_TYPES: dict[str, type[Message]] = {
     REQUIREMENTS_COMPUTED.subject: ev.RequirementsComputedEvent,
     REQUIREMENTS_FAILED.subject: ev.RequirementsFailedEvent,
     WORK_ORDERS_RELEASED.subject: ev.WorkOrdersReleasedEvent,
-    OPERATION_CHANGED.subject: ev.OperationChangedEvent,
+    **{operation.subject: ev.OperationChangedEvent for operation in OPERATION_EVENTS},
     WORK_ORDER_COMPLETED.subject: ev.WorkOrderCompletedEvent,
     WORK_ORDERS_CANCELLED.subject: ev.WorkOrdersCancelledEvent,
 }
@@ -139,13 +139,14 @@ async def fails(call: Any) -> RpcFailure:
     pytest.fail("the call was expected to fail")
 
 
-async def outbox(app: App, subject: str | None = None) -> list[tuple[str, Any]]:
-    """(subject, decoded event) of every outbox row, oldest first."""
+async def outbox(app: App, subject: str | Collection[str] | None = None) -> list[tuple[str, Any]]:
+    """(subject, decoded event) of every outbox row (under ``subject``, or one of several), oldest first."""
     async with app.db.read() as session:
         query = select(tables.infra.outbox.c.subject, tables.infra.outbox.c.payload).order_by(tables.infra.outbox.c.seq)
         rows = (await session.execute(query)).all()
     events = [(s, EVENT_TYPES[s].FromString(p)) for s, p in rows]
-    return [e for e in events if subject is None or e[0] == subject]
+    wanted = {subject} if isinstance(subject, str) else subject
+    return [e for e in events if wanted is None or e[0] in wanted]
 
 
 async def row_counts(app: App) -> dict[str, int]:

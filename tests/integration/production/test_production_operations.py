@@ -10,7 +10,7 @@ import grpc
 
 from mes.common.v1 import common_pb2
 from mes.production.v1 import production_pb2 as pb
-from mes_contracts.events import OPERATION_CHANGED, WORK_ORDER_COMPLETED
+from mes_contracts.events import OPERATION_EVENTS, WORK_ORDER_COMPLETED
 from services.production.bootstrap import App
 from tests.integration.production._support import (
     OPERATOR_1,
@@ -33,6 +33,8 @@ from tests.integration.production._support import (
 
 DONE = S.Value("OPERATION_STATUS_DONE")
 QUEUED = S.Value("OPERATION_STATUS_QUEUED")
+#: An operation's changes, under the subject of each outcome.
+OPERATION_SUBJECTS = [operation.subject for operation in OPERATION_EVENTS]
 REVIEW = S.Value("OPERATION_STATUS_LOSS_REVIEW")
 
 
@@ -87,9 +89,7 @@ async def test_work_order_walks_to_completed_and_closes_with_reconciled_metal(ap
     again = await fails(stub.CloseWorkOrder(pb.CloseWorkOrderRequest(name=wo1.name), metadata=SERVICE, timeout=T))
     assert again.code == grpc.StatusCode.FAILED_PRECONDITION
 
-    changes = [
-        e for _, e in await outbox(app, OPERATION_CHANGED.subject) if e.operation.work_order_id == wo1.work_order_id
-    ]
+    changes = [e for _, e in await outbox(app, OPERATION_SUBJECTS) if e.operation.work_order_id == wo1.work_order_id]
     # queued at release, then per step: started and done, and the next one queued (4 times)
     assert len(changes) == 1 + 5 * 2 + 4
     done = [e.operation for e in changes if e.operation.status == DONE]
@@ -158,7 +158,7 @@ async def test_loss_review_approve_and_rework(app: App, stub: Any) -> None:
 
     statuses = [
         (S.Name(e.from_status), S.Name(e.operation.status), e.operation.attempt)
-        for _, e in await outbox(app, OPERATION_CHANGED.subject)
+        for _, e in await outbox(app, OPERATION_SUBJECTS)
         if e.operation.sequence == 2
     ]
     assert statuses == [
@@ -246,7 +246,7 @@ async def test_capacity_and_idempotent_start_and_finish(app: App, stub: Any) -> 
     assert (await start_op(stub, op_name(wo2, 1), 6_000)).work_center == "workCenters/CAST-1"
     starts = [
         e
-        for _, e in await outbox(app, OPERATION_CHANGED.subject)
+        for _, e in await outbox(app, OPERATION_SUBJECTS)
         if e.operation.status == S.Value("OPERATION_STATUS_IN_PROGRESS")
     ]
     assert len(starts) == 2  # the replayed start wrote nothing

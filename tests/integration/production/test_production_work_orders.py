@@ -8,7 +8,7 @@ import grpc
 
 from mes.common.v1 import common_pb2
 from mes.production.v1 import production_pb2 as pb
-from mes_contracts.events import OPERATION_CHANGED, WORK_ORDERS_CANCELLED, WORK_ORDERS_RELEASED
+from mes_contracts.events import OPERATION_QUEUED, WORK_ORDERS_CANCELLED, WORK_ORDERS_RELEASED
 from services.production.bootstrap import App
 from tests.integration.production._support import (
     METAL,
@@ -70,7 +70,7 @@ async def test_create_is_idempotent_per_order_and_snapshots_the_routing(app: App
     assert newer[0].routing_version == 2 and len(newer[0].routing_snapshot) == 2
 
     # The operation queued at creation was announced too.
-    changed_events = await outbox(app, OPERATION_CHANGED.subject)
+    changed_events = await outbox(app, OPERATION_QUEUED.subject)
     assert {e.operation.name for _, e in changed_events} == {
         op_name(first[0], 1),
         op_name(first[1], 1),

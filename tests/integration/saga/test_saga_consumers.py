@@ -28,6 +28,9 @@ from mes.production.v1 import production_pb2 as prod
 from mes.production.v1 import production_pb2_grpc
 from mes_contracts.events import (
     OPERATION_CHANGED,
+    OPERATION_EVENTS,
+    OPERATION_FINISHED,
+    OPERATION_REWORKED,
     ORDER_CANCELLED,
     ORDER_STATUS_CHANGED,
     ORDER_SUBMITTED,
@@ -134,6 +137,14 @@ async def outbox(db: Database, table: Table, subject: str, cls: type[Message]) -
 async def count(db: Database, table: Table) -> int:
     async with db.write() as session:
         return int(await session.scalar(select(func.count()).select_from(table)) or 0)
+
+
+def test_inventory_subscribes_only_to_the_operation_outcomes_that_carry_a_final_loss() -> None:
+    specs = inventory_consumers.consumer_specs(None, None)  # type: ignore[arg-type]  # subjects only
+    subscribed = {subject for spec in specs for subject in spec.subjects}
+    operations = {event.subject for event in OPERATION_EVENTS}
+    final_loss = {OPERATION_FINISHED.subject, OPERATION_REWORKED.subject}
+    assert subscribed & operations == final_loss | {OPERATION_CHANGED.subject}  # + every change before the split
 
 
 async def test_orders_handler_joins_the_consumer_transaction(
@@ -335,7 +346,7 @@ async def test_inventory_returns_each_mg_once_whatever_the_order_of_the_cancella
             finished_by="OP-1",
         )
         await deliver(
-            OPERATION_CHANGED.subject,
+            OPERATION_FINISHED.subject,
             prod_ev.OperationChangedEvent(operation=casting, from_status=prod.OPERATION_STATUS_IN_PROGRESS),
         )
         listing = inv.ListReservationsRequest(order_ids=["order-1"])

@@ -16,6 +16,7 @@ from mes_contracts import events as contracts
 from mes_contracts.events import EventType
 from services.production.domain import events
 from services.production.domain.bom import MaterialRequirement
+from services.production.domain.operations import OperationStatus
 from services.production.entrypoints.codec.requests import line_specs
 from services.production.entrypoints.codec.responses import (
     operation_msg,
@@ -75,14 +76,27 @@ _ENCODERS: dict[type, tuple[EventType[Message], Callable[[Any], Message]]] = {
     events.RequirementsComputed: (contracts.REQUIREMENTS_COMPUTED, _requirements_computed),
     events.RequirementsFailed: (contracts.REQUIREMENTS_FAILED, _requirements_failed),
     events.WorkOrdersReleased: (contracts.WORK_ORDERS_RELEASED, _released),
-    events.OperationChanged: (contracts.OPERATION_CHANGED, _operation_changed),
     events.WorkOrderCompleted: (contracts.WORK_ORDER_COMPLETED, _completed),
     events.WorkOrdersCancelled: (contracts.WORK_ORDERS_CANCELLED, _cancelled),
 }
 
 
+#: An operation's change goes out under the subject of the status it moved to.
+_OPERATION_SUBJECTS: dict[OperationStatus, EventType[Message]] = {
+    OperationStatus.QUEUED: contracts.OPERATION_QUEUED,
+    OperationStatus.IN_PROGRESS: contracts.OPERATION_STARTED,
+    OperationStatus.DONE: contracts.OPERATION_FINISHED,
+    OperationStatus.LOSS_REVIEW: contracts.OPERATION_IN_LOSS_REVIEW,
+    OperationStatus.REWORK: contracts.OPERATION_REWORKED,
+    OperationStatus.SKIPPED: contracts.OPERATION_SKIPPED,
+    OperationStatus.CANCELLED: contracts.OPERATION_CANCELLED,
+}
+
+
 def encode_event(event: object) -> tuple[EventType[Message], Message]:
     """The registered type and protobuf payload of a domain event (``meta`` is filled by the outbox)."""
+    if isinstance(event, events.OperationChanged):
+        return _OPERATION_SUBJECTS[event.operation.status], _operation_changed(event)
     event_type, encode = _ENCODERS[type(event)]
     return event_type, encode(event)
 
