@@ -5,12 +5,13 @@ real repositories and units of work."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 
 from mes_contracts.events import OPERATION_QUEUED, STYLE_UPSERTED
+from mes_kernel.clock import as_utc
 from mes_kernel.errors import AlreadyExists, Conflict
 from mes_kernel.uow import WriteConflict
 from services.production.adapters.unit_of_work import ProductionUnitOfWork
@@ -22,6 +23,7 @@ from services.production.domain.resources import Operator, OperatorRole
 from services.production.domain.views import LossGrouping, LossSummary
 from services.production.domain.work_orders import MetalBalance, WorkOrder, WorkOrderStatus
 from services.production.entrypoints.codec.events import encode_event
+from services.production.service_layer.records import OperationRecord
 from tests._infra.contract import RepositoryContract, transaction
 from tests.unit.production._factories import NOW, center, line, operation, ring
 from tests.unit.production.fakes import FakeUnitOfWorkFactory
@@ -149,6 +151,16 @@ async def test_work_orders_list_oldest_first_and_change_only_status_and_metal(uo
         assert [w.id for w in await uow.work_orders.list_page(None, 9, order_ids=(), statuses=[wo.status])] == ["wo-a1"]
 
 
+def _key(op: Any) -> tuple[str, int]:
+    return (op.work_order_id, op.sequence)
+
+
+def _record(op: Any) -> tuple[Any, ...]:
+    """What a read returns of an operation (times in UTC): a domain object and a record alike."""
+    fields = [name for name in OperationRecord.__dict__ if not name.startswith("_")]
+    return tuple(as_utc(v) if isinstance(v, datetime) else v for v in (getattr(op, name) for name in fields))
+
+
 async def test_operations_in_queue_order_with_loads_and_adoption(uows: Any) -> None:
     async with uows.write() as uow:
         for wo_id in ("wo-1", "wo-2"):
@@ -163,14 +175,14 @@ async def test_operations_in_queue_order_with_loads_and_adoption(uows: Any) -> N
         )
     async with uows.read() as uow:
         queue = await uow.operations.list_page(None, 10, work_center=None, work_order_ids=(), statuses=())
-        assert [o.key for o in queue] == [("wo-2", 1), ("wo-1", 1), ("wo-1", 2), ("wo-2", 2)]
+        assert [_key(o) for o in queue] == [("wo-2", 1), ("wo-1", 1), ("wo-1", 2), ("wo-2", 2)]
         last = queue[1]
         after = (last.priority, last.create_time, last.work_order_id, last.sequence)
         rest = await uow.operations.list_page(after, 10, work_center=None, work_order_ids=(), statuses=())
-        assert [o.key for o in rest] == [("wo-1", 2), ("wo-2", 2)]
+        assert [_key(o) for o in rest] == [("wo-1", 2), ("wo-2", 2)]
         bench = await uow.operations.list_page(None, 10, work_center="BENCH-1", work_order_ids=["wo-1"], statuses=())
-        assert [o.key for o in bench] == [("wo-1", 1)]
-        assert await uow.operations.get("wo-2", 2) == queue[3]
+        assert [_key(o) for o in bench] == [("wo-1", 1)]
+        assert _record(await uow.operations.get("wo-2", 2)) == _record(queue[3])
         assert sorted(await uow.operations.get_many({("wo-1", 1), ("wo-9", 1)})) == [("wo-1", 1)]
         assert [o.key for o in await uow.operations.for_work_orders(["wo-2"])] == [("wo-2", 1), ("wo-2", 2)]
         assert await uow.operations.open_load(["BENCH-1", "BENCH-2"]) == {"BENCH-1": 2}
