@@ -6,27 +6,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import re
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import grpc
 import httpx
-import pytest
 from websockets import Subprotocol
 from websockets.asyncio.client import ClientConnection, connect
 
 from mes.orders.v1 import orders_pb2, orders_pb2_grpc
 from mes_stack.partner_keys import PARTNERS_FILE
-from mes_stack.state import StackState, read_state
-from tests.e2e._stack import ROOT, START_TIMEOUT_S, RunningStack, wait_gone
+from tests.e2e._stack import ROOT, RunningStack
 
 OPERATOR_TOKEN = "mes-dev-operator"  # the facade's development operator token
 SERVICE_TOKEN = (("authorization", "Bearer mes-dev-token"),)
@@ -41,45 +34,6 @@ STATUS_SUBSCRIPTION = """subscription($since: Long) { orderStatusChanged(since: 
   __typename
   ... on OrderStatusChanged { seq orderId fromStatus toStatus reason }
   ... on ResyncRequired { seq reason } } }"""
-
-
-# -- the stack --------------------------------------------------------------------------------
-
-
-def start_stack(data_dir: Path, env: dict[str, str]) -> RunningStack:
-    """`mes up --data-dir <data_dir>` with the demo data; fails the test when not ready in time."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mes_stack", "up", "--data-dir", str(data_dir)],
-        cwd=ROOT,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    stack = RunningStack(proc, data_dir, env)
-    stack.start_reader()
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while not stack.ready.wait(0.2):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            stop_stack(stack)
-            pytest.fail(f"mes up did not become ready (exit code {proc.poll()}):\n{stack.output}")
-    return stack
-
-
-def stop_stack(stack: RunningStack) -> None:
-    """Ctrl-C, then make sure no child is left (SIGKILL by PID as a last resort)."""
-    pids = [p.pid for p in (read_state(stack.data_dir) or StackState(0, "", {}, [])).processes]
-    if stack.proc.poll() is None:
-        stack.proc.send_signal(signal.SIGINT)
-        try:
-            stack.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            stack.proc.kill()
-            stack.proc.wait(timeout=10)
-    for pid in wait_gone(pids, timeout=5):
-        os.kill(pid, signal.SIGKILL)
-    stack.close_output()
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -75,6 +76,43 @@ class RunningStack:
         return subprocess.run(
             list(argv), env=self.env, cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False
         )
+
+
+def start_stack(data_dir: Path, env: dict[str, str], *args: str, wait_ready: bool = True) -> RunningStack:
+    """``mes up --data-dir <data_dir> *args`` with ``env``, its output read as it comes; unless
+    ``wait_ready`` is false, fails the test (stopping it) when it is not ready in time."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mes_stack", "up", "--data-dir", str(data_dir), *args],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    stack = RunningStack(proc, data_dir, env)
+    stack.start_reader()
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while wait_ready and not stack.ready.wait(0.2):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            stop_stack(stack)
+            pytest.fail(f"mes up did not become ready (exit code {proc.poll()}):\n{stack.output}")
+    return stack
+
+
+def stop_stack(stack: RunningStack) -> None:
+    """Ctrl-C, then make sure no child is left (SIGKILL by PID as a last resort)."""
+    pids = [p.pid for p in (read_state(stack.data_dir) or StackState(0, "", {}, [])).processes]
+    if stack.proc.poll() is None:
+        stack.proc.send_signal(signal.SIGINT)
+        try:
+            stack.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            stack.proc.kill()
+            stack.proc.wait(timeout=10)
+    for pid in wait_gone(pids, timeout=5):
+        os.kill(pid, signal.SIGKILL)
+    stack.close_output()
 
 
 def wait_gone(pids: list[int], timeout: float = 10.0) -> list[int]:

@@ -44,14 +44,12 @@ from tests.e2e._graphql import (
     partner,
     post,
     readme_submit_bodies,
-    start_stack,
     status_events,
-    stop_stack,
     subscribe,
     wait_for,
     ws_session,
 )
-from tests.e2e._stack import ROOT, stack_env
+from tests.e2e._stack import ROOT, stack_env, start_stack, stop_stack
 
 LIMITS = {
     "MES_FACADE_LIMITS_STANDARD_BUCKET_CAPACITY": "100",
