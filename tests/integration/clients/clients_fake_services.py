@@ -27,10 +27,9 @@ from mes_kernel.errors import (
 )
 from mes_platform.auth import current_principal, parse_tokens
 from mes_platform.grpc_server import Authenticator, ServerHandle, create_server
+from tests.integration.clients.clients_stack import AUTH_TOKENS, client_config, mesctl_argv
 
-TOKEN = "svc-token"
 PARTNER_KEY = "pk-acme-secret"
-AUTH_TOKENS = f"{TOKEN}=service:test,op-token=operator:OP-1"
 
 
 @dataclass
@@ -230,17 +229,7 @@ class FakeStack:
 
     def argv(self, *extra: str) -> list[str]:
         """mesctl options pointing at these servers."""
-        return [
-            "--orders-addr",
-            self.config.orders_addr,
-            "--inventory-addr",
-            self.config.inventory_addr,
-            "--production-addr",
-            self.config.production_addr,
-            "--token",
-            TOKEN,
-            *extra,
-        ]
+        return mesctl_argv(self.config, *extra)
 
 
 async def _resolve_key(key: str) -> str | None:
@@ -271,11 +260,8 @@ async def fake_stack() -> AsyncIterator[FakeStack]:
             authenticator=Authenticator(tokens),
         ),
     ]
-    config = ClientConfig(
-        orders_addr=f"127.0.0.1:{handles[0].port}",
-        inventory_addr=f"127.0.0.1:{handles[1].port}",
-        production_addr=f"127.0.0.1:{handles[2].port}",
-        token=TOKEN,
+    config = client_config(
+        *(handle.port for handle in handles),
         deadline_s=5.0,
         retry=RetryPolicy(max_attempts=4, initial_backoff_s=0.01, max_backoff_s=0.05),
     )

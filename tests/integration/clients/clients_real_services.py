@@ -14,9 +14,7 @@ from services.inventory.bootstrap import start as start_inventory
 from services.orders.bootstrap import App as OrdersApp
 from services.orders.bootstrap import start as start_orders
 from services.production.bootstrap import start as start_production
-
-TOKEN = "svc-token"
-AUTH_TOKENS = f"{TOKEN}=service:test,op-token=operator:OP-1"
+from tests.integration.clients.clients_stack import AUTH_TOKENS, client_config, mesctl_argv
 
 
 @dataclass
@@ -27,17 +25,7 @@ class RealStack:
     config: ClientConfig
 
     def argv(self, *extra: str) -> list[str]:
-        return [
-            "--orders-addr",
-            self.config.orders_addr,
-            "--inventory-addr",
-            self.config.inventory_addr,
-            "--production-addr",
-            self.config.production_addr,
-            "--token",
-            TOKEN,
-            *extra,
-        ]
+        return mesctl_argv(self.config, *extra)
 
 
 def settings(service: str, data_dir: Path) -> ServiceSettings:
@@ -66,12 +54,6 @@ async def real_stack(data_dir: Path) -> AsyncIterator[RealStack]:
             stack.push_async_callback(app.aclose)
             apps.append(app)
         orders, inventory, production = apps
-        config = ClientConfig(
-            orders_addr=f"127.0.0.1:{orders.port}",
-            inventory_addr=f"127.0.0.1:{inventory.port}",
-            production_addr=f"127.0.0.1:{production.port}",
-            token=TOKEN,
-            deadline_s=10.0,
-            retry=RetryPolicy(initial_backoff_s=0.01, max_backoff_s=0.05),
-        )
+        retry = RetryPolicy(initial_backoff_s=0.01, max_backoff_s=0.05)
+        config = client_config(orders.port, inventory.port, production.port, deadline_s=10.0, retry=retry)
         yield RealStack(orders, inventory, production, config)

@@ -17,7 +17,8 @@ from mes.orders.v1 import orders_pb2, orders_pb2_grpc
 from mes_platform.auth import parse_tokens
 from mes_platform.grpc_server import Authenticator, create_server
 from tests._infra.tls import self_signed_certificate
-from tests.integration.clients.clients_fake_services import AUTH_TOKENS, TOKEN, FakeOrders
+from tests.integration.clients.clients_fake_services import FakeOrders
+from tests.integration.clients.clients_stack import AUTH_TOKENS, TOKEN
 
 
 async def test_tls_with_a_ca_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
