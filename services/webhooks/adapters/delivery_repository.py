@@ -136,6 +136,7 @@ class SqlDeliveryRepository:
                     last_http_status=bindparam("b_status"),
                     last_error="",
                     delivered_at=bindparam("b_at"),
+                    window_start=bindparam("b_window"),
                     next_attempt_at=None,
                     **common,
                 )
@@ -152,6 +153,7 @@ class SqlDeliveryRepository:
                     last_http_status=bindparam("b_status"),
                     last_error=bindparam("b_error"),
                     next_attempt_at=bindparam("b_next"),
+                    window_start=bindparam("b_window"),
                     **common,
                 )
             )
@@ -176,7 +178,7 @@ class SqlDeliveryRepository:
         result = await self._session.execute(
             update(deliveries)
             .where(_D.endpoint_id == endpoint_id, _D.state == DeliveryState.HELD.value)
-            .values(state=_PENDING, next_attempt_at=now, window_start=now)
+            .values(state=_PENDING, next_attempt_at=now, window_start=None)
         )
         resumed = int(result.rowcount)  # type: ignore[attr-defined]
         if resumed:
@@ -197,7 +199,7 @@ class SqlDeliveryRepository:
             await self._session.execute(
                 update(deliveries)
                 .where(_D.delivery_id.in_(ids), _D.state == DeliveryState.DEAD.value)
-                .values(state=_PENDING, next_attempt_at=now, window_start=now, lease_owner=None, lease_until=None)
+                .values(state=_PENDING, next_attempt_at=now, window_start=None, lease_owner=None, lease_until=None)
             )
             self._due_after_commit()
         return ids
@@ -234,6 +236,7 @@ def _params(c: Completion) -> dict[str, Any]:
         "b_status": c.http_status,
         "b_error": c.error[:500],
         "b_next": c.next_attempt_at,
+        "b_window": c.window_start,
     }
 
 
@@ -250,7 +253,7 @@ def _row(d: Delivery) -> dict[str, Any]:
         "state": d.state.value,
         "attempts": d.attempts,
         "created_at": d.created_at,
-        "window_start": d.window_start or d.created_at,
+        "window_start": d.window_start,
         "next_attempt_at": d.next_attempt_at,
         "last_http_status": d.last_http_status,
         "last_error": d.last_error,
@@ -270,7 +273,7 @@ def _delivery(row: Row[Any]) -> Delivery:
         created_at=as_utc(row.created_at),
         state=DeliveryState(row.state),
         attempts=row.attempts,
-        window_start=as_utc(row.window_start),
+        window_start=as_utc_or_none(row.window_start),
         next_attempt_at=as_utc_or_none(row.next_attempt_at),
         last_attempt_at=as_utc_or_none(row.last_attempt_at),
         last_http_status=row.last_http_status,

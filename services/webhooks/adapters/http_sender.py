@@ -71,8 +71,11 @@ class HttpSender:
         limits: SenderLimits | None = None,
         resolve: Resolver = resolve_host,
         verify: ssl.SSLContext | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
+        """``resolve`` and ``transport`` (httpx's, instead of real connections) are for tests."""
         self._allow_private = allow_private
+        self._transport = transport
         self.limits = limits or SenderLimits()
         self._resolve = resolve
         self._verify = verify or ssl.create_default_context()
@@ -159,6 +162,7 @@ class HttpSender:
             follow_redirects=False,
             trust_env=False,
             verify=self._verify,
+            transport=self._transport,
             limits=httpx.Limits(max_connections=width, max_keepalive_connections=width, keepalive_expiry=30.0),
         )
         self._clients[key] = (client, now)

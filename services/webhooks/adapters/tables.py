@@ -84,7 +84,8 @@ deliveries = Table(
     Column("state", String(10), nullable=False),
     Column("attempts", Integer, nullable=False),
     Column("created_at", _TIME, nullable=False),
-    Column("window_start", _TIME, nullable=False),
+    # The first attempt of the current retry window (NULL until then).
+    Column("window_start", _TIME, nullable=True),
     Column("next_attempt_at", _TIME, nullable=True),
     Column("lease_owner", String(80), nullable=True),
     Column("lease_until", _TIME, nullable=True),

@@ -17,6 +17,7 @@ Two checks, both pure:
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass
 from urllib.parse import SplitResult, urlsplit
 
@@ -40,6 +41,8 @@ _REFUSED_V6 = tuple(
     for n in ("::/128", "::1/128", "64:ff9b:1::/48", "100::/64", "2001:db8::/32", "fc00::/7", "fe80::/10", "ff00::/8")
 )
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+#: One label of a host name: letters, digits, '-' inside, '_' allowed (some providers use it).
+_LABEL = re.compile(r"^[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?$")
 
 
 @dataclass(frozen=True)
@@ -121,7 +124,7 @@ def _ascii_host(host: str) -> str | None:
     labels = ascii_host.rstrip(".").split(".")
     if not ascii_host or len(ascii_host) > _MAX_HOST_LENGTH:
         return None
-    if any(not label or len(label) > 63 or not all(c.isalnum() or c in "-_" for c in label) for label in labels):
+    if not all(len(label) <= 63 and _LABEL.match(label) for label in labels):
         return None
     return ascii_host
 
@@ -168,7 +171,7 @@ def parse_endpoint_url(url: str, *, allow_insecure: bool) -> Target | str:
         refusal = address_refusal(literal, allow_private=allow_insecure)
         if refusal is not None:
             return f"must not point at a private or local address ({refusal})"
-    port = parts.port or (443 if scheme == "https" else 80)
+    port = parts.port if parts.port is not None else (443 if scheme == "https" else 80)
     if port == 0:
         return "must not use port 0"
     path = parts.path or "/"

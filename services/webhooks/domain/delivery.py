@@ -11,8 +11,10 @@ States::
     PENDING <--endpoint disabled / enabled--> HELD
 
 Attempts are spaced by exponential back-off with jitter (:class:`RetryPolicy`); a delivery is
-retried until ``retry_for`` (24 h by default) has passed since its window started (its
-creation, its endpoint's re-enabling or its replay): the last attempt is made after that.
+retried until ``retry_for`` (24 h by default) has passed since its window started: its first attempt (after its
+creation, its endpoint's re-enabling or its replay); the last attempt is made after that, so
+a delivery that waited (behind an earlier change of its order, or while its endpoint was
+disabled) still gets its whole window.
 """
 
 from __future__ import annotations
@@ -85,7 +87,7 @@ class Delivery:
     created_at: datetime
     state: DeliveryState = DeliveryState.PENDING
     attempts: int = 0
-    #: When the retry window started (creation, re-enabling, replay).
+    #: First attempt of the current retry window (None: not tried since creation, re-enabling, replay).
     window_start: datetime | None = None
     next_attempt_at: datetime | None = None
     last_attempt_at: datetime | None = None
@@ -120,7 +122,6 @@ class Delivery:
             payload=payload,
             created_at=now,
             state=DeliveryState.HELD if held else DeliveryState.PENDING,
-            window_start=now,
             next_attempt_at=now,
         )
 

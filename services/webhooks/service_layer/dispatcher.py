@@ -54,7 +54,7 @@ class DispatchSettings:
     #: How long a claim holds a delivery; longer than an attempt can take.
     lease: timedelta = timedelta(seconds=60)
     poll_interval_s: float = 0.5
-    flush_interval_s: float = 0.02
+    flush_interval_s: float = 0.005
     flush_batch: int = 256
     #: On stop, attempts in flight get this long to finish.
     stop_timeout_s: float = 15.0
@@ -204,7 +204,7 @@ class Dispatcher:
         for delivery in chosen:
             endpoint = endpoints.get(delivery.endpoint_id)
             if endpoint is None or not endpoint.enabled:
-                held.append(Completion(delivery.seq, DeliveryState.HELD, now, 0, "", attempted=False))
+                held.append(Completion(delivery.seq, DeliveryState.HELD, now, None, 0, "", attempted=False))
                 continue
             self._track_failing(endpoint)
             self._lanes[endpoint.endpoint_id] += 1
@@ -243,15 +243,10 @@ class Dispatcher:
             headers = signed_headers(endpoint, delivery.delivery_id, body, started)
             result = await self._sender.send(Outbound(endpoint.endpoint_id, endpoint.url, body, headers))
         except asyncio.CancelledError:
+            self._release(delivery.seq, endpoint.endpoint_id)
             raise
         except Exception as exc:  # a sender must not raise; a bug in one must not stop the others
             result = SendResult(0, f"internal error: {type(exc).__name__}")
-        finally:
-            self._in_flight.pop(delivery.seq, None)
-            self._lanes[endpoint.endpoint_id] -= 1
-            if self._lanes[endpoint.endpoint_id] <= 0:
-                del self._lanes[endpoint.endpoint_id]
-            self._wake.set()
         self.attempts += 1
         if result.error:
             self._failing.add(endpoint.endpoint_id)
@@ -265,7 +260,7 @@ class Dispatcher:
                 partner_id=endpoint.partner_id,
                 event_type=delivery.event_type,
                 attempt=delivery.attempts + 1,
-                window_start=delivery.window_start or delivery.created_at,
+                window_start=delivery.window_start or started,
                 started_at=started,
                 finished_at=self._clock(),
                 http_status=result.status,
@@ -274,6 +269,16 @@ class Dispatcher:
             )
         )
         self._flushed.set()
+
+    def _release(self, seq: int, endpoint_id: str) -> None:
+        """The delivery's slot is free again (once its attempt is settled: until then it
+        still holds its place, so a later change of the same order is not sent before)."""
+        if self._in_flight.pop(seq, None) is None:
+            return
+        self._lanes[endpoint_id] -= 1
+        if self._lanes[endpoint_id] <= 0:
+            del self._lanes[endpoint_id]
+        self._wake.set()
 
     # -- settle -------------------------------------------------------------------------
 
@@ -300,6 +305,8 @@ class Dispatcher:
             await self._uows.transact(functools.partial(self._write, batch))
             del self._results[: len(batch)]
             self.settled += len(batch)
+            for result in batch:
+                self._release(result.seq, result.endpoint_id)
 
     async def _write(self, batch: list[AttemptResult], uow: UnitOfWork) -> None:
         endpoints = await uow.endpoints.get_many({r.endpoint_id for r in batch})

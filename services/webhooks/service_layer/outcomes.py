@@ -53,6 +53,7 @@ def settle(
                     result.seq,
                     DeliveryState.DELIVERED,
                     result.finished_at,
+                    result.window_start,
                     result.http_status,
                     "",
                     delivered_at=result.finished_at,
@@ -93,8 +94,16 @@ def _failed(
                     delivery_id=result.delivery_id,
                 )
             )  # fmt: skip
-        return Completion(result.seq, DeliveryState.DEAD, at, result.http_status, result.error)
+        return Completion(result.seq, DeliveryState.DEAD, at, result.window_start, result.http_status, result.error)
     if endpoint is None or not endpoint.enabled:
-        return Completion(result.seq, DeliveryState.HELD, at, result.http_status, result.error)
+        return Completion(result.seq, DeliveryState.HELD, at, result.window_start, result.http_status, result.error)
     next_at = at + policy.retry.delay(result.attempt, random_unit())
-    return Completion(result.seq, DeliveryState.PENDING, at, result.http_status, result.error, next_attempt_at=next_at)
+    return Completion(
+        result.seq,
+        DeliveryState.PENDING,
+        at,
+        result.window_start,
+        result.http_status,
+        result.error,
+        next_attempt_at=next_at,
+    )

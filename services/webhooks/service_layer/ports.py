@@ -73,6 +73,8 @@ class Completion:
     seq: int
     state: DeliveryState
     attempted_at: datetime
+    #: Start of the retry window (the first attempt of it).
+    window_start: datetime | None
     http_status: int
     error: str
     next_attempt_at: datetime | None = None
@@ -106,7 +108,7 @@ class DeliveryRepository(Protocol):
         """PENDING -> HELD for the endpoint (it was disabled); returns how many."""
 
     async def resume_held(self, endpoint_id: str, now: datetime) -> int:
-        """HELD -> PENDING, due now with a new retry window; returns how many."""
+        """HELD -> PENDING, due now with a new retry window (from their next attempt); returns how many."""
 
     async def replay_dead(self, endpoint_id: str, delivery_ids: Collection[str] | None, now: datetime) -> list[str]:
         """DEAD -> PENDING (all of the endpoint's when ``delivery_ids`` is None, at most 1000),

@@ -9,7 +9,8 @@ plays one partner's endpoint:
   least once), in the order it first processed them;
 * it fails at random (``fail_before``: 500 without processing, ``fail_after``: processes, then
   500 -- the case that makes the sender retry what was already applied), hangs (``hang``:
-  answers nothing until the test ends), or answers slowly (``delay_s``).
+  answers nothing until the test ends), answers slowly (``delay_s``), or refuses everything
+  (``status`` other than 2xx, without processing).
 """
 
 from __future__ import annotations
@@ -163,8 +164,8 @@ class Receiver:
             route.bad_signatures += 1
             return 401
         roll = route.roll()
-        if roll < route.fail_before:
-            return 500
+        if roll < route.fail_before or route.status >= 300:
+            return 500 if route.status < 300 else route.status
         route.process(body, headers)
         if roll < route.fail_before + route.fail_after:
             return 500
