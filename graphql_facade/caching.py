@@ -6,20 +6,17 @@ failure never fails a request: it is logged, counted and treated as a miss.
 
 Two users sit on top:
 
-* :class:`ResponseCache`: serialized GraphQL ``data`` of queries, keyed by the sha256 of
-  (audience and tenant, document id, operation name, canonical variables) plus the event
-  *version* (the highest JetStream sequences the replica has seen, see
-  :class:`graphql_facade.events.EventHub`): an event moves every replica to a new version,
-  so old entries stop being read at once and expire with their TTL.
+* the response cache (:mod:`graphql_facade.response_cache`): serialized GraphQL ``data`` of
+  queries, in each replica's memory and, with Redis, shared between replicas (``add`` gives
+  its leases);
 * :class:`ReferenceCache`: styles, alloys and work centers (reference data) with a TTL,
   as serialized protobuf messages.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 from urllib.parse import unquote, urlparse
@@ -38,7 +35,6 @@ __all__ = [
     "CachedResponse",
     "NullCache",
     "ReferenceCache",
-    "ResponseCache",
     "canonical_json",
     "open_cache",
 ]
@@ -57,6 +53,10 @@ class Cache(Protocol):
     async def set(self, key: str, value: bytes, ttl_s: float) -> None: ...
 
     async def set_many(self, items: Mapping[str, bytes], ttl_s: float) -> None: ...
+
+    async def add(self, key: str, value: bytes, ttl_s: float) -> bool:
+        """Store ``value`` unless ``key`` exists; True when stored (a failure is False)."""
+        ...
 
     async def delete(self, key: str) -> None: ...
 
@@ -77,6 +77,9 @@ class NullCache:
 
     async def set_many(self, items: Mapping[str, bytes], ttl_s: float) -> None:
         return None
+
+    async def add(self, key: str, value: bytes, ttl_s: float) -> bool:
+        return False
 
     async def delete(self, key: str) -> None:
         return None
@@ -150,6 +153,15 @@ class AiocacheStore:
         except Exception as exc:
             self._failed("set_many", exc)
 
+    async def add(self, key: str, value: bytes, ttl_s: float) -> bool:
+        try:
+            return bool(await self._backend.add(self._prefix + key, value, ttl=_ttl(ttl_s)))
+        except ValueError:
+            return False  # the key exists
+        except Exception as exc:
+            self._failed("add", exc)
+            return False
+
     async def delete(self, key: str) -> None:
         try:
             await self._backend.delete(self._prefix + key)
@@ -202,41 +214,6 @@ class CachedResponse:
     data: bytes
     #: The actual cost measured when the entry was computed (None when not measured).
     cost: int | None
-
-
-class ResponseCache:
-    """Serialized query results, keyed by scope, document, operation, variables and event version."""
-
-    def __init__(self, cache: Cache, *, ttl_s: float, version: Callable[[], str]) -> None:
-        self._cache = cache
-        self._ttl_s = ttl_s
-        self._version = version
-
-    def key(
-        self, *, scope: str, document_id: str, operation_name: str | None, variables: Mapping[str, Any] | None
-    ) -> str:
-        """``scope`` is the audience and tenant (``operator`` or ``partner:<id>``); it is always part of the key."""
-        material = "\x1f".join(
-            (scope, document_id, operation_name or "", canonical_json(variables or {}) if variables else "{}")
-        )
-        digest = hashlib.sha256(material.encode()).hexdigest()
-        return f"resp:{self._version()}:{scope}:{digest}"
-
-    async def get(self, key: str) -> CachedResponse | None:
-        raw = await self._cache.get(key)
-        if raw is None:
-            CACHE_LOOKUPS.labels("response", "miss").inc()
-            return None
-        head, sep, data = raw.partition(b"\n")
-        if not sep:
-            CACHE_LOOKUPS.labels("response", "miss").inc()
-            return None
-        CACHE_LOOKUPS.labels("response", "hit").inc()
-        return CachedResponse(data=data, cost=int(head) if head else None)
-
-    async def put(self, key: str, data: bytes, cost: int | None) -> None:
-        head = b"" if cost is None else str(cost).encode()
-        await self._cache.set(key, head + b"\n" + data, self._ttl_s)
 
 
 class ReferenceCache:

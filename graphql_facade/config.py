@@ -66,7 +66,6 @@ class FacadeSettings:
     reference_cache_ttl_s: float = 300.0
     api_key_cache_ttl_s: float = 5.0
     memory_cache_max_entries: int = 20_000
-    invalidation_coalesce_s: float = 0.25
     document_cache_size: int = 1024
     #: Queries run as compiled plans (``graphql_facade.compiled``); off: every query runs on Strawberry.
     compiled_execution: bool = True
@@ -153,7 +152,6 @@ class FacadeSettings:
             reference_cache_ttl_s=number("MES_FACADE_REFERENCE_CACHE_TTL_S", 300.0),
             api_key_cache_ttl_s=number("MES_FACADE_API_KEY_CACHE_TTL_S", 5.0),
             memory_cache_max_entries=integer("MES_FACADE_MEMORY_CACHE_MAX_ENTRIES", default=20_000),
-            invalidation_coalesce_s=number("MES_FACADE_INVALIDATION_COALESCE_MS", 250.0) / 1000.0,
             document_cache_size=integer("MES_FACADE_DOCUMENT_CACHE_SIZE", default=1024),
             compiled_execution=flag("MES_FACADE_COMPILED", True),
             batching=flag("MES_FACADE_BATCHING", False),

@@ -8,12 +8,14 @@ For each request::
     -> ``{"data", "errors", "extensions": {"cost": ...}}`` + RateLimit headers
 
 The response cache holds the serialized ``data`` of queries keyed by audience and tenant,
-document, operation name, variables and the event version; a hit answers without running
-GraphQL at all.
+document, operation name and variables; a hit answers without running GraphQL at all (see
+:mod:`graphql_facade.response_cache`; ``x-mes-min-position`` asks for an answer reflecting
+given stream positions).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from typing import Any
@@ -28,6 +30,7 @@ from graphql_facade.limits import LimitCode, LimitError, merge_rate_limit_header
 from graphql_facade.metrics import REQUEST_LATENCY, REQUESTS
 from graphql_facade.pipeline import InflightGate, Outcome, Pipeline, operation_from
 from graphql_facade.pipeline.request import bad_request, error_body
+from graphql_facade.response_cache import MIN_POSITION_HEADER
 from graphql_facade.runtime import Facade
 from graphql_facade.strawberry_internals import graphiql_html
 from mes_platform.telemetry.logs import get_logger
@@ -130,7 +133,7 @@ class GraphQLEndpoint:
             viewer.rate_key, limits, body_size=size, operations=len(operations)
         )
         allowed = _QUERY_ONLY if request.method == "GET" else _ALL_OPERATIONS
-        run = self._pipeline.run
+        run = functools.partial(self._pipeline.run, min_position=request.headers.get(MIN_POSITION_HEADER))
         if not batch:
             outcome = await run(viewer, limits, operation_from(payload), allowed)
             outcome.headers = merge_rate_limit_headers(rate_headers, outcome.headers or {})

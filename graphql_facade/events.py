@@ -3,24 +3,24 @@
 Each facade replica runs its own consumers (see ``adapters/nats_events.py``) and hands
 every message to :meth:`EventHub.publish`. The hub
 
-* tracks the highest stream sequence seen per stream; the *version* derived from them is
-  part of every response-cache key, so an event makes older entries unreachable (coalesced
-  over ``coalesce_s`` so a burst of events costs one miss, not one per event);
+* tracks the highest stream sequence seen per stream (:attr:`EventHub.seen`): what data read
+  from the services from now on reflects at least;
+* calls listeners with every new event (the response cache marks what the event touches stale,
+  the reference cache forgets upserted styles and alloys), and reset listeners when the source
+  (re)subscribes or goes offline (nothing known fresh can be trusted then);
 * decodes ``orders.order.status_changed`` events and pushes them to the subscribers
   (each with its stream sequence), keeping the last ``replay_buffer`` of them so a client
   that reconnects with ``since`` gets what it missed, or a resync marker when the buffer no
   longer reaches back that far;
-* wakes whoever waits for changes of the orders stream (the dashboard counters feed);
-* calls listeners (the reference cache forgets upserted styles and alloys).
+* wakes whoever waits for changes of the orders stream (the dashboard counters feed).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import secrets
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -32,7 +32,7 @@ from mes.orders.v1 import orders_pb2
 from mes_contracts import events
 from mes_platform.telemetry.logs import get_logger
 
-__all__ = ["STREAMS", "EventEnvelope", "EventHub", "Resync", "StatusEvent"]
+__all__ = ["STREAMS", "EventEnvelope", "EventHub", "Listener", "ResetListener", "Resync", "StatusEvent"]
 
 _log = get_logger("mes.facade.events")
 STREAMS = tuple(stream.name for stream in events.STREAMS)
@@ -72,6 +72,8 @@ class Resync:
 
 
 Listener = Callable[[EventEnvelope], None]
+#: Called with the positions the source starts after (subscribed), or None (it went offline).
+ResetListener = Callable[[Mapping[str, int] | None], None]
 
 
 def _decode_status(event: EventEnvelope) -> StatusEvent:
@@ -121,21 +123,17 @@ class _Subscriber:
 
 
 class EventHub:
-    def __init__(self, *, replay_buffer: int = 1000, coalesce_s: float = 0.25, subscriber_queue: int = 1000) -> None:
+    def __init__(self, *, replay_buffer: int = 1000, subscriber_queue: int = 1000) -> None:
         self._latest: dict[str, int] = dict.fromkeys(STREAMS, 0)
-        self._published: dict[str, int] = dict(self._latest)
-        self._coalesce_s = coalesce_s
-        self._flush: asyncio.TimerHandle | None = None
         self._buffer: deque[StatusEvent] = deque(maxlen=max(1, replay_buffer))
         #: Status events at or below this sequence may be missing from the buffer.
         self._horizon = 0
         self._subscribers: set[_Subscriber] = set()
         self._subscriber_queue = subscriber_queue
         self._listeners: list[Listener] = []
+        self._reset_listeners: list[ResetListener] = []
         self._orders_changed = asyncio.Event()
         self._live = False
-        self._nonce = secrets.token_hex(4)
-        self._version = self._compute_version()
         self._closed = False
 
     # -- state -----------------------------------------------------------------------------
@@ -145,20 +143,17 @@ class EventHub:
         """True once the event source is subscribed from known stream positions."""
         return self._live
 
-    def version(self) -> str:
-        """Cache-key version: the sequences folded in so far (``live``) or a per-process marker."""
-        return self._version
+    @property
+    def seen(self) -> Mapping[str, int]:
+        """The highest sequence received per stream (a live view: copy it to keep it)."""
+        return self._latest
 
     def as_of(self) -> dict[str, int]:
-        """The published (coalesced) sequence per stream: what cached and fresh data reflect at least."""
-        return dict(self._published)
+        """The sequence per stream that data read from the services from now on reflects at least."""
+        return dict(self._latest)
 
     def latest(self, stream: str) -> int:
         return self._latest.get(stream, 0)
-
-    def _compute_version(self) -> str:
-        seqs = ".".join(str(self._published[s]) for s in STREAMS)
-        return seqs if self._live else f"{self._nonce}-{seqs}"
 
     def start_at(self, positions: dict[str, int]) -> None:
         """Called by the event source once subscribed: the last sequence of every stream before it."""
@@ -167,20 +162,28 @@ class EventHub:
                 self._latest[stream] = seq
                 if stream == "ORDERS":
                     self._horizon = seq  # events up to here were never seen by this replica
-        self._published = dict(self._latest)
         self._live = True
-        self._version = self._compute_version()
+        self._reset(dict(self._latest))
 
     def set_offline(self) -> None:
-        """The source lost its subscriptions: fall back to a per-process version (TTL-only caching)."""
+        """The source lost its subscriptions: events may be missed until it subscribes again."""
         self._live = False
-        self._nonce = secrets.token_hex(4)
-        self._version = self._compute_version()
+        self._reset(None)
         for sub in list(self._subscribers):
             sub.push(Resync(self._latest["ORDERS"], "EVENT_SOURCE_RESTARTED"))
 
+    def _reset(self, positions: Mapping[str, int] | None) -> None:
+        for listener in self._reset_listeners:
+            try:
+                listener(positions)
+            except Exception:
+                _log.exception("reset_listener_failed")
+
     def add_listener(self, listener: Listener) -> None:
         self._listeners.append(listener)
+
+    def add_reset_listener(self, listener: ResetListener) -> None:
+        self._reset_listeners.append(listener)
 
     # -- input -----------------------------------------------------------------------------
 
@@ -189,7 +192,6 @@ class EventHub:
             return  # redelivered by an ordered consumer reset
         self._latest[event.stream] = event.seq
         EVENTS.labels(event.stream).inc()
-        self._schedule_flush()
         for listener in self._listeners:
             try:
                 listener(event)
@@ -200,17 +202,6 @@ class EventHub:
             self._orders_changed = asyncio.Event()
             if event.subject in _STATUS_SUBJECTS:
                 self._dispatch_status(event)
-
-    def _schedule_flush(self) -> None:
-        if self._coalesce_s <= 0:
-            self._do_flush()
-        elif self._flush is None:
-            self._flush = asyncio.get_running_loop().call_later(self._coalesce_s, self._do_flush)
-
-    def _do_flush(self) -> None:
-        self._flush = None
-        self._published = dict(self._latest)
-        self._version = self._compute_version()
 
     def _dispatch_status(self, event: EventEnvelope) -> None:
         try:
@@ -270,9 +261,6 @@ class EventHub:
 
     async def aclose(self) -> None:
         self._closed = True
-        if self._flush is not None:
-            self._flush.cancel()
-            self._flush = None
         for sub in list(self._subscribers):
             with contextlib.suppress(Exception):
                 sub.queue.put_nowait(None)

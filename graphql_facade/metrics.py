@@ -7,8 +7,12 @@ from prometheus_client import Counter, Gauge, Histogram
 __all__ = [
     "BACKEND_CALLS",
     "BACKEND_LATENCY",
+    "CACHE_ENTRIES",
     "CACHE_ERRORS",
+    "CACHE_INVALIDATIONS",
     "CACHE_LOOKUPS",
+    "CACHE_REFRESHES",
+    "CACHE_STALE_AGE",
     "EVENTS",
     "INFLIGHT",
     "QUERY_COST",
@@ -29,7 +33,25 @@ REQUEST_LATENCY = Histogram(
 )
 INFLIGHT = Gauge("mes_facade_inflight_requests", "GraphQL HTTP requests being served")
 SHED = Counter("mes_facade_shed_total", "Requests refused because too many were in flight")
-CACHE_LOOKUPS = Counter("mes_facade_cache_lookups_total", "Cache lookups by cache and result", ["cache", "result"])
+CACHE_LOOKUPS = Counter(
+    "mes_facade_cache_lookups_total",
+    "Cache lookups by cache and result (response cache: hit, stale, wait, miss, bypass)",
+    ["cache", "result"],
+)
+CACHE_REFRESHES = Counter(
+    "mes_facade_cache_refreshes_total",
+    "Background recomputations of stale answers by outcome (done, failed, deferred: too many running)",
+    ["outcome"],
+)
+CACHE_INVALIDATIONS = Counter(
+    "mes_facade_cache_invalidations_total", "Cached answers marked stale by an event (or by a restart of the source)"
+)
+CACHE_STALE_AGE = Histogram(
+    "mes_facade_cache_stale_age_seconds",
+    "How long ago a served stale answer went stale",
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5),
+)
+CACHE_ENTRIES = Gauge("mes_facade_cache_entries", "Answers held in this replica's response cache")
 CACHE_ERRORS = Counter("mes_facade_cache_errors_total", "Cache backend failures (served as misses)", ["backend", "op"])
 BACKEND_CALLS = Counter("mes_facade_backend_calls_total", "gRPC calls to the services", ["method", "code"])
 BACKEND_LATENCY = Histogram(

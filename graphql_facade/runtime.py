@@ -6,11 +6,11 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from graphql_facade.auth import Authenticator, Viewer
 from graphql_facade.backend import Backend, open_backend
-from graphql_facade.caching import Cache, NullCache, ReferenceCache, ResponseCache, open_cache
+from graphql_facade.caching import Cache, NullCache, ReferenceCache, open_cache
 from graphql_facade.compiled import PlanCache
 from graphql_facade.config import FacadeSettings
 from graphql_facade.context import PreparedDocument, RequestContext
@@ -25,6 +25,7 @@ from graphql_facade.limits import (
     RedisPersistedQueryStore,
     make_limiters,
 )
+from graphql_facade.response_cache import CacheConfig, ResponseCache
 from graphql_facade.schema import Schemas, build_schemas
 from graphql_facade.subscriptions import CountersFeed, SubscriptionSlots
 from mes_contracts import events as contracts
@@ -49,7 +50,8 @@ class Facade:
     settings: FacadeSettings
     backend: Backend
     cache: Cache
-    responses: ResponseCache | None
+    #: Answers of queries (their ``Answer.result`` is the pipeline's ``Executed``).
+    responses: ResponseCache[Any] | None
     reference: ReferenceCache | None
     hub: EventHub
     authenticator: Authenticator
@@ -93,15 +95,15 @@ class Facade:
                     else NullCache()
                 )
             _on_close(closer, "cache", cache.aclose)
-            hub = hub or EventHub(
-                replay_buffer=settings.event_replay_buffer, coalesce_s=settings.invalidation_coalesce_s
-            )
+            hub = hub or EventHub(replay_buffer=settings.event_replay_buffer)
             _on_close(closer, "hub", hub.aclose)
-            responses = (
-                ResponseCache(cache, ttl_s=settings.response_cache_ttl_s, version=hub.version)
-                if settings.cache_enabled
-                else None
-            )
+            responses: ResponseCache[Any] | None = None
+            if settings.cache_enabled:
+                config = CacheConfig.from_env(
+                    settings.env, ttl_s=settings.response_cache_ttl_s, max_entries=settings.memory_cache_max_entries
+                )
+                responses = ResponseCache(config, hub, shared=cache if settings.redis_url else None)
+                _on_close(closer, "responses", responses.aclose)
             reference = ReferenceCache(cache, ttl_s=settings.reference_cache_ttl_s) if settings.cache_enabled else None
             if reference is not None:
                 hub.add_listener(_reference_invalidator(reference))

@@ -69,7 +69,8 @@ class Stack:
             **self.addresses(),
             "MES_FACADE_SERVICE_TOKEN": SERVICE_TOKEN,
             "MES_FACADE_OPERATOR_TOKENS": f"{OPERATOR_TOKEN}=OP-1",
-            "MES_FACADE_INVALIDATION_COALESCE_MS": "0",
+            "MES_FACADE_CACHE_MAX_STALE_MS": "0",  # an event makes the next request recompute
+            "MES_FACADE_CACHE_REFRESH_INTERVAL_MS": "0",
         }
         return FacadeSettings.from_env({**base, **env})
 

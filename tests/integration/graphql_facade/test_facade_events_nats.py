@@ -36,8 +36,9 @@ def settings(nats_url: str, instance: str) -> FacadeSettings:
     return facade_settings(
         NATS_URL=nats_url,
         MES_INSTANCE=instance,
-        MES_FACADE_INVALIDATION_COALESCE_MS="100",
         MES_FACADE_RESPONSE_CACHE_TTL_S="60",
+        MES_FACADE_CACHE_MAX_STALE_MS="1000",  # the shipped bounds: stale answers served meanwhile
+        MES_FACADE_CACHE_REFRESH_INTERVAL_MS="500",
     )
 
 

@@ -28,7 +28,10 @@ PARTNER_B = {"X-API-Key": PARTNER_B_KEY}
 def facade_settings(**env: str) -> FacadeSettings:
     base = {
         "MES_FACADE_OPERATOR_TOKENS": f"{OPERATOR_TOKEN}=OP-01",
-        "MES_FACADE_INVALIDATION_COALESCE_MS": "0",
+        # An event makes the next request recompute what it touched (no stale answer is served);
+        # the tests of stale-while-revalidate set their own bound.
+        "MES_FACADE_CACHE_MAX_STALE_MS": "0",
+        "MES_FACADE_CACHE_REFRESH_INTERVAL_MS": "0",
         "MES_FACADE_COUNTERS_INTERVAL_MS": "10",
     }
     base.update(env)

@@ -25,7 +25,7 @@ def test_environment_names() -> None:
             "MES_FACADE_OPERATOR_TOKENS": "t1=OP-01, t2=OP-02",
             "REDIS_URL": "redis://127.0.0.1:6379/3",
             "NATS_URL": "nats://127.0.0.1:4222",
-            "MES_FACADE_INVALIDATION_COALESCE_MS": "100",
+            "MES_FACADE_RESPONSE_CACHE_TTL_S": "30",
             "MES_FACADE_CACHE": "off",
         }
     )
@@ -33,7 +33,7 @@ def test_environment_names() -> None:
     assert settings.orders_addr.startswith("ipv4:")
     assert settings.operator_tokens == {"t1": "OP-01", "t2": "OP-02"}
     assert settings.redis_url == "redis://127.0.0.1:6379/3" and settings.nats_url == "nats://127.0.0.1:4222"
-    assert settings.invalidation_coalesce_s == pytest.approx(0.1) and not settings.cache_enabled
+    assert settings.response_cache_ttl_s == 30 and not settings.cache_enabled
     assert FacadeSettings.from_env({"MES_FACADE_PORT": "9", "MES_FACADE_HTTP_PORT": "10"}).port == 9
 
 

@@ -1,4 +1,4 @@
-"""EventHub: versions for cache keys, status events with sequences, replay with `since`, resync."""
+"""EventHub: positions and listeners (the response cache), status events with sequences, replay with `since`, resync."""
 
 from __future__ import annotations
 
@@ -21,34 +21,35 @@ def other_event(stream: str, seq: int) -> EventEnvelope:
     return EventEnvelope(stream, seq, f"{stream.lower()}.something", b"", datetime.now(UTC))
 
 
-async def test_version_follows_sequences_and_coalesces() -> None:
-    hub = EventHub(coalesce_s=0.05)
-    offline = hub.version()
+async def test_positions_follow_sequences_and_listeners_see_new_events_and_resets() -> None:
+    hub = EventHub()
+    seen: list[tuple[str, int]] = []
+    resets: list[dict[str, int] | None] = []
+    hub.add_listener(lambda event: seen.append((event.stream, event.seq)))
+    hub.add_reset_listener(lambda positions: resets.append(None if positions is None else dict(positions)))
     hub.start_at({"ORDERS": 7, "INVENTORY": 3, "PRODUCTION": 0})
-    assert hub.live and hub.version() == "7.3.0" and offline != hub.version()
+    assert hub.live and resets == [{"ORDERS": 7, "INVENTORY": 3, "PRODUCTION": 0}]
     hub.publish(other_event("PRODUCTION", 1))
     hub.publish(other_event("ORDERS", 8))
-    assert hub.version() == "7.3.0"  # coalesced: not yet
-    await asyncio.sleep(0.1)
-    assert hub.version() == "8.3.1" and hub.as_of() == {"ORDERS": 8, "INVENTORY": 3, "PRODUCTION": 1}
+    assert hub.as_of() == {"ORDERS": 8, "INVENTORY": 3, "PRODUCTION": 1} == dict(hub.seen)  # no delay
     hub.publish(other_event("ORDERS", 8))  # redelivered: ignored
-    assert hub.latest("ORDERS") == 8
+    assert hub.latest("ORDERS") == 8 and seen == [("PRODUCTION", 1), ("ORDERS", 8)]
     hub.set_offline()
-    assert not hub.live and hub.version().endswith("8.3.1") and hub.version() != "8.3.1"
+    assert not hub.live and resets[-1] is None
     await hub.aclose()
 
 
-async def test_two_replicas_agree_on_versions() -> None:
-    one, two = EventHub(coalesce_s=0), EventHub(coalesce_s=0)
+async def test_two_replicas_agree_on_positions() -> None:
+    one, two = EventHub(), EventHub()
     one.start_at({"ORDERS": 4})
     two.start_at({"ORDERS": 4})
     for hub in (one, two):
         hub.publish(other_event("INVENTORY", 9))
-    assert one.version() == two.version() == "4.9.0"
+    assert one.as_of() == two.as_of() == {"ORDERS": 4, "INVENTORY": 9, "PRODUCTION": 0}
 
 
 async def test_status_events_carry_their_sequence() -> None:
-    hub = EventHub(coalesce_s=0)
+    hub = EventHub()
     hub.start_at({"ORDERS": 0})
     received: list[StatusEvent | Resync] = []
 
@@ -70,7 +71,7 @@ async def test_status_events_carry_their_sequence() -> None:
 
 
 async def test_since_replays_buffered_events_or_asks_for_resync() -> None:
-    hub = EventHub(coalesce_s=0, replay_buffer=3)
+    hub = EventHub(replay_buffer=3)
     hub.start_at({"ORDERS": 10})
     for seq in range(11, 16):
         hub.publish(status_event(seq))
@@ -93,7 +94,7 @@ async def test_since_replays_buffered_events_or_asks_for_resync() -> None:
 
 
 async def test_a_slow_subscriber_is_told_to_resync() -> None:
-    hub = EventHub(coalesce_s=0, subscriber_queue=2)
+    hub = EventHub(subscriber_queue=2)
     hub.start_at({"ORDERS": 0})
     stream = hub.status_events()
     first = asyncio.ensure_future(stream.__anext__())
@@ -112,7 +113,7 @@ async def test_a_slow_subscriber_is_told_to_resync() -> None:
 
 
 async def test_listeners_see_every_event_and_failures_are_contained() -> None:
-    hub = EventHub(coalesce_s=0)
+    hub = EventHub()
     seen: list[str] = []
 
     def broken(event: EventEnvelope) -> None:

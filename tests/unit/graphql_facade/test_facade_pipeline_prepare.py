@@ -9,8 +9,9 @@ import pytest
 from strawberry.types.graphql import OperationType
 
 from graphql_facade.auth import Viewer
-from graphql_facade.caching import CachedResponse, NullCache, ResponseCache
+from graphql_facade.caching import CachedResponse
 from graphql_facade.errors import FacadeError
+from graphql_facade.events import EventHub
 from graphql_facade.limits import (
     LimitCode,
     LimitError,
@@ -25,6 +26,7 @@ from graphql_facade.limits import (
 from graphql_facade.pipeline import CacheLookup, Operation, Outcome, Prepare, Prepared, operation_from
 from graphql_facade.pipeline.lookup import operator_hit
 from graphql_facade.pipeline.request import response_body
+from graphql_facade.response_cache import CacheConfig, ResponseCache
 from graphql_facade.schema import build_schemas
 
 OPERATOR = Viewer("operator", "OP-01")
@@ -68,7 +70,7 @@ def test_only_a_well_formed_hash_only_request_is_a_persisted_hash() -> None:
 
 
 def test_the_slot_is_per_tenant_and_absent_where_caching_is_off() -> None:
-    responses = ResponseCache(NullCache(), ttl_s=60, version=lambda: "v1")
+    responses: ResponseCache[object] = ResponseCache(CacheConfig(), EventHub())
     lookup = CacheLookup(responses, partners=True)
     operation = op(ORDERS, {"n": 5})
     operator_slot = lookup.slot(OPERATOR, operation, "doc")
@@ -78,6 +80,11 @@ def test_the_slot_is_per_tenant_and_absent_where_caching_is_off() -> None:
     assert lookup.slot(OPERATOR, op(ORDERS, {"n": 6}), "doc") != operator_slot
     assert CacheLookup(responses, partners=False).slot(PARTNER, operation, "doc") is None
     assert CacheLookup(None, partners=True).slot(OPERATOR, operation, "doc") is None
+    needing = lookup.slot(OPERATOR, operation, "doc", "ORDERS:12,production:3")
+    assert needing is not None and needing.needed == {"ORDERS": 12, "PRODUCTION": 3}
+    assert needing.key == operator_slot.key  # the positions a request needs are not part of the key
+    with pytest.raises(FacadeError, match="x-mes-min-position"):
+        lookup.slot(OPERATOR, operation, "doc", "ORDERS:twelve")
 
 
 def test_an_operator_hit_reports_the_cost_measured_at_store_time() -> None:

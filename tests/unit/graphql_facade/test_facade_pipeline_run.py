@@ -9,10 +9,10 @@ import pytest
 from strawberry.types.graphql import OperationType
 
 from graphql_facade.auth import Viewer
-from graphql_facade.caching import CachedResponse, NullCache, ResponseCache, open_cache
+from graphql_facade.caching import CachedResponse
 from graphql_facade.limits import BucketState, LimitCode, LimitError
 from graphql_facade.pipeline import Admit, Execute, InflightGate, Operation, Pipeline, Prepare, Prepared, Settle
-from graphql_facade.pipeline.lookup import CacheSlot
+from graphql_facade.response_cache import CacheConfig, ResponseCache
 from graphql_facade.runtime import Facade
 from tests.unit.graphql_facade.conftest import FacadeClient
 from tests.unit.graphql_facade.facade_fakes import FakeBackend
@@ -72,27 +72,29 @@ async def test_execute_runs_the_prepared_document_within_the_timeout(
     assert timed_out.value.code == LimitCode.TIMEOUT
 
 
-async def test_settle_refunds_stores_clean_queries_and_answers(client: FacadeClient, backend: FakeBackend) -> None:
+async def test_settle_answers_clean_queries_for_the_cache_and_refunds(
+    client: FacadeClient, backend: FakeBackend
+) -> None:
     facade = client.facade
-    backend.add_order("partner-a")
+    order = backend.add_order("partner-a")
     settle, execute, admit = Settle(facade.guard), Execute(facade.context), Admit(facade.guard)
-    responses = ResponseCache(open_cache(None), ttl_s=60, version=lambda: "v")
-    slot = CacheSlot(responses, "k")
     limits = facade.limits_for(PARTNER)
     operation, prepared = await prepared_for(facade, PARTNER, ORDERS)
     admission = await admit(PARTNER, limits, prepared)
     result = await execute(PARTNER, limits, prepared, operation, BOTH)
-    outcome = await settle(PARTNER, admission, prepared, result, slot)
+    answer = settle.answer(PARTNER, limits, prepared, operation, result)
+    assert answer.cost == 3 and answer.data is not None
+    assert answer.reads == {"o:partner-a:*", f"order:{order.order_id}"}  # what the cache invalidates it by
+    outcome = await settle.answered(PARTNER, admission, prepared, answer, "miss")
     assert (outcome.status, outcome.kind, outcome.cache) == (200, "query", "miss")
-    stored = await slot.get()
-    assert stored is not None and stored.cost == 3 and outcome.body.startswith(b'{"data":' + stored.data)
+    assert outcome.body.startswith(b'{"data":' + answer.data)
     assert b'"actualQueryCost":3' in outcome.body and outcome.headers is not None and "RateLimit" in outcome.headers
 
     backend.fail["ListOrders"] = RuntimeError("boom")
     failing = await execute(PARTNER, limits, prepared, operation, BOTH)
-    other = CacheSlot(responses, "k2")
-    answered = await settle(PARTNER, await admit(PARTNER, limits, prepared), prepared, failing, other)
-    assert answered.status == 200 and b'"errors"' in answered.body and await other.get() is None
+    assert settle.answer(PARTNER, limits, prepared, operation, failing).reads is None  # never cached
+    answered = await settle(PARTNER, await admit(PARTNER, limits, prepared), prepared, failing)
+    assert answered.status == 200 and b'"errors"' in answered.body and answered.cache == "none"
 
 
 async def test_a_cached_partner_answer_is_refunded_to_its_measured_cost(client: FacadeClient) -> None:
@@ -122,8 +124,10 @@ async def test_the_pipeline_answers_operator_hits_before_parsing_and_partner_hit
         assert (first.cache, again.cache) == ("miss", "hit") and backend.count() == {}
     unparsable = Operation("{ nope", None, None, None)
     assert (await pipeline.run(OPERATOR, facade.limits_for(OPERATOR), unparsable, BOTH)).status == 400
-    uncached = Pipeline(dataclasses.replace(facade, responses=ResponseCache(NullCache(), ttl_s=1, version=str)))
-    assert (await uncached.run(OPERATOR, facade.limits_for(OPERATOR), operation, BOTH)).cache == "miss"
+    empty = Pipeline(dataclasses.replace(facade, responses=ResponseCache(CacheConfig(), facade.hub)))
+    assert (await empty.run(OPERATOR, facade.limits_for(OPERATOR), operation, BOTH)).cache == "miss"
+    uncached = Pipeline(dataclasses.replace(facade, responses=None))
+    assert (await uncached.run(OPERATOR, facade.limits_for(OPERATOR), operation, BOTH)).cache == "none"
 
 
 async def test_execute_reuses_the_prepared_document(client: FacadeClient, monkeypatch: pytest.MonkeyPatch) -> None:

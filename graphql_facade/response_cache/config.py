@@ -1,0 +1,76 @@
+"""The knobs of the response cache, read from the environment (``MES_FACADE_CACHE_*``).
+
+=========================================  =======  ===============================================
+variable                                   default  meaning
+=========================================  =======  ===============================================
+``MES_FACADE_RESPONSE_CACHE_TTL_S``        60       an answer's lifetime, events or not
+``MES_FACADE_CACHE_MAX_STALE_MS``          1000     a stale answer is served at most this long
+                                                    after the first event that touched it; later
+                                                    requests wait for the recomputation
+``MES_FACADE_CACHE_REFRESH_INTERVAL_MS``   500      at most one recomputation of an answer starts
+                                                    per interval (a burst of events costs one)
+``MES_FACADE_CACHE_REFRESH_CONCURRENCY``   2        background recomputations running at once
+``MES_FACADE_CACHE_LEASE_MS``              3000     with Redis: how long one replica may hold the
+                                                    right to compute a key (0: no lease)
+``MES_FACADE_MEMORY_CACHE_MAX_ENTRIES``    20000    answers held in each replica's memory
+=========================================  =======  ===============================================
+
+An event is visible after at most ``max_stale`` plus one computation (recomputations start at
+most ``refresh_interval`` apart, so ``refresh_interval`` must not exceed ``max_stale``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+__all__ = ["CacheConfig"]
+
+
+@dataclass(frozen=True)
+class CacheConfig:
+    ttl_s: float = 60.0
+    max_stale_s: float = 1.0
+    refresh_interval_s: float = 0.5
+    refresh_concurrency: int = 2
+    lease_s: float = 3.0
+    max_entries: int = 20_000
+    #: Recent events kept to date answers computed around them.
+    touch_log: int = 4096
+
+    def __post_init__(self) -> None:
+        if self.ttl_s <= 0:
+            raise ValueError("MES_FACADE_RESPONSE_CACHE_TTL_S must be positive")
+        if self.refresh_interval_s > self.max_stale_s:
+            raise ValueError(
+                "MES_FACADE_CACHE_REFRESH_INTERVAL_MS must not exceed MES_FACADE_CACHE_MAX_STALE_MS "
+                f"({self.refresh_interval_s * 1000:g} > {self.max_stale_s * 1000:g})"
+            )
+        if self.refresh_concurrency < 1 or self.max_entries < 1:
+            raise ValueError("MES_FACADE_CACHE_REFRESH_CONCURRENCY and the cache's max entries must be at least 1")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], *, ttl_s: float = 60.0, max_entries: int = 20_000) -> CacheConfig:
+        def millis(name: str, default: float) -> float:
+            raw = env.get(name, "").strip()
+            if not raw:
+                return default / 1000.0
+            try:
+                value = float(raw)
+            except ValueError:
+                raise ValueError(f"{name} must be a number of milliseconds, not {raw!r}") from None
+            if value < 0:
+                raise ValueError(f"{name} must not be negative")
+            return value / 1000.0
+
+        raw = env.get("MES_FACADE_CACHE_REFRESH_CONCURRENCY", "").strip() or "2"
+        if not raw.isdigit():
+            raise ValueError(f"MES_FACADE_CACHE_REFRESH_CONCURRENCY must be a positive integer, not {raw!r}")
+        return cls(
+            ttl_s=ttl_s,
+            max_stale_s=millis("MES_FACADE_CACHE_MAX_STALE_MS", 1000.0),
+            refresh_interval_s=millis("MES_FACADE_CACHE_REFRESH_INTERVAL_MS", 500.0),
+            refresh_concurrency=int(raw),
+            lease_s=millis("MES_FACADE_CACHE_LEASE_MS", 3000.0),
+            max_entries=max_entries,
+        )

@@ -1,0 +1,305 @@
+"""What a cached answer depends on: the tags (:mod:`~graphql_facade.response_cache.tags`) it reads.
+
+Computed once per computation from the operation (its root fields and their arguments, with the
+variables), the caller's tenant and the answer's data (the ids of the orders it shows), so it does
+not depend on how the answer was executed. Per object type:
+
+* ``Query.orders`` reads the order lists of its partner (the filter's ``partnerId``; a partner's
+  own id for partners) and statuses; ``orderCounts`` the lists of its partner, any status;
+* an ``Order`` reads ``order:<id>``, its ``workOrders`` ``prod:<id>``, its ``reservations``
+  ``inv:<id>`` (the id from the answer, or from ``order(id:)``);
+* a ``WorkOrder`` or ``Operation`` reads ``prod:<order id>`` (the order above it, or its own
+  ``orderId``); in a work center's queue, its fields are covered by the center;
+* a ``WorkCenter``'s ``stats`` and ``queue`` read ``wc:<code>`` and ``wc:?`` (all centers: ``wc:*``
+  for ``workCenters``); its own fields are reference data (TTL only);
+* ``Style`` and ``Alloy`` read the catalogue; ``AlloyBalance`` and ``Shortage`` all of inventory;
+  ``LossSummary`` all of production; ``asOf`` reads everything;
+* connections, edges, page info, lines, history entries, counts, reservations and their items are
+  covered by the object or list above them.
+
+Anything this table does not know (a new root field or type, an object whose id the answer does
+not carry, data that is not plain JSON) reads ``*``: such an answer goes stale on every event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, NamedTuple
+
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLObjectType,
+    GraphQLSchema,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    OperationType,
+    SelectionSetNode,
+    Undefined,
+    get_named_type,
+    get_operation_ast,
+    is_object_type,
+    value_from_ast_untyped,
+)
+
+from graphql_facade.response_cache.tags import (
+    ALLOYS,
+    ANY,
+    INVENTORY,
+    PRODUCTION,
+    STYLES,
+    WORK_CENTER_UNKNOWN,
+    WORK_CENTERS,
+    inventory_of,
+    order_lists,
+    order_of,
+    production_of,
+    work_center,
+)
+
+__all__ = ["reads_of"]
+
+_META = frozenset({"__typename", "__schema", "__type"})
+#: Types whose fields are covered by the object or list above them.
+_COVERED = frozenset(
+    {
+        "PageInfo",
+        "OrderLine",
+        "StatusChange",
+        "StatusCount",
+        "OrderCounts",
+        "Reservation",
+        "ReservationItem",
+        "WorkCenterStats",
+        "AsOf",
+    }
+)
+_MAX_FRAGMENT_NESTING = 50
+
+
+class _Ctx(NamedTuple):
+    #: The order whose production and inventory data this subtree shows.
+    order_id: str | None = None
+    #: The work center whose queue this subtree is.
+    center: str | None = None
+
+
+class _Unknown(Exception):
+    """Something the table does not cover: the answer reads everything."""
+
+
+def reads_of(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation_name: str | None,
+    variables: Mapping[str, Any] | None,
+    partner: str | None,
+    data: Any,
+) -> frozenset[str]:
+    """The tags an answer (``data``: the decoded ``data`` member) reads; ``{"*"}`` when unknown."""
+    operation = get_operation_ast(document, operation_name)
+    if operation is None or operation.operation is not OperationType.QUERY or schema.query_type is None:
+        return frozenset({ANY})
+    walk = _Walk(schema, document, operation, variables, partner)
+    try:
+        walk.selections(schema.query_type, operation.selection_set, data, _Ctx(), root=True)
+    except (_Unknown, RecursionError):
+        return frozenset({ANY})
+    return frozenset(walk.tags)
+
+
+class _Walk:
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        document: DocumentNode,
+        operation: OperationDefinitionNode,
+        variables: Mapping[str, Any] | None,
+        partner: str | None,
+    ) -> None:
+        self.schema = schema
+        self.partner = partner
+        self.fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+        values: dict[str, Any] = {}
+        for definition in operation.variable_definitions or ():
+            if definition.default_value is not None:
+                values[definition.variable.name.value] = value_from_ast_untyped(definition.default_value)
+        values.update(variables or {})
+        self.variables = values
+        self.tags: set[str] = set()
+
+    # -- selections ------------------------------------------------------------------------
+
+    def fields(self, parent: GraphQLObjectType, selection_set: SelectionSetNode, depth: int = 0) -> list[FieldNode]:
+        """The fields selected on an object of type ``parent`` (fragments applied, @skip/@include honoured)."""
+        if depth > _MAX_FRAGMENT_NESTING:
+            raise _Unknown
+        found: list[FieldNode] = []
+        for selection in selection_set.selections:
+            if self._skipped(selection):
+                continue
+            if isinstance(selection, FieldNode):
+                found.append(selection)
+                continue
+            if isinstance(selection, InlineFragmentNode):
+                condition, sub = selection.type_condition, selection.selection_set
+            elif isinstance(selection, FragmentSpreadNode) and selection.name.value in self.fragments:
+                fragment = self.fragments[selection.name.value]
+                condition, sub = fragment.type_condition, fragment.selection_set
+            else:
+                continue
+            if (
+                condition is None
+                or condition.name.value == parent.name
+                or self._abstract_of(condition.name.value, parent)
+            ):
+                found.extend(self.fields(parent, sub, depth + 1))
+        return found
+
+    def _abstract_of(self, name: str, runtime: GraphQLObjectType) -> bool:
+        condition = self.schema.get_type(name)
+        return condition is not None and not is_object_type(condition) and self.schema.is_sub_type(condition, runtime)  # type: ignore[arg-type]
+
+    def _skipped(self, selection: Any) -> bool:
+        for directive in selection.directives or ():
+            if directive.name.value not in ("skip", "include"):
+                continue
+            for argument in directive.arguments or ():
+                if argument.name.value == "if":
+                    value = value_from_ast_untyped(argument.value, self.variables)
+                    skip = directive.name.value == "skip"
+                    if (skip and value is True) or (not skip and value is False):
+                        return True
+        return False
+
+    def argument(self, node: FieldNode, name: str) -> Any:
+        for argument in node.arguments or ():
+            if argument.name.value == name:
+                value = value_from_ast_untyped(argument.value, self.variables)
+                return None if value is Undefined else value
+        return None
+
+    def selections(
+        self, parent: GraphQLObjectType, selection_set: SelectionSetNode, value: Any, ctx: _Ctx, *, root: bool = False
+    ) -> None:
+        if value is None:
+            return
+        if not isinstance(value, Mapping):
+            raise _Unknown
+        nodes = self.fields(parent, selection_set)
+        if not root:
+            ctx = self.enter(parent.name, nodes, value, ctx)
+        for node in nodes:
+            name = node.name.value
+            if name in _META:
+                continue
+            field = parent.fields.get(name)
+            if field is None:
+                raise _Unknown
+            child = ctx
+            if root:
+                child = self.root(name, node)
+            elif parent.name == "WorkCenter" and name in ("stats", "queue"):
+                self.tags.update(self.center_tags(ctx.center))
+            named = get_named_type(field.type)
+            if node.selection_set is not None and isinstance(named, GraphQLObjectType):
+                self.value(named, node.selection_set, value.get((node.alias or node.name).value), child)
+            elif node.selection_set is not None:
+                raise _Unknown  # interfaces and unions are not part of the query types
+
+    def value(self, named: GraphQLObjectType, selection_set: SelectionSetNode, value: Any, ctx: _Ctx) -> None:
+        if isinstance(value, list):
+            for item in value:
+                self.value(named, selection_set, item, ctx)
+        else:
+            self.selections(named, selection_set, value, ctx)
+
+    # -- rules -----------------------------------------------------------------------------
+
+    def root(self, name: str, node: FieldNode) -> _Ctx:
+        """The tags of a root field (from its arguments); the context its selections are read in."""
+        tags = self.tags
+        if name == "orders":
+            flt = self.argument(node, "filter")
+            flt = flt if isinstance(flt, Mapping) else {}
+            partner = self.partner or _text(flt.get("partnerId"))
+            statuses = flt.get("statuses") or [None]
+            tags.update(order_lists(partner, _text(s)) for s in statuses)
+        elif name == "orderCounts":
+            tags.add(order_lists(self.partner or _text(self.argument(node, "partnerId")), None))
+        elif name == "order":
+            order_id = _text(self.argument(node, "id"))
+            if not order_id:
+                raise _Unknown
+            tags.add(order_of(order_id))
+            return _Ctx(order_id=order_id)
+        elif name == "workCenters":
+            tags.add(WORK_CENTERS)
+        elif name == "workCenter":
+            code = _text(self.argument(node, "id"))
+            tags.update(self.center_tags(code))
+            return _Ctx(center=code)
+        elif name in ("alloyBalances", "shortages"):
+            tags.add(INVENTORY)
+        elif name == "metalLoss":
+            tags.add(PRODUCTION)
+        elif name == "styles":
+            tags.add(STYLES)
+        elif name == "alloys":
+            tags.add(ALLOYS)
+        else:  # asOf (the positions of the moment) and whatever this table does not know
+            raise _Unknown
+        return _Ctx()
+
+    def enter(self, type_name: str, nodes: list[FieldNode], value: Mapping[str, Any], ctx: _Ctx) -> _Ctx:
+        """The tags of one object of the answer; the context of its fields."""
+        tags = self.tags
+        if type_name == "Order":
+            order_id = _text(_own(nodes, value, "id")) or ctx.order_id
+            if not order_id:
+                raise _Unknown
+            tags.add(order_of(order_id))
+            wanted = {node.name.value for node in nodes}
+            if "workOrders" in wanted:
+                tags.add(production_of(order_id))
+            if "reservations" in wanted:
+                tags.add(inventory_of(order_id))
+            return _Ctx(order_id=order_id)
+        if type_name in ("WorkOrder", "Operation"):
+            order_id = ctx.order_id or _text(_own(nodes, value, "orderId"))
+            if order_id:
+                tags.add(production_of(order_id))
+            elif ctx.center is None or type_name == "WorkOrder":
+                tags.add(PRODUCTION)
+            return _Ctx(order_id=order_id, center=ctx.center if type_name == "Operation" else None)
+        if type_name == "WorkCenter":
+            code = _text(_own(nodes, value, "code")) or _text(_own(nodes, value, "id")) or ctx.center
+            return _Ctx(center=code or "")  # its queue holds other orders' operations
+        if type_name in ("Style", "Alloy"):
+            tags.add(STYLES if type_name == "Style" else ALLOYS)
+        elif type_name in ("AlloyBalance", "Shortage"):
+            tags.add(INVENTORY)
+            return _Ctx()
+        elif type_name == "LossSummary":
+            tags.add(PRODUCTION)
+        elif type_name not in _COVERED and not type_name.endswith(("Connection", "Edge")):
+            raise _Unknown
+        return ctx
+
+    @staticmethod
+    def center_tags(code: str | None) -> tuple[str, ...]:
+        return (work_center(code), WORK_CENTER_UNKNOWN) if code else (WORK_CENTERS,)
+
+
+def _own(nodes: list[FieldNode], value: Mapping[str, Any], name: str) -> Any:
+    """The value of field ``name`` of this object in the answer (under its alias), if selected."""
+    for node in nodes:
+        if node.name.value == name:
+            return value.get((node.alias or node.name).value)
+    return None
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
