@@ -46,14 +46,17 @@ class Failed:
 
 class _Level:
     """Where the sources of a selection sit in the response: ``owners[i]`` is the parent of source
-    ``i`` in ``parent``, ``key`` the field and ``indexes[i]`` its list index (lists only)."""
+    ``i`` in ``parent``, ``field`` the field that gave them and ``indexes[i]`` its list index (lists only)."""
 
-    __slots__ = ("indexes", "key", "owners", "parent")
+    __slots__ = ("field", "indexes", "key", "owners", "parent")
 
-    def __init__(self, parent: _Level | None, owners: Sequence[int], key: str, indexes: Sequence[int] | None) -> None:
+    def __init__(
+        self, parent: _Level | None, owners: Sequence[int], field: FieldPlan | None, indexes: Sequence[int] | None
+    ) -> None:
         self.parent = parent
         self.owners = owners
-        self.key = key
+        self.field = field
+        self.key = "" if field is None else field.key
         self.indexes = indexes
 
     def path(self, i: int) -> list[str | int]:
@@ -69,7 +72,7 @@ class _Level:
         return parts
 
 
-_ROOT = _Level(None, (), "", None)
+_ROOT = _Level(None, (), None, None)
 
 
 def _null_error(plan: FieldPlan) -> TypeError:
@@ -94,13 +97,14 @@ class Runner:
         self.errors: list[GraphQLError] = []
         self._nulled: set[tuple[str | int, ...]] = set()
         self._root_nulled = False
+        self._pending: list[tuple[GraphQLError, _Level, int]] = []
 
     async def run(self) -> tuple[dict[str, Any] | None, int | None]:
         """The data (None when the root was nulled) and the actual cost (None when not counted)."""
         rows, costs, _ = await self._select(self._plan.root, [None], _ROOT)
+        self._flush()
         data = rows[0]
-        if isinstance(data, Failed):
-            self._add(data.error, None)
+        if isinstance(data, Failed):  # recorded when it happened
             return None, None
         cost = (costs[0] if costs is not None else 0) if self._counting else None
         return data, cost
@@ -128,12 +132,42 @@ class Runner:
         return located_error(raw, plan.nodes, path), path
 
     def _fail(self, plan: FieldPlan, level: _Level, i: int, raw: Exception) -> Failed | None:
-        """The value of a field that raised: a :class:`Failed` in a non-null position, else null."""
+        """The value of a field that raised: a :class:`Failed` in a non-null position, else null.
+
+        The error is recorded at once where the null lands (as graphql-core records it when the
+        exception reaches a nullable field), so errors that come later under that position are dropped.
+        """
         error, path = self._error(plan, level, i, raw)
         if plan.non_null:
+            # graphql-core records it once the exception has come up through the awaits above the
+            # field: what sibling fields' first steps record in the meantime stays.
+            pending = (error, level, i)
+            self._pending.append(pending)
+            asyncio.get_running_loop().call_soon(self._flush, pending)
             return Failed(error)
         self._add(error, path)
         return None
+
+    def _flush(self, pending: tuple[GraphQLError, _Level, int] | None = None) -> None:
+        """Record the pending propagation ``pending`` (None: every one still pending)."""
+        for item in list(self._pending) if pending is None else [pending]:
+            if item in self._pending:
+                self._pending.remove(item)
+                self._propagate(*item)
+
+    def _propagate(self, error: GraphQLError, level: _Level, i: int) -> None:
+        """Record ``error`` at the nearest nullable position above row ``i`` of ``level`` (the root at worst)."""
+        while level.parent is not None and level.field is not None:
+            field = level.field
+            if level.indexes is not None and not field.item_non_null:
+                self._add(error, level.path(i))
+                return
+            owner = level.owners[i]
+            if not field.non_null:
+                self._add(error, [*level.parent.path(owner), field.key])
+                return
+            level, i = level.parent, owner
+        self._add(error, None)
 
     def _static(self, plan: FieldPlan, path: list[str | int]) -> int:
         assert self._static_cost is not None
@@ -167,7 +201,11 @@ class Runner:
             await waits[0]
         elif waits:
             await asyncio.gather(*waits)
-        rows: list[Any] = [dict(zip(selection.keys, row, strict=True)) for row in zip(*columns, strict=True)]
+        rows: list[Any] = (
+            [dict(zip(selection.keys, row, strict=True)) for row in zip(*columns, strict=True)]
+            if columns
+            else [{} for _ in range(n)]  # every field skipped
+        )
         if not failing:
             return rows, costs, False
         for index in sorted(failing):
@@ -283,7 +321,7 @@ class Runner:
                     if column[i] is None:
                         costs[i] += self._static(plan, [*level.path(i), plan.key])
         assert plan.child is not None
-        child = _Level(level, owners, plan.key, indexes)
+        child = _Level(level, owners, plan, indexes)
         rows, child_costs, child_failed = await self._select(plan.child, child_sources, child)
         own = CONNECTION_COST if plan.connection else OBJECT_COST
         position = 0
@@ -301,10 +339,8 @@ class Runner:
                     column[i] = result
                     failing.append(index)
                     continue
-                path = [*level.path(i), plan.key]
-                self._add(result.error, path)
-                result = None
-                cost = self._static(plan, path) if costs is not None else 0
+                result = None  # the error was recorded here when it happened
+                cost = self._static(plan, [*level.path(i), plan.key]) if costs is not None else 0
             column[i] = result
             if costs is not None:
                 costs[i] += cost
@@ -352,8 +388,7 @@ class Runner:
         costs = list(item_costs) if item_costs is not None else None
         settled: list[Any] = []
         for j, item in enumerate(items):
-            if isinstance(item, Failed):
-                self._add(item.error, [*base, j])
+            if isinstance(item, Failed):  # recorded at the item when it happened
                 settled.append(None)
                 if costs is not None:
                     costs[j] = self._static(plan, [*base, j]) - OBJECT_COST
