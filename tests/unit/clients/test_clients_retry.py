@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import grpc
 import pytest
@@ -26,6 +28,7 @@ from tests.unit.clients.clients_fakes import FakeChannel, plain_error, rich_erro
 
 C = grpc.StatusCode
 FAST = RetryPolicy(max_attempts=4, initial_backoff_s=0.001, max_backoff_s=0.002)
+T = TypeVar("T")
 
 
 def unavailable() -> grpc.aio.AioRpcError:
@@ -78,6 +81,43 @@ class _Clock:
         self.now += seconds
 
 
+async def _retry(
+    attempt: Callable[[float], Awaitable[T]],
+    clock: _Clock,
+    *,
+    deadline_s: float,
+    policy: RetryPolicy = FAST,
+    retryable: bool = True,
+) -> T:
+    """``call_with_retry`` on the test's clock, the jitter drawn as 0."""
+    return await call_with_retry(
+        attempt,
+        deadline_s=deadline_s,
+        policy=policy,
+        retryable=retryable,
+        sleep=clock.sleep,
+        random_unit=lambda: 0.0,
+        clock=clock,
+    )
+
+
+class _Failing:
+    """An attempt that always fails with ``error()``, counting its calls; each takes ``seconds`` of ``clock``."""
+
+    def __init__(self, error: Callable[[], Exception], clock: _Clock, seconds: float = 0.0) -> None:
+        self.error, self.clock, self.seconds = error, clock, seconds
+        self.calls = 0
+
+    async def __call__(self, timeout: float) -> None:
+        self.calls += 1
+        self.clock.now += self.seconds
+        raise self.error()
+
+
+def _down() -> UnavailableError:
+    return UnavailableError(C.UNAVAILABLE, "down")
+
+
 async def test_retry_loop_retries_unavailable_with_backoff_within_the_deadline() -> None:
     clock = _Clock()
     timeouts: list[float] = []
@@ -86,14 +126,11 @@ async def test_retry_loop_retries_unavailable_with_backoff_within_the_deadline()
         timeouts.append(timeout)
         clock.now += 0.5  # each attempt takes half a second
         if len(timeouts) < 3:
-            raise UnavailableError(C.UNAVAILABLE, "down")
+            raise _down()
         return "ok"
 
     policy = RetryPolicy(max_attempts=5, initial_backoff_s=1.0, max_backoff_s=10.0, jitter=0.0)
-    result = await call_with_retry(
-        attempt, deadline_s=10.0, policy=policy, retryable=True, sleep=clock.sleep, random_unit=lambda: 0.0, clock=clock
-    )
-    assert result == "ok"
+    assert await _retry(attempt, clock, deadline_s=10.0, policy=policy) == "ok"
     assert clock.sleeps == [1.0, 2.0]
     # Every attempt gets what is left of the one deadline.
     assert timeouts == [10.0, pytest.approx(8.5), pytest.approx(6.0)]
@@ -101,54 +138,29 @@ async def test_retry_loop_retries_unavailable_with_backoff_within_the_deadline()
 
 async def test_retry_loop_gives_up_when_the_backoff_would_pass_the_deadline() -> None:
     clock = _Clock()
-    calls = 0
-
-    async def attempt(timeout: float) -> str:
-        nonlocal calls
-        calls += 1
-        clock.now += 1.0
-        raise UnavailableError(C.UNAVAILABLE, "down")
-
+    attempt = _Failing(_down, clock, seconds=1.0)
     policy = RetryPolicy(max_attempts=10, initial_backoff_s=1.0, jitter=0.0, max_backoff_s=1.0)
     with pytest.raises(UnavailableError):
-        await call_with_retry(
-            attempt,
-            deadline_s=3.5,
-            policy=policy,
-            retryable=True,
-            sleep=clock.sleep,
-            random_unit=lambda: 0.0,
-            clock=clock,
-        )
-    assert calls == 2  # 1s call + 1s wait + 1s call = 3s; another wait would end at 4s > 3.5s
+        await _retry(attempt, clock, deadline_s=3.5, policy=policy)
+    assert attempt.calls == 2  # 1s call + 1s wait + 1s call = 3s; another wait would end at 4s > 3.5s
 
 
 async def test_retry_loop_stops_at_max_attempts_and_never_retries_other_errors() -> None:
     clock = _Clock()
-    calls = 0
-
-    async def down(timeout: float) -> None:
-        nonlocal calls
-        calls += 1
-        raise UnavailableError(C.UNAVAILABLE, "down")
-
+    down, refused, conflict = (
+        _Failing(_down, clock),
+        _Failing(_down, clock),
+        _Failing(lambda: ConflictError(C.ABORTED, "version conflict"), clock),
+    )
     with pytest.raises(UnavailableError):
-        await call_with_retry(down, deadline_s=60, policy=FAST, retryable=True, sleep=clock.sleep, clock=clock)
-    assert calls == 4
-    calls = 0
+        await _retry(down, clock, deadline_s=60)
+    assert down.calls == 4
     with pytest.raises(UnavailableError):
-        await call_with_retry(down, deadline_s=60, policy=FAST, retryable=False, sleep=clock.sleep, clock=clock)
-    assert calls == 1
-
-    async def conflict(timeout: float) -> None:
-        nonlocal calls
-        calls += 1
-        raise ConflictError(C.ABORTED, "version conflict")
-
-    calls = 0
+        await _retry(refused, clock, deadline_s=60, retryable=False)
+    assert refused.calls == 1
     with pytest.raises(ConflictError):
-        await call_with_retry(conflict, deadline_s=60, policy=FAST, retryable=True, sleep=clock.sleep, clock=clock)
-    assert calls == 1
+        await _retry(conflict, clock, deadline_s=60)
+    assert conflict.calls == 1
 
 
 async def test_retry_loop_raises_deadline_exceeded_when_no_time_is_left() -> None:
@@ -158,7 +170,7 @@ async def test_retry_loop_raises_deadline_exceeded_when_no_time_is_left() -> Non
         raise AssertionError("must not be called")
 
     with pytest.raises(DeadlineExceededError):
-        await call_with_retry(attempt, deadline_s=0.0, policy=FAST, retryable=True, clock=clock)
+        await _retry(attempt, clock, deadline_s=0.0)
 
 
 def _orders(channel: FakeChannel, **config: object) -> OrdersClient:
