@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -13,7 +12,6 @@ from pathlib import Path
 
 import grpc
 import pytest
-import structlog
 from sqlalchemy import select
 
 from mes.inventory.v1 import inventory_events_pb2, inventory_pb2_grpc
@@ -24,6 +22,7 @@ from mes_platform.telemetry.logs import configure_logging
 from mes_platform.telemetry.tracing import parse_traceparent
 from services.inventory.adapters.tables import infra
 from services.inventory.bootstrap import App, start
+from tests._infra.logs import logging_restored
 from tests._infra.ports import free_port
 
 SVC = (("authorization", "Bearer svc-token"),)
@@ -130,17 +129,9 @@ async def test_a_call_without_traceparent_starts_a_new_trace(app: App) -> None:
 
 @pytest.fixture
 def json_logs() -> Iterator[None]:
-    saved = structlog.get_config()
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    configure_logging("inventory", "DEBUG")
-    try:
+    with logging_restored():
+        configure_logging("inventory", "DEBUG")
         yield
-    finally:
-        structlog.configure(**saved)
-        root.handlers[:] = handlers
-        root.setLevel(level)
-        structlog.contextvars.unbind_contextvars("service")
 
 
 async def test_log_lines_of_the_call_carry_the_trace(

@@ -7,38 +7,19 @@ import logging
 from collections.abc import Iterator
 
 import pytest
-import structlog
 
 from mes_platform.telemetry.logs import configure_logging, get_logger
 from mes_platform.telemetry.tracing import continue_trace, use_trace
+from tests._infra.logs import logging_restored
 
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 
 
 @pytest.fixture
 def restore_logging() -> Iterator[None]:
-    saved = structlog.get_config()
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
     # Other tests may have run uvicorn with its own logging config (own handlers, no propagation).
-    names = ("uvicorn", "uvicorn.error", "alembic", "alembic.runtime.migration")
-    loggers = [logging.getLogger(name) for name in names]
-    states = [(lg.handlers[:], lg.propagate, lg.disabled, lg.level) for lg in loggers]
-    for lg in loggers:
-        lg.handlers.clear()
-        lg.propagate, lg.disabled = True, False
-        lg.setLevel(logging.NOTSET)
-    try:
+    with logging_restored("uvicorn", "uvicorn.error", "alembic", "alembic.runtime.migration"):
         yield
-    finally:
-        structlog.configure(**saved)
-        root.handlers[:] = handlers
-        root.setLevel(level)
-        for lg, (lg_handlers, propagate, disabled, lg_level) in zip(loggers, states, strict=True):
-            lg.handlers[:] = lg_handlers
-            lg.propagate, lg.disabled = propagate, disabled
-            lg.setLevel(lg_level)
-        structlog.contextvars.unbind_contextvars("service")
 
 
 def lines(err: str) -> list[dict[str, object]]:
