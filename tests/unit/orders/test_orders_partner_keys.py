@@ -7,21 +7,13 @@ import pytest
 from mes_kernel.errors import AlreadyExists, InvalidArgument, NotFound, PermissionDenied, Unauthenticated
 from mes_kernel.paging import PageRequest
 from services.orders.domain.partner import PartnerTier, hash_api_key
-from services.orders.service_layer.commands import (
-    AuthenticatePartner,
-    CreatePartner,
-    GetPartner,
-    ListPartners,
-    RevokePartnerApiKey,
-    RotatePartnerApiKey,
-    SetPartnerTier,
-)
+from services.orders.service_layer import commands as c
 from tests.unit.orders.harness import SERVICE, STAFF, Orders, acting_for, partner
 
 
 async def test_create_returns_the_only_plain_copy_of_a_working_key() -> None:
     service = Orders()
-    created, key = await service.partners.create(CreatePartner(STAFF, "tiffany-co", "  Tiffany & Co ", 0))
+    created, key = await service.partners.create(c.CreatePartner(STAFF, "tiffany-co", "  Tiffany & Co ", 0))
     assert (created.name, created.display_name, created.tier, created.version) == (
         "partners/tiffany-co",
         "Tiffany & Co",
@@ -39,12 +31,12 @@ async def test_create_is_for_staff_reports_every_bad_field_and_refuses_a_taken_i
     await service.seed("acme")
     for caller in (partner("acme"), acting_for("acme")):
         with pytest.raises(PermissionDenied):
-            await service.partners.create(CreatePartner(caller, "other", "Other"))
+            await service.partners.create(c.CreatePartner(caller, "other", "Other"))
     with pytest.raises(InvalidArgument) as raised:
-        await service.partners.create(CreatePartner(STAFF, "Ab", " ", 9))
+        await service.partners.create(c.CreatePartner(STAFF, "Ab", " ", 9))
     assert [v.field for v in raised.value.violations] == ["partner_id", "display_name", "tier"]
     with pytest.raises(AlreadyExists):
-        await service.partners.create(CreatePartner(SERVICE, "acme", "Acme again"))
+        await service.partners.create(c.CreatePartner(SERVICE, "acme", "Acme again"))
     assert list(service.uows.state.partners) == ["acme"]
 
 
@@ -54,14 +46,14 @@ async def test_rotation_issues_a_new_key_and_revokes_every_other() -> None:
     assert await service.partners.resolve_api_key(old) == "acme"  # now cached
     service.clock.tick(60)
 
-    rotated, new = await service.partners.rotate_key(RotatePartnerApiKey(STAFF, "partners/acme"))
+    rotated, new = await service.partners.rotate_key(c.RotatePartnerApiKey(STAFF, "partners/acme"))
 
     assert new != old and rotated.version == 2
     assert [k.revoke_time for k in rotated.api_keys] == [service.clock.now, None]
     assert await service.partners.resolve_api_key(old) is None  # the cache was cleared
     assert await service.partners.resolve_api_key(new) == "acme"
     with pytest.raises(PermissionDenied):
-        await service.partners.rotate_key(RotatePartnerApiKey(partner("acme"), "partners/acme"))
+        await service.partners.rotate_key(c.RotatePartnerApiKey(partner("acme"), "partners/acme"))
 
 
 async def test_revoking_stops_a_key_once_and_unknown_keys_are_not_found() -> None:
@@ -70,16 +62,16 @@ async def test_revoking_stops_a_key_once_and_unknown_keys_are_not_found() -> Non
     assert await service.partners.resolve_api_key(key) == "acme"
     key_id = service.uows.state.partners["acme"].api_keys[0].key_id
 
-    revoked = await service.partners.revoke_key(RevokePartnerApiKey(STAFF, "partners/acme", key_id))
+    revoked = await service.partners.revoke_key(c.RevokePartnerApiKey(STAFF, "partners/acme", key_id))
 
     assert revoked.api_keys[0].revoke_time is not None and revoked.version == 2
     assert await service.partners.resolve_api_key(key) is None
-    assert await service.partners.revoke_key(RevokePartnerApiKey(STAFF, "partners/acme", key_id)) == revoked
+    assert await service.partners.revoke_key(c.RevokePartnerApiKey(STAFF, "partners/acme", key_id)) == revoked
     with pytest.raises(NotFound) as raised:
-        await service.partners.revoke_key(RevokePartnerApiKey(STAFF, "partners/acme", "nope"))
+        await service.partners.revoke_key(c.RevokePartnerApiKey(STAFF, "partners/acme", "nope"))
     assert raised.value.message == "api key not found"
     with pytest.raises(InvalidArgument):
-        await service.partners.revoke_key(RevokePartnerApiKey(STAFF, "partners/acme", ""))
+        await service.partners.revoke_key(c.RevokePartnerApiKey(STAFF, "partners/acme", ""))
 
 
 async def test_resolving_and_authenticating_keys() -> None:
@@ -87,41 +79,41 @@ async def test_resolving_and_authenticating_keys() -> None:
     key = (await service.seed("acme"))["acme"]
     for bogus in ("mes_" + "x" * 32, "not-a-key", "", key + "x"):
         assert await service.partners.resolve_api_key(bogus) is None
-    assert (await service.partners.authenticate(AuthenticatePartner(SERVICE, key))).partner_id == "acme"
+    assert (await service.partners.authenticate(c.AuthenticatePartner(SERVICE, key))).partner_id == "acme"
     with pytest.raises(Unauthenticated):
-        await service.partners.authenticate(AuthenticatePartner(SERVICE, "mes_" + "y" * 32))
+        await service.partners.authenticate(c.AuthenticatePartner(SERVICE, "mes_" + "y" * 32))
     for caller in (STAFF, partner("acme"), acting_for("acme")):
         with pytest.raises(PermissionDenied):
-            await service.partners.authenticate(AuthenticatePartner(caller, key))
+            await service.partners.authenticate(c.AuthenticatePartner(caller, key))
 
 
 async def test_partners_see_only_themselves_staff_see_all() -> None:
     service = Orders()
     await service.seed("acme", "globex", "initech")
-    assert (await service.partners.get(GetPartner(partner("acme"), "partners/acme"))).partner_id == "acme"
+    assert (await service.partners.get(c.GetPartner(partner("acme"), "partners/acme"))).partner_id == "acme"
     errors = []
     for name in ("partners/globex", "partners/nobody"):
         with pytest.raises(NotFound) as raised:
-            await service.partners.get(GetPartner(partner("acme"), name))
+            await service.partners.get(c.GetPartner(partner("acme"), name))
         errors.append(raised.value.message)
     assert errors == ["partner not found"] * 2
-    first = await service.partners.list_partners(ListPartners(STAFF, PageRequest(2)))
-    rest = await service.partners.list_partners(ListPartners(STAFF, PageRequest(2, first.next_page_token)))
+    first = await service.partners.list_partners(c.ListPartners(STAFF, PageRequest(2)))
+    rest = await service.partners.list_partners(c.ListPartners(STAFF, PageRequest(2, first.next_page_token)))
     assert [p.partner_id for p in first.items + rest.items] == ["acme", "globex", "initech"]
     assert not rest.next_page_token
     with pytest.raises(PermissionDenied):
-        await service.partners.list_partners(ListPartners(partner("acme")))
+        await service.partners.list_partners(c.ListPartners(partner("acme")))
 
 
 async def test_tiers() -> None:
     service = Orders()
     await service.seed("acme")
-    same = await service.partners.set_tier(SetPartnerTier(STAFF, "partners/acme", int(PartnerTier.STANDARD)))
+    same = await service.partners.set_tier(c.SetPartnerTier(STAFF, "partners/acme", int(PartnerTier.STANDARD)))
     assert same.version == 1
-    tiered = await service.partners.set_tier(SetPartnerTier(STAFF, "partners/acme", int(PartnerTier.ENTERPRISE)))
+    tiered = await service.partners.set_tier(c.SetPartnerTier(STAFF, "partners/acme", int(PartnerTier.ENTERPRISE)))
     assert (tiered.tier, tiered.version) == (PartnerTier.ENTERPRISE, 2)
     with pytest.raises(InvalidArgument) as raised:
-        await service.partners.set_tier(SetPartnerTier(STAFF, "partners/acme", 0))
+        await service.partners.set_tier(c.SetPartnerTier(STAFF, "partners/acme", 0))
     assert [v.field for v in raised.value.violations] == ["tier"]
     with pytest.raises(NotFound):
-        await service.partners.set_tier(SetPartnerTier(STAFF, "partners/nobody", 1))
+        await service.partners.set_tier(c.SetPartnerTier(STAFF, "partners/nobody", 1))
