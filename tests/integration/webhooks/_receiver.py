@@ -8,7 +8,8 @@ plays one partner's endpoint:
 * it processes each ``webhook-id`` once (the deduplication a receiver must do: delivery is at
   least once), in the order it first processed them;
 * it fails at random (``fail_before``: 500 without processing, ``fail_after``: processes, then
-  500 -- the case that makes the sender retry what was already applied), hangs (``hang``:
+  500 -- the case that makes the sender retry what was already applied; ``delay_after_s``:
+  processes, then answers late), hangs (``hang``:
   answers nothing until the test ends), answers slowly (``delay_s``), or refuses everything
   (``status`` other than 2xx, without processing).
 """
@@ -48,6 +49,8 @@ class Route:
     fail_after: float = 0.0
     hang: bool = False
     delay_s: float = 0.0
+    #: Processes, then waits this long before answering (a sender killed meanwhile must retry).
+    delay_after_s: float = 0.0
     status: int = 200
     seed: int = 0
     #: Every webhook-id once, in the order first processed.
@@ -60,6 +63,8 @@ class Route:
     in_progress: int = 0
     #: Which of ``secrets`` verified each request (by index), for rotation tests.
     verified_by: list[tuple[int, ...]] = field(default_factory=list)
+    #: Every verified request: (webhook-id, payload), retries included.
+    requests: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._random = random.Random(self.seed)
@@ -78,6 +83,7 @@ class Route:
 
     def process(self, body: bytes, headers: dict[str, str]) -> None:
         webhook_id = headers["webhook-id"]
+        self.requests.append((webhook_id, json.loads(body)))
         if webhook_id in self.seen:
             self.duplicates[webhook_id] += 1
             return
@@ -153,6 +159,8 @@ class Receiver:
             if route.delay_s:
                 await asyncio.sleep(route.delay_s)
             status = self._decide(route, body, headers)
+            if route.delay_after_s:
+                await asyncio.sleep(route.delay_after_s)
         finally:
             route.in_progress -= 1
         route.attempts.append((webhook_id, status))
