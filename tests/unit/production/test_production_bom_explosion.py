@@ -20,9 +20,7 @@ from tests.unit.production._floor import PARTNER, STAFF, Floor
 METAL, STONE = MaterialKind.METAL, MaterialKind.STONE
 
 
-async def test_requirements_are_computed_per_line_and_emitted_with_the_cause() -> None:
-    floor = Floor()
-    await floor.seed()
+async def test_requirements_are_computed_per_line_and_emitted_with_the_cause(floor: Floor) -> None:
     event = OrderSubmitted("ORD-1", 3, (line(1, quantity=2), line(2, alloy="AG925")), NOW)
     requirements = await floor.consume("evt-1", "on_order_submitted", event)
     assert requirements == [
@@ -46,9 +44,7 @@ async def test_requirements_are_computed_per_line_and_emitted_with_the_cause() -
     assert len(floor.events(RequirementsComputed)) == 1
 
 
-async def test_an_unknown_style_fails_the_requirements() -> None:
-    floor = Floor()
-    await floor.seed()
+async def test_an_unknown_style_fails_the_requirements(floor: Floor) -> None:
     event = OrderSubmitted("ORD-2", 0, (line(1), line(2, "GHOST")))
     assert await floor.consume("evt-9", "on_order_submitted", event) is None
     assert [(e.order_id, e.reason) for e in floor.events(RequirementsFailed)] == [("ORD-2", "UNKNOWN_STYLE")]
@@ -56,9 +52,7 @@ async def test_an_unknown_style_fails_the_requirements() -> None:
     assert floor.events(RequirementsComputed) == []
 
 
-async def test_invalid_lines_fail_the_requirements_as_invalid_argument() -> None:
-    floor = Floor()
-    await floor.seed()
+async def test_invalid_lines_fail_the_requirements_as_invalid_argument(floor: Floor) -> None:
     assert await floor.consume("e", "on_order_submitted", OrderSubmitted("ORD-3", 2, (line(1, quantity=0),))) is None
     assert [e.reason for e in floor.events(RequirementsFailed)] == ["INVALID_ARGUMENT"]
 
@@ -73,17 +67,13 @@ async def test_an_inactive_style_is_still_exploded_here() -> None:
     assert floor.events(RequirementsFailed) == []
 
 
-async def test_an_order_cancelled_first_gets_no_requirements() -> None:
-    floor = Floor()
-    await floor.seed()
+async def test_an_order_cancelled_first_gets_no_requirements(floor: Floor) -> None:
     assert await floor.consume("e1", "on_order_cancelled", OrderCancelled("ORD-5", "customer")) == []
     assert await floor.consume("e2", "on_order_submitted", OrderSubmitted("ORD-5", 2, (line(1),))) is None
     assert floor.events(RequirementsComputed) == floor.events(RequirementsFailed) == []
 
 
-async def test_explode_query_is_open_to_partners_and_names_unknown_styles() -> None:
-    floor = Floor()
-    await floor.seed()
+async def test_explode_query_is_open_to_partners_and_names_unknown_styles(floor: Floor) -> None:
     query = ExplodeBillOfMaterials(PARTNER, (line(1),))
     assert [r.material_code for r in await floor.handlers.catalog.explode_bill_of_materials(query)] == [
         "AU750Y",

@@ -19,9 +19,7 @@ S = OperationStatus
 W = WorkOrderStatus
 
 
-async def test_open_work_orders_are_cancelled_and_their_metal_reported() -> None:
-    floor = Floor()
-    await floor.seed()
+async def test_open_work_orders_are_cancelled_and_their_metal_reported(floor: Floor) -> None:
     gold, silver, untouched = await floor.create("ORD-1", line(1), line(2, alloy="AG925"), line(3))
     await floor.start(gold.id, 1, 6_000)  # in progress: holds its weigh-in
     await floor.walk(silver.id, (1,), weight=4_000)
@@ -47,9 +45,7 @@ async def test_open_work_orders_are_cancelled_and_their_metal_reported() -> None
     }
 
 
-async def test_cancelling_again_changes_nothing() -> None:
-    floor = Floor()
-    await floor.seed()
+async def test_cancelling_again_changes_nothing(floor: Floor) -> None:
     await floor.create("ORD-1")
     first = await floor.handlers.work_orders.cancel_work_orders(CancelWorkOrders(STAFF, "ORD-1", "customer"))
     again = await floor.handlers.work_orders.cancel_work_orders(CancelWorkOrders(STAFF, "ORD-1", "customer"))
@@ -58,9 +54,7 @@ async def test_cancelling_again_changes_nothing() -> None:
     assert list(event.returned) == []  # nothing was weighed in yet
 
 
-async def test_closed_work_orders_are_not_cancelled() -> None:
-    floor = Floor()
-    await floor.seed()
+async def test_closed_work_orders_are_not_cancelled(floor: Floor) -> None:
     [wo] = await floor.create("ORD-1")
     await floor.walk(wo.id, (1, 2, 3, 4, 7))
     await floor.handlers.work_orders.close_work_order(CloseWorkOrder(STAFF, wo.id))
@@ -69,8 +63,6 @@ async def test_closed_work_orders_are_not_cancelled() -> None:
     assert floor.events(WorkOrdersCancelled) == []
 
 
-async def test_partners_cannot_cancel_work_orders() -> None:
-    floor = Floor()
-    await floor.seed()
+async def test_partners_cannot_cancel_work_orders(floor: Floor) -> None:
     with pytest.raises(PermissionDenied):
         await floor.handlers.work_orders.cancel_work_orders(CancelWorkOrders(PARTNER, "ORD-1"))

@@ -14,9 +14,7 @@ from tests.unit.production._floor import STAFF, Floor
 STEPS = (1, 2, 3, 4, 7)
 
 
-async def test_the_last_operation_completes_the_work_order_and_then_the_order() -> None:
-    floor = Floor()
-    await floor.seed()
+async def test_the_last_operation_completes_the_work_order_and_then_the_order(floor: Floor) -> None:
     first, second = await floor.create("ORD-1", line(1), line(2))
     await floor.walk(first.id, STEPS)
     [event] = floor.events(WorkOrderCompleted)
@@ -32,9 +30,7 @@ async def test_the_last_operation_completes_the_work_order_and_then_the_order() 
     ]
 
 
-async def test_cancelled_siblings_do_not_hold_the_order_back() -> None:
-    floor = Floor()
-    await floor.seed()
+async def test_cancelled_siblings_do_not_hold_the_order_back(floor: Floor) -> None:
     [wo] = await floor.create()
     await floor.walk(wo.id, STEPS[:-1])
     await floor.handlers.order_events.on_order_cancelled(OrderCancelled("OTHER"))  # another order: no effect
@@ -42,9 +38,7 @@ async def test_cancelled_siblings_do_not_hold_the_order_back() -> None:
     assert [e.order_completed for e in floor.events(WorkOrderCompleted)] == [True]
 
 
-async def test_completion_reconciles_the_metal_of_every_attempt_and_close_keeps_it() -> None:
-    floor = Floor()
-    await floor.seed()
+async def test_completion_reconciles_the_metal_of_every_attempt_and_close_keeps_it(floor: Floor) -> None:
     [wo] = await floor.create()
     await floor.start(wo.id, 1, 10_000)
     await floor.finish(wo.id, 1, 9_000, scrap=200)  # 800 mg lost: review, rework

@@ -13,9 +13,7 @@ from tests.unit.production._floor import Floor
 S = OperationStatus
 
 
-async def test_loss_within_tolerance_is_done_and_queues_the_next_step() -> None:
-    floor = Floor()
-    await floor.seed()
+async def test_loss_within_tolerance_is_done_and_queues_the_next_step(floor: Floor) -> None:
     [wo] = await floor.create()
     await floor.start(wo.id, 1, 10_000)
     op = await floor.finish(wo.id, 1, 9_700, scrap=100)  # 200 mg lost: exactly 20 per mille
@@ -31,9 +29,7 @@ async def test_loss_within_tolerance_is_done_and_queues_the_next_step() -> None:
     assert changes == [(1, S.IN_PROGRESS, S.DONE), (2, S.PENDING, S.QUEUED)]
 
 
-async def test_loss_above_tolerance_goes_to_review_and_stops_the_routing() -> None:
-    floor = Floor()
-    await floor.seed()
+async def test_loss_above_tolerance_goes_to_review_and_stops_the_routing(floor: Floor) -> None:
     [wo] = await floor.create()
     await floor.start(wo.id, 1, 10_000)
     op = await floor.finish(wo.id, 1, 9_799)  # 201 mg: above 20 per mille
@@ -41,9 +37,7 @@ async def test_loss_above_tolerance_goes_to_review_and_stops_the_routing() -> No
     assert (await floor.operation(wo.id, 2)).status is S.PENDING
 
 
-async def test_a_weight_gain_is_refused_outside_stone_setting() -> None:
-    floor = Floor()
-    await floor.seed()
+async def test_a_weight_gain_is_refused_outside_stone_setting(floor: Floor) -> None:
     [wo] = await floor.create()
     await floor.start(wo.id, 1, 5_000)
     with pytest.raises(InvalidArgument) as err:
@@ -52,9 +46,7 @@ async def test_a_weight_gain_is_refused_outside_stone_setting() -> None:
     assert (await floor.operation(wo.id, 1)).status is S.IN_PROGRESS
 
 
-async def test_stone_setting_may_gain_weight_as_no_loss() -> None:
-    floor = Floor()
-    await floor.seed()
+async def test_stone_setting_may_gain_weight_as_no_loss(floor: Floor) -> None:
     [wo] = await floor.create()
     await floor.walk(wo.id, (1, 2))
     await floor.start(wo.id, 3, 5_000)
@@ -62,9 +54,7 @@ async def test_stone_setting_may_gain_weight_as_no_loss() -> None:
     assert (op.operation_code, op.status, op.loss_mg) == ("STONE_SETTING", S.DONE, 0)
 
 
-async def test_only_an_operation_in_progress_finishes() -> None:
-    floor = Floor()
-    await floor.seed()
+async def test_only_an_operation_in_progress_finishes(floor: Floor) -> None:
     [wo] = await floor.create()
     with pytest.raises(FailedPrecondition):
         await floor.finish(wo.id, 1, 5_000)

@@ -14,9 +14,7 @@ from tests.unit.production._floor import PARTNER, STAFF, Floor
 W = WorkOrderStatus
 
 
-async def test_hold_blocks_start_finish_and_review_until_resumed() -> None:
-    floor = Floor()
-    await floor.seed()
+async def test_hold_blocks_start_finish_and_review_until_resumed(floor: Floor) -> None:
     [wo] = await floor.create()
     await floor.start(wo.id, 1, 10_000)
     held = await floor.handlers.work_orders.hold_work_order(HoldWorkOrder(STAFF, wo.id, "scale check"))
@@ -33,9 +31,7 @@ async def test_hold_blocks_start_finish_and_review_until_resumed() -> None:
     assert (await floor.operation(wo.id, 1)).status is OperationStatus.LOSS_REVIEW
 
 
-async def test_hold_and_resume_need_the_right_state() -> None:
-    floor = Floor()
-    await floor.seed()
+async def test_hold_and_resume_need_the_right_state(floor: Floor) -> None:
     [wo] = await floor.create()
     with pytest.raises(FailedPrecondition):  # RELEASED: nothing in progress to hold
         await floor.handlers.work_orders.hold_work_order(HoldWorkOrder(STAFF, wo.id))
@@ -49,9 +45,7 @@ async def test_hold_and_resume_need_the_right_state() -> None:
         await floor.handlers.work_orders.resume_work_order(ResumeWorkOrder(PARTNER, wo.id))
 
 
-async def test_only_a_completed_work_order_closes() -> None:
-    floor = Floor()
-    await floor.seed()
+async def test_only_a_completed_work_order_closes(floor: Floor) -> None:
     [wo] = await floor.create()
     with pytest.raises(FailedPrecondition):
         await floor.handlers.work_orders.close_work_order(CloseWorkOrder(STAFF, wo.id))

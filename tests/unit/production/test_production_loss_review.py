@@ -64,9 +64,7 @@ async def test_an_inactive_supervisor_may_not_review() -> None:
         await floor.review(wo.id, 1, LossDecision.APPROVE)
 
 
-async def test_only_an_operation_in_review_is_reviewed() -> None:
-    floor = Floor()
-    await floor.seed()
+async def test_only_an_operation_in_review_is_reviewed(floor: Floor) -> None:
     [wo] = await floor.create()
     with pytest.raises(FailedPrecondition):
         await floor.review(wo.id, 1, LossDecision.APPROVE)

@@ -22,9 +22,7 @@ from tests.unit.production._floor import PARTNER, STAFF, Floor
 S = OperationStatus
 
 
-async def test_held_reservation_releases_work_orders_with_a_routing_snapshot() -> None:
-    floor = Floor()
-    await floor.seed()
+async def test_held_reservation_releases_work_orders_with_a_routing_snapshot(floor: Floor) -> None:
     lines = (line(1, quantity=2), line(2, engraving="For A"))
     await floor.consume("evt-1", "on_order_submitted", OrderSubmitted("ORD-1", 3, lines))
     released = await floor.consume("evt-2", "on_reservation_held", ReservationHeld("ORD-1"))
@@ -51,9 +49,7 @@ async def test_held_reservation_releases_work_orders_with_a_routing_snapshot() -
     assert set(floor.causes(WorkOrdersReleased) + floor.causes(OperationChanged)) == {"evt-2"}
 
 
-async def test_the_snapshot_keeps_the_routing_the_work_order_was_released_with() -> None:
-    floor = Floor()
-    await floor.seed()
+async def test_the_snapshot_keeps_the_routing_the_work_order_was_released_with(floor: Floor) -> None:
     [work_order] = await floor.create("ORD-1")
     shorter = routing(("CASTING", "CAST", 20, False), ("QC", "QC", 0, False))
     await floor.handlers.catalog.upsert_style(UpsertStyle(STAFF, definition(routing=shorter)))
@@ -62,9 +58,7 @@ async def test_the_snapshot_keeps_the_routing_the_work_order_was_released_with()
     assert (later.routing_version, later.routing_snapshot) == (2, shorter)
 
 
-async def test_release_is_idempotent_per_order() -> None:
-    floor = Floor()
-    await floor.seed()
+async def test_release_is_idempotent_per_order(floor: Floor) -> None:
     await floor.consume("e1", "on_order_submitted", OrderSubmitted("ORD-1", 2, (line(1), line(2))))
     first = await floor.consume("e2", "on_reservation_held", ReservationHeld("ORD-1"))
     again = await floor.consume("e2", "on_reservation_held", ReservationHeld("ORD-1"))
@@ -73,9 +67,7 @@ async def test_release_is_idempotent_per_order() -> None:
     assert len(floor.events(WorkOrdersReleased)) == 1
 
 
-async def test_a_reservation_without_specs_or_after_cancellation() -> None:
-    floor = Floor()
-    await floor.seed()
+async def test_a_reservation_without_specs_or_after_cancellation(floor: Floor) -> None:
     with pytest.raises(NotFound):
         await floor.consume("e1", "on_reservation_held", ReservationHeld("NEVER-SUBMITTED"))
     await floor.consume("e2", "on_order_submitted", OrderSubmitted("ORD-2", 2, (line(1),)))
@@ -86,8 +78,6 @@ async def test_a_reservation_without_specs_or_after_cancellation() -> None:
     assert floor.events(WorkOrdersReleased) == []
 
 
-async def test_partners_cannot_create_work_orders() -> None:
-    floor = Floor()
-    await floor.seed()
+async def test_partners_cannot_create_work_orders(floor: Floor) -> None:
     with pytest.raises(PermissionDenied):
         await floor.handlers.work_orders.create_work_orders(CreateWorkOrders(PARTNER, "ORD-1", 2, (line(),)))

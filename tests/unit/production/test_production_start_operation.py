@@ -14,9 +14,7 @@ from tests.unit.production._floor import OPERATOR_1, PARTNER, Floor
 S = OperationStatus
 
 
-async def test_start_records_the_weigh_in_and_puts_the_work_order_in_progress() -> None:
-    floor = Floor()
-    await floor.seed()
+async def test_start_records_the_weigh_in_and_puts_the_work_order_in_progress(floor: Floor) -> None:
     [wo] = await floor.create()
     floor.clock.tick(5)
     op = await floor.start(wo.id, 1, 5_200, "OP-1", by=OPERATOR_1)
@@ -26,9 +24,7 @@ async def test_start_records_the_weigh_in_and_puts_the_work_order_in_progress() 
     assert (last.operation.sequence, last.operation.status, last.from_status) == (1, S.IN_PROGRESS, S.QUEUED)
 
 
-async def test_the_operator_must_exist_and_be_active() -> None:
-    floor = Floor()
-    await floor.seed()
+async def test_the_operator_must_exist_and_be_active(floor: Floor) -> None:
     [wo] = await floor.create()
     for code in ("OP-OLD", "NOBODY"):
         with pytest.raises(InvalidArgument) as err:
@@ -37,9 +33,7 @@ async def test_the_operator_must_exist_and_be_active() -> None:
     assert (await floor.operation(wo.id, 1)).status is S.QUEUED
 
 
-async def test_who_may_start() -> None:
-    floor = Floor()
-    await floor.seed()
+async def test_who_may_start(floor: Floor) -> None:
     [wo] = await floor.create()
     with pytest.raises(PermissionDenied):  # an operator records only their own work
         await floor.start(wo.id, 1, 5_000, "OP-2", by=OPERATOR_1)
@@ -58,9 +52,7 @@ async def test_a_work_center_at_capacity_refuses_another_start() -> None:
     assert (await floor.operation(b.id, 1)).status is S.QUEUED
 
 
-async def test_weigh_in_must_be_positive_and_only_a_queued_operation_starts() -> None:
-    floor = Floor()
-    await floor.seed()
+async def test_weigh_in_must_be_positive_and_only_a_queued_operation_starts(floor: Floor) -> None:
     [wo] = await floor.create()
     with pytest.raises(InvalidArgument) as err:
         await floor.start(wo.id, 1, 0)
@@ -69,9 +61,7 @@ async def test_weigh_in_must_be_positive_and_only_a_queued_operation_starts() ->
         await floor.start(wo.id, 2, 5_000)
 
 
-async def test_a_start_is_idempotent_by_request_id() -> None:
-    floor = Floor()
-    await floor.seed()
+async def test_a_start_is_idempotent_by_request_id(floor: Floor) -> None:
     [wo] = await floor.create()
     first = await floor.start(wo.id, 1, 5_000, request_id="req-1")
     again = await floor.start(wo.id, 1, 5_000, request_id="req-1")
