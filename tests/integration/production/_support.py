@@ -3,14 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
-import grpc
-import pytest
 from google.protobuf.message import Message
-from google.rpc import error_details_pb2, status_pb2
-from grpc_status import rpc_status
 from sqlalchemy import func, select
 
 from mes.common.v1 import common_pb2
@@ -27,6 +22,7 @@ from mes_contracts.events import (
 )
 from services.production.adapters import tables
 from services.production.bootstrap import App
+from tests.unit.production._factories import RING_ROUTING, WORK_CENTERS
 
 SERVICE_TOKEN = "svc-token"
 OPERATOR_TOKEN = "op-token"
@@ -40,17 +36,6 @@ STONE = common_pb2.MATERIAL_KIND_STONE
 S = pb.OperationStatus
 W = pb.WorkOrderStatus
 
-#: A cast ring: (operation code, work center type, tolerance per mille, optional).
-RING_ROUTING = (
-    ("CASTING", "CAST", 20, False),
-    ("FILING", "BENCH", 10, False),
-    ("STONE_SETTING", "SETTING", 5, False),
-    ("POLISHING", "POLISH", 10, False),
-    ("ENGRAVING", "LASER", 0, True),
-    ("PLATING", "PLATE", 0, True),
-    ("QC", "QC", 0, False),
-)
-WORK_CENTERS = (("CAST-1", "CAST"), ("BENCH-1", "BENCH"), ("SET-1", "SETTING"), ("POL-1", "POLISH"), ("LAS-1", "LASER"))
 EVENT_TYPES: dict[str, type[Message]] = {
     STYLE_UPSERTED.subject: ev.StyleUpsertedEvent,
     REQUIREMENTS_COMPUTED.subject: ev.RequirementsComputedEvent,
@@ -104,39 +89,6 @@ def line(
 
 def op_name(work_order: pb.WorkOrder, sequence: int) -> str:
     return f"{work_order.name}/operations/{sequence}"
-
-
-@dataclass
-class RpcFailure:
-    code: grpc.StatusCode
-    message: str
-    reason: str
-    fields: list[str] = field(default_factory=list)
-
-
-async def fails(call: Any) -> RpcFailure:
-    """Await a unary call (or a helper coroutine making one) that must fail; its code,
-    ErrorInfo reason and BadRequest fields."""
-    try:
-        await call
-    except grpc.aio.AioRpcError as exc:
-        if isinstance(call, grpc.aio.Call):
-            status = await rpc_status.aio.from_call(call)
-        else:
-            details = dict(exc.trailing_metadata() or ()).get("grpc-status-details-bin", b"")
-            status = status_pb2.Status.FromString(details) if isinstance(details, bytes) and details else None
-        reason, fields = "", []
-        for detail in status.details if status is not None else ():
-            if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
-                info = error_details_pb2.ErrorInfo()
-                detail.Unpack(info)
-                reason = info.reason
-            elif detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
-                bad = error_details_pb2.BadRequest()
-                detail.Unpack(bad)
-                fields = [v.field for v in bad.field_violations]
-        return RpcFailure(exc.code(), exc.details() or "", reason, fields)
-    pytest.fail("the call was expected to fail")
 
 
 async def outbox(app: App, subject: str | Collection[str] | None = None) -> list[tuple[str, Any]]:

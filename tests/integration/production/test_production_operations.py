@@ -12,6 +12,7 @@ from mes.common.v1 import common_pb2
 from mes.production.v1 import production_pb2 as pb
 from mes_contracts.events import OPERATION_EVENTS, WORK_ORDER_COMPLETED
 from services.production.bootstrap import App
+from tests._infra.rpc import fails
 from tests.integration.production._support import (
     OPERATOR_1,
     SERVICE,
@@ -19,7 +20,6 @@ from tests.integration.production._support import (
     T,
     W,
     create_order,
-    fails,
     finish_op,
     line,
     op_name,

@@ -10,6 +10,7 @@ from mes.common.v1 import common_pb2
 from mes.production.v1 import production_pb2 as pb
 from mes_contracts.events import OPERATION_QUEUED, WORK_ORDERS_CANCELLED, WORK_ORDERS_RELEASED
 from services.production.bootstrap import App
+from tests._infra.rpc import fails
 from tests.integration.production._support import (
     METAL,
     SERVICE,
@@ -17,7 +18,6 @@ from tests.integration.production._support import (
     T,
     W,
     create_order,
-    fails,
     finish_op,
     line,
     op_name,
