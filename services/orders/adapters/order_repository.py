@@ -16,11 +16,20 @@ from mes_platform.keyset import keyset_after
 from services.orders.adapters.tables import order_lines, order_status_changes, orders
 from services.orders.domain.order import Order, OrderLine, Priority, StatusChange
 from services.orders.domain.status import TERMINAL, OrderStatus
-from services.orders.service_layer.ports import OrderFilter
+from services.orders.service_layer.ports import LineView, OrderFilter, OrderRecord, OrderView
 
 __all__ = ["SqlOrderRepository"]
 
 _OPEN = [s.value for s in OrderStatus if s not in TERMINAL]
+_PRIORITY = {p.name: int(p) for p in Priority}
+#: The columns of the reads, in the order of the views' fields (an order's lines apart).
+_VIEW = (
+    *(orders.c[name] for name in OrderView._fields[:8]),
+    orders.c.created_at,
+    orders.c.updated_at,
+)
+_LINE_VIEW = (order_lines.c.order_id, *(order_lines.c[name] for name in LineView._fields))
+_LINE_ORDER = (order_lines.c.order_id, order_lines.c.line_number)
 
 
 def _late(now: datetime) -> ColumnElement[bool]:
@@ -38,12 +47,11 @@ class SqlOrderRepository:
         row = (await self._session.execute(query)).first()
         return None if row is None else (await self._with_lines([row]))[0]
 
-    async def get_many(self, order_ids: Collection[str], *, partner_id: str | None) -> dict[str, Order]:
+    async def get_many(self, order_ids: Collection[str], *, partner_id: str | None) -> dict[str, OrderRecord]:
         if not order_ids:
             return {}
-        query = select(orders).where(orders.c.order_id.in_(set(order_ids)), *_scope(partner_id))
-        rows = (await self._session.execute(query)).all()
-        return {order.order_id: order for order in await self._with_lines(rows)}
+        query = select(*_VIEW).where(orders.c.order_id.in_(set(order_ids)), *_scope(partner_id))
+        return {view.order_id: view for view in await self._views(query)}
 
     async def add(self, order: Order) -> None:
         fixed = {
@@ -76,8 +84,8 @@ class SqlOrderRepository:
 
     async def find(
         self, where: OrderFilter, *, now: datetime, after: tuple[datetime, str] | None, limit: int
-    ) -> list[Order]:
-        query = select(orders).where(*_scope(where.partner_id))
+    ) -> list[OrderRecord]:
+        query = select(*_VIEW).where(*_scope(where.partner_id))
         if where.statuses:
             query = query.where(orders.c.status.in_([s.value for s in where.statuses]))
         if where.late_only:
@@ -87,8 +95,7 @@ class SqlOrderRepository:
                 keyset_after([(orders.c.created_at, after[0], True), (orders.c.order_id, after[1], True)])
             )
         query = query.order_by(orders.c.created_at.desc(), orders.c.order_id.desc()).limit(limit)
-        rows = (await self._session.execute(query)).all()
-        return await self._with_lines(rows)
+        return await self._views(query)
 
     async def count(self, partner_id: str | None, *, now: datetime) -> tuple[dict[OrderStatus, int], int]:
         scope = _scope(partner_id)
@@ -105,6 +112,32 @@ class SqlOrderRepository:
             select(t).where(t.c.order_id == order_id, t.c.version > after_version).order_by(t.c.version).limit(limit)
         )
         return [_change(row) for row in rows]
+
+    async def _views(self, query: Any) -> list[OrderRecord]:
+        """Views of the orders ``query`` selects (``_VIEW``), the lines of all of them in one more query."""
+        rows = (await self._session.execute(query)).all()
+        if not rows:
+            return []
+        lines: dict[str, list[LineView]] = {row[0]: [] for row in rows}
+        line_query = select(*_LINE_VIEW).where(order_lines.c.order_id.in_(list(lines))).order_by(*_LINE_ORDER)
+        for order_id, *line in await self._session.execute(line_query):
+            lines[order_id].append(LineView(*line))
+        return [
+            OrderView(
+                order_id,
+                partner,
+                reference,
+                _PRIORITY[priority],
+                due,
+                status,
+                reason,
+                version,
+                created,
+                updated,
+                lines[order_id],
+            )
+            for order_id, partner, reference, priority, due, status, reason, version, created, updated in rows
+        ]
 
     async def _with_lines(self, rows: Sequence[Row[Any]]) -> list[Order]:
         """Orders from rows, with their lines loaded in one query."""

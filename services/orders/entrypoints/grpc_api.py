@@ -41,15 +41,15 @@ class OrdersServicer(orders_pb2_grpc.OrdersServiceServicer):
 
     async def BatchGetOrders(self, request: pb.BatchGetOrdersRequest, context: Context) -> pb.BatchGetOrdersResponse:
         found, missing = await self._orders.batch_get(decode.batch_get_orders(request, current_principal()))
-        now = utcnow()
-        return pb.BatchGetOrdersResponse(orders=[encode.order(o, now) for o in found], missing_names=missing)
+        response = pb.BatchGetOrdersResponse(missing_names=missing)
+        encode.orders_into(response.orders, found, utcnow())
+        return response
 
     async def ListOrders(self, request: pb.ListOrdersRequest, context: Context) -> pb.ListOrdersResponse:
         page = await self._orders.list_orders(decode.list_orders(request, current_principal()))
-        now = utcnow()
-        return pb.ListOrdersResponse(
-            orders=[encode.order(o, now) for o in page.items], next_page_token=page.next_page_token
-        )
+        response = pb.ListOrdersResponse(next_page_token=page.next_page_token)
+        encode.orders_into(response.orders, page.items, utcnow())
+        return response
 
     async def CountOrders(self, request: pb.CountOrdersRequest, context: Context) -> pb.CountOrdersResponse:
         counts, late = await self._orders.count(decode.count_orders(request, current_principal()))

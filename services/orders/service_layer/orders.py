@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from mes_kernel.batch import batch_result, check_batch_size
+from mes_kernel.clock import as_utc
 from mes_kernel.errors import FieldViolation, InvalidArgument, NotFound
 from mes_kernel.paging import Page, Pager
 from mes_kernel.principal import Principal, check_partner_access, require_staff
@@ -26,7 +27,7 @@ from services.orders.service_layer.commands import (
     ShipOrder,
     SubmitOrder,
 )
-from services.orders.service_layer.ports import OrderFilter, OrdersDeps, UnitOfWork
+from services.orders.service_layer.ports import OrderFilter, OrderRecord, OrdersDeps, UnitOfWork
 
 __all__ = ["OrderService", "Submitted"]
 
@@ -127,18 +128,19 @@ class OrderService:
         async with self._uows.read() as uow:
             return await _load(uow, order_id, query.principal.scope)
 
-    async def batch_get(self, query: BatchGetOrders) -> tuple[list[Order], list[str]]:
+    async def batch_get(self, query: BatchGetOrders) -> tuple[list[OrderRecord], list[str]]:
         """Orders in the order of the names (duplicates repeated) and the names not found."""
         check_batch_size(len(query.names))
         ids = [parse_name(name, "orders", f"names[{i}]") for i, name in enumerate(query.names)]
         async with self._uows.read() as uow:
             found = await uow.orders.get_many(ids, partner_id=query.principal.scope)
-        result = batch_result(query.names, {o.name: o for o in found.values()}, allow_missing=True, label=str)
+        by_name = {f"orders/{order_id}": order for order_id, order in found.items()}
+        result = batch_result(query.names, by_name, allow_missing=True, label=str)
         if result.missing and not query.allow_missing:
             raise NotFound(_ORDER_NOT_FOUND)  # the same answer for a foreign order and a missing one
         return result.items, result.missing
 
-    async def list_orders(self, query: ListOrders) -> Page[Order]:
+    async def list_orders(self, query: ListOrders) -> Page[OrderRecord]:
         partner_id = _parent(query.principal, query.parent)
         statuses = sorted(set(query.statuses))
         filters = {"parent": partner_id, "statuses": [s.value for s in statuses], "late_only": query.late_only}
@@ -148,7 +150,7 @@ class OrderService:
             rows = await uow.orders.find(
                 OrderFilter(partner_id, statuses, query.late_only), now=self._clock(), after=after, limit=pager.limit
             )
-        return pager.page(rows, lambda order: [order.create_time.isoformat(), order.order_id])
+        return pager.page(rows, lambda order: [as_utc(order.create_time).isoformat(), order.order_id])
 
     async def count(self, query: CountOrders) -> tuple[dict[OrderStatus, int], int]:
         """(orders per status, every status present; late orders) for the scope."""

@@ -18,11 +18,15 @@ from services.orders.domain.catalogue import CatalogueItem, CatalogueKind
 from services.orders.domain.order import Order, StatusChange
 from services.orders.domain.partner import ApiKey, Partner
 from services.orders.domain.status import OrderStatus
+from services.orders.service_layer.records import LineView, OrderRecord, OrderView
 
 __all__ = [
     "CatalogueRepository",
+    "LineView",
     "OrderFilter",
+    "OrderRecord",
     "OrderRepository",
+    "OrderView",
     "OrdersDeps",
     "PartnerRepository",
     "UnitOfWork",
@@ -43,7 +47,8 @@ class OrderRepository(Protocol):
     async def get(self, order_id: str, *, partner_id: str | None, for_update: bool = False) -> Order | None:
         """The order (with lines) if it exists and, when ``partner_id`` is set, belongs to it."""
 
-    async def get_many(self, order_ids: Collection[str], *, partner_id: str | None) -> dict[str, Order]: ...
+    async def get_many(self, order_ids: Collection[str], *, partner_id: str | None) -> dict[str, OrderRecord]:
+        """Records of the orders that exist (in the partner's scope when ``partner_id`` is set)."""
 
     async def add(self, order: Order) -> None:
         """Insert a new order, its lines and its pending status changes."""
@@ -53,7 +58,7 @@ class OrderRepository(Protocol):
 
     async def find(
         self, where: OrderFilter, *, now: datetime, after: tuple[datetime, str] | None, limit: int
-    ) -> list[Order]:
+    ) -> list[OrderRecord]:
         """Newest first by (create_time, order_id), strictly after the key ``after``."""
 
     async def count(self, partner_id: str | None, *, now: datetime) -> tuple[dict[OrderStatus, int], int]:

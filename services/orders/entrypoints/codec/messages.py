@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Iterable
+from datetime import UTC, datetime
 
+from google.protobuf.internal.containers import RepeatedCompositeFieldContainer
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from mes.orders.v1 import orders_events_pb2, orders_pb2
 from mes_contracts import events
 from mes_contracts.events import EventType
+from mes_platform.wire import set_time
 from services.orders.domain.catalogue import CatalogueItem
 from services.orders.domain.events import OrderCancelled, OrderStatusChanged, OrderSubmitted
 from services.orders.domain.order import Order, StatusChange
 from services.orders.domain.partner import ApiKey, Partner
-from services.orders.domain.status import OrderStatus
+from services.orders.domain.status import TERMINAL, OrderStatus
+from services.orders.service_layer.records import OrderRecord
 
-__all__ = ["catalogue_item", "encode_event", "order", "partner", "status", "status_change"]
+__all__ = ["catalogue_item", "encode_event", "order", "order_into", "orders_into", "partner", "status", "status_change"]
 
 
 def _timestamp(value: datetime) -> Timestamp:
@@ -25,39 +29,56 @@ def _timestamp(value: datetime) -> Timestamp:
     return ts
 
 
+_STATUS = {s.value: orders_pb2.OrderStatus.Value(f"ORDER_STATUS_{s.value}") for s in OrderStatus}
+_TERMINAL = frozenset(s.value for s in TERMINAL)
+
+
 def status(value: OrderStatus | None) -> orders_pb2.OrderStatus.ValueType:
     if value is None:
         return orders_pb2.ORDER_STATUS_UNSPECIFIED
     return orders_pb2.OrderStatus.Value(f"ORDER_STATUS_{value.value}")
 
 
+def order_into(m: orders_pb2.Order, value: OrderRecord, now: datetime) -> None:
+    """Write the order as the API shows it (``late`` as of ``now``) into ``m``."""
+    m.name = "orders/" + value.order_id
+    m.order_id = value.order_id
+    m.partner = "partners/" + value.partner_id
+    m.partner_reference = value.partner_reference
+    m.priority = value.priority  # type: ignore[assignment]  # a Priority number
+    set_time(m.due_time, value.due_time)
+    m.status = _STATUS[value.status]
+    add = m.lines.add
+    for line in value.lines:
+        add(
+            line_number=line.line_number,
+            style_code=line.style_code,
+            alloy_code=line.alloy_code,
+            size=line.size,
+            engraving=line.engraving,
+            quantity=line.quantity,
+        )
+    m.status_reason = value.status_reason
+    m.version = value.version
+    set_time(m.create_time, value.create_time)
+    set_time(m.update_time, value.update_time)
+    due = value.due_time
+    m.late = value.status not in _TERMINAL and (due if due.tzinfo else due.replace(tzinfo=UTC)) < now
+
+
+def orders_into(
+    repeated: RepeatedCompositeFieldContainer[orders_pb2.Order], values: Iterable[OrderRecord], now: datetime
+) -> None:
+    add = repeated.add
+    for value in values:
+        order_into(add(), value, now)
+
+
 def order(value: Order, now: datetime) -> orders_pb2.Order:
     """The order as the API shows it (``late`` as of ``now``)."""
-    return orders_pb2.Order(
-        name=value.name,
-        order_id=value.order_id,
-        partner=f"partners/{value.partner_id}",
-        partner_reference=value.partner_reference,
-        priority=int(value.priority),  # type: ignore[arg-type]
-        due_time=_timestamp(value.due_time),
-        status=status(value.status),
-        lines=[
-            orders_pb2.OrderLine(
-                line_number=line.line_number,
-                style_code=line.style_code,
-                alloy_code=line.alloy_code,
-                size=line.size,
-                engraving=line.engraving,
-                quantity=line.quantity,
-            )
-            for line in value.lines
-        ],
-        status_reason=value.status_reason,
-        version=value.version,
-        create_time=_timestamp(value.create_time),
-        update_time=_timestamp(value.update_time),
-        late=value.is_late(now),
-    )
+    message = orders_pb2.Order()
+    order_into(message, value, now)
+    return message
 
 
 def status_change(change: StatusChange) -> orders_pb2.OrderStatusChange:
