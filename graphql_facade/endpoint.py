@@ -27,7 +27,7 @@ from strawberry.types.graphql import OperationType as StrawberryOperationType
 from graphql_facade.auth import Viewer
 from graphql_facade.errors import ErrorCode, FacadeError
 from graphql_facade.limits import LimitCode, LimitError, merge_rate_limit_headers
-from graphql_facade.metrics import REQUEST_LATENCY, REQUESTS
+from graphql_facade.metrics import record_request
 from graphql_facade.pipeline import InflightGate, Outcome, Pipeline, operation_from
 from graphql_facade.pipeline.request import bad_request, error_body
 from graphql_facade.response_cache import MIN_POSITION_HEADER
@@ -98,8 +98,7 @@ class GraphQLEndpoint:
             outcome = Outcome(error_body([error.to_dict()]), status=500, kind="error")
         finally:
             self._gate.leave()
-        REQUESTS.labels(audience, outcome.kind, str(outcome.status)).inc()
-        REQUEST_LATENCY.labels(audience, outcome.cache).observe(time.perf_counter() - started)
+        record_request(audience, outcome.kind, outcome.status, outcome.cache, time.perf_counter() - started)
         return _response(outcome, request)
 
     async def _handle(self, request: Request, viewer: Viewer) -> Outcome:
@@ -150,7 +149,4 @@ class GraphQLEndpoint:
 
 def _response(outcome: Outcome, request: Request) -> Response:
     media = _GRAPHQL_JSON if _GRAPHQL_JSON in request.headers.get("accept", "") else _JSON
-    response = Response(outcome.body, status_code=outcome.status, media_type=media)
-    if outcome.headers:
-        response.headers.update(outcome.headers)
-    return response
+    return Response(outcome.body, status_code=outcome.status, headers=outcome.headers, media_type=media)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import Counter, Gauge, Histogram
 
 __all__ = [
@@ -21,6 +23,7 @@ __all__ = [
     "SHED",
     "SUBSCRIPTIONS",
     "record_backend_call",
+    "record_request",
 ]
 
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
@@ -71,3 +74,22 @@ def record_backend_call(method: str, code: str, seconds: float) -> None:
     """A finished gRPC call of the facade (``clients`` observer): counted by code, timed by method."""
     BACKEND_CALLS.labels(method, code).inc()
     BACKEND_LATENCY.labels(method).observe(seconds)
+
+
+_REQUEST_CHILDREN: dict[tuple[str, str, int, str], tuple[Any, Any]] = {}
+
+
+def record_request(audience: str, kind: str, status: int, cache: str, seconds: float) -> None:
+    """One answered GraphQL HTTP request: counted by outcome, timed by cache result.
+
+    The labelled children are looked up once per label set (``labels()`` costs a few microseconds,
+    which matters on a cache hit).
+    """
+    key = (audience, kind, status, cache)
+    children = _REQUEST_CHILDREN.get(key)
+    if children is None:
+        children = (REQUESTS.labels(audience, kind, str(status)), REQUEST_LATENCY.labels(audience, cache))
+        if len(_REQUEST_CHILDREN) < 1024:
+            _REQUEST_CHILDREN[key] = children
+    children[0].inc()
+    children[1].observe(seconds)

@@ -30,7 +30,6 @@ here, together with :func:`make_limiters`, which picks Redis when a URL is given
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections import OrderedDict
@@ -98,7 +97,6 @@ class MemoryCostBucket:
         self._clock = clock
         self._max_keys = max_keys
         self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()  # key -> (available, at)
-        self._lock = asyncio.Lock()
 
     def _current(self, key: str, limits: Limits, now: float) -> float:
         entry = self._buckets.get(key)
@@ -113,22 +111,21 @@ class MemoryCostBucket:
         while len(self._buckets) > self._max_keys:
             self._buckets.popitem(last=False)
 
+    # take and refund never await: the event loop runs each atomically (no lock needed).
     async def take(self, key: str, cost: int, limits: Limits) -> BucketState:
-        async with self._lock:
-            now = self._clock()
-            available = self._current(key, limits, now)
-            if cost <= available:
-                self._store(key, available - cost, now)
-                return _state(True, available - cost, limits)
-            self._store(key, available, now)
-            return _state(False, available, limits, (cost - available) / limits.restore_rate)
+        now = self._clock()
+        available = self._current(key, limits, now)
+        if cost <= available:
+            self._store(key, available - cost, now)
+            return _state(True, available - cost, limits)
+        self._store(key, available, now)
+        return _state(False, available, limits, (cost - available) / limits.restore_rate)
 
     async def refund(self, key: str, amount: int, limits: Limits) -> BucketState:
-        async with self._lock:
-            now = self._clock()
-            available = min(float(limits.bucket_capacity), self._current(key, limits, now) + max(amount, 0))
-            self._store(key, available, now)
-            return _state(True, available, limits)
+        now = self._clock()
+        available = min(float(limits.bucket_capacity), self._current(key, limits, now) + max(amount, 0))
+        self._store(key, available, now)
+        return _state(True, available, limits)
 
 
 _BUCKET_LUA = LuaScript(

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
+import orjson
+
 from graphql_facade.caching import Cache, canonical_json
 from graphql_facade.events import EventEnvelope, EventHub
 from graphql_facade.metrics import CACHE_ENTRIES, CACHE_INVALIDATIONS
@@ -40,6 +42,16 @@ __all__ = ["Answer", "Compute", "Computed", "Fetched", "ResponseCache", "State"]
 
 R = TypeVar("R")
 _ROUNDS = 3
+
+
+def _canonical(variables: Mapping[str, Any] | None) -> bytes:
+    """Key material for variables: equal values (keys in any order) give equal bytes."""
+    if not variables:
+        return b"{}"
+    try:
+        return orjson.dumps(variables, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # what orjson refuses (integers beyond 64 bits)
+        return canonical_json(variables).encode()
 
 
 class State(StrEnum):
@@ -101,8 +113,8 @@ class ResponseCache(Generic[R]):
         self, *, scope: str, document_id: str, operation_name: str | None, variables: Mapping[str, Any] | None
     ) -> str:
         """``scope`` is the audience and tenant (``operator`` or ``partner:<id>``); it is always part of the key."""
-        material = "\x1f".join((document_id, operation_name or "", canonical_json(variables) if variables else "{}"))
-        return f"resp:{scope}:{hashlib.sha256(material.encode()).hexdigest()}"
+        material = b"\x1f".join((document_id.encode(), (operation_name or "").encode(), _canonical(variables)))
+        return f"resp:{scope}:{hashlib.sha256(material).hexdigest()}"
 
     # -- serving ---------------------------------------------------------------------------
 
