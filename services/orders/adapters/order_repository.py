@@ -14,6 +14,7 @@ from mes_kernel.clock import as_utc
 from mes_kernel.errors import Conflict
 from mes_platform.keyset import keyset_after
 from services.orders.adapters.tables import order_lines, order_status_changes, orders
+from services.orders.adapters.tables import order_terminal_counts as _closed
 from services.orders.domain.order import Order, OrderLine, Priority, StatusChange
 from services.orders.domain.status import TERMINAL, OrderStatus
 from services.orders.service_layer.ports import LineView, OrderFilter, OrderRecord, OrderView
@@ -98,13 +99,26 @@ class SqlOrderRepository:
         return await self._views(query)
 
     async def count(self, partner_id: str | None, *, now: datetime) -> tuple[dict[OrderStatus, int], int]:
-        scope = _scope(partner_id)
-        per_status = await self._session.execute(
-            select(orders.c.status, func.count()).where(*scope).group_by(orders.c.status)
+        """The open orders counted (late ones with them, in one pass over the status index),
+        the closed ones read from ``order_terminal_counts``."""
+        open_orders = (
+            select(orders.c.status, func.count(), func.count().filter(orders.c.due_time < now))
+            .where(*_scope(partner_id), orders.c.status.in_(_OPEN))
+            .group_by(orders.c.status)
         )
-        counts = {OrderStatus(status): int(n) for status, n in per_status.all()}
-        late = await self._session.scalar(select(func.count()).select_from(orders).where(*scope, _late(now)))
-        return counts, int(late or 0)
+        counts: dict[OrderStatus, int] = {}
+        late = 0
+        for status, n, overdue in await self._session.execute(open_orders):
+            counts[OrderStatus(status)] = int(n)
+            late += int(overdue)
+        closed = _closed.c
+        closed_orders = select(closed.status, func.sum(closed.order_count)).group_by(closed.status)
+        if partner_id is not None:
+            closed_orders = closed_orders.where(closed.partner_id == partner_id)
+        for status, n in await self._session.execute(closed_orders):
+            if n:
+                counts[OrderStatus(status)] = int(n)
+        return counts, late
 
     async def status_changes(self, order_id: str, *, after_version: int, limit: int) -> list[StatusChange]:
         t = order_status_changes

@@ -25,6 +25,7 @@ __all__ = [
     "metadata",
     "order_lines",
     "order_status_changes",
+    "order_terminal_counts",
     "orders",
     "partners",
 ]
@@ -109,6 +110,17 @@ order_status_changes = Table(
     Column("reason", String(500), nullable=False),
     Column("cause", String(120), nullable=False),
     Column("changed_at", DateTime(timezone=True), nullable=False),
+)
+
+# Orders per partner in each final status (SHIPPED, REJECTED, CANCELLED): a read model kept by
+# triggers on ``orders`` in the transaction that closes an order (migration 0002), so that
+# CountOrders reads the closed orders from here and counts only the open ones.
+order_terminal_counts = Table(
+    "order_terminal_counts",
+    metadata,
+    Column("partner_id", String(40), primary_key=True),
+    Column("status", String(20), primary_key=True),
+    Column("order_count", BigInteger, nullable=False),
 )
 
 catalogue_items = Table(
