@@ -7,12 +7,12 @@ from __future__ import annotations
 from typing import Any
 
 from clients import ClientConfig
+from tests._infra.auth import AUTH_TOKENS, SERVICE_TOKEN
 from tests._infra.ports import LOOPBACK
 
 __all__ = ["AUTH_TOKENS", "TOKEN", "client_config", "mesctl_argv"]
 
-TOKEN = "svc-token"
-AUTH_TOKENS = f"{TOKEN}=service:test,op-token=operator:OP-1"
+TOKEN = SERVICE_TOKEN
 
 
 def client_config(orders: int, inventory: int, production: int, **options: Any) -> ClientConfig:

@@ -12,12 +12,11 @@ from mes.inventory.v1 import inventory_pb2 as pb
 from mes.inventory.v1 import inventory_pb2_grpc
 from services.inventory.adapters.tables import infra
 from services.inventory.bootstrap import App
+from tests._infra.auth import AS_OPERATOR, AS_SERVICE, DEADLINE_S
 
 Stub = inventory_pb2_grpc.InventoryServiceStub
-SVC = (("authorization", "Bearer svc-token"),)
-OPERATOR = (("authorization", "Bearer op-token"),)
+SVC, OPERATOR, TIMEOUT = AS_SERVICE, AS_OPERATOR, DEADLINE_S
 PARTNER = (*SVC, ("x-mes-partner", "acme"))
-TIMEOUT = 10.0
 METAL = common_pb2.MATERIAL_KIND_METAL
 STONE = common_pb2.MATERIAL_KIND_STONE
 

@@ -13,13 +13,9 @@ from sqlalchemy import func, select
 from mes.orders.v1 import orders_pb2
 from services.orders.adapters.tables import infra, orders
 from services.orders.bootstrap import App
+from tests._infra.auth import AS_OPERATOR, AS_SERVICE, DEADLINE_S
 
-SERVICE_TOKEN = "svc-token"
-OPERATOR_TOKEN = "op-token"
-AUTH_TOKENS = f"{SERVICE_TOKEN}=service:test,{OPERATOR_TOKEN}=operator:OP-1"
-STAFF = (("authorization", f"Bearer {OPERATOR_TOKEN}"),)
-SERVICE = (("authorization", f"Bearer {SERVICE_TOKEN}"),)
-T = 10.0  # seconds: the deadline of every call
+STAFF, SERVICE, T = AS_OPERATOR, AS_SERVICE, DEADLINE_S
 
 #: For tests of request handling that no database changes: run them on SQLite only.
 SQLITE_ONLY = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)

@@ -14,8 +14,9 @@ import pytest
 from mes.orders.v1 import orders_pb2, orders_pb2_grpc
 from services.orders.bootstrap import SPEC, App
 from services.orders.domain.catalogue import CatalogueKind
+from tests._infra.auth import AUTH_TOKENS
 from tests._infra.services import ServiceUnderTest, service_fixtures
-from tests.integration.orders._support import ALLOYS, AUTH_TOKENS, STAFF, STYLES, T
+from tests.integration.orders._support import ALLOYS, STAFF, STYLES, T
 
 
 async def seed_catalogue(service: App) -> None:

@@ -13,8 +13,9 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from services.orders.bootstrap import App
+from tests._infra.auth import AUTH_TOKENS
 from tests._infra.ports import free_port
-from tests.integration.orders._support import AUTH_TOKENS, T
+from tests.integration.orders._support import T
 
 ROOT = Path(__file__).resolve().parents[3]
 SERVICE_NAME = "mes.orders.v1.OrdersService"

@@ -22,15 +22,10 @@ from mes_contracts.events import (
 )
 from services.production.adapters import tables
 from services.production.bootstrap import App
+from tests._infra.auth import AS_OPERATOR, AS_SERVICE, DEADLINE_S
 from tests.unit.production._factories import RING_ROUTING, WORK_CENTERS
 
-SERVICE_TOKEN = "svc-token"
-OPERATOR_TOKEN = "op-token"
-AUTH_TOKENS = f"{SERVICE_TOKEN}=service:test,{OPERATOR_TOKEN}=operator:OP-1"
-SERVICE = (("authorization", f"Bearer {SERVICE_TOKEN}"),)
-OPERATOR_1 = (("authorization", f"Bearer {OPERATOR_TOKEN}"),)
-T = 10.0  # seconds: the deadline of every call
-
+SERVICE, OPERATOR_1, T = AS_SERVICE, AS_OPERATOR, DEADLINE_S
 METAL = common_pb2.MATERIAL_KIND_METAL
 STONE = common_pb2.MATERIAL_KIND_STONE
 S = pb.OperationStatus

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from mes.production.v1 import production_pb2_grpc
 from services.production.bootstrap import SPEC
+from tests._infra.auth import AUTH_TOKENS
 from tests._infra.services import ServiceUnderTest, service_fixtures
-from tests.integration.production._support import AUTH_TOKENS
 
 PRODUCTION = ServiceUnderTest(
     SPEC,
