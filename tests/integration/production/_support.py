@@ -146,6 +146,13 @@ async def start_op(stub: Any, name: str, weigh_in: int, operator: str = "OP-2", 
     return reply.operation
 
 
+async def review_op(stub: Any, name: str, decision: int, supervisor: str = "SUP-1", note: str = "") -> pb.Operation:
+    """Resolve the loss review of the operation ``name`` (approve or rework)."""
+    request = pb.ResolveLossReviewRequest(name=name, supervisor_code=supervisor, decision=decision, note=note)
+    reply = await stub.ResolveLossReview(request, metadata=SERVICE, timeout=T)
+    return reply.operation
+
+
 async def finish_op(
     stub: Any, name: str, weigh_out: int, scrap: int = 0, operator: str = "OP-2", request_id: str = ""
 ) -> pb.Operation:

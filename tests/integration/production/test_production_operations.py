@@ -25,6 +25,7 @@ from tests.integration.production._support import (
     op_name,
     operations_of,
     outbox,
+    review_op,
     row_counts,
     setup_floor,
     start_op,
@@ -36,6 +37,7 @@ QUEUED = S.Value("OPERATION_STATUS_QUEUED")
 #: An operation's changes, under the subject of each outcome.
 OPERATION_SUBJECTS = [operation.subject for operation in OPERATION_EVENTS]
 REVIEW = S.Value("OPERATION_STATUS_LOSS_REVIEW")
+APPROVE = pb.LOSS_REVIEW_DECISION_APPROVE
 
 
 async def ready(stub: Any, *, capacity: int = 2) -> None:
@@ -113,45 +115,17 @@ async def test_loss_review_approve_and_rework(app: App, stub: Any) -> None:
     assert (refinish.code, refinish.reason) == (grpc.StatusCode.FAILED_PRECONDITION, "INVALID_STATE_TRANSITION")
     assert (await operations_of(stub, wo))[1].status == S.Value("OPERATION_STATUS_PENDING")
 
-    not_supervisor = await fails(
-        stub.ResolveLossReview(
-            pb.ResolveLossReviewRequest(
-                name=op_name(wo, 1), supervisor_code="OP-2", decision=pb.LOSS_REVIEW_DECISION_APPROVE
-            ),
-            metadata=SERVICE,
-            timeout=T,
-        )
-    )
+    not_supervisor = await fails(review_op(stub, op_name(wo, 1), APPROVE, supervisor="OP-2"))
     assert (not_supervisor.code, not_supervisor.fields) == (grpc.StatusCode.INVALID_ARGUMENT, ["supervisor_code"])
-    approved = await stub.ResolveLossReview(
-        pb.ResolveLossReviewRequest(
-            name=op_name(wo, 1), supervisor_code="SUP-1", decision=pb.LOSS_REVIEW_DECISION_APPROVE, note="old flask"
-        ),
-        metadata=SERVICE,
-        timeout=T,
-    )
-    assert (approved.operation.status, approved.operation.reviewed_by) == (DONE, "SUP-1")
+    approved = await review_op(stub, op_name(wo, 1), APPROVE, note="old flask")
+    assert (approved.status, approved.reviewed_by) == (DONE, "SUP-1")
     assert (await operations_of(stub, wo))[1].status == QUEUED
 
     await start_op(stub, op_name(wo, 2), 9_700)
     assert (await finish_op(stub, op_name(wo, 2), 9_500)).status == REVIEW  # 200 mg > 9.7
-    reworked = await stub.ResolveLossReview(
-        pb.ResolveLossReviewRequest(
-            name=op_name(wo, 2), supervisor_code="SUP-1", decision=pb.LOSS_REVIEW_DECISION_REWORK
-        ),
-        metadata=SERVICE,
-        timeout=T,
-    )
-    assert (reworked.operation.status, reworked.operation.attempt, reworked.operation.weigh_in_mg) == (QUEUED, 2, 0)
-    twice = await fails(
-        stub.ResolveLossReview(
-            pb.ResolveLossReviewRequest(
-                name=op_name(wo, 2), supervisor_code="SUP-1", decision=pb.LOSS_REVIEW_DECISION_APPROVE
-            ),
-            metadata=SERVICE,
-            timeout=T,
-        )
-    )
+    reworked = await review_op(stub, op_name(wo, 2), pb.LOSS_REVIEW_DECISION_REWORK)
+    assert (reworked.status, reworked.attempt, reworked.weigh_in_mg) == (QUEUED, 2, 0)
+    twice = await fails(review_op(stub, op_name(wo, 2), APPROVE))
     assert (twice.code, twice.reason) == (grpc.StatusCode.FAILED_PRECONDITION, "INVALID_STATE_TRANSITION")
     await start_op(stub, op_name(wo, 2), 9_500)
     assert (await finish_op(stub, op_name(wo, 2), 9_480)).status == DONE
