@@ -10,17 +10,8 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from mes.common.v1 import common_pb2
 from mes.inventory.v1 import inventory_pb2 as pb
 from mes_contracts import events
+from services.inventory.domain import events as ev
 from services.inventory.domain.custody import CustodyKind
-from services.inventory.domain.events import (
-    AlloyUpserted,
-    CustodyRecorded,
-    LotReceived,
-    ReservationCommitted,
-    ReservationConsumed,
-    ReservationFailed,
-    ReservationHeld,
-    ReservationReleased,
-)
 from services.inventory.domain.materials import MaterialKind, Metal, Priority
 from services.inventory.domain.reservations import ReservationState
 from services.inventory.entrypoints import codec
@@ -92,14 +83,14 @@ def test_domain_objects_become_messages_field_by_field() -> None:
 def test_every_domain_event_has_its_registered_type() -> None:
     r, e = held("r-1", "o-1", ("l-1", 300)), entry("e-1", CustodyKind.ISSUE, "orders/o-1", 300)
     cases = [
-        (AlloyUpserted(alloy()), events.ALLOY_UPSERTED),
-        (LotReceived(lot("l-1")), events.LOT_RECEIVED),
-        (ReservationHeld(r), events.RESERVATION_HELD),
-        (ReservationFailed("o-1", tuple(waiting("o-1").shortage_rows())), events.RESERVATION_FAILED),
-        (ReservationReleased(r, "cancelled"), events.RESERVATION_RELEASED),
-        (ReservationCommitted(r), events.RESERVATION_COMMITTED),
-        (ReservationConsumed(r), events.RESERVATION_CONSUMED),
-        (CustodyRecorded(e), events.CUSTODY_RECORDED),
+        (ev.AlloyUpserted(alloy()), events.ALLOY_UPSERTED),
+        (ev.LotReceived(lot("l-1")), events.LOT_RECEIVED),
+        (ev.ReservationHeld(r), events.RESERVATION_HELD),
+        (ev.ReservationFailed("o-1", tuple(waiting("o-1").shortage_rows())), events.RESERVATION_FAILED),
+        (ev.ReservationReleased(r, "cancelled"), events.RESERVATION_RELEASED),
+        (ev.ReservationCommitted(r), events.RESERVATION_COMMITTED),
+        (ev.ReservationConsumed(r), events.RESERVATION_CONSUMED),
+        (ev.CustodyRecorded(e), events.CUSTODY_RECORDED),
     ]
     for event, registered in cases:
         event_type, message = codec.encode_event(event)
