@@ -1,4 +1,4 @@
-"""Typed async gRPC clients of the Jewelry MES services.
+"""Typed async gRPC clients of the Jewelry MES services (orders, inventory, production, webhooks).
 
 ::
 
@@ -41,6 +41,7 @@ from clients._retry import is_idempotent
 from clients.inventory import InventoryClient
 from clients.orders import OrdersClient
 from clients.production import ProductionClient
+from clients.webhooks import WebhooksClient
 
 __all__ = [
     "ERROR_DOMAIN",
@@ -66,6 +67,7 @@ __all__ = [
     "RetryPolicy",
     "UnauthenticatedError",
     "UnavailableError",
+    "WebhooksClient",
     "is_idempotent",
     "open_channel",
 ]

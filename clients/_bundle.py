@@ -1,4 +1,4 @@
-"""All three service clients behind one async context manager."""
+"""The service clients behind one async context manager."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from clients._config import SERVICE_NAMES, ClientConfig, ServiceName
 from clients.inventory import InventoryClient
 from clients.orders import OrdersClient
 from clients.production import ProductionClient
+from clients.webhooks import WebhooksClient
 
 __all__ = ["MesClients"]
 
@@ -29,8 +30,9 @@ class MesClients:
 
     Channels connect lazily, so a service that is never called is never contacted. ``interceptors``,
     ``extra_metadata`` and ``observe`` apply to every client (see :class:`clients.OrdersClient`);
-    ``channels`` replaces the opened channels by the caller's own (which stay open on ``aclose``); the
-    clients are then ready at once. ``open()`` after ``aclose()`` opens the clients again.
+    ``channels`` replaces the opened channels by the caller's own (which stay open on ``aclose``; a
+    service missing from it gets a channel of its own); the clients are then ready at once. ``open()``
+    after ``aclose()`` opens the clients again.
     """
 
     def __init__(
@@ -50,6 +52,7 @@ class MesClients:
         self._orders: OrdersClient | None = None
         self._inventory: InventoryClient | None = None
         self._production: ProductionClient | None = None
+        self._webhooks: WebhooksClient | None = None
         if self._channels is not None:
             self._create()
 
@@ -65,6 +68,13 @@ class MesClients:
     def production(self) -> ProductionClient:
         return _opened(self._production)
 
+    @property
+    def webhooks(self) -> WebhooksClient:
+        """Made on first use (most callers never need it, so no channel is opened for them)."""
+        if self._webhooks is None and self._orders is not None:
+            self._webhooks = self._client(WebhooksClient)
+        return _opened(self._webhooks)
+
     async def open(self) -> None:
         self._create()
 
@@ -77,7 +87,7 @@ class MesClients:
     def _client(self, cls: type[S]) -> S:
         return cls(
             self.config,
-            channel=self._channels[cls.service] if self._channels is not None else None,
+            channel=self._channels.get(cls.service) if self._channels is not None else None,
             interceptors=self._interceptors,
             extra_metadata=self._extra_metadata,
             observe=self._observe,
@@ -90,8 +100,9 @@ class MesClients:
         return dict(zip(SERVICE_NAMES, results, strict=True))
 
     async def aclose(self) -> None:
-        clients = [c for c in (self._orders, self._inventory, self._production) if c is not None]
-        self._orders = self._inventory = self._production = None
+        opened = (self._orders, self._inventory, self._production, self._webhooks)
+        clients = [c for c in opened if c is not None]
+        self._orders = self._inventory = self._production = self._webhooks = None
         await asyncio.gather(*(client.aclose() for client in clients))
 
     async def __aenter__(self) -> Self:

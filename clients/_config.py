@@ -10,7 +10,8 @@ from typing import Any, Literal
 
 __all__ = ["DEFAULT_ADDRESSES", "DEFAULT_TOKEN", "SERVICE_NAMES", "ClientConfig", "RetryPolicy", "ServiceName"]
 
-ServiceName = Literal["orders", "inventory", "production"]
+ServiceName = Literal["orders", "inventory", "production", "webhooks"]
+#: The services ``MesClients.health()`` checks (the webhooks service is optional).
 SERVICE_NAMES: tuple[ServiceName, ...] = ("orders", "inventory", "production")
 
 #: Token accepted by services started without ``MES_AUTH_TOKENS`` (local development only).
@@ -19,6 +20,7 @@ DEFAULT_ADDRESSES: Mapping[ServiceName, str] = {
     "orders": "127.0.0.1:50151",
     "inventory": "127.0.0.1:50152",
     "production": "127.0.0.1:50153",
+    "webhooks": "127.0.0.1:50154",
 }
 _MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 _TRUE = frozenset({"1", "true", "yes", "on"})
@@ -79,6 +81,7 @@ class ClientConfig:
     orders_addr: str = DEFAULT_ADDRESSES["orders"]
     inventory_addr: str = DEFAULT_ADDRESSES["inventory"]
     production_addr: str = DEFAULT_ADDRESSES["production"]
+    webhooks_addr: str = DEFAULT_ADDRESSES["webhooks"]
     token: str | None = DEFAULT_TOKEN
     api_key: str | None = None
     partner: str | None = None
@@ -106,9 +109,12 @@ class ClientConfig:
         return self.tls or bool(self.tls_ca_file)
 
     def address(self, service: ServiceName) -> str:
-        return {"orders": self.orders_addr, "inventory": self.inventory_addr, "production": self.production_addr}[
-            service
-        ]
+        return {
+            "orders": self.orders_addr,
+            "inventory": self.inventory_addr,
+            "production": self.production_addr,
+            "webhooks": self.webhooks_addr,
+        }[service]
 
     def credentials(self) -> tuple[tuple[str, str], ...]:
         """Call metadata carrying the credentials only (no acting partner)."""
@@ -146,8 +152,9 @@ class ClientConfig:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ClientConfig:
-        """Read ``MES_ORDERS_ADDR``, ``MES_INVENTORY_ADDR``, ``MES_PRODUCTION_ADDR``, ``MES_TOKEN``,
-        ``MES_API_KEY``, ``MES_PARTNER``, ``MES_TLS_CA_FILE``, ``MES_TLS`` (0/1) and ``MES_DEADLINE_S``."""
+        """Read ``MES_ORDERS_ADDR``, ``MES_INVENTORY_ADDR``, ``MES_PRODUCTION_ADDR``, ``MES_WEBHOOKS_ADDR``,
+        ``MES_TOKEN``, ``MES_API_KEY``, ``MES_PARTNER``, ``MES_TLS_CA_FILE``, ``MES_TLS`` (0/1) and
+        ``MES_DEADLINE_S``."""
         env = os.environ if env is None else env
 
         def get(key: str) -> str | None:
@@ -166,6 +173,7 @@ class ClientConfig:
             orders_addr=get("MES_ORDERS_ADDR") or DEFAULT_ADDRESSES["orders"],
             inventory_addr=get("MES_INVENTORY_ADDR") or DEFAULT_ADDRESSES["inventory"],
             production_addr=get("MES_PRODUCTION_ADDR") or DEFAULT_ADDRESSES["production"],
+            webhooks_addr=get("MES_WEBHOOKS_ADDR") or DEFAULT_ADDRESSES["webhooks"],
             token=get("MES_TOKEN") or DEFAULT_TOKEN,
             api_key=get("MES_API_KEY"),
             partner=get("MES_PARTNER"),

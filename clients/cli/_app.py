@@ -107,7 +107,7 @@ def add_global_options(parser: argparse.ArgumentParser, *, suppress: bool = Fals
         return argparse.SUPPRESS if suppress else value
 
     group = parser.add_argument_group("connection and output")
-    for service in ("orders", "inventory", "production"):
+    for service in ("orders", "inventory", "production", "webhooks"):
         group.add_argument(
             f"--{service}-addr", metavar="HOST:PORT", default=default(None), help=f"{service} service address"
         )
