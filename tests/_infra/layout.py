@@ -64,6 +64,7 @@ FOLDERS: dict[str, tuple[str, ...]] = {
     "e2e/webhooks": ("webhooks",),
 }
 
+
 def _named(name: str, prefix: str) -> bool:
     return name == f"test_{prefix}.py" or name.startswith(f"test_{prefix}_")
 
