@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import func, insert, select
@@ -16,6 +17,7 @@ from services.inventory.service_layer.ports import CustodyFilter
 __all__ = ["SqlCustody"]
 
 c = custody_entries.c
+_INSERT = insert(custody_entries)
 
 
 def _amount(kind: MaterialKind) -> Any:
@@ -27,7 +29,11 @@ class SqlCustody:
         self._s = session
 
     async def add(self, entry: CustodyEntry) -> None:
-        await self._s.execute(insert(custody_entries).values(to_row(entry, custody_entries)))
+        await self.add_many([entry])
+
+    async def add_many(self, entries: Sequence[CustodyEntry]) -> None:
+        if entries:
+            await self._s.execute(_INSERT, [to_row(entry, custody_entries) for entry in entries])
 
     async def get(self, entry_id: str) -> CustodyEntry | None:
         row = (await self._s.execute(select(custody_entries).where(c.entry_id == entry_id))).first()

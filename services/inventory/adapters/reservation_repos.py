@@ -8,11 +8,12 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, delete, insert, select, update
+from sqlalchemy import Row, bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mes_kernel.clock import utcnow
 from mes_platform.keyset import keyset_after
+from services.inventory.adapters import reservation_statements as stmts
 from services.inventory.adapters.rows import from_row, to_row
 from services.inventory.adapters.stock_repos import changed
 from services.inventory.adapters.tables import (
@@ -26,6 +27,7 @@ from services.inventory.domain.allocation import Requirement, ShortageLine
 from services.inventory.domain.reservations import ACTIVE_STATES, Reservation, ReservationItem, ReservationState
 from services.inventory.domain.waiting import Shortage, WaitingOrder
 from services.inventory.service_layer.ports import (
+    OrderStanding,
     ReservationItemView,
     ReservationKey,
     ReservationRecord,
@@ -48,9 +50,9 @@ class SqlReservations:
         self._s = session
 
     async def add(self, reservation: Reservation) -> None:
-        await self._s.execute(insert(reservations).values(to_row(reservation, reservations)))
+        await self._s.execute(stmts.INSERT_RESERVATION, to_row(reservation, reservations))
         await self._s.execute(
-            insert(reservation_items),
+            stmts.INSERT_ITEMS,
             [
                 to_row(item, reservation_items, reservation_id=reservation.reservation_id, position=position)
                 for position, item in enumerate(reservation.items)
@@ -100,11 +102,24 @@ class SqlReservations:
     async def latest_for_order(self, order_id: str) -> Reservation | None:
         return await self._one(r.order_id == order_id)
 
+    async def for_order(self, order_id: str) -> Reservation | None:
+        return stmts.reservation_of((await self._s.execute(stmts.FOR_ORDER, {"order_id": order_id})).all())
+
+    async def standing(self, order_id: str) -> OrderStanding:
+        row = (await self._s.execute(stmts.STANDING, {"order_id": order_id})).one()
+        active = row.state is not None and ReservationState(row.state) in ACTIVE_STATES
+        return OrderStanding(row.reservation_id, active, row.closed, bool(row.waiting))
+
     async def update(self, reservation: Reservation, expected_version: int) -> bool:
-        stmt = update(reservations).where(r.reservation_id == reservation.reservation_id, r.version == expected_version)
-        values = to_row(reservation, reservations)
-        changes = {name: values[name] for name in ("state", "release_reason", "update_time", "version")}
-        return changed(await self._s.execute(stmt.values(changes)))
+        values = {
+            "id": reservation.reservation_id,
+            "expected": expected_version,
+            "new_state": reservation.state.value,
+            "new_reason": reservation.release_reason,
+            "new_time": reservation.update_time,
+            "new_version": reservation.version,
+        }
+        return changed(await self._s.execute(stmts.UPDATE_STATE, values))
 
     async def find(
         self, order_ids: Sequence[str], states: Sequence[ReservationState], after: ReservationKey | None, limit: int
@@ -129,6 +144,8 @@ def _requirements(blob: str) -> tuple[Requirement, ...]:
 
 
 w, short_c = waiting_orders.c, waiting_shortages.c
+_DELETE_SHORTAGES = delete(waiting_shortages).where(short_c.order_id == bindparam("order_id"))
+_DELETE_WAITING = delete(waiting_orders).where(w.order_id == bindparam("order_id"))
 
 
 class SqlWaiting:
@@ -185,8 +202,8 @@ class SqlWaiting:
             )
 
     async def remove(self, order_id: str) -> bool:
-        await self._s.execute(delete(waiting_shortages).where(short_c.order_id == order_id))
-        return changed(await self._s.execute(delete(waiting_orders).where(w.order_id == order_id)))
+        await self._s.execute(_DELETE_SHORTAGES, {"order_id": order_id})
+        return changed(await self._s.execute(_DELETE_WAITING, {"order_id": order_id}))
 
     async def in_serve_order(self, limit: int) -> list[WaitingOrder]:
         stmt = select(waiting_orders).order_by(w.priority.desc(), w.submit_time, w.order_id).limit(limit)

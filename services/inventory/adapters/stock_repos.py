@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import and_, func, insert, literal, or_, select, union, update
+from sqlalchemy import BindParameter, and_, bindparam, func, insert, literal, or_, select, union, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mes_platform.keyset import keyset_after
@@ -58,6 +58,42 @@ def _counters(kind: MaterialKind) -> tuple[Any, Any]:
     return lots.c.on_hand_pieces, lots.c.reserved_pieces
 
 
+_QTY: BindParameter[int] = bindparam("qty")
+
+
+def _lot_changes() -> dict[tuple[str, MaterialKind], Any]:
+    """The conditional updates of a lot's counters, per (change, kind), built once: the lot and
+    quantity are bound at each call (``lot``, ``qty``)."""
+    built: dict[tuple[str, MaterialKind], Any] = {}
+    for kind in MaterialKind:
+        on_hand, reserved = _counters(kind)
+        changes: dict[str, tuple[Any, dict[Any, Any]]] = {
+            "reserve": (on_hand - reserved >= _QTY, {reserved: reserved + _QTY}),
+            "unreserve": (reserved >= _QTY, {reserved: reserved - _QTY}),
+            "issue": (reserved >= _QTY, {on_hand: on_hand - _QTY, reserved: reserved - _QTY}),
+            "put_back": (None, {on_hand: on_hand + _QTY}),
+        }
+        for name, (condition, values) in changes.items():
+            where = [lots.c.lot_id == bindparam("lot"), lots.c.kind == kind.value]
+            if condition is not None:
+                where.append(condition)
+            built[(name, kind)] = update(lots).where(*where).values({**values, lots.c.version: lots.c.version + 1})
+    return built
+
+
+_LOT_CHANGES = _lot_changes()
+#: Lots of the given material codes with something free.
+_FREE = select(lots).where(
+    lots.c.material_code.in_(bindparam("codes", expanding=True)),
+    or_(
+        and_(lots.c.kind == MaterialKind.METAL.value, lots.c.on_hand_mg > lots.c.reserved_mg),
+        and_(lots.c.kind == MaterialKind.STONE.value, lots.c.on_hand_pieces > lots.c.reserved_pieces),
+    ),
+)
+#: The same, locked in one stable order so that concurrent reservations cannot deadlock.
+_FREE_LOCKED = _FREE.order_by(lots.c.lot_id).with_for_update()
+
+
 class SqlLots:
     def __init__(self, session: AsyncSession) -> None:
         self._s = session
@@ -80,43 +116,27 @@ class SqlLots:
     async def free_lots(self, keys: Collection[MaterialKey], *, lock: bool) -> list[LotSnapshot]:
         if not keys:
             return []
-        stmt = select(lots).where(
-            lots.c.material_code.in_(sorted({code for _kind, code in keys})),
-            or_(
-                and_(lots.c.kind == MaterialKind.METAL.value, lots.c.on_hand_mg > lots.c.reserved_mg),
-                and_(lots.c.kind == MaterialKind.STONE.value, lots.c.on_hand_pieces > lots.c.reserved_pieces),
-            ),
-        )
-        if lock:  # lock in one stable order so that concurrent reservations cannot deadlock
-            stmt = stmt.order_by(lots.c.lot_id).with_for_update()
-        found = [from_row(MaterialLot, row) for row in await self._s.execute(stmt)]
+        stmt = _FREE_LOCKED if lock else _FREE
+        rows = await self._s.execute(stmt, {"codes": sorted({code for _kind, code in keys})})
+        found = [from_row(MaterialLot, row) for row in rows]
         wanted = set(keys)
         return [lot.snapshot() for lot in found if lot.key in wanted]
 
-    async def _change(self, lot_id: str, kind: MaterialKind, condition: Any | None, values: dict[Any, Any]) -> bool:
-        values[lots.c.version] = lots.c.version + 1
-        where = [lots.c.lot_id == lot_id, lots.c.kind == kind.value]
-        if condition is not None:
-            where.append(condition)
-        return changed(await self._s.execute(update(lots).where(*where).values(values)))
+    async def _change(self, change: str, lot_id: str, kind: MaterialKind, quantity: int) -> bool:
+        stmt = _LOT_CHANGES[(change, kind)]
+        return changed(await self._s.execute(stmt, {"lot": lot_id, "qty": quantity}))
 
     async def reserve(self, lot_id: str, kind: MaterialKind, quantity: int) -> bool:
-        on_hand, reserved = _counters(kind)
-        return await self._change(lot_id, kind, on_hand - reserved >= quantity, {reserved: reserved + quantity})
+        return await self._change("reserve", lot_id, kind, quantity)
 
     async def unreserve(self, lot_id: str, kind: MaterialKind, quantity: int) -> bool:
-        _on_hand, reserved = _counters(kind)
-        return await self._change(lot_id, kind, reserved >= quantity, {reserved: reserved - quantity})
+        return await self._change("unreserve", lot_id, kind, quantity)
 
     async def issue(self, lot_id: str, kind: MaterialKind, quantity: int) -> bool:
-        on_hand, reserved = _counters(kind)
-        return await self._change(
-            lot_id, kind, reserved >= quantity, {on_hand: on_hand - quantity, reserved: reserved - quantity}
-        )
+        return await self._change("issue", lot_id, kind, quantity)
 
     async def put_back(self, lot_id: str, kind: MaterialKind, quantity: int) -> bool:
-        on_hand, _reserved = _counters(kind)
-        return await self._change(lot_id, kind, None, {on_hand: on_hand + quantity})
+        return await self._change("put_back", lot_id, kind, quantity)
 
 
 _SUMS = (

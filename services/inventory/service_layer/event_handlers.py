@@ -124,10 +124,9 @@ class EventHandlers:
 
         async def attempt(uow: UnitOfWork) -> Reservation | None:
             now = self._deps.clock()
-            reservation = await uow.reservations.active_for_order(order_id)
-            if reservation is None:
-                reservation = await uow.reservations.latest_for_order(order_id)
-            elif not (keep_committed and reservation.state is ReservationState.COMMITTED):
+            reservation = await uow.reservations.for_order(order_id)  # the active one, else the latest
+            kept = keep_committed and reservation is not None and reservation.state is ReservationState.COMMITTED
+            if reservation is not None and reservation.active and not kept:
                 await release_in(uow, reservation, reason, now)
             await uow.waiting.remove(order_id)
             if await uow.waiting.closed_reason(order_id) is None:
@@ -159,7 +158,7 @@ class EventHandlers:
         _check_order(order_id)
 
         async def attempt(uow: UnitOfWork) -> Reservation | None:
-            reservation = await uow.reservations.latest_for_order(order_id)
+            reservation = await uow.reservations.for_order(order_id)
             if reservation is None or reservation.state is ReservationState.RELEASED:
                 return reservation
             await commit_in(uow, reservation, self._deps.clock())

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from mes_kernel import uow
 from mes_kernel.deps import Deps
@@ -33,6 +33,7 @@ __all__ = [
     "InventoryDeps",
     "LotKey",
     "LotRepository",
+    "OrderStanding",
     "ReservationItemView",
     "ReservationKey",
     "ReservationRecord",
@@ -103,12 +104,33 @@ class BalanceQueries(Protocol):
         ...
 
 
+class OrderStanding(NamedTuple):
+    """Where an order stands in inventory, read in one go before reserving for it."""
+
+    #: Its active reservation, else its latest one (None: it never had one).
+    reservation_id: str | None
+    #: Whether that reservation is active (HELD or COMMITTED).
+    active: bool
+    #: Why it was closed (released) in inventory; None while it is open.
+    closed_reason: str | None
+    #: Whether it is on the waiting list.
+    waiting: bool
+
+
 class ReservationRepository(Protocol):
     async def add(self, reservation: Reservation) -> None: ...
     async def get(self, reservation_id: str) -> Reservation | None: ...
     async def get_many(self, reservation_ids: Collection[str]) -> dict[str, ReservationRecord]: ...
     async def active_for_order(self, order_id: str) -> Reservation | None: ...
     async def latest_for_order(self, order_id: str) -> Reservation | None: ...
+    async def for_order(self, order_id: str) -> Reservation | None:
+        """The order's active reservation, else its latest one (None: it never had one)."""
+        ...
+
+    async def standing(self, order_id: str) -> OrderStanding:
+        """Its reservation (``for_order``'s), whether it was closed and whether it waits."""
+        ...
+
     async def update(self, reservation: Reservation, expected_version: int) -> bool:
         """Store the new state if the stored reservation is still at ``expected_version``."""
         ...
@@ -148,6 +170,10 @@ class CustodyFilter:
 
 class CustodyRepository(Protocol):
     async def add(self, entry: CustodyEntry) -> None: ...
+    async def add_many(self, entries: Sequence[CustodyEntry]) -> None:
+        """Append entries in this order (one statement)."""
+        ...
+
     async def get(self, entry_id: str) -> CustodyEntry | None: ...
     async def batch(self, batch_id: str) -> list[CustodyEntry]:
         """The entries of one batch, in the order they were added."""

@@ -27,7 +27,7 @@ from services.inventory.domain.reservations import Reservation
 from services.inventory.domain.waiting import Shortage, WaitingOrder
 from services.inventory.service_layer.commands import RequirementInput
 from services.inventory.service_layer.common import check_id, new_id
-from services.inventory.service_layer.ports import InventoryDeps, UnitOfWork
+from services.inventory.service_layer.ports import InventoryDeps, OrderStanding, UnitOfWork
 
 __all__ = ["MAX_REQUIREMENTS", "Mode", "ReserveOutcome", "ReserveRequest", "insufficient_stock", "reserve", "validate"]
 
@@ -101,7 +101,8 @@ async def reserve(deps: InventoryDeps, request: ReserveRequest, *, attempts: int
 
 
 async def _attempt(deps: InventoryDeps, uow: UnitOfWork, request: ReserveRequest, *, lock: bool) -> ReserveOutcome:
-    earlier = await _earlier(uow, request)
+    standing = await uow.reservations.standing(request.order_id)
+    earlier = await _earlier(uow, request, standing)
     if earlier is not None:
         return earlier
     lots = await uow.lots.free_lots({r.key for r in request.requirements}, lock=lock)
@@ -118,23 +119,20 @@ async def _attempt(deps: InventoryDeps, uow: UnitOfWork, request: ReserveRequest
             # taken concurrently since we read it: roll back everything
             raise WriteConflict(f"lot {share.lot_id} changed concurrently")
     await uow.reservations.add(reservation)
-    await uow.waiting.remove(request.order_id)
+    if standing.waiting:
+        await uow.waiting.remove(request.order_id)
     await uow.emit(ReservationHeld(reservation))
     return ReserveOutcome(reservation, created=True)
 
 
-async def _earlier(uow: UnitOfWork, request: ReserveRequest) -> ReserveOutcome | None:
-    """What makes this request a no-op, if anything."""
-    active = await uow.reservations.active_for_order(request.order_id)
-    if active is not None:
-        return ReserveOutcome(active)
-    if request.mode is Mode.EVENT:
-        latest = await uow.reservations.latest_for_order(request.order_id)
-        if latest is not None:
-            return ReserveOutcome(latest)
-        if await uow.waiting.closed_reason(request.order_id) is not None:
-            return ReserveOutcome(skipped=True)
-    if request.mode is Mode.RETRY and await uow.waiting.get(request.order_id) is None:
+async def _earlier(uow: UnitOfWork, request: ReserveRequest, standing: OrderStanding) -> ReserveOutcome | None:
+    """What makes this request a no-op, if anything: an active reservation; for an event, any
+    earlier reservation or a closed order; for a retry, an order no longer waiting."""
+    if standing.reservation_id is not None and (standing.active or request.mode is Mode.EVENT):
+        return ReserveOutcome(await uow.reservations.for_order(request.order_id))
+    if request.mode is Mode.EVENT and standing.closed_reason is not None:
+        return ReserveOutcome(skipped=True)
+    if request.mode is Mode.RETRY and not standing.waiting:
         return ReserveOutcome(skipped=True)
     return None
 

@@ -49,21 +49,26 @@ async def commit_in(uow: UnitOfWork, reservation: Reservation, now: datetime) ->
     if not reservation.commit(now):
         return False
     await _save(uow, reservation, expected)
+    entries: list[CustodyEntry] = []
     for share in reservation.shares_by_lot():
         if not await uow.lots.issue(share.lot_id, share.kind, share.quantity):
             raise LedgerInconsistency(f"lot {share.lot_id} has less reserved than reservation needs")
-        entry = CustodyEntry.of(
-            new_id(),
-            CustodyKind.ISSUE,
-            order_holder(reservation.order_id),
-            (share.kind, share.material_code),
-            share.quantity,
-            now,
-            lot_id=share.lot_id,
-            reference=f"reservations/{reservation.reservation_id}",
-            batch_id=reservation.reservation_id,
+        entries.append(
+            CustodyEntry.of(
+                new_id(),
+                CustodyKind.ISSUE,
+                order_holder(reservation.order_id),
+                (share.kind, share.material_code),
+                share.quantity,
+                now,
+                lot_id=share.lot_id,
+                reference=f"reservations/{reservation.reservation_id}",
+                batch_id=reservation.reservation_id,
+            )
         )
-        await record(uow, entry)
+    await uow.custody.add_many(entries)
+    for entry in entries:
+        await uow.emit(CustodyRecorded(entry))
     await uow.emit(ReservationCommitted(reservation))
     return True
 

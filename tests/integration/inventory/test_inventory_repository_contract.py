@@ -19,7 +19,7 @@ from services.inventory.domain.events import AlloyUpserted, LotReceived
 from services.inventory.domain.materials import MaterialKind, Priority
 from services.inventory.domain.reservations import ReservationState
 from services.inventory.entrypoints.codec import encode_event
-from services.inventory.service_layer.ports import CustodyFilter
+from services.inventory.service_layer.ports import CustodyFilter, OrderStanding
 from tests._infra.contract import RepositoryContract, transaction
 from tests.unit.inventory._factories import NOW, alloy, at, entry, held, lot, waiting
 from tests.unit.inventory.fakes import FakeUnitOfWorkFactory
@@ -148,6 +148,34 @@ async def test_reservations_one_active_per_order_versions_and_listing(uows: Any)
     assert [r.reservation_id for r in listed] == ["r-1"]
 
 
+async def test_an_orders_standing_and_its_reservation_for_a_change_in_one_read(uows: Any) -> None:
+    async with uows.write() as uow:
+        await uow.reservations.add(held("r-1", "o-1", ("b", 2_000), ("a", 1_000), minutes=0))
+        await uow.waiting.save(waiting("o-2"))
+        await uow.waiting.close("o-3", "cancelled", NOW)
+    async with uows.read() as uow:
+        assert await uow.reservations.standing("o-1") == OrderStanding("r-1", True, None, False)
+        assert await uow.reservations.standing("o-2") == OrderStanding(None, False, None, True)
+        assert await uow.reservations.standing("o-3") == OrderStanding(None, False, "cancelled", False)
+        assert await uow.reservations.for_order("o-1") == held("r-1", "o-1", ("b", 2_000), ("a", 1_000), minutes=0)
+        assert await uow.reservations.for_order("o-2") is None
+    async with uows.write() as uow:
+        released = await uow.reservations.get("r-1")
+        released.release(at(3), "cancelled")
+        assert await uow.reservations.update(released, expected_version=1)
+    async with uows.read() as uow:  # released: still the order's reservation, not an active one
+        assert await uow.reservations.standing("o-1") == OrderStanding("r-1", False, None, False)
+        assert await uow.reservations.for_order("o-1") == released
+    async with uows.write() as uow:  # a later released one does not hide the active one
+        await uow.reservations.add(held("r-2", "o-1", ("a", 1), minutes=4))
+        newer = held("r-3", "o-1", ("a", 1), minutes=5)
+        newer.release(at(6), "replaced")
+        await uow.reservations.add(newer)
+    async with uows.read() as uow:
+        assert await uow.reservations.standing("o-1") == OrderStanding("r-2", True, None, False)
+        assert await uow.reservations.for_order("o-1") == held("r-2", "o-1", ("a", 1), minutes=4)
+
+
 async def test_waiting_orders_serve_order_shortages_in_serve_order_and_closing(uows: Any) -> None:
     async with uows.write() as uow:
         await uow.waiting.save(waiting("low", Priority.LOW, minutes=0))
@@ -209,6 +237,13 @@ async def test_custody_ledger_newest_first_batches_and_what_an_order_holds(uows:
     with pytest.raises(WriteConflict):
         async with uows.write() as uow:
             await uow.custody.add(entry("e1", ISSUE, "orders/o-9", 1))
+    async with uows.write() as uow:
+        await uow.custody.add_many(
+            [entry("e8", ISSUE, "orders/o-3", 2, batch_id="r-3"), entry("e7", ISSUE, "orders/o-3", 1, batch_id="r-3")]
+        )
+        await uow.custody.add_many([])
+    async with uows.read() as uow:
+        assert [e.entry_id for e in await uow.custody.batch("r-3")] == ["e8", "e7"]  # in the order added
 
 
 async def test_a_unit_of_work_commits_whole_or_nothing_with_its_events(uows: Any) -> None:

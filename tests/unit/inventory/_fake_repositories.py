@@ -22,7 +22,14 @@ from services.inventory.domain.lots import LotSnapshot, MaterialLot
 from services.inventory.domain.materials import MaterialKey, MaterialKind
 from services.inventory.domain.reservations import Reservation, ReservationState
 from services.inventory.domain.waiting import Shortage, WaitingOrder
-from services.inventory.service_layer.ports import BalanceKey, CustodyFilter, LotKey, ReservationKey, ShortageKey
+from services.inventory.service_layer.ports import (
+    BalanceKey,
+    CustodyFilter,
+    LotKey,
+    OrderStanding,
+    ReservationKey,
+    ShortageKey,
+)
 from tests._infra.fakes import FakeTables
 
 __all__ = [
@@ -190,6 +197,18 @@ class FakeReservations(_Repository):
     async def latest_for_order(self, order_id: str) -> Reservation | None:
         return self._latest(order_id)
 
+    async def for_order(self, order_id: str) -> Reservation | None:
+        return await self.active_for_order(order_id) or self._latest(order_id)
+
+    async def standing(self, order_id: str) -> OrderStanding:
+        found = await self.for_order(order_id)
+        return OrderStanding(
+            found.reservation_id if found else None,
+            bool(found and found.active),
+            self._state.closed.get(order_id),
+            order_id in self._state.waiting,
+        )
+
     async def update(self, reservation: Reservation, expected_version: int) -> bool:
         stored = self._state.reservations.get(reservation.reservation_id)
         if stored is None or stored.version != expected_version:
@@ -243,6 +262,10 @@ class FakeCustody(_Repository):
         if any(e.entry_id == entry.entry_id for e in self._state.custody):
             raise WriteConflict(f"duplicate custody entry {entry.entry_id}")
         self._state.custody.append(entry)
+
+    async def add_many(self, entries: Sequence[CustodyEntry]) -> None:
+        for entry in entries:
+            await self.add(entry)
 
     async def get(self, entry_id: str) -> CustodyEntry | None:
         return next((e for e in self._state.custody if e.entry_id == entry_id), None)
