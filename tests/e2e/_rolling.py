@@ -33,8 +33,8 @@ from mes_platform.provision import SERVICES
 from tests._infra.nats import NatsServer
 from tests._infra.ports import LOOPBACK, free_ports
 from tests.e2e.faults._ledger import Ledger, submit_one
-from tests.e2e.faults._procs import AUTH_TOKENS, FAST_MESSAGING, SERVICE_TOKEN, ServiceProcess, base_env
-from tests.e2e.faults._run import CodeCounter
+from tests.e2e.faults._procs import SERVICE_TOKEN, FaultStack, ServiceProcess
+from tests.e2e.faults._run import Clients, CodeCounter
 from tests.e2e.faults._workload import PARENT, PlannedOrder
 
 #: The NOT_SERVING delay of a stopping API process (5 s by default; shorter keeps the test short).
@@ -59,7 +59,7 @@ class RoleStack:
     _serial: itertools.count[int] = field(default_factory=itertools.count)
 
     def __post_init__(self) -> None:
-        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self._faults = FaultStack(self.nats, self.db_urls, self.log_dir, {})
         for service in SERVICES:
             ports = free_ports(3)
             self.ports[service] = ports
@@ -71,25 +71,8 @@ class RoleStack:
         serial = next(self._serial)
         metrics_port = free_ports(1)[0]
         prefix = f"MES_{service.upper()}_"
-        env = base_env()
-        env.update(
-            {
-                "NATS_URL": self.nats.url,
-                "MES_AUTH_TOKENS": AUTH_TOKENS,
-                "MES_DATA_DIR": str(self.log_dir),
-                "MES_PAGE_TOKEN_SECRET": "rolling-page-secret",
-                "LOG_FORMAT": "json",
-                "MES_LOG_LEVEL": "INFO",
-                "MES_SHUTDOWN_DELAY_S": str(SHUTDOWN_DELAY_S),
-                "MES_SHUTDOWN_GRACE_S": "10",
-                prefix + "ROLE": role,
-                prefix + "GRPC_HOST": LOOPBACK,
-                prefix + "GRPC_PORT": str(port),
-                prefix + "METRICS_PORT": str(metrics_port),
-                prefix + "DATABASE_URL": self.db_urls[service],
-            }
-        )
-        env.update({prefix + key: value for key, value in FAST_MESSAGING.items()})
+        env = self._faults.service_env(service, port, metrics_port)  # the fault suite's settings and knobs
+        env.update({"MES_SHUTDOWN_DELAY_S": str(SHUTDOWN_DELAY_S), prefix + "ROLE": role})
         if role == "worker":
             env[prefix + "MIGRATE_ON_START"] = "0"  # the first API process migrated the schema
         log = self.log_dir / f"{service}-{role}-{serial}.log"
@@ -168,11 +151,7 @@ async def served(proc: ServiceProcess, timeout_s: float = 60.0) -> None:
 class Callers:
     """The clients of the burst, over round-robin channels listing every port of each service."""
 
-    orders: OrdersClient
-    inventory: InventoryClient
-    production: ProductionClient
-    channels: list[grpc.aio.Channel]
-    counter: CodeCounter
+    clients: Clients
     #: Reads that failed despite the library's retries, by method and code.
     read_failures: Counter[str] = field(default_factory=Counter)
     reads: int = 0
@@ -182,20 +161,35 @@ class Callers:
         config = ClientConfig(token=SERVICE_TOKEN, deadline_s=10.0, lb_policy="round_robin")
         counter = CodeCounter()
         options = [*config.channel_options(), *_CHANNEL_OPTIONS]
-        channels = {
-            s: grpc.aio.insecure_channel(stack.target(s), options=options, interceptors=[counter]) for s in SERVICES
-        }
-        return cls(
-            OrdersClient(config, channel=channels["orders"]),
-            InventoryClient(config, channel=channels["inventory"]),
-            ProductionClient(config, channel=channels["production"]),
-            list(channels.values()),
-            counter,
+        orders, inventory, production = (
+            grpc.aio.insecure_channel(stack.target(service), options=options, interceptors=[counter])
+            for service in SERVICES
         )
+        made = (
+            OrdersClient(config, channel=orders),
+            InventoryClient(config, channel=inventory),
+            ProductionClient(config, channel=production),
+        )
+        return cls(Clients(*made, [orders, inventory, production], counter))
+
+    @property
+    def orders(self) -> OrdersClient:
+        return self.clients.orders
+
+    @property
+    def inventory(self) -> InventoryClient:
+        return self.clients.inventory
+
+    @property
+    def production(self) -> ProductionClient:
+        return self.clients.production
+
+    @property
+    def counter(self) -> CodeCounter:
+        return self.clients.counter
 
     async def close(self) -> None:
-        for channel in self.channels:
-            await channel.close()
+        await self.clients.close()
 
     async def read(self, name: str, call: Callable[[], Awaitable[object]]) -> None:
         self.reads += 1
