@@ -1,13 +1,16 @@
 """``python -m graphql_facade``: serve the facade with uvicorn (httptools, uvloop when available).
 
 Host and port come from ``MES_FACADE_HOST``/``MES_FACADE_PORT`` (default 127.0.0.1:8180).
-SIGTERM/SIGINT stop it gracefully: new connections are refused, open requests finish within
-``MES_FACADE_SHUTDOWN_GRACE_S``, the lifespan closes channels, caches and NATS; exit code 0.
+Once started, the heap of the start-up is frozen out of the garbage collector's generations and
+young collections run less often (``_settle_heap``). SIGTERM/SIGINT stop it gracefully: new
+connections are refused, open requests finish within ``MES_FACADE_SHUTDOWN_GRACE_S``, the lifespan
+closes channels, caches and NATS; exit code 0.
 """
 
 from __future__ import annotations
 
 import contextlib
+import gc
 import importlib.util
 import signal
 import threading
@@ -20,6 +23,17 @@ from graphql_facade.config import FacadeSettings
 from mes_platform.telemetry.logs import configure_logging, get_logger
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
+#: Young-generation collections every 10,000 allocations instead of 700: a dashboard request allocates
+#: tens of thousands of short-lived objects, and most of what a collection would walk is long-lived.
+_GC_THRESHOLD = (10_000, 50, 100)
+
+
+def _settle_heap(facade: object) -> None:
+    """Once started: what exists now (schemas, plans' registry, channels) lives as long as the process,
+    so it leaves the collector's generations (``gc.freeze``) and full collections stop walking it."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*_GC_THRESHOLD)
 
 
 class _Server(uvicorn.Server):
@@ -43,7 +57,7 @@ def main() -> None:
     configure_logging("graphql_facade", settings.log_level, json=settings.log_json)
     loop = "uvloop" if importlib.util.find_spec("uvloop") is not None else "asyncio"
     config = uvicorn.Config(
-        create_app(settings),
+        create_app(settings, on_start=_settle_heap),
         host=settings.host,
         port=settings.port,
         http="httptools",

@@ -23,13 +23,15 @@ from graphql_facade.strawberry_internals import graphql_schema, validate
 if TYPE_CHECKING:
     from strawberry import Schema
 
-__all__ = ["DocumentCache", "DocumentCaching"]
+__all__ = ["DocumentCache", "DocumentCaching", "Lru"]
 
 K = TypeVar("K")
 V = TypeVar("V")
 
 
-class _Lru(Generic[K, V]):
+class Lru(Generic[K, V]):
+    """A bounded mapping that forgets the least recently used entry."""
+
     def __init__(self, maxsize: int) -> None:
         self._maxsize = max(1, maxsize)
         self._items: OrderedDict[K, V] = OrderedDict()
@@ -61,8 +63,8 @@ class DocumentCache:
         if not introspection:
             rules.append(NoSchemaIntrospectionCustomRule)
         self._rules = tuple(rules)
-        self._parsed: _Lru[str, DocumentNode] = _Lru(maxsize)
-        self._validated: _Lru[str, tuple[GraphQLError, ...]] = _Lru(maxsize)
+        self._parsed: Lru[str, DocumentNode] = Lru(maxsize)
+        self._validated: Lru[str, tuple[GraphQLError, ...]] = Lru(maxsize)
 
     def parse(self, query: str) -> DocumentNode:
         """The document of ``query``; raises ``GraphQLSyntaxError`` (not cached)."""

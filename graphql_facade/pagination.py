@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from graphql_facade.errors import ErrorCode, FacadeError
@@ -30,15 +30,28 @@ _MAX_FETCHES = 50
 Fetch = Callable[[str, int], Awaitable[tuple[Sequence[T], str]]]
 
 
-@dataclass(frozen=True)
 class Page(Generic[T]):
-    items: list[T]
-    cursors: list[str]
-    has_next: bool
+    """Items and where each one is: ``marks[i]`` is the (page token, skip) of the cursor of item ``i``.
+
+    Cursors are encoded when asked for (a page read through ``nodes`` needs none of them).
+    """
+
+    def __init__(self, items: list[T], marks: list[tuple[str, int]], has_next: bool) -> None:
+        self.items = items
+        self.marks = marks
+        self.has_next = has_next
+
+    @functools.cached_property
+    def cursors(self) -> list[str]:
+        return [encode_cursor(token, skip) for token, skip in self.marks]
+
+    @property
+    def start_cursor(self) -> str | None:
+        return encode_cursor(*self.marks[0]) if self.marks else None
 
     @property
     def end_cursor(self) -> str | None:
-        return self.cursors[-1] if self.cursors else None
+        return encode_cursor(*self.marks[-1]) if self.marks else None
 
 
 def _bad(argument: str, description: str) -> FacadeError:
@@ -83,7 +96,7 @@ async def fetch_page(fetch: Fetch[T], first: int, after: str | None) -> Page[T]:
     check_first(first)
     token, skip = decode_cursor(after) if after else ("", 0)
     items: list[T] = []
-    cursors: list[str] = []
+    marks: list[tuple[str, int]] = []
     has_next = False
     for _ in range(_MAX_FETCHES):
         wanted = first - len(items)
@@ -92,7 +105,7 @@ async def fetch_page(fetch: Fetch[T], first: int, after: str | None) -> Page[T]:
         for offset, item in enumerate(window):
             position = skip + offset + 1
             at_end = position == len(batch) and next_token
-            cursors.append(encode_cursor(next_token, 0) if at_end else encode_cursor(token, position))
+            marks.append((next_token, 0) if at_end else (token, position))
             items.append(item)
         rest_on_page = len(batch) > skip + len(window)
         if len(items) >= first or not next_token:
@@ -105,4 +118,4 @@ async def fetch_page(fetch: Fetch[T], first: int, after: str | None) -> Page[T]:
         token = next_token
     else:
         has_next = True  # a service answering empty pages with tokens: stop, the client may go on
-    return Page(items=items, cursors=cursors, has_next=has_next)
+    return Page(items, marks, has_next)

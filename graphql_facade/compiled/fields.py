@@ -74,8 +74,17 @@ def loaded(loader: Callable[[RequestContext], Any], key: Callable[[Any], Any]) -
     """One ``loader.load(key(source))`` per source, all issued before the loader dispatches."""
 
     async def load(context: RequestContext, sources: Sequence[Any], args: Args) -> list[Any]:
+        keys = [key(source) for source in sources]
+        distinct = list(dict.fromkeys(keys))  # the loader would answer a repeated key from its cache
         found = loader(context)
-        return await asyncio.gather(*[found.load(key(source)) for source in sources], return_exceptions=True)
+        futures = [found.load(k) for k in distinct]
+        results: dict[Any, Any] = {}
+        for k, future in zip(distinct, futures, strict=True):
+            try:  # all resolve together when the batch returns: one wait, then done futures
+                results[k] = await future
+            except Exception as error:
+                results[k] = error
+        return [results[k] for k in keys]
 
     return Batch(load)
 

@@ -86,6 +86,29 @@ class FieldPlan:
     item_own: int | None = None
 
 
+Rows = Callable[[list[list[Any]], int], list[Any]]
+
+
+def row_builder(keys: tuple[str, ...]) -> Rows:
+    """``build(columns, n)``: the ``n`` result objects of one column per key, as one comprehension of
+    dict displays (keys are GraphQL names, so they are safe to write into the generated source)."""
+    if not keys:
+        return lambda columns, n: [{} for _ in range(n)]
+    if not all(key.isidentifier() and key.isascii() for key in keys):  # pragma: no cover - the parser's names
+        raise Unsupported("response keys")
+    columns = ", ".join(f"c{i}" for i in range(len(keys)))
+    values = ", ".join(f"v{i}" for i in range(len(keys)))
+    display = ", ".join(f"{key!r}: v{i}" for i, key in enumerate(keys))
+    source = (
+        f"def build(columns, n):\n    {columns}, = columns\n"
+        f"    return [{{{display}}} for {values}, in zip({columns})]\n"
+    )
+    namespace: dict[str, Any] = {}
+    exec(source, namespace)  # generated from validated GraphQL names only
+    build: Rows = namespace["build"]
+    return build
+
+
 @dataclass(slots=True, eq=False)
 class SelectionPlan:
     type_name: str
@@ -93,6 +116,7 @@ class SelectionPlan:
     keys: tuple[str, ...] = ()
     #: some field is an object or a list of objects (its cost may be non-zero)
     composite: bool = False
+    build: Rows = field(default=lambda columns, n: [{} for _ in range(n)])
 
 
 @dataclass(slots=True, eq=False)
@@ -213,6 +237,7 @@ class _Compiler:
             plans,
             tuple(p.key for p in plans),
             composite=any(not p.leaf for p in plans),
+            build=row_builder(tuple(p.key for p in plans)),
         )
 
     def field(self, plan: FieldPlan, parent: GraphQLObjectType, details: list[FieldDetails]) -> None:

@@ -201,11 +201,7 @@ class Runner:
             await waits[0]
         elif waits:
             await asyncio.gather(*waits)
-        rows: list[Any] = (
-            [dict(zip(selection.keys, row, strict=True)) for row in zip(*columns, strict=True)]
-            if columns
-            else [{} for _ in range(n)]  # every field skipped
-        )
+        rows: list[Any] = selection.build(columns, n)
         if not failing:
             return rows, costs, False
         for index in sorted(failing):
@@ -217,9 +213,11 @@ class Runner:
     def _leaves(self, plan: FieldPlan, sources: Sequence[Any], level: _Level) -> tuple[list[Any], bool]:
         get = plan.get
         assert get is not None
+        raised = False
         try:
             column = [get(source) for source in sources]
         except Exception:
+            raised = True
             column = []
             for source in sources:
                 try:
@@ -227,8 +225,9 @@ class Runner:
                 except Exception as raw:
                     column.append(_Raised(raw))
         if plan.int_check and column and not self._ints_fit(column):
+            raised = True
             column = [_Raised(_int_error(v)) if _is_int_out(v) else v for v in column]
-        if (plan.non_null and None in column) or any(isinstance(v, _Raised) for v in column):
+        if raised or (plan.non_null and None in column):
             return self._settle_leaves(plan, column, level)
         return column, False
 

@@ -11,13 +11,16 @@ their :class:`~graphql_facade.limits.LimitError`.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Collection
 from dataclasses import dataclass
 
+import orjson
 from graphql import DocumentNode, GraphQLSchema, GraphQLSyntaxError, OperationType, get_operation_ast
 from strawberry.types.graphql import OperationType as StrawberryOperationType
 
 from graphql_facade.auth import Viewer
+from graphql_facade.documents import Lru
 from graphql_facade.errors import ErrorCode, FacadeError, format_errors, syntax_error
 from graphql_facade.limits import (
     LimitGuard,
@@ -71,10 +74,14 @@ def _invalid(errors: list[dict[str, object]]) -> Outcome:
 
 
 class Prepare:
-    def __init__(self, apq: QueryStore, guard: LimitGuard, schemas: Schemas) -> None:
+    def __init__(self, apq: QueryStore, guard: LimitGuard, schemas: Schemas, *, memo_size: int = 4096) -> None:
         self._apq = apq
         self._guard = guard
         self._schemas = schemas
+        #: documents that passed the token, depth and alias checks under some limits
+        self._passed: Lru[tuple[str, str | None, Limits], bool] = Lru(memo_size)
+        #: requested costs by document, operation, limits and variables
+        self._prices: Lru[tuple[str, str | None, Limits, bytes], int] = Lru(memo_size)
 
     async def identify(self, op: Operation) -> Source:
         """The text and id of the document (persisted queries registered or resolved, except hash-only ones)."""
@@ -95,7 +102,10 @@ class Prepare:
         query = source.query
         if query is None:
             query = await resolve_persisted_query(self._apq, op.query, op.extensions)
-        self._guard.check_query(query, limits)
+        passed = (source.document_id, op.operation_name, limits)
+        known = self._passed.get(passed) is not None  # tokens, depth and aliases already checked
+        if not known:
+            self._guard.check_query(query, limits)
         schema, documents = self._schemas.for_audience(viewer.audience)
         try:
             document = documents.parse(query)
@@ -109,7 +119,8 @@ class Prepare:
                 else "Provide `operationName` to pick one of the operations in the document."
             )
             return _invalid([bad_request(message).to_dict()])
-        check_document(document, limits, op.operation_name)  # depth and aliases, before validation walks it
+        if not known:
+            check_document(document, limits, op.operation_name)  # depth and aliases, before validation walks it
         if operation.operation is OperationType.SUBSCRIPTION:
             raise bad_request("Subscriptions are served over WebSocket (graphql-transport-ws) on this path.")
         kind = operation.operation.value
@@ -118,5 +129,25 @@ class Prepare:
         errors = documents.validate(query, document)
         if errors:
             return _invalid(format_errors(list(errors)))
-        priced = self._guard.price(limits, Priced(documents.graphql, document, op.variables, op.operation_name))
-        return Prepared(query, schema, kind, priced)
+        if not known:
+            self._passed.put(passed, True)
+        return Prepared(
+            query,
+            schema,
+            kind,
+            self._price(limits, Priced(documents.graphql, document, op.variables, op.operation_name), source),
+        )
+
+    def _price(self, limits: Limits, operation: Priced, source: Source) -> Priced:
+        """The requested cost, computed once per document, operation, limits and variables."""
+        try:
+            variables = orjson.dumps(operation.variables, option=orjson.OPT_SORT_KEYS) if operation.variables else b""
+        except TypeError:  # not plain JSON (integers beyond 64 bits): not cached
+            return self._guard.price(limits, operation)
+        key = (source.document_id, operation.operation_name, limits, variables)
+        requested = self._prices.get(key)
+        if requested is None:
+            priced = self._guard.price(limits, operation)
+            self._prices.put(key, priced.requested)
+            return priced
+        return dataclasses.replace(operation, requested=requested)

@@ -73,7 +73,7 @@ def connection(page: Page[T], convert: Callable[[T], N]) -> Connection[N]:
         page_info=PageInfo(
             has_next_page=page.has_next,
             end_cursor=page.end_cursor,
-            start_cursor=page.cursors[0] if page.cursors else None,
+            start_cursor=page.start_cursor,
         ),
     )
 
