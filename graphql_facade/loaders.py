@@ -2,12 +2,15 @@
 
 A dashboard page therefore costs the same number of backend calls whatever its size:
 orders of a page are one ``BatchGetOrders``, their work orders one ``ListWorkOrders``
-(``order_ids``; pages of 100 followed), the operations of all those work orders one
-``BatchGetOperations`` (names from each work order's routing snapshot), reservations one
-``ListReservations`` (``order_ids``), styles one ``BatchGetStyles`` and alloys one
-``BatchGetAlloys`` (both behind the reference cache), work-center stats one
-``ListWorkCenterStats``. Partner-scoped loaders pass the partner, so the orders service
-answers another partner's order as missing.
+(``order_ids``), the operations of all those work orders one ``ListOperations``
+(``work_order_ids``), reservations one ``ListReservations`` (``order_ids``) - lists filtered
+by ids answer pages of up to 1000, followed when there are more - styles one
+``BatchGetStyles`` and alloys one ``BatchGetAlloys`` (both behind the reference cache),
+work-center stats one ``ListWorkCenterStats``. Partner-scoped loaders pass the partner, so
+the orders service answers another partner's order as missing.
+
+Work orders are read with a ``read_mask`` of the fields the schema can show: never their
+routing snapshots, which production then neither reads nor decodes.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import TypeVar
 
+from google.protobuf import field_mask_pb2
 from google.protobuf.message import Message
 from strawberry.dataloader import DataLoader
 
@@ -26,14 +30,21 @@ from mes.inventory.v1 import inventory_pb2 as inv
 from mes.orders.v1 import orders_pb2 as ords
 from mes.production.v1 import production_pb2 as prod
 
-__all__ = ["Loaders", "OperationsKey", "WorkCenterDirectory", "list_all"]
+__all__ = ["WORK_ORDER_MASK", "Loaders", "OperationsKey", "WorkCenterDirectory", "list_all"]
 
 T = TypeVar("T")
 R = TypeVar("R", bound=Message)
 M = TypeVar("M", bound=Message)
 _BATCH_MAX = 1000
 _PAGE = 100
+#: Page size of the lists filtered by ids (work orders of orders, operations of work orders,
+#: reservations of orders): the services answer up to 1000 there.
+_ID_PAGE = 1000
 _MAX_PAGES = 200
+#: Every field of a work order the schema can show: all but the routing snapshot.
+WORK_ORDER_MASK = field_mask_pb2.FieldMask(
+    paths=[f.name for f in prod.WorkOrder.DESCRIPTOR.fields if f.name != "routing_snapshot"]
+)
 #: (work order id, sequences of its routing snapshot)
 OperationsKey = tuple[str, tuple[int, ...]]
 
@@ -180,7 +191,9 @@ class Loaders:
     async def _work_orders_by_order(self, order_ids: list[str]) -> list[list[prod.WorkOrder]]:
         work_orders = await list_all(
             lambda token: self._backend.production.list_work_orders(
-                prod.ListWorkOrdersRequest(order_ids=order_ids, page_size=_PAGE, page_token=token)
+                prod.ListWorkOrdersRequest(
+                    order_ids=order_ids, page_size=_ID_PAGE, page_token=token, read_mask=WORK_ORDER_MASK
+                )
             ),
             lambda response: response.work_orders,
         )
@@ -190,7 +203,9 @@ class Loaders:
         return [sorted(grouped.get(i, []), key=lambda w: (w.line_number, w.work_order_id)) for i in order_ids]
 
     async def _work_orders(self, ids: list[str]) -> list[prod.WorkOrder | None]:
-        request = prod.BatchGetWorkOrdersRequest(names=[f"workOrders/{i}" for i in ids], allow_missing=True)
+        request = prod.BatchGetWorkOrdersRequest(
+            names=[f"workOrders/{i}" for i in ids], allow_missing=True, read_mask=WORK_ORDER_MASK
+        )
         by_id = {
             wo.work_order_id: wo for wo in (await self._backend.production.batch_get_work_orders(request)).work_orders
         }
@@ -198,24 +213,25 @@ class Loaders:
 
     async def _operations(self, keys: list[OperationsKey]) -> list[list[prod.Operation]]:
         names = [f"workOrders/{wo}/operations/{seq}" for wo, seqs in keys for seq in seqs]
-        unknown = [wo for wo, seqs in keys if not seqs]  # no routing snapshot: list them instead
+        unknown = [wo for wo, seqs in keys if not seqs]  # snapshots are not read: list their operations
         operations: list[prod.Operation] = []
         for chunk in _chunks(names, _BATCH_MAX):
             request = prod.BatchGetOperationsRequest(names=list(chunk), allow_missing=True)
             operations.extend((await self._backend.production.batch_get_operations(request)).operations)
-        if unknown:
-            operations.extend(
-                await list_all(
-                    lambda token: self._backend.production.list_operations(
-                        prod.ListOperationsRequest(work_order_ids=unknown, page_size=_PAGE, page_token=token)
-                    ),
-                    lambda response: response.operations,
-                )
-            )
+        for ids in _chunks(unknown, _BATCH_MAX):
+            operations.extend(await self._operations_of(list(ids)))
         grouped: dict[str, list[prod.Operation]] = defaultdict(list)
         for op in operations:
             grouped[op.work_order_id].append(op)
         return [sorted(grouped.get(wo, []), key=lambda o: o.sequence) for wo, _ in keys]
+
+    async def _operations_of(self, work_order_ids: list[str]) -> list[prod.Operation]:
+        return await list_all(
+            lambda token: self._backend.production.list_operations(
+                prod.ListOperationsRequest(work_order_ids=work_order_ids, page_size=_ID_PAGE, page_token=token)
+            ),
+            lambda response: response.operations,
+        )
 
     async def _stats(self, codes: list[str]) -> list[prod.WorkCenterStats | None]:
         request = prod.ListWorkCenterStatsRequest(
@@ -230,7 +246,7 @@ class Loaders:
     async def _reservations_by_order(self, order_ids: list[str]) -> list[list[inv.Reservation]]:
         reservations = await list_all(
             lambda token: self._backend.inventory.list_reservations(
-                inv.ListReservationsRequest(order_ids=order_ids, page_size=_PAGE, page_token=token)
+                inv.ListReservationsRequest(order_ids=order_ids, page_size=_ID_PAGE, page_token=token)
             ),
             lambda response: response.reservations,
         )

@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import grpc
+from google.protobuf.field_mask_pb2 import FieldMask
 from google.protobuf.message import Message
 
 from clients import (
@@ -39,12 +40,25 @@ from mes.production.v1 import production_pb2 as prod
 T = TypeVar("T")
 ROUTING = ("CASTING", "FILING", "POLISHING", "QC", "PACKING")
 MAX_PAGE = 100
+MAX_ID_PAGE = 1000
+
+
+def _masked(work_order: prod.WorkOrder, mask: FieldMask) -> prod.WorkOrder:
+    """The work order with only the fields of a read mask (all of them without one)."""
+    if not mask.paths:
+        return work_order
+    kept = prod.WorkOrder()
+    mask.MergeMessage(work_order, kept)
+    return kept
+
+
 SERVICE_TOKEN = "facade-service-token"
 Metadata = tuple[tuple[str, str], ...]
 
 
-def _page(items: Sequence[T], size: int, token: str) -> tuple[list[T], str]:
-    size = MAX_PAGE if size <= 0 else min(size, MAX_PAGE)
+def _page(items: Sequence[T], size: int, token: str, *, maximum: int = MAX_PAGE) -> tuple[list[T], str]:
+    """A page as the services cut it (lists filtered by ids take ``maximum=MAX_ID_PAGE``)."""
+    size = MAX_PAGE if size <= 0 else min(size, maximum)
     start = int(token) if token else 0
     chunk = list(items[start : start + size])
     end = start + len(chunk)
@@ -399,12 +413,16 @@ class FakeBackend(MesClients):
     async def list_work_orders(self, request: prod.ListWorkOrdersRequest) -> prod.ListWorkOrdersResponse:
         wanted = set(request.order_ids)
         items = [wo for wo in self.work_orders.values() if not wanted or wo.order_id in wanted]
-        page, token = _page(items, request.page_size, request.page_token)
-        return prod.ListWorkOrdersResponse(work_orders=page, next_page_token=token)
+        maximum = MAX_ID_PAGE if wanted else MAX_PAGE
+        page, token = _page(items, request.page_size, request.page_token, maximum=maximum)
+        return prod.ListWorkOrdersResponse(
+            work_orders=[_masked(wo, request.read_mask) for wo in page], next_page_token=token
+        )
 
     async def batch_get_work_orders(self, request: prod.BatchGetWorkOrdersRequest) -> prod.BatchGetWorkOrdersResponse:
         ids = [n.removeprefix("workOrders/") for n in request.names]
-        return prod.BatchGetWorkOrdersResponse(work_orders=[self.work_orders[i] for i in ids if i in self.work_orders])
+        found = [_masked(self.work_orders[i], request.read_mask) for i in ids if i in self.work_orders]
+        return prod.BatchGetWorkOrdersResponse(work_orders=found)
 
     async def batch_get_operations(self, request: prod.BatchGetOperationsRequest) -> prod.BatchGetOperationsResponse:
         if len(request.names) > 1000:
@@ -421,7 +439,8 @@ class FakeBackend(MesClients):
             items = [o for o in items if o.work_order_id in set(request.work_order_ids)]
         if request.statuses:
             items = [o for o in items if o.status in set(request.statuses)]
-        page, token = _page(items, request.page_size, request.page_token)
+        maximum = MAX_ID_PAGE if request.work_order_ids else MAX_PAGE
+        page, token = _page(items, request.page_size, request.page_token, maximum=maximum)
         return prod.ListOperationsResponse(operations=page, next_page_token=token)
 
     async def summarize_metal_loss(self, request: prod.SummarizeMetalLossRequest) -> prod.SummarizeMetalLossResponse:
@@ -489,7 +508,8 @@ class FakeBackend(MesClients):
     async def list_reservations(self, request: inv.ListReservationsRequest) -> inv.ListReservationsResponse:
         wanted = set(request.order_ids)
         items = [r for r in self.reservations.values() if not wanted or r.order_id in wanted]
-        page, token = _page(items, request.page_size, request.page_token)
+        maximum = MAX_ID_PAGE if wanted else MAX_PAGE
+        page, token = _page(items, request.page_size, request.page_token, maximum=maximum)
         return inv.ListReservationsResponse(reservations=page, next_page_token=token)
 
     async def receive_lot(self, request: inv.ReceiveLotRequest) -> inv.ReceiveLotResponse:

@@ -47,7 +47,7 @@ async def test_dashboard_calls_are_one_per_rpc(size: int) -> None:
             "ListOrders": 1,
             "CountOrders": 1,
             "ListWorkOrders": 1,
-            "BatchGetOperations": 1,
+            "ListOperations": 1,
             "ListReservations": 1,
             "BatchGetStyles": 1,
             "BatchGetAlloys": 1,
