@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.production.adapters import tables as t
@@ -23,6 +23,13 @@ from services.production.domain.styles import Style, StyleCategory
 __all__ = ["SqlOperatorRepository", "SqlStyleRepository", "SqlWorkCenterRepository"]
 
 _OPERATOR_MUTABLE = ("display_name", "role", "active", "update_time")
+#: Reads of every order's release (the saga's path), built once and bound per call.
+_STYLES_BY_SKU = select(t.styles).where(t.styles.c.sku.in_(bindparam("skus", expanding=True)))
+_CENTERS_OF_TYPES = (
+    select(t.work_centers)
+    .where(t.work_centers.c.work_center_type.in_(bindparam("types", expanding=True)))
+    .order_by(t.work_centers.c.code)
+)
 
 
 def _style(row: Any) -> Style:
@@ -46,7 +53,7 @@ class SqlStyleRepository:
     async def get_many(self, skus: Collection[str]) -> dict[str, Style]:
         if not skus:
             return {}
-        rows = await self._s.execute(select(t.styles).where(t.styles.c.sku.in_(list(skus))))
+        rows = await self._s.execute(_STYLES_BY_SKU, {"skus": list(skus)})
         return {row.sku: _style(row) for row in rows}
 
     async def list_page(self, after: str | None, limit: int) -> list[Style]:
@@ -115,12 +122,7 @@ class SqlWorkCenterRepository:
     async def of_types(self, types: Collection[str]) -> list[WorkCenter]:
         if not types:
             return []
-        query = (
-            select(t.work_centers)
-            .where(t.work_centers.c.work_center_type.in_(list(types)))
-            .order_by(t.work_centers.c.code)
-        )
-        return [from_row(WorkCenter, row) for row in await self._s.execute(query)]
+        return [from_row(WorkCenter, row) for row in await self._s.execute(_CENTERS_OF_TYPES, {"types": list(types)})]
 
     async def add(self, center: WorkCenter) -> None:
         await self._s.execute(

@@ -6,7 +6,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, func, insert, select, update
+from sqlalchemy import bindparam, case, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mes_platform.keyset import keyset_after
@@ -45,6 +45,13 @@ _OPERATION_FIXED = (
     "create_time",
 )
 _ATTEMPT_KEY = ("work_order_id", "sequence", "attempt")
+#: Statements of every order's release (the saga's path), built once and bound per call.
+_INSERT = insert(_op)
+_OPEN_LOAD = (
+    select(_op.c.work_center, func.count())
+    .where(_op.c.work_center.in_(bindparam("codes", expanding=True)), _op.c.status.in_(_OPEN))
+    .group_by(_op.c.work_center)
+)
 #: The columns of a read, in the order of the fields of ``OperationView``.
 _RECORD = tuple(_op.c.created_at if name == "create_time" else _op.c[name] for name in OperationView._fields)
 
@@ -130,7 +137,7 @@ class SqlOperationRepository:
         if not operations:
             return
         rows = [to_values(op, (*_OPERATION_FIXED, *OPERATION_PROGRESS)) for op in operations]
-        await self._s.execute(insert(_op), rows)
+        await self._s.execute(_INSERT, rows)
 
     async def update(self, operation: Operation) -> None:
         operation.version = await update_versioned(
@@ -144,12 +151,7 @@ class SqlOperationRepository:
     async def open_load(self, codes: Collection[str]) -> dict[str, int]:
         if not codes:
             return {}
-        query = (
-            select(_op.c.work_center, func.count())
-            .where(_op.c.work_center.in_(list(codes)), _op.c.status.in_(_OPEN))
-            .group_by(_op.c.work_center)
-        )
-        return {code: int(n) for code, n in await self._s.execute(query)}
+        return {code: int(n) for code, n in await self._s.execute(_OPEN_LOAD, {"codes": list(codes)})}
 
     async def count_in_progress(self, work_center: str) -> int:
         query = select(func.count()).where(

@@ -7,9 +7,11 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, insert, null, select
+from sqlalchemy import ColumnElement, bindparam, insert, null, select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mes_kernel.errors import Conflict
 from mes_platform.keyset import keyset_after
 from services.production.adapters import tables as t
 from services.production.adapters.rows import (
@@ -123,13 +125,11 @@ class SqlWorkOrderRepository:
         return [WorkOrderView(*row) for row in await self._s.execute(query)]
 
     async def add(self, work_order: WorkOrder) -> None:
-        await self._s.execute(
-            insert(_wo).values(
-                **to_values(work_order, _WORK_ORDER_FIXED),
-                routing_snapshot=records_to_json(work_order.routing_snapshot),
-                **_mutable(work_order),
-            )
-        )
+        await self.add_all([work_order])
+
+    async def add_all(self, work_orders: Sequence[WorkOrder]) -> None:
+        if work_orders:
+            await self._s.execute(_INSERT_WORK_ORDER, [_insert_values(wo) for wo in work_orders])
 
     async def update(self, work_order: WorkOrder) -> None:
         """Status and metal only: everything else, the routing snapshot included, is immutable."""
@@ -142,37 +142,51 @@ def _spec(row: Any) -> OrderSpec:
     return from_row(OrderSpec, row, lines=lines_from_json(row.lines), status=OrderSpecStatus(row.status))
 
 
+_spec_c = t.order_specs.c
+#: The statements of the saga's path (run for every order), built once and bound per call.
+_GET_SPEC = select(t.order_specs).where(_spec_c.order_id == bindparam("order_id"))
+_LOCK_SPEC = _GET_SPEC.with_for_update()
+_INSERT_SPEC = insert(t.order_specs)
+_UPDATE_SPEC = (
+    update(t.order_specs)
+    .where(_spec_c.order_id == bindparam("id"), _spec_c.version == bindparam("expected"))
+    .values(status=bindparam("new_status"), updated_at=bindparam("new_time"), version=bindparam("new_version"))
+)
+_INSERT_WORK_ORDER = insert(_wo)
+
+
+def _insert_values(work_order: WorkOrder) -> dict[str, Any]:
+    return {
+        **to_values(work_order, _WORK_ORDER_FIXED),
+        "routing_snapshot": records_to_json(work_order.routing_snapshot),
+        **_mutable(work_order),
+    }
+
+
 class SqlOrderSpecRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._s = session
 
     async def get(self, order_id: str, *, for_update: bool = False) -> OrderSpec | None:
-        query = select(t.order_specs).where(t.order_specs.c.order_id == order_id)
-        if for_update:
-            query = query.with_for_update()
-        row = (await self._s.execute(query)).first()
-        return (
-            from_row(OrderSpec, row, lines=lines_from_json(row.lines), status=OrderSpecStatus(row.status))
-            if row
-            else None
-        )
+        query = _LOCK_SPEC if for_update else _GET_SPEC
+        row = (await self._s.execute(query, {"order_id": order_id})).first()
+        return _spec(row) if row else None
 
     async def add(self, spec: OrderSpec) -> None:
-        await self._s.execute(
-            insert(t.order_specs).values(
-                **to_values(
-                    spec, ("order_id", "priority", "submit_time", "status", "version", "create_time", "update_time")
-                ),
-                lines=records_to_json(spec.lines),
-            )
-        )
+        values = to_values(spec, _SPEC_COLUMNS)
+        await self._s.execute(_INSERT_SPEC, {**values, "lines": records_to_json(spec.lines)})
 
     async def update(self, spec: OrderSpec) -> None:
-        """Only the status moves; the lines a spec was submitted with never change."""
-        spec.version = await update_versioned(
-            self._s,
-            t.order_specs,
-            [t.order_specs.c.order_id == spec.order_id],
-            spec.version,
-            to_values(spec, ("status", "update_time")),
-        )
+        """Only the status moves; the lines a spec was submitted with never change. A spec
+        changed meanwhile: ABORTED (VERSION_CONFLICT), retried by the unit of work."""
+        values = {
+            "id": spec.order_id,
+            "expected": spec.version,
+            "new_status": str(spec.status),
+            "new_time": spec.update_time,
+            "new_version": spec.version + 1,
+        }
+        result = await self._s.execute(_UPDATE_SPEC, values)
+        if not isinstance(result, CursorResult) or result.rowcount != 1:
+            raise Conflict("order_specs row changed concurrently; retry")
+        spec.version += 1

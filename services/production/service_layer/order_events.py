@@ -81,17 +81,23 @@ class OrderEventHandlers(UseCases):
         now = self._deps.clock()
 
         async def tx(uow: UnitOfWork) -> list[WorkOrder]:
+            spec = await uow.order_specs.get(order_id, for_update=True)
+            if spec is not None and spec.status is OrderSpecStatus.PENDING:  # the usual case: release
+                return await create_and_release(
+                    uow,
+                    order_id=order_id,
+                    priority=spec.priority,
+                    lines=spec.lines,
+                    now=now,
+                    new_id=self._new_id,
+                    pending=spec,
+                )
             existing = await uow.work_orders.for_order(order_id)
             if existing:
                 return existing
-            spec = await uow.order_specs.get(order_id)
             if spec is None or spec.status is OrderSpecStatus.FAILED:
                 raise NotFound(f"no line specs for order {order_id}", metadata={"order_id": order_id})
-            if spec.status is OrderSpecStatus.CANCELLED:
-                return []
-            return await create_and_release(
-                uow, order_id=order_id, priority=spec.priority, lines=spec.lines, now=now, new_id=self._new_id
-            )
+            return []  # cancelled before its reservation
 
         return await self._write(tx)
 

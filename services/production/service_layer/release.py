@@ -32,14 +32,20 @@ async def create_and_release(
     lines: Sequence[LineSpec],
     now: datetime,
     new_id: IdFactory,
+    pending: OrderSpec | None = None,
 ) -> list[WorkOrder]:
-    """One released work order per line; a second call returns the first call's work orders."""
-    existing = await uow.work_orders.for_order(order_id)
-    if existing:
-        return existing
-    spec = await uow.order_specs.get(order_id, for_update=True)
-    if spec is not None and spec.status is OrderSpecStatus.CANCELLED:
-        raise FailedPrecondition(f"order {order_id} was cancelled", metadata={"order_id": order_id})
+    """One released work order per line; a second call returns the first call's work orders.
+
+    ``pending``: the order's PENDING spec, read locked by the caller (then the order has no
+    work orders yet: they are created with the spec's RELEASE, in one transaction)."""
+    spec = pending
+    if spec is None or spec.status is not OrderSpecStatus.PENDING:
+        existing = await uow.work_orders.for_order(order_id)
+        if existing:
+            return existing
+        spec = await uow.order_specs.get(order_id, for_update=True)
+        if spec is not None and spec.status is OrderSpecStatus.CANCELLED:
+            raise FailedPrecondition(f"order {order_id} was cancelled", metadata={"order_id": order_id})
     styles = await uow.styles.get_many({line.style_code for line in lines})
     unknown_styles(lines, styles)
     types = {step.work_center_type for style in styles.values() for step in style.routing}
@@ -58,9 +64,9 @@ async def create_and_release(
             picker=picker,
             now=now,
         )
-        await uow.work_orders.add(work_order)
         work_orders.append(work_order)
         operations.extend(ops)
+    await uow.work_orders.add_all(work_orders)
     await uow.operations.add_all(operations)
     if spec is None:
         await uow.order_specs.add(OrderSpec(order_id, priority, tuple(lines), None, OrderSpecStatus.RELEASED, now, now))

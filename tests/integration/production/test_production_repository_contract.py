@@ -118,10 +118,12 @@ async def test_work_centers_and_operators(uows: Any) -> None:
 
 async def test_work_orders_list_oldest_first_and_change_only_status_and_metal(uows: Any) -> None:
     async with uows.write() as uow:
-        await uow.work_orders.add(work_order("wo-b2", "ORD-B", 2, minutes=1))
-        await uow.work_orders.add(work_order("wo-b1", "ORD-B", 1, minutes=1))
+        await uow.work_orders.add_all(
+            [work_order("wo-b2", "ORD-B", 2, minutes=1), work_order("wo-b1", "ORD-B", 1, minutes=1)]
+        )
         await uow.work_orders.add(work_order("wo-a1", "ORD-A", 1, minutes=1))
         await uow.work_orders.add(work_order("wo-c1", "ORD-C", 1, minutes=0))
+        await uow.work_orders.add_all([])
     async with uows.read() as uow:
         everything = await uow.work_orders.list_page(None, 10, order_ids=(), statuses=())
         assert [w.id for w in everything] == ["wo-c1", "wo-a1", "wo-b1", "wo-b2"]

@@ -188,6 +188,10 @@ class FakeWorkOrderRepository(_Repo):
             raise WriteConflict("duplicate (order_id, line_number)")
         _insert(self._state.work_orders, work_order.id, work_order)
 
+    async def add_all(self, work_orders: Sequence[WorkOrder]) -> None:
+        for work_order in work_orders:
+            await self.add(work_order)
+
     async def update(self, work_order: WorkOrder) -> None:
         work_order.version = _update(
             self._state.work_orders,
