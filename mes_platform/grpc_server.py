@@ -13,6 +13,7 @@ the trace on (see :mod:`mes_platform.telemetry.tracing`). Connections are closed
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -32,6 +33,9 @@ from mes_platform.telemetry.tracing import TRACEPARENT, continue_trace, use_trac
 __all__ = ["Authenticator", "ServerHandle", "create_server", "server_options"]
 
 _log = get_logger("mes.grpc")
+#: The standard library's logger of the same name: ``configure_logging`` lowers the root level
+#: to the configured one, so below DEBUG this says cheaply that a debug line would not print.
+_stdlib_log = logging.getLogger("mes.grpc")
 _OPEN_PREFIXES = ("/grpc.health.", "/grpc.reflection.")
 #: Resolves a partner API key to a partner id (only the orders service has one).
 PartnerKeyResolver = Callable[[str], Awaitable[str | None]]
@@ -63,6 +67,10 @@ class Authenticator:
         raise _unauthenticated("missing credentials: send 'authorization: Bearer <token>'")
 
 
+def _debug_enabled() -> bool:
+    return _stdlib_log.isEnabledFor(logging.DEBUG)
+
+
 def _unauthenticated(message: str) -> MesError:
     return Unauthenticated(message)
 
@@ -72,6 +80,10 @@ class _Interceptor(grpc.aio.ServerInterceptor):
         self._service = service
         self._auth = auth
         self._default_deadline_s = default_deadline_s
+        #: Per method: the servicer's handler and the wrapped one (built once, not per call).
+        self._wrapped: dict[str, tuple[grpc.RpcMethodHandler[Any, Any], grpc.RpcMethodHandler[Any, Any]]] = {}
+        #: The latency histogram's child per (method, code): ``labels()`` looks it up under a lock.
+        self._latency: dict[tuple[str, grpc.StatusCode], Any] = {}
 
     async def intercept_service(
         self,
@@ -82,16 +94,21 @@ class _Interceptor(grpc.aio.ServerInterceptor):
         method: str = handler_call_details.method
         if handler is None or method.startswith(_OPEN_PREFIXES) or handler.unary_unary is None:
             return handler
+        known = self._wrapped.get(method)
+        if known is not None and known[0] is handler:
+            return known[1]
         inner = handler.unary_unary
 
         async def wrapped(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
             return await self._call(method, inner, request, context)
 
-        return grpc.unary_unary_rpc_method_handler(
+        wrapper = grpc.unary_unary_rpc_method_handler(
             wrapped,
             request_deserializer=handler.request_deserializer,
             response_serializer=handler.response_serializer,
         )
+        self._wrapped[method] = (handler, wrapper)
+        return wrapper
 
     async def _call(
         self,
@@ -153,9 +170,18 @@ class _Interceptor(grpc.aio.ServerInterceptor):
             if token is not None:
                 reset_principal(token)
             elapsed = time.perf_counter() - started
-            RPC_LATENCY.labels(self._service, method.rsplit("/", 1)[-1], code.name).observe(elapsed)
-            _log.debug("rpc", method=method, code=code.name, ms=round(elapsed * 1000, 2))
+            self._observe(method, code, elapsed)
+            if _debug_enabled():  # no log record built for a line nobody prints
+                _log.debug("rpc", method=method, code=code.name, ms=round(elapsed * 1000, 2))
         return None  # unreachable: abort raises
+
+    def _observe(self, method: str, code: grpc.StatusCode, elapsed: float) -> None:
+        child = self._latency.get((method, code))
+        if child is None:
+            child = self._latency[(method, code)] = RPC_LATENCY.labels(
+                self._service, method.rsplit("/", 1)[-1], code.name
+            )
+        child.observe(elapsed)
 
 
 def server_options(
