@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from mes_platform.admin.cli import add_events_parser, run_events
-from mes_platform.config import DEFAULT_DEV_TOKEN, DEFAULT_PORTS
+from mes_platform.config import DEFAULT_DEV_TOKEN
 from mes_platform.runtime import ServiceSpec
 from mes_stack.database import MigrationError, migrate_services, provision_database, redact_url
 from mes_stack.demo import DemoTargets, load_demo_data
-from mes_stack.options import KNOBS, SERVICES, OptionsError, StackOptions, port_env_var
+from mes_stack.options import KNOBS, SERVICE_PORTS, SERVICES, OptionsError, StackOptions, port_env_var
 from mes_stack.plan import database_urls
 from mes_stack.state import read_state
 from mes_stack.up import run_up
@@ -74,8 +74,9 @@ def _service_specs() -> dict[str, ServiceSpec[Any, Any]]:
     from services.inventory.bootstrap import SPEC as INVENTORY
     from services.orders.bootstrap import SPEC as ORDERS
     from services.production.bootstrap import SPEC as PRODUCTION
+    from services.webhooks.bootstrap import SPEC as WEBHOOKS
 
-    return {spec.name: spec for spec in (ORDERS, INVENTORY, PRODUCTION)}
+    return {spec.name: spec for spec in (ORDERS, INVENTORY, PRODUCTION, WEBHOOKS)}
 
 
 def _data_dir(arg: str | None) -> Path:
@@ -90,7 +91,7 @@ def _demo_targets(data_dir: Path) -> DemoTargets:
         if state is not None and state.addresses.get(svc):
             addrs[svc] = state.addresses[svc][0]
         else:
-            port = os.environ.get(port_env_var(svc)) or str(DEFAULT_PORTS[svc])
+            port = os.environ.get(port_env_var(svc)) or str(SERVICE_PORTS[svc])
             addrs[svc] = f"127.0.0.1:{port}"
     return DemoTargets(addrs["orders"], addrs["inventory"], addrs["production"])
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mes_platform.config import DEFAULT_DEV_TOKEN, DEFAULT_PORTS
+from services.webhooks.config import DEFAULT_PORT as WEBHOOKS_PORT
 
 __all__ = [
     "DEFAULT_FACADE_PORT",
@@ -19,13 +20,16 @@ __all__ = [
     "FACADE_PORT_VAR",
     "KNOBS",
     "SERVICES",
+    "SERVICE_PORTS",
     "OptionsError",
     "StackOptions",
     "port_env_var",
     "worker_port_env_var",
 ]
 
-SERVICES = ("orders", "inventory", "production")
+SERVICES = ("orders", "inventory", "production", "webhooks")
+#: Default gRPC port of each service (the webhooks service keeps its own default).
+SERVICE_PORTS: Mapping[str, int] = {**DEFAULT_PORTS, "webhooks": WEBHOOKS_PORT}
 #: Away from the standard 4222/8222 so a machine's own NATS keeps running.
 DEFAULT_NATS_PORT = 14322
 DEFAULT_NATS_MONITOR_PORT = 18322
@@ -50,6 +54,8 @@ KNOBS: tuple[tuple[str, str, str], ...] = (
     ("MES_ORDERS_GRPC_PORT", "50151", "orders gRPC port (replica i: port + i * step)"),
     ("MES_INVENTORY_GRPC_PORT", "50152", "inventory gRPC port"),
     ("MES_PRODUCTION_GRPC_PORT", "50153", "production gRPC port"),
+    ("MES_WEBHOOKS_GRPC_PORT", str(WEBHOOKS_PORT), "webhooks gRPC port (its worker runs the dispatcher)"),
+    ("MES_WEBHOOKS_DEV_MODE", "1", "mes up lets webhooks reach http:// and loopback receivers; 0: production rules"),
     (
         "MES_STACK_SPLIT",
         "1",
@@ -111,9 +117,9 @@ class StackOptions:
     nats_port: int = DEFAULT_NATS_PORT
     nats_monitor_port: int = DEFAULT_NATS_MONITOR_PORT
     facade_port: int = DEFAULT_FACADE_PORT
-    service_ports: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_PORTS))
+    service_ports: Mapping[str, int] = field(default_factory=lambda: dict(SERVICE_PORTS))
     worker_ports: Mapping[str, int] = field(
-        default_factory=lambda: {svc: port + WORKER_PORT_OFFSET for svc, port in DEFAULT_PORTS.items()}
+        default_factory=lambda: {svc: port + WORKER_PORT_OFFSET for svc, port in SERVICE_PORTS.items()}
     )
     replica_port_step: int = DEFAULT_REPLICA_PORT_STEP
     #: Each service as an API process and a worker process (False: one process doing both).
@@ -166,7 +172,7 @@ class StackOptions:
                 " pass --database-url postgresql://USER@HOST:PORT/DB (or set DATABASE_URL)"
             )
         demo_env = (get("MES_STACK_DEMO") or "1").lower() not in _OFF
-        service_ports = {svc: _port(env, port_env_var(svc), DEFAULT_PORTS[svc]) for svc in SERVICES}
+        service_ports = {svc: _port(env, port_env_var(svc), SERVICE_PORTS[svc]) for svc in SERVICES}
         facade_env = (get("MES_STACK_FACADE") or "1").lower() not in _OFF
         return cls(
             data_dir=data,

@@ -39,7 +39,11 @@ FULL_SERVICE_NAMES = {
     "orders": "mes.orders.v1.OrdersService",
     "inventory": "mes.inventory.v1.InventoryService",
     "production": "mes.production.v1.ProductionService",
+    "webhooks": "mes.webhooks.v1.WebhooksService",
 }
+#: Settings a service gets under mes up unless the environment gives its own (``MES_<SVC>_<KEY>``):
+#: the local stack lets webhooks reach http:// and loopback receivers (the development flag).
+STACK_DEFAULTS: Mapping[str, Mapping[str, str]] = {"webhooks": {"DEV_MODE": "1"}}
 Role = Literal["nats", "service", "worker", "facade"]
 STOP_RANK: Mapping[Role, int] = {"facade": 0, "service": 1, "worker": 1, "nats": 2}
 
@@ -274,6 +278,8 @@ def _service_spec(
         env[prefix + "DATABASE_READ_URL"] = db_url
     if not base.get(prefix + "LOG_FORMAT"):
         env[prefix + "LOG_FORMAT"] = "json"
+    for key, value in STACK_DEFAULTS.get(svc, {}).items():
+        env.setdefault(prefix + key, value)
     if options.postgres or worker:  # mes up migrates PostgreSQL once; on SQLite the API process does
         env[prefix + "MIGRATE_ON_START"] = "0"
     if not any(base.get(key) for key in (prefix + "SHUTDOWN_DELAY_S", "SHUTDOWN_DELAY_S", "MES_SHUTDOWN_DELAY_S")):

@@ -21,6 +21,7 @@ _DEFAULT_CLIENT_ENV = {
     "MES_ORDERS_ADDR": "127.0.0.1:50151",
     "MES_INVENTORY_ADDR": "127.0.0.1:50152",
     "MES_PRODUCTION_ADDR": "127.0.0.1:50153",
+    "MES_WEBHOOKS_ADDR": "127.0.0.1:50154",
 }
 
 
@@ -43,6 +44,7 @@ def example_commands(plan: StackPlan, partner_keys: Mapping[str, str], *, today:
         f"mesctl orders submit --parent {partner} --reference PO-1001 --priority HIGH --due {due.isoformat()}"
         " --line RNG-SOL-001:AU750Y:2:52 --line PND-HRT-001:AU585R:1::Forever",
         "mesctl --output json orders list",
+        f"mesctl webhooks endpoints create {partner} --url http://127.0.0.1:8765/hooks    # docs/webhooks.md",
     ]
     if partner in partner_keys:
         lines.append(f"mesctl --api-key {partner_keys[partner]} orders list    # as the partner {partner}")

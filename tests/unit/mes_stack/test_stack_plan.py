@@ -24,17 +24,19 @@ def plan(
     return build_plan(options, env, python="/venv/bin/python", nats_binary=nats_binary, facade_available=facade)
 
 
-WORKERS = ["orders-worker", "inventory-worker", "production-worker"]
+APIS = ["orders", "inventory", "production", "webhooks"]
+WORKERS = [f"{svc}-worker" for svc in APIS]
 
 
-def test_default_stack_is_nats_then_three_services_then_their_workers() -> None:
+def test_default_stack_is_nats_then_the_services_then_their_workers() -> None:
     p = plan()
-    assert [s.name for s in p.processes] == ["nats", "orders", "inventory", "production", *WORKERS]
+    assert [s.name for s in p.processes] == ["nats", *APIS, *WORKERS]
     assert p.nats_url == "nats://127.0.0.1:14322"
     assert p.addresses == {
         "orders": ("127.0.0.1:50151",),
         "inventory": ("127.0.0.1:50152",),
         "production": ("127.0.0.1:50153",),
+        "webhooks": ("127.0.0.1:50154",),
     }
 
 
@@ -54,7 +56,7 @@ def test_nats_runs_jetstream_with_its_store_in_the_data_dir() -> None:
 
 def test_each_service_gets_its_port_database_nats_and_log() -> None:
     p = plan()
-    for spec in p.processes[1:4]:
+    for spec in p.processes[1:5]:
         svc = spec.name
         assert spec.role == "service" and spec.service == svc and spec.nice == 0
         prefix = f"MES_{svc.upper()}_"
@@ -77,9 +79,9 @@ def test_each_service_gets_its_port_database_nats_and_log() -> None:
 
 def test_each_worker_shares_its_services_database_and_serves_health_on_its_own_port() -> None:
     p = plan()
-    workers = p.processes[4:]
+    workers = p.processes[5:]
     assert [s.name for s in workers] == WORKERS
-    for spec, port in zip(workers, (51151, 51152, 51153), strict=True):
+    for spec, port in zip(workers, (51151, 51152, 51153, 51154), strict=True):
         svc = spec.service
         assert svc is not None and spec.name == f"{svc}-worker" and spec.role == "worker"
         prefix = f"MES_{svc.upper()}_"
@@ -97,7 +99,7 @@ def test_each_worker_shares_its_services_database_and_serves_health_on_its_own_p
 
 def test_one_process_per_service_when_not_split() -> None:
     p = plan({"MES_STACK_SPLIT": "0", "MES_STACK_WORKER_NICE": "0"})
-    assert [s.name for s in p.processes] == ["nats", "orders", "inventory", "production"]
+    assert [s.name for s in p.processes] == ["nats", *APIS]
     assert all("MES_ORDERS_ROLE" not in s.env for s in p.processes)  # ROLE=all: API and workers in one
 
 
@@ -135,7 +137,7 @@ def test_a_services_own_database_url_is_used_as_given() -> None:
 
 def test_external_nats_is_not_started() -> None:
     p = plan(nats_url="nats://10.0.0.5:4222", nats_binary=None)
-    assert [s.role for s in p.processes] == ["service"] * 3 + ["worker"] * 3
+    assert [s.role for s in p.processes] == ["service"] * len(APIS) + ["worker"] * len(WORKERS)
     assert all(s.env["NATS_URL"] == "nats://10.0.0.5:4222" for s in p.processes)
 
 
@@ -147,7 +149,7 @@ def test_missing_nats_binary_is_a_clear_error() -> None:
 def test_postgres_replicas_use_roles_consecutive_names_and_stepped_ports() -> None:
     p = plan({"DATABASE_URL": PG}, replicas=2)
     names = [s.name for s in p.processes]
-    apis = ["orders-1", "orders-2", "inventory-1", "inventory-2", "production-1", "production-2"]
+    apis = [f"{svc}-{i}" for svc in APIS for i in (1, 2)]
     assert names == ["nats", *apis, *(name.replace("-", "-worker-") for name in apis)]
     ports = {s.name: s.port for s in p.processes[1:]}
     assert ports == {
@@ -157,12 +159,16 @@ def test_postgres_replicas_use_roles_consecutive_names_and_stepped_ports() -> No
         "inventory-2": 50162,
         "production-1": 50153,
         "production-2": 50163,
+        "webhooks-1": 50154,
+        "webhooks-2": 50164,
         "orders-worker-1": 51151,
         "orders-worker-2": 51161,
         "inventory-worker-1": 51152,
         "inventory-worker-2": 51162,
         "production-worker-1": 51153,
         "production-worker-2": 51163,
+        "webhooks-worker-1": 51154,
+        "webhooks-worker-2": 51164,
     }
     assert all(s.env[f"MES_{s.service.upper()}_MIGRATE_ON_START"] == "0" for s in p.processes if s.service)
     orders2 = p.processes[2]
@@ -207,7 +213,7 @@ def test_facade_is_added_last_and_stopped_first() -> None:
     assert facade.probe == HttpProbe(8180, "/healthz")
     assert facade.address == "http://127.0.0.1:8180/graphql"
     groups = [[s.name for s in group] for group in p.stop_groups()]
-    assert groups == [["facade"], ["orders", "inventory", "production", *WORKERS], ["nats"]]
+    assert groups == [["facade"], [*APIS, *WORKERS], ["nats"]]
 
 
 def test_no_facade_without_its_module_or_when_switched_off() -> None:
@@ -222,3 +228,12 @@ def test_bind_all_interfaces_still_probes_loopback() -> None:
     assert orders.env["MES_ORDERS_GRPC_HOST"] == "0.0.0.0"
     assert orders.probe_target == "127.0.0.1:50151"
     assert p.nats_url == "nats://127.0.0.1:14322"
+
+
+def test_the_local_stack_lets_webhooks_reach_local_receivers_unless_told_otherwise() -> None:
+    webhooks = [s for s in plan().processes if s.service == "webhooks"]
+    assert [s.name for s in webhooks] == ["webhooks", "webhooks-worker"]
+    assert all(s.env["MES_WEBHOOKS_DEV_MODE"] == "1" for s in webhooks)
+    assert all("MES_ORDERS_DEV_MODE" not in s.env for s in plan().processes)
+    strict = plan({"MES_WEBHOOKS_DEV_MODE": "0"})
+    assert all(s.env["MES_WEBHOOKS_DEV_MODE"] == "0" for s in strict.processes if s.service == "webhooks")
