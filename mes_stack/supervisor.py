@@ -153,7 +153,7 @@ class Supervisor:
         """Spawn every spec, then wait until all are ready (the first failure wins)."""
         children = [await self.spawn(spec) for spec in specs]
         for spec, child in zip(specs, children, strict=True):
-            self._say(f"  started {spec.name:<14} pid {child.pid:<7} log {spec.log_path}")
+            self._say(f"  started {spec.name:<17} pid {child.pid:<7} log {spec.log_path}")
         await asyncio.gather(*(self.wait_ready(child) for child in children))
         self._say("  ready: " + ", ".join(spec.name for spec in specs))
 
