@@ -6,7 +6,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, insert, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, func, insert, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -31,6 +31,30 @@ _VIEW = (
 )
 _LINE_VIEW = (order_lines.c.order_id, *(order_lines.c[name] for name in LineView._fields))
 _LINE_ORDER = (order_lines.c.order_id, order_lines.c.line_number)
+
+
+#: The statements of a status change (the saga changes every order a few times), built once.
+_LOCK = (
+    select(
+        orders,
+        *(order_lines.c[name] for name in ("line_number", "style_code", "alloy_code", "quantity", "size", "engraving")),
+    )
+    .select_from(orders.outerjoin(order_lines, order_lines.c.order_id == orders.c.order_id))
+    .where(orders.c.order_id == bindparam("order_id"))
+    .order_by(order_lines.c.line_number)
+    .with_for_update(of=orders)
+)
+_SAVE = (
+    update(orders)
+    .where(orders.c.order_id == bindparam("id"), orders.c.version == bindparam("expected"))
+    .values(
+        {
+            name: bindparam(f"new_{name}")
+            for name in ("status", "status_reason", "tracking_reference", "version", "updated_at")
+        }
+    )
+)
+_INSERT_CHANGES = insert(order_status_changes)
 
 
 def _late(now: datetime) -> ColumnElement[bool]:
@@ -67,12 +91,20 @@ class SqlOrderRepository:
         await self._session.execute(insert(order_lines), [_line_values(order.order_id, line) for line in order.lines])
         await self._flush_changes(order)
 
+    async def lock(self, order_id: str) -> Order | None:
+        rows = (await self._session.execute(_LOCK, {"order_id": order_id})).all()
+        if not rows:
+            return None
+        lines = [
+            OrderLine(r.line_number, r.style_code, r.alloy_code, r.quantity, r.size, r.engraving)
+            for r in rows
+            if r.line_number is not None
+        ]
+        return _order(rows[0], lines)
+
     async def save(self, order: Order, *, expected_version: int) -> None:
-        result = await self._session.execute(
-            update(orders)
-            .where(orders.c.order_id == order.order_id, orders.c.version == expected_version)
-            .values(**_order_values(order))
-        )
+        values = {f"new_{name}": value for name, value in _order_values(order).items()}
+        result = await self._session.execute(_SAVE, {"id": order.order_id, "expected": expected_version, **values})
         if result.rowcount != 1:  # type: ignore[attr-defined]
             raise Conflict(f"order {order.order_id} was changed concurrently; retry")
         await self._flush_changes(order)
@@ -80,7 +112,7 @@ class SqlOrderRepository:
     async def _flush_changes(self, order: Order) -> None:
         if not order.changes:
             return
-        await self._session.execute(insert(order_status_changes), [_change_values(c) for c in order.changes])
+        await self._session.execute(_INSERT_CHANGES, [_change_values(c) for c in order.changes])
         order.changes.clear()
 
     async def find(

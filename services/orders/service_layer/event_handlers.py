@@ -100,7 +100,7 @@ class OrderEventHandlers:
 
     async def _apply(self, order_id: str, cause: str, plan: Plan, uows: UnitsOfWork | None) -> list[StatusChange]:
         async def apply(uow: UnitOfWork) -> list[StatusChange]:
-            order = await uow.orders.get(order_id, partner_id=None, for_update=True)
+            order = await uow.orders.lock(order_id)
             if order is None:
                 _log.warning("event for unknown order %s (cause %s)", order_id, cause)
                 return []

@@ -50,6 +50,9 @@ class OrderRepository(Protocol):
     async def get_many(self, order_ids: Collection[str], *, partner_id: str | None) -> dict[str, OrderRecord]:
         """Records of the orders that exist (in the partner's scope when ``partner_id`` is set)."""
 
+    async def lock(self, order_id: str) -> Order | None:
+        """The order with its lines, locked until the transaction ends (to change it), in one read."""
+
     async def add(self, order: Order) -> None:
         """Insert a new order, its lines and its pending status changes."""
 

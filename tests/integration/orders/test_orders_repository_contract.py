@@ -86,7 +86,9 @@ async def test_saving_checks_the_version_and_appends_the_history(uows: Any) -> N
     await seed_partners(uows, "acme")
     await add_orders(uows, new_order("o-1"))
     async with uows.write() as uow:
-        order = await uow.orders.get("o-1", partner_id=None, for_update=True)
+        order = await uow.orders.lock("o-1")  # the whole order, lines included, in one read
+        assert order == await uow.orders.get("o-1", partner_id=None)
+        assert await uow.orders.lock("nope") is None
         order.transition(S.ACCEPTED, reason="materials reserved", cause="e1", now=T0 + timedelta(minutes=1))
         order.transition(S.IN_PRODUCTION, reason="released", cause="e2", now=T0 + timedelta(minutes=2))
         await uow.orders.save(order, expected_version=1)

@@ -55,6 +55,9 @@ class FakeOrderRepository:
         order = self._t.orders.get(order_id)
         return None if order is None or not _in_scope(order, partner_id) else _copy(order)
 
+    async def lock(self, order_id: str) -> Order | None:
+        return await self.get(order_id, partner_id=None, for_update=True)
+
     async def get_many(self, order_ids: Collection[str], *, partner_id: str | None) -> dict[str, Order]:
         found = [self._t.orders.get(order_id) for order_id in set(order_ids)]
         return {o.order_id: _copy(o) for o in found if o is not None and _in_scope(o, partner_id)}
