@@ -129,10 +129,11 @@ class _Builder:
         if name in ("order", "workCenter"):
             known = self.order_ids if name == "order" else ["CAST-1", "FILE-1", "POL-1"]
             ident = draw(st.sampled_from([*known, "missing-1", "not an id!"] if known else ["missing-1"]))
-            value = self.variable("ID!", ident) if draw(st.booleans()) else json.dumps(ident)
-            return f"(id: {value})"
+            given = self.variable("ID!", ident) if draw(st.booleans()) else json.dumps(ident)
+            return f"(id: {given})"
         if name == "orderCounts":
-            return draw(st.sampled_from(["", '(partnerId: "partner-a")', '(partnerId: "bad id!")']))
+            counts: str = draw(st.sampled_from(["", '(partnerId: "partner-a")', '(partnerId: "bad id!")']))
+            return counts
         if name == "metalLoss":
             return f"(by: {draw(st.sampled_from(['OPERATION', 'OPERATOR']))})"
         return ""
@@ -149,7 +150,7 @@ class _Builder:
                 continue
             args = self.arguments(parent.name, name)
             alias = f"a{next(self.aliases)}: " if args or self.draw(st.integers(0, 4)) == 0 else ""
-            sub = "" if leaf else " { " + self.selection(named, depth - 1) + " }"  # type: ignore[arg-type]
+            sub = "" if leaf else " { " + self.selection(named, depth - 1) + " }"
             parts.append(f"{alias}{name}{args}{self.condition()}{sub}")
             if not alias and not args and leaf and self.draw(st.integers(0, 5)) == 0:
                 parts.append(name)  # the same field twice: merged
