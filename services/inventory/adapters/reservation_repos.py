@@ -30,7 +30,6 @@ from services.inventory.service_layer.ports import (
     OrderStanding,
     ReservationItemView,
     ReservationKey,
-    ReservationRecord,
     ReservationView,
     ShortageKey,
 )
@@ -76,7 +75,7 @@ class SqlReservations:
     async def get(self, reservation_id: str) -> Reservation | None:
         return await self._one(r.reservation_id == reservation_id)
 
-    async def _views(self, stmt: Any) -> list[ReservationRecord]:
+    async def _views(self, stmt: Any) -> list[ReservationView]:
         """Views of the reservations ``stmt`` selects (``_VIEW``), their items in one more query."""
         rows = (await self._s.execute(stmt)).all()
         if not rows:
@@ -90,7 +89,7 @@ class SqlReservations:
             for reservation_id, order_id, state, created, updated, version in rows
         ]
 
-    async def get_many(self, reservation_ids: Collection[str]) -> dict[str, ReservationRecord]:
+    async def get_many(self, reservation_ids: Collection[str]) -> dict[str, ReservationView]:
         if not reservation_ids:
             return {}
         found = await self._views(select(*_VIEW).where(r.reservation_id.in_(list(reservation_ids))))
@@ -123,7 +122,7 @@ class SqlReservations:
 
     async def find(
         self, order_ids: Sequence[str], states: Sequence[ReservationState], after: ReservationKey | None, limit: int
-    ) -> list[ReservationRecord]:
+    ) -> list[ReservationView]:
         stmt = select(*_VIEW).order_by(r.create_time, r.reservation_id).limit(limit)
         if order_ids:
             stmt = stmt.where(r.order_id.in_(list(order_ids)))

@@ -50,6 +50,7 @@ from services.inventory.domain.reservations import Reservation, ReservationState
 from services.inventory.domain.waiting import Shortage
 from services.inventory.entrypoints.codec_records import reservation_into
 from services.inventory.service_layer.commands import ListReservations, RequirementInput
+from services.inventory.service_layer.records import reservation_view
 
 __all__ = [
     "alloy",
@@ -124,7 +125,7 @@ def lot(value: MaterialLot) -> pb.MaterialLot:
 
 def reservation(value: Reservation) -> pb.Reservation:
     msg = pb.Reservation()
-    reservation_into(msg, value)
+    reservation_into(msg, reservation_view(value))
     return msg
 
 

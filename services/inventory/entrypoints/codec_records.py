@@ -13,7 +13,7 @@ from mes.inventory.v1 import inventory_pb2 as pb
 from mes_platform.wire import set_time
 from services.inventory.domain.materials import MaterialKind
 from services.inventory.domain.reservations import ReservationState
-from services.inventory.service_layer.records import ReservationRecord
+from services.inventory.service_layer.records import ReservationView
 
 __all__ = ["reservation_into", "reservations_into"]
 
@@ -21,7 +21,7 @@ _STATE = {s.value: pb.ReservationState.Value(f"RESERVATION_STATE_{s.name}") for 
 _KIND = {k.value: common_pb2.MaterialKind.Value(f"MATERIAL_KIND_{k.name}") for k in MaterialKind}
 
 
-def reservation_into(m: pb.Reservation, value: ReservationRecord) -> None:
+def reservation_into(m: pb.Reservation, value: ReservationView) -> None:
     m.name = "reservations/" + value.reservation_id
     m.reservation_id = value.reservation_id
     m.order_id = value.order_id
@@ -42,7 +42,7 @@ def reservation_into(m: pb.Reservation, value: ReservationRecord) -> None:
 
 
 def reservations_into(
-    repeated: RepeatedCompositeFieldContainer[pb.Reservation], records: Iterable[ReservationRecord]
+    repeated: RepeatedCompositeFieldContainer[pb.Reservation], records: Iterable[ReservationView]
 ) -> None:
     add = repeated.add
     for value in records:

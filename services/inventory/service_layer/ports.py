@@ -22,7 +22,7 @@ from services.inventory.domain.lots import LotSnapshot, MaterialLot
 from services.inventory.domain.materials import MaterialKey, MaterialKind
 from services.inventory.domain.reservations import Reservation, ReservationState
 from services.inventory.domain.waiting import Shortage, WaitingOrder
-from services.inventory.service_layer.records import ReservationItemView, ReservationRecord, ReservationView
+from services.inventory.service_layer.records import ReservationItemView, ReservationView
 
 __all__ = [
     "AlloyRepository",
@@ -36,7 +36,6 @@ __all__ = [
     "OrderStanding",
     "ReservationItemView",
     "ReservationKey",
-    "ReservationRecord",
     "ReservationRepository",
     "ReservationView",
     "ShortageKey",
@@ -120,7 +119,7 @@ class OrderStanding(NamedTuple):
 class ReservationRepository(Protocol):
     async def add(self, reservation: Reservation) -> None: ...
     async def get(self, reservation_id: str) -> Reservation | None: ...
-    async def get_many(self, reservation_ids: Collection[str]) -> dict[str, ReservationRecord]: ...
+    async def get_many(self, reservation_ids: Collection[str]) -> dict[str, ReservationView]: ...
     async def active_for_order(self, order_id: str) -> Reservation | None: ...
     async def latest_for_order(self, order_id: str) -> Reservation | None: ...
     async def for_order(self, order_id: str) -> Reservation | None:
@@ -137,7 +136,7 @@ class ReservationRepository(Protocol):
 
     async def find(
         self, order_ids: Sequence[str], states: Sequence[ReservationState], after: ReservationKey | None, limit: int
-    ) -> list[ReservationRecord]:
+    ) -> list[ReservationView]:
         """By (create_time, reservation_id); ``order_ids`` and ``states`` filter when not empty."""
         ...
 

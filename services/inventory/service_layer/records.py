@@ -1,52 +1,20 @@
-"""What the read use cases return: records with the fields of the API's resources.
+"""What the read use cases return: views with the fields of the API's reservations.
 
 The SQL adapters select exactly the columns of a view (a named tuple per row: no domain object,
-no per-column attribute lookup in SQLAlchemy's rows), and the codec writes them straight into
-the reply. A domain :class:`~services.inventory.domain.reservations.Reservation` is a
-:class:`ReservationRecord` as it is (replies of writes, the in-memory fakes).
+no per-column attribute lookup in SQLAlchemy's rows), and the codec writes views straight into
+the reply. A domain reservation becomes a view for the replies and events of writes (and in the
+in-memory fakes).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import NamedTuple, Protocol
+from typing import NamedTuple
 
-__all__ = ["ReservationItemRecord", "ReservationItemView", "ReservationRecord", "ReservationView"]
+from services.inventory.domain.reservations import Reservation
 
-
-class ReservationItemRecord(Protocol):
-    @property
-    def lot_id(self) -> str: ...
-    @property
-    def kind(self) -> str: ...
-    @property
-    def material_code(self) -> str: ...
-    @property
-    def weight_mg(self) -> int: ...
-    @property
-    def pieces(self) -> int: ...
-    @property
-    def line_number(self) -> int: ...
-
-
-class ReservationRecord(Protocol):
-    """A reservation as the reads return it (state and kinds by name)."""
-
-    @property
-    def reservation_id(self) -> str: ...
-    @property
-    def order_id(self) -> str: ...
-    @property
-    def state(self) -> str: ...
-    @property
-    def create_time(self) -> datetime: ...
-    @property
-    def update_time(self) -> datetime: ...
-    @property
-    def version(self) -> int: ...
-    @property
-    def items(self) -> Sequence[ReservationItemRecord]: ...
+__all__ = ["ReservationItemView", "ReservationView", "reservation_view"]
 
 
 class ReservationItemView(NamedTuple):
@@ -59,7 +27,7 @@ class ReservationItemView(NamedTuple):
 
 
 class ReservationView(NamedTuple):
-    """A :class:`ReservationRecord` as a read returns it (its items last)."""
+    """A reservation as the reads return it (state and kinds by name, its items last)."""
 
     reservation_id: str
     order_id: str
@@ -67,4 +35,16 @@ class ReservationView(NamedTuple):
     create_time: datetime
     update_time: datetime
     version: int
-    items: Sequence[ReservationItemRecord]
+    items: Sequence[ReservationItemView]
+
+
+def reservation_view(value: Reservation) -> ReservationView:
+    return ReservationView(
+        value.reservation_id,
+        value.order_id,
+        value.state,
+        value.create_time,
+        value.update_time,
+        value.version,
+        [ReservationItemView(*(getattr(item, name) for name in ReservationItemView._fields)) for item in value.items],
+    )

@@ -24,7 +24,7 @@ from services.inventory.service_layer.commands import (
     ReserveOrder,
 )
 from services.inventory.service_layer.common import check_id, iso, pager, parse_key
-from services.inventory.service_layer.ports import InventoryDeps, ReservationRecord, UnitOfWork
+from services.inventory.service_layer.ports import InventoryDeps, ReservationView, UnitOfWork
 from services.inventory.service_layer.transitions import commit_in, consume_in, release_in
 
 __all__ = ["Reservations", "load_reservation"]
@@ -81,13 +81,13 @@ class Reservations:
         async with self._deps.uows.read() as uow:
             return await load_reservation(uow, query.key)
 
-    async def batch_get(self, query: BatchGet) -> BatchResult[str, ReservationRecord]:
+    async def batch_get(self, query: BatchGet) -> BatchResult[str, ReservationView]:
         require_staff(query.principal)
         async with self._deps.uows.read() as uow:
             found = await uow.reservations.get_many(set(query.keys))
         return batch_result(query.keys, found, allow_missing=query.allow_missing, label=lambda i: f"reservations/{i}")
 
-    async def list_reservations(self, query: ListReservations) -> Page[ReservationRecord]:
+    async def list_reservations(self, query: ListReservations) -> Page[ReservationView]:
         """By (create time, id); pages of up to 1000 when the reservations of given orders are listed."""
         require_staff(query.principal)
         v = Violations()

@@ -17,7 +17,7 @@ from services.orders.adapters.tables import order_lines, order_status_changes, o
 from services.orders.adapters.tables import order_terminal_counts as _closed
 from services.orders.domain.order import Order, OrderLine, Priority, StatusChange
 from services.orders.domain.status import TERMINAL, OrderStatus
-from services.orders.service_layer.ports import LineView, OrderFilter, OrderRecord, OrderView
+from services.orders.service_layer.ports import LineView, OrderFilter, OrderView
 
 __all__ = ["SqlOrderRepository"]
 
@@ -72,7 +72,7 @@ class SqlOrderRepository:
         row = (await self._session.execute(query)).first()
         return None if row is None else (await self._with_lines([row]))[0]
 
-    async def get_many(self, order_ids: Collection[str], *, partner_id: str | None) -> dict[str, OrderRecord]:
+    async def get_many(self, order_ids: Collection[str], *, partner_id: str | None) -> dict[str, OrderView]:
         if not order_ids:
             return {}
         query = select(*_VIEW).where(orders.c.order_id.in_(set(order_ids)), *_scope(partner_id))
@@ -117,7 +117,7 @@ class SqlOrderRepository:
 
     async def find(
         self, where: OrderFilter, *, now: datetime, after: tuple[datetime, str] | None, limit: int
-    ) -> list[OrderRecord]:
+    ) -> list[OrderView]:
         query = select(*_VIEW).where(*_scope(where.partner_id))
         if where.statuses:
             query = query.where(orders.c.status.in_([s.value for s in where.statuses]))
@@ -159,7 +159,7 @@ class SqlOrderRepository:
         )
         return [_change(row) for row in rows]
 
-    async def _views(self, query: Any) -> list[OrderRecord]:
+    async def _views(self, query: Any) -> list[OrderView]:
         """Views of the orders ``query`` selects (``_VIEW``), the lines of all of them in one more query."""
         rows = (await self._session.execute(query)).all()
         if not rows:

@@ -27,7 +27,7 @@ from services.orders.service_layer.commands import (
     ShipOrder,
     SubmitOrder,
 )
-from services.orders.service_layer.ports import OrderFilter, OrderRecord, OrdersDeps, UnitOfWork
+from services.orders.service_layer.ports import OrderFilter, OrdersDeps, OrderView, UnitOfWork
 
 __all__ = ["OrderService", "Submitted"]
 
@@ -128,7 +128,7 @@ class OrderService:
         async with self._uows.read() as uow:
             return await _load(uow, order_id, query.principal.scope)
 
-    async def batch_get(self, query: BatchGetOrders) -> tuple[list[OrderRecord], list[str]]:
+    async def batch_get(self, query: BatchGetOrders) -> tuple[list[OrderView], list[str]]:
         """Orders in the order of the names (duplicates repeated) and the names not found."""
         check_batch_size(len(query.names))
         ids = [parse_name(name, "orders", f"names[{i}]") for i, name in enumerate(query.names)]
@@ -140,7 +140,7 @@ class OrderService:
             raise NotFound(_ORDER_NOT_FOUND)  # the same answer for a foreign order and a missing one
         return result.items, result.missing
 
-    async def list_orders(self, query: ListOrders) -> Page[OrderRecord]:
+    async def list_orders(self, query: ListOrders) -> Page[OrderView]:
         partner_id = _parent(query.principal, query.parent)
         statuses = sorted(set(query.statuses))
         filters = {"parent": partner_id, "statuses": [s.value for s in statuses], "late_only": query.late_only}

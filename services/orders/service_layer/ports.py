@@ -18,13 +18,12 @@ from services.orders.domain.catalogue import CatalogueItem, CatalogueKind
 from services.orders.domain.order import Order, StatusChange
 from services.orders.domain.partner import ApiKey, Partner
 from services.orders.domain.status import OrderStatus
-from services.orders.service_layer.records import LineView, OrderRecord, OrderView
+from services.orders.service_layer.records import LineView, OrderView
 
 __all__ = [
     "CatalogueRepository",
     "LineView",
     "OrderFilter",
-    "OrderRecord",
     "OrderRepository",
     "OrderView",
     "OrdersDeps",
@@ -47,7 +46,7 @@ class OrderRepository(Protocol):
     async def get(self, order_id: str, *, partner_id: str | None, for_update: bool = False) -> Order | None:
         """The order (with lines) if it exists and, when ``partner_id`` is set, belongs to it."""
 
-    async def get_many(self, order_ids: Collection[str], *, partner_id: str | None) -> dict[str, OrderRecord]:
+    async def get_many(self, order_ids: Collection[str], *, partner_id: str | None) -> dict[str, OrderView]:
         """Records of the orders that exist (in the partner's scope when ``partner_id`` is set)."""
 
     async def lock(self, order_id: str) -> Order | None:
@@ -61,7 +60,7 @@ class OrderRepository(Protocol):
 
     async def find(
         self, where: OrderFilter, *, now: datetime, after: tuple[datetime, str] | None, limit: int
-    ) -> list[OrderRecord]:
+    ) -> list[OrderView]:
         """Newest first by (create_time, order_id), strictly after the key ``after``."""
 
     async def count(self, partner_id: str | None, *, now: datetime) -> tuple[dict[OrderStatus, int], int]:

@@ -1,60 +1,20 @@
-"""What the read use cases return: records with the fields of the API's orders.
+"""What the read use cases return: views with the fields of the API's orders.
 
 The SQL adapter selects exactly the columns of a view (a named tuple per row: no domain
-object, no per-column attribute lookup in SQLAlchemy's rows), and the codec writes them
-straight into the reply. A domain :class:`~services.orders.domain.order.Order` is an
-:class:`OrderRecord` as it is (replies of writes, events, the in-memory fakes).
+object, no per-column attribute lookup in SQLAlchemy's rows), and the codec writes views
+straight into the reply. A domain order becomes a view for the replies and events of writes
+(and in the in-memory fakes).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import NamedTuple, Protocol
+from typing import NamedTuple
 
-__all__ = ["LineRecord", "LineView", "OrderRecord", "OrderView"]
+from services.orders.domain.order import Order
 
-
-class LineRecord(Protocol):
-    @property
-    def line_number(self) -> int: ...
-    @property
-    def style_code(self) -> str: ...
-    @property
-    def alloy_code(self) -> str: ...
-    @property
-    def size(self) -> str: ...
-    @property
-    def engraving(self) -> str: ...
-    @property
-    def quantity(self) -> int: ...
-
-
-class OrderRecord(Protocol):
-    """An order as the reads return it (status by name, priority by number)."""
-
-    @property
-    def order_id(self) -> str: ...
-    @property
-    def partner_id(self) -> str: ...
-    @property
-    def partner_reference(self) -> str: ...
-    @property
-    def priority(self) -> int: ...
-    @property
-    def due_time(self) -> datetime: ...
-    @property
-    def status(self) -> str: ...
-    @property
-    def status_reason(self) -> str: ...
-    @property
-    def version(self) -> int: ...
-    @property
-    def create_time(self) -> datetime: ...
-    @property
-    def update_time(self) -> datetime: ...
-    @property
-    def lines(self) -> Sequence[LineRecord]: ...
+__all__ = ["LineView", "OrderView", "order_view"]
 
 
 class LineView(NamedTuple):
@@ -67,7 +27,7 @@ class LineView(NamedTuple):
 
 
 class OrderView(NamedTuple):
-    """An :class:`OrderRecord` as a read returns it (its lines last)."""
+    """An order as the reads return it (status by name, priority by number, its lines last)."""
 
     order_id: str
     partner_id: str
@@ -79,4 +39,20 @@ class OrderView(NamedTuple):
     version: int
     create_time: datetime
     update_time: datetime
-    lines: Sequence[LineRecord]
+    lines: Sequence[LineView]
+
+
+def order_view(order: Order) -> OrderView:
+    return OrderView(
+        order.order_id,
+        order.partner_id,
+        order.partner_reference,
+        order.priority,
+        order.due_time,
+        order.status,
+        order.status_reason,
+        order.version,
+        order.create_time,
+        order.update_time,
+        [LineView(x.line_number, x.style_code, x.alloy_code, x.size, x.engraving, x.quantity) for x in order.lines],
+    )

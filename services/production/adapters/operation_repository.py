@@ -14,7 +14,7 @@ from services.production.adapters import tables as t
 from services.production.adapters.rows import from_row, to_values, update_versioned
 from services.production.domain.operations import OPERATION_PROGRESS, AttemptRecord, Operation, OperationStatus
 from services.production.domain.views import LossGrouping, LossSummary
-from services.production.service_layer.ports import OperationRecord, OperationView
+from services.production.service_layer.ports import OperationView
 
 __all__ = ["SqlOperationRepository"]
 
@@ -79,7 +79,7 @@ class SqlOperationRepository:
         row = (await self._s.execute(query)).first()
         return operation_from_row(row) if row else None
 
-    async def get_many(self, keys: Collection[tuple[str, int]]) -> dict[tuple[str, int], OperationRecord]:
+    async def get_many(self, keys: Collection[tuple[str, int]]) -> dict[tuple[str, int], OperationView]:
         """One query by work order (the primary key's prefix), the sequences picked from its rows."""
         if not keys:
             return {}
@@ -106,7 +106,7 @@ class SqlOperationRepository:
         work_center: str | None,
         work_order_ids: Sequence[str],
         statuses: Sequence[OperationStatus],
-    ) -> list[OperationRecord]:
+    ) -> list[OperationView]:
         """Queue order: priority (highest first), create time, work order id, sequence."""
         query = (
             select(*_RECORD)

@@ -24,7 +24,7 @@ from services.production.adapters.rows import (
 )
 from services.production.domain.order_specs import OrderSpec, OrderSpecStatus
 from services.production.domain.work_orders import MetalBalance, WorkOrder, WorkOrderStatus
-from services.production.service_layer.ports import WorkOrderRecord, WorkOrderView
+from services.production.service_layer.ports import WorkOrderView
 
 __all__ = ["SqlOrderSpecRepository", "SqlWorkOrderRepository"]
 
@@ -84,7 +84,7 @@ class SqlWorkOrderRepository:
         row = (await self._s.execute(query)).first()
         return _work_order(row) if row else None
 
-    async def get_many(self, ids: Collection[str], *, with_routing: bool = True) -> dict[str, WorkOrderRecord]:
+    async def get_many(self, ids: Collection[str], *, with_routing: bool = True) -> dict[str, WorkOrderView]:
         if not ids:
             return {}
         rows = await self._s.execute(select(*_READ[with_routing]).where(_wo.c.id.in_(list(ids))))
@@ -104,7 +104,7 @@ class SqlWorkOrderRepository:
         order_ids: Sequence[str],
         statuses: Sequence[WorkOrderStatus],
         with_routing: bool = True,
-    ) -> list[WorkOrderRecord]:
+    ) -> list[WorkOrderView]:
         """Oldest first; the work orders of one order in line order."""
         query = select(*_READ[with_routing]).order_by(_wo.c.created_at, _wo.c.order_id, _wo.c.line_number).limit(limit)
         if order_ids:

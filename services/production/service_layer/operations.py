@@ -27,7 +27,7 @@ from services.production.service_layer.commands import (
     fingerprint,
 )
 from services.production.service_layer.common import UseCases, act_as, found
-from services.production.service_layer.ports import OperationKey, OperationRecord, QueueKey, UnitOfWork
+from services.production.service_layer.ports import OperationKey, OperationView, QueueKey, UnitOfWork
 from services.production.service_layer.work_orders import get_work_order
 
 __all__ = ["OperationHandlers", "advance"]
@@ -192,11 +192,11 @@ class OperationHandlers(UseCases):
         async with self._uows.read() as uow:
             return await _operation(uow, query.key)
 
-    async def batch_get_operations(self, query: BatchGet[OperationKey]) -> BatchResult[OperationKey, OperationRecord]:
+    async def batch_get_operations(self, query: BatchGet[OperationKey]) -> BatchResult[OperationKey, OperationView]:
         require_staff(query.principal)
         return await self._batch(query, lambda uow, keys: uow.operations.get_many(keys), _label)
 
-    async def list_operations(self, query: ListOperations) -> Page[OperationRecord]:
+    async def list_operations(self, query: ListOperations) -> Page[OperationView]:
         """Queue order: priority (highest first), then create time, then name; pages of up to
         1000 when the operations of given work orders are listed."""
         require_staff(query.principal)

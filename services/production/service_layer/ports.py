@@ -15,11 +15,10 @@ from services.production.domain.resources import Operator, WorkCenter
 from services.production.domain.styles import Style
 from services.production.domain.views import LossGrouping, LossSummary
 from services.production.domain.work_orders import WorkOrder, WorkOrderStatus
-from services.production.service_layer.records import OperationRecord, OperationView, WorkOrderRecord, WorkOrderView
+from services.production.service_layer.records import OperationView, WorkOrderView
 
 __all__ = [
     "OperationKey",
-    "OperationRecord",
     "OperationRepository",
     "OperationView",
     "OperatorRepository",
@@ -31,7 +30,6 @@ __all__ = [
     "Uows",
     "WorkCenterRepository",
     "WorkOrderKey",
-    "WorkOrderRecord",
     "WorkOrderRepository",
     "WorkOrderView",
 ]
@@ -77,7 +75,7 @@ class OperatorRepository(Protocol):
 
 class WorkOrderRepository(Protocol):
     async def get(self, work_order_id: str, *, for_update: bool = False) -> WorkOrder | None: ...
-    async def get_many(self, ids: Collection[str], *, with_routing: bool = True) -> dict[str, WorkOrderRecord]:
+    async def get_many(self, ids: Collection[str], *, with_routing: bool = True) -> dict[str, WorkOrderView]:
         """Records of the work orders that exist (``routing_snapshot`` None unless ``with_routing``)."""
         ...
 
@@ -93,7 +91,7 @@ class WorkOrderRepository(Protocol):
         order_ids: Sequence[str],
         statuses: Sequence[WorkOrderStatus],
         with_routing: bool = True,
-    ) -> list[WorkOrderRecord]:
+    ) -> list[WorkOrderView]:
         """Oldest first (create time, order id, line number), strictly after ``after``
         (``routing_snapshot`` None unless ``with_routing``)."""
         ...
@@ -110,7 +108,7 @@ class WorkOrderRepository(Protocol):
 
 class OperationRepository(Protocol):
     async def get(self, work_order_id: str, sequence: int) -> Operation | None: ...
-    async def get_many(self, keys: Collection[OperationKey]) -> dict[OperationKey, OperationRecord]: ...
+    async def get_many(self, keys: Collection[OperationKey]) -> dict[OperationKey, OperationView]: ...
     async def for_work_orders(self, work_order_ids: Collection[str]) -> list[Operation]: ...
     async def list_page(
         self,
@@ -120,7 +118,7 @@ class OperationRepository(Protocol):
         work_center: str | None,
         work_order_ids: Sequence[str],
         statuses: Sequence[OperationStatus],
-    ) -> list[OperationRecord]:
+    ) -> list[OperationView]:
         """Queue order: priority (highest first), create time, work order id, sequence."""
         ...
 

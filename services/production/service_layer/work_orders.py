@@ -24,7 +24,7 @@ from services.production.service_layer.commands import (
     ResumeWorkOrder,
 )
 from services.production.service_layer.common import DEFAULT_ATTEMPTS, IdFactory, UseCases, found, new_work_order_id
-from services.production.service_layer.ports import ProductionDeps, UnitOfWork, WorkOrderKey, WorkOrderRecord
+from services.production.service_layer.ports import ProductionDeps, UnitOfWork, WorkOrderKey, WorkOrderView
 from services.production.service_layer.release import cancel_order, create_and_release
 
 __all__ = ["PRIORITY_NORMAL", "WorkOrderHandlers", "get_work_order", "normalize_priority"]
@@ -79,14 +79,14 @@ class WorkOrderHandlers(UseCases):
 
     async def batch_get_work_orders(
         self, query: BatchGet[str], *, with_routing: bool = True
-    ) -> BatchResult[str, WorkOrderRecord]:
+    ) -> BatchResult[str, WorkOrderView]:
         """The work orders in the order asked (``with_routing`` False: without routing snapshots)."""
         require_staff(query.principal)
         return await self._batch(
             query, lambda uow, ids: uow.work_orders.get_many(ids, with_routing=with_routing), "workOrders/{}".format
         )
 
-    async def list_work_orders(self, query: ListWorkOrders) -> Page[WorkOrderRecord]:
+    async def list_work_orders(self, query: ListWorkOrders) -> Page[WorkOrderView]:
         """Oldest first (create time, then order id and line number); pages of up to 1000 when
         the work orders of given orders are listed."""
         require_staff(query.principal)

@@ -23,7 +23,7 @@ from services.production.domain.resources import Operator, OperatorRole
 from services.production.domain.views import LossGrouping, LossSummary
 from services.production.domain.work_orders import MetalBalance, WorkOrder, WorkOrderStatus
 from services.production.entrypoints.codec.events import encode_event
-from services.production.service_layer.records import OperationRecord
+from services.production.service_layer.records import OperationView
 from tests._infra.contract import RepositoryContract, transaction
 from tests.unit.production._factories import NOW, center, line, operation, ring
 from tests.unit.production.fakes import FakeUnitOfWorkFactory
@@ -159,8 +159,8 @@ def _key(op: Any) -> tuple[str, int]:
 
 def _record(op: Any) -> tuple[Any, ...]:
     """What a read returns of an operation (times in UTC): a domain object and a record alike."""
-    fields = [name for name in OperationRecord.__dict__ if not name.startswith("_")]
-    return tuple(as_utc(v) if isinstance(v, datetime) else v for v in (getattr(op, name) for name in fields))
+    values = (getattr(op, name) for name in OperationView._fields)
+    return tuple(as_utc(v) if isinstance(v, datetime) else v for v in values)
 
 
 async def test_operations_in_queue_order_with_loads_and_adoption(uows: Any) -> None:

@@ -30,6 +30,7 @@ from services.inventory.service_layer.ports import (
     ReservationKey,
     ShortageKey,
 )
+from services.inventory.service_layer.records import ReservationView, reservation_view
 from tests._infra.fakes import FakeTables
 
 __all__ = [
@@ -180,9 +181,9 @@ class FakeReservations(_Repository):
     async def get(self, reservation_id: str) -> Reservation | None:
         return copy.deepcopy(self._state.reservations.get(reservation_id))
 
-    async def get_many(self, reservation_ids: Collection[str]) -> dict[str, Reservation]:
-        found = {i: self._state.reservations[i] for i in reservation_ids if i in self._state.reservations}
-        return copy.deepcopy(found)
+    async def get_many(self, reservation_ids: Collection[str]) -> dict[str, ReservationView]:
+        reservations = self._state.reservations
+        return {i: reservation_view(reservations[i]) for i in reservation_ids if i in reservations}
 
     def _latest(self, order_id: str, *states: ReservationState) -> Reservation | None:
         mine = [
@@ -218,13 +219,13 @@ class FakeReservations(_Repository):
 
     async def find(
         self, order_ids: Sequence[str], states: Sequence[ReservationState], after: ReservationKey | None, limit: int
-    ) -> list[Reservation]:
+    ) -> list[ReservationView]:
         rows = [
             r
             for r in self._state.reservations.values()
             if (not order_ids or r.order_id in order_ids) and (not states or r.state in states)
         ]
-        return copy.deepcopy(_page(rows, lambda r: (r.create_time, r.reservation_id), after, limit))
+        return [reservation_view(r) for r in _page(rows, lambda r: (r.create_time, r.reservation_id), after, limit)]
 
 
 def _serve_key(shortage: Shortage) -> tuple[int, datetime, str, str, str]:

@@ -25,6 +25,7 @@ from services.orders.domain.order import Order, StatusChange
 from services.orders.domain.partner import ApiKey, Partner
 from services.orders.domain.status import TERMINAL, OrderStatus
 from services.orders.service_layer.ports import OrderFilter
+from services.orders.service_layer.records import OrderView, order_view
 from tests._infra.fakes import Emitted, FakeTables, InMemoryUnitOfWork, InMemoryUnitsOfWork
 
 __all__ = ["Emitted", "FakeUnitOfWork", "FakeUnitsOfWork", "Tables"]
@@ -58,9 +59,9 @@ class FakeOrderRepository:
     async def lock(self, order_id: str) -> Order | None:
         return await self.get(order_id, partner_id=None, for_update=True)
 
-    async def get_many(self, order_ids: Collection[str], *, partner_id: str | None) -> dict[str, Order]:
+    async def get_many(self, order_ids: Collection[str], *, partner_id: str | None) -> dict[str, OrderView]:
         found = [self._t.orders.get(order_id) for order_id in set(order_ids)]
-        return {o.order_id: _copy(o) for o in found if o is not None and _in_scope(o, partner_id)}
+        return {o.order_id: order_view(o) for o in found if o is not None and _in_scope(o, partner_id)}
 
     async def add(self, order: Order) -> None:
         if order.order_id in self._t.orders:
@@ -81,7 +82,7 @@ class FakeOrderRepository:
 
     async def find(
         self, where: OrderFilter, *, now: datetime, after: tuple[datetime, str] | None, limit: int
-    ) -> list[Order]:
+    ) -> list[OrderView]:
         rows = [
             o
             for o in self._t.orders.values()
@@ -91,7 +92,7 @@ class FakeOrderRepository:
             and (after is None or (o.create_time, o.order_id) < after)
         ]
         rows.sort(key=lambda o: (o.create_time, o.order_id), reverse=True)
-        return _copy(rows[:limit])
+        return [order_view(o) for o in rows[:limit]]
 
     async def count(self, partner_id: str | None, *, now: datetime) -> tuple[dict[OrderStatus, int], int]:
         counts: dict[OrderStatus, int] = {}

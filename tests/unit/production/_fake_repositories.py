@@ -17,7 +17,7 @@ from services.production.domain.styles import Style
 from services.production.domain.views import LossGrouping, LossSummary
 from services.production.domain.work_orders import WorkOrder, WorkOrderStatus
 from services.production.service_layer.ports import OperationKey, QueueKey, WorkOrderKey
-from services.production.service_layer.records import WorkOrderView, work_order_view
+from services.production.service_layer.records import OperationView, WorkOrderView, operation_view, work_order_view
 from tests._infra.fakes import FakeTables
 
 __all__ = [
@@ -216,8 +216,8 @@ class FakeOperationRepository(_Repo):
     async def get(self, work_order_id: str, sequence: int) -> Operation | None:
         return copy.deepcopy(self._state.operations.get((work_order_id, sequence)))
 
-    async def get_many(self, keys: Collection[OperationKey]) -> dict[OperationKey, Operation]:
-        return {k: copy.deepcopy(self._state.operations[k]) for k in keys if k in self._state.operations}
+    async def get_many(self, keys: Collection[OperationKey]) -> dict[OperationKey, OperationView]:
+        return {k: operation_view(self._state.operations[k]) for k in keys if k in self._state.operations}
 
     async def for_work_orders(self, work_order_ids: Collection[str]) -> list[Operation]:
         return _copies(op for k, op in sorted(self._state.operations.items()) if k[0] in work_order_ids)
@@ -230,7 +230,7 @@ class FakeOperationRepository(_Repo):
         work_center: str | None,
         work_order_ids: Sequence[str],
         statuses: Sequence[OperationStatus],
-    ) -> list[Operation]:
+    ) -> list[OperationView]:
         ops = sorted(self._state.operations.values(), key=lambda op: _queue_order(_queue_key(op)))
         rows = [
             op
@@ -240,7 +240,7 @@ class FakeOperationRepository(_Repo):
             and (not statuses or op.status in statuses)
             and (after is None or _queue_order(_queue_key(op)) > _queue_order(after))
         ]
-        return _copies(rows[:limit])
+        return [operation_view(op) for op in rows[:limit]]
 
     async def add_all(self, operations: Sequence[Operation]) -> None:
         for op in operations:

@@ -18,7 +18,7 @@ from services.orders.domain.events import OrderCancelled, OrderStatusChanged, Or
 from services.orders.domain.order import Order, StatusChange
 from services.orders.domain.partner import ApiKey, Partner
 from services.orders.domain.status import TERMINAL, OrderStatus
-from services.orders.service_layer.records import OrderRecord
+from services.orders.service_layer.records import OrderView, order_view
 
 __all__ = ["catalogue_item", "encode_event", "order", "order_into", "orders_into", "partner", "status", "status_change"]
 
@@ -39,7 +39,7 @@ def status(value: OrderStatus | None) -> orders_pb2.OrderStatus.ValueType:
     return orders_pb2.OrderStatus.Value(f"ORDER_STATUS_{value.value}")
 
 
-def order_into(m: orders_pb2.Order, value: OrderRecord, now: datetime) -> None:
+def order_into(m: orders_pb2.Order, value: OrderView, now: datetime) -> None:
     """Write the order as the API shows it (``late`` as of ``now``) into ``m``."""
     m.name = "orders/" + value.order_id
     m.order_id = value.order_id
@@ -67,7 +67,7 @@ def order_into(m: orders_pb2.Order, value: OrderRecord, now: datetime) -> None:
 
 
 def orders_into(
-    repeated: RepeatedCompositeFieldContainer[orders_pb2.Order], values: Iterable[OrderRecord], now: datetime
+    repeated: RepeatedCompositeFieldContainer[orders_pb2.Order], values: Iterable[OrderView], now: datetime
 ) -> None:
     add = repeated.add
     for value in values:
@@ -77,7 +77,7 @@ def orders_into(
 def order(value: Order, now: datetime) -> orders_pb2.Order:
     """The order as the API shows it (``late`` as of ``now``)."""
     message = orders_pb2.Order()
-    order_into(message, value, now)
+    order_into(message, order_view(value), now)
     return message
 
 

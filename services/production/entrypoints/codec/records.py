@@ -16,7 +16,7 @@ from mes.production.v1 import production_pb2 as pb
 from mes_platform.wire import read_mask_fields, set_time
 from services.production.domain.operations import OperationStatus
 from services.production.domain.work_orders import WorkOrderStatus
-from services.production.service_layer.records import OperationRecord, RoutingStepRecord, WorkOrderRecord
+from services.production.service_layer.records import OperationView, RoutingStepRecord, WorkOrderView
 
 __all__ = [
     "ALL_WORK_ORDER_FIELDS",
@@ -60,7 +60,7 @@ def _steps_into(steps: RepeatedCompositeFieldContainer[pb.RoutingStep], snapshot
         )
 
 
-def _body_into(m: pb.WorkOrder, wo: WorkOrderRecord) -> None:
+def _body_into(m: pb.WorkOrder, wo: WorkOrderView) -> None:
     m.name = "workOrders/" + wo.id
     m.work_order_id = wo.id
     m.order_id = wo.order_id
@@ -82,7 +82,7 @@ def _body_into(m: pb.WorkOrder, wo: WorkOrderRecord) -> None:
     set_time(m.update_time, wo.update_time)
 
 
-def _routing_into(m: pb.WorkOrder, wo: WorkOrderRecord) -> None:
+def _routing_into(m: pb.WorkOrder, wo: WorkOrderView) -> None:
     if wo.routing_snapshot is not None:
         _steps_into(m.routing_snapshot, wo.routing_snapshot)
 
@@ -92,7 +92,7 @@ def _left_out(fields: WorkOrderFields) -> tuple[str, ...]:
     return () if fields is None else tuple(sorted(_BODY - fields))
 
 
-def _into(m: pb.WorkOrder, wo: WorkOrderRecord, routing: bool, left_out: tuple[str, ...]) -> None:
+def _into(m: pb.WorkOrder, wo: WorkOrderView, routing: bool, left_out: tuple[str, ...]) -> None:
     _body_into(m, wo)
     if routing:
         _routing_into(m, wo)
@@ -100,13 +100,13 @@ def _into(m: pb.WorkOrder, wo: WorkOrderRecord, routing: bool, left_out: tuple[s
         m.ClearField(name)  # type: ignore[arg-type]  # a field of WorkOrder by name
 
 
-def work_order_into(m: pb.WorkOrder, wo: WorkOrderRecord, fields: WorkOrderFields = None) -> None:
+def work_order_into(m: pb.WorkOrder, wo: WorkOrderView, fields: WorkOrderFields = None) -> None:
     """Write the work order's ``fields`` (None: all) into ``m``."""
     _into(m, wo, wants_routing(fields), _left_out(fields))
 
 
 def work_orders_into(
-    repeated: RepeatedCompositeFieldContainer[pb.WorkOrder], records: Iterable[WorkOrderRecord], fields: WorkOrderFields
+    repeated: RepeatedCompositeFieldContainer[pb.WorkOrder], records: Iterable[WorkOrderView], fields: WorkOrderFields
 ) -> None:
     add = repeated.add
     routing, left_out = wants_routing(fields), _left_out(fields)
@@ -114,7 +114,7 @@ def work_orders_into(
         _into(add(), wo, routing, left_out)
 
 
-def operation_into(m: pb.Operation, op: OperationRecord) -> None:
+def operation_into(m: pb.Operation, op: OperationView) -> None:
     m.name = f"workOrders/{op.work_order_id}/operations/{op.sequence}"
     m.work_order_id = op.work_order_id
     m.sequence = op.sequence
@@ -141,9 +141,7 @@ def operation_into(m: pb.Operation, op: OperationRecord) -> None:
     m.version = op.version
 
 
-def operations_into(
-    repeated: RepeatedCompositeFieldContainer[pb.Operation], records: Iterable[OperationRecord]
-) -> None:
+def operations_into(repeated: RepeatedCompositeFieldContainer[pb.Operation], records: Iterable[OperationView]) -> None:
     add = repeated.add
     for op in records:
         operation_into(add(), op)

@@ -15,7 +15,7 @@ from services.production.domain.styles import BomItem, RoutingStep, Style
 from services.production.domain.views import LossSummary, WorkCenterStats
 from services.production.domain.work_orders import WorkOrder
 from services.production.entrypoints.codec.records import operation_into, work_order_into
-from services.production.service_layer.records import work_order_view
+from services.production.service_layer.records import operation_view, work_order_view
 
 __all__ = [
     "loss_summary_msg",
@@ -132,7 +132,7 @@ def operation_status(status: OperationStatus) -> pb.OperationStatus.ValueType:
 
 def operation_msg(op: Operation) -> pb.Operation:
     message = pb.Operation()
-    operation_into(message, op)
+    operation_into(message, operation_view(op))
     return message
 
 
