@@ -124,6 +124,6 @@ class Pipeline:
                     raise RuntimeError(f"a cached document no longer prepares (HTTP {made.status})")
                 ready = made
             result = await self.execute(viewer, limits, ready, op, allowed, source.document_id)
-            return self.settle.answer(viewer, limits, ready, op, result)
+            return await self.settle.answer(viewer, limits, ready, op, result)
 
         return compute

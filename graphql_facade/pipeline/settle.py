@@ -8,6 +8,7 @@ response cache stores it, and every request that waited for it is settled from i
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from graphql_facade.auth import Viewer
@@ -27,14 +28,19 @@ class Settle:
     def __init__(self, guard: LimitGuard) -> None:
         self._guard = guard
 
-    def answer(
+    async def answer(
         self, viewer: Viewer, limits: Limits, prepared: Prepared, op: Operation, result: Executed
     ) -> Answer[Executed]:
-        """What one computation of a cached query produced (cacheable when it has no errors)."""
+        """What one computation of a cached query produced (cacheable when it has no errors).
+
+        Computations run beside the requests served from the cache: the loop gets control back
+        between the steps (serializing, measuring the cost, finding what the answer reads)."""
+        await asyncio.sleep(0)
         data = dumps(result.data) if result.data is not None else None
         cost = result.actual
         priced = prepared.priced
         if cost is None:
+            await asyncio.sleep(0)
             cost = actual_cost(
                 prepared.graphql,
                 prepared.document,
@@ -46,6 +52,7 @@ class Settle:
             )
         reads = None
         if data is not None and not result.errors:
+            await asyncio.sleep(0)
             reads = reads_of(
                 prepared.graphql, prepared.document, op.operation_name, priced.variables, viewer.partner_id, result.data
             )

@@ -77,6 +77,8 @@ _COVERED = frozenset(
     }
 )
 _MAX_FRAGMENT_NESTING = 50
+#: Objects whose fields read the production of the order above them.
+_OF_ORDER = frozenset({"WorkOrder", "Operation"})
 
 
 class _Ctx(NamedTuple):
@@ -129,11 +131,28 @@ class _Walk:
         values.update(variables or {})
         self.variables = values
         self.tags: set[str] = set()
+        self._fields: dict[tuple[str, int], list[FieldNode]] = {}
+        self._leaves: dict[tuple[str, int], bool] = {}
 
     # -- selections ------------------------------------------------------------------------
 
-    def fields(self, parent: GraphQLObjectType, selection_set: SelectionSetNode, depth: int = 0) -> list[FieldNode]:
+    def fields(self, parent: GraphQLObjectType, selection_set: SelectionSetNode) -> list[FieldNode]:
         """The fields selected on an object of type ``parent`` (fragments applied, @skip/@include honoured)."""
+        key = (parent.name, id(selection_set))
+        found = self._fields.get(key)
+        if found is None:
+            found = self._fields[key] = self._collect(parent, selection_set, 0)
+        return found
+
+    def leaves_only(self, parent: GraphQLObjectType, selection_set: SelectionSetNode) -> bool:
+        """Whether only scalar fields are selected (objects of a covered type then add no tag)."""
+        key = (parent.name, id(selection_set))
+        found = self._leaves.get(key)
+        if found is None:
+            found = self._leaves[key] = all(n.selection_set is None for n in self.fields(parent, selection_set))
+        return found
+
+    def _collect(self, parent: GraphQLObjectType, selection_set: SelectionSetNode, depth: int) -> list[FieldNode]:
         if depth > _MAX_FRAGMENT_NESTING:
             raise _Unknown
         found: list[FieldNode] = []
@@ -155,7 +174,7 @@ class _Walk:
                 or condition.name.value == parent.name
                 or self._abstract_of(condition.name.value, parent)
             ):
-                found.extend(self.fields(parent, sub, depth + 1))
+                found.extend(self._collect(parent, sub, depth + 1))
         return found
 
     def _abstract_of(self, name: str, runtime: GraphQLObjectType) -> bool:
@@ -204,10 +223,20 @@ class _Walk:
             elif parent.name == "WorkCenter" and name in ("stats", "queue"):
                 self.tags.update(self.center_tags(ctx.center))
             named = get_named_type(field.type)
-            if node.selection_set is not None and isinstance(named, GraphQLObjectType):
-                self.value(named, node.selection_set, value.get((node.alias or node.name).value), child)
-            elif node.selection_set is not None:
+            if node.selection_set is None:
+                continue
+            if not isinstance(named, GraphQLObjectType):
                 raise _Unknown  # interfaces and unions are not part of the query types
+            if self.inert(named, node.selection_set, child):
+                continue
+            self.value(named, node.selection_set, value.get((node.alias or node.name).value), child)
+
+    def inert(self, named: GraphQLObjectType, selection_set: SelectionSetNode, ctx: _Ctx) -> bool:
+        """Whether nothing below can add a tag: scalars of a covered type, or of work orders and
+        operations of an order whose production is already read."""
+        if named.name in _COVERED or (named.name in _OF_ORDER and ctx.order_id):
+            return self.leaves_only(named, selection_set)
+        return False
 
     def value(self, named: GraphQLObjectType, selection_set: SelectionSetNode, value: Any, ctx: _Ctx) -> None:
         if isinstance(value, list):

@@ -82,7 +82,7 @@ async def test_settle_answers_clean_queries_for_the_cache_and_refunds(
     operation, prepared = await prepared_for(facade, PARTNER, ORDERS)
     admission = await admit(PARTNER, limits, prepared)
     result = await execute(PARTNER, limits, prepared, operation, BOTH)
-    answer = settle.answer(PARTNER, limits, prepared, operation, result)
+    answer = await settle.answer(PARTNER, limits, prepared, operation, result)
     assert answer.cost == 3 and answer.data is not None
     assert answer.reads == {"o:partner-a:*", f"order:{order.order_id}"}  # what the cache invalidates it by
     outcome = await settle.answered(PARTNER, admission, prepared, answer, "miss")
@@ -92,7 +92,7 @@ async def test_settle_answers_clean_queries_for_the_cache_and_refunds(
 
     backend.fail["ListOrders"] = RuntimeError("boom")
     failing = await execute(PARTNER, limits, prepared, operation, BOTH)
-    assert settle.answer(PARTNER, limits, prepared, operation, failing).reads is None  # never cached
+    assert (await settle.answer(PARTNER, limits, prepared, operation, failing)).reads is None  # never cached
     answered = await settle(PARTNER, await admit(PARTNER, limits, prepared), prepared, failing)
     assert answered.status == 200 and b'"errors"' in answered.body and answered.cache == "none"
 
