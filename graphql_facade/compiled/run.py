@@ -233,8 +233,11 @@ class Runner:
 
     @staticmethod
     def _ints_fit(column: list[Any]) -> bool:
-        values = [v for v in column if type(v) is int]
-        return not values or (min(values) >= _INT_MIN and max(values) <= _INT_MAX)
+        try:  # a column without nulls (the usual case): two passes in C
+            return bool(min(column) >= _INT_MIN and max(column) <= _INT_MAX)
+        except TypeError:
+            values = [v for v in column if type(v) is int]
+            return not values or (min(values) >= _INT_MIN and max(values) <= _INT_MAX)
 
     def _settle_leaves(self, plan: FieldPlan, column: list[Any], level: _Level) -> tuple[list[Any], bool]:
         failed = False
