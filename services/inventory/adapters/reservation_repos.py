@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mes_kernel.clock import utcnow
 from mes_platform.keyset import keyset_after
+from mes_platform.sql import one_of
 from services.inventory.adapters import reservation_statements as stmts
 from services.inventory.adapters.rows import from_row, to_row
 from services.inventory.adapters.stock_repos import changed
@@ -81,7 +82,7 @@ class SqlReservations:
         if not rows:
             return []
         items: dict[str, list[ReservationItemView]] = {row[0]: [] for row in rows}
-        stmt = select(*_ITEM_VIEW).where(items_c.reservation_id.in_(list(items))).order_by(*_ITEM_ORDER)
+        stmt = select(*_ITEM_VIEW).where(one_of(self._s, items_c.reservation_id, items)).order_by(*_ITEM_ORDER)
         for reservation_id, *item in await self._s.execute(stmt):
             items[reservation_id].append(ReservationItemView(*item))
         return [
@@ -92,7 +93,7 @@ class SqlReservations:
     async def get_many(self, reservation_ids: Collection[str]) -> dict[str, ReservationView]:
         if not reservation_ids:
             return {}
-        found = await self._views(select(*_VIEW).where(r.reservation_id.in_(list(reservation_ids))))
+        found = await self._views(select(*_VIEW).where(one_of(self._s, r.reservation_id, reservation_ids)))
         return {view.reservation_id: view for view in found}
 
     async def active_for_order(self, order_id: str) -> Reservation | None:
@@ -125,7 +126,7 @@ class SqlReservations:
     ) -> list[ReservationView]:
         stmt = select(*_VIEW).order_by(r.create_time, r.reservation_id).limit(limit)
         if order_ids:
-            stmt = stmt.where(r.order_id.in_(list(order_ids)))
+            stmt = stmt.where(one_of(self._s, r.order_id, order_ids))
         if states:
             stmt = stmt.where(r.state.in_([s.value for s in states]))
         if after is not None:

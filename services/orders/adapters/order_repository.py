@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from mes_kernel.clock import as_utc
 from mes_kernel.errors import Conflict
 from mes_platform.keyset import keyset_after
+from mes_platform.sql import one_of
 from services.orders.adapters.tables import order_lines, order_status_changes, orders
 from services.orders.adapters.tables import order_terminal_counts as _closed
 from services.orders.domain.order import Order, OrderLine, Priority, StatusChange
@@ -75,7 +76,7 @@ class SqlOrderRepository:
     async def get_many(self, order_ids: Collection[str], *, partner_id: str | None) -> dict[str, OrderView]:
         if not order_ids:
             return {}
-        query = select(*_VIEW).where(orders.c.order_id.in_(set(order_ids)), *_scope(partner_id))
+        query = select(*_VIEW).where(one_of(self._session, orders.c.order_id, set(order_ids)), *_scope(partner_id))
         return {view.order_id: view for view in await self._views(query)}
 
     async def add(self, order: Order) -> None:
@@ -165,7 +166,9 @@ class SqlOrderRepository:
         if not rows:
             return []
         lines: dict[str, list[LineView]] = {row[0]: [] for row in rows}
-        line_query = select(*_LINE_VIEW).where(order_lines.c.order_id.in_(list(lines))).order_by(*_LINE_ORDER)
+        line_query = (
+            select(*_LINE_VIEW).where(one_of(self._session, order_lines.c.order_id, lines)).order_by(*_LINE_ORDER)
+        )
         for order_id, *line in await self._session.execute(line_query):
             lines[order_id].append(LineView(*line))
         return [

@@ -10,6 +10,7 @@ from sqlalchemy import bindparam, case, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mes_platform.keyset import keyset_after
+from mes_platform.sql import one_of
 from services.production.adapters import tables as t
 from services.production.adapters.rows import from_row, to_values, update_versioned
 from services.production.domain.operations import OPERATION_PROGRESS, AttemptRecord, Operation, OperationStatus
@@ -84,7 +85,9 @@ class SqlOperationRepository:
         if not keys:
             return {}
         wanted = set(keys)
-        query = select(*_RECORD).where(_op.c.work_order_id.in_(list({work_order_id for work_order_id, _ in wanted})))
+        query = select(*_RECORD).where(
+            one_of(self._s, _op.c.work_order_id, {work_order_id for work_order_id, _ in wanted})
+        )
         views = (OperationView(*row) for row in await self._s.execute(query))
         return {key: view for view in views if (key := (view.work_order_id, view.sequence)) in wanted}
 
@@ -116,7 +119,7 @@ class SqlOperationRepository:
         if work_center is not None:
             query = query.where(_op.c.work_center == work_center)
         if work_order_ids:
-            query = query.where(_op.c.work_order_id.in_(list(work_order_ids)))
+            query = query.where(one_of(self._s, _op.c.work_order_id, work_order_ids))
         if statuses:
             query = query.where(_op.c.status.in_([str(s) for s in statuses]))
         if after is not None:

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mes_kernel.errors import Conflict
 from mes_platform.keyset import keyset_after
+from mes_platform.sql import one_of
 from services.production.adapters import tables as t
 from services.production.adapters.rows import (
     from_row,
@@ -87,7 +88,7 @@ class SqlWorkOrderRepository:
     async def get_many(self, ids: Collection[str], *, with_routing: bool = True) -> dict[str, WorkOrderView]:
         if not ids:
             return {}
-        rows = await self._s.execute(select(*_READ[with_routing]).where(_wo.c.id.in_(list(ids))))
+        rows = await self._s.execute(select(*_READ[with_routing]).where(one_of(self._s, _wo.c.id, ids)))
         return {view.id: view for view in (WorkOrderView(*row) for row in rows)}
 
     async def for_order(self, order_id: str, *, for_update: bool = False) -> list[WorkOrder]:
@@ -108,7 +109,7 @@ class SqlWorkOrderRepository:
         """Oldest first; the work orders of one order in line order."""
         query = select(*_READ[with_routing]).order_by(_wo.c.created_at, _wo.c.order_id, _wo.c.line_number).limit(limit)
         if order_ids:
-            query = query.where(_wo.c.order_id.in_(list(order_ids)))
+            query = query.where(one_of(self._s, _wo.c.order_id, order_ids))
         if statuses:
             query = query.where(_wo.c.status.in_([str(s) for s in statuses]))
         if after is not None:
