@@ -54,6 +54,8 @@ class IntakePlan:
     quiet_wait_s: float = 30.0
     settle_timeout_s: float = 180.0
     postgres_url: str | None = None
+    #: Offered rate of the latency windows (orders/s; the issue's 30); None: derived from the capacity.
+    offered_rate: float | None = 30.0
 
 
 @dataclass
@@ -161,7 +163,8 @@ async def run_intake(plan: IntakePlan, workdir: Path, say: Say) -> IntakeResults
         say(f"intake: starting the stack ({stack.database_kind if plan.postgres_url is None else 'PostgreSQL'})")
         await stack.start()
         res.database = stack.database_kind
-        run.pids = stack.pids(["orders", "inventory", "production", "nats"])
+        run.pids = [p for svc in ("orders", "inventory", "production") for p in stack.service_pids(svc)]
+        run.pids += stack.pids(["nats"])
         await wait_for_catalogue(stack, PARTNER)
         await receive_metal(stack, BENCH_ALLOY, 3)
         await wait_until_settled(stack, 30.0)
@@ -177,7 +180,7 @@ async def run_intake(plan: IntakePlan, workdir: Path, say: Say) -> IntakeResults
         rate = cap_empty["rate"] * plan.offered_fraction
         if saga_rate is not None:
             rate = min(rate, 0.7 * saga_rate)
-        rate = max(1.0, rate)
+        rate = max(1.0, rate) if plan.offered_rate is None else plan.offered_rate
         empty = await run.offered(f"offered {rate:.0f}/s, empty backlog", rate, quiet=True)
         settled, _ = await wait_until_settled(stack, plan.settle_timeout_s)
         empty_lat, empty_missing = await run.to_in_production(empty["extra"].get("samples", []))
@@ -210,10 +213,12 @@ async def run_intake(plan: IntakePlan, workdir: Path, say: Say) -> IntakeResults
             f"pre-load rate with consumers paused: {preload_rate:,.0f} orders/s ({plan.preload_conns} in flight)",
             (
                 f"saga throughput (drain of the {left:,} orders the empty capacity window left):"
-                f" {saga_rate:,.1f} orders/s; offered rate = min({plan.offered_fraction:g} x intake capacity,"
-                " 0.7 x saga throughput)"
-                if saga_rate is not None
-                else f"offered rate = {plan.offered_fraction:g} x intake capacity"
+                + (f" {saga_rate:,.1f} orders/s" if saga_rate is not None else " not measured")
+                + (
+                    f"; offered rate: fixed at {plan.offered_rate:g} orders/s"
+                    if plan.offered_rate is not None
+                    else f"; offered rate = min({plan.offered_fraction:g} x intake capacity, 0.7 x saga throughput)"
+                )
             ),
             f"orders waiting (SUBMITTED or ACCEPTED): {backlog_start:,} when the loaded window began,"
             f" {backlog_mid:,} after it, {backlog_end:,} after the loaded capacity window",

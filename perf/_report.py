@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Verdict", "detail_table", "fmt_ms", "fmt_rate", "markdown_table", "verdict_table"]
+__all__ = [
+    "TargetRow",
+    "Verdict",
+    "detail_table",
+    "fmt_ms",
+    "fmt_rate",
+    "markdown_table",
+    "spread",
+    "target_table",
+    "verdict_table",
+]
 
 
 @dataclass(frozen=True)
@@ -75,3 +85,41 @@ def detail_table(rows: Iterable[tuple[str, Mapping[str, Any]]]) -> str:
             for label, r in rows
         ),
     )
+
+
+@dataclass(frozen=True)
+class TargetRow:
+    """One row of the issue's Targets table: the measured value against its must and stretch targets."""
+
+    what: str
+    measured: str
+    baseline: str
+    ratio: str
+    must: str
+    must_ok: bool | None
+    stretch: str = "—"
+    stretch_ok: bool | None = None
+
+
+def _ok(flag: bool | None) -> str:
+    return "—" if flag is None else ("PASS" if flag else "MISS")
+
+
+def target_table(rows: Iterable[TargetRow]) -> str:
+    return markdown_table(
+        ("target", "measured (median, min-max)", "baseline (same run)", "ratio", "must", "", "stretch", ""),
+        ((r.what, r.measured, r.baseline, r.ratio, r.must, _ok(r.must_ok), r.stretch, _ok(r.stretch_ok)) for r in rows),
+    )
+
+
+def spread(values: Sequence[float], fmt: Callable[[float], str]) -> str:
+    """``median (min-max)`` of a few windows."""
+    if not values:
+        return "—"
+    ordered = sorted(values)
+    mid = (
+        ordered[len(ordered) // 2]
+        if len(ordered) % 2
+        else (ordered[len(ordered) // 2 - 1] + ordered[len(ordered) // 2]) / 2
+    )
+    return fmt(mid) if len(ordered) == 1 else f"{fmt(mid)} ({fmt(ordered[0])}-{fmt(ordered[-1])})"

@@ -2,7 +2,8 @@
 
 ``BenchStack`` picks free loopback ports and a temporary data folder, plans the processes
 exactly as ``mes up`` does (``mes_stack.plan``), starts nats-server and the three
-services with ``mes_stack.supervisor``, loads the demo data, and can add GraphQL
+services with ``mes_stack.supervisor``, loads the demo data (or, on PostgreSQL, a generated
+history of ``perf.datagen`` before the services start), and can add GraphQL
 facades (each with its own environment) and other HTTP servers. ``aclose`` stops every
 child by PID (SIGTERM, SIGKILL after the grace period) and drops the temporary PostgreSQL
 database when one was created. Server processes can be pinned to a CPU set (``taskset``).
@@ -26,9 +27,15 @@ import asyncpg
 from mes_stack.database import migrate_services, provision_database
 from mes_stack.demo import DemoTargets, load_demo_data, read_partner_keys
 from mes_stack.options import SERVICES, StackOptions, port_env_var
+
+try:  # services split into API and worker processes (mes up's default since the intake was isolated)
+    from mes_stack.options import worker_port_env_var
+except ImportError:  # an older tree: one process per service
+    worker_port_env_var = None  # type: ignore[assignment]
 from mes_stack.plan import HttpProbe, PortClaim, ProcessSpec, StackPlan, build_plan, repo_root
 from mes_stack.supervisor import Supervisor
 from mes_stack.up import find_nats_server
+from perf.datagen import Options, Summary, load_into
 
 __all__ = ["BenchStack", "HttpServer", "free_ports"]
 
@@ -79,6 +86,8 @@ class BenchStack:
         postgres_admin_url: str | None = None,
         server_cpus: str | None = None,
         service_env: Mapping[str, str] | None = None,
+        dataset: Options | None = None,
+        existing_database: str | None = None,
         say: Callable[[str], None] = print,
     ) -> None:
         self.workdir = workdir
@@ -86,6 +95,12 @@ class BenchStack:
         self.postgres_admin_url = postgres_admin_url
         self.server_cpus = server_cpus
         self._service_env = dict(service_env or {})
+        #: A generated history to load (PostgreSQL only) instead of the demo data.
+        self.dataset = dataset
+        self.dataset_summary: Summary | None = None
+        self.database_url: str | None = None
+        #: A database prepared before (e.g. by ``python -m perf.datagen``): used as it is, kept at the end.
+        self.existing_database = existing_database
         self._say = say
         self._sup = Supervisor(start_timeout_s=90.0, stop_timeout_s=15.0, say=lambda m: say("  [stack] " + m.strip()))
         self._plan: StackPlan | None = None
@@ -109,6 +124,11 @@ class BenchStack:
         return self.plan.nats_url
 
     @property
+    def database(self) -> str | None:
+        """Name of the bench database (PostgreSQL), while it exists."""
+        return self._database
+
+    @property
     def database_kind(self) -> str:
         return "PostgreSQL" if self._database else "SQLite"
 
@@ -121,6 +141,10 @@ class BenchStack:
     def pids(self, names: Sequence[str]) -> list[int]:
         return [self.pid(n) for n in names]
 
+    def service_pids(self, service: str) -> list[int]:
+        """The processes of one service: its API process and, when split, its worker."""
+        return [c.pid for c in self._sup.children if c.name in (service, f"{service}-worker") and c.returncode is None]
+
     # -- start and stop --------------------------------------------------------------------
 
     def _env(self, ports: list[int]) -> dict[str, str]:
@@ -130,13 +154,18 @@ class BenchStack:
         env.update(self._service_env)
         env["MES_STACK_NATS_PORT"], env["MES_STACK_NATS_MONITOR_PORT"] = str(ports[0]), str(ports[1])
         env["MES_FACADE_PORT"] = str(ports[2])
-        for svc, port in zip(SERVICES, ports[3:6], strict=True):
+        for svc, port, worker_port in zip(SERVICES, ports[3::2], ports[4::2], strict=True):
             env[port_env_var(svc)] = str(port)
+            if worker_port_env_var is not None:  # services split into API and worker processes
+                env[worker_port_env_var(svc)] = str(worker_port)
         env["PYTHONPATH"] = os.pathsep.join([str(repo_root()), str(repo_root() / "protos" / "gen")])
         return env
 
     async def _create_database(self) -> str:
         assert self.postgres_admin_url is not None
+        if self.existing_database is not None:
+            self._database = self.existing_database
+            return _with_database(self.postgres_admin_url, self.existing_database)
         name = "mes_bench_" + secrets.token_hex(4)
         conn = await asyncpg.connect(_plain(self.postgres_admin_url))
         try:
@@ -147,7 +176,7 @@ class BenchStack:
         return _with_database(self.postgres_admin_url, name)
 
     async def _drop_database(self) -> None:
-        if self._database is None or self.postgres_admin_url is None:
+        if self._database is None or self.postgres_admin_url is None or self.existing_database is not None:
             return
         conn = await asyncpg.connect(_plain(self.postgres_admin_url))
         try:
@@ -166,21 +195,29 @@ class BenchStack:
 
     async def start(self, *, demo: bool = True) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        env = self._env(free_ports(6))
+        env = self._env(free_ports(3 + 2 * len(SERVICES)))
         db_url = await self._create_database() if self.postgres_admin_url else None
         options = StackOptions.resolve(env, data_dir=str(self.data_dir), database_url=db_url)
         self.token = options.token
         plan = build_plan(options, env, python=sys.executable, nats_binary=find_nats_server(), facade_available=True)
         self._plan = plan
         self._facade_template = next(s for s in plan.processes if s.role == "facade")
-        if db_url is not None:
+        self.database_url = db_url
+        if db_url is not None and self.dataset is not None:
+            self._say(f"  [stack] generating {self.dataset.orders:,} orders into PostgreSQL database {self._database}")
+            self.dataset_summary = await load_into(db_url, self.dataset, say=lambda m: self._say("  [stack]" + m))
+            self.partner_keys = dict(self.dataset_summary.partner_keys)
+        elif db_url is not None and self.existing_database is None:
             self._say(f"  [stack] provisioning and migrating PostgreSQL database {self._database}")
             await provision_database(db_url, options.db_password)
             envs = {svc: next(s.env for s in plan.processes if s.service == svc) for svc in SERVICES}
             await migrate_services(envs, say=lambda m: None)
         await self._sup.start_group([self._pin(s) for s in plan.processes if s.role == "nats"])
         await self._sup.start_group([self._pin(s) for s in plan.processes if s.role == "service"])
-        if demo:
+        workers = [self._pin(s) for s in plan.processes if s.role == "worker"]
+        if workers:  # the services' consumers and relays, in processes of their own
+            await self._sup.start_group(workers)
+        if demo and self.dataset is None and self.existing_database is None:
             targets = DemoTargets(self.address("orders"), self.address("inventory"), self.address("production"))
             report = await load_demo_data(targets, token=options.token, data_dir=self.data_dir)
             self.partner_keys = dict(report.partner_keys) or read_partner_keys(self.data_dir)

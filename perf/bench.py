@@ -35,7 +35,9 @@ from typing import Any
 
 from perf._facade_bench import FacadePlan, run_facade
 from perf._intake_bench import IntakePlan, run_intake
-from perf._report import detail_table, markdown_table, verdict_table
+from perf._read_bench import ReadPlan, run_read
+from perf._report import detail_table, markdown_table, target_table, verdict_table
+from perf._saga_bench import SagaPlan, run_saga
 
 FACADE_FULL = FacadePlan(
     reps=3, warmup_s=2.0, duration_s=10.0, flood_duration_s=15.0, flood_factors=(2.0, 20.0), quiet_wait_s=15.0
@@ -46,11 +48,36 @@ FACADE_QUICK = FacadePlan(
 INTAKE_FULL = IntakePlan(backlog=20_000, warmup_s=2.0, duration_s=15.0, drain_timeout_s=300.0, quiet_wait_s=15.0)
 INTAKE_QUICK = IntakePlan(
     backlog=1_500, warmup_s=1.0, duration_s=4.0, drain_timeout_s=15.0, samples=100, quiet_wait_s=3.0
-)
+)  # the offered rate stays the 30 orders/s
 
 
 def _say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
+
+
+SAGA_QUICK = {"reps": 1, "backlog": 300, "history": 2_000, "quiet_wait_s": 3.0}
+READ_QUICK = {"reps": 1, "warmup_s": 1.0, "duration_s": 3.0, "orders": 5_000, "quiet_wait_s": 3.0}
+
+
+def _section(
+    title: str, table: str, layout: str, notes: list[str], windows: list[tuple[str, dict[str, Any]]]
+) -> list[str]:
+    return [
+        f"### {title}",
+        "",
+        table,
+        "",
+        layout,
+        "",
+        *[f"- {note}" for note in notes],
+        "",
+        "<details><summary>every load window</summary>",
+        "",
+        detail_table(windows),
+        "",
+        "</details>",
+        "",
+    ]
 
 
 def machine() -> str:
@@ -106,6 +133,38 @@ async def _main(args: argparse.Namespace, workdir: Path) -> tuple[str, dict[str,
             "windows": facade.windows,
             "notes": facade.notes,
         }
+    postgres = os.environ.get("MES_BENCH_POSTGRES_URL", "").strip() or None
+    if args.suite in ("read", "all"):
+        if postgres is None:
+            raise SystemExit("bench read: set MES_BENCH_POSTGRES_URL (an admin URL of PostgreSQL)")
+        read_plan = ReadPlan(postgres_url=postgres, pin=not args.no_pin, orders=args.orders)
+        if args.quick:
+            read_plan = ReadPlan(**{**read_plan.__dict__, **READ_QUICK})
+        read = await run_read(read_plan, workdir / "read", _say)
+        sections += _section(
+            "Read path (PostgreSQL, generated history)",
+            target_table(read.rows),
+            f"Layout: server processes (facades, baselines, services, nats-server, PostgreSQL) on CPU0, load"
+            f" generator on CPU1; {read_plan.reps} window(s) of {read_plan.duration_s:g} s after"
+            f" {read_plan.warmup_s:g} s warm-up per target, targets alternating. Notes:",
+            read.notes,
+            read.windows,
+        )
+        raw["read"] = {"rows": [r.__dict__ for r in read.rows], "windows": read.windows, "notes": read.notes}
+    if args.suite in ("saga", "all"):
+        if postgres is None:
+            raise SystemExit("bench saga: set MES_BENCH_POSTGRES_URL (an admin URL of PostgreSQL)")
+        saga_plan = SagaPlan(postgres_url=postgres, **(SAGA_QUICK if args.quick else {}))
+        saga = await run_saga(saga_plan, workdir / "saga", _say)
+        sections += _section(
+            "Saga drain (PostgreSQL, both cores)",
+            target_table(saga.rows),
+            f"Layout: no pinning (services, nats-server, PostgreSQL and the floor's workers share both cores);"
+            f" {saga_plan.reps} round(s) of saga then floor, backlog {saga_plan.backlog:,} orders each. Notes:",
+            saga.notes,
+            saga.windows,
+        )
+        raw["saga"] = {"rows": [r.__dict__ for r in saga.rows], "windows": saga.windows, "notes": saga.notes}
     if args.suite in ("intake", "all"):
         plan_i = INTAKE_QUICK if args.quick else INTAKE_FULL
         postgres = os.environ.get("MES_BENCH_POSTGRES_URL", "").strip() or None
@@ -152,7 +211,8 @@ async def _main(args: argparse.Namespace, workdir: Path) -> tuple[str, dict[str,
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("suite", nargs="?", default="all", choices=("facade", "intake", "all"))
+    parser.add_argument("suite", nargs="?", default="all", choices=("facade", "read", "saga", "intake", "all"))
+    parser.add_argument("--orders", type=int, default=100_000, help="read: orders of the generated history")
     parser.add_argument("--quick", action="store_true", help="short windows, one repetition, smaller backlog (< 3 min)")
     parser.add_argument("--no-pin", action="store_true", help="facade: do not pin servers and load generator to CPUs")
     parser.add_argument("--json", type=Path, help="also write the raw numbers to this file")

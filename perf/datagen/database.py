@@ -8,8 +8,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-from mes_platform.provision import SERVICES, service_url
+from mes_platform.provision import service_url
 from mes_stack.database import migrate_services, provision_database
+from mes_stack.options import SERVICES
 
 __all__ = ["create_database", "database_url", "drop_database", "plain_url", "prepare_schemas"]
 

@@ -12,6 +12,7 @@ services declare in ``entrypoints/consumers.py``), as if it had been handled a m
 
 from __future__ import annotations
 
+import importlib.util
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from typing import Any, cast
@@ -29,7 +30,10 @@ from services.orders.entrypoints.consumers import consumer_specs as orders_consu
 from services.production.entrypoints.codec import events as production_codec
 from services.production.entrypoints.consumers import consumer_specs as production_consumers
 
-__all__ = ["DAY_S", "EventLog", "consumers_by_subject"]
+__all__ = ["DAY_S", "WEBHOOKS", "EventLog", "consumers_by_subject"]
+
+#: The webhooks service exists in this tree (older trees, profiled for comparison, lack it).
+WEBHOOKS = importlib.util.find_spec("services.webhooks") is not None
 
 DAY_S = 86400.0
 _ENCODERS: dict[str, Callable[[object], tuple[EventType[Message], Message]]] = {
@@ -49,6 +53,10 @@ def consumers_by_subject() -> dict[str, list[tuple[str, str]]]:
         "inventory": inventory_consumers(none, none),
         "production": production_consumers(none, none),
     }
+    if WEBHOOKS:
+        from services.webhooks.entrypoints.consumers import consumer_specs as webhooks_consumers
+
+        declared["webhooks"] = webhooks_consumers(none, none)
     found: dict[str, list[tuple[str, str]]] = defaultdict(list)
     for service, specs in declared.items():
         for spec in specs:

@@ -52,8 +52,9 @@ CANCEL_REASON = "cancelled by the partner"
 
 
 class Saga:
-    def __init__(self, ids: Ids, log: EventLog, sink: Sink, floor: Floor, *, end: float) -> None:
+    def __init__(self, ids: Ids, log: EventLog, sink: Sink, floor: Floor, *, end: float, webhooks: bool) -> None:
         self.ids, self.log, self.sink, self.floor, self.end = ids, log, sink, floor, end
+        self.webhooks = webhooks
         self.rng = ids.rng
         self.statuses: dict[str, int] = {}
 
@@ -152,6 +153,9 @@ class Saga:
             self._cancel(d, order, spec, s, work)
         self.sink.add("production", "order_specs", rows.spec_row(spec))
         self.sink.add("orders", "orders", rows.order_row(order))
+        if self.webhooks:  # the webhooks service remembers every order's reference
+            reference = {"order_id": d.order_id, "partner_id": d.partner_id, "partner_reference": d.partner_reference}
+            self.sink.add("webhooks", "order_refs", {**reference, "created_at": at(t0)})
         for line in d.lines:
             self.sink.add("orders", "order_lines", rows.line_row(d.order_id, line))
         for change in order.changes:

@@ -9,7 +9,10 @@ commits numbered them: their rows go through a staging table and are inserted or
 time, then the sequence is moved past the last value.
 
 Loading runs as the admin role with ``session_replication_role = replica`` (no foreign-key
-or trigger checks: the generator writes parents first and the checker verifies afterwards).
+or trigger checks: the generator writes parents first and the checker verifies afterwards),
+except into a table with triggers on INSERT: those fire, as for the services' own inserts, so
+a read model that triggers keep (``orders.order_terminal_counts``) is filled as it would be.
+A table the generator does not write must be filled that way, or stay empty on purpose.
 """
 
 from __future__ import annotations
@@ -44,6 +47,8 @@ class Sink:
         self._staged: set[tuple[str, str]] = set()
         self.loaded: dict[tuple[str, str], int] = defaultdict(int)
         self._layouts: dict[tuple[str, str | None], tuple[list[str], frozenset[str], dict[str, Any]]] = {}
+        self._fires: dict[tuple[str, str], bool] = {}
+        self._current_role = ""
 
     def _table(self, service: str, name: str) -> Table:
         try:
@@ -91,17 +96,40 @@ class Sink:
     def pending(self) -> int:
         return sum(len(v) for v in self._rows.values()) + sum(len(v) for v in self._ordered.values())
 
-    def check_complete(self, filled: set[tuple[str, str]]) -> None:
-        """Every table of every service is generated (or empty on purpose)."""
-        missing = sorted(f"{s}.{n}" for (s, n) in self._tables if (s, n) not in filled and n not in _EMPTY)
+    async def check_complete(self, conn: asyncpg.Connection, generated: set[tuple[str, str]]) -> None:
+        """Every table of every service is generated, filled by the database (triggers), or empty on purpose."""
+        missing = []
+        for service, name in sorted(self._tables):
+            if (service, name) in generated or name in _EMPTY:
+                continue
+            if not await conn.fetchval(f'SELECT EXISTS (SELECT 1 FROM "{service}"."{name}")'):
+                missing.append(f"{service}.{name}")
         if missing:
             raise UngeneratedTable("the generator does not fill " + ", ".join(missing) + ": teach perf/datagen")
+
+    async def _role(self, conn: asyncpg.Connection, key: tuple[str, str]) -> None:
+        """Triggers fire on tables with INSERT triggers (read models), nowhere else."""
+        fire = self._fires.get(key)
+        if fire is None:
+            fire = self._fires[key] = bool(
+                await conn.fetchval(
+                    "SELECT EXISTS (SELECT 1 FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid"
+                    " JOIN pg_namespace n ON n.oid = c.relnamespace"
+                    " WHERE n.nspname = $1 AND c.relname = $2 AND NOT t.tgisinternal AND t.tgtype & 4 <> 0)",
+                    *key,
+                )
+            )
+        role = "DEFAULT" if fire else "replica"
+        if role != self._current_role:
+            await conn.execute(f"SET session_replication_role = {role}")
+            self._current_role = role
 
     async def flush(self, conn: asyncpg.Connection, *, force: bool = False) -> None:
         for key, rows in list(self._rows.items()):
             if rows and (force or len(rows) >= self._batch):
                 service, name = key
                 columns = [c.name for c in self._tables[key].c]
+                await self._role(conn, key)
                 await conn.copy_records_to_table(name, records=rows, columns=columns, schema_name=service)
                 self.loaded[key] += len(rows)
                 self._rows[key] = []
@@ -132,13 +160,16 @@ class Sink:
             service, name = key
             stage = f"stage_{service}_{name}"
             columns = ", ".join(f'"{c.name}"' for c in self._tables[key].c if c.name != "seq")
+            await self._role(conn, key)
             await conn.execute(
                 f'INSERT INTO "{service}"."{name}" (seq, {columns})'
                 f" SELECT row_number() OVER (ORDER BY _at, _n), {columns} FROM {stage}"
             )
             await conn.execute(f"DROP TABLE {stage}")
+        await conn.execute("SET session_replication_role = DEFAULT")
+        self._current_role = "DEFAULT"
         for (service, name), table in self._tables.items():
-            if "seq" in table.c and table.c.seq.autoincrement and table.c.seq.primary_key:
+            if "seq" in table.c and table.c.seq.primary_key:
                 await conn.execute(
                     f"SELECT setval(pg_get_serial_sequence('\"{service}\".\"{name}\"', 'seq'),"
                     f' coalesce((SELECT max(seq) FROM "{service}"."{name}"), 0) + 1, false)'

@@ -68,7 +68,14 @@ def test_perf_datagen_rows_are_the_repositories_rows() -> None:
     assert rows.custody_row(entry) == expected
 
 
-def test_perf_datagen_sink_refuses_columns_and_tables_it_cannot_fill() -> None:
+class _EmptyTables:
+    """A connection on which every table is empty (``check_complete`` asks whether one holds rows)."""
+
+    async def fetchval(self, query: str) -> bool:
+        return False
+
+
+async def test_perf_datagen_sink_refuses_columns_and_tables_it_cannot_fill() -> None:
     md = MetaData()
     Table("t", md, Column("a", Integer, primary_key=True), Column("b", String, nullable=False, default="x"))
     Table("u", md, Column("c", Integer, primary_key=True))
@@ -80,7 +87,8 @@ def test_perf_datagen_sink_refuses_columns_and_tables_it_cannot_fill() -> None:
     with pytest.raises(UngeneratedTable, match="required"):
         sink.add("svc", "u", {})
     with pytest.raises(UngeneratedTable, match=r"svc\.u"):
-        sink.check_complete({("svc", "t")})
+        await sink.check_complete(_EmptyTables(), {("svc", "t")})  # type: ignore[arg-type]
+    await sink.check_complete(_EmptyTables(), {("svc", "t"), ("svc", "u")})  # type: ignore[arg-type]
 
 
 def test_perf_datagen_orders_have_three_lines_on_average_over_twenty_partners() -> None:

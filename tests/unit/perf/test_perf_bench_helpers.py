@@ -1,0 +1,43 @@
+"""Helpers of the bench without servers: the saga floor's chain, flame-graph summaries, spreads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from perf._flame import self_time, summarize_svg
+from perf._report import spread
+from perf._saga_floor import chain_of
+
+_SVG = """<svg><g id="frames">
+<g><title>all (100 samples, 100%)</title><rect x="0" y="48" width="100%" height="15" fg:x="0" fg:w="100"/></g>
+<g><title>run (asyncio/events.py:80) (100 samples, 100.00%)</title><rect x="0" y="32" fg:x="0" fg:w="100"/></g>
+<g><title>execute (graphql/execute.py:10) (60 samples, 60.00%)</title><rect x="0" y="16" fg:x="0" fg:w="60"/></g>
+<g><title>encode (json/encoder.py:5) (1,0 samples, 10%)</title><rect x="0" y="0" fg:x="0" fg:w="10"/></g>
+<g><title>ListOrders (services/orders/entrypoints/api.py:5) (40 samples)</title><rect y="16" fg:x="60" fg:w="40"/></g>
+</g></svg>"""
+
+
+def test_perf_floor_chain_has_the_sagas_messages_and_inbox_rows_per_order() -> None:
+    outbox = {"a.held": 1.0, "a.recorded": 4.0, "b.released": 1.0, "c.changed": 2.0}
+    consumers = {"a.held": 2, "b.released": 2, "c.changed": 1}
+    plan = chain_of(outbox, consumers, 300, first=1)
+    assert plan.outbox_rows == 1 + 8  # the submission, then every row the saga wrote while draining
+    assert plan.inbox_rows == 1 + 2 + 2 + 2  # each message once per consumer of its subject
+    assert plan.fanouts[0] == 1 and sum(plan.riders) == 4 and plan.payload_bytes == 300
+
+
+def test_perf_flame_summary_gives_self_time_by_component(tmp_path: Path) -> None:
+    svg = tmp_path / "p.svg"
+    svg.write_text(_SVG)
+    total, frames = self_time(svg)
+    assert total == 100
+    selfs = {title.split(" (")[0]: n for title, n in frames}
+    assert selfs["execute"] == 50 and selfs["encode"] == 10 and selfs["ListOrders"] == 40 and selfs["run"] == 0
+    text = "\n".join(summarize_svg(svg))
+    assert "50.0 %  graphql-core" in text and "40.0 %  service: entrypoints" in text and "10.0 %  JSON" in text
+
+
+def test_perf_spread_is_the_median_and_range() -> None:
+    assert spread([3.0, 1.0, 2.0], str) == "2.0 (1.0-3.0)"
+    assert spread([4.0], str) == "4.0"
+    assert spread([], str) == "—"
