@@ -50,14 +50,11 @@ class SqlDeliveryRepository:
     async def add_many(self, items: Sequence[Delivery]) -> int:
         if not items:
             return 0
-        rows = [_row(d) for d in items]
+        # One statement for any number of rows (executemany, cached once compiled).
         keys = [_D.endpoint_id, _D.event_id]
-        if self._session.get_bind().dialect.name == "postgresql":
-            pg = postgresql.insert(deliveries).values(rows).on_conflict_do_nothing(index_elements=keys)
-            result = await self._session.execute(pg.returning(_D.seq))
-        else:
-            lite = sqlite.insert(deliveries).values(rows).on_conflict_do_nothing(index_elements=keys)
-            result = await self._session.execute(lite.returning(_D.seq))
+        dialect = postgresql if self._session.get_bind().dialect.name == "postgresql" else sqlite
+        stmt = dialect.insert(deliveries).on_conflict_do_nothing(index_elements=keys).returning(_D.seq)
+        result = await self._session.execute(stmt, [_row(d) for d in items])
         added = len(result.all())
         if added and any(d.state is DeliveryState.PENDING for d in items):
             self._due_after_commit()

@@ -54,7 +54,7 @@ class DispatchSettings:
     #: How long a claim holds a delivery; longer than an attempt can take.
     lease: timedelta = timedelta(seconds=60)
     poll_interval_s: float = 0.5
-    flush_interval_s: float = 0.005
+    flush_interval_s: float = 0.0
     flush_batch: int = 256
     #: On stop, attempts in flight get this long to finish.
     stop_timeout_s: float = 15.0
@@ -242,11 +242,10 @@ class Dispatcher:
         try:
             headers = signed_headers(endpoint, delivery.delivery_id, body, started)
             result = await self._sender.send(Outbound(endpoint.endpoint_id, endpoint.url, body, headers))
-        except asyncio.CancelledError:
-            self._release(delivery.seq, endpoint.endpoint_id)
-            raise
         except Exception as exc:  # a sender must not raise; a bug in one must not stop the others
             result = SendResult(0, f"internal error: {type(exc).__name__}")
+        finally:
+            self._release(delivery.seq, endpoint.endpoint_id)
         self.attempts += 1
         if result.error:
             self._failing.add(endpoint.endpoint_id)
@@ -271,8 +270,8 @@ class Dispatcher:
         self._flushed.set()
 
     def _release(self, seq: int, endpoint_id: str) -> None:
-        """The delivery's slot is free again (once its attempt is settled: until then it
-        still holds its place, so a later change of the same order is not sent before)."""
+        """The attempt is over: its slot is free. The delivery stays PENDING and leased until the
+        attempt is settled, so the next change of the same order is not claimed before."""
         if self._in_flight.pop(seq, None) is None:
             return
         self._lanes[endpoint_id] -= 1
@@ -287,7 +286,8 @@ class Dispatcher:
         while True:
             await self._flushed.wait()
             self._flushed.clear()
-            await asyncio.sleep(self.settings.flush_interval_s)
+            if self.settings.flush_interval_s:
+                await asyncio.sleep(self.settings.flush_interval_s)
             try:
                 await self._flush()
                 failures = 0
@@ -305,8 +305,6 @@ class Dispatcher:
             await self._uows.transact(functools.partial(self._write, batch))
             del self._results[: len(batch)]
             self.settled += len(batch)
-            for result in batch:
-                self._release(result.seq, result.endpoint_id)
 
     async def _write(self, batch: list[AttemptResult], uow: UnitOfWork) -> None:
         endpoints = await uow.endpoints.get_many({r.endpoint_id for r in batch})

@@ -28,9 +28,6 @@ class OrderEventFanOut:
                 await uow.order_refs.remember(
                     change.order_id, change.partner_id, change.partner_reference, change.changed_at
                 )
-                reference = change.partner_reference
-            else:
-                reference = change.partner_reference or await uow.order_refs.reference(change.order_id) or ""
             event_type = EventType.ORDER_STATUS_CHANGED
             endpoints = [
                 endpoint
@@ -39,6 +36,7 @@ class OrderEventFanOut:
             ]
             if not endpoints:
                 return 0
+            reference = change.partner_reference or await uow.order_refs.reference(change.order_id) or ""
             payload = order_status_payload(change, reference)
             now = self._clock()
             deliveries = [
