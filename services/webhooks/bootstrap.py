@@ -1,8 +1,8 @@
 """Composition root of the webhooks service: only what is its own (the rest: mes_platform.runtime).
 
 The gRPC API serves the endpoints, deliveries and log; the worker side (``ROLE`` ``worker`` or
-``all``, with ``NATS_URL``) runs the ``webhooks-order-events`` consumer and the dispatcher, a
-background task beside it.
+``all``, with ``NATS_URL``) runs the ``webhooks-order-events`` consumer, and beside it the dispatcher
+and the retention of delivered deliveries (background tasks).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from services.webhooks.service_layer.dispatcher import Dispatcher
 from services.webhooks.service_layer.endpoints import EndpointService
 from services.webhooks.service_layer.fanout import OrderEventFanOut
 from services.webhooks.service_layer.ports import WebhooksDeps
+from services.webhooks.service_layer.retention import DeliveryRetention
 
 __all__ = ["SPEC", "App", "Handles", "sender_for", "start"]
 
@@ -70,7 +71,7 @@ def wire(settings: Settings, db: Database) -> Wiring[Handles]:
         service_names=[SERVICE_NAME],
         handles=Handles(uows, endpoints, deliveries, fanout, dispatcher),
         consumers=consumer_specs(uows, fanout),
-        tasks=[dispatcher],
+        tasks=[dispatcher, DeliveryRetention(uows, settings.retention())],
     )
 
 

@@ -19,6 +19,10 @@ Knobs (environment, ``MES_WEBHOOKS_`` prefix; defaults in brackets):
 ``LEASE_S`` [60]                 how long a dispatcher holds a delivery it sends (at least twice
                                  ``REQUEST_TIMEOUT_S``): after a crash, the delivery is sent again then
 ``POLL_S`` [0.5]                 how often the dispatcher looks for due retries
+``RETENTION_DAYS`` [30]          delivered deliveries and log entries are kept this long (pending,
+                                 held and dead ones until they are dealt with)
+``ORDER_REFS_DAYS`` [365]        the partners' order references are kept this long
+``RETENTION_INTERVAL_S`` [3600]  how often the purge runs (the platform's knob of the same name)
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from mes_platform.config import ServiceSettings
 from services.webhooks.domain.delivery import RetryPolicy
 from services.webhooks.service_layer.commands import WebhookPolicy
 from services.webhooks.service_layer.dispatcher import DispatchSettings
+from services.webhooks.service_layer.retention import RetentionSettings
 
 __all__ = ["DEFAULT_PORT", "SERVICE", "Settings"]
 
@@ -67,6 +72,8 @@ class Settings(ServiceSettings):
     max_endpoints: int = 20
     lease_s: float = 60.0
     poll_s: float = 0.5
+    retention_days: float = 30.0
+    order_refs_days: float = 365.0
 
     @classmethod
     def of(cls, base: ServiceSettings) -> Self:
@@ -94,6 +101,8 @@ class Settings(ServiceSettings):
             "max_endpoints": int(n(extra, "MAX_ENDPOINTS", 20, minimum=1)),
             "lease_s": n(extra, "LEASE_S", 60.0),
             "poll_s": n(extra, "POLL_S", 0.5),
+            "retention_days": n(extra, "RETENTION_DAYS", 30.0),
+            "order_refs_days": n(extra, "ORDER_REFS_DAYS", 365.0),
         }
 
     @property
@@ -112,6 +121,14 @@ class Settings(ServiceSettings):
                 cap=timedelta(seconds=max(self.retry_max_s, self.retry_initial_s)),
                 retry_for=timedelta(seconds=self.retry_for_s),
             ),
+        )
+
+    def retention(self) -> RetentionSettings:
+        interval = _number(self.knobs, "RETENTION_INTERVAL_S", 3600.0, minimum=1.0)
+        return RetentionSettings(
+            kept_for=timedelta(days=self.retention_days),
+            order_refs_for=timedelta(days=self.order_refs_days),
+            interval_s=interval,
         )
 
     def dispatch(self) -> DispatchSettings:

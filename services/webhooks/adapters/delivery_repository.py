@@ -10,7 +10,7 @@ from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, event, exists, or_, select, update
+from sqlalchemy import and_, bindparam, delete, event, exists, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -182,6 +182,16 @@ class SqlDeliveryRepository:
             self._due_after_commit()
         return resumed
 
+    async def purge_delivered(self, before: datetime, limit: int) -> int:
+        oldest = (
+            select(_D.seq)
+            .where(_D.state == DeliveryState.DELIVERED.value, _D.delivered_at < before)
+            .order_by(_D.seq)
+            .limit(limit)
+        )
+        result = await self._session.execute(delete(deliveries).where(_D.seq.in_(oldest.scalar_subquery())))
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
     async def replay_dead(self, endpoint_id: str, delivery_ids: Collection[str] | None, now: datetime) -> list[str]:
         query = (
             select(_D.delivery_id)
@@ -220,6 +230,12 @@ class SqlLogRepository:
         if before is not None:
             query = query.where(delivery_log.c.seq < before)
         return [_log_entry(row) for row in await self._session.execute(query)]
+
+    async def purge(self, before: datetime, limit: int) -> int:
+        log = delivery_log.c
+        oldest = select(log.seq).where(log.logged_at < before).order_by(log.seq).limit(limit)
+        result = await self._session.execute(delete(delivery_log).where(log.seq.in_(oldest.scalar_subquery())))
+        return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 # -- rows <-> domain ----------------------------------------------------------------------

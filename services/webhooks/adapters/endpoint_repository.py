@@ -112,6 +112,12 @@ class SqlOrderRefRepository:
         )
         return None if found is None else str(found)
 
+    async def purge(self, before: datetime, limit: int) -> int:
+        refs = order_refs.c
+        oldest = select(refs.order_id).where(refs.created_at < before).limit(limit)
+        result = await self._session.execute(delete(order_refs).where(refs.order_id.in_(oldest.scalar_subquery())))
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
 
 # -- rows <-> domain ----------------------------------------------------------------------
 

@@ -110,6 +110,9 @@ class DeliveryRepository(Protocol):
     async def resume_held(self, endpoint_id: str, now: datetime) -> int:
         """HELD -> PENDING, due now with a new retry window (from their next attempt); returns how many."""
 
+    async def purge_delivered(self, before: datetime, limit: int) -> int:
+        """Delete up to ``limit`` DELIVERED deliveries delivered before ``before``; how many."""
+
     async def replay_dead(self, endpoint_id: str, delivery_ids: Collection[str] | None, now: datetime) -> list[str]:
         """DEAD -> PENDING (all of the endpoint's when ``delivery_ids`` is None, at most 1000),
         due now with a new retry window; returns the delivery ids replayed."""
@@ -121,12 +124,18 @@ class LogRepository(Protocol):
     async def find(self, endpoint_id: str, *, before: int | None, limit: int) -> list[LogEntry]:
         """Newest first, strictly before ``before``."""
 
+    async def purge(self, before: datetime, limit: int) -> int:
+        """Delete up to ``limit`` entries logged before ``before``; how many."""
+
 
 class OrderRefRepository(Protocol):
     async def remember(self, order_id: str, partner_id: str, partner_reference: str, at: datetime) -> None:
         """Keep the partner's reference of an order (the status change events do not carry it)."""
 
     async def reference(self, order_id: str) -> str | None: ...
+
+    async def purge(self, before: datetime, limit: int) -> int:
+        """Forget up to ``limit`` references kept before ``before``; how many."""
 
 
 class UnitOfWork(uow.UnitOfWork, Protocol):
