@@ -1,6 +1,6 @@
-"""Records -> ``mes.inventory.v1`` messages, written field by field into the reply (repeated
-fields grown with ``add``). The reads (SQL rows as records) and the replies of writes (domain
-reservations as records) go through the same writer."""
+"""Views -> ``mes.inventory.v1`` messages, written field by field into the reply (repeated
+fields grown with ``add``). The reads (the rows' views) and the replies and events of writes
+(domain reservations made views) go through the same writer."""
 
 from __future__ import annotations
 

@@ -1,15 +1,15 @@
-"""Records -> ``mes.production.v1`` messages, written field by field into the reply (repeated
+"""Views -> ``mes.production.v1`` messages, written field by field into the reply (repeated
 fields grown with ``add``), honouring the read mask of work orders.
 
-One writer per resource serves the reads (SQL rows as records) and the replies and events of
-writes (domain objects as records), so both say the same.
+One writer per resource serves the reads (the rows' views) and the replies and events of
+writes (domain objects made views), so both say the same.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
 
+from google.protobuf.field_mask_pb2 import FieldMask
 from google.protobuf.internal.containers import RepeatedCompositeFieldContainer
 
 from mes.production.v1 import production_pb2 as pb
@@ -38,7 +38,7 @@ _WORK_ORDER_STATUS = {s.value: pb.WorkOrderStatus.Value(f"WORK_ORDER_STATUS_{s}"
 _OPERATION_STATUS = {s.value: pb.OperationStatus.Value(f"OPERATION_STATUS_{s}") for s in OperationStatus}
 
 
-def work_order_fields(read_mask: Any) -> WorkOrderFields:
+def work_order_fields(read_mask: FieldMask) -> WorkOrderFields:
     """The fields a request's ``read_mask`` asks for (INVALID_ARGUMENT for unknown ones)."""
     return read_mask_fields(read_mask, pb.WorkOrder.DESCRIPTOR)
 
