@@ -12,9 +12,7 @@ from services.inventory.service_layer.ports import CustodyFilter
 from tests.unit.inventory._shop import Shop, gold
 
 
-async def test_an_order_cancelled_while_held_is_released_at_once_and_closed() -> None:
-    shop = Shop()
-    await shop.alloy()
+async def test_an_order_cancelled_while_held_is_released_at_once_and_closed(shop: Shop) -> None:
     lot = await shop.receive(mg=5_000)
     await shop.events.reserve_for_order("o-1", None, [gold(3_000)], None)
 
@@ -28,9 +26,7 @@ async def test_an_order_cancelled_while_held_is_released_at_once_and_closed() ->
     assert (await shop.lot(lot.lot_id)).reserved == 0
 
 
-async def test_an_order_cancelled_before_it_was_reserved_never_reserves_nor_waits() -> None:
-    shop = Shop()
-    await shop.alloy()
+async def test_an_order_cancelled_before_it_was_reserved_never_reserves_nor_waits(shop: Shop) -> None:
     await shop.events.reserve_for_order("o-wait", None, [gold(1_000)], None)
     assert await shop.waiting() == ["o-wait"]
     assert await shop.events.release_for_order("o-wait", "cancelled") is None
@@ -43,9 +39,7 @@ async def test_an_order_cancelled_before_it_was_reserved_never_reserves_nor_wait
 
 
 @pytest.mark.parametrize("first", ["order", "production"])
-async def test_a_committed_order_waits_for_production_and_each_mg_comes_back_once(first: str) -> None:
-    shop = Shop()
-    await shop.alloy()
+async def test_a_committed_order_waits_for_production_and_each_mg_comes_back_once(first: str, shop: Shop) -> None:
     lot = await shop.receive(mg=10_000)
     reserved = (await shop.events.reserve_for_order("o-1", None, [gold(4_000)], None)).reservation
     assert reserved is not None

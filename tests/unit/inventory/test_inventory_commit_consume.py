@@ -12,9 +12,7 @@ from services.inventory.service_layer.ports import CustodyFilter
 from tests.unit.inventory._shop import Shop, gold
 
 
-async def test_commit_issues_each_lot_share_and_consume_closes_once() -> None:
-    shop = Shop()
-    await shop.alloy()
+async def test_commit_issues_each_lot_share_and_consume_closes_once(shop: Shop) -> None:
     old, new = await shop.receive(mg=4_000), await shop.receive(mg=4_000)
     held = (await shop.reserve("o-1", gold(3_000, 1), gold(2_000, 2))).reservation
 
@@ -45,9 +43,7 @@ async def test_commit_issues_each_lot_share_and_consume_closes_once() -> None:
     assert caught.value.reason == "INVALID_STATE_TRANSITION"
 
 
-async def test_a_held_reservation_cannot_be_consumed_directly() -> None:
-    shop = Shop()
-    await shop.alloy()
+async def test_a_held_reservation_cannot_be_consumed_directly(shop: Shop) -> None:
     await shop.receive(mg=4_000)
     held = (await shop.reserve("o-1", gold(1_000))).reservation
     with pytest.raises(FailedPrecondition) as caught:
@@ -56,9 +52,7 @@ async def test_a_held_reservation_cannot_be_consumed_directly() -> None:
     assert shop.emitted(ReservationConsumed) == []
 
 
-async def test_production_events_commit_and_consume_even_when_one_was_missed() -> None:
-    shop = Shop()
-    await shop.alloy()
+async def test_production_events_commit_and_consume_even_when_one_was_missed(shop: Shop) -> None:
     lot = await shop.receive(mg=4_000)
     assert await shop.events.consume_for_order("nobody") is None
     await shop.events.reserve_for_order("o-1", None, [gold(1_000)], None)

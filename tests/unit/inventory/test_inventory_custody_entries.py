@@ -93,9 +93,7 @@ async def test_returned_metal_goes_back_to_its_lots_and_the_excess_becomes_a_new
     assert [v.field for v in caught.value.violations] == ["returned"]
 
 
-async def test_recorded_entries_move_no_stock_and_are_idempotent_by_request_id() -> None:
-    shop = Shop()
-    await shop.alloy()
+async def test_recorded_entries_move_no_stock_and_are_idempotent_by_request_id(shop: Shop) -> None:
     lot = await shop.receive(mg=50_000)
     loss = c.RecordCustody(
         OPERATOR, CustodyKind.LOSS, "workOrders/wo-1", "AU750Y", lot.lot_id, 120, request_id="l-1", fingerprint="f"

@@ -13,9 +13,7 @@ from tests.unit.inventory._factories import OPERATOR, PARTNER
 from tests.unit.inventory._shop import Shop
 
 
-async def test_lots_page_by_receive_time_and_tokens_keep_their_filter() -> None:
-    shop = Shop()
-    await shop.alloy()
+async def test_lots_page_by_receive_time_and_tokens_keep_their_filter(shop: Shop) -> None:
     await shop.alloy("AG925", Metal.SILVER, 925)
     silver = [await shop.receive("AG925", 1_000) for _ in range(3)]
     await shop.receive(mg=1_000)

@@ -14,9 +14,7 @@ from tests.unit.inventory._factories import OPERATOR, PARTNER
 from tests.unit.inventory._shop import Shop
 
 
-async def test_a_receipt_is_made_once_per_request_id_of_a_caller() -> None:
-    shop = Shop()
-    await shop.alloy()
+async def test_a_receipt_is_made_once_per_request_id_of_a_caller(shop: Shop) -> None:
     first = await shop.receive(mg=250_000, request_id="rcv-1")
     again = await shop.receive(mg=250_000, request_id="rcv-1")
     other_caller = await shop.receive(mg=250_000, request_id="rcv-1", who=Principal("service", "intake"))

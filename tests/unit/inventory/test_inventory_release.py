@@ -10,9 +10,7 @@ from services.inventory.domain.reservations import ReservationState
 from tests.unit.inventory._shop import Shop, gold, stones
 
 
-async def test_release_returns_the_stock_and_a_second_release_changes_nothing() -> None:
-    shop = Shop()
-    await shop.alloy()
+async def test_release_returns_the_stock_and_a_second_release_changes_nothing(shop: Shop) -> None:
     lot = await shop.receive(mg=5_000)
     gems = await shop.receive("DIA-1", pieces=6)
     held = (await shop.reserve("o-1", gold(3_000), stones(6))).reservation
@@ -32,9 +30,7 @@ async def test_release_returns_the_stock_and_a_second_release_changes_nothing() 
     assert (await shop.lot(lot.lot_id)).reserved == 0
 
 
-async def test_a_released_reservation_cannot_be_committed_and_frees_the_order() -> None:
-    shop = Shop()
-    await shop.alloy()
+async def test_a_released_reservation_cannot_be_committed_and_frees_the_order(shop: Shop) -> None:
     await shop.receive(mg=5_000)
     held = (await shop.reserve("o-1", gold(3_000))).reservation
     await shop.handlers.reservations.release(shop.change(held))
@@ -48,9 +44,7 @@ async def test_a_released_reservation_cannot_be_committed_and_frees_the_order() 
     assert again.created and again.reservation.reservation_id != held.reservation_id
 
 
-async def test_a_too_long_reason_is_refused() -> None:
-    shop = Shop()
-    await shop.alloy()
+async def test_a_too_long_reason_is_refused(shop: Shop) -> None:
     await shop.receive(mg=5_000)
     held = (await shop.reserve("o-1", gold(3_000))).reservation
     with pytest.raises(InvalidArgument) as caught:

@@ -13,9 +13,7 @@ from tests.unit.inventory._factories import PARTNER
 from tests.unit.inventory._shop import Shop, gold, stones
 
 
-async def test_lines_are_spread_over_several_lots_oldest_first() -> None:
-    shop = Shop()
-    await shop.alloy()
+async def test_lines_are_spread_over_several_lots_oldest_first(shop: Shop) -> None:
     old, new = await shop.receive(mg=4_000), await shop.receive(mg=4_000)
     gems = await shop.receive("DIA-1", pieces=10)
 
@@ -34,9 +32,7 @@ async def test_lines_are_spread_over_several_lots_oldest_first() -> None:
     assert [e.reservation.reservation_id for e in shop.emitted(ReservationHeld)] == [r.reservation_id]
 
 
-async def test_a_short_line_reserves_nothing_for_the_whole_order() -> None:
-    shop = Shop()
-    await shop.alloy()
+async def test_a_short_line_reserves_nothing_for_the_whole_order(shop: Shop) -> None:
     metal = await shop.receive(mg=10_000)
     gems = await shop.receive("DIA-1", pieces=2)
 
@@ -51,9 +47,7 @@ async def test_a_short_line_reserves_nothing_for_the_whole_order() -> None:
     assert await shop.waiting() == []
 
 
-async def test_a_short_order_can_wait_and_announces_it_once() -> None:
-    shop = Shop()
-    await shop.alloy()
+async def test_a_short_order_can_wait_and_announces_it_once(shop: Shop) -> None:
     await shop.receive(mg=1_000)
 
     first = await shop.reserve("o-wait", gold(1_000), gold(500, 2), queue=True, priority=Priority.HIGH)
@@ -71,9 +65,7 @@ async def test_a_short_order_can_wait_and_announces_it_once() -> None:
     assert [e.order_id for e in shop.emitted(ReservationFailed)] == ["o-wait"]
 
 
-async def test_an_order_has_one_active_reservation() -> None:
-    shop = Shop()
-    await shop.alloy()
+async def test_an_order_has_one_active_reservation(shop: Shop) -> None:
     lot = await shop.receive(mg=10_000)
     first = await shop.reserve("o-1", gold(3_000))
     again = await shop.reserve("o-1", gold(1))

@@ -19,9 +19,7 @@ async def queue(shop: Shop, order_id: str, priority: Priority, minutes: int, gra
     assert outcome.reservation is None
 
 
-async def test_a_received_lot_serves_waiting_orders_by_priority_then_submit_time() -> None:
-    shop = Shop()
-    await shop.alloy()
+async def test_a_received_lot_serves_waiting_orders_by_priority_then_submit_time(shop: Shop) -> None:
     await queue(shop, "low-early", Priority.LOW, 0, 4)
     await queue(shop, "rush-late", Priority.RUSH, 30, 4)
     await queue(shop, "normal", Priority.NORMAL, 5, 6)
@@ -41,9 +39,7 @@ async def test_a_received_lot_serves_waiting_orders_by_priority_then_submit_time
     assert again.reserved == () and again.still_waiting == ("normal",)
 
 
-async def test_a_released_reservation_serves_the_next_waiting_order() -> None:
-    shop = Shop()
-    await shop.alloy()
+async def test_a_released_reservation_serves_the_next_waiting_order(shop: Shop) -> None:
     await shop.receive(mg=5_000)
     held = (await shop.reserve("first", gold(5_000))).reservation
     await queue(shop, "second", Priority.NORMAL, 0, 3)
@@ -58,9 +54,7 @@ async def test_a_released_reservation_serves_the_next_waiting_order() -> None:
     assert (await shop.balance()).available_mg == 2_000
 
 
-async def test_a_waiting_order_keeps_its_place_when_it_is_queued_again() -> None:
-    shop = Shop()
-    await shop.alloy()
+async def test_a_waiting_order_keeps_its_place_when_it_is_queued_again(shop: Shop) -> None:
     await queue(shop, "a", Priority.NORMAL, 10, 2)
     await queue(shop, "b", Priority.NORMAL, 20, 2)
     await queue(shop, "a", Priority.NORMAL, 30, 2)  # re-submitted later: keeps its first submit time
