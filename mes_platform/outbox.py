@@ -5,7 +5,8 @@ header of the row, which the relay publishes as a NATS header), captured when th
 added: the relay publishes later, outside the request.
 
 Rows are buffered in the session and inserted together when the transaction commits (one
-statement for every event of the transaction, in the order they were added): a SQLAlchemy
+statement for every event of the transaction, in the order they were added; other
+append-only rows may ride along: :func:`defer_insert`): a SQLAlchemy
 ``before_commit`` hook on every session does it, so a commit never leaves an added event
 behind, and a rollback drops them with the rest of the transaction. Savepoints are opened
 with :func:`savepoint`, whose rollback drops the events added inside it (a bare
@@ -31,7 +32,7 @@ from mes_kernel.clock import utcnow
 from mes_platform.db import WROTE_OUTBOX
 from mes_platform.telemetry.tracing import TRACEPARENT, current_traceparent
 
-__all__ = ["OutboxWriter", "new_event_meta", "savepoint"]
+__all__ = ["OutboxWriter", "defer_insert", "new_event_meta", "savepoint"]
 
 #: ``session.info`` key: the rows added in this transaction and not inserted yet, as
 #: ``(table, row)`` in the order they were added.
@@ -86,14 +87,21 @@ class OutboxWriter:
             "created_at": utcnow(),
             "attempts": 0,
         }
-        session.info.setdefault(_PENDING, []).append((self._table, row))
+        defer_insert(session, self._table, row)
         session.info[WROTE_OUTBOX] = True  # Database.write() tells its listeners after commit
         return str(meta.event_id)
 
 
+def defer_insert(session: AsyncSession, table: Table, row: dict[str, Any]) -> None:
+    """Insert ``row`` into ``table`` when the transaction commits, with the other deferred rows
+    of that table (one statement per table). Only for append-only rows nothing reads in the
+    same transaction: outbox events, history records."""
+    session.info.setdefault(_PENDING, []).append((table, row))
+
+
 @asynccontextmanager
 async def savepoint(session: AsyncSession) -> AsyncIterator[None]:
-    """A savepoint (``begin_nested``) whose rollback also drops the events added inside it;
+    """A savepoint (``begin_nested``) whose rollback also drops the rows deferred inside it;
     released, they stay pending for the enclosing transaction's commit."""
     pending: list[tuple[Table, dict[str, Any]]] = session.info.setdefault(_PENDING, [])
     mark = len(pending)

@@ -48,12 +48,14 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import nats.errors
 from nats.js import JetStreamContext
 from nats.js.api import PubAck
 from nats.js.errors import APIError, NoStreamResponseError
-from sqlalchemy import Select, Table, func, select, update
+from sqlalchemy import BigInteger, Select, Table, any_, bindparam, func, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mes_kernel.clock import as_utc, utcnow
@@ -139,6 +141,8 @@ class OutboxRelay:
         self.stuck_retry_interval_s = stuck_retry_interval_s
         self._stuck_tried_at = -math.inf
         self.published_total = 0
+        self._queries = self._build_queries()
+        self._mark_acked, self._mark_rejected = self._build_marks()
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -227,7 +231,7 @@ class OutboxRelay:
         """
         if self.claim_rows:
             async with self._db.write() as session:
-                rows = await self._fetch(session, self._unpublished(stuck).with_for_update(skip_locked=True))
+                rows = await self._fetch(session, self._unpublished(stuck))
                 if not rows:
                     return 0, False
                 fault_point("relay.after_commit_before_publish")
@@ -291,14 +295,35 @@ class OutboxRelay:
     # -- internals -------------------------------------------------------------------
 
     def _unpublished(self, stuck: bool) -> Select[int, str, str, bytes, str, datetime]:
+        return self._queries[stuck]
+
+    def _build_queries(self) -> dict[bool, Select[int, str, str, bytes, str, datetime]]:
+        """The unpublished rows of the normal lane (False) and of the slow lane (True), built once."""
         t = self._t
-        lane = t.c.attempts >= self.stuck_after if stuck else t.c.attempts < self.stuck_after
-        return (
-            select(t.c.seq, t.c.event_id, t.c.subject, t.c.payload, t.c.headers, t.c.created_at)
-            .where(t.c.published_at.is_(None), lane)
-            .order_by(t.c.seq)
-            .limit(self.batch_size)
-        )
+        queries = {}
+        for stuck in (False, True):
+            lane = t.c.attempts >= self.stuck_after if stuck else t.c.attempts < self.stuck_after
+            query = (
+                select(t.c.seq, t.c.event_id, t.c.subject, t.c.payload, t.c.headers, t.c.created_at)
+                .where(t.c.published_at.is_(None), lane)
+                .order_by(t.c.seq)
+                .limit(self.batch_size)
+            )
+            queries[stuck] = query.with_for_update(skip_locked=True) if self.claim_rows else query
+        return queries
+
+    def _build_marks(self) -> tuple[Any, Any]:
+        """The updates of acknowledged and of rejected rows, built once; on PostgreSQL the rows
+        are one array parameter (one statement text whatever their number)."""
+        t = self._t
+        if self._db.is_postgres:
+            rows: Any = t.c.seq == any_(bindparam("seqs", type_=ARRAY(BigInteger)))
+        else:
+            rows = t.c.seq.in_(bindparam("seqs", expanding=True))
+        published = func.coalesce(t.c.published_at, bindparam("now"))
+        acked = update(t).where(rows).values(published_at=published, attempts=t.c.attempts + 1)
+        rejected = update(t).where(rows).values(attempts=t.c.attempts + 1)
+        return acked, rejected
 
     async def _fetch(
         self, session: AsyncSession, query: Select[int, str, str, bytes, str, datetime]
@@ -348,18 +373,11 @@ class OutboxRelay:
         return PublishOutcome(acked, failed, error, rejected)
 
     async def _mark(self, session: AsyncSession, outcome: PublishOutcome) -> None:
-        t = self._t
-        now = utcnow()
         acked = [row.seq for row, _ in outcome.acked]
         if acked:
-            await session.execute(
-                update(t)
-                .where(t.c.seq.in_(acked))
-                .values(published_at=func.coalesce(t.c.published_at, now), attempts=t.c.attempts + 1)
-            )
+            await session.execute(self._mark_acked, {"seqs": acked, "now": utcnow()})
         if outcome.rejected:
-            rejected = [row.seq for row in outcome.rejected]
-            await session.execute(update(t).where(t.c.seq.in_(rejected)).values(attempts=t.c.attempts + 1))
+            await session.execute(self._mark_rejected, {"seqs": [row.seq for row in outcome.rejected]})
 
     def _account(self, outcome: PublishOutcome) -> None:
         now = time.time()
