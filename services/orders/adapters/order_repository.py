@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from mes_kernel.clock import as_utc
 from mes_kernel.errors import Conflict
 from mes_platform.keyset import keyset_after
+from mes_platform.outbox import defer_insert
 from mes_platform.sql import one_of
 from services.orders.adapters.tables import order_lines, order_status_changes, orders
 from services.orders.adapters.tables import order_terminal_counts as _closed
@@ -55,7 +56,6 @@ _SAVE = (
         }
     )
 )
-_INSERT_CHANGES = insert(order_status_changes)
 
 
 def _late(now: datetime) -> ColumnElement[bool]:
@@ -111,9 +111,9 @@ class SqlOrderRepository:
         await self._flush_changes(order)
 
     async def _flush_changes(self, order: Order) -> None:
-        if not order.changes:
-            return
-        await self._session.execute(_INSERT_CHANGES, [_change_values(c) for c in order.changes])
+        """The history records go in with the transaction's commit (one statement for all of them)."""
+        for change in order.changes:
+            defer_insert(self._session, order_status_changes, _change_values(change))
         order.changes.clear()
 
     async def find(

@@ -76,6 +76,23 @@ async def test_styles_round_trip_list_by_sku_and_update_on_version(uows: Any) ->
             await uow.styles.update(stale, new_routing_version=False)
 
 
+async def test_a_transaction_reading_the_catalogue_again_sees_its_own_writes(uows: Any) -> None:
+    async with uows.write() as uow:
+        await uow.styles.add(ring("RNG-1"))
+        await uow.work_centers.add(center("CAST-1", "CAST"))
+    async with uows.write() as uow:
+        assert [s.display_name for s in (await uow.styles.get_many({"RNG-1", "RNG-2"})).values()] == ["Solitaire"]
+        assert [c.code for c in await uow.work_centers.of_types({"CAST"})] == ["CAST-1"]
+        style = await uow.styles.get("RNG-1")
+        style.display_name = "Renamed"
+        await uow.styles.update(style, new_routing_version=False)
+        await uow.styles.add(ring("RNG-2"))
+        await uow.work_centers.add(center("CAST-2", "CAST"))
+        again = await uow.styles.get_many({"RNG-1", "RNG-2"})
+        assert {sku: s.display_name for sku, s in again.items()} == {"RNG-1": "Renamed", "RNG-2": "Solitaire"}
+        assert [c.code for c in await uow.work_centers.of_types({"CAST"})] == ["CAST-1", "CAST-2"]
+
+
 async def test_a_key_inserted_twice_is_a_write_conflict(uows: Any) -> None:
     async with uows.write() as uow:
         await uow.styles.add(ring())
