@@ -32,6 +32,8 @@ from graphql_facade.caching import Cache
 from graphql_facade.config import FacadeSettings
 from graphql_facade.endpoint import GraphQLEndpoint
 from graphql_facade.events import EventHub
+from graphql_facade.hit_lane import HitLane
+from graphql_facade.pipeline import InflightGate
 from graphql_facade.pipeline.request import dumps
 from graphql_facade.runtime import Facade
 from graphql_facade.ws import SubscriptionEndpoint
@@ -67,6 +69,10 @@ class _Lazy:
 
     def unbind(self) -> None:
         self.facade = self.http = self.ws = None
+
+    @property
+    def gate(self) -> InflightGate | None:
+        return self.http.gate if self.http is not None else None
 
     async def graphql(self, request: Request) -> Response:
         if self.http is None:
@@ -169,6 +175,6 @@ def create_app(
             Route("/healthz", lazy.healthz, methods=["GET"]),
             Route("/metrics", _metrics, methods=["GET"]),
         ],
-        middleware=[Middleware(TraceContextMiddleware)],
+        middleware=[Middleware(HitLane, parts=lazy), Middleware(TraceContextMiddleware)],
         lifespan=lifespan,
     )

@@ -68,7 +68,8 @@ class GraphQLEndpoint:
     def __init__(self, facade: Facade) -> None:
         self._facade = facade
         self._pipeline = Pipeline(facade)
-        self._gate = InflightGate(facade.settings.max_inflight)
+        #: The in-flight cap, shared with the hit lane (``graphql_facade.hit_lane``).
+        self.gate = InflightGate(facade.settings.max_inflight)
         self._max_body = max(
             limits.max_body_bytes for limits in (*facade.limits.tiers.values(), facade.limits.operator)
         )
@@ -77,7 +78,7 @@ class GraphQLEndpoint:
         facade = self._facade
         if request.method == "GET" and facade.settings.graphiql and "text/html" in request.headers.get("accept", ""):
             return HTMLResponse(graphiql_html())
-        if not self._gate.enter():
+        if not self.gate.enter():
             overloaded = FacadeError(ErrorCode.OVERLOADED, "The server is busy; retry shortly.")
             return _response(Outcome(error_body([overloaded.to_dict()]), 503, {"Retry-After": "1"}), request)
         started = time.perf_counter()
@@ -97,7 +98,7 @@ class GraphQLEndpoint:
             error = FacadeError(ErrorCode.INTERNAL_SERVER_ERROR, "Internal server error.")
             outcome = Outcome(error_body([error.to_dict()]), status=500, kind="error")
         finally:
-            self._gate.leave()
+            self.gate.leave()
         record_request(audience, outcome.kind, outcome.status, outcome.cache, time.perf_counter() - started)
         return _response(outcome, request)
 

@@ -84,7 +84,7 @@ class Pipeline:
             hit = slot.serve()
             if hit is not None:
                 if slot.stale:
-                    slot.refresh(self._computation(viewer, limits, op, allowed, source, None))
+                    slot.refresh(self.computation(viewer, limits, op, allowed, source, None))
                 return operator_hit(hit, limits, slot.state.value)
         prepared = await self.prepare(viewer, limits, op, source, allowed)
         if isinstance(prepared, Outcome):
@@ -93,7 +93,7 @@ class Pipeline:
         if slot is None or prepared.kind != "query":
             result = await self.execute(viewer, limits, prepared, op, allowed, source.document_id)
             return await self.settle(viewer, admission, prepared, result)
-        compute = self._computation(viewer, limits, op, allowed, source, prepared)
+        compute = self.computation(viewer, limits, op, allowed, source, prepared)
         if viewer.is_partner:
             hit = slot.serve()
             if hit is not None:
@@ -105,7 +105,7 @@ class Pipeline:
         assert fetched.answer is not None
         return await self.settle.answered(viewer, admission, prepared, fetched.answer, fetched.state.value)
 
-    def _computation(
+    def computation(
         self,
         viewer: Viewer,
         limits: Limits,
