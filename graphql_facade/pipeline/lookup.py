@@ -35,7 +35,10 @@ from graphql_facade.response_cache import (
 
 __all__ = ["CacheLookup", "CacheSlot", "operator_hit"]
 
-_COUNTERS = {state: CACHE_LOOKUPS.labels("response", state.value) for state in State}
+#: What a lookup ends as (an expired entry ends as a miss, a wait or a bypass).
+_COUNTERS: dict[State, Any] = {
+    state: CACHE_LOOKUPS.labels("response", state.value) for state in State if state is not State.EXPIRED
+}
 _HIT = _COUNTERS[State.HIT]
 
 

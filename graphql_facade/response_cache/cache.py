@@ -99,7 +99,8 @@ class ResponseCache(Generic[R]):
     def __init__(self, config: CacheConfig, hub: EventHub, shared: Cache | None = None) -> None:
         self.config = config
         self._hub = hub
-        self._table = EntryTable(max_entries=config.max_entries, log=TouchLog(config.touch_log))
+        log = TouchLog(config.touch_log)
+        self._table = EntryTable(max_entries=config.max_entries, log=log, grace_s=config.max_stale_s)
         self._flights: Flights[Computed[R]] = Flights(max_background=config.refresh_concurrency)
         self._shared = SharedAnswers(shared, ttl_s=config.ttl_s, lease_s=config.lease_s) if shared is not None else None
         hub.add_listener(self._on_event)

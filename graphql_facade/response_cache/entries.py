@@ -119,10 +119,13 @@ class TouchLog:
 
 
 class EntryTable:
-    """Entries by key (at most ``max_entries``; the oldest goes first), indexed by the tags they read."""
+    """Entries by key (at most ``max_entries``; the oldest goes first), indexed by the tags they read.
 
-    def __init__(self, *, max_entries: int, log: TouchLog) -> None:
+    ``grace_s``: how long past its TTL an entry may still be served stale (the staleness bound)."""
+
+    def __init__(self, *, max_entries: int, log: TouchLog, grace_s: float = 0.0) -> None:
         self._entries: dict[str, Entry] = {}
+        self._grace_s = grace_s
         self._index: dict[str, set[str]] = {}
         self._max = max(1, max_entries)
         self.log = log
@@ -137,10 +140,16 @@ class EntryTable:
         return list(self._entries)
 
     def get(self, key: str, now: float) -> Entry | None:
+        """The entry of ``key``; past its TTL it counts as stale from its expiry (recomputed like one
+        an event touched, without a stampede), and it goes once that is older than ``grace_s``."""
         entry = self._entries.get(key)
-        if entry is not None and entry.expires <= now:
+        if entry is None or entry.expires > now:
+            return entry
+        if now - entry.expires > self._grace_s:
             self._drop(key, entry)
             return None
+        if entry.stale_since is None or entry.stale_since > entry.expires:
+            entry.stale_since = entry.expires
         return entry
 
     def put(self, key: str, entry: Entry, generation: int) -> Entry:

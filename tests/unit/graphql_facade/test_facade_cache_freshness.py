@@ -246,3 +246,17 @@ def test_config_from_env() -> None:
         CacheConfig.from_env({"MES_FACADE_CACHE_LEASE_MS": "soon"})
     with pytest.raises(ValueError, match="CONCURRENCY"):
         CacheConfig.from_env({"MES_FACADE_CACHE_REFRESH_CONCURRENCY": "0"})
+
+
+async def test_past_its_ttl_an_answer_is_recomputed_like_a_stale_one_without_a_stampede() -> None:
+    cache, _ = make(ttl_s=0.05, max_stale_s=0.2, refresh_interval_s=0.0)
+    source = Source()
+    await cache.fetch(KEY, None, source)
+    await asyncio.sleep(0.08)
+    state, entry = cache.lookup(KEY)
+    assert state is State.STALE and entry is not None  # served while one recomputation runs
+    cache.refresh(KEY, entry, source)
+    await settle()
+    assert source.runs == 2 and cache.lookup(KEY)[0] is State.HIT
+    await asyncio.sleep(0.4)  # past the TTL and the bound: gone
+    assert cache.lookup(KEY)[0] is State.MISS
