@@ -64,6 +64,15 @@ class DispatchSettings:
             raise ValueError("max_in_flight and per_endpoint must be >= 1")
 
 
+@dataclass(frozen=True)
+class _Claim:
+    now: datetime
+    chosen: list[Delivery]
+    endpoints: dict[str, Endpoint]
+    #: The query returned as many as it asked for: more may be due.
+    more: bool
+
+
 def signed_headers(endpoint: Endpoint, delivery_id: str, body: bytes, now: datetime) -> dict[str, str]:
     """The Standard Webhooks headers of one attempt (the timestamp is the attempt's)."""
     timestamp = int(now.timestamp())
@@ -103,6 +112,8 @@ class Dispatcher:
         self._failing: set[str] = set()
         self._results: list[AttemptResult] = []
         self._flushed = asyncio.Event()
+        #: One claim at a time (the loop's or a settling transaction's), so lanes are not overfilled.
+        self._claiming = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
         #: Attempts made and settled by this dispatcher (for tests and tools).
         self.attempts = 0
@@ -157,24 +168,26 @@ class Dispatcher:
         failures = 0
         while not self._stopping.is_set():
             self._wake.clear()
-            claimed = 0
-            free = self.settings.max_in_flight - len(self._in_flight)
-            if free > 0:
+            more = False
+            if self._free() > 0:
                 try:
-                    claimed = await self._claim(free)
+                    more = await self._claim()
                     failures = 0
                 except Exception as exc:  # the database is away: try again, slower each time
                     failures += 1
                     _log.warning("webhooks_claim_failed error=%r", exc)
                     await self._sleep(min(0.2 * 2**failures, 5.0))
                     continue
-            if claimed and len(self._in_flight) < self.settings.max_in_flight:
-                continue  # there may be more due right now
+            if more and self._free() > 0:
+                continue  # more may be due right now
             await self._sleep(self.settings.poll_interval_s)
 
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout=seconds)
+
+    def _free(self) -> int:
+        return self.settings.max_in_flight - len(self._in_flight)
 
     def _full_lanes(self) -> set[str]:
         return {
@@ -183,28 +196,37 @@ class Dispatcher:
             if busy >= (1 if endpoint in self._failing else self.settings.per_endpoint)
         }
 
-    async def _claim(self, free: int) -> int:
-        now = self._clock()
-        full = self._full_lanes()
+    async def _claim(self) -> bool:
+        """Claim and start what is due; True when more may be due (the query was full)."""
+        async with self._claiming:
+            claim = await self._uows.transact(self._claim_in)
+            await self._start(claim)
+        return claim.more
 
-        async def claim(uow: UnitOfWork) -> tuple[list[Delivery], dict[str, Endpoint]]:
-            candidates = await uow.deliveries.due(now=now, limit=free * 4, skip_endpoints=full)
-            picked = self._pick(candidates, free)
-            if not picked:
-                return [], {}
-            leased = await uow.deliveries.lease(
-                [d.seq for d in picked], owner=self.owner, until=now + self.settings.lease, now=now
-            )
-            chosen = [d for d in picked if d.seq in leased]
-            endpoints = await uow.endpoints.get_many({d.endpoint_id for d in chosen})
-            return chosen, endpoints
+    async def _claim_in(self, uow: UnitOfWork) -> _Claim:
+        """Lease due deliveries within the free slots, in ``uow``'s transaction."""
+        now, free = self._clock(), self._free()
+        if free <= 0:
+            return _Claim(now, [], {}, more=False)
+        limit = free * 4
+        candidates = await uow.deliveries.due(now=now, limit=limit, skip_endpoints=self._full_lanes())
+        picked = self._pick(candidates, free)
+        if not picked:
+            return _Claim(now, [], {}, more=False)
+        leased = await uow.deliveries.lease(
+            [d.seq for d in picked], owner=self.owner, until=now + self.settings.lease, now=now
+        )
+        chosen = [d for d in picked if d.seq in leased]
+        endpoints = await uow.endpoints.get_many({d.endpoint_id for d in chosen})
+        return _Claim(now, chosen, endpoints, more=len(candidates) >= limit)
 
-        chosen, endpoints = await self._uows.transact(claim)
+    async def _start(self, claim: _Claim) -> None:
+        """An attempt per leased delivery; one whose endpoint was disabled meanwhile goes back to HELD."""
         held: list[Completion] = []
-        for delivery in chosen:
-            endpoint = endpoints.get(delivery.endpoint_id)
+        for delivery in claim.chosen:
+            endpoint = claim.endpoints.get(delivery.endpoint_id)
             if endpoint is None or not endpoint.enabled:
-                held.append(Completion(delivery.seq, DeliveryState.HELD, now, None, 0, "", attempted=False))
+                held.append(Completion(delivery.seq, DeliveryState.HELD, claim.now, None, 0, "", attempted=False))
                 continue
             self._track_failing(endpoint)
             self._lanes[endpoint.endpoint_id] += 1
@@ -212,7 +234,6 @@ class Dispatcher:
             self._in_flight[delivery.seq] = task
         if held:
             await self._uows.transact(lambda uow: uow.deliveries.complete(held, owner=self.owner))
-        return len(chosen)
 
     def _pick(self, candidates: list[Delivery], free: int) -> list[Delivery]:
         """Oldest first, within each endpoint's free lane width and the free slots overall."""
@@ -271,13 +292,13 @@ class Dispatcher:
 
     def _release(self, seq: int, endpoint_id: str) -> None:
         """The attempt is over: its slot is free. The delivery stays PENDING and leased until the
-        attempt is settled, so the next change of the same order is not claimed before."""
+        attempt is settled (the settling transaction claims what the free slots can take, the
+        next change of the same order included)."""
         if self._in_flight.pop(seq, None) is None:
             return
         self._lanes[endpoint_id] -= 1
         if self._lanes[endpoint_id] <= 0:
             del self._lanes[endpoint_id]
-        self._wake.set()
 
     # -- settle -------------------------------------------------------------------------
 
@@ -302,11 +323,17 @@ class Dispatcher:
     async def _flush(self) -> None:
         while self._results:
             batch = self._results[: self.settings.flush_batch]
-            await self._uows.transact(functools.partial(self._write, batch))
-            del self._results[: len(batch)]
-            self.settled += len(batch)
+            async with self._claiming:
+                claim = await self._uows.transact(functools.partial(self._write, batch))
+                del self._results[: len(batch)]
+                self.settled += len(batch)
+                if not self._stopping.is_set():
+                    await self._start(claim)
+            if claim.more:
+                self._wake.set()
 
-    async def _write(self, batch: list[AttemptResult], uow: UnitOfWork) -> None:
+    async def _write(self, batch: list[AttemptResult], uow: UnitOfWork) -> _Claim:
+        """The batch's outcomes, then (same transaction) a claim for the slots the batch freed."""
         endpoints = await uow.endpoints.get_many({r.endpoint_id for r in batch})
         versions = {e.endpoint_id: e.version for e in endpoints.values()}
         out = settle(batch, endpoints, self._policy, self._random)
@@ -317,3 +344,6 @@ class Dispatcher:
         if out.failing:
             await uow.endpoints.set_failing(out.failing)
         await uow.log.add_many(out.log)
+        if self._stopping.is_set():
+            return _Claim(self._clock(), [], {}, more=False)
+        return await self._claim_in(uow)
