@@ -3,8 +3,9 @@ one computation per key, read-your-writes.
 
 * :mod:`~graphql_facade.response_cache.cache`: :class:`ResponseCache` (hit, stale while one
   recomputation runs, wait for the single flight);
-* :mod:`~graphql_facade.response_cache.reads` and :mod:`~graphql_facade.response_cache.tags`:
-  what an answer depends on and what each event touches;
+* :mod:`~graphql_facade.response_cache.reads` (over :mod:`~graphql_facade.response_cache.selections`)
+  and :mod:`~graphql_facade.response_cache.tags`: what an answer depends on and what each event
+  touches;
 * :mod:`~graphql_facade.response_cache.entries`: the answers in memory, the tag index, the log
   of recent events;
 * :mod:`~graphql_facade.response_cache.flights`: single flight and bounded background work;

@@ -29,21 +29,16 @@ from typing import Any, NamedTuple
 from graphql import (
     DocumentNode,
     FieldNode,
-    FragmentDefinitionNode,
-    FragmentSpreadNode,
     GraphQLObjectType,
     GraphQLSchema,
-    InlineFragmentNode,
     OperationDefinitionNode,
     OperationType,
     SelectionSetNode,
-    Undefined,
     get_named_type,
     get_operation_ast,
-    is_object_type,
-    value_from_ast_untyped,
 )
 
+from graphql_facade.response_cache.selections import Selections, Unknown
 from graphql_facade.response_cache.tags import (
     ALLOYS,
     ANY,
@@ -76,7 +71,6 @@ _COVERED = frozenset(
         "AsOf",
     }
 )
-_MAX_FRAGMENT_NESTING = 50
 #: Objects whose fields read the production of the order above them.
 _OF_ORDER = frozenset({"WorkOrder", "Operation"})
 
@@ -86,10 +80,6 @@ class _Ctx(NamedTuple):
     order_id: str | None = None
     #: The work center whose queue this subtree is.
     center: str | None = None
-
-
-class _Unknown(Exception):
-    """Something the table does not cover: the answer reads everything."""
 
 
 def reads_of(
@@ -107,12 +97,12 @@ def reads_of(
     walk = _Walk(schema, document, operation, variables, partner)
     try:
         walk.selections(schema.query_type, operation.selection_set, data, _Ctx(), root=True)
-    except (_Unknown, RecursionError):
+    except (Unknown, RecursionError):
         return frozenset({ANY})
     return frozenset(walk.tags)
 
 
-class _Walk:
+class _Walk(Selections):
     def __init__(
         self,
         schema: GraphQLSchema,
@@ -121,84 +111,9 @@ class _Walk:
         variables: Mapping[str, Any] | None,
         partner: str | None,
     ) -> None:
-        self.schema = schema
+        super().__init__(schema, document, operation, variables)
         self.partner = partner
-        self.fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
-        values: dict[str, Any] = {}
-        for definition in operation.variable_definitions or ():
-            if definition.default_value is not None:
-                values[definition.variable.name.value] = value_from_ast_untyped(definition.default_value)
-        values.update(variables or {})
-        self.variables = values
         self.tags: set[str] = set()
-        self._fields: dict[tuple[str, int], list[FieldNode]] = {}
-        self._leaves: dict[tuple[str, int], bool] = {}
-
-    # -- selections ------------------------------------------------------------------------
-
-    def fields(self, parent: GraphQLObjectType, selection_set: SelectionSetNode) -> list[FieldNode]:
-        """The fields selected on an object of type ``parent`` (fragments applied, @skip/@include honoured)."""
-        key = (parent.name, id(selection_set))
-        found = self._fields.get(key)
-        if found is None:
-            found = self._fields[key] = self._collect(parent, selection_set, 0)
-        return found
-
-    def leaves_only(self, parent: GraphQLObjectType, selection_set: SelectionSetNode) -> bool:
-        """Whether only scalar fields are selected (objects of a covered type then add no tag)."""
-        key = (parent.name, id(selection_set))
-        found = self._leaves.get(key)
-        if found is None:
-            found = self._leaves[key] = all(n.selection_set is None for n in self.fields(parent, selection_set))
-        return found
-
-    def _collect(self, parent: GraphQLObjectType, selection_set: SelectionSetNode, depth: int) -> list[FieldNode]:
-        if depth > _MAX_FRAGMENT_NESTING:
-            raise _Unknown
-        found: list[FieldNode] = []
-        for selection in selection_set.selections:
-            if self._skipped(selection):
-                continue
-            if isinstance(selection, FieldNode):
-                found.append(selection)
-                continue
-            if isinstance(selection, InlineFragmentNode):
-                condition, sub = selection.type_condition, selection.selection_set
-            elif isinstance(selection, FragmentSpreadNode) and selection.name.value in self.fragments:
-                fragment = self.fragments[selection.name.value]
-                condition, sub = fragment.type_condition, fragment.selection_set
-            else:
-                continue
-            if (
-                condition is None
-                or condition.name.value == parent.name
-                or self._abstract_of(condition.name.value, parent)
-            ):
-                found.extend(self._collect(parent, sub, depth + 1))
-        return found
-
-    def _abstract_of(self, name: str, runtime: GraphQLObjectType) -> bool:
-        condition = self.schema.get_type(name)
-        return condition is not None and not is_object_type(condition) and self.schema.is_sub_type(condition, runtime)  # type: ignore[arg-type]
-
-    def _skipped(self, selection: Any) -> bool:
-        for directive in selection.directives or ():
-            if directive.name.value not in ("skip", "include"):
-                continue
-            for argument in directive.arguments or ():
-                if argument.name.value == "if":
-                    value = value_from_ast_untyped(argument.value, self.variables)
-                    skip = directive.name.value == "skip"
-                    if (skip and value is True) or (not skip and value is False):
-                        return True
-        return False
-
-    def argument(self, node: FieldNode, name: str) -> Any:
-        for argument in node.arguments or ():
-            if argument.name.value == name:
-                value = value_from_ast_untyped(argument.value, self.variables)
-                return None if value is Undefined else value
-        return None
 
     def selections(
         self, parent: GraphQLObjectType, selection_set: SelectionSetNode, value: Any, ctx: _Ctx, *, root: bool = False
@@ -206,7 +121,7 @@ class _Walk:
         if value is None:
             return
         if not isinstance(value, Mapping):
-            raise _Unknown
+            raise Unknown
         nodes = self.fields(parent, selection_set)
         if not root:
             ctx = self.enter(parent.name, nodes, value, ctx)
@@ -216,7 +131,7 @@ class _Walk:
                 continue
             field = parent.fields.get(name)
             if field is None:
-                raise _Unknown
+                raise Unknown
             child = ctx
             if root:
                 child = self.root(name, node)
@@ -226,7 +141,7 @@ class _Walk:
             if node.selection_set is None:
                 continue
             if not isinstance(named, GraphQLObjectType):
-                raise _Unknown  # interfaces and unions are not part of the query types
+                raise Unknown  # interfaces and unions are not part of the query types
             if self.inert(named, node.selection_set, child):
                 continue
             self.value(named, node.selection_set, value.get((node.alias or node.name).value), child)
@@ -261,7 +176,7 @@ class _Walk:
         elif name == "order":
             order_id = _text(self.argument(node, "id"))
             if not order_id:
-                raise _Unknown
+                raise Unknown
             tags.add(order_of(order_id))
             return _Ctx(order_id=order_id)
         elif name == "workCenters":
@@ -279,7 +194,7 @@ class _Walk:
         elif name == "alloys":
             tags.add(ALLOYS)
         else:  # asOf (the positions of the moment) and whatever this table does not know
-            raise _Unknown
+            raise Unknown
         return _Ctx()
 
     def enter(self, type_name: str, nodes: list[FieldNode], value: Mapping[str, Any], ctx: _Ctx) -> _Ctx:
@@ -288,7 +203,7 @@ class _Walk:
         if type_name == "Order":
             order_id = _text(_own(nodes, value, "id")) or ctx.order_id
             if not order_id:
-                raise _Unknown
+                raise Unknown
             tags.add(order_of(order_id))
             wanted = {node.name.value for node in nodes}
             if "workOrders" in wanted:
@@ -314,7 +229,7 @@ class _Walk:
         elif type_name == "LossSummary":
             tags.add(PRODUCTION)
         elif type_name not in _COVERED and not type_name.endswith(("Connection", "Edge")):
-            raise _Unknown
+            raise Unknown
         return ctx
 
     @staticmethod
