@@ -138,8 +138,9 @@ async def _main(args: argparse.Namespace, workdir: Path) -> tuple[str, dict[str,
         if postgres is None:
             raise SystemExit("bench read: set MES_BENCH_POSTGRES_URL (an admin URL of PostgreSQL)")
         read_plan = ReadPlan(postgres_url=postgres, pin=not args.no_pin, orders=args.orders)
-        if args.quick:
-            read_plan = ReadPlan(**{**read_plan.__dict__, **READ_QUICK})
+        if args.quick:  # an explicit --orders stays
+            quick = {k: v for k, v in READ_QUICK.items() if k != "orders" or args.orders == 100_000}
+            read_plan = ReadPlan(**{**read_plan.__dict__, **quick})
         read = await run_read(read_plan, workdir / "read", _say)
         sections += _section(
             "Read path (PostgreSQL, generated history)",
