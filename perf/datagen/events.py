@@ -12,7 +12,6 @@ services declare in ``entrypoints/consumers.py``), as if it had been handled a m
 
 from __future__ import annotations
 
-import importlib.util
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from typing import Any, cast
@@ -21,6 +20,7 @@ from google.protobuf.message import Message
 
 from mes.common.v1 import common_pb2
 from mes_contracts.events import EventType
+from mes_stack.options import SERVICES as STACK_SERVICES
 from perf.datagen.ids import Ids, at
 from perf.datagen.sink import Sink
 from services.inventory.entrypoints import codec as inventory_codec
@@ -32,8 +32,8 @@ from services.production.entrypoints.consumers import consumer_specs as producti
 
 __all__ = ["DAY_S", "WEBHOOKS", "EventLog", "consumers_by_subject"]
 
-#: The webhooks service exists in this tree (older trees, profiled for comparison, lack it).
-WEBHOOKS = importlib.util.find_spec("services.webhooks") is not None
+#: The stack of this tree runs the webhooks service (older trees, profiled for comparison, do not).
+WEBHOOKS = "webhooks" in STACK_SERVICES
 
 DAY_S = 86400.0
 _ENCODERS: dict[str, Callable[[object], tuple[EventType[Message], Message]]] = {
