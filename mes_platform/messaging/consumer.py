@@ -16,7 +16,8 @@ to one replica). Each message is handled as follows:
    them (even one a handler caught) fails the batch: the whole transaction rolls back and
    the batch is handled again one message per transaction, with savepoints and retries,
    so only the failing message is retried (step 4) and the others are applied. The batch
-   rollback gives what a savepoint per use case gave, without its two round trips;
+   rollback gives what a savepoint per use case gave, without its two round trips; a
+   batch of one message goes the same way (flat first, then with savepoints if it failed);
 3. inbox key already present: roll back and ``ack`` (a duplicate applies nothing);
 4. handler raised: ``nak`` with the delay of the back-off list; on the ``max_deliver``-th
    delivery write a dead letter and ``term`` the message.
@@ -279,7 +280,7 @@ class EventConsumer:
                 chunk = msgs[start : start + self.tx_batch]
                 started = time.perf_counter()
                 ready = [p for p in [await self._prepare(m) for m in chunk] if p is not None]
-                if len(ready) > 1 and await self._apply_together(ready):
+                if ready and await self._apply_together(ready):
                     elapsed = (time.perf_counter() - started) / len(ready)
                     for _ in ready:
                         CONSUMER_HANDLE_SECONDS.labels(self.service, self.durable).observe(elapsed)
@@ -345,7 +346,8 @@ class EventConsumer:
         except _Stopping:
             raise
         except Exception as exc:
-            _log.info("consumer_batch_split", consumer=self.durable, size=len(batch), error=repr(exc))
+            if len(batch) > 1:
+                _log.info("consumer_batch_split", consumer=self.durable, size=len(batch), error=repr(exc))
             return False
         fault_point("consumer.after_commit_before_ack")
         for prepared, outcome in zip(batch, outcomes, strict=True):
