@@ -34,7 +34,7 @@ from graphql_facade.runtime import Facade
 __all__ = ["HitLane", "Parts"]
 
 _MEMO = 512
-_MAX_BODY = 64 * 1024
+_MAX_BODY = 16 * 1024
 #: What a POST may run (the endpoint's rule); the lane only ever recomputes queries.
 _POST = frozenset({StrawberryOperationType.QUERY, StrawberryOperationType.MUTATION})
 _JSON = b"application/json"
@@ -156,7 +156,7 @@ class HitLane:
         started = time.perf_counter()
         slot = CacheSlot(responses, known.key)
         try:
-            hit = slot.serve()
+            hit = slot.peek()
             if hit is None:
                 return False
             limits = facade.limits_for(viewer)
@@ -167,6 +167,7 @@ class HitLane:
                     error_body([err.to_dict()]), status=err.http_status, headers=err.headers, kind="error"
                 )
             else:
+                slot.count()
                 if slot.stale:
                     slot.refresh(lane.pipeline.computation(viewer, limits, known.op, _POST, known.source, None))
                 outcome = operator_hit(hit, limits, slot.state.value)

@@ -56,17 +56,26 @@ class CacheSlot:
 
     def serve(self) -> Entry | None:
         """The entry when it may answer now (fresh, or stale within the bound), else None."""
+        entry = self.peek()
+        if entry is not None:
+            self.count()
+        return entry
+
+    def peek(self) -> Entry | None:
+        """Like :meth:`serve`, without counting the lookup yet (:meth:`count` once it answers)."""
         state, entry = self.responses.lookup(self.key, self.needed)
         self.state, self.entry = state, entry
-        if state is State.HIT:
+        return entry if state is State.HIT or state is State.STALE else None
+
+    def count(self) -> None:
+        """Count the answer :meth:`peek` found (the lookup metrics, the stale answer's age)."""
+        if self.state is State.HIT:
             _HIT.inc()
-            return entry
-        if state is State.STALE and entry is not None:
+        elif self.state is State.STALE:
             _COUNTERS[State.STALE].inc()
-            if entry.stale_since is not None:
-                CACHE_STALE_AGE.observe(max(0.0, time.monotonic() - entry.stale_since))
-            return entry
-        return None
+            since = self.entry.stale_since if self.entry is not None else None
+            if since is not None:
+                CACHE_STALE_AGE.observe(max(0.0, time.monotonic() - since))
 
     @property
     def stale(self) -> bool:
