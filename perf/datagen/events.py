@@ -12,9 +12,10 @@ services declare in ``entrypoints/consumers.py``), as if it had been handled a m
 
 from __future__ import annotations
 
+import inspect
 from collections import defaultdict
 from collections.abc import Callable, Mapping
-from typing import Any, cast
+from typing import Any
 
 from google.protobuf.message import Message
 
@@ -45,18 +46,31 @@ _ENCODERS: dict[str, Callable[[object], tuple[EventType[Message], Message]]] = {
 _PUBLISH_S, _HANDLE_S = 0.05, 0.2
 
 
+def _specs(consumer_specs: Callable[..., list[Any]]) -> list[Any]:
+    """A service's ``consumer_specs`` called with None for everything it takes: the specs only name
+    their subjects here, their handlers are never called (so new parameters need no change)."""
+    args, kwargs = [], {}
+    for param in inspect.signature(consumer_specs).parameters.values():
+        if param.default is not inspect.Parameter.empty:
+            continue
+        if param.kind in (param.POSITIONAL_ONLY, param.POSITIONAL_OR_KEYWORD):
+            args.append(None)
+        elif param.kind is param.KEYWORD_ONLY:
+            kwargs[param.name] = None
+    return consumer_specs(*args, **kwargs)
+
+
 def consumers_by_subject() -> dict[str, list[tuple[str, str]]]:
     """subject -> [(service, durable consumer)] of every consumer the services declare."""
-    none = cast(Any, None)  # the specs only name their subjects; their handlers are never called here
     declared = {
-        "orders": orders_consumers(none, none),
-        "inventory": inventory_consumers(none, none),
-        "production": production_consumers(none, none),
+        "orders": _specs(orders_consumers),
+        "inventory": _specs(inventory_consumers),
+        "production": _specs(production_consumers),
     }
     if WEBHOOKS:
         from services.webhooks.entrypoints.consumers import consumer_specs as webhooks_consumers
 
-        declared["webhooks"] = webhooks_consumers(none, none)
+        declared["webhooks"] = _specs(webhooks_consumers)
     found: dict[str, list[tuple[str, str]]] = defaultdict(list)
     for service, specs in declared.items():
         for spec in specs:
