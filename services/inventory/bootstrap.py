@@ -1,6 +1,7 @@
 """Composition root of the inventory service: what the runtime (:mod:`mes_platform.runtime`)
 needs that is its own. With ``NATS_URL`` the process also runs its consumers and the
-periodic retry of waiting orders (``MES_INVENTORY_WAITING_RETRY_INTERVAL_S``)."""
+waiting-orders sweeper (at start, when a stock event wakes it, and every
+``MES_INVENTORY_WAITING_RETRY_INTERVAL_S``)."""
 
 from __future__ import annotations
 
@@ -38,12 +39,13 @@ def wire(settings: Settings, db: Database) -> Wiring[Handles]:
     deps: InventoryDeps = Deps(uows, PageTokens(settings.page_token_secret))
     handlers = Handlers.build(deps, attempts=settings.reserve_attempts, retry_batch=settings.retry_batch)
     servicer = InventoryServicer(handlers)
+    sweeper = WaitingSweeper(uows, handlers.events, interval_s=settings.waiting_retry_interval_s)
     return Wiring(
         register=lambda server: inventory_pb2_grpc.add_InventoryServiceServicer_to_server(servicer, server),
         service_names=[SERVICE_NAME],
         handles=Handles(uows, handlers),
-        consumers=consumer_specs(uows, handlers.events),
-        tasks=[WaitingSweeper(uows, handlers.events, interval_s=settings.waiting_retry_interval_s)],
+        consumers=consumer_specs(uows, handlers.events, wake=sweeper.wake),
+        tasks=[sweeper],
     )
 
 

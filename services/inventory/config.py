@@ -2,9 +2,9 @@
 
 Knobs come from ``MES_INVENTORY_<NAME>`` (see ``ServiceSettings.extra``):
 ``RESERVE_ATTEMPTS`` (runs of a use case after write races, default 6),
-``RETRY_BATCH`` (waiting orders looked at per retry pass, default 500) and
-``WAITING_RETRY_INTERVAL_S`` (with NATS: how often waiting orders are retried besides the
-retries on stock events, a safety net; default 30).
+``RETRY_BATCH`` (waiting orders read per page of a retry pass, which goes through all of
+them; default 500) and ``WAITING_RETRY_INTERVAL_S`` (with NATS: how often waiting orders are
+retried besides the pass at start and those woken by stock events, a safety net; default 30).
 """
 
 from __future__ import annotations

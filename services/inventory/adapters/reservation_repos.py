@@ -33,6 +33,7 @@ from services.inventory.service_layer.ports import (
     ReservationKey,
     ReservationView,
     ShortageKey,
+    WaitingKey,
 )
 
 __all__ = ["SqlReservations", "SqlWaiting"]
@@ -205,8 +206,11 @@ class SqlWaiting:
         await self._s.execute(_DELETE_SHORTAGES, {"order_id": order_id})
         return changed(await self._s.execute(_DELETE_WAITING, {"order_id": order_id}))
 
-    async def in_serve_order(self, limit: int) -> list[WaitingOrder]:
+    async def in_serve_order(self, limit: int, after: WaitingKey | None = None) -> list[WaitingOrder]:
         stmt = select(waiting_orders).order_by(w.priority.desc(), w.submit_time, w.order_id).limit(limit)
+        if after is not None:
+            columns = (w.priority, w.submit_time, w.order_id)
+            stmt = stmt.where(keyset_after(list(zip(columns, after, (True, False, False), strict=True))))
         return await self._load((await self._s.execute(stmt)).all())
 
     async def shortages(self, after: ShortageKey | None, limit: int) -> list[Shortage]:

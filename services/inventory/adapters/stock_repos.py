@@ -82,14 +82,13 @@ def _lot_changes() -> dict[tuple[str, MaterialKind], Any]:
 
 
 _LOT_CHANGES = _lot_changes()
-#: Lots of the given material codes with something free.
-_FREE = select(lots).where(
-    lots.c.material_code.in_(bindparam("codes", expanding=True)),
-    or_(
-        and_(lots.c.kind == MaterialKind.METAL.value, lots.c.on_hand_mg > lots.c.reserved_mg),
-        and_(lots.c.kind == MaterialKind.STONE.value, lots.c.on_hand_pieces > lots.c.reserved_pieces),
-    ),
+_HAS_FREE = or_(
+    and_(lots.c.kind == MaterialKind.METAL.value, lots.c.on_hand_mg > lots.c.reserved_mg),
+    and_(lots.c.kind == MaterialKind.STONE.value, lots.c.on_hand_pieces > lots.c.reserved_pieces),
 )
+#: Lots of the given material codes with something free.
+_FREE = select(lots).where(lots.c.material_code.in_(bindparam("codes", expanding=True)), _HAS_FREE)
+_ANY_FREE = select(lots.c.lot_id).where(_HAS_FREE).limit(1)
 #: The same, locked in one stable order so that concurrent reservations cannot deadlock.
 _FREE_LOCKED = _FREE.order_by(lots.c.lot_id).with_for_update()
 
@@ -121,6 +120,9 @@ class SqlLots:
         found = [from_row(MaterialLot, row) for row in rows]
         wanted = set(keys)
         return [lot.snapshot() for lot in found if lot.key in wanted]
+
+    async def any_free(self) -> bool:
+        return (await self._s.execute(_ANY_FREE)).first() is not None
 
     async def _change(self, change: str, lot_id: str, kind: MaterialKind, quantity: int) -> bool:
         stmt = _LOT_CHANGES[(change, kind)]

@@ -19,9 +19,11 @@ events of one producer are applied in the order it wrote them):
     ``orders.order.cancelled``            -> release a HELD reservation, stop waiting; a
                                              COMMITTED one waits for production's cancellation
 ``inventory-stock-events`` (stream INVENTORY, its own events)
-    ``inventory.lot.received``, ``inventory.reservation.released`` -> retry waiting orders by
-                                             priority, then submit time (each success:
-                                             ``inventory.reservation.held``)
+    ``inventory.lot.received``, ``inventory.reservation.released`` -> wake the waiting-orders
+                                             sweeper (:mod:`.waiting_sweeper`): a pass over every
+                                             waiting order by priority, then submit time, one
+                                             transaction per reservation after this one commits
+                                             (each success: ``inventory.reservation.held``)
 
 Stock grows only through those two: a lot received, or a reservation released (which also
 returns issued metal to its lots); metal returned beyond what an order held becomes a new
@@ -34,6 +36,8 @@ events it writes carry the handled event's id as their cause.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -48,12 +52,14 @@ from services.inventory.adapters.unit_of_work import InventoryUnitOfWork
 from services.inventory.entrypoints import codec
 from services.inventory.service_layer.event_handlers import EventHandlers
 
-__all__ = ["InventoryConsumers", "consumer_specs", "is_recordable_loss"]
+__all__ = ["InventoryConsumers", "Wake", "consumer_specs", "is_recordable_loss"]
 
 PRODUCTION_EVENTS = "production-events"
 ORDER_EVENTS = "order-events"
 STOCK_EVENTS = "stock-events"
 
+#: Wakes the waiting-orders sweeper; the argument is the cause of the reservations it makes.
+Wake = Callable[[str], None]
 _OP = production_pb2.OperationStatus
 #: (from, to) of the operation changes whose loss is final: within tolerance, approved, reworked.
 _LOSS_TRANSITIONS = {
@@ -71,9 +77,10 @@ def is_recordable_loss(event: prod.OperationChangedEvent) -> bool:
 class InventoryConsumers:
     """Decode the event, call the handler on units of work borrowed from the consumer's session."""
 
-    def __init__(self, uows: SqlUnitOfWorkFactory[InventoryUnitOfWork], handlers: EventHandlers) -> None:
+    def __init__(self, uows: SqlUnitOfWorkFactory[InventoryUnitOfWork], handlers: EventHandlers, wake: Wake) -> None:
         self._uows = uows
         self._handlers = handlers
+        self._wake = wake
 
     def _on(self, session: AsyncSession, ctx: EventContext) -> EventHandlers:
         return self._handlers.bound(self._uows.borrow(session, causation_id=ctx.event_id))
@@ -116,11 +123,14 @@ class InventoryConsumers:
         await self._on(session, ctx).release_for_order(event.order_id, reason, keep_committed=True)
 
     async def stock_changed(self, session: AsyncSession, event: object, ctx: EventContext) -> None:
-        await self._on(session, ctx).retry_waiting_orders()
+        self._wake(ctx.event_id)  # the pass reads stock committed before this event was published
 
 
-def consumer_specs(uows: SqlUnitOfWorkFactory[InventoryUnitOfWork], handlers: EventHandlers) -> list[ConsumerSpec]:
-    c = InventoryConsumers(uows, handlers)
+def consumer_specs(
+    uows: SqlUnitOfWorkFactory[InventoryUnitOfWork], handlers: EventHandlers, *, wake: Wake
+) -> list[ConsumerSpec]:
+    """``wake(cause)``: the waiting-orders sweeper's (``WaitingSweeper.wake``)."""
+    c = InventoryConsumers(uows, handlers, wake)
     return [
         ConsumerSpec(
             PRODUCTION_EVENTS,

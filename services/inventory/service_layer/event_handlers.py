@@ -6,7 +6,8 @@ events carry the handled event's id as their cause; ``cause`` (the handled event
 also the idempotency key where a handler appends to the ledger.
 
 * ``reserve_for_order``    requirements computed by production for a submitted order
-* ``retry_waiting_orders`` inventory.lot.received, inventory.reservation.released
+* ``retry_waiting_orders`` a pass over every waiting order (the sweeper runs it at start,
+  periodically and when woken by inventory.lot.received or inventory.reservation.released)
 * ``release_for_order``    order cancelled (``keep_committed``: metal out on the shop floor
   stays issued until production reports what comes back)
 * ``commit_for_order``     work orders released
@@ -19,22 +20,24 @@ also the idempotency key where a handler appends to the ledger.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
 from mes_kernel.errors import InvalidArgument
 from mes_kernel.validation import Violations
 from services.inventory.domain.allocation import totals_by_material
+from services.inventory.domain.balances import Balance
 from services.inventory.domain.custody import CustodyEntry, CustodyKind, order_holder
 from services.inventory.domain.lots import MaterialLot
 from services.inventory.domain.materials import MAX_WEIGHT_MG, MaterialKey, MaterialKind, Priority
 from services.inventory.domain.reservations import Reservation, ReservationState
+from services.inventory.domain.waiting import WaitingOrder
 from services.inventory.service_layer import reserving
 from services.inventory.service_layer.commands import RequirementInput
 from services.inventory.service_layer.common import check_id, digest, new_id
 from services.inventory.service_layer.custody import MAX_NAME_LEN, load_entry
-from services.inventory.service_layer.ports import InventoryDeps, UnitOfWork, UnitOfWorkFactory
+from services.inventory.service_layer.ports import InventoryDeps, UnitOfWork, UnitOfWorkFactory, WaitingKey
 from services.inventory.service_layer.stock import receive_into_stores
 from services.inventory.service_layer.transitions import commit_in, consume_in, record, release_in, return_outstanding
 
@@ -45,7 +48,8 @@ __all__ = ["EventHandlers", "RetryReport"]
 class RetryReport:
     #: Reservations made by this pass, in the order they were made.
     reserved: tuple[Reservation, ...]
-    #: Orders still waiting after the pass, in serve order.
+    #: Orders the pass saw waiting that still wait, in serve order (without any free stock it
+    #: looks at the first page only).
     still_waiting: tuple[str, ...]
 
 
@@ -83,18 +87,41 @@ class EventHandlers:
         return await reserving.reserve(self._deps, request, attempts=self._attempts)
 
     async def retry_waiting_orders(self) -> RetryReport:
-        """Try waiting orders by priority, then submit time; each success emits held."""
-        async with self._deps.uows.write() as uow:  # the writer: decide on the latest state
-            waiting = await uow.waiting.in_serve_order(self._retry_batch)
-            codes = {r.material_code for w in waiting for r in w.requirements}
-            balances = await uow.balances.balances(codes) if waiting else {}
+        """One pass over every waiting order, by priority then submit time, in pages of
+        ``retry_batch``: an order that the free stock covers is reserved (each success emits
+        held), the others keep waiting. Each reservation is a unit of work of its own, so on the
+        service's own units of work (the waiting-orders sweeper) a pass over thousands of orders
+        is as many short transactions, none holding a lot's lock for long. Without any free
+        stock the pass reads nothing more."""
+        reserved: list[Reservation] = []
+        still: list[str] = []
+        after: WaitingKey | None = None
+        while True:
+            async with self._deps.uows.write() as uow:  # the writer: decide on the latest state
+                if after is None and not await uow.lots.any_free():
+                    waiting = await uow.waiting.in_serve_order(self._retry_batch)
+                    return RetryReport((), tuple(order.order_id for order in waiting))
+                waiting = await uow.waiting.in_serve_order(self._retry_batch, after)
+                codes = {r.material_code for w in waiting for r in w.requirements}
+                balances = await uow.balances.balances(codes) if waiting else {}
+            await self._retry_page(waiting, balances, reserved, still)
+            if len(waiting) < self._retry_batch:
+                return RetryReport(tuple(reserved), tuple(still))
+            last = waiting[-1]
+            after = (int(last.priority), last.submit_time, last.order_id)
+
+    async def _retry_page(
+        self,
+        waiting: Sequence[WaitingOrder],
+        balances: Mapping[str, Balance],
+        reserved: list[Reservation],
+        still: list[str],
+    ) -> None:
         free: dict[MaterialKey, int] = {
             (b.kind, b.material_code): b.available_mg if b.kind is MaterialKind.METAL else b.available_pieces
             for b in balances.values()
             if b.kind is not None
         }
-        reserved: list[Reservation] = []
-        still: list[str] = []
         for order in waiting:
             totals = totals_by_material(order.requirements)
             if any(free.get(key, 0) < qty for key, qty in totals.items()):
@@ -110,7 +137,6 @@ class EventHandlers:
                     free[key] = free.get(key, 0) - qty
             elif outcome.reservation is None and not outcome.skipped:
                 still.append(order.order_id)
-        return RetryReport(tuple(reserved), tuple(still))
 
     async def release_for_order(
         self, order_id: str, reason: str, *, keep_committed: bool = False

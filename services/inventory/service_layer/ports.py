@@ -41,6 +41,7 @@ __all__ = [
     "ShortageKey",
     "UnitOfWork",
     "UnitOfWorkFactory",
+    "WaitingKey",
     "WaitingRepository",
 ]
 
@@ -49,6 +50,8 @@ __all__ = [
 LotKey = tuple[datetime, str]
 ReservationKey = tuple[datetime, str]
 ShortageKey = tuple[int, datetime, str, str, str]
+#: (priority, submit_time, order_id): a waiting order's place in the serve order.
+WaitingKey = tuple[int, datetime, str]
 BalanceKey = tuple[str, str]
 
 
@@ -74,6 +77,10 @@ class LotRepository(Protocol):
 
     async def free_lots(self, keys: Collection[MaterialKey], *, lock: bool) -> list[LotSnapshot]:
         """Lots of these materials with something free; ``lock`` locks them (in lot id order)."""
+        ...
+
+    async def any_free(self) -> bool:
+        """Whether any lot has something not reserved."""
         ...
 
     async def reserve(self, lot_id: str, kind: MaterialKind, quantity: int) -> bool:
@@ -145,8 +152,9 @@ class WaitingRepository(Protocol):
     async def get(self, order_id: str) -> WaitingOrder | None: ...
     async def save(self, waiting: WaitingOrder) -> None: ...
     async def remove(self, order_id: str) -> bool: ...
-    async def in_serve_order(self, limit: int) -> list[WaitingOrder]:
-        """By priority (highest first), submit time, order id."""
+    async def in_serve_order(self, limit: int, after: WaitingKey | None = None) -> list[WaitingOrder]:
+        """By priority (highest first), submit time, order id; strictly after ``after``
+        ((priority, submit_time, order_id) of the last one of the previous page)."""
         ...
 
     async def shortages(self, after: ShortageKey | None, limit: int) -> list[Shortage]:

@@ -55,6 +55,8 @@ async def test_alloys_round_trip_page_by_code_and_update_on_version(uows: Any) -
 
 
 async def test_lots_page_in_receive_order_and_change_only_when_the_condition_holds(uows: Any) -> None:
+    async with uows.read() as uow:
+        assert not await uow.lots.any_free()
     async with uows.write() as uow:
         await uow.lots.add(lot("b", minutes=0))
         await uow.lots.add(lot("a", minutes=0))  # same receive time: lot id breaks the tie
@@ -84,6 +86,11 @@ async def test_lots_page_in_receive_order_and_change_only_when_the_condition_hol
         s = await uow.lots.get("s")
     assert (b.on_hand_mg, b.reserved_mg, b.version) == (7_500, 0, 5)
     assert (s.on_hand_pieces, s.reserved_pieces, s.on_hand_mg) == (20, 5, 0)
+    async with uows.write() as uow:
+        assert await uow.lots.any_free()
+        for lot_id, kind, free_qty in (("a", METAL, 0), ("b", METAL, 7_500), ("c", METAL, 10_000), ("s", STONE, 15)):
+            assert free_qty == 0 or await uow.lots.reserve(lot_id, kind, free_qty)
+        assert not await uow.lots.any_free()
 
 
 async def test_balances_sum_lots_and_list_every_material_by_code_and_kind(uows: Any) -> None:
@@ -184,6 +191,10 @@ async def test_waiting_orders_serve_order_shortages_in_serve_order_and_closing(u
         await uow.waiting.close("gone", "cancelled", NOW)
     async with uows.read() as uow:
         assert [w.order_id for w in await uow.waiting.in_serve_order(10)] == ["rush-early", "rush-late", "low"]
+        after_first = (int(Priority.RUSH), at(3), "rush-early")
+        assert [w.order_id for w in await uow.waiting.in_serve_order(1, after_first)] == ["rush-late"]
+        after_second = (int(Priority.RUSH), at(9), "rush-late")
+        assert [w.order_id for w in await uow.waiting.in_serve_order(5, after_second)] == ["low"]
         stored = await uow.waiting.get("rush-early")
         shortages = await uow.waiting.shortages(None, 10)
         after = await uow.waiting.shortages((int(Priority.RUSH), at(3), "rush-early", "METAL", "AU750Y"), 2)

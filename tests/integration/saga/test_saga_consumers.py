@@ -27,6 +27,7 @@ from mes.production.v1 import production_events_pb2 as prod_ev
 from mes.production.v1 import production_pb2 as prod
 from mes.production.v1 import production_pb2_grpc
 from mes_contracts.events import (
+    LOT_RECEIVED,
     OPERATION_CHANGED,
     OPERATION_EVENTS,
     OPERATION_FINISHED,
@@ -37,6 +38,7 @@ from mes_contracts.events import (
     REQUIREMENTS_COMPUTED,
     RESERVATION_FAILED,
     RESERVATION_HELD,
+    RESERVATION_RELEASED,
     WORK_ORDERS_CANCELLED,
     WORK_ORDERS_RELEASED,
 )
@@ -140,11 +142,22 @@ async def count(db: Database, table: Table) -> int:
 
 
 def test_inventory_subscribes_only_to_the_operation_outcomes_that_carry_a_final_loss() -> None:
-    specs = inventory_consumers.consumer_specs(None, None)  # type: ignore[arg-type]  # subjects only
+    specs = inventory_consumers.consumer_specs(None, None, wake=print)  # type: ignore[arg-type]  # subjects only
     subscribed = {subject for spec in specs for subject in spec.subjects}
     operations = {event.subject for event in OPERATION_EVENTS}
     final_loss = {OPERATION_FINISHED.subject, OPERATION_REWORKED.subject}
     assert subscribed & operations == final_loss | {OPERATION_CHANGED.subject}  # + every change before the split
+
+
+async def test_a_stock_event_wakes_the_waiting_orders_sweeper_with_its_id_as_the_cause() -> None:
+    woken: list[str] = []
+    specs = inventory_consumers.consumer_specs(None, None, wake=woken.append)  # type: ignore[arg-type]
+    for subject in (LOT_RECEIVED.subject, RESERVATION_RELEASED.subject):
+        event = LOT_RECEIVED.message() if subject == LOT_RECEIVED.subject else RESERVATION_RELEASED.message()
+        ctx = context(subject, event)
+        await handler(specs, subject)[1](None, event, ctx)  # type: ignore[arg-type]  # no transaction used
+        assert woken[-1] == ctx.event_id
+    assert len(woken) == 2
 
 
 async def test_orders_handler_joins_the_consumer_transaction(
@@ -206,7 +219,7 @@ async def test_inventory_handler_joins_the_consumer_transaction(
         lot = inv.ReceiveLotRequest(kind=METAL, material_code=ALLOY, weight_mg=10_000, request_id=str(uuid.uuid4()))
         await stub.ReceiveLot(lot, metadata=SVC, timeout=T)
         _, computed = handler(
-            inventory_consumers.consumer_specs(app.handles.uows, app.handles.handlers.events),
+            inventory_consumers.consumer_specs(app.handles.uows, app.handles.handlers.events, wake=print),
             REQUIREMENTS_COMPUTED.subject,
         )
         event = prod_ev.RequirementsComputedEvent(
@@ -329,7 +342,7 @@ async def test_inventory_returns_each_mg_once_whatever_the_order_of_the_cancella
         await stub.UpsertAlloy(inv.UpsertAlloyRequest(alloy=alloy), metadata=SVC, timeout=T)
         lot = inv.ReceiveLotRequest(kind=METAL, material_code=ALLOY, weight_mg=10_000, request_id=str(uuid.uuid4()))
         await stub.ReceiveLot(lot, metadata=SVC, timeout=T)
-        specs = inventory_consumers.consumer_specs(app.handles.uows, app.handles.handlers.events)
+        specs = inventory_consumers.consumer_specs(app.handles.uows, app.handles.handlers.events, wake=print)
 
         async def deliver(subject: str, event: Message) -> None:
             await run(app.db, handler(specs, subject)[1], event, context(subject, event), commit=True)

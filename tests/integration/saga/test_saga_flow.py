@@ -156,6 +156,11 @@ async def test_cancel_releases_the_reservation_and_returns_the_metal(stack: Saga
         [casting] = await stack.operations([work_order.work_order_id], OP.OPERATION_STATUS_QUEUED)
         await stack.start_op(casting, RING_MG)  # the metal is on the bench when the order is cancelled
 
+        async def issued() -> bool:  # inventory applies the release on its own consumer, maybe later
+            return [r.state for r in await stack.reservations(order_id)] == [RS.RESERVATION_STATE_COMMITTED]
+
+        await eventually(issued, what="the reservation committed (the metal issued)")
+
     cancelled = await stack.orders.CancelOrder(
         ords.CancelOrderRequest(name=f"orders/{order_id}", reason="customer changed their mind"),
         metadata=SVC,

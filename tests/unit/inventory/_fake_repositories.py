@@ -29,6 +29,7 @@ from services.inventory.service_layer.ports import (
     OrderStanding,
     ReservationKey,
     ShortageKey,
+    WaitingKey,
 )
 from services.inventory.service_layer.records import ReservationView, reservation_view
 from tests._infra.fakes import FakeTables
@@ -111,6 +112,9 @@ class FakeLots(_Repository):
     async def free_lots(self, keys: Collection[MaterialKey], *, lock: bool) -> list[LotSnapshot]:
         lots = sorted(self._state.lots.values(), key=lambda lot: lot.lot_id)
         return [lot.snapshot() for lot in lots if lot.key in set(keys) and lot.available > 0]
+
+    async def any_free(self) -> bool:
+        return any(lot.available > 0 for lot in self._state.lots.values())
 
     def _change(
         self, lot_id: str, kind: MaterialKind, ok: Callable[[MaterialLot], bool], on_hand: int, reserved: int
@@ -243,8 +247,9 @@ class FakeWaiting(_Repository):
     async def remove(self, order_id: str) -> bool:
         return self._state.waiting.pop(order_id, None) is not None
 
-    async def in_serve_order(self, limit: int) -> list[WaitingOrder]:
-        return sorted(self._state.waiting.values(), key=lambda w: w.serve_key())[:limit]
+    async def in_serve_order(self, limit: int, after: WaitingKey | None = None) -> list[WaitingOrder]:
+        start = None if after is None else (-after[0], after[1], after[2])
+        return _page(self._state.waiting.values(), lambda w: w.serve_key(), start, limit)
 
     async def shortages(self, after: ShortageKey | None, limit: int) -> list[Shortage]:
         rows = [s for w in self._state.waiting.values() for s in w.shortage_rows()]

@@ -6,8 +6,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from mes_kernel.deps import Deps
+from mes_kernel.paging import PageTokens
 from services.inventory.domain.events import LotReceived, ReservationHeld, ReservationReleased
 from services.inventory.domain.materials import Priority
+from services.inventory.service_layer.handlers import Handlers
 from tests.unit.inventory._factories import NOW
 from tests.unit.inventory._shop import Shop, gold
 
@@ -62,3 +65,17 @@ async def test_a_waiting_order_keeps_its_place_when_it_is_queued_again(shop: Sho
     report = await shop.caused_by("evt-lot").retry_waiting_orders()
     assert [r.order_id for r in report.reserved] == ["a"]
     assert report.still_waiting == ("b",)
+
+
+async def test_one_pass_serves_every_waiting_order_it_can_page_after_page(shop: Shop) -> None:
+    deps = Deps(shop.uows, PageTokens(b"test-secret"), clock=shop.now)
+    paged = Handlers.build(deps, attempts=4, retry_batch=2).events.bound(shop.uows.caused_by("evt-lot"))
+    for n, priority in enumerate((Priority.LOW, Priority.RUSH, Priority.NORMAL, Priority.RUSH, Priority.HIGH)):
+        await queue(shop, f"o{n}", priority, n, 3)
+    assert (await paged.retry_waiting_orders()).still_waiting == ("o1", "o3")  # no free stock: the first page
+    await shop.receive(mg=12_000)  # four of the five, in serve order, over three pages of two
+    report = await paged.retry_waiting_orders()
+    assert [r.order_id for r in report.reserved] == ["o1", "o3", "o4", "o2"]
+    assert report.still_waiting == ("o0",)
+    assert await shop.waiting() == ["o0"]
+    assert shop.causes(ReservationHeld) == ["evt-lot"] * 4
