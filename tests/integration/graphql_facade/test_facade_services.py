@@ -66,7 +66,7 @@ async def test_dashboard_calls_are_the_same_for_10_and_100_orders(stack: Stack) 
         "ListOrders": 1,
         "CountOrders": 1,
         "ListWorkOrders": 1,
-        "BatchGetOperations": 1,
+        "ListOperations": 1,
         "ListReservations": 1,
         "BatchGetStyles": 1,
         "BatchGetAlloys": 1,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import re
 from collections.abc import Iterator, Mapping
@@ -160,6 +161,10 @@ def event_loop() -> Iterator[asyncio.AbstractEventLoop]:
         loop.close()
 
 
+# graphql-core leaves a sibling's resolver coroutine unawaited when a non-null field fails
+# (graphql-python/graphql-core#236): on Strawberry's path a broken service can drop one unstarted
+# read, which is garbage, not a lost effect. Collected inside the test so no later test sees it.
+@pytest.mark.filterwarnings("ignore:coroutine '.*' was never awaited:RuntimeWarning")
 def test_random_documents_answer_the_same_on_both_paths() -> None:
     backend = FakeBackend()
     backend.add_catalogue()
@@ -184,4 +189,5 @@ def test_random_documents_answer_the_same_on_both_paths() -> None:
             check()
         finally:
             loop.run_until_complete(stack.aclose())
+            gc.collect()
     assert outcomes["compiled"] > outcomes["generic"]  # the documents mostly ran compiled
