@@ -1,5 +1,6 @@
 """gRPC server assembly: one interceptor for auth, deadlines, errors, trace context and
-logs; health checking and reflection on every service.
+logs; health checking on every service, and reflection unless switched off
+(``MES_GRPC_REFLECTION=0``).
 
 ``create_server`` binds (port 0 picks a free port) and returns ``(server, port)``
 so tests can run servers on free ports.
@@ -8,6 +9,12 @@ Each call continues the caller's W3C trace (metadata ``traceparent``) or starts 
 one; its log lines carry ``trace_id``/``span_id`` and the outbox events it writes carry
 the trace on (see :mod:`mes_platform.telemetry.tracing`). Connections are closed after
 ``max_connection_age_s`` (gRFC A9) so that clients re-resolve and reach new replicas.
+
+A request that does not decode as its method's message answers INVALID_ARGUMENT ("the
+request could not be decoded as <message type>", reason ``MALFORMED_REQUEST``) before any
+authentication, whoever calls: grpc.aio would answer UNKNOWN with the exception's class and
+text and log an error per call. Such calls are logged as one warning per method every
+``UNDECODABLE_LOG_INTERVAL_S`` at most, with the number of calls left out since the last one.
 """
 
 from __future__ import annotations
@@ -21,16 +28,24 @@ from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
+from grpc_reflection.v1alpha.reflection import SERVICE_NAME as REFLECTION_SERVICE
+from grpc_reflection.v1alpha.reflection import enable_server_reflection
 
-from mes_kernel.errors import MesError, Unauthenticated
+from mes_kernel.errors import InvalidArgument, MesError, Unauthenticated
 from mes_platform.auth import API_KEY_HEADER, PARTNER_HEADER, Principal, reset_principal, set_principal
 from mes_platform.rpc_status import grpc_code, internal_status, to_rpc_status
 from mes_platform.telemetry.logs import get_logger
 from mes_platform.telemetry.metrics import RPC_LATENCY
 from mes_platform.telemetry.tracing import TRACEPARENT, continue_trace, use_trace
 
-__all__ = ["Authenticator", "ServerHandle", "create_server", "server_options"]
+__all__ = [
+    "UNDECODABLE_LOG_INTERVAL_S",
+    "Authenticator",
+    "LogRateLimiter",
+    "ServerHandle",
+    "create_server",
+    "server_options",
+]
 
 _log = get_logger("mes.grpc")
 #: The standard library's logger of the same name: ``configure_logging`` lowers the root level
@@ -39,6 +54,59 @@ _stdlib_log = logging.getLogger("mes.grpc")
 _OPEN_PREFIXES = ("/grpc.health.", "/grpc.reflection.")
 #: Resolves a partner API key to a partner id (only the orders service has one).
 PartnerKeyResolver = Callable[[str], Awaitable[str | None]]
+#: At most one warning line per method this often about requests that do not decode.
+UNDECODABLE_LOG_INTERVAL_S = 10.0
+
+
+class LogRateLimiter:
+    """At most one log line per key every ``interval_s``; the next one counts those left out."""
+
+    def __init__(self, interval_s: float, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self._interval_s = interval_s
+        self._clock = clock
+        #: Per key: when its last line was logged and how many were left out since.
+        self._state: dict[str, tuple[float, int]] = {}
+
+    def admit(self, key: str) -> int | None:
+        """None: leave this line out; else log it, with this many suppressed before it."""
+        now = self._clock()
+        last = self._state.get(key)
+        if last is not None and now - last[0] < self._interval_s:
+            self._state[key] = (last[0], last[1] + 1)
+            return None
+        self._state[key] = (now, 0)
+        return 0 if last is None else last[1]
+
+
+class _Undecodable:
+    """What the request deserializer gives for bytes that are not the method's message."""
+
+    __slots__ = ()
+
+
+_UNDECODABLE = _Undecodable()
+
+
+def _message_type(deserializer: Callable[[bytes], Any]) -> str:
+    """The protobuf full name of what ``deserializer`` (``Message.FromString``) decodes."""
+    descriptor = getattr(getattr(deserializer, "__self__", None), "DESCRIPTOR", None)
+    name = getattr(descriptor, "full_name", None)
+    return name if isinstance(name, str) and name else "the method's request message"
+
+
+def _tolerant(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
+    """``deserializer`` that answers :data:`_UNDECODABLE` instead of raising."""
+    if deserializer is None:
+        return None
+    decode = deserializer
+
+    def deserialize(data: bytes) -> Any:
+        try:
+            return decode(data)
+        except Exception:
+            return _UNDECODABLE
+
+    return deserialize
 
 
 @dataclass
@@ -84,6 +152,7 @@ class _Interceptor(grpc.aio.ServerInterceptor):
         self._wrapped: dict[str, tuple[grpc.RpcMethodHandler[Any, Any], grpc.RpcMethodHandler[Any, Any]]] = {}
         #: The latency histogram's child per (method, code): ``labels()`` looks it up under a lock.
         self._latency: dict[tuple[str, grpc.StatusCode], Any] = {}
+        self._undecodable_log = LogRateLimiter(UNDECODABLE_LOG_INTERVAL_S)
 
     async def intercept_service(
         self,
@@ -92,23 +161,45 @@ class _Interceptor(grpc.aio.ServerInterceptor):
     ) -> grpc.RpcMethodHandler[Any, Any] | None:
         handler = await continuation(handler_call_details)
         method: str = handler_call_details.method
-        if handler is None or method.startswith(_OPEN_PREFIXES) or handler.unary_unary is None:
+        if handler is None or handler.unary_unary is None:
             return handler
         known = self._wrapped.get(method)
         if known is not None and known[0] is handler:
             return known[1]
-        inner = handler.unary_unary
+        inner: Callable[..., Any] = handler.unary_unary
+        message_type = _message_type(handler.request_deserializer) if handler.request_deserializer else ""
+        open_method = method.startswith(_OPEN_PREFIXES)
 
         async def wrapped(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+            if request is _UNDECODABLE:
+                return await self._refuse_undecodable(method, message_type, context)
+            if open_method:
+                return await inner(request, context)
             return await self._call(method, inner, request, context)
 
         wrapper = grpc.unary_unary_rpc_method_handler(
             wrapped,
-            request_deserializer=handler.request_deserializer,
+            request_deserializer=_tolerant(handler.request_deserializer),
             response_serializer=handler.response_serializer,
         )
         self._wrapped[method] = (handler, wrapper)
         return wrapper
+
+    async def _refuse_undecodable(
+        self, method: str, message_type: str, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> None:
+        """INVALID_ARGUMENT for a request that is not its method's message (no credentials checked:
+        nothing was read); one warning per method every ``UNDECODABLE_LOG_INTERVAL_S`` at most."""
+        code = grpc.StatusCode.INVALID_ARGUMENT
+        self._observe(method, code, 0.0)
+        suppressed = self._undecodable_log.admit(method)
+        if suppressed is not None:
+            _log.warning("rpc_request_undecodable", method=method, message_type=message_type, suppressed=suppressed)
+        error = InvalidArgument(f"the request could not be decoded as {message_type}", reason="MALFORMED_REQUEST")
+        status = to_rpc_status(error)
+        await context.abort(
+            code, error.message, trailing_metadata=(("grpc-status-details-bin", status.SerializeToString()),)
+        )
 
     async def _call(
         self,
@@ -242,12 +333,14 @@ async def create_server(
     max_connection_age_s: float = 300.0,
     max_connection_age_grace_s: float = 30.0,
     keepalive_s: float = 60.0,
+    reflection: bool = True,
 ) -> ServerHandle:
     """Build, bind and start a server; health starts NOT_SERVING until the caller says so.
 
     ``max_connection_age_s`` (0: unlimited) sends GOAWAY to connections older than that, and
     calls in flight get ``max_connection_age_grace_s`` to finish; ``keepalive_s`` (0: off) is
-    the interval of the server's pings on idle connections.
+    the interval of the server's pings on idle connections; ``reflection`` False leaves the
+    reflection service out (``MES_GRPC_REFLECTION=0``).
     """
     server = grpc.aio.server(
         interceptors=[_Interceptor(service, authenticator, default_deadline_s)],
@@ -260,10 +353,11 @@ async def create_server(
     register(server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    reflection.enable_server_reflection(
-        [*service_names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME],
-        server,
-    )
+    if reflection:
+        enable_server_reflection(
+            [*service_names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, REFLECTION_SERVICE],
+            server,
+        )
     address = f"{host}:{port}"
     if tls_cert_file and tls_key_file:
         with open(tls_key_file, "rb") as k, open(tls_cert_file, "rb") as c:
