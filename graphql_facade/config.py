@@ -7,10 +7,17 @@ subscriptions per connection) are read by :class:`graphql_facade.limits.LimitsCo
 Every knob has a default that works with the local stack. Names are looked up as given
 (``MES_FACADE_PORT``); a few also accept the names the local stack or the other processes
 use (``MES_FACADE_HTTP_PORT``, ``NATS_URL``, ``REDIS_URL``).
+
+The development tokens (``MES_FACADE_SERVICE_TOKEN`` and ``MES_FACADE_OPERATOR_TOKENS`` unset,
+or set to those values) are accepted only when the facade binds to loopback
+(``MES_FACADE_HOST`` 127.0.0.1, ::1 or localhost) or with ``MES_DEV_MODE=1``; an empty token
+setting, and any setting that still holds the secrets template's ``REPLACE_ME``, are refused
+at start (:class:`InsecureSettings`). The same rules as the services' (``mes_platform.config``).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -20,6 +27,7 @@ __all__ = [
     "DEFAULT_OPERATOR_TOKEN",
     "DEFAULT_SERVICE_TOKEN",
     "FacadeSettings",
+    "InsecureSettings",
     "parse_operator_tokens",
 ]
 
@@ -31,6 +39,36 @@ DEFAULT_OPERATOR_TOKEN = "mes-dev-operator"
 DEFAULT_OPERATOR_CODE = "SUP-01"
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
+#: The value of every secret in the Kubernetes secrets template (deploy/k8s/secrets.yaml).
+PLACEHOLDER = "REPLACE_ME"
+
+
+class InsecureSettings(ValueError):
+    """A development token off loopback, an empty token setting or a template placeholder."""
+
+
+def _is_loopback(host: str) -> bool:
+    name = host.strip().strip("[]").lower()
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def _dev_refusal(what: str, host: str) -> str:
+    return (
+        f"{what}: development tokens are accepted only when the facade binds to loopback "
+        f"(MES_FACADE_HOST 127.0.0.1, ::1 or localhost; it is {host!r}) or with MES_DEV_MODE=1 (never in production)"
+    )
+
+
+_TOKEN_SETTINGS = ("MES_FACADE_SERVICE_TOKEN", "MES_FACADE_OPERATOR_TOKENS")
+
+
+def _blank(env: Mapping[str, str], name: str) -> bool:
+    return name in env and not env[name].strip()
 
 
 def parse_operator_tokens(spec: str) -> dict[str, str]:
@@ -87,6 +125,9 @@ class FacadeSettings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> FacadeSettings:
         env = dict(os.environ if env is None else env)
+        for name, value in env.items():
+            if PLACEHOLDER in value and name.startswith(("MES_", "REDIS_", "NATS_")):
+                raise InsecureSettings(f"{name} still holds the {PLACEHOLDER} placeholder: set a real value")
 
         def get(*names: str, default: str | None = None) -> str | None:
             for name in names:
@@ -126,21 +167,40 @@ class FacadeSettings:
                 return False
             raise ValueError(f"{name} must be 0 or 1, not {raw!r}")
 
+        host = get("MES_FACADE_HOST", "MES_FACADE_HTTP_HOST", default="127.0.0.1") or "127.0.0.1"
+        dev_allowed = _is_loopback(host) or (get("MES_DEV_MODE") or "").lower() in _TRUE
+        problems = [
+            f"{name} is empty: set it or leave the variable out" for name in _TOKEN_SETTINGS if _blank(env, name)
+        ]
+        service_token = get("MES_FACADE_SERVICE_TOKEN", default=DEFAULT_SERVICE_TOKEN) or DEFAULT_SERVICE_TOKEN
         tokens_spec = get("MES_FACADE_OPERATOR_TOKENS")
         operator_tokens = (
             parse_operator_tokens(tokens_spec)
             if tokens_spec is not None
             else {DEFAULT_OPERATOR_TOKEN: DEFAULT_OPERATOR_CODE}
         )
+        if tokens_spec is not None and not operator_tokens:
+            problems.append("MES_FACADE_OPERATOR_TOKENS lists no token")
+        if not dev_allowed:
+            if "MES_FACADE_SERVICE_TOKEN" not in env:
+                problems.append(_dev_refusal("MES_FACADE_SERVICE_TOKEN is not set", host))
+            elif service_token == DEFAULT_SERVICE_TOKEN:
+                problems.append(_dev_refusal("MES_FACADE_SERVICE_TOKEN holds the development token", host))
+            if "MES_FACADE_OPERATOR_TOKENS" not in env:
+                problems.append(_dev_refusal("MES_FACADE_OPERATOR_TOKENS is not set", host))
+            elif DEFAULT_OPERATOR_TOKEN in operator_tokens:
+                problems.append(_dev_refusal("MES_FACADE_OPERATOR_TOKENS holds the development token", host))
+        if problems:
+            raise InsecureSettings("refusing to start: " + "; ".join(dict.fromkeys(problems)))
         origins = tuple(o.strip() for o in (get("MES_FACADE_WS_ALLOWED_ORIGINS") or "").split(",") if o.strip())
         return cls(
-            host=get("MES_FACADE_HOST", "MES_FACADE_HTTP_HOST", default="127.0.0.1") or "127.0.0.1",
+            host=host,
             port=integer("MES_FACADE_PORT", "MES_FACADE_HTTP_PORT", default=8180),
             orders_addr=get("MES_ORDERS_ADDR", default="127.0.0.1:50151") or "",
             inventory_addr=get("MES_INVENTORY_ADDR", default="127.0.0.1:50152") or "",
             production_addr=get("MES_PRODUCTION_ADDR", default="127.0.0.1:50153") or "",
             backend_tls_ca_file=get("MES_FACADE_BACKEND_TLS_CA_FILE", "MES_TLS_CA_FILE"),
-            service_token=get("MES_FACADE_SERVICE_TOKEN", default=DEFAULT_SERVICE_TOKEN) or DEFAULT_SERVICE_TOKEN,
+            service_token=service_token,
             operator_tokens=operator_tokens,
             redis_url=get("MES_FACADE_REDIS_URL", "REDIS_URL"),
             nats_url=get("MES_FACADE_NATS_URL", "NATS_URL", "MES_NATS_URL"),

@@ -29,6 +29,16 @@ Operational knobs (same lookup; defaults in brackets):
     long, so that balancers move away (a worker serves no calls: no delay there).
 ``SHUTDOWN_GRACE_S`` [10]
     then new calls are refused (UNAVAILABLE) and calls in flight get this long to finish.
+``GRPC_REFLECTION`` [1]
+    0 leaves the gRPC reflection service out (health stays).
+
+Secrets. Without ``AUTH_TOKENS`` the development token (:data:`DEFAULT_DEV_TOKEN`) is
+accepted, without ``PAGE_TOKEN_SECRET`` a development key signs page tokens: only when the
+process binds to loopback (``GRPC_HOST`` 127.0.0.1, ::1 or localhost, as under ``mes up``)
+or with the development flag ``DEV_MODE`` (``MES_DEV_MODE=1``, never set in production);
+elsewhere those values, set or defaulted, are refused at start. A secret set but empty, and
+any setting read here that still holds the secrets template's ``REPLACE_ME``, are refused
+always (:class:`InsecureSettings`, naming the variable).
 
 ``common`` holds the unprefixed ``MES_<NAME>`` values (without ``MES_``, other services'
 prefixed keys left out): the fallback of ``extra`` for knobs read by name, such as the
@@ -38,6 +48,7 @@ messaging knobs (``MES_CONSUMER_MAX_DELIVER`` for every service,
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -46,10 +57,27 @@ from typing import Any, Literal, Self
 
 from mes_platform.auth import Principal, parse_tokens
 
-__all__ = ["DEFAULT_DEV_TOKEN", "DEFAULT_PORTS", "ROLES", "Role", "ServiceSettings", "normalize_db_url"]
+__all__ = [
+    "DEFAULT_DEV_TOKEN",
+    "DEFAULT_PORTS",
+    "DEV_PAGE_TOKEN_SECRET",
+    "PLACEHOLDER",
+    "ROLES",
+    "InsecureSettings",
+    "Role",
+    "ServiceSettings",
+    "is_loopback",
+    "normalize_db_url",
+]
 
-#: Token accepted when MES_AUTH_TOKENS is not set (local development only).
+#: Token accepted when MES_AUTH_TOKENS is not set (loopback or MES_DEV_MODE=1 only).
 DEFAULT_DEV_TOKEN = "mes-dev-token"
+#: Page-token key used when MES_PAGE_TOKEN_SECRET is not set (loopback or MES_DEV_MODE=1 only).
+DEV_PAGE_TOKEN_SECRET = "mes-dev-page-secret"
+#: The value of every secret in the Kubernetes secrets template (deploy/k8s/secrets.yaml).
+PLACEHOLDER = "REPLACE_ME"
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
 #: Default gRPC ports; chosen away from the usual 50051 and from other servers' ports.
 DEFAULT_PORTS = {"orders": 50151, "inventory": 50152, "production": 50153}
 Role = Literal["all", "api", "worker"]
@@ -67,6 +95,28 @@ def normalize_db_url(url: str) -> str:
         if url.startswith(plain):
             return driver + url[len(plain) :]
     return url
+
+
+class InsecureSettings(ValueError):
+    """A development secret off loopback, an empty secret or a template placeholder."""
+
+
+def is_loopback(host: str) -> bool:
+    """``host`` is a loopback address or ``localhost`` (not ``0.0.0.0``, ``::`` or a name)."""
+    name = host.strip().strip("[]").lower()
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def _dev_refusal(what: str, host: str) -> str:
+    return (
+        f"{what}: development values are accepted only when the service binds to loopback "
+        f"(GRPC_HOST 127.0.0.1, ::1 or localhost; it is {host!r}) or with MES_DEV_MODE=1 (never in production)"
+    )
 
 
 def _role(value: str) -> Role:
@@ -103,6 +153,8 @@ class ServiceSettings:
     common: Mapping[str, str] = field(default_factory=dict)
     role: Role = "all"
     shutdown_delay_s: float = 5.0
+    #: Serve gRPC reflection (``GRPC_REFLECTION``, default on).
+    grpc_reflection: bool = True
 
     @property
     def serves_api(self) -> bool:
@@ -138,14 +190,66 @@ class ServiceSettings:
         env = os.environ if env is None else env
         prefix = f"MES_{service.upper()}_"
 
+        def names(key: str) -> tuple[str, str, str]:
+            return (prefix + key, key, "MES_" + key)
+
         def get(key: str, default: str | None = None) -> str | None:
-            return env.get(prefix + key) or env.get(key) or env.get("MES_" + key) or default
+            for name in names(key):
+                value = env.get(name)
+                if value:
+                    if PLACEHOLDER in value:
+                        raise InsecureSettings(f"{name} still holds the {PLACEHOLDER} placeholder: set a real value")
+                    return value
+            return default
+
+        problems: list[str] = []
+
+        def secret(key: str) -> tuple[str, str | None] | None:
+            """None: not set; else the variable and its value (None: empty, refused)."""
+            for name in names(key):
+                value = env.get(name)
+                if value is None:
+                    continue
+                if not value.strip():
+                    problems.append(f"{name} is empty: set a secret or leave the variable out")
+                    return name, None
+                return name, get(key)
+            return None
 
         data_dir = Path(get("DATA_DIR", "var") or "var")
         default_db = f"sqlite:///{data_dir / (service + '.db')}"
         database_url = normalize_db_url(get("DATABASE_URL", default_db) or default_db)
         read_url = normalize_db_url(get("DATABASE_READ_URL", database_url) or database_url)
-        tokens_spec = get("AUTH_TOKENS", f"{DEFAULT_DEV_TOKEN}=service:dev") or ""
+        grpc_host = get("GRPC_HOST", "127.0.0.1") or "127.0.0.1"
+        dev_allowed = is_loopback(grpc_host) or (get("DEV_MODE") or "").strip().lower() in _TRUE
+        tokens: Mapping[str, Principal] = {}
+        tokens = parse_tokens(f"{DEFAULT_DEV_TOKEN}=service:dev")
+        found = secret("AUTH_TOKENS")
+        if found is None:
+            if not dev_allowed:
+                problems.append(_dev_refusal("MES_AUTH_TOKENS is not set", grpc_host))
+        elif found[1] is not None:
+            tokens = parse_tokens(found[1])
+            if not tokens:
+                problems.append(f"{found[0]} lists no token")
+            elif DEFAULT_DEV_TOKEN in tokens and not dev_allowed:
+                problems.append(
+                    _dev_refusal(f"{found[0]} holds the development token {DEFAULT_DEV_TOKEN!r}", grpc_host)
+                )
+        page_secret = DEV_PAGE_TOKEN_SECRET
+        found = secret("PAGE_TOKEN_SECRET")
+        if found is None:
+            if not dev_allowed:
+                problems.append(_dev_refusal("MES_PAGE_TOKEN_SECRET is not set", grpc_host))
+        elif found[1] is not None:
+            page_secret = found[1]
+            if page_secret == DEV_PAGE_TOKEN_SECRET and not dev_allowed:
+                problems.append(_dev_refusal(f"{found[0]} holds the development page-token secret", grpc_host))
+        if problems:
+            raise InsecureSettings("refusing to start: " + "; ".join(problems))
+        reflection = (get("GRPC_REFLECTION", "1") or "1").strip().lower()
+        if reflection not in _TRUE | _FALSE:
+            raise ValueError(f"GRPC_REFLECTION must be 0 or 1, not {reflection!r}")
         others = tuple(f"MES_{name.upper()}_" for name in DEFAULT_PORTS if name != service)
 
         def number(key: str, default: float, *, minimum: float = 0.0) -> float:
@@ -164,14 +268,14 @@ class ServiceSettings:
             raise ValueError("METRICS_PORT must be a TCP port (1..65535) or 0")
         return cls(
             service=service,
-            grpc_host=get("GRPC_HOST", "127.0.0.1") or "127.0.0.1",
+            grpc_host=grpc_host,
             grpc_port=int(get("GRPC_PORT", str(DEFAULT_PORTS.get(service, 0))) or 0),
             database_url=database_url,
             database_read_url=read_url,
             database_schema=get("DATABASE_SCHEMA", service) or service,
             nats_url=get("NATS_URL"),
-            tokens=parse_tokens(tokens_spec),
-            page_token_secret=(get("PAGE_TOKEN_SECRET", "mes-dev-page-secret") or "").encode(),
+            tokens=tokens,
+            page_token_secret=page_secret.encode(),
             tls_cert_file=get("TLS_CERT_FILE"),
             tls_key_file=get("TLS_KEY_FILE"),
             shutdown_grace_s=number("SHUTDOWN_GRACE_S", 10.0),
@@ -187,6 +291,7 @@ class ServiceSettings:
             grpc_max_connection_age_s=number("GRPC_MAX_CONNECTION_AGE_S", 300.0),
             grpc_max_connection_age_grace_s=number("GRPC_MAX_CONNECTION_AGE_GRACE_S", 30.0),
             grpc_keepalive_s=number("GRPC_KEEPALIVE_S", 60.0),
+            grpc_reflection=reflection in _TRUE,
             common={
                 k[4:]: v
                 for k, v in env.items()

@@ -7,8 +7,9 @@ rest, in this order:
 
 1. migrate (``MIGRATE_ON_START``), open the writer and reader engines;
 2. the ``/metrics`` endpoint (``METRICS_PORT``);
-3. the gRPC server with the shared interceptor, health and reflection (the service's API
-   only where the process serves it: ``ROLE`` ``api`` or ``all``);
+3. the gRPC server with the shared interceptor, health and reflection (unless
+   ``GRPC_REFLECTION=0``; the service's API only where the process serves it: ``ROLE``
+   ``api`` or ``all``);
 4. messaging (``NATS_URL``), by role (:mod:`mes_platform.roles`): streams, the outbox relay,
    the consumers, retention and the service's background tasks where workers run; the
    relay's wake-ups where only the API runs;
@@ -27,6 +28,7 @@ skips what is left of the delay.
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +36,7 @@ from typing import Generic, TypeVar
 
 import grpc
 
-from mes_platform.config import ServiceSettings
+from mes_platform.config import InsecureSettings, ServiceSettings
 from mes_platform.db import Database
 from mes_platform.grpc_server import Authenticator, PartnerKeyResolver, ServerHandle, create_server
 from mes_platform.lifecycle import Closer, HealthMonitor, ShutdownSignals, sleep_unless
@@ -173,6 +175,7 @@ async def start_service(
             max_connection_age_s=config.grpc_max_connection_age_s,
             max_connection_age_grace_s=config.grpc_max_connection_age_grace_s,
             keepalive_s=config.grpc_keepalive_s,
+            reflection=config.grpc_reflection,
         )
         if messaging_settings is not None:
             try:
@@ -214,7 +217,11 @@ async def serve(spec: ServiceSpec[S, H], settings: S, *, until: Callable[[], Awa
 
 def run_service(spec: ServiceSpec[S, H]) -> None:
     """A service process's ``main``."""
-    settings = spec.settings_from_env()
+    try:
+        settings = spec.settings_from_env()
+    except InsecureSettings as exc:  # a development secret off loopback, a placeholder: one clear line
+        print(f"{spec.name}: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
     configure_logging(spec.name, settings.log_level, json=settings.log_json)
     try:
         asyncio.run(serve(spec, settings))

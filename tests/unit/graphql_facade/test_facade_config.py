@@ -23,6 +23,7 @@ def test_environment_names() -> None:
             "MES_FACADE_HTTP_PORT": "18151",
             "MES_ORDERS_ADDR": "ipv4:10.0.0.1:1,10.0.0.2:1",
             "MES_FACADE_OPERATOR_TOKENS": "t1=OP-01, t2=OP-02",
+            "MES_FACADE_SERVICE_TOKEN": "svc-token",  # binding 0.0.0.0: no development token
             "REDIS_URL": "redis://127.0.0.1:6379/3",
             "NATS_URL": "nats://127.0.0.1:4222",
             "MES_FACADE_RESPONSE_CACHE_TTL_S": "30",
