@@ -7,9 +7,11 @@ Order of checks for one HTTP request (``key`` = the partner id for partners, so 
 of one partner share one budget; the operator id for operators)::
 
     1. check_body_size(len(body), limits)                 PAYLOAD_TOO_LARGE      413
+       (the endpoint reads the body as a stream and stops at the limit)
     2. check_batch(len(operations), limits)               BATCH_TOO_LARGE        400
     3. rate.hit("requests:"+key, requests_per_minute, 60) RATE_LIMITED           429
     per operation:
+    3b. check_variables(variables, limits)                VARIABLES_TOO_DEEP, VARIABLES_TOO_LARGE 400
     4. resolve_persisted_query(store, query, extensions)  PERSISTED_QUERY_*      200/400
     5. check_tokens(query, limits)                        TOO_MANY_TOKENS        400
     6. graphql.parse(query, max_tokens=limits.max_tokens)
@@ -37,7 +39,9 @@ code                                 HTTP  extensions
 ``QUERY_TOO_DEEP``                   400   ``maxDepth``
 ``TOO_MANY_ALIASES``                 400   ``aliases``, ``maxAliases``
 ``TOO_MANY_TOKENS``                  400   ``maxTokens``
-``PAYLOAD_TOO_LARGE``                413   ``size``, ``maxBytes``
+``PAYLOAD_TOO_LARGE``                413   ``size`` (declared, or read when reading stopped), ``maxBytes``
+``VARIABLES_TOO_LARGE``              400   ``limit`` (``max_variables_bytes``), ``size``, ``maxBytes``
+``VARIABLES_TOO_DEEP``               400   ``limit`` (``max_variables_depth``), ``maxDepth``
 ``BATCH_TOO_LARGE``                  400   ``operations``, ``maxOperations``
 ``TOO_MANY_ORDER_LINES``             400   ``lines``, ``maxLines``
 ``TOO_MANY_SUBSCRIPTIONS``           400   ``maxSubscriptions``
@@ -67,7 +71,8 @@ Public API (all names are re-exported here):
 * cost: ``requested_cost(schema, document, variables, operation_name, *, max_page_size=100) -> int``,
   ``actual_cost(schema, document, variables, operation_name, data, errors=None, *, max_page_size=100) -> int``,
   ``check_cost(cost, limits)``, ``is_connection(type)`` (model in :mod:`graphql_facade.limits.cost`).
-* structure: ``check_body_size(size, limits)``, ``check_tokens(query, limits) -> int``,
+* structure: ``check_body_size(size, limits)``, ``check_variables(variables, limits)``,
+  ``nesting_depth(value, stop_above) -> int``, ``check_tokens(query, limits) -> int``,
   ``check_document(document, limits, operation_name) -> DocumentShape``,
   ``check_batch(n, limits)``, ``check_order_lines(n, limits)``, ``check_subscriptions(open, limits)``.
 * bucket: ``CostBucket`` protocol (``async take(key, cost, limits)``, ``async refund(key, amount,
@@ -86,7 +91,8 @@ Public API (all names are re-exported here):
   ``resolve_persisted_query(store, query, extensions) -> str``, ``query_hash(query)``.
 * timeouts: ``run_with_timeout(awaitable, timeout_s)``.
 * guard: ``LimitGuard(bucket, rate, *, submission_fields={"submitOrder"})`` with
-  ``check_request``, ``check_query``, ``admit`` → ``Admission`` (``price`` → ``Priced``, then
+  ``check_request``, ``current_headers`` (the RateLimit headers of a caller, nothing charged),
+  ``check_query``, ``admit`` → ``Admission`` (``price`` → ``Priced``, then
   ``charge``), ``settle`` → ``Settlement`` (``settle_at`` for a known actual cost).
 """
 
@@ -128,6 +134,8 @@ from graphql_facade.limits.structure import (
     check_order_lines,
     check_subscriptions,
     check_tokens,
+    check_variables,
+    nesting_depth,
 )
 from graphql_facade.limits.tiers import Limits, LimitsConfig, operator_limits, partner_limits
 from graphql_facade.limits.timeouts import run_with_timeout
@@ -164,10 +172,12 @@ __all__ = [
     "check_order_lines",
     "check_subscriptions",
     "check_tokens",
+    "check_variables",
     "cost_extension",
     "is_connection",
     "make_limiters",
     "merge_rate_limit_headers",
+    "nesting_depth",
     "operator_limits",
     "partner_limits",
     "query_hash",

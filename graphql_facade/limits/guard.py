@@ -49,6 +49,7 @@ from graphql_facade.limits.bucket import BucketState, CostBucket
 from graphql_facade.limits.cost import actual_cost, check_cost, requested_cost
 from graphql_facade.limits.headers import (
     cost_extension,
+    merge_rate_limit_headers,
     rate_limit_headers,
     rate_limited_error,
     request_rate_headers,
@@ -131,6 +132,20 @@ class LimitGuard:
         if not state.allowed:
             raise rate_limited_error(state, "requests")
         return request_rate_headers(state, "requests")
+
+    async def current_headers(
+        self, key: str, limits: Limits, *, requests: bool = True, cost: bool = True
+    ) -> dict[str, str]:
+        """The ``"requests"`` and/or ``"cost"`` RateLimit headers of ``key`` as they stand, nothing charged
+        (a hit of weight 0, a take of 0 points): for responses that charged nothing (shed, refused early)."""
+        headers: dict[str, str] = {}
+        if requests:
+            state = await self.rate.hit(f"requests:{key}", limits.requests_per_minute, MINUTE_S, weight=0)
+            headers = merge_rate_limit_headers(headers, request_rate_headers(state, "requests"))
+        if cost:
+            bucket = await self.bucket.take(key, 0, limits) if limits.throttle else BucketState.unthrottled(limits)
+            headers = merge_rate_limit_headers(headers, rate_limit_headers(bucket))
+        return headers
 
     def check_query(self, query: str, limits: Limits) -> int:
         return check_tokens(query, limits)

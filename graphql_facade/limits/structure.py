@@ -2,6 +2,9 @@
 
 * :func:`check_body_size` — the raw HTTP body (``PAYLOAD_TOO_LARGE``, 413);
 * :func:`check_batch` — operations in one batched request (``BATCH_TOO_LARGE``);
+* :func:`check_variables` — the ``variables`` of one operation: nesting (``VARIABLES_TOO_DEEP``),
+  then size as compact JSON (``VARIABLES_TOO_LARGE``); :func:`nesting_depth` measures nesting
+  without recursion, stopping as soon as a bound is passed;
 * :func:`check_tokens` — lexer tokens of the query text, counted lazily and abandoned as soon
   as the limit is passed, so a huge query is never tokenized in full (``TOO_MANY_TOKENS``);
 * :func:`check_document` — depth and aliases of the parsed document (``QUERY_TOO_DEEP``,
@@ -21,8 +24,12 @@ the structure of the text is limited, whatever the variables.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
+import orjson
 from graphql import (
     DocumentNode,
     FieldNode,
@@ -48,6 +55,8 @@ __all__ = [
     "check_order_lines",
     "check_subscriptions",
     "check_tokens",
+    "check_variables",
+    "nesting_depth",
 ]
 
 
@@ -57,6 +66,50 @@ def check_body_size(size: int, limits: Limits) -> None:
             LimitCode.PAYLOAD_TOO_LARGE,
             f"The request body has {size} bytes; the limit is {limits.max_body_bytes}.",
             extensions={"size": size, "maxBytes": limits.max_body_bytes},
+        )
+
+
+def nesting_depth(value: object, stop_above: int) -> int:
+    """How deeply ``value`` nests dicts and lists (a scalar is 0, ``{"a": [1]}`` is 2), without recursion;
+    the walk stops at the first container deeper than ``stop_above`` (then ``stop_above + 1``)."""
+    if not isinstance(value, (dict, list)):
+        return 0
+    deepest = 1
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        container, depth = stack.pop()
+        items = container.values() if isinstance(container, dict) else container
+        for item in items:
+            if isinstance(item, (dict, list)):
+                if depth + 1 > stop_above:
+                    return stop_above + 1
+                deepest = max(deepest, depth + 1)
+                stack.append((item, depth + 1))
+    return deepest
+
+
+def check_variables(variables: Mapping[str, Any] | None, limits: Limits) -> None:
+    """``VARIABLES_TOO_DEEP`` past ``max_variables_depth``, ``VARIABLES_TOO_LARGE`` past ``max_variables_bytes``
+    (compact JSON; the variables object itself is depth 1)."""
+    if not variables:
+        return
+    depth = nesting_depth(variables, limits.max_variables_depth)
+    if depth > limits.max_variables_depth:
+        raise LimitError(
+            LimitCode.VARIABLES_TOO_DEEP,
+            f"The variables nest more than {limits.max_variables_depth} levels deep"
+            f" (limit max_variables_depth = {limits.max_variables_depth}).",
+            extensions={"limit": "max_variables_depth", "maxDepth": limits.max_variables_depth},
+        )
+    try:
+        size = len(orjson.dumps(variables))
+    except TypeError:  # what orjson refuses (integers beyond 64 bits): the standard library's measure
+        size = len(json.dumps(variables, separators=(",", ":"), ensure_ascii=False).encode())
+    if size > limits.max_variables_bytes:
+        raise LimitError(
+            LimitCode.VARIABLES_TOO_LARGE,
+            f"The variables have {size} bytes (limit max_variables_bytes = {limits.max_variables_bytes}).",
+            extensions={"limit": "max_variables_bytes", "size": size, "maxBytes": limits.max_variables_bytes},
         )
 
 

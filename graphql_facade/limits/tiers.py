@@ -12,7 +12,9 @@ field                      STANDARD    PLUS        ENTERPRISE  OPERATOR    meani
 ``max_depth``              8           8           8           15          selection levels (edges/node count)
 ``max_aliases``            15          15          15          50          aliased fields (fragments per use)
 ``max_tokens``             2000        2000        2000        10000       lexer tokens of the query text
-``max_body_bytes``         1000000     1000000     1000000     1000000     HTTP request body
+``max_body_bytes``         1000000     1000000     1000000     1000000     HTTP request body (read as a stream)
+``max_variables_bytes``    262144      262144      262144      262144      ``variables`` of one operation (JSON bytes)
+``max_variables_depth``    16          16          16          16          nesting of ``variables`` (objects/lists)
 ``max_batch``              5           5           5           10          operations per batched request
 ``max_page_size``          100         100         100         100         upper bound of ``first``/``last``
 ``max_lines_per_order``    250         250         250         250         lines in one submitted order
@@ -22,6 +24,10 @@ field                      STANDARD    PLUS        ENTERPRISE  OPERATOR    meani
 ``request_timeout_s``      10          10          10          10          execution time limit (seconds)
 ``throttle``               true        true        true        false       enforce the cost bucket
 =========================  ==========  ==========  ==========  ==========  =====================================
+
+The body is read as a stream and reading stops at ``max_body_bytes`` (chunked or not). Whatever the
+limits, a body's JSON nested deeper than 128 levels is a ``BAD_REQUEST`` (so ``max_variables_depth``
+is at most 100). ``variables`` are measured as compact JSON (``{"a":1}`` is 7 bytes, depth 1).
 
 Operators are *measured, not throttled*: their cost is computed, capped by ``max_cost``
 and reported, but the bucket is not enforced (``throttle=false``).
@@ -43,6 +49,7 @@ from dataclasses import dataclass, field
 
 __all__ = [
     "ENV_PREFIX",
+    "MAX_VARIABLES_DEPTH",
     "OPERATOR",
     "PARTNER_TIERS",
     "Limits",
@@ -54,6 +61,8 @@ __all__ = [
 ENV_PREFIX = "MES_FACADE_LIMITS_"
 PARTNER_TIERS = ("STANDARD", "PLUS", "ENTERPRISE")
 OPERATOR = "OPERATOR"
+#: The highest ``max_variables_depth`` allowed (the body's JSON may nest 128 levels, whatever the limits).
+MAX_VARIABLES_DEPTH = 100
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
@@ -69,6 +78,8 @@ class Limits:
     max_aliases: int = 15
     max_tokens: int = 2000
     max_body_bytes: int = 1_000_000
+    max_variables_bytes: int = 262_144
+    max_variables_depth: int = 16
     max_batch: int = 5
     max_page_size: int = 100
     max_lines_per_order: int = 250
@@ -83,6 +94,10 @@ class Limits:
             value = getattr(self, f.name)
             if not isinstance(value, bool) and value <= 0:
                 raise ValueError(f"limit {f.name} must be positive, got {value!r}")
+        if self.max_variables_depth > MAX_VARIABLES_DEPTH:
+            raise ValueError(
+                f"limit max_variables_depth must be at most {MAX_VARIABLES_DEPTH}, got {self.max_variables_depth}"
+            )
         if self.throttle and self.max_cost > self.bucket_capacity:
             raise ValueError(
                 f"max_cost ({self.max_cost}) exceeds bucket_capacity ({self.bucket_capacity}):"

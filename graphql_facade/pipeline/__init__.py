@@ -2,6 +2,7 @@
 
 ::
 
+    (variables)        their nesting and size (limits.check_variables)
     prepare.identify   APQ: the document's text and id (a hash-only request keeps its hash)
     lookup             operators: a response-cache hit (fresh, or stale within the bound) answers here,
                        before any parsing; a stale one is recomputed in the background
@@ -27,7 +28,7 @@ from typing import TYPE_CHECKING
 from strawberry.types.graphql import OperationType as StrawberryOperationType
 
 from graphql_facade.auth import Viewer
-from graphql_facade.limits import Limits
+from graphql_facade.limits import Limits, check_variables
 from graphql_facade.pipeline.admit import Admit, InflightGate
 from graphql_facade.pipeline.execute import Execute, Executed
 from graphql_facade.pipeline.lookup import CacheLookup, CacheSlot, operator_hit
@@ -78,6 +79,7 @@ class Pipeline:
 
         ``min_position``: the request's ``x-mes-min-position`` (read-your-writes, see ``lookup``).
         """
+        check_variables(op.variables, limits)
         source = await self.prepare.identify(op)
         slot = self.lookup.slot(viewer, op, source.document_id, min_position)
         if slot is not None and not viewer.is_partner:
