@@ -3,9 +3,17 @@
 For each request::
 
     in-flight cap (503 OVERLOADED, shed early)  ->  authenticate (401)
+    -> body: a declared Content-Length above the limit is refused unread; the body is read as a
+       stream (chunked or not) and reading stops at the caller's ``max_body_bytes`` (413: the app
+       holds at most the limit, the server discards the rest); JSON nested deeper than 128 levels
+       is a 400
     -> body size, batch size, requests per minute               (limits.check_request)
-    per operation: the pipeline (APQ, cache lookup, prepare, admit, execute, settle)
+    per operation: the pipeline (variables, APQ, cache lookup, prepare, admit, execute, settle)
     -> ``{"data", "errors", "extensions": {"cost": ...}}`` + RateLimit headers
+
+Every partner response carries the ``"requests"`` and ``"cost"`` RateLimit headers, errors included:
+what a response did not charge is reported as it stands (:meth:`LimitGuard.current_headers`); a
+partner's request shed by the in-flight cap is authenticated (the API key cache) for them.
 
 The response cache holds the serialized ``data`` of queries keyed by audience and tenant,
 document, operation name and variables; a hit answers without running GraphQL at all (see
@@ -16,8 +24,8 @@ given stream positions).
 from __future__ import annotations
 
 import functools
-import json
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from starlette.requests import Request
@@ -29,7 +37,7 @@ from graphql_facade.errors import ErrorCode, FacadeError
 from graphql_facade.limits import LimitCode, LimitError, merge_rate_limit_headers
 from graphql_facade.metrics import record_request
 from graphql_facade.pipeline import InflightGate, Outcome, Pipeline, operation_from
-from graphql_facade.pipeline.request import bad_request, error_body
+from graphql_facade.pipeline.request import bad_request, error_body, parse_json
 from graphql_facade.response_cache import MIN_POSITION_HEADER
 from graphql_facade.runtime import Facade
 from graphql_facade.strawberry_internals import graphiql_html
@@ -44,22 +52,34 @@ _QUERY_ONLY = frozenset({StrawberryOperationType.QUERY})
 _ALL_OPERATIONS = frozenset({StrawberryOperationType.QUERY, StrawberryOperationType.MUTATION})
 
 
-def _too_large(size: int, limit: int) -> LimitError:
+def _too_large(size: int, limit: int, *, read: bool = False) -> LimitError:
+    """413. The app reads no further; the server discards what the client still sends (closing the
+    connection instead would reset it, and the client could lose the answer)."""
+    has = f"more than {limit}" if read else str(size)
     return LimitError(
         LimitCode.PAYLOAD_TOO_LARGE,
-        f"The request body has {size} bytes; the limit is {limit}.",
+        f"The request body has {has} bytes; the limit is {limit}.",
         extensions={"size": size, "maxBytes": limit},
     )
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The body, read as it arrives (chunked or not); ``PAYLOAD_TOO_LARGE`` as soon as it passes ``limit``."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(size, limit, read=True)
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _json_param(request: Request, name: str) -> Any:
     raw = request.query_params.get(name)
     if not raw:
         return None
-    try:
-        return json.loads(raw)
-    except ValueError:
-        raise bad_request(f"`{name}` must be JSON.") from None
+    return parse_json(raw, f"`{name}`")
 
 
 class GraphQLEndpoint:
@@ -79,20 +99,23 @@ class GraphQLEndpoint:
         if request.method == "GET" and facade.settings.graphiql and "text/html" in request.headers.get("accept", ""):
             return HTMLResponse(graphiql_html())
         if not self.gate.enter():
-            overloaded = FacadeError(ErrorCode.OVERLOADED, "The server is busy; retry shortly.")
-            return _response(Outcome(error_body([overloaded.to_dict()]), 503, {"Retry-After": "1"}), request)
+            return _response(await self._shed(request), request)
         started = time.perf_counter()
         audience = "anonymous"
         outcome: Outcome
         try:
-            declared = request.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > self._max_body:  # before spending anything on the caller
-                raise _too_large(int(declared), self._max_body)
-            viewer = await facade.authenticator.from_headers(request.headers)
-            audience = viewer.audience
-            outcome = await self._handle(request, viewer)
-        except (FacadeError, LimitError) as err:
-            outcome = Outcome(error_body([err.to_dict()]), status=err.http_status, headers=err.headers, kind="error")
+            viewer: Viewer | None = None
+            try:
+                declared = request.headers.get("content-length", "")
+                if declared.isdigit() and int(declared) > self._max_body:  # before spending anything on the caller
+                    raise _too_large(int(declared), self._max_body)
+                viewer = await facade.authenticator.from_headers(request.headers)
+                audience = viewer.audience
+                outcome = await self._handle(request, viewer)
+            except (FacadeError, LimitError) as err:
+                outcome = _error(err)
+            if viewer is not None and viewer.is_partner:
+                outcome.headers = await self._rate_headers(viewer, outcome.headers or {})
         except Exception:
             _log.exception("request_failed")
             error = FacadeError(ErrorCode.INTERNAL_SERVER_ERROR, "Internal server error.")
@@ -119,12 +142,9 @@ class GraphQLEndpoint:
                 raise _too_large(int(declared), limits.max_body_bytes)
             if "json" not in request.headers.get("content-type", ""):
                 raise bad_request("Send the request as application/json.", http_status=415)
-            body = await request.body()
+            body = await _read_body(request, limits.max_body_bytes)
             size = len(body)
-            try:
-                payload = json.loads(body) if size <= limits.max_body_bytes else None
-            except ValueError:
-                raise bad_request("The body is not valid JSON.") from None
+            payload = parse_json(body)
         batch = isinstance(payload, list)
         if batch and not facade.settings.batching:
             raise bad_request("Batched requests are not enabled.")
@@ -135,7 +155,10 @@ class GraphQLEndpoint:
         allowed = _QUERY_ONLY if request.method == "GET" else _ALL_OPERATIONS
         run = functools.partial(self._pipeline.run, min_position=request.headers.get(MIN_POSITION_HEADER))
         if not batch:
-            outcome = await run(viewer, limits, operation_from(payload), allowed)
+            try:
+                outcome = await run(viewer, limits, operation_from(payload), allowed)
+            except (FacadeError, LimitError) as err:
+                outcome = _error(err)
             outcome.headers = merge_rate_limit_headers(rate_headers, outcome.headers or {})
             return outcome
         outcomes = []
@@ -146,6 +169,36 @@ class GraphQLEndpoint:
                 outcomes.append(Outcome(error_body([err.to_dict()]), status=err.http_status, headers=err.headers))
         headers = merge_rate_limit_headers(rate_headers, *(o.headers or {} for o in outcomes))
         return Outcome(b"[" + b",".join(o.body for o in outcomes) + b"]", headers=headers, kind="batch")
+
+    async def _shed(self, request: Request) -> Outcome:
+        """503 ``OVERLOADED``; a partner (known to the API key cache, or authenticated once) gets its
+        RateLimit headers too."""
+        overloaded = FacadeError(ErrorCode.OVERLOADED, "The server is busy; retry shortly.")
+        headers: Mapping[str, str] = {"Retry-After": "1"}
+        if request.headers.get("x-api-key") and not request.headers.get("authorization"):
+            try:
+                viewer = await self._facade.authenticator.from_headers(request.headers)
+                if viewer.is_partner:
+                    headers = await self._rate_headers(viewer, headers)
+            except Exception:  # an unknown key, the services or the limiters' store down: shed all the same
+                _log.debug("shed_without_rate_headers", exc_info=True)
+        return Outcome(error_body([overloaded.to_dict()]), 503, headers, kind="error")
+
+    async def _rate_headers(self, viewer: Viewer, headers: Mapping[str, str]) -> Mapping[str, str]:
+        """``headers`` with the partner's ``"requests"`` and ``"cost"`` RateLimit headers, the missing ones
+        as they stand (nothing charged)."""
+        policies = headers.get("RateLimit-Policy", "")
+        requests = '"requests"' not in policies
+        cost = '"cost"' not in policies
+        if not (requests or cost):
+            return headers
+        limits = self._facade.limits_for(viewer)
+        current = await self._facade.guard.current_headers(viewer.rate_key, limits, requests=requests, cost=cost)
+        return merge_rate_limit_headers(headers, current)
+
+
+def _error(err: FacadeError | LimitError) -> Outcome:
+    return Outcome(error_body([err.to_dict()]), status=err.http_status, headers=err.headers, kind="error")
 
 
 def _response(outcome: Outcome, request: Request) -> Response:

@@ -4,7 +4,8 @@ nothing).
 
 A request takes the lane when it carries an operator's bearer token, a JSON body the lane has seen
 before (the same bytes: its parsed operation and cache key are kept, at most ``_MEMO`` bodies of up
-to ``_MAX_BODY`` bytes) and no ``x-mes-min-position``, and the response cache holds a fresh answer or
+to ``_MAX_BODY`` bytes, nested at most 128 levels, variables within the operators' limits) and no
+``x-mes-min-position``, and the response cache holds a fresh answer or
 a stale one within the bound (then one recomputation starts, as on the endpoint). The lane does
 what the endpoint does for such a request, in the same order: the in-flight cap, the body size and
 the requests-per-minute limit (their errors answered the same way), the answer with its
@@ -14,7 +15,6 @@ body, another audience, GET, batches, a miss) goes on to the app with the body i
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Protocol
 
@@ -23,11 +23,11 @@ from strawberry.types.graphql import OperationType as StrawberryOperationType
 
 from graphql_facade.auth import Viewer
 from graphql_facade.errors import FacadeError
-from graphql_facade.limits import LimitError, merge_rate_limit_headers, query_hash
+from graphql_facade.limits import LimitError, check_variables, merge_rate_limit_headers, query_hash
 from graphql_facade.metrics import record_request
 from graphql_facade.pipeline import InflightGate, Operation, Outcome, Pipeline, Source, operation_from
 from graphql_facade.pipeline.lookup import CacheSlot, operator_hit
-from graphql_facade.pipeline.request import error_body
+from graphql_facade.pipeline.request import error_body, parse_json
 from graphql_facade.response_cache import MIN_POSITION_HEADER
 from graphql_facade.runtime import Facade
 
@@ -85,9 +85,10 @@ def _known(body: bytes, facade: Facade) -> _Known | None:
     if responses is None:
         return None
     try:
-        op = operation_from(json.loads(body))
-    except (ValueError, FacadeError):
-        return None
+        op = operation_from(parse_json(body))
+        check_variables(op.variables, facade.limits.for_operator())
+    except (FacadeError, LimitError):
+        return None  # the endpoint answers it (400)
     if op.persisted_hash is not None:
         source = Source(None, op.persisted_hash)
     elif op.query and not op.extensions:
@@ -187,7 +188,11 @@ def _operator(facade: Facade, authorization: bytes) -> Viewer | None:
 
 
 async def _read_body(receive: Receive) -> tuple[list[Message], bytes | None]:
-    """The messages read and the whole body (None: longer than the lane takes, or not a body)."""
+    """The messages read and the whole body (None: longer than the lane takes, or not a body).
+
+    Reading stops at the first message that takes the body past ``_MAX_BODY`` (so the lane holds at
+    most that much plus one message, whose size the server bounds); the app gets the messages read,
+    then reads the rest itself (:func:`_replay`), with its own limit."""
     read: list[Message] = []
     size = 0
     while True:

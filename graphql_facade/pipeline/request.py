@@ -10,8 +10,22 @@ from typing import Any
 import orjson
 
 from graphql_facade.errors import ErrorCode, FacadeError
+from graphql_facade.limits import nesting_depth
 
-__all__ = ["Operation", "Outcome", "bad_request", "dumps", "error_body", "operation_from", "response_body"]
+__all__ = [
+    "MAX_JSON_DEPTH",
+    "Operation",
+    "Outcome",
+    "bad_request",
+    "dumps",
+    "error_body",
+    "operation_from",
+    "parse_json",
+    "response_body",
+]
+
+#: How deeply a request's JSON (a body, or the ``variables``/``extensions`` of a GET) may nest.
+MAX_JSON_DEPTH = 128
 
 
 @dataclass(slots=True)
@@ -79,6 +93,22 @@ def response_body(data: bytes | None, errors: list[dict[str, Any]] | None, exten
 
 def bad_request(message: str, *, http_status: int = 400) -> FacadeError:
     return FacadeError(ErrorCode.BAD_REQUEST, message, http_status=http_status)
+
+
+def parse_json(raw: bytes | str, what: str = "The body") -> Any:
+    """``raw`` parsed by the standard library (exact integers of any size); ``BAD_REQUEST`` when it is not
+    JSON or nests deeper than :data:`MAX_JSON_DEPTH` (the decoder's own recursion limit included)."""
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        raise bad_request(f"{what} is not valid JSON.") from None
+    except RecursionError:
+        raise bad_request(f"{what} nests more than {MAX_JSON_DEPTH} levels deep.") from None
+    # Nesting deeper than the bound needs more brackets than the bound: most bodies are not walked at all.
+    brackets = raw.count(b"[") + raw.count(b"{") if isinstance(raw, bytes) else raw.count("[") + raw.count("{")
+    if brackets > MAX_JSON_DEPTH and nesting_depth(value, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
+        raise bad_request(f"{what} nests more than {MAX_JSON_DEPTH} levels deep.")
+    return value
 
 
 def operation_from(data: object) -> Operation:
