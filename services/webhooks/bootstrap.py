@@ -1,9 +1,5 @@
-"""Composition root of the webhooks service: only what is its own (the rest: mes_platform.runtime).
-
-The gRPC API serves the endpoints, deliveries and log; the worker side (``ROLE`` ``worker`` or
-``all``, with ``NATS_URL``) runs the ``webhooks-order-events`` consumer, and beside it the dispatcher
-and the retention of delivered deliveries (background tasks).
-"""
+"""Composition root of the webhooks service: only what is its own (the rest: mes_platform.runtime);
+the worker side runs the order-events consumer, the dispatcher and the retention."""
 
 from __future__ import annotations
 
@@ -17,7 +13,7 @@ from mes_platform.config import ServiceSettings
 from mes_platform.db import Database
 from mes_platform.runtime import RunningService, ServiceSpec, Wiring, start_service
 from mes_platform.uow import SqlUnitOfWorkFactory
-from services.webhooks.adapters.http_sender import HttpSender, SenderLimits
+from services.webhooks.adapters.http_sender import HttpSender
 from services.webhooks.adapters.tables import infra
 from services.webhooks.adapters.unit_of_work import WebhooksUnitOfWork, unit_of_work_maker
 from services.webhooks.config import SERVICE, Settings
@@ -31,7 +27,7 @@ from services.webhooks.service_layer.fanout import OrderEventFanOut
 from services.webhooks.service_layer.ports import WebhooksDeps
 from services.webhooks.service_layer.retention import DeliveryRetention
 
-__all__ = ["SPEC", "App", "Handles", "sender_for", "start"]
+__all__ = ["SPEC", "App", "Handles", "start"]
 
 
 @dataclass(frozen=True)
@@ -43,24 +39,15 @@ class Handles:
     dispatcher: Dispatcher
 
 
-def sender_for(settings: Settings) -> HttpSender:
-    limits = SenderLimits(
-        connect_timeout_s=settings.connect_timeout_s,
-        read_timeout_s=settings.read_timeout_s,
-        total_timeout_s=settings.request_timeout_s,
-        max_response_bytes=settings.response_max_bytes,
-        connections_per_endpoint=settings.per_endpoint,
-    )
-    return HttpSender(allow_private=settings.dev_mode, limits=limits)
-
-
 def wire(settings: Settings, db: Database) -> Wiring[Handles]:
     wake: list[Dispatcher] = []
     make = unit_of_work_maker(lambda: wake[0].wake() if wake else None)
     uows = SqlUnitOfWorkFactory(db, infra, producer=SERVICE, make=make, encode=encode_event)  # type: ignore[arg-type]
     deps: WebhooksDeps = Deps(uows, PageTokens(settings.page_token_secret))
     policy = settings.policy()
-    dispatcher = Dispatcher(uows, sender_for(settings), policy, settings.dispatch())
+    dispatcher = Dispatcher(
+        uows, HttpSender(allow_private=settings.dev_mode, limits=settings.sender_limits()), policy, settings.dispatch()
+    )
     wake.append(dispatcher)
     endpoints = EndpointService(deps, policy)
     deliveries = DeliveryService(deps)

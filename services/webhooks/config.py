@@ -33,6 +33,7 @@ from datetime import timedelta
 from typing import Any, Self
 
 from mes_platform.config import ServiceSettings
+from services.webhooks.adapters.http_sender import SenderLimits
 from services.webhooks.domain.delivery import RetryPolicy
 from services.webhooks.service_layer.commands import WebhookPolicy
 from services.webhooks.service_layer.dispatcher import DispatchSettings
@@ -129,6 +130,15 @@ class Settings(ServiceSettings):
             kept_for=timedelta(days=self.retention_days),
             order_refs_for=timedelta(days=self.order_refs_days),
             interval_s=interval,
+        )
+
+    def sender_limits(self) -> SenderLimits:
+        return SenderLimits(
+            connect_timeout_s=self.connect_timeout_s,
+            read_timeout_s=self.read_timeout_s,
+            total_timeout_s=self.request_timeout_s,
+            max_response_bytes=self.response_max_bytes,
+            connections_per_endpoint=self.per_endpoint,
         )
 
     def dispatch(self) -> DispatchSettings:
