@@ -111,6 +111,8 @@ class FacadeSettings:
     graphiql: bool = False
     ws_allowed_origins: tuple[str, ...] = ()
     ws_init_timeout_s: float = 10.0
+    #: The largest WebSocket message accepted (UTF-8 bytes); a larger one closes the socket with 4400.
+    ws_max_message_bytes: int = 1_000_000
     max_subscriptions_per_partner: int = 10
     event_replay_buffer: int = 1000
     counters_interval_s: float = 0.25
@@ -192,6 +194,9 @@ class FacadeSettings:
                 problems.append(_dev_refusal("MES_FACADE_OPERATOR_TOKENS holds the development token", host))
         if problems:
             raise InsecureSettings("refusing to start: " + "; ".join(dict.fromkeys(problems)))
+        ws_max_message_bytes = integer("MES_FACADE_WS_MAX_MESSAGE_BYTES", default=1_000_000)
+        if ws_max_message_bytes < 1:
+            raise ValueError("MES_FACADE_WS_MAX_MESSAGE_BYTES must be at least 1")
         origins = tuple(o.strip() for o in (get("MES_FACADE_WS_ALLOWED_ORIGINS") or "").split(",") if o.strip())
         return cls(
             host=host,
@@ -218,6 +223,7 @@ class FacadeSettings:
             graphiql=flag("MES_FACADE_GRAPHIQL", False),
             ws_allowed_origins=origins,
             ws_init_timeout_s=number("MES_FACADE_WS_INIT_TIMEOUT_S", 10.0),
+            ws_max_message_bytes=ws_max_message_bytes,
             max_subscriptions_per_partner=integer("MES_FACADE_MAX_SUBSCRIPTIONS_PER_PARTNER", default=10),
             event_replay_buffer=integer("MES_FACADE_EVENT_REPLAY_BUFFER", default=1000),
             counters_interval_s=number("MES_FACADE_COUNTERS_INTERVAL_MS", 250.0) / 1000.0,

@@ -13,13 +13,18 @@ Strawberry changes one, which is the moment to look here again.
   ``graphql_transport_ws_handler_class``) with two hooks, so the facade never touches the handler's
   state: :meth:`~GuardedTransportWSHandler.schema_for_connection` picks the schema once the connection
   is acknowledged, :meth:`~GuardedTransportWSHandler.admit_subscription` may refuse a subscribe message
-  with an ``error`` message before Strawberry runs it.
+  with an ``error`` message before Strawberry runs it. Strawberry's ASGI adapter hands every text frame to
+  the view's ``decode_json`` (public) and what it returns to ``handle_message`` (not public): a view returns a
+  :class:`RefusedMessage` for a frame it will not decode, and the handler closes the socket with 4400 and
+  its reason, as Strawberry does for invalid messages. A message that is not a JSON object, an ``id`` that is
+  not a string and a ``subscribe`` payload that is not an object close it the same way (Strawberry would
+  raise on them), and every close reason is cut to the 123 bytes a close frame can carry.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 import strawberry
 from graphql import DocumentNode, GraphQLError, GraphQLSchema
@@ -30,10 +35,14 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import Bas
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     ConnectionInitMessage,
     ErrorMessage,
+    Message,
     SubscribeMessage,
 )
 
-__all__ = ["GuardedTransportWSHandler", "graphiql_html", "graphql_schema", "validate"]
+__all__ = ["GuardedTransportWSHandler", "RefusedMessage", "graphiql_html", "graphql_schema", "validate"]
+
+#: What a WebSocket close frame's reason can hold (RFC 6455: 125 bytes of payload, 2 of them the code).
+_MAX_CLOSE_REASON_BYTES = 123
 
 Context = TypeVar("Context")
 
@@ -58,6 +67,19 @@ def graphiql_html() -> str:
     return get_graphql_ide_html(graphql_ide="graphiql")
 
 
+class RefusedMessage:
+    """What a view's ``decode_json`` returns for a WebSocket message it refuses to decode: the
+    :class:`GuardedTransportWSHandler` closes the socket with 4400 and ``reason``."""
+
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def __repr__(self) -> str:
+        return f"RefusedMessage({self.reason!r})"
+
+
 class GuardedTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None], Generic[Context]):
     """Strawberry's graphql-transport-ws handler with a schema per connection and a check per subscription.
 
@@ -79,6 +101,21 @@ class GuardedTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None], Ge
         """
         return None
 
+    async def handle_message(self, message: Message) -> None:
+        received = cast(object, message)
+        if isinstance(received, RefusedMessage):
+            await self.handle_invalid_message(received.reason)
+        elif not isinstance(received, dict):
+            await self.handle_invalid_message("The message is not a JSON object.")
+        elif "id" in received and not isinstance(received["id"], str):
+            await self.handle_invalid_message("The message id is not a string.")
+        else:
+            await super().handle_message(message)
+
+    async def handle_invalid_message(self, error_message: str) -> None:
+        reason = error_message.encode()[:_MAX_CLOSE_REASON_BYTES].decode(errors="ignore")
+        await super().handle_invalid_message(reason)
+
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
         await super().handle_connection_init(message)
         if self.connection_acknowledged:
@@ -88,7 +125,10 @@ class GuardedTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None], Ge
 
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
         if self.connection_acknowledged and message["id"] not in self.operations:
-            payload: Mapping[str, Any] = message.get("payload") or {}
+            payload: object = message.get("payload", {})
+            if not isinstance(payload, dict):
+                await self.handle_invalid_message("The subscribe payload is not a JSON object.")
+                return
             refusal = await self.admit_subscription(self.context, payload, len(self.operations))
             if refusal is not None:
                 reply: ErrorMessage = {"id": message["id"], "type": "error", "payload": [refusal]}  # type: ignore[list-item]

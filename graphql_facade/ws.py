@@ -6,7 +6,14 @@ with 4401), a bad credential closes with 4403. The schema of the caller's audien
 at that moment. Only subscriptions run here (queries and mutations go over HTTP, where the
 cost and rate limits apply); each subscription's document passes the token, depth, alias and
 cost checks, counts against the caller's requests per minute, and the number per connection is
-capped (``TOO_MANY_SUBSCRIPTIONS``; per partner on this replica too, see ``subscriptions``).
+capped (``TOO_MANY_SUBSCRIPTIONS``; per partner on this replica too, see ``subscriptions``); its
+``variables`` have the size and depth limits of the caller's tier (``VARIABLES_TOO_LARGE``,
+``VARIABLES_TOO_DEEP``), answered with an ``error`` message like the other refusals.
+
+Every message is bounded before Strawberry sees it: one larger than ``MES_FACADE_WS_MAX_MESSAGE_BYTES``
+(UTF-8 bytes) or nested deeper than 128 levels (the limit of HTTP bodies) closes the socket with 4400
+(the protocol's code for invalid messages) and a short reason, as do a message that is not JSON or
+not a JSON object.
 """
 
 from __future__ import annotations
@@ -26,10 +33,10 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from graphql_facade.context import RequestContext
 from graphql_facade.errors import ErrorCode, FacadeError, syntax_error
-from graphql_facade.limits import LimitError, Priced, check_document, check_subscriptions
-from graphql_facade.pipeline.request import dumps
+from graphql_facade.limits import LimitError, Priced, check_document, check_subscriptions, check_variables
+from graphql_facade.pipeline.request import dumps, parse_json
 from graphql_facade.runtime import Facade
-from graphql_facade.strawberry_internals import GuardedTransportWSHandler
+from graphql_facade.strawberry_internals import GuardedTransportWSHandler, RefusedMessage
 from mes_platform.telemetry.logs import get_logger
 
 __all__ = ["SubscriptionEndpoint"]
@@ -60,9 +67,13 @@ class _Handler(GuardedTransportWSHandler[RequestContext]):
         if not isinstance(query, str) or not query:
             return FacadeError(ErrorCode.BAD_REQUEST, "No query in the subscribe message.").to_dict()
         name = payload.get("operationName")
+        variables = payload.get("variables")
         try:
             check_subscriptions(active, limits)
             await facade.guard.check_request(viewer.rate_key, limits, body_size=len(query.encode()))
+            if variables is not None and not isinstance(variables, dict):
+                raise FacadeError(ErrorCode.BAD_REQUEST, "`variables` must be an object.")
+            check_variables(variables, limits)
             facade.guard.check_query(query, limits)
             documents = facade.schemas.for_audience(viewer.audience)[1]
             document = documents.parse(query)
@@ -75,7 +86,7 @@ class _Handler(GuardedTransportWSHandler[RequestContext]):
             if errors:
                 raise errors[0]
             check_document(document, limits, name)
-            facade.guard.price(limits, Priced(documents.graphql, document, payload.get("variables"), name))
+            facade.guard.price(limits, Priced(documents.graphql, document, variables, name))
         except GraphQLSyntaxError as err:
             return _formatted(syntax_error(err))
         except (FacadeError, LimitError, GraphQLError) as err:
@@ -100,6 +111,18 @@ class SubscriptionEndpoint(GraphQL[RequestContext, None]):
             allowed_origins=settings.ws_allowed_origins,
         )
         self.facade = facade
+        self._max_message_bytes = settings.ws_max_message_bytes
+
+    def decode_json(self, data: str | bytes) -> object:
+        """A message, or a :class:`RefusedMessage` (the socket closes with 4400) when it is larger than
+        ``ws_max_message_bytes``, not JSON, or nested deeper than the JSON limit of HTTP bodies."""
+        size = len(data) if isinstance(data, bytes) or data.isascii() else len(data.encode())
+        if size > self._max_message_bytes:
+            return RefusedMessage(f"The message is larger than {self._max_message_bytes} bytes.")
+        try:
+            return parse_json(data, "The message")
+        except FacadeError as err:
+            return RefusedMessage(err.message)
 
     def encode_json(self, data: object) -> str:
         """Messages as text frames (graphql-transport-ws), encoded by orjson."""
