@@ -3,7 +3,8 @@
 The tenant comes only from the credential. A partner's key is resolved by the orders
 service (``AuthenticatePartner``) and the answer is kept for a few seconds, under the
 key's sha256 (the key itself is never stored); unknown keys are remembered briefly too,
-so a flood of bad keys does not reach the service.
+so a flood of bad keys does not reach the service. :meth:`Authenticator.cached_partner` reads that
+cache alone (never the service): for a request the server sheds.
 """
 
 from __future__ import annotations
@@ -118,6 +119,14 @@ class Authenticator:
         if viewer is None:
             raise _unauthenticated("The API key is not valid.")
         return viewer
+
+    def cached_partner(self, api_key: str) -> Viewer | None:
+        """The partner of ``api_key`` if the key cache holds it unexpired; None otherwise (an unknown,
+        expired or invalid key). Never calls the orders service."""
+        cached = self._keys.get(hashlib.sha256(api_key.strip().encode()).hexdigest())
+        if cached is None or cached[0] <= time.monotonic():
+            return None
+        return cached[1]
 
     async def _resolve_once(self, digest: str, api_key: str) -> Viewer | None:
         pending = self._pending.get(digest)

@@ -12,8 +12,9 @@ For each request::
     -> ``{"data", "errors", "extensions": {"cost": ...}}`` + RateLimit headers
 
 Every partner response carries the ``"requests"`` and ``"cost"`` RateLimit headers, errors included:
-what a response did not charge is reported as it stands (:meth:`LimitGuard.current_headers`); a
-partner's request shed by the in-flight cap is authenticated (the API key cache) for them.
+what a response did not charge is reported as it stands (:meth:`LimitGuard.current_headers`); for a
+partner's request shed by the in-flight cap, when the API key cache holds the key (a key it does not
+hold is not resolved: a shed request never calls the services).
 
 The response cache holds the serialized ``data`` of queries keyed by audience and tenant,
 document, operation name and variables; a hit answers without running GraphQL at all (see
@@ -171,17 +172,18 @@ class GraphQLEndpoint:
         return Outcome(b"[" + b",".join(o.body for o in outcomes) + b"]", headers=headers, kind="batch")
 
     async def _shed(self, request: Request) -> Outcome:
-        """503 ``OVERLOADED``; a partner (known to the API key cache, or authenticated once) gets its
-        RateLimit headers too."""
+        """503 ``OVERLOADED``; a partner whose key the API key cache holds gets its RateLimit headers too.
+        Nothing calls the services here: a key the cache does not hold gets the 503 alone."""
         overloaded = FacadeError(ErrorCode.OVERLOADED, "The server is busy; retry shortly.")
         headers: Mapping[str, str] = {"Retry-After": "1"}
-        if request.headers.get("x-api-key") and not request.headers.get("authorization"):
-            try:
-                viewer = await self._facade.authenticator.from_headers(request.headers)
-                if viewer.is_partner:
+        key = request.headers.get("x-api-key", "").strip()
+        if key and not request.headers.get("authorization"):
+            viewer = self._facade.authenticator.cached_partner(key)
+            if viewer is not None and viewer.is_partner:
+                try:
                     headers = await self._rate_headers(viewer, headers)
-            except Exception:  # an unknown key, the services or the limiters' store down: shed all the same
-                _log.debug("shed_without_rate_headers", exc_info=True)
+                except Exception:  # the limiters' store down: shed all the same
+                    _log.debug("shed_without_rate_headers", exc_info=True)
         return Outcome(error_body([overloaded.to_dict()]), 503, headers, kind="error")
 
     async def _rate_headers(self, viewer: Viewer, headers: Mapping[str, str]) -> Mapping[str, str]:

@@ -25,6 +25,8 @@ from graphql_facade.pipeline.request import MAX_JSON_DEPTH, parse_json
 from tests.unit.graphql_facade.conftest import (
     OPERATOR,
     PARTNER_A,
+    PARTNER_A_KEY,
+    PARTNER_B,
     FacadeClient,
     facade_settings,
     running_app,
@@ -258,6 +260,48 @@ async def test_a_shed_partner_gets_its_rate_limit_headers(backend: FakeBackend) 
         assert code(response) == "OVERLOADED" and response.headers["retry-after"] == "1"
         assert_rate_headers(response)
     assert sorted(r.status_code for r in shed_operator) == [200, 503]
+
+
+async def test_a_shed_request_never_calls_the_backend(backend: FakeBackend) -> None:
+    """Shedding happens because the server is overloaded: a key the cache does not know gets the 503
+    without RateLimit headers, unresolved; a cached key gets its headers, from the cache."""
+    backend.delay["ListOrders"] = 0.5
+    settings = facade_settings(MES_FACADE_MAX_INFLIGHT="1", MES_FACADE_CACHE="0")
+    async with running_app(backend, settings) as client:
+        await client.gql(QUERY, headers=PARTNER_A)  # partner A's key is cached from now on
+        backend.reset_calls()
+        holder = asyncio.create_task(client.gql(QUERY, headers=PARTNER_A))
+        for _ in range(500):  # until the holder is in flight
+            if backend.calls["ListOrders"]:
+                break
+            await asyncio.sleep(0.01)
+        uncached = await client.gql(QUERY, headers=PARTNER_B)
+        unknown = await client.gql(QUERY, headers={"X-API-Key": "no-such-key"})
+        cached = await client.gql(QUERY, headers=PARTNER_A)
+        assert backend.calls["AuthenticatePartner"] == 0
+        assert (await holder).status_code == 200
+        answered = await client.gql(QUERY, headers=PARTNER_B)  # not shed: authenticated as usual
+    for response in (uncached, unknown, cached):
+        assert response.status_code == 503 and code(response) == "OVERLOADED"
+        assert response.headers["retry-after"] == "1"
+    for response in (uncached, unknown):
+        assert "ratelimit" not in response.headers and "ratelimit-policy" not in response.headers
+    assert_rate_headers(cached)
+    assert answered.status_code == 200 and backend.calls["AuthenticatePartner"] == 1
+
+
+async def test_cached_partner_sees_what_partner_resolved(client: FacadeClient, backend: FakeBackend) -> None:
+    authenticator = client.facade.authenticator
+    assert authenticator.cached_partner(PARTNER_A_KEY) is None
+    viewer = await authenticator.partner(PARTNER_A_KEY)
+    assert authenticator.cached_partner(PARTNER_A_KEY) == viewer
+    with pytest.raises(Exception, match="not valid"):
+        await authenticator.partner("no-such-key")
+    assert authenticator.cached_partner("no-such-key") is None  # remembered as unknown: still no viewer
+    calls = backend.calls["AuthenticatePartner"]
+    authenticator.forget_all()
+    assert authenticator.cached_partner(PARTNER_A_KEY) is None
+    assert backend.calls["AuthenticatePartner"] == calls
 
 
 async def test_refused_partner_requests_carry_both_policies(backend: FakeBackend) -> None:
