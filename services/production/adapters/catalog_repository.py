@@ -12,6 +12,7 @@ from services.production.adapters import tables as t
 from services.production.adapters.rows import (
     bom_from_json,
     from_row,
+    read_in_transaction,
     records_to_json,
     routing_from_json,
     to_values,
@@ -23,7 +24,7 @@ from services.production.domain.styles import Style, StyleCategory
 __all__ = ["SqlOperatorRepository", "SqlStyleRepository", "SqlWorkCenterRepository"]
 
 _OPERATOR_MUTABLE = ("display_name", "role", "active", "update_time")
-#: ``session.info`` keys of what a transaction read of the catalogue (``_read_in_transaction``).
+#: ``session.info`` keys of what a transaction read of the catalogue (``read_in_transaction``).
 _STYLES, _CENTERS = "production.styles_read", "production.centers_read"
 #: Reads of every order's release (the saga's path), built once and bound per call.
 _STYLES_BY_SKU = select(t.styles).where(t.styles.c.sku.in_(bindparam("skus", expanding=True)))
@@ -32,17 +33,6 @@ _CENTERS_OF_TYPES = (
     .where(t.work_centers.c.work_center_type.in_(bindparam("types", expanding=True)))
     .order_by(t.work_centers.c.code)
 )
-
-
-def _read_in_transaction(session: AsyncSession, key: str) -> dict[Any, Any]:
-    """The styles or work centers this transaction already read, dropped with it: a consumer's
-    batch releases many orders in one transaction, all of them with the same few styles and
-    work centers. The transaction's own writes of them drop what it read."""
-    transaction = session.sync_session.get_transaction()
-    found: tuple[Any, dict[Any, Any]] | None = session.info.get(key)
-    if found is None or found[0] is not transaction:
-        found = session.info[key] = (transaction, {})
-    return found[1]
 
 
 def _style(row: Any) -> Style:
@@ -64,10 +54,10 @@ class SqlStyleRepository:
         return _style(row) if row else None
 
     async def get_many(self, skus: Collection[str]) -> dict[str, Style]:
-        """Read once per transaction (see ``_read_in_transaction``): do not change what it returns."""
+        """Read once per transaction (see ``read_in_transaction``): do not change what it returns."""
         if not skus:
             return {}
-        cache = _read_in_transaction(self._s, _STYLES)
+        cache = read_in_transaction(self._s, _STYLES)
         missing = [sku for sku in skus if sku not in cache]
         if missing:
             for row in await self._s.execute(_STYLES_BY_SKU, {"skus": missing}):
@@ -81,7 +71,7 @@ class SqlStyleRepository:
         return [_style(row) for row in await self._s.execute(query)]
 
     async def add(self, style: Style) -> None:
-        _read_in_transaction(self._s, _STYLES).pop(style.sku, None)
+        read_in_transaction(self._s, _STYLES).pop(style.sku, None)
         await self._s.execute(
             insert(t.styles).values(
                 **self._values(style), sku=style.sku, version=style.version, created_at=style.create_time
@@ -90,7 +80,7 @@ class SqlStyleRepository:
         await self._add_version(style)
 
     async def update(self, style: Style, *, new_routing_version: bool) -> None:
-        _read_in_transaction(self._s, _STYLES).pop(style.sku, None)
+        read_in_transaction(self._s, _STYLES).pop(style.sku, None)
         style.version = await update_versioned(
             self._s, t.styles, [t.styles.c.sku == style.sku], style.version, self._values(style)
         )
@@ -140,10 +130,10 @@ class SqlWorkCenterRepository:
         return [from_row(WorkCenter, row) for row in await self._s.execute(query)]
 
     async def of_types(self, types: Collection[str]) -> list[WorkCenter]:
-        """Read once per transaction (see ``_read_in_transaction``): do not change what it returns."""
+        """Read once per transaction (see ``read_in_transaction``): do not change what it returns."""
         if not types:
             return []
-        cache = _read_in_transaction(self._s, _CENTERS)
+        cache = read_in_transaction(self._s, _CENTERS)
         key = tuple(sorted(set(types)))
         if key not in cache:
             rows = await self._s.execute(_CENTERS_OF_TYPES, {"types": list(key)})
@@ -151,7 +141,7 @@ class SqlWorkCenterRepository:
         return list(cache[key])
 
     async def add(self, center: WorkCenter) -> None:
-        _read_in_transaction(self._s, _CENTERS).clear()
+        read_in_transaction(self._s, _CENTERS).clear()
         await self._s.execute(
             insert(t.work_centers).values(
                 **self._values(center), code=center.code, version=center.version, created_at=center.create_time
@@ -159,7 +149,7 @@ class SqlWorkCenterRepository:
         )
 
     async def update(self, center: WorkCenter) -> None:
-        _read_in_transaction(self._s, _CENTERS).clear()
+        read_in_transaction(self._s, _CENTERS).clear()
         center.version = await update_versioned(
             self._s, t.work_centers, [t.work_centers.c.code == center.code], center.version, self._values(center)
         )

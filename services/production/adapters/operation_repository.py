@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from mes_platform.keyset import keyset_after
 from mes_platform.sql import one_of
 from services.production.adapters import tables as t
-from services.production.adapters.rows import from_row, to_values, update_versioned
+from services.production.adapters.rows import from_row, read_in_transaction, to_values, update_versioned
 from services.production.domain.operations import OPERATION_PROGRESS, AttemptRecord, Operation, OperationStatus
 from services.production.domain.views import LossGrouping, LossSummary
 from services.production.service_layer.ports import OperationView
@@ -46,6 +46,8 @@ _OPERATION_FIXED = (
     "create_time",
 )
 _ATTEMPT_KEY = ("work_order_id", "sequence", "attempt")
+#: ``session.info`` key of the open loads a transaction counted (``read_in_transaction``).
+_LOADS = "production.open_loads_read"
 #: Statements of every order's release (the saga's path), built once and bound per call.
 _INSERT = insert(_op)
 _OPEN_LOAD = (
@@ -139,10 +141,15 @@ class SqlOperationRepository:
     async def add_all(self, operations: Sequence[Operation]) -> None:
         if not operations:
             return
+        loads = read_in_transaction(self._s, _LOADS)
+        for op in operations:
+            if op.work_center in loads and str(op.status) in _OPEN:
+                loads[op.work_center] += 1
         rows = [to_values(op, (*_OPERATION_FIXED, *OPERATION_PROGRESS)) for op in operations]
         await self._s.execute(_INSERT, rows)
 
     async def update(self, operation: Operation) -> None:
+        read_in_transaction(self._s, _LOADS).clear()
         operation.version = await update_versioned(
             self._s,
             _op,
@@ -152,9 +159,16 @@ class SqlOperationRepository:
         )
 
     async def open_load(self, codes: Collection[str]) -> dict[str, int]:
+        """Counted once per transaction (see ``read_in_transaction``), then kept up to date
+        with the operations the transaction adds."""
         if not codes:
             return {}
-        return {code: int(n) for code, n in await self._s.execute(_OPEN_LOAD, {"codes": list(codes)})}
+        loads = read_in_transaction(self._s, _LOADS)
+        missing = [code for code in codes if code not in loads]
+        if missing:
+            found = {code: int(n) for code, n in await self._s.execute(_OPEN_LOAD, {"codes": missing})}
+            loads.update((code, found.get(code, 0)) for code in missing)
+        return {code: loads[code] for code in codes if loads[code]}
 
     async def count_in_progress(self, work_center: str) -> int:
         query = select(func.count()).where(
@@ -164,6 +178,7 @@ class SqlOperationRepository:
 
     async def adopt_unassigned(self, work_center_type: str, work_center: str, now: datetime) -> int:
         """Assign open operations that have no work center (none of their type existed)."""
+        read_in_transaction(self._s, _LOADS).clear()
         result = await self._s.execute(
             update(_op)
             .where(_op.c.work_center == "", _op.c.work_center_type == work_center_type, _op.c.status.in_(_OPEN))

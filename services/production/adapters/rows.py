@@ -26,6 +26,7 @@ __all__ = [
     "bom_from_json",
     "from_row",
     "lines_from_json",
+    "read_in_transaction",
     "records_to_json",
     "routing_from_json",
     "to_values",
@@ -119,3 +120,15 @@ async def update_versioned(
     if not isinstance(result, CursorResult) or result.rowcount != 1:
         raise Conflict(f"{table.name} row changed concurrently; retry")
     return version + 1
+
+
+def read_in_transaction(session: AsyncSession, key: str) -> dict[Any, Any]:
+    """What this transaction already read under ``key`` (styles, work centers, open loads),
+    dropped with the transaction: a consumer's batch releases many orders in one transaction,
+    all of them with the same few styles and work centers. The repositories keep it up to
+    date with the transaction's own writes (or drop it)."""
+    transaction = session.sync_session.get_transaction()
+    found: tuple[Any, dict[Any, Any]] | None = session.info.get(key)
+    if found is None or found[0] is not transaction:
+        found = session.info[key] = (transaction, {})
+    return found[1]

@@ -225,6 +225,42 @@ async def test_operations_in_queue_order_with_loads_and_adoption(uows: Any) -> N
         )
 
 
+async def test_open_load_within_one_transaction_follows_its_own_writes(uows: Any) -> None:
+    """A consumer's batch releases many orders in one transaction: the loads it reads after its own
+    inserts, status changes and adoptions are what a fresh count would give."""
+    async with uows.write() as uow:
+        for wo_id in ("wo-1", "wo-2", "wo-3"):
+            await uow.work_orders.add(work_order(wo_id, line_number=int(wo_id[-1])))
+        await uow.operations.add_all([op("wo-1", 1, status=S.QUEUED, work_center="BENCH-1")])
+        assert await uow.operations.open_load(["BENCH-1", "BENCH-2"]) == {"BENCH-1": 1}
+        await uow.operations.add_all(
+            [
+                op("wo-2", 1, status=S.QUEUED, work_center="BENCH-1"),
+                op("wo-2", 2, status=S.PENDING, work_center="BENCH-2"),
+                op("wo-2", 3, status=S.DONE, work_center="BENCH-2", finish_time=NOW),
+                op("wo-2", 4, status=S.PENDING, work_center=""),
+            ]
+        )
+        assert await uow.operations.open_load(["BENCH-1", "BENCH-2", "BENCH-3"]) == {"BENCH-1": 2, "BENCH-2": 1}
+        queued = await uow.operations.get("wo-1", 1)
+        queued.start("op-1", 1000, NOW)
+        queued.finish("op-1", 1000, 0, NOW)
+        await uow.operations.update(queued)
+        assert await uow.operations.open_load(["BENCH-1", "BENCH-2", "BENCH-3"]) == {"BENCH-1": 1, "BENCH-2": 1}
+        assert await uow.operations.adopt_unassigned("BENCH", "BENCH-3", NOW) == 1
+        assert await uow.operations.open_load(["BENCH-1", "BENCH-2", "BENCH-3"]) == {
+            "BENCH-1": 1,
+            "BENCH-2": 1,
+            "BENCH-3": 1,
+        }
+    async with uows.read() as uow:
+        assert await uow.operations.open_load(["BENCH-1", "BENCH-2", "BENCH-3"]) == {
+            "BENCH-1": 1,
+            "BENCH-2": 1,
+            "BENCH-3": 1,
+        }
+
+
 def attempt(seq: int, number: int, *, outcome: S, loss: int, by: str, minutes: int) -> AttemptRecord:
     at = NOW + timedelta(minutes=minutes)
     return AttemptRecord(
