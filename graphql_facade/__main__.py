@@ -63,6 +63,9 @@ def main() -> None:
         http="httptools",
         loop=loop,
         ws="websockets-sansio",
+        # uvicorn's own cap on a WebSocket message (16 MiB by default): a frame twice the facade's
+        # limit is refused before it is held whole; under that, the facade's check answers 4400.
+        ws_max_size=2 * settings.ws_max_message_bytes,
         lifespan="on",
         access_log=False,
         log_config=None,  # uvicorn's records go to the root logger: JSON lines (configure_logging)
