@@ -74,6 +74,11 @@ class NatsEventSource:
             _log.warning("nats_disconnected")
             self._hub.set_offline()
 
+    async def _on_error(self, exc: Exception) -> None:
+        """Connection errors while reconnecting are expected (the server restarts, a network blip):
+        one warning line, like the services', instead of nats-py's default ERROR with a traceback."""
+        _log.warning("nats_error", error=repr(exc))
+
     async def _on_reconnected(self) -> None:
         if self._subscribed.is_set():
             _log.info("nats_reconnected")
@@ -88,6 +93,7 @@ class NatsEventSource:
                 reconnect_time_wait=1,
                 max_reconnect_attempts=-1,
                 allow_reconnect=True,
+                error_cb=self._on_error,
                 disconnected_cb=self._on_disconnected,
                 reconnected_cb=self._on_reconnected,
             )

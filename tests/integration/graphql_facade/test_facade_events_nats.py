@@ -4,17 +4,21 @@ and an event makes fresh data visible within 2 s although the response cache TTL
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import nats
 import pytest
 from nats.aio.client import Client
 
+from graphql_facade.adapters.nats_events import NatsEventSource
 from graphql_facade.config import FacadeSettings
+from graphql_facade.events import EventHub
 from mes.orders.v1 import orders_events_pb2, orders_pb2
 from mes_contracts.events import ORDER_STATUS_CHANGED
+from tests._infra.nats import NatsServer
 from tests.integration.graphql_facade.conftest import Facades, facade_app
 from tests.unit.graphql_facade.conftest import facade_settings
 from tests.unit.graphql_facade.facade_fakes import FakeBackend
@@ -128,3 +132,25 @@ async def test_an_event_makes_fresh_data_visible_within_two_seconds(nats_url: st
                     break
                 assert time.monotonic() - published < 2.0, "stale data after 2 s"
                 await asyncio.sleep(0.05)
+
+
+async def test_a_lost_nats_server_is_a_warning_without_traceback(
+    make_nats_server: Callable[..., NatsServer], caplog: pytest.LogCaptureFixture
+) -> None:
+    """While the server is away the client's reconnect attempts fail: each failure is expected, so
+    it is logged as a warning line (as the services do), not nats-py's default ERROR with a traceback."""
+    server = make_nats_server()
+    source = NatsEventSource(server.url, EventHub(), name="facade-reconnect-test")
+    await source.start(wait_s=15)
+    try:
+        assert source.connected
+        with caplog.at_level(logging.WARNING):
+            server.stop()
+            await asyncio.sleep(3.5)  # several reconnect attempts (1 s apart) fail
+        assert not source.connected
+        loud = [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+        assert not loud, [(r.name, r.getMessage()) for r in loud]
+        server.start()
+        await source.wait_subscribed(15)
+    finally:
+        await source.aclose()
