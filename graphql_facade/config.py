@@ -17,10 +17,11 @@ at start (:class:`InsecureSettings`). The same rules as the services' (``mes_pla
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+
+from mes_kernel.settings import FALSE, TRUE, InsecureSettings, dev_refusal, is_loopback, refuse_placeholder
 
 __all__ = [
     "DEFAULT_OPERATOR_CODE",
@@ -37,31 +38,10 @@ DEFAULT_SERVICE_TOKEN = "mes-dev-token"
 DEFAULT_OPERATOR_TOKEN = "mes-dev-operator"
 #: The operator the development token stands for (the supervisor of the demo data).
 DEFAULT_OPERATOR_CODE = "SUP-01"
-_TRUE = frozenset({"1", "true", "yes", "on"})
-_FALSE = frozenset({"0", "false", "no", "off"})
-#: The value of every secret in the Kubernetes secrets template (deploy/k8s/secrets.yaml).
-PLACEHOLDER = "REPLACE_ME"
-
-
-class InsecureSettings(ValueError):
-    """A development token off loopback, an empty token setting or a template placeholder."""
-
-
-def _is_loopback(host: str) -> bool:
-    name = host.strip().strip("[]").lower()
-    if name == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
 
 
 def _dev_refusal(what: str, host: str) -> str:
-    return (
-        f"{what}: development tokens are accepted only when the facade binds to loopback "
-        f"(MES_FACADE_HOST 127.0.0.1, ::1 or localhost; it is {host!r}) or with MES_DEV_MODE=1 (never in production)"
-    )
+    return dev_refusal(what, host, values="tokens", process="facade", host_setting="MES_FACADE_HOST")
 
 
 _TOKEN_SETTINGS = ("MES_FACADE_SERVICE_TOKEN", "MES_FACADE_OPERATOR_TOKENS")
@@ -128,8 +108,8 @@ class FacadeSettings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> FacadeSettings:
         env = dict(os.environ if env is None else env)
         for name, value in env.items():
-            if PLACEHOLDER in value and name.startswith(("MES_", "REDIS_", "NATS_")):
-                raise InsecureSettings(f"{name} still holds the {PLACEHOLDER} placeholder: set a real value")
+            if name.startswith(("MES_", "REDIS_", "NATS_")):
+                refuse_placeholder(name, value)
 
         def get(*names: str, default: str | None = None) -> str | None:
             for name in names:
@@ -163,14 +143,14 @@ class FacadeSettings:
             raw = (get(name) or "").lower()
             if not raw:
                 return default
-            if raw in _TRUE:
+            if raw in TRUE:
                 return True
-            if raw in _FALSE:
+            if raw in FALSE:
                 return False
             raise ValueError(f"{name} must be 0 or 1, not {raw!r}")
 
         host = get("MES_FACADE_HOST", "MES_FACADE_HTTP_HOST", default="127.0.0.1") or "127.0.0.1"
-        dev_allowed = _is_loopback(host) or (get("MES_DEV_MODE") or "").lower() in _TRUE
+        dev_allowed = is_loopback(host) or (get("MES_DEV_MODE") or "").lower() in TRUE
         problems = [
             f"{name} is empty: set it or leave the variable out" for name in _TOKEN_SETTINGS if _blank(env, name)
         ]

@@ -48,13 +48,21 @@ messaging knobs (``MES_CONSUMER_MAX_DELIVER`` for every service,
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal, Self
 
+from mes_kernel.settings import (
+    FALSE,
+    PLACEHOLDER,
+    TRUE,
+    InsecureSettings,
+    dev_refusal,
+    is_loopback,
+    refuse_placeholder,
+)
 from mes_platform.auth import Principal, parse_tokens
 
 __all__ = [
@@ -75,9 +83,6 @@ DEFAULT_DEV_TOKEN = "mes-dev-token"
 #: Page-token key used when MES_PAGE_TOKEN_SECRET is not set (loopback or MES_DEV_MODE=1 only).
 DEV_PAGE_TOKEN_SECRET = "mes-dev-page-secret"
 #: The value of every secret in the Kubernetes secrets template (deploy/k8s/secrets.yaml).
-PLACEHOLDER = "REPLACE_ME"
-_TRUE = frozenset({"1", "true", "yes", "on"})
-_FALSE = frozenset({"0", "false", "no", "off"})
 #: Default gRPC ports; chosen away from the usual 50051 and from other servers' ports.
 DEFAULT_PORTS = {"orders": 50151, "inventory": 50152, "production": 50153}
 Role = Literal["all", "api", "worker"]
@@ -97,26 +102,8 @@ def normalize_db_url(url: str) -> str:
     return url
 
 
-class InsecureSettings(ValueError):
-    """A development secret off loopback, an empty secret or a template placeholder."""
-
-
-def is_loopback(host: str) -> bool:
-    """``host`` is a loopback address or ``localhost`` (not ``0.0.0.0``, ``::`` or a name)."""
-    name = host.strip().strip("[]").lower()
-    if name == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
-
-
 def _dev_refusal(what: str, host: str) -> str:
-    return (
-        f"{what}: development values are accepted only when the service binds to loopback "
-        f"(GRPC_HOST 127.0.0.1, ::1 or localhost; it is {host!r}) or with MES_DEV_MODE=1 (never in production)"
-    )
+    return dev_refusal(what, host, values="values", process="service", host_setting="GRPC_HOST")
 
 
 def _role(value: str) -> Role:
@@ -197,8 +184,7 @@ class ServiceSettings:
             for name in names(key):
                 value = env.get(name)
                 if value:
-                    if PLACEHOLDER in value:
-                        raise InsecureSettings(f"{name} still holds the {PLACEHOLDER} placeholder: set a real value")
+                    refuse_placeholder(name, value)
                     return value
             return default
 
@@ -221,7 +207,7 @@ class ServiceSettings:
         database_url = normalize_db_url(get("DATABASE_URL", default_db) or default_db)
         read_url = normalize_db_url(get("DATABASE_READ_URL", database_url) or database_url)
         grpc_host = get("GRPC_HOST", "127.0.0.1") or "127.0.0.1"
-        dev_allowed = is_loopback(grpc_host) or (get("DEV_MODE") or "").strip().lower() in _TRUE
+        dev_allowed = is_loopback(grpc_host) or (get("DEV_MODE") or "").strip().lower() in TRUE
         tokens: Mapping[str, Principal] = {}
         tokens = parse_tokens(f"{DEFAULT_DEV_TOKEN}=service:dev")
         found = secret("AUTH_TOKENS")
@@ -248,7 +234,7 @@ class ServiceSettings:
         if problems:
             raise InsecureSettings("refusing to start: " + "; ".join(problems))
         reflection = (get("GRPC_REFLECTION", "1") or "1").strip().lower()
-        if reflection not in _TRUE | _FALSE:
+        if reflection not in TRUE | FALSE:
             raise ValueError(f"GRPC_REFLECTION must be 0 or 1, not {reflection!r}")
         others = tuple(f"MES_{name.upper()}_" for name in DEFAULT_PORTS if name != service)
 
@@ -291,7 +277,7 @@ class ServiceSettings:
             grpc_max_connection_age_s=number("GRPC_MAX_CONNECTION_AGE_S", 300.0),
             grpc_max_connection_age_grace_s=number("GRPC_MAX_CONNECTION_AGE_GRACE_S", 30.0),
             grpc_keepalive_s=number("GRPC_KEEPALIVE_S", 60.0),
-            grpc_reflection=reflection in _TRUE,
+            grpc_reflection=reflection in TRUE,
             common={
                 k[4:]: v
                 for k, v in env.items()
