@@ -2,7 +2,8 @@
 
 Replicas bind the same durable consumer, so JetStream hands each message to one of them;
 both pull at once (each has a pull request waiting on every saga consumer) and both apply
-events (their ``/metrics``). Calls go round robin over the two replicas of each service.
+events (their ``/metrics``; for the killed replica, read before the kill plus since its
+restart). Calls go round robin over the two replicas of each service.
 Mid-run one inventory replica is SIGKILLed while the shared consumer holds unacknowledged
 messages (they go to the other replica after the ack wait) and started again. Each order
 is still processed once in effect: one reservation, one work order per line, each status
@@ -33,9 +34,12 @@ def applied_by(proc: ServiceProcess) -> float:
     return sum(n for (_, outcome), n in proc.consumed().items() if outcome == "applied")
 
 
-async def kill_one_inventory_replica(run: FaultRun, held: list[int]) -> None:
+async def kill_one_inventory_replica(run: FaultRun, held: list[int], before_kill: dict[str, float]) -> None:
     await run.wait_progress(0.4)
     replica = run.stack.of("inventory")[1]
+    # Its counters restart with it: what it applied before the kill is read first (the
+    # rest of the run may need nothing more from it once it is back).
+    before_kill[replica.label] = await asyncio.to_thread(applied_by, replica)
     held.append(await kill_consumer_holding(run, replica, "PRODUCTION", "inventory-production-events"))
 
 
@@ -46,6 +50,7 @@ async def test_two_replicas_of_each_consumer_apply_each_event_once(
     fault_report: Callable[[Report], None],
 ) -> None:
     held: list[int] = []
+    before_kill: dict[str, float] = {}
 
     async def body() -> tuple[Report, dict[str, int], dict[str, float], str]:
         async with open_run(
@@ -57,9 +62,13 @@ async def test_two_replicas_of_each_consumer_apply_each_event_once(
             replicas=dict.fromkeys(SERVICES, REPLICAS),
         ) as run:
             pullers = await wait_pullers(run.nats, REPLICAS)
-            await run.submit_with(lambda r: kill_one_inventory_replica(r, held), budget_s=TARGETED_BUDGET_S)
+            await run.submit_with(
+                lambda r: kill_one_inventory_replica(r, held, before_kill), budget_s=TARGETED_BUDGET_S
+            )
             report = await run.finish(quiesce_timeout_s=TARGETED_QUIESCE_S)
-            applied = {p.label: await asyncio.to_thread(applied_by, p) for p in run.stack.all()}
+            applied = {
+                p.label: before_kill.get(p.label, 0.0) + await asyncio.to_thread(applied_by, p) for p in run.stack.all()
+            }
             report.faults.append("events applied per replica: " + ", ".join(f"{k}={v:g}" for k, v in applied.items()))
             return report, pullers, applied, run.stack.logs(8)
 
