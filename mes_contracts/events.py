@@ -41,6 +41,10 @@ __all__ = [
     "ORDER_CANCELLED",
     "ORDER_STATUS_CHANGED",
     "ORDER_SUBMITTED",
+    "PARTNER_EVENTS",
+    "PARTNER_KEY_REVOKED",
+    "PARTNER_KEY_ROTATED",
+    "PARTNER_TIER_CHANGED",
     "PRODUCTION_STREAM",
     "REQUIREMENTS_COMPUTED",
     "REQUIREMENTS_FAILED",
@@ -118,6 +122,11 @@ class EventType(Generic[M]):
 ORDER_SUBMITTED = EventType("orders.order.submitted", ords.OrderSubmittedEvent)
 ORDER_STATUS_CHANGED = EventType("orders.order.status_changed", ords.OrderStatusChangedEvent)
 ORDER_CANCELLED = EventType("orders.order.cancelled", ords.OrderCancelledEvent)
+#: A partner's credentials or tier changed: the facade forgets the cached keys and closes (or
+#: re-limits) the partner's open WebSockets on every replica.
+PARTNER_KEY_REVOKED = EventType("orders.partner.key_revoked", ords.PartnerKeyRevokedEvent)
+PARTNER_KEY_ROTATED = EventType("orders.partner.key_rotated", ords.PartnerKeyRotatedEvent)
+PARTNER_TIER_CHANGED = EventType("orders.partner.tier_changed", ords.PartnerTierChangedEvent)
 
 # -- inventory ------------------------------------------------------------------------
 ALLOY_UPSERTED = EventType("inventory.alloy.upserted", inv.AlloyUpsertedEvent)
@@ -154,6 +163,9 @@ ALL_EVENTS: tuple[EventType[Message], ...] = (
     ORDER_SUBMITTED,
     ORDER_STATUS_CHANGED,
     ORDER_CANCELLED,
+    PARTNER_KEY_REVOKED,
+    PARTNER_KEY_ROTATED,
+    PARTNER_TIER_CHANGED,
     ALLOY_UPSERTED,
     LOT_RECEIVED,
     RESERVATION_HELD,
@@ -188,6 +200,8 @@ OPERATION_EVENTS: tuple[EventType[prod.OperationChangedEvent], ...] = (
     OPERATION_CANCELLED,
     OPERATION_CHANGED,
 )
+#: The events of a partner's credentials and tier.
+PARTNER_EVENTS: tuple[EventType[Message], ...] = (PARTNER_KEY_REVOKED, PARTNER_KEY_ROTATED, PARTNER_TIER_CHANGED)
 _BY_SUBJECT: Mapping[str, EventType[Message]] = {e.subject: e for e in ALL_EVENTS}
 
 

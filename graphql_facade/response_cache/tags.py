@@ -23,7 +23,8 @@ of the tags it reads. The tags:
 one without the identifiers its type must carry, or a subject this table does not know it
 answers None: such an event touches every answer. Inventory reacts to a cancelled order
 without an event of its own when the order was only waiting for material (its shortage
-disappears), so ``orders.order.cancelled`` also touches ``inv:*``.
+disappears), so ``orders.order.cancelled`` also touches ``inv:*``. A partner's key and tier events
+touch no answer but those that read ``*``.
 """
 
 from __future__ import annotations
@@ -145,6 +146,10 @@ def _style(msg: Any) -> Iterable[str]:
     return (STYLES,)
 
 
+def _partner_credentials(msg: Any) -> Iterable[str]:
+    return ()  # no answer shows keys or tiers (the WebSockets and the key cache act on these events)
+
+
 def _order_production(order_id: str, *centers: str) -> set[str]:
     tags = {PRODUCTION, production_of(_need(order_id))}
     if centers:
@@ -176,6 +181,9 @@ _BY_PAYLOAD: dict[type[Message], Callable[[Any], Iterable[str]]] = {
     ord_ev.OrderSubmittedEvent: _submitted,
     ord_ev.OrderStatusChangedEvent: _status_changed,
     ord_ev.OrderCancelledEvent: _cancelled,
+    ord_ev.PartnerKeyRevokedEvent: _partner_credentials,
+    ord_ev.PartnerKeyRotatedEvent: _partner_credentials,
+    ord_ev.PartnerTierChangedEvent: _partner_credentials,
     inv_ev.AlloyUpsertedEvent: _alloy,
     inv_ev.LotReceivedEvent: _inventory,
     inv_ev.ReservationHeldEvent: _reservation,

@@ -6,6 +6,7 @@ from mes_kernel.errors import NotFound, PermissionDenied, Unauthenticated
 from mes_kernel.paging import Page, Pager
 from mes_kernel.principal import check_partner_access, require_staff
 from mes_kernel.validation import Violations, parse_name
+from services.orders.domain.events import PartnerKeyRevoked, PartnerKeyRotated, PartnerTierChanged, RevokedKey
 from services.orders.domain.partner import (
     PARTNER_ID_RE,
     Partner,
@@ -73,15 +74,19 @@ class PartnerService:
 
         async def change(uow: UnitOfWork) -> Partner:
             partner = await _load(uow, partner_id, for_update=True)
-            expected = partner.version
+            expected, previous = partner.version, partner.tier
             if partner.set_tier(new_tier, self._clock()):
                 await uow.partners.save(partner, expected_version=expected)
+                await uow.emit(PartnerTierChanged(partner_id, new_tier, previous))
             return partner
 
         return await self._uows.transact(change)
 
     async def rotate_key(self, cmd: RotatePartnerApiKey) -> tuple[Partner, str]:
-        """Issue a new key and revoke all others; returns the partner and the new plain key."""
+        """Issue a new key and revoke all others; returns the partner and the new plain key.
+
+        Emits ``orders.partner.key_rotated`` with the revoked keys' hashes (the facade closes the
+        WebSockets opened with them)."""
         require_staff(cmd.principal)
         partner_id = parse_name(cmd.name, "partners")
 
@@ -90,6 +95,8 @@ class PartnerService:
             expected = partner.version
             issued, revoked = partner.rotate_key(self._clock())
             await uow.partners.save(partner, expected_version=expected, added=[issued.record], revoked=revoked)
+            gone = tuple(RevokedKey.of(key) for key in revoked)
+            await uow.emit(PartnerKeyRotated(partner_id, gone, issued.record.key_id))
             return partner, issued.plain
 
         rotated = await self._uows.transact(rotate)
@@ -97,7 +104,8 @@ class PartnerService:
         return rotated
 
     async def revoke_key(self, cmd: RevokePartnerApiKey) -> Partner:
-        """Revoke one key (revoking a revoked key changes nothing)."""
+        """Revoke one key (revoking a revoked key changes nothing and emits nothing); emits
+        ``orders.partner.key_revoked`` with the key's hash in the same transaction."""
         require_staff(cmd.principal)
         partner_id = parse_name(cmd.name, "partners")
         v = Violations()
@@ -113,6 +121,7 @@ class PartnerService:
                 raise NotFound("api key not found") from None
             if revoked is not None:
                 await uow.partners.save(partner, expected_version=expected, revoked=[revoked])
+                await uow.emit(PartnerKeyRevoked(partner_id, RevokedKey.of(revoked)))
             return partner
 
         partner = await self._uows.transact(revoke)

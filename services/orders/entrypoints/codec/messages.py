@@ -14,7 +14,14 @@ from mes_contracts import events
 from mes_contracts.events import EventType
 from mes_platform.wire import set_time
 from services.orders.domain.catalogue import CatalogueItem
-from services.orders.domain.events import OrderCancelled, OrderStatusChanged, OrderSubmitted
+from services.orders.domain.events import (
+    OrderCancelled,
+    OrderStatusChanged,
+    OrderSubmitted,
+    PartnerKeyRevoked,
+    PartnerKeyRotated,
+    PartnerTierChanged,
+)
 from services.orders.domain.order import Order, StatusChange
 from services.orders.domain.partner import ApiKey, Partner
 from services.orders.domain.status import TERMINAL, OrderStatus
@@ -146,5 +153,23 @@ def encode_event(event: object) -> tuple[EventType[Message], Message]:
                 partner_id=event.partner_id,
                 previous_status=status(event.previous_status),
                 reason=event.reason,
+            )
+        case PartnerKeyRevoked(key=key):
+            return events.PARTNER_KEY_REVOKED, orders_events_pb2.PartnerKeyRevokedEvent(
+                partner_id=event.partner_id, key_id=key.key_id, key_hash=key.key_hash
+            )
+        case PartnerKeyRotated():
+            return events.PARTNER_KEY_ROTATED, orders_events_pb2.PartnerKeyRotatedEvent(
+                partner_id=event.partner_id,
+                revoked_keys=[
+                    orders_events_pb2.RevokedApiKey(key_id=key.key_id, key_hash=key.key_hash) for key in event.revoked
+                ],
+                new_key_id=event.new_key_id,
+            )
+        case PartnerTierChanged():
+            return events.PARTNER_TIER_CHANGED, orders_events_pb2.PartnerTierChangedEvent(
+                partner_id=event.partner_id,
+                tier=int(event.tier),  # type: ignore[arg-type]
+                previous_tier=int(event.previous_tier),  # type: ignore[arg-type]
             )
     raise TypeError(f"not an event of the orders service: {type(event).__name__}")

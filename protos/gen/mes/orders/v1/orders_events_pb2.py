@@ -26,7 +26,7 @@ from mes.common.v1 import common_pb2 as mes_dot_common_dot_v1_dot_common__pb2
 from mes.orders.v1 import orders_pb2 as mes_dot_orders_dot_v1_dot_orders__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!mes/orders/v1/orders_events.proto\x12\rmes.orders.v1\x1a\x1ames/common/v1/common.proto\x1a\x1ames/orders/v1/orders.proto\"b\n\x13OrderSubmittedEvent\x12&\n\x04meta\x18\x01 \x01(\x0b\x32\x18.mes.common.v1.EventMeta\x12#\n\x05order\x18\x02 \x01(\x0b\x32\x14.mes.orders.v1.Order\"\x99\x02\n\x17OrderStatusChangedEvent\x12&\n\x04meta\x18\x01 \x01(\x0b\x32\x18.mes.common.v1.EventMeta\x12\x10\n\x08order_id\x18\x02 \x01(\t\x12\x12\n\npartner_id\x18\x03 \x01(\t\x12/\n\x0b\x66rom_status\x18\x04 \x01(\x0e\x32\x1a.mes.orders.v1.OrderStatus\x12-\n\tto_status\x18\x05 \x01(\x0e\x32\x1a.mes.orders.v1.OrderStatus\x12\x0e\n\x06reason\x18\x06 \x01(\t\x12\x15\n\rorder_version\x18\x07 \x01(\x03\x12)\n\x08priority\x18\x08 \x01(\x0e\x32\x17.mes.common.v1.Priority\"\xa8\x01\n\x13OrderCancelledEvent\x12&\n\x04meta\x18\x01 \x01(\x0b\x32\x18.mes.common.v1.EventMeta\x12\x10\n\x08order_id\x18\x02 \x01(\t\x12\x12\n\npartner_id\x18\x03 \x01(\t\x12\x33\n\x0fprevious_status\x18\x04 \x01(\x0e\x32\x1a.mes.orders.v1.OrderStatus\x12\x0e\n\x06reason\x18\x05 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!mes/orders/v1/orders_events.proto\x12\rmes.orders.v1\x1a\x1ames/common/v1/common.proto\x1a\x1ames/orders/v1/orders.proto\"b\n\x13OrderSubmittedEvent\x12&\n\x04meta\x18\x01 \x01(\x0b\x32\x18.mes.common.v1.EventMeta\x12#\n\x05order\x18\x02 \x01(\x0b\x32\x14.mes.orders.v1.Order\"\x99\x02\n\x17OrderStatusChangedEvent\x12&\n\x04meta\x18\x01 \x01(\x0b\x32\x18.mes.common.v1.EventMeta\x12\x10\n\x08order_id\x18\x02 \x01(\t\x12\x12\n\npartner_id\x18\x03 \x01(\t\x12/\n\x0b\x66rom_status\x18\x04 \x01(\x0e\x32\x1a.mes.orders.v1.OrderStatus\x12-\n\tto_status\x18\x05 \x01(\x0e\x32\x1a.mes.orders.v1.OrderStatus\x12\x0e\n\x06reason\x18\x06 \x01(\t\x12\x15\n\rorder_version\x18\x07 \x01(\x03\x12)\n\x08priority\x18\x08 \x01(\x0e\x32\x17.mes.common.v1.Priority\"\xa8\x01\n\x13OrderCancelledEvent\x12&\n\x04meta\x18\x01 \x01(\x0b\x32\x18.mes.common.v1.EventMeta\x12\x10\n\x08order_id\x18\x02 \x01(\t\x12\x12\n\npartner_id\x18\x03 \x01(\t\x12\x33\n\x0fprevious_status\x18\x04 \x01(\x0e\x32\x1a.mes.orders.v1.OrderStatus\x12\x0e\n\x06reason\x18\x05 \x01(\t\"v\n\x16PartnerKeyRevokedEvent\x12&\n\x04meta\x18\x01 \x01(\x0b\x32\x18.mes.common.v1.EventMeta\x12\x12\n\npartner_id\x18\x02 \x01(\t\x12\x0e\n\x06key_id\x18\x03 \x01(\t\x12\x10\n\x08key_hash\x18\x04 \x01(\t\"1\n\rRevokedApiKey\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12\x10\n\x08key_hash\x18\x02 \x01(\t\"\x9c\x01\n\x16PartnerKeyRotatedEvent\x12&\n\x04meta\x18\x01 \x01(\x0b\x32\x18.mes.common.v1.EventMeta\x12\x12\n\npartner_id\x18\x02 \x01(\t\x12\x32\n\x0crevoked_keys\x18\x03 \x03(\x0b\x32\x1c.mes.orders.v1.RevokedApiKey\x12\x12\n\nnew_key_id\x18\x04 \x01(\t\"\xb2\x01\n\x17PartnerTierChangedEvent\x12&\n\x04meta\x18\x01 \x01(\x0b\x32\x18.mes.common.v1.EventMeta\x12\x12\n\npartner_id\x18\x02 \x01(\t\x12(\n\x04tier\x18\x03 \x01(\x0e\x32\x1a.mes.orders.v1.PartnerTier\x12\x31\n\rprevious_tier\x18\x04 \x01(\x0e\x32\x1a.mes.orders.v1.PartnerTierb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -39,4 +39,12 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ORDERSTATUSCHANGEDEVENT']._serialized_end=490
   _globals['_ORDERCANCELLEDEVENT']._serialized_start=493
   _globals['_ORDERCANCELLEDEVENT']._serialized_end=661
+  _globals['_PARTNERKEYREVOKEDEVENT']._serialized_start=663
+  _globals['_PARTNERKEYREVOKEDEVENT']._serialized_end=781
+  _globals['_REVOKEDAPIKEY']._serialized_start=783
+  _globals['_REVOKEDAPIKEY']._serialized_end=832
+  _globals['_PARTNERKEYROTATEDEVENT']._serialized_start=835
+  _globals['_PARTNERKEYROTATEDEVENT']._serialized_end=991
+  _globals['_PARTNERTIERCHANGEDEVENT']._serialized_start=994
+  _globals['_PARTNERTIERCHANGEDEVENT']._serialized_end=1172
 # @@protoc_insertion_point(module_scope)

@@ -3,8 +3,10 @@
 isort:skip_file
 """
 
+from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from google.protobuf.internal import containers as _containers
 from mes.common.v1 import common_pb2 as _common_pb2
 from mes.orders.v1 import orders_pb2 as _orders_pb2
 import builtins as _builtins
@@ -120,3 +122,132 @@ class OrderCancelledEvent(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___OrderCancelledEvent: _TypeAlias = OrderCancelledEvent  # noqa: Y015
+
+@_typing.final
+class PartnerKeyRevokedEvent(_message.Message):
+    """Subject: orders.partner.key_revoked
+    One API key of a partner was revoked (revoking a revoked key publishes nothing).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    META_FIELD_NUMBER: _builtins.int
+    PARTNER_ID_FIELD_NUMBER: _builtins.int
+    KEY_ID_FIELD_NUMBER: _builtins.int
+    KEY_HASH_FIELD_NUMBER: _builtins.int
+    partner_id: _builtins.str
+    key_id: _builtins.str
+    key_hash: _builtins.str
+    """SHA-256 of the key, lowercase hex: what callers cache a key under (never the key itself)."""
+    @_builtins.property
+    def meta(self) -> _common_pb2.EventMeta: ...
+    def __init__(
+        self,
+        *,
+        meta: _common_pb2.EventMeta | None = ...,
+        partner_id: _builtins.str = ...,
+        key_id: _builtins.str = ...,
+        key_hash: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["meta", b"meta"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["key_hash", b"key_hash", "key_id", b"key_id", "meta", b"meta", "partner_id", b"partner_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PartnerKeyRevokedEvent: _TypeAlias = PartnerKeyRevokedEvent  # noqa: Y015
+
+@_typing.final
+class RevokedApiKey(_message.Message):
+    """A key revoked by a rotation."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KEY_ID_FIELD_NUMBER: _builtins.int
+    KEY_HASH_FIELD_NUMBER: _builtins.int
+    key_id: _builtins.str
+    key_hash: _builtins.str
+    """SHA-256 of the key, lowercase hex."""
+    def __init__(
+        self,
+        *,
+        key_id: _builtins.str = ...,
+        key_hash: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["key_hash", b"key_hash", "key_id", b"key_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RevokedApiKey: _TypeAlias = RevokedApiKey  # noqa: Y015
+
+@_typing.final
+class PartnerKeyRotatedEvent(_message.Message):
+    """Subject: orders.partner.key_rotated
+    A partner got a new API key and every key it had before was revoked.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    META_FIELD_NUMBER: _builtins.int
+    PARTNER_ID_FIELD_NUMBER: _builtins.int
+    REVOKED_KEYS_FIELD_NUMBER: _builtins.int
+    NEW_KEY_ID_FIELD_NUMBER: _builtins.int
+    partner_id: _builtins.str
+    new_key_id: _builtins.str
+    """The id of the new key."""
+    @_builtins.property
+    def meta(self) -> _common_pb2.EventMeta: ...
+    @_builtins.property
+    def revoked_keys(self) -> _containers.RepeatedCompositeFieldContainer[Global___RevokedApiKey]:
+        """The keys the rotation revoked (empty when the partner had no active key)."""
+
+    def __init__(
+        self,
+        *,
+        meta: _common_pb2.EventMeta | None = ...,
+        partner_id: _builtins.str = ...,
+        revoked_keys: _abc.Iterable[Global___RevokedApiKey] | None = ...,
+        new_key_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["meta", b"meta"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["meta", b"meta", "new_key_id", b"new_key_id", "partner_id", b"partner_id", "revoked_keys", b"revoked_keys"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PartnerKeyRotatedEvent: _TypeAlias = PartnerKeyRotatedEvent  # noqa: Y015
+
+@_typing.final
+class PartnerTierChangedEvent(_message.Message):
+    """Subject: orders.partner.tier_changed
+    A partner's limits tier changed (setting the tier it already has publishes nothing).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    META_FIELD_NUMBER: _builtins.int
+    PARTNER_ID_FIELD_NUMBER: _builtins.int
+    TIER_FIELD_NUMBER: _builtins.int
+    PREVIOUS_TIER_FIELD_NUMBER: _builtins.int
+    partner_id: _builtins.str
+    tier: _orders_pb2.PartnerTier.ValueType
+    previous_tier: _orders_pb2.PartnerTier.ValueType
+    @_builtins.property
+    def meta(self) -> _common_pb2.EventMeta: ...
+    def __init__(
+        self,
+        *,
+        meta: _common_pb2.EventMeta | None = ...,
+        partner_id: _builtins.str = ...,
+        tier: _orders_pb2.PartnerTier.ValueType = ...,
+        previous_tier: _orders_pb2.PartnerTier.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["meta", b"meta"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["meta", b"meta", "partner_id", b"partner_id", "previous_tier", b"previous_tier", "tier", b"tier"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PartnerTierChangedEvent: _TypeAlias = PartnerTierChangedEvent  # noqa: Y015
