@@ -178,7 +178,10 @@ class OrderService:
         v.text(cmd.reason, "reason", max_len=500)
         v.request_id(cmd.request_id)
         v.raise_if_any()
-        reason = cmd.reason or f"cancelled by {cmd.principal.kind}"
+        # The default reason is shown to partners too: it names who cancelled in their terms.
+        reason = cmd.reason or (
+            "cancelled by the partner" if cmd.principal.kind == "partner" else "cancelled by the manufacturer"
+        )
         return await self._finish(
             cmd.principal, "CancelOrder", order_id, OrderStatus.CANCELLED, reason, cmd.request_id, cmd.fingerprint
         )

@@ -59,7 +59,7 @@ async def test_cancel_is_allowed_until_production_ends(app: App, stub: Any, part
     for order in (in_production, on_hold):
         reply = await stub.CancelOrder(orders_pb2.CancelOrderRequest(name=order.name), metadata=STAFF, timeout=T)
         assert reply.order.status == orders_pb2.ORDER_STATUS_CANCELLED
-        assert reply.order.status_reason == "cancelled by operator"
+        assert reply.order.status_reason == "cancelled by the manufacturer"
 
     ready = await _submit(stub)
     await app.handles.event_handlers.on_order_completed(ready.order_id, "evt-3")

@@ -61,7 +61,7 @@ async def test_a_cancelled_order_comes_back_unchanged() -> None:
     await service.seed("acme")
     order = await service.submit(partner("acme"))
     cancelled = await service.orders.cancel(CancelOrder(STAFF, order.name))
-    assert cancelled.status_reason == "cancelled by operator"
+    assert cancelled.status_reason == "cancelled by the manufacturer"
     emitted = list(service.uows.events)
     service.clock.tick()
     again = await service.orders.cancel(CancelOrder(partner("acme"), order.name, "once more"))
@@ -90,3 +90,14 @@ async def test_bad_cancel_requests_are_invalid() -> None:
     with pytest.raises(InvalidArgument) as raised:
         await service.orders.cancel(CancelOrder(STAFF, "acme"))
     assert [v.field for v in raised.value.violations] == ["name"]
+
+
+async def test_the_default_reason_speaks_to_partners() -> None:
+    """A cancellation without a reason says who cancelled in the partner's terms, never a principal kind."""
+    reasons = []
+    for principal in (partner("acme"), STAFF):
+        service = Orders()
+        await service.seed("acme")
+        order = await service.submit(partner("acme"))
+        reasons.append((await service.orders.cancel(CancelOrder(principal, order.name))).status_reason)
+    assert reasons == ["cancelled by the partner", "cancelled by the manufacturer"]
