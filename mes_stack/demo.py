@@ -5,7 +5,8 @@ they are, so a second run changes nothing); lots are received with deterministic
 ``request_id``s (``demo-lot-AU750Y-1``, also stored as the supplier reference).
 A partner's API key is shown only once, so the demo keys are kept in
 ``<data-dir>/demo-partners.json`` (``partner_keys``); a partner whose key is not on file
-(or no longer valid) gets a new one with RotatePartnerApiKey.
+(or no longer valid, or issued before keys had a checksum: the facade refuses those) gets a new
+one with RotatePartnerApiKey.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from mes.common.v1 import common_pb2
 from mes.inventory.v1 import inventory_pb2, inventory_pb2_grpc
 from mes.orders.v1 import orders_pb2, orders_pb2_grpc
 from mes.production.v1 import production_pb2, production_pb2_grpc
+from mes_kernel import api_keys
 from mes_stack import demo_data as d
 from mes_stack.partner_keys import PARTNERS_FILE, read_partner_keys, write_partner_keys
 
@@ -260,7 +262,7 @@ async def _load_partners(
                 if not _is(exc, grpc.StatusCode.ALREADY_EXISTS):
                     raise
         key = keys.get(partner.partner_id)
-        if key is None or not await _key_is_valid(stub, call, partner.partner_id, key):
+        if key is None or api_keys.is_legacy(key) or not await _key_is_valid(stub, call, partner.partner_id, key):
             rotated = await call(stub.RotatePartnerApiKey, orders_pb2.RotatePartnerApiKeyRequest(name=name))
             keys[partner.partner_id] = rotated.api_key
             report.rotated.append(partner.partner_id)

@@ -14,11 +14,12 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
+from mes_kernel import api_keys
 from mes_stack import demo_data as demo
 from perf.datagen.ids import Ids
 from services.inventory.domain.alloys import Alloy
 from services.inventory.domain.materials import Metal
-from services.orders.domain.partner import API_KEY_PREFIX, ApiKey, Partner, PartnerTier, hash_api_key
+from services.orders.domain.partner import ApiKey, Partner, PartnerTier, hash_api_key
 from services.production.domain.resources import Operator, OperatorRole, WorkCenter
 from services.production.domain.styles import BomItem, MaterialKind, RoutingStep, Style, StyleCategory
 
@@ -97,7 +98,7 @@ def _partners(ids: Ids, count: int, now: datetime) -> tuple[PartnerSeed, ...]:
         named.append((re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-"), name, tiers[i % len(tiers)]))
     seeds = []
     for rank, (partner_id, display_name, tier) in enumerate(named[:count], start=1):
-        plain = API_KEY_PREFIX + ids.token(32)
+        plain = api_keys.with_checksum(ids.token(32))  # seeded random part, with its checksum
         key = ApiKey(ids.hex(32), partner_id, hash_api_key(plain), plain[:12], now)
         partner = Partner(partner_id, display_name, tier, now, api_keys=[key])
         seeds.append(PartnerSeed(partner, plain, 1.0 / rank**0.8))  # a few big partners, a long tail

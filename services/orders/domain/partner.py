@@ -1,18 +1,22 @@
 """Partners (tenants) and their API keys.
 
-A key is ``mes_`` + 32 URL-safe random characters. Only its SHA-256 hash, its first
+A key is ``mes_`` + 32 URL-safe random characters + a 6-character checksum
+(:mod:`mes_kernel.api_keys`, the one place of the format). Only its SHA-256 hash, its first
 12 characters (to recognise it) and a key id are stored; the plain key is shown once.
+Keys issued before the checksum (``mes_`` + 32 characters) keep authenticating here: their
+stored hashes are unchanged.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-import secrets
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import IntEnum
+
+from mes_kernel import api_keys
 
 __all__ = [
     "API_KEY_PREFIX",
@@ -26,8 +30,7 @@ __all__ = [
     "looks_like_api_key",
 ]
 
-API_KEY_PREFIX = "mes_"
-_KEY_RE = re.compile(r"^mes_[A-Za-z0-9_-]{32}$")
+API_KEY_PREFIX = api_keys.PREFIX
 #: 3..40 of [a-z0-9-], starting with a letter or digit (so that "partners/{id}" parses).
 PARTNER_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{2,39}$")
 _SHOWN_PREFIX_LEN = 12
@@ -131,11 +134,12 @@ def hash_api_key(plain: str) -> str:
 
 
 def looks_like_api_key(value: str) -> bool:
-    return bool(_KEY_RE.match(value))
+    """A key with a valid checksum, or one of the format issued before checksums."""
+    return api_keys.has_valid_checksum(value) or api_keys.is_legacy(value)
 
 
 def issue_api_key(partner_id: str, now: datetime) -> IssuedKey:
-    plain = API_KEY_PREFIX + secrets.token_urlsafe(24)  # 24 bytes -> 32 characters
+    plain = api_keys.issue()
     record = ApiKey(
         key_id=uuid.uuid4().hex,
         partner_id=partner_id,

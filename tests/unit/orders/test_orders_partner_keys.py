@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from mes_kernel import api_keys
 from mes_kernel.errors import AlreadyExists, InvalidArgument, NotFound, PermissionDenied, Unauthenticated
 from mes_kernel.paging import PageRequest
-from services.orders.domain.partner import PartnerTier, hash_api_key
+from services.orders.domain.partner import ApiKey, PartnerTier, hash_api_key
 from services.orders.service_layer import commands as c
 from tests.unit.orders.harness import SERVICE, STAFF, Orders, acting_for, partner
 
@@ -77,14 +78,27 @@ async def test_revoking_stops_a_key_once_and_unknown_keys_are_not_found() -> Non
 async def test_resolving_and_authenticating_keys() -> None:
     service = Orders()
     key = (await service.seed("acme"))["acme"]
-    for bogus in ("mes_" + "x" * 32, "not-a-key", "", key + "x"):
+    broken = key[:-1] + ("A" if key[-1] != "A" else "B")
+    for bogus in (api_keys.issue(), "mes_" + "x" * 32, "not-a-key", "", key + "x", broken):
         assert await service.partners.resolve_api_key(bogus) is None
     assert (await service.partners.authenticate(c.AuthenticatePartner(SERVICE, key))).partner_id == "acme"
-    with pytest.raises(Unauthenticated):
-        await service.partners.authenticate(c.AuthenticatePartner(SERVICE, "mes_" + "y" * 32))
+    for unknown in ("mes_" + "y" * 32, api_keys.issue()):
+        with pytest.raises(Unauthenticated):
+            await service.partners.authenticate(c.AuthenticatePartner(SERVICE, unknown))
     for caller in (STAFF, partner("acme"), acting_for("acme")):
         with pytest.raises(PermissionDenied):
             await service.partners.authenticate(c.AuthenticatePartner(caller, key))
+
+
+async def test_keys_issued_before_checksums_keep_working() -> None:
+    service = Orders()
+    await service.seed("acme")
+    legacy = "mes_" + "L" * 32  # a key of the old format (no checksum) whose hash is on file
+    acme = service.uows.state.partners["acme"]
+    acme.api_keys.append(ApiKey("legacy-key", "acme", hash_api_key(legacy), legacy[:12], service.clock.now))
+    assert not api_keys.has_valid_checksum(legacy) and api_keys.is_legacy(legacy)
+    assert await service.partners.resolve_api_key(legacy) == "acme"
+    assert (await service.partners.authenticate(c.AuthenticatePartner(SERVICE, legacy))).partner_id == "acme"
 
 
 async def test_partners_see_only_themselves_staff_see_all() -> None:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from mes_kernel import api_keys
 from services.orders.domain.partner import (
     PARTNER_ID_RE,
     Partner,
@@ -22,12 +22,23 @@ T0 = datetime(2030, 1, 1, tzinfo=UTC)
 
 def test_issued_keys_are_random_and_stored_only_as_hash_and_prefix() -> None:
     issued = issue_api_key("acme", T0)
-    assert re.fullmatch(r"mes_[A-Za-z0-9_-]{32}", issued.plain)
+    assert issued.plain.startswith("mes_") and len(issued.plain) == 42
+    assert api_keys.has_valid_checksum(issued.plain) and not api_keys.is_legacy(issued.plain)
     assert looks_like_api_key(issued.plain)
     assert issued.record.key_hash == hash_api_key(issued.plain) and len(issued.record.key_hash) == 64
     assert issued.record.prefix == issued.plain[:12]
     assert issue_api_key("acme", T0).plain != issued.plain
     assert not looks_like_api_key("mes_short") and not looks_like_api_key(issued.plain + "x")
+
+
+def test_keys_with_a_broken_checksum_are_refused_and_legacy_keys_still_look_like_keys() -> None:
+    plain = issue_api_key("acme", T0).plain
+    broken = plain[:-1] + ("A" if plain[-1] != "A" else "B")
+    assert not looks_like_api_key(broken) and not looks_like_api_key(plain[:-1])
+    legacy = plain[:-6]  # the format issued before checksums (mes_ + 32): keeps working at the service
+    assert api_keys.is_legacy(legacy) and looks_like_api_key(legacy)
+    # Stored hashes stay valid: the hash of a key is still the sha256 hex of all of it.
+    assert hash_api_key("mes_" + "A" * 32) == "696608ce75439ef91032d9a137fb36bb6b8768927ac5fbe530b34fddad2a8b8c"
 
 
 @pytest.mark.parametrize("partner_id", ["abc", "acme-2", "a" * 40, "0-9"])
