@@ -1,11 +1,13 @@
 """Benchmarks of Jewelry MES, each reported as a ratio against a baseline measured in the same run.
 
-    python perf/bench.py [facade|intake|all] [--quick] [--no-pin] [--json FILE] [--keep]
+    python perf/bench.py [facade|read|saga|intake|edge|all] [--quick] [--no-pin] [--json FILE] [--keep]
 
 ``facade``  the GraphQL facade (dashboard, submitOrder, partner isolation); SQLite.
 ``intake``  gRPC SubmitOrder with an empty backlog and with a backlog of waiting orders;
             PostgreSQL when ``MES_BENCH_POSTGRES_URL`` is set (an admin URL: a temporary
             database is created and dropped), SQLite otherwise.
+``edge``    the partner edge: one partner's p99 while another floods at 10x its limit, holds 200
+            connections of its costliest query, or 300 invalid keys flood at 500 requests/s; SQLite.
 
 Everything runs on 127.0.0.1 on free ports in a temporary folder and is stopped by PID at the
 end. Progress goes to stderr, the markdown report to stdout. See ``perf/README.md``.
@@ -33,6 +35,8 @@ import tempfile
 import time
 from typing import Any
 
+from perf._edge_bench import TABLE_HEADERS as EDGE_HEADERS
+from perf._edge_bench import EdgePlan, run_edge
 from perf._facade_bench import FacadePlan, run_facade
 from perf._intake_bench import IntakePlan, run_intake
 from perf._read_bench import ReadPlan, run_read
@@ -57,6 +61,7 @@ def _say(message: str) -> None:
 
 SAGA_QUICK = {"reps": 1, "backlog": 300, "history": 2_000, "quiet_wait_s": 3.0}
 READ_QUICK = {"reps": 1, "warmup_s": 1.0, "duration_s": 3.0, "orders": 5_000, "quiet_wait_s": 3.0}
+EDGE_QUICK: dict[str, Any] = {"reps": 1, "warmup_s": 1.0, "duration_s": 5.0, "orders": 80, "quiet_wait_s": 3.0}
 
 
 def _section(
@@ -166,6 +171,27 @@ async def _main(args: argparse.Namespace, workdir: Path) -> tuple[str, dict[str,
             saga.windows,
         )
         raw["saga"] = {"rows": [r.__dict__ for r in saga.rows], "windows": saga.windows, "notes": saga.notes}
+    if args.suite in ("edge", "all"):
+        edge_plan = EdgePlan(pin=not args.no_pin, **(EDGE_QUICK if args.quick else {}))
+        edge = await run_edge(edge_plan, workdir / "edge", _say)
+        pinning = "servers (facade, services, nats-server) on CPU0, load generators on CPU1"
+        sections += _section(
+            "Partner edge (GraphQL facade, SQLite, shipped partner limits)",
+            verdict_table(edge.verdicts),
+            f"Layout: {pinning if edge_plan.pin else 'no CPU pinning'}; {edge_plan.reps} round(s) of six"
+            f" windows (B alone and B under each load in turn) of {edge_plan.duration_s:g} s after"
+            f" {edge_plan.warmup_s:g} s warm-up; B's latencies pooled per case.\n\n"
+            + markdown_table(EDGE_HEADERS, edge.table)
+            + "\n\nNotes:",
+            edge.notes,
+            edge.windows,
+        )
+        raw["edge"] = {
+            "verdicts": [v.__dict__ for v in edge.verdicts],
+            "windows": edge.windows,
+            "notes": edge.notes,
+            "table": edge.table,
+        }
     if args.suite in ("intake", "all"):
         plan_i = INTAKE_QUICK if args.quick else INTAKE_FULL
         postgres = os.environ.get("MES_BENCH_POSTGRES_URL", "").strip() or None
@@ -212,10 +238,10 @@ async def _main(args: argparse.Namespace, workdir: Path) -> tuple[str, dict[str,
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("suite", nargs="?", default="all", choices=("facade", "read", "saga", "intake", "all"))
+    parser.add_argument("suite", nargs="?", default="all", choices=("facade", "read", "saga", "intake", "edge", "all"))
     parser.add_argument("--orders", type=int, default=100_000, help="read: orders of the generated history")
     parser.add_argument("--quick", action="store_true", help="short windows, one repetition, smaller backlog (< 3 min)")
-    parser.add_argument("--no-pin", action="store_true", help="facade: do not pin servers and load generator to CPUs")
+    parser.add_argument("--no-pin", action="store_true", help="facade, edge: pin nothing to CPUs")
     parser.add_argument("--json", type=Path, help="also write the raw numbers to this file")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (logs, databases)")
     args = parser.parse_args()

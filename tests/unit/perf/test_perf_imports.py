@@ -17,6 +17,8 @@ from graphql_facade.schema import build_schemas
 PERF = Path(__file__).resolve().parents[3] / "perf"
 MODULES = [
     "perf._common",
+    "perf._edge_bench",
+    "perf._edge_load",
     "perf._facade_bench",
     "perf._http",
     "perf._intake_bench",
@@ -46,6 +48,7 @@ MODULES = [
 ]
 #: Which schema each document is written for.
 AUDIENCE = {
+    "partner_heaviest": "partner",
     "board": "operator",
     "board_page": "operator",
     "dashboard": "operator",
