@@ -67,6 +67,10 @@ def main() -> None:
         # limit is refused before it is held whole; under that, the facade's check answers 4400.
         ws_max_size=2 * settings.ws_max_message_bytes,
         lifespan="on",
+        # The client address is the facade's own business (MES_FACADE_TRUSTED_PROXIES): uvicorn would
+        # otherwise believe X-Forwarded-For from any local peer.
+        proxy_headers=False,
+        timeout_keep_alive=max(1, int(settings.idle_timeout_s)),
         access_log=False,
         log_config=None,  # uvicorn's records go to the root logger: JSON lines (configure_logging)
         log_level=settings.log_level.lower(),

@@ -33,7 +33,7 @@ from graphql_facade.config import FacadeSettings
 from graphql_facade.endpoint import GraphQLEndpoint
 from graphql_facade.events import EventHub
 from graphql_facade.hit_lane import HitLane
-from graphql_facade.pipeline import InflightGate
+from graphql_facade.pipeline import FairGate
 from graphql_facade.pipeline.request import dumps
 from graphql_facade.runtime import Facade
 from graphql_facade.ws import SubscriptionEndpoint
@@ -71,7 +71,7 @@ class _Lazy:
         self.facade = self.http = self.ws = None
 
     @property
-    def gate(self) -> InflightGate | None:
+    def gate(self) -> FairGate | None:
         return self.http.gate if self.http is not None else None
 
     async def graphql(self, request: Request) -> Response:

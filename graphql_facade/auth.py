@@ -1,10 +1,15 @@
 """Who is calling: operators by bearer token, partners by API key.
 
-The tenant comes only from the credential. A partner's key is resolved by the orders
-service (``AuthenticatePartner``) and the answer is kept for a few seconds, under the
-key's sha256 (the key itself is never stored); unknown keys are remembered briefly too,
-so a flood of bad keys does not reach the service. :meth:`Authenticator.cached_partner` reads that
-cache alone (never the service): for a request the server sheds.
+The tenant comes only from the credential. A partner's key is checked first for its format and
+checksum (:mod:`mes_kernel.api_keys`): a typo, a made-up key or (unless ``MES_FACADE_LEGACY_API_KEYS``)
+a key issued before checksums is refused at once, with no call and no cache touched. A well-formed
+key is resolved by the orders service (``AuthenticatePartner``) and the answer kept under the key's
+sha256 (the key itself is never stored): a partner for ``MES_FACADE_API_KEY_CACHE_TTL_S`` in a
+bounded LRU, an unknown key for ``MES_FACADE_API_KEY_NEGATIVE_TTL_S`` in a separate bounded LRU
+(``MES_FACADE_API_KEY_NEGATIVE_CACHE_SIZE``), so a flood of bad keys neither reaches the service
+twice nor evicts a good key. Keys are random: a well-formed key the service does not know does not
+become valid later. :meth:`Authenticator.cached_partner` reads the partners' cache alone (never the
+service): for a request the server sheds.
 """
 
 from __future__ import annotations
@@ -21,13 +26,21 @@ from typing import Literal
 from clients import MesClientError, NotFoundError, UnauthenticatedError
 from graphql_facade.backend import Backend
 from graphql_facade.errors import ErrorCode, FacadeError, from_client_error
+from graphql_facade.metrics import API_KEY_LOOKUPS, API_KEY_REFUSED
 from mes.orders.v1 import orders_pb2
+from mes_kernel import api_keys
 
 __all__ = ["Audience", "Authenticator", "Viewer"]
 
 Audience = Literal["operator", "partner"]
-_NEGATIVE_TTL_S = 2.0
+#: Partners' keys held (the LRU of good keys).
 _MAX_KEYS = 10_000
+_INVALID_KEY = "The API key is not valid."
+_LOOKED_UP_VALID = API_KEY_LOOKUPS.labels("valid")
+_LOOKED_UP_UNKNOWN = API_KEY_LOOKUPS.labels("unknown")
+_LOOKED_UP_ERROR = API_KEY_LOOKUPS.labels("error")
+_REFUSED_CHECKSUM = API_KEY_REFUSED.labels("checksum")
+_REFUSED_NEGATIVE = API_KEY_REFUSED.labels("negative_cache")
 
 
 @dataclass(frozen=True)
@@ -67,12 +80,37 @@ def _tier_name(tier: orders_pb2.PartnerTier.ValueType) -> str:
 
 
 class Authenticator:
-    def __init__(self, operator_tokens: Mapping[str, str], backend: Backend, *, api_key_ttl_s: float) -> None:
+    """Operators by token; partners by API key, with two bounded LRU caches of the orders service's
+    answers under the keys' sha256: partners (``api_key_ttl_s``) and unknown keys
+    (``negative_ttl_s``, ``negative_cache_size`` entries), kept apart so bad keys never evict good ones.
+    A key that is not well-formed (``mes_kernel.api_keys``; legacy keys only with ``legacy_api_keys``)
+    touches neither and is never sent to the service."""
+
+    def __init__(
+        self,
+        operator_tokens: Mapping[str, str],
+        backend: Backend,
+        *,
+        api_key_ttl_s: float,
+        legacy_api_keys: bool = False,
+        negative_ttl_s: float = 60.0,
+        negative_cache_size: int = 10_000,
+        max_keys: int = _MAX_KEYS,
+    ) -> None:
         self._operator_tokens = [(t.encode(), op) for t, op in operator_tokens.items()]
         self._backend = backend
         self._ttl_s = api_key_ttl_s
-        self._keys: OrderedDict[str, tuple[float, Viewer | None]] = OrderedDict()
+        self._legacy = legacy_api_keys
+        self._negative_ttl_s = negative_ttl_s
+        self._negative_size = negative_cache_size
+        self._max_keys = max_keys
+        #: sha256 hex of a key -> (expiry, its partner): good keys only.
+        self._keys: OrderedDict[str, tuple[float, Viewer]] = OrderedDict()
+        #: sha256 hex of a well-formed key the service does not know -> expiry.
+        self._unknown: OrderedDict[str, float] = OrderedDict()
         self._pending: dict[str, asyncio.Future[Viewer | None]] = {}
+        #: Bumped by every ``forget_*``: a lookup under way when a key was forgotten is not cached.
+        self._generation = 0
 
     def operator(self, token: str) -> Viewer | None:
         given = token.encode()
@@ -108,16 +146,31 @@ class Authenticator:
             return await self.partner(key.strip())
         raise _unauthenticated("Send {'apiKey': ...} or {'token': ...} in connection_init.")
 
+    def well_formed(self, api_key: str) -> bool:
+        """Whether ``api_key`` may be a key at all: a valid checksum, or the legacy format when those
+        are accepted. Cheap, no lookup."""
+        return api_keys.has_valid_checksum(api_key) or (self._legacy and api_keys.is_legacy(api_key))
+
     async def partner(self, api_key: str) -> Viewer:
+        if not self.well_formed(api_key):
+            _REFUSED_CHECKSUM.inc()
+            raise _unauthenticated(_INVALID_KEY)
         digest = hashlib.sha256(api_key.encode()).hexdigest()
         now = time.monotonic()
         cached = self._keys.get(digest)
         if cached is not None and cached[0] > now:
-            viewer = cached[1]
-        else:
-            viewer = await self._resolve_once(digest, api_key)
+            self._keys.move_to_end(digest)
+            return cached[1]
+        unknown_until = self._unknown.get(digest)
+        if unknown_until is not None:
+            if unknown_until > now:
+                self._unknown.move_to_end(digest)
+                _REFUSED_NEGATIVE.inc()
+                raise _unauthenticated(_INVALID_KEY)
+            del self._unknown[digest]
+        viewer = await self._resolve_once(digest, api_key)
         if viewer is None:
-            raise _unauthenticated("The API key is not valid.")
+            raise _unauthenticated(_INVALID_KEY)
         return viewer
 
     def cached_partner(self, api_key: str) -> Viewer | None:
@@ -134,6 +187,7 @@ class Authenticator:
             return await asyncio.shield(pending)
         future: asyncio.Future[Viewer | None] = asyncio.get_running_loop().create_future()
         self._pending[digest] = future
+        generation = self._generation
         try:
             viewer = await self._resolve(api_key)
         except BaseException as exc:
@@ -142,8 +196,10 @@ class Authenticator:
             raise
         else:
             future.set_result(viewer)
-            ttl = self._ttl_s if viewer is not None else min(self._ttl_s, _NEGATIVE_TTL_S)
-            self._remember(digest, viewer, ttl)
+            if viewer is None:
+                self._remember_unknown(digest)
+            elif generation == self._generation:
+                self._remember(digest, viewer)
             return viewer
         finally:
             del self._pending[digest]
@@ -152,21 +208,50 @@ class Authenticator:
         try:
             partner = await self._backend.orders.authenticate_partner(api_key)
         except (UnauthenticatedError, NotFoundError):
+            _LOOKED_UP_UNKNOWN.inc()
             return None
         except MesClientError as err:
+            _LOOKED_UP_ERROR.inc()
             public = from_client_error(err)
             raise FacadeError(public.code, public.message, http_status=503, extensions=public.extensions) from err
+        except BaseException:
+            _LOOKED_UP_ERROR.inc()
+            raise
         if not partner.partner_id:
+            _LOOKED_UP_UNKNOWN.inc()
             return None
+        _LOOKED_UP_VALID.inc()
         return Viewer("partner", partner.partner_id, partner.partner_id, _tier_name(partner.tier))
 
-    def _remember(self, digest: str, viewer: Viewer | None, ttl_s: float) -> None:
-        if ttl_s <= 0:
+    def _remember(self, digest: str, viewer: Viewer) -> None:
+        if self._ttl_s <= 0:
             return
-        self._keys[digest] = (time.monotonic() + ttl_s, viewer)
+        self._keys[digest] = (time.monotonic() + self._ttl_s, viewer)
         self._keys.move_to_end(digest)
-        while len(self._keys) > _MAX_KEYS:
+        while len(self._keys) > self._max_keys:
             self._keys.popitem(last=False)
 
+    def _remember_unknown(self, digest: str) -> None:
+        if self._negative_ttl_s <= 0 or self._negative_size <= 0:
+            return
+        self._unknown[digest] = time.monotonic() + self._negative_ttl_s
+        self._unknown.move_to_end(digest)
+        while len(self._unknown) > self._negative_size:
+            self._unknown.popitem(last=False)
+
+    def forget_key(self, key_hash: str) -> None:
+        """Drop the cached partner of the key whose sha256 hex digest is ``key_hash``, if any."""
+        self._generation += 1
+        self._keys.pop(key_hash, None)
+
+    def forget_partner(self, partner_id: str) -> None:
+        """Drop every cached key of partner ``partner_id``."""
+        self._generation += 1
+        stale = [digest for digest, (_, viewer) in self._keys.items() if viewer.partner_id == partner_id]
+        for digest in stale:
+            del self._keys[digest]
+
     def forget_all(self) -> None:
+        self._generation += 1
         self._keys.clear()
+        self._unknown.clear()

@@ -17,6 +17,7 @@ at start (:class:`InsecureSettings`). The same rules as the services' (``mes_pla
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -62,6 +63,19 @@ def parse_operator_tokens(spec: str) -> dict[str, str]:
     return tokens
 
 
+def parse_networks(spec: str) -> tuple[str, ...]:
+    """``MES_FACADE_TRUSTED_PROXIES``: ``"10.0.0.0/8, 192.168.1.7"`` -> normalised networks."""
+    networks: list[str] = []
+    for item in (part.strip() for part in spec.split(",")):
+        if not item:
+            continue
+        try:
+            networks.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError:
+            raise ValueError(f"MES_FACADE_TRUSTED_PROXIES: {item!r} is not an IP address or network") from None
+    return tuple(networks)
+
+
 @dataclass(frozen=True)
 class FacadeSettings:
     """Every knob of the facade (see ``from_env`` for the environment names)."""
@@ -77,12 +91,33 @@ class FacadeSettings:
     redis_url: str | None = None
     nats_url: str | None = None
     backend_timeout_s: float = 5.0
+    #: Requests one replica runs at once, all callers (fair admission: graphql_facade.pipeline.admit).
     max_inflight: int = 64
+    #: How long a request may wait for its turn before 503 OVERLOADED / 429 TOO_MANY_CONCURRENT_REQUESTS.
+    admission_wait_s: float = 5.0
+    #: A request refused with 429 keeps its caller's slot this long after the answer.
+    refusal_hold_s: float = 0.25
+    #: Requests failing authentication allowed per client address and minute (0: no limit).
+    unauthenticated_per_minute: int = 120
+    #: Proxies whose X-Forwarded-For names the client (addresses or networks); none by default.
+    trusted_proxies: tuple[str, ...] = ()
+    #: The whole request body must arrive within this many seconds (408 otherwise).
+    body_timeout_s: float = 10.0
+    #: An HTTP connection idle this long between requests is closed.
+    idle_timeout_s: float = 5.0
     cache_enabled: bool = True
     response_cache_ttl_s: float = 60.0
     response_cache_partners: bool = True
     reference_cache_ttl_s: float = 300.0
     api_key_cache_ttl_s: float = 5.0
+    #: Keys issued before checksums (``mes_`` + 32 characters) are accepted (during a migration);
+    #: off: they are refused like a malformed key, rotate them with ``mesctl partners rotate-key``.
+    legacy_api_keys: bool = False
+    #: Unknown keys (the orders service answered "not valid") remembered, apart from the good ones.
+    api_key_negative_cache_size: int = 10_000
+    #: How long an unknown key is remembered: keys are random, a well-formed unknown key does not
+    #: become valid later.
+    api_key_negative_ttl_s: float = 60.0
     memory_cache_max_entries: int = 20_000
     document_cache_size: int = 1024
     #: Queries run as compiled plans (``graphql_facade.compiled``); off: every query runs on Strawberry.
@@ -93,6 +128,9 @@ class FacadeSettings:
     ws_init_timeout_s: float = 10.0
     #: The largest WebSocket message accepted (UTF-8 bytes); a larger one closes the socket with 4400.
     ws_max_message_bytes: int = 1_000_000
+    #: How often (seconds) each open partner WebSocket's API key is re-checked through the key cache; a
+    #: revoked key's connections close with 4403 (the safety net for a missed revocation event; 0: off).
+    ws_recheck_s: float = 2.0
     max_subscriptions_per_partner: int = 10
     event_replay_buffer: int = 1000
     counters_interval_s: float = 0.25
@@ -177,6 +215,9 @@ class FacadeSettings:
         ws_max_message_bytes = integer("MES_FACADE_WS_MAX_MESSAGE_BYTES", default=1_000_000)
         if ws_max_message_bytes < 1:
             raise ValueError("MES_FACADE_WS_MAX_MESSAGE_BYTES must be at least 1")
+        negative_cache_size = integer("MES_FACADE_API_KEY_NEGATIVE_CACHE_SIZE", default=10_000)
+        if negative_cache_size < 0:
+            raise ValueError("MES_FACADE_API_KEY_NEGATIVE_CACHE_SIZE must not be negative")
         origins = tuple(o.strip() for o in (get("MES_FACADE_WS_ALLOWED_ORIGINS") or "").split(",") if o.strip())
         return cls(
             host=host,
@@ -190,12 +231,21 @@ class FacadeSettings:
             redis_url=get("MES_FACADE_REDIS_URL", "REDIS_URL"),
             nats_url=get("MES_FACADE_NATS_URL", "NATS_URL", "MES_NATS_URL"),
             backend_timeout_s=number("MES_FACADE_BACKEND_TIMEOUT_S", 5.0),
-            max_inflight=integer("MES_FACADE_MAX_INFLIGHT", default=64),
+            max_inflight=max(1, integer("MES_FACADE_MAX_INFLIGHT", default=64)),
+            admission_wait_s=number("MES_FACADE_ADMISSION_WAIT_S", 5.0),
+            refusal_hold_s=number("MES_FACADE_REFUSAL_HOLD_S", 0.25),
+            unauthenticated_per_minute=integer("MES_FACADE_UNAUTHENTICATED_PER_MINUTE", default=120),
+            trusted_proxies=parse_networks(get("MES_FACADE_TRUSTED_PROXIES") or ""),
+            body_timeout_s=number("MES_FACADE_BODY_TIMEOUT_S", 10.0),
+            idle_timeout_s=number("MES_FACADE_IDLE_TIMEOUT_S", 5.0),
             cache_enabled=flag("MES_FACADE_CACHE", True),
             response_cache_ttl_s=number("MES_FACADE_RESPONSE_CACHE_TTL_S", 60.0),
             response_cache_partners=flag("MES_FACADE_RESPONSE_CACHE_PARTNERS", True),
             reference_cache_ttl_s=number("MES_FACADE_REFERENCE_CACHE_TTL_S", 300.0),
             api_key_cache_ttl_s=number("MES_FACADE_API_KEY_CACHE_TTL_S", 5.0),
+            legacy_api_keys=flag("MES_FACADE_LEGACY_API_KEYS", False),
+            api_key_negative_cache_size=negative_cache_size,
+            api_key_negative_ttl_s=number("MES_FACADE_API_KEY_NEGATIVE_TTL_S", 60.0),
             memory_cache_max_entries=integer("MES_FACADE_MEMORY_CACHE_MAX_ENTRIES", default=20_000),
             document_cache_size=integer("MES_FACADE_DOCUMENT_CACHE_SIZE", default=1024),
             compiled_execution=flag("MES_FACADE_COMPILED", True),
@@ -204,6 +254,7 @@ class FacadeSettings:
             ws_allowed_origins=origins,
             ws_init_timeout_s=number("MES_FACADE_WS_INIT_TIMEOUT_S", 10.0),
             ws_max_message_bytes=ws_max_message_bytes,
+            ws_recheck_s=number("MES_FACADE_WS_RECHECK_S", 2.0),
             max_subscriptions_per_partner=integer("MES_FACADE_MAX_SUBSCRIPTIONS_PER_PARTNER", default=10),
             event_replay_buffer=integer("MES_FACADE_EVENT_REPLAY_BUFFER", default=1000),
             counters_interval_s=number("MES_FACADE_COUNTERS_INTERVAL_MS", 250.0) / 1000.0,

@@ -2,19 +2,22 @@
 
 For each request::
 
-    in-flight cap (503 OVERLOADED, shed early)  ->  authenticate (401)
-    -> body: a declared Content-Length above the limit is refused unread; the body is read as a
-       stream (chunked or not) and reading stops at the caller's ``max_body_bytes`` (413: the app
-       holds at most the limit, the server discards the rest); JSON nested deeper than 128 levels
-       is a 400
+    a declared Content-Length above every caller's limit is refused unread (413)
+    -> authenticate (401; an address with too many failed attempts: 429 unless its credential is known)
+    -> fair admission (graphql_facade.pipeline.admit): the caller's own concurrency cap and queue,
+       its turn when the replica is full (429 TOO_MANY_CONCURRENT_REQUESTS, 503 OVERLOADED)
+    -> body: read as a stream (chunked or not) and reading stops at the caller's ``max_body_bytes``
+       (413: the app holds at most the limit, the server discards the rest) or when it has not all
+       arrived within ``MES_FACADE_BODY_TIMEOUT_S`` (408); JSON nested deeper than 128 levels is a 400
     -> body size, batch size, requests per minute               (limits.check_request)
     per operation: the pipeline (variables, APQ, cache lookup, prepare, admit, execute, settle)
     -> ``{"data", "errors", "extensions": {"cost": ...}}`` + RateLimit headers
 
-Every partner response carries the ``"requests"`` and ``"cost"`` RateLimit headers, errors included:
-what a response did not charge is reported as it stands (:meth:`LimitGuard.current_headers`); for a
-partner's request shed by the in-flight cap, when the API key cache holds the key (a key it does not
-hold is not resolved: a shed request never calls the services).
+Every partner response carries the ``"requests"`` and ``"cost"`` RateLimit headers, errors included
+(429 and 503 too): what a response did not charge is reported as it stands
+(:meth:`LimitGuard.current_headers`). Admission comes after authentication, so a refused request
+always knows its caller; a request refused before that (401, or 429 for its address) has no partner
+to report on.
 
 The response cache holds the serialized ``data`` of queries keyed by audience and tenant,
 document, operation name and variables; a hit answers without running GraphQL at all (see
@@ -24,6 +27,7 @@ given stream positions).
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import time
 from collections.abc import Mapping
@@ -33,11 +37,19 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from strawberry.types.graphql import OperationType as StrawberryOperationType
 
-from graphql_facade.auth import Viewer
+from graphql_facade.auth import Authenticator, Viewer
 from graphql_facade.errors import ErrorCode, FacadeError
-from graphql_facade.limits import LimitCode, LimitError, merge_rate_limit_headers
-from graphql_facade.metrics import record_request
-from graphql_facade.pipeline import InflightGate, Outcome, Pipeline, operation_from
+from graphql_facade.limits import (
+    AddressLimiter,
+    ClientAddresses,
+    LimitCode,
+    LimitError,
+    Limits,
+    RecentKeys,
+    merge_rate_limit_headers,
+)
+from graphql_facade.metrics import ADMISSION_REFUSED, record_request
+from graphql_facade.pipeline import FairGate, Outcome, Pipeline, operation_from
 from graphql_facade.pipeline.request import bad_request, error_body, parse_json
 from graphql_facade.response_cache import MIN_POSITION_HEADER
 from graphql_facade.runtime import Facade
@@ -64,15 +76,25 @@ def _too_large(size: int, limit: int, *, read: bool = False) -> LimitError:
     )
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
-    """The body, read as it arrives (chunked or not); ``PAYLOAD_TOO_LARGE`` as soon as it passes ``limit``."""
+async def _read_body(request: Request, limit: int, timeout_s: float) -> bytes:
+    """The body, read as it arrives (chunked or not); ``PAYLOAD_TOO_LARGE`` as soon as it passes ``limit``,
+    ``TIMEOUT`` (408) when it has not all arrived within ``timeout_s``."""
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise _too_large(size, limit, read=True)
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(timeout_s):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise _too_large(size, limit, read=True)
+                chunks.append(chunk)
+    except TimeoutError:
+        raise LimitError(
+            LimitCode.TIMEOUT,
+            f"The request body did not arrive within {timeout_s:g} s.",
+            http_status=408,
+            headers={"Connection": "close"},
+        ) from None
     return b"".join(chunks)
 
 
@@ -89,8 +111,14 @@ class GraphQLEndpoint:
     def __init__(self, facade: Facade) -> None:
         self._facade = facade
         self._pipeline = Pipeline(facade)
-        #: The in-flight cap, shared with the hit lane (``graphql_facade.hit_lane``).
-        self.gate = InflightGate(facade.settings.max_inflight)
+        settings = facade.settings
+        #: Fair admission, shared with the hit lane (``graphql_facade.hit_lane``).
+        self.gate = FairGate(
+            settings.max_inflight, wait_s=settings.admission_wait_s, refusal_hold_s=settings.refusal_hold_s
+        )
+        self._addresses = ClientAddresses(settings.trusted_proxies)
+        self._unauthenticated = AddressLimiter(settings.unauthenticated_per_minute)
+        self._recent_keys = RecentKeys()
         self._max_body = max(
             limits.max_body_bytes for limits in (*facade.limits.tiers.values(), facade.limits.operator)
         )
@@ -99,20 +127,22 @@ class GraphQLEndpoint:
         facade = self._facade
         if request.method == "GET" and facade.settings.graphiql and "text/html" in request.headers.get("accept", ""):
             return HTMLResponse(graphiql_html())
-        if not self.gate.enter():
-            return _response(await self._shed(request), request)
         started = time.perf_counter()
         audience = "anonymous"
-        outcome: Outcome
+        outcome: Outcome | None = None
+        admitted: str | None = None
         try:
             viewer: Viewer | None = None
             try:
                 declared = request.headers.get("content-length", "")
                 if declared.isdigit() and int(declared) > self._max_body:  # before spending anything on the caller
                     raise _too_large(int(declared), self._max_body)
-                viewer = await facade.authenticator.from_headers(request.headers)
+                viewer = await self._authenticate(request)
                 audience = viewer.audience
-                outcome = await self._handle(request, viewer)
+                limits = facade.limits_for(viewer)
+                await self.gate.enter(viewer.rate_key, limits)
+                admitted = viewer.rate_key
+                outcome = await self._handle(request, viewer, limits)
             except (FacadeError, LimitError) as err:
                 outcome = _error(err)
             if viewer is not None and viewer.is_partner:
@@ -122,13 +152,41 @@ class GraphQLEndpoint:
             error = FacadeError(ErrorCode.INTERNAL_SERVER_ERROR, "Internal server error.")
             outcome = Outcome(error_body([error.to_dict()]), status=500, kind="error")
         finally:
-            self.gate.leave()
+            if admitted is not None:
+                self.gate.leave(admitted, refused=outcome is not None and outcome.status == 429)
+        assert outcome is not None
         record_request(audience, outcome.kind, outcome.status, outcome.cache, time.perf_counter() - started)
         return _response(outcome, request)
 
-    async def _handle(self, request: Request, viewer: Viewer) -> Outcome:
+    async def _authenticate(self, request: Request) -> Viewer:
+        """The caller; an address over its unauthenticated limit is refused unless the credential is a
+        valid operator token or a partner key that authenticated here lately (then checked as usual)."""
+        headers = request.headers
+        address = self._addresses.of(request.client.host if request.client else None, headers)
+        authenticator = self._facade.authenticator
+        key = "" if headers.get("authorization") else headers.get("x-api-key", "").strip()
+        try:
+            self._unauthenticated.check(address)
+        except LimitError:
+            if not (self._recent_keys.knows(key) if key else _valid_token(authenticator, headers)):
+                ADMISSION_REFUSED.labels("address").inc()
+                raise
+        try:
+            viewer = await authenticator.from_headers(headers)
+        except FacadeError as err:
+            if err.code == ErrorCode.UNAUTHENTICATED:
+                self._unauthenticated.failed(address)
+                if key:
+                    self._recent_keys.forget(key)
+            elif err.http_status == 503:  # the key lookup met an outage: the one outage shape
+                err.headers.setdefault("Retry-After", "1")
+            raise
+        if key:
+            self._recent_keys.remember(key)
+        return viewer
+
+    async def _handle(self, request: Request, viewer: Viewer, limits: Limits) -> Outcome:
         facade = self._facade
-        limits = facade.limits_for(viewer)
         if request.method == "GET":
             payload: object = {
                 "query": request.query_params.get("query"),
@@ -143,7 +201,7 @@ class GraphQLEndpoint:
                 raise _too_large(int(declared), limits.max_body_bytes)
             if "json" not in request.headers.get("content-type", ""):
                 raise bad_request("Send the request as application/json.", http_status=415)
-            body = await _read_body(request, limits.max_body_bytes)
+            body = await _read_body(request, limits.max_body_bytes, facade.settings.body_timeout_s)
             size = len(body)
             payload = parse_json(body)
         batch = isinstance(payload, list)
@@ -171,21 +229,6 @@ class GraphQLEndpoint:
         headers = merge_rate_limit_headers(rate_headers, *(o.headers or {} for o in outcomes))
         return Outcome(b"[" + b",".join(o.body for o in outcomes) + b"]", headers=headers, kind="batch")
 
-    async def _shed(self, request: Request) -> Outcome:
-        """503 ``OVERLOADED``; a partner whose key the API key cache holds gets its RateLimit headers too.
-        Nothing calls the services here: a key the cache does not hold gets the 503 alone."""
-        overloaded = FacadeError(ErrorCode.OVERLOADED, "The server is busy; retry shortly.")
-        headers: Mapping[str, str] = {"Retry-After": "1"}
-        key = request.headers.get("x-api-key", "").strip()
-        if key and not request.headers.get("authorization"):
-            viewer = self._facade.authenticator.cached_partner(key)
-            if viewer is not None and viewer.is_partner:
-                try:
-                    headers = await self._rate_headers(viewer, headers)
-                except Exception:  # the limiters' store down: shed all the same
-                    _log.debug("shed_without_rate_headers", exc_info=True)
-        return Outcome(error_body([overloaded.to_dict()]), 503, headers, kind="error")
-
     async def _rate_headers(self, viewer: Viewer, headers: Mapping[str, str]) -> Mapping[str, str]:
         """``headers`` with the partner's ``"requests"`` and ``"cost"`` RateLimit headers, the missing ones
         as they stand (nothing charged)."""
@@ -197,6 +240,12 @@ class GraphQLEndpoint:
         limits = self._facade.limits_for(viewer)
         current = await self._facade.guard.current_headers(viewer.rate_key, limits, requests=requests, cost=cost)
         return merge_rate_limit_headers(headers, current)
+
+
+def _valid_token(authenticator: Authenticator, headers: Mapping[str, str]) -> bool:
+    """Whether the request carries a valid operator bearer token (checked locally, nothing looked up)."""
+    scheme, _, token = headers.get("authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and authenticator.operator(token.strip()) is not None
 
 
 def _error(err: FacadeError | LimitError) -> Outcome:

@@ -3,7 +3,9 @@
 * :class:`FacadeError` is raised by the facade itself (authentication, bad arguments,
   overload, timeouts); its message is written for the client.
 * Typed service errors (:class:`clients.MesClientError` subclasses) are mapped by
-  :func:`from_client_error`: ``NOT_FOUND``, ``INVALID_ARGUMENT`` (with ``fieldViolations``),
+  :func:`from_client_error`: ``NOT_FOUND``, ``INVALID_ARGUMENT`` (with ``fieldViolations`` named as
+  in the GraphQL schema: ``input.dueTime``, ``input.lines[0].styleCode``, ``after`` for a bad
+  cursor, ``idempotencyKey``; see :func:`graphql_field`),
   ``IDEMPOTENCY_KEY_REUSED``, the state-machine reasons of FAILED_PRECONDITION
   (``INVALID_STATE_TRANSITION``, ``INSUFFICIENT_STOCK``, ...), ``VERSION_CONFLICT``,
   ``FORBIDDEN``, ``UNAVAILABLE``.
@@ -18,7 +20,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from typing import Any
 
 from graphql import GraphQLError, GraphQLSyntaxError
@@ -47,6 +49,7 @@ __all__ = [
     "FacadeError",
     "format_errors",
     "from_client_error",
+    "graphql_field",
     "shape_error",
     "syntax_error",
     "validation_error",
@@ -106,13 +109,58 @@ class FacadeError(Exception):
         return f"FacadeError({self.code}, {self.message!r})"
 
 
-def from_client_error(error: MesClientError) -> FacadeError:
-    """The public form of a typed service error (never the text of an internal failure)."""
+#: Request fields of the services whose GraphQL argument has another name.
+_ARGUMENT_NAMES = {"page_token": "after", "page_size": "first", "request_id": "idempotencyKey", "name": "id"}
+_SEGMENT = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(.*)$")
+_INVALID_CURSOR = "The cursor is invalid, expired or was issued for another filter."
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def graphql_field(path: str, arguments: Collection[str] = ()) -> str:
+    """A service's field path (``lines[0].style_code``) as the GraphQL caller wrote it.
+
+    Each segment becomes camelCase (indexes kept); the request fields that are arguments of another
+    name are renamed (``page_token`` -> ``after``, ``request_id`` -> ``idempotencyKey``, ``name`` -> ``id``).
+    ``arguments``: the arguments of the field that failed; when it takes an ``input`` object and the
+    first segment is not an argument itself, the path is inside it (``input.dueTime``).
+    """
+    segments: list[str] = []
+    for position, segment in enumerate(path.split(".")):
+        found = _SEGMENT.match(segment)
+        if found is None:
+            segments.append(segment)
+            continue
+        base, rest = found.groups()
+        renamed = _ARGUMENT_NAMES.get(base) if position == 0 else None
+        segments.append((renamed or _camel(base)) + rest)
+    first = segments[0].split("[", 1)[0] if segments else ""
+    if "input" in arguments and first not in arguments:
+        segments.insert(0, "input")
+    return ".".join(segments)
+
+
+def from_client_error(error: MesClientError, arguments: Collection[str] = ()) -> FacadeError:
+    """The public form of a typed service error (never the text of an internal failure).
+
+    ``arguments``: the GraphQL arguments of the field that called the service (field violations are
+    named after them, see :func:`graphql_field`)."""
     extra: dict[str, Any] = {"reason": error.reason}
     if isinstance(error, InvalidArgumentError):
-        if error.violations:
-            extra["fieldViolations"] = [{"field": v.field, "description": v.description} for v in error.violations]
-        return FacadeError(ErrorCode.INVALID_ARGUMENT, error.message, extensions=extra)
+        message = error.message
+        violations = [(v.field, v.description) for v in error.violations]
+        if error.reason == "INVALID_PAGE_TOKEN":
+            message = _INVALID_CURSOR
+            violations = [("page_token", "invalid, expired or issued for another filter")]
+        if violations:
+            extra["fieldViolations"] = [
+                {"field": graphql_field(field, arguments), "description": description}
+                for field, description in violations
+            ]
+        return FacadeError(ErrorCode.INVALID_ARGUMENT, message, extensions=extra)
     if isinstance(error, NotFoundError):
         return FacadeError(ErrorCode.NOT_FOUND, error.message, extensions=extra)
     if isinstance(error, IdempotencyKeyReusedError):
@@ -137,12 +185,19 @@ def from_client_error(error: MesClientError) -> FacadeError:
     return FacadeError(ErrorCode.INTERNAL_SERVER_ERROR, INTERNAL_MESSAGE)
 
 
-def _public(original: BaseException) -> FacadeError | LimitError | None:
+def _public(original: BaseException, arguments: Collection[str] = ()) -> FacadeError | LimitError | None:
     if isinstance(original, FacadeError | LimitError):
         return original
     if isinstance(original, MesClientError):
-        return from_client_error(original)
+        return from_client_error(original, arguments)
     return None
+
+
+def _arguments(error: GraphQLError) -> tuple[str, ...]:
+    """The argument names of the field an error was raised on (its first node)."""
+    node = error.nodes[0] if error.nodes else None
+    arguments = getattr(node, "arguments", None) or ()
+    return tuple(argument.name.value for argument in arguments)
 
 
 def shape_error(error: GraphQLError, *, hide_suggestions: bool) -> GraphQLError:
@@ -151,7 +206,7 @@ def shape_error(error: GraphQLError, *, hide_suggestions: bool) -> GraphQLError:
     while isinstance(original, GraphQLError) and original.original_error is not None:
         original = original.original_error
     if original is not None and not isinstance(original, GraphQLError):
-        public = _public(original)
+        public = _public(original, _arguments(error))
         if public is None:
             _log.error("unexpected_error", path=error.path, exc_info=original)
             return GraphQLError(

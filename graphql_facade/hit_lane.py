@@ -7,7 +7,8 @@ before (the same bytes: its parsed operation and cache key are kept, at most ``_
 to ``_MAX_BODY`` bytes, nested at most 128 levels, variables within the operators' limits) and no
 ``x-mes-min-position``, and the response cache holds a fresh answer or
 a stale one within the bound (then one recomputation starts, as on the endpoint). The lane does
-what the endpoint does for such a request, in the same order: the in-flight cap, the body size and
+what the endpoint does for such a request, in the same order: fair admission (a slot free now for the
+operator, else the endpoint queues it), the body size and
 the requests-per-minute limit (their errors answered the same way), the answer with its
 ``extensions.cost`` and RateLimit headers, the request metrics. Everything else (first sight of a
 body, another audience, GET, batches, a miss) goes on to the app with the body it sent.
@@ -25,7 +26,7 @@ from graphql_facade.auth import Viewer
 from graphql_facade.errors import FacadeError
 from graphql_facade.limits import LimitError, check_variables, merge_rate_limit_headers, query_hash
 from graphql_facade.metrics import record_request
-from graphql_facade.pipeline import InflightGate, Operation, Outcome, Pipeline, Source, operation_from
+from graphql_facade.pipeline import FairGate, Operation, Outcome, Pipeline, Source, operation_from
 from graphql_facade.pipeline.lookup import CacheSlot, operator_hit
 from graphql_facade.pipeline.request import error_body, parse_json
 from graphql_facade.response_cache import MIN_POSITION_HEADER
@@ -49,7 +50,7 @@ class Parts(Protocol):
     def facade(self) -> Facade | None: ...
 
     @property
-    def gate(self) -> InflightGate | None: ...
+    def gate(self) -> FairGate | None: ...
 
 
 class _Known:
@@ -152,15 +153,16 @@ class HitLane:
         facade = lane.facade
         responses = facade.responses
         gate = self._parts.gate
-        if responses is None or gate is None or not gate.enter():
-            return False  # the endpoint answers (or sheds) it
+        limits = facade.limits_for(viewer)
+        if responses is None or gate is None or not gate.try_enter(viewer.rate_key, limits):
+            return False  # the endpoint answers it (waiting for the caller's turn)
         started = time.perf_counter()
         slot = CacheSlot(responses, known.key)
+        outcome: Outcome | None = None
         try:
             hit = slot.peek()
             if hit is None:
                 return False
-            limits = facade.limits_for(viewer)
             try:
                 rate = await facade.guard.check_request(viewer.rate_key, limits, body_size=len(body))
             except LimitError as err:
@@ -174,7 +176,7 @@ class HitLane:
                 outcome = operator_hit(hit, limits, slot.state.value)
                 outcome.headers = merge_rate_limit_headers(rate, {})
         finally:
-            gate.leave()
+            gate.leave(viewer.rate_key, refused=outcome is not None and outcome.status == 429)
         record_request(viewer.audience, outcome.kind, outcome.status, outcome.cache, time.perf_counter() - started)
         await _respond(outcome, accept, send)
         return True

@@ -7,6 +7,10 @@ from typing import Any
 from prometheus_client import Counter, Gauge, Histogram
 
 __all__ = [
+    "ADMISSION_QUEUED",
+    "ADMISSION_REFUSED",
+    "API_KEY_LOOKUPS",
+    "API_KEY_REFUSED",
     "BACKEND_CALLS",
     "BACKEND_LATENCY",
     "CACHE_ENTRIES",
@@ -22,6 +26,7 @@ __all__ = [
     "REQUEST_LATENCY",
     "SHED",
     "SUBSCRIPTIONS",
+    "WS_CREDENTIAL_CLOSES",
     "record_backend_call",
     "record_request",
 ]
@@ -35,7 +40,16 @@ REQUEST_LATENCY = Histogram(
     "mes_facade_request_seconds", "GraphQL HTTP request latency", ["audience", "cache"], buckets=_LATENCY_BUCKETS
 )
 INFLIGHT = Gauge("mes_facade_inflight_requests", "GraphQL HTTP requests being served")
-SHED = Counter("mes_facade_shed_total", "Requests refused because too many were in flight")
+SHED = Counter("mes_facade_shed_total", "Requests refused because the replica stayed full while they waited")
+ADMISSION_QUEUED = Counter(
+    "mes_facade_admission_queued_total", "Requests that waited in their caller's queue before running"
+)
+ADMISSION_REFUSED = Counter(
+    "mes_facade_admission_refused_total",
+    "Requests refused by fair admission (queue_full: the caller's queue was full; own_cap: its own"
+    " concurrency held it past the wait; address: unauthenticated requests over the per-address limit)",
+    ["reason"],
+)
 CACHE_LOOKUPS = Counter(
     "mes_facade_cache_lookups_total",
     "Cache lookups by cache and result (response cache: hit, stale, wait, miss, bypass)",
@@ -66,8 +80,26 @@ QUERY_COST = Histogram(
     ["audience", "kind"],
     buckets=(1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 20000),
 )
+API_KEY_LOOKUPS = Counter(
+    "mes_facade_api_key_lookups_total",
+    "Partner API keys looked up at the orders service by outcome (valid, unknown, error)",
+    ["outcome"],
+)
+API_KEY_REFUSED = Counter(
+    "mes_facade_api_key_refused_total",
+    "Partner API keys refused without a lookup by reason (checksum: malformed, legacy or a bad checksum; "
+    "negative_cache: an unknown key seen before)",
+    ["reason"],
+)
 EVENTS = Counter("mes_facade_events_total", "JetStream events received by this replica", ["stream"])
 SUBSCRIPTIONS = Gauge("mes_facade_subscriptions", "Active GraphQL subscriptions", ["audience"])
+WS_CREDENTIAL_CLOSES = Counter(
+    "mes_facade_ws_credential_closes_total",
+    "Partner WebSockets closed with 4403 because their API key no longer holds, by what noticed it"
+    " (event: a revocation or rotation event; subscribe: the re-check of a subscribe message; sweep: the"
+    " periodic re-check)",
+    ["trigger"],
+)
 
 
 def record_backend_call(method: str, code: str, seconds: float) -> None:

@@ -25,6 +25,7 @@ from graphql_facade.limits import (
     RedisPersistedQueryStore,
     make_limiters,
 )
+from graphql_facade.partner_sockets import PartnerSockets
 from graphql_facade.response_cache import CacheConfig, ResponseCache
 from graphql_facade.schema import Schemas, build_schemas
 from graphql_facade.subscriptions import CountersFeed, SubscriptionSlots
@@ -66,6 +67,8 @@ class Facade:
     plans: PlanCache | None = None
     closer: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
     events: EventSource | None = None
+    #: The partners' open WebSockets (closed on a revoked key; set by :meth:`start`).
+    sockets: PartnerSockets | None = None
 
     @classmethod
     async def start(
@@ -122,7 +125,12 @@ class Facade:
                 reference=reference,
                 hub=hub,
                 authenticator=Authenticator(
-                    settings.operator_tokens, backend, api_key_ttl_s=settings.api_key_cache_ttl_s
+                    settings.operator_tokens,
+                    backend,
+                    api_key_ttl_s=settings.api_key_cache_ttl_s,
+                    legacy_api_keys=settings.legacy_api_keys,
+                    negative_ttl_s=settings.api_key_negative_ttl_s,
+                    negative_cache_size=settings.api_key_negative_cache_size,
                 ),
                 schemas=build_schemas(document_cache_size=settings.document_cache_size),
                 limits=LimitsConfig.from_env(settings.env),
@@ -134,6 +142,9 @@ class Facade:
                 plans=PlanCache(settings.document_cache_size) if settings.compiled_execution else None,
                 closer=closer,
             )
+            facade.sockets = PartnerSockets(facade.authenticator, recheck_s=settings.ws_recheck_s)
+            hub.add_listener(facade.sockets.on_event)
+            _on_close(closer, "sockets", facade.sockets.aclose)
             if events and settings.nats_url:
                 from graphql_facade.adapters.nats_events import NatsEventSource
 

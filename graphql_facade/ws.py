@@ -14,11 +14,21 @@ Every message is bounded before Strawberry sees it: one larger than ``MES_FACADE
 (UTF-8 bytes) or nested deeper than 128 levels (the limit of HTTP bodies) closes the socket with 4400
 (the protocol's code for invalid messages) and a short reason, as do a message that is not JSON or
 not a JSON object.
+
+A partner's connection keeps the API key it authenticated with (in its own memory only, never logged)
+and is registered, by partner id and the key's SHA-256, in the replica's
+:class:`~graphql_facade.partner_sockets.PartnerSockets`. Its key is re-checked through the Authenticator
+(served by its key cache) before every ``subscribe`` message and by the registry's periodic sweep; a
+revocation or rotation event closes it at once on every replica. A key that no longer holds closes the
+connection with 4403 ``API key revoked``. The connection's tier follows the partner's: a tier change (the
+event, or the re-check's answer) applies the new tier's limits to the next subscriptions, without closing.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -34,9 +44,11 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from graphql_facade.context import RequestContext
 from graphql_facade.errors import ErrorCode, FacadeError, syntax_error
 from graphql_facade.limits import LimitError, Priced, check_document, check_subscriptions, check_variables
+from graphql_facade.metrics import WS_CREDENTIAL_CLOSES
+from graphql_facade.partner_sockets import FORBIDDEN, KEY_REVOKED
 from graphql_facade.pipeline.request import dumps, parse_json
 from graphql_facade.runtime import Facade
-from graphql_facade.strawberry_internals import GuardedTransportWSHandler, RefusedMessage
+from graphql_facade.strawberry_internals import CloseConnection, GuardedTransportWSHandler, RefusedMessage
 from mes_platform.telemetry.logs import get_logger
 
 __all__ = ["SubscriptionEndpoint"]
@@ -48,16 +60,93 @@ def _formatted(error: FacadeError | LimitError | GraphQLError) -> dict[str, Any]
     return dict(error.formatted) if isinstance(error, GraphQLError) else error.to_dict()
 
 
+def _key_digest(api_key: str) -> str:
+    """The SHA-256 hex digest of a key: what the Authenticator caches it under and the revocation
+    events carry."""
+    return hashlib.sha256(api_key.encode()).hexdigest()
+
+
 class _Handler(GuardedTransportWSHandler[RequestContext]):
+    """One graphql-transport-ws connection; a partner's is a
+    :class:`~graphql_facade.partner_sockets.PartnerSocket` of the replica's registry."""
+
     view: SubscriptionEndpoint
+    #: The partner's API key (None: an operator, or not authenticated yet). Kept in this connection's
+    #: memory only, to re-check it; never logged.
+    _api_key: str | None = None
+    _key_hash: str = ""
+    _partner_id: str = ""
+
+    @property
+    def partner_id(self) -> str:
+        return self._partner_id
+
+    @property
+    def key_hash(self) -> str:
+        return self._key_hash
 
     def schema_for_connection(self, context: RequestContext) -> strawberry.Schema | None:
         viewer = context.viewer_
         return None if viewer is None else self.view.facade.schemas.for_audience(viewer.audience)[0]
 
+    def connection_ready(self, context: RequestContext) -> None:
+        viewer = context.viewer_
+        key = (context.connection_params or {}).get("apiKey")
+        if viewer is None or viewer.partner_id is None or not isinstance(key, str):
+            return
+        self._api_key = key.strip()  # as the Authenticator resolved it
+        self._key_hash = _key_digest(self._api_key)
+        self._partner_id = viewer.partner_id
+        sockets = self.view.facade.sockets
+        if sockets is not None:
+            sockets.add(self)
+
+    def connection_closed(self, context: RequestContext) -> None:
+        sockets = self.view.facade.sockets
+        if sockets is not None and self._api_key is not None:
+            sockets.discard(self)
+
+    async def revalidate(self) -> bool:
+        """Whether the key still holds (through the Authenticator: its cache, else the orders service);
+        the connection's caller, tier included, becomes the answer. FacadeError when it cannot be told."""
+        key = self._api_key
+        if key is None:
+            return True
+        try:
+            viewer = await self.view.facade.authenticator.partner(key)
+        except FacadeError as err:
+            if err.code == ErrorCode.UNAUTHENTICATED:
+                return False
+            raise
+        if viewer.partner_id != self._partner_id:
+            return False
+        if viewer != self.context.viewer_:
+            self.context.viewer_ = viewer
+        return True
+
+    async def close_forbidden(self, reason: str) -> None:
+        await self.close_connection(FORBIDDEN, reason)
+
+    def follow_tier(self, tier: str) -> None:
+        viewer = self.context.viewer_
+        if viewer is not None and viewer.is_partner and viewer.tier != tier:
+            self.context.viewer_ = replace(viewer, tier=tier)
+
     async def admit_subscription(
         self, context: RequestContext, payload: Mapping[str, Any], active: int
-    ) -> dict[str, Any] | None:
+    ) -> dict[str, Any] | CloseConnection | None:
+        if self._api_key is not None:
+            try:
+                valid = await self.revalidate()
+            except FacadeError as err:  # the key cannot be checked now: refuse this subscription only
+                return _formatted(err)
+            if not valid:
+                sockets = self.view.facade.sockets
+                if sockets is not None:
+                    sockets.discard(self)
+                WS_CREDENTIAL_CLOSES.labels("subscribe").inc()
+                _log.info("ws_closed_key_revoked", partner=self._partner_id, trigger="subscribe")
+                return CloseConnection(FORBIDDEN, KEY_REVOKED)
         viewer = context.viewer_
         if viewer is None:
             return None

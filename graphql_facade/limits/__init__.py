@@ -98,6 +98,7 @@ Public API (all names are re-exported here):
 
 from __future__ import annotations
 
+from graphql_facade.limits.addresses import AddressLimiter, ClientAddresses, RecentKeys
 from graphql_facade.limits.apq import (
     MemoryPersistedQueryStore,
     PersistedQueryStore,
@@ -142,8 +143,10 @@ from graphql_facade.limits.timeouts import run_with_timeout
 
 __all__ = [
     "HTTP_STATUS",
+    "AddressLimiter",
     "Admission",
     "BucketState",
+    "ClientAddresses",
     "CostBucket",
     "DocumentShape",
     "LimitCode",
@@ -160,6 +163,7 @@ __all__ = [
     "QueryStore",
     "RateLimiter",
     "RateState",
+    "RecentKeys",
     "RedisCostBucket",
     "RedisPersistedQueryStore",
     "RedisRateLimiter",

@@ -50,6 +50,7 @@ class LimitCode(StrEnum):
     PERSISTED_QUERY_NOT_SUPPORTED = "PERSISTED_QUERY_NOT_SUPPORTED"
     BAD_REQUEST = "BAD_REQUEST"
     TIMEOUT = "TIMEOUT"
+    TOO_MANY_CONCURRENT_REQUESTS = "TOO_MANY_CONCURRENT_REQUESTS"
 
 
 #: Default HTTP status per code. 4xx for requests that were refused before execution
@@ -75,6 +76,7 @@ HTTP_STATUS: Mapping[LimitCode, int] = {
     LimitCode.PERSISTED_QUERY_NOT_SUPPORTED: 400,
     LimitCode.BAD_REQUEST: 400,
     LimitCode.TIMEOUT: 504,
+    LimitCode.TOO_MANY_CONCURRENT_REQUESTS: 429,
 }
 
 

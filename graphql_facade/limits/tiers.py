@@ -23,7 +23,13 @@ field                      STANDARD    PLUS        ENTERPRISE  OPERATOR    meani
 ``max_subscriptions``      10          10          10          50          subscriptions per connection
 ``request_timeout_s``      10          10          10          10          execution time limit (seconds)
 ``throttle``               true        true        true        false       enforce the cost bucket
+``max_concurrency``        4           8           16          16          requests of one caller running at once
+``max_queued``             256         512         1024        256         requests of one caller waiting to run
+``share_weight``           1           2           4           4           its turn when the replica is full
 =========================  ==========  ==========  ==========  ==========  =====================================
+
+The last three are the fair admission of :mod:`graphql_facade.pipeline.admit`: a caller (one
+partner, or one operator) only ever fills its own share of a replica, whatever it sends.
 
 The body is read as a stream and reading stops at ``max_body_bytes`` (chunked or not). Whatever the
 limits, a body's JSON nested deeper than 128 levels is a ``BAD_REQUEST`` (so ``max_variables_depth``
@@ -88,6 +94,9 @@ class Limits:
     max_subscriptions: int = 10
     request_timeout_s: float = 10.0
     throttle: bool = True
+    max_concurrency: int = 4
+    max_queued: int = 256
+    share_weight: int = 1
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -114,10 +123,24 @@ _STANDARD = Limits()
 _PARTNER_DEFAULTS: Mapping[str, Limits] = {
     "STANDARD": _STANDARD,
     "PLUS": dataclasses.replace(
-        _STANDARD, bucket_capacity=4000, restore_rate=200.0, submissions_per_minute=120, requests_per_minute=1200
+        _STANDARD,
+        bucket_capacity=4000,
+        restore_rate=200.0,
+        submissions_per_minute=120,
+        requests_per_minute=1200,
+        max_concurrency=8,
+        max_queued=512,
+        share_weight=2,
     ),
     "ENTERPRISE": dataclasses.replace(
-        _STANDARD, bucket_capacity=20_000, restore_rate=1000.0, submissions_per_minute=600, requests_per_minute=6000
+        _STANDARD,
+        bucket_capacity=20_000,
+        restore_rate=1000.0,
+        submissions_per_minute=600,
+        requests_per_minute=6000,
+        max_concurrency=16,
+        max_queued=1024,
+        share_weight=4,
     ),
 }
 _OPERATOR_DEFAULT = Limits(
@@ -132,6 +155,9 @@ _OPERATOR_DEFAULT = Limits(
     requests_per_minute=6000,
     max_subscriptions=50,
     throttle=False,
+    max_concurrency=16,
+    max_queued=256,
+    share_weight=4,
 )
 
 

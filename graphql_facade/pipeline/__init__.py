@@ -16,7 +16,7 @@
 
 Each stage is a small object over the facade's parts, tested on its own; :class:`Pipeline` strings
 them together. The HTTP endpoint (:mod:`graphql_facade.endpoint`) parses the request, authenticates,
-applies the request limits and the in-flight cap (:class:`InflightGate`), and runs the pipeline per
+applies fair admission (:class:`FairGate`) and the request limits, and runs the pipeline per
 operation.
 """
 
@@ -29,7 +29,7 @@ from strawberry.types.graphql import OperationType as StrawberryOperationType
 
 from graphql_facade.auth import Viewer
 from graphql_facade.limits import Limits, check_variables
-from graphql_facade.pipeline.admit import Admit, InflightGate
+from graphql_facade.pipeline.admit import Admit, FairGate
 from graphql_facade.pipeline.execute import Execute, Executed
 from graphql_facade.pipeline.lookup import CacheLookup, CacheSlot, operator_hit
 from graphql_facade.pipeline.prepare import Prepare, Prepared, Source
@@ -46,7 +46,7 @@ __all__ = [
     "CacheSlot",
     "Execute",
     "Executed",
-    "InflightGate",
+    "FairGate",
     "Operation",
     "Outcome",
     "Pipeline",

@@ -94,4 +94,17 @@ def _outcome(
     if result.data is None and result.errors and all(e.path is None for e in result.errors):
         # A request error (variables that do not coerce): nothing was executed.
         return Outcome(error_body(errors or [], extensions), status=400, headers=settled.headers, kind="invalid")
-    return Outcome(response_body(data, errors, extensions), headers=settled.headers, kind=prepared.kind, cache=cache)
+    body = response_body(data, errors, extensions)
+    if _outage(result):
+        headers = {**settled.headers, "Retry-After": "1"}
+        return Outcome(body, status=503, headers=headers, kind=prepared.kind, cache=cache)
+    return Outcome(body, headers=settled.headers, kind=prepared.kind, cache=cache)
+
+
+def _outage(result: Executed) -> bool:
+    """A backend outage left nothing to answer: some error is ``UNAVAILABLE`` and every root field is
+    null. Then the answer is HTTP 503 with ``Retry-After``, as when the outage meets the key lookup;
+    an answer with some data keeps HTTP 200 (the errors say what is missing)."""
+    if not result.errors or not any((e.extensions or {}).get("code") == "UNAVAILABLE" for e in result.errors):
+        return False
+    return result.data is None or all(value is None for value in result.data.values())

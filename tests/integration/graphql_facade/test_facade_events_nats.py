@@ -20,7 +20,7 @@ from mes.orders.v1 import orders_events_pb2, orders_pb2
 from mes_contracts.events import ORDER_STATUS_CHANGED
 from tests._infra.nats import NatsServer
 from tests.integration.graphql_facade.conftest import Facades, facade_app
-from tests.unit.graphql_facade.conftest import facade_settings
+from tests.unit.graphql_facade.conftest import PARTNER_A_KEY, PARTNER_B_KEY, facade_settings
 from tests.unit.graphql_facade.facade_fakes import FakeBackend
 from tests.unit.graphql_facade.facade_ws import AsgiWebSocket, websocket
 
@@ -77,8 +77,8 @@ async def next_event(ws: AsgiWebSocket, order_id: str, timeout: float = 5.0) -> 
 
 async def test_every_replica_delivers_every_event_of_the_tenant(nats_url: str, nc: Client) -> None:
     backend = FakeBackend()
-    backend.add_partner("partner-a", "key-a")
-    backend.add_partner("partner-b", "key-b")
+    backend.add_partner("partner-a", PARTNER_A_KEY)
+    backend.add_partner("partner-b", PARTNER_B_KEY)
     mine, theirs = f"a-{uuid.uuid4().hex[:8]}", f"b-{uuid.uuid4().hex[:8]}"
     async with (
         facade_app(settings(nats_url, "one"), backend=backend, events=True) as one,
@@ -90,8 +90,8 @@ async def test_every_replica_delivers_every_event_of_the_tenant(nats_url: str, n
             websocket(two.app) as a2,
             websocket(two.app) as operator,
         ):
-            await a1.init({"apiKey": "key-a"})
-            await a2.init({"apiKey": "key-a"})
+            await a1.init({"apiKey": PARTNER_A_KEY})
+            await a2.init({"apiKey": PARTNER_A_KEY})
             await operator.init({"token": "op-token"})
             for ws in (a1, a2, operator):
                 await ws.subscribe("s", STATUS)

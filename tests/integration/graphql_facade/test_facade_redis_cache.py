@@ -17,11 +17,11 @@ from graphql_facade.response_cache import Answer, CacheConfig, ResponseCache
 from mes.orders.v1 import orders_pb2
 from mes_contracts.events import ORDER_STATUS_CHANGED
 from tests.integration.graphql_facade.conftest import facade_app
-from tests.unit.graphql_facade.conftest import facade_settings
+from tests.unit.graphql_facade.conftest import PARTNER_A_KEY, PARTNER_B_KEY, facade_settings
 from tests.unit.graphql_facade.facade_fakes import FakeBackend
 
-PARTNER_A = {"X-API-Key": "key-a"}
-PARTNER_B = {"X-API-Key": "key-b"}
+PARTNER_A = {"X-API-Key": PARTNER_A_KEY}
+PARTNER_B = {"X-API-Key": PARTNER_B_KEY}
 OPERATOR = {"Authorization": "Bearer op-token"}
 QUERY = "{ orders(first: 10) { nodes { id partnerReference status } } }"
 
@@ -61,8 +61,8 @@ async def test_unreachable_redis_is_a_miss_not_an_error() -> None:
 
 async def test_replicas_share_entries_but_never_across_tenants(redis_url: str, prefix: str) -> None:
     backend = FakeBackend()
-    backend.add_partner("partner-a", "key-a")
-    backend.add_partner("partner-b", "key-b")
+    backend.add_partner("partner-a", PARTNER_A_KEY)
+    backend.add_partner("partner-b", PARTNER_B_KEY)
     a = backend.add_order("partner-a")
     b = backend.add_order("partner-b")
     hub_one, hub_two = EventHub(), EventHub()

@@ -25,7 +25,7 @@ from graphql_facade.runtime import Facade
 from mes.orders.v1 import orders_events_pb2
 from mes_contracts.events import ORDER_STATUS_CHANGED
 from tests._infra.ports import free_port
-from tests.unit.graphql_facade.conftest import facade_settings
+from tests.unit.graphql_facade.conftest import PARTNER_A_KEY, facade_settings
 from tests.unit.graphql_facade.facade_fakes import FakeBackend
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -55,12 +55,14 @@ async def served(backend: FakeBackend) -> AsyncIterator[tuple[str, Facade]]:
 
 async def test_http_and_websocket_over_uvicorn() -> None:
     backend = FakeBackend()
-    backend.add_partner("partner-a", "key-a")
+    backend.add_partner("partner-a", PARTNER_A_KEY)
     order = backend.add_order("partner-a")
     async with served(backend) as (address, facade):
         async with httpx.AsyncClient(base_url=f"http://{address}", timeout=10) as http:
             response = await http.post(
-                "/graphql", json={"query": "{ orders(first: 5) { nodes { id } } }"}, headers={"X-API-Key": "key-a"}
+                "/graphql",
+                json={"query": "{ orders(first: 5) { nodes { id } } }"},
+                headers={"X-API-Key": PARTNER_A_KEY},
             )
             assert response.status_code == 200
             assert response.json()["data"] == {"orders": {"nodes": [{"id": order.order_id}]}}
@@ -69,7 +71,7 @@ async def test_http_and_websocket_over_uvicorn() -> None:
 
         facade.hub.start_at({"ORDERS": 7})
         async with websockets.connect(f"ws://{address}/graphql", subprotocols=["graphql-transport-ws"]) as ws:
-            await ws.send(json.dumps({"type": "connection_init", "payload": {"apiKey": "key-a"}}))
+            await ws.send(json.dumps({"type": "connection_init", "payload": {"apiKey": PARTNER_A_KEY}}))
             ack = json.loads(await asyncio.wait_for(ws.recv(), 5))
             assert ack["type"] == "connection_ack"
             await ws.send(

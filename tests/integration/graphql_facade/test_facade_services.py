@@ -130,6 +130,9 @@ async def test_bad_input_reports_every_field(stack: Stack) -> None:
     assert error["extensions"]["code"] == "INVALID_ARGUMENT"
     fields = {v["field"] for v in error["extensions"].get("fieldViolations", [])}
     assert len(fields) >= 2, error
+    # named as the caller wrote them in GraphQL, never the services' field names
+    assert all(f.startswith("input.") and "_" not in f for f in fields), fields
+    assert "input.partnerReference" in fields and "input.lines[0].quantity" in fields, fields
 
 
 async def test_operator_floor_against_the_services(stack: Stack) -> None:

@@ -15,11 +15,14 @@ from graphql_facade.caching import Cache
 from graphql_facade.config import FacadeSettings
 from graphql_facade.events import EventHub
 from graphql_facade.runtime import Facade
+from mes_kernel import api_keys
 from tests.unit.graphql_facade.facade_fakes import FakeBackend
 
 OPERATOR_TOKEN = "op-token"
-PARTNER_A_KEY = "key-a"
-PARTNER_B_KEY = "key-b"
+# Keys with a checksum (the facade refuses any other without asking the orders service), the same in
+# every process: some tests run the facade in a process of their own.
+PARTNER_A_KEY = api_keys.with_checksum("test-partner-a".ljust(32, "0"))
+PARTNER_B_KEY = api_keys.with_checksum("test-partner-b".ljust(32, "0"))
 OPERATOR = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
 PARTNER_A = {"X-API-Key": PARTNER_A_KEY}
 PARTNER_B = {"X-API-Key": PARTNER_B_KEY}

@@ -136,9 +136,10 @@ async def test_persisted_queries(client: FacadeClient) -> None:
     assert wrong.json()["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_HASH_MISMATCH"
 
 
-async def test_requests_beyond_the_in_flight_cap_are_shed(backend: FakeBackend) -> None:
+async def test_requests_that_wait_too_long_on_a_full_replica_are_shed(backend: FakeBackend) -> None:
     backend.delay["ListOrders"] = 0.2
-    async with running_app(backend, facade_settings(MES_FACADE_MAX_INFLIGHT="2", MES_FACADE_CACHE="0")) as client:
+    settings = facade_settings(MES_FACADE_MAX_INFLIGHT="2", MES_FACADE_ADMISSION_WAIT_S="0.05", MES_FACADE_CACHE="0")
+    async with running_app(backend, settings) as client:
         responses = await asyncio.gather(*(client.gql(QUERY) for _ in range(5)))
     statuses = sorted(r.status_code for r in responses)
     assert statuses == [200, 200, 503, 503, 503]

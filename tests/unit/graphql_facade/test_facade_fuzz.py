@@ -10,7 +10,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.unit.graphql_facade.conftest import PARTNER_A, facade_settings, running_app
+from tests.unit.graphql_facade.conftest import PARTNER_A, PARTNER_A_KEY, facade_settings, running_app
 from tests.unit.graphql_facade.facade_fakes import FakeBackend
 
 REFUSAL_CODES = {
@@ -90,7 +90,7 @@ bodies = st.one_of(
 async def send_all(cases: list[Any]) -> None:
     backend = FakeBackend()
     backend.add_catalogue()
-    backend.add_partner("partner-a", "key-a")
+    backend.add_partner("partner-a", PARTNER_A_KEY)
     async with running_app(backend, facade_settings(MES_FACADE_CACHE="0")) as client:
         for body in cases:
             backend.reset_calls()
@@ -127,7 +127,7 @@ def test_every_structural_limit_has_its_code() -> None:
 
     async def run() -> None:
         backend = FakeBackend()
-        backend.add_partner("partner-a", "key-a")
+        backend.add_partner("partner-a", PARTNER_A_KEY)
         async with running_app(backend) as client:
             for query, code in expected.items():
                 response = await client.gql(query, headers=PARTNER_A)

@@ -22,6 +22,7 @@ from graphql_facade.limits import (
     partner_limits,
 )
 from graphql_facade.pipeline.request import MAX_JSON_DEPTH, parse_json
+from mes_kernel import api_keys
 from tests.unit.graphql_facade.conftest import (
     OPERATOR,
     PARTNER_A,
@@ -249,7 +250,7 @@ async def test_a_batched_operation_beyond_the_variable_limits_is_refused_alone(b
 
 async def test_a_shed_partner_gets_its_rate_limit_headers(backend: FakeBackend) -> None:
     backend.delay["ListOrders"] = 0.2
-    settings = facade_settings(MES_FACADE_MAX_INFLIGHT="1", MES_FACADE_CACHE="0")
+    settings = facade_settings(MES_FACADE_MAX_INFLIGHT="1", MES_FACADE_ADMISSION_WAIT_S="0.05", MES_FACADE_CACHE="0")
     async with running_app(backend, settings) as client:
         await client.gql(QUERY, headers=PARTNER_A)  # the key is known
         responses = await asyncio.gather(*(client.gql(QUERY, headers=PARTNER_A) for _ in range(3)))
@@ -262,32 +263,26 @@ async def test_a_shed_partner_gets_its_rate_limit_headers(backend: FakeBackend) 
     assert sorted(r.status_code for r in shed_operator) == [200, 503]
 
 
-async def test_a_shed_request_never_calls_the_backend(backend: FakeBackend) -> None:
-    """Shedding happens because the server is overloaded: a key the cache does not know gets the 503
-    without RateLimit headers, unresolved; a cached key gets its headers, from the cache."""
+async def test_admission_comes_after_authentication(backend: FakeBackend) -> None:
+    """A request waits for its turn knowing its caller: an unknown key is a 401 at once (not a 503),
+    a partner shed after waiting on a full replica gets its own RateLimit headers, and the caller
+    holding the only slot is not disturbed."""
     backend.delay["ListOrders"] = 0.5
-    settings = facade_settings(MES_FACADE_MAX_INFLIGHT="1", MES_FACADE_CACHE="0")
+    settings = facade_settings(MES_FACADE_MAX_INFLIGHT="1", MES_FACADE_ADMISSION_WAIT_S="0.05", MES_FACADE_CACHE="0")
     async with running_app(backend, settings) as client:
-        await client.gql(QUERY, headers=PARTNER_A)  # partner A's key is cached from now on
-        backend.reset_calls()
         holder = asyncio.create_task(client.gql(QUERY, headers=PARTNER_A))
         for _ in range(500):  # until the holder is in flight
             if backend.calls["ListOrders"]:
                 break
             await asyncio.sleep(0.01)
-        uncached = await client.gql(QUERY, headers=PARTNER_B)
-        unknown = await client.gql(QUERY, headers={"X-API-Key": "no-such-key"})
-        cached = await client.gql(QUERY, headers=PARTNER_A)
-        assert backend.calls["AuthenticatePartner"] == 0
+        shed = await client.gql(QUERY, headers=PARTNER_B)
+        unknown = await client.gql(QUERY, headers={"X-API-Key": api_keys.issue()})
         assert (await holder).status_code == 200
-        answered = await client.gql(QUERY, headers=PARTNER_B)  # not shed: authenticated as usual
-    for response in (uncached, unknown, cached):
-        assert response.status_code == 503 and code(response) == "OVERLOADED"
-        assert response.headers["retry-after"] == "1"
-    for response in (uncached, unknown):
-        assert "ratelimit" not in response.headers and "ratelimit-policy" not in response.headers
-    assert_rate_headers(cached)
-    assert answered.status_code == 200 and backend.calls["AuthenticatePartner"] == 1
+        answered = await client.gql(QUERY, headers=PARTNER_B)
+    assert shed.status_code == 503 and code(shed) == "OVERLOADED" and shed.headers["retry-after"] == "1"
+    assert_rate_headers(shed)
+    assert unknown.status_code == 401 and code(unknown) == "UNAUTHENTICATED"
+    assert answered.status_code == 200
 
 
 async def test_cached_partner_sees_what_partner_resolved(client: FacadeClient, backend: FakeBackend) -> None:
@@ -295,9 +290,10 @@ async def test_cached_partner_sees_what_partner_resolved(client: FacadeClient, b
     assert authenticator.cached_partner(PARTNER_A_KEY) is None
     viewer = await authenticator.partner(PARTNER_A_KEY)
     assert authenticator.cached_partner(PARTNER_A_KEY) == viewer
+    unknown = api_keys.issue()  # well-formed: the service is asked, and says no
     with pytest.raises(Exception, match="not valid"):
-        await authenticator.partner("no-such-key")
-    assert authenticator.cached_partner("no-such-key") is None  # remembered as unknown: still no viewer
+        await authenticator.partner(unknown)
+    assert authenticator.cached_partner(unknown) is None  # remembered as unknown: still no viewer
     calls = backend.calls["AuthenticatePartner"]
     authenticator.forget_all()
     assert authenticator.cached_partner(PARTNER_A_KEY) is None

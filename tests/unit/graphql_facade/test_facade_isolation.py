@@ -8,10 +8,11 @@ import asyncio
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mes_kernel import api_keys
 from tests.unit.graphql_facade.conftest import running_app
 from tests.unit.graphql_facade.facade_fakes import FakeBackend
 
-PARTNERS = {"partner-a": "key-a", "partner-b": "key-b", "partner-c": "key-c"}
+PARTNERS = {"partner-a": api_keys.issue(), "partner-b": api_keys.issue(), "partner-c": api_keys.issue()}
 LIST = "query($f: OrderFilter) { orders(first: 50, filter: $f) { nodes { id partnerReference } } }"
 ONE = "query($id: ID!) { order(id: $id) { id partnerReference } }"
 

@@ -11,7 +11,7 @@ from strawberry.types.graphql import OperationType
 from graphql_facade.auth import Viewer
 from graphql_facade.caching import CachedResponse
 from graphql_facade.limits import BucketState, LimitCode, LimitError
-from graphql_facade.pipeline import Admit, Execute, InflightGate, Operation, Pipeline, Prepare, Prepared, Settle
+from graphql_facade.pipeline import Admit, Execute, Operation, Pipeline, Prepare, Prepared, Settle
 from graphql_facade.response_cache import CacheConfig, ResponseCache
 from graphql_facade.runtime import Facade
 from tests.unit.graphql_facade.conftest import FacadeClient
@@ -29,13 +29,6 @@ async def prepared_for(facade: Facade, viewer: Viewer, query: str) -> tuple[Oper
     prepared = await prepare(viewer, facade.limits_for(viewer), operation, await prepare.identify(operation), BOTH)
     assert isinstance(prepared, Prepared)
     return operation, prepared
-
-
-def test_the_inflight_gate_sheds_above_its_limit() -> None:
-    gate = InflightGate(2)
-    assert gate.enter() and gate.enter() and not gate.enter()
-    gate.leave()
-    assert gate.active == 1 and gate.enter()
 
 
 async def test_admit_charges_partners_and_measures_operators(client: FacadeClient) -> None:

@@ -94,3 +94,18 @@ def test_the_message_types_exist(name: str) -> None:
     from strawberry.subscriptions.protocols.graphql_transport_ws import types
 
     assert hasattr(types, name)
+
+
+def test_the_handler_can_still_be_closed_from_outside() -> None:
+    """``close_connection`` cancels ``operations`` with ``cleanup_operation`` and closes ``websocket``;
+    ``connection_closed`` runs from ``shutdown``, which ``handle`` calls however the socket ended."""
+    from strawberry.http.async_base_view import AsyncWebSocketAdapter
+
+    for method in ("shutdown", "cleanup_operation"):
+        assert inspect.iscoroutinefunction(getattr(BaseGraphQLTransportWSHandler, method)), method
+    assert inspect.iscoroutinefunction(AsyncWebSocketAdapter.close)
+    assert list(inspect.signature(AsyncWebSocketAdapter.close).parameters) == ["self", "code", "reason"]
+    assert "self.websocket = websocket" in inspect.getsource(BaseGraphQLTransportWSHandler.__init__)
+    handle = inspect.getsource(BaseGraphQLTransportWSHandler.handle)
+    assert "finally:" in handle and "await self.shutdown()" in handle
+    assert "self.operations.pop(operation_id)" in inspect.getsource(BaseGraphQLTransportWSHandler.cleanup_operation)

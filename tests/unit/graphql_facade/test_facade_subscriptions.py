@@ -11,7 +11,7 @@ import pytest
 from graphql_facade.events import EventEnvelope
 from mes.orders.v1 import orders_events_pb2, orders_pb2
 from mes_contracts.events import ORDER_STATUS_CHANGED
-from tests.unit.graphql_facade.conftest import FacadeClient, facade_settings, running_app
+from tests.unit.graphql_facade.conftest import PARTNER_A_KEY, FacadeClient, facade_settings, running_app
 from tests.unit.graphql_facade.facade_fakes import FakeBackend
 from tests.unit.graphql_facade.facade_ws import AsgiWebSocket, websocket
 
@@ -51,7 +51,7 @@ async def test_partners_only_see_their_own_orders(client: FacadeClient) -> None:
     hub = client.facade.hub
     hub.start_at({"ORDERS": 100})
     async with websocket(client.app) as ws:
-        ack = await ws.init({"apiKey": "key-a"})
+        ack = await ws.init({"apiKey": PARTNER_A_KEY})
         assert ack == {"type": "connection_ack", "payload": {"audience": "partner"}}
         await ws.subscribe("s1", STATUS)
         await asyncio.sleep(0.05)
@@ -93,7 +93,7 @@ async def test_resume_with_since(client: FacadeClient) -> None:
     for seq in (1, 2, 3):
         hub.publish(status_changed(seq, f"o-{seq}", "partner-a"))
     async with websocket(client.app) as ws:
-        await ws.init({"apiKey": "key-a"})
+        await ws.init({"apiKey": PARTNER_A_KEY})
         await ws.subscribe("s", STATUS, {"since": 1})
         seqs = [(await next_data(ws, "s"))["orderStatusChanged"]["seq"] for _ in range(2)]  # type: ignore[index]
         assert seqs == [2, 3]
@@ -116,7 +116,7 @@ async def test_dashboard_counters_snapshot_then_updates(client: FacadeClient, ba
 
 async def test_partners_cannot_use_operator_subscriptions_or_run_queries(client: FacadeClient) -> None:
     async with websocket(client.app) as ws:
-        await ws.init({"apiKey": "key-a"})
+        await ws.init({"apiKey": PARTNER_A_KEY})
         await ws.subscribe("c", "subscription { dashboardCounters { seq } }")
         refused = await ws.receive()
         assert refused["type"] == "error" and refused["payload"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
@@ -130,8 +130,8 @@ async def test_subscription_limits(backend: FakeBackend) -> None:
         MES_FACADE_MAX_SUBSCRIPTIONS_PER_PARTNER="2", MES_FACADE_LIMITS_STANDARD_MAX_SUBSCRIPTIONS="3"
     )
     async with running_app(backend, settings) as client, websocket(client.app) as one, websocket(client.app) as two:
-        await one.init({"apiKey": "key-a"})
-        await two.init({"apiKey": "key-a"})
+        await one.init({"apiKey": PARTNER_A_KEY})
+        await two.init({"apiKey": PARTNER_A_KEY})
         await one.subscribe("1", STATUS)
         await one.subscribe("2", STATUS)
         await asyncio.sleep(0.05)
