@@ -4,7 +4,8 @@ Host and port come from ``MES_FACADE_HOST``/``MES_FACADE_PORT`` (default 127.0.0
 Once started, the heap of the start-up is frozen out of the garbage collector's generations and
 young collections run less often (``_settle_heap``). SIGTERM/SIGINT stop it gracefully: new
 connections are refused, open requests finish within ``MES_FACADE_SHUTDOWN_GRACE_S``, the lifespan
-closes channels, caches and NATS; exit code 0.
+closes channels, caches and NATS; exit code 0. Settings it refuses (a development secret off
+loopback, a ``REPLACE_ME`` placeholder, a malformed value) are one line on stderr and exit code 2.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import contextlib
 import gc
 import importlib.util
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 
@@ -53,7 +55,11 @@ class _Server(uvicorn.Server):
 
 
 def main() -> None:
-    settings = FacadeSettings.from_env()
+    try:
+        settings = FacadeSettings.from_env()
+    except ValueError as exc:  # a development secret off loopback, a placeholder, a bad value: one clear line
+        print(f"graphql_facade: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
     configure_logging("graphql_facade", settings.log_level, json=settings.log_json)
     loop = "uvloop" if importlib.util.find_spec("uvloop") is not None else "asyncio"
     config = uvicorn.Config(

@@ -4,6 +4,9 @@ reflection switch. Services (``ServiceSettings``) and the facade (``FacadeSettin
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -144,3 +147,28 @@ def test_facade_refuses_empty_secrets(variable: str) -> None:
 def test_facade_refuses_placeholders_in_any_setting() -> None:
     with pytest.raises(InsecureFacadeSettings, match="MES_FACADE_REDIS_URL still holds the REPLACE_ME"):
         facade(**FACADE_SECRETS, MES_FACADE_REDIS_URL="REPLACE_ME", MES_DEV_MODE="1")
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"MES_FACADE_HOST": "0.0.0.0"}, "MES_FACADE_SERVICE_TOKEN is not set"),
+        ({"MES_FACADE_SERVICE_TOKEN": "REPLACE_ME"}, "MES_FACADE_SERVICE_TOKEN"),
+        ({"MES_FACADE_MAX_INFLIGHT": "many"}, "MES_FACADE_MAX_INFLIGHT"),
+    ],
+)
+def test_the_facade_process_refuses_in_one_line_with_exit_code_2(env: dict[str, str], named: str) -> None:
+    """As the services do: no traceback, the reason on stderr, exit code 2 (before: a traceback, exit 1)."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("MES_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "graphql_facade"],
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("graphql_facade: ") and named in lines[0], lines
