@@ -181,6 +181,11 @@ class Authenticator:
             return None
         return cached[1]
 
+    def known(self, api_key: str) -> bool:
+        """Whether ``api_key`` resolved as valid on this replica and its entry is still held, fresh or
+        expired (until pushed out by newer keys, forgotten, or found unknown). Never calls the service."""
+        return hashlib.sha256(api_key.strip().encode()).hexdigest() in self._keys
+
     async def _resolve_once(self, digest: str, api_key: str) -> Viewer | None:
         pending = self._pending.get(digest)
         if pending is not None:
@@ -197,6 +202,7 @@ class Authenticator:
         else:
             future.set_result(viewer)
             if viewer is None:
+                self._keys.pop(digest, None)  # valid before (expired entry), not any more
                 self._remember_unknown(digest)
             elif generation == self._generation:
                 self._remember(digest, viewer)

@@ -45,7 +45,6 @@ from graphql_facade.limits import (
     LimitCode,
     LimitError,
     Limits,
-    RecentKeys,
     merge_rate_limit_headers,
 )
 from graphql_facade.metrics import ADMISSION_REFUSED, record_request
@@ -118,7 +117,6 @@ class GraphQLEndpoint:
         )
         self._addresses = ClientAddresses(settings.trusted_proxies)
         self._unauthenticated = AddressLimiter(settings.unauthenticated_per_minute)
-        self._recent_keys = RecentKeys()
         self._max_body = max(
             limits.max_body_bytes for limits in (*facade.limits.tiers.values(), facade.limits.operator)
         )
@@ -160,30 +158,25 @@ class GraphQLEndpoint:
 
     async def _authenticate(self, request: Request) -> Viewer:
         """The caller; an address over its unauthenticated limit is refused unless the credential is a
-        valid operator token or a partner key that authenticated here lately (then checked as usual)."""
+        valid operator token or a partner key this replica resolved as valid (then checked as usual)."""
         headers = request.headers
         address = self._addresses.of(request.client.host if request.client else None, headers)
         authenticator = self._facade.authenticator
-        key = "" if headers.get("authorization") else headers.get("x-api-key", "").strip()
         try:
             self._unauthenticated.check(address)
         except LimitError:
-            if not (self._recent_keys.knows(key) if key else _valid_token(authenticator, headers)):
+            key = "" if headers.get("authorization") else headers.get("x-api-key", "").strip()
+            if not (authenticator.known(key) if key else _valid_token(authenticator, headers)):
                 ADMISSION_REFUSED.labels("address").inc()
                 raise
         try:
-            viewer = await authenticator.from_headers(headers)
+            return await authenticator.from_headers(headers)
         except FacadeError as err:
             if err.code == ErrorCode.UNAUTHENTICATED:
                 self._unauthenticated.failed(address)
-                if key:
-                    self._recent_keys.forget(key)
             elif err.http_status == 503:  # the key lookup met an outage: the one outage shape
                 err.headers.setdefault("Retry-After", "1")
             raise
-        if key:
-            self._recent_keys.remember(key)
-        return viewer
 
     async def _handle(self, request: Request, viewer: Viewer, limits: Limits) -> Outcome:
         facade = self._facade

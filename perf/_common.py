@@ -20,10 +20,12 @@ __all__ = [
     "PERF_DIR",
     "ROOT",
     "Say",
+    "finish_load",
     "gql",
     "median",
     "query",
     "run_load",
+    "start_load",
     "wait_quiet",
 ]
 
@@ -73,7 +75,14 @@ async def wait_quiet(max_wait_s: float, *, threshold_pct: float = 30.0) -> float
 
 async def run_load(spec: Mapping[str, Any], *, cpus: str | None = None) -> dict[str, Any]:
     """Run one load window in a separate process (pinned to ``cpus``) and return its summary."""
-    argv = [sys.executable, "-m", "perf._load"]
+    return await finish_load(await start_load(spec, cpus=cpus), spec)
+
+
+async def start_load(
+    spec: Mapping[str, Any], *, cpus: str | None = None, module: str = "perf._load"
+) -> asyncio.subprocess.Process:
+    """Start a load generator process (``python -m module``, pinned to ``cpus``) with ``spec`` on its stdin."""
+    argv = [sys.executable, "-m", module]
     if cpus:
         argv = ["taskset", "-c", cpus, *argv]
     env = dict(os.environ)
@@ -86,12 +95,21 @@ async def run_load(spec: Mapping[str, Any], *, cpus: str | None = None) -> dict[
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
+    assert process.stdin is not None
+    process.stdin.write(json.dumps(spec).encode())
+    await process.stdin.drain()
+    process.stdin.close()
+    return process
+
+
+async def finish_load(process: asyncio.subprocess.Process, spec: Mapping[str, Any]) -> dict[str, Any]:
+    """The summary a load generator prints (the last line of its stdout); killed past its window + 60 s."""
     bound = float(spec.get("warmup_s", 1.0)) + float(spec["duration_s"]) + 60.0
     try:
-        out, err = await asyncio.wait_for(process.communicate(json.dumps(spec).encode()), timeout=bound)
+        out, err = await asyncio.wait_for(process.communicate(), timeout=bound)
     except TimeoutError:
         with contextlib.suppress(ProcessLookupError):
-            os.kill(process.pid, 9)
+            process.kill()
         await process.wait()
         raise RuntimeError(f"load generator (pid {process.pid}) did not finish within {bound:.0f} s") from None
     if process.returncode != 0 or not out.strip():

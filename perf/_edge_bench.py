@@ -28,11 +28,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import re
 import secrets
 import string
-import sys
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -43,7 +41,7 @@ import httpx
 
 from mes_kernel import api_keys
 from mes_stack.options import SERVICES
-from perf._common import ROOT, Say, gql, query, wait_quiet
+from perf._common import Say, finish_load, gql, query, start_load, wait_quiet
 from perf._report import Verdict, fmt_ms, fmt_rate
 from perf._setup import BENCH_ALLOY, receive_metal, seed_orders, wait_for_catalogue, wait_until_settled
 from perf._stack import BenchStack, HttpServer
@@ -116,49 +114,6 @@ def _body(document: str, operation: str, variables: Mapping[str, Any] | None = N
 
 
 # -- the load generator process ----------------------------------------------------------------
-
-
-async def _start_load(spec: Mapping[str, Any], cpus: str | None) -> asyncio.subprocess.Process:
-    argv = [sys.executable, "-m", "perf._edge_load"]
-    if cpus:
-        argv = ["taskset", "-c", cpus, *argv]
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(ROOT / "protos" / "gen")])
-    process = await asyncio.create_subprocess_exec(
-        *argv,
-        cwd=str(ROOT),
-        env=env,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    assert process.stdin is not None
-    process.stdin.write(json.dumps(spec).encode())
-    await process.stdin.drain()
-    process.stdin.close()
-    return process
-
-
-async def _finish_load(process: asyncio.subprocess.Process, spec: Mapping[str, Any]) -> dict[str, Any]:
-    bound = float(spec.get("warmup_s", 1.0)) + float(spec["duration_s"]) + 60.0
-    assert process.stdout is not None and process.stderr is not None
-    try:
-        out, err = await asyncio.wait_for(_communicate(process), timeout=bound)
-    except TimeoutError:
-        with contextlib.suppress(ProcessLookupError):
-            process.kill()
-        await process.wait()
-        raise RuntimeError(f"load generator (pid {process.pid}) did not finish within {bound:.0f} s") from None
-    if process.returncode != 0 or not out.strip():
-        raise RuntimeError(f"load generator failed (exit {process.returncode}): {err.decode()[-2000:]}")
-    result: dict[str, Any] = json.loads(out.decode().strip().splitlines()[-1])
-    return result
-
-
-async def _communicate(process: asyncio.subprocess.Process) -> tuple[bytes, bytes]:
-    assert process.stdout is not None and process.stderr is not None
-    out, err, _ = await asyncio.gather(process.stdout.read(), process.stderr.read(), process.wait())
-    return out, err
 
 
 # -- the facade's counters -----------------------------------------------------------------------
@@ -290,13 +245,14 @@ class _Edge:
         groups = self.server_groups()
         other_process = None
         if other is not None:
-            other_process = await _start_load(other[1], plan.client_cpus)
+            other_process = await start_load(other[1], cpus=plan.client_cpus, module="perf._edge_load")
             groups["other load generator"] = [other_process.pid]
             await asyncio.sleep(0.5)
         try:
-            b_process = await _start_load({**b_spec, "cpu_groups": groups}, plan.client_cpus)
-            result = await _finish_load(b_process, b_spec)
-            other_result = await _finish_load(other_process, other[1]) if other_process and other else None
+            b_spec_groups = {**b_spec, "cpu_groups": groups}
+            b_process = await start_load(b_spec_groups, cpus=plan.client_cpus, module="perf._edge_load")
+            result = await finish_load(b_process, b_spec)
+            other_result = await finish_load(other_process, other[1]) if other_process and other else None
         finally:
             if other_process is not None and other_process.returncode is None:  # B's generator failed
                 with contextlib.suppress(ProcessLookupError):

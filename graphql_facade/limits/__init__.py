@@ -98,7 +98,7 @@ Public API (all names are re-exported here):
 
 from __future__ import annotations
 
-from graphql_facade.limits.addresses import AddressLimiter, ClientAddresses, RecentKeys
+from graphql_facade.limits.addresses import AddressLimiter, ClientAddresses
 from graphql_facade.limits.apq import (
     MemoryPersistedQueryStore,
     PersistedQueryStore,
@@ -163,7 +163,6 @@ __all__ = [
     "QueryStore",
     "RateLimiter",
     "RateState",
-    "RecentKeys",
     "RedisCostBucket",
     "RedisPersistedQueryStore",
     "RedisRateLimiter",

@@ -10,16 +10,15 @@ other peer is ignored, so a client cannot choose the address it is limited under
 fails authentication (no credential, a malformed or unknown key, a bad token) takes one token of
 its address's bucket (``MES_FACADE_UNAUTHENTICATED_PER_MINUTE`` per minute, the same number as the
 burst); an address whose bucket is empty gets ``429 RATE_LIMITED`` before its credential is even
-looked at, unless the credential is a valid operator token or a partner key that authenticated on
-this replica within the last ``RecentKeys`` window (an authenticated caller behind the same address,
-a NAT or a proxy, is never refused for its neighbours' mistakes; its key is still checked as usual,
-so a revoked key is refused all the same). Buckets live in this replica's memory (at most
-``max_addresses``, least recently used dropped).
+looked at, unless the credential is a valid operator token or a partner key this replica resolved
+as valid and still holds in its key cache, expired entries included (``Authenticator.known``): an
+authenticated caller behind the same address, a NAT or a proxy, is never refused for its
+neighbours' mistakes; its key is still checked as usual, so a revoked key is refused all the same.
+Buckets live in this replica's memory (at most ``max_addresses``, least recently used dropped).
 """
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 import math
 import time
@@ -28,7 +27,7 @@ from collections.abc import Iterable, Mapping
 
 from graphql_facade.limits.errors import LimitCode, LimitError
 
-__all__ = ["AddressLimiter", "ClientAddresses", "RecentKeys"]
+__all__ = ["AddressLimiter", "ClientAddresses"]
 
 _Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -103,30 +102,3 @@ class AddressLimiter:
         self._buckets.move_to_end(address)
         while len(self._buckets) > self._max:
             self._buckets.popitem(last=False)
-
-
-class RecentKeys:
-    """Partner keys that authenticated on this replica lately (their SHA-256, never the key)."""
-
-    def __init__(self, window_s: float = 3600.0, *, max_keys: int = 100_000) -> None:
-        self._window_s = window_s
-        self._max = max_keys
-        self._seen: OrderedDict[str, float] = OrderedDict()
-
-    @staticmethod
-    def _digest(key: str) -> str:
-        return hashlib.sha256(key.strip().encode()).hexdigest()
-
-    def remember(self, key: str) -> None:
-        digest = self._digest(key)
-        self._seen[digest] = time.monotonic()
-        self._seen.move_to_end(digest)
-        while len(self._seen) > self._max:
-            self._seen.popitem(last=False)
-
-    def knows(self, key: str) -> bool:
-        seen = self._seen.get(self._digest(key))
-        return seen is not None and time.monotonic() - seen <= self._window_s
-
-    def forget(self, key: str) -> None:
-        self._seen.pop(self._digest(key), None)
