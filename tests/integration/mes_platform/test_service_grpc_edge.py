@@ -154,12 +154,29 @@ async def _reflected(port: int) -> set[str]:
         return listed
 
 
+async def _reflection_refused(port: int) -> None:
+    """Call the reflection method on a server that should not have it; raises its AioRpcError.
+
+    A unary call sends its one message with the half-close and waits for the status in one batch, so
+    the server's own UNIMPLEMENTED comes back; over the streaming stub, a refusal that arrives while
+    the request is still being sent surfaces as the client's INTERNAL "Failed execute_batch" instead.
+    """
+    method = reflection_pb2.DESCRIPTOR.services_by_name["ServerReflection"].full_name
+    async with grpc.aio.insecure_channel(f"{LOOPBACK}:{port}") as channel:
+        call = channel.unary_unary(
+            f"/{method}/ServerReflectionInfo",
+            request_serializer=reflection_pb2.ServerReflectionRequest.SerializeToString,
+            response_deserializer=reflection_pb2.ServerReflectionResponse.FromString,
+        )
+        await call(reflection_pb2.ServerReflectionRequest(list_services=""), timeout=T)
+
+
 async def test_reflection_can_be_left_out() -> None:
     on, off = await _server(), await _server(reflection=False)
     try:
         assert "mes.orders.v1.OrdersService" in await _reflected(on.port)
         with pytest.raises(grpc.aio.AioRpcError) as caught:
-            await _reflected(off.port)
+            await _reflection_refused(off.port)
         assert caught.value.code() == grpc.StatusCode.UNIMPLEMENTED
     finally:
         await on.stop(0)
@@ -180,7 +197,7 @@ async def test_a_service_started_with_reflection_off_does_not_serve_it(tmp_path:
             reply = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=T)
             assert reply.status == health_pb2.HealthCheckResponse.SERVING
         with pytest.raises(grpc.aio.AioRpcError) as caught:
-            await _reflected(app.port)
+            await _reflection_refused(app.port)
         assert caught.value.code() == grpc.StatusCode.UNIMPLEMENTED
 
 
