@@ -1,6 +1,8 @@
 """``python -m graphql_facade``: serve the facade with uvicorn (httptools, uvloop when available).
 
-Host and port come from ``MES_FACADE_HOST``/``MES_FACADE_PORT`` (default 127.0.0.1:8180).
+Host and port come from ``MES_FACADE_HOST``/``MES_FACADE_PORT`` (default 127.0.0.1:8180); Prometheus
+``/metrics`` is served apart, on ``MES_FACADE_METRICS_HOST``/``MES_FACADE_METRICS_PORT`` (default:
+the same host, port 18180; 0: off).
 Once started, the heap of the start-up is frozen out of the garbage collector's generations and
 young collections run less often (``_settle_heap``). SIGTERM/SIGINT stop it gracefully: new
 connections are refused, open requests finish within ``MES_FACADE_SHUTDOWN_GRACE_S``, the lifespan
@@ -83,7 +85,14 @@ def main() -> None:
         timeout_graceful_shutdown=max(1, int(settings.shutdown_grace_s)),
         server_header=False,
     )
-    get_logger("mes.facade").info("listening", host=settings.host, port=settings.port, loop=loop)
+    get_logger("mes.facade").info(
+        "listening",
+        host=settings.host,
+        port=settings.port,
+        metrics_host=settings.metrics_host,
+        metrics_port=settings.metrics_port or ("public" if settings.metrics_on_public_port else 0),
+        loop=loop,
+    )
     _Server(config).run()
 
 

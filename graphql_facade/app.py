@@ -1,9 +1,12 @@
 """Composition root: ``create_app(settings) -> Starlette``.
 
 Routes: ``GET``/``POST /graphql`` (our pipeline, see ``endpoint``), WebSocket ``/graphql``
-(subscriptions, see ``ws``), ``/healthz`` (200 when the services answer SERVING, else 503)
-and ``/metrics`` (Prometheus). The lifespan opens the backend channels, caches, limiters
-and the NATS consumers, and closes them on shutdown.
+(subscriptions, see ``ws``), ``/healthz`` (200 when the services answer SERVING, else 503) and
+``/livez`` (200 once started: the event loop answers, nothing is called). Prometheus ``/metrics``
+is served on a port of its own (``MES_FACADE_METRICS_PORT``, :class:`MetricsListener`), not on
+this one (404) unless ``MES_FACADE_METRICS_PORT=public``. The lifespan starts the metrics
+listener, opens the backend channels, caches, limiters and the NATS consumers, and closes them
+on shutdown.
 
 Every HTTP request runs in a trace span (:mod:`mes_platform.telemetry.tracing`): the caller's
 ``traceparent`` header is continued, else a new trace starts; the backend calls send it
@@ -33,6 +36,7 @@ from graphql_facade.config import FacadeSettings
 from graphql_facade.endpoint import GraphQLEndpoint
 from graphql_facade.events import EventHub
 from graphql_facade.hit_lane import HitLane
+from graphql_facade.metrics import MetricsListener
 from graphql_facade.pipeline import FairGate
 from graphql_facade.pipeline.request import dumps
 from graphql_facade.runtime import Facade
@@ -140,6 +144,25 @@ async def _metrics(request: Request) -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
+async def _livez(request: Request) -> Response:
+    return _JSONResponse({"status": "alive"})
+
+
+def _start_metrics(settings: FacadeSettings) -> MetricsListener | None:
+    """The ``/metrics`` listener of ``MES_FACADE_METRICS_PORT`` (None: 0, or served on the public port)."""
+    if not settings.metrics_port:
+        return None
+    try:
+        return MetricsListener.start(settings.metrics_host, settings.metrics_port)
+    except OSError as exc:
+        where = f"{settings.metrics_host}:{settings.metrics_port}"
+        _log.error("metrics_listener_failed", address=where, error=str(exc))
+        raise RuntimeError(
+            f"MES_FACADE_METRICS_PORT: cannot serve metrics on {where} ({exc.strerror or exc});"
+            " choose another port, or 0 (off)"
+        ) from exc
+
+
 def create_app(
     settings: FacadeSettings,
     *,
@@ -155,17 +178,35 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        facade = await Facade.start(settings, backend=backend, cache=cache, hub=hub, events=events)
+        metrics = _start_metrics(settings)
+        try:
+            facade = await Facade.start(settings, backend=backend, cache=cache, hub=hub, events=events)
+        except BaseException:
+            if metrics is not None:
+                await metrics.close()
+            raise
         lazy.bind(facade)
         app.state.facade = facade
         if on_start is not None:
             on_start(facade)
-        _log.info("facade_started", instance=settings.instance, cache="redis" if settings.redis_url else "memory")
+        where = metrics.url if metrics is not None else "public port" if settings.metrics_on_public_port else "off"
+        _log.info(
+            "facade_started",
+            instance=settings.instance,
+            cache="redis" if settings.redis_url else "memory",
+            metrics=where,
+        )
+        if settings.metrics_on_public_port:
+            _log.warning("metrics_on_public_port", detail="GET /metrics answers on the port partners call")
         try:
             yield
         finally:
             lazy.unbind()
-            await facade.aclose()
+            try:
+                await facade.aclose()
+            finally:
+                if metrics is not None:
+                    await metrics.close()
             _log.info("facade_stopped", instance=settings.instance)
 
     return Starlette(
@@ -173,7 +214,8 @@ def create_app(
             Route("/graphql", lazy.graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", _WebSocketApp(lazy)),
             Route("/healthz", lazy.healthz, methods=["GET"]),
-            Route("/metrics", _metrics, methods=["GET"]),
+            Route("/livez", _livez, methods=["GET"]),
+            *([Route("/metrics", _metrics, methods=["GET"])] if settings.metrics_on_public_port else []),
         ],
         middleware=[Middleware(HitLane, parts=lazy), Middleware(TraceContextMiddleware)],
         lifespan=lifespan,

@@ -8,11 +8,16 @@ Every knob has a default that works with the local stack. Names are looked up as
 (``MES_FACADE_PORT``); a few also accept the names the local stack or the other processes
 use (``MES_FACADE_HTTP_PORT``, ``NATS_URL``, ``REDIS_URL``).
 
-The development tokens (``MES_FACADE_SERVICE_TOKEN`` and ``MES_FACADE_OPERATOR_TOKENS`` unset,
-or set to those values) are accepted only when the facade binds to loopback
+The development tokens and secret (``MES_FACADE_SERVICE_TOKEN``, ``MES_FACADE_OPERATOR_TOKENS`` and
+``MES_FACADE_POSITION_SECRET`` unset, or set to those values) are accepted only when the facade binds to loopback
 (``MES_FACADE_HOST`` 127.0.0.1, ::1 or localhost) or with ``MES_DEV_MODE=1``; an empty token
 setting, and any setting that still holds the secrets template's ``REPLACE_ME``, are refused
 at start (:class:`InsecureSettings`). The same rules as the services' (``mes_platform.config``).
+
+Prometheus metrics are served on a port of their own (``MES_FACADE_METRICS_PORT``, 18180 by
+default, 0: off; ``MES_FACADE_METRICS_HOST``, the facade's host by default), never on the port
+partners call: ``MES_FACADE_METRICS_PORT=public`` serves them there too, for deployments that no
+partner reaches.
 """
 
 from __future__ import annotations
@@ -25,8 +30,10 @@ from dataclasses import dataclass, field
 from mes_kernel.settings import FALSE, TRUE, InsecureSettings, dev_refusal, is_loopback, refuse_placeholder
 
 __all__ = [
+    "DEFAULT_METRICS_PORT",
     "DEFAULT_OPERATOR_CODE",
     "DEFAULT_OPERATOR_TOKEN",
+    "DEFAULT_POSITION_SECRET",
     "DEFAULT_SERVICE_TOKEN",
     "FacadeSettings",
     "InsecureSettings",
@@ -39,13 +46,21 @@ DEFAULT_SERVICE_TOKEN = "mes-dev-token"
 DEFAULT_OPERATOR_TOKEN = "mes-dev-operator"
 #: The operator the development token stands for (the supervisor of the demo data).
 DEFAULT_OPERATOR_CODE = "SUP-01"
+#: Port of the facade's ``/metrics`` listener (away from the facade's 8180, the local stack's ports
+#: and Prometheus' own 9090).
+DEFAULT_METRICS_PORT = 18180
+#: ``MES_FACADE_METRICS_PORT`` value that serves ``/metrics`` on the public port instead.
+METRICS_ON_PUBLIC_PORT = "public"
+#: Secret partners' positions are sealed with when MES_FACADE_POSITION_SECRET is not set (local
+#: development only; see graphql_facade.positions_sealed).
+DEFAULT_POSITION_SECRET = "mes-dev-position-secret"
 
 
 def _dev_refusal(what: str, host: str) -> str:
     return dev_refusal(what, host, values="tokens", process="facade", host_setting="MES_FACADE_HOST")
 
 
-_TOKEN_SETTINGS = ("MES_FACADE_SERVICE_TOKEN", "MES_FACADE_OPERATOR_TOKENS")
+_TOKEN_SETTINGS = ("MES_FACADE_SERVICE_TOKEN", "MES_FACADE_OPERATOR_TOKENS", "MES_FACADE_POSITION_SECRET")
 
 
 def _blank(env: Mapping[str, str], name: str) -> bool:
@@ -61,6 +76,28 @@ def parse_operator_tokens(spec: str) -> dict[str, str]:
             raise ValueError(f"bad MES_FACADE_OPERATOR_TOKENS entry {item!r}: want token=OPERATOR-CODE")
         tokens[token.strip()] = operator.strip()
     return tokens
+
+
+def parse_metrics_port(raw: str | None, public_port: int) -> tuple[int, bool]:
+    """``MES_FACADE_METRICS_PORT`` -> (port of the metrics listener, 0: none; served on the public port)."""
+    if raw is None:
+        return DEFAULT_METRICS_PORT, False
+    if raw.lower() == METRICS_ON_PUBLIC_PORT:
+        return 0, True
+    try:
+        port = int(raw)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise ValueError(
+            f"MES_FACADE_METRICS_PORT must be a TCP port (1..65535), 0 (off) or {METRICS_ON_PUBLIC_PORT}, not {raw!r}"
+        )
+    if port and port == public_port:
+        raise ValueError(
+            f"MES_FACADE_METRICS_PORT is the facade's own port ({port}):"
+            " give the metrics a port of their own, or 0 (off)"
+        )
+    return port, False
 
 
 def parse_networks(spec: str) -> tuple[str, ...]:
@@ -82,12 +119,23 @@ class FacadeSettings:
 
     host: str = "127.0.0.1"
     port: int = 8180
+    #: Prometheus ``/metrics`` on a listener of its own (``MES_FACADE_METRICS_HOST``, by default the
+    #: facade's host; ``MES_FACADE_METRICS_PORT``, 0: no metrics endpoint). Never on the public port
+    #: unless ``MES_FACADE_METRICS_PORT=public`` (``metrics_on_public_port``).
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = DEFAULT_METRICS_PORT
+    metrics_on_public_port: bool = False
     orders_addr: str = "127.0.0.1:50151"
     inventory_addr: str = "127.0.0.1:50152"
     production_addr: str = "127.0.0.1:50153"
+    #: The webhooks service (partners' endpoints); None: the installation has none, and the partners'
+    #: webhook fields answer WEBHOOKS_NOT_ENABLED.
+    webhooks_addr: str | None = None
     backend_tls_ca_file: str | None = None
     service_token: str = DEFAULT_SERVICE_TOKEN
     operator_tokens: Mapping[str, str] = field(default_factory=lambda: {DEFAULT_OPERATOR_TOKEN: DEFAULT_OPERATOR_CODE})
+    #: Partners' stream positions are sealed with it (the same on every replica).
+    position_secret: str = DEFAULT_POSITION_SECRET
     redis_url: str | None = None
     nats_url: str | None = None
     backend_timeout_s: float = 5.0
@@ -193,6 +241,7 @@ class FacadeSettings:
             f"{name} is empty: set it or leave the variable out" for name in _TOKEN_SETTINGS if _blank(env, name)
         ]
         service_token = get("MES_FACADE_SERVICE_TOKEN", default=DEFAULT_SERVICE_TOKEN) or DEFAULT_SERVICE_TOKEN
+        position_secret = get("MES_FACADE_POSITION_SECRET", default=DEFAULT_POSITION_SECRET) or DEFAULT_POSITION_SECRET
         tokens_spec = get("MES_FACADE_OPERATOR_TOKENS")
         operator_tokens = (
             parse_operator_tokens(tokens_spec)
@@ -210,6 +259,10 @@ class FacadeSettings:
                 problems.append(_dev_refusal("MES_FACADE_OPERATOR_TOKENS is not set", host))
             elif DEFAULT_OPERATOR_TOKEN in operator_tokens:
                 problems.append(_dev_refusal("MES_FACADE_OPERATOR_TOKENS holds the development token", host))
+            if "MES_FACADE_POSITION_SECRET" not in env:
+                problems.append(_dev_refusal("MES_FACADE_POSITION_SECRET is not set", host))
+            elif position_secret == DEFAULT_POSITION_SECRET:
+                problems.append(_dev_refusal("MES_FACADE_POSITION_SECRET holds the development secret", host))
         if problems:
             raise InsecureSettings("refusing to start: " + "; ".join(dict.fromkeys(problems)))
         ws_max_message_bytes = integer("MES_FACADE_WS_MAX_MESSAGE_BYTES", default=1_000_000)
@@ -219,15 +272,22 @@ class FacadeSettings:
         if negative_cache_size < 0:
             raise ValueError("MES_FACADE_API_KEY_NEGATIVE_CACHE_SIZE must not be negative")
         origins = tuple(o.strip() for o in (get("MES_FACADE_WS_ALLOWED_ORIGINS") or "").split(",") if o.strip())
+        port = integer("MES_FACADE_PORT", "MES_FACADE_HTTP_PORT", default=8180)
+        metrics_port, metrics_on_public_port = parse_metrics_port(get("MES_FACADE_METRICS_PORT"), port)
         return cls(
             host=host,
-            port=integer("MES_FACADE_PORT", "MES_FACADE_HTTP_PORT", default=8180),
+            port=port,
+            metrics_host=get("MES_FACADE_METRICS_HOST", default=host) or host,
+            metrics_port=metrics_port,
+            metrics_on_public_port=metrics_on_public_port,
             orders_addr=get("MES_ORDERS_ADDR", default="127.0.0.1:50151") or "",
             inventory_addr=get("MES_INVENTORY_ADDR", default="127.0.0.1:50152") or "",
             production_addr=get("MES_PRODUCTION_ADDR", default="127.0.0.1:50153") or "",
+            webhooks_addr=get("MES_FACADE_WEBHOOKS_ADDR"),
             backend_tls_ca_file=get("MES_FACADE_BACKEND_TLS_CA_FILE", "MES_TLS_CA_FILE"),
             service_token=service_token,
             operator_tokens=operator_tokens,
+            position_secret=position_secret,
             redis_url=get("MES_FACADE_REDIS_URL", "REDIS_URL"),
             nats_url=get("MES_FACADE_NATS_URL", "NATS_URL", "MES_NATS_URL"),
             backend_timeout_s=number("MES_FACADE_BACKEND_TIMEOUT_S", 5.0),

@@ -13,6 +13,7 @@ from graphql_facade.config import FacadeSettings
 from graphql_facade.errors import ErrorCode, FacadeError
 from graphql_facade.events import EventHub
 from graphql_facade.loaders import Loaders
+from graphql_facade.positions_sealed import PositionSealer, sealer_for
 
 if TYPE_CHECKING:
     from graphql import DocumentNode
@@ -46,6 +47,8 @@ class RequestContext:
     connection_params: dict[str, Any] | None = None
     #: The sequences the response reflects at least (captured when the request started).
     as_of: dict[str, int] = field(default_factory=dict)
+    #: A partner's position when the request started (``EventHub.partner_position``; None: not a partner).
+    partner_position: int | None = None
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     _loaders: Loaders | None = None
 
@@ -59,6 +62,11 @@ class RequestContext:
     def partner(self) -> str | None:
         """The tenant every partner-scoped call is confined to (None for operators)."""
         return self.viewer.partner_id
+
+    @property
+    def positions(self) -> PositionSealer:
+        """Seals and opens the partners' positions (:mod:`graphql_facade.positions_sealed`)."""
+        return sealer_for(self.settings.position_secret)
 
     @property
     def loaders(self) -> Loaders:

@@ -73,6 +73,8 @@ class ErrorCode:
     VERSION_CONFLICT = "VERSION_CONFLICT"
     RESOURCE_EXHAUSTED = "RESOURCE_EXHAUSTED"
     TOO_MANY_SUBSCRIPTIONS = "TOO_MANY_SUBSCRIPTIONS"
+    #: The installation runs no webhooks service (``MES_FACADE_WEBHOOKS_ADDR`` is not set).
+    WEBHOOKS_NOT_ENABLED = "WEBHOOKS_NOT_ENABLED"
     UNAVAILABLE = "UNAVAILABLE"
     OVERLOADED = "OVERLOADED"
     TIMEOUT = "TIMEOUT"
@@ -111,6 +113,9 @@ class FacadeError(Exception):
 
 #: Request fields of the services whose GraphQL argument has another name.
 _ARGUMENT_NAMES = {"page_token": "after", "page_size": "first", "request_id": "idempotencyKey", "name": "id"}
+#: ... and those renamed only for a field that takes that argument (``webhookLog(endpointId:)`` sends
+#: the endpoint as the request's ``parent``).
+_ARGUMENT_NAMES_IF_TAKEN = {"parent": "endpointId"}
 _SEGMENT = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(.*)$")
 _INVALID_CURSOR = "The cursor is invalid, expired or was issued for another filter."
 
@@ -124,7 +129,8 @@ def graphql_field(path: str, arguments: Collection[str] = ()) -> str:
     """A service's field path (``lines[0].style_code``) as the GraphQL caller wrote it.
 
     Each segment becomes camelCase (indexes kept); the request fields that are arguments of another
-    name are renamed (``page_token`` -> ``after``, ``request_id`` -> ``idempotencyKey``, ``name`` -> ``id``).
+    name are renamed (``page_token`` -> ``after``, ``request_id`` -> ``idempotencyKey``, ``name`` -> ``id``;
+    ``parent`` -> ``endpointId`` when the field takes ``endpointId``).
     ``arguments``: the arguments of the field that failed; when it takes an ``input`` object and the
     first segment is not an argument itself, the path is inside it (``input.dueTime``).
     """
@@ -136,6 +142,9 @@ def graphql_field(path: str, arguments: Collection[str] = ()) -> str:
             continue
         base, rest = found.groups()
         renamed = _ARGUMENT_NAMES.get(base) if position == 0 else None
+        taken = _ARGUMENT_NAMES_IF_TAKEN.get(base) if position == 0 else None
+        if taken is not None and taken in arguments:
+            renamed = taken
         segments.append((renamed or _camel(base)) + rest)
     first = segments[0].split("[", 1)[0] if segments else ""
     if "input" in arguments and first not in arguments:

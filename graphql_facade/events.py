@@ -128,6 +128,13 @@ class EventHub:
         self._buffer: deque[StatusEvent] = deque(maxlen=max(1, replay_buffer))
         #: Status events at or below this sequence may be missing from the buffer.
         self._horizon = 0
+        #: ORDERS events at or below this sequence may never have reached this replica (it started
+        #: or its source resubscribed after them).
+        self._gap = 0
+        #: Per partner, the sequence of its latest status event, and of its latest one evicted from
+        #: the buffer: what partners' positions are made of (:meth:`partner_position`).
+        self._partner_last: dict[str, int] = {}
+        self._partner_evicted: dict[str, int] = {}
         self._subscribers: set[_Subscriber] = set()
         self._subscriber_queue = subscriber_queue
         self._listeners: list[Listener] = []
@@ -155,6 +162,16 @@ class EventHub:
     def latest(self, stream: str) -> int:
         return self._latest.get(stream, 0)
 
+    def partner_position(self, partner_id: str) -> int:
+        """The ORDERS sequence a partner's "now" is shown as: its own latest status event, or the
+        point this replica's events start from when that is later.
+
+        Data read from the services from now on reflects every status event of the partner up to
+        it, and resuming after it replays every later one; unlike the stream's head, it does not
+        move with other partners' events, so a partner polling it learns nothing about them.
+        """
+        return max(self._partner_last.get(partner_id, 0), self._gap)
+
     def start_at(self, positions: dict[str, int]) -> None:
         """Called by the event source once subscribed: the last sequence of every stream before it."""
         for stream, seq in positions.items():
@@ -162,6 +179,7 @@ class EventHub:
                 self._latest[stream] = seq
                 if stream == "ORDERS":
                     self._horizon = seq  # events up to here were never seen by this replica
+                    self._gap = seq
         self._live = True
         self._reset(dict(self._latest))
 
@@ -210,8 +228,11 @@ class EventHub:
             _log.warning("undecodable_event", subject=event.subject, seq=event.seq)
             return
         if len(self._buffer) == self._buffer.maxlen:
-            self._horizon = self._buffer[0].seq
+            evicted = self._buffer[0]
+            self._horizon = evicted.seq
+            self._partner_evicted[evicted.partner_id] = evicted.seq
         self._buffer.append(status)
+        self._partner_last[status.partner_id] = status.seq
         for sub in list(self._subscribers):
             sub.push(status)
 
@@ -227,14 +248,28 @@ class EventHub:
             return False
         return True
 
-    async def status_events(self, since: int | None = None) -> AsyncIterator[StatusEvent | Resync]:
-        """Every status change from now on; with ``since``, first the buffered ones after it."""
+    def _missed(self, since: int, partner_id: str | None) -> bool:
+        """Whether status events after ``since`` (of ``partner_id``'s orders, when given) may be
+        missing from the buffer."""
+        if partner_id is None:
+            return since < self._horizon
+        return since < max(self._gap, self._partner_evicted.get(partner_id, 0))
+
+    async def status_events(
+        self, since: int | None = None, *, partner_id: str | None = None
+    ) -> AsyncIterator[StatusEvent | Resync]:
+        """Every status change from now on; with ``since``, first the buffered ones after it.
+
+        With ``partner_id``, ``since`` only needs the buffer to hold that partner's later events
+        (a quiet partner resumes after its own last event, however many others' came since); the
+        caller still filters the events by partner.
+        """
         sub = _Subscriber(self._subscriber_queue)
         self._subscribers.add(sub)
         try:
             last = since if since is not None else self._latest["ORDERS"]
             if since is not None and since < self._latest["ORDERS"]:
-                if since < self._horizon:
+                if self._missed(since, partner_id):
                     last = self._latest["ORDERS"]
                     yield Resync(last, "EVENTS_NOT_RETAINED")
                 else:

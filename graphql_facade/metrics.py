@@ -1,10 +1,19 @@
-"""Prometheus metrics of the facade (served on ``/metrics``)."""
+"""Prometheus metrics of the facade, and the listener that serves them.
+
+:class:`MetricsListener` serves the default registry as Prometheus text on a port of its own
+(``MES_FACADE_METRICS_PORT``), apart from the port partners call: ``prometheus_client``'s threaded
+WSGI server in a daemon thread, so a scrape never waits for the event loop. The lifespan of the app
+(``graphql_facade.app``) starts it and closes it.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from typing import Any
+from wsgiref.simple_server import WSGIServer
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
 __all__ = [
     "ADMISSION_QUEUED",
@@ -27,6 +36,7 @@ __all__ = [
     "SHED",
     "SUBSCRIPTIONS",
     "WS_CREDENTIAL_CLOSES",
+    "MetricsListener",
     "record_backend_call",
     "record_request",
 ]
@@ -125,3 +135,34 @@ def record_request(audience: str, kind: str, status: int, cache: str, seconds: f
             _REQUEST_CHILDREN[key] = children
     children[0].inc()
     children[1].observe(seconds)
+
+
+class MetricsListener:
+    """A running ``/metrics`` endpoint; ``port`` is the bound one (also when asked for 0)."""
+
+    def __init__(self, host: str, httpd: WSGIServer, thread: threading.Thread) -> None:
+        self.host = host
+        self.port = int(httpd.server_port)
+        self._httpd = httpd
+        self._thread = thread
+
+    @classmethod
+    def start(cls, host: str, port: int) -> MetricsListener:
+        """Serve the default registry on ``host:port``; raises OSError when the port is taken."""
+        httpd, thread = start_http_server(port, addr=host)
+        return cls(host, httpd, thread)
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}/metrics"
+
+    def _stop(self) -> None:
+        if self._thread.is_alive():
+            self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(timeout=5)
+
+    async def close(self) -> None:
+        """Stop serving and release the port (safe to call twice)."""
+        await asyncio.to_thread(self._stop)

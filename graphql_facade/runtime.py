@@ -173,6 +173,9 @@ class Facade:
             viewer_=viewer,
             prepared=prepared,
             as_of=self.hub.as_of(),
+            partner_position=(
+                self.hub.partner_position(viewer.partner_id) if viewer is not None and viewer.partner_id else None
+            ),
         )
 
     async def aclose(self) -> None:

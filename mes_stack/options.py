@@ -14,9 +14,11 @@ from mes_platform.config import DEFAULT_DEV_TOKEN, DEFAULT_PORTS
 from services.webhooks.config import DEFAULT_PORT as WEBHOOKS_PORT
 
 __all__ = [
+    "DEFAULT_FACADE_METRICS_PORT",
     "DEFAULT_FACADE_PORT",
     "DEFAULT_NATS_MONITOR_PORT",
     "DEFAULT_NATS_PORT",
+    "FACADE_METRICS_PORT_VAR",
     "FACADE_PORT_VAR",
     "KNOBS",
     "SERVICES",
@@ -34,11 +36,13 @@ SERVICE_PORTS: Mapping[str, int] = {**DEFAULT_PORTS, "webhooks": WEBHOOKS_PORT}
 DEFAULT_NATS_PORT = 14322
 DEFAULT_NATS_MONITOR_PORT = 18322
 DEFAULT_FACADE_PORT = 8180  # the facade's own default
+DEFAULT_FACADE_METRICS_PORT = 18180  # the facade's own default (its /metrics, apart from the public port)
 DEFAULT_REPLICA_PORT_STEP = 10
 #: A service's worker listens (gRPC health) this far above the service's gRPC port by default.
 WORKER_PORT_OFFSET = 1000
 DEFAULT_WORKER_NICE = 10
 FACADE_PORT_VAR = "MES_FACADE_PORT"
+FACADE_METRICS_PORT_VAR = "MES_FACADE_METRICS_PORT"
 _OFF = ("0", "false", "no", "off")
 
 #: (variable, default, meaning) for the README.
@@ -83,6 +87,11 @@ KNOBS: tuple[tuple[str, str, str], ...] = (
     ("MES_STACK_NATS_PORT", str(DEFAULT_NATS_PORT), "client port of the nats-server started by mes up"),
     ("MES_STACK_NATS_MONITOR_PORT", str(DEFAULT_NATS_MONITOR_PORT), "its monitoring port (/healthz)"),
     ("MES_FACADE_PORT / MES_FACADE_HTTP_PORT", str(DEFAULT_FACADE_PORT), "GraphQL facade HTTP port (if it exists)"),
+    (
+        FACADE_METRICS_PORT_VAR,
+        str(DEFAULT_FACADE_METRICS_PORT),
+        "the facade's Prometheus /metrics (not on its HTTP port; 0: off)",
+    ),
     ("MES_STACK_HOST", "127.0.0.1", "address every process binds to"),
     ("MES_STACK_REPLICA_PORT_STEP", str(DEFAULT_REPLICA_PORT_STEP), "port distance between replicas"),
     ("MES_STACK_START_TIMEOUT_S", "60", "how long each process may take to become healthy"),
@@ -117,6 +126,8 @@ class StackOptions:
     nats_port: int = DEFAULT_NATS_PORT
     nats_monitor_port: int = DEFAULT_NATS_MONITOR_PORT
     facade_port: int = DEFAULT_FACADE_PORT
+    #: The facade's /metrics listener (0: none).
+    facade_metrics_port: int = DEFAULT_FACADE_METRICS_PORT
     service_ports: Mapping[str, int] = field(default_factory=lambda: dict(SERVICE_PORTS))
     worker_ports: Mapping[str, int] = field(
         default_factory=lambda: {svc: port + WORKER_PORT_OFFSET for svc, port in SERVICE_PORTS.items()}
@@ -191,6 +202,7 @@ class StackOptions:
                 FACADE_PORT_VAR if env.get(FACADE_PORT_VAR, "").strip() else "MES_FACADE_HTTP_PORT",
                 DEFAULT_FACADE_PORT,
             ),
+            facade_metrics_port=_port(env, FACADE_METRICS_PORT_VAR, DEFAULT_FACADE_METRICS_PORT, off=True),
             service_ports=service_ports,
             worker_ports={
                 svc: _port(env, worker_port_env_var(svc), min(65535, service_ports[svc] + WORKER_PORT_OFFSET))
@@ -220,10 +232,16 @@ def _int(env: Mapping[str, str], key: str, default: int, *, minimum: int = 0, ma
     return value
 
 
-def _port(env: Mapping[str, str], key: str, default: int) -> int:
-    value = _int(env, key, default, minimum=1)
+def _port(env: Mapping[str, str], key: str, default: int, *, off: bool = False) -> int:
+    """A TCP port; with ``off``, 0 is accepted too (nothing listens)."""
+    try:
+        value = _int(env, key, default, minimum=0 if off else 1)
+    except OptionsError:
+        if off:
+            raise OptionsError(f"{key} must be a TCP port (1..65535) or 0 (off), not {env[key].strip()!r}") from None
+        raise
     if value > 65535:
-        raise OptionsError(f"{key} must be a TCP port (1..65535), not {value}")
+        raise OptionsError(f"{key} must be a TCP port (1..65535){' or 0 (off)' if off else ''}, not {value}")
     return value
 
 

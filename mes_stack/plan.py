@@ -19,7 +19,14 @@ from typing import Literal
 from urllib.parse import quote
 
 from mes_platform.provision import role_name, service_url
-from mes_stack.options import FACADE_PORT_VAR, SERVICES, StackOptions, port_env_var, worker_port_env_var
+from mes_stack.options import (
+    FACADE_METRICS_PORT_VAR,
+    FACADE_PORT_VAR,
+    SERVICES,
+    StackOptions,
+    port_env_var,
+    worker_port_env_var,
+)
 
 __all__ = [
     "FULL_SERVICE_NAMES",
@@ -85,6 +92,8 @@ class ProcessSpec:
     service: str | None = None
     #: Added to the process's niceness (a worker yields the CPU to the API processes).
     nice: int = 0
+    #: Where the process serves Prometheus /metrics (0: nowhere).
+    metrics_port: int = 0
 
     @property
     def stop_rank(self) -> int:
@@ -98,6 +107,12 @@ class ProcessSpec:
         if self.role == "facade":
             return f"http://{host}:{self.port}/graphql"
         return f"{host}:{self.port}"
+
+    @property
+    def metrics_url(self) -> str | None:
+        if not self.metrics_port:
+            return None
+        return f"http://{_connect_host(self.host)}:{self.metrics_port}/metrics"
 
     @property
     def probe_target(self) -> str:
@@ -308,6 +323,7 @@ def _service_spec(
         log_path=options.log_dir / f"{name}.log",
         service=svc,
         nice=options.worker_nice if worker else 0,
+        metrics_port=metrics_port,
     )
 
 
@@ -321,6 +337,9 @@ def _facade_spec(
 ) -> ProcessSpec:
     env = dict(base)
     env.update({f"MES_{svc.upper()}_ADDR": _client_target(addrs) for svc, addrs in addresses.items()})
+    if addresses.get("webhooks"):
+        # partners manage their webhook endpoints through the facade when the stack runs the service
+        env["MES_FACADE_WEBHOOKS_ADDR"] = _client_target(addresses["webhooks"])
     env.update(
         {
             "NATS_URL": nats_url,
@@ -329,8 +348,16 @@ def _facade_spec(
             "MES_FACADE_PORT": str(options.facade_port),
             "MES_FACADE_HTTP_HOST": options.host,
             "MES_FACADE_HTTP_PORT": str(options.facade_port),
+            # /metrics on a port of its own, never on the port partners call (0: off)
+            "MES_FACADE_METRICS_HOST": options.host,
+            FACADE_METRICS_PORT_VAR: str(options.facade_metrics_port),
         }
     )
+    claims = [PortClaim(options.host, options.facade_port, FACADE_PORT_VAR, "GraphQL facade HTTP port")]
+    if options.facade_metrics_port:
+        claims.append(
+            PortClaim(options.host, options.facade_metrics_port, FACADE_METRICS_PORT_VAR, "GraphQL facade metrics port")
+        )
     return ProcessSpec(
         name="facade",
         role="facade",
@@ -338,9 +365,10 @@ def _facade_spec(
         env=env,
         host=options.host,
         port=options.facade_port,
-        claims=(PortClaim(options.host, options.facade_port, FACADE_PORT_VAR, "GraphQL facade HTTP port"),),
+        claims=tuple(claims),
         probe=HttpProbe(options.facade_port, "/healthz"),
         log_path=options.log_dir / "facade.log",
+        metrics_port=options.facade_metrics_port,
     )
 
 

@@ -73,6 +73,10 @@ def render_summary(
         out.append("  (*-worker: consumers, outbox relay, background tasks; gRPC health only at that address)")
     if not any(p.name == "nats" for p in processes):
         out.append(f"  (NATS: {plan.nats_url}, not started by mes up)")
+    scraped = [(spec.name, spec.metrics_url) for spec in plan.processes if spec.metrics_url]
+    if scraped:
+        out += ["", "Prometheus metrics (each on a port of its own):"]
+        out += _table([(name, url) for name, url in scraped if url])
     out += ["", "Databases:"]
     out += [f"  {svc:<11} {redact_url(url)}" for svc, url in plan.database_urls.items()]
     if partner_keys:

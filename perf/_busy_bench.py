@@ -25,7 +25,7 @@ from perf._read_bench import Target, Windows, med, rates, values
 from perf._report import TargetRow, fmt_ms, spread
 from perf._stack import BenchStack, HttpServer
 
-__all__ = ["busy_floor"]
+__all__ = ["busy_floor", "drive"]
 
 _LOOKUP = re.compile(r'^mes_facade_cache_lookups_total\{cache="response",result="(\w+)"\} ([0-9.e+]+)$', re.M)
 _FROM_CACHE = ("hit", "stale", "wait")
@@ -33,11 +33,11 @@ _FROM_CACHE = ("hit", "stale", "wait")
 
 async def _lookups(server: HttpServer) -> dict[str, float]:
     async with httpx.AsyncClient(timeout=10.0, trust_env=False) as client:
-        text = (await client.get(f"http://127.0.0.1:{server.port}/metrics")).text
+        text = (await client.get(server.metrics_url)).text
     return {kind: float(value) for kind, value in _LOOKUP.findall(text)}
 
 
-async def _drive(spec: dict[str, Any], cpus: str | None) -> dict[str, Any]:
+async def drive(spec: dict[str, Any], cpus: str | None) -> dict[str, Any]:
     argv = [sys.executable, "-m", "perf._busy_driver"]
     if cpus:
         argv = ["taskset", "-c", cpus, *argv]
@@ -86,14 +86,14 @@ async def busy_floor(w: Windows, stack: BenchStack, cached: HttpServer, board: b
         for rep in range(plan.reps):
             quiet_runs.append(await w.run(f"board cached {conns}c, quiet floor #{rep + 1}", target))
             before = await _lookups(cached)
-            driver = asyncio.create_task(_drive(spec, "1" if plan.pin else None))
+            driver = asyncio.create_task(drive(spec, "1" if plan.pin else None))
             busy_runs.append(await w.run(f"board cached {conns}c, busy floor #{rep + 1}", target))
-            drive = await driver
+            driven = await driver
             after = await _lookups(cached)
-            drives.append(drive)
+            drives.append(driven)
             shares.append({k: after.get(k, 0.0) - before.get(k, 0.0) for k in set(after) | set(before)})
             w.say(
-                f"    busy floor #{rep + 1}: {json.dumps({k: v for k, v in drive.items() if k != 'visible_delays_s'})}"
+                f"    busy floor #{rep + 1}: {json.dumps({k: v for k, v in driven.items() if k != 'visible_delays_s'})}"
             )
         rows.append(_row(conns, quiet_runs, busy_runs, drives, shares, w))
     return rows

@@ -19,7 +19,7 @@ limit, read from its own answer (600 requests/min: 5 requests/s). Its windows al
 Reported: B's p50/p99/n per case (pooled over the windows of the case) and the ratio to B alone,
 B's answers other than 200, the other load's answers and achieved rates, every load generator's
 CPU, the facade's and the services' CPU and the rest of the machine per window, and for the
-bad-key windows the facade's ``AuthenticatePartner`` calls to the orders service (``/metrics``)
+bad-key windows the facade's ``AuthenticatePartner`` calls to the orders service (its ``/metrics`` port)
 against the lookups B's own key needed in those windows.
 """
 
@@ -123,7 +123,7 @@ Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 async def _counters(server: HttpServer) -> Samples:
     async with httpx.AsyncClient(timeout=10.0, trust_env=False) as client:
-        text = (await client.get(f"http://127.0.0.1:{server.port}/metrics")).text
+        text = (await client.get(server.metrics_url)).text
     return {
         (name, tuple(sorted(_LABEL.findall(labels)))): float(value) for name, labels, value in _SAMPLE.findall(text)
     }

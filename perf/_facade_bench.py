@@ -94,7 +94,7 @@ def _body(document: str, operation: str, variables: dict[str, Any]) -> str:
 
 async def _response_cache_counts(server: HttpServer) -> dict[str, float]:
     async with httpx.AsyncClient(timeout=10.0, trust_env=False) as client:
-        text = (await client.get(f"http://127.0.0.1:{server.port}/metrics")).text
+        text = (await client.get(server.metrics_url)).text
     return {kind: float(value) for kind, value in _HIT.findall(text)}
 
 

@@ -4,9 +4,10 @@
 exactly as ``mes up`` does (``mes_stack.plan``), starts nats-server and the three
 services with ``mes_stack.supervisor``, loads the demo data (or, on PostgreSQL, a generated
 history of ``perf.datagen`` before the services start), and can add GraphQL
-facades (each with its own environment) and other HTTP servers. ``aclose`` stops every
-child by PID (SIGTERM, SIGKILL after the grace period) and drops the temporary PostgreSQL
-database when one was created. Server processes can be pinned to a CPU set (``taskset``).
+facades (each with its own environment, HTTP port and ``/metrics`` port) and other HTTP
+servers. ``aclose`` stops every child by PID (SIGTERM, SIGKILL after the grace period) and
+drops the temporary PostgreSQL database when one was created. Server processes can be pinned
+to a CPU set (``taskset``).
 """
 
 from __future__ import annotations
@@ -63,10 +64,17 @@ class HttpServer:
     name: str
     port: int
     pid: int
+    #: Where a facade serves Prometheus /metrics (never on ``port``); 0: nowhere.
+    metrics_port: int = 0
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/graphql"
+
+    @property
+    def metrics_url(self) -> str:
+        assert self.metrics_port, f"{self.name} serves no metrics"
+        return f"http://127.0.0.1:{self.metrics_port}/metrics"
 
 
 def _with_database(admin_url: str, database: str) -> str:
@@ -223,23 +231,39 @@ class BenchStack:
             self.partner_keys = dict(report.partner_keys) or read_partner_keys(self.data_dir)
             self._say("  [stack] " + report.summary())
 
-    async def start_facade(self, name: str, env: Mapping[str, str]) -> HttpServer:
-        """One more GraphQL facade on a free port, with ``env`` added to the stack's facade environment."""
+    def facade_spec(self, name: str, env: Mapping[str, str]) -> ProcessSpec:
+        """A GraphQL facade on free ports (HTTP and metrics), with ``env`` added to the stack's facade
+        environment."""
         assert self._facade_template is not None, "start() first"
-        port = free_ports(1)[0]
+        port, metrics_port = free_ports(2)
         full = {**self._facade_template.env, **env}
-        full.update({"MES_FACADE_PORT": str(port), "MES_FACADE_HTTP_PORT": str(port), "MES_INSTANCE": name})
-        spec = dataclasses.replace(
+        full.update(
+            {
+                "MES_FACADE_PORT": str(port),
+                "MES_FACADE_HTTP_PORT": str(port),
+                "MES_FACADE_METRICS_HOST": "127.0.0.1",
+                "MES_FACADE_METRICS_PORT": str(metrics_port),
+                "MES_INSTANCE": name,
+            }
+        )
+        return dataclasses.replace(
             self._facade_template,
             name=name,
             env=full,
             port=port,
-            claims=(PortClaim("127.0.0.1", port, "MES_FACADE_PORT", name),),
+            claims=(
+                PortClaim("127.0.0.1", port, "MES_FACADE_PORT", name),
+                PortClaim("127.0.0.1", metrics_port, "MES_FACADE_METRICS_PORT", f"{name} metrics"),
+            ),
             probe=HttpProbe(port, "/healthz"),
             log_path=self.data_dir / "logs" / f"{name}.log",
         )
+
+    async def start_facade(self, name: str, env: Mapping[str, str]) -> HttpServer:
+        """One more GraphQL facade on free ports, with ``env`` added to the stack's facade environment."""
+        spec = self.facade_spec(name, env)
         await self._sup.start_group([self._pin(spec)])
-        return HttpServer(name, port, self.pid(name))
+        return HttpServer(name, spec.port, self.pid(name), int(spec.env["MES_FACADE_METRICS_PORT"]))
 
     async def start_http(self, name: str, argv: Sequence[str], port: int, health_path: str = "/healthz") -> HttpServer:
         """Any HTTP server process (the baseline), stopped with the facades."""

@@ -2,7 +2,8 @@
 
 Start the stack of the README (``python3 dev.py up``) in another terminal, then::
 
-    .venv/bin/python perf/replay_attacks.py [--url http://127.0.0.1:8180] [--data-dir var]
+    .venv/bin/python perf/replay_attacks.py [--url http://127.0.0.1:8180] [--data-dir var] \
+        [--metrics-url http://127.0.0.1:18180/metrics]
 
 It reads the demo partners' keys from ``<data-dir>/demo-partners.json`` (``aurora-jewels``, PLUS,
 called A; ``northwind-gems``, STANDARD, called B) and the processes of the stack from
@@ -14,7 +15,8 @@ was sent, answer, expected, verdict) followed by the details of each probe:
    a second (in a separate process, so the flood's client does not slow B's client); B's baseline is
    measured alone for 10 s first. A first submits ``--seed-orders`` orders so the query has data.
 2. 300 random bad API keys as fast as 50 connections allow for 15 s while B sends once a second;
-   the facade's ``/metrics`` before and after (``AuthenticatePartner`` calls, refusals).
+   the facade's ``/metrics`` before and after (``AuthenticatePartner`` calls, refusals), read on its
+   metrics port (``--metrics-url``; the port partners call answers 404 there).
 3. A fresh partner (``mesctl partners create``) opens a ``graphql-transport-ws`` subscription; its key
    is revoked (``mesctl partners revoke-key``): time to the close, close code and reason; then an
    HTTP query with the revoked key.
@@ -58,6 +60,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import grpc
 import httpx
@@ -69,8 +72,17 @@ ROOT = SCRIPT.parent.parent
 QUERIES = ROOT / "perf" / "queries"
 
 OPERATOR_TOKEN_DEFAULT = "mes-dev-operator"  # README: the dashboard's token of the local stack
+DEFAULT_METRICS_PORT = 18180  # README: MES_FACADE_METRICS_PORT, the facade's /metrics apart from its HTTP port
 CHEAP_QUERY = "{ orders(first: 5) { nodes { id status } } }"
+#: Partners see positions (sealed to them); operators the stream's sequences.
 STATUS_SUBSCRIPTION = """subscription {
+  orderStatusChanged {
+    __typename
+    ... on OrderStatusChanged { position orderId fromStatus toStatus reason }
+    ... on ResyncRequired { position reason }
+  }
+}"""
+OPERATOR_STATUS_SUBSCRIPTION = """subscription {
   orderStatusChanged {
     __typename
     ... on OrderStatusChanged { seq orderId fromStatus toStatus reason }
@@ -239,7 +251,7 @@ def new_client(connections: int = 10) -> httpx.AsyncClient:
 METRIC_LINE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)")
 
 
-async def read_metrics(client: httpx.AsyncClient, base: str) -> dict[str, float]:
+async def read_metrics(client: httpx.AsyncClient, url: str) -> dict[str, float]:
     """The facade's counters we compare, as ``name{labels}`` -> value."""
     wanted = (
         "mes_facade_backend_calls_total",
@@ -247,7 +259,7 @@ async def read_metrics(client: httpx.AsyncClient, base: str) -> dict[str, float]
         "mes_facade_admission_refused_total",
         "mes_facade_api_key_lookups_total",
     )
-    r = await client.get(f"{base}/metrics", timeout=15.0)
+    r = await client.get(url, timeout=15.0)
     r.raise_for_status()
     found: dict[str, float] = {}
     for line in r.text.splitlines():
@@ -280,6 +292,8 @@ class Stack:
     operator_token: str
     orders_addr: str
     pids: dict[str, int]
+    #: The facade's Prometheus endpoint (its own port, not ``base``).
+    metrics_url: str = ""
 
     @property
     def graphql(self) -> str:
@@ -290,7 +304,7 @@ class Stack:
         return self.graphql.replace("http://", "ws://", 1).replace("https://", "wss://", 1)
 
 
-def load_stack(base: str, folder: str, operator_token: str) -> Stack:
+def load_stack(base: str, folder: str, operator_token: str, metrics_url: str | None = None) -> Stack:
     data_dir = Path(folder).resolve()
     partners = json.loads((data_dir / "demo-partners.json").read_text(encoding="utf-8"))["partners"]
     keys = {p["partner_id"]: p["api_key"] for p in partners}
@@ -309,7 +323,14 @@ def load_stack(base: str, folder: str, operator_token: str) -> Stack:
         operator_token=operator_token,
         orders_addr=orders_addr,
         pids=pids,
+        metrics_url=metrics_url or default_metrics_url(base),
     )
+
+
+def default_metrics_url(base: str) -> str:
+    """The facade's metrics on the host of ``base``, at the facade's default metrics port."""
+    host = urlsplit(base).hostname or "127.0.0.1"
+    return f"http://{f'[{host}]' if ':' in host else host}:{DEFAULT_METRICS_PORT}/metrics"
 
 
 def cmdline(pid: int) -> str:
@@ -616,7 +637,7 @@ async def probe_bad_keys(stack: Stack, report: Report) -> float:
     body = json.dumps({"query": CHEAP_QUERY}).encode()
     cycle = itertools.cycle(keys)
     async with new_client(50) as client:
-        before = await read_metrics(client, stack.base)
+        before = await read_metrics(client, stack.metrics_url)
         b_task = asyncio.create_task(run_b_sender(stack, 15.0))
         result = await flood(
             client,
@@ -628,7 +649,7 @@ async def probe_bad_keys(stack: Stack, report: Report) -> float:
         )
         ended = time.monotonic()
         during = await b_task
-        after = await read_metrics(client, stack.base)
+        after = await read_metrics(client, stack.metrics_url)
     b_status, b_ms = summarize_b(during)
     auth_calls = metric_delta(before, after, "mes_facade_backend_calls_total", 'method="AuthenticatePartner"')
     lookups = metric_deltas(before, after, "mes_facade_api_key_lookups_total")
@@ -1019,11 +1040,18 @@ async def collect(ws: ClientConnection, into: list[dict[str, Any]], stop: asynci
 
 
 async def probe_sequences(stack: Stack, report: Report) -> list[str]:
+    """B follows its orders while A is busy: what B sees must say nothing about A's activity."""
     b_events: list[dict[str, Any]] = []
     op_events: list[dict[str, Any]] = []
+    resumed: list[dict[str, Any]] = []
     stop = asyncio.Event()
+    b_headers = partner_headers(stack.key_b)
+    async with new_client(2) as client:
+        as_of = await post(client, stack.graphql, headers=b_headers, query="{ asOf { position } }")
+        before = ((as_of.body or {}).get("data") or {}).get("asOf", {}).get("position")
+        seq_probe = await post(client, stack.graphql, headers=b_headers, query="{ asOf { seq } }")
     ws_b = await ws_open(stack.ws, {"apiKey": stack.key_b}, STATUS_SUBSCRIPTION)
-    ws_op = await ws_open(stack.ws, {"token": stack.operator_token}, STATUS_SUBSCRIPTION)
+    ws_op = await ws_open(stack.ws, {"token": stack.operator_token}, OPERATOR_STATUS_SUBSCRIPTION)
     b_orders: list[str] = []
     a_orders: list[str] = []
     outcomes: list[str] = []
@@ -1035,14 +1063,16 @@ async def probe_sequences(stack: Stack, report: Report) -> list[str]:
         await asyncio.sleep(1.0)
         run = secrets.token_hex(3)
         async with new_client(2) as client:
-            for i, (who, key) in enumerate(
-                [("A", stack.key_a), ("B", stack.key_b), ("A", stack.key_a), ("B", stack.key_b), ("A", stack.key_a)]
-            ):
+            for i, who in enumerate("AAABAB"):
+                key = stack.key_a if who == "A" else stack.key_b
                 a = await submit(client, stack, key, f"SEQ-{run}-{who}{i}")
                 outcomes.append(f"{who}: {a.short()}")
                 order = (((a.body or {}).get("data") or {}).get("submitOrder") or {}).get("order") or {}
                 if order.get("id"):
                     (b_orders if who == "B" else a_orders).append(order["id"])
+                if i == 2:  # A's first three orders are in: B's position must not have moved
+                    await asyncio.sleep(4.0)
+                    middle = await post(client, stack.graphql, headers=b_headers, query="{ asOf { position } }")
                 await asyncio.sleep(0.3)
         await asyncio.sleep(8.0)
         stop.set()
@@ -1050,20 +1080,51 @@ async def probe_sequences(stack: Stack, report: Report) -> list[str]:
     finally:
         await ws_b.close()
         await ws_op.close()
-    b_seqs = [int(e["seq"]) for e in b_events if "seq" in e]
-    gaps = [(x, y) for x, y in itertools.pairwise(b_seqs) if y - x > 1]
-    op_by_seq = {int(e["seq"]): e for e in op_events if "seq" in e}
-    a_seqs = sorted(s for s, e in op_by_seq.items() if e.get("orderId") in a_orders)
-    others_between = sum(1 for s, e in op_by_seq.items() if b_seqs and b_seqs[0] < s < b_seqs[-1] and s not in b_seqs)
+    after_a = ((middle.body or {}).get("data") or {}).get("asOf", {}).get("position")
+    b_changes = [e for e in b_events if e.get("__typename") == "OrderStatusChanged"]
+    positions = [str(e.get("position")) for e in b_changes]
+    numeric = [e for e in b_events if "seq" in e or any(isinstance(v, int) for v in e.values())]
     foreign = [e for e in b_events if e.get("orderId") and e["orderId"] not in b_orders]
+    # Resume after B's first event: every later event of B comes again, nothing else.
+    if positions:
+        ws_r = await connect(stack.ws, subprotocols=[WS_PROTOCOL], open_timeout=10, close_timeout=5)
+        await ws_r.send(json.dumps({"type": "connection_init", "payload": {"apiKey": stack.key_b}}))
+        await asyncio.wait_for(ws_r.recv(), 10)
+        query = STATUS_SUBSCRIPTION.replace("subscription {", "subscription($s: String) {").replace(
+            "orderStatusChanged {", "orderStatusChanged(since: $s) {"
+        )
+        payload = {"query": query, "variables": {"s": positions[0]}}
+        await ws_r.send(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
+        stop_r = asyncio.Event()
+        reader = asyncio.create_task(collect(ws_r, resumed, stop_r))
+        await asyncio.sleep(2.0)
+        stop_r.set()
+        await reader
+        await ws_r.close()
+    resumed_ok = [e.get("position") for e in resumed] == positions[1:]
+    op_seqs = sorted(int(e["seq"]) for e in op_events if "seq" in e)
     b_lines = [
-        f"seq={e.get('seq')} {str(e.get('orderId'))[:13]}.. {e.get('fromStatus')} -> {e.get('toStatus')}"
+        f"position={e.get('position')} {str(e.get('orderId'))[:13]}.. {e.get('fromStatus')} -> {e.get('toStatus')}"
         f" {e.get('reason') or ''}"
         for e in b_events
     ]
+    resumed_text = (
+        "exactly B's later events" if resumed_ok else f"{len(resumed)} messages, not B's {len(positions) - 1} later"
+    )
+    ok = (
+        bool(before)
+        and before == after_a
+        and not numeric
+        and not foreign
+        and resumed_ok
+        and seq_probe.codes == ["GRAPHQL_VALIDATION_FAILED"]
+    )
     answer = (
-        f"B saw seq {b_seqs} for its {len(b_orders)} orders; gaps between consecutive seqs: "
-        f"{[y - x - 1 for x, y in gaps]} (A's events at seq {a_seqs}); {len(foreign)} events of other orders"
+        f"B's asOf position before and after A's 3 orders: {'the same' if before == after_a else 'DIFFERENT'}"
+        f" ({before}); B's {len(b_changes)} events carry positions only ({len(numeric)} with a number);"
+        f" `asOf {{ seq }}` for B: {seq_probe.short()}; resumed after B's first position: "
+        f"{resumed_text}"
+        f"; {len(foreign)} events of other orders"
     )
     detail = "\n".join(
         [
@@ -1071,8 +1132,7 @@ async def probe_sequences(stack: Stack, report: Report) -> list[str]:
             f"B's orders: {b_orders}; A's orders: {a_orders}",
             "B's events:",
             *(f"- `{line}`" for line in b_lines),
-            f"Operator subscription (global): {len(op_by_seq)} events, seqs {sorted(op_by_seq)};"
-            f" {others_between} of them fall between B's first and last seq and are not B's.",
+            f"Operator subscription (stream sequences): {len(op_seqs)} events, seqs {op_seqs}.",
             f"Sockets at the end: {closes}.",
         ]
     )
@@ -1080,12 +1140,11 @@ async def probe_sequences(stack: Stack, report: Report) -> list[str]:
         Row(
             "7",
             "Stream sequences reveal other partners' activity",
-            "B subscribes to orderStatusChanged; B submits 2 orders and A 3 (interleaved)",
+            "B reads asOf, A submits 3 orders, B reads asOf again; B subscribes and submits 2 orders between"
+            " A's; B resumes after its first position",
             answer,
-            "known NOT fixed: `seq` is the global ORDERS stream sequence, so B's seqs have gaps where other"
-            " partners' events are",
-            ("NOT OK (known, not fixed: gaps seen)" if gaps else "OK (no gaps seen)")
-            + (f"; LEAK: B saw {len(foreign)} foreign events" if foreign else ""),
+            "positions sealed to the partner: opaque, unmoved by other partners' events; `since` resumes",
+            verdict(ok) + (f"; LEAK: B saw {len(foreign)} foreign events" if foreign else ""),
         ),
         detail,
     )
@@ -1399,7 +1458,7 @@ async def main_async(args: argparse.Namespace) -> int:
         print(f"# Start-up refusals ({started})\n")
         print(report.markdown())
         return 0
-    stack = load_stack(args.url, args.data_dir, args.operator_token)
+    stack = load_stack(args.url, args.data_dir, args.operator_token, args.metrics_url)
     async with new_client(1) as client:
         try:
             health = await client.get(f"{stack.base}/healthz", timeout=10)
@@ -1443,6 +1502,11 @@ async def main_async(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--url", default="http://127.0.0.1:8180", help="the facade's base URL")
+    parser.add_argument(
+        "--metrics-url",
+        default=None,
+        help=f"the facade's Prometheus endpoint (default: --url's host, port {DEFAULT_METRICS_PORT}, /metrics)",
+    )
     parser.add_argument("--data-dir", default=str(ROOT / "var"), help="the stack's data folder (keys, stack.json)")
     parser.add_argument("--operator-token", default=OPERATOR_TOKEN_DEFAULT, help="the dashboard's bearer token")
     parser.add_argument("--seed-orders", type=int, default=100, help="orders A submits before probe 1 (0: none)")

@@ -3,11 +3,16 @@ counters) on the facade's ``/graphql`` WebSocket.
 
 It authenticates in ``connection_init`` (``{"apiKey": ...}`` for partners, ``{"token": ...}`` for
 operators), subscribes to ``orderStatusChanged`` (some orders only, or replaying what came after a
-``seq``) or to ``dashboardCounters`` (operators), and emits one line per event::
+``seq`` for operators, a ``position`` for partners) or to ``dashboardCounters`` (operators), and
+emits one line per event::
 
-    seq=7 order=01a2183a-... SUBMITTED -> ACCEPTED materials reserved
+    seq=7 partner=P-1 order=01a2183a-... SUBMITTED -> ACCEPTED materials reserved
     seq=9 RESYNC_REQUIRED EVENTS_NOT_RETAINED: refetch, then watch again with --since 9
     seq=12 total=3 late=0 SUBMITTED=1 IN_PRODUCTION=2
+    position=p1.8dtcLtZH8yBB4YEVm60sMQ order=01a2183a-... SUBMITTED -> ACCEPTED materials reserved
+
+Partners see positions, not sequences: opaque, sealed to the partner (the stream's sequences would
+tell them how busy the other partners are); ``--since`` takes one back.
 
 A refused credential (close code 4401/4403), a refused subscription (``TOO_MANY_SUBSCRIPTIONS``,
 ``RATE_LIMITED``, ...) or a lost connection raise :class:`WatchError` with a message for the user.
@@ -51,12 +56,12 @@ DEFAULT_URL = "http://127.0.0.1:8180/graphql"
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 OPERATION_ID = "1"
 
-_STATUS_FIELDS = "seq orderId fromStatus toStatus reason"
-_STATUS_QUERY = """subscription Watch($orderIds: [ID!], $since: Long) {
+_STATUS_FIELDS = "orderId fromStatus toStatus reason"
+_STATUS_QUERY = """subscription Watch($orderIds: [ID!], $since: %(since)s) {
   orderStatusChanged(orderIds: $orderIds, since: $since) {
     __typename
-    ... on OrderStatusChanged { %s }
-    ... on ResyncRequired { seq reason }
+    ... on OrderStatusChanged { %(mark)s %(fields)s }
+    ... on ResyncRequired { %(mark)s reason }
   }
 }"""
 _COUNTERS_QUERY = "subscription Counters { dashboardCounters { seq counts { total late byStatus { status count } } } }"
@@ -80,7 +85,8 @@ class WatchOptions:
     api_key: str | None = None
     token: str | None = None
     order_ids: tuple[str, ...] = ()
-    since: int | None = None
+    #: Operators: a sequence (digits); partners: a position.
+    since: str | None = None
     counters: bool = False
     timeout_s: float = 10.0
 
@@ -110,9 +116,14 @@ def subscribe_payload(options: WatchOptions) -> dict[str, Any]:
     """The ``subscribe`` message's payload: the document and its variables."""
     if options.counters:
         return {"query": _COUNTERS_QUERY, "operationName": "Counters"}
-    fields = _STATUS_FIELDS + (" partnerId" if options.operator else "")
-    variables: dict[str, Any] = {"orderIds": list(options.order_ids) or None, "since": options.since}
-    return {"query": _STATUS_QUERY % fields, "operationName": "Watch", "variables": variables}
+    if options.operator:
+        since: int | str | None = int(options.since) if options.since is not None else None
+        query = _STATUS_QUERY % {"since": "Long", "mark": "seq", "fields": _STATUS_FIELDS + " partnerId"}
+    else:
+        since = options.since
+        query = _STATUS_QUERY % {"since": "String", "mark": "position", "fields": _STATUS_FIELDS}
+    variables: dict[str, Any] = {"orderIds": list(options.order_ids) or None, "since": since}
+    return {"query": query, "operationName": "Watch", "variables": variables}
 
 
 def _status(value: object) -> str:
@@ -130,11 +141,12 @@ def format_event(data: Mapping[str, Any]) -> str:
     event = data.get("orderStatusChanged")
     if not isinstance(event, Mapping):
         return json.dumps(data, separators=(",", ":"))
-    seq = event.get("seq")
+    name = "position" if "position" in event else "seq"
+    mark = event.get(name)
     if event.get("__typename") == "ResyncRequired":
-        return f"seq={seq} RESYNC_REQUIRED {event.get('reason')}: refetch, then watch again with --since {seq}"
+        return f"{name}={mark} RESYNC_REQUIRED {event.get('reason')}: refetch, then watch again with --since {mark}"
     partner = f" partner={event['partnerId']}" if event.get("partnerId") else ""
-    line = f"seq={seq}{partner} order={event.get('orderId')} {_status(event.get('fromStatus'))} -> "
+    line = f"{name}={mark}{partner} order={event.get('orderId')} {_status(event.get('fromStatus'))} -> "
     line += _status(event.get("toStatus"))
     return f"{line} {event['reason']}" if event.get("reason") else line
 

@@ -35,7 +35,11 @@ def register(commands: Subcommands) -> None:
     who.add_argument("--api-key", help="a partner's API key: its own orders only")
     who.add_argument("--token", help="an operator token (e.g. mes-dev-operator): every order")
     parser.add_argument("--order", action="append", default=[], metavar="ID", help="follow this order (repeatable)")
-    parser.add_argument("--since", type=int, metavar="SEQ", help="first replay the events after this seq")
+    parser.add_argument(
+        "--since",
+        metavar="SEQ|POSITION",
+        help="first replay the events after this seq (operators) or position (partners), as printed",
+    )
     parser.add_argument("--counters", action="store_true", help="order counts per status instead (operators)")
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds to connect and authenticate (10)")
     parser.set_defaults(handler=_watch)
@@ -47,8 +51,8 @@ def options_from(args: argparse.Namespace) -> WatchOptions:
         raise CliUsageError("--counters needs an operator --token")
     if args.counters and (args.order or args.since is not None):
         raise CliUsageError("--order and --since apply to status changes, not to --counters")
-    if args.since is not None and args.since < 0:
-        raise CliUsageError("--since must not be negative")
+    if args.since is not None and args.token is not None and not args.since.isdigit():
+        raise CliUsageError("--since must be a seq (a non-negative integer) for operators")
     return WatchOptions(
         url=args.url,
         api_key=args.api_key,

@@ -18,7 +18,7 @@ from graphql_facade.schema.operator import (
     metal_loss_request,
     offset_fetch,
 )
-from graphql_facade.schema.partner import own_orders_request, partner_of
+from graphql_facade.schema.partner import own_orders_request, partner_as_of, partner_of
 from mes.common.v1 import common_pb2
 from mes.inventory.v1 import inventory_pb2 as inv
 
@@ -27,6 +27,10 @@ __all__ = ["OPERATOR_ROOT", "PARTNER_ROOT"]
 
 async def _as_of(context: RequestContext, args: Args) -> Any:
     return context.as_of or context.hub.as_of(), context.started_at
+
+
+async def _partner_as_of(context: RequestContext, args: Args) -> Any:
+    return partner_as_of(context)
 
 
 async def _board(context: RequestContext, args: Args) -> PageSource:
@@ -115,4 +119,7 @@ OPERATOR_ROOT: TypeSpecs = {
     },
     "AsOf": _AS_OF,
 }
-PARTNER_ROOT: TypeSpecs = {"Query": {**_CATALOGUE, "orders": one(_own_orders)}}
+PARTNER_ROOT: TypeSpecs = {
+    "Query": {**_CATALOGUE, "asOf": one(_partner_as_of), "orders": one(_own_orders)},
+    "AsOf": {"position": Getter(lambda source: source[0]), "at": Getter(lambda source: source[1].isoformat())},
+}

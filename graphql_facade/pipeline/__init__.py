@@ -8,7 +8,8 @@
                        before any parsing; a stale one is recomputed in the background
     prepare            tokens, parse (cached), operation, depth/aliases, type, validation (cached), cost
     admit              submissions per minute, cost bucket (partners; operators are measured only)
-    lookup             partners: a hit answers here, refunded down to its measured cost
+    lookup             partners: a hit answers here, refunded down to its measured cost (queries of
+                       data no event announces, ``response_cache.LIVE_FIELDS``, are never cached)
     fetch              a miss waits for the key's one computation (execute, then settle's answer)
     execute            a compiled plan (queries) or Strawberry runs the document within the request timeout
     settle             actual cost and refund, extensions.cost and RateLimit headers, metrics; a cached
@@ -92,7 +93,7 @@ class Pipeline:
         if isinstance(prepared, Outcome):
             return prepared
         admission = await self.admit(viewer, limits, prepared)
-        if slot is None or prepared.kind != "query":
+        if slot is None or prepared.kind != "query" or prepared.live:
             result = await self.execute(viewer, limits, prepared, op, allowed, source.document_id)
             return await self.settle(viewer, admission, prepared, result)
         compute = self.computation(viewer, limits, op, allowed, source, prepared)

@@ -32,6 +32,7 @@ from graphql_facade.limits import (
     resolve_persisted_query,
 )
 from graphql_facade.pipeline.request import Operation, Outcome, bad_request, error_body
+from graphql_facade.response_cache import selects_live
 from graphql_facade.schema import FacadeSchema, Schemas
 
 __all__ = ["Prepare", "Prepared", "Source"]
@@ -55,6 +56,8 @@ class Prepared:
     kind: str
     #: The document on the graphql-core schema, its variables and its requested cost (at most the maximum).
     priced: Priced
+    #: It selects data no event announces (``response_cache.LIVE_FIELDS``): never cached.
+    live: bool = False
 
     @property
     def document(self) -> DocumentNode:
@@ -136,6 +139,7 @@ class Prepare:
             schema,
             kind,
             self._price(limits, Priced(documents.graphql, document, op.variables, op.operation_name), source),
+            live=kind == "query" and selects_live(document, op.operation_name),
         )
 
     def _price(self, limits: Limits, operation: Priced, source: Source) -> Priced:

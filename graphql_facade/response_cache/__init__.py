@@ -26,10 +26,11 @@ from graphql_facade.response_cache.positions import (
     format_positions,
     parse_min_positions,
 )
-from graphql_facade.response_cache.reads import reads_of
+from graphql_facade.response_cache.reads import LIVE_FIELDS, reads_of, selects_live
 from graphql_facade.response_cache.tags import touches
 
 __all__ = [
+    "LIVE_FIELDS",
     "MIN_POSITION_HEADER",
     "Answer",
     "CacheConfig",
@@ -44,5 +45,6 @@ __all__ = [
     "format_positions",
     "parse_min_positions",
     "reads_of",
+    "selects_live",
     "touches",
 ]

@@ -19,6 +19,10 @@ not depend on how the answer was executed. Per object type:
 
 Anything this table does not know (a new root field or type, an object whose id the answer does
 not carry, data that is not plain JSON) reads ``*``: such an answer goes stale on every event.
+
+The root fields of :data:`LIVE_FIELDS` read data that no event announces (a partner's webhook
+endpoints change through the webhooks service alone): an operation selecting one is never cached
+nor answered from the cache (:func:`selects_live`; the pipeline runs it like a mutation).
 """
 
 from __future__ import annotations
@@ -29,8 +33,11 @@ from typing import Any, NamedTuple
 from graphql import (
     DocumentNode,
     FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
     GraphQLObjectType,
     GraphQLSchema,
+    InlineFragmentNode,
     OperationDefinitionNode,
     OperationType,
     SelectionSetNode,
@@ -54,7 +61,10 @@ from graphql_facade.response_cache.tags import (
     work_center,
 )
 
-__all__ = ["reads_of"]
+__all__ = ["LIVE_FIELDS", "reads_of", "selects_live"]
+
+#: Root fields always answered by their service, never from the cache: no event announces their changes.
+LIVE_FIELDS = frozenset({"webhookEndpoints", "webhookEndpoint", "webhookDeliveries", "webhookLog"})
 
 _META = frozenset({"__typename", "__schema", "__type"})
 #: Types whose fields are covered by the object or list above them.
@@ -100,6 +110,30 @@ def reads_of(
     except (Unknown, RecursionError):
         return frozenset({ANY})
     return frozenset(walk.tags)
+
+
+def selects_live(document: DocumentNode, operation_name: str | None) -> bool:
+    """Whether the operation selects a root field of :data:`LIVE_FIELDS` (in fragments too, whatever
+    ``@skip``/``@include`` say: such an answer must not be cached)."""
+    operation = get_operation_ast(document, operation_name)
+    if operation is None:
+        return False
+    fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+    seen: set[str] = set()
+    todo = [operation.selection_set]
+    while todo:
+        for selection in todo.pop().selections:
+            if isinstance(selection, FieldNode):
+                if selection.name.value in LIVE_FIELDS:
+                    return True
+            elif isinstance(selection, InlineFragmentNode):
+                todo.append(selection.selection_set)
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                if name not in seen and name in fragments:
+                    seen.add(name)
+                    todo.append(fragments[name].selection_set)
+    return False
 
 
 class _Walk(Selections):

@@ -1,6 +1,11 @@
-"""Types pushed by subscriptions. Every event carries the JetStream sequence it was published at,
-and every snapshot the sequence of the last event folded into it, so a client that reconnects
-resumes with ``since`` or refetches on ``ResyncRequired``."""
+"""Types pushed by subscriptions. Every operator event carries the JetStream sequence it was
+published at, and every snapshot the sequence of the last event folded into it, so a client that
+reconnects resumes with ``since`` or refetches on ``ResyncRequired``.
+
+Partners see a *position* instead of a sequence: the sequence sealed to the partner
+(:mod:`graphql_facade.positions_sealed`), since the ORDERS sequence counts every partner's events
+and its gaps would tell a partner how busy the others are. Positions resume a subscription the
+same way (``since``)."""
 
 from __future__ import annotations
 
@@ -21,6 +26,7 @@ __all__ = [
     "OperatorOrderStatusChanged",
     "OperatorStatusUpdate",
     "PartnerOrderStatusChanged",
+    "PartnerResyncRequired",
     "PartnerStatusUpdate",
     "ResyncRequired",
     "status_updates",
@@ -33,9 +39,17 @@ class ResyncRequired:
     reason: str
 
 
-@strawberry.type(name="OrderStatusChanged", description="An order moved to another status.")
-class PartnerOrderStatusChanged:
-    seq: Long = strawberry.field(description="ORDERS stream sequence of the event.")
+@strawberry.type(
+    name="ResyncRequired",
+    description="Events were missed: refetch your orders and subscribe again with this `position`.",
+)
+class PartnerResyncRequired:
+    position: str = strawberry.field(description="The latest position known to the server (opaque, yours only).")
+    reason: str
+
+
+@strawberry.type
+class _StatusChange:
     at: datetime
     order_id: strawberry.ID
     from_status: OrderStatus | None
@@ -45,11 +59,22 @@ class PartnerOrderStatusChanged:
 
 
 @strawberry.type(name="OrderStatusChanged", description="An order moved to another status.")
-class OperatorOrderStatusChanged(PartnerOrderStatusChanged):
+class PartnerOrderStatusChanged(_StatusChange):
+    position: str = strawberry.field(
+        description="Where this event stands in your stream: opaque, valid for you only; "
+        "pass it as `since` to resume after it."
+    )
+
+
+@strawberry.type(name="OrderStatusChanged", description="An order moved to another status.")
+class OperatorOrderStatusChanged(_StatusChange):
+    seq: Long = strawberry.field(description="ORDERS stream sequence of the event.")
     partner_id: strawberry.ID
 
 
-PartnerStatusUpdate = Annotated[PartnerOrderStatusChanged | ResyncRequired, strawberry.union("OrderStatusUpdate")]
+PartnerStatusUpdate = Annotated[
+    PartnerOrderStatusChanged | PartnerResyncRequired, strawberry.union("OrderStatusUpdate")
+]
 OperatorStatusUpdate = Annotated[OperatorOrderStatusChanged | ResyncRequired, strawberry.union("OrderStatusUpdate")]
 
 
@@ -78,7 +103,7 @@ async def status_updates(
     ids = set(order_ids) if order_ids else None
     wanted = {s.value for s in statuses} if statuses else None
     async with context.slots.hold(viewer):
-        async for event in context.hub.status_events(since):
+        async for event in context.hub.status_events(since, partner_id=own):
             if isinstance(event, Resync):
                 yield event
                 continue
@@ -93,11 +118,17 @@ async def status_updates(
             yield event
 
 
-def partner_event(event: StatusEvent | Resync) -> PartnerOrderStatusChanged | ResyncRequired:
+def partner_event(
+    event: StatusEvent | Resync, partner_id: str, context: RequestContext
+) -> PartnerOrderStatusChanged | PartnerResyncRequired:
+    """The partner's view of a hub event: its sequence sealed to the partner. A resync notice
+    carries the partner's position (not the stream's head, which moves with other partners)."""
+    sealer = context.positions
     if isinstance(event, Resync):
-        return ResyncRequired(seq=Long(event.seq), reason=event.reason)
+        position = sealer.seal(partner_id, context.hub.partner_position(partner_id))
+        return PartnerResyncRequired(position=position, reason=event.reason)
     return PartnerOrderStatusChanged(
-        seq=Long(event.seq),
+        position=sealer.seal(partner_id, event.seq),
         at=event.time,
         order_id=strawberry.ID(event.order_id),
         from_status=optional_enum(OrderStatus, event.from_status),

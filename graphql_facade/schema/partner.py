@@ -14,15 +14,26 @@ import strawberry
 
 from graphql_facade.context import RequestContext
 from graphql_facade.errors import ErrorCode, FacadeError
+from graphql_facade.positions_sealed import InvalidPosition
 from graphql_facade.schema.catalogue import alloys_page, styles_page
-from graphql_facade.schema.common import Alloy, Long, OrderStatus, Priority, Style
+from graphql_facade.schema.common import Alloy, OrderStatus, Priority, Style
 from graphql_facade.schema.connections import Connection, list_connection
 from graphql_facade.schema.info import Info, check_id, check_key, field, mutation, subscription
 from graphql_facade.schema.live import PartnerStatusUpdate, partner_event, status_updates
 from graphql_facade.schema.orders import PartnerOrder
+from graphql_facade.schema.webhooks import PartnerWebhookMutation, PartnerWebhookQuery
 from mes.orders.v1 import orders_pb2 as ords
 
-__all__ = ["PartnerMutation", "PartnerQuery", "PartnerSubscription", "own_orders_request", "partner_of"]
+__all__ = [
+    "PartnerAsOf",
+    "PartnerMutation",
+    "PartnerQuery",
+    "PartnerSubscription",
+    "open_position",
+    "own_orders_request",
+    "partner_as_of",
+    "partner_of",
+]
 
 
 @strawberry.input(name="OrderFilter", description="Which of your orders to list.")
@@ -93,8 +104,47 @@ def own_orders_request(partner: str, statuses: Sequence[OrderStatus] | None, lat
     return ords.ListOrdersRequest(parent=f"partners/{partner}", statuses=statuses_pb, late_only=late_only)
 
 
+def open_position(context: RequestContext, partner: str, position: str | None) -> int | None:
+    """The stream sequence sealed in a partner's ``since`` (``INVALID_ARGUMENT`` when it is not one
+    of the partner's positions)."""
+    if position is None:
+        return None
+    try:
+        return context.positions.open(partner, position)
+    except InvalidPosition as exc:
+        raise FacadeError(
+            ErrorCode.INVALID_ARGUMENT,
+            f"`since` {exc}.",
+            extensions={"fieldViolations": [{"field": "since", "description": str(exc)}]},
+        ) from None
+
+
+@strawberry.type(name="AsOf", description="Where your data stands in your stream of events.")
+class PartnerAsOf:
+    position: str = strawberry.field(
+        description="Opaque, valid for you only: what this response reflects at least. Subscribe to "
+        "`orderStatusChanged(since:)` with it to get every later change (some already reflected may "
+        "come again: compare `orderVersion`)."
+    )
+    at: datetime
+
+
+def partner_as_of(context: RequestContext) -> tuple[str, datetime]:
+    """The partner's position when the request started, sealed, and the request's start time."""
+    partner = partner_of(context)
+    seq = context.partner_position
+    if seq is None:
+        seq = context.hub.partner_position(partner)
+    return context.positions.seal(partner, seq), context.started_at
+
+
 @strawberry.type(name="Query")
-class PartnerQuery:
+class PartnerQuery(PartnerWebhookQuery):
+    @field(description="Your position in your stream of events, as of this response.")
+    def as_of(self, info: Info) -> PartnerAsOf:
+        position, at = partner_as_of(info.context)
+        return PartnerAsOf(position=position, at=at)
+
     @field(description="One of your orders (null when it does not exist).")
     async def order(self, info: Info, id: strawberry.ID) -> PartnerOrder | None:
         found = await info.context.loaders.order.load(check_id(str(id)))
@@ -120,7 +170,7 @@ class PartnerQuery:
 
 
 @strawberry.type(name="Mutation")
-class PartnerMutation:
+class PartnerMutation(PartnerWebhookMutation):
     @mutation(
         description="Submit an order. Retrying with the same idempotencyKey and input returns the same order; "
         "the same key with another input fails with IDEMPOTENCY_KEY_REUSED."
@@ -150,16 +200,20 @@ class PartnerMutation:
 
 @strawberry.type(name="Subscription")
 class PartnerSubscription:
-    @subscription(description="Status changes of your orders; `since` resumes after a seq.")
+    @subscription(
+        description="Status changes of your orders; `since` (a `position` of an event, of ResyncRequired "
+        "or of `asOf`) resumes after it."
+    )
     async def order_status_changed(
-        self, info: Info, order_ids: list[strawberry.ID] | None = None, since: Long | None = None
+        self, info: Info, order_ids: list[strawberry.ID] | None = None, since: str | None = None
     ) -> AsyncGenerator[PartnerStatusUpdate, None]:
-        _partner(info)
+        partner = _partner(info)
+        context = info.context
         async for event in status_updates(
-            info.context,
+            context,
             order_ids=[str(i) for i in order_ids] if order_ids else None,
             partner_id=None,
             statuses=None,
-            since=since,
+            since=open_position(context, partner, since),
         ):
-            yield partner_event(event)
+            yield partner_event(event, partner, context)

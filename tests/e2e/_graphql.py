@@ -30,10 +30,13 @@ SUBMIT = (
     "mutation($i: SubmitOrderInput!, $k: String!) "
     "{ submitOrder(input: $i, idempotencyKey: $k) { replayed order { id status } } }"
 )
-STATUS_SUBSCRIPTION = """subscription($since: Long) { orderStatusChanged(since: $since) {
+#: A partner's subscription: positions (sealed to the partner), not the stream's sequences.
+STATUS_SUBSCRIPTION = """subscription($since: String) { orderStatusChanged(since: $since) {
   __typename
-  ... on OrderStatusChanged { seq orderId fromStatus toStatus reason }
-  ... on ResyncRequired { seq reason } } }"""
+  ... on OrderStatusChanged { position orderId fromStatus toStatus reason }
+  ... on ResyncRequired { position reason } } }"""
+#: A partner's position: subscribing with it as `since` misses none of its later events.
+AS_OF_POSITION = "{ asOf { position } }"
 
 
 @dataclass(frozen=True)

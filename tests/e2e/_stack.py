@@ -129,7 +129,7 @@ def wait_gone(pids: list[int], timeout: float = 10.0) -> list[int]:
 def stack_env() -> dict[str, str]:
     """The current environment without MES_*/URL settings, every port moved to a free one."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(_DROP_PREFIXES) and k not in _DROP}
-    orders, inventory, production, webhooks, nats, monitor, facade, *workers = free_ports(11)
+    orders, inventory, production, webhooks, nats, monitor, facade, facade_metrics, *workers = free_ports(12)
     env.update(
         {
             "MES_ORDERS_GRPC_PORT": str(orders),
@@ -144,6 +144,7 @@ def stack_env() -> dict[str, str]:
             "MES_STACK_NATS_PORT": str(nats),
             "MES_STACK_NATS_MONITOR_PORT": str(monitor),
             "MES_FACADE_PORT": str(facade),
+            "MES_FACADE_METRICS_PORT": str(facade_metrics),  # its /metrics, apart from the public port
             # what clients (mesctl) read
             "MES_ORDERS_ADDR": f"127.0.0.1:{orders}",
             "MES_INVENTORY_ADDR": f"127.0.0.1:{inventory}",

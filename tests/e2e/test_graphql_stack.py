@@ -32,6 +32,7 @@ from mes_stack import demo_data
 from tests._infra.ci import service_unavailable
 from tests._infra.nats import find_nats_server
 from tests.e2e._graphql import (
+    AS_OF_POSITION,
     OPERATOR,
     OPERATOR_TOKEN,
     STATUS_SUBSCRIPTION,
@@ -94,6 +95,11 @@ async def _submit(client: httpx.AsyncClient, gq: GraphQLStack, who: str, key: st
 async def _seq(client: httpx.AsyncClient, gq: GraphQLStack) -> int:
     """The ORDERS sequence the facade has folded in: subscribing with `since` it misses nothing after it."""
     return int((await gql(client, gq.url, OPERATOR, AS_OF))["data"]["asOf"]["seq"])
+
+
+async def _position(client: httpx.AsyncClient, gq: GraphQLStack, who: str) -> str:
+    """A partner's position (sealed to it): subscribing with it as `since` misses none of its later events."""
+    return str((await gql(client, gq.url, partner(gq.keys[who]), AS_OF_POSITION))["data"]["asOf"]["position"])
 
 
 def _about(lines: list[str], order_id: str) -> list[str]:
@@ -168,15 +174,15 @@ async def test_a_partner_submits_the_readme_orders_idempotently_and_reads_them_b
 async def test_a_partner_follows_its_own_orders_live(gq: GraphQLStack) -> None:
     """Subscribed before submitting: SUBMITTED -> ACCEPTED -> IN_PRODUCTION of its own order only."""
     async with http_client() as client:
-        since = await _seq(client, gq)
+        positions = {who: await _position(client, gq, who) for who in (AURORA, NORTHWIND)}
         lines: list[str] = []
         # aurora-jewels through the watch tool's client, northwind-gems through a raw socket.
         follower = asyncio.create_task(
-            watch(WatchOptions(url=gq.url, api_key=gq.keys[AURORA], since=since), lines.append)
+            watch(WatchOptions(url=gq.url, api_key=gq.keys[AURORA], since=positions[AURORA]), lines.append)
         )
         messages: list[dict[str, Any]] = []
         async with ws_session(gq.ws_url, {"apiKey": gq.keys[NORTHWIND]}) as ws:
-            await subscribe(ws, "nw", STATUS_SUBSCRIPTION, {"since": since})
+            await subscribe(ws, "nw", STATUS_SUBSCRIPTION, {"since": positions[NORTHWIND]})
             reader = asyncio.create_task(collect(ws, messages))
             try:
                 mine = await _submit(client, gq, AURORA, "live-aurora-1", _new_order("LIVE-A-1"))

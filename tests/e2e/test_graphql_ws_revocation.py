@@ -31,9 +31,9 @@ from websockets.asyncio.client import ClientConnection
 from mes.orders.v1 import orders_pb2, orders_pb2_grpc
 from tests._infra.ci import service_unavailable
 from tests._infra.nats import find_nats_server
-from tests._infra.ports import free_port, log_tail, stop_process
+from tests._infra.ports import free_ports, log_tail, stop_process
 from tests.e2e._graphql import (
-    OPERATOR,
+    AS_OF_POSITION,
     SERVICE_TOKEN,
     STATUS_SUBSCRIPTION,
     SUBMIT,
@@ -107,7 +107,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
 @contextlib.contextmanager
 def second_facade(stack: RunningStack, log: Path) -> Iterator[Replica]:
     """``python -m graphql_facade`` beside the stack's: the same services and NATS, its own port."""
-    port = free_port()
+    port, metrics_port = free_ports(2)
     env = dict(stack.env)
     env.update(
         {
@@ -116,6 +116,7 @@ def second_facade(stack: RunningStack, log: Path) -> Iterator[Replica]:
             "MES_FACADE_HOST": "127.0.0.1",
             "MES_FACADE_PORT": str(port),
             "MES_FACADE_HTTP_PORT": str(port),
+            "MES_FACADE_METRICS_PORT": str(metrics_port),  # the stack's facade holds the stack's one
             "MES_FACADE_LOG_LEVEL": "INFO",
         }
     )
@@ -165,7 +166,7 @@ async def _submit(client: httpx.AsyncClient, url: str, key: str, reference: str)
 
 
 @contextlib.asynccontextmanager
-async def subscribed(replica: Replica, who: str, key: str, since: int) -> AsyncIterator[Socket]:
+async def subscribed(replica: Replica, who: str, key: str, since: str) -> AsyncIterator[Socket]:
     async with ws_session(replica.ws_url, {"apiKey": key}) as ws:
         socket = Socket(replica.name, who, ws)
         await subscribe(ws, "s", STATUS_SUBSCRIPTION, {"since": since})
@@ -187,12 +188,15 @@ async def test_a_revoked_key_closes_its_sockets_on_every_replica_within_5_s(
     with second_facade(stack, tmp_path / "facade-2.log") as second:
         replicas = (first, second)
         async with http_client() as client, contextlib.AsyncExitStack() as sockets:
-            positions = {
-                r.name: int((await gql(client, r.url, OPERATOR, "{ asOf { seq } }"))["data"]["asOf"]["seq"])
+            positions = {  # each partner's own position, as each replica shows it
+                (r.name, who): (await gql(client, r.url, partner(keys[who]), AS_OF_POSITION))["data"]["asOf"][
+                    "position"
+                ]
                 for r in replicas
+                for who in (REVOKED, STEADY)
             }
             opened = [
-                await sockets.enter_async_context(subscribed(r, who, keys[who], positions[r.name]))
+                await sockets.enter_async_context(subscribed(r, who, keys[who], positions[r.name, who]))
                 for r in replicas
                 for who in (REVOKED, STEADY)
             ]

@@ -14,6 +14,7 @@ import stat
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -130,10 +131,18 @@ def test_mes_up_serves_demo_data_and_stops_cleanly_on_ctrl_c(run_stack: Callable
     _check_services_and_demo_data(stack)
     if HAVE_FACADE:
         port = stack.env["MES_FACADE_PORT"]
-        with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(
-            f"http://127.0.0.1:{port}/healthz", timeout=10
-        ) as response:
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        with opener.open(f"http://127.0.0.1:{port}/healthz", timeout=10) as response:
             assert response.status == 200
+        # Prometheus metrics on the facade's own metrics port (printed in the summary), 404 on the public port
+        metrics_url = f"http://127.0.0.1:{stack.env['MES_FACADE_METRICS_PORT']}/metrics"
+        assert metrics_url in stack.output
+        with opener.open(metrics_url, timeout=10) as response:
+            assert response.status == 200 and b"mes_facade_inflight_requests" in response.read()
+        with pytest.raises(urllib.error.HTTPError) as public:
+            opener.open(f"http://127.0.0.1:{port}/metrics", timeout=10)
+        assert public.value.code == 404
+        public.value.close()
     keys = _check_partner_keys(stack)
 
     # Loading the demo data again changes nothing and keeps the keys.

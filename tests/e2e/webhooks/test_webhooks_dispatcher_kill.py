@@ -32,7 +32,7 @@ from tests._infra.ports import LOOPBACK, free_ports
 from tests._infra.services import BACKENDS, backend_database_url
 from tests.e2e.faults._procs import ServiceProcess, base_env
 from tests.integration.webhooks._orders import LIFECYCLE, OrderEvents
-from tests.integration.webhooks._receiver import Receiver
+from tests.integration.webhooks._receiver import Receiver, running_receiver
 from tests.integration.webhooks._support import AUTH_TOKENS, STAFF, T, acting, eventually
 
 ORDERS = 20
@@ -46,11 +46,8 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture
 async def receiver() -> AsyncIterator[Receiver]:
-    started = await Receiver().start()
-    try:
+    async with running_receiver() as started:
         yield started
-    finally:
-        await started.close()
 
 
 @pytest.fixture

@@ -71,6 +71,7 @@ class Stack:
             "MES_FACADE_OPERATOR_TOKENS": f"{OPERATOR_TOKEN}=OP-1",
             "MES_FACADE_CACHE_MAX_STALE_MS": "0",  # an event makes the next request recompute
             "MES_FACADE_CACHE_REFRESH_INTERVAL_MS": "0",
+            "MES_FACADE_METRICS_PORT": "0",  # no /metrics listener on its fixed default port
         }
         return FacadeSettings.from_env({**base, **env})
 

@@ -61,6 +61,7 @@ def facade_settings(stack: SagaStack, nats_url: str) -> FacadeSettings:
             "NATS_URL": nats_url,
             "MES_INSTANCE": "busy-floor",
             "MES_LOG_LEVEL": "WARNING",
+            "MES_FACADE_METRICS_PORT": "0",  # no /metrics listener on its fixed default port
         }
     )
 

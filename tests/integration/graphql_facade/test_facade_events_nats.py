@@ -16,6 +16,7 @@ from nats.aio.client import Client
 from graphql_facade.adapters.nats_events import NatsEventSource
 from graphql_facade.config import FacadeSettings
 from graphql_facade.events import EventHub
+from graphql_facade.positions_sealed import sealer_for
 from mes.orders.v1 import orders_events_pb2, orders_pb2
 from mes_contracts.events import ORDER_STATUS_CHANGED
 from tests._infra.nats import NatsServer
@@ -25,6 +26,8 @@ from tests.unit.graphql_facade.facade_fakes import FakeBackend
 from tests.unit.graphql_facade.facade_ws import AsgiWebSocket, websocket
 
 STATUS = """subscription { orderStatusChanged {
+  ... on OrderStatusChanged { position orderId toStatus } ... on ResyncRequired { reason } } }"""
+OPERATOR_STATUS = """subscription { orderStatusChanged {
   ... on OrderStatusChanged { seq orderId toStatus } ... on ResyncRequired { reason } } }"""
 OPERATOR = {"Authorization": "Bearer op-token"}
 
@@ -93,14 +96,16 @@ async def test_every_replica_delivers_every_event_of_the_tenant(nats_url: str, n
             await a1.init({"apiKey": PARTNER_A_KEY})
             await a2.init({"apiKey": PARTNER_A_KEY})
             await operator.init({"token": "op-token"})
-            for ws in (a1, a2, operator):
-                await ws.subscribe("s", STATUS)
+            for ws, document in ((a1, STATUS), (a2, STATUS), (operator, OPERATOR_STATUS)):
+                await ws.subscribe("s", document)
             await asyncio.sleep(0.2)
             foreign_seq = await publish_status(nc, theirs, "partner-b", orders_pb2.ORDER_STATUS_ACCEPTED)
             seq = await publish_status(nc, mine, "partner-a", orders_pb2.ORDER_STATUS_IN_PRODUCTION)
+            # Both replicas show the partner the same position: sealed with the secret they share.
+            position = sealer_for(one.facade.settings.position_secret).seal("partner-a", seq)
             for ws in (a1, a2):
                 event = await next_event(ws, mine)
-                assert event == {"seq": seq, "orderId": mine, "toStatus": "IN_PRODUCTION"}
+                assert event == {"position": position, "orderId": mine, "toStatus": "IN_PRODUCTION"}
             seen_by_operator = {(await next_event(operator, o))["seq"] for o in (theirs, mine)}
             assert seen_by_operator == {foreign_seq, seq}
             with pytest.raises(TimeoutError):

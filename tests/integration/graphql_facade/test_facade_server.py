@@ -1,5 +1,6 @@
 """The facade served by a real uvicorn (httptools, websockets) on a free port, and
-``python -m graphql_facade`` as a process (start, health, graceful SIGTERM)."""
+``python -m graphql_facade`` as a process (start, health, graceful SIGTERM); Prometheus
+``/metrics`` on a port of its own, 404 on the public one."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ import asyncio
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,15 +19,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+import pytest
 import uvicorn
 import websockets
 
 from graphql_facade.app import create_app
+from graphql_facade.config import FacadeSettings
 from graphql_facade.events import EventEnvelope
+from graphql_facade.positions_sealed import sealer_for
 from graphql_facade.runtime import Facade
 from mes.orders.v1 import orders_events_pb2
 from mes_contracts.events import ORDER_STATUS_CHANGED
-from tests._infra.ports import free_port
+from tests._infra.ports import free_port, free_ports
 from tests.unit.graphql_facade.conftest import PARTNER_A_KEY, facade_settings
 from tests.unit.graphql_facade.facade_fakes import FakeBackend
 
@@ -32,9 +38,9 @@ ROOT = Path(__file__).resolve().parents[3]
 
 
 @asynccontextmanager
-async def served(backend: FakeBackend) -> AsyncIterator[tuple[str, Facade]]:
+async def served(backend: FakeBackend, settings: FacadeSettings | None = None) -> AsyncIterator[tuple[str, Facade]]:
     opened: list[Facade] = []
-    app = create_app(facade_settings(), backend=backend, events=False, on_start=opened.append)
+    app = create_app(settings or facade_settings(), backend=backend, events=False, on_start=opened.append)
     port = free_port()
     config = uvicorn.Config(
         app, host="127.0.0.1", port=port, http="httptools", ws="websockets-sansio", lifespan="on", log_level="warning"
@@ -80,7 +86,8 @@ async def test_http_and_websocket_over_uvicorn() -> None:
                         "id": "1",
                         "type": "subscribe",
                         "payload": {
-                            "query": "subscription { orderStatusChanged { ... on OrderStatusChanged { seq orderId } } }"
+                            "query": "subscription { orderStatusChanged "
+                            "{ ... on OrderStatusChanged { position orderId } } }"
                         },
                     }
                 )
@@ -93,7 +100,8 @@ async def test_http_and_websocket_over_uvicorn() -> None:
                 EventEnvelope("ORDERS", 8, ORDER_STATUS_CHANGED.subject, event.SerializeToString(), datetime.now(UTC))
             )
             message = json.loads(await asyncio.wait_for(ws.recv(), 5))
-            assert message["payload"]["data"]["orderStatusChanged"] == {"seq": 8, "orderId": order.order_id}
+            position = sealer_for(facade.settings.position_secret).seal("partner-a", 8)
+            assert message["payload"]["data"]["orderStatusChanged"] == {"position": position, "orderId": order.order_id}
 
         async with websockets.connect(f"ws://{address}/graphql", subprotocols=["graphql-transport-ws"]) as ws:
             await ws.send(json.dumps({"type": "connection_init", "payload": {"apiKey": "wrong"}}))
@@ -105,12 +113,72 @@ async def test_http_and_websocket_over_uvicorn() -> None:
                 raise AssertionError("connection stayed open")
 
 
+def _metrics_threads() -> list[threading.Thread]:
+    """The serving threads of prometheus_client's listeners (``serve_forever``)."""
+    return [t for t in threading.enumerate() if "serve_forever" in t.name]
+
+
+def _port_is_free(port: int) -> bool:
+    """Nothing listens on ``port`` (connections closed a moment ago may still be in TIME_WAIT)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+async def test_metrics_are_served_on_their_own_port_and_not_on_the_public_one() -> None:
+    metrics_port = free_port()
+    backend = FakeBackend()
+    backend.add_catalogue()
+    backend.add_partner("partner-a", PARTNER_A_KEY)
+    settings = facade_settings(MES_FACADE_METRICS_PORT=str(metrics_port))
+    async with served(backend, settings) as (address, _), httpx.AsyncClient(trust_env=False, timeout=10) as http:
+        query = await http.post(
+            f"http://{address}/graphql",
+            json={"query": "{ styles(first: 1) { nodes { sku } } }"},
+            headers={"X-API-Key": PARTNER_A_KEY},
+        )
+        assert query.status_code == 200
+        public = await http.get(f"http://{address}/metrics")
+        assert public.status_code == 404 and "mes_facade" not in public.text
+        assert (await http.get(f"http://{address}/livez")).status_code == 200
+        scraped = await http.get(f"http://127.0.0.1:{metrics_port}/metrics")
+        assert scraped.status_code == 200 and scraped.headers["content-type"].startswith("text/plain")
+        assert 'mes_facade_requests_total{audience="partner"' in scraped.text
+    assert _port_is_free(metrics_port)  # the listener closed with the app
+    assert not _metrics_threads()
+
+
+async def test_metrics_port_zero_serves_no_metrics_anywhere() -> None:
+    backend = FakeBackend()
+    async with served(backend, facade_settings(MES_FACADE_METRICS_PORT="0")) as (address, _):
+        assert not _metrics_threads()
+        async with httpx.AsyncClient(trust_env=False, timeout=10) as http:
+            assert (await http.get(f"http://{address}/metrics")).status_code == 404
+            assert (await http.get(f"http://{address}/healthz")).status_code == 200
+
+
+async def test_a_taken_metrics_port_stops_the_start() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        settings = facade_settings(MES_FACADE_METRICS_PORT=str(taken.getsockname()[1]))
+        app = create_app(settings, backend=FakeBackend(), events=False)
+        with pytest.raises(RuntimeError, match=r"MES_FACADE_METRICS_PORT: cannot serve metrics on 127\.0\.0\.1:"):
+            async with app.router.lifespan_context(app):
+                pass
+
+
 def test_python_m_graphql_facade_serves_and_stops_on_sigterm() -> None:
-    port = free_port()
+    port, metrics_port = free_ports(2)
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "protos" / "gen")]),
         "MES_FACADE_PORT": str(port),
+        "MES_FACADE_METRICS_PORT": str(metrics_port),
         "MES_ORDERS_ADDR": "127.0.0.1:1",
         "MES_INVENTORY_ADDR": "127.0.0.1:1",
         "MES_PRODUCTION_ADDR": "127.0.0.1:1",
@@ -136,8 +204,12 @@ def test_python_m_graphql_facade_serves_and_stops_on_sigterm() -> None:
                 time.sleep(0.1)
         assert health is not None, proc.stderr.read().decode() if proc.stderr else ""
         assert health.status_code == 503 and health.json()["status"] == "unavailable"
+        assert httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).status_code == 404
+        scraped = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=2)
+        assert scraped.status_code == 200 and "mes_facade_inflight_requests" in scraped.text
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=15) == 0
+        assert _port_is_free(metrics_port)
     finally:
         if proc.poll() is None:
             proc.kill()

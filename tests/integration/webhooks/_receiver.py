@@ -23,6 +23,7 @@ import random
 import ssl
 import time
 from collections import Counter
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,7 +31,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from tests._infra.ports import LOOPBACK
 
-__all__ = ["Delivered", "Receiver", "Route"]
+__all__ = ["Delivered", "Receiver", "Route", "running_receiver"]
 
 
 @dataclass(frozen=True)
@@ -178,3 +179,13 @@ class Receiver:
         if roll < route.fail_before + route.fail_after:
             return 500
         return route.status
+
+
+@contextlib.asynccontextmanager
+async def running_receiver() -> AsyncIterator[Receiver]:
+    """A receiver listening on loopback, closed at the end (the tests' ``receiver`` fixtures)."""
+    started = await Receiver().start()
+    try:
+        yield started
+    finally:
+        await started.close()

@@ -22,7 +22,7 @@ from services.webhooks.bootstrap import SPEC
 from tests._infra.ports import LOOPBACK
 from tests._infra.services import ServiceUnderTest, service_fixtures, start_service_under_test
 from tests.integration.webhooks._orders import OrderEvents
-from tests.integration.webhooks._receiver import Receiver
+from tests.integration.webhooks._receiver import Receiver, running_receiver
 from tests.integration.webhooks._support import AUTH_TOKENS, FAST, Running
 
 WEBHOOKS = ServiceUnderTest(
@@ -67,8 +67,5 @@ async def orders(nats_url: str) -> AsyncIterator[OrderEvents]:
 
 @pytest.fixture
 async def receiver() -> AsyncIterator[Receiver]:
-    started = await Receiver().start()
-    try:
+    async with running_receiver() as started:
         yield started
-    finally:
-        await started.close()

@@ -36,6 +36,8 @@ def facade_settings(**env: str) -> FacadeSettings:
         "MES_FACADE_CACHE_MAX_STALE_MS": "0",
         "MES_FACADE_CACHE_REFRESH_INTERVAL_MS": "0",
         "MES_FACADE_COUNTERS_INTERVAL_MS": "10",
+        # No /metrics listener (its default port is a fixed one); the tests of the listener give a free port.
+        "MES_FACADE_METRICS_PORT": "0",
     }
     base.update(env)
     return FacadeSettings.from_env(base)

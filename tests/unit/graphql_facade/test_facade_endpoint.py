@@ -171,11 +171,20 @@ async def test_batches_when_enabled(backend: FakeBackend) -> None:
         assert too_many.json()["errors"][0]["extensions"]["code"] == "BATCH_TOO_LARGE"
 
 
-async def test_health_and_metrics(client: FacadeClient, backend: FakeBackend) -> None:
+async def test_health_liveness_and_no_metrics_on_the_public_port(client: FacadeClient, backend: FakeBackend) -> None:
     healthy = await client.http.get("/healthz")
     assert healthy.status_code == 200 and healthy.json()["status"] == "ok"
     assert healthy.json()["services"] == {"orders": True, "inventory": True, "production": True}
-    metrics = await client.http.get("/metrics")
+    alive = await client.http.get("/livez")
+    assert alive.status_code == 200 and alive.json() == {"status": "alive"}
+    # Prometheus metrics are served on a port of their own (tests/integration/graphql_facade/test_facade_server.py)
+    assert (await client.http.get("/metrics")).status_code == 404
+
+
+async def test_metrics_on_the_public_port_only_when_asked() -> None:
+    backend = FakeBackend()
+    async with running_app(backend, facade_settings(MES_FACADE_METRICS_PORT="public")) as client:
+        metrics = await client.http.get("/metrics")
     assert metrics.status_code == 200 and "mes_facade_requests_total" in metrics.text
 
 

@@ -29,8 +29,9 @@ from tests._infra.ports import free_port
 from tests.unit.graphql_facade.conftest import OPERATOR_TOKEN, PARTNER_A_KEY, facade_settings
 from tests.unit.graphql_facade.facade_fakes import FakeBackend
 
-STATUS = """subscription($since: Long) { orderStatusChanged(since: $since) {
-  __typename ... on OrderStatusChanged { seq orderId } ... on ResyncRequired { seq reason } } }"""
+# Valid for partners and operators alike.
+STATUS = """subscription { orderStatusChanged {
+  __typename ... on OrderStatusChanged { orderId } ... on ResyncRequired { reason } } }"""
 
 
 class _Records(logging.Handler):

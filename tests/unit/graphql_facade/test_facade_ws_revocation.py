@@ -30,7 +30,7 @@ from tests.unit.graphql_facade.conftest import (
 )
 from tests.unit.graphql_facade.facade_fakes import FakeBackend
 from tests.unit.graphql_facade.facade_ws import AsgiWebSocket, websocket
-from tests.unit.graphql_facade.test_facade_subscriptions import STATUS, next_data, status_changed
+from tests.unit.graphql_facade.test_facade_subscriptions import OPERATOR_STATUS, STATUS, next_data, status_changed
 
 ORDERS_QUERY = "{ orders(first: 1) { nodes { id } } }"
 
@@ -65,7 +65,7 @@ async def still_open(ws: AsgiWebSocket, partner: str, op_id: str, client: Facade
     seq = hub.latest("ORDERS") + 1
     hub.publish(status_changed(seq, f"o-{seq}", partner))
     data = await next_data(ws, op_id)
-    assert data["orderStatusChanged"]["seq"] == seq  # type: ignore[index]
+    assert data["orderStatusChanged"]["orderId"] == f"o-{seq}"  # type: ignore[index]
 
 
 async def test_a_revocation_event_closes_that_keys_sockets_with_4403_and_no_other(
@@ -76,8 +76,8 @@ async def test_a_revocation_event_closes_that_keys_sockets_with_4403_and_no_othe
         await a.init({"apiKey": PARTNER_A_KEY})
         await b.init({"apiKey": PARTNER_B_KEY})
         await op.init({"token": "op-token"})
-        for ws in (a, b, op):
-            await ws.subscribe("s", STATUS)
+        for ws, document in ((a, STATUS), (b, STATUS), (op, OPERATOR_STATUS)):
+            await ws.subscribe("s", document)
         await asyncio.sleep(0.05)
         assert client.facade.sockets is not None and len(client.facade.sockets) == 2  # partners only
         assert (await client.gql(ORDERS_QUERY, headers=PARTNER_A)).status_code == 200  # the key is cached now
@@ -128,7 +128,7 @@ async def test_a_subscribe_after_the_key_was_revoked_closes_with_4403(backend: F
         await b.subscribe("s", STATUS)  # the other partner subscribes as before
         await asyncio.sleep(0.05)
         client.facade.hub.publish(status_changed(1, "o-1", "partner-b"))
-        assert (await next_data(b, "s"))["orderStatusChanged"]["seq"] == 1  # type: ignore[index]
+        assert (await next_data(b, "s"))["orderStatusChanged"]["orderId"] == "o-1"  # type: ignore[index]
 
 
 async def test_the_sweep_closes_a_revoked_keys_socket_without_the_event(backend: FakeBackend) -> None:

@@ -11,13 +11,22 @@ from pathlib import Path
 
 import pytest
 
-from graphql_facade.config import DEFAULT_OPERATOR_TOKEN, DEFAULT_SERVICE_TOKEN, FacadeSettings
+from graphql_facade.config import (
+    DEFAULT_OPERATOR_TOKEN,
+    DEFAULT_POSITION_SECRET,
+    DEFAULT_SERVICE_TOKEN,
+    FacadeSettings,
+)
 from graphql_facade.config import InsecureSettings as InsecureFacadeSettings
 from mes_platform.config import DEFAULT_DEV_TOKEN, InsecureSettings, ServiceSettings
 
 ROOT = Path(__file__).resolve().parents[3]
 SECRETS = {"MES_AUTH_TOKENS": "s3cret-token=service:facade", "MES_PAGE_TOKEN_SECRET": "a-real-page-secret"}
-FACADE_SECRETS = {"MES_FACADE_SERVICE_TOKEN": "s3cret-token", "MES_FACADE_OPERATOR_TOKENS": "op-token=OP-01"}
+FACADE_SECRETS = {
+    "MES_FACADE_SERVICE_TOKEN": "s3cret-token",
+    "MES_FACADE_OPERATOR_TOKENS": "op-token=OP-01",
+    "MES_FACADE_POSITION_SECRET": "a-real-position-secret",
+}
 
 
 def service(**env: str) -> ServiceSettings:
@@ -126,6 +135,7 @@ def test_facade_on_other_addresses_refuses_the_development_tokens() -> None:
         facade(MES_FACADE_HOST="0.0.0.0")
     message = str(caught.value)
     assert "MES_FACADE_SERVICE_TOKEN" in message and "MES_FACADE_OPERATOR_TOKENS" in message
+    assert "MES_FACADE_POSITION_SECRET is not set" in message
     assert "MES_DEV_MODE=1" in message
     with pytest.raises(InsecureFacadeSettings, match="MES_FACADE_SERVICE_TOKEN holds the development"):
         facade(**{**FACADE_SECRETS, "MES_FACADE_SERVICE_TOKEN": DEFAULT_SERVICE_TOKEN}, MES_FACADE_HOST="0.0.0.0")
@@ -134,11 +144,15 @@ def test_facade_on_other_addresses_refuses_the_development_tokens() -> None:
             **{**FACADE_SECRETS, "MES_FACADE_OPERATOR_TOKENS": f"{DEFAULT_OPERATOR_TOKEN}=SUP-01"},
             MES_FACADE_HOST="0.0.0.0",
         )
+    with pytest.raises(InsecureFacadeSettings, match="MES_FACADE_POSITION_SECRET holds the development"):
+        facade(**{**FACADE_SECRETS, "MES_FACADE_POSITION_SECRET": DEFAULT_POSITION_SECRET}, MES_FACADE_HOST="0.0.0.0")
     assert facade(MES_FACADE_HOST="0.0.0.0", MES_DEV_MODE="1").service_token == DEFAULT_SERVICE_TOKEN
     assert facade(**FACADE_SECRETS, MES_FACADE_HOST="0.0.0.0").service_token == "s3cret-token"
 
 
-@pytest.mark.parametrize("variable", ["MES_FACADE_SERVICE_TOKEN", "MES_FACADE_OPERATOR_TOKENS"])
+@pytest.mark.parametrize(
+    "variable", ["MES_FACADE_SERVICE_TOKEN", "MES_FACADE_OPERATOR_TOKENS", "MES_FACADE_POSITION_SECRET"]
+)
 def test_facade_refuses_empty_secrets(variable: str) -> None:
     with pytest.raises(InsecureFacadeSettings, match=f"{variable} is empty"):
         facade(**{**FACADE_SECRETS, variable: " "})
@@ -155,6 +169,8 @@ def test_facade_refuses_placeholders_in_any_setting() -> None:
         ({"MES_FACADE_HOST": "0.0.0.0"}, "MES_FACADE_SERVICE_TOKEN is not set"),
         ({"MES_FACADE_SERVICE_TOKEN": "REPLACE_ME"}, "MES_FACADE_SERVICE_TOKEN"),
         ({"MES_FACADE_MAX_INFLIGHT": "many"}, "MES_FACADE_MAX_INFLIGHT"),
+        ({"MES_FACADE_METRICS_PORT": "scrape-me"}, "MES_FACADE_METRICS_PORT must be a TCP port"),
+        ({"MES_FACADE_PORT": "18201", "MES_FACADE_METRICS_PORT": "18201"}, "MES_FACADE_METRICS_PORT is the facade's"),
     ],
 )
 def test_the_facade_process_refuses_in_one_line_with_exit_code_2(env: dict[str, str], named: str) -> None:

@@ -1,13 +1,16 @@
-"""`mes up` and the services' /metrics ports: off unless set per service; replicas step like gRPC."""
+"""`mes up` and the /metrics ports: the services' off unless set per service, replicas step like gRPC;
+the facade's on a port of its own (18180), apart from its HTTP port."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 
 import pytest
 
 from mes_stack.options import StackOptions
-from mes_stack.plan import PlanError, StackPlan, build_plan
+from mes_stack.plan import PlanError, PortClaim, StackPlan, build_plan
+from mes_stack.summary import render_summary
 
 PG = "postgresql://postgres@127.0.0.1:5432/mes"
 
@@ -44,3 +47,57 @@ def test_bad_or_clashing_metrics_ports_are_refused() -> None:
         plan({"MES_ORDERS_METRICS_PORT": "soon"})
     with pytest.raises(PlanError, match="planned twice"):
         plan({"MES_ORDERS_METRICS_PORT": "50152"})  # the inventory gRPC port
+
+
+# The facade: /metrics on a port of its own by default (its HTTP port is the one partners call).
+
+
+def facade_plan(env: Mapping[str, str] | None = None, **kwargs: object) -> StackPlan:
+    env = dict(env or {})
+    options = StackOptions.resolve(env, data_dir="/data", **kwargs)  # type: ignore[arg-type]
+    return build_plan(
+        options, env, python="/venv/bin/python", nats_binary="/venv/bin/nats-server", facade_available=True
+    )
+
+
+def test_the_facade_metrics_port_is_claimed_passed_and_printed() -> None:
+    facade = facade_plan().processes[-1]
+    assert facade.role == "facade"
+    assert facade.env["MES_FACADE_METRICS_PORT"] == "18180" and facade.env["MES_FACADE_METRICS_HOST"] == "127.0.0.1"
+    assert [(c.port, c.env_var) for c in facade.claims] == [
+        (8180, "MES_FACADE_PORT"),
+        (18180, "MES_FACADE_METRICS_PORT"),
+    ]
+    assert facade.metrics_url == "http://127.0.0.1:18180/metrics"
+    summary = render_summary(facade_plan(), [], data_dir=Path("/data"), partner_keys={})
+    assert "  facade  http://127.0.0.1:18180/metrics" in summary.splitlines()
+
+
+def test_the_facade_metrics_port_moves_with_the_stack_host_and_can_be_off() -> None:
+    moved = facade_plan({"MES_FACADE_METRICS_PORT": "41009", "MES_STACK_HOST": "0.0.0.0"}).processes[-1]
+    assert moved.env["MES_FACADE_METRICS_PORT"] == "41009" and moved.env["MES_FACADE_METRICS_HOST"] == "0.0.0.0"
+    assert moved.claims[1] == PortClaim("0.0.0.0", 41009, "MES_FACADE_METRICS_PORT", "GraphQL facade metrics port")
+    off = facade_plan({"MES_FACADE_METRICS_PORT": "0"})
+    facade = off.processes[-1]
+    assert facade.env["MES_FACADE_METRICS_PORT"] == "0" and len(facade.claims) == 1 and facade.metrics_url is None
+    assert "Prometheus metrics" not in render_summary(off, [], data_dir=Path("/data"), partner_keys={})
+
+
+def test_the_facade_metrics_port_clashing_with_another_is_refused() -> None:
+    with pytest.raises(PlanError, match=r"GraphQL facade metrics port \(MES_FACADE_METRICS_PORT\)"):
+        facade_plan({"MES_FACADE_METRICS_PORT": "8180"})
+    with pytest.raises(PlanError, match="planned twice"):
+        facade_plan({"MES_FACADE_METRICS_PORT": "19464", "MES_ORDERS_METRICS_PORT": "19464"})
+
+
+def test_metrics_of_the_services_and_of_each_replica_are_printed_apart() -> None:
+    p = facade_plan({"DATABASE_URL": PG, "MES_ORDERS_METRICS_PORT": "19464"}, replicas=2)
+    lines = render_summary(p, [], data_dir=Path("/data"), partner_keys={}).splitlines()
+    urls = [line.split()[1] for line in lines[lines.index("Prometheus metrics (each on a port of its own):") + 1 :][:5]]
+    assert urls == [
+        "http://127.0.0.1:19464/metrics",  # orders-1
+        "http://127.0.0.1:19474/metrics",  # orders-2
+        "http://127.0.0.1:20464/metrics",  # orders-worker-1
+        "http://127.0.0.1:20474/metrics",  # orders-worker-2
+        "http://127.0.0.1:18180/metrics",  # facade
+    ]

@@ -94,6 +94,8 @@ def test_replicas_need_postgres() -> None:
         ({"MES_STACK_REPLICA_PORT_STEP": "0"}, {}, "at least 1"),
         ({"MES_STACK_WORKER_NICE": "20"}, {}, "MES_STACK_WORKER_NICE must be at most 19"),
         ({"MES_ORDERS_WORKER_PORT": "0"}, {}, "MES_ORDERS_WORKER_PORT must be at least 1"),
+        ({"MES_FACADE_METRICS_PORT": "public"}, {}, r"MES_FACADE_METRICS_PORT must be a TCP port \(1..65535\) or 0"),
+        ({"MES_FACADE_METRICS_PORT": "70000"}, {}, r"MES_FACADE_METRICS_PORT must be a TCP port \(1..65535\) or 0"),
     ],
 )
 def test_bad_values_name_the_knob(env: dict[str, str], kwargs: dict[str, int], message: str) -> None:
@@ -108,6 +110,7 @@ def test_knob_table_lists_every_port_variable() -> None:
         "MES_STACK_NATS_MONITOR_PORT",
         "MES_ORDERS_GRPC_PORT",
         "MES_FACADE_PORT",
+        "MES_FACADE_METRICS_PORT",
         "MES_<SVC>_WORKER_PORT",
     ):
         assert var in names

@@ -1,12 +1,16 @@
-"""Helpers of the bench without servers: the saga floor's chain, flame-graph summaries, spreads."""
+"""Helpers of the bench without servers: the saga floor's chain, flame-graph summaries, spreads, the
+ports of the facades a bench starts."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from mes_stack.options import StackOptions
+from mes_stack.plan import build_plan
 from perf._flame import self_time, summarize_svg
 from perf._report import spread
 from perf._saga_floor import chain_of
+from perf._stack import BenchStack, HttpServer
 
 _SVG = """<svg><g id="frames">
 <g><title>all (100 samples, 100%)</title><rect x="0" y="48" width="100%" height="15" fg:x="0" fg:w="100"/></g>
@@ -41,3 +45,20 @@ def test_perf_spread_is_the_median_and_range() -> None:
     assert spread([3.0, 1.0, 2.0], str) == "2.0 (1.0-3.0)"
     assert spread([4.0], str) == "4.0"
     assert spread([], str) == "—"
+
+
+def test_perf_facades_of_one_bench_stack_get_their_own_http_and_metrics_ports(tmp_path: Path) -> None:
+    """Several facade replicas on one machine: each scraped on its own metrics port, none on its HTTP port."""
+    stack = BenchStack(tmp_path, say=lambda _: None)
+    options = StackOptions.resolve({}, data_dir=str(tmp_path / "data"))
+    plan = build_plan(options, {}, python="python", nats_binary="nats-server", facade_available=True)
+    stack._facade_template = next(s for s in plan.processes if s.role == "facade")
+    specs = [stack.facade_spec(f"facade-{i}", {}) for i in (1, 2)]
+    ports = [(spec.port, int(spec.env["MES_FACADE_METRICS_PORT"])) for spec in specs]
+    assert len({port for pair in ports for port in pair}) == 4
+    assert 18180 not in {metrics for _, metrics in ports}  # free ports, not the default one
+    for spec, (port, metrics) in zip(specs, ports, strict=True):
+        assert spec.env["MES_FACADE_PORT"] == str(port) and spec.env["MES_FACADE_METRICS_HOST"] == "127.0.0.1"
+        assert [c.port for c in spec.claims] == [port, metrics]
+        server = HttpServer(spec.name, port, 0, metrics)
+        assert server.metrics_url == f"http://127.0.0.1:{metrics}/metrics" != server.url

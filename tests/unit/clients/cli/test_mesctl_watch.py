@@ -72,9 +72,9 @@ def test_connection_params() -> None:
     ("options", "audience"),
     [
         (PARTNER, "partner"),
-        (WatchOptions(api_key="k", order_ids=("o-1", "o-2"), since=7), "partner"),
+        (WatchOptions(api_key="k", order_ids=("o-1", "o-2"), since="p1.8dtcLtZH8yBB4YEVm60sMQ"), "partner"),
         (OPERATOR, "operator"),
-        (WatchOptions(token="t", order_ids=("o-1",), since=0), "operator"),
+        (WatchOptions(token="t", order_ids=("o-1",), since="0"), "operator"),
         (WatchOptions(token="t", counters=True), "operator"),
     ],
 )
@@ -83,8 +83,12 @@ def test_the_documents_are_valid_for_the_audience(options: WatchOptions, audienc
     payload = subscribe_payload(options)
     assert validate(documents.graphql, parse(payload["query"])) == []
     if not options.counters:
-        assert payload["variables"] == {"orderIds": list(options.order_ids) or None, "since": options.since}
-        assert ("partnerId" in payload["query"]) is (audience == "operator")
+        operator = audience == "operator"
+        since = int(options.since) if operator and options.since is not None else options.since
+        assert payload["variables"] == {"orderIds": list(options.order_ids) or None, "since": since}
+        assert ("partnerId" in payload["query"]) is operator
+        # Partners see sealed positions, never the stream's sequence numbers.
+        assert ("seq" in payload["query"]) is operator and ("position" in payload["query"]) is not operator
 
 
 def test_format_status_changes_resyncs_and_counters() -> None:
@@ -102,6 +106,15 @@ def test_format_status_changes_resyncs_and_counters() -> None:
     resync = {"__typename": "ResyncRequired", "seq": 40, "reason": "EVENTS_NOT_RETAINED"}
     assert format_event({"orderStatusChanged": resync}) == (
         "seq=40 RESYNC_REQUIRED EVENTS_NOT_RETAINED: refetch, then watch again with --since 40"
+    )
+    partner = {**change, "position": "p1.x"}
+    del partner["seq"]
+    assert format_event({"orderStatusChanged": partner}) == (
+        "position=p1.x order=o-1 SUBMITTED -> ACCEPTED materials reserved"
+    )
+    partner_resync = {"__typename": "ResyncRequired", "position": "p1.y", "reason": "SLOW_CONSUMER"}
+    assert format_event({"orderStatusChanged": partner_resync}) == (
+        "position=p1.y RESYNC_REQUIRED SLOW_CONSUMER: refetch, then watch again with --since p1.y"
     )
     counts = {
         "total": 3,
@@ -150,22 +163,22 @@ def _next(data: dict[str, Any] | None, errors: list[dict[str, Any]] | None = Non
 
 
 async def test_run_authenticates_subscribes_answers_pings_and_prints_until_complete() -> None:
-    event = {"__typename": "OrderStatusChanged", "seq": 3, "orderId": "o", "fromStatus": "A", "toStatus": "B"}
+    event = {"__typename": "OrderStatusChanged", "position": "p3", "orderId": "o", "fromStatus": "A", "toStatus": "B"}
     socket = ScriptedSocket(
         {"type": "ping"},
         {"type": "connection_ack", "payload": {"audience": "partner"}},
         _next({"orderStatusChanged": {**event, "reason": "r"}}),
         {"type": "pong"},
-        _next({"orderStatusChanged": {**event, "seq": 4, "reason": ""}}),
+        _next({"orderStatusChanged": {**event, "position": "p4", "reason": ""}}),
         {"id": "1", "type": "complete"},
     )
     lines: list[str] = []
-    await run_protocol(socket, WatchOptions(api_key="k", since=2), lines.append)
-    assert lines == ["seq=3 order=o A -> B r", "seq=4 order=o A -> B"]
+    await run_protocol(socket, WatchOptions(api_key="k", since="p2"), lines.append)
+    assert lines == ["position=p3 order=o A -> B r", "position=p4 order=o A -> B"]
     assert socket.sent[0] == {"type": "connection_init", "payload": {"apiKey": "k"}}
     assert socket.sent[1] == {"type": "pong"}
     assert socket.sent[2]["type"] == "subscribe" and socket.sent[2]["id"] == "1"
-    assert socket.sent[2]["payload"]["variables"] == {"orderIds": None, "since": 2}
+    assert socket.sent[2]["payload"]["variables"] == {"orderIds": None, "since": "p2"}
 
 
 @pytest.mark.parametrize(
@@ -207,7 +220,8 @@ def watch_args(*argv: str) -> WatchOptions:
 
 def test_arguments() -> None:
     options = watch_args("--url", "http://h/graphql", "--api-key", "k", "--order", "a", "--order", "b", "--since", "4")
-    assert options == WatchOptions(url="http://h/graphql", api_key="k", order_ids=("a", "b"), since=4)
+    assert options == WatchOptions(url="http://h/graphql", api_key="k", order_ids=("a", "b"), since="4")
+    assert watch_args("--token", "t", "--since", "12") == WatchOptions(token="t", since="12")
     assert watch_args("--token", "t", "--counters") == WatchOptions(token="t", counters=True)
 
 
@@ -219,6 +233,7 @@ def test_arguments() -> None:
         ["--api-key", "k", "--counters"],
         ["--token", "t", "--counters", "--order", "o"],
         ["--token", "t", "--since", "-1"],
+        ["--token", "t", "--since", "p1.abc"],
     ],
 )
 async def test_bad_arguments_are_usage_errors(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:

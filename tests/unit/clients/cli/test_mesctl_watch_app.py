@@ -13,6 +13,7 @@ import pytest
 
 from clients.cli._watch import WatchOptions, run
 from graphql_facade.events import EventEnvelope
+from graphql_facade.positions_sealed import sealer_for
 from mes.orders.v1 import orders_events_pb2, orders_pb2
 from mes_contracts.events import ORDER_STATUS_CHANGED
 from tests.unit.graphql_facade.conftest import OPERATOR_TOKEN, PARTNER_A_KEY, PARTNER_B_KEY, FacadeClient, running_app
@@ -80,19 +81,21 @@ async def test_a_partner_watches_its_own_orders_on_the_app(client: FacadeClient)
     hub = client.facade.hub
     hub.start_at({"ORDERS": 10})
     lines: list[str] = []
-    async with _watching(client, WatchOptions(api_key=PARTNER_A_KEY, since=10), lines):
+    sealer = sealer_for(client.facade.settings.position_secret)
+    async with _watching(client, WatchOptions(api_key=PARTNER_A_KEY, since=sealer.seal("partner-a", 10)), lines):
         await asyncio.sleep(0.05)
         hub.publish(_status_changed(11, "o-b", "partner-b"))
         hub.publish(_status_changed(12, "o-a", "partner-a"))
         await _until(lambda: bool(lines))
-    assert lines == ["seq=12 order=o-a SUBMITTED -> ACCEPTED materials reserved"]
+    # A partner sees its position, never the stream's sequence.
+    assert lines == [f"position={sealer.seal('partner-a', 12)} order=o-a SUBMITTED -> ACCEPTED materials reserved"]
 
 
 async def test_an_operator_is_told_to_resync_and_sees_every_partner(client: FacadeClient) -> None:
     hub = client.facade.hub
     hub.start_at({"ORDERS": 100})  # events up to 100 were never seen by this replica
     lines: list[str] = []
-    async with _watching(client, WatchOptions(token=OPERATOR_TOKEN, since=50), lines):
+    async with _watching(client, WatchOptions(token=OPERATOR_TOKEN, since="50"), lines):
         await _until(lambda: bool(lines))
         hub.publish(_status_changed(101, "o-b", "partner-b"))
         await _until(lambda: len(lines) == 2)
