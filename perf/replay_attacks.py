@@ -23,8 +23,10 @@ was sent, answer, expected, verdict) followed by the details of each probe:
 4. A 300 MB chunked POST (no Content-Length) with B's key; the facade's VmRSS / VmHWM before and after.
 5. A POST body nested 100,000 levels deep with B's key.
 6. A malformed protobuf (``ff ff ff ff``) sent without credentials to ``OrdersService/GetOrder``.
-7. B subscribes to its order status changes, B submits 2 orders and A 3; the ``seq`` values B sees
-   (an operator subscription shows the global stream next to it).
+7. B reads ``asOf { position }``, A submits 3 orders, B reads it again (it must not have moved); B
+   subscribes to its order status changes while B submits 2 orders and A 1 more, and resumes after
+   its first position (an operator subscription shows the stream's sequences next to it); B's
+   ``asOf { seq }`` is refused.
 8. Internal names: an invalid ``submitOrder`` (field names of the violations), a forged ``after``
    cursor, and an operator's ``cancelOrder`` without a reason read back by B.
 9. ``RateLimit`` / ``RateLimit-Policy`` headers on a 200, a 429 and a 413 answer of the probes above.

@@ -43,6 +43,8 @@ MODULES = [
     "perf._sqlboard",
     "perf._wrk",
     "perf.profile",
+    "perf.readme_floor",
+    "perf.replay_attacks",
     "perf.datagen",
     "perf.datagen.__main__",
 ]
