@@ -25,15 +25,16 @@ from perf._read_bench import Target, Windows, med, rates, values
 from perf._report import TargetRow, fmt_ms, spread
 from perf._stack import BenchStack, HttpServer
 
-__all__ = ["busy_floor", "drive"]
+__all__ = ["busy_floor", "cache_lookups", "drive"]
 
 _LOOKUP = re.compile(r'^mes_facade_cache_lookups_total\{cache="response",result="(\w+)"\} ([0-9.e+]+)$', re.M)
 _FROM_CACHE = ("hit", "stale", "wait")
 
 
-async def _lookups(server: HttpServer) -> dict[str, float]:
+async def cache_lookups(metrics_url: str) -> dict[str, float]:
+    """The facade's response-cache lookups so far, by result (from its ``/metrics``)."""
     async with httpx.AsyncClient(timeout=10.0, trust_env=False) as client:
-        text = (await client.get(server.metrics_url)).text
+        text = (await client.get(metrics_url)).text
     return {kind: float(value) for kind, value in _LOOKUP.findall(text)}
 
 
@@ -85,11 +86,11 @@ async def busy_floor(w: Windows, stack: BenchStack, cached: HttpServer, board: b
         target = Target(f"board cached {conns}c", cached, board, conns, pids)
         for rep in range(plan.reps):
             quiet_runs.append(await w.run(f"board cached {conns}c, quiet floor #{rep + 1}", target))
-            before = await _lookups(cached)
+            before = await cache_lookups(cached.metrics_url)
             driver = asyncio.create_task(drive(spec, "1" if plan.pin else None))
             busy_runs.append(await w.run(f"board cached {conns}c, busy floor #{rep + 1}", target))
             driven = await driver
-            after = await _lookups(cached)
+            after = await cache_lookups(cached.metrics_url)
             drives.append(driven)
             shares.append({k: after.get(k, 0.0) - before.get(k, 0.0) for k in set(after) | set(before)})
             w.say(

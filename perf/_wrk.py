@@ -20,7 +20,7 @@ from typing import Any
 from perf._common import PERF_DIR
 from perf._stats import machine_busy_s, process_cpu_s
 
-__all__ = ["WRK_SCRIPT", "WrkMissing", "run_wrk", "wrk_binary"]
+__all__ = ["WRK_SCRIPT", "WrkMissing", "children_cpu_s", "run_wrk", "wrk_binary"]
 
 WRK_SCRIPT = PERF_DIR / "wrk" / "graphql.lua"
 
@@ -43,7 +43,8 @@ def _write_body(workdir: Path, body: bytes) -> Path:
     return path
 
 
-def _children_cpu_s() -> float:
+def children_cpu_s() -> float:
+    """User + system CPU seconds of this process's reaped children (wrk, drivers)."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
 
@@ -84,9 +85,9 @@ async def run_wrk(
     if warmup_s > 0:
         await _wrk(url, body_file, headers, conns, warmup_s, cpus)
     pids = list(server_pids)
-    before = (_children_cpu_s(), sum(process_cpu_s(p) for p in pids), machine_busy_s())
+    before = (children_cpu_s(), sum(process_cpu_s(p) for p in pids), machine_busy_s())
     r = await _wrk(url, body_file, headers, conns, duration_s, cpus)
-    after = (_children_cpu_s(), sum(process_cpu_s(p) for p in pids), machine_busy_s())
+    after = (children_cpu_s(), sum(process_cpu_s(p) for p in pids), machine_busy_s())
     elapsed = r["duration_us"] / 1e6
     client, servers, machine = (100.0 * (b - a) / elapsed for a, b in zip(before, after, strict=True))
     failed = r["non200"] + r["graphql_errors"] + r["connect"] + r["read"] + r["write"] + r["timeout"]

@@ -29,8 +29,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import re
-import resource
 import statistics
 import sys
 import tempfile
@@ -42,38 +40,20 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "protos" / "gen")]
 
-from perf._busy_bench import drive  # noqa: E402
+from perf._busy_bench import cache_lookups, drive  # noqa: E402
 from perf._stats import machine_busy_s, process_cpu_s  # noqa: E402
-from perf._wrk import run_wrk  # noqa: E402
+from perf._wrk import children_cpu_s, run_wrk  # noqa: E402
 from perf.replay_attacks import OPERATOR_TOKEN_DEFAULT, load_stack  # noqa: E402
 
-_LOOKUP = re.compile(r'^mes_facade_cache_lookups_total\{cache="response",result="(\w+)"\} ([0-9.e+]+)$', re.M)
 STAFF_TOKEN_DEFAULT = "mes-dev-token"  # README: the services' development token of the local stack
 
 
-def _children_cpu_s() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
-def _stack_processes(data_dir: Path) -> dict[str, int]:
-    state = json.loads((data_dir / "stack.json").read_text(encoding="utf-8"))
-    return {p["name"]: int(p["pid"]) for p in state.get("processes", [])}
-
-
-def _address(data_dir: Path, service: str, default: str) -> str:
-    state = json.loads((data_dir / "stack.json").read_text(encoding="utf-8"))
-    found = state.get("addresses", {}).get(service) or [default]
-    return str(found[0])
-
-
 async def _lookups(metrics_url: str) -> dict[str, float]:
+    """The facade's cache lookups; none when its metrics cannot be read (the window still counts)."""
     try:
-        async with httpx.AsyncClient(timeout=10.0, trust_env=False) as client:
-            text = (await client.get(metrics_url)).text
+        return await cache_lookups(metrics_url)
     except httpx.HTTPError:
         return {}
-    return {kind: float(value) for kind, value in _LOOKUP.findall(text)}
 
 
 async def _window(
@@ -90,7 +70,7 @@ async def _window(
     before_lookups = await _lookups(metrics_url)
     before_cpu = {name: process_cpu_s(pid) for name, pid in pids.items()}
     machine_before = machine_busy_s()
-    children_before = _children_cpu_s()
+    children_before = children_cpu_s()
     driver = asyncio.create_task(drive(spec, load_cpus)) if busy else None
     if driver is not None:
         await asyncio.sleep(1.0)  # the driver connected and submitting before the measured run
@@ -114,7 +94,7 @@ async def _window(
         drive_result = await driver
         # The driver is this process's other child: what the children used, less wrk's share.
         wrk_cpu_s = result["client_cpu_pct"] * elapsed / 100.0
-        driver_cpu = 100.0 * max(0.0, _children_cpu_s() - children_before - wrk_cpu_s) / max(elapsed, spec["seconds"])
+        driver_cpu = 100.0 * max(0.0, children_cpu_s() - children_before - wrk_cpu_s) / max(elapsed, spec["seconds"])
     after_lookups = await _lookups(metrics_url)
     lookups = {k: int(after_lookups.get(k, 0.0) - before_lookups.get(k, 0.0)) for k in after_lookups}
     return {
@@ -146,7 +126,7 @@ def _prepare(args: argparse.Namespace) -> tuple[dict[str, Any], bytes, dict[str,
     """The driver's spec, the dashboard request, its headers, the stack's processes, its metrics URL."""
     data_dir = Path(args.data_dir).resolve()
     stack = load_stack(args.url, str(data_dir), args.operator_token, args.metrics_url)
-    pids = _stack_processes(data_dir)
+    pids = stack.pids
     partners = json.loads((data_dir / "demo-partners.json").read_text(encoding="utf-8"))["partners"]
     queries = ROOT / "perf" / "queries"
     variables = {"first": 100}
@@ -161,8 +141,8 @@ def _prepare(args: argparse.Namespace) -> tuple[dict[str, Any], bytes, dict[str,
     )
     headers = {"Authorization": f"Bearer {args.operator_token}", "Content-Type": "application/json"}
     spec = {
-        "orders": _address(data_dir, "orders", "127.0.0.1:50151"),
-        "production": _address(data_dir, "production", "127.0.0.1:50153"),
+        "orders": stack.orders_addr,
+        "production": stack.production_addr,
         "facade_url": args.url.rstrip("/") + "/graphql",
         "token": args.staff_token,
         "keys": [p["api_key"] for p in partners],

@@ -296,6 +296,7 @@ class Stack:
     pids: dict[str, int]
     #: The facade's Prometheus endpoint (its own port, not ``base``).
     metrics_url: str = ""
+    production_addr: str = "127.0.0.1:50153"
 
     @property
     def graphql(self) -> str:
@@ -312,11 +313,13 @@ def load_stack(base: str, folder: str, operator_token: str, metrics_url: str | N
     keys = {p["partner_id"]: p["api_key"] for p in partners}
     pids: dict[str, int] = {}
     orders_addr = "127.0.0.1:50151"
+    production_addr = "127.0.0.1:50153"
     state_file = data_dir / "stack.json"
     if state_file.is_file():
         state = json.loads(state_file.read_text(encoding="utf-8"))
         pids = {p["name"]: int(p["pid"]) for p in state.get("processes", [])}
         orders_addr = (state.get("addresses", {}).get("orders") or [orders_addr])[0]
+        production_addr = (state.get("addresses", {}).get("production") or [production_addr])[0]
     return Stack(
         base=base.rstrip("/"),
         data_dir=data_dir,
@@ -324,6 +327,7 @@ def load_stack(base: str, folder: str, operator_token: str, metrics_url: str | N
         key_b=keys["northwind-gems"],
         operator_token=operator_token,
         orders_addr=orders_addr,
+        production_addr=production_addr,
         pids=pids,
         metrics_url=metrics_url or default_metrics_url(base),
     )

@@ -14,7 +14,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import nats
 import pytest
 
 from mes.webhooks.v1 import webhooks_pb2_grpc
@@ -23,7 +22,7 @@ from tests._infra.ports import LOOPBACK
 from tests._infra.services import ServiceUnderTest, start_service_under_test
 from tests.integration.graphql_facade.conftest import Facades, facade_app
 from tests.integration.graphql_facade.facade_stack import AUTH_TOKENS, Stack, create_partner
-from tests.integration.webhooks._orders import OrderEvents
+from tests.integration.webhooks._orders import OrderEvents, order_events_on
 from tests.integration.webhooks._receiver import Receiver, running_receiver
 from tests.integration.webhooks._support import FAST, eventually
 
@@ -103,11 +102,8 @@ async def make_webhooks(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
 async def order_events(make_nats_server: Callable[..., Any]) -> AsyncIterator[tuple[str, OrderEvents]]:
     """A private nats-server and a publisher of order events on it (start the service first)."""
     url = str(make_nats_server().url)
-    connection = await nats.connect(url)
-    try:
-        yield url, OrderEvents(connection.jetstream())
-    finally:
-        await connection.close()
+    async with order_events_on(url) as events:
+        yield url, events
 
 
 @pytest.fixture

@@ -3,9 +3,12 @@ registered message types, ``Nats-Msg-Id`` = event id), for the webhooks tests an
 
 from __future__ import annotations
 
+import contextlib
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
+import nats
 from google.protobuf.message import Message
 from nats.js import JetStreamContext
 
@@ -14,7 +17,7 @@ from mes.orders.v1 import orders_pb2
 from mes_contracts import events
 from mes_contracts.events import EventType
 
-__all__ = ["LIFECYCLE", "OrderEvents"]
+__all__ = ["LIFECYCLE", "OrderEvents", "order_events_on"]
 
 #: A whole order life, status after status (the first is the submission).
 LIFECYCLE = ("SUBMITTED", "ACCEPTED", "IN_PRODUCTION", "READY_TO_SHIP", "SHIPPED")
@@ -71,3 +74,13 @@ class OrderEvents:
         await self.submitted(order_id, partner_id, reference)
         for version in range(2, steps + 1):
             await self.changed(order_id, partner_id, LIFECYCLE[version - 2], LIFECYCLE[version - 1], version)
+
+
+@contextlib.asynccontextmanager
+async def order_events_on(nats_url: str) -> AsyncIterator[OrderEvents]:
+    """A publisher of order events on the server at ``nats_url`` (start the service first: it makes the stream)."""
+    connection = await nats.connect(nats_url)
+    try:
+        yield OrderEvents(connection.jetstream())
+    finally:
+        await connection.close()

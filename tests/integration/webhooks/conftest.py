@@ -14,14 +14,13 @@ from contextlib import AsyncExitStack
 from typing import Any
 
 import grpc
-import nats
 import pytest
 
 from mes.webhooks.v1 import webhooks_pb2_grpc
 from services.webhooks.bootstrap import SPEC
 from tests._infra.ports import LOOPBACK
 from tests._infra.services import ServiceUnderTest, service_fixtures, start_service_under_test
-from tests.integration.webhooks._orders import OrderEvents
+from tests.integration.webhooks._orders import OrderEvents, order_events_on
 from tests.integration.webhooks._receiver import Receiver, running_receiver
 from tests.integration.webhooks._support import AUTH_TOKENS, FAST, Running
 
@@ -58,11 +57,8 @@ async def make_webhooks(
 @pytest.fixture
 async def orders(nats_url: str) -> AsyncIterator[OrderEvents]:
     """Publishes order events on the test's ORDERS stream (start the service first: it makes the stream)."""
-    connection = await nats.connect(nats_url)
-    try:
-        yield OrderEvents(connection.jetstream())
-    finally:
-        await connection.close()
+    async with order_events_on(nats_url) as events:
+        yield events
 
 
 @pytest.fixture
