@@ -19,7 +19,7 @@ import hmac
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from mes_kernel.errors import FieldViolation, InvalidArgument
 
@@ -29,8 +29,10 @@ __all__ = [
     "Page",
     "PageRequest",
     "PageTokens",
+    "PagedRequest",
     "Pager",
     "invalid_page_token",
+    "page_request",
     "page_size",
 ]
 
@@ -107,6 +109,18 @@ class PageRequest:
 
     page_size: int = 0
     page_token: str = ""
+
+
+class PagedRequest(Protocol):
+    """A ``List*`` request message: the page fields every listing has (AIP-158)."""
+
+    page_size: int
+    page_token: str
+
+
+def page_request(request: PagedRequest) -> PageRequest:
+    """The page a ``List*`` request asks for."""
+    return PageRequest(request.page_size, request.page_token)
 
 
 @dataclass(frozen=True)

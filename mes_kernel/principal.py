@@ -11,7 +11,7 @@ from typing import Literal
 
 from mes_kernel.errors import NotFound, PermissionDenied
 
-__all__ = ["Principal", "PrincipalKind", "check_partner_access", "require_staff"]
+__all__ = ["ByName", "Principal", "PrincipalKind", "check_partner_access", "require_staff"]
 
 PrincipalKind = Literal["service", "operator", "partner"]
 
@@ -39,6 +39,16 @@ class Principal:
     def label(self) -> str:
         """``kind:subject``, e.g. ``operator:OP-01``: who did something, for histories."""
         return f"{self.kind}:{self.subject}"
+
+
+@dataclass(frozen=True)
+class ByName:
+    """A command or query about one resource: the principal acting, and the resource's name
+    (``orders/{id}``, ``webhookEndpoints/{id}``...). Commands that need no more subclass it as
+    they are; others add their fields."""
+
+    principal: Principal
+    name: str
 
 
 def require_staff(principal: Principal) -> Principal:

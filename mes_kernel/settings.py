@@ -9,7 +9,16 @@ from __future__ import annotations
 
 import ipaddress
 
-__all__ = ["FALSE", "PLACEHOLDER", "TRUE", "InsecureSettings", "dev_refusal", "is_loopback", "refuse_placeholder"]
+__all__ = [
+    "FALSE",
+    "PLACEHOLDER",
+    "TRUE",
+    "InsecureSettings",
+    "dev_refusal",
+    "is_loopback",
+    "parse_number",
+    "refuse_placeholder",
+]
 
 TRUE = frozenset({"1", "true", "yes", "on"})
 FALSE = frozenset({"0", "false", "no", "off"})
@@ -35,6 +44,18 @@ def is_loopback(host: str) -> bool:
 def refuse_placeholder(name: str, value: str) -> None:
     if PLACEHOLDER in value:
         raise InsecureSettings(f"{name} still holds the {PLACEHOLDER} placeholder: set a real value")
+
+
+def parse_number(name: str, raw: str, default: float, *, minimum: float = 0.0) -> float:
+    """The number the setting ``name`` holds (``raw``; blank: ``default``), refused below ``minimum``."""
+    raw = raw.strip()
+    try:
+        value = float(raw) if raw else default
+    except ValueError:
+        raise ValueError(f"{name}: not a number: {raw!r}") from None
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum:g}")
+    return value
 
 
 def dev_refusal(what: str, host: str, *, values: str, process: str, host_setting: str) -> str:

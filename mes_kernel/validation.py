@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from typing import Self
+from collections.abc import Iterable, Mapping
+from typing import Self, TypeVar
 
 from mes_kernel.errors import FieldViolation, InvalidArgument
 
@@ -12,6 +13,7 @@ __all__ = ["CODE_RE", "Violations", "parse_name"]
 # Codes (SKUs, alloy codes, work centers, operators): upper-case letters, digits, '-', '_'.
 CODE_RE = re.compile(r"^[A-Z0-9][A-Z0-9_-]{0,39}$")
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+E = TypeVar("E")
 
 
 class Violations:
@@ -62,6 +64,18 @@ class Violations:
             return
         if len(value) > 64 or not value.isprintable() or value.strip() != value:
             self.add(field, "must be 1..64 printable characters without surrounding spaces")
+
+    def members(self, values: Iterable[int], known: Mapping[int, E], field: str, description: str) -> list[E]:
+        """The members ``known`` maps the wire ``values`` (of a repeated enum field) to; each
+        unknown value is a violation ``{field}[index]``."""
+        found: list[E] = []
+        for index, value in enumerate(values):
+            member = known.get(value)
+            if member is None:
+                self.add(f"{field}[{index}]", description)
+            else:
+                found.append(member)
+        return found
 
     def raise_if_any(self, message: str = "the request has invalid fields") -> None:
         if self.items:

@@ -61,6 +61,7 @@ from mes_kernel.settings import (
     InsecureSettings,
     dev_refusal,
     is_loopback,
+    parse_number,
     refuse_placeholder,
 )
 from mes_platform.auth import Principal, parse_tokens
@@ -239,14 +240,7 @@ class ServiceSettings:
         others = tuple(f"MES_{name.upper()}_" for name in DEFAULT_PORTS if name != service)
 
         def number(key: str, default: float, *, minimum: float = 0.0) -> float:
-            raw = (get(key) or "").strip()
-            try:
-                value = float(raw) if raw else default
-            except ValueError:
-                raise ValueError(f"{key}: not a number: {raw!r}") from None
-            if value < minimum:
-                raise ValueError(f"{key} must be >= {minimum:g}")
-            return value
+            return parse_number(key, get(key) or "", default, minimum=minimum)
 
         role = _role((get("ROLE", "all") or "all").strip().lower())
         metrics_port = int(number("METRICS_PORT", 0))

@@ -1,4 +1,6 @@
-"""Tables every service has beside its own: outbox, inbox, dead letters, idempotency.
+"""Tables every service has beside its own: outbox, inbox, dead letters, idempotency; and
+what the services' own tables are built of: the naming convention of their constraints and
+indexes, times with their zone, autoincrementing keys.
 
 Call :func:`add_infrastructure_tables` on the service's ``MetaData`` so that the
 service's Alembic migrations create them in its own schema.
@@ -7,6 +9,7 @@ service's Alembic migrations create them in its own schema.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -21,7 +24,38 @@ from sqlalchemy import (
     Text,
 )
 
-__all__ = ["InfraTables", "add_infrastructure_tables"]
+__all__ = [
+    "NAMING_CONVENTION",
+    "SEQUENCE",
+    "TIMESTAMP",
+    "InfraTables",
+    "add_infrastructure_tables",
+    "service_metadata",
+    "timestamp",
+]
+
+#: The names Alembic gives constraints and indexes (the services' migrations hold them).
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+#: A point in time, stored with its zone.
+TIMESTAMP = DateTime(timezone=True)
+#: An autoincrementing key: INTEGER on SQLite (the only type that autoincrements there), BIGINT on PostgreSQL.
+SEQUENCE = Integer().with_variant(BigInteger(), "postgresql")
+
+
+def service_metadata(**overrides: str) -> MetaData:
+    """A service's ``MetaData``: :data:`NAMING_CONVENTION`, with ``overrides`` of its entries."""
+    return MetaData(naming_convention={**NAMING_CONVENTION, **overrides})
+
+
+def timestamp(name: str, *, nullable: bool = False) -> Column[Any]:
+    """A :data:`TIMESTAMP` column."""
+    return Column(name, TIMESTAMP, nullable=nullable)
 
 
 @dataclass(frozen=True)
@@ -32,18 +66,24 @@ class InfraTables:
     idempotency: Table
 
 
+def _event_columns(*, unique: bool) -> list[Column[Any]]:
+    """An event as the outbox publishes it (and a dead letter keeps it); headers as JSON."""
+    return [
+        Column("event_id", String(36), nullable=False, unique=unique),
+        Column("subject", String(120), nullable=False),
+        Column("payload", LargeBinary, nullable=False),
+        Column("headers", Text, nullable=False, default="{}"),
+    ]
+
+
 def add_infrastructure_tables(metadata: MetaData) -> InfraTables:
     outbox = Table(
         "outbox",
         metadata,
-        # Integer primary key autoincrements on SQLite and PostgreSQL alike.
-        Column("seq", Integer().with_variant(BigInteger(), "postgresql"), primary_key=True, autoincrement=True),
-        Column("event_id", String(36), nullable=False, unique=True),
-        Column("subject", String(120), nullable=False),
-        Column("payload", LargeBinary, nullable=False),
-        Column("headers", Text, nullable=False, default="{}"),
-        Column("created_at", DateTime(timezone=True), nullable=False),
-        Column("published_at", DateTime(timezone=True), nullable=True),
+        Column("seq", SEQUENCE, primary_key=True, autoincrement=True),
+        *_event_columns(unique=True),
+        timestamp("created_at"),
+        timestamp("published_at", nullable=True),
         Column("attempts", Integer, nullable=False, default=0),
     )
     Index("ix_outbox_unpublished", outbox.c.published_at, outbox.c.seq)
@@ -54,22 +94,19 @@ def add_infrastructure_tables(metadata: MetaData) -> InfraTables:
         Column("consumer", String(80), primary_key=True),
         Column("event_id", String(36), primary_key=True),
         Column("subject", String(120), nullable=False),
-        Column("processed_at", DateTime(timezone=True), nullable=False),
+        timestamp("processed_at"),
     )
     Index("ix_inbox_processed", inbox.c.processed_at)
     dead_letters = Table(
         "dead_letters",
         metadata,
-        Column("id", Integer().with_variant(BigInteger(), "postgresql"), primary_key=True, autoincrement=True),
+        Column("id", SEQUENCE, primary_key=True, autoincrement=True),
         Column("consumer", String(80), nullable=False),
-        Column("event_id", String(36), nullable=False),
-        Column("subject", String(120), nullable=False),
-        Column("payload", LargeBinary, nullable=False),
-        Column("headers", Text, nullable=False, default="{}"),
+        *_event_columns(unique=False),
         Column("error", Text, nullable=False),
         Column("deliveries", Integer, nullable=False),
-        Column("created_at", DateTime(timezone=True), nullable=False),
-        Column("replayed_at", DateTime(timezone=True), nullable=True),
+        timestamp("created_at"),
+        timestamp("replayed_at", nullable=True),
     )
     idempotency = Table(
         "idempotency_keys",
@@ -79,7 +116,7 @@ def add_infrastructure_tables(metadata: MetaData) -> InfraTables:
         Column("request_id", String(64), primary_key=True),
         Column("request_hash", String(64), nullable=False),
         Column("resource_name", String(200), nullable=False),
-        Column("created_at", DateTime(timezone=True), nullable=False),
+        timestamp("created_at"),
     )
     Index("ix_idempotency_created", idempotency.c.created_at)
     return InfraTables(outbox, inbox, dead_letters, idempotency)

@@ -234,18 +234,14 @@ class OutboxRelay:
                 rows = await self._fetch(session, self._unpublished(stuck))
                 if not rows:
                     return 0, False
-                fault_point("relay.after_commit_before_publish")
-                outcome = await self._publish(rows)
-                fault_point("relay.after_publish_before_mark")
+                outcome = await self._publish_claimed(rows)
                 await self._mark(session, outcome)
         else:
             async with self._db.write() as session:
                 rows = await self._fetch(session, self._unpublished(stuck))
             if not rows:
                 return 0, False
-            fault_point("relay.after_commit_before_publish")
-            outcome = await self._publish(rows)
-            fault_point("relay.after_publish_before_mark")
+            outcome = await self._publish_claimed(rows)
             async with self._db.write() as session:
                 await self._mark(session, outcome)
         self._account(outcome)
@@ -330,6 +326,13 @@ class OutboxRelay:
     ) -> list[_OutboxRow]:
         result = (await session.execute(query)).all()
         return [_OutboxRow(r[0], r[1], r[2], bytes(r[3]), r[4] or "{}", as_utc(r[5])) for r in result]
+
+    async def _publish_claimed(self, rows: Sequence[_OutboxRow]) -> PublishOutcome:
+        """:meth:`_publish` a fetched batch, with a fault point either side (where crash tests stop the relay)."""
+        fault_point("relay.after_commit_before_publish")
+        outcome = await self._publish(rows)
+        fault_point("relay.after_publish_before_mark")
+        return outcome
 
     async def _publish(self, rows: Sequence[_OutboxRow]) -> PublishOutcome:
         """Send every row, then await all PubAcks together (bounded by ``publish_timeout_s``)."""

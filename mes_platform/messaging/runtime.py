@@ -48,6 +48,7 @@ from dataclasses import dataclass, field
 from google.protobuf.message import Message
 
 from mes_contracts.events import EventType
+from mes_kernel.settings import parse_number
 from mes_platform.config import ServiceSettings
 from mes_platform.db import Database
 from mes_platform.lifecycle import Closer
@@ -78,14 +79,7 @@ class NatsUnavailable(RuntimeError):
 
 
 def _float(extra: Mapping[str, str], key: str, default: float, *, minimum: float = 0.0) -> float:
-    raw = extra.get(key, "").strip()
-    try:
-        value = float(raw) if raw else default
-    except ValueError:
-        raise ValueError(f"{key}: not a number: {raw!r}") from None
-    if value < minimum:
-        raise ValueError(f"{key} must be >= {minimum:g}")
-    return value
+    return parse_number(key, extra.get(key, ""), default, minimum=minimum)
 
 
 def _int(extra: Mapping[str, str], key: str, default: int) -> int:

@@ -32,6 +32,7 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any, Self
 
+from mes_kernel.settings import TRUE, parse_number
 from mes_platform.config import ServiceSettings
 from services.webhooks.adapters.http_sender import SenderLimits
 from services.webhooks.domain.delivery import RetryPolicy
@@ -43,18 +44,10 @@ __all__ = ["DEFAULT_PORT", "SERVICE", "Settings"]
 
 SERVICE = "webhooks"
 DEFAULT_PORT = 50154
-_TRUE = frozenset({"1", "true", "yes", "on"})
 
 
 def _number(extra: Mapping[str, str], key: str, default: float, *, minimum: float = 0.001) -> float:
-    raw = extra.get(key, "").strip()
-    try:
-        value = float(raw) if raw else default
-    except ValueError:
-        raise ValueError(f"MES_WEBHOOKS_{key}: not a number: {raw!r}") from None
-    if value < minimum:
-        raise ValueError(f"MES_WEBHOOKS_{key} must be >= {minimum:g}")
-    return value
+    return parse_number(f"MES_WEBHOOKS_{key}", extra.get(key, ""), default, minimum=minimum)
 
 
 @dataclass(frozen=True)
@@ -109,7 +102,7 @@ class Settings(ServiceSettings):
     @property
     def dev_mode(self) -> bool:
         """The development flag: ``MES_WEBHOOKS_DEV_MODE`` or ``MES_DEV_MODE``."""
-        return self.knobs.get("DEV_MODE", "").strip().lower() in _TRUE
+        return self.knobs.get("DEV_MODE", "").strip().lower() in TRUE
 
     def policy(self) -> WebhookPolicy:
         return WebhookPolicy(

@@ -13,18 +13,16 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
-    MetaData,
     String,
     Table,
     Text,
     text,
 )
 
-from mes_platform.tables import add_infrastructure_tables
+from mes_platform.tables import SEQUENCE, add_infrastructure_tables, service_metadata, timestamp
 
 __all__ = [
     "alloys",
@@ -39,20 +37,11 @@ __all__ = [
     "waiting_shortages",
 ]
 
-metadata = MetaData(
-    naming_convention={
-        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-        "ck": "ck_%(table_name)s_%(constraint_name)s",
-        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-        "pk": "pk_%(table_name)s",
-    }
-)
+# Indexes and unique constraints are named after their table and all their columns.
+metadata = service_metadata(ix="ix_%(table_name)s_%(column_0_N_name)s", uq="uq_%(table_name)s_%(column_0_N_name)s")
 infra = add_infrastructure_tables(metadata)
 
 _BigInt = BigInteger()
-_Seq = Integer().with_variant(BigInteger(), "postgresql")
-_TS = DateTime(timezone=True)
 
 alloys = Table(
     "alloys",
@@ -65,8 +54,8 @@ alloys = Table(
     Column("display_name", String(120), nullable=False),
     Column("active", Boolean, nullable=False),
     Column("version", _BigInt, nullable=False),
-    Column("create_time", _TS, nullable=False),
-    Column("update_time", _TS, nullable=False),
+    timestamp("create_time"),
+    timestamp("update_time"),
 )
 
 lots = Table(
@@ -83,7 +72,7 @@ lots = Table(
     Column("reserved_pieces", Integer, nullable=False),
     Column("weight_points", _BigInt, nullable=False),
     Column("supplier_reference", String(120), nullable=False),
-    Column("receive_time", _TS, nullable=False),
+    timestamp("receive_time"),
     Column("version", _BigInt, nullable=False),
     CheckConstraint("reserved_mg >= 0 AND reserved_mg <= on_hand_mg", name="reserved_mg_within_on_hand"),
     CheckConstraint(
@@ -101,8 +90,8 @@ reservations = Table(
     Column("state", String(16), nullable=False),
     Column("priority", Integer, nullable=False),
     Column("release_reason", String(500), nullable=False),
-    Column("create_time", _TS, nullable=False),
-    Column("update_time", _TS, nullable=False),
+    timestamp("create_time"),
+    timestamp("update_time"),
     Column("version", _BigInt, nullable=False),
 )
 _ACTIVE = text("state IN ('HELD', 'COMMITTED')")
@@ -139,10 +128,10 @@ waiting_orders = Table(
     metadata,
     Column("order_id", String(64), primary_key=True),
     Column("priority", Integer, nullable=False),
-    Column("submit_time", _TS, nullable=False),
+    timestamp("submit_time"),
     # JSON list of {"kind", "material_code", "quantity", "line_number"}.
     Column("requirements", Text, nullable=False),
-    Column("updated_at", _TS, nullable=False),
+    timestamp("updated_at"),
 )
 Index("ix_waiting_orders_serve", waiting_orders.c.priority, waiting_orders.c.submit_time, waiting_orders.c.order_id)
 
@@ -161,7 +150,7 @@ waiting_shortages = Table(
     Column("available", _BigInt, nullable=False),
     # Copies of the order's priority and submit time, for listing in serve order.
     Column("priority", Integer, nullable=False),
-    Column("since_time", _TS, nullable=False),
+    timestamp("since_time"),
 )
 Index(
     "ix_waiting_shortages_serve",
@@ -175,13 +164,13 @@ closed_orders = Table(
     metadata,
     Column("order_id", String(64), primary_key=True),
     Column("reason", String(500), nullable=False),
-    Column("closed_at", _TS, nullable=False),
+    timestamp("closed_at"),
 )
 
 custody_entries = Table(
     "custody_entries",
     metadata,
-    Column("seq", _Seq, primary_key=True, autoincrement=True),
+    Column("seq", SEQUENCE, primary_key=True, autoincrement=True),
     Column("entry_id", String(64), nullable=False, unique=True),
     Column("kind", String(16), nullable=False),
     Column("holder", String(200), nullable=False),
@@ -191,7 +180,7 @@ custody_entries = Table(
     Column("pieces", Integer, nullable=False),
     Column("reference", String(200), nullable=False),
     Column("operator_code", String(40), nullable=False),
-    Column("create_time", _TS, nullable=False),
+    timestamp("create_time"),
     Column("batch_id", String(64), nullable=False),
     CheckConstraint("weight_mg >= 0 AND pieces >= 0", name="non_negative"),
 )

@@ -28,7 +28,7 @@ from mes_contracts import events
 from mes_contracts.events import EventType
 from mes_kernel.batch import check_batch_size
 from mes_kernel.errors import FieldViolation, InvalidArgument
-from mes_kernel.paging import PageRequest
+from mes_kernel.paging import page_request
 from mes_kernel.principal import Principal
 from mes_kernel.validation import CODE_RE, Violations, parse_name
 from services.inventory.domain.alloys import Alloy
@@ -63,7 +63,6 @@ __all__ = [
     "list_reservations",
     "lot",
     "message",
-    "page_of",
     "requirements",
     "reservation",
     "reserve_for_order",
@@ -203,11 +202,6 @@ def command(cls: type[C], msg: Message, **values: Any) -> C:
     return cls(**kwargs)
 
 
-def page_of(request: Any) -> PageRequest:
-    """The page a ``List*`` request asks for."""
-    return PageRequest(request.page_size, request.page_token)
-
-
 def key_of(name: str, collection: str, field: str = "name", *, code: bool = False) -> str:
     """The id (or, with ``code``, the upper-case code) of ``{collection}/{key}``."""
     key = parse_name(name, collection, field)
@@ -238,7 +232,7 @@ def list_reservations(request: pb.ListReservationsRequest, principal: Principal)
         ListReservations,
         request,
         principal=principal,
-        page=page_of(request),
+        page=page_request(request),
         states=tuple(s for s in states if s is not None),
     )
 

@@ -13,6 +13,7 @@ import grpc
 
 from mes.inventory.v1 import inventory_pb2 as pb
 from mes.inventory.v1 import inventory_pb2_grpc
+from mes_kernel.paging import page_request
 from mes_platform.auth import current_principal
 from mes_platform.idempotency import request_fingerprint
 from services.inventory.entrypoints import codec
@@ -42,7 +43,7 @@ def _change(request: Any) -> c.ChangeReservation:
 
 
 def _listing(cls: type[Q], request: Any) -> Q:
-    return codec.command(cls, request, principal=current_principal(), page=codec.page_of(request))
+    return codec.command(cls, request, principal=current_principal(), page=page_request(request))
 
 
 class InventoryServicer(inventory_pb2_grpc.InventoryServiceServicer):

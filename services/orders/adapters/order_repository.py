@@ -14,7 +14,7 @@ from mes_kernel.clock import as_utc
 from mes_kernel.errors import Conflict
 from mes_platform.keyset import keyset_after
 from mes_platform.outbox import defer_insert
-from mes_platform.sql import one_of
+from mes_platform.sql import first_row, one_of
 from services.orders.adapters.tables import order_lines, order_status_changes, orders
 from services.orders.adapters.tables import order_terminal_counts as _closed
 from services.orders.domain.order import Order, OrderLine, Priority, StatusChange
@@ -67,10 +67,9 @@ class SqlOrderRepository:
         self._session = session
 
     async def get(self, order_id: str, *, partner_id: str | None, for_update: bool = False) -> Order | None:
-        query = select(orders).where(orders.c.order_id == order_id, *_scope(partner_id))
-        if for_update:
-            query = query.with_for_update()
-        row = (await self._session.execute(query)).first()
+        row = await first_row(
+            self._session, orders, orders.c.order_id == order_id, *_scope(partner_id), for_update=for_update
+        )
         return None if row is None else (await self._with_lines([row]))[0]
 
     async def get_many(self, order_ids: Collection[str], *, partner_id: str | None) -> dict[str, OrderView]:

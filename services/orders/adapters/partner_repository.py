@@ -12,8 +12,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mes_kernel.clock import as_utc, as_utc_or_none
-from mes_kernel.errors import AlreadyExists, Conflict
+from mes_kernel.errors import AlreadyExists
 from mes_platform.keyset import keyset_after
+from mes_platform.sql import first_row, update_versioned
 from services.orders.adapters.tables import api_keys, partners
 from services.orders.domain.partner import ApiKey, Partner, PartnerTier
 
@@ -25,10 +26,7 @@ class SqlPartnerRepository:
         self._session = session
 
     async def get(self, partner_id: str, *, for_update: bool = False) -> Partner | None:
-        query = select(partners).where(partners.c.partner_id == partner_id)
-        if for_update:
-            query = query.with_for_update()
-        row = (await self._session.execute(query)).first()
+        row = await first_row(self._session, partners, partners.c.partner_id == partner_id, for_update=for_update)
         if row is None:
             return None
         return (await self._with_keys([row]))[0]
@@ -56,13 +54,14 @@ class SqlPartnerRepository:
         added: Sequence[ApiKey] = (),
         revoked: Sequence[ApiKey] = (),
     ) -> None:
-        result = await self._session.execute(
-            update(partners)
-            .where(partners.c.partner_id == partner.partner_id, partners.c.version == expected_version)
-            .values(**_partner_values(partner))
+        await update_versioned(
+            self._session,
+            partners,
+            partners.c.partner_id == partner.partner_id,
+            expected_version,
+            _partner_values(partner),
+            what=f"partner {partner.partner_id}",
         )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
-            raise Conflict(f"partner {partner.partner_id} was changed concurrently; retry")
         for key in revoked:
             await self._session.execute(
                 update(api_keys)

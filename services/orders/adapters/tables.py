@@ -7,16 +7,14 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
-    MetaData,
     String,
     Table,
 )
 
-from mes_platform.tables import add_infrastructure_tables
+from mes_platform.tables import add_infrastructure_tables, service_metadata, timestamp
 
 __all__ = [
     "api_keys",
@@ -30,15 +28,7 @@ __all__ = [
     "partners",
 ]
 
-metadata = MetaData(
-    naming_convention={
-        "ix": "ix_%(column_0_label)s",
-        "uq": "uq_%(table_name)s_%(column_0_name)s",
-        "ck": "ck_%(table_name)s_%(constraint_name)s",
-        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-        "pk": "pk_%(table_name)s",
-    }
-)
+metadata = service_metadata()
 
 partners = Table(
     "partners",
@@ -47,8 +37,8 @@ partners = Table(
     Column("display_name", String(120), nullable=False),
     Column("tier", String(20), nullable=False),
     Column("version", Integer, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    timestamp("created_at"),
+    timestamp("updated_at"),
 )
 
 api_keys = Table(
@@ -59,8 +49,8 @@ api_keys = Table(
     # SHA-256 (hex) of the whole key; the key itself is never stored.
     Column("key_hash", String(64), nullable=False, unique=True),
     Column("prefix", String(12), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("revoked_at", DateTime(timezone=True), nullable=True),
+    timestamp("created_at"),
+    timestamp("revoked_at", nullable=True),
 )
 Index("ix_api_keys_partner", api_keys.c.partner_id, api_keys.c.created_at)
 
@@ -71,13 +61,13 @@ orders = Table(
     Column("partner_id", String(40), ForeignKey("partners.partner_id"), nullable=False),
     Column("partner_reference", String(64), nullable=False),
     Column("priority", String(10), nullable=False),
-    Column("due_time", DateTime(timezone=True), nullable=False),
+    timestamp("due_time"),
     Column("status", String(20), nullable=False),
     Column("status_reason", String(500), nullable=False, default=""),
     Column("tracking_reference", String(64), nullable=False, default=""),
     Column("version", Integer, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    timestamp("created_at"),
+    timestamp("updated_at"),
     CheckConstraint("version >= 1", name="version_positive"),
 )
 # Newest-first lists, all partners and one partner; status counts; late orders.
@@ -109,7 +99,7 @@ order_status_changes = Table(
     Column("to_status", String(20), nullable=False),
     Column("reason", String(500), nullable=False),
     Column("cause", String(120), nullable=False),
-    Column("changed_at", DateTime(timezone=True), nullable=False),
+    timestamp("changed_at"),
 )
 
 # Orders per partner in each final status (SHIPPED, REJECTED, CANCELLED): a read model kept by
@@ -131,7 +121,7 @@ catalogue_items = Table(
     Column("display_name", String(120), nullable=False),
     Column("active", Boolean, nullable=False),
     Column("source_version", BigInteger, nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    timestamp("updated_at"),
 )
 
 infra = add_infrastructure_tables(metadata)

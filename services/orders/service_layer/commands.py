@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from mes_kernel.paging import PageRequest
-from mes_kernel.principal import Principal
+from mes_kernel.principal import ByName, Principal
 from services.orders.domain.catalogue import CatalogueKind
 from services.orders.domain.order import OrderLine
 from services.orders.domain.status import OrderStatus
@@ -49,10 +49,8 @@ class SubmitOrder:
     fingerprint: str
 
 
-@dataclass(frozen=True)
-class GetOrder:
-    principal: Principal
-    name: str
+class GetOrder(ByName):
+    """One order."""
 
 
 @dataclass(frozen=True)
@@ -85,18 +83,14 @@ class ListOrderStatusChanges:
 
 
 @dataclass(frozen=True)
-class CancelOrder:
-    principal: Principal
-    name: str
+class CancelOrder(ByName):
     reason: str = ""
     request_id: str = ""
     fingerprint: str = ""
 
 
 @dataclass(frozen=True)
-class ShipOrder:
-    principal: Principal
-    name: str
+class ShipOrder(ByName):
     tracking_reference: str = ""
     request_id: str = ""
     fingerprint: str = ""
@@ -114,10 +108,8 @@ class CreatePartner:
     tier: int = 0
 
 
-@dataclass(frozen=True)
-class GetPartner:
-    principal: Principal
-    name: str
+class GetPartner(ByName):
+    """One partner."""
 
 
 @dataclass(frozen=True)
@@ -127,23 +119,17 @@ class ListPartners:
 
 
 @dataclass(frozen=True)
-class SetPartnerTier:
-    principal: Principal
-    name: str
+class SetPartnerTier(ByName):
     #: Wire value of the tier (0: unspecified, refused).
     tier: int
 
 
-@dataclass(frozen=True)
-class RotatePartnerApiKey:
-    principal: Principal
-    name: str
+class RotatePartnerApiKey(ByName):
+    """Revoke the partner's keys and issue a new one."""
 
 
 @dataclass(frozen=True)
-class RevokePartnerApiKey:
-    principal: Principal
-    name: str
+class RevokePartnerApiKey(ByName):
     key_id: str
 
 

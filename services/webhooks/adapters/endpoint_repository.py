@@ -12,8 +12,8 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mes_kernel.clock import as_utc, as_utc_or_none
-from mes_kernel.errors import Conflict
 from mes_platform.keyset import keyset_after
+from mes_platform.sql import first_row, update_versioned
 from services.webhooks.adapters.tables import deliveries, delivery_log, endpoints, order_refs
 from services.webhooks.domain.endpoint import DisabledBy, Endpoint, EventType
 
@@ -25,10 +25,7 @@ class SqlEndpointRepository:
         self._session = session
 
     async def get(self, endpoint_id: str, *, for_update: bool = False) -> Endpoint | None:
-        query = select(endpoints).where(endpoints.c.endpoint_id == endpoint_id)
-        if for_update:
-            query = query.with_for_update()
-        row = (await self._session.execute(query)).first()
+        row = await first_row(self._session, endpoints, endpoints.c.endpoint_id == endpoint_id, for_update=for_update)
         return _endpoint(row) if row is not None else None
 
     async def get_many(self, endpoint_ids: Collection[str]) -> dict[str, Endpoint]:
@@ -48,13 +45,14 @@ class SqlEndpointRepository:
         )
 
     async def save(self, endpoint: Endpoint, *, expected_version: int) -> None:
-        result = await self._session.execute(
-            update(endpoints)
-            .where(endpoints.c.endpoint_id == endpoint.endpoint_id, endpoints.c.version == expected_version)
-            .values(**_values(endpoint))
+        await update_versioned(
+            self._session,
+            endpoints,
+            endpoints.c.endpoint_id == endpoint.endpoint_id,
+            expected_version,
+            _values(endpoint),
+            what=f"webhook endpoint {endpoint.endpoint_id}",
         )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
-            raise Conflict(f"webhook endpoint {endpoint.endpoint_id} was changed concurrently; retry")
 
     async def set_failing(self, failing_since: Mapping[str, datetime | None]) -> None:
         if not failing_since:

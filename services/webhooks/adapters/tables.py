@@ -6,31 +6,19 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
-    DateTime,
     Index,
     Integer,
-    MetaData,
     String,
     Table,
     Text,
     UniqueConstraint,
 )
 
-from mes_platform.tables import add_infrastructure_tables
+from mes_platform.tables import SEQUENCE, add_infrastructure_tables, service_metadata, timestamp
 
 __all__ = ["deliveries", "delivery_log", "endpoints", "infra", "metadata", "order_refs"]
 
-metadata = MetaData(
-    naming_convention={
-        "ix": "ix_%(column_0_label)s",
-        "uq": "uq_%(table_name)s_%(column_0_name)s",
-        "ck": "ck_%(table_name)s_%(constraint_name)s",
-        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-        "pk": "pk_%(table_name)s",
-    }
-)
-_TIME = DateTime(timezone=True)
-_SEQ = Integer().with_variant(BigInteger(), "postgresql")
+metadata = service_metadata()
 
 endpoints = Table(
     "endpoints",
@@ -44,16 +32,16 @@ endpoints = Table(
     Column("enabled", Boolean, nullable=False),
     Column("disabled_by", String(20), nullable=True),
     Column("disabled_reason", String(500), nullable=False),
-    Column("disabled_at", _TIME, nullable=True),
-    Column("failing_since", _TIME, nullable=True),
+    timestamp("disabled_at", nullable=True),
+    timestamp("failing_since", nullable=True),
     # The signing secrets, as partners hold them ("whsec_..."): HMAC needs them in clear.
     Column("secret", String(120), nullable=False),
-    Column("secret_created_at", _TIME, nullable=False),
+    timestamp("secret_created_at"),
     Column("previous_secret", String(120), nullable=True),
-    Column("previous_secret_expires_at", _TIME, nullable=True),
+    timestamp("previous_secret_expires_at", nullable=True),
     Column("version", Integer, nullable=False),
-    Column("created_at", _TIME, nullable=False),
-    Column("updated_at", _TIME, nullable=False),
+    timestamp("created_at"),
+    timestamp("updated_at"),
 )
 Index("ix_endpoints_partner_created", endpoints.c.partner_id, endpoints.c.created_at, endpoints.c.endpoint_id)
 Index("ix_endpoints_created", endpoints.c.created_at, endpoints.c.endpoint_id)
@@ -65,13 +53,13 @@ order_refs = Table(
     Column("order_id", String(36), primary_key=True),
     Column("partner_id", String(40), nullable=False),
     Column("partner_reference", String(64), nullable=False),
-    Column("created_at", _TIME, nullable=False),
+    timestamp("created_at"),
 )
 
 deliveries = Table(
     "deliveries",
     metadata,
-    Column("seq", _SEQ, primary_key=True, autoincrement=True),
+    Column("seq", SEQUENCE, primary_key=True, autoincrement=True),
     # The webhook-id.
     Column("delivery_id", String(40), nullable=False, unique=True),
     Column("endpoint_id", String(40), nullable=False),
@@ -83,16 +71,16 @@ deliveries = Table(
     Column("payload", Text, nullable=False),
     Column("state", String(10), nullable=False),
     Column("attempts", Integer, nullable=False),
-    Column("created_at", _TIME, nullable=False),
+    timestamp("created_at"),
     # The first attempt of the current retry window (NULL until then).
-    Column("window_start", _TIME, nullable=True),
-    Column("next_attempt_at", _TIME, nullable=True),
+    timestamp("window_start", nullable=True),
+    timestamp("next_attempt_at", nullable=True),
     Column("lease_owner", String(80), nullable=True),
-    Column("lease_until", _TIME, nullable=True),
-    Column("last_attempt_at", _TIME, nullable=True),
+    timestamp("lease_until", nullable=True),
+    timestamp("last_attempt_at", nullable=True),
     Column("last_http_status", Integer, nullable=False),
     Column("last_error", String(500), nullable=False),
-    Column("delivered_at", _TIME, nullable=True),
+    timestamp("delivered_at", nullable=True),
     UniqueConstraint("endpoint_id", "event_id", name="uq_deliveries_endpoint_event"),
 )
 # Due deliveries in the order they are sent; an endpoint's, a partner's (newest first);
@@ -105,11 +93,11 @@ Index("ix_deliveries_order", deliveries.c.endpoint_id, deliveries.c.order_id, de
 delivery_log = Table(
     "delivery_log",
     metadata,
-    Column("seq", _SEQ, primary_key=True, autoincrement=True),
+    Column("seq", SEQUENCE, primary_key=True, autoincrement=True),
     Column("endpoint_id", String(40), nullable=False),
     Column("partner_id", String(40), nullable=False),
     Column("kind", String(20), nullable=False),
-    Column("logged_at", _TIME, nullable=False),
+    timestamp("logged_at"),
     Column("delivery_id", String(40), nullable=False),
     Column("event_type", String(40), nullable=False),
     Column("attempt", Integer, nullable=False),

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from mes_kernel.paging import PageRequest
-from mes_kernel.principal import Principal
+from mes_kernel.principal import ByName, Principal
 from services.webhooks.domain.delivery import DeliveryState, RetryPolicy
 
 __all__ = [
@@ -50,10 +50,8 @@ class CreateEndpoint:
     fingerprint: str = ""
 
 
-@dataclass(frozen=True)
-class GetEndpoint:
-    principal: Principal
-    name: str
+class GetEndpoint(ByName):
+    """One webhook endpoint."""
 
 
 @dataclass(frozen=True)
@@ -64,9 +62,7 @@ class ListEndpoints:
 
 
 @dataclass(frozen=True)
-class UpdateEndpoint:
-    principal: Principal
-    name: str
+class UpdateEndpoint(ByName):
     url: str | None = None
     description: str | None = None
     event_types: tuple[int, ...] = ()
@@ -74,29 +70,21 @@ class UpdateEndpoint:
     version: int = 0
 
 
-@dataclass(frozen=True)
-class EnableEndpoint:
-    principal: Principal
-    name: str
+class EnableEndpoint(ByName):
+    """Enable an endpoint; the deliveries kept while it was disabled are sent."""
 
 
 @dataclass(frozen=True)
-class DisableEndpoint:
-    principal: Principal
-    name: str
+class DisableEndpoint(ByName):
     reason: str = ""
 
 
-@dataclass(frozen=True)
-class RotateSecret:
-    principal: Principal
-    name: str
+class RotateSecret(ByName):
+    """A new signing secret; the previous one signs too for the overlap."""
 
 
-@dataclass(frozen=True)
-class DeleteEndpoint:
-    principal: Principal
-    name: str
+class DeleteEndpoint(ByName):
+    """Delete an endpoint."""
 
 
 @dataclass(frozen=True)

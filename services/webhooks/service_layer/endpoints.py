@@ -56,13 +56,7 @@ async def load_endpoint(uow: UnitOfWork, principal: Principal, name: str, *, for
 
 
 def _event_types(v: Violations, values: tuple[int, ...], *, required: bool) -> frozenset[EventType]:
-    found: set[EventType] = set()
-    for index, value in enumerate(values):
-        event_type = EVENT_TYPES.get(value)
-        if event_type is None:
-            v.add(f"event_types[{index}]", "must be a known event type (ORDER_STATUS_CHANGED)")
-        else:
-            found.add(event_type)
+    found = v.members(values, EVENT_TYPES, "event_types", "must be a known event type (ORDER_STATUS_CHANGED)")
     if required and not values:
         v.add("event_types", "must name at least one event type")
     return frozenset(found)

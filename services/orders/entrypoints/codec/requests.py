@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Protocol
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from mes.orders.v1 import orders_pb2
-from mes_kernel.paging import PageRequest
+from mes_kernel.paging import page_request
 from mes_kernel.principal import Principal
 from mes_kernel.validation import Violations
 from mes_platform.idempotency import request_fingerprint
@@ -42,15 +41,6 @@ __all__ = [
 # Far outside the accepted due-time range: fails validation with a clear message.
 _INVALID_TIME = datetime(1, 1, 1, tzinfo=UTC)
 _STATUSES = {int(status(s)): s for s in OrderStatus}
-
-
-class _Paged(Protocol):
-    page_size: int
-    page_token: str
-
-
-def _page(request: _Paged) -> PageRequest:
-    return PageRequest(request.page_size, request.page_token)
 
 
 def _time(message: Timestamp) -> datetime:
@@ -88,7 +78,7 @@ def batch_get_orders(request: orders_pb2.BatchGetOrdersRequest, principal: Princ
 
 def list_orders(request: orders_pb2.ListOrdersRequest, principal: Principal) -> c.ListOrders:
     statuses = order_statuses(request.statuses)
-    return c.ListOrders(principal, request.parent, _page(request), statuses, request.late_only)
+    return c.ListOrders(principal, request.parent, page_request(request), statuses, request.late_only)
 
 
 def count_orders(request: orders_pb2.CountOrdersRequest, principal: Principal) -> c.CountOrders:
@@ -98,7 +88,7 @@ def count_orders(request: orders_pb2.CountOrdersRequest, principal: Principal) -
 def list_order_status_changes(
     request: orders_pb2.ListOrderStatusChangesRequest, principal: Principal
 ) -> c.ListOrderStatusChanges:
-    return c.ListOrderStatusChanges(principal, request.parent, _page(request))
+    return c.ListOrderStatusChanges(principal, request.parent, page_request(request))
 
 
 def cancel_order(request: orders_pb2.CancelOrderRequest, principal: Principal) -> c.CancelOrder:
@@ -119,7 +109,7 @@ def get_partner(request: orders_pb2.GetPartnerRequest, principal: Principal) -> 
 
 
 def list_partners(request: orders_pb2.ListPartnersRequest, principal: Principal) -> c.ListPartners:
-    return c.ListPartners(principal, _page(request))
+    return c.ListPartners(principal, page_request(request))
 
 
 def set_partner_tier(request: orders_pb2.SetPartnerTierRequest, principal: Principal) -> c.SetPartnerTier:
@@ -143,19 +133,13 @@ def authenticate_partner(request: orders_pb2.AuthenticatePartnerRequest, princip
 
 
 def list_catalogue_items(request: orders_pb2.ListCatalogueItemsRequest, principal: Principal) -> c.ListCatalogueItems:
-    return c.ListCatalogueItems(principal, _catalogue_kind(request.kind), _page(request))
+    return c.ListCatalogueItems(principal, _catalogue_kind(request.kind), page_request(request))
 
 
 def order_statuses(values: Iterable[int]) -> tuple[OrderStatus, ...]:
     """Wire statuses of a filter; INVALID_ARGUMENT naming each unknown one."""
     v = Violations()
-    statuses: list[OrderStatus] = []
-    for index, value in enumerate(values):
-        known = _STATUSES.get(value)
-        if known is None:
-            v.add(f"statuses[{index}]", "must be a known order status")
-        else:
-            statuses.append(known)
+    statuses = v.members(values, _STATUSES, "statuses", "must be a known order status")
     v.raise_if_any()
     return tuple(statuses)
 

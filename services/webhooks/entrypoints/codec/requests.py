@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Protocol
 
 from mes.webhooks.v1 import webhooks_pb2 as pb
-from mes_kernel.paging import PageRequest
+from mes_kernel.paging import page_request
 from mes_kernel.principal import Principal
 from mes_kernel.validation import Violations
 from mes_platform.idempotency import request_fingerprint
@@ -32,15 +31,6 @@ __all__ = [
 _STATES = {int(delivery_state(s)): s for s in DeliveryState}
 
 
-class _Paged(Protocol):
-    page_size: int
-    page_token: str
-
-
-def _page(request: _Paged) -> PageRequest:
-    return PageRequest(request.page_size, request.page_token)
-
-
 def create_endpoint(request: pb.CreateWebhookEndpointRequest, principal: Principal) -> c.CreateEndpoint:
     return c.CreateEndpoint(
         principal=principal,
@@ -59,7 +49,7 @@ def get_endpoint(request: pb.GetWebhookEndpointRequest, principal: Principal) ->
 
 
 def list_endpoints(request: pb.ListWebhookEndpointsRequest, principal: Principal) -> c.ListEndpoints:
-    return c.ListEndpoints(principal, request.parent, _page(request))
+    return c.ListEndpoints(principal, request.parent, page_request(request))
 
 
 def update_endpoint(request: pb.UpdateWebhookEndpointRequest, principal: Principal) -> c.UpdateEndpoint:
@@ -90,11 +80,11 @@ def delete_endpoint(request: pb.DeleteWebhookEndpointRequest, principal: Princip
 
 
 def list_deliveries(request: pb.ListWebhookDeliveriesRequest, principal: Principal) -> c.ListDeliveries:
-    return c.ListDeliveries(principal, request.parent, delivery_states(request.states), _page(request))
+    return c.ListDeliveries(principal, request.parent, delivery_states(request.states), page_request(request))
 
 
 def list_log_entries(request: pb.ListWebhookLogEntriesRequest, principal: Principal) -> c.ListLogEntries:
-    return c.ListLogEntries(principal, request.parent, _page(request))
+    return c.ListLogEntries(principal, request.parent, page_request(request))
 
 
 def replay_deliveries(request: pb.ReplayWebhookDeliveriesRequest, principal: Principal) -> c.ReplayDeliveries:
@@ -104,12 +94,6 @@ def replay_deliveries(request: pb.ReplayWebhookDeliveriesRequest, principal: Pri
 def delivery_states(values: Iterable[int]) -> tuple[DeliveryState, ...]:
     """Wire states of a filter; INVALID_ARGUMENT naming each unknown one."""
     v = Violations()
-    states: list[DeliveryState] = []
-    for index, value in enumerate(values):
-        known = _STATES.get(value)
-        if known is None:
-            v.add(f"states[{index}]", "must be PENDING, HELD, DELIVERED or DEAD")
-        else:
-            states.append(known)
+    states = v.members(values, _STATES, "states", "must be PENDING, HELD, DELIVERED or DEAD")
     v.raise_if_any()
     return tuple(states)
