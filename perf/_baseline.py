@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-__all__ = ["create_app", "main"]
+__all__ = ["create_app", "main", "serve"]
 
 
 def create_app(body: bytes) -> Starlette:
@@ -31,16 +31,12 @@ def create_app(body: bytes) -> Starlette:
     return Starlette(routes=[Route("/graphql", graphql, methods=["POST"]), Route("/healthz", healthz, methods=["GET"])])
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--body", type=Path, required=True)
-    args = parser.parse_args()
+def serve(app: Starlette, host: str, port: int) -> None:
+    """Serve ``app`` under the facade's uvicorn settings (also the direct-SQL baseline's)."""
     config = uvicorn.Config(
-        create_app(args.body.read_bytes()),
-        host=args.host,
-        port=args.port,
+        app,
+        host=host,
+        port=port,
         http="httptools",
         loop="uvloop",
         lifespan="on",
@@ -49,6 +45,15 @@ def main() -> None:
         server_header=False,
     )
     uvicorn.Server(config).run()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--body", type=Path, required=True)
+    args = parser.parse_args()
+    serve(create_app(args.body.read_bytes()), args.host, args.port)
 
 
 if __name__ == "__main__":

@@ -12,50 +12,24 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
-import sys
 from typing import Any
 
-import httpx
-
 from graphql_facade.config import DEFAULT_OPERATOR_TOKEN
-from perf._common import ROOT
+from perf._common import cache_lookups, finish_load, start_load
 from perf._drain import drain_payload, receive_for
 from perf._read_bench import Target, Windows, med, rates, values
 from perf._report import TargetRow, fmt_ms, spread
 from perf._stack import BenchStack, HttpServer
 
-__all__ = ["busy_floor", "cache_lookups", "drive"]
+__all__ = ["busy_floor", "drive"]
 
-_LOOKUP = re.compile(r'^mes_facade_cache_lookups_total\{cache="response",result="(\w+)"\} ([0-9.e+]+)$', re.M)
 _FROM_CACHE = ("hit", "stale", "wait")
 
 
-async def cache_lookups(metrics_url: str) -> dict[str, float]:
-    """The facade's response-cache lookups so far, by result (from its ``/metrics``)."""
-    async with httpx.AsyncClient(timeout=10.0, trust_env=False) as client:
-        text = (await client.get(metrics_url)).text
-    return {kind: float(value) for kind, value in _LOOKUP.findall(text)}
-
-
 async def drive(spec: dict[str, Any], cpus: str | None) -> dict[str, Any]:
-    argv = [sys.executable, "-m", "perf._busy_driver"]
-    if cpus:
-        argv = ["taskset", "-c", cpus, *argv]
-    env = {"PYTHONPATH": f"{ROOT}:{ROOT / 'protos' / 'gen'}", "PATH": "/usr/bin:/bin"}
-    proc = await asyncio.create_subprocess_exec(
-        *argv,
-        cwd=str(ROOT),
-        env=env,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(proc.communicate(json.dumps(spec).encode()), timeout=spec["seconds"] + 120)
-    if proc.returncode != 0:
-        raise RuntimeError(f"busy driver failed: {err.decode()[-1500:]}")
-    result: dict[str, Any] = json.loads(out.decode().strip().splitlines()[-1])
-    return result
+    """Run ``perf._busy_driver`` with ``spec`` (pinned to ``cpus``) and return its result."""
+    process = await start_load(spec, cpus=cpus, module="perf._busy_driver")
+    return await finish_load(process, spec, timeout_s=spec["seconds"] + 120, what="busy driver")
 
 
 async def busy_floor(w: Windows, stack: BenchStack, cached: HttpServer, board: bytes, pids: Any) -> list[TargetRow]:
@@ -87,7 +61,7 @@ async def busy_floor(w: Windows, stack: BenchStack, cached: HttpServer, board: b
         for rep in range(plan.reps):
             quiet_runs.append(await w.run(f"board cached {conns}c, quiet floor #{rep + 1}", target))
             before = await cache_lookups(cached.metrics_url)
-            driver = asyncio.create_task(drive(spec, "1" if plan.pin else None))
+            driver = asyncio.create_task(drive(spec, plan.client_cpus))
             busy_runs.append(await w.run(f"board cached {conns}c, busy floor #{rep + 1}", target))
             driven = await driver
             after = await cache_lookups(cached.metrics_url)

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import statistics
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -19,10 +20,14 @@ from perf._stats import machine_busy_s
 __all__ = [
     "PERF_DIR",
     "ROOT",
+    "Pinned",
     "Say",
+    "cache_lookups",
     "finish_load",
     "gql",
+    "graphql_body",
     "median",
+    "metrics_text",
     "query",
     "run_load",
     "start_load",
@@ -32,6 +37,21 @@ __all__ = [
 PERF_DIR = Path(__file__).resolve().parent
 ROOT = PERF_DIR.parent
 Say = Callable[[str], None]
+_LOOKUP = re.compile(r'^mes_facade_cache_lookups_total\{cache="response",result="(\w+)"\} ([0-9.e+]+)$', re.M)
+
+
+class Pinned:
+    """Mixed into a bench plan: with ``pin``, the servers run on CPU0 and the load generators on CPU1."""
+
+    pin: bool
+
+    @property
+    def server_cpus(self) -> str | None:
+        return "0" if self.pin else None
+
+    @property
+    def client_cpus(self) -> str | None:
+        return "1" if self.pin else None
 
 
 def query(name: str) -> str:
@@ -41,6 +61,11 @@ def query(name: str) -> str:
 
 def median(values: Sequence[float]) -> float:
     return float(statistics.median(values)) if values else 0.0
+
+
+def graphql_body(document: str, operation: str, variables: Mapping[str, Any] | None = None) -> str:
+    """The JSON body of one GraphQL POST, as the load generators send it."""
+    return json.dumps({"query": document, "operationName": operation, "variables": dict(variables or {})})
 
 
 async def gql(
@@ -57,6 +82,17 @@ async def gql(
         if operation:
             body["operationName"] = operation
         return await client.post(url, json=body, headers=dict(headers))
+
+
+async def metrics_text(url: str) -> str:
+    """A Prometheus ``/metrics`` page (set-up and probes only)."""
+    async with httpx.AsyncClient(timeout=10.0, trust_env=False) as client:
+        return (await client.get(url)).text
+
+
+async def cache_lookups(metrics_url: str) -> dict[str, float]:
+    """The facade's response-cache lookups so far, by result (from its ``/metrics``)."""
+    return {kind: float(value) for kind, value in _LOOKUP.findall(await metrics_text(metrics_url))}
 
 
 async def wait_quiet(max_wait_s: float, *, threshold_pct: float = 30.0) -> float:
@@ -102,17 +138,25 @@ async def start_load(
     return process
 
 
-async def finish_load(process: asyncio.subprocess.Process, spec: Mapping[str, Any]) -> dict[str, Any]:
-    """The summary a load generator prints (the last line of its stdout); killed past its window + 60 s."""
-    bound = float(spec.get("warmup_s", 1.0)) + float(spec["duration_s"]) + 60.0
+async def finish_load(
+    process: asyncio.subprocess.Process,
+    spec: Mapping[str, Any],
+    *,
+    timeout_s: float | None = None,
+    what: str = "load generator",
+) -> dict[str, Any]:
+    """The summary a load generator prints (the last line of its stdout); killed past ``timeout_s``
+    (by default its window + 60 s)."""
+    if timeout_s is None:
+        timeout_s = float(spec.get("warmup_s", 1.0)) + float(spec["duration_s"]) + 60.0
     try:
-        out, err = await asyncio.wait_for(process.communicate(), timeout=bound)
+        out, err = await asyncio.wait_for(process.communicate(), timeout=timeout_s)
     except TimeoutError:
         with contextlib.suppress(ProcessLookupError):
             process.kill()
         await process.wait()
-        raise RuntimeError(f"load generator (pid {process.pid}) did not finish within {bound:.0f} s") from None
+        raise RuntimeError(f"{what} (pid {process.pid}) did not finish within {timeout_s:.0f} s") from None
     if process.returncode != 0 or not out.strip():
-        raise RuntimeError(f"load generator failed (exit {process.returncode}): {err.decode()[-2000:]}")
+        raise RuntimeError(f"{what} failed (exit {process.returncode}): {err.decode()[-2000:]}")
     result: dict[str, Any] = json.loads(out.decode().strip().splitlines()[-1])
     return result

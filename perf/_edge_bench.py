@@ -37,11 +37,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from mes_kernel import api_keys
 from mes_stack.options import SERVICES
-from perf._common import Say, finish_load, gql, query, start_load, wait_quiet
+from perf._common import Pinned, Say, finish_load, gql, graphql_body, metrics_text, query, start_load, wait_quiet
 from perf._report import Verdict, fmt_ms, fmt_rate
 from perf._setup import BENCH_ALLOY, receive_metal, seed_orders, wait_for_catalogue, wait_until_settled
 from perf._stack import BenchStack, HttpServer
@@ -60,7 +58,7 @@ _SOURCES_PER_NET = 250
 
 
 @dataclass(frozen=True)
-class EdgePlan:
+class EdgePlan(Pinned):
     reps: int = 3
     warmup_s: float = 2.0
     duration_s: float = 20.0
@@ -74,14 +72,6 @@ class EdgePlan:
     quiet_wait_s: float = 15.0
     #: Pause after a window with other load, so A's queue and held slots are gone before the next.
     settle_s: float = 1.0
-
-    @property
-    def server_cpus(self) -> str | None:
-        return "0" if self.pin else None
-
-    @property
-    def client_cpus(self) -> str | None:
-        return "1" if self.pin else None
 
 
 @dataclass
@@ -109,10 +99,6 @@ TABLE_HEADERS = (
 )
 
 
-def _body(document: str, operation: str, variables: Mapping[str, Any] | None = None) -> str:
-    return json.dumps({"query": document, "operationName": operation, "variables": dict(variables or {})})
-
-
 # -- the load generator process ----------------------------------------------------------------
 
 
@@ -122,8 +108,7 @@ Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
 async def _counters(server: HttpServer) -> Samples:
-    async with httpx.AsyncClient(timeout=10.0, trust_env=False) as client:
-        text = (await client.get(server.metrics_url)).text
+    text = await metrics_text(server.metrics_url)
     return {
         (name, tuple(sorted(_LABEL.findall(labels)))): float(value) for name, labels, value in _SAMPLE.findall(text)
     }
@@ -355,13 +340,16 @@ class _Edge:
             "rate": b_rate,
             "max_inflight": 64,
             "requests": [
-                {"headers": [["X-API-Key", self.key_b]], "body": _body(query("order_status"), "OrderStatus", {"id": i})}
+                {
+                    "headers": [["X-API-Key", self.key_b]],
+                    "body": graphql_body(query("order_status"), "OrderStatus", {"id": i}),
+                }
                 for i in b_ids
             ],
             "server_pids": [self.facade.pid],
             "return_latencies": True,
         }
-        flood_body = _body(query("partner_orders"), "PartnerOrders", flood_vars)
+        flood_body = graphql_body(query("partner_orders"), "PartnerOrders", flood_vars)
         a_headers = [["X-API-Key", self.key_a]]
         others: dict[str, tuple[str, dict[str, Any]]] = {
             FLOOD: (
@@ -383,7 +371,7 @@ class _Edge:
                     "mode": "closed",
                     "port": self.facade.port,
                     "concurrency": plan.hold_conns,
-                    "requests": [{"headers": a_headers, "body": _body(heavy, "PartnerHeaviest")}],
+                    "requests": [{"headers": a_headers, "body": graphql_body(heavy, "PartnerHeaviest")}],
                     "server_pids": [self.facade.pid],
                 },
             ),

@@ -16,16 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from graphql_facade.config import DEFAULT_OPERATOR_TOKEN
-from perf._common import Say, gql, median, query, run_load, wait_quiet
+from perf._common import Pinned, Say, cache_lookups, gql, graphql_body, median, query, run_load, wait_quiet
 from perf._isolation_bench import FLOODER, VICTIM, IsolationScenario
 from perf._report import Verdict, fmt_ms, fmt_rate
 from perf._setup import (
@@ -54,11 +51,10 @@ FACADE_ENV = {
     "MES_FACADE_LIMITS_PLUS_BUCKET_CAPACITY": _UNLIMITED,
     "MES_FACADE_LIMITS_PLUS_RESTORE_RATE": _UNLIMITED,
 }
-_HIT = re.compile(r'^mes_facade_cache_lookups_total\{cache="response",result="(hit|miss)"\} ([0-9.e+]+)$', re.M)
 
 
 @dataclass(frozen=True)
-class FacadePlan:
+class FacadePlan(Pinned):
     reps: int
     warmup_s: float
     duration_s: float
@@ -72,30 +68,12 @@ class FacadePlan:
     pin: bool = True
     quiet_wait_s: float = 30.0
 
-    @property
-    def server_cpus(self) -> str | None:
-        return "0" if self.pin else None
-
-    @property
-    def client_cpus(self) -> str | None:
-        return "1" if self.pin else None
-
 
 @dataclass
 class FacadeResults:
     verdicts: list[Verdict]
     windows: list[tuple[str, dict[str, Any]]]
     notes: list[str]
-
-
-def _body(document: str, operation: str, variables: dict[str, Any]) -> str:
-    return json.dumps({"query": document, "operationName": operation, "variables": variables})
-
-
-async def _response_cache_counts(server: HttpServer) -> dict[str, float]:
-    async with httpx.AsyncClient(timeout=10.0, trust_env=False) as client:
-        text = (await client.get(server.metrics_url)).text
-    return {kind: float(value) for kind, value in _HIT.findall(text)}
 
 
 class _Run(IsolationScenario):
@@ -155,7 +133,7 @@ class _Run(IsolationScenario):
     async def dashboard(self, warm: HttpServer, cold: HttpServer, workdir: Path) -> None:
         plan, stack = self.plan, self.stack
         headers = {"Authorization": f"Bearer {DEFAULT_OPERATOR_TOKEN}"}
-        body = _body(query("dashboard"), "Dashboard", {"first": plan.orders})
+        body = graphql_body(query("dashboard"), "Dashboard", {"first": plan.orders})
         variables = {"first": plan.orders}
         await gql(warm.url, query("dashboard"), variables, headers=headers, operation="Dashboard")  # fills the cache
         hit = await gql(warm.url, query("dashboard"), variables, headers=headers, operation="Dashboard")
@@ -182,7 +160,7 @@ class _Run(IsolationScenario):
             # Past saturation more connections only queue (and hit the 10 s request timeout).
             "cold": (cold, [cold.pid, *backends], plan.cold_conns),
         }
-        before = await _response_cache_counts(warm)
+        before = await cache_lookups(warm.metrics_url)
         runs: dict[str, list[dict[str, Any]]] = {name: [] for name in targets}
         for rep in range(plan.reps):
             for name, (server, pids, conns) in targets.items():
@@ -197,7 +175,7 @@ class _Run(IsolationScenario):
                     server_pids=pids,
                 )
                 runs[name].append(await self.load(f"dashboard {name} #{rep + 1}", spec))
-        after = await _response_cache_counts(warm)
+        after = await cache_lookups(warm.metrics_url)
         hits = after.get("hit", 0.0) - before.get("hit", 0.0)
         misses = after.get("miss", 0.0) - before.get("miss", 0.0)
         self.results.notes.append(f"warm facade response cache during the runs: {hits:,.0f} hits, {misses:,.0f} misses")
@@ -234,7 +212,7 @@ class _Run(IsolationScenario):
             "priority": "NORMAL",
             "lines": [{"styleCode": BENCH_STYLE, "alloyCode": BENCH_ALLOY, "quantity": 1}],
         }
-        body = _body(query("submit_order"), "SubmitOrder", {"input": graphql_input, "key": "__N__"})
+        body = graphql_body(query("submit_order"), "SubmitOrder", {"input": graphql_input, "key": "__N__"})
         services = stack.pids(["orders", "inventory", "production", "nats"])
         grpc_spec = self.window(
             kind="grpc",

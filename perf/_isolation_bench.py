@@ -8,11 +8,10 @@ load-generator process, at a multiple of the limit read from the flooder's own a
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 from typing import TYPE_CHECKING, Any
 
-from perf._common import gql, query, run_load
+from perf._common import gql, graphql_body, query, run_load
 from perf._report import Verdict, fmt_ms
 from perf._stack import HttpServer
 from perf._stats import percentile
@@ -24,10 +23,6 @@ if TYPE_CHECKING:
 __all__ = ["FLOODER", "VICTIM", "IsolationScenario"]
 
 VICTIM, FLOODER = "aurora-jewels", "northwind-gems"  # demo partners: PLUS and STANDARD tiers
-
-
-def _body(document: str, operation: str, variables: dict[str, Any]) -> str:
-    return json.dumps({"query": document, "operationName": operation, "variables": variables})
 
 
 class IsolationScenario:
@@ -74,11 +69,11 @@ class IsolationScenario:
         victim_bodies = [
             {
                 "headers": {"X-API-Key": stack.partner_keys[VICTIM]},
-                "body": _body(query("order_status"), "OrderStatus", {"id": i}),
+                "body": graphql_body(query("order_status"), "OrderStatus", {"id": i}),
             }
             for i in victim_ids
         ]
-        flood_body = _body(query("partner_orders"), "PartnerOrders", {"first": 20})
+        flood_body = graphql_body(query("partner_orders"), "PartnerOrders", {"first": 20})
         pids = [*stack.pids(["orders"]), warm.pid]
         victim = self.window(
             kind="http",

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["QUERIES", "graphql_error_code", "partner_keys", "query", "retry_after_s"]
+__all__ = ["QUERIES", "graphql_error_code", "graphql_post", "partner_keys", "query", "retry_after_s"]
 
 QUERIES = Path(__file__).resolve().parent / "queries"
 
@@ -47,3 +48,28 @@ def retry_after_s(value: str | None, *, cap_s: float = 10.0) -> float:
         return max(0.0, min(cap_s, float(value or 1)))
     except ValueError:
         return 1.0
+
+
+def graphql_post(
+    client: Any, name: str, document: str, operation: str, variables: dict[str, Any], *, throttled_waits: bool = False
+) -> dict[str, Any]:
+    """One GraphQL POST through a locust ``HttpSession``, recorded as ``name``; returns the answer.
+
+    Not JSON, not HTTP 200, or GraphQL ``errors`` count as a failure (named by the error code).
+    With ``throttled_waits``, an HTTP 429 is a failure named by its code and the user then waits
+    ``Retry-After``, as a well-behaved client does.
+    """
+    body = {"query": document, "operationName": operation, "variables": variables}
+    with client.post("/graphql", json=body, name=name, catch_response=True) as response:
+        try:
+            answer: dict[str, Any] = response.json()
+        except ValueError:
+            response.failure(f"HTTP {response.status_code}, not JSON")
+            return {}
+        code = graphql_error_code(answer)
+        if throttled_waits and response.status_code == 429:
+            response.failure(code or "HTTP 429")
+            time.sleep(retry_after_s(response.headers.get("Retry-After")))
+        elif response.status_code != 200 or code is not None:
+            response.failure(f"HTTP {response.status_code} {code or ''}".strip())
+        return answer

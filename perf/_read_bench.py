@@ -20,14 +20,14 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from graphql_facade.config import DEFAULT_OPERATOR_TOKEN
-from perf._common import Say, gql, query, run_load, wait_quiet
+from perf._common import Pinned, Say, gql, query, run_load, wait_quiet
 from perf._pg import PostgresProcesses
-from perf._report import TargetRow, fmt_ms, fmt_rate, spread
+from perf._report import TargetResults, fmt_ms, fmt_rate, spread
 from perf._stack import BenchStack, HttpServer, free_ports
 from perf._wrk import run_wrk
 from perf.datagen import Options
@@ -41,7 +41,7 @@ HEADERS = {"Authorization": f"Bearer {DEFAULT_OPERATOR_TOKEN}"}
 
 
 @dataclass(frozen=True)
-class ReadPlan:
+class ReadPlan(Pinned):
     postgres_url: str
     reps: int = 3
     warmup_s: float = 2.0
@@ -55,11 +55,7 @@ class ReadPlan:
     quiet_wait_s: float = 15.0
 
 
-@dataclass
-class ReadResults:
-    rows: list[TargetRow] = field(default_factory=list)
-    windows: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
+ReadResults = TargetResults
 
 
 @dataclass(frozen=True)
@@ -87,7 +83,6 @@ class Windows:
         if busy >= 30.0:
             self.results.notes.append(f"{label}: started while the machine was {busy:.0f} % busy with other work")
         pids = await t.pids()
-        cpus = ("0", "1") if self.plan.pin else (None, None)
         if t.open_rate is None:
             r = await run_wrk(
                 t.server.url,
@@ -97,7 +92,7 @@ class Windows:
                 duration_s=self.plan.duration_s,
                 warmup_s=self.plan.warmup_s,
                 workdir=self.workdir,
-                cpus=cpus[1],
+                cpus=self.plan.client_cpus,
                 server_pids=pids,
             )
         else:
@@ -112,7 +107,7 @@ class Windows:
                 "warmup_s": self.plan.warmup_s,
                 "duration_s": self.plan.duration_s,
             }
-            r = await run_load(spec, cpus=cpus[1])
+            r = await run_load(spec, cpus=self.plan.client_cpus)
         if r["client_cpu_pct"] >= 80.0:
             self.results.notes.append(f"{label}: the load generator used {r['client_cpu_pct']:.0f} % of its core")
         self.say(f"    {label}: {json.dumps({k: v for k, v in r.items() if k != 'extra'})}")
@@ -178,21 +173,16 @@ async def _ceiling(stack: BenchStack, name: str, answer: bytes, workdir: Path) -
 async def run_read(plan: ReadPlan, workdir: Path, say: Say) -> ReadResults:
     from perf._read_scenarios import ReadScenarios  # the scenarios, beside this set-up
 
-    cpus = "0" if plan.pin else None
-    big = BenchStack(
-        workdir / "big",
-        postgres_admin_url=plan.postgres_url,
-        server_cpus=cpus,
-        say=say,
-        dataset=Options(orders=plan.orders, seed=plan.seed),
-    )
-    small = BenchStack(
-        workdir / "small",
-        postgres_admin_url=plan.postgres_url,
-        server_cpus=cpus,
-        say=say,
-        dataset=Options(orders=plan.small_orders, seed=plan.seed),
-    )
+    def new_stack(name: str, orders: int) -> BenchStack:
+        return BenchStack(
+            workdir / name,
+            postgres_admin_url=plan.postgres_url,
+            server_cpus=plan.server_cpus,
+            say=say,
+            dataset=Options(orders=orders, seed=plan.seed),
+        )
+
+    big, small = new_stack("big", plan.orders), new_stack("small", plan.small_orders)
     results = ReadResults()
     pg: PostgresProcesses | None = None
     try:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
+    "TargetResults",
     "TargetRow",
     "Verdict",
     "detail_table",
@@ -99,6 +100,15 @@ class TargetRow:
     must_ok: bool | None
     stretch: str = "—"
     stretch_ok: bool | None = None
+
+
+@dataclass
+class TargetResults:
+    """What a suite reported as Targets rows returns: the rows, every load window, notes."""
+
+    rows: list[TargetRow] = field(default_factory=list)
+    windows: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 def _ok(flag: bool | None) -> str:

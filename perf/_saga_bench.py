@@ -13,7 +13,7 @@ import asyncio
 import json
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ import asyncpg
 from mes_contracts.events import ORDER_SUBMITTED
 from perf._common import ROOT, Say, median, wait_quiet
 from perf._drain import DrainResult, drain, receive_for
-from perf._report import TargetRow, spread
+from perf._report import TargetResults, TargetRow, spread
 from perf._saga_floor import FloorPlan, chain_of, preload, prepare
 from perf._stack import BenchStack
 from perf._stats import machine_busy_s, process_cpu_s
@@ -44,11 +44,7 @@ class SagaPlan:
     timeout_s: float = 600.0
 
 
-@dataclass
-class SagaResults:
-    rows: list[TargetRow] = field(default_factory=list)
-    windows: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
+SagaResults = TargetResults
 
 
 async def _payload_bytes(db_url: str) -> int:

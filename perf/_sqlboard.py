@@ -18,11 +18,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import asyncpg
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+
+from perf._baseline import serve
 
 __all__ = ["APPLICATION_NAME", "BOARD_SQL", "create_app", "main"]
 
@@ -87,18 +88,7 @@ def main() -> None:
     parser.add_argument("--dsn", required=True)
     parser.add_argument("--pool", type=int, default=10)
     args = parser.parse_args()
-    config = uvicorn.Config(
-        create_app(args.dsn, args.pool),
-        host=args.host,
-        port=args.port,
-        http="httptools",
-        loop="uvloop",
-        lifespan="on",
-        access_log=False,
-        log_level="warning",
-        server_header=False,
-    )
-    uvicorn.Server(config).run()
+    serve(create_app(args.dsn, args.pool), args.host, args.port)
 
 
 if __name__ == "__main__":

@@ -85,6 +85,22 @@ def _section(
     ]
 
 
+def _postgres_url(suite: str) -> str:
+    url = os.environ.get("MES_BENCH_POSTGRES_URL", "").strip()
+    if not url:
+        raise SystemExit(f"bench {suite}: set MES_BENCH_POSTGRES_URL (an admin URL of PostgreSQL)")
+    return url
+
+
+def _raw(results: Any, table: str) -> dict[str, Any]:
+    """The raw numbers of a suite: its table's rows (``rows`` or ``verdicts``), windows and notes."""
+    return {
+        table: [row.__dict__ for row in getattr(results, table)],
+        "windows": results.windows,
+        "notes": results.notes,
+    }
+
+
 def machine() -> str:
     model = "unknown CPU"
     try:
@@ -116,33 +132,17 @@ async def _main(args: argparse.Namespace, workdir: Path) -> tuple[str, dict[str,
             plan = FacadePlan(**{**plan.__dict__, "pin": False})
         facade = await run_facade(plan, workdir / "facade", _say)
         layout = "server processes pinned to CPU0, load generator to CPU1 (taskset)" if plan.pin else "no CPU pinning"
-        sections += [
-            "### GraphQL facade",
-            "",
+        sections += _section(
+            "GraphQL facade",
             verdict_table(facade.verdicts),
-            "",
             f"Layout: {layout}; {plan.reps} repetition(s) of {plan.duration_s:g} s after {plan.warmup_s:g} s"
             " warm-up per window (medians). Notes:",
-            "",
-            *[f"- {note}" for note in facade.notes],
-            "",
-            "<details><summary>every load window</summary>",
-            "",
-            detail_table(facade.windows),
-            "",
-            "</details>",
-            "",
-        ]
-        raw["facade"] = {
-            "verdicts": [v.__dict__ for v in facade.verdicts],
-            "windows": facade.windows,
-            "notes": facade.notes,
-        }
-    postgres = os.environ.get("MES_BENCH_POSTGRES_URL", "").strip() or None
+            facade.notes,
+            facade.windows,
+        )
+        raw["facade"] = _raw(facade, "verdicts")
     if args.suite in ("read", "all"):
-        if postgres is None:
-            raise SystemExit("bench read: set MES_BENCH_POSTGRES_URL (an admin URL of PostgreSQL)")
-        read_plan = ReadPlan(postgres_url=postgres, pin=not args.no_pin, orders=args.orders)
+        read_plan = ReadPlan(postgres_url=_postgres_url("read"), pin=not args.no_pin, orders=args.orders)
         if args.quick:  # an explicit --orders stays
             quick = {k: v for k, v in READ_QUICK.items() if k != "orders" or args.orders == 100_000}
             read_plan = ReadPlan(**{**read_plan.__dict__, **quick})
@@ -156,11 +156,9 @@ async def _main(args: argparse.Namespace, workdir: Path) -> tuple[str, dict[str,
             read.notes,
             read.windows,
         )
-        raw["read"] = {"rows": [r.__dict__ for r in read.rows], "windows": read.windows, "notes": read.notes}
+        raw["read"] = _raw(read, "rows")
     if args.suite in ("saga", "all"):
-        if postgres is None:
-            raise SystemExit("bench saga: set MES_BENCH_POSTGRES_URL (an admin URL of PostgreSQL)")
-        saga_plan = SagaPlan(postgres_url=postgres, **(SAGA_QUICK if args.quick else {}))
+        saga_plan = SagaPlan(postgres_url=_postgres_url("saga"), **(SAGA_QUICK if args.quick else {}))
         saga = await run_saga(saga_plan, workdir / "saga", _say)
         sections += _section(
             "Saga drain (PostgreSQL, both cores)",
@@ -170,7 +168,7 @@ async def _main(args: argparse.Namespace, workdir: Path) -> tuple[str, dict[str,
             saga.notes,
             saga.windows,
         )
-        raw["saga"] = {"rows": [r.__dict__ for r in saga.rows], "windows": saga.windows, "notes": saga.notes}
+        raw["saga"] = _raw(saga, "rows")
     if args.suite in ("edge", "all"):
         edge_plan = EdgePlan(pin=not args.no_pin, **(EDGE_QUICK if args.quick else {}))
         edge = await run_edge(edge_plan, workdir / "edge", _say)
@@ -186,42 +184,27 @@ async def _main(args: argparse.Namespace, workdir: Path) -> tuple[str, dict[str,
             edge.notes,
             edge.windows,
         )
-        raw["edge"] = {
-            "verdicts": [v.__dict__ for v in edge.verdicts],
-            "windows": edge.windows,
-            "notes": edge.notes,
-            "table": edge.table,
-        }
+        raw["edge"] = {**_raw(edge, "verdicts"), "table": edge.table}
     if args.suite in ("intake", "all"):
         plan_i = INTAKE_QUICK if args.quick else INTAKE_FULL
         postgres = os.environ.get("MES_BENCH_POSTGRES_URL", "").strip() or None
         plan_i = IntakePlan(**{**plan_i.__dict__, "postgres_url": postgres})
         intake = await run_intake(plan_i, workdir / "intake", _say)
-        sections += [
-            f"### Order intake (gRPC SubmitOrder, {intake.database})",
-            "",
-            verdict_table(intake.verdicts),
-            "",
-            markdown_table(
+        sections += _section(
+            f"Order intake (gRPC SubmitOrder, {intake.database})",
+            verdict_table(intake.verdicts)
+            + "\n\n"
+            + markdown_table(
                 ("measure", "empty backlog", "backlog waiting, consumers draining", "loaded / empty"), intake.table
             ),
-            "",
             f"Layout: no CPU pinning (services, nats-server{', PostgreSQL' if postgres else ''} and the load generator"
             f" share both cores); windows of {plan_i.duration_s:g} s after {plan_i.warmup_s:g} s warm-up. Notes:",
-            "",
-            *[f"- {note}" for note in intake.notes],
-            "",
-            "<details><summary>every load window</summary>",
-            "",
-            detail_table([(label, r) for label, r in intake.windows]),
-            "",
-            "</details>",
-            "",
-        ]
+            intake.notes,
+            intake.windows,
+        )
         raw["intake"] = {
-            "verdicts": [v.__dict__ for v in intake.verdicts],
+            **_raw(intake, "verdicts"),
             "windows": [(label, {k: v for k, v in r.items() if k != "extra"}) for label, r in intake.windows],
-            "notes": intake.notes,
             "table": intake.table,
         }
     command = "python perf/bench.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])

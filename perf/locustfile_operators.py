@@ -20,7 +20,7 @@ from typing import Any
 from locust import HttpUser, between, task
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from perf._locust_common import graphql_error_code, query
+from perf._locust_common import graphql_post, query
 
 TOKEN = os.environ.get("MES_OPERATOR_TOKEN", "mes-dev-operator")
 BOARD_SIZE = int(os.environ.get("MES_BOARD_SIZE", "100"))
@@ -36,17 +36,7 @@ class Operator(HttpUser):
         self.board()
 
     def _graphql(self, name: str, document: str, operation: str, variables: dict[str, Any]) -> dict[str, Any]:
-        body = {"query": document, "operationName": operation, "variables": variables}
-        with self.client.post("/graphql", json=body, name=name, catch_response=True) as response:
-            try:
-                answer: dict[str, Any] = response.json()
-            except ValueError:
-                response.failure(f"HTTP {response.status_code}, not JSON")
-                return {}
-            code = graphql_error_code(answer)
-            if response.status_code != 200 or code is not None:
-                response.failure(f"HTTP {response.status_code} {code or ''}".strip())
-            return answer
+        return graphql_post(self.client, name, document, operation, variables)
 
     @task(6)
     def board(self) -> None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import itertools
 import random
 import sys
-import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ from typing import Any
 from locust import HttpUser, between, task
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from perf._locust_common import graphql_error_code, partner_keys, query, retry_after_s
+from perf._locust_common import graphql_post, partner_keys, query
 
 SUBMIT, STATUS, ORDERS, CATALOGUE = (
     query("submit_order"),
@@ -49,20 +48,7 @@ class Partner(HttpUser):
         self.last: tuple[str, dict[str, Any]] | None = None
 
     def _graphql(self, name: str, document: str, operation: str, variables: dict[str, Any]) -> dict[str, Any]:
-        body = {"query": document, "operationName": operation, "variables": variables}
-        with self.client.post("/graphql", json=body, name=name, catch_response=True) as response:
-            try:
-                answer: dict[str, Any] = response.json()
-            except ValueError:
-                response.failure(f"HTTP {response.status_code}, not JSON")
-                return {}
-            code = graphql_error_code(answer)
-            if response.status_code == 429:
-                response.failure(code or "HTTP 429")
-                time.sleep(retry_after_s(response.headers.get("Retry-After")))
-            elif response.status_code != 200 or code is not None:
-                response.failure(f"HTTP {response.status_code} {code or ''}".strip())
-            return answer
+        return graphql_post(self.client, name, document, operation, variables, throttled_waits=True)
 
     @task(2)
     def submit_order(self) -> None:

@@ -40,7 +40,8 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "protos" / "gen")]
 
-from perf._busy_bench import cache_lookups, drive  # noqa: E402
+from perf._busy_bench import drive  # noqa: E402
+from perf._common import cache_lookups  # noqa: E402
 from perf._stats import machine_busy_s, process_cpu_s  # noqa: E402
 from perf._wrk import children_cpu_s, run_wrk  # noqa: E402
 from perf.replay_attacks import OPERATOR_TOKEN_DEFAULT, load_stack  # noqa: E402

@@ -76,6 +76,7 @@ QUERIES = ROOT / "perf" / "queries"
 OPERATOR_TOKEN_DEFAULT = "mes-dev-operator"  # README: the dashboard's token of the local stack
 DEFAULT_METRICS_PORT = 18180  # README: MES_FACADE_METRICS_PORT, the facade's /metrics apart from its HTTP port
 CHEAP_QUERY = "{ orders(first: 5) { nodes { id status } } }"
+
 #: Partners see positions (sealed to them); operators the stream's sequences.
 STATUS_SUBSCRIPTION = """subscription {
   orderStatusChanged {
@@ -84,13 +85,7 @@ STATUS_SUBSCRIPTION = """subscription {
     ... on ResyncRequired { position reason }
   }
 }"""
-OPERATOR_STATUS_SUBSCRIPTION = """subscription {
-  orderStatusChanged {
-    __typename
-    ... on OrderStatusChanged { seq orderId fromStatus toStatus reason }
-    ... on ResyncRequired { seq reason }
-  }
-}"""
+OPERATOR_STATUS_SUBSCRIPTION = STATUS_SUBSCRIPTION.replace("position", "seq")
 SUBMIT_ORDER = (
     "mutation($i: SubmitOrderInput!, $k: String!) "
     "{ submitOrder(input: $i, idempotencyKey: $k) { replayed order { id status } } }"

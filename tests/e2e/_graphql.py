@@ -39,8 +39,22 @@ STATUS_SUBSCRIPTION = """subscription($since: String) { orderStatusChanged(since
 AS_OF_POSITION = "{ asOf { position } }"
 
 
+class FacadeUrls:
+    """The URLs of a facade beside its GraphQL ``url``: the WebSocket endpoint and ``/healthz``."""
+
+    url: str
+
+    @property
+    def ws_url(self) -> str:
+        return "ws" + self.url.removeprefix("http")
+
+    @property
+    def health_url(self) -> str:
+        return self.url.removesuffix("/graphql") + "/healthz"
+
+
 @dataclass(frozen=True)
-class GraphQLStack:
+class GraphQLStack(FacadeUrls):
     stack: RunningStack
     url: str
     keys: Mapping[str, str]  # demo partner id -> API key
@@ -50,14 +64,6 @@ class GraphQLStack:
         port = stack.env["MES_FACADE_PORT"]
         partners = json.loads((stack.data_dir / PARTNERS_FILE).read_text())["partners"]
         return cls(stack, f"http://127.0.0.1:{port}/graphql", {p["partner_id"]: p["api_key"] for p in partners})
-
-    @property
-    def ws_url(self) -> str:
-        return "ws" + self.url.removeprefix("http")
-
-    @property
-    def health_url(self) -> str:
-        return self.url.removesuffix("/graphql") + "/healthz"
 
     def create_partner(self, partner_id: str, tier: orders_pb2.PartnerTier.ValueType) -> str:
         """A new partner through the orders service; returns its API key."""

@@ -148,16 +148,15 @@ async def served(proc: ServiceProcess, timeout_s: float = 60.0) -> None:
 
 
 @dataclass
-class Callers:
+class Callers(Clients):
     """The clients of the burst, over round-robin channels listing every port of each service."""
 
-    clients: Clients
     #: Reads that failed despite the library's retries, by method and code.
     read_failures: Counter[str] = field(default_factory=Counter)
     reads: int = 0
 
     @classmethod
-    def open(cls, stack: RoleStack) -> Callers:
+    def connect(cls, stack: RoleStack) -> Callers:
         config = ClientConfig(token=SERVICE_TOKEN, deadline_s=10.0, lb_policy="round_robin")
         counter = CodeCounter()
         options = [*config.channel_options(), *_CHANNEL_OPTIONS]
@@ -170,26 +169,7 @@ class Callers:
             InventoryClient(config, channel=inventory),
             ProductionClient(config, channel=production),
         )
-        return cls(Clients(*made, [orders, inventory, production], counter))
-
-    @property
-    def orders(self) -> OrdersClient:
-        return self.clients.orders
-
-    @property
-    def inventory(self) -> InventoryClient:
-        return self.clients.inventory
-
-    @property
-    def production(self) -> ProductionClient:
-        return self.clients.production
-
-    @property
-    def counter(self) -> CodeCounter:
-        return self.clients.counter
-
-    async def close(self) -> None:
-        await self.clients.close()
+        return cls(*made, [orders, inventory, production], counter)
 
     async def read(self, name: str, call: Callable[[], Awaitable[object]]) -> None:
         self.reads += 1

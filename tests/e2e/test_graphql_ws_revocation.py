@@ -37,6 +37,7 @@ from tests.e2e._graphql import (
     SERVICE_TOKEN,
     STATUS_SUBSCRIPTION,
     SUBMIT,
+    FacadeUrls,
     GraphQLStack,
     gql,
     http_client,
@@ -54,17 +55,9 @@ PROMISE_S = 5.0
 
 
 @dataclass
-class Replica:
+class Replica(FacadeUrls):
     name: str
     url: str
-
-    @property
-    def ws_url(self) -> str:
-        return "ws" + self.url.removeprefix("http")
-
-    @property
-    def health_url(self) -> str:
-        return self.url.removesuffix("/graphql") + "/healthz"
 
 
 @dataclass

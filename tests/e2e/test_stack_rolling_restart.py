@@ -23,12 +23,12 @@ from pathlib import Path
 from mes_platform.messaging.connection import connect_nats
 from mes_platform.provision import SERVICES
 from tests._infra.nats import NatsServer
-from tests._infra.postgres import PostgresAdmin, plain_dsn
+from tests._infra.postgres import PostgresAdmin
 from tests.e2e._rolling import Callers, RoleStack
 from tests.e2e.faults._checker import check, wait_quiescent
 from tests.e2e.faults._jetstream import AckTap
 from tests.e2e.faults._ledger import Ledger
-from tests.e2e.faults._procs import provision_database
+from tests.e2e.faults._procs import fresh_database
 from tests.e2e.faults._workload import Workload, seed
 
 ORDERS = 400
@@ -44,57 +44,54 @@ async def test_a_rolling_restart_of_every_service_fails_no_call(
     def note(text: str) -> None:
         notes.append(f"{time.monotonic() - started:.1f}s {text}")
 
-    database = await asyncio.to_thread(postgres_admin.create_database)
     nats_server = make_nats_server()
     stack: RoleStack | None = None
     callers: Callers | None = None
-    try:
-        admin_dsn = plain_dsn(postgres_admin.url(database, None))
-        stack = RoleStack(nats_server, await provision_database(admin_dsn), tmp_path / "logs")
-        await stack.start()
-        callers = Callers.open(stack)
-        workload = Workload.plan(ORDERS, "rolling")
-        await seed(callers, workload)
-        note("seeded")
-        ledger = Ledger()
-        done = asyncio.Event()
-        codes: dict[str, list[int | None]] = {}
-
-        async def restart_everything() -> None:
-            try:
-                for service in SERVICES:
-                    codes[service] = await stack.roll(service, note)
-            finally:
-                done.set()
-
-        nats = await connect_nats(nats_server.url, name="rolling-check", initial_timeout_s=10)
-        tap = await AckTap.start(nats_server.url)
+    async with fresh_database(postgres_admin) as (admin_dsn, db_urls):
         try:
-            await asyncio.wait_for(
-                asyncio.gather(callers.burst(workload.orders, ledger, done), restart_everything()), TIMEOUT_S
-            )
-            note(f"burst done: {len(ledger.acknowledged)} acknowledged, {callers.reads} reads")
-            quiet = await wait_quiescent(callers, nats, admin_dsn, len(ledger.acknowledged), timeout_s=240)
-            report = await check("rolling", callers, ledger, workload, tap, nats, admin_dsn)
-        finally:
-            await tap.close()
-            await nats.close()
-        report.faults = notes
-        report.submit_codes = callers.counter.of("SubmitOrder")
-        problem = f"{report.explain()}\nreads failed: {dict(callers.read_failures)}\n{stack.logs()}"
-        attempts = {m: callers.counter.of(m) for m in ("ListLots", "ListWorkOrders", "CountOrders")}
-        print(report.line(), f"reads={callers.reads} read attempts={attempts}")  # shown with -s
+            stack = RoleStack(nats_server, db_urls, tmp_path / "logs")
+            await stack.start()
+            callers = Callers.connect(stack)
+            workload = Workload.plan(ORDERS, "rolling")
+            await seed(callers, workload)
+            note("seeded")
+            ledger = Ledger()
+            done = asyncio.Event()
+            codes: dict[str, list[int | None]] = {}
 
-        assert quiet, f"not quiescent\n{problem}"
-        assert codes == {s: [0, 0, 0] for s in SERVICES}, f"exit codes after SIGTERM: {codes}\n{problem}"
-        assert ledger.errors_text() == "none", f"submissions failed: {ledger.errors_text()}\n{problem}"
-        assert callers.reads > 0 and not callers.read_failures, problem
-        assert not (broken := report.broken(ORDERS)), f"violated: {broken}\n{problem}"
-    finally:
-        if callers is not None:
-            with contextlib.suppress(Exception):
-                await callers.close()
-        if stack is not None:
-            await asyncio.to_thread(stack.shutdown)
-        with contextlib.suppress(Exception):
-            await asyncio.to_thread(postgres_admin.drop_database, database)
+            async def restart_everything() -> None:
+                try:
+                    for service in SERVICES:
+                        codes[service] = await stack.roll(service, note)
+                finally:
+                    done.set()
+
+            nats = await connect_nats(nats_server.url, name="rolling-check", initial_timeout_s=10)
+            tap = await AckTap.start(nats_server.url)
+            try:
+                await asyncio.wait_for(
+                    asyncio.gather(callers.burst(workload.orders, ledger, done), restart_everything()), TIMEOUT_S
+                )
+                note(f"burst done: {len(ledger.acknowledged)} acknowledged, {callers.reads} reads")
+                quiet = await wait_quiescent(callers, nats, admin_dsn, len(ledger.acknowledged), timeout_s=240)
+                report = await check("rolling", callers, ledger, workload, tap, nats, admin_dsn)
+            finally:
+                await tap.close()
+                await nats.close()
+            report.faults = notes
+            report.submit_codes = callers.counter.of("SubmitOrder")
+            problem = f"{report.explain()}\nreads failed: {dict(callers.read_failures)}\n{stack.logs()}"
+            attempts = {m: callers.counter.of(m) for m in ("ListLots", "ListWorkOrders", "CountOrders")}
+            print(report.line(), f"reads={callers.reads} read attempts={attempts}")  # shown with -s
+
+            assert quiet, f"not quiescent\n{problem}"
+            assert codes == {s: [0, 0, 0] for s in SERVICES}, f"exit codes after SIGTERM: {codes}\n{problem}"
+            assert ledger.errors_text() == "none", f"submissions failed: {ledger.errors_text()}\n{problem}"
+            assert callers.reads > 0 and not callers.read_failures, problem
+            assert not (broken := report.broken(ORDERS)), f"violated: {broken}\n{problem}"
+        finally:
+            if callers is not None:
+                with contextlib.suppress(Exception):
+                    await callers.close()
+            if stack is not None:
+                await asyncio.to_thread(stack.shutdown)

@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -29,6 +29,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from mes_platform.provision import SERVICES, provision, service_url
 from tests._infra.nats import NatsServer
 from tests._infra.ports import LOOPBACK, free_ports, log_tail
+from tests._infra.postgres import PostgresAdmin, plain_dsn
 
 ROOT = Path(__file__).resolve().parents[3]
 SERVICE_TOKEN = "fault-svc-token"
@@ -195,6 +196,19 @@ async def provision_database(admin_db_url: str) -> dict[str, str]:
     plain = admin_db_url.replace("postgresql+asyncpg://", "postgresql://")
     await provision(plain)
     return {service: service_url(plain, service) for service in SERVICES}
+
+
+@contextlib.asynccontextmanager
+async def fresh_database(admin: PostgresAdmin) -> AsyncIterator[tuple[str, dict[str, str]]]:
+    """A new database with the services' schemas and roles: (its admin DSN, each service's URL).
+    Dropped at the end: stop what runs on it inside the ``async with``."""
+    database = await asyncio.to_thread(admin.create_database)
+    try:
+        admin_dsn = plain_dsn(admin.url(database, None))
+        yield admin_dsn, await provision_database(admin_dsn)
+    finally:
+        with contextlib.suppress(Exception):
+            await asyncio.to_thread(admin.drop_database, database)
 
 
 @dataclass

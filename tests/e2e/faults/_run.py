@@ -22,11 +22,11 @@ import grpc
 from clients import ClientConfig, InventoryClient, OrdersClient, ProductionClient
 from mes_platform.messaging.connection import NatsConnection, connect_nats
 from tests._infra.nats import NatsServer
-from tests._infra.postgres import PostgresAdmin, plain_dsn
+from tests._infra.postgres import PostgresAdmin
 from tests.e2e.faults._checker import check, wait_quiescent
 from tests.e2e.faults._jetstream import AckTap
 from tests.e2e.faults._ledger import Ledger, submit_all
-from tests.e2e.faults._procs import SERVICE_TOKEN, FaultStack, provision_database, supervise
+from tests.e2e.faults._procs import SERVICE_TOKEN, FaultStack, fresh_database, supervise
 from tests.e2e.faults._report import Report
 from tests.e2e.faults._workload import Workload, seed
 
@@ -178,7 +178,6 @@ async def open_run(
     ``restart_crashed``: a supervisor starts again (fault point disarmed) any process that
     dies by itself -- from seeding until the end of the run.
     """
-    database = await asyncio.to_thread(admin.create_database)
     stack: FaultStack | None = None
     clients: Clients | None = None
     nats: NatsConnection | None = None
@@ -187,34 +186,33 @@ async def open_run(
     supervisor: asyncio.Task[None] | None = None
     notes: list[str] = []
     started = time.monotonic()
-    try:
-        admin_dsn = plain_dsn(admin.url(database, None))
-        db_urls = await provision_database(admin_dsn)
-        stack = FaultStack(nats_server, db_urls, log_dir, replicas or {}, env or {})
-        await stack.start()
-        if restart_crashed:
-            supervisor = asyncio.create_task(
-                supervise(stack, stop, lambda text: notes.append(f"{time.monotonic() - started:.1f}s {text}"))
+    async with fresh_database(admin) as (admin_dsn, db_urls):
+        try:
+            stack = FaultStack(nats_server, db_urls, log_dir, replicas or {}, env or {})
+            await stack.start()
+            if restart_crashed:
+                supervisor = asyncio.create_task(
+                    supervise(stack, stop, lambda text: notes.append(f"{time.monotonic() - started:.1f}s {text}"))
+                )
+            clients = Clients.open(stack)
+            nats = await connect_nats(
+                nats_server.url, name=f"fault-{name}", initial_timeout_s=10, reconnect_time_wait_s=0.2
             )
-        clients = Clients.open(stack)
-        nats = await connect_nats(
-            nats_server.url, name=f"fault-{name}", initial_timeout_s=10, reconnect_time_wait_s=0.2
-        )
-        tap = await AckTap.start(nats_server.url)
-        workload = Workload.plan(orders, name)
-        await seed(clients, workload)
-        notes.append(f"{time.monotonic() - started:.1f}s seeded")
-        yield FaultRun(name, stack, nats_server, admin_dsn, clients, nats, tap, workload, faults=notes, started=started)
-    finally:
-        stop.set()
-        if supervisor is not None:
-            with contextlib.suppress(Exception):
-                await supervisor
-        for closing in (tap, nats, clients):
-            if closing is not None:
+            tap = await AckTap.start(nats_server.url)
+            workload = Workload.plan(orders, name)
+            await seed(clients, workload)
+            notes.append(f"{time.monotonic() - started:.1f}s seeded")
+            yield FaultRun(
+                name, stack, nats_server, admin_dsn, clients, nats, tap, workload, faults=notes, started=started
+            )
+        finally:
+            stop.set()
+            if supervisor is not None:
                 with contextlib.suppress(Exception):
-                    await closing.close()
-        if stack is not None:
-            await asyncio.to_thread(stack.shutdown)
-        with contextlib.suppress(Exception):
-            await asyncio.to_thread(admin.drop_database, database)
+                    await supervisor
+            for closing in (tap, nats, clients):
+                if closing is not None:
+                    with contextlib.suppress(Exception):
+                        await closing.close()
+            if stack is not None:
+                await asyncio.to_thread(stack.shutdown)

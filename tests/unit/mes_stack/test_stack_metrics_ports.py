@@ -8,19 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from mes_stack.options import StackOptions
-from mes_stack.plan import PlanError, PortClaim, StackPlan, build_plan
+from mes_stack.plan import PlanError, PortClaim, StackPlan
 from mes_stack.summary import render_summary
-
-PG = "postgresql://postgres@127.0.0.1:5432/mes"
-
-
-def plan(env: Mapping[str, str] | None = None, **kwargs: object) -> StackPlan:
-    env = dict(env or {})
-    options = StackOptions.resolve(env, data_dir="/data", **kwargs)  # type: ignore[arg-type]
-    return build_plan(
-        options, env, python="/venv/bin/python", nats_binary="/venv/bin/nats-server", facade_available=False
-    )
+from tests.unit.mes_stack._plans import PG, plan
 
 
 def test_metrics_are_off_even_with_a_shared_metrics_port() -> None:
@@ -53,11 +43,7 @@ def test_bad_or_clashing_metrics_ports_are_refused() -> None:
 
 
 def facade_plan(env: Mapping[str, str] | None = None, **kwargs: object) -> StackPlan:
-    env = dict(env or {})
-    options = StackOptions.resolve(env, data_dir="/data", **kwargs)  # type: ignore[arg-type]
-    return build_plan(
-        options, env, python="/venv/bin/python", nats_binary="/venv/bin/nats-server", facade_available=True
-    )
+    return plan(env, facade=True, **kwargs)
 
 
 def test_the_facade_metrics_port_is_claimed_passed_and_printed() -> None:

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from mes.orders.v1 import orders_events_pb2, orders_pb2
 from mes_contracts.events import ORDER_CANCELLED, ORDER_SUBMITTED, REQUIREMENTS_FAILED
 from mes_platform.db import Database
-from mes_platform.messaging import EventContext
+from mes_platform.messaging import EventConsumer, EventContext
 from mes_platform.outbox import OutboxWriter
 from mes_platform.tables import add_infrastructure_tables
 
@@ -101,6 +101,23 @@ async def wait_for(check: Callable[[], Awaitable[bool]], *, timeout: float = 10.
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not reached within {timeout}s")
         await asyncio.sleep(interval)
+
+
+async def consume_until(consumer: EventConsumer, *checks: Callable[[], Awaitable[bool]]) -> None:
+    """Start ``consumer``, wait for each of ``checks`` in turn (:func:`wait_for`), then stop it."""
+    await consumer.start()
+    try:
+        for check in checks:
+            await wait_for(check)
+    finally:
+        await consumer.stop()
+
+
+async def outbox_count(db: Database, subject: str) -> int:
+    """Rows of the outbox with ``subject`` (published or not)."""
+    async with db.write() as session:
+        query = select(func.count()).select_from(infra.outbox).where(infra.outbox.c.subject == subject)
+        return int((await session.execute(query)).scalar_one())
 
 
 class Recorder:

@@ -27,9 +27,11 @@ from tests.integration.mes_platform.messaging.msg_helpers import (
     CANCELLED,
     SUBMITTED,
     Recorder,
+    consume_until,
     effect_counts,
     inbox_ids,
     infra,
+    outbox_count,
     submitted,
     wait_for,
     write_events,
@@ -65,21 +67,11 @@ async def test_effect_inbox_and_follow_up_events_commit_together(db: Database, n
     recorder.fail_first = {ids[3]: 1}  # writes its effect, then fails, once
     consumer = make_consumer(nats_conn.js, db, recorder, tx_batch=1)  # one transaction per message
     await publish_outbox(db, nats_conn.js)
-    await consumer.start()
-    try:
-        await wait_for(lambda: _applied(db, 10))
-    finally:
-        await consumer.stop()
+    await consume_until(consumer, lambda: _applied(db, 10))
     assert recorder.calls[ids[3]] == 2  # failed flat, then applied with savepoints in the same delivery
     assert await effect_counts(db) == {i: 1 for i in ids}  # the failed attempt's effect was rolled back
     assert await inbox_ids(db, DURABLE) == set(ids)  # keyed by meta.event_id, not the stream sequence
-    async with db.write() as session:
-        follow_ups = (
-            await session.execute(
-                select(func.count()).select_from(infra.outbox).where(infra.outbox.c.subject == CANCELLED)
-            )
-        ).scalar_one()
-    assert follow_ups == 10  # one per applied event, none from the rolled-back attempt
+    assert await outbox_count(db, CANCELLED) == 10  # one per applied event, none from the rolled-back attempt
     assert consumer.outcomes == {"applied": 10}
 
 
@@ -95,12 +87,9 @@ async def test_a_fetched_batch_is_applied_in_one_transaction(db: Database, nats_
     recorder = Recorder()
     recorder.follow_up = True
     consumer = make_consumer(nats_conn.js, db, recorder, batch=10, tx_batch=10, fetch_timeout_s=2.0)
-    await consumer.start()
-    try:
-        await wait_for(lambda: _applied(db, 10))
-        await wait_for(lambda: asyncio.sleep(0, result=consumer.outcomes.get("applied") == 10))
-    finally:
-        await consumer.stop()
+    await consume_until(
+        consumer, lambda: _applied(db, 10), lambda: asyncio.sleep(0, result=consumer.outcomes.get("applied") == 10)
+    )
     assert await effect_counts(db) == {i: 1 for i in ids}
     assert await inbox_ids(db, DURABLE) == set(ids)
     assert await inbox_transactions(db) <= 2  # the ten events arrive in one fetch, or two at most
@@ -116,21 +105,11 @@ async def test_a_failing_handler_splits_its_batch_and_only_it_is_retried(
     recorder.follow_up = True
     recorder.fail_ids = {ids[2]}
     consumer = make_consumer(nats_conn.js, db, recorder, batch=6, tx_batch=6, fetch_timeout_s=2.0)
-    await consumer.start()
-    try:
-        await wait_for(lambda: asyncio.sleep(0, result=consumer.outcomes.get("dead_letter") == 1))
-    finally:
-        await consumer.stop()
+    await consume_until(consumer, lambda: asyncio.sleep(0, result=consumer.outcomes.get("dead_letter") == 1))
     # Every other event applied exactly once (the batch attempt was rolled back as a whole).
     assert await effect_counts(db) == {i: 1 for i in ids if i != ids[2]}
     assert consumer.outcomes["applied"] == 5
-    async with db.write() as session:
-        follow_ups = (
-            await session.execute(
-                select(func.count()).select_from(infra.outbox).where(infra.outbox.c.subject == CANCELLED)
-            )
-        ).scalar_one()
-    assert follow_ups == 5
+    assert await outbox_count(db, CANCELLED) == 5
     letters = await list_dead_letters(db, infra.dead_letters)
     assert [(letter.event_id, letter.deliveries) for letter in letters] == [(ids[2], 3)]
 
@@ -145,11 +124,7 @@ async def test_a_batch_holding_an_event_twice_applies_it_once(db: Database, nats
     await nats_conn.js.publish(SUBMITTED, other.SerializeToString(), headers={"Nats-Msg-Id": "c"})
     recorder = Recorder()
     consumer = make_consumer(nats_conn.js, db, recorder, batch=10, tx_batch=10, fetch_timeout_s=2.0)
-    await consumer.start()
-    try:
-        await wait_for(lambda: asyncio.sleep(0, result=sum(consumer.outcomes.values()) == 3))
-    finally:
-        await consumer.stop()
+    await consume_until(consumer, lambda: asyncio.sleep(0, result=sum(consumer.outcomes.values()) == 3))
     assert consumer.outcomes == {"applied": 2, "duplicate": 1}
     assert await effect_counts(db) == {event.meta.event_id: 1, other.meta.event_id: 1}
 
@@ -166,11 +141,7 @@ async def test_duplicate_delivery_applies_nothing(db: Database, nats_conn: NatsC
         await nats_conn.js.publish(SUBMITTED, event.SerializeToString(), headers={"Nats-Msg-Id": msg_id})
     recorder = Recorder()
     consumer = make_consumer(nats_conn.js, db, recorder)
-    await consumer.start()
-    try:
-        await wait_for(lambda: asyncio.sleep(0, result=sum(consumer.outcomes.values()) == 3))
-    finally:
-        await consumer.stop()
+    await consume_until(consumer, lambda: asyncio.sleep(0, result=sum(consumer.outcomes.values()) == 3))
     assert consumer.outcomes == {"applied": 1, "duplicate": 2}
     assert await effect_counts(db) == {event.meta.event_id: 1}
     assert recorder.calls[event.meta.event_id] == 1
@@ -209,11 +180,7 @@ async def test_poison_messages_go_to_dead_letters_at_once(db: Database, nats_con
     await nats_conn.js.publish(SUBMITTED, no_meta.SerializeToString(), headers={"Nats-Msg-Id": "poison-2"})
     recorder = Recorder()
     consumer = make_consumer(nats_conn.js, db, recorder)
-    await consumer.start()
-    try:
-        await wait_for(lambda: asyncio.sleep(0, result=consumer.outcomes.get("poison") == 2))
-    finally:
-        await consumer.stop()
+    await consume_until(consumer, lambda: asyncio.sleep(0, result=consumer.outcomes.get("poison") == 2))
     letters = await list_dead_letters(db, infra.dead_letters, consumer=DURABLE)
     assert [(d.event_id, d.deliveries) for d in letters] == [("poison-1", 1), ("poison-2", 1)]
     assert "cannot decode" in letters[0].error and "no meta.event_id" in letters[1].error
@@ -307,11 +274,7 @@ async def test_database_outage_is_retried_without_using_deliveries(db: Database,
 
     consumer = make_consumer(nats_conn.js, db, flaky)
     await publish_outbox(db, nats_conn.js)
-    await consumer.start()
-    try:
-        await wait_for(lambda: _applied(db, 1))
-    finally:
-        await consumer.stop()
+    await consume_until(consumer, lambda: _applied(db, 1))
     assert seen == [1, 1, 1]
     assert await effect_counts(db) == {ids[0]: 1}
     assert consumer.outcomes == {"applied": 1}

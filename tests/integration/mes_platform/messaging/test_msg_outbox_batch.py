@@ -19,10 +19,11 @@ from mes_platform.messaging import EventConsumer, EventContext, NatsConnection, 
 from mes_platform.uow import SqlUnitOfWork, SqlUnitOfWorkFactory, begin_flat_batch, flat_batch_failed
 from tests.integration.mes_platform.messaging.msg_helpers import (
     SUBMITTED,
+    consume_until,
     effect_counts,
     effects,
     infra,
-    wait_for,
+    outbox_count,
     write_events,
     writer,
 )
@@ -148,18 +149,8 @@ async def test_a_failure_swallowed_in_a_batch_splits_it_and_nothing_of_it_is_kep
         {SUBMITTED: handler}, {SUBMITTED: ORDER_SUBMITTED.message},
         max_deliver=3, backoff=[0.1], ack_wait=2.0, batch=6, tx_batch=6, fetch_timeout_s=2.0,
     )  # fmt: skip
-    await consumer.start()
-    try:
-        await wait_for(lambda: asyncio.sleep(0, result=consumer.outcomes.get("applied") == 6))
-    finally:
-        await consumer.stop()
+    await consume_until(consumer, lambda: asyncio.sleep(0, result=consumer.outcomes.get("applied") == 6))
     # One by one, the failing unit of work's savepoint undid its write; the others applied once.
     assert await effect_counts(db) == {i: 1 for i in ids if i != ids[2]}
     assert handler.calls[ids[2]] == 2 and all(handler.calls[i] in (1, 2) for i in ids)
-    async with db.write() as session:
-        follow_ups = (
-            await session.execute(
-                select(infra.outbox.c.subject).where(infra.outbox.c.subject == ORDER_CANCELLED.subject)
-            )
-        ).all()
-    assert len(follow_ups) == 5
+    assert await outbox_count(db, ORDER_CANCELLED.subject) == 5

@@ -21,9 +21,9 @@ from mes_platform.telemetry.tracing import TraceContext, current_trace, parse_tr
 from tests.integration.mes_platform.messaging.msg_helpers import (
     CANCELLED,
     SUBMITTED,
+    consume_until,
     infra,
     submitted,
-    wait_for,
     writer,
 )
 
@@ -64,11 +64,7 @@ async def test_the_trace_goes_from_the_outbox_through_nats_to_the_consumer_and_i
         {SUBMITTED: recorder}, {SUBMITTED: orders_events_pb2.OrderSubmittedEvent},
         ack_wait=2.0, fetch_timeout_s=0.5,
     )  # fmt: skip
-    await consumer.start()
-    try:
-        await wait_for(lambda: asyncio.sleep(0, result=consumer.outcomes.get("applied") == 2))
-    finally:
-        await consumer.stop()
+    await consume_until(consumer, lambda: asyncio.sleep(0, result=consumer.outcomes.get("applied") == 2))
 
     (traced, logged, meta_traceparent), (untraced, _, untraced_meta) = recorder.seen
     assert meta_traceparent == REQUEST_SPAN.traceparent
