@@ -1,4 +1,5 @@
-"""Typed async client of ``mes.production.v1.ProductionService``: styles, work centers, work orders."""
+"""Typed async client of ``mes.production.v1.ProductionService``: styles, work centers, operators and
+their sign-in, work orders."""
 
 from __future__ import annotations
 
@@ -35,8 +36,16 @@ _UPSERT_WORK_CENTER = Rpc(
 _GET_WORK_CENTER = Rpc("GetWorkCenter", pb.GetWorkCenterRequest, pb.GetWorkCenterResponse, positional="name")
 _LIST_WORK_CENTERS = Rpc("ListWorkCenters", pb.ListWorkCentersRequest, pb.ListWorkCentersResponse)
 _WORK_CENTER_STATS = Rpc("ListWorkCenterStats", pb.ListWorkCenterStatsRequest, pb.ListWorkCenterStatsResponse)
+_BLOCK = Rpc("BlockWorkCenter", pb.BlockWorkCenterRequest, pb.BlockWorkCenterResponse, positional="name")
+_UNBLOCK = Rpc("UnblockWorkCenter", pb.UnblockWorkCenterRequest, pb.UnblockWorkCenterResponse, positional="name")
 _UPSERT_OPERATOR = Rpc("UpsertOperator", pb.UpsertOperatorRequest, pb.UpsertOperatorResponse, positional="operator")
 _LIST_OPERATORS = Rpc("ListOperators", pb.ListOperatorsRequest, pb.ListOperatorsResponse)
+_SET_PASSWORD = Rpc(
+    "SetOperatorPassword", pb.SetOperatorPasswordRequest, pb.SetOperatorPasswordResponse, positional="name"
+)
+_SIGN_IN = Rpc("SignIn", pb.SignInRequest, pb.SignInResponse)
+_CHECK_SESSION = Rpc("CheckSession", pb.CheckSessionRequest, pb.CheckSessionResponse, positional="session_token")
+_SIGN_OUT = Rpc("SignOut", pb.SignOutRequest, pb.SignOutResponse, positional="session_token")
 _CREATE_WORK_ORDERS = Rpc(
     "CreateWorkOrders", pb.CreateWorkOrdersRequest, pb.CreateWorkOrdersResponse, positional="order_id"
 )
@@ -52,6 +61,8 @@ _CANCEL_WORK_ORDERS = Rpc(
     "CancelWorkOrders", pb.CancelWorkOrdersRequest, pb.CancelWorkOrdersResponse, positional="order_id"
 )
 _START = Rpc("StartOperation", pb.StartOperationRequest, pb.StartOperationResponse, request_id=True)
+_PAUSE = Rpc("PauseOperation", pb.PauseOperationRequest, pb.PauseOperationResponse, request_id=True)
+_RESUME_OPERATION = Rpc("ResumeOperation", pb.ResumeOperationRequest, pb.ResumeOperationResponse, request_id=True)
 _FINISH = Rpc("FinishOperation", pb.FinishOperationRequest, pb.FinishOperationResponse, request_id=True)
 _RESOLVE = Rpc("ResolveLossReview", pb.ResolveLossReviewRequest, pb.ResolveLossReviewResponse, positional="name")
 _GET_OPERATION = Rpc("GetOperation", pb.GetOperationRequest, pb.GetOperationResponse, positional="name")
@@ -64,8 +75,11 @@ _METAL_LOSS = Rpc("SummarizeMetalLoss", pb.SummarizeMetalLossRequest, pb.Summari
 #: Every RPC of the service, as this client calls it.
 RPCS: tuple[Rpc[Any, Any], ...] = (
     _UPSERT_STYLE, _GET_STYLE, _LIST_STYLES, _BATCH_GET_STYLES, _EXPLODE_BOM, _UPSERT_WORK_CENTER, _GET_WORK_CENTER,
-    _LIST_WORK_CENTERS, _WORK_CENTER_STATS, _UPSERT_OPERATOR, _LIST_OPERATORS, _CREATE_WORK_ORDERS, _GET_WORK_ORDER,
-    _BATCH_GET_WORK_ORDERS, _LIST_WORK_ORDERS, _HOLD, _RESUME, _CLOSE, _CANCEL_WORK_ORDERS, _START, _FINISH,
+    _LIST_WORK_CENTERS, _WORK_CENTER_STATS, _BLOCK, _UNBLOCK,
+    _UPSERT_OPERATOR, _LIST_OPERATORS, _SET_PASSWORD, _SIGN_IN, _CHECK_SESSION, _SIGN_OUT,
+    _CREATE_WORK_ORDERS, _GET_WORK_ORDER,
+    _BATCH_GET_WORK_ORDERS, _LIST_WORK_ORDERS, _HOLD, _RESUME, _CLOSE, _CANCEL_WORK_ORDERS,
+    _START, _PAUSE, _RESUME_OPERATION, _FINISH,
     _RESOLVE, _GET_OPERATION, _BATCH_GET_OPERATIONS, _LIST_OPERATIONS, _METAL_LOSS,
 )  # fmt: skip
 
@@ -133,6 +147,29 @@ class ProductionClient(ServiceClient):
         """WIP and throughput per work center (every one when ``work_centers`` is empty)."""
         return await self._call_with(_WORK_CENTER_STATS, locals())
 
+    async def block_work_center(
+        self,
+        name: str | pb.BlockWorkCenterRequest,
+        *,
+        reason: str | None = None,
+        operator_code: str | None = None,
+        partner: str | None = None,
+        timeout: float | None = None,
+    ) -> pb.WorkCenter:
+        """Block a work center with a reason: no operation starts or resumes there until it is unblocked."""
+        return (await self._call_with(_BLOCK, locals())).work_center
+
+    async def unblock_work_center(
+        self,
+        name: str | pb.UnblockWorkCenterRequest,
+        *,
+        operator_code: str | None = None,
+        partner: str | None = None,
+        timeout: float | None = None,
+    ) -> pb.WorkCenter:
+        """Lift a work center's block: it is RUNNING or IDLE again, as its operations say."""
+        return (await self._call_with(_UNBLOCK, locals())).work_center
+
     async def upsert_operator(
         self,
         operator: pb.Operator | pb.UpsertOperatorRequest,
@@ -144,6 +181,54 @@ class ProductionClient(ServiceClient):
 
     list_operators = list_page(_LIST_OPERATORS)
     iter_operators = iter_pages(_LIST_OPERATORS, lambda page: page.operators)
+
+    # -- signing in (sign_in is never sent twice: a repeat would count as another attempt) --
+
+    async def set_operator_password(
+        self,
+        name: str | pb.SetOperatorPasswordRequest,
+        *,
+        password: str | None = None,
+        partner: str | None = None,
+        timeout: float | None = None,
+    ) -> pb.Operator:
+        """Set an operator's sign-in password (``operators/{code}``); ends the operator's open sessions."""
+        return (await self._call_with(_SET_PASSWORD, locals())).operator
+
+    async def sign_in(
+        self,
+        request: pb.SignInRequest | None = None,
+        /,
+        *,
+        operator_code: str | None = None,
+        password: str | None = None,
+        client_address: str | None = None,
+        partner: str | None = None,
+        timeout: float | None = None,
+    ) -> pb.SignInResponse:
+        """Open a session: its token (shown once), the operator and the expiry. Every failure is
+        ``UnauthenticatedError``; too many failures ``ResourceExhaustedError`` (``metadata["retry_after_s"]``)."""
+        return await self._call_with(_SIGN_IN, locals())
+
+    async def check_session(
+        self,
+        session_token: str | pb.CheckSessionRequest,
+        *,
+        partner: str | None = None,
+        timeout: float | None = None,
+    ) -> pb.CheckSessionResponse:
+        """The operator of an open session; ``UnauthenticatedError`` (reason SESSION_CLOSED) otherwise."""
+        return await self._call_with(_CHECK_SESSION, locals())
+
+    async def sign_out(
+        self,
+        session_token: str | pb.SignOutRequest,
+        *,
+        partner: str | None = None,
+        timeout: float | None = None,
+    ) -> None:
+        """End a session (an ended or unknown one answers the same)."""
+        await self._call_with(_SIGN_OUT, locals())
 
     # -- work orders --------------------------------------------------------------------
 
@@ -229,6 +314,35 @@ class ProductionClient(ServiceClient):
     ) -> pb.Operation:
         """Start an operation with its weigh-in (a request_id is generated when none is given)."""
         return (await self._call_with(_START, locals())).operation
+
+    async def pause_operation(
+        self,
+        request: pb.PauseOperationRequest | None = None,
+        /,
+        *,
+        name: str | None = None,
+        operator_code: str | None = None,
+        reason: str | None = None,
+        request_id: str | None = None,
+        partner: str | None = None,
+        timeout: float | None = None,
+    ) -> pb.Operation:
+        """Pause an operation in progress with a reason (a request_id is generated when none is given)."""
+        return (await self._call_with(_PAUSE, locals())).operation
+
+    async def resume_operation(
+        self,
+        request: pb.ResumeOperationRequest | None = None,
+        /,
+        *,
+        name: str | None = None,
+        operator_code: str | None = None,
+        request_id: str | None = None,
+        partner: str | None = None,
+        timeout: float | None = None,
+    ) -> pb.Operation:
+        """Resume a paused operation (a request_id is generated when none is given)."""
+        return (await self._call_with(_RESUME_OPERATION, locals())).operation
 
     async def finish_operation(
         self,

@@ -7,7 +7,9 @@ Every event the MES publishes is declared here once. Producers name what they em
 anywhere else.
 
 Subjects belong to the publishing service: ``<service>.<entity>.<verb>``; each service's
-events go to its own stream (:data:`STREAMS`).
+events go to its own stream (:data:`STREAMS`). The GraphQL facade publishes too (the partners'
+API usage, ``facade.*``) into a stream of its own, :data:`FACADE_STREAM`: not one of
+:data:`STREAMS`, which the services ensure at start and the facade consumes.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Generic, TypeVar
 
 from google.protobuf.message import Message
 
+from mes.facade.v1 import usage_events_pb2 as fac
 from mes.inventory.v1 import inventory_events_pb2 as inv
 from mes.orders.v1 import orders_events_pb2 as ords
 from mes.production.v1 import production_events_pb2 as prod
@@ -25,7 +28,9 @@ from mes.production.v1 import production_events_pb2 as prod
 __all__ = [
     "ALLOY_UPSERTED",
     "ALL_EVENTS",
+    "ALL_STREAMS",
     "CUSTODY_RECORDED",
+    "FACADE_STREAM",
     "INVENTORY_STREAM",
     "LOT_RECEIVED",
     "OPERATION_CANCELLED",
@@ -33,7 +38,9 @@ __all__ = [
     "OPERATION_EVENTS",
     "OPERATION_FINISHED",
     "OPERATION_IN_LOSS_REVIEW",
+    "OPERATION_PAUSED",
     "OPERATION_QUEUED",
+    "OPERATION_RESUMED",
     "OPERATION_REWORKED",
     "OPERATION_SKIPPED",
     "OPERATION_STARTED",
@@ -45,6 +52,7 @@ __all__ = [
     "PARTNER_KEY_REVOKED",
     "PARTNER_KEY_ROTATED",
     "PARTNER_TIER_CHANGED",
+    "PARTNER_USAGE_RECORDED",
     "PRODUCTION_STREAM",
     "REQUIREMENTS_COMPUTED",
     "REQUIREMENTS_FAILED",
@@ -55,6 +63,7 @@ __all__ = [
     "RESERVATION_RELEASED",
     "STREAMS",
     "STYLE_UPSERTED",
+    "WORK_CENTER_CHANGED",
     "WORK_ORDERS_CANCELLED",
     "WORK_ORDERS_RELEASED",
     "WORK_ORDER_COMPLETED",
@@ -90,8 +99,12 @@ class StreamName:
 ORDERS_STREAM = StreamName("ORDERS", "orders", "Events of the orders service")
 INVENTORY_STREAM = StreamName("INVENTORY", "inventory", "Events of the inventory service")
 PRODUCTION_STREAM = StreamName("PRODUCTION", "production", "Events of the production service")
+#: The services' streams: every service ensures them at start, every facade replica consumes them.
 STREAMS: tuple[StreamName, ...] = (ORDERS_STREAM, INVENTORY_STREAM, PRODUCTION_STREAM)
-_STREAM_BY_SERVICE = {s.service: s for s in STREAMS}
+#: The facade's own stream (partners' API usage): only the facade ensures it, before publishing.
+FACADE_STREAM = StreamName("FACADE", "facade", "Events of the GraphQL facade (partners' API usage)")
+ALL_STREAMS: tuple[StreamName, ...] = (*STREAMS, FACADE_STREAM)
+_STREAM_BY_SERVICE = {s.service: s for s in ALL_STREAMS}
 
 
 @dataclass(frozen=True)
@@ -148,6 +161,8 @@ WORK_ORDERS_RELEASED = EventType("production.work_orders.released", prod.WorkOrd
 # loss is final); the payload is the same OperationChangedEvent for all of them.
 OPERATION_QUEUED = EventType("production.operation.queued", prod.OperationChangedEvent)
 OPERATION_STARTED = EventType("production.operation.started", prod.OperationChangedEvent)
+OPERATION_PAUSED = EventType("production.operation.paused", prod.OperationChangedEvent)
+OPERATION_RESUMED = EventType("production.operation.resumed", prod.OperationChangedEvent)
 OPERATION_FINISHED = EventType("production.operation.finished", prod.OperationChangedEvent)
 OPERATION_IN_LOSS_REVIEW = EventType("production.operation.loss_review", prod.OperationChangedEvent)
 OPERATION_REWORKED = EventType("production.operation.reworked", prod.OperationChangedEvent)
@@ -158,6 +173,11 @@ OPERATION_CANCELLED = EventType("production.operation.cancelled", prod.Operation
 OPERATION_CHANGED = EventType("production.operation.changed", prod.OperationChangedEvent)
 WORK_ORDER_COMPLETED = EventType("production.work_order.completed", prod.WorkOrderCompletedEvent)
 WORK_ORDERS_CANCELLED = EventType("production.work_orders.cancelled", prod.WorkOrdersCancelledEvent)
+WORK_CENTER_CHANGED = EventType("production.work_center.changed", prod.WorkCenterChangedEvent)
+
+# -- facade ---------------------------------------------------------------------------
+#: One partner's API usage during one minute on one facade replica (``graphql_facade.usage``).
+PARTNER_USAGE_RECORDED = EventType("facade.partner_usage.recorded", fac.PartnerUsageRecordedEvent)
 
 ALL_EVENTS: tuple[EventType[Message], ...] = (
     ORDER_SUBMITTED,
@@ -180,6 +200,8 @@ ALL_EVENTS: tuple[EventType[Message], ...] = (
     WORK_ORDERS_RELEASED,
     OPERATION_QUEUED,
     OPERATION_STARTED,
+    OPERATION_PAUSED,
+    OPERATION_RESUMED,
     OPERATION_FINISHED,
     OPERATION_IN_LOSS_REVIEW,
     OPERATION_REWORKED,
@@ -188,11 +210,15 @@ ALL_EVENTS: tuple[EventType[Message], ...] = (
     OPERATION_CHANGED,
     WORK_ORDER_COMPLETED,
     WORK_ORDERS_CANCELLED,
+    WORK_CENTER_CHANGED,
+    PARTNER_USAGE_RECORDED,
 )
 #: The subjects of an operation's change, the legacy one last.
 OPERATION_EVENTS: tuple[EventType[prod.OperationChangedEvent], ...] = (
     OPERATION_QUEUED,
     OPERATION_STARTED,
+    OPERATION_PAUSED,
+    OPERATION_RESUMED,
     OPERATION_FINISHED,
     OPERATION_IN_LOSS_REVIEW,
     OPERATION_REWORKED,

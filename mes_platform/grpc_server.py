@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import grpc
+from google.rpc import status_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha.reflection import SERVICE_NAME as REFLECTION_SERVICE
 from grpc_reflection.v1alpha.reflection import enable_server_reflection
@@ -39,6 +40,7 @@ from mes_platform.telemetry.metrics import RPC_LATENCY
 from mes_platform.telemetry.tracing import TRACEPARENT, continue_trace, use_trace
 
 __all__ = [
+    "RETRY_AFTER_KEY",
     "UNDECODABLE_LOG_INTERVAL_S",
     "Authenticator",
     "LogRateLimiter",
@@ -56,6 +58,9 @@ _OPEN_PREFIXES = ("/grpc.health.", "/grpc.reflection.")
 PartnerKeyResolver = Callable[[str], Awaitable[str | None]]
 #: At most one warning line per method this often about requests that do not decode.
 UNDECODABLE_LOG_INTERVAL_S = 10.0
+#: The ``ErrorInfo`` metadata key of an error that says how long to wait; it is also sent as the
+#: ``retry-after`` trailing metadata (whole seconds), like HTTP's Retry-After.
+RETRY_AFTER_KEY = "retry_after_s"
 
 
 class LogRateLimiter:
@@ -135,6 +140,19 @@ class Authenticator:
         raise _unauthenticated("missing credentials: send 'authorization: Bearer <token>'")
 
 
+def _status_details(status: status_pb2.Status) -> tuple[tuple[str, str | bytes], ...]:
+    """The rich status, as the trailer clients read it from."""
+    return (("grpc-status-details-bin", status.SerializeToString()),)
+
+
+def _trailers(error: MesError, status: status_pb2.Status) -> tuple[tuple[str, str | bytes], ...]:
+    """The rich status, and ``retry-after`` (seconds) when the error says how long to wait
+    (``ErrorInfo`` metadata ``retry_after_s``, e.g. a refused sign-in)."""
+    details = _status_details(status)
+    retry_after = error.metadata.get(RETRY_AFTER_KEY)
+    return (*details, ("retry-after", retry_after)) if retry_after else details
+
+
 def _debug_enabled() -> bool:
     return _stdlib_log.isEnabledFor(logging.DEBUG)
 
@@ -196,10 +214,7 @@ class _Interceptor(grpc.aio.ServerInterceptor):
         if suppressed is not None:
             _log.warning("rpc_request_undecodable", method=method, message_type=message_type, suppressed=suppressed)
         error = InvalidArgument(f"the request could not be decoded as {message_type}", reason="MALFORMED_REQUEST")
-        status = to_rpc_status(error)
-        await context.abort(
-            code, error.message, trailing_metadata=(("grpc-status-details-bin", status.SerializeToString()),)
-        )
+        await context.abort(code, error.message, trailing_metadata=_status_details(to_rpc_status(error)))
 
     async def _call(
         self,
@@ -239,9 +254,7 @@ class _Interceptor(grpc.aio.ServerInterceptor):
                 status = to_rpc_status(err)
                 if code in (grpc.StatusCode.INTERNAL, grpc.StatusCode.UNAVAILABLE):
                     _log.warning("rpc_failed", method=method, reason=err.reason, error=err.message)
-                await context.abort(
-                    code, err.message, trailing_metadata=(("grpc-status-details-bin", status.SerializeToString()),)
-                )
+                await context.abort(code, err.message, trailing_metadata=_trailers(err, status))
             except TimeoutError:
                 code = grpc.StatusCode.DEADLINE_EXCEEDED
                 await context.abort(code, "deadline exceeded")
@@ -254,9 +267,7 @@ class _Interceptor(grpc.aio.ServerInterceptor):
                 code = grpc.StatusCode.INTERNAL
                 _log.exception("rpc_unexpected_error", method=method)
                 status = internal_status()
-                await context.abort(
-                    code, status.message, trailing_metadata=(("grpc-status-details-bin", status.SerializeToString()),)
-                )
+                await context.abort(code, status.message, trailing_metadata=_status_details(status))
         finally:
             if token is not None:
                 reset_principal(token)

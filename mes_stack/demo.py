@@ -1,7 +1,8 @@
 """Load the demo data into running services through their gRPC APIs.
 
 Idempotent: each object is created only when it is missing (existing ones are left as
-they are, so a second run changes nothing); lots are received with deterministic
+they are, so a second run changes nothing: an operator gets its development-only sign-in password
+when it is created, and keeps whatever password it has after that); lots are received with deterministic
 ``request_id``s (``demo-lot-AU750Y-1``, also stored as the supplier reference).
 A partner's API key is shown only once, so the demo keys are kept in
 ``<data-dir>/demo-partners.json`` (``partner_keys``); a partner whose key is not on file
@@ -205,6 +206,8 @@ async def _load_production(
 
     async def upsert_operator(op: d.OperatorDef) -> None:
         await call(stub.UpsertOperator, production_pb2.UpsertOperatorRequest(operator=operator_message(op)))
+        request = production_pb2.SetOperatorPasswordRequest(name=f"operators/{op.code}", password=op.password)
+        await call(stub.SetOperatorPassword, request)
 
     operators = await _listed(call, stub.ListOperators, production_pb2.ListOperatorsRequest, "operators")
     codes = {op.code for op in operators}

@@ -1,5 +1,6 @@
 """Demo master data: alloys, stock lots, stones, styles with routings and BOMs, work
-centers, operators and partners. Plain definitions (no I/O); ``demo`` loads them.
+centers, operators (with development-only sign-in passwords) and partners. Plain definitions
+(no I/O); ``demo`` loads them.
 
 Weights are integer milligrams, stones are pieces + points (1 point = 0.01 ct), loss
 tolerances are per mille of the weigh-in.
@@ -12,6 +13,8 @@ from typing import Literal
 
 __all__ = [
     "ALLOYS",
+    "DEMO_OPERATOR_PASSWORD",
+    "DEMO_SUPERVISOR_PASSWORD",
     "METAL_LOTS",
     "OPERATORS",
     "PARTNERS",
@@ -106,11 +109,21 @@ class WorkCenterDef:
     capacity: int
 
 
+#: Sign-in passwords of the demo operators and supervisor: for a development stack only, never elsewhere.
+DEMO_OPERATOR_PASSWORD = "operator-demo-pass"
+DEMO_SUPERVISOR_PASSWORD = "supervisor-demo-pass"
+
+
 @dataclass(frozen=True)
 class OperatorDef:
     code: str
     display_name: str
     supervisor: bool = False
+
+    @property
+    def password(self) -> str:
+        """The demo sign-in password (development only)."""
+        return DEMO_SUPERVISOR_PASSWORD if self.supervisor else DEMO_OPERATOR_PASSWORD
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from mes_stack.database import redact_url
+from mes_stack.demo_data import DEMO_OPERATOR_PASSWORD, DEMO_SUPERVISOR_PASSWORD, OPERATORS
 from mes_stack.partner_keys import PARTNERS_FILE
 from mes_stack.plan import StackPlan
 from mes_stack.state import ProcessInfo
@@ -59,6 +60,16 @@ def example_commands(plan: StackPlan, partner_keys: Mapping[str, str], *, today:
     return lines
 
 
+def _demo_sign_ins() -> list[tuple[str, str]]:
+    """(operator codes, password) of the demo operators and of the supervisors."""
+    rows = []
+    for supervisor in (False, True):
+        codes = [op.code for op in OPERATORS if op.supervisor is supervisor]
+        if codes:
+            rows.append((", ".join(codes), DEMO_SUPERVISOR_PASSWORD if supervisor else DEMO_OPERATOR_PASSWORD))
+    return rows
+
+
 def render_summary(
     plan: StackPlan,
     processes: Sequence[ProcessInfo],
@@ -82,6 +93,8 @@ def render_summary(
     if partner_keys:
         out += ["", f"Demo partners' API keys (kept in {data_dir / PARTNERS_FILE}; send as x-api-key):"]
         out += _table([(pid, key) for pid, key in partner_keys.items()])
+        out += ["", "Demo sign-in on the floor (development only; change with `mesctl production set-password`):"]
+        out += _table(_demo_sign_ins())
     out += ["", "Try:"]
     out += ["  " + line for line in example_commands(plan, partner_keys)]
     out += ["", READY_LINE]

@@ -1,15 +1,18 @@
-"""``mesctl production``: styles, work centers, queues, stats, operators, metal loss.
+"""``mesctl production``: styles, work centers, queues, stats, operators and their passwords, metal loss.
 
-The shop-floor commands (work orders, operations, start/finish/review/close) are in ``production_floor``.
+The shop-floor commands (work orders, operations, start/pause/resume/finish/review/close, blocking a
+work center) are in ``production_floor``.
 """
 
 from __future__ import annotations
 
 import argparse
+import getpass
+import sys
 from collections.abc import Sequence
 
 from clients.cli import production_floor
-from clients.cli._app import Context, Subcommands, add_command, add_group
+from clients.cli._app import CliUsageError, Context, Subcommands, add_command, add_group
 from clients.cli._args import enum_value, parse_since, resource_name
 from clients.cli._render import details, grams, label, table, when
 from mes.common.v1 import common_pb2
@@ -31,7 +34,7 @@ def register(commands: Subcommands) -> None:
 
     p = add_command(group, "queue", _queue, "a work center's queue (queued and in-progress operations)")
     p.add_argument("work_center", help="code or workCenters/<code>")
-    p.add_argument("--all", action="store_true", help="every status, not only queued/in progress/review")
+    p.add_argument("--all", action="store_true", help="every status, not only queued/in progress/paused/review")
     p.add_argument("--limit", type=int, default=100)
 
     p = add_command(group, "stats", _stats, "WIP and throughput per work center")
@@ -39,6 +42,14 @@ def register(commands: Subcommands) -> None:
     p.add_argument("--window-minutes", type=int, default=0, help="throughput window (default: a shift)")
 
     add_command(group, "operators", _operators, "list operators")
+
+    p = add_command(
+        group, "set-password", _set_password, "set an operator's sign-in password (ends their open sessions)"
+    )
+    p.add_argument("operator", help="code or operators/<code>")
+    p.add_argument(
+        "--password-stdin", action="store_true", help="read the password from stdin (first line) instead of a prompt"
+    )
 
     p = add_command(group, "loss", _loss, "metal loss grouped by operation or by operator")
     p.add_argument("--by", choices=("operation", "operator"), default="operation")
@@ -104,15 +115,23 @@ async def _style(args: argparse.Namespace, ctx: Context) -> None:
 
 async def _work_centers(args: argparse.Namespace, ctx: Context) -> None:
     centers = [c async for c in ctx.clients.production.iter_work_centers()]
-    rows = [(c.code, c.work_center_type, c.display_name, c.capacity, c.active) for c in centers]
-    ctx.output.emit(centers, lambda: table(["CODE", "TYPE", "NAME", "CAPACITY", "ACTIVE"], rows))
+    rows = [
+        (c.code, c.work_center_type, c.display_name, c.capacity, c.active, label(pb.WorkCenterState, c.state))
+        for c in centers
+    ]
+    ctx.output.emit(centers, lambda: table(["CODE", "TYPE", "NAME", "CAPACITY", "ACTIVE", "STATE"], rows))
 
 
 async def _queue(args: argparse.Namespace, ctx: Context) -> None:
     statuses = (
         []
         if args.all
-        else [pb.OPERATION_STATUS_QUEUED, pb.OPERATION_STATUS_IN_PROGRESS, pb.OPERATION_STATUS_LOSS_REVIEW]
+        else [
+            pb.OPERATION_STATUS_QUEUED,
+            pb.OPERATION_STATUS_IN_PROGRESS,
+            pb.OPERATION_STATUS_PAUSED,
+            pb.OPERATION_STATUS_LOSS_REVIEW,
+        ]
     )
     operations = [
         op
@@ -150,6 +169,26 @@ async def _operators(args: argparse.Namespace, ctx: Context) -> None:
     operators = [o async for o in ctx.clients.production.iter_operators()]
     rows = [(o.code, o.display_name, label(pb.OperatorRole, o.role), o.active) for o in operators]
     ctx.output.emit(operators, lambda: table(["CODE", "NAME", "ROLE", "ACTIVE"], rows))
+
+
+def _read_password(from_stdin: bool) -> str:
+    """The new password: stdin's first line, or typed twice at a prompt (never an argument, never echoed)."""
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    password = getpass.getpass("new password: ")
+    if getpass.getpass("again: ") != password:
+        raise CliUsageError("the two passwords differ")
+    return password
+
+
+async def _set_password(args: argparse.Namespace, ctx: Context) -> None:
+    password = _read_password(args.password_stdin)
+    if not password:
+        raise CliUsageError("no password given")
+    operator = await ctx.clients.production.set_operator_password(
+        resource_name(args.operator, "operators"), password=password
+    )
+    ctx.output.emit(operator, lambda: f"password set for {operator.name}; their open sessions ended")
 
 
 async def _loss(args: argparse.Namespace, ctx: Context) -> None:

@@ -1,4 +1,5 @@
-"""Shop-floor commands of ``mesctl production``: work orders, operations, weigh-in/out, reviews."""
+"""Shop-floor commands of ``mesctl production``: work orders, operations, weigh-in/out, pauses,
+reviews, and blocking a work center."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ __all__ = [
     "operation_details",
     "operation_table",
     "routing_table",
+    "work_center_details",
     "work_order_details",
     "work_order_table",
 ]
@@ -46,6 +48,17 @@ def add_commands(group: Subcommands) -> None:
     p.add_argument("--weigh-in-mg", type=int, required=True)
     p.add_argument("--request-id", help="idempotency key (default: generated)")
 
+    p = add_command(group, "pause", _pause, "pause an operation in progress, with a reason")
+    p.add_argument("operation", help="workOrders/<id>/operations/<n> or <id>/<n>")
+    p.add_argument("--operator", required=True, help="operator code who paused it")
+    p.add_argument("--reason", required=True, help="why (a break, waiting for stones, tool broken)")
+    p.add_argument("--request-id", help="idempotency key (default: generated)")
+
+    p = add_command(group, "resume", _resume, "resume a paused operation")
+    p.add_argument("operation")
+    p.add_argument("--operator", required=True, help="operator code who resumed it")
+    p.add_argument("--request-id", help="idempotency key (default: generated)")
+
     p = add_command(group, "finish", _finish, "finish an operation with its weigh-out")
     p.add_argument("operation")
     p.add_argument("--operator", required=True)
@@ -63,6 +76,15 @@ def add_commands(group: Subcommands) -> None:
 
     p = add_command(group, "close", _close, "close a completed work order, reconciling its metal")
     p.add_argument("work_order")
+
+    work_center = add_group(group, "work-center", "one work center: block, unblock")
+    p = add_command(work_center, "block", _work_center_block, "block a work center: nothing starts there")
+    p.add_argument("work_center", help="code or workCenters/<code>")
+    p.add_argument("--reason", required=True, help="why (a broken kiln, no gas)")
+    p.add_argument("--operator", default="", help="operator code who blocked it")
+    p = add_command(work_center, "unblock", _work_center_unblock, "lift a work center's block")
+    p.add_argument("work_center")
+    p.add_argument("--operator", default="", help="operator code who lifted the block")
 
 
 def work_order_table(work_orders: Sequence[pb.WorkOrder]) -> str:
@@ -158,7 +180,25 @@ def operation_details(op: pb.Operation) -> str:
             ("review note", op.review_note),
             ("started", when(op.start_time)),
             ("finished", when(op.finish_time)),
+            ("paused", f"since {when(op.pause_time)}: {op.pause_reason}" if op.HasField("pause_time") else "-"),
+            ("paused (ended)", f"{op.paused_seconds} s"),
             ("attempt", op.attempt),
+        ]
+    )
+
+
+def work_center_details(c: pb.WorkCenter) -> str:
+    return details(
+        [
+            ("name", c.name),
+            ("type", c.work_center_type),
+            ("display name", c.display_name),
+            ("capacity", c.capacity),
+            ("active", c.active),
+            ("state", label(pb.WorkCenterState, c.state)),
+            ("reason", c.state_reason),
+            ("since", when(c.state_time)),
+            ("version", c.version),
         ]
     )
 
@@ -207,12 +247,21 @@ async def _finish(args: argparse.Namespace, ctx: Context) -> None:
     await _weigh(args, ctx, ctx.clients.production.finish_operation, **weights)
 
 
+async def _pause(args: argparse.Namespace, ctx: Context) -> None:
+    await _weigh(args, ctx, ctx.clients.production.pause_operation, reason=args.reason)
+
+
+async def _resume(args: argparse.Namespace, ctx: Context) -> None:
+    await _weigh(args, ctx, ctx.clients.production.resume_operation)
+
+
 async def _weigh(
-    args: argparse.Namespace, ctx: Context, call: Callable[..., Awaitable[pb.Operation]], **weights: int
+    args: argparse.Namespace, ctx: Context, call: Callable[..., Awaitable[pb.Operation]], **fields: int | str
 ) -> None:
-    """Start or finish ``args.operation`` as ``args.operator`` with its weights, once per request id."""
+    """Start, pause, resume or finish ``args.operation`` as ``args.operator`` (with its weights or
+    reason), once per request id."""
     name = operation_name(args.operation)
-    op = await call(name=name, operator_code=args.operator, request_id=args.request_id, **weights)
+    op = await call(name=name, operator_code=args.operator, request_id=args.request_id, **fields)
     ctx.output.emit(op, lambda: operation_details(op))
 
 
@@ -227,3 +276,15 @@ async def _review(args: argparse.Namespace, ctx: Context) -> None:
 async def _close(args: argparse.Namespace, ctx: Context) -> None:
     w = await ctx.clients.production.close_work_order(resource_name(args.work_order, "workOrders"))
     ctx.output.emit(w, lambda: work_order_details(w))
+
+
+async def _work_center_block(args: argparse.Namespace, ctx: Context) -> None:
+    name = resource_name(args.work_center, "workCenters")
+    c = await ctx.clients.production.block_work_center(name, reason=args.reason, operator_code=args.operator)
+    ctx.output.emit(c, lambda: work_center_details(c))
+
+
+async def _work_center_unblock(args: argparse.Namespace, ctx: Context) -> None:
+    name = resource_name(args.work_center, "workCenters")
+    c = await ctx.clients.production.unblock_work_center(name, operator_code=args.operator)
+    ctx.output.emit(c, lambda: work_center_details(c))

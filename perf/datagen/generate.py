@@ -130,6 +130,29 @@ def _lot(ids: Ids, sink: Sink, log: EventLog, lot: LotRecord) -> None:
     )
 
 
+#: A work center's state as its operations leave it (domain.floor.WorkCenterState): RUNNING since the
+#: earliest start among those in progress, else IDLE since its last finish (or since it was made).
+_SETTLE_WORK_CENTERS = """
+UPDATE production.work_centers AS wc
+SET state = CASE WHEN running.since IS NULL THEN 'IDLE' ELSE 'RUNNING' END,
+    state_time = COALESCE(running.since, finished.at, wc.state_time)
+FROM production.work_centers AS c
+LEFT JOIN LATERAL (
+    SELECT min(start_time) AS since FROM production.operations
+    WHERE work_center = c.code AND status = 'IN_PROGRESS'
+) AS running ON TRUE
+LEFT JOIN LATERAL (
+    SELECT max(finish_time) AS at FROM production.operations WHERE work_center = c.code
+) AS finished ON TRUE
+WHERE wc.code = c.code
+"""
+
+
+async def settle_work_centers(conn: asyncpg.Connection) -> None:
+    """Each work center's state from the operations the history left in progress."""
+    await conn.execute(_SETTLE_WORK_CENTERS)
+
+
 async def generate(conn: asyncpg.Connection, options: Options, say: Callable[[str], None] = print) -> Summary:
     """Write the history into the database of ``conn`` (an admin connection; schemas migrated, empty)."""
     clock = time.monotonic()
@@ -178,6 +201,7 @@ async def generate(conn: asyncpg.Connection, options: Options, say: Callable[[st
             say(f"  datagen: {n:,} orders")
     lap("histories")
     await sink.finish(conn)
+    await settle_work_centers(conn)
     await sink.check_complete(conn, GENERATED_TABLES)
     lap("load")
     await conn.execute("ANALYZE")

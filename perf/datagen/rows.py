@@ -105,8 +105,10 @@ def style_rows(s: Style) -> tuple[Row, Row]:
 
 
 def work_center_row(c: WorkCenter) -> Row:
+    """IDLE since it was made; :func:`perf.datagen.generate.settle_work_centers` sets the state its
+    operations give it once the history is loaded."""
     names = ("code", "work_center_type", "display_name", "capacity", "active", "version", "create_time", "update_time")
-    return to_values(c, names)
+    return to_values(c, (*names, "state", "state_reason", "state_time", "state_by"))
 
 
 def operator_row(o: Operator) -> Row:
@@ -149,6 +151,8 @@ def operation_row(op: Operation) -> Row:
         "started_by": op.started_by, "finished_by": op.finished_by, "reviewed_by": op.reviewed_by,
         "review_note": op.review_note, "start_time": op.start_time, "finish_time": op.finish_time,
         "attempt": op.attempt, "version": op.version, "created_at": op.create_time, "updated_at": op.update_time,
+        "pause_reason": op.pause_reason, "pause_time": op.pause_time, "paused_seconds": op.paused_seconds,
+        "paused_by": op.paused_by, "resumed_by": op.resumed_by,
     }  # fmt: skip
 
 

@@ -27,8 +27,9 @@ from sqlalchemy import MetaData, Table
 
 __all__ = ["Sink", "UngeneratedTable"]
 
-#: Tables a generated history leaves empty on purpose.
-_EMPTY = {"dead_letters"}
+#: Tables a generated history leaves empty on purpose: dead letters, and the sign-in state of people
+#: (passwords, sessions, failed attempts), which a run sets up itself (``SetOperatorPassword``).
+_EMPTY = {"dead_letters", "operator_passwords", "operator_sessions", "sign_in_failures"}
 
 
 class UngeneratedTable(RuntimeError):

@@ -7,7 +7,9 @@ With ``NATS_URL`` set the process also relays its outbox and runs its consumers
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from mes.production.v1 import production_pb2_grpc
 from mes_kernel.deps import Deps
@@ -15,6 +17,7 @@ from mes_kernel.paging import PageTokens
 from mes_platform.config import ServiceSettings
 from mes_platform.db import Database
 from mes_platform.runtime import RunningService, ServiceSpec, Wiring, start_service
+from mes_platform.telemetry.logs import get_logger
 from mes_platform.uow import SqlUnitOfWorkFactory
 from services.production.adapters.tables import infra
 from services.production.adapters.unit_of_work import ProductionUnitOfWork
@@ -35,10 +38,21 @@ class Handles:
     uows: Uows
 
 
+_audit_log = get_logger("mes.production.sign_in")
+
+
+def _audit(event: str, /, **fields: Any) -> None:
+    """The audit lines of signing in (``service_layer/sign_in.py``), structured."""
+    _audit_log.info(event, **fields)
+
+
 def wire(settings: Settings, db: Database) -> Wiring[Handles]:
     uows: Uows = SqlUnitOfWorkFactory(db, infra, producer=SERVICE, make=ProductionUnitOfWork, encode=encode_event)
     handlers = Handlers.build(
-        Deps(uows, PageTokens(settings.page_token_secret)), default_window_minutes=settings.stats_window_minutes
+        Deps(uows, PageTokens(settings.page_token_secret)),
+        default_window_minutes=settings.stats_window_minutes,
+        session_ttl=timedelta(seconds=settings.session_ttl_s),
+        audit=_audit,
     )
     servicer = ProductionServicer(handlers)
     return Wiring(

@@ -18,6 +18,7 @@ from services.production.adapters.rows import (
     to_values,
     update_versioned,
 )
+from services.production.domain.floor import WorkCenterState
 from services.production.domain.resources import Operator, OperatorRole, WorkCenter
 from services.production.domain.styles import Style, StyleCategory
 
@@ -33,6 +34,10 @@ _CENTERS_OF_TYPES = (
     .where(t.work_centers.c.work_center_type.in_(bindparam("types", expanding=True)))
     .order_by(t.work_centers.c.code)
 )
+
+
+def _center(row: Any) -> WorkCenter:
+    return from_row(WorkCenter, row, state=WorkCenterState(row.state))
 
 
 def _style(row: Any) -> Style:
@@ -115,19 +120,19 @@ class SqlWorkCenterRepository:
         if for_update:
             query = query.with_for_update()
         row = (await self._s.execute(query)).first()
-        return from_row(WorkCenter, row) if row else None
+        return _center(row) if row else None
 
     async def get_many(self, codes: Collection[str]) -> dict[str, WorkCenter]:
         if not codes:
             return {}
         rows = await self._s.execute(select(t.work_centers).where(t.work_centers.c.code.in_(list(codes))))
-        return {row.code: from_row(WorkCenter, row) for row in rows}
+        return {row.code: _center(row) for row in rows}
 
     async def list_page(self, after: str | None, limit: int) -> list[WorkCenter]:
         query = select(t.work_centers).order_by(t.work_centers.c.code).limit(limit)
         if after is not None:
             query = query.where(t.work_centers.c.code > after)
-        return [from_row(WorkCenter, row) for row in await self._s.execute(query)]
+        return [_center(row) for row in await self._s.execute(query)]
 
     async def of_types(self, types: Collection[str]) -> list[WorkCenter]:
         """Read once per transaction (see ``read_in_transaction``): do not change what it returns."""
@@ -137,7 +142,7 @@ class SqlWorkCenterRepository:
         key = tuple(sorted(set(types)))
         if key not in cache:
             rows = await self._s.execute(_CENTERS_OF_TYPES, {"types": list(key)})
-            cache[key] = [from_row(WorkCenter, row) for row in rows]
+            cache[key] = [_center(row) for row in rows]
         return list(cache[key])
 
     async def add(self, center: WorkCenter) -> None:
@@ -156,7 +161,8 @@ class SqlWorkCenterRepository:
 
     @staticmethod
     def _values(center: WorkCenter) -> dict[str, Any]:
-        return to_values(center, ("work_center_type", "display_name", "capacity", "active", "update_time"))
+        names = ("work_center_type", "display_name", "capacity", "active", "update_time")
+        return to_values(center, (*names, "state", "state_reason", "state_time", "state_by"))
 
 
 class SqlOperatorRepository:

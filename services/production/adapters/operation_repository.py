@@ -13,7 +13,13 @@ from mes_platform.keyset import keyset_after
 from mes_platform.sql import one_of
 from services.production.adapters import tables as t
 from services.production.adapters.rows import from_row, read_in_transaction, to_values, update_versioned
-from services.production.domain.operations import OPERATION_PROGRESS, AttemptRecord, Operation, OperationStatus
+from services.production.domain.operations import (
+    AT_BENCH,
+    OPERATION_PROGRESS,
+    AttemptRecord,
+    Operation,
+    OperationStatus,
+)
 from services.production.domain.views import LossGrouping, LossSummary
 from services.production.service_layer.ports import OperationView
 
@@ -27,11 +33,17 @@ _OPEN = [
         OperationStatus.PENDING,
         OperationStatus.QUEUED,
         OperationStatus.IN_PROGRESS,
+        OperationStatus.PAUSED,
         OperationStatus.LOSS_REVIEW,
         OperationStatus.REWORK,
     )
 ]
-_COUNTED = [str(OperationStatus.QUEUED), str(OperationStatus.IN_PROGRESS), str(OperationStatus.LOSS_REVIEW)]
+_COUNTED = [
+    str(s)
+    for s in (OperationStatus.QUEUED, OperationStatus.IN_PROGRESS, OperationStatus.PAUSED, OperationStatus.LOSS_REVIEW)
+]
+_RUNNING = [str(OperationStatus.IN_PROGRESS)]
+_AT_BENCH = [str(s) for s in AT_BENCH]
 #: What is fixed when an operation is planned (domain.operations.OPERATION_PROGRESS moves).
 _OPERATION_FIXED = (
     "work_order_id",
@@ -170,10 +182,9 @@ class SqlOperationRepository:
             loads.update((code, found.get(code, 0)) for code in missing)
         return {code: loads[code] for code in codes if loads[code]}
 
-    async def count_in_progress(self, work_center: str) -> int:
-        query = select(func.count()).where(
-            _op.c.work_center == work_center, _op.c.status == str(OperationStatus.IN_PROGRESS)
-        )
+    async def count_in_progress(self, work_center: str, *, with_paused: bool = False) -> int:
+        statuses = _AT_BENCH if with_paused else _RUNNING
+        query = select(func.count()).where(_op.c.work_center == work_center, _op.c.status.in_(statuses))
         return int((await self._s.execute(query)).scalar_one())
 
     async def adopt_unassigned(self, work_center_type: str, work_center: str, now: datetime) -> int:
@@ -234,7 +245,7 @@ class SqlOperationRepository:
         ]
 
     async def center_counts(self, codes: Collection[str], done_since: datetime) -> dict[str, dict[str, int]]:
-        """Per center: QUEUED, IN_PROGRESS, LOSS_REVIEW counts and DONE_IN_WINDOW."""
+        """Per center: QUEUED, IN_PROGRESS, PAUSED, LOSS_REVIEW counts and DONE_IN_WINDOW."""
         if not codes:
             return {}
         counts: dict[str, dict[str, int]] = {}

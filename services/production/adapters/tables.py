@@ -19,15 +19,18 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-from mes_platform.tables import add_infrastructure_tables
+from mes_platform.tables import SEQUENCE, add_infrastructure_tables
 
 __all__ = [
     "infra",
     "metadata",
     "operation_attempts",
     "operations",
+    "operator_passwords",
+    "operator_sessions",
     "operators",
     "order_specs",
+    "sign_in_failures",
     "style_versions",
     "styles",
     "work_centers",
@@ -99,6 +102,12 @@ work_centers = Table(
     Column("version", BigInteger, nullable=False),
     _ts("created_at"),
     _ts("updated_at"),
+    # Its state on the floor (RUNNING, IDLE, BLOCKED), why it is blocked, since when, and who
+    # blocked or unblocked it last.
+    Column("state", String(20), nullable=False),
+    Column("state_reason", String(200), nullable=False),
+    _ts("state_time"),
+    Column("state_by", String(40), nullable=False),
 )
 
 operators = Table(
@@ -112,6 +121,41 @@ operators = Table(
     _ts("created_at"),
     _ts("updated_at"),
 )
+
+# An operator's password: its salted scrypt hash with the parameters (``domain/people.py``).
+operator_passwords = Table(
+    "operator_passwords",
+    metadata,
+    Column("operator_code", String(40), ForeignKey("operators.code"), primary_key=True),
+    Column("password_hash", String(200), nullable=False),
+    _ts("set_time"),
+)
+
+# Signed-in operators: a session is found by the SHA-256 of its token (the token is never stored).
+operator_sessions = Table(
+    "operator_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("operator_code", String(40), ForeignKey("operators.code"), nullable=False, index=True),
+    Column("client_address", String(100), nullable=False),
+    _ts("created_at"),
+    _ts("expire_time"),
+    _ts("end_time", nullable=True),
+)
+Index("ix_operator_sessions_expire_time", operator_sessions.c.expire_time)
+
+# Failed sign-in attempts of the last window (older ones are pruned), counted per code and per address.
+sign_in_failures = Table(
+    "sign_in_failures",
+    metadata,
+    Column("id", SEQUENCE, primary_key=True, autoincrement=True),
+    Column("operator_code", String(40), nullable=False),
+    Column("client_address", String(100), nullable=False),
+    _ts("failed_at"),
+)
+Index("ix_sign_in_failures_code", sign_in_failures.c.operator_code, sign_in_failures.c.failed_at)
+Index("ix_sign_in_failures_address", sign_in_failures.c.client_address, sign_in_failures.c.failed_at)
+Index("ix_sign_in_failures_failed_at", sign_in_failures.c.failed_at)
 
 # Line specs of submitted orders, kept until the reservation releases the work orders.
 order_specs = Table(
@@ -174,6 +218,12 @@ operations = Table(
     Column("version", BigInteger, nullable=False),
     _ts("created_at"),
     _ts("updated_at"),
+    # The current pause (PAUSED only), the ended pauses of the attempt, who paused and resumed last.
+    Column("pause_reason", String(200), nullable=False),
+    _ts("pause_time", nullable=True),
+    Column("paused_seconds", BigInteger, nullable=False),
+    Column("paused_by", String(40), nullable=False),
+    Column("resumed_by", String(40), nullable=False),
 )
 # A work center's queue in queue order, and open work per center.
 Index(

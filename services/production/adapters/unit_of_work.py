@@ -12,11 +12,19 @@ from services.production.adapters.catalog_repository import (
     SqlWorkCenterRepository,
 )
 from services.production.adapters.operation_repository import SqlOperationRepository
+from services.production.adapters.sign_in_repository import (
+    SqlCredentialRepository,
+    SqlSessionRepository,
+    SqlSignInFailureRepository,
+)
 from services.production.adapters.work_order_repository import SqlOrderSpecRepository, SqlWorkOrderRepository
 from services.production.service_layer.ports import (
+    CredentialRepository,
     OperationRepository,
     OperatorRepository,
     OrderSpecRepository,
+    SessionRepository,
+    SignInFailureRepository,
     StyleRepository,
     WorkCenterRepository,
     WorkOrderRepository,
@@ -34,3 +42,6 @@ class ProductionUnitOfWork(SqlUnitOfWork):
         self.work_orders: WorkOrderRepository = SqlWorkOrderRepository(session)
         self.operations: OperationRepository = SqlOperationRepository(session)
         self.order_specs: OrderSpecRepository = SqlOrderSpecRepository(session)
+        self.credentials: CredentialRepository = SqlCredentialRepository(session)
+        self.sessions: SessionRepository = SqlSessionRepository(session)
+        self.sign_in_failures: SignInFailureRepository = SqlSignInFailureRepository(session)

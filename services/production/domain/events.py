@@ -6,7 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from services.production.domain.bom import MaterialRequirement
+from services.production.domain.floor import WorkCenterState
 from services.production.domain.operations import Operation, OperationStatus
+from services.production.domain.resources import WorkCenter
 from services.production.domain.styles import Style
 from services.production.domain.work_orders import WorkOrder
 
@@ -16,6 +18,7 @@ __all__ = [
     "RequirementsComputed",
     "RequirementsFailed",
     "StyleUpserted",
+    "WorkCenterChanged",
     "WorkOrderCompleted",
     "WorkOrdersCancelled",
     "WorkOrdersReleased",
@@ -66,6 +69,14 @@ class WorkOrdersCancelled:
     returned: tuple[MaterialRequirement, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class WorkCenterChanged:
+    """A work center's state (or a blocked one's reason) changed."""
+
+    work_center: WorkCenter
+    from_state: WorkCenterState
+
+
 Event = (
     StyleUpserted
     | RequirementsComputed
@@ -74,4 +85,5 @@ Event = (
     | OperationChanged
     | WorkOrderCompleted
     | WorkOrdersCancelled
+    | WorkCenterChanged
 )

@@ -3,6 +3,12 @@
 PENDING -> QUEUED -> IN_PROGRESS -> DONE, or LOSS_REVIEW (loss above tolerance) -> DONE | REWORK;
 REWORK -> QUEUED again as a new attempt. Skipped steps are SKIPPED from the start; every open
 operation may be CANCELLED.
+
+IN_PROGRESS <-> PAUSED: an operator pauses work with a reason (a break, waiting for stones, a
+broken tool) and resumes it. A paused operation keeps its place at the work center: the metal
+weighed in and the bench are still taken, so it counts against the center's capacity and its
+metal is returned as an in-progress one's when the order is cancelled; but it does not make the
+work center RUNNING. It cannot be finished before it is resumed.
 """
 
 from __future__ import annotations
@@ -13,8 +19,10 @@ from datetime import datetime
 from enum import StrEnum
 
 from mes_kernel.errors import FailedPrecondition, FieldViolation, InvalidArgument
+from services.production.domain.floor import clean_reason
 
 __all__ = [
+    "AT_BENCH",
     "OPERATION_PROGRESS",
     "STONE_SETTING",
     "AttemptRecord",
@@ -43,6 +51,11 @@ OPERATION_PROGRESS = (
     "start_time",
     "finish_time",
     "attempt",
+    "pause_reason",
+    "pause_time",
+    "paused_seconds",
+    "paused_by",
+    "resumed_by",
     "update_time",
 )
 
@@ -56,6 +69,7 @@ class OperationStatus(StrEnum):
     REWORK = "REWORK"
     SKIPPED = "SKIPPED"
     CANCELLED = "CANCELLED"
+    PAUSED = "PAUSED"
 
     @property
     def terminal(self) -> bool:
@@ -67,13 +81,16 @@ _S = OperationStatus
 TRANSITIONS: dict[OperationStatus, frozenset[OperationStatus]] = {
     _S.PENDING: frozenset({_S.QUEUED, _S.CANCELLED}),
     _S.QUEUED: frozenset({_S.IN_PROGRESS, _S.CANCELLED}),
-    _S.IN_PROGRESS: frozenset({_S.DONE, _S.LOSS_REVIEW, _S.CANCELLED}),
+    _S.IN_PROGRESS: frozenset({_S.DONE, _S.LOSS_REVIEW, _S.PAUSED, _S.CANCELLED}),
+    _S.PAUSED: frozenset({_S.IN_PROGRESS, _S.CANCELLED}),
     _S.LOSS_REVIEW: frozenset({_S.DONE, _S.REWORK, _S.CANCELLED}),
     _S.REWORK: frozenset({_S.QUEUED, _S.CANCELLED}),
     _S.DONE: frozenset(),
     _S.SKIPPED: frozenset(),
     _S.CANCELLED: frozenset(),
 }
+#: The operations that hold a place at their work center (its metal and its bench).
+AT_BENCH = frozenset({_S.IN_PROGRESS, _S.PAUSED})
 
 
 class LossDecision(StrEnum):
@@ -124,6 +141,11 @@ class Operation:
     start_time: datetime | None = None
     finish_time: datetime | None = None
     attempt: int = 1
+    pause_reason: str = ""  # PAUSED only
+    pause_time: datetime | None = None  # when the current pause began (PAUSED only)
+    paused_seconds: int = 0  # the pauses of this attempt that have ended
+    paused_by: str = ""  # who paused it last
+    resumed_by: str = ""  # who resumed it last
     version: int = 1
 
     @property
@@ -150,6 +172,7 @@ class Operation:
             self.weigh_in_mg = self.weigh_out_mg = self.scrap_returned_mg = self.loss_mg = 0
             self.started_by = self.finished_by = self.reviewed_by = self.review_note = ""
             self.start_time = self.finish_time = None
+            self.paused_seconds, self.paused_by, self.resumed_by = 0, "", ""
         return previous
 
     def start(self, operator_code: str, weigh_in_mg: int, now: datetime) -> OperationStatus:
@@ -157,8 +180,42 @@ class Operation:
         self.weigh_in_mg, self.started_by, self.start_time = weigh_in_mg, operator_code, now
         return previous
 
+    def pause(self, operator_code: str, reason: str, now: datetime) -> OperationStatus:
+        """IN_PROGRESS -> PAUSED with a reason (trimmed; required, at most 200 characters)."""
+        reason = clean_reason(reason)
+        if self.status is not OperationStatus.IN_PROGRESS:
+            raise FailedPrecondition(
+                f"operation {self.work_order_id}/{self.sequence} is {self.status}, not in progress",
+                metadata={"status": str(self.status)},
+            )
+        previous = self._move(OperationStatus.PAUSED, now)
+        self.pause_reason, self.pause_time, self.paused_by = reason, now, operator_code
+        return previous
+
+    def resume(self, operator_code: str, now: datetime) -> OperationStatus:
+        """PAUSED -> IN_PROGRESS; the pause's length is added to ``paused_seconds``."""
+        if self.status is not OperationStatus.PAUSED:
+            raise FailedPrecondition(
+                f"operation {self.work_order_id}/{self.sequence} is {self.status}, not paused",
+                metadata={"status": str(self.status)},
+            )
+        previous = self._move(OperationStatus.IN_PROGRESS, now)
+        self._end_pause(now)
+        self.resumed_by = operator_code
+        return previous
+
+    def _end_pause(self, now: datetime) -> None:
+        if self.pause_time is not None:
+            self.paused_seconds += max(0, int((now - self.pause_time).total_seconds()))
+        self.pause_reason, self.pause_time = "", None
+
     def finish(self, operator_code: str, weigh_out_mg: int, scrap_returned_mg: int, now: datetime) -> OperationStatus:
         """Weigh-out: DONE within tolerance, LOSS_REVIEW above it."""
+        if self.status is OperationStatus.PAUSED:
+            raise FailedPrecondition(
+                f"operation {self.work_order_id}/{self.sequence} is paused: resume it first",
+                metadata={"status": str(self.status)},
+            )
         if self.status is not OperationStatus.IN_PROGRESS:
             raise FailedPrecondition(
                 f"operation {self.work_order_id}/{self.sequence} is {self.status}, not in progress",
@@ -184,7 +241,11 @@ class Operation:
         return previous
 
     def cancel(self, now: datetime) -> OperationStatus:
-        return self._move(OperationStatus.CANCELLED, now)
+        """Any open operation; a paused one's pause ends with it."""
+        previous = self._move(OperationStatus.CANCELLED, now)
+        if previous is OperationStatus.PAUSED:
+            self._end_pause(now)
+        return previous
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,9 +303,9 @@ class AttemptRecord:
 
 
 def last_known_weight(operations: Sequence[Operation], attempts: Sequence[AttemptRecord]) -> int:
-    """The metal a work order holds now: the weigh-in of an operation in progress, else the last
-    weigh-out, else 0 (never started)."""
-    running = [op for op in operations if op.status is OperationStatus.IN_PROGRESS]
+    """The metal a work order holds now: the weigh-in of an operation in progress (or paused),
+    else the last weigh-out, else 0 (never started)."""
+    running = [op for op in operations if op.status in AT_BENCH]
     if running:
         return running[0].weigh_in_mg
     if attempts:

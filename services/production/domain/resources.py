@@ -1,4 +1,5 @@
-"""Work centers, operators, and the choice of a work center for an operation."""
+"""Work centers (with their state on the floor), operators, and the choice of a work center for
+an operation."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from datetime import datetime
 from enum import StrEnum
 from fractions import Fraction
 
-from mes_kernel.errors import FieldViolation, InvalidArgument
+from mes_kernel.errors import FailedPrecondition, FieldViolation, InvalidArgument
 from mes_kernel.validation import Violations
+from services.production.domain.floor import WorkCenterState, clean_reason
 
 __all__ = [
     "MAX_CAPACITY",
@@ -33,6 +35,9 @@ class OperatorRole(StrEnum):
 
 @dataclass(slots=True)
 class WorkCenter:
+    """A bench, machine or team. Its ``state`` follows its operations (RUNNING while any is in
+    progress, else IDLE) unless it is BLOCKED; ``state_time`` moves only when the state does."""
+
     code: str
     work_center_type: str
     display_name: str
@@ -41,10 +46,60 @@ class WorkCenter:
     create_time: datetime
     update_time: datetime
     version: int = 1
+    state: WorkCenterState = WorkCenterState.IDLE
+    state_reason: str = ""  # BLOCKED only
+    state_time: datetime | None = None  # None: since it was created
+    state_by: str = ""  # the operator who blocked or unblocked it last ("" when its operations moved it)
+
+    def __post_init__(self) -> None:
+        if self.state_time is None:
+            self.state_time = self.create_time
 
     def same_as(self, other: WorkCenter) -> bool:
         mine = (self.work_center_type, self.display_name, self.capacity, self.active)
         return mine == (other.work_center_type, other.display_name, other.capacity, other.active)
+
+    def _enter(self, state: WorkCenterState, reason: str, by: str, now: datetime) -> WorkCenterState | None:
+        """Move to ``state``/``reason``: the previous state, or None when nothing changed."""
+        if (state, reason) == (self.state, self.state_reason):
+            return None
+        previous = self.state
+        if state is not previous:
+            self.state_time = now
+        self.state, self.state_reason, self.state_by = state, reason, by
+        return previous
+
+    def follow(self, running: bool, now: datetime) -> WorkCenterState | None:
+        """RUNNING or IDLE as its operations say (a blocked center stays blocked): the previous
+        state, or None when nothing changed."""
+        if self.state is WorkCenterState.BLOCKED:
+            return None
+        return self._enter(WorkCenterState.RUNNING if running else WorkCenterState.IDLE, "", "", now)
+
+    def block(self, reason: str, now: datetime, by: str = "") -> WorkCenterState | None:
+        """BLOCKED with a reason (trimmed; required, at most 200 characters). Blocking a blocked
+        center again changes only its reason (not ``state_time``); the same reason changes nothing
+        (None)."""
+        return self._enter(WorkCenterState.BLOCKED, clean_reason(reason), by, now)
+
+    def unblock(self, running: bool, now: datetime, by: str = "") -> WorkCenterState:
+        """BLOCKED -> RUNNING or IDLE as its operations say."""
+        if self.state is not WorkCenterState.BLOCKED:
+            raise FailedPrecondition(
+                f"work center {self.code} is {self.state}, not blocked", metadata={"state": str(self.state)}
+            )
+        previous = self._enter(WorkCenterState.RUNNING if running else WorkCenterState.IDLE, "", by, now)
+        assert previous is not None  # it was blocked
+        return previous
+
+    def require_open(self) -> None:
+        """No operation starts at a blocked work center."""
+        if self.state is WorkCenterState.BLOCKED:
+            raise FailedPrecondition(
+                f"work center {self.code} is blocked: {self.state_reason}",
+                reason="WORK_CENTER_BLOCKED",
+                metadata={"work_center": self.code, "state": str(self.state)},
+            )
 
 
 @dataclass(slots=True)

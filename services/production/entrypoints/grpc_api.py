@@ -28,6 +28,7 @@ class ProductionServicer(pb_grpc.ProductionServiceServicer):
         self._work_orders = handlers.work_orders
         self._operations = handlers.operations
         self._views = handlers.views
+        self._sign_in = handlers.sign_in
 
     # -- styles ---------------------------------------------------------------------
 
@@ -77,6 +78,16 @@ class ProductionServicer(pb_grpc.ProductionServiceServicer):
         stats = await self._views.work_center_stats(q.work_center_stats(request, current_principal()))
         return pb.ListWorkCenterStatsResponse(stats=[r.stats_msg(s) for s in stats])
 
+    async def BlockWorkCenter(self, request: pb.BlockWorkCenterRequest, context: Ctx) -> pb.BlockWorkCenterResponse:
+        center = await self._catalog.block_work_center(q.block_work_center(request, current_principal()))
+        return pb.BlockWorkCenterResponse(work_center=r.work_center_msg(center))
+
+    async def UnblockWorkCenter(
+        self, request: pb.UnblockWorkCenterRequest, context: Ctx
+    ) -> pb.UnblockWorkCenterResponse:
+        center = await self._catalog.unblock_work_center(q.unblock_work_center(request, current_principal()))
+        return pb.UnblockWorkCenterResponse(work_center=r.work_center_msg(center))
+
     async def UpsertOperator(self, request: pb.UpsertOperatorRequest, context: Ctx) -> pb.UpsertOperatorResponse:
         operator = await self._catalog.upsert_operator(q.upsert_operator(request, current_principal()))
         return pb.UpsertOperatorResponse(operator=r.operator_msg(operator))
@@ -86,6 +97,32 @@ class ProductionServicer(pb_grpc.ProductionServiceServicer):
         return pb.ListOperatorsResponse(
             operators=[r.operator_msg(o) for o in page.items], next_page_token=page.next_page_token
         )
+
+    # -- signing in ---------------------------------------------------------------------
+
+    async def SetOperatorPassword(
+        self, request: pb.SetOperatorPasswordRequest, context: Ctx
+    ) -> pb.SetOperatorPasswordResponse:
+        operator = await self._sign_in.set_operator_password(q.set_operator_password(request, current_principal()))
+        return pb.SetOperatorPasswordResponse(operator=r.operator_msg(operator))
+
+    async def SignIn(self, request: pb.SignInRequest, context: Ctx) -> pb.SignInResponse:
+        signed_in = await self._sign_in.sign_in(q.sign_in(request, current_principal(), context.peer() or ""))
+        return pb.SignInResponse(
+            session_token=signed_in.session_token,
+            operator=r.operator_msg(signed_in.operator),
+            expire_time=r.timestamp(signed_in.expire_time),
+        )
+
+    async def CheckSession(self, request: pb.CheckSessionRequest, context: Ctx) -> pb.CheckSessionResponse:
+        session = await self._sign_in.check_session(q.check_session(request, current_principal()))
+        return pb.CheckSessionResponse(
+            operator=r.operator_msg(session.operator), expire_time=r.timestamp(session.expire_time)
+        )
+
+    async def SignOut(self, request: pb.SignOutRequest, context: Ctx) -> pb.SignOutResponse:
+        await self._sign_in.sign_out(q.sign_out(request, current_principal()))
+        return pb.SignOutResponse()
 
     # -- work orders ------------------------------------------------------------------
 
@@ -138,6 +175,14 @@ class ProductionServicer(pb_grpc.ProductionServiceServicer):
     async def StartOperation(self, request: pb.StartOperationRequest, context: Ctx) -> pb.StartOperationResponse:
         operation = await self._operations.start_operation(q.start_operation(request, current_principal()))
         return pb.StartOperationResponse(operation=r.operation_msg(operation))
+
+    async def PauseOperation(self, request: pb.PauseOperationRequest, context: Ctx) -> pb.PauseOperationResponse:
+        operation = await self._operations.pause_operation(q.pause_operation(request, current_principal()))
+        return pb.PauseOperationResponse(operation=r.operation_msg(operation))
+
+    async def ResumeOperation(self, request: pb.ResumeOperationRequest, context: Ctx) -> pb.ResumeOperationResponse:
+        operation = await self._operations.resume_operation(q.resume_operation(request, current_principal()))
+        return pb.ResumeOperationResponse(operation=r.operation_msg(operation))
 
     async def FinishOperation(self, request: pb.FinishOperationRequest, context: Ctx) -> pb.FinishOperationResponse:
         operation = await self._operations.finish_operation(q.finish_operation(request, current_principal()))

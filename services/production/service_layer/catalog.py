@@ -1,4 +1,4 @@
-"""Styles (with routing versions), BOM explosion, work centers and operators."""
+"""Styles (with routing versions), BOM explosion, work centers (and their blocks) and operators."""
 
 from __future__ import annotations
 
@@ -7,28 +7,46 @@ from typing import TypeVar
 
 from mes_kernel.batch import BatchResult
 from mes_kernel.paging import Page, Pager
-from mes_kernel.principal import require_staff
+from mes_kernel.principal import Principal, require_staff
 from mes_kernel.validation import Violations
 from services.production.domain.bom import MaterialRequirement, explode, validate_lines
-from services.production.domain.events import StyleUpserted
-from services.production.domain.resources import Operator, WorkCenter, validate_operator, validate_work_center
+from services.production.domain.events import StyleUpserted, WorkCenterChanged
+from services.production.domain.floor import MAX_REASON_LENGTH
+from services.production.domain.resources import (
+    Operator,
+    WorkCenter,
+    check_operator,
+    validate_operator,
+    validate_work_center,
+)
 from services.production.domain.styles import Style, StyleChange, validate_style
 from services.production.service_layer.commands import (
     BatchGet,
+    BlockWorkCenter,
     ExplodeBillOfMaterials,
     Get,
     ListPage,
+    UnblockWorkCenter,
     UpsertOperator,
     UpsertStyle,
     UpsertWorkCenter,
 )
-from services.production.service_layer.common import UseCases, found
+from services.production.service_layer.common import UseCases, act_as, found
+from services.production.service_layer.floor import follow_center
 from services.production.service_layer.ports import UnitOfWork
 
 __all__ = ["CatalogHandlers"]
 
 T = TypeVar("T")
 Fetch = Callable[[UnitOfWork, str | None, int], Awaitable[list[T]]]
+
+
+def _floor_principal(principal: Principal, operator_code: str) -> None:
+    """Staff only; an operator's own token acts only under its own code."""
+    if operator_code:
+        act_as(principal, operator_code)
+    else:
+        require_staff(principal)
 
 
 class CatalogHandlers(UseCases):
@@ -90,7 +108,8 @@ class CatalogHandlers(UseCases):
 
     async def upsert_work_center(self, cmd: UpsertWorkCenter) -> WorkCenter:
         """Create or change a work center. An active center adopts the unassigned open
-        operations of its type (those created while no center of the type existed)."""
+        operations of its type (those created while no center of the type existed). A new
+        center is IDLE until an operation starts there."""
         require_staff(cmd.principal)
         validate_work_center(cmd.code, cmd.work_center_type, cmd.display_name, cmd.capacity)
         now = self._deps.clock()
@@ -107,11 +126,61 @@ class CatalogHandlers(UseCases):
                 center.work_center_type, center.display_name = wanted.work_center_type, wanted.display_name
                 center.capacity, center.active, center.update_time = wanted.capacity, wanted.active, now
                 await uow.work_centers.update(center)
-            if center.active:
-                await uow.operations.adopt_unassigned(center.work_center_type, center.code, now)
+            if center.active and await uow.operations.adopt_unassigned(center.work_center_type, center.code, now):
+                await follow_center(uow, center, now)  # an adopted operation may be in progress
             return center
 
         return await self._write(tx)
+
+    async def block_work_center(self, cmd: BlockWorkCenter) -> WorkCenter:
+        """Any state -> BLOCKED with a reason (a broken kiln, no gas): no operation starts or
+        resumes there until the block is lifted; those in progress go on. Blocking a blocked
+        center changes its reason (not ``state_time``); the same reason again changes nothing."""
+        _floor_principal(cmd.principal, cmd.operator_code)
+        v = Violations()
+        v.text(cmd.reason.strip(), "reason", max_len=MAX_REASON_LENGTH, required=True)
+        if cmd.operator_code:
+            v.code(cmd.operator_code, "operator_code")
+        v.raise_if_any()
+        now = self._deps.clock()
+
+        async def tx(uow: UnitOfWork) -> WorkCenter:
+            center = await self._center_by(uow, cmd.code, cmd.operator_code)
+            previous = center.block(cmd.reason, now, cmd.operator_code)
+            if previous is not None:
+                await uow.work_centers.update(center)
+                await uow.emit(WorkCenterChanged(center, previous))
+            return center
+
+        return await self._write(tx)
+
+    async def unblock_work_center(self, cmd: UnblockWorkCenter) -> WorkCenter:
+        """BLOCKED -> RUNNING or IDLE, as its operations say (FAILED_PRECONDITION when it is not
+        blocked)."""
+        _floor_principal(cmd.principal, cmd.operator_code)
+        v = Violations()
+        if cmd.operator_code:
+            v.code(cmd.operator_code, "operator_code")
+        v.raise_if_any()
+        now = self._deps.clock()
+
+        async def tx(uow: UnitOfWork) -> WorkCenter:
+            center = await self._center_by(uow, cmd.code, cmd.operator_code)
+            running = await uow.operations.count_in_progress(center.code) > 0
+            previous = center.unblock(running, now, cmd.operator_code)
+            await uow.work_centers.update(center)
+            await uow.emit(WorkCenterChanged(center, previous))
+            return center
+
+        return await self._write(tx)
+
+    @staticmethod
+    async def _center_by(uow: UnitOfWork, code: str, operator_code: str) -> WorkCenter:
+        """The work center, locked; the operator who acts (when named) must be active."""
+        center = found(await uow.work_centers.get(code, for_update=True), f"work center {code}")
+        if operator_code:
+            check_operator(await uow.operators.get(operator_code), "operator_code")
+        return center
 
     async def get_work_center(self, query: Get[str]) -> WorkCenter:
         require_staff(query.principal)

@@ -20,6 +20,7 @@ from services.production.domain.work_orders import WorkOrderStatus
 
 __all__ = [
     "BatchGet",
+    "BlockWorkCenter",
     "CancelWorkOrders",
     "CloseWorkOrder",
     "CreateWorkOrders",
@@ -32,11 +33,14 @@ __all__ = [
     "ListWorkOrders",
     "OrderCancelled",
     "OrderSubmitted",
+    "PauseOperation",
     "ReservationHeld",
     "ResolveLossReview",
+    "ResumeOperation",
     "ResumeWorkOrder",
     "StartOperation",
     "SummarizeMetalLoss",
+    "UnblockWorkCenter",
     "UpsertOperator",
     "UpsertStyle",
     "UpsertWorkCenter",
@@ -111,6 +115,21 @@ class UpsertOperator:
 
 
 @dataclass(frozen=True, slots=True)
+class BlockWorkCenter:
+    principal: Principal
+    code: str
+    reason: str
+    operator_code: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class UnblockWorkCenter:
+    principal: Principal
+    code: str
+    operator_code: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class WorkCenterStatsQuery:
     principal: Principal
     codes: tuple[str, ...] = ()
@@ -181,6 +200,25 @@ class StartOperation:
     sequence: int
     operator_code: str
     weigh_in_mg: int
+    request_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PauseOperation:
+    principal: Principal
+    work_order_id: str
+    sequence: int
+    operator_code: str
+    reason: str
+    request_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ResumeOperation:
+    principal: Principal
+    work_order_id: str
+    sequence: int
+    operator_code: str
     request_id: str = ""
 
 

@@ -1,4 +1,4 @@
-"""Operation use cases: start (weigh-in), finish (weigh-out), loss review, reads."""
+"""Operation use cases: start (weigh-in), pause and resume, finish (weigh-out), loss review, reads."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from mes_kernel.paging import MAX_PAGE_SIZE, Page, Pager
 from mes_kernel.principal import Principal, require_staff
 from mes_kernel.validation import Violations
 from services.production.domain.events import OperationChanged, WorkOrderCompleted
+from services.production.domain.floor import MAX_REASON_LENGTH
 from services.production.domain.operations import MAX_WEIGHT_MG, AttemptRecord, LossDecision, Operation
 from services.production.domain.operations import OperationStatus as S
 from services.production.domain.resources import check_operator, check_supervisor
@@ -22,18 +23,23 @@ from services.production.service_layer.commands import (
     FinishOperation,
     Get,
     ListOperations,
+    PauseOperation,
     ResolveLossReview,
+    ResumeOperation,
     StartOperation,
     fingerprint,
 )
 from services.production.service_layer.common import UseCases, act_as, found
+from services.production.service_layer.floor import follow_center, follow_operations
 from services.production.service_layer.ports import OperationKey, OperationView, QueueKey, UnitOfWork
 from services.production.service_layer.work_orders import get_work_order
 
 __all__ = ["OperationHandlers", "advance"]
 
-#: The change an operator's weighing makes (start or finish), inside the unit of work.
+#: The change an operator makes at the bench (start, pause, resume, finish), inside the unit of work.
 Step = Callable[[UnitOfWork, WorkOrder, Operation, datetime], Awaitable[None]]
+#: What an operator records at the bench.
+BenchCommand = StartOperation | PauseOperation | ResumeOperation | FinishOperation
 
 
 def _label(key: OperationKey) -> str:
@@ -86,11 +92,10 @@ async def advance(uow: UnitOfWork, work_order: WorkOrder, done: Operation, now: 
 
 
 class OperationHandlers(UseCases):
-    async def _weigh(
-        self, principal: Principal, cmd: StartOperation | FinishOperation, method: str, step: Step
-    ) -> Operation:
-        """An operator weighs at an operation of a workable work order: ``step`` makes the
-        change; idempotent by request_id (per caller and method)."""
+    async def _at_bench(self, principal: Principal, cmd: BenchCommand, method: str, step: Step) -> Operation:
+        """An active operator records work at an operation of a workable work order (weighs it
+        in or out, pauses or resumes it): ``step`` makes the change; idempotent by request_id
+        (per caller and method: the same request answers the stored result)."""
         now = self._deps.clock()
 
         async def create(uow: UnitOfWork) -> tuple[str, Operation]:
@@ -121,9 +126,11 @@ class OperationHandlers(UseCases):
 
         async def start(uow: UnitOfWork, work_order: WorkOrder, op: Operation, now: datetime) -> None:
             previous = op.start(cmd.operator_code, cmd.weigh_in_mg, now)
-            if op.work_center:
-                center = await uow.work_centers.get(op.work_center, for_update=True)
-                if center is not None and await uow.operations.count_in_progress(center.code) >= center.capacity:
+            center = await uow.work_centers.get(op.work_center, for_update=True) if op.work_center else None
+            if center is not None:
+                center.require_open()
+                # Paused operations keep their place: they count against the capacity.
+                if await uow.operations.count_in_progress(center.code, with_paused=True) >= center.capacity:
                     raise ResourceExhausted(
                         f"work center {center.code} is at capacity ({center.capacity} in progress)",
                         reason="CAPACITY_EXCEEDED",
@@ -133,11 +140,56 @@ class OperationHandlers(UseCases):
             if work_order.start(now):
                 await uow.work_orders.update(work_order)
             await uow.emit(OperationChanged(op, previous))
+            if center is not None:
+                await follow_center(uow, center, now)
 
-        return await self._weigh(principal, cmd, "StartOperation", start)
+        return await self._at_bench(principal, cmd, "StartOperation", start)
+
+    async def pause_operation(self, cmd: PauseOperation) -> Operation:
+        """IN_PROGRESS -> PAUSED with a reason; idempotent by request_id (pausing a paused
+        operation with another request is FAILED_PRECONDITION). The operation keeps its place at
+        the work center (its metal and its bench, so it still counts against the capacity), but
+        no longer makes the center RUNNING."""
+        principal = act_as(cmd.principal, cmd.operator_code)
+        v = Violations()
+        v.code(cmd.operator_code, "operator_code")
+        v.text(cmd.reason.strip(), "reason", max_len=MAX_REASON_LENGTH, required=True)
+        v.request_id(cmd.request_id)
+        v.raise_if_any()
+
+        async def pause(uow: UnitOfWork, work_order: WorkOrder, op: Operation, now: datetime) -> None:
+            previous = op.pause(cmd.operator_code, cmd.reason, now)
+            await uow.operations.update(op)
+            await uow.emit(OperationChanged(op, previous))
+            await follow_operations(uow, [op.work_center], now)
+
+        return await self._at_bench(principal, cmd, "PauseOperation", pause)
+
+    async def resume_operation(self, cmd: ResumeOperation) -> Operation:
+        """PAUSED -> IN_PROGRESS (the pause's length added to ``paused_seconds``); idempotent by
+        request_id. Like a start, it is refused at a BLOCKED work center; it needs no room (the
+        operation kept its place)."""
+        principal = act_as(cmd.principal, cmd.operator_code)
+        v = Violations()
+        v.code(cmd.operator_code, "operator_code")
+        v.request_id(cmd.request_id)
+        v.raise_if_any()
+
+        async def resume(uow: UnitOfWork, work_order: WorkOrder, op: Operation, now: datetime) -> None:
+            previous = op.resume(cmd.operator_code, now)
+            center = await uow.work_centers.get(op.work_center, for_update=True) if op.work_center else None
+            if center is not None:
+                center.require_open()
+            await uow.operations.update(op)
+            await uow.emit(OperationChanged(op, previous))
+            if center is not None:
+                await follow_center(uow, center, now)
+
+        return await self._at_bench(principal, cmd, "ResumeOperation", resume)
 
     async def finish_operation(self, cmd: FinishOperation) -> Operation:
-        """IN_PROGRESS -> DONE (loss within tolerance) or LOSS_REVIEW; idempotent by request_id."""
+        """IN_PROGRESS -> DONE (loss within tolerance) or LOSS_REVIEW; idempotent by request_id.
+        A PAUSED operation must be resumed first (FAILED_PRECONDITION)."""
         principal = act_as(cmd.principal, cmd.operator_code)
         v = Violations()
         v.code(cmd.operator_code, "operator_code")
@@ -151,10 +203,11 @@ class OperationHandlers(UseCases):
             await uow.operations.update(op)
             await uow.operations.save_attempt(AttemptRecord.of(op))
             await uow.emit(OperationChanged(op, previous))
+            await follow_operations(uow, [op.work_center], now)
             if op.status is S.DONE:
                 await advance(uow, work_order, op, now)
 
-        return await self._weigh(principal, cmd, "FinishOperation", finish)
+        return await self._at_bench(principal, cmd, "FinishOperation", finish)
 
     async def resolve_loss_review(self, cmd: ResolveLossReview) -> Operation:
         """LOSS_REVIEW -> DONE (approve, then as any DONE) or REWORK (queued again as a new attempt)."""

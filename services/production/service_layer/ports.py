@@ -11,6 +11,7 @@ import mes_kernel.uow
 from mes_kernel.deps import Deps
 from services.production.domain.operations import AttemptRecord, Operation, OperationStatus
 from services.production.domain.order_specs import OrderSpec
+from services.production.domain.people import Credential, Session, SignInFailure
 from services.production.domain.resources import Operator, WorkCenter
 from services.production.domain.styles import Style
 from services.production.domain.views import LossGrouping, LossSummary
@@ -18,6 +19,7 @@ from services.production.domain.work_orders import WorkOrder, WorkOrderStatus
 from services.production.service_layer.records import OperationView, WorkOrderView
 
 __all__ = [
+    "CredentialRepository",
     "OperationKey",
     "OperationRepository",
     "OperationView",
@@ -25,6 +27,8 @@ __all__ = [
     "OrderSpecRepository",
     "ProductionDeps",
     "QueueKey",
+    "SessionRepository",
+    "SignInFailureRepository",
     "StyleRepository",
     "UnitOfWork",
     "Uows",
@@ -71,6 +75,46 @@ class OperatorRepository(Protocol):
     async def list_page(self, after: str | None, limit: int) -> list[Operator]: ...
     async def add(self, operator: Operator) -> None: ...
     async def update(self, operator: Operator) -> None: ...
+
+
+class CredentialRepository(Protocol):
+    async def get(self, operator_code: str) -> Credential | None: ...
+    async def save(self, credential: Credential) -> None:
+        """Insert or replace the operator's password."""
+        ...
+
+
+class SessionRepository(Protocol):
+    async def add(self, session: Session) -> None: ...
+    async def find(self, token_hash: str) -> tuple[Session, Operator] | None:
+        """The session and its operator (one lookup by the token's hash), open or not."""
+        ...
+
+    async def end(self, token_hash: str, now: datetime) -> bool:
+        """End the session if it is not ended yet; whether it was."""
+        ...
+
+    async def end_all(self, operator_code: str, now: datetime) -> int:
+        """End every session of the operator that is not ended yet; how many."""
+        ...
+
+    async def prune(self, expired_before: datetime) -> int:
+        """Delete the sessions that expired before ``expired_before``; how many."""
+        ...
+
+
+class SignInFailureRepository(Protocol):
+    async def add(self, failure: SignInFailure) -> None: ...
+    async def latest(
+        self, since: datetime, limit: int, *, operator_code: str | None = None, client_address: str | None = None
+    ) -> list[datetime]:
+        """Times of the newest failures after ``since`` of the code (or of the address), newest
+        first, at most ``limit``."""
+        ...
+
+    async def prune(self, before: datetime) -> int:
+        """Delete the failures older than ``before``; how many."""
+        ...
 
 
 class WorkOrderRepository(Protocol):
@@ -128,7 +172,11 @@ class OperationRepository(Protocol):
         """Open (not terminal) operations per work center."""
         ...
 
-    async def count_in_progress(self, work_center: str) -> int: ...
+    async def count_in_progress(self, work_center: str, *, with_paused: bool = False) -> int:
+        """IN_PROGRESS operations at the work center (and PAUSED ones, which keep their place,
+        when ``with_paused``)."""
+        ...
+
     async def adopt_unassigned(self, work_center_type: str, work_center: str, now: datetime) -> int:
         """Assign the open operations of the type that have no work center; how many."""
         ...
@@ -161,6 +209,9 @@ class UnitOfWork(mes_kernel.uow.UnitOfWork, Protocol):
     work_orders: WorkOrderRepository
     operations: OperationRepository
     order_specs: OrderSpecRepository
+    credentials: CredentialRepository
+    sessions: SessionRepository
+    sign_in_failures: SignInFailureRepository
 
 
 #: The units of work of the production service.

@@ -54,7 +54,8 @@ def work_order_view(wo: WorkOrder) -> WorkOrderView:
 
 
 class OperationView(NamedTuple):
-    """An operation as the reads return it (status by name; times None until set)."""
+    """An operation as the reads return it (status by name; times None until set; the pause's
+    reason and start only while it is PAUSED)."""
 
     work_order_id: str
     sequence: int
@@ -77,6 +78,9 @@ class OperationView(NamedTuple):
     start_time: datetime | None
     finish_time: datetime | None
     attempt: int
+    pause_reason: str
+    pause_time: datetime | None
+    paused_seconds: int
     version: int
     create_time: datetime
 

@@ -13,12 +13,13 @@ from datetime import datetime
 from mes_kernel.errors import FailedPrecondition
 from services.production.domain.bom import LineSpec, MaterialRequirement, unknown_styles
 from services.production.domain.events import OperationChanged, WorkOrdersCancelled, WorkOrdersReleased
-from services.production.domain.operations import Operation, OperationStatus, last_known_weight
+from services.production.domain.operations import AT_BENCH, Operation, OperationStatus, last_known_weight
 from services.production.domain.order_specs import OrderSpec, OrderSpecStatus
 from services.production.domain.resources import WorkCenterPicker
 from services.production.domain.styles import MaterialKind
 from services.production.domain.work_orders import WorkOrder, plan_work_order, reconcile
 from services.production.service_layer.common import IdFactory
+from services.production.service_layer.floor import follow_operations
 from services.production.service_layer.ports import UnitOfWork
 
 __all__ = ["cancel_order", "create_and_release"]
@@ -83,9 +84,11 @@ async def create_and_release(
 async def cancel_order(uow: UnitOfWork, *, order_id: str, now: datetime) -> list[WorkOrder]:
     """Cancel every work order of the order that is not closed yet, and its open operations.
 
-    The metal to return is the last known weight of each cancelled work order, summed per
-    alloy. Pending specs are dropped (a tombstone stops a late reservation from releasing
-    work). Calling it again changes nothing and writes no event.
+    The metal to return is the last known weight of each cancelled work order (a paused
+    operation's weigh-in as an in-progress one's), summed per alloy; the work centers whose
+    operations in progress were cancelled follow (RUNNING or IDLE). Pending specs are dropped
+    (a tombstone stops a late reservation from releasing work). Calling it again changes
+    nothing and writes no event.
     """
     work_orders = await uow.work_orders.for_order(order_id, for_update=True)
     spec = await uow.order_specs.get(order_id, for_update=True)
@@ -101,6 +104,7 @@ async def cancel_order(uow: UnitOfWork, *, order_id: str, now: datetime) -> list
     operations = await uow.operations.for_work_orders(ids)
     attempts = await uow.operations.attempts(ids)
     returned: dict[str, int] = defaultdict(int)
+    left: set[str] = set()  # the work centers whose operations at the bench were cancelled
     for work_order in to_cancel:
         ops = [op for op in operations if op.work_order_id == work_order.id]
         tried = [a for a in attempts if a.work_order_id == work_order.id]
@@ -110,9 +114,12 @@ async def cancel_order(uow: UnitOfWork, *, order_id: str, now: datetime) -> list
                 previous = op.cancel(now)
                 await uow.operations.update(op)
                 await uow.emit(OperationChanged(op, previous))
+                if previous in AT_BENCH:
+                    left.add(op.work_center)
         work_order.metal = reconcile(tried)
         work_order.cancel(now)
         await uow.work_orders.update(work_order)
+    await follow_operations(uow, left, now)
     metal = tuple(
         MaterialRequirement(alloy, MaterialKind.METAL, weight_mg=weight)
         for alloy, weight in sorted(returned.items())

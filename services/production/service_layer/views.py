@@ -26,7 +26,8 @@ class ViewHandlers(UseCases):
 
     async def work_center_stats(self, query: WorkCenterStatsQuery) -> list[WorkCenterStats]:
         """Queued, in progress, in review, and done in the window, per work center (in request
-        order; every center by code when none is named)."""
+        order; every center by code when none is named). Paused operations count as in progress:
+        they hold their place at the bench."""
         require_staff(query.principal)
         check_batch_size(len(query.codes), "work_centers")
         v = Violations()
@@ -50,7 +51,7 @@ class ViewHandlers(UseCases):
                 capacity=c.capacity,
                 window_minutes=window,
                 queued=counts.get(c.code, {}).get("QUEUED", 0),
-                in_progress=counts.get(c.code, {}).get("IN_PROGRESS", 0),
+                in_progress=sum(counts.get(c.code, {}).get(status, 0) for status in ("IN_PROGRESS", "PAUSED")),
                 in_review=counts.get(c.code, {}).get("LOSS_REVIEW", 0),
                 done_in_window=counts.get(c.code, {}).get("DONE_IN_WINDOW", 0),
             )

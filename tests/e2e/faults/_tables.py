@@ -120,26 +120,33 @@ _HISTORY_RULES: tuple[tuple[str, str], ...] = (
         "an open work order has exactly one current operation",
         """SELECT count(*) FROM production.work_orders w WHERE w.status IN ('RELEASED', 'IN_PROGRESS', 'HELD')
            AND (SELECT count(*) FROM production.operations o WHERE o.work_order_id = w.id
-                AND o.status IN ('QUEUED', 'IN_PROGRESS', 'LOSS_REVIEW', 'REWORK')) <> 1""",
+                AND o.status IN ('QUEUED', 'IN_PROGRESS', 'PAUSED', 'LOSS_REVIEW', 'REWORK')) <> 1""",
     ),
     (
         "operations before the current one are done, after it pending",
         """SELECT count(*) FROM production.operations o JOIN production.operations c
-           ON c.work_order_id = o.work_order_id AND c.status IN ('QUEUED', 'IN_PROGRESS', 'LOSS_REVIEW', 'REWORK')
+           ON c.work_order_id = o.work_order_id
+              AND c.status IN ('QUEUED', 'IN_PROGRESS', 'PAUSED', 'LOSS_REVIEW', 'REWORK')
            WHERE (o.sequence < c.sequence AND o.status NOT IN ('DONE', 'SKIPPED'))
               OR (o.sequence > c.sequence AND o.status NOT IN ('PENDING', 'SKIPPED'))""",
     ),
     (
         "a released work order has not started, a completed one has every operation done",
         """SELECT count(*) FROM production.work_orders w JOIN production.operations o ON o.work_order_id = w.id
-           WHERE (w.status = 'RELEASED' AND o.status IN ('IN_PROGRESS', 'DONE', 'LOSS_REVIEW', 'REWORK'))
+           WHERE (w.status = 'RELEASED' AND o.status IN ('IN_PROGRESS', 'PAUSED', 'DONE', 'LOSS_REVIEW', 'REWORK'))
               OR (w.status IN ('COMPLETED', 'CLOSED') AND o.status NOT IN ('DONE', 'SKIPPED'))""",
     ),
     (
         "no work center has more operations in progress than its capacity",
         """SELECT count(*) FROM (SELECT o.work_center FROM production.operations o
-               JOIN production.work_centers c ON c.code = o.work_center WHERE o.status = 'IN_PROGRESS'
+               JOIN production.work_centers c ON c.code = o.work_center WHERE o.status IN ('IN_PROGRESS', 'PAUSED')
                GROUP BY o.work_center, c.capacity HAVING count(*) > c.capacity) AS over""",
+    ),
+    (
+        "a work center that is not blocked is running exactly while one of its operations is in progress",
+        """SELECT count(*) FROM production.work_centers c WHERE c.state <> 'BLOCKED'
+           AND (c.state = 'RUNNING') <> EXISTS (SELECT 1 FROM production.operations o
+               WHERE o.work_center = c.code AND o.status = 'IN_PROGRESS')""",
     ),
     (
         "what the custody ledger issued to an order, net of returns, is what its reservation issued",

@@ -16,6 +16,7 @@ from mes_contracts.events import (
     REQUIREMENTS_COMPUTED,
     REQUIREMENTS_FAILED,
     STYLE_UPSERTED,
+    WORK_CENTER_CHANGED,
     WORK_ORDER_COMPLETED,
     WORK_ORDERS_CANCELLED,
     WORK_ORDERS_RELEASED,
@@ -39,6 +40,7 @@ EVENT_TYPES: dict[str, type[Message]] = {
     **{operation.subject: ev.OperationChangedEvent for operation in OPERATION_EVENTS},
     WORK_ORDER_COMPLETED.subject: ev.WorkOrderCompletedEvent,
     WORK_ORDERS_CANCELLED.subject: ev.WorkOrdersCancelledEvent,
+    WORK_CENTER_CHANGED.subject: ev.WorkCenterChangedEvent,
 }
 
 

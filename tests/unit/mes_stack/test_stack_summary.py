@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
+from mes_stack.demo_data import DEMO_OPERATOR_PASSWORD, DEMO_SUPERVISOR_PASSWORD
 from mes_stack.options import StackOptions
 from mes_stack.plan import StackPlan, build_plan
 from mes_stack.state import ProcessInfo
@@ -36,6 +37,18 @@ def test_summary_lists_processes_databases_keys_and_ends_with_ready_line() -> No
     assert "/data/demo-partners.json" in text
     assert "mesctl inventory balances" in text
     assert text.rstrip().endswith(READY_LINE)
+
+
+def test_summary_gives_the_demo_sign_in_passwords_with_the_demo_data() -> None:
+    plan = _plan({})
+    text = render_summary(plan, [], data_dir=Path("/data"), partner_keys={"aurora-jewels": "mk_aaa"})
+    lines = text.splitlines()
+    heading = next(i for i, line in enumerate(lines) if line.startswith("Demo sign-in on the floor"))
+    assert "development only" in lines[heading]
+    operators, supervisors = lines[heading + 1].split(), lines[heading + 2].split()
+    assert operators[0] == "OP-01," and operators[-1] == DEMO_OPERATOR_PASSWORD
+    assert supervisors == ["SUP-01", DEMO_SUPERVISOR_PASSWORD]
+    assert "Demo sign-in" not in render_summary(plan, [], data_dir=Path("/data"), partner_keys={})
 
 
 def test_summary_hides_database_passwords() -> None:

@@ -10,8 +10,15 @@ from typing import Any, TypeVar
 
 from mes_kernel.errors import Conflict
 from mes_kernel.uow import WriteConflict
-from services.production.domain.operations import OPERATION_PROGRESS, AttemptRecord, Operation, OperationStatus
+from services.production.domain.operations import (
+    AT_BENCH,
+    OPERATION_PROGRESS,
+    AttemptRecord,
+    Operation,
+    OperationStatus,
+)
 from services.production.domain.order_specs import OrderSpec
+from services.production.domain.people import Credential, Session, SignInFailure
 from services.production.domain.resources import Operator, WorkCenter
 from services.production.domain.styles import Style
 from services.production.domain.views import LossGrouping, LossSummary
@@ -34,7 +41,7 @@ T = TypeVar("T")
 K = TypeVar("K")
 V = TypeVar("V")
 _S = OperationStatus
-_OPEN = {_S.PENDING, _S.QUEUED, _S.IN_PROGRESS, _S.LOSS_REVIEW, _S.REWORK}
+_OPEN = {_S.PENDING, _S.QUEUED, _S.IN_PROGRESS, _S.PAUSED, _S.LOSS_REVIEW, _S.REWORK}
 
 
 @dataclass
@@ -49,6 +56,10 @@ class FakeState(FakeTables):
     operations: dict[OperationKey, Operation] = field(default_factory=dict)
     attempts: dict[tuple[str, int, int], AttemptRecord] = field(default_factory=dict)
     order_specs: dict[str, OrderSpec] = field(default_factory=dict)
+    #: Signing in (``_fake_sign_in``): passwords by operator code, sessions by token hash, failures.
+    credentials: dict[str, Credential] = field(default_factory=dict)
+    sessions: dict[str, Session] = field(default_factory=dict)
+    sign_in_failures: list[SignInFailure] = field(default_factory=list)
 
 
 def _insert(table: dict[K, V], key: K, value: V) -> None:
@@ -118,7 +129,8 @@ class FakeWorkCenterRepository(_Repo):
         _insert(self._state.work_centers, center.code, center)
 
     async def update(self, center: WorkCenter) -> None:
-        names = ("work_center_type", "display_name", "capacity", "active", "update_time")
+        names = ("work_center_type", "display_name", "capacity", "active", "update_time", "state", "state_reason")
+        names += ("state_time", "state_by")
         center.version = _update(
             self._state.work_centers, center.code, center, **{n: getattr(center, n) for n in names}
         )
@@ -259,9 +271,11 @@ class FakeOperationRepository(_Repo):
                 load[op.work_center] = load.get(op.work_center, 0) + 1
         return load
 
-    async def count_in_progress(self, work_center: str) -> int:
-        ops = self._state.operations.values()
-        return sum(1 for op in ops if op.work_center == work_center and op.status is _S.IN_PROGRESS)
+    async def count_in_progress(self, work_center: str, *, with_paused: bool = False) -> int:
+        statuses = AT_BENCH if with_paused else {_S.IN_PROGRESS}
+        return sum(
+            1 for op in self._state.operations.values() if op.work_center == work_center and op.status in statuses
+        )
 
     async def adopt_unassigned(self, work_center_type: str, work_center: str, now: datetime) -> int:
         adopted = [
@@ -303,7 +317,7 @@ class FakeOperationRepository(_Repo):
         for op in self._state.operations.values():
             if op.work_center not in codes:
                 continue
-            if op.status in (_S.QUEUED, _S.IN_PROGRESS, _S.LOSS_REVIEW):
+            if op.status in (_S.QUEUED, _S.IN_PROGRESS, _S.PAUSED, _S.LOSS_REVIEW):
                 status = str(op.status)
             elif op.status is _S.DONE and op.finish_time is not None and op.finish_time >= done_since:
                 status = "DONE_IN_WINDOW"

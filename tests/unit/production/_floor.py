@@ -11,7 +11,7 @@ from mes_kernel.paging import PageTokens
 from mes_kernel.principal import Principal
 from services.production.domain.bom import LineSpec
 from services.production.domain.operations import LossDecision, Operation
-from services.production.domain.resources import OperatorRole
+from services.production.domain.resources import OperatorRole, WorkCenter
 from services.production.domain.work_orders import WorkOrder
 from services.production.service_layer import commands as c
 from services.production.service_layer.handlers import Handlers
@@ -97,6 +97,36 @@ class Floor:
     ) -> Operation:
         cmd = c.FinishOperation(STAFF, wo, seq, operator, weigh_out, scrap, request_id)
         return await self.handlers.operations.finish_operation(cmd)
+
+    async def pause(
+        self,
+        wo: str,
+        seq: int,
+        reason: str = "break",
+        operator: str = "OP-2",
+        *,
+        by: Principal = STAFF,
+        request_id: str = "",
+    ) -> Operation:
+        cmd = c.PauseOperation(by, wo, seq, operator, reason, request_id)
+        return await self.handlers.operations.pause_operation(cmd)
+
+    async def resume(
+        self, wo: str, seq: int, operator: str = "OP-2", *, by: Principal = STAFF, request_id: str = ""
+    ) -> Operation:
+        cmd = c.ResumeOperation(by, wo, seq, operator, request_id)
+        return await self.handlers.operations.resume_operation(cmd)
+
+    async def center(self, code: str) -> WorkCenter:
+        return await self.handlers.catalog.get_work_center(c.Get(STAFF, code))
+
+    async def block(
+        self, code: str, reason: str = "kiln down", operator: str = "", *, by: Principal = STAFF
+    ) -> WorkCenter:
+        return await self.handlers.catalog.block_work_center(c.BlockWorkCenter(by, code, reason, operator))
+
+    async def unblock(self, code: str, operator: str = "", *, by: Principal = STAFF) -> WorkCenter:
+        return await self.handlers.catalog.unblock_work_center(c.UnblockWorkCenter(by, code, operator))
 
     async def review(self, wo: str, seq: int, decision: LossDecision, supervisor: str = "SUP-1") -> Operation:
         cmd = c.ResolveLossReview(STAFF, wo, seq, supervisor, decision, "checked")

@@ -20,6 +20,11 @@ from tests.unit.production._fake_repositories import (
     FakeWorkCenterRepository,
     FakeWorkOrderRepository,
 )
+from tests.unit.production._fake_sign_in import (
+    FakeCredentialRepository,
+    FakeSessionRepository,
+    FakeSignInFailureRepository,
+)
 
 __all__ = ["Emitted", "FakeState", "FakeUnitOfWork", "FakeUnitOfWorkFactory"]
 
@@ -35,6 +40,9 @@ class FakeUnitOfWork(InMemoryUnitOfWork[FakeState]):
         self.work_orders = FakeWorkOrderRepository(state)
         self.operations = FakeOperationRepository(state)
         self.order_specs = FakeOrderSpecRepository(state)
+        self.credentials = FakeCredentialRepository(state)
+        self.sessions = FakeSessionRepository(state)
+        self.sign_in_failures = FakeSignInFailureRepository(state)
 
 
 class FakeUnitOfWorkFactory(InMemoryUnitsOfWork[FakeState, FakeUnitOfWork]):

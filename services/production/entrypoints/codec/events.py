@@ -24,6 +24,8 @@ from services.production.entrypoints.codec.responses import (
     requirement_msg,
     style_msg,
     timestamp,
+    work_center_msg,
+    work_center_state,
     work_order_msg,
 )
 from services.production.service_layer.commands import OrderCancelled, OrderSubmitted, ReservationHeld
@@ -70,6 +72,12 @@ def _cancelled(e: events.WorkOrdersCancelled) -> Message:
     )
 
 
+def _work_center_changed(e: events.WorkCenterChanged) -> Message:
+    return ev.WorkCenterChangedEvent(
+        work_center=work_center_msg(e.work_center), from_state=work_center_state(e.from_state)
+    )
+
+
 #: Each domain event: its registered type and its payload.
 _ENCODERS: dict[type, tuple[EventType[Message], Callable[[Any], Message]]] = {
     events.StyleUpserted: (contracts.STYLE_UPSERTED, _style_upserted),
@@ -78,13 +86,16 @@ _ENCODERS: dict[type, tuple[EventType[Message], Callable[[Any], Message]]] = {
     events.WorkOrdersReleased: (contracts.WORK_ORDERS_RELEASED, _released),
     events.WorkOrderCompleted: (contracts.WORK_ORDER_COMPLETED, _completed),
     events.WorkOrdersCancelled: (contracts.WORK_ORDERS_CANCELLED, _cancelled),
+    events.WorkCenterChanged: (contracts.WORK_CENTER_CHANGED, _work_center_changed),
 }
 
 
-#: An operation's change goes out under the subject of the status it moved to.
+#: An operation's change goes out under the subject of the status it moved to (back in progress
+#: from a pause: ``production.operation.resumed``).
 _OPERATION_SUBJECTS: dict[OperationStatus, EventType[Message]] = {
     OperationStatus.QUEUED: contracts.OPERATION_QUEUED,
     OperationStatus.IN_PROGRESS: contracts.OPERATION_STARTED,
+    OperationStatus.PAUSED: contracts.OPERATION_PAUSED,
     OperationStatus.DONE: contracts.OPERATION_FINISHED,
     OperationStatus.LOSS_REVIEW: contracts.OPERATION_IN_LOSS_REVIEW,
     OperationStatus.REWORK: contracts.OPERATION_REWORKED,
@@ -96,7 +107,9 @@ _OPERATION_SUBJECTS: dict[OperationStatus, EventType[Message]] = {
 def encode_event(event: object) -> tuple[EventType[Message], Message]:
     """The registered type and protobuf payload of a domain event (``meta`` is filled by the outbox)."""
     if isinstance(event, events.OperationChanged):
-        return _OPERATION_SUBJECTS[event.operation.status], _operation_changed(event)
+        resumed = event.from_status is OperationStatus.PAUSED and event.operation.status is OperationStatus.IN_PROGRESS
+        subject = contracts.OPERATION_RESUMED if resumed else _OPERATION_SUBJECTS[event.operation.status]
+        return subject, _operation_changed(event)
     event_type, encode = _ENCODERS[type(event)]
     return event_type, encode(event)
 

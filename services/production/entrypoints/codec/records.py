@@ -139,6 +139,10 @@ def operation_into(m: pb.Operation, op: OperationView) -> None:
     m.alloy_code = op.alloy_code
     m.order_id = op.order_id
     m.version = op.version
+    m.pause_reason = op.pause_reason
+    if op.pause_time is not None:
+        set_time(m.pause_time, op.pause_time)
+    m.paused_seconds = op.paused_seconds
 
 
 def operations_into(repeated: RepeatedCompositeFieldContainer[pb.Operation], records: Iterable[OperationView]) -> None:

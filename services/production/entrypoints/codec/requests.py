@@ -22,11 +22,14 @@ from services.production.domain.views import LossGrouping
 from services.production.domain.work_orders import WorkOrderStatus
 from services.production.entrypoints.codec.records import wants_routing, work_order_fields
 from services.production.service_layer import commands as c
+from services.production.service_layer import sign_in as s
 
 __all__ = [
     "LineLike",
     "batch_get",
+    "block_work_center",
     "cancel_work_orders",
+    "check_session",
     "close_work_order",
     "create_work_orders",
     "explode",
@@ -38,10 +41,15 @@ __all__ = [
     "list_page",
     "list_work_orders",
     "operation_key",
+    "pause_operation",
     "resolve_loss_review",
     "resume_work_order",
+    "set_operator_password",
+    "sign_in",
+    "sign_out",
     "start_operation",
     "summarize_metal_loss",
+    "unblock_work_center",
     "upsert_operator",
     "upsert_style",
     "upsert_work_center",
@@ -194,6 +202,32 @@ def upsert_operator(request: pb.UpsertOperatorRequest, principal: Principal) -> 
     return c.UpsertOperator(principal, code, op.display_name, OperatorRole(role) if role else None, op.active)
 
 
+def set_operator_password(request: pb.SetOperatorPasswordRequest, principal: Principal) -> s.SetOperatorPassword:
+    return s.SetOperatorPassword(principal, parse_name(request.name, "operators", "name"), request.password)
+
+
+def sign_in(request: pb.SignInRequest, principal: Principal, peer: str) -> s.SignIn:
+    """The client's address as the request gives it (the web app's client), else the caller's own."""
+    return s.SignIn(principal, request.operator_code, request.password, request.client_address or peer)
+
+
+def check_session(request: pb.CheckSessionRequest, principal: Principal) -> s.CheckSession:
+    return s.CheckSession(principal, request.session_token)
+
+
+def sign_out(request: pb.SignOutRequest, principal: Principal) -> s.SignOut:
+    return s.SignOut(principal, request.session_token)
+
+
+def block_work_center(request: pb.BlockWorkCenterRequest, principal: Principal) -> c.BlockWorkCenter:
+    code = parse_name(request.name, "workCenters")
+    return c.BlockWorkCenter(principal, code, request.reason, request.operator_code)
+
+
+def unblock_work_center(request: pb.UnblockWorkCenterRequest, principal: Principal) -> c.UnblockWorkCenter:
+    return c.UnblockWorkCenter(principal, parse_name(request.name, "workCenters"), request.operator_code)
+
+
 def work_center_stats(request: pb.ListWorkCenterStatsRequest, principal: Principal) -> c.WorkCenterStatsQuery:
     codes = _keys(request.work_centers, "workCenters", "work_centers")
     return c.WorkCenterStatsQuery(principal, codes, request.window_minutes)
@@ -251,6 +285,16 @@ def cancel_work_orders(request: pb.CancelWorkOrdersRequest, principal: Principal
 def start_operation(request: pb.StartOperationRequest, principal: Principal) -> c.StartOperation:
     wo, seq = operation_key(request.name)
     return c.StartOperation(principal, wo, seq, request.operator_code, request.weigh_in_mg, request.request_id)
+
+
+def pause_operation(request: pb.PauseOperationRequest, principal: Principal) -> c.PauseOperation:
+    wo, seq = operation_key(request.name)
+    return c.PauseOperation(principal, wo, seq, request.operator_code, request.reason, request.request_id)
+
+
+def resume_operation(request: pb.ResumeOperationRequest, principal: Principal) -> c.ResumeOperation:
+    wo, seq = operation_key(request.name)
+    return c.ResumeOperation(principal, wo, seq, request.operator_code, request.request_id)
 
 
 def finish_operation(request: pb.FinishOperationRequest, principal: Principal) -> c.FinishOperation:

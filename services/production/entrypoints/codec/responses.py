@@ -9,6 +9,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from mes.common.v1 import common_pb2
 from mes.production.v1 import production_pb2 as pb
 from services.production.domain.bom import MaterialRequirement
+from services.production.domain.floor import WorkCenterState
 from services.production.domain.operations import Operation, OperationStatus
 from services.production.domain.resources import Operator, WorkCenter
 from services.production.domain.styles import BomItem, RoutingStep, Style
@@ -28,6 +29,7 @@ __all__ = [
     "style_msg",
     "timestamp",
     "work_center_msg",
+    "work_center_state",
     "work_order_msg",
 ]
 
@@ -85,6 +87,10 @@ def requirement_msg(req: MaterialRequirement) -> common_pb2.MaterialRequirement:
     )
 
 
+def work_center_state(state: WorkCenterState) -> pb.WorkCenterState.ValueType:
+    return pb.WorkCenterState.Value(f"WORK_CENTER_STATE_{state}")
+
+
 def work_center_msg(center: WorkCenter) -> pb.WorkCenter:
     return pb.WorkCenter(
         name=f"workCenters/{center.code}",
@@ -94,6 +100,9 @@ def work_center_msg(center: WorkCenter) -> pb.WorkCenter:
         capacity=center.capacity,
         active=center.active,
         version=center.version,
+        state=work_center_state(center.state),
+        state_reason=center.state_reason,
+        state_time=timestamp(center.state_time),
     )
 
 

@@ -235,3 +235,34 @@ class WorkOrdersCancelledEvent(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___WorkOrdersCancelledEvent: _TypeAlias = WorkOrdersCancelledEvent  # noqa: Y015
+
+@_typing.final
+class WorkCenterChangedEvent(_message.Message):
+    """Subject: production.work_center.changed
+    A work center's state changed (running, idle, blocked with a reason).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    META_FIELD_NUMBER: _builtins.int
+    WORK_CENTER_FIELD_NUMBER: _builtins.int
+    FROM_STATE_FIELD_NUMBER: _builtins.int
+    from_state: _production_pb2.WorkCenterState.ValueType
+    @_builtins.property
+    def meta(self) -> _common_pb2.EventMeta: ...
+    @_builtins.property
+    def work_center(self) -> _production_pb2.WorkCenter: ...
+    def __init__(
+        self,
+        *,
+        meta: _common_pb2.EventMeta | None = ...,
+        work_center: _production_pb2.WorkCenter | None = ...,
+        from_state: _production_pb2.WorkCenterState.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["meta", b"meta", "work_center", b"work_center"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["from_state", b"from_state", "meta", b"meta", "work_center", b"work_center"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WorkCenterChangedEvent: _TypeAlias = WorkCenterChangedEvent  # noqa: Y015

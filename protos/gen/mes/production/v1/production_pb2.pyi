@@ -46,6 +46,26 @@ STYLE_CATEGORY_CHAIN: StyleCategory.ValueType  # 4
 STYLE_CATEGORY_BRACELET: StyleCategory.ValueType  # 5
 Global___StyleCategory: _TypeAlias = StyleCategory  # noqa: Y015
 
+class _WorkCenterState:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _WorkCenterStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_WorkCenterState.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    WORK_CENTER_STATE_UNSPECIFIED: _WorkCenterState.ValueType  # 0
+    WORK_CENTER_STATE_RUNNING: _WorkCenterState.ValueType  # 1
+    WORK_CENTER_STATE_IDLE: _WorkCenterState.ValueType  # 2
+    WORK_CENTER_STATE_BLOCKED: _WorkCenterState.ValueType  # 3
+
+class WorkCenterState(_WorkCenterState, metaclass=_WorkCenterStateEnumTypeWrapper):
+    """A work center's state on the floor."""
+
+WORK_CENTER_STATE_UNSPECIFIED: WorkCenterState.ValueType  # 0
+WORK_CENTER_STATE_RUNNING: WorkCenterState.ValueType  # 1
+WORK_CENTER_STATE_IDLE: WorkCenterState.ValueType  # 2
+WORK_CENTER_STATE_BLOCKED: WorkCenterState.ValueType  # 3
+Global___WorkCenterState: _TypeAlias = WorkCenterState  # noqa: Y015
+
 class _OperatorRole:
     ValueType = _typing.NewType("ValueType", _builtins.int)
     V: _TypeAlias = ValueType  # noqa: Y015
@@ -107,6 +127,7 @@ class _OperationStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Opera
     OPERATION_STATUS_REWORK: _OperationStatus.ValueType  # 6
     OPERATION_STATUS_SKIPPED: _OperationStatus.ValueType  # 7
     OPERATION_STATUS_CANCELLED: _OperationStatus.ValueType  # 8
+    OPERATION_STATUS_PAUSED: _OperationStatus.ValueType  # 9
 
 class OperationStatus(_OperationStatus, metaclass=_OperationStatusEnumTypeWrapper):
     """Operation status."""
@@ -120,6 +141,7 @@ OPERATION_STATUS_LOSS_REVIEW: OperationStatus.ValueType  # 5
 OPERATION_STATUS_REWORK: OperationStatus.ValueType  # 6
 OPERATION_STATUS_SKIPPED: OperationStatus.ValueType  # 7
 OPERATION_STATUS_CANCELLED: OperationStatus.ValueType  # 8
+OPERATION_STATUS_PAUSED: OperationStatus.ValueType  # 9
 Global___OperationStatus: _TypeAlias = OperationStatus  # noqa: Y015
 
 class _LossReviewDecision:
@@ -567,6 +589,9 @@ class WorkCenter(_message.Message):
     CAPACITY_FIELD_NUMBER: _builtins.int
     ACTIVE_FIELD_NUMBER: _builtins.int
     VERSION_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    STATE_REASON_FIELD_NUMBER: _builtins.int
+    STATE_TIME_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """"workCenters/{code}"."""
     code: _builtins.str
@@ -577,6 +602,16 @@ class WorkCenter(_message.Message):
     """How many operations may be in progress at once."""
     active: _builtins.bool
     version: _builtins.int
+    state: Global___WorkCenterState.ValueType
+    """Its state on the floor: RUNNING while any operation is in progress, IDLE when none is,
+    BLOCKED (with a reason) from BlockWorkCenter until UnblockWorkCenter.
+    """
+    state_reason: _builtins.str
+    """Why it is blocked (BLOCKED only)."""
+    @_builtins.property
+    def state_time(self) -> _timestamp_pb2.Timestamp:
+        """When the state last changed."""
+
     def __init__(
         self,
         *,
@@ -587,14 +622,117 @@ class WorkCenter(_message.Message):
         capacity: _builtins.int = ...,
         active: _builtins.bool = ...,
         version: _builtins.int = ...,
+        state: Global___WorkCenterState.ValueType = ...,
+        state_reason: _builtins.str = ...,
+        state_time: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["state_time", b"state_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["active", b"active", "capacity", b"capacity", "code", b"code", "display_name", b"display_name", "name", b"name", "version", b"version", "work_center_type", b"work_center_type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["active", b"active", "capacity", b"capacity", "code", b"code", "display_name", b"display_name", "name", b"name", "state", b"state", "state_reason", b"state_reason", "state_time", b"state_time", "version", b"version", "work_center_type", b"work_center_type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___WorkCenter: _TypeAlias = WorkCenter  # noqa: Y015
+
+@_typing.final
+class BlockWorkCenterRequest(_message.Message):
+    """Request of BlockWorkCenter."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    OPERATOR_CODE_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """"workCenters/{code}"."""
+    reason: _builtins.str
+    """Required: why it is blocked."""
+    operator_code: _builtins.str
+    """Operator code of who blocked it."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        operator_code: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "operator_code", b"operator_code", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BlockWorkCenterRequest: _TypeAlias = BlockWorkCenterRequest  # noqa: Y015
+
+@_typing.final
+class BlockWorkCenterResponse(_message.Message):
+    """Response of BlockWorkCenter."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WORK_CENTER_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def work_center(self) -> Global___WorkCenter: ...
+    def __init__(
+        self,
+        *,
+        work_center: Global___WorkCenter | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["work_center", b"work_center"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["work_center", b"work_center"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BlockWorkCenterResponse: _TypeAlias = BlockWorkCenterResponse  # noqa: Y015
+
+@_typing.final
+class UnblockWorkCenterRequest(_message.Message):
+    """Request of UnblockWorkCenter."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    OPERATOR_CODE_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """"workCenters/{code}"."""
+    operator_code: _builtins.str
+    """Operator code of who lifted the block."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        operator_code: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "operator_code", b"operator_code"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UnblockWorkCenterRequest: _TypeAlias = UnblockWorkCenterRequest  # noqa: Y015
+
+@_typing.final
+class UnblockWorkCenterResponse(_message.Message):
+    """Response of UnblockWorkCenter."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WORK_CENTER_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def work_center(self) -> Global___WorkCenter: ...
+    def __init__(
+        self,
+        *,
+        work_center: Global___WorkCenter | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["work_center", b"work_center"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["work_center", b"work_center"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UnblockWorkCenterResponse: _TypeAlias = UnblockWorkCenterResponse  # noqa: Y015
 
 @_typing.final
 class UpsertWorkCenterRequest(_message.Message):
@@ -952,6 +1090,197 @@ class ListOperatorsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListOperatorsResponse: _TypeAlias = ListOperatorsResponse  # noqa: Y015
+
+@_typing.final
+class SetOperatorPasswordRequest(_message.Message):
+    """Request of SetOperatorPassword."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    PASSWORD_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """"operators/{code}"."""
+    password: _builtins.str
+    """At least 12 characters."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        password: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "password", b"password"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetOperatorPasswordRequest: _TypeAlias = SetOperatorPasswordRequest  # noqa: Y015
+
+@_typing.final
+class SetOperatorPasswordResponse(_message.Message):
+    """Response of SetOperatorPassword."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OPERATOR_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def operator(self) -> Global___Operator: ...
+    def __init__(
+        self,
+        *,
+        operator: Global___Operator | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["operator", b"operator"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["operator", b"operator"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetOperatorPasswordResponse: _TypeAlias = SetOperatorPasswordResponse  # noqa: Y015
+
+@_typing.final
+class SignInRequest(_message.Message):
+    """Request of SignIn."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OPERATOR_CODE_FIELD_NUMBER: _builtins.int
+    PASSWORD_FIELD_NUMBER: _builtins.int
+    CLIENT_ADDRESS_FIELD_NUMBER: _builtins.int
+    operator_code: _builtins.str
+    password: _builtins.str
+    client_address: _builtins.str
+    """The client's address, for the per-address limit of failed attempts."""
+    def __init__(
+        self,
+        *,
+        operator_code: _builtins.str = ...,
+        password: _builtins.str = ...,
+        client_address: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["client_address", b"client_address", "operator_code", b"operator_code", "password", b"password"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SignInRequest: _TypeAlias = SignInRequest  # noqa: Y015
+
+@_typing.final
+class SignInResponse(_message.Message):
+    """Response of SignIn."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SESSION_TOKEN_FIELD_NUMBER: _builtins.int
+    OPERATOR_FIELD_NUMBER: _builtins.int
+    EXPIRE_TIME_FIELD_NUMBER: _builtins.int
+    session_token: _builtins.str
+    """The session's secret token: shown once, stored only as a hash."""
+    @_builtins.property
+    def operator(self) -> Global___Operator: ...
+    @_builtins.property
+    def expire_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        session_token: _builtins.str = ...,
+        operator: Global___Operator | None = ...,
+        expire_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["expire_time", b"expire_time", "operator", b"operator"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["expire_time", b"expire_time", "operator", b"operator", "session_token", b"session_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SignInResponse: _TypeAlias = SignInResponse  # noqa: Y015
+
+@_typing.final
+class CheckSessionRequest(_message.Message):
+    """Request of CheckSession."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SESSION_TOKEN_FIELD_NUMBER: _builtins.int
+    session_token: _builtins.str
+    def __init__(
+        self,
+        *,
+        session_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["session_token", b"session_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CheckSessionRequest: _TypeAlias = CheckSessionRequest  # noqa: Y015
+
+@_typing.final
+class CheckSessionResponse(_message.Message):
+    """Response of CheckSession."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OPERATOR_FIELD_NUMBER: _builtins.int
+    EXPIRE_TIME_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def operator(self) -> Global___Operator: ...
+    @_builtins.property
+    def expire_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        operator: Global___Operator | None = ...,
+        expire_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["expire_time", b"expire_time", "operator", b"operator"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["expire_time", b"expire_time", "operator", b"operator"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CheckSessionResponse: _TypeAlias = CheckSessionResponse  # noqa: Y015
+
+@_typing.final
+class SignOutRequest(_message.Message):
+    """Request of SignOut."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SESSION_TOKEN_FIELD_NUMBER: _builtins.int
+    session_token: _builtins.str
+    def __init__(
+        self,
+        *,
+        session_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["session_token", b"session_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SignOutRequest: _TypeAlias = SignOutRequest  # noqa: Y015
+
+@_typing.final
+class SignOutResponse(_message.Message):
+    """Response of SignOut."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SignOutResponse: _TypeAlias = SignOutResponse  # noqa: Y015
 
 @_typing.final
 class WorkOrder(_message.Message):
@@ -1471,6 +1800,9 @@ class Operation(_message.Message):
     ALLOY_CODE_FIELD_NUMBER: _builtins.int
     ORDER_ID_FIELD_NUMBER: _builtins.int
     VERSION_FIELD_NUMBER: _builtins.int
+    PAUSE_REASON_FIELD_NUMBER: _builtins.int
+    PAUSE_TIME_FIELD_NUMBER: _builtins.int
+    PAUSED_SECONDS_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """"workOrders/{work_order_id}/operations/{sequence}"."""
     work_order_id: _builtins.str
@@ -1494,10 +1826,18 @@ class Operation(_message.Message):
     alloy_code: _builtins.str
     order_id: _builtins.str
     version: _builtins.int
+    pause_reason: _builtins.str
+    """Why it is paused (PAUSED only)."""
+    paused_seconds: _builtins.int
+    """Seconds spent paused over all of its pauses that have ended."""
     @_builtins.property
     def start_time(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
     def finish_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def pause_time(self) -> _timestamp_pb2.Timestamp:
+        """When it was last paused (PAUSED only)."""
+
     def __init__(
         self,
         *,
@@ -1523,10 +1863,13 @@ class Operation(_message.Message):
         alloy_code: _builtins.str = ...,
         order_id: _builtins.str = ...,
         version: _builtins.int = ...,
+        pause_reason: _builtins.str = ...,
+        pause_time: _timestamp_pb2.Timestamp | None = ...,
+        paused_seconds: _builtins.int = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["finish_time", b"finish_time", "start_time", b"start_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["finish_time", b"finish_time", "pause_time", b"pause_time", "start_time", b"start_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["alloy_code", b"alloy_code", "attempt", b"attempt", "finish_time", b"finish_time", "finished_by", b"finished_by", "loss_mg", b"loss_mg", "loss_tolerance_per_mille", b"loss_tolerance_per_mille", "name", b"name", "operation_code", b"operation_code", "order_id", b"order_id", "review_note", b"review_note", "reviewed_by", b"reviewed_by", "scrap_returned_mg", b"scrap_returned_mg", "sequence", b"sequence", "start_time", b"start_time", "started_by", b"started_by", "status", b"status", "version", b"version", "weigh_in_mg", b"weigh_in_mg", "weigh_out_mg", b"weigh_out_mg", "work_center", b"work_center", "work_center_type", b"work_center_type", "work_order_id", b"work_order_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["alloy_code", b"alloy_code", "attempt", b"attempt", "finish_time", b"finish_time", "finished_by", b"finished_by", "loss_mg", b"loss_mg", "loss_tolerance_per_mille", b"loss_tolerance_per_mille", "name", b"name", "operation_code", b"operation_code", "order_id", b"order_id", "pause_reason", b"pause_reason", "pause_time", b"pause_time", "paused_seconds", b"paused_seconds", "review_note", b"review_note", "reviewed_by", b"reviewed_by", "scrap_returned_mg", b"scrap_returned_mg", "sequence", b"sequence", "start_time", b"start_time", "started_by", b"started_by", "status", b"status", "version", b"version", "weigh_in_mg", b"weigh_in_mg", "weigh_out_mg", b"weigh_out_mg", "work_center", b"work_center", "work_center_type", b"work_center_type", "work_order_id", b"work_order_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1584,6 +1927,110 @@ class StartOperationResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___StartOperationResponse: _TypeAlias = StartOperationResponse  # noqa: Y015
+
+@_typing.final
+class PauseOperationRequest(_message.Message):
+    """Request of PauseOperation."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    OPERATOR_CODE_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    operator_code: _builtins.str
+    """Operator code of who paused it."""
+    reason: _builtins.str
+    """Required: why (a break, waiting for stones, tool broken)."""
+    request_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        operator_code: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "operator_code", b"operator_code", "reason", b"reason", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PauseOperationRequest: _TypeAlias = PauseOperationRequest  # noqa: Y015
+
+@_typing.final
+class PauseOperationResponse(_message.Message):
+    """Response of PauseOperation."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OPERATION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def operation(self) -> Global___Operation: ...
+    def __init__(
+        self,
+        *,
+        operation: Global___Operation | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["operation", b"operation"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["operation", b"operation"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PauseOperationResponse: _TypeAlias = PauseOperationResponse  # noqa: Y015
+
+@_typing.final
+class ResumeOperationRequest(_message.Message):
+    """Request of ResumeOperation."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    OPERATOR_CODE_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    operator_code: _builtins.str
+    """Operator code of who resumed it."""
+    request_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        operator_code: _builtins.str = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "operator_code", b"operator_code", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ResumeOperationRequest: _TypeAlias = ResumeOperationRequest  # noqa: Y015
+
+@_typing.final
+class ResumeOperationResponse(_message.Message):
+    """Response of ResumeOperation."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OPERATION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def operation(self) -> Global___Operation: ...
+    def __init__(
+        self,
+        *,
+        operation: Global___Operation | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["operation", b"operation"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["operation", b"operation"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ResumeOperationResponse: _TypeAlias = ResumeOperationResponse  # noqa: Y015
 
 @_typing.final
 class FinishOperationRequest(_message.Message):

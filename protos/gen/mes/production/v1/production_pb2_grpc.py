@@ -81,6 +81,16 @@ class ProductionServiceStub:
                 request_serializer=mes_dot_production_dot_v1_dot_production__pb2.ListWorkCenterStatsRequest.SerializeToString,
                 response_deserializer=mes_dot_production_dot_v1_dot_production__pb2.ListWorkCenterStatsResponse.FromString,
                 _registered_method=True)
+        self.BlockWorkCenter = channel.unary_unary(
+                '/mes.production.v1.ProductionService/BlockWorkCenter',
+                request_serializer=mes_dot_production_dot_v1_dot_production__pb2.BlockWorkCenterRequest.SerializeToString,
+                response_deserializer=mes_dot_production_dot_v1_dot_production__pb2.BlockWorkCenterResponse.FromString,
+                _registered_method=True)
+        self.UnblockWorkCenter = channel.unary_unary(
+                '/mes.production.v1.ProductionService/UnblockWorkCenter',
+                request_serializer=mes_dot_production_dot_v1_dot_production__pb2.UnblockWorkCenterRequest.SerializeToString,
+                response_deserializer=mes_dot_production_dot_v1_dot_production__pb2.UnblockWorkCenterResponse.FromString,
+                _registered_method=True)
         self.UpsertOperator = channel.unary_unary(
                 '/mes.production.v1.ProductionService/UpsertOperator',
                 request_serializer=mes_dot_production_dot_v1_dot_production__pb2.UpsertOperatorRequest.SerializeToString,
@@ -90,6 +100,26 @@ class ProductionServiceStub:
                 '/mes.production.v1.ProductionService/ListOperators',
                 request_serializer=mes_dot_production_dot_v1_dot_production__pb2.ListOperatorsRequest.SerializeToString,
                 response_deserializer=mes_dot_production_dot_v1_dot_production__pb2.ListOperatorsResponse.FromString,
+                _registered_method=True)
+        self.SetOperatorPassword = channel.unary_unary(
+                '/mes.production.v1.ProductionService/SetOperatorPassword',
+                request_serializer=mes_dot_production_dot_v1_dot_production__pb2.SetOperatorPasswordRequest.SerializeToString,
+                response_deserializer=mes_dot_production_dot_v1_dot_production__pb2.SetOperatorPasswordResponse.FromString,
+                _registered_method=True)
+        self.SignIn = channel.unary_unary(
+                '/mes.production.v1.ProductionService/SignIn',
+                request_serializer=mes_dot_production_dot_v1_dot_production__pb2.SignInRequest.SerializeToString,
+                response_deserializer=mes_dot_production_dot_v1_dot_production__pb2.SignInResponse.FromString,
+                _registered_method=True)
+        self.CheckSession = channel.unary_unary(
+                '/mes.production.v1.ProductionService/CheckSession',
+                request_serializer=mes_dot_production_dot_v1_dot_production__pb2.CheckSessionRequest.SerializeToString,
+                response_deserializer=mes_dot_production_dot_v1_dot_production__pb2.CheckSessionResponse.FromString,
+                _registered_method=True)
+        self.SignOut = channel.unary_unary(
+                '/mes.production.v1.ProductionService/SignOut',
+                request_serializer=mes_dot_production_dot_v1_dot_production__pb2.SignOutRequest.SerializeToString,
+                response_deserializer=mes_dot_production_dot_v1_dot_production__pb2.SignOutResponse.FromString,
                 _registered_method=True)
         self.CreateWorkOrders = channel.unary_unary(
                 '/mes.production.v1.ProductionService/CreateWorkOrders',
@@ -135,6 +165,16 @@ class ProductionServiceStub:
                 '/mes.production.v1.ProductionService/StartOperation',
                 request_serializer=mes_dot_production_dot_v1_dot_production__pb2.StartOperationRequest.SerializeToString,
                 response_deserializer=mes_dot_production_dot_v1_dot_production__pb2.StartOperationResponse.FromString,
+                _registered_method=True)
+        self.PauseOperation = channel.unary_unary(
+                '/mes.production.v1.ProductionService/PauseOperation',
+                request_serializer=mes_dot_production_dot_v1_dot_production__pb2.PauseOperationRequest.SerializeToString,
+                response_deserializer=mes_dot_production_dot_v1_dot_production__pb2.PauseOperationResponse.FromString,
+                _registered_method=True)
+        self.ResumeOperation = channel.unary_unary(
+                '/mes.production.v1.ProductionService/ResumeOperation',
+                request_serializer=mes_dot_production_dot_v1_dot_production__pb2.ResumeOperationRequest.SerializeToString,
+                response_deserializer=mes_dot_production_dot_v1_dot_production__pb2.ResumeOperationResponse.FromString,
                 _registered_method=True)
         self.FinishOperation = channel.unary_unary(
                 '/mes.production.v1.ProductionService/FinishOperation',
@@ -236,6 +276,20 @@ class ProductionServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def BlockWorkCenter(self, request, context):
+        """Marks a work center blocked, with a reason (a broken kiln, no gas).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UnblockWorkCenter(self, request, context):
+        """Lifts a work center's block: it is running or idle again, as its operations say.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def UpsertOperator(self, request, context):
         """Creates or updates an operator.
         """
@@ -245,6 +299,34 @@ class ProductionServiceServicer:
 
     def ListOperators(self, request, context):
         """Lists operators.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetOperatorPassword(self, request, context):
+        """Sets an operator's sign-in password (stored as a salted scrypt hash, never returned).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SignIn(self, request, context):
+        """Signs an operator in with a password and opens a session.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CheckSession(self, request, context):
+        """Checks a session: answers its operator while it is open.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SignOut(self, request, context):
+        """Ends a session (sign-out). Ending an ended or unknown session succeeds.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -309,6 +391,20 @@ class ProductionServiceServicer:
 
     def StartOperation(self, request, context):
         """Starts an operation with its weigh-in.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PauseOperation(self, request, context):
+        """Pauses an in-progress operation with a reason; its metal stays with the operator.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResumeOperation(self, request, context):
+        """Resumes a paused operation.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -404,6 +500,16 @@ def add_ProductionServiceServicer_to_server(servicer, server):
                     request_deserializer=mes_dot_production_dot_v1_dot_production__pb2.ListWorkCenterStatsRequest.FromString,
                     response_serializer=mes_dot_production_dot_v1_dot_production__pb2.ListWorkCenterStatsResponse.SerializeToString,
             ),
+            'BlockWorkCenter': grpc.unary_unary_rpc_method_handler(
+                    servicer.BlockWorkCenter,
+                    request_deserializer=mes_dot_production_dot_v1_dot_production__pb2.BlockWorkCenterRequest.FromString,
+                    response_serializer=mes_dot_production_dot_v1_dot_production__pb2.BlockWorkCenterResponse.SerializeToString,
+            ),
+            'UnblockWorkCenter': grpc.unary_unary_rpc_method_handler(
+                    servicer.UnblockWorkCenter,
+                    request_deserializer=mes_dot_production_dot_v1_dot_production__pb2.UnblockWorkCenterRequest.FromString,
+                    response_serializer=mes_dot_production_dot_v1_dot_production__pb2.UnblockWorkCenterResponse.SerializeToString,
+            ),
             'UpsertOperator': grpc.unary_unary_rpc_method_handler(
                     servicer.UpsertOperator,
                     request_deserializer=mes_dot_production_dot_v1_dot_production__pb2.UpsertOperatorRequest.FromString,
@@ -413,6 +519,26 @@ def add_ProductionServiceServicer_to_server(servicer, server):
                     servicer.ListOperators,
                     request_deserializer=mes_dot_production_dot_v1_dot_production__pb2.ListOperatorsRequest.FromString,
                     response_serializer=mes_dot_production_dot_v1_dot_production__pb2.ListOperatorsResponse.SerializeToString,
+            ),
+            'SetOperatorPassword': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetOperatorPassword,
+                    request_deserializer=mes_dot_production_dot_v1_dot_production__pb2.SetOperatorPasswordRequest.FromString,
+                    response_serializer=mes_dot_production_dot_v1_dot_production__pb2.SetOperatorPasswordResponse.SerializeToString,
+            ),
+            'SignIn': grpc.unary_unary_rpc_method_handler(
+                    servicer.SignIn,
+                    request_deserializer=mes_dot_production_dot_v1_dot_production__pb2.SignInRequest.FromString,
+                    response_serializer=mes_dot_production_dot_v1_dot_production__pb2.SignInResponse.SerializeToString,
+            ),
+            'CheckSession': grpc.unary_unary_rpc_method_handler(
+                    servicer.CheckSession,
+                    request_deserializer=mes_dot_production_dot_v1_dot_production__pb2.CheckSessionRequest.FromString,
+                    response_serializer=mes_dot_production_dot_v1_dot_production__pb2.CheckSessionResponse.SerializeToString,
+            ),
+            'SignOut': grpc.unary_unary_rpc_method_handler(
+                    servicer.SignOut,
+                    request_deserializer=mes_dot_production_dot_v1_dot_production__pb2.SignOutRequest.FromString,
+                    response_serializer=mes_dot_production_dot_v1_dot_production__pb2.SignOutResponse.SerializeToString,
             ),
             'CreateWorkOrders': grpc.unary_unary_rpc_method_handler(
                     servicer.CreateWorkOrders,
@@ -458,6 +584,16 @@ def add_ProductionServiceServicer_to_server(servicer, server):
                     servicer.StartOperation,
                     request_deserializer=mes_dot_production_dot_v1_dot_production__pb2.StartOperationRequest.FromString,
                     response_serializer=mes_dot_production_dot_v1_dot_production__pb2.StartOperationResponse.SerializeToString,
+            ),
+            'PauseOperation': grpc.unary_unary_rpc_method_handler(
+                    servicer.PauseOperation,
+                    request_deserializer=mes_dot_production_dot_v1_dot_production__pb2.PauseOperationRequest.FromString,
+                    response_serializer=mes_dot_production_dot_v1_dot_production__pb2.PauseOperationResponse.SerializeToString,
+            ),
+            'ResumeOperation': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResumeOperation,
+                    request_deserializer=mes_dot_production_dot_v1_dot_production__pb2.ResumeOperationRequest.FromString,
+                    response_serializer=mes_dot_production_dot_v1_dot_production__pb2.ResumeOperationResponse.SerializeToString,
             ),
             'FinishOperation': grpc.unary_unary_rpc_method_handler(
                     servicer.FinishOperation,
@@ -746,6 +882,60 @@ class ProductionService:
             _registered_method=True)
 
     @staticmethod
+    def BlockWorkCenter(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mes.production.v1.ProductionService/BlockWorkCenter',
+            mes_dot_production_dot_v1_dot_production__pb2.BlockWorkCenterRequest.SerializeToString,
+            mes_dot_production_dot_v1_dot_production__pb2.BlockWorkCenterResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UnblockWorkCenter(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mes.production.v1.ProductionService/UnblockWorkCenter',
+            mes_dot_production_dot_v1_dot_production__pb2.UnblockWorkCenterRequest.SerializeToString,
+            mes_dot_production_dot_v1_dot_production__pb2.UnblockWorkCenterResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def UpsertOperator(request,
             target,
             options=(),
@@ -789,6 +979,114 @@ class ProductionService:
             '/mes.production.v1.ProductionService/ListOperators',
             mes_dot_production_dot_v1_dot_production__pb2.ListOperatorsRequest.SerializeToString,
             mes_dot_production_dot_v1_dot_production__pb2.ListOperatorsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetOperatorPassword(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mes.production.v1.ProductionService/SetOperatorPassword',
+            mes_dot_production_dot_v1_dot_production__pb2.SetOperatorPasswordRequest.SerializeToString,
+            mes_dot_production_dot_v1_dot_production__pb2.SetOperatorPasswordResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SignIn(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mes.production.v1.ProductionService/SignIn',
+            mes_dot_production_dot_v1_dot_production__pb2.SignInRequest.SerializeToString,
+            mes_dot_production_dot_v1_dot_production__pb2.SignInResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CheckSession(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mes.production.v1.ProductionService/CheckSession',
+            mes_dot_production_dot_v1_dot_production__pb2.CheckSessionRequest.SerializeToString,
+            mes_dot_production_dot_v1_dot_production__pb2.CheckSessionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SignOut(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mes.production.v1.ProductionService/SignOut',
+            mes_dot_production_dot_v1_dot_production__pb2.SignOutRequest.SerializeToString,
+            mes_dot_production_dot_v1_dot_production__pb2.SignOutResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -1032,6 +1330,60 @@ class ProductionService:
             '/mes.production.v1.ProductionService/StartOperation',
             mes_dot_production_dot_v1_dot_production__pb2.StartOperationRequest.SerializeToString,
             mes_dot_production_dot_v1_dot_production__pb2.StartOperationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PauseOperation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mes.production.v1.ProductionService/PauseOperation',
+            mes_dot_production_dot_v1_dot_production__pb2.PauseOperationRequest.SerializeToString,
+            mes_dot_production_dot_v1_dot_production__pb2.PauseOperationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResumeOperation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mes.production.v1.ProductionService/ResumeOperation',
+            mes_dot_production_dot_v1_dot_production__pb2.ResumeOperationRequest.SerializeToString,
+            mes_dot_production_dot_v1_dot_production__pb2.ResumeOperationResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -53,10 +53,22 @@ class ProductionServiceStub:
     """Lists work centers."""
     ListWorkCenterStats: _grpc.UnaryUnaryMultiCallable[_production_pb2.ListWorkCenterStatsRequest, _production_pb2.ListWorkCenterStatsResponse]
     """WIP and throughput of work centers."""
+    BlockWorkCenter: _grpc.UnaryUnaryMultiCallable[_production_pb2.BlockWorkCenterRequest, _production_pb2.BlockWorkCenterResponse]
+    """Marks a work center blocked, with a reason (a broken kiln, no gas)."""
+    UnblockWorkCenter: _grpc.UnaryUnaryMultiCallable[_production_pb2.UnblockWorkCenterRequest, _production_pb2.UnblockWorkCenterResponse]
+    """Lifts a work center's block: it is running or idle again, as its operations say."""
     UpsertOperator: _grpc.UnaryUnaryMultiCallable[_production_pb2.UpsertOperatorRequest, _production_pb2.UpsertOperatorResponse]
     """Creates or updates an operator."""
     ListOperators: _grpc.UnaryUnaryMultiCallable[_production_pb2.ListOperatorsRequest, _production_pb2.ListOperatorsResponse]
     """Lists operators."""
+    SetOperatorPassword: _grpc.UnaryUnaryMultiCallable[_production_pb2.SetOperatorPasswordRequest, _production_pb2.SetOperatorPasswordResponse]
+    """Sets an operator's sign-in password (stored as a salted scrypt hash, never returned)."""
+    SignIn: _grpc.UnaryUnaryMultiCallable[_production_pb2.SignInRequest, _production_pb2.SignInResponse]
+    """Signs an operator in with a password and opens a session."""
+    CheckSession: _grpc.UnaryUnaryMultiCallable[_production_pb2.CheckSessionRequest, _production_pb2.CheckSessionResponse]
+    """Checks a session: answers its operator while it is open."""
+    SignOut: _grpc.UnaryUnaryMultiCallable[_production_pb2.SignOutRequest, _production_pb2.SignOutResponse]
+    """Ends a session (sign-out). Ending an ended or unknown session succeeds."""
     CreateWorkOrders: _grpc.UnaryUnaryMultiCallable[_production_pb2.CreateWorkOrdersRequest, _production_pb2.CreateWorkOrdersResponse]
     """Creates the work orders of an order (one per line) and releases them to the
     work-center queues. Idempotent per order.
@@ -77,6 +89,10 @@ class ProductionServiceStub:
     """Cancels the work orders of an order (compensation), returning issued metal."""
     StartOperation: _grpc.UnaryUnaryMultiCallable[_production_pb2.StartOperationRequest, _production_pb2.StartOperationResponse]
     """Starts an operation with its weigh-in."""
+    PauseOperation: _grpc.UnaryUnaryMultiCallable[_production_pb2.PauseOperationRequest, _production_pb2.PauseOperationResponse]
+    """Pauses an in-progress operation with a reason; its metal stays with the operator."""
+    ResumeOperation: _grpc.UnaryUnaryMultiCallable[_production_pb2.ResumeOperationRequest, _production_pb2.ResumeOperationResponse]
+    """Resumes a paused operation."""
     FinishOperation: _grpc.UnaryUnaryMultiCallable[_production_pb2.FinishOperationRequest, _production_pb2.FinishOperationResponse]
     """Finishes an operation with its weigh-out."""
     ResolveLossReview: _grpc.UnaryUnaryMultiCallable[_production_pb2.ResolveLossReviewRequest, _production_pb2.ResolveLossReviewResponse]
@@ -115,10 +131,22 @@ class ProductionServiceAsyncStub(ProductionServiceStub):
     """Lists work centers."""
     ListWorkCenterStats: _aio.UnaryUnaryMultiCallable[_production_pb2.ListWorkCenterStatsRequest, _production_pb2.ListWorkCenterStatsResponse]  # type: ignore[assignment]
     """WIP and throughput of work centers."""
+    BlockWorkCenter: _aio.UnaryUnaryMultiCallable[_production_pb2.BlockWorkCenterRequest, _production_pb2.BlockWorkCenterResponse]  # type: ignore[assignment]
+    """Marks a work center blocked, with a reason (a broken kiln, no gas)."""
+    UnblockWorkCenter: _aio.UnaryUnaryMultiCallable[_production_pb2.UnblockWorkCenterRequest, _production_pb2.UnblockWorkCenterResponse]  # type: ignore[assignment]
+    """Lifts a work center's block: it is running or idle again, as its operations say."""
     UpsertOperator: _aio.UnaryUnaryMultiCallable[_production_pb2.UpsertOperatorRequest, _production_pb2.UpsertOperatorResponse]  # type: ignore[assignment]
     """Creates or updates an operator."""
     ListOperators: _aio.UnaryUnaryMultiCallable[_production_pb2.ListOperatorsRequest, _production_pb2.ListOperatorsResponse]  # type: ignore[assignment]
     """Lists operators."""
+    SetOperatorPassword: _aio.UnaryUnaryMultiCallable[_production_pb2.SetOperatorPasswordRequest, _production_pb2.SetOperatorPasswordResponse]  # type: ignore[assignment]
+    """Sets an operator's sign-in password (stored as a salted scrypt hash, never returned)."""
+    SignIn: _aio.UnaryUnaryMultiCallable[_production_pb2.SignInRequest, _production_pb2.SignInResponse]  # type: ignore[assignment]
+    """Signs an operator in with a password and opens a session."""
+    CheckSession: _aio.UnaryUnaryMultiCallable[_production_pb2.CheckSessionRequest, _production_pb2.CheckSessionResponse]  # type: ignore[assignment]
+    """Checks a session: answers its operator while it is open."""
+    SignOut: _aio.UnaryUnaryMultiCallable[_production_pb2.SignOutRequest, _production_pb2.SignOutResponse]  # type: ignore[assignment]
+    """Ends a session (sign-out). Ending an ended or unknown session succeeds."""
     CreateWorkOrders: _aio.UnaryUnaryMultiCallable[_production_pb2.CreateWorkOrdersRequest, _production_pb2.CreateWorkOrdersResponse]  # type: ignore[assignment]
     """Creates the work orders of an order (one per line) and releases them to the
     work-center queues. Idempotent per order.
@@ -139,6 +167,10 @@ class ProductionServiceAsyncStub(ProductionServiceStub):
     """Cancels the work orders of an order (compensation), returning issued metal."""
     StartOperation: _aio.UnaryUnaryMultiCallable[_production_pb2.StartOperationRequest, _production_pb2.StartOperationResponse]  # type: ignore[assignment]
     """Starts an operation with its weigh-in."""
+    PauseOperation: _aio.UnaryUnaryMultiCallable[_production_pb2.PauseOperationRequest, _production_pb2.PauseOperationResponse]  # type: ignore[assignment]
+    """Pauses an in-progress operation with a reason; its metal stays with the operator."""
+    ResumeOperation: _aio.UnaryUnaryMultiCallable[_production_pb2.ResumeOperationRequest, _production_pb2.ResumeOperationResponse]  # type: ignore[assignment]
+    """Resumes a paused operation."""
     FinishOperation: _aio.UnaryUnaryMultiCallable[_production_pb2.FinishOperationRequest, _production_pb2.FinishOperationResponse]  # type: ignore[assignment]
     """Finishes an operation with its weigh-out."""
     ResolveLossReview: _aio.UnaryUnaryMultiCallable[_production_pb2.ResolveLossReviewRequest, _production_pb2.ResolveLossReviewResponse]  # type: ignore[assignment]
@@ -230,6 +262,22 @@ class ProductionServiceServicer(metaclass=_abc_1.ABCMeta):
         """WIP and throughput of work centers."""
 
     @_abc_1.abstractmethod
+    def BlockWorkCenter(
+        self,
+        request: _production_pb2.BlockWorkCenterRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_production_pb2.BlockWorkCenterResponse, _abc.Awaitable[_production_pb2.BlockWorkCenterResponse]]:
+        """Marks a work center blocked, with a reason (a broken kiln, no gas)."""
+
+    @_abc_1.abstractmethod
+    def UnblockWorkCenter(
+        self,
+        request: _production_pb2.UnblockWorkCenterRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_production_pb2.UnblockWorkCenterResponse, _abc.Awaitable[_production_pb2.UnblockWorkCenterResponse]]:
+        """Lifts a work center's block: it is running or idle again, as its operations say."""
+
+    @_abc_1.abstractmethod
     def UpsertOperator(
         self,
         request: _production_pb2.UpsertOperatorRequest,
@@ -244,6 +292,38 @@ class ProductionServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_production_pb2.ListOperatorsResponse, _abc.Awaitable[_production_pb2.ListOperatorsResponse]]:
         """Lists operators."""
+
+    @_abc_1.abstractmethod
+    def SetOperatorPassword(
+        self,
+        request: _production_pb2.SetOperatorPasswordRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_production_pb2.SetOperatorPasswordResponse, _abc.Awaitable[_production_pb2.SetOperatorPasswordResponse]]:
+        """Sets an operator's sign-in password (stored as a salted scrypt hash, never returned)."""
+
+    @_abc_1.abstractmethod
+    def SignIn(
+        self,
+        request: _production_pb2.SignInRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_production_pb2.SignInResponse, _abc.Awaitable[_production_pb2.SignInResponse]]:
+        """Signs an operator in with a password and opens a session."""
+
+    @_abc_1.abstractmethod
+    def CheckSession(
+        self,
+        request: _production_pb2.CheckSessionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_production_pb2.CheckSessionResponse, _abc.Awaitable[_production_pb2.CheckSessionResponse]]:
+        """Checks a session: answers its operator while it is open."""
+
+    @_abc_1.abstractmethod
+    def SignOut(
+        self,
+        request: _production_pb2.SignOutRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_production_pb2.SignOutResponse, _abc.Awaitable[_production_pb2.SignOutResponse]]:
+        """Ends a session (sign-out). Ending an ended or unknown session succeeds."""
 
     @_abc_1.abstractmethod
     def CreateWorkOrders(
@@ -318,6 +398,22 @@ class ProductionServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_production_pb2.StartOperationResponse, _abc.Awaitable[_production_pb2.StartOperationResponse]]:
         """Starts an operation with its weigh-in."""
+
+    @_abc_1.abstractmethod
+    def PauseOperation(
+        self,
+        request: _production_pb2.PauseOperationRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_production_pb2.PauseOperationResponse, _abc.Awaitable[_production_pb2.PauseOperationResponse]]:
+        """Pauses an in-progress operation with a reason; its metal stays with the operator."""
+
+    @_abc_1.abstractmethod
+    def ResumeOperation(
+        self,
+        request: _production_pb2.ResumeOperationRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_production_pb2.ResumeOperationResponse, _abc.Awaitable[_production_pb2.ResumeOperationResponse]]:
+        """Resumes a paused operation."""
 
     @_abc_1.abstractmethod
     def FinishOperation(
