@@ -2,11 +2,15 @@
 
 Routes: ``GET``/``POST /graphql`` (our pipeline, see ``endpoint``), WebSocket ``/graphql``
 (subscriptions, see ``ws``), ``/healthz`` (200 when the services answer SERVING, else 503) and
-``/livez`` (200 once started: the event loop answers, nothing is called). Prometheus ``/metrics``
-is served on a port of its own (``MES_FACADE_METRICS_PORT``, :class:`MetricsListener`), not on
-this one (404) unless ``MES_FACADE_METRICS_PORT=public``. The lifespan starts the metrics
-listener, opens the backend channels, caches, limiters and the NATS consumers, and closes them
-on shutdown.
+``/livez`` (200 once started: the event loop answers, nothing is called), the operators' pages and
+static files (``/``, ``/graphiql``, ``/favicon.ico``, ``/static/``: :mod:`graphql_facade.web`).
+Prometheus ``/metrics`` is served on a port of its own (``MES_FACADE_METRICS_PORT``,
+:class:`MetricsListener`), not on this one (404) unless ``MES_FACADE_METRICS_PORT=public``. The
+lifespan starts the metrics listener, opens the backend channels, caches, limiters and the NATS
+consumers, and closes them on shutdown.
+
+``GET``/``POST /sign-in`` and ``POST /sign-out`` sign operators in and out (the session cookie:
+:mod:`graphql_facade.sign_in`, :mod:`graphql_facade.sessions`).
 
 Every HTTP request runs in a trace span (:mod:`mes_platform.telemetry.tracing`): the caller's
 ``traceparent`` header is continued, else a new trace starts; the backend calls send it
@@ -40,6 +44,9 @@ from graphql_facade.metrics import MetricsListener
 from graphql_facade.pipeline import FairGate
 from graphql_facade.pipeline.request import dumps
 from graphql_facade.runtime import Facade
+from graphql_facade.sessions import Sessions
+from graphql_facade.sign_in import sign_in_routes
+from graphql_facade.web import web_routes
 from graphql_facade.ws import SubscriptionEndpoint
 from mes_platform.telemetry.logs import get_logger
 from mes_platform.telemetry.tracing import continue_trace, use_trace
@@ -73,6 +80,11 @@ class _Lazy:
 
     def unbind(self) -> None:
         self.facade = self.http = self.ws = None
+
+    @property
+    def sessions(self) -> Sessions | None:
+        """Operators' sessions (the sign-in routes and the authenticator share them)."""
+        return self.facade.sessions if self.facade is not None else None
 
     @property
     def gate(self) -> FairGate | None:
@@ -215,7 +227,11 @@ def create_app(
             WebSocketRoute("/graphql", _WebSocketApp(lazy)),
             Route("/healthz", lazy.healthz, methods=["GET"]),
             Route("/livez", _livez, methods=["GET"]),
+            # Operators sign in and out (the session cookie): graphql_facade.sign_in.
+            *sign_in_routes(lazy),
             *([Route("/metrics", _metrics, methods=["GET"])] if settings.metrics_on_public_port else []),
+            # Operators' browsers: /, /graphiql, /favicon.ico and /static/ (graphql_facade.web).
+            *web_routes(lazy, settings),
         ],
         middleware=[Middleware(HitLane, parts=lazy), Middleware(TraceContextMiddleware)],
         lifespan=lifespan,

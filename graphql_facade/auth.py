@@ -1,4 +1,10 @@
-"""Who is calling: operators by bearer token, partners by API key.
+"""Who is calling: operators by bearer token or session cookie, partners by API key.
+
+An operator has a role (``OPERATOR`` or ``SUPERVISOR``): a bearer token's comes from
+``MES_FACADE_OPERATOR_TOKENS`` (``token=CODE:operator``; supervisor when none is named), a session's
+from the production service (``CheckSession``, through :class:`graphql_facade.sessions.Sessions`,
+which caches it for ``MES_FACADE_SESSION_CACHE_TTL_S``). A viewer authenticated by the cookie is
+marked ``session``: the endpoint then applies the same-origin rule to what can change state.
 
 The tenant comes only from the credential. A partner's key is checked first for its format and
 checksum (:mod:`mes_kernel.api_keys`): a typo, a made-up key or (unless ``MES_FACADE_LEGACY_API_KEYS``)
@@ -14,23 +20,35 @@ service): for a request the server sheds.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import time
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 from clients import MesClientError, NotFoundError, UnauthenticatedError
 from graphql_facade.backend import Backend
 from graphql_facade.errors import ErrorCode, FacadeError, from_client_error
 from graphql_facade.metrics import API_KEY_LOOKUPS, API_KEY_REFUSED
+from graphql_facade.single_flight import SingleFlight
 from mes.orders.v1 import orders_pb2
+from mes.production.v1 import production_pb2
 from mes_kernel import api_keys
 
-__all__ = ["Audience", "Authenticator", "Viewer"]
+__all__ = [
+    "SESSION_COOKIE",
+    "Audience",
+    "Authenticator",
+    "SessionCheck",
+    "Viewer",
+    "operator_role",
+    "session_cookie_of",
+]
+
+#: The cookie of operators' sessions (``graphql_facade.sessions``).
+SESSION_COOKIE = "mes_session"
 
 Audience = Literal["operator", "partner"]
 #: Partners' keys held (the LRU of good keys).
@@ -54,6 +72,14 @@ class Viewer:
     partner_id: str | None = None
     #: The partner's limits tier (STANDARD, PLUS, ENTERPRISE); None for operators.
     tier: str | None = None
+    #: An operator's role (OPERATOR, SUPERVISOR); None for partners.
+    role: str | None = None
+    #: Authenticated by the session cookie (an ambient credential: the same-origin rule applies).
+    session: bool = False
+
+    @property
+    def is_supervisor(self) -> bool:
+        return self.role == "SUPERVISOR"
 
     @property
     def is_partner(self) -> bool:
@@ -74,13 +100,41 @@ def _unauthenticated(message: str) -> FacadeError:
     return FacadeError(ErrorCode.UNAUTHENTICATED, message, http_status=401, headers={"WWW-Authenticate": "Bearer"})
 
 
+class SessionCheck(Protocol):
+    """What the authenticator asks of operators' sessions (:class:`graphql_facade.sessions.Sessions`)."""
+
+    async def check(self, token: str) -> Viewer:
+        """The operator of an open session (FacadeError 401 when it is not, 503 when it cannot be told)."""
+        ...
+
+    def cached(self, token: str) -> Viewer | None:
+        """The operator of ``token`` if held fresh on this replica; never calls the service."""
+        ...
+
+
+def operator_role(role: production_pb2.OperatorRole.ValueType) -> str:
+    """``OPERATOR_ROLE_SUPERVISOR`` -> ``SUPERVISOR``; an unspecified role is the least: ``OPERATOR``."""
+    name = production_pb2.OperatorRole.Name(role).removeprefix("OPERATOR_ROLE_")
+    return "OPERATOR" if name == "UNSPECIFIED" else name
+
+
+def session_cookie_of(headers: Mapping[str, str]) -> str:
+    """The ``mes_session`` cookie of a request's ``Cookie`` header ("" when it has none)."""
+    for pair in headers.get("cookie", "").split(";"):
+        name, sep, value = pair.strip().partition("=")
+        if sep and name == SESSION_COOKIE:
+            return value.strip().strip('"')
+    return ""
+
+
 def _tier_name(tier: orders_pb2.PartnerTier.ValueType) -> str:
     name = orders_pb2.PartnerTier.Name(tier).removeprefix("PARTNER_TIER_")
     return "STANDARD" if name == "UNSPECIFIED" else name
 
 
 class Authenticator:
-    """Operators by token; partners by API key, with two bounded LRU caches of the orders service's
+    """Operators by token (with its role) or by session cookie (``sessions``, set by the composition
+    root); partners by API key, with two bounded LRU caches of the orders service's
     answers under the keys' sha256: partners (``api_key_ttl_s``) and unknown keys
     (``negative_ttl_s``, ``negative_cache_size`` entries), kept apart so bad keys never evict good ones.
     A key that is not well-formed (``mes_kernel.api_keys``; legacy keys only with ``legacy_api_keys``)
@@ -96,8 +150,13 @@ class Authenticator:
         negative_ttl_s: float = 60.0,
         negative_cache_size: int = 10_000,
         max_keys: int = _MAX_KEYS,
+        token_roles: Mapping[str, str] | None = None,
+        sessions: SessionCheck | None = None,
     ) -> None:
-        self._operator_tokens = [(t.encode(), op) for t, op in operator_tokens.items()]
+        self._operator_tokens: list[tuple[bytes, Viewer]] = []
+        self.use_token_roles(token_roles or {}, operator_tokens)
+        #: Operators' sessions (the cookie); None: cookies are not looked at.
+        self.sessions = sessions
         self._backend = backend
         self._ttl_s = api_key_ttl_s
         self._legacy = legacy_api_keys
@@ -108,19 +167,41 @@ class Authenticator:
         self._keys: OrderedDict[str, tuple[float, Viewer]] = OrderedDict()
         #: sha256 hex of a well-formed key the service does not know -> expiry.
         self._unknown: OrderedDict[str, float] = OrderedDict()
-        self._pending: dict[str, asyncio.Future[Viewer | None]] = {}
+        self._flights: SingleFlight[str, Viewer | None] = SingleFlight()
         #: Bumped by every ``forget_*``: a lookup under way when a key was forgotten is not cached.
         self._generation = 0
 
+    def use_token_roles(self, token_roles: Mapping[str, str], operator_tokens: Mapping[str, str] | None = None) -> None:
+        """The role of each operator token (``MES_FACADE_OPERATOR_TOKENS``); a token missing from
+        ``token_roles`` is a supervisor's."""
+        tokens = (
+            operator_tokens
+            if operator_tokens is not None
+            else {known.decode(): viewer.subject for known, viewer in self._operator_tokens}
+        )
+        self._operator_tokens = [
+            (t.encode(), Viewer("operator", code, role=token_roles.get(t, "SUPERVISOR"))) for t, code in tokens.items()
+        ]
+
     def operator(self, token: str) -> Viewer | None:
         given = token.encode()
-        for known, operator in self._operator_tokens:
+        for known, viewer in self._operator_tokens:
             if hmac.compare_digest(given, known):
-                return Viewer("operator", operator)
+                return viewer
         return None
 
+    async def session(self, token: str) -> Viewer:
+        """The operator of a session cookie (401 when it has ended, or sessions are not enabled)."""
+        if self.sessions is None or not token:
+            raise _unauthenticated("The session has ended or is not valid: sign in again.")
+        return await self.sessions.check(token)
+
+    def known_session(self, token: str) -> bool:
+        """Whether this replica holds a fresh answer for the session ``token`` (never calls the service)."""
+        return bool(token) and self.sessions is not None and self.sessions.cached(token) is not None
+
     async def from_headers(self, headers: Mapping[str, str]) -> Viewer:
-        """``Authorization: Bearer <operator token>`` or ``X-API-Key: <partner key>``."""
+        """``Authorization: Bearer <operator token>``, ``X-API-Key: <partner key>`` or the session cookie."""
         auth = headers.get("authorization", "")
         if auth:
             scheme, _, token = auth.partition(" ")
@@ -131,6 +212,9 @@ class Authenticator:
         key = headers.get("x-api-key", "").strip()
         if key:
             return await self.partner(key)
+        cookie = session_cookie_of(headers) if self.sessions is not None else ""
+        if cookie:
+            return await self.session(cookie)
         raise _unauthenticated("Send 'Authorization: Bearer <operator token>' or 'X-API-Key: <partner key>'.")
 
     async def from_connection_params(self, params: Mapping[str, object]) -> Viewer:
@@ -187,28 +271,16 @@ class Authenticator:
         return hashlib.sha256(api_key.strip().encode()).hexdigest() in self._keys
 
     async def _resolve_once(self, digest: str, api_key: str) -> Viewer | None:
-        pending = self._pending.get(digest)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        future: asyncio.Future[Viewer | None] = asyncio.get_running_loop().create_future()
-        self._pending[digest] = future
         generation = self._generation
-        try:
-            viewer = await self._resolve(api_key)
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # mark retrieved: waiters re-raise it themselves
-            raise
-        else:
-            future.set_result(viewer)
-            if viewer is None:
-                self._keys.pop(digest, None)  # valid before (expired entry), not any more
-                self._remember_unknown(digest)
-            elif generation == self._generation:
-                self._remember(digest, viewer)
+        viewer, ran = await self._flights.run(digest, lambda: self._resolve(api_key))
+        if not ran:
             return viewer
-        finally:
-            del self._pending[digest]
+        if viewer is None:
+            self._keys.pop(digest, None)  # valid before (expired entry), not any more
+            self._remember_unknown(digest)
+        elif generation == self._generation:
+            self._remember(digest, viewer)
+        return viewer
 
     async def _resolve(self, api_key: str) -> Viewer | None:
         try:

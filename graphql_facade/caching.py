@@ -9,7 +9,7 @@ Two users sit on top:
 * the response cache (:mod:`graphql_facade.response_cache`): serialized GraphQL ``data`` of
   queries, in each replica's memory and, with Redis, shared between replicas (``add`` gives
   its leases);
-* :class:`ReferenceCache`: styles, alloys and work centers (reference data) with a TTL,
+* :class:`ReferenceCache`: styles and alloys (reference data) with a TTL,
   as serialized protobuf messages.
 """
 
@@ -217,7 +217,7 @@ class CachedResponse:
 
 
 class ReferenceCache:
-    """Reference data (styles, alloys, work centers) as serialized messages with a TTL."""
+    """Reference data (styles, alloys) as serialized messages with a TTL."""
 
     def __init__(self, cache: Cache, *, ttl_s: float) -> None:
         self._cache = cache

@@ -18,6 +18,11 @@ Prometheus metrics are served on a port of their own (``MES_FACADE_METRICS_PORT`
 default, 0: off; ``MES_FACADE_METRICS_HOST``, the facade's host by default), never on the port
 partners call: ``MES_FACADE_METRICS_PORT=public`` serves them there too, for deployments that no
 partner reaches.
+
+Operators' bearer tokens carry a role: ``token=CODE:supervisor`` or ``token=CODE:operator``; a token
+without one is a supervisor's (tools and dashboards keep the rights they had). People on the floor sign
+in instead (``graphql_facade.sessions``): ``MES_FACADE_SESSION_CACHE_TTL_S``, ``MES_FACADE_PUBLIC_ORIGIN``
+and ``MES_FACADE_SESSION_COOKIE_SECURE`` tune it.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ __all__ = [
     "DEFAULT_SERVICE_TOKEN",
     "FacadeSettings",
     "InsecureSettings",
+    "parse_operator_token_roles",
     "parse_operator_tokens",
 ]
 
@@ -67,15 +73,49 @@ def _blank(env: Mapping[str, str], name: str) -> bool:
     return name in env and not env[name].strip()
 
 
-def parse_operator_tokens(spec: str) -> dict[str, str]:
-    """``"tok1=OP-01,tok2=OP-02"`` -> ``{"tok1": "OP-01", "tok2": "OP-02"}``."""
-    tokens: dict[str, str] = {}
+#: The roles of operators (``OperatorRole`` of the production service, without its prefix).
+ROLE_OPERATOR = "OPERATOR"
+ROLE_SUPERVISOR = "SUPERVISOR"
+#: The role of an operator bearer token that names none (the rights tokens had before roles).
+DEFAULT_TOKEN_ROLE = ROLE_SUPERVISOR
+
+
+def _operator_token_entries(spec: str) -> dict[str, tuple[str, str]]:
+    """``"t1=OP-01:operator,t2=SUP-01"`` -> ``{"t1": ("OP-01", "OPERATOR"), "t2": ("SUP-01", "SUPERVISOR")}``."""
+    entries: dict[str, tuple[str, str]] = {}
     for item in filter(None, (part.strip() for part in spec.split(","))):
         token, sep, operator = item.partition("=")
-        if not sep or not token.strip() or not operator.strip():
-            raise ValueError(f"bad MES_FACADE_OPERATOR_TOKENS entry {item!r}: want token=OPERATOR-CODE")
-        tokens[token.strip()] = operator.strip()
-    return tokens
+        code, colon, role = operator.partition(":")
+        role = role.strip().upper() if colon else DEFAULT_TOKEN_ROLE
+        if not sep or not token.strip() or not code.strip():
+            raise ValueError(f"bad MES_FACADE_OPERATOR_TOKENS entry {item!r}: want token=OPERATOR-CODE[:role]")
+        if role not in (ROLE_OPERATOR, ROLE_SUPERVISOR):
+            raise ValueError(
+                f"bad MES_FACADE_OPERATOR_TOKENS entry for {code.strip()!r}: the role is operator or supervisor"
+            )
+        entries[token.strip()] = (code.strip(), role)
+    return entries
+
+
+def parse_operator_tokens(spec: str) -> dict[str, str]:
+    """``"tok1=OP-01,tok2=OP-02:operator"`` -> ``{"tok1": "OP-01", "tok2": "OP-02"}``."""
+    return {token: code for token, (code, _) in _operator_token_entries(spec).items()}
+
+
+def parse_operator_token_roles(spec: str) -> dict[str, str]:
+    """``"tok1=OP-01,tok2=OP-02:operator"`` -> ``{"tok1": "SUPERVISOR", "tok2": "OPERATOR"}``."""
+    return {token: role for token, (_, role) in _operator_token_entries(spec).items()}
+
+
+def parse_public_origin(raw: str | None) -> str | None:
+    """``MES_FACADE_PUBLIC_ORIGIN``: ``https://mes.example.com[:port]`` -> its normalised form."""
+    if raw is None:
+        return None
+    scheme, sep, rest = raw.strip().partition("://")
+    host = rest.rstrip("/")
+    if not sep or scheme.lower() not in ("http", "https") or not host or any(c in host for c in "/?#@ "):
+        raise ValueError(f"MES_FACADE_PUBLIC_ORIGIN must be scheme://host[:port] (http or https), not {raw!r}")
+    return f"{scheme.lower()}://{host.lower()}"
 
 
 def parse_metrics_port(raw: str | None, public_port: int) -> tuple[int, bool]:
@@ -134,6 +174,16 @@ class FacadeSettings:
     backend_tls_ca_file: str | None = None
     service_token: str = DEFAULT_SERVICE_TOKEN
     operator_tokens: Mapping[str, str] = field(default_factory=lambda: {DEFAULT_OPERATOR_TOKEN: DEFAULT_OPERATOR_CODE})
+    #: The role of each operator token (``token=CODE:operator``); a token missing here is a supervisor's.
+    operator_token_roles: Mapping[str, str] = field(default_factory=dict)
+    #: How long (seconds) a session cookie's CheckSession answer is kept: the delay of a sign-out or a
+    #: disabled account on the other replicas (this replica forgets a session it signs out at once).
+    session_cache_ttl_s: float = 5.0
+    #: The origin browsers see (``https://mes.example.com``) when a proxy stands in front; None: the
+    #: request's own scheme and host. Cookie-authenticated mutations and sockets must come from it.
+    public_origin: str | None = None
+    #: The session cookie's ``Secure`` attribute: None (auto): unless the request's host is loopback.
+    session_cookie_secure: bool | None = None
     #: Partners' stream positions are sealed with it (the same on every replica).
     position_secret: str = DEFAULT_POSITION_SECRET
     redis_url: str | None = None
@@ -171,7 +221,8 @@ class FacadeSettings:
     #: Queries run as compiled plans (``graphql_facade.compiled``); off: every query runs on Strawberry.
     compiled_execution: bool = True
     batching: bool = False
-    graphiql: bool = False
+    #: ``GET /graphiql`` for operators (graphql_facade.web; never for partners); off: 404.
+    graphiql: bool = True
     ws_allowed_origins: tuple[str, ...] = ()
     ws_init_timeout_s: float = 10.0
     #: The largest WebSocket message accepted (UTF-8 bytes); a larger one closes the socket with 4400.
@@ -183,6 +234,12 @@ class FacadeSettings:
     event_replay_buffer: int = 1000
     counters_interval_s: float = 0.25
     stats_window_minutes: int = 480
+    #: Each partner's API usage per minute published to JetStream (``graphql_facade.usage``; needs NATS).
+    usage_events: bool = True
+    #: Minutes of usage events kept while NATS is away; then the oldest minute is dropped.
+    usage_buffer_minutes: int = 60
+    #: Partners counted per minute and replica; requests of more partners go uncounted (a metric says so).
+    usage_max_partners: int = 1000
     shutdown_grace_s: float = 10.0
     log_level: str = "INFO"
     log_json: bool = True
@@ -248,6 +305,10 @@ class FacadeSettings:
             if tokens_spec is not None
             else {DEFAULT_OPERATOR_TOKEN: DEFAULT_OPERATOR_CODE}
         )
+        token_roles = parse_operator_token_roles(tokens_spec) if tokens_spec is not None else {}
+        cookie_secure = (get("MES_FACADE_SESSION_COOKIE_SECURE") or "auto").lower()
+        if cookie_secure not in ("auto", *TRUE, *FALSE):
+            raise ValueError(f"MES_FACADE_SESSION_COOKIE_SECURE must be auto, 1 or 0, not {cookie_secure!r}")
         if tokens_spec is not None and not operator_tokens:
             problems.append("MES_FACADE_OPERATOR_TOKENS lists no token")
         if not dev_allowed:
@@ -268,6 +329,14 @@ class FacadeSettings:
         ws_max_message_bytes = integer("MES_FACADE_WS_MAX_MESSAGE_BYTES", default=1_000_000)
         if ws_max_message_bytes < 1:
             raise ValueError("MES_FACADE_WS_MAX_MESSAGE_BYTES must be at least 1")
+        usage_buffer_minutes = integer("MES_FACADE_USAGE_BUFFER_MINUTES", default=60)
+        usage_max_partners = integer("MES_FACADE_USAGE_MAX_PARTNERS", default=1000)
+        for knob, count in (
+            ("MES_FACADE_USAGE_BUFFER_MINUTES", usage_buffer_minutes),
+            ("MES_FACADE_USAGE_MAX_PARTNERS", usage_max_partners),
+        ):
+            if count < 1:
+                raise ValueError(f"{knob} must be at least 1")
         negative_cache_size = integer("MES_FACADE_API_KEY_NEGATIVE_CACHE_SIZE", default=10_000)
         if negative_cache_size < 0:
             raise ValueError("MES_FACADE_API_KEY_NEGATIVE_CACHE_SIZE must not be negative")
@@ -287,6 +356,10 @@ class FacadeSettings:
             backend_tls_ca_file=get("MES_FACADE_BACKEND_TLS_CA_FILE", "MES_TLS_CA_FILE"),
             service_token=service_token,
             operator_tokens=operator_tokens,
+            operator_token_roles=token_roles,
+            session_cache_ttl_s=number("MES_FACADE_SESSION_CACHE_TTL_S", 5.0),
+            public_origin=parse_public_origin(get("MES_FACADE_PUBLIC_ORIGIN")),
+            session_cookie_secure=None if cookie_secure == "auto" else cookie_secure in TRUE,
             position_secret=position_secret,
             redis_url=get("MES_FACADE_REDIS_URL", "REDIS_URL"),
             nats_url=get("MES_FACADE_NATS_URL", "NATS_URL", "MES_NATS_URL"),
@@ -310,7 +383,7 @@ class FacadeSettings:
             document_cache_size=integer("MES_FACADE_DOCUMENT_CACHE_SIZE", default=1024),
             compiled_execution=flag("MES_FACADE_COMPILED", True),
             batching=flag("MES_FACADE_BATCHING", False),
-            graphiql=flag("MES_FACADE_GRAPHIQL", False),
+            graphiql=flag("MES_FACADE_GRAPHIQL", True),
             ws_allowed_origins=origins,
             ws_init_timeout_s=number("MES_FACADE_WS_INIT_TIMEOUT_S", 10.0),
             ws_max_message_bytes=ws_max_message_bytes,
@@ -319,6 +392,9 @@ class FacadeSettings:
             event_replay_buffer=integer("MES_FACADE_EVENT_REPLAY_BUFFER", default=1000),
             counters_interval_s=number("MES_FACADE_COUNTERS_INTERVAL_MS", 250.0) / 1000.0,
             stats_window_minutes=integer("MES_FACADE_STATS_WINDOW_MINUTES", default=480),
+            usage_events=flag("MES_FACADE_USAGE_EVENTS", True),
+            usage_buffer_minutes=usage_buffer_minutes,
+            usage_max_partners=usage_max_partners,
             shutdown_grace_s=number("MES_FACADE_SHUTDOWN_GRACE_S", 10.0),
             log_level=(get("MES_FACADE_LOG_LEVEL", "MES_LOG_LEVEL", default="INFO") or "INFO").upper(),
             log_json=(get("MES_FACADE_LOG_FORMAT", "MES_LOG_FORMAT", default="json") or "json") == "json",

@@ -4,6 +4,8 @@ For each request::
 
     a declared Content-Length above every caller's limit is refused unread (413)
     -> authenticate (401; an address with too many failed attempts: 429 unless its credential is known)
+    -> signed in with the session cookie: a POST must come from the facade's own origin and be
+       application/json (403 FORBIDDEN otherwise: graphql_facade.sessions, docs/adr/0005)
     -> fair admission (graphql_facade.pipeline.admit): the caller's own concurrency cap and queue,
        its turn when the replica is full (429 TOO_MANY_CONCURRENT_REQUESTS, 503 OVERLOADED)
     -> body: read as a stream (chunked or not) and reading stops at the caller's ``max_body_bytes``
@@ -18,6 +20,9 @@ Every partner response carries the ``"requests"`` and ``"cost"`` RateLimit heade
 (:meth:`LimitGuard.current_headers`). Admission comes after authentication, so a refused request
 always knows its caller; a request refused before that (401, or 429 for its address) has no partner
 to report on.
+
+Each partner request is counted in its minute (:mod:`graphql_facade.usage`: status, refusal code,
+cost charged, server time) when the facade publishes usage events.
 
 The response cache holds the serialized ``data`` of queries keyed by audience and tenant,
 document, operation name and variables; a hit answers without running GraphQL at all (see
@@ -34,10 +39,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import Response
 from strawberry.types.graphql import OperationType as StrawberryOperationType
 
-from graphql_facade.auth import Authenticator, Viewer
+from graphql_facade.auth import Authenticator, Viewer, session_cookie_of
 from graphql_facade.errors import ErrorCode, FacadeError
 from graphql_facade.limits import (
     AddressLimiter,
@@ -52,7 +57,8 @@ from graphql_facade.pipeline import FairGate, Outcome, Pipeline, operation_from
 from graphql_facade.pipeline.request import bad_request, error_body, parse_json
 from graphql_facade.response_cache import MIN_POSITION_HEADER
 from graphql_facade.runtime import Facade
-from graphql_facade.strawberry_internals import graphiql_html
+from graphql_facade.sessions import check_same_origin, own_origin
+from graphql_facade.usage import RequestUsage, note_refusal, track, untrack
 from mes_platform.telemetry.logs import get_logger
 
 __all__ = ["GraphQLEndpoint"]
@@ -123,20 +129,22 @@ class GraphQLEndpoint:
 
     async def __call__(self, request: Request) -> Response:
         facade = self._facade
-        if request.method == "GET" and facade.settings.graphiql and "text/html" in request.headers.get("accept", ""):
-            return HTMLResponse(graphiql_html())
         started = time.perf_counter()
         audience = "anonymous"
         outcome: Outcome | None = None
         admitted: str | None = None
+        usage = RequestUsage()
+        tracking = track(usage)
+        viewer: Viewer | None = None
         try:
-            viewer: Viewer | None = None
             try:
                 declared = request.headers.get("content-length", "")
                 if declared.isdigit() and int(declared) > self._max_body:  # before spending anything on the caller
                     raise _too_large(int(declared), self._max_body)
                 viewer = await self._authenticate(request)
                 audience = viewer.audience
+                if viewer.session and request.method == "POST":
+                    _check_cookie_post(request, facade.settings.public_origin)
                 limits = facade.limits_for(viewer)
                 await self.gate.enter(viewer.rate_key, limits)
                 admitted = viewer.rate_key
@@ -150,10 +158,14 @@ class GraphQLEndpoint:
             error = FacadeError(ErrorCode.INTERNAL_SERVER_ERROR, "Internal server error.")
             outcome = Outcome(error_body([error.to_dict()]), status=500, kind="error")
         finally:
+            untrack(tracking)
             if admitted is not None:
                 self.gate.leave(admitted, refused=outcome is not None and outcome.status == 429)
         assert outcome is not None
-        record_request(audience, outcome.kind, outcome.status, outcome.cache, time.perf_counter() - started)
+        elapsed = time.perf_counter() - started
+        record_request(audience, outcome.kind, outcome.status, outcome.cache, elapsed)
+        if facade.usage is not None and viewer is not None:
+            facade.usage.record(viewer, facade.limits_for(viewer), usage, outcome.status, elapsed)
         return _response(outcome, request)
 
     async def _authenticate(self, request: Request) -> Viewer:
@@ -166,7 +178,8 @@ class GraphQLEndpoint:
             self._unauthenticated.check(address)
         except LimitError:
             key = "" if headers.get("authorization") else headers.get("x-api-key", "").strip()
-            if not (authenticator.known(key) if key else _valid_token(authenticator, headers)):
+            known = authenticator.known(key) if key else _valid_token(authenticator, headers)
+            if not (known or _known_session(authenticator, headers)):
                 ADMISSION_REFUSED.labels("address").inc()
                 raise
         try:
@@ -218,6 +231,7 @@ class GraphQLEndpoint:
             try:
                 outcomes.append(await run(viewer, limits, operation_from(item), allowed))
             except (FacadeError, LimitError) as err:
+                note_refusal(err.code, err.extensions)
                 outcomes.append(Outcome(error_body([err.to_dict()]), status=err.http_status, headers=err.headers))
         headers = merge_rate_limit_headers(rate_headers, *(o.headers or {} for o in outcomes))
         return Outcome(b"[" + b",".join(o.body for o in outcomes) + b"]", headers=headers, kind="batch")
@@ -241,7 +255,29 @@ def _valid_token(authenticator: Authenticator, headers: Mapping[str, str]) -> bo
     return scheme.lower() == "bearer" and authenticator.operator(token.strip()) is not None
 
 
+def _known_session(authenticator: Authenticator, headers: Mapping[str, str]) -> bool:
+    """Whether the request has only a session cookie this replica holds as open (nothing looked up)."""
+    if headers.get("authorization") or headers.get("x-api-key"):
+        return False
+    return authenticator.known_session(session_cookie_of(headers))
+
+
+def _check_cookie_post(request: Request, public_origin: str | None) -> None:
+    """A POST signed in with the session cookie: from the facade's own origin, as application/json
+    (which a form of another site cannot send without a preflight); 403 FORBIDDEN otherwise."""
+    own = own_origin(request.url.scheme, request.headers.get("host", ""), public_origin)
+    check_same_origin(request.headers, own, "A request signed in with the session cookie")
+    media = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media != _JSON:
+        raise FacadeError(
+            ErrorCode.FORBIDDEN,
+            "A request signed in with the session cookie must send Content-Type: application/json.",
+            http_status=403,
+        )
+
+
 def _error(err: FacadeError | LimitError) -> Outcome:
+    note_refusal(err.code, err.extensions)
     return Outcome(error_body([err.to_dict()]), status=err.http_status, headers=err.headers, kind="error")
 
 

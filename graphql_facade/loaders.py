@@ -67,28 +67,21 @@ def _chunks(values: Sequence[T], size: int) -> list[Sequence[T]]:
 
 
 class WorkCenterDirectory:
-    """Every work center (a short list), read once per TTL through the reference cache."""
+    """Every work center (a short list), read from the production service whenever an answer is
+    computed. Not reference data kept for a TTL: a center's state (running, idle, blocked) moves
+    with the floor. Answers showing it are kept by the response cache, which the events of its
+    operations and of its state make stale."""
 
-    _KEY = "all"
-
-    def __init__(self, backend: Backend, reference: ReferenceCache | None) -> None:
+    def __init__(self, backend: Backend) -> None:
         self._backend = backend
-        self._reference = reference
 
     async def all(self) -> list[prod.WorkCenter]:
-        if self._reference is not None:
-            cached = await self._reference.get("workCenters", self._KEY, prod.ListWorkCentersResponse)
-            if cached is not None:
-                return list(cached.work_centers)
-        centers = await list_all(
+        return await list_all(
             lambda token: self._backend.production.list_work_centers(
                 prod.ListWorkCentersRequest(page_size=_PAGE, page_token=token)
             ),
             lambda response: response.work_centers,
         )
-        if self._reference is not None:
-            await self._reference.put("workCenters", self._KEY, prod.ListWorkCentersResponse(work_centers=centers))
-        return centers
 
 
 class Loaders:
@@ -106,7 +99,7 @@ class Loaders:
         self._partner = partner
         self._reference = reference
         self._stats_window = stats_window_minutes
-        self.work_centers = WorkCenterDirectory(backend, reference)
+        self.work_centers = WorkCenterDirectory(backend)
         self.order: DataLoader[str, ords.Order | None] = DataLoader(self._orders, max_batch_size=_BATCH_MAX)
         self.status_history: DataLoader[str, list[ords.OrderStatusChange]] = DataLoader(self._status_history)
         self.style: DataLoader[str, prod.Style | None] = DataLoader(self._styles, max_batch_size=_BATCH_MAX)

@@ -35,6 +35,9 @@ __all__ = [
     "REQUEST_LATENCY",
     "SHED",
     "SUBSCRIPTIONS",
+    "USAGE_DROPPED",
+    "USAGE_OVERFLOW",
+    "USAGE_PUBLISHED",
     "WS_CREDENTIAL_CLOSES",
     "MetricsListener",
     "record_backend_call",
@@ -109,6 +112,23 @@ WS_CREDENTIAL_CLOSES = Counter(
     " (event: a revocation or rotation event; subscribe: the re-check of a subscribe message; sweep: the"
     " periodic re-check)",
     ["trigger"],
+)
+
+#: The partners' usage events (``graphql_facade.usage``): one per partner active in a minute.
+USAGE_PUBLISHED = Counter(
+    "mes_facade_usage_events_published_total", "Partner usage events published to JetStream (acknowledged)"
+)
+USAGE_DROPPED = Counter(
+    "mes_facade_usage_events_dropped_total",
+    "Partner usage events never published, by reason (buffer_full: NATS was away longer than"
+    " MES_FACADE_USAGE_BUFFER_MINUTES, the oldest minute went; shutdown: still unpublished when the"
+    " facade stopped)",
+    ["reason"],
+)
+USAGE_OVERFLOW = Counter(
+    "mes_facade_usage_overflow_total",
+    "Partner requests not counted in the usage events: their minute already held"
+    " MES_FACADE_USAGE_MAX_PARTNERS partners",
 )
 
 

@@ -28,7 +28,10 @@ from graphql_facade.limits import (
 from graphql_facade.partner_sockets import PartnerSockets
 from graphql_facade.response_cache import CacheConfig, ResponseCache
 from graphql_facade.schema import Schemas, build_schemas
+from graphql_facade.sessions import Sessions
 from graphql_facade.subscriptions import CountersFeed, SubscriptionSlots
+from graphql_facade.usage import UsageMeter
+from graphql_facade.usage_events import UsagePublisher
 from mes_contracts import events as contracts
 from mes_platform.telemetry.logs import get_logger
 
@@ -69,6 +72,12 @@ class Facade:
     events: EventSource | None = None
     #: The partners' open WebSockets (closed on a revoked key; set by :meth:`start`).
     sockets: PartnerSockets | None = None
+    #: The partners' API usage per minute and its publisher (None: no NATS, or MES_FACADE_USAGE_EVENTS=0).
+    usage: UsageMeter | None = None
+    usage_events: UsagePublisher | None = None
+    #: Operators' sessions (the ``mes_session`` cookie), checked with the production service; the
+    #: authenticator and the sign-in routes share them.
+    sessions: Sessions | None = None
 
     @classmethod
     async def start(
@@ -80,7 +89,8 @@ class Facade:
         hub: EventHub | None = None,
         events: bool = True,
     ) -> Facade:
-        """Open channels, caches, limiters and (with ``NATS_URL`` and ``events``) the event consumers.
+        """Open channels, caches, limiters, (with ``NATS_URL`` and ``events``) the event consumers and
+        (with ``NATS_URL``, unless ``MES_FACADE_USAGE_EVENTS=0``) the publisher of the partners' usage.
 
         Everything opened is closed in reverse order by :meth:`aclose` (or here, when opening fails);
         a part that fails to close is logged and the others are still closed.
@@ -116,6 +126,7 @@ class Facade:
                 RedisPersistedQueryStore(limiters.redis) if limiters.redis is not None else PersistedQueryStore()
             )
             counters = CountersFeed(backend, hub, interval_s=settings.counters_interval_s)
+            sessions = Sessions(backend, ttl_s=settings.session_cache_ttl_s)
             _on_close(closer, "counters", counters.aclose)
             facade = cls(
                 settings=settings,
@@ -131,6 +142,8 @@ class Facade:
                     legacy_api_keys=settings.legacy_api_keys,
                     negative_ttl_s=settings.api_key_negative_ttl_s,
                     negative_cache_size=settings.api_key_negative_cache_size,
+                    token_roles=settings.operator_token_roles,
+                    sessions=sessions,
                 ),
                 schemas=build_schemas(document_cache_size=settings.document_cache_size),
                 limits=LimitsConfig.from_env(settings.env),
@@ -141,6 +154,7 @@ class Facade:
                 counters=counters,
                 plans=PlanCache(settings.document_cache_size) if settings.compiled_execution else None,
                 closer=closer,
+                sessions=sessions,
             )
             facade.sockets = PartnerSockets(facade.authenticator, recheck_s=settings.ws_recheck_s)
             hub.add_listener(facade.sockets.on_event)
@@ -152,6 +166,8 @@ class Facade:
                 await source.start()
                 _on_close(closer, "events", source.aclose)
                 facade.events = source
+            if settings.usage_events and settings.nats_url:
+                _start_usage_events(facade, closer, settings.nats_url)
             return facade
         except BaseException:
             await closer.aclose()
@@ -192,6 +208,23 @@ def _on_close(stack: contextlib.AsyncExitStack, name: str, close: Callable[[], A
             _log.exception("close_failed", resource=name)
 
     stack.push_async_callback(quietly)
+
+
+def _start_usage_events(facade: Facade, closer: contextlib.AsyncExitStack, nats_url: str) -> None:
+    """Count the partners' requests and publish them per minute; on close the open minute is
+    published first (the publisher stops before its connection closes)."""
+    from graphql_facade.adapters.nats_usage import NatsUsageSink
+
+    settings = facade.settings
+    sink = NatsUsageSink(nats_url, name=f"mes-facade-{settings.instance}-usage")
+    _on_close(closer, "usage-sink", sink.aclose)
+    meter = UsageMeter(max_partners=settings.usage_max_partners)
+    publisher = UsagePublisher(
+        meter, sink.publish, instance=settings.instance, buffer_minutes=settings.usage_buffer_minutes
+    )
+    publisher.start()
+    _on_close(closer, "usage-events", publisher.stop)
+    facade.usage, facade.usage_events = meter, publisher
 
 
 def _reference_invalidator(reference: ReferenceCache) -> Listener:

@@ -8,7 +8,6 @@ Strawberry changes one, which is the moment to look here again.
 * :func:`validate`: Strawberry's validation of a document, as ``Schema.execute`` runs it: graphql-core's
   rules plus Strawberry's Maybe-null and oneOf rules (``strawberry.schema.schema.validate_document``,
   not exported).
-* :func:`graphiql_html`: the GraphiQL page of Strawberry's views (``strawberry.http.ides``).
 * :class:`GuardedTransportWSHandler`: Strawberry's graphql-transport-ws handler (the view's
   ``graphql_transport_ws_handler_class``) with two hooks, so the facade never touches the handler's
   state: :meth:`~GuardedTransportWSHandler.schema_for_connection` picks the schema once the connection
@@ -36,7 +35,6 @@ from typing import Any, Generic, TypeVar, cast
 import strawberry
 from graphql import DocumentNode, GraphQLError, GraphQLSchema
 from graphql.validation import ASTValidationRule
-from strawberry.http.ides import get_graphql_ide_html
 from strawberry.schema.schema import validate_document
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
@@ -50,7 +48,6 @@ __all__ = [
     "CloseConnection",
     "GuardedTransportWSHandler",
     "RefusedMessage",
-    "graphiql_html",
     "graphql_schema",
     "validate",
 ]
@@ -74,11 +71,6 @@ def validate(
 ) -> list[GraphQLError]:
     """Validation errors of ``document`` under ``rules`` and Strawberry's own rules (empty when valid)."""
     return validate_document(schema, document, tuple(rules))
-
-
-def graphiql_html() -> str:
-    """The GraphiQL page Strawberry's views serve."""
-    return get_graphql_ide_html(graphql_ide="graphiql")
 
 
 class RefusedMessage:

@@ -22,13 +22,19 @@ and is registered, by partner id and the key's SHA-256, in the replica's
 revocation or rotation event closes it at once on every replica. A key that no longer holds closes the
 connection with 4403 ``API key revoked``. The connection's tier follows the partner's: a tier change (the
 event, or the re-check's answer) applies the new tier's limits to the next subscriptions, without closing.
+
+An operator's browser may authenticate with the session cookie instead (``connection_init`` without
+``token`` or ``apiKey``; the cookie came with the handshake): then the handshake's ``Origin`` must be the
+facade's own (``graphql_facade.sessions``), else the socket is closed with 4403 like any refused
+credential; and every ``subscribe`` message re-checks the session (through the sessions' cache): one
+that has ended closes the socket with 4403 ``Session ended``. Tokens' and partners' sockets are unchanged.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import timedelta
 from typing import Any
 
@@ -41,6 +47,7 @@ from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
+from graphql_facade.auth import session_cookie_of
 from graphql_facade.context import RequestContext
 from graphql_facade.errors import ErrorCode, FacadeError, syntax_error
 from graphql_facade.limits import LimitError, Priced, check_document, check_subscriptions, check_variables
@@ -48,12 +55,23 @@ from graphql_facade.metrics import WS_CREDENTIAL_CLOSES
 from graphql_facade.partner_sockets import FORBIDDEN, KEY_REVOKED
 from graphql_facade.pipeline.request import dumps, parse_json
 from graphql_facade.runtime import Facade
+from graphql_facade.sessions import own_origin, request_origin
 from graphql_facade.strawberry_internals import CloseConnection, GuardedTransportWSHandler, RefusedMessage
 from mes_platform.telemetry.logs import get_logger
 
 __all__ = ["SubscriptionEndpoint"]
 
 _log = get_logger("mes.facade.ws")
+SESSION_ENDED = "Session ended"
+
+
+@dataclass
+class _SocketContext(RequestContext):
+    """A connection's context, with what its handshake carried for a session: the cookie (never
+    logged) and whether its ``Origin`` is the facade's own."""
+
+    session_token: str = field(default="", repr=False)
+    same_origin: bool = False
 
 
 def _formatted(error: FacadeError | LimitError | GraphQLError) -> dict[str, Any]:
@@ -132,9 +150,29 @@ class _Handler(GuardedTransportWSHandler[RequestContext]):
         if viewer is not None and viewer.is_partner and viewer.tier != tier:
             self.context.viewer_ = replace(viewer, tier=tier)
 
+    async def _session_holds(self, context: RequestContext) -> bool:
+        """Whether a cookie-authenticated connection's session is still open (True for the others);
+        FacadeError when it cannot be told."""
+        viewer = context.viewer_
+        if viewer is None or not viewer.session or not isinstance(context, _SocketContext):
+            return True
+        try:
+            await self.view.facade.authenticator.session(context.session_token)
+        except FacadeError as err:
+            if err.code == ErrorCode.UNAUTHENTICATED:
+                return False
+            raise
+        return True
+
     async def admit_subscription(
         self, context: RequestContext, payload: Mapping[str, Any], active: int
     ) -> dict[str, Any] | CloseConnection | None:
+        try:
+            if not await self._session_holds(context):
+                _log.info("ws_closed_session_ended", operator=context.viewer.subject)
+                return CloseConnection(FORBIDDEN, SESSION_ENDED)
+        except FacadeError as err:
+            return _formatted(err)
         if self._api_key is not None:
             try:
                 valid = await self.revalidate()
@@ -218,12 +256,26 @@ class SubscriptionEndpoint(GraphQL[RequestContext, None]):
         return dumps(data).decode()
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> RequestContext:
-        return self.facade.context(None)
+        context = self.facade.context(None)
+        token = session_cookie_of(request.headers) if isinstance(request, WebSocket) else ""
+        if not token:
+            return context
+        own = own_origin(request.url.scheme, request.headers.get("host", ""), self.facade.settings.public_origin)
+        same = own is not None and request_origin(request.headers) == own
+        base = {f.name: getattr(context, f.name) for f in fields(context)}
+        return _SocketContext(**base, session_token=token, same_origin=same)
 
     async def on_ws_connect(self, context: RequestContext) -> dict[str, object] | None:
         params: dict[str, Any] = context.connection_params or {}
         try:
-            viewer = await self.facade.authenticator.from_connection_params(params)
+            if params.get("token") or params.get("apiKey") or not isinstance(context, _SocketContext):
+                viewer = await self.facade.authenticator.from_connection_params(params)
+            elif not context.same_origin:
+                raise FacadeError(
+                    ErrorCode.FORBIDDEN, "A socket signed in with the session cookie must come from this site."
+                )
+            else:
+                viewer = await self.facade.authenticator.session(context.session_token)
         except FacadeError as err:
             _log.info("ws_rejected", code=err.code)
             raise ConnectionRejectionError({"code": err.code}) from err

@@ -24,7 +24,7 @@ from graphql_facade.schema.common import (
     WorkOrderStatus,
 )
 from graphql_facade.schema.connections import list_fetch
-from graphql_facade.schema.production import operation_id
+from graphql_facade.schema.production import WorkCenterState, operation_id
 from mes.production.v1 import production_pb2 as prod
 
 __all__ = ["OBJECTS"]
@@ -146,12 +146,15 @@ _OPERATION = {
         attempt="attempt",
         alloyCode="alloy_code",
         version="version",
+        pauseReason="pause_reason",
+        pausedSeconds="paused_seconds",
     ),
     "id": Getter(operation_id),
     "workCenterId": Getter(lambda pb: pb.work_center.removeprefix("workCenters/") or None),
     "status": _enum("status", enum_names(OperationStatus)),
     "startTime": _time("start_time"),
     "finishTime": _time("finish_time"),
+    "pauseTime": _time("pause_time"),
     "workCenter": each(_work_center),
     "workOrder": _ref("work_order", "work_order_id"),
 }
@@ -193,7 +196,10 @@ OBJECTS: TypeSpecs = {
             capacity="capacity",
             active="active",
             version="version",
+            stateReason="state_reason",
         ),
+        "state": _enum("state", enum_names(WorkCenterState)),
+        "stateTime": _time("state_time"),
         "stats": _ref("work_center_stats", "code"),
         "queue": each(_queue),
     },

@@ -1,5 +1,6 @@
 """Stage: settle. The actual cost and refund, the ``extensions.cost`` and RateLimit headers and the
-cost metrics; then the response body of the operation.
+cost metrics (and the request's usage: the points charged, :func:`graphql_facade.usage.note_cost`);
+then the response body of the operation.
 
 A cached query's computation is turned into an :class:`~graphql_facade.response_cache.Answer` here
 (:meth:`Settle.answer`: its serialized data, actual cost and, without errors, what it reads); the
@@ -20,6 +21,7 @@ from graphql_facade.pipeline.execute import Executed
 from graphql_facade.pipeline.prepare import Prepared
 from graphql_facade.pipeline.request import Operation, Outcome, dumps, error_body, response_body
 from graphql_facade.response_cache import Answer, Entry, reads_of
+from graphql_facade.usage import note_cost
 
 __all__ = ["Settle"]
 
@@ -81,6 +83,7 @@ class Settle:
         """A cached answer after admission: refunded down to the cost measured when it was computed."""
         actual = hit.cost if hit.cost is not None else admission.requested
         settled = await self._guard.settle_at(admission, actual)
+        note_cost(settled.actual)
         body = response_body(hit.data, None, {"cost": settled.extension})
         return Outcome(body, headers=settled.headers, kind=prepared.kind, cache=cache)
 
@@ -89,6 +92,7 @@ def _outcome(
     viewer: Viewer, prepared: Prepared, settled: Settlement, result: Executed, data: bytes | None, cache: str
 ) -> Outcome:
     QUERY_COST.labels(viewer.audience, "actual").observe(settled.actual)
+    note_cost(settled.actual)
     errors = format_errors(result.errors) if result.errors else None
     extensions: dict[str, Any] = {"cost": settled.extension}
     if result.data is None and result.errors and all(e.path is None for e in result.errors):

@@ -11,7 +11,8 @@ not depend on how the answer was executed. Per object type:
 * a ``WorkOrder`` or ``Operation`` reads ``prod:<order id>`` (the order above it, or its own
   ``orderId``); in a work center's queue, its fields are covered by the center;
 * a ``WorkCenter``'s ``stats`` and ``queue`` read ``wc:<code>`` and ``wc:?`` (all centers: ``wc:*``
-  for ``workCenters``); its own fields are reference data (TTL only);
+  for ``workCenters``), and so do its ``state``, ``stateReason`` and ``stateTime`` wherever the
+  center appears; its other fields are reference data (TTL only);
 * ``Style`` and ``Alloy`` read the catalogue; ``AlloyBalance`` and ``Shortage`` all of inventory;
   ``LossSummary`` all of production; ``asOf`` reads everything;
 * connections, edges, page info, lines, history entries, counts, reservations and their items are
@@ -21,8 +22,9 @@ Anything this table does not know (a new root field or type, an object whose id 
 not carry, data that is not plain JSON) reads ``*``: such an answer goes stale on every event.
 
 The root fields of :data:`LIVE_FIELDS` read data that no event announces (a partner's webhook
-endpoints change through the webhooks service alone): an operation selecting one is never cached
-nor answered from the cache (:func:`selects_live`; the pipeline runs it like a mutation).
+endpoints change through the webhooks service alone), or that differ between callers of one cache
+scope (``me``: every operator shares the operators' scope): an operation selecting one is never
+cached nor answered from the cache (:func:`selects_live`; the pipeline runs it like a mutation).
 """
 
 from __future__ import annotations
@@ -64,9 +66,11 @@ from graphql_facade.response_cache.tags import (
 __all__ = ["LIVE_FIELDS", "reads_of", "selects_live"]
 
 #: Root fields always answered by their service, never from the cache: no event announces their changes.
-LIVE_FIELDS = frozenset({"webhookEndpoints", "webhookEndpoint", "webhookDeliveries", "webhookLog"})
+LIVE_FIELDS = frozenset({"webhookEndpoints", "webhookEndpoint", "webhookDeliveries", "webhookLog", "me"})
 
 _META = frozenset({"__typename", "__schema", "__type"})
+#: The fields of a work center that events change (the others are reference data).
+_CENTER_STATE = frozenset({"state", "stateReason", "stateTime"})
 #: Types whose fields are covered by the object or list above them.
 _COVERED = frozenset(
     {
@@ -254,6 +258,8 @@ class _Walk(Selections):
             return _Ctx(order_id=order_id, center=ctx.center if type_name == "Operation" else None)
         if type_name == "WorkCenter":
             code = _text(_own(nodes, value, "code")) or _text(_own(nodes, value, "id")) or ctx.center
+            if any(node.name.value in _CENTER_STATE for node in nodes):
+                tags.add(work_center(code) if code else WORK_CENTERS)  # moved by its operations and blocks
             return _Ctx(center=code or "")  # its queue holds other orders' operations
         if type_name in ("Style", "Alloy"):
             tags.add(STYLES if type_name == "Style" else ALLOYS)

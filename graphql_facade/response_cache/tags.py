@@ -14,7 +14,7 @@ of the tags it reads. The tags:
 ``prod:*``             anything in production (work-center stats, metal loss, queues)
 ``inv:<id>``           the reservations of one order
 ``inv:*``              anything in inventory (balances, shortages, lots)
-``wc:<code>``          the queue and stats of one work center; ``wc:?`` an unknown one
+``wc:<code>``          the queue, stats and state of one work center; ``wc:?`` an unknown one
 ``wc:*``               the queues and stats of all work centers
 ``style:*``            styles (the catalogue); ``alloy:*`` alloys
 =====================  ==================================================================
@@ -34,6 +34,7 @@ from typing import Any
 
 from google.protobuf.message import DecodeError, Message
 
+from mes.facade.v1 import usage_events_pb2 as fac_ev
 from mes.inventory.v1 import inventory_events_pb2 as inv_ev
 from mes.orders.v1 import orders_events_pb2 as ord_ev
 from mes.orders.v1 import orders_pb2
@@ -150,6 +151,10 @@ def _partner_credentials(msg: Any) -> Iterable[str]:
     return ()  # no answer shows keys or tiers (the WebSockets and the key cache act on these events)
 
 
+def _usage(msg: Any) -> Iterable[str]:
+    return ()  # no answer shows API usage (the facade publishes these events, no replica consumes them)
+
+
 def _order_production(order_id: str, *centers: str) -> set[str]:
     tags = {PRODUCTION, production_of(_need(order_id))}
     if centers:
@@ -175,6 +180,10 @@ def _work_order_completed(msg: Any) -> Iterable[str]:
     return _order_production(msg.work_order.order_id)
 
 
+def _work_center_changed(msg: Any) -> Iterable[str]:
+    return (WORK_CENTERS, work_center(_need(msg.work_center.code)))  # its state, reason and time
+
+
 #: Per payload type, the tags an event carrying it touches (every event also touches ``*``). One
 #: payload type may travel under several subjects (an operation's change under its outcome's).
 _BY_PAYLOAD: dict[type[Message], Callable[[Any], Iterable[str]]] = {
@@ -198,6 +207,8 @@ _BY_PAYLOAD: dict[type[Message], Callable[[Any], Iterable[str]]] = {
     prod_ev.OperationChangedEvent: _operation,
     prod_ev.WorkOrderCompletedEvent: _work_order_completed,
     prod_ev.WorkOrdersCancelledEvent: _work_orders,
+    prod_ev.WorkCenterChangedEvent: _work_center_changed,
+    fac_ev.PartnerUsageRecordedEvent: _usage,
 }
 #: Per event type of the registry, its rule (an event type whose payload has none touches everything).
 TOUCHES: dict[events.EventType[Message], Callable[[Any], Iterable[str]]] = {

@@ -140,6 +140,7 @@ class OperationStatus(Enum):
     REWORK = production_pb2.OPERATION_STATUS_REWORK
     SKIPPED = production_pb2.OPERATION_STATUS_SKIPPED
     CANCELLED = production_pb2.OPERATION_STATUS_CANCELLED
+    PAUSED = production_pb2.OPERATION_STATUS_PAUSED
 
 
 @strawberry.enum(description="How metal loss is grouped.")

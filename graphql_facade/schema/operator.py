@@ -1,6 +1,6 @@
 """The operators' schema: the shop floor board, order detail, materials, metal loss, and the
-mutations of the floor (start/finish an operation, resolve a loss review, receive a lot, ship,
-cancel)."""
+mutations of the floor (start/pause/resume/finish an operation, resolve a loss review, block a
+work center, receive a lot, ship, cancel)."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from graphql_facade.schema.inventory import AlloyBalance, MaterialLot
 from graphql_facade.schema.live import DashboardCounters, OperatorStatusUpdate, operator_event, status_updates
 from graphql_facade.schema.orders import OperatorOrder, OrderCounts
 from graphql_facade.schema.production import LossSummary, Operation, WorkCenter, operation_name
+from graphql_facade.schema.roles import supervisor_mutation
 from graphql_facade.schema.shortages import Shortage
 from mes.common.v1 import common_pb2
 from mes.inventory.v1 import inventory_pb2 as inv
@@ -132,8 +133,27 @@ def metal_loss_request(by: LossGrouping, since: datetime | None) -> prod.Summari
     return request
 
 
+@strawberry.enum(description="What an operator may do: supervisors also resolve loss reviews, block work centers...")
+class OperatorRole(Enum):
+    OPERATOR = "OPERATOR"
+    SUPERVISOR = "SUPERVISOR"
+
+
+@strawberry.type(description="The operator this request is made for.")
+class Me:
+    operator_code: str
+    role: OperatorRole
+    signed_in: bool = strawberry.field(description="True for a sign-in session (the cookie), false for a token.")
+
+
 @strawberry.type(name="Query")
 class OperatorQuery:
+    @field(description="Who is calling: the operator code and role (never answered from the cache).")
+    def me(self, info: Info) -> Me:
+        viewer = info.context.viewer
+        role = OperatorRole.SUPERVISOR if viewer.is_supervisor else OperatorRole.OPERATOR
+        return Me(operator_code=viewer.subject, role=role, signed_in=viewer.session)
+
     @field(description="The event sequences this response reflects at least.")
     def as_of(self, info: Info) -> AsOf:
         seqs = info.context.as_of or info.context.hub.as_of()
@@ -242,7 +262,7 @@ class OperatorMutation:
         )
         return Operation.from_pb(await info.context.backend.production.finish_operation(request))
 
-    @mutation(description="Approve (DONE) or send to rework an operation in loss review.")
+    @supervisor_mutation(description="Approve (DONE) or send to rework an operation in loss review (supervisors).")
     async def resolve_loss_review(
         self,
         info: Info,
@@ -259,7 +279,7 @@ class OperatorMutation:
         )
         return Operation.from_pb(await info.context.backend.production.resolve_loss_review(request))
 
-    @mutation(description="Receive a lot of metal or stones into stores.")
+    @supervisor_mutation(description="Receive a lot of metal or stones into stores (supervisors).")
     async def receive_lot(self, info: Info, input: ReceiveLotInput, idempotency_key: str | None = None) -> MaterialLot:
         request = inv.ReceiveLotRequest(
             kind=input.kind.value,
@@ -272,7 +292,7 @@ class OperatorMutation:
         )
         return MaterialLot.from_pb(await info.context.backend.inventory.receive_lot(request))
 
-    @mutation(description="Ship an order that is READY_TO_SHIP.")
+    @supervisor_mutation(description="Ship an order that is READY_TO_SHIP (supervisors).")
     async def ship_order(
         self, info: Info, id: strawberry.ID, tracking_reference: str = "", idempotency_key: str | None = None
     ) -> OperatorOrder:
@@ -283,7 +303,7 @@ class OperatorMutation:
         )
         return OperatorOrder.from_pb(await info.context.backend.orders.ship_order(request))
 
-    @mutation(description="Cancel an order that has not shipped.")
+    @supervisor_mutation(description="Cancel an order that has not shipped (supervisors).")
     async def cancel_order(
         self, info: Info, id: strawberry.ID, reason: str = "", idempotency_key: str | None = None
     ) -> OperatorOrder:
@@ -291,6 +311,54 @@ class OperatorMutation:
             name=f"orders/{check_id(str(id))}", reason=reason, request_id=check_key(idempotency_key)
         )
         return OperatorOrder.from_pb(await info.context.backend.orders.cancel_order(request))
+
+    @mutation(description="Pause an operation in progress with a reason (a break, waiting for stones).")
+    async def pause_operation(
+        self,
+        info: Info,
+        id: strawberry.ID,
+        reason: str,
+        operator_code: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Operation:
+        request = prod.PauseOperationRequest(
+            name=_operation(str(id)),
+            operator_code=_as_viewer(info, operator_code, "operatorCode"),
+            reason=reason,
+            request_id=check_key(idempotency_key),
+        )
+        return Operation.from_pb(await info.context.backend.production.pause_operation(request))
+
+    @mutation(description="Resume a paused operation.")
+    async def resume_operation(
+        self,
+        info: Info,
+        id: strawberry.ID,
+        operator_code: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Operation:
+        request = prod.ResumeOperationRequest(
+            name=_operation(str(id)),
+            operator_code=_as_viewer(info, operator_code, "operatorCode"),
+            request_id=check_key(idempotency_key),
+        )
+        return Operation.from_pb(await info.context.backend.production.resume_operation(request))
+
+    @supervisor_mutation(description="Block a work center with a reason: nothing starts there (supervisors).")
+    async def block_work_center(self, info: Info, id: strawberry.ID, reason: str) -> WorkCenter:
+        request = prod.BlockWorkCenterRequest(
+            name=f"workCenters/{check_id(str(id))}",
+            reason=reason,
+            operator_code=_as_viewer(info, None, "operatorCode"),
+        )
+        return WorkCenter.from_pb(await info.context.backend.production.block_work_center(request))
+
+    @supervisor_mutation(description="Unblock a work center: running or idle as its operations say (supervisors).")
+    async def unblock_work_center(self, info: Info, id: strawberry.ID) -> WorkCenter:
+        request = prod.UnblockWorkCenterRequest(
+            name=f"workCenters/{check_id(str(id))}", operator_code=_as_viewer(info, None, "operatorCode")
+        )
+        return WorkCenter.from_pb(await info.context.backend.production.unblock_work_center(request))
 
 
 @strawberry.type(name="Subscription")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import Enum
 
 import strawberry
 
@@ -20,7 +21,16 @@ from graphql_facade.schema.connections import Connection, list_connection
 from graphql_facade.schema.info import Info, field
 from mes.production.v1 import production_pb2 as prod
 
-__all__ = ["LossSummary", "Operation", "WorkCenter", "WorkCenterStats", "WorkOrder", "operation_id", "operation_name"]
+__all__ = [
+    "LossSummary",
+    "Operation",
+    "WorkCenter",
+    "WorkCenterState",
+    "WorkCenterStats",
+    "WorkOrder",
+    "operation_id",
+    "operation_name",
+]
 
 
 def operation_id(op: prod.Operation) -> str:
@@ -34,6 +44,16 @@ def operation_name(ident: str) -> str | None:
     if not dot or not work_order or not sequence.isdigit():
         return None
     return f"workOrders/{work_order}/operations/{int(sequence)}"
+
+
+@strawberry.enum(
+    description="A work center's state: RUNNING while an operation is in progress there, IDLE when none is "
+    "(paused ones do not count), BLOCKED (with a reason) until the block is lifted."
+)
+class WorkCenterState(Enum):
+    RUNNING = prod.WORK_CENTER_STATE_RUNNING
+    IDLE = prod.WORK_CENTER_STATE_IDLE
+    BLOCKED = prod.WORK_CENTER_STATE_BLOCKED
 
 
 @strawberry.type(description="One routing step of a work order on the shop floor.")
@@ -60,6 +80,9 @@ class Operation:
     attempt: int
     alloy_code: str
     version: Long
+    pause_reason: str = strawberry.field(description="Why it is paused (PAUSED only).")
+    pause_time: datetime | None = strawberry.field(description="When the current pause began (PAUSED only).")
+    paused_seconds: Long = strawberry.field(description="Seconds paused over the pauses of this attempt that ended.")
 
     @strawberry.field
     async def work_center(self, info: Info) -> WorkCenter | None:
@@ -99,6 +122,9 @@ class Operation:
             attempt=pb.attempt,
             alloy_code=pb.alloy_code,
             version=Long(pb.version),
+            pause_reason=pb.pause_reason,
+            pause_time=to_datetime(pb.pause_time),
+            paused_seconds=Long(pb.paused_seconds),
         )
 
 
@@ -167,9 +193,9 @@ class WorkOrder:
 @strawberry.type(description="Load and output of a work center over the stats window.")
 class WorkCenterStats:
     queued: int
-    in_progress: int
+    in_progress: int = strawberry.field(description="Operations in progress, paused ones included (at the bench).")
     in_review: int
-    wip: int = strawberry.field(description="Operations in progress or in loss review.")
+    wip: int = strawberry.field(description="Operations in progress (or paused) or in loss review.")
     done_in_window: int
     window_minutes: int
     capacity: int
@@ -199,6 +225,9 @@ class WorkCenter:
     capacity: int
     active: bool
     version: Long
+    state: WorkCenterState | None
+    state_reason: str = strawberry.field(description="Why it is blocked (BLOCKED only).")
+    state_time: datetime | None = strawberry.field(description="When the state last changed.")
 
     @field(description="WIP and throughput.")
     async def stats(self, info: Info) -> WorkCenterStats | None:
@@ -228,6 +257,9 @@ class WorkCenter:
             capacity=pb.capacity,
             active=pb.active,
             version=Long(pb.version),
+            state=optional_enum(WorkCenterState, pb.state),
+            state_reason=pb.state_reason,
+            state_time=to_datetime(pb.state_time),
         )
 
 

@@ -32,6 +32,7 @@ FOLDERS: dict[str, tuple[str, ...]] = {
     "unit/clients/cli": ("mesctl",),
     "unit/graphql_facade": ("facade",),
     "unit/graphql_facade/limits": ("limits",),
+    "unit/graphql_facade/web": ("web",),
     "unit/inventory": ("inventory",),
     "unit/mes_contracts": ("events",),
     "unit/mes_kernel": ("kernel",),

@@ -233,9 +233,19 @@ def seed_floor(backend: FakeBackend, draw: Any) -> list[str]:
         if draw(st.integers(0, 4)) == 0:
             wo.ClearField("routing_snapshot")  # listed instead of fetched by name
     for op in backend.operations.values():
-        op.status = draw(st.sampled_from([0, prod.OPERATION_STATUS_QUEUED, prod.OPERATION_STATUS_DONE]))
+        statuses = [0, prod.OPERATION_STATUS_QUEUED, prod.OPERATION_STATUS_DONE, prod.OPERATION_STATUS_PAUSED]
+        op.status = draw(st.sampled_from(statuses))
         op.work_center = draw(st.sampled_from(["workCenters/CAST-1", "workCenters/GONE", ""]))
         op.weigh_in_mg = draw(st.sampled_from([0, 5_000, 2**40]))
+        op.paused_seconds = draw(st.sampled_from([0, 90, 2**40]))
+        if op.status == prod.OPERATION_STATUS_PAUSED:
+            op.pause_reason = draw(st.sampled_from(["break", "waiting for stones"]))
+            op.pause_time.FromSeconds(draw(st.integers(1, 4_000_000_000)))
+    for center in backend.work_centers.values():
+        center.state = draw(st.sampled_from([0, *prod.WorkCenterState.values()[1:], 99]))
+        center.state_reason = "kiln down" if center.state == prod.WORK_CENTER_STATE_BLOCKED else ""
+        if draw(st.booleans()):
+            center.state_time.FromSeconds(draw(st.integers(1, 4_000_000_000)))
     return list(backend.stored_orders)
 
 

@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import math
 import re
+import secrets
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
@@ -29,6 +32,7 @@ from clients import (
     MesClientError,
     MesClients,
     NotFoundError,
+    ResourceExhaustedError,
     RetryPolicy,
     UnauthenticatedError,
 )
@@ -116,6 +120,14 @@ class FakeBackend(MesClients):
         self.lots: dict[str, inv.MaterialLot] = {}
         self.idempotency: dict[tuple[str, str], tuple[bytes, str]] = {}
         self.healthy = {"orders": True, "inventory": True, "production": True}
+        #: Signing in, as the production service does it: operators (``add_operator``), their passwords,
+        #: open sessions (token -> operator code, expiry on ``clock``) and failed attempts.
+        self.operators: dict[str, prod.Operator] = {}
+        self.passwords: dict[str, str] = {}
+        self.sessions: dict[str, tuple[str, float]] = {}
+        self.sign_in_failures: list[tuple[str, str, float]] = []
+        self.session_ttl_s = 12 * 3600.0
+        self.clock: Callable[[], float] = time.time
         self._ids = 0
 
     # -- seeding ---------------------------------------------------------------------------
@@ -153,8 +165,23 @@ class FakeBackend(MesClients):
             )
         for code in ("CAST-1", "FILE-1", "POL-1"):
             self.work_centers[code] = prod.WorkCenter(
-                name=f"workCenters/{code}", code=code, work_center_type=code.split("-")[0], capacity=4, active=True
+                name=f"workCenters/{code}",
+                code=code,
+                work_center_type=code.split("-")[0],
+                capacity=4,
+                active=True,
+                state=prod.WORK_CENTER_STATE_IDLE,
             )
+
+    def add_operator(
+        self, code: str, password: str | None = None, *, supervisor: bool = False, active: bool = True
+    ) -> prod.Operator:
+        role = prod.OPERATOR_ROLE_SUPERVISOR if supervisor else prod.OPERATOR_ROLE_OPERATOR
+        operator = prod.Operator(name=f"operators/{code}", code=code, display_name=code, role=role, active=active)
+        self.operators[code] = operator
+        if password is not None:
+            self.passwords[code] = password
+        return operator
 
     def add_order(
         self,
@@ -466,6 +493,52 @@ class FakeBackend(MesClients):
         op.started_by = request.operator_code
         return prod.StartOperationResponse(operation=op)
 
+    async def pause_operation(self, request: prod.PauseOperationRequest) -> prod.PauseOperationResponse:
+        op = self._operation(request.name)
+        if op.status != prod.OPERATION_STATUS_IN_PROGRESS:
+            raise FailedPreconditionError(
+                grpc.StatusCode.FAILED_PRECONDITION, "operation is not in progress", reason="INVALID_STATE_TRANSITION"
+            )
+        op.status = prod.OPERATION_STATUS_PAUSED
+        op.pause_reason = request.reason.strip()
+        op.pause_time.GetCurrentTime()
+        return prod.PauseOperationResponse(operation=op)
+
+    async def resume_operation(self, request: prod.ResumeOperationRequest) -> prod.ResumeOperationResponse:
+        op = self._operation(request.name)
+        if op.status != prod.OPERATION_STATUS_PAUSED:
+            raise FailedPreconditionError(
+                grpc.StatusCode.FAILED_PRECONDITION, "operation is not paused", reason="INVALID_STATE_TRANSITION"
+            )
+        op.status = prod.OPERATION_STATUS_IN_PROGRESS
+        op.paused_seconds += 60
+        op.pause_reason = ""
+        op.ClearField("pause_time")
+        return prod.ResumeOperationResponse(operation=op)
+
+    def _work_center(self, name: str) -> prod.WorkCenter:
+        center = self.work_centers.get(name.removeprefix("workCenters/"))
+        if center is None:
+            raise NotFoundError(grpc.StatusCode.NOT_FOUND, "work center not found")
+        return center
+
+    async def block_work_center(self, request: prod.BlockWorkCenterRequest) -> prod.BlockWorkCenterResponse:
+        center = self._work_center(request.name)
+        if center.state != prod.WORK_CENTER_STATE_BLOCKED:
+            center.state_time.GetCurrentTime()
+        center.state, center.state_reason = prod.WORK_CENTER_STATE_BLOCKED, request.reason.strip()
+        return prod.BlockWorkCenterResponse(work_center=center)
+
+    async def unblock_work_center(self, request: prod.UnblockWorkCenterRequest) -> prod.UnblockWorkCenterResponse:
+        center = self._work_center(request.name)
+        if center.state != prod.WORK_CENTER_STATE_BLOCKED:
+            raise FailedPreconditionError(
+                grpc.StatusCode.FAILED_PRECONDITION, "work center is not blocked", reason="INVALID_STATE_TRANSITION"
+            )
+        center.state, center.state_reason = prod.WORK_CENTER_STATE_IDLE, ""
+        center.state_time.GetCurrentTime()
+        return prod.UnblockWorkCenterResponse(work_center=center)
+
     async def finish_operation(self, request: prod.FinishOperationRequest) -> prod.FinishOperationResponse:
         op = self._operation(request.name)
         op.status = prod.OPERATION_STATUS_DONE
@@ -479,6 +552,61 @@ class FakeBackend(MesClients):
         op.status = prod.OPERATION_STATUS_DONE
         op.reviewed_by = request.supervisor_code
         return prod.ResolveLossReviewResponse(operation=op)
+
+    # -- signing in (production) -------------------------------------------------------------
+
+    async def set_operator_password(self, request: prod.SetOperatorPasswordRequest) -> prod.SetOperatorPasswordResponse:
+        operator = self.operators.get(request.name.removeprefix("operators/"))
+        if not 12 <= len(request.password) <= 1024:
+            raise InvalidArgumentError(grpc.StatusCode.INVALID_ARGUMENT, "the password is invalid")
+        if operator is None:
+            raise NotFoundError(grpc.StatusCode.NOT_FOUND, f"operator {request.name} not found")
+        self.passwords[operator.code] = request.password
+        self.sessions = {t: s for t, s in self.sessions.items() if s[0] != operator.code}
+        return prod.SetOperatorPasswordResponse(operator=operator)
+
+    async def sign_in(self, request: prod.SignInRequest) -> prod.SignInResponse:
+        now, code, address = self.clock(), request.operator_code, request.client_address
+        recent = [f for f in self.sign_in_failures if f[2] > now - 900]
+        by_code = sorted((f[2] for f in recent if f[0] == code), reverse=True)
+        by_address = sorted((f[2] for f in recent if f[1] == address), reverse=True)
+        limits = ((by_code, 5), (by_address, 20))
+        waits = [times[limit - 1] + 900 - now for times, limit in limits if len(times) >= limit]
+        if waits:
+            raise ResourceExhaustedError(
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                "too many failed sign-in attempts; try again later",
+                reason="SIGN_IN_THROTTLED",
+                metadata={"retry_after_s": str(max(1, math.ceil(max(waits))))},
+            )
+        operator = self.operators.get(code)
+        if operator is None or not operator.active or self.passwords.get(code) != request.password:
+            self.sign_in_failures.append((code, address, now))
+            raise UnauthenticatedError(
+                grpc.StatusCode.UNAUTHENTICATED, "operator code or password is wrong", reason="SIGN_IN_FAILED"
+            )
+        token = secrets.token_urlsafe(32)
+        self.sessions[token] = (code, now + self.session_ttl_s)
+        response = prod.SignInResponse(session_token=token, operator=operator)
+        response.expire_time.FromSeconds(int(now + self.session_ttl_s))
+        return response
+
+    async def check_session(self, request: prod.CheckSessionRequest) -> prod.CheckSessionResponse:
+        code, expires = self.sessions.get(request.session_token, ("", 0.0))
+        operator = self.operators.get(code)
+        if operator is None or not operator.active or expires <= self.clock():
+            raise UnauthenticatedError(
+                grpc.StatusCode.UNAUTHENTICATED,
+                "the session is not open (unknown, expired or signed out)",
+                reason="SESSION_CLOSED",
+            )
+        response = prod.CheckSessionResponse(operator=operator)
+        response.expire_time.FromSeconds(int(expires))
+        return response
+
+    async def sign_out(self, request: prod.SignOutRequest) -> prod.SignOutResponse:
+        self.sessions.pop(request.session_token, None)
+        return prod.SignOutResponse()
 
     # -- inventory -------------------------------------------------------------------------
 

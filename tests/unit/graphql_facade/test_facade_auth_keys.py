@@ -80,7 +80,7 @@ async def test_made_up_keys_never_reach_the_backend_nor_the_caches(backend: Fake
         with pytest.raises(FacadeError):
             await auth.from_connection_params(params)
     assert backend.calls["AuthenticatePartner"] == 0
-    assert not auth._keys and not auth._unknown and not auth._pending
+    assert not auth._keys and not auth._unknown and not len(auth._flights)
 
 
 async def test_a_made_up_key_on_a_websocket_is_refused_without_a_lookup(

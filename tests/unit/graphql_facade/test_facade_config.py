@@ -13,7 +13,8 @@ def test_defaults() -> None:
     assert settings.orders_addr == "127.0.0.1:50151" and settings.service_token == "mes-dev-token"
     assert settings.operator_tokens == {"mes-dev-operator": "SUP-01"}
     assert settings.redis_url is None and settings.nats_url is None
-    assert settings.response_cache_ttl_s == 60 and settings.cache_enabled and not settings.graphiql
+    assert settings.response_cache_ttl_s == 60 and settings.cache_enabled and settings.graphiql
+    assert not FacadeSettings.from_env({"MES_FACADE_GRAPHIQL": "0"}).graphiql
 
 
 def test_environment_names() -> None:

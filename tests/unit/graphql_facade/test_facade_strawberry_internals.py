@@ -18,7 +18,7 @@ from strawberry.asgi import GraphQL
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
 
 from graphql_facade.schema import build_schemas
-from graphql_facade.strawberry_internals import GuardedTransportWSHandler, graphiql_html, graphql_schema, validate
+from graphql_facade.strawberry_internals import GuardedTransportWSHandler, graphql_schema, validate
 from graphql_facade.ws import SubscriptionEndpoint
 
 CHECKED_AGAINST = "0.341.2"
@@ -68,10 +68,6 @@ def test_validate_applies_strawberrys_own_rules_too() -> None:
     assert [e.message for e in validate(schema, parse("{ nope }"), specified_rules)] == [
         "Cannot query field 'nope' on type 'Query'."
     ]
-
-
-def test_graphiql_page() -> None:
-    assert "graphiql" in graphiql_html().lower()
 
 
 def test_the_websocket_handler_still_has_what_the_guarded_handler_uses() -> None:
