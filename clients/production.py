@@ -38,6 +38,14 @@ _LIST_WORK_CENTERS = Rpc("ListWorkCenters", pb.ListWorkCentersRequest, pb.ListWo
 _WORK_CENTER_STATS = Rpc("ListWorkCenterStats", pb.ListWorkCenterStatsRequest, pb.ListWorkCenterStatsResponse)
 _BLOCK = Rpc("BlockWorkCenter", pb.BlockWorkCenterRequest, pb.BlockWorkCenterResponse, positional="name")
 _UNBLOCK = Rpc("UnblockWorkCenter", pb.UnblockWorkCenterRequest, pb.UnblockWorkCenterResponse, positional="name")
+_SET_CALENDAR = Rpc(
+    "SetShiftCalendar", pb.SetShiftCalendarRequest, pb.SetShiftCalendarResponse, positional="calendar", request_id=True
+)
+_GET_CALENDAR = Rpc("GetShiftCalendar", pb.GetShiftCalendarRequest, pb.GetShiftCalendarResponse, positional="name")
+_BATCH_GET_CALENDARS = Rpc(
+    "BatchGetShiftCalendars", pb.BatchGetShiftCalendarsRequest, pb.BatchGetShiftCalendarsResponse, positional="names"
+)
+_OUTPUT = Rpc("ListWorkCenterOutput", pb.ListWorkCenterOutputRequest, pb.ListWorkCenterOutputResponse)
 _UPSERT_OPERATOR = Rpc("UpsertOperator", pb.UpsertOperatorRequest, pb.UpsertOperatorResponse, positional="operator")
 _LIST_OPERATORS = Rpc("ListOperators", pb.ListOperatorsRequest, pb.ListOperatorsResponse)
 _SET_PASSWORD = Rpc(
@@ -75,7 +83,8 @@ _METAL_LOSS = Rpc("SummarizeMetalLoss", pb.SummarizeMetalLossRequest, pb.Summari
 #: Every RPC of the service, as this client calls it.
 RPCS: tuple[Rpc[Any, Any], ...] = (
     _UPSERT_STYLE, _GET_STYLE, _LIST_STYLES, _BATCH_GET_STYLES, _EXPLODE_BOM, _UPSERT_WORK_CENTER, _GET_WORK_CENTER,
-    _LIST_WORK_CENTERS, _WORK_CENTER_STATS, _BLOCK, _UNBLOCK,
+    _LIST_WORK_CENTERS, _WORK_CENTER_STATS, _BLOCK, _UNBLOCK, _SET_CALENDAR, _GET_CALENDAR,
+    _BATCH_GET_CALENDARS, _OUTPUT,
     _UPSERT_OPERATOR, _LIST_OPERATORS, _SET_PASSWORD, _SIGN_IN, _CHECK_SESSION, _SIGN_OUT,
     _CREATE_WORK_ORDERS, _GET_WORK_ORDER,
     _BATCH_GET_WORK_ORDERS, _LIST_WORK_ORDERS, _HOLD, _RESUME, _CLOSE, _CANCEL_WORK_ORDERS,
@@ -169,6 +178,36 @@ class ProductionClient(ServiceClient):
     ) -> pb.WorkCenter:
         """Lift a work center's block: it is RUNNING or IDLE again, as its operations say."""
         return (await self._call_with(_UNBLOCK, locals())).work_center
+
+    async def set_shift_calendar(
+        self,
+        calendar: pb.ShiftCalendar | pb.SetShiftCalendarRequest,
+        *,
+        expected_version: int | None = None,
+        request_id: str | None = None,
+        partner: str | None = None,
+        timeout: float | None = None,
+    ) -> pb.ShiftCalendar:
+        """Set a work center's shift calendar (``name`` "workCenters/{code}/calendar") and hourly target;
+        ``expected_version`` (ABORTED when the stored one differs), a request_id generated when none is given."""
+        return (await self._call_with(_SET_CALENDAR, locals())).calendar
+
+    get_shift_calendar = by_name(_GET_CALENDAR, lambda response: response.calendar)
+    batch_get_shift_calendars = batch_get(_BATCH_GET_CALENDARS)
+
+    async def list_work_center_output(
+        self,
+        request: pb.ListWorkCenterOutputRequest | None = None,
+        /,
+        *,
+        work_centers: Sequence[str] | None = None,
+        at: datetime | Timestamp | None = None,
+        partner: str | None = None,
+        timeout: float | None = None,
+    ) -> list[pb.WorkCenterOutput]:
+        """Output against target and utilisation of the work centers ("workCenters/{code}"), in their
+        order, at ``at`` (now when unset)."""
+        return list((await self._call_with(_OUTPUT, locals())).outputs)
 
     async def upsert_operator(
         self,

@@ -29,6 +29,7 @@ __all__ = [
     "ALLOY_UPSERTED",
     "ALL_EVENTS",
     "ALL_STREAMS",
+    "CALENDAR_CHANGED",
     "CUSTODY_RECORDED",
     "FACADE_STREAM",
     "INVENTORY_STREAM",
@@ -174,6 +175,8 @@ OPERATION_CHANGED = EventType("production.operation.changed", prod.OperationChan
 WORK_ORDER_COMPLETED = EventType("production.work_order.completed", prod.WorkOrderCompletedEvent)
 WORK_ORDERS_CANCELLED = EventType("production.work_orders.cancelled", prod.WorkOrdersCancelledEvent)
 WORK_CENTER_CHANGED = EventType("production.work_center.changed", prod.WorkCenterChangedEvent)
+#: A work center's shift calendar or hourly output target was set (SetShiftCalendar).
+CALENDAR_CHANGED = EventType("production.work_center.calendar_changed", prod.ShiftCalendarChangedEvent)
 
 # -- facade ---------------------------------------------------------------------------
 #: One partner's API usage during one minute on one facade replica (``graphql_facade.usage``).
@@ -211,6 +214,7 @@ ALL_EVENTS: tuple[EventType[Message], ...] = (
     WORK_ORDER_COMPLETED,
     WORK_ORDERS_CANCELLED,
     WORK_CENTER_CHANGED,
+    CALENDAR_CHANGED,
     PARTNER_USAGE_RECORDED,
 )
 #: The subjects of an operation's change, the legacy one last.

@@ -105,6 +105,15 @@ def work_center_message(wc: d.WorkCenterDef) -> production_pb2.WorkCenter:
     return production_pb2.WorkCenter(name=f"workCenters/{wc.code}", active=True, **asdict(wc))
 
 
+def calendar_message(cal: d.CalendarDef) -> production_pb2.ShiftCalendar:
+    return production_pb2.ShiftCalendar(
+        name=f"workCenters/{cal.work_center}/calendar",
+        time_zone=cal.time_zone,
+        windows=[production_pb2.ShiftWindow(**asdict(w)) for w in cal.windows],
+        output_target_per_hour=cal.output_target_per_hour,
+    )
+
+
 def operator_message(op: d.OperatorDef) -> production_pb2.Operator:
     role = production_pb2.OPERATOR_ROLE_SUPERVISOR if op.supervisor else production_pb2.OPERATOR_ROLE_OPERATOR
     return production_pb2.Operator(
@@ -203,6 +212,22 @@ async def _load_production(
     centers = await _listed(call, stub.ListWorkCenters, production_pb2.ListWorkCentersRequest, "work_centers")
     codes = {wc.code for wc in centers}
     await _create_missing(report, "work centers", d.WORK_CENTERS, lambda wc: wc.code not in codes, upsert_center)
+
+    async def set_calendar(cal: d.CalendarDef) -> None:
+        request = production_pb2.SetShiftCalendarRequest(
+            calendar=calendar_message(cal), request_id=f"demo-calendar-{cal.work_center}"
+        )
+        await call(stub.SetShiftCalendar, request)
+
+    names = [f"workCenters/{cal.work_center}/calendar" for cal in d.CALENDARS]
+    calendars = await _found(call, stub.BatchGetShiftCalendars, production_pb2.BatchGetShiftCalendarsRequest, names)
+    await _create_missing(
+        report,
+        "shift calendars",
+        d.CALENDARS,
+        lambda c: f"workCenters/{c.work_center}/calendar" not in calendars,
+        set_calendar,
+    )
 
     async def upsert_operator(op: d.OperatorDef) -> None:
         await call(stub.UpsertOperator, production_pb2.UpsertOperatorRequest(operator=operator_message(op)))

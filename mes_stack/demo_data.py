@@ -1,6 +1,6 @@
 """Demo master data: alloys, stock lots, stones, styles with routings and BOMs, work
-centers, operators (with development-only sign-in passwords) and partners. Plain definitions
-(no I/O); ``demo`` loads them.
+centers with their shift calendars, operators (with development-only sign-in passwords) and
+partners. Plain definitions (no I/O); ``demo`` loads them.
 
 Weights are integer milligrams, stones are pieces + points (1 point = 0.01 ct), loss
 tolerances are per mille of the weigh-in.
@@ -13,21 +13,26 @@ from typing import Literal
 
 __all__ = [
     "ALLOYS",
+    "CALENDARS",
     "DEMO_OPERATOR_PASSWORD",
     "DEMO_SUPERVISOR_PASSWORD",
     "METAL_LOTS",
     "OPERATORS",
     "PARTNERS",
+    "PLANT_TIME_ZONE",
     "STONES",
     "STONE_LOTS",
     "STYLES",
+    "TWO_SHIFTS",
     "WORK_CENTERS",
     "AlloyDef",
     "BomItemDef",
+    "CalendarDef",
     "MetalLotDef",
     "OperatorDef",
     "PartnerDef",
     "RoutingStepDef",
+    "ShiftDef",
     "StoneLotDef",
     "StyleDef",
     "WorkCenterDef",
@@ -107,6 +112,24 @@ class WorkCenterDef:
     work_center_type: str
     display_name: str
     capacity: int
+
+
+@dataclass(frozen=True)
+class ShiftDef:
+    """One shift: ISO weekday (1 Monday), local start and end ``HH:MM``, name."""
+
+    weekday: int
+    start: str
+    end: str
+    name: str
+
+
+@dataclass(frozen=True)
+class CalendarDef:
+    work_center: str
+    time_zone: str
+    output_target_per_hour: int
+    windows: tuple[ShiftDef, ...]
 
 
 #: Sign-in passwords of the demo operators and supervisor: for a development stack only, never elsewhere.
@@ -310,6 +333,31 @@ WORK_CENTERS: tuple[WorkCenterDef, ...] = (
     WorkCenterDef("ENG-1", "ENGRAVING", "Laser engraver", 2),
     WorkCenterDef("QC-1", "QC", "Quality control", 2),
     WorkCenterDef("PACK-1", "PACKING", "Packing and dispatch", 4),
+)
+
+#: The plant's time zone: the demo shift calendars are local times there.
+PLANT_TIME_ZONE = "Europe/Rome"
+#: Two shifts, Monday to Saturday: early 06:00-14:00 and late 14:00-22:00.
+TWO_SHIFTS = tuple(
+    ShiftDef(day, start, end, name)
+    for day in range(1, 7)
+    for name, start, end in (("early", "06:00", "14:00"), ("late", "14:00", "22:00"))
+)
+#: Pieces per hour each center should finish while on shift, from its capacity and its kind of work
+#: (a casting tree holds many pieces; setting stones under the microscope is slow).
+_OUTPUT_TARGETS = {
+    "CAST-1": 12,
+    "FILE-1": 6,
+    "FILE-2": 6,
+    "ASM-1": 5,
+    "SET-1": 3,
+    "POL-1": 10,
+    "ENG-1": 8,
+    "QC-1": 12,
+    "PACK-1": 20,
+}
+CALENDARS: tuple[CalendarDef, ...] = tuple(
+    CalendarDef(wc.code, PLANT_TIME_ZONE, _OUTPUT_TARGETS[wc.code], TWO_SHIFTS) for wc in WORK_CENTERS
 )
 
 OPERATORS: tuple[OperatorDef, ...] = (

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Awaitable, Callable, Sequence
 
+from clients.cli import production_calendar
 from clients.cli._app import Context, Subcommands, add_command, add_group
 from clients.cli._args import enum_choices, enum_value, limit, operation_name, resource_id, resource_name
 from clients.cli._render import details, grams, label, table, weight, when
@@ -77,7 +78,7 @@ def add_commands(group: Subcommands) -> None:
     p = add_command(group, "close", _close, "close a completed work order, reconciling its metal")
     p.add_argument("work_order")
 
-    work_center = add_group(group, "work-center", "one work center: block, unblock")
+    work_center = add_group(group, "work-center", "one work center: block, unblock, calendar, output")
     p = add_command(work_center, "block", _work_center_block, "block a work center: nothing starts there")
     p.add_argument("work_center", help="code or workCenters/<code>")
     p.add_argument("--reason", required=True, help="why (a broken kiln, no gas)")
@@ -85,6 +86,7 @@ def add_commands(group: Subcommands) -> None:
     p = add_command(work_center, "unblock", _work_center_unblock, "lift a work center's block")
     p.add_argument("work_center")
     p.add_argument("--operator", default="", help="operator code who lifted the block")
+    production_calendar.add_commands(work_center)
 
 
 def work_order_table(work_orders: Sequence[pb.WorkOrder]) -> str:

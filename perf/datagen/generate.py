@@ -42,8 +42,8 @@ _OWN = {
         "closed_orders", "custody_entries",
     ),
     "production": (
-        "styles", "style_versions", "work_centers", "operators", "order_specs", "work_orders", "operations",
-        "operation_attempts",
+        "styles", "style_versions", "work_centers", "work_center_calendars", "operators", "order_specs",
+        "work_orders", "operations", "operation_attempts",
     ),
     # no partner registered a webhook endpoint: no deliveries; the service still saw every order
     "webhooks": ("order_refs", "endpoints", "deliveries", "delivery_log"),
@@ -95,6 +95,7 @@ def _reference(sink: Sink, plant: Plant) -> None:
         sink.add("orders", "catalogue_items", copy)
     for center in plant.work_centers:
         sink.add("production", "work_centers", rows.work_center_row(center))
+        sink.add("production", "work_center_calendars", rows.calendar_row(center))
     for operator in plant.operators:
         sink.add("production", "operators", rows.operator_row(operator))
 

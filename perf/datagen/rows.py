@@ -10,6 +10,7 @@ import json
 from dataclasses import asdict
 from typing import Any
 
+from mes_stack.demo_data import PLANT_TIME_ZONE, TWO_SHIFTS
 from perf.datagen.ids import at
 from perf.datagen.stock import LotRecord
 from services.inventory.adapters import tables as inv_t
@@ -32,6 +33,7 @@ from services.production.domain.work_orders import WorkOrder
 __all__ = [
     "api_key_row",
     "attempt_row",
+    "calendar_row",
     "change_row",
     "custody_row",
     "line_row",
@@ -109,6 +111,27 @@ def work_center_row(c: WorkCenter) -> Row:
     operations give it once the history is loaded."""
     names = ("code", "work_center_type", "display_name", "capacity", "active", "version", "create_time", "update_time")
     return to_values(c, (*names, "state", "state_reason", "state_time", "state_by"))
+
+
+#: Pieces per hour per place at the bench that a generated work center should finish on shift.
+_TARGET_PER_PLACE = 3
+
+
+def calendar_row(c: WorkCenter) -> Row:
+    """The demo plant's calendar: two shifts, Monday to Saturday, in its zone, and a target from the
+    center's capacity."""
+    return _json(
+        {
+            "work_center": c.code,
+            "time_zone": PLANT_TIME_ZONE,
+            "windows": [asdict(w) for w in TWO_SHIFTS],
+            "output_target_per_hour": c.capacity * _TARGET_PER_PLACE,
+            "version": 1,
+            "created_at": c.create_time,
+            "updated_at": c.create_time,
+        },
+        "windows",
+    )
 
 
 def operator_row(o: Operator) -> Row:

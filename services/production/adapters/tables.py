@@ -33,6 +33,7 @@ __all__ = [
     "sign_in_failures",
     "style_versions",
     "styles",
+    "work_center_calendars",
     "work_centers",
     "work_orders",
 ]
@@ -108,6 +109,20 @@ work_centers = Table(
     Column("state_reason", String(200), nullable=False),
     _ts("state_time"),
     Column("state_by", String(40), nullable=False),
+)
+
+# A work center's shift calendar: its IANA zone, its weekly windows in local time (JSON list of
+# {weekday, start, end, name}) and its hourly output target (0: none).
+work_center_calendars = Table(
+    "work_center_calendars",
+    metadata,
+    Column("work_center", String(40), ForeignKey("work_centers.code"), primary_key=True),
+    Column("time_zone", String(64), nullable=False),
+    Column("windows", JSON, nullable=False),
+    Column("output_target_per_hour", Integer, nullable=False),
+    Column("version", BigInteger, nullable=False),
+    _ts("created_at"),
+    _ts("updated_at"),
 )
 
 operators = Table(

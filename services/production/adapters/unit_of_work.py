@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mes_platform.uow import OutboxEmitter, SqlUnitOfWork
+from services.production.adapters.calendar_repository import SqlFloorOutputRepository, SqlShiftCalendarRepository
 from services.production.adapters.catalog_repository import (
     SqlOperatorRepository,
     SqlStyleRepository,
@@ -20,10 +21,12 @@ from services.production.adapters.sign_in_repository import (
 from services.production.adapters.work_order_repository import SqlOrderSpecRepository, SqlWorkOrderRepository
 from services.production.service_layer.ports import (
     CredentialRepository,
+    FloorOutputRepository,
     OperationRepository,
     OperatorRepository,
     OrderSpecRepository,
     SessionRepository,
+    ShiftCalendarRepository,
     SignInFailureRepository,
     StyleRepository,
     WorkCenterRepository,
@@ -45,3 +48,5 @@ class ProductionUnitOfWork(SqlUnitOfWork):
         self.credentials: CredentialRepository = SqlCredentialRepository(session)
         self.sessions: SessionRepository = SqlSessionRepository(session)
         self.sign_in_failures: SignInFailureRepository = SqlSignInFailureRepository(session)
+        self.calendars: ShiftCalendarRepository = SqlShiftCalendarRepository(session)
+        self.floor_output: FloorOutputRepository = SqlFloorOutputRepository(session)

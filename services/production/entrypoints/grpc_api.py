@@ -13,6 +13,7 @@ from mes_platform.auth import current_principal
 from services.production.entrypoints.codec import records as rec
 from services.production.entrypoints.codec import requests as q
 from services.production.entrypoints.codec import responses as r
+from services.production.entrypoints.codec import shifts as sh
 from services.production.service_layer.handlers import Handlers
 from services.production.service_layer.records import work_order_view
 
@@ -29,6 +30,7 @@ class ProductionServicer(pb_grpc.ProductionServiceServicer):
         self._operations = handlers.operations
         self._views = handlers.views
         self._sign_in = handlers.sign_in
+        self._shifts = handlers.shifts
 
     # -- styles ---------------------------------------------------------------------
 
@@ -87,6 +89,29 @@ class ProductionServicer(pb_grpc.ProductionServiceServicer):
     ) -> pb.UnblockWorkCenterResponse:
         center = await self._catalog.unblock_work_center(q.unblock_work_center(request, current_principal()))
         return pb.UnblockWorkCenterResponse(work_center=r.work_center_msg(center))
+
+    async def SetShiftCalendar(self, request: pb.SetShiftCalendarRequest, context: Ctx) -> pb.SetShiftCalendarResponse:
+        calendar = await self._shifts.set_shift_calendar(sh.set_shift_calendar(request, current_principal()))
+        return pb.SetShiftCalendarResponse(calendar=sh.calendar_msg(calendar))
+
+    async def GetShiftCalendar(self, request: pb.GetShiftCalendarRequest, context: Ctx) -> pb.GetShiftCalendarResponse:
+        calendar = await self._shifts.get_shift_calendar(sh.get_shift_calendar(request, current_principal()))
+        return pb.GetShiftCalendarResponse(calendar=sh.calendar_msg(calendar))
+
+    async def BatchGetShiftCalendars(
+        self, request: pb.BatchGetShiftCalendarsRequest, context: Ctx
+    ) -> pb.BatchGetShiftCalendarsResponse:
+        found = await self._shifts.batch_get_shift_calendars(sh.batch_get_shift_calendars(request, current_principal()))
+        return pb.BatchGetShiftCalendarsResponse(
+            calendars=[sh.calendar_msg(c) for c in found.items],
+            missing_names=[sh.calendar_name(k) for k in found.missing],
+        )
+
+    async def ListWorkCenterOutput(
+        self, request: pb.ListWorkCenterOutputRequest, context: Ctx
+    ) -> pb.ListWorkCenterOutputResponse:
+        outputs = await self._shifts.list_work_center_output(sh.list_work_center_output(request, current_principal()))
+        return pb.ListWorkCenterOutputResponse(outputs=[sh.output_msg(o) for o in outputs])
 
     async def UpsertOperator(self, request: pb.UpsertOperatorRequest, context: Ctx) -> pb.UpsertOperatorResponse:
         operator = await self._catalog.upsert_operator(q.upsert_operator(request, current_principal()))

@@ -12,6 +12,7 @@ from services.production.service_layer.common import DEFAULT_ATTEMPTS, IdFactory
 from services.production.service_layer.operations import OperationHandlers
 from services.production.service_layer.order_events import OrderEventHandlers
 from services.production.service_layer.ports import ProductionDeps
+from services.production.service_layer.shifts import ShiftHandlers
 from services.production.service_layer.sign_in import AuditLog, SignInHandlers
 from services.production.service_layer.views import ViewHandlers
 from services.production.service_layer.work_orders import WorkOrderHandlers
@@ -29,6 +30,8 @@ class Handlers:
     order_events: OrderEventHandlers
     #: Operators' passwords, sign-in, sessions and sign-out.
     sign_in: SignInHandlers
+    #: Work centers' shift calendars, and their output against target.
+    shifts: ShiftHandlers
 
     @classmethod
     def build(
@@ -48,4 +51,5 @@ class Handlers:
             views=ViewHandlers(deps, default_window_minutes=default_window_minutes),
             order_events=OrderEventHandlers(deps, attempts=attempts, new_id=new_id),
             sign_in=SignInHandlers(deps, attempts=attempts, session_ttl=session_ttl, audit=audit),
+            shifts=ShiftHandlers(deps, attempts=attempts),
         )

@@ -13,6 +13,7 @@ from services.production.domain.operations import AttemptRecord, Operation, Oper
 from services.production.domain.order_specs import OrderSpec
 from services.production.domain.people import Credential, Session, SignInFailure
 from services.production.domain.resources import Operator, WorkCenter
+from services.production.domain.shifts import ShiftCalendar, WorkSpan
 from services.production.domain.styles import Style
 from services.production.domain.views import LossGrouping, LossSummary
 from services.production.domain.work_orders import WorkOrder, WorkOrderStatus
@@ -20,6 +21,7 @@ from services.production.service_layer.records import OperationView, WorkOrderVi
 
 __all__ = [
     "CredentialRepository",
+    "FloorOutputRepository",
     "OperationKey",
     "OperationRepository",
     "OperationView",
@@ -28,6 +30,7 @@ __all__ = [
     "ProductionDeps",
     "QueueKey",
     "SessionRepository",
+    "ShiftCalendarRepository",
     "SignInFailureRepository",
     "StyleRepository",
     "UnitOfWork",
@@ -192,6 +195,29 @@ class OperationRepository(Protocol):
         ...
 
 
+class ShiftCalendarRepository(Protocol):
+    async def get(self, work_center: str, *, for_update: bool = False) -> ShiftCalendar | None: ...
+    async def get_many(self, work_centers: Collection[str]) -> dict[str, ShiftCalendar]: ...
+    async def add(self, calendar: ShiftCalendar) -> None: ...
+    async def update(self, calendar: ShiftCalendar) -> None:
+        """Conditional on ``calendar.version`` (Conflict otherwise), which it then increments."""
+        ...
+
+
+class FloorOutputRepository(Protocol):
+    """What the work centers' output figures are computed from (one query each, for all centers)."""
+
+    async def finish_times(
+        self, work_centers: Collection[str], since: datetime, until: datetime
+    ) -> list[tuple[str, datetime]]:
+        """(work center, finish time) of every weighed attempt finished in [since, until]."""
+        ...
+
+    async def work_spans(self, work_centers: Collection[str], since: datetime, until: datetime) -> list[WorkSpan]:
+        """The operations at the centers that were in progress at some time in [since, until)."""
+        ...
+
+
 class OrderSpecRepository(Protocol):
     async def get(self, order_id: str, *, for_update: bool = False) -> OrderSpec | None: ...
     async def add(self, spec: OrderSpec) -> None: ...
@@ -212,6 +238,8 @@ class UnitOfWork(mes_kernel.uow.UnitOfWork, Protocol):
     credentials: CredentialRepository
     sessions: SessionRepository
     sign_in_failures: SignInFailureRepository
+    calendars: ShiftCalendarRepository
+    floor_output: FloorOutputRepository
 
 
 #: The units of work of the production service.

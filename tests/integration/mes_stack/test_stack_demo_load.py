@@ -50,6 +50,7 @@ async def test_the_demo_data_loads_once(tmp_path: Path) -> None:
         "alloys": len(d.ALLOYS),
         "lots": len(d.METAL_LOTS) + len(d.STONE_LOTS),
         "work centers": len(d.WORK_CENTERS),
+        "shift calendars": len(d.CALENDARS),
         "operators": len(d.OPERATORS),
         "styles": len(d.STYLES),
         "partners": len(d.PARTNERS),

@@ -12,6 +12,7 @@ from mes.common.v1 import common_pb2
 from mes.production.v1 import production_events_pb2 as ev
 from mes.production.v1 import production_pb2 as pb
 from mes_contracts.events import (
+    CALENDAR_CHANGED,
     OPERATION_EVENTS,
     REQUIREMENTS_COMPUTED,
     REQUIREMENTS_FAILED,
@@ -41,6 +42,7 @@ EVENT_TYPES: dict[str, type[Message]] = {
     WORK_ORDER_COMPLETED.subject: ev.WorkOrderCompletedEvent,
     WORK_ORDERS_CANCELLED.subject: ev.WorkOrdersCancelledEvent,
     WORK_CENTER_CHANGED.subject: ev.WorkCenterChangedEvent,
+    CALENDAR_CHANGED.subject: ev.ShiftCalendarChangedEvent,
 }
 
 

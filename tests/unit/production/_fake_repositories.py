@@ -20,6 +20,7 @@ from services.production.domain.operations import (
 from services.production.domain.order_specs import OrderSpec
 from services.production.domain.people import Credential, Session, SignInFailure
 from services.production.domain.resources import Operator, WorkCenter
+from services.production.domain.shifts import ShiftCalendar
 from services.production.domain.styles import Style
 from services.production.domain.views import LossGrouping, LossSummary
 from services.production.domain.work_orders import WorkOrder, WorkOrderStatus
@@ -60,6 +61,8 @@ class FakeState(FakeTables):
     credentials: dict[str, Credential] = field(default_factory=dict)
     sessions: dict[str, Session] = field(default_factory=dict)
     sign_in_failures: list[SignInFailure] = field(default_factory=list)
+    #: Shift calendars by work center (``_fake_shifts``).
+    calendars: dict[str, ShiftCalendar] = field(default_factory=dict)
 
 
 def _insert(table: dict[K, V], key: K, value: V) -> None:

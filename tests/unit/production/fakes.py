@@ -20,6 +20,7 @@ from tests.unit.production._fake_repositories import (
     FakeWorkCenterRepository,
     FakeWorkOrderRepository,
 )
+from tests.unit.production._fake_shifts import FakeFloorOutputRepository, FakeShiftCalendarRepository
 from tests.unit.production._fake_sign_in import (
     FakeCredentialRepository,
     FakeSessionRepository,
@@ -43,6 +44,8 @@ class FakeUnitOfWork(InMemoryUnitOfWork[FakeState]):
         self.credentials = FakeCredentialRepository(state)
         self.sessions = FakeSessionRepository(state)
         self.sign_in_failures = FakeSignInFailureRepository(state)
+        self.calendars = FakeShiftCalendarRepository(state)
+        self.floor_output = FakeFloorOutputRepository(state)
 
 
 class FakeUnitOfWorkFactory(InMemoryUnitsOfWork[FakeState, FakeUnitOfWork]):

@@ -17,6 +17,7 @@ from mes_contracts.events import EventType
 from services.production.domain import events
 from services.production.domain.bom import MaterialRequirement
 from services.production.domain.operations import OperationStatus
+from services.production.domain.shifts import ShiftCalendarChanged
 from services.production.entrypoints.codec.requests import line_specs
 from services.production.entrypoints.codec.responses import (
     operation_msg,
@@ -28,6 +29,7 @@ from services.production.entrypoints.codec.responses import (
     work_center_state,
     work_order_msg,
 )
+from services.production.entrypoints.codec.shifts import calendar_msg
 from services.production.service_layer.commands import OrderCancelled, OrderSubmitted, ReservationHeld
 
 __all__ = ["encode_event", "order_cancelled", "order_submitted", "reservation_held"]
@@ -78,6 +80,10 @@ def _work_center_changed(e: events.WorkCenterChanged) -> Message:
     )
 
 
+def _calendar_changed(e: ShiftCalendarChanged) -> Message:
+    return ev.ShiftCalendarChangedEvent(calendar=calendar_msg(e.calendar))
+
+
 #: Each domain event: its registered type and its payload.
 _ENCODERS: dict[type, tuple[EventType[Message], Callable[[Any], Message]]] = {
     events.StyleUpserted: (contracts.STYLE_UPSERTED, _style_upserted),
@@ -87,6 +93,7 @@ _ENCODERS: dict[type, tuple[EventType[Message], Callable[[Any], Message]]] = {
     events.WorkOrderCompleted: (contracts.WORK_ORDER_COMPLETED, _completed),
     events.WorkOrdersCancelled: (contracts.WORK_ORDERS_CANCELLED, _cancelled),
     events.WorkCenterChanged: (contracts.WORK_CENTER_CHANGED, _work_center_changed),
+    ShiftCalendarChanged: (contracts.CALENDAR_CHANGED, _calendar_changed),
 }
 
 

@@ -266,3 +266,31 @@ class WorkCenterChangedEvent(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___WorkCenterChangedEvent: _TypeAlias = WorkCenterChangedEvent  # noqa: Y015
+
+@_typing.final
+class ShiftCalendarChangedEvent(_message.Message):
+    """Subject: production.work_center.calendar_changed
+    A work center's shift calendar or hourly output target was set.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    META_FIELD_NUMBER: _builtins.int
+    CALENDAR_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def meta(self) -> _common_pb2.EventMeta: ...
+    @_builtins.property
+    def calendar(self) -> _production_pb2.ShiftCalendar: ...
+    def __init__(
+        self,
+        *,
+        meta: _common_pb2.EventMeta | None = ...,
+        calendar: _production_pb2.ShiftCalendar | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["calendar", b"calendar", "meta", b"meta"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["calendar", b"calendar", "meta", b"meta"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ShiftCalendarChangedEvent: _TypeAlias = ShiftCalendarChangedEvent  # noqa: Y015

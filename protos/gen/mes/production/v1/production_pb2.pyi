@@ -735,6 +735,364 @@ class UnblockWorkCenterResponse(_message.Message):
 Global___UnblockWorkCenterResponse: _TypeAlias = UnblockWorkCenterResponse  # noqa: Y015
 
 @_typing.final
+class ShiftCalendar(_message.Message):
+    """A work center's shift calendar: when it is staffed, in local time, and how many
+    pieces it should finish per hour while it is.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    TIME_ZONE_FIELD_NUMBER: _builtins.int
+    WINDOWS_FIELD_NUMBER: _builtins.int
+    OUTPUT_TARGET_PER_HOUR_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """"workCenters/{code}/calendar"."""
+    time_zone: _builtins.str
+    """IANA time zone of the windows, e.g. "Europe/Rome"."""
+    output_target_per_hour: _builtins.int
+    """Pieces (operations finished) per hour while on shift; 0: no target (0..100000)."""
+    version: _builtins.int
+    """Incremented by every change; 0: no calendar set yet."""
+    @_builtins.property
+    def windows(self) -> _containers.RepeatedCompositeFieldContainer[Global___ShiftWindow]:
+        """The shifts of the week; windows on the same local day must not overlap."""
+
+    @_builtins.property
+    def update_time(self) -> _timestamp_pb2.Timestamp:
+        """When the calendar last changed."""
+
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        time_zone: _builtins.str = ...,
+        windows: _abc.Iterable[Global___ShiftWindow] | None = ...,
+        output_target_per_hour: _builtins.int = ...,
+        version: _builtins.int = ...,
+        update_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["update_time", b"update_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "output_target_per_hour", b"output_target_per_hour", "time_zone", b"time_zone", "update_time", b"update_time", "version", b"version", "windows", b"windows"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ShiftCalendar: _TypeAlias = ShiftCalendar  # noqa: Y015
+
+@_typing.final
+class ShiftWindow(_message.Message):
+    """One shift of a weekday, in the calendar's local time."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WEEKDAY_FIELD_NUMBER: _builtins.int
+    START_FIELD_NUMBER: _builtins.int
+    END_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    weekday: _builtins.int
+    """ISO weekday the shift starts on: 1 (Monday) .. 7 (Sunday)."""
+    start: _builtins.str
+    """Local start time "HH:MM", e.g. "06:00"."""
+    end: _builtins.str
+    """Local end time "HH:MM"; an end at or before the start crosses midnight into the next day."""
+    name: _builtins.str
+    """The shift's name, e.g. "early" (at most 40 characters)."""
+    def __init__(
+        self,
+        *,
+        weekday: _builtins.int = ...,
+        start: _builtins.str = ...,
+        end: _builtins.str = ...,
+        name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["end", b"end", "name", b"name", "start", b"start", "weekday", b"weekday"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ShiftWindow: _TypeAlias = ShiftWindow  # noqa: Y015
+
+@_typing.final
+class SetShiftCalendarRequest(_message.Message):
+    """Request of SetShiftCalendar."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CALENDAR_FIELD_NUMBER: _builtins.int
+    EXPECTED_VERSION_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    expected_version: _builtins.int
+    """The version the caller read (ABORTED when the stored one differs); 0: no check."""
+    request_id: _builtins.str
+    """Idempotency key of the change."""
+    @_builtins.property
+    def calendar(self) -> Global___ShiftCalendar:
+        """The calendar; its name "workCenters/{code}/calendar" says which work center."""
+
+    def __init__(
+        self,
+        *,
+        calendar: Global___ShiftCalendar | None = ...,
+        expected_version: _builtins.int = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["calendar", b"calendar"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["calendar", b"calendar", "expected_version", b"expected_version", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetShiftCalendarRequest: _TypeAlias = SetShiftCalendarRequest  # noqa: Y015
+
+@_typing.final
+class SetShiftCalendarResponse(_message.Message):
+    """Response of SetShiftCalendar."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CALENDAR_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def calendar(self) -> Global___ShiftCalendar: ...
+    def __init__(
+        self,
+        *,
+        calendar: Global___ShiftCalendar | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["calendar", b"calendar"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["calendar", b"calendar"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetShiftCalendarResponse: _TypeAlias = SetShiftCalendarResponse  # noqa: Y015
+
+@_typing.final
+class GetShiftCalendarRequest(_message.Message):
+    """Request of GetShiftCalendar."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """"workCenters/{code}/calendar"."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetShiftCalendarRequest: _TypeAlias = GetShiftCalendarRequest  # noqa: Y015
+
+@_typing.final
+class GetShiftCalendarResponse(_message.Message):
+    """Response of GetShiftCalendar."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CALENDAR_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def calendar(self) -> Global___ShiftCalendar: ...
+    def __init__(
+        self,
+        *,
+        calendar: Global___ShiftCalendar | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["calendar", b"calendar"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["calendar", b"calendar"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetShiftCalendarResponse: _TypeAlias = GetShiftCalendarResponse  # noqa: Y015
+
+@_typing.final
+class BatchGetShiftCalendarsRequest(_message.Message):
+    """Request of BatchGetShiftCalendars."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAMES_FIELD_NUMBER: _builtins.int
+    ALLOW_MISSING_FIELD_NUMBER: _builtins.int
+    allow_missing: _builtins.bool
+    """True: a work center without a calendar is listed in missing_names instead of NOT_FOUND."""
+    @_builtins.property
+    def names(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """"workCenters/{code}/calendar", at most 1000."""
+
+    def __init__(
+        self,
+        *,
+        names: _abc.Iterable[_builtins.str] | None = ...,
+        allow_missing: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["allow_missing", b"allow_missing", "names", b"names"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchGetShiftCalendarsRequest: _TypeAlias = BatchGetShiftCalendarsRequest  # noqa: Y015
+
+@_typing.final
+class BatchGetShiftCalendarsResponse(_message.Message):
+    """Response of BatchGetShiftCalendars."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CALENDARS_FIELD_NUMBER: _builtins.int
+    MISSING_NAMES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def calendars(self) -> _containers.RepeatedCompositeFieldContainer[Global___ShiftCalendar]:
+        """The calendars found, in the order of the names."""
+
+    @_builtins.property
+    def missing_names(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        calendars: _abc.Iterable[Global___ShiftCalendar] | None = ...,
+        missing_names: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["calendars", b"calendars", "missing_names", b"missing_names"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchGetShiftCalendarsResponse: _TypeAlias = BatchGetShiftCalendarsResponse  # noqa: Y015
+
+@_typing.final
+class WorkCenterOutput(_message.Message):
+    """A work center's output against its target, and its utilisation, at one instant."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WORK_CENTER_FIELD_NUMBER: _builtins.int
+    SHIFT_NAME_FIELD_NUMBER: _builtins.int
+    SHIFT_START_TIME_FIELD_NUMBER: _builtins.int
+    SHIFT_END_TIME_FIELD_NUMBER: _builtins.int
+    FINISHED_THIS_HOUR_FIELD_NUMBER: _builtins.int
+    TARGET_THIS_HOUR_FIELD_NUMBER: _builtins.int
+    FINISHED_THIS_SHIFT_FIELD_NUMBER: _builtins.int
+    TARGET_THIS_SHIFT_FIELD_NUMBER: _builtins.int
+    BUSY_MINUTES_FIELD_NUMBER: _builtins.int
+    AVAILABLE_MINUTES_FIELD_NUMBER: _builtins.int
+    UTILISATION_FIELD_NUMBER: _builtins.int
+    OUTPUT_TARGET_PER_HOUR_FIELD_NUMBER: _builtins.int
+    work_center: _builtins.str
+    """"workCenters/{code}"."""
+    shift_name: _builtins.str
+    """The shift on at that instant (empty when off shift or without a calendar)."""
+    finished_this_hour: _builtins.int
+    """Operations finished since the start of the local clock hour."""
+    target_this_hour: _builtins.int
+    """Target per hour times the on-shift hours of this clock hour elapsed so far, rounded down."""
+    finished_this_shift: _builtins.int
+    """Operations finished since the start of the current shift (0 when off shift)."""
+    target_this_shift: _builtins.int
+    """Target per hour times the shift's hours elapsed so far, rounded down."""
+    busy_minutes: _builtins.float
+    """Minutes of the shift so far with at least one operation in progress (pauses excluded)."""
+    available_minutes: _builtins.float
+    """Minutes of the shift elapsed so far."""
+    utilisation: _builtins.float
+    """busy_minutes / available_minutes; 0 when available_minutes is 0."""
+    output_target_per_hour: _builtins.int
+    """The calendar's hourly target (0: none or no calendar)."""
+    @_builtins.property
+    def shift_start_time(self) -> _timestamp_pb2.Timestamp:
+        """Start and end of the current shift (unset when off shift)."""
+
+    @_builtins.property
+    def shift_end_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        work_center: _builtins.str = ...,
+        shift_name: _builtins.str = ...,
+        shift_start_time: _timestamp_pb2.Timestamp | None = ...,
+        shift_end_time: _timestamp_pb2.Timestamp | None = ...,
+        finished_this_hour: _builtins.int = ...,
+        target_this_hour: _builtins.int = ...,
+        finished_this_shift: _builtins.int = ...,
+        target_this_shift: _builtins.int = ...,
+        busy_minutes: _builtins.float = ...,
+        available_minutes: _builtins.float = ...,
+        utilisation: _builtins.float = ...,
+        output_target_per_hour: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["shift_end_time", b"shift_end_time", "shift_start_time", b"shift_start_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["available_minutes", b"available_minutes", "busy_minutes", b"busy_minutes", "finished_this_hour", b"finished_this_hour", "finished_this_shift", b"finished_this_shift", "output_target_per_hour", b"output_target_per_hour", "shift_end_time", b"shift_end_time", "shift_name", b"shift_name", "shift_start_time", b"shift_start_time", "target_this_hour", b"target_this_hour", "target_this_shift", b"target_this_shift", "utilisation", b"utilisation", "work_center", b"work_center"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WorkCenterOutput: _TypeAlias = WorkCenterOutput  # noqa: Y015
+
+@_typing.final
+class ListWorkCenterOutputRequest(_message.Message):
+    """Request of ListWorkCenterOutput."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WORK_CENTERS_FIELD_NUMBER: _builtins.int
+    AT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def work_centers(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Required: "workCenters/{code}", 1 to 1000 of them."""
+
+    @_builtins.property
+    def at(self) -> _timestamp_pb2.Timestamp:
+        """The instant to compute at; unset: now."""
+
+    def __init__(
+        self,
+        *,
+        work_centers: _abc.Iterable[_builtins.str] | None = ...,
+        at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["at", b"at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["at", b"at", "work_centers", b"work_centers"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListWorkCenterOutputRequest: _TypeAlias = ListWorkCenterOutputRequest  # noqa: Y015
+
+@_typing.final
+class ListWorkCenterOutputResponse(_message.Message):
+    """Response of ListWorkCenterOutput."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OUTPUTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def outputs(self) -> _containers.RepeatedCompositeFieldContainer[Global___WorkCenterOutput]:
+        """One per work center asked for, in request order."""
+
+    def __init__(
+        self,
+        *,
+        outputs: _abc.Iterable[Global___WorkCenterOutput] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["outputs", b"outputs"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListWorkCenterOutputResponse: _TypeAlias = ListWorkCenterOutputResponse  # noqa: Y015
+
+@_typing.final
 class UpsertWorkCenterRequest(_message.Message):
     """Request of UpsertWorkCenter."""
 

@@ -91,6 +91,26 @@ class ProductionServiceStub:
                 request_serializer=mes_dot_production_dot_v1_dot_production__pb2.UnblockWorkCenterRequest.SerializeToString,
                 response_deserializer=mes_dot_production_dot_v1_dot_production__pb2.UnblockWorkCenterResponse.FromString,
                 _registered_method=True)
+        self.SetShiftCalendar = channel.unary_unary(
+                '/mes.production.v1.ProductionService/SetShiftCalendar',
+                request_serializer=mes_dot_production_dot_v1_dot_production__pb2.SetShiftCalendarRequest.SerializeToString,
+                response_deserializer=mes_dot_production_dot_v1_dot_production__pb2.SetShiftCalendarResponse.FromString,
+                _registered_method=True)
+        self.GetShiftCalendar = channel.unary_unary(
+                '/mes.production.v1.ProductionService/GetShiftCalendar',
+                request_serializer=mes_dot_production_dot_v1_dot_production__pb2.GetShiftCalendarRequest.SerializeToString,
+                response_deserializer=mes_dot_production_dot_v1_dot_production__pb2.GetShiftCalendarResponse.FromString,
+                _registered_method=True)
+        self.BatchGetShiftCalendars = channel.unary_unary(
+                '/mes.production.v1.ProductionService/BatchGetShiftCalendars',
+                request_serializer=mes_dot_production_dot_v1_dot_production__pb2.BatchGetShiftCalendarsRequest.SerializeToString,
+                response_deserializer=mes_dot_production_dot_v1_dot_production__pb2.BatchGetShiftCalendarsResponse.FromString,
+                _registered_method=True)
+        self.ListWorkCenterOutput = channel.unary_unary(
+                '/mes.production.v1.ProductionService/ListWorkCenterOutput',
+                request_serializer=mes_dot_production_dot_v1_dot_production__pb2.ListWorkCenterOutputRequest.SerializeToString,
+                response_deserializer=mes_dot_production_dot_v1_dot_production__pb2.ListWorkCenterOutputResponse.FromString,
+                _registered_method=True)
         self.UpsertOperator = channel.unary_unary(
                 '/mes.production.v1.ProductionService/UpsertOperator',
                 request_serializer=mes_dot_production_dot_v1_dot_production__pb2.UpsertOperatorRequest.SerializeToString,
@@ -285,6 +305,34 @@ class ProductionServiceServicer:
 
     def UnblockWorkCenter(self, request, context):
         """Lifts a work center's block: it is running or idle again, as its operations say.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetShiftCalendar(self, request, context):
+        """Sets a work center's shift calendar and hourly output target (supervisors and services only).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetShiftCalendar(self, request, context):
+        """Gets a work center's shift calendar (NOT_FOUND when none is set).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BatchGetShiftCalendars(self, request, context):
+        """Gets the shift calendars of several work centers in key order.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListWorkCenterOutput(self, request, context):
+        """Output against target and utilisation of work centers, this hour and this shift.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -509,6 +557,26 @@ def add_ProductionServiceServicer_to_server(servicer, server):
                     servicer.UnblockWorkCenter,
                     request_deserializer=mes_dot_production_dot_v1_dot_production__pb2.UnblockWorkCenterRequest.FromString,
                     response_serializer=mes_dot_production_dot_v1_dot_production__pb2.UnblockWorkCenterResponse.SerializeToString,
+            ),
+            'SetShiftCalendar': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetShiftCalendar,
+                    request_deserializer=mes_dot_production_dot_v1_dot_production__pb2.SetShiftCalendarRequest.FromString,
+                    response_serializer=mes_dot_production_dot_v1_dot_production__pb2.SetShiftCalendarResponse.SerializeToString,
+            ),
+            'GetShiftCalendar': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetShiftCalendar,
+                    request_deserializer=mes_dot_production_dot_v1_dot_production__pb2.GetShiftCalendarRequest.FromString,
+                    response_serializer=mes_dot_production_dot_v1_dot_production__pb2.GetShiftCalendarResponse.SerializeToString,
+            ),
+            'BatchGetShiftCalendars': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchGetShiftCalendars,
+                    request_deserializer=mes_dot_production_dot_v1_dot_production__pb2.BatchGetShiftCalendarsRequest.FromString,
+                    response_serializer=mes_dot_production_dot_v1_dot_production__pb2.BatchGetShiftCalendarsResponse.SerializeToString,
+            ),
+            'ListWorkCenterOutput': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListWorkCenterOutput,
+                    request_deserializer=mes_dot_production_dot_v1_dot_production__pb2.ListWorkCenterOutputRequest.FromString,
+                    response_serializer=mes_dot_production_dot_v1_dot_production__pb2.ListWorkCenterOutputResponse.SerializeToString,
             ),
             'UpsertOperator': grpc.unary_unary_rpc_method_handler(
                     servicer.UpsertOperator,
@@ -925,6 +993,114 @@ class ProductionService:
             '/mes.production.v1.ProductionService/UnblockWorkCenter',
             mes_dot_production_dot_v1_dot_production__pb2.UnblockWorkCenterRequest.SerializeToString,
             mes_dot_production_dot_v1_dot_production__pb2.UnblockWorkCenterResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetShiftCalendar(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mes.production.v1.ProductionService/SetShiftCalendar',
+            mes_dot_production_dot_v1_dot_production__pb2.SetShiftCalendarRequest.SerializeToString,
+            mes_dot_production_dot_v1_dot_production__pb2.SetShiftCalendarResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetShiftCalendar(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mes.production.v1.ProductionService/GetShiftCalendar',
+            mes_dot_production_dot_v1_dot_production__pb2.GetShiftCalendarRequest.SerializeToString,
+            mes_dot_production_dot_v1_dot_production__pb2.GetShiftCalendarResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BatchGetShiftCalendars(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mes.production.v1.ProductionService/BatchGetShiftCalendars',
+            mes_dot_production_dot_v1_dot_production__pb2.BatchGetShiftCalendarsRequest.SerializeToString,
+            mes_dot_production_dot_v1_dot_production__pb2.BatchGetShiftCalendarsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListWorkCenterOutput(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mes.production.v1.ProductionService/ListWorkCenterOutput',
+            mes_dot_production_dot_v1_dot_production__pb2.ListWorkCenterOutputRequest.SerializeToString,
+            mes_dot_production_dot_v1_dot_production__pb2.ListWorkCenterOutputResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -57,6 +57,14 @@ class ProductionServiceStub:
     """Marks a work center blocked, with a reason (a broken kiln, no gas)."""
     UnblockWorkCenter: _grpc.UnaryUnaryMultiCallable[_production_pb2.UnblockWorkCenterRequest, _production_pb2.UnblockWorkCenterResponse]
     """Lifts a work center's block: it is running or idle again, as its operations say."""
+    SetShiftCalendar: _grpc.UnaryUnaryMultiCallable[_production_pb2.SetShiftCalendarRequest, _production_pb2.SetShiftCalendarResponse]
+    """Sets a work center's shift calendar and hourly output target (supervisors and services only)."""
+    GetShiftCalendar: _grpc.UnaryUnaryMultiCallable[_production_pb2.GetShiftCalendarRequest, _production_pb2.GetShiftCalendarResponse]
+    """Gets a work center's shift calendar (NOT_FOUND when none is set)."""
+    BatchGetShiftCalendars: _grpc.UnaryUnaryMultiCallable[_production_pb2.BatchGetShiftCalendarsRequest, _production_pb2.BatchGetShiftCalendarsResponse]
+    """Gets the shift calendars of several work centers in key order."""
+    ListWorkCenterOutput: _grpc.UnaryUnaryMultiCallable[_production_pb2.ListWorkCenterOutputRequest, _production_pb2.ListWorkCenterOutputResponse]
+    """Output against target and utilisation of work centers, this hour and this shift."""
     UpsertOperator: _grpc.UnaryUnaryMultiCallable[_production_pb2.UpsertOperatorRequest, _production_pb2.UpsertOperatorResponse]
     """Creates or updates an operator."""
     ListOperators: _grpc.UnaryUnaryMultiCallable[_production_pb2.ListOperatorsRequest, _production_pb2.ListOperatorsResponse]
@@ -135,6 +143,14 @@ class ProductionServiceAsyncStub(ProductionServiceStub):
     """Marks a work center blocked, with a reason (a broken kiln, no gas)."""
     UnblockWorkCenter: _aio.UnaryUnaryMultiCallable[_production_pb2.UnblockWorkCenterRequest, _production_pb2.UnblockWorkCenterResponse]  # type: ignore[assignment]
     """Lifts a work center's block: it is running or idle again, as its operations say."""
+    SetShiftCalendar: _aio.UnaryUnaryMultiCallable[_production_pb2.SetShiftCalendarRequest, _production_pb2.SetShiftCalendarResponse]  # type: ignore[assignment]
+    """Sets a work center's shift calendar and hourly output target (supervisors and services only)."""
+    GetShiftCalendar: _aio.UnaryUnaryMultiCallable[_production_pb2.GetShiftCalendarRequest, _production_pb2.GetShiftCalendarResponse]  # type: ignore[assignment]
+    """Gets a work center's shift calendar (NOT_FOUND when none is set)."""
+    BatchGetShiftCalendars: _aio.UnaryUnaryMultiCallable[_production_pb2.BatchGetShiftCalendarsRequest, _production_pb2.BatchGetShiftCalendarsResponse]  # type: ignore[assignment]
+    """Gets the shift calendars of several work centers in key order."""
+    ListWorkCenterOutput: _aio.UnaryUnaryMultiCallable[_production_pb2.ListWorkCenterOutputRequest, _production_pb2.ListWorkCenterOutputResponse]  # type: ignore[assignment]
+    """Output against target and utilisation of work centers, this hour and this shift."""
     UpsertOperator: _aio.UnaryUnaryMultiCallable[_production_pb2.UpsertOperatorRequest, _production_pb2.UpsertOperatorResponse]  # type: ignore[assignment]
     """Creates or updates an operator."""
     ListOperators: _aio.UnaryUnaryMultiCallable[_production_pb2.ListOperatorsRequest, _production_pb2.ListOperatorsResponse]  # type: ignore[assignment]
@@ -276,6 +292,38 @@ class ProductionServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_production_pb2.UnblockWorkCenterResponse, _abc.Awaitable[_production_pb2.UnblockWorkCenterResponse]]:
         """Lifts a work center's block: it is running or idle again, as its operations say."""
+
+    @_abc_1.abstractmethod
+    def SetShiftCalendar(
+        self,
+        request: _production_pb2.SetShiftCalendarRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_production_pb2.SetShiftCalendarResponse, _abc.Awaitable[_production_pb2.SetShiftCalendarResponse]]:
+        """Sets a work center's shift calendar and hourly output target (supervisors and services only)."""
+
+    @_abc_1.abstractmethod
+    def GetShiftCalendar(
+        self,
+        request: _production_pb2.GetShiftCalendarRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_production_pb2.GetShiftCalendarResponse, _abc.Awaitable[_production_pb2.GetShiftCalendarResponse]]:
+        """Gets a work center's shift calendar (NOT_FOUND when none is set)."""
+
+    @_abc_1.abstractmethod
+    def BatchGetShiftCalendars(
+        self,
+        request: _production_pb2.BatchGetShiftCalendarsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_production_pb2.BatchGetShiftCalendarsResponse, _abc.Awaitable[_production_pb2.BatchGetShiftCalendarsResponse]]:
+        """Gets the shift calendars of several work centers in key order."""
+
+    @_abc_1.abstractmethod
+    def ListWorkCenterOutput(
+        self,
+        request: _production_pb2.ListWorkCenterOutputRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_production_pb2.ListWorkCenterOutputResponse, _abc.Awaitable[_production_pb2.ListWorkCenterOutputResponse]]:
+        """Output against target and utilisation of work centers, this hour and this shift."""
 
     @_abc_1.abstractmethod
     def UpsertOperator(
