@@ -6,7 +6,8 @@ orders of a page are one ``BatchGetOrders``, their work orders one ``ListWorkOrd
 (``work_order_ids``), reservations one ``ListReservations`` (``order_ids``) - lists filtered
 by ids answer pages of up to 1000, followed when there are more - styles one
 ``BatchGetStyles`` and alloys one ``BatchGetAlloys`` (both behind the reference cache),
-work-center stats one ``ListWorkCenterStats``. Partner-scoped loaders pass the partner, so
+work-center stats one ``ListWorkCenterStats``, shift calendars one ``BatchGetShiftCalendars`` and
+output against target one ``ListWorkCenterOutput``. Partner-scoped loaders pass the partner, so
 the orders service answers another partner's order as missing.
 
 Work orders are read with a ``read_mask`` of the fields the schema can show: never their
@@ -116,6 +117,12 @@ class Loaders:
         )
         self.work_center: DataLoader[str, prod.WorkCenter | None] = DataLoader(self._work_centers)
         self.work_center_stats: DataLoader[str, prod.WorkCenterStats | None] = DataLoader(self._stats)
+        self.shift_calendar: DataLoader[str, prod.ShiftCalendar | None] = DataLoader(
+            self._calendars, max_batch_size=_BATCH_MAX
+        )
+        self.work_center_output: DataLoader[str, prod.WorkCenterOutput | None] = DataLoader(
+            self._output, max_batch_size=_BATCH_MAX
+        )
 
     # -- orders (partner-scoped) -------------------------------------------------------------
 
@@ -232,6 +239,22 @@ class Loaders:
         )
         stats = (await self._backend.production.list_work_center_stats(request)).stats
         by_name = {s.work_center: s for s in stats}
+        return [by_name.get(f"workCenters/{c}") for c in codes]
+
+    async def _calendars(self, codes: list[str]) -> list[prod.ShiftCalendar | None]:
+        request = prod.BatchGetShiftCalendarsRequest(
+            names=[f"workCenters/{c}/calendar" for c in codes], allow_missing=True
+        )
+        found = (await self._backend.production.batch_get_shift_calendars(request)).calendars
+        by_name = {c.name: c for c in found}
+        return [by_name.get(f"workCenters/{c}/calendar") for c in codes]
+
+    async def _output(self, codes: list[str]) -> list[prod.WorkCenterOutput | None]:
+        """Output now of every work center of the request: one ``ListWorkCenterOutput``."""
+        outputs = await self._backend.production.list_work_center_output(
+            work_centers=[f"workCenters/{c}" for c in codes]
+        )
+        by_name = {o.work_center: o for o in outputs}
         return [by_name.get(f"workCenters/{c}") for c in codes]
 
     # -- inventory -------------------------------------------------------------------------------

@@ -15,9 +15,11 @@ from graphql import DocumentNode, GraphQLSchema, OperationDefinitionNode, get_op
 from graphql.execution.values import VariableValues
 
 from graphql_facade.compiled.fields import TypeSpecs
+from graphql_facade.compiled.floor import with_floor
 from graphql_facade.compiled.objects import OBJECTS
 from graphql_facade.compiled.plan import Plan, Unsupported, compile_plan, directive_variables
 from graphql_facade.compiled.roots import OPERATOR_ROOT, PARTNER_ROOT
+from graphql_facade.compiled.shifts import with_shifts
 from mes_platform.telemetry.logs import get_logger
 
 __all__ = ["Entry", "PlanCache"]
@@ -60,7 +62,7 @@ class PlanCache:
         self._maxsize = max(1, maxsize)
         self._entries: OrderedDict[tuple[str, str, str | None], Entry] = OrderedDict()
         self.specs: dict[str, TypeSpecs] = {
-            "operator": {**OBJECTS, **OPERATOR_ROOT},
+            "operator": {**with_shifts(with_floor(OBJECTS)), **OPERATOR_ROOT},
             "partner": {**OBJECTS, **PARTNER_ROOT},
         }
 

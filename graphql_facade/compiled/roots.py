@@ -6,6 +6,7 @@ import functools
 from typing import Any
 
 from graphql_facade.compiled.fields import Args, Getter, Spec, TypeSpecs, one
+from graphql_facade.compiled.floor import FLOOR_ROOT
 from graphql_facade.compiled.pages import PageSource
 from graphql_facade.context import RequestContext
 from graphql_facade.schema.catalogue import alloys_fetch, styles_fetch
@@ -116,6 +117,7 @@ OPERATOR_ROOT: TypeSpecs = {
         "alloyBalances": one(_balances),
         "shortages": one(_shortages),
         "metalLoss": one(_metal_loss),
+        **FLOOR_ROOT,
     },
     "AsOf": _AS_OF,
 }

@@ -10,9 +10,16 @@ not depend on how the answer was executed. Per object type:
   ``inv:<id>`` (the id from the answer, or from ``order(id:)``);
 * a ``WorkOrder`` or ``Operation`` reads ``prod:<order id>`` (the order above it, or its own
   ``orderId``); in a work center's queue, its fields are covered by the center;
-* a ``WorkCenter``'s ``stats`` and ``queue`` read ``wc:<code>`` and ``wc:?`` (all centers: ``wc:*``
-  for ``workCenters``), and so do its ``state``, ``stateReason`` and ``stateTime`` wherever the
-  center appears; its other fields are reference data (TTL only);
+* a ``WorkCenter``'s ``stats``, ``queue`` and ``current`` read ``wc:<code>`` and ``wc:?`` (all
+  centers: ``wc:*`` for ``workCenters``), and so do its ``state``, ``stateReason`` and ``stateTime``
+  wherever the center appears; its other fields are reference data (TTL only). Its ``calendar``
+  and ``output`` read ``wc:<code>`` too (every operation event of the center and its calendar's
+  event touch it); what the clock alone moves in ``output`` (targets, a new hour or shift) is
+  bounded by the TTL;
+* ``floor`` reads every work center (``wc:*``: every operation and work-center event touches it)
+  and, for its late orders and their count, the order lists of every partner and status; its tiles,
+  their queue and WIP and its position are covered by it. What the clock alone changes (output in
+  the last hour, orders becoming late) is bounded by the TTL;
 * ``Style`` and ``Alloy`` read the catalogue; ``AlloyBalance`` and ``Shortage`` all of inventory;
   ``LossSummary`` all of production; ``asOf`` reads everything;
 * connections, edges, page info, lines, history entries, counts, reservations and their items are
@@ -71,6 +78,8 @@ LIVE_FIELDS = frozenset({"webhookEndpoints", "webhookEndpoint", "webhookDeliveri
 _META = frozenset({"__typename", "__schema", "__type"})
 #: The fields of a work center that events change (the others are reference data).
 _CENTER_STATE = frozenset({"state", "stateReason", "stateTime"})
+#: The fields of a work center that read its operations or its calendar (``wc:<code>``).
+_CENTER_READS = frozenset({"stats", "queue", "current", "calendar", "output"})
 #: Types whose fields are covered by the object or list above them.
 _COVERED = frozenset(
     {
@@ -82,7 +91,15 @@ _COVERED = frozenset(
         "Reservation",
         "ReservationItem",
         "WorkCenterStats",
+        "ShiftCalendar",
+        "ShiftWindow",
+        "WorkCenterOutput",
         "AsOf",
+        "Floor",
+        "FloorAsOf",
+        "FloorWorkCenter",
+        "QueueSummary",
+        "Wip",
     }
 )
 #: Objects whose fields read the production of the order above them.
@@ -173,7 +190,7 @@ class _Walk(Selections):
             child = ctx
             if root:
                 child = self.root(name, node)
-            elif parent.name == "WorkCenter" and name in ("stats", "queue"):
+            elif parent.name == "WorkCenter" and name in _CENTER_READS:
                 self.tags.update(self.center_tags(ctx.center))
             named = get_named_type(field.type)
             if node.selection_set is None:
@@ -219,6 +236,8 @@ class _Walk(Selections):
             return _Ctx(order_id=order_id)
         elif name == "workCenters":
             tags.add(WORK_CENTERS)
+        elif name == "floor":
+            tags.update((WORK_CENTERS, order_lists(None, None)))
         elif name == "workCenter":
             code = _text(self.argument(node, "id"))
             tags.update(self.center_tags(code))

@@ -14,8 +14,9 @@ of the tags it reads. The tags:
 ``prod:*``             anything in production (work-center stats, metal loss, queues)
 ``inv:<id>``           the reservations of one order
 ``inv:*``              anything in inventory (balances, shortages, lots)
-``wc:<code>``          the queue, stats and state of one work center; ``wc:?`` an unknown one
-``wc:*``               the queues and stats of all work centers
+``wc:<code>``          the queue, stats, state, calendar and output of one work center; ``wc:?``
+                       an unknown one
+``wc:*``               the queues and stats of all work centers (the floor's tiles and WIP)
 ``style:*``            styles (the catalogue); ``alloy:*`` alloys
 =====================  ==================================================================
 
@@ -184,6 +185,11 @@ def _work_center_changed(msg: Any) -> Iterable[str]:
     return (WORK_CENTERS, work_center(_need(msg.work_center.code)))  # its state, reason and time
 
 
+def _calendar_changed(msg: Any) -> Iterable[str]:
+    code = _need(msg.calendar.name).removeprefix("workCenters/").removesuffix("/calendar")
+    return (WORK_CENTERS, work_center(_need(code)))  # its calendar, targets and output
+
+
 #: Per payload type, the tags an event carrying it touches (every event also touches ``*``). One
 #: payload type may travel under several subjects (an operation's change under its outcome's).
 _BY_PAYLOAD: dict[type[Message], Callable[[Any], Iterable[str]]] = {
@@ -208,6 +214,7 @@ _BY_PAYLOAD: dict[type[Message], Callable[[Any], Iterable[str]]] = {
     prod_ev.WorkOrderCompletedEvent: _work_order_completed,
     prod_ev.WorkOrdersCancelledEvent: _work_orders,
     prod_ev.WorkCenterChangedEvent: _work_center_changed,
+    prod_ev.ShiftCalendarChangedEvent: _calendar_changed,
     fac_ev.PartnerUsageRecordedEvent: _usage,
 }
 #: Per event type of the registry, its rule (an event type whose payload has none touches everything).

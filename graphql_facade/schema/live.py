@@ -35,7 +35,10 @@ __all__ = [
 
 @strawberry.type(description="Events were missed: refetch the snapshot and subscribe again with its `seq`.")
 class ResyncRequired:
-    seq: Long = strawberry.field(description="The latest ORDERS sequence known to the server.")
+    seq: Long = strawberry.field(
+        description="The latest sequence known to the server of the subscription's stream (ORDERS for order "
+        "events, PRODUCTION for `floorEvents`)."
+    )
     reason: str
 
 

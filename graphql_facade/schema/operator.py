@@ -17,12 +17,15 @@ from graphql_facade.pagination import Fetch, check_first
 from graphql_facade.schema.catalogue import alloys_page, styles_page
 from graphql_facade.schema.common import Alloy, AsOf, Long, LossGrouping, MaterialKind, OrderStatus, Style
 from graphql_facade.schema.connections import Connection, fixed_connection, list_connection, paged_connection
+from graphql_facade.schema.floor import Floor, FloorEvent, floor_of
+from graphql_facade.schema.floor import floor_events as floor_stream
 from graphql_facade.schema.info import Info, check_id, check_key, field, mutation, subscription
 from graphql_facade.schema.inventory import AlloyBalance, MaterialLot
 from graphql_facade.schema.live import DashboardCounters, OperatorStatusUpdate, operator_event, status_updates
 from graphql_facade.schema.orders import OperatorOrder, OrderCounts
 from graphql_facade.schema.production import LossSummary, Operation, WorkCenter, operation_name
 from graphql_facade.schema.roles import supervisor_mutation
+from graphql_facade.schema.shifts import ShiftCalendar, ShiftCalendarInput, set_shift_calendar
 from graphql_facade.schema.shortages import Shortage
 from mes.common.v1 import common_pb2
 from mes.inventory.v1 import inventory_pb2 as inv
@@ -186,6 +189,13 @@ class OperatorQuery:
     async def work_centers(self, info: Info, first: int, after: str | None = None) -> Connection[WorkCenter]:
         centers = await info.context.loaders.work_centers.all()
         return await paged_connection(offset_fetch(centers), WorkCenter.from_pb, first, after)
+
+    @field(
+        description="The shop floor: a tile per work center (state, queue, WIP, output this hour and shift) "
+        "and the late orders; `floorEvents` keeps it live."
+    )
+    def floor(self, info: Info) -> Floor:
+        return floor_of(info.context)
 
     @strawberry.field
     async def work_center(self, info: Info, id: strawberry.ID) -> WorkCenter | None:
@@ -360,6 +370,20 @@ class OperatorMutation:
         )
         return WorkCenter.from_pb(await info.context.backend.production.unblock_work_center(request))
 
+    @supervisor_mutation(
+        description="Set a work center's shifts and hourly output target (supervisors); `expectedVersion` "
+        "refuses the change (ABORTED) when the calendar changed since it was read."
+    )
+    async def set_shift_calendar(
+        self,
+        info: Info,
+        work_center_id: strawberry.ID,
+        input: ShiftCalendarInput,
+        expected_version: Long | None = None,
+        idempotency_key: str | None = None,
+    ) -> ShiftCalendar:
+        return await set_shift_calendar(info, str(work_center_id), input, expected_version, idempotency_key)
+
 
 @strawberry.type(name="Subscription")
 class OperatorSubscription:
@@ -380,6 +404,15 @@ class OperatorSubscription:
             since=since,
         ):
             yield operator_event(event)
+
+    @subscription(
+        description="The floor live: `WorkCenterUpdated` (a whole tile, at most 4 per second per work center) and "
+        "`OperationUpdated`, in PRODUCTION sequence order; `since` (a `floor.asOf.seq` or an event's `seq`) "
+        "resumes after it, or answers `ResyncRequired` when those events are no longer kept."
+    )
+    async def floor_events(self, info: Info, since: Long | None = None) -> AsyncGenerator[FloorEvent, None]:
+        async for event in floor_stream(info.context, since):
+            yield event
 
     @subscription(description="Order counts: a snapshot first, then one whenever they change.")
     async def dashboard_counters(self, info: Info) -> AsyncGenerator[DashboardCounters, None]:

@@ -7,6 +7,8 @@ from enum import Enum
 
 import strawberry
 
+from graphql_facade.backend import Backend
+from graphql_facade.loaders import list_all
 from graphql_facade.schema.common import (
     Alloy,
     Long,
@@ -19,18 +21,37 @@ from graphql_facade.schema.common import (
 )
 from graphql_facade.schema.connections import Connection, list_connection
 from graphql_facade.schema.info import Info, field
+from graphql_facade.schema.shifts import ShiftCalendar, WorkCenterOutput, calendar_of, output_of
 from mes.production.v1 import production_pb2 as prod
 
 __all__ = [
+    "AT_BENCH",
     "LossSummary",
     "Operation",
     "WorkCenter",
     "WorkCenterState",
     "WorkCenterStats",
     "WorkOrder",
+    "at_bench",
     "operation_id",
     "operation_name",
 ]
+
+
+#: The operations that hold a place at their work center.
+AT_BENCH = (prod.OPERATION_STATUS_IN_PROGRESS, prod.OPERATION_STATUS_PAUSED)
+
+
+async def at_bench(backend: Backend, code: str) -> list[prod.Operation]:
+    """The operations in progress and paused at work center ``code``, page by page."""
+    return await list_all(
+        lambda token: backend.production.list_operations(
+            prod.ListOperationsRequest(
+                work_center=f"workCenters/{code}", statuses=AT_BENCH, page_size=100, page_token=token
+            )
+        ),
+        lambda response: response.operations,
+    )
 
 
 def operation_id(op: prod.Operation) -> str:
@@ -95,6 +116,11 @@ class Operation:
     async def work_order(self, info: Info) -> WorkOrder | None:
         found = await info.context.loaders.work_order.load(str(self.work_order_id))
         return WorkOrder.from_pb(found) if found is not None else None
+
+    @field(description="When its order is due (null when the order cannot be read).")
+    async def due_time(self, info: Info) -> datetime | None:
+        found = await info.context.loaders.order.load(str(self.order_id))
+        return to_datetime(found.due_time) if found is not None else None
 
     @classmethod
     def from_pb(cls, pb: prod.Operation) -> Operation:
@@ -246,6 +272,21 @@ class WorkCenter:
         request = prod.ListOperationsRequest(work_center=f"workCenters/{self.code}", statuses=wanted)
         call = info.context.backend.production.list_operations
         return await list_connection(call, request, lambda page: page.operations, Operation.from_pb, first, after)
+
+    @field(
+        description="Operations at the bench: IN_PROGRESS and PAUSED (they hold a place: at most the "
+        "capacity), in queue order; null when production cannot be reached."
+    )
+    async def current(self, info: Info) -> list[Operation] | None:
+        return [Operation.from_pb(op) for op in await at_bench(info.context.backend, self.code)]
+
+    @field(description="Its shifts and hourly output target (null: none set, off shift all the time).")
+    async def calendar(self, info: Info) -> ShiftCalendar | None:
+        return await calendar_of(info, self.code)
+
+    @field(description="Output against target this hour and this shift, and utilisation, now.")
+    async def output(self, info: Info) -> WorkCenterOutput | None:
+        return await output_of(info, self.code)
 
     @classmethod
     def from_pb(cls, pb: prod.WorkCenter) -> WorkCenter:

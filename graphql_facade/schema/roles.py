@@ -9,6 +9,8 @@ the generic path of queries). In a jewelry plant a supervisor:
   piece back to rework, is a decision on the metal account;
 * blocks and unblocks work centers (``blockWorkCenter``, ``unblockWorkCenter``): it stops or restarts
   a part of the floor for everyone;
+* sets a work center's shifts and hourly output target (``setShiftCalendar``): what the floor is
+  measured against;
 * receives lots into stores (``receiveLot``): it adds metal or stones to the stock the plant answers for;
 * ships and cancels orders (``shipOrder``, ``cancelOrder``): what leaves the plant, and the customer's
   order itself.

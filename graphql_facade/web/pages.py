@@ -38,8 +38,8 @@ __all__ = ["DEFAULT_QUERY", "GRAPHIQL_PATH", "HOME", "SIGN_IN_PATH", "FacadeHold
 
 GRAPHIQL_PATH = "/graphiql"
 SIGN_IN_PATH = "/sign-in"
-#: Where ``GET /`` takes a signed-in operator.
-HOME = GRAPHIQL_PATH
+#: Where ``GET /`` takes a signed-in operator: the operators' web app (:mod:`graphql_facade.web.app_pages`).
+HOME = "/floor"
 GRAPHQL_PATH = "/graphql"
 
 #: What GraphiQL shows the first time (afterwards the browser keeps the operator's own tabs).

@@ -8,7 +8,7 @@ The convention (``tests/README.md``)::
 * ``<area>``: the source package under test, by its name in the repository (``orders``,
   ``inventory`` and ``production`` for ``services/<name>``; ``clients``, ``graphql_facade``,
   ``mes_contracts``, ``mes_platform``, ``mes_stack``, ``perf``, ``tools``), or a flow across
-  packages (``saga``; ``faults`` in e2e); sub-folders mirror sub-packages
+  packages (``saga``; ``faults`` and ``web`` in e2e); sub-folders mirror sub-packages
   (``clients/cli``, ``graphql_facade/limits``, ``mes_platform/messaging``);
 * ``<prefix>``: the short name of that package or module, fixed per folder in ``FOLDERS``
   (``test_orders_*`` in every ``orders`` folder, ``test_msg_*`` for ``mes_platform/messaging``).
@@ -61,6 +61,7 @@ FOLDERS: dict[str, tuple[str, ...]] = {
     "integration/webhooks": ("webhooks",),
     # e2e: real processes on loopback
     "e2e": ("stack", "graphql"),
+    "e2e/web": ("web",),
     "e2e/faults": ("fault",),
     "e2e/webhooks": ("webhooks",),
 }

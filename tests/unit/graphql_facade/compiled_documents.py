@@ -55,10 +55,12 @@ SERVICES: dict[str, tuple[str, ...]] = {
         "BatchGetOperations",
         "ListOperations",
         "SummarizeMetalLoss",
+        "BatchGetShiftCalendars",
+        "ListWorkCenterOutput",
     ),
 }
 #: fields that read the clock (the two facades answer at different instants)
-_CLOCK = frozenset({("AsOf", "at")})
+_CLOCK = frozenset({("AsOf", "at"), ("FloorAsOf", "at")})
 _ORDER_STATUSES = ("SUBMITTED", "ACCEPTED", "IN_PRODUCTION", "ON_HOLD", "SHIPPED", "CANCELLED")
 _OPERATION_STATUSES = ("QUEUED", "IN_PROGRESS", "DONE", "LOSS_REVIEW")
 
@@ -246,6 +248,25 @@ def seed_floor(backend: FakeBackend, draw: Any) -> list[str]:
         center.state_reason = "kiln down" if center.state == prod.WORK_CENTER_STATE_BLOCKED else ""
         if draw(st.booleans()):
             center.state_time.FromSeconds(draw(st.integers(1, 4_000_000_000)))
+        if draw(st.booleans()):
+            window = prod.ShiftWindow(weekday=draw(st.integers(1, 7)), start="06:00", end="14:00", name="early")
+            calendar = prod.ShiftCalendar(
+                name=f"{center.name}/calendar", time_zone="Europe/Rome", windows=[window], version=1
+            )
+            calendar.output_target_per_hour = draw(st.integers(0, 100_000))
+            backend.calendars[center.code] = calendar
+        if draw(st.booleans()):
+            output = prod.WorkCenterOutput(
+                work_center=center.name,
+                shift_name=draw(st.sampled_from(["", "early"])),
+                finished_this_hour=draw(st.integers(0, 50)),
+                busy_minutes=draw(st.floats(0, 480, allow_nan=False)),
+                available_minutes=draw(st.floats(0, 480, allow_nan=False)),
+                utilisation=draw(st.floats(0, 1, allow_nan=False)),
+            )
+            if output.shift_name:
+                output.shift_start_time.FromSeconds(draw(st.integers(1, 4_000_000_000)))
+            backend.outputs[center.code] = output
     return list(backend.stored_orders)
 
 

@@ -26,6 +26,7 @@ from google.protobuf.message import Message
 
 from clients import (
     ClientConfig,
+    ConflictError,
     FailedPreconditionError,
     IdempotencyKeyReusedError,
     InvalidArgumentError,
@@ -117,7 +118,14 @@ class FakeBackend(MesClients):
         self.balances: dict[str, inv.Balance] = {}
         self.shortages: list[inv.Shortage] = []
         self.work_centers: dict[str, prod.WorkCenter] = {}
+        #: Per work-center code, how many minutes ago its operations finished (``ListWorkCenterStats``
+        #: counts those in the window; a code without an entry answers 8).
+        self.finished_minutes_ago: dict[str, list[int]] = {}
         self.lots: dict[str, inv.MaterialLot] = {}
+        #: Shift calendars by work-center code, and the output ``ListWorkCenterOutput`` answers per code
+        #: (a known center without an entry answers an empty one: off shift).
+        self.calendars: dict[str, prod.ShiftCalendar] = {}
+        self.outputs: dict[str, prod.WorkCenterOutput] = {}
         self.idempotency: dict[tuple[str, str], tuple[bytes, str]] = {}
         self.healthy = {"orders": True, "inventory": True, "production": True}
         #: Signing in, as the production service does it: operators (``add_operator``), their passwords,
@@ -422,6 +430,12 @@ class FakeBackend(MesClients):
         self, request: prod.ListWorkCenterStatsRequest
     ) -> prod.ListWorkCenterStatsResponse:
         names = list(request.work_centers) or [wc.name for wc in self.work_centers.values()]
+        window = request.window_minutes or 480
+
+        def done(name: str) -> int:
+            ages = self.finished_minutes_ago.get(name.removeprefix("workCenters/"))
+            return 8 if ages is None else sum(1 for age in ages if age < window)
+
         return prod.ListWorkCenterStatsResponse(
             stats=[
                 prod.WorkCenterStats(
@@ -429,7 +443,7 @@ class FakeBackend(MesClients):
                     queued=3,
                     in_progress=1,
                     in_review=1,
-                    done_in_window=8,
+                    done_in_window=done(n),
                     window_minutes=request.window_minutes or 480,
                     capacity=4,
                 )
@@ -538,6 +552,39 @@ class FakeBackend(MesClients):
         center.state, center.state_reason = prod.WORK_CENTER_STATE_IDLE, ""
         center.state_time.GetCurrentTime()
         return prod.UnblockWorkCenterResponse(work_center=center)
+
+    async def set_shift_calendar(self, request: prod.SetShiftCalendarRequest) -> prod.SetShiftCalendarResponse:
+        code = request.calendar.name.removeprefix("workCenters/").removesuffix("/calendar")
+        self._work_center(f"workCenters/{code}")
+        current = self.calendars.get(code)
+        version = current.version if current is not None else 0
+        if request.expected_version and request.expected_version != version:
+            raise ConflictError(grpc.StatusCode.ABORTED, "the calendar changed", reason="VERSION_CONFLICT")
+        calendar = prod.ShiftCalendar()
+        calendar.CopyFrom(request.calendar)
+        calendar.version = version + 1
+        calendar.update_time.GetCurrentTime()
+        self.calendars[code] = calendar
+        return prod.SetShiftCalendarResponse(calendar=calendar)
+
+    async def batch_get_shift_calendars(
+        self, request: prod.BatchGetShiftCalendarsRequest
+    ) -> prod.BatchGetShiftCalendarsResponse:
+        codes = [n.removeprefix("workCenters/").removesuffix("/calendar") for n in request.names]
+        return prod.BatchGetShiftCalendarsResponse(
+            calendars=[self.calendars[c] for c in codes if c in self.calendars],
+            missing_names=[f"workCenters/{c}/calendar" for c in codes if c not in self.calendars],
+        )
+
+    async def list_work_center_output(
+        self, request: prod.ListWorkCenterOutputRequest
+    ) -> prod.ListWorkCenterOutputResponse:
+        outputs = []
+        for name in request.work_centers:
+            self._work_center(name)
+            code = name.removeprefix("workCenters/")
+            outputs.append(self.outputs.get(code, prod.WorkCenterOutput(work_center=name)))
+        return prod.ListWorkCenterOutputResponse(outputs=outputs)
 
     async def finish_operation(self, request: prod.FinishOperationRequest) -> prod.FinishOperationResponse:
         op = self._operation(request.name)

