@@ -88,6 +88,10 @@ def render_summary(
     if scraped:
         out += ["", "Prometheus metrics (each on a port of its own):"]
         out += _table([(name, url) for name, url in scraped if url])
+    facade = next((spec for spec in plan.processes if spec.role == "facade"), None)
+    if facade is not None:
+        site = facade.address.removesuffix("graphql")
+        out += ["", f"Operators' web app: {site}  (sign in; GraphiQL at {site}graphiql)"]
     out += ["", "Databases:"]
     out += [f"  {svc:<11} {redact_url(url)}" for svc, url in plan.database_urls.items()]
     if partner_keys:

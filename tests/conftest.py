@@ -35,6 +35,8 @@ from tests._infra.redis import ENV_URL as REDIS_ENV_URL
 from tests._infra.redis import RedisServer, find_redis_server
 
 TESTS_DIR = Path(__file__).resolve().parent
+#: The browser suite (Playwright; see pytest_collection_modifyitems).
+BROWSER_DIR = TESTS_DIR / "e2e" / "web"
 FOLDER_MARKERS = {"unit": "unit", "integration": "integration", "e2e": "e2e"}
 NATS_ENV_URL = "MES_TEST_NATS_URL"
 #: Markers of the tests that use a server an ``MES_TEST_*`` variable can name.
@@ -72,6 +74,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         for name, fixtures in SERVER_MARKERS.items():
             if used & fixtures:
                 item.add_marker(getattr(pytest.mark, name))
+    # The browser suite last: Playwright's sync API runs an event loop in the main thread from its
+    # first use until the session's end (its browser is session-wide), and no asyncio test can run
+    # beside it.
+    items.sort(key=lambda item: BROWSER_DIR in item.path.resolve().parents)
 
 
 @pytest.hookimpl(wrapper=True)

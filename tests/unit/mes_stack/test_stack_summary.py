@@ -83,3 +83,14 @@ def test_facade_examples_only_when_the_facade_runs() -> None:
     assert "http://127.0.0.1:8180/graphql -H 'authorization: Bearer mes-dev-operator'" in curls[0]
     assert "-H 'x-api-key: mk_a'" in curls[1]
     assert not any(line.startswith("curl") for line in example_commands(_plan({}), {}))
+
+
+def test_summary_prints_the_operators_web_app() -> None:
+    assert "web app" not in render_summary(_plan({}), [], data_dir=Path("/data"), partner_keys={})  # no facade
+    options = StackOptions.resolve({}, data_dir="/data")
+    plan = build_plan(options, {}, python="python", nats_binary="nats-server", facade_available=True)
+    text = render_summary(plan, [], data_dir=Path("/data"), partner_keys={})
+    facade = next(spec for spec in plan.processes if spec.role == "facade")
+    site = facade.address.removesuffix("graphql")
+    assert site.startswith("http://") and site.endswith("/")
+    assert f"Operators' web app: {site}  (sign in; GraphiQL at {site}graphiql)" in text.splitlines()
