@@ -2,11 +2,12 @@
 ``floorEvents`` subscription that keeps a Floor page live.
 
 Everything is read from the services' existing RPCs, one list call per kind for the whole floor
-(never one per work center): ``ListWorkCenters``; ``ListWorkCenterStats`` twice (the last hour and
-this shift); ``ListOperations`` for the operations at the benches (IN_PROGRESS and PAUSED) and for
-the queued ones, followed page by page; their work orders (``BatchGetWorkOrders``), the work
-orders' operations (``ListOperations`` by work-order ids, for the time an operation was queued)
-and the alloys (``BatchGetAlloys``, through the reference cache) by the request's loaders;
+(never one per work center): ``ListWorkCenters``; ``ListWorkCenterStats`` (the last hour);
+``ListWorkCenterOutput`` (this hour and this shift of each calendar, by the request's loaders);
+``ListOperations`` for the operations at the benches (IN_PROGRESS and PAUSED) and for the queued ones,
+followed page by page; their work orders (``BatchGetWorkOrders``), the work orders' operations
+(``ListOperations`` by work-order ids, for the time an operation was queued) and the alloys
+(``BatchGetAlloys``, through the reference cache) by the request's loaders;
 ``CountOrders`` and ``ListOrders(late_only)`` for the late orders.
 
 * **WIP** of a work center: its operations in progress and paused. Pieces are their work orders'
@@ -15,8 +16,9 @@ and the alloys (``BatchGetAlloys``, through the reference cache) by the request'
 * **Queued at**: the production service keeps no queue time, so an operation counts as queued
   since the latest of its work order's release (create time), the finish of its earlier steps and
   its own last finish (a reworked operation is queued again after it).
-* **This shift**: until shift calendars exist, the current 8-hour block of the day in UTC
-  (00:00, 08:00, 16:00 UTC): ``shiftStart``.
+* **This shift**: the shift of the work center's own calendar (its time zone, its windows): the tile's
+  ``output`` (shift name, this hour and this shift against the calendar's pro-rata target,
+  utilisation) and ``finishedThisShift`` (0 off shift or without a calendar).
 
 ``floorEvents`` replays and pushes the PRODUCTION events about work centers and operations
 (:class:`FloorFeed`: one per event hub, fed by its listener, keeping the last
@@ -29,7 +31,6 @@ subscriber too slow to keep up, or an event source that went offline yields ``Re
 from __future__ import annotations
 
 import asyncio
-import math
 import time
 import weakref
 from collections import deque
@@ -53,6 +54,7 @@ from graphql_facade.schema.info import Info, field
 from graphql_facade.schema.live import ResyncRequired
 from graphql_facade.schema.orders import OperatorOrder
 from graphql_facade.schema.production import AT_BENCH, Operation, WorkCenterState
+from graphql_facade.schema.shifts import WorkCenterOutput
 from mes.orders.v1 import orders_pb2 as ords
 from mes.production.v1 import production_events_pb2 as prod_ev
 from mes.production.v1 import production_pb2 as prod
@@ -61,7 +63,6 @@ from mes_platform.telemetry.logs import get_logger
 
 __all__ = [
     "COALESCE_S",
-    "SHIFT_HOURS",
     "Floor",
     "FloorAsOf",
     "FloorChange",
@@ -78,11 +79,9 @@ __all__ = [
     "floor_feed",
     "floor_of",
     "late_orders_request",
-    "shift_start",
 ]
 
 _log = get_logger("mes.facade.floor")
-SHIFT_HOURS = 8
 #: A work center's tile is pushed at most once per this many seconds (4 per second).
 COALESCE_S = 0.25
 _PAGE = 100
@@ -93,17 +92,6 @@ _OPERATION_SUBJECTS = frozenset(
     kind.subject for kind in events.ALL_EVENTS if kind.message is prod_ev.OperationChangedEvent
 )
 _ALL_CENTERS_SUBJECTS = frozenset({events.WORK_ORDERS_RELEASED.subject, events.WORK_ORDERS_CANCELLED.subject})
-
-
-def shift_start(now: datetime) -> datetime:
-    """The start of "this shift": the current 8-hour block of the day in UTC (until shift calendars exist)."""
-    utc = now.astimezone(UTC)
-    return utc.replace(hour=utc.hour - utc.hour % SHIFT_HOURS, minute=0, second=0, microsecond=0)
-
-
-def _minutes_since(start: datetime, now: datetime) -> int:
-    """Whole minutes from ``start`` to ``now``, rounded up, at least 1 (the stats window)."""
-    return max(1, math.ceil((now - start).total_seconds() / 60))
 
 
 # -- types ---------------------------------------------------------------------------------------
@@ -147,17 +135,23 @@ class FloorWorkCenter:
     wip: Wip = strawberry.field(description="What the operations in progress and paused hold.")
     finished_last_hour: int = strawberry.field(description="Operations finished (DONE) in the last 60 minutes.")
     finished_this_shift: int = strawberry.field(
-        description="Operations finished (DONE) this shift: since `Floor.shiftStart`, to the minute."
+        description="Operations finished (DONE) this shift of its calendar (`output.finishedThisShift`); 0 off "
+        "shift or without a calendar."
     )
+    output_pb: strawberry.Private[prod.WorkCenterOutput | None] = None
+
+    @field(
+        description="Its shift now (from its calendar, in the calendar's time zone): finished this hour and this "
+        "shift against the pro-rata target, utilisation; `shiftName` null off shift. Null when production did "
+        "not answer it."
+    )
+    def output(self, info: Info) -> WorkCenterOutput | None:
+        return WorkCenterOutput.from_pb(self.output_pb) if self.output_pb is not None else None
 
 
 @strawberry.type(description="The shop floor: work centers' tiles and late orders.")
 class Floor:
     as_of: FloorAsOf = strawberry.field(description="The PRODUCTION position the answer reflects at least.")
-    shift_start: datetime = strawberry.field(
-        description="Start of this shift: until shift calendars exist, the current 8-hour block of the day in "
-        "UTC (00:00, 08:00 or 16:00 UTC)."
-    )
     now: strawberry.Private[datetime]
     reads: strawberry.Private[FloorReads]
 
@@ -216,9 +210,7 @@ def floor_of(context: RequestContext) -> Floor:
     floor_feed(context.hub, context.settings.event_replay_buffer)
     now = context.started_at
     seq = max(context.as_of.get("PRODUCTION", 0), context.hub.latest("PRODUCTION"))
-    return Floor(
-        as_of=FloorAsOf(seq=Long(seq), at=now), shift_start=shift_start(now), now=now, reads=FloorReads(context, now)
-    )
+    return Floor(as_of=FloorAsOf(seq=Long(seq), at=now), now=now, reads=FloorReads(context, now))
 
 
 # -- computing the tiles ---------------------------------------------------------------------------
@@ -291,6 +283,11 @@ async def _wip(loaders: Loaders, at_bench: Sequence[prod.Operation]) -> dict[str
     return wip
 
 
+def _this_shift(output: prod.WorkCenterOutput | None) -> int:
+    """Finished this shift of the calendar: 0 off shift (no shift name) or without an answer."""
+    return output.finished_this_shift if output is not None and output.shift_name else 0
+
+
 async def floor_centers(
     backend: Backend, loaders: Loaders, now: datetime, codes: Iterable[str] | None = None
 ) -> list[FloorWorkCenter]:
@@ -304,13 +301,14 @@ async def floor_centers(
         return []
     one = centers[0].code if wanted is not None and len(centers) == 1 else None
     names = [wc.name or f"workCenters/{wc.code}" for wc in centers] if wanted is not None else []
-    last_hour, this_shift, at_bench, queued = await asyncio.gather(
+    last_hour, outputs, at_bench, queued = await asyncio.gather(
         _done(backend, names, 60),
-        _done(backend, names, _minutes_since(shift_start(now), now)),
+        loaders.work_center_output.load_many([wc.code for wc in centers]),
         _operations(backend, AT_BENCH, one),
         _operations(backend, _QUEUED, one),
     )
     oldest, wip = await asyncio.gather(_oldest_queued(loaders, queued), _wip(loaders, at_bench))
+    output = dict(zip((wc.code for wc in centers), outputs, strict=True))
     counts: dict[tuple[str, int], int] = {}
     for op in (*at_bench, *queued):
         key = (op.work_center.removeprefix("workCenters/"), op.status)
@@ -332,7 +330,8 @@ async def floor_centers(
             paused=counts.get((wc.code, prod.OPERATION_STATUS_PAUSED), 0),
             wip=wip.get(wc.code) or Wip(pieces=0, gross_mg=Long(0), fine_mg=Long(0)),
             finished_last_hour=last_hour.get(wc.code, 0),
-            finished_this_shift=this_shift.get(wc.code, 0),
+            finished_this_shift=_this_shift(output.get(wc.code)),
+            output_pb=output.get(wc.code),
         )
         for wc in centers
     ]

@@ -16,8 +16,22 @@ SCREENSHOT_NAMES = {"floor": "floor", "bench": "bench", "orders": "orders", "ord
 #: What changes from run to run on every page: times of day (``<time>`` elements, but the demo orders'
 #: due dates, fixed in 2031, and what the pages mark ``data-volatile``).
 VOLATILE = ('time:not([datetime^="2031-"])', "[data-volatile]")
+#: The floor's shift figures move with the clock (the shift on now, "Off shift" at night, its output so far):
+#: masked like times of day, over fixed text of the same shape so that the tiles' layout stays put.
+_SHIFT_FIGURES = (".tile-shift", ".tile-hour", ".tile-this-shift", ".tile-utilisation")
 #: What else changes on a page (ids are frozen by the screenshot itself).
-PAGE_VOLATILE: dict[str, tuple[str, ...]] = {}
+PAGE_VOLATILE: dict[str, tuple[str, ...]] = {"floor": _SHIFT_FIGURES}
+#: What a page's screenshot shows as fixed text under its mask (selector -> text): what moves with the clock
+#: and would change the layout.
+PAGE_FROZEN: dict[str, dict[str, str]] = {
+    "floor": dict(
+        zip(
+            _SHIFT_FIGURES,
+            ("Early shift 00:00\u201300:00", "0 of 0 target", "0 of 0 target", "0% (busy 0 of 0 minutes)"),
+            strict=True,
+        )
+    )
+}
 #: Pages for the floor's supervisor; the others are toured by an operator.
 SUPERVISOR_PAGES = frozenset({"floor", "orders", "order"})
 _PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::[a-z]+)?\}")
@@ -38,6 +52,10 @@ class Visit:
     @property
     def volatile(self) -> tuple[str, ...]:
         return VOLATILE + PAGE_VOLATILE.get(self.name, ())
+
+    @property
+    def frozen(self) -> dict[str, str]:
+        return PAGE_FROZEN.get(self.name, {})
 
 
 def _value(spec: PageSpec, param: str, seeded: Seeded) -> str:

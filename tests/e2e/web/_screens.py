@@ -4,7 +4,9 @@ them) and compared with those committed baselines.
 A shot is taken with animations off and the caret hidden, again until two consecutive shots are
 equal (the page has settled), with what changes from run to run frozen or masked: the ids the
 stack made are replaced by fixed stand-ins (so the layout does not move), ages and timers all
-read ``AGE``, and times of day (the ``mask`` locators) are painted a flat grey. It then matches
+read ``AGE``, what the page's ``frozen`` selectors match reads their fixed text (what moves with the
+clock and the layout with it: the shift on now), and times of day (the ``mask`` locators) are painted
+a flat grey. It then matches
 the baseline when at most ``MAX_DIFFERING`` of its pixels differ (pixelmatch, which also ignores
 anti-aliasing, on images decoded by Pillow). ``MES_UPDATE_SCREENSHOTS=1`` writes the new shots as
 the baselines instead; a missing baseline fails and says so. A failed comparison leaves the shot and a picture of the
@@ -16,7 +18,7 @@ from __future__ import annotations
 import io
 import os
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from PIL import Image
@@ -66,19 +68,31 @@ def updating() -> bool:
     return os.environ.get(UPDATE_VAR, "").strip().lower() in {"1", "true", "yes"}
 
 
-def freeze(page: Page) -> int:
-    """Replace the ids the stack made in the page's text by fixed stand-ins, and every age by ``AGE``;
-    returns how many ids."""
+_FIX_TEXT = """(frozen) => {
+  for (const [selector, text] of Object.entries(frozen)) {
+    for (const element of document.querySelectorAll(selector)) {
+      if (element.textContent !== text) element.textContent = text;
+    }
+  }
+}"""
+
+
+def freeze(page: Page, frozen: Mapping[str, str] | None = None) -> int:
+    """Replace the text of what ``frozen``'s selectors match by its fixed text, the ids the stack made in
+    the page's text by fixed stand-ins, and every age by ``AGE``; returns how many ids."""
+    if frozen:
+        page.evaluate(_FIX_TEXT, dict(frozen))
     count: int = page.evaluate(_FREEZE, [list(_ID_PATTERNS), _STAND_INS, _AGE_PATTERN, AGE])
     return count
 
 
-def shoot(page: Page, mask: Sequence[Locator] = ()) -> bytes:
-    """A PNG of the viewport once two consecutive shots are equal, ids and ages frozen and ``mask``
-    painted grey (frozen again before each shot: a page's timer may have rendered its ages anew)."""
+def shoot(page: Page, mask: Sequence[Locator] = (), frozen: Mapping[str, str] | None = None) -> bytes:
+    """A PNG of the viewport once two consecutive shots are equal, ids and ages frozen (and ``frozen``'s
+    selectors' text fixed) and ``mask`` painted grey (frozen again before each shot: a page's timer may
+    have rendered its ages anew)."""
     previous = b""
     for _ in range(_SETTLE_TRIES):
-        freeze(page)
+        freeze(page, frozen)
         shot = page.screenshot(animations="disabled", caret="hide", mask=list(mask), mask_color=MASK_COLOR)
         if shot == previous:
             return shot

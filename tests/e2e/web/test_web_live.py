@@ -6,7 +6,10 @@ tour's screenshots must not see):
 * an operation started over gRPC shows on the open Bench page, a work center blocked over gRPC on
   the open Floor page;
 * after its WebSocket was killed 10 times during a stream of orders, the Orders page shows what a
-  fresh load of it shows.
+  fresh load of it shows;
+* events a snapshot already holds (its ``asOf`` is a lower bound) are counted once; "Show" never
+  renders an answer older than the events shown; a second start at a running work center shows on
+  the Floor as on a fresh load.
 
 Each page is opened once the stack is quiet (every order through the saga, the facade's ``asOf``
 still): a page loaded while events are in flight is another test's subject.
@@ -29,7 +32,16 @@ from tests._infra.nats import find_nats_server
 from tests.e2e._graphql import OPERATOR, GraphQLStack
 from tests.e2e._stack import stack_env, start_stack, stop_stack
 from tests.e2e.web._browser import CHROMIUM, CONTEXT_OPTIONS, EXPECT_MS, INSTALL_CHROMIUM, Hygiene, SocketSwitch
-from tests.e2e.web._seed import ORDERS, block_work_center, order_input, queued, seed, start_operation, submit_order
+from tests.e2e.web._seed import (
+    ORDERS,
+    block_work_center,
+    order_input,
+    queued,
+    seed,
+    start_operation,
+    submit_order,
+    wait_queued,
+)
 from tests.e2e.web.conftest import WebStack
 
 pytestmark = pytest.mark.system
@@ -265,4 +277,157 @@ def test_changes_committed_over_grpc_show_on_the_bench_and_the_floor(live_stack:
             hygiene.assert_clean()
     finally:
         for context, _, _ in tabs:
+            context.close()
+
+
+#: How far back the doctored snapshot of the double-counting test says it is: its data holds these events.
+BEHIND = 8
+#: Run before the page's modules (the document is parsed, deferred scripts not run yet): the snapshot's
+#: ``asOf.seq`` moved back by ``BEHIND``, the real one kept in ``window.realAsOf``.
+_BEHIND_SCRIPT = """document.addEventListener("readystatechange", () => {
+  if (document.readyState !== "interactive") return;
+  const element = document.getElementById("snapshot");
+  const snapshot = JSON.parse(element.textContent);
+  window.realAsOf = Number(snapshot.asOf.seq);
+  const earlier = Math.max(0, window.realAsOf - BEHIND);
+  snapshot.asOf.seq = earlier;
+  if (snapshot.data && snapshot.data.asOf) snapshot.data.asOf.seq = earlier;
+  element.textContent = JSON.stringify(snapshot);
+});""".replace("BEHIND", str(BEHIND))
+
+
+def _open_as(stack: WebStack, path: str, role: str, contexts: list[Any], init_script: str = "") -> tuple[Page, Hygiene]:
+    _wait_quiet(stack)
+    context = stack.browser.new_context(**CONTEXT_OPTIONS, storage_state=stack.state(role))
+    context.set_default_timeout(EXPECT_MS)
+    contexts.append(context)
+    page = context.new_page()
+    hygiene = Hygiene(stack.origin).watch(page)
+    if init_script:
+        page.add_init_script(init_script)
+    page.goto(f"{stack.origin}{path}")
+    expect(page.locator("#live-status")).to_have_text("Live")
+    return page, hygiene
+
+
+def _same_chips_as_a_fresh_load(stack: WebStack, page: Page, contexts: list[Any]) -> list[str]:
+    """The chips of a fresh load of the Orders page, once the open page shows the same (or after
+    ``SETTLE_MS``: the caller compares)."""
+    fresh_context = stack.browser.new_context(**CONTEXT_OPTIONS, storage_state=stack.state("supervisor"))
+    contexts.append(fresh_context)
+    fresh = fresh_context.new_page()
+    for _ in range(SETTLE_MS // 500):
+        fresh.goto(f"{stack.origin}/orders")
+        expect(fresh.locator("#live-status")).to_have_text("Live")
+        if _chips(fresh) == _chips(page):
+            break
+        page.wait_for_timeout(500)
+    return _chips(fresh)
+
+
+def test_events_the_snapshot_already_holds_are_applied_once(live_stack: WebStack) -> None:
+    """A snapshot's ``asOf`` is a lower bound: its data may hold the events just after it. Here the page's
+    ``asOf`` is moved back by ``BEHIND`` events (every one already in its data, replayed by the
+    subscription from there): the counts and the banner must not count them again."""
+    contexts: list[Any] = []
+    try:
+        held = _new_order(live_stack, "NW-ONCE-1")  # its events are the last ones the doctored snapshot holds
+        page, hygiene = _open_as(live_stack, "/orders", "supervisor", contexts, _BEHIND_SCRIPT)
+        for _ in range(SETTLE_MS // 500):  # a cached answer a moment behind may not hold it yet: load again
+            if held in _rows(page):
+                break
+            page.wait_for_timeout(500)
+            page.reload()
+            expect(page.locator("#live-status")).to_have_text("Live")
+        assert _rows(page).get(held) == "In production", _rows(page)
+        shown = json.loads(str(page.locator("#snapshot").text_content()))
+        assert int(shown["asOf"]["seq"]) == int(page.evaluate("window.realAsOf")) - BEHIND
+        before = _chips(page)
+        # A new order after the replayed ones: once the page shows it, it has applied every earlier event.
+        order_id = _new_order(live_stack, "NW-ONCE-2")
+        expect(page.locator(".banner")).to_contain_text("1 new order", timeout=SETTLE_MS)
+        fresh = _same_chips_as_a_fresh_load(live_stack, page, contexts)
+        assert _chips(page) == fresh, f"counted twice: live {_chips(page)} fresh {fresh} (loaded {before})"
+        assert _banner_count(page) == 1, f"the banner counts {_banner_count(page)} new orders for {order_id}"
+        hygiene.assert_clean()
+    finally:
+        for context in contexts:
+            context.close()
+
+
+def test_show_never_renders_an_answer_older_than_the_events_shown(live_stack: WebStack) -> None:
+    """The facade's response cache follows the events a moment after the subscription: "Show" may get
+    an answer older than the banner's events. The page asks with ``x-mes-min-position`` and asks again
+    while the answer's ``asOf`` is older than what it applied; the first answer here is the stale one."""
+    contexts: list[Any] = []
+    try:
+        page, hygiene = _open_as(live_stack, "/orders", "supervisor", contexts)
+        stale = json.loads(str(page.locator("#snapshot").text_content()))
+        asked: list[str | None] = []
+
+        def first_stale(route: Any) -> None:
+            asked.append(route.request.headers.get("x-mes-min-position"))
+            if len(asked) == 1:
+                route.fulfill(json={"data": stale["data"]})
+            else:
+                route.fallback()
+
+        order_id = _new_order(live_stack, "NW-STALE-1")
+        banner = page.locator(".banner")
+        expect(banner).to_contain_text("1 new order", timeout=SETTLE_MS)
+        page.route(f"{live_stack.origin}/graphql", first_stale)
+        banner.get_by_role("button", name="Show").click()
+        expect(page.locator(f'tr[data-order-id="{order_id}"]')).to_be_visible()
+        assert len(asked) >= 2, f"the stale answer was rendered: {asked}"
+        assert all(header and header.startswith("ORDERS:") for header in asked), asked
+        assert int(str(asked[0]).split(":")[1]) > int(stale["asOf"]["seq"])
+        expect(page.locator("#live-status")).to_have_text("Live")
+        hygiene.assert_clean()
+    finally:
+        for context in contexts:
+            context.close()
+
+
+def _bench_facts(page: Page, center: str) -> list[str]:
+    """The facts of a work center's tile that do not move with the clock: queue length, at the bench, WIP."""
+    facts = page.locator(f'.tile[data-center="{center}"] .tile-facts dd')
+    texts = [re.sub(r"\s+", " ", t).strip() for t in facts.all_inner_texts()[:3]]
+    return [re.sub(r" · oldest .*$", "", texts[0]), *texts[1:]]
+
+
+def test_a_second_start_at_a_running_work_center_shows_on_the_floor(live_stack: WebStack) -> None:
+    """Every operation change at a work center comes with its new tile under the change's sequence
+    (``OperationUpdated`` then ``WorkCenterUpdated``): the page applies both, so two starts one after
+    the other at one open Floor page show 2 more in progress, as a fresh load does."""
+    contexts: list[Any] = []
+    try:
+        ids = [_new_order(live_stack, f"NW-FLOOR-{n}") for n in (1, 2)]
+        ops = wait_queued(live_stack.gq, ids)
+        firsts = [min((op for op in ops if op.order_id == i), key=lambda op: op.sequence) for i in ids]
+        center = firsts[0].work_center.removeprefix("workCenters/")
+        assert firsts[1].work_center == firsts[0].work_center, [op.work_center for op in firsts]
+        page, hygiene = _open_as(live_stack, "/floor", "supervisor", contexts)
+        at_bench = page.locator(f'.tile[data-center="{center}"] .tile-facts dd').nth(1)
+        shown = re.match(r"(\d+) in progress", at_bench.inner_text())
+        assert shown is not None, at_bench.inner_text()
+        running = int(shown.group(1))
+
+        start_operation(live_stack.gq, firsts[0])
+        expect(at_bench).to_contain_text(f"{running + 1} in progress", timeout=SETTLE_MS)
+        start_operation(live_stack.gq, firsts[1])
+        expect(at_bench).to_contain_text(f"{running + 2} in progress", timeout=SETTLE_MS)
+
+        # A fresh load (its answer may come from the response cache a moment behind: load it again until
+        # it has both starts) shows the same tile.
+        fresh, _ = _open_as(live_stack, "/floor", "supervisor", contexts)
+        for _ in range(SETTLE_MS // 500):
+            if _bench_facts(fresh, center) == _bench_facts(page, center):
+                break
+            page.wait_for_timeout(500)
+            fresh.reload()
+            expect(fresh.locator("#live-status")).to_have_text("Live")
+        assert _bench_facts(page, center) == _bench_facts(fresh, center)
+        hygiene.assert_clean()
+    finally:
+        for context in contexts:
             context.close()

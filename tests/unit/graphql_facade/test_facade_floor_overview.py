@@ -5,8 +5,7 @@ that make a cached floor stale, and the same answer on the compiled and generic 
 
 from __future__ import annotations
 
-import math
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import grpc
@@ -17,7 +16,6 @@ from clients import UnavailableError
 from graphql_facade.response_cache.reads import reads_of
 from graphql_facade.response_cache.tags import touches
 from graphql_facade.schema import build_schemas
-from graphql_facade.schema.floor import shift_start
 from mes.orders.v1 import orders_pb2 as ords
 from mes.production.v1 import production_events_pb2 as prod_ev
 from mes.production.v1 import production_pb2 as prod
@@ -27,10 +25,12 @@ from tests.unit.graphql_facade.facade_fakes import FakeBackend
 
 OPERATOR_SCHEMA = build_schemas().operator_documents.graphql
 FLOOR = """query Floor { floor {
-  asOf { seq at } shiftStart lateOrderCount
+  asOf { seq at } lateOrderCount
   workCenters { id name kind state stateReason stateTime capacity version
     queue { length oldestQueuedAt } inProgress paused wip { pieces grossMg fineMg }
-    finishedLastHour finishedThisShift }
+    finishedLastHour finishedThisShift
+    output { shiftName shiftStart shiftEnd finishedThisHour targetThisHour finishedThisShift targetThisShift
+      busyMinutes availableMinutes utilisation } }
   lateOrders(first: 10) { nodes { id partnerId dueTime late } pageInfo { hasNextPage endCursor } } } }"""
 BENCH = """query Bench($id: ID!) { workCenter(id: $id) { id state
   current { id status startedBy startTime pauseReason pauseTime dueTime }
@@ -93,6 +93,26 @@ def seed(backend: FakeBackend, now: datetime) -> dict[str, str]:
     backend.work_centers["POL-1"].state_reason = "no polishing paste"
     stamp(backend.work_centers["POL-1"], "state_time", now - timedelta(minutes=12))
     backend.finished_minutes_ago = {"CAST-1": [40, 59, 61, 100_000], "FILE-1": [], "POL-1": [1]}
+    # CAST-1 on its calendar's early shift; FILE-1 off shift; POL-1 on shift with no target
+    early = prod.WorkCenterOutput(
+        work_center="workCenters/CAST-1",
+        shift_name="Early",
+        finished_this_hour=1,
+        target_this_hour=4,
+        finished_this_shift=3,
+        target_this_shift=10,
+        busy_minutes=90.25,
+        available_minutes=150.0,
+        utilisation=0.60166,
+    )
+    stamp(early, "shift_start_time", now - timedelta(minutes=150))
+    stamp(early, "shift_end_time", now + timedelta(minutes=330))
+    late = prod.WorkCenterOutput(work_center="workCenters/POL-1", shift_name="Late", finished_this_shift=1)
+    backend.outputs = {
+        "CAST-1": early,
+        "FILE-1": prod.WorkCenterOutput(work_center="workCenters/FILE-1"),
+        "POL-1": late,
+    }
     names.update(
         order=first.order_id,
         running=f"{wo1.work_order_id}.2",
@@ -102,12 +122,32 @@ def seed(backend: FakeBackend, now: datetime) -> dict[str, str]:
     return names
 
 
-def test_this_shift_is_the_current_8_hour_block_of_the_utc_day() -> None:
-    assert shift_start(datetime(2026, 12, 7, 7, 59, 59, tzinfo=UTC)) == datetime(2026, 12, 7, 0, 0, tzinfo=UTC)
-    assert shift_start(datetime(2026, 12, 7, 8, 0, tzinfo=UTC)) == datetime(2026, 12, 7, 8, 0, tzinfo=UTC)
-    assert shift_start(datetime(2026, 12, 7, 23, 30, tzinfo=UTC)) == datetime(2026, 12, 7, 16, 0, tzinfo=UTC)
-    rome = datetime(2026, 12, 7, 8, 30, tzinfo=timezone(timedelta(hours=1)))  # 07:30 UTC
-    assert shift_start(rome) == datetime(2026, 12, 7, 0, 0, tzinfo=UTC)
+async def test_each_tile_shows_the_shift_of_its_own_calendar(client: FacadeClient, backend: FakeBackend) -> None:
+    now = datetime.now(UTC)
+    seed(backend, now)
+    floor = data(await client.gql(FLOOR))["floor"]
+    tiles = {tile["id"]: tile for tile in floor["workCenters"]}
+    casting = tiles["CAST-1"]
+    assert casting["output"] == {
+        "shiftName": "Early",
+        "shiftStart": (now - timedelta(minutes=150)).isoformat(),
+        "shiftEnd": (now + timedelta(minutes=330)).isoformat(),
+        "finishedThisHour": 1,
+        "targetThisHour": 4,
+        "finishedThisShift": 3,
+        "targetThisShift": 10,
+        "busyMinutes": 90.25,
+        "availableMinutes": 150.0,
+        "utilisation": 0.6017,
+    }
+    # "this shift" is the calendar's, not a block of the UTC day; off shift nothing is this shift's
+    assert casting["finishedThisShift"] == 3
+    assert tiles["FILE-1"]["output"]["shiftName"] is None and tiles["FILE-1"]["finishedThisShift"] == 0
+    assert (tiles["POL-1"]["output"]["shiftName"], tiles["POL-1"]["output"]["targetThisShift"]) == ("Late", 0)
+    assert tiles["POL-1"]["finishedThisShift"] == 1
+    # one ListWorkCenterOutput for every tile; ListWorkCenterStats only for the last hour
+    assert backend.count()["ListWorkCenterOutput"] == 1
+    assert [request.window_minutes for name, request in backend.requests if name == "ListWorkCenterStats"] == [60]
 
 
 async def test_the_floor_shows_every_work_center_tile(client: FacadeClient, backend: FakeBackend) -> None:
@@ -129,8 +169,6 @@ async def test_the_floor_shows_every_work_center_tile(client: FacadeClient, back
     assert abs(released - (now - timedelta(hours=2))) < timedelta(seconds=1)
     assert casting["wip"] == {"pieces": 0, "grossMg": 0, "fineMg": 0}
     assert casting["finishedLastHour"] == 2
-    window = max(1, math.ceil((now - shift_start(now)).total_seconds() / 60))
-    assert casting["finishedThisShift"] == sum(1 for age in (40, 59, 61, 100_000) if age < window)
     polishing = tiles["POL-1"]
     assert (polishing["state"], polishing["stateReason"]) == ("BLOCKED", "no polishing paste")
     # queued since the previous step finished (40 minutes ago), not since the release
@@ -139,9 +177,6 @@ async def test_the_floor_shows_every_work_center_tile(client: FacadeClient, back
     assert polishing["finishedLastHour"] == 1
     assert floor["lateOrderCount"] == 1
     assert [node["id"] for node in floor["lateOrders"]["nodes"]] == [seeded["order"]]
-    assert floor["shiftStart"] == shift_start(datetime.fromisoformat(floor["asOf"]["at"])).isoformat()
-    windows = sorted(request.window_minutes for name, request in backend.requests if name == "ListWorkCenterStats")
-    assert windows == sorted([60, window]) or windows == sorted([60, window + 1])
 
 
 async def test_the_floor_costs_the_same_calls_whatever_its_size(client: FacadeClient, backend: FakeBackend) -> None:

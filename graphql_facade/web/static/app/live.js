@@ -5,14 +5,19 @@
 //   snapshot()                               -> {data, asOf} inlined by the server (#snapshot)
 //   onData(fn)                               -> fn(data) now and after every refetch
 //   refetch()                                -> POSTs the page's query again (#page-query), calls the renderers
+//                                               with an answer at least as new as the events applied
 //   refetchSoon(ms = 250)                    -> refetch(), coalesced: at most one per `ms`
-//   subscribe(query, variables, onEvent, {seqOf}) -> one subscription on the shared socket; returns stop()
+//   subscribe(query, variables, onEvent, {seqOf, stream}) -> one subscription on the shared socket; returns stop()
 //   mutate(query, variables)                 -> data, or throws an Error with .code and .message
 //   h(tag, attrs, ...children), formatMg(mg), formatAge(seconds), formatTime(iso)
 
 const PROTOCOL = "graphql-transport-ws";
 const MAX_BUFFERED = 2000;
 const BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 15000, 30000];
+//: Waits before asking again when a refetch answers older than the events already applied.
+const STALE_RETRY_MS = [150, 300, 600, 1200, 2400];
+//: The facade's read-your-writes header: the answer must reflect these stream positions.
+const MIN_POSITION_HEADER = "x-mes-min-position";
 
 function readJson(id) {
   const element = document.getElementById(id);
@@ -72,13 +77,13 @@ class GraphQLRequestError extends Error {
   }
 }
 
-async function post(query, variables) {
+async function post(query, variables, extraHeaders) {
   let response;
   try {
     response = await fetch("/graphql", {
       method: "POST",
       credentials: "same-origin",
-      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      headers: { "Content-Type": "application/json", Accept: "application/json", ...(extraHeaders || {}) },
       body: JSON.stringify({ query, variables: variables || {} }),
     });
   } catch (error) {
@@ -103,10 +108,44 @@ function firstError(errors, status) {
   return new GraphQLRequestError(error.message || `HTTP ${status}`, code, status, errors);
 }
 
+/** A result's position: its root `asOf`, else the first root field's (`floor { asOf }`), as the server reads it. */
+function asOfOf(data) {
+  if (!data) return null;
+  if (data.asOf) return data.asOf;
+  for (const value of Object.values(data)) {
+    if (value && typeof value === "object" && value.asOf) return value.asOf;
+  }
+  return null;
+}
+
+/** The last sequence the page's subscriptions applied, and the stream it counts (null: no live events). */
+function applied() {
+  let seq = null;
+  let stream = null;
+  for (const sub of subscriptions.values()) {
+    if (sub.lastSeq === null || sub.lastSeq === undefined) continue;
+    if (seq === null || sub.lastSeq > seq) {
+      seq = sub.lastSeq;
+      stream = sub.stream;
+    }
+  }
+  return { seq, stream };
+}
+
+function sleep(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
 let refetching = null;
 let refetchAgain = false;
 
-/** POST the page's query again and call the renderers with its data. */
+/**
+ * POST the page's query again and call the renderers with its data. The answer must be at least as
+ * new as the events the page applied: the request carries `x-mes-min-position` (the facade then
+ * bypasses a cached answer that does not reflect them), and an answer whose `asOf.seq` is still older
+ * is asked for again after a short wait (bounded, with backoff) instead of being rendered over newer
+ * data; after the last try the page keeps what it shows and says the refresh is behind.
+ */
 export async function refetch() {
   if (!pageQuery) return current;
   if (refetching) {
@@ -117,9 +156,28 @@ export async function refetch() {
     try {
       do {
         refetchAgain = false;
-        const { body, status } = await post(pageQuery.query, pageQuery.variables);
-        if (!body || body.data == null) throw firstError(body && body.errors, status);
-        current = { data: body.data, asOf: body.data.asOf || current.asOf, errors: body.errors || [] };
+        for (let attempt = 0; ; attempt += 1) {
+          const need = applied();
+          const headers = need.seq !== null && need.stream ? { [MIN_POSITION_HEADER]: `${need.stream}:${need.seq}` } : {};
+          const { body, status } = await post(pageQuery.query, pageQuery.variables, headers);
+          if (!body || body.data == null) throw firstError(body && body.errors, status);
+          const asOf = asOfOf(body.data);
+          const behind = need.seq !== null && asOf && asOf.seq != null && Number(asOf.seq) < need.seq;
+          if (behind && attempt < STALE_RETRY_MS.length) {
+            await sleep(STALE_RETRY_MS[attempt]);
+            continue;
+          }
+          if (behind) {
+            throw new GraphQLRequestError(
+              `the answer (at ${asOf.seq}) is older than the live updates shown (at ${need.seq})`,
+              "STALE",
+              status,
+            );
+          }
+          current = { data: body.data, asOf: asOf || current.asOf, errors: body.errors || [] };
+          break;
+        }
+        clearRefreshProblem();
         if (!paused) render();
         else renderPending = true;
       } while (refetchAgain);
@@ -141,7 +199,7 @@ export function refetchSoon(ms = 250) {
   soonTimer = setTimeout(() => {
     soonTimer = null;
     lastRefetchAt = Date.now();
-    refetch().catch((error) => showProblem(`Refresh failed: ${error.message}`));
+    refetch().catch(refreshFailed);
   }, wait);
 }
 
@@ -162,6 +220,8 @@ let renderPending = false;
 let reconnectingSince = null;
 let connected = false;
 let problem = "";
+//: The last refresh's failure: shown until a later refresh succeeds.
+let refreshProblem = "";
 
 function pad(n) {
   return String(n).padStart(2, "0");
@@ -192,12 +252,25 @@ function showStatus() {
     text = "Connecting…";
   }
   if (problem) text = `${text} · ${problem}`;
+  if (refreshProblem) text = `${text} · ${refreshProblem}`;
   statusElement.dataset.state = state;
   if (statusElement.textContent !== text) statusElement.textContent = text;
 }
 
 function showProblem(message) {
   problem = message;
+  showStatus();
+}
+
+/** Show that a refresh failed (until a later one succeeds); `refetch().catch(refreshFailed)`. */
+export function refreshFailed(error) {
+  refreshProblem = `Refresh failed: ${(error && error.message) || "error"}`;
+  showStatus();
+}
+
+function clearRefreshProblem() {
+  if (!refreshProblem) return;
+  refreshProblem = "";
   showStatus();
 }
 
@@ -355,19 +428,26 @@ function resyncRequired(payload) {
  * One subscription on the shared socket. A stream's sequences count every event of the stream, so a
  * filtered subscription sees gaps that lose nothing; the server, which knows what it could not replay
  * after `since`, says so with `ResyncRequired`. `onEvent(event)` gets the root field's value of each event, in
- * order, never one with a sequence at or below the last applied (initially the snapshot's `asOf.seq`);
- * `seqOf(event)` reads an event's sequence (default: `event.seq`). Events wait while live updates are
- * paused. `ResyncRequired` (the server could not replay from `since`) refetches the page's query.
+ * order, never one with a sequence below the last applied (initially the snapshot's `asOf.seq`), nor one
+ * at the snapshot's sequence; several events may share a sequence (`floorEvents` sends an operation's
+ * change and its work center's new tile under the change's sequence): each kind (`__typename`) is
+ * applied once per sequence. `seqOf(event)` reads an event's sequence (default: `event.seq`); `stream`
+ * names the stream the sequences count (`ORDERS`, `PRODUCTION`): `refetch()` asks the facade for an
+ * answer reflecting the last applied one. Events wait while live updates are paused. `ResyncRequired`
+ * (the server could not replay from `since`) refetches the page's query.
  * Returns a function that ends the subscription.
  */
-export function subscribe(query, variables, onEvent, { seqOf } = {}) {
+export function subscribe(query, variables, onEvent, { seqOf, stream } = {}) {
   const readSeq = seqOf || ((event) => (event && event.seq != null ? Number(event.seq) : null));
   const base = initial.asOf && initial.asOf.seq != null ? Number(initial.asOf.seq) : null;
   const sub = {
     id: String(nextId++),
     query,
     variables: variables || {},
+    stream: stream || null,
     lastSeq: base,
+    //: The kinds of event applied at `lastSeq`; null: everything at `lastSeq` is in the data shown.
+    kindsAtLast: null,
     buffered: [],
     overflow: false,
     refused: false,
@@ -388,18 +468,31 @@ export function subscribe(query, variables, onEvent, { seqOf } = {}) {
     },
     apply(event) {
       if (resyncRequired(event)) {
-        if (event.seq != null) sub.lastSeq = Math.max(sub.lastSeq || 0, Number(event.seq));
-        refetch().catch((error) => showProblem(`Refresh failed: ${error.message}`));
+        if (event.seq != null) sub.advance(Number(event.seq), null);
+        refetch().catch(refreshFailed);
         return;
       }
       const seq = readSeq(event);
-      if (seq !== null && sub.lastSeq !== null && seq <= sub.lastSeq) return;
-      if (seq !== null) sub.lastSeq = seq;
+      const kind = (event && event.__typename) || "";
+      if (seq !== null && sub.lastSeq !== null) {
+        if (seq < sub.lastSeq) return;
+        if (seq === sub.lastSeq && (sub.kindsAtLast === null || sub.kindsAtLast.has(kind))) return;
+      }
+      if (seq !== null) {
+        if (seq === sub.lastSeq) sub.kindsAtLast.add(kind);
+        else sub.advance(seq, kind);
+      }
       try {
         onEvent(event);
       } catch (error) {
         console.error("an event handler failed", error);
       }
+    },
+    /** Move to `seq`: with the one kind applied there, or (`kind` null) as wholly in the data shown. */
+    advance(seq, kind) {
+      if (sub.lastSeq !== null && seq < sub.lastSeq) return;
+      if (seq !== sub.lastSeq || kind === null) sub.kindsAtLast = kind === null ? null : new Set([kind]);
+      sub.lastSeq = seq;
     },
     flush() {
       const events = sub.buffered;
@@ -407,8 +500,8 @@ export function subscribe(query, variables, onEvent, { seqOf } = {}) {
       if (sub.overflow) {
         sub.overflow = false;
         const seqs = events.map(readSeq).filter((s) => s !== null);
-        if (seqs.length) sub.lastSeq = Math.max(sub.lastSeq || 0, ...seqs);
-        refetch().catch((error) => showProblem(`Refresh failed: ${error.message}`));
+        if (seqs.length) sub.advance(Math.max(sub.lastSeq || 0, ...seqs), null);
+        refetch().catch(refreshFailed);
         return;
       }
       for (const event of events) sub.apply(event);

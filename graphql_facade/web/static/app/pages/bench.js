@@ -430,7 +430,7 @@ if (page) {
       const here = op.workCenterId === code || [...page.current, ...page.queue, ...page.reviews].some((o) => o.id === op.id);
       if (here) refetchSoon();
     }
-  });
+  }, { stream: "PRODUCTION" });
 }
 
 setInterval(tick, TICK_MS);

@@ -1,9 +1,11 @@
 // The Floor page (/floor): a KPI strip (late orders, WIP pieces and fine metal, in progress, paused,
 // blocked work centers), one tile per work center (state with its word and colour, reason, since when;
-// queue and its oldest; in progress / paused / capacity; WIP; finished last hour and this shift), each
-// linking to its Bench page, and the late orders. Live: `floorEvents` from the snapshot's
-// `floor.asOf.seq` replaces a work center's tile; ages tick every 30 s without a request; the late
-// orders (which no floor event announces) are refreshed with the page's query every 60 s.
+// queue and its oldest; in progress / paused / capacity; WIP; its calendar's shift: finished this hour
+// and this shift against the target, utilisation, or "off shift"), each linking to its Bench page, and
+// the late orders. Live: `floorEvents` from the snapshot's `floor.asOf.seq` replaces a work center's tile
+// (every operation change at a work center comes with its new tile, under the same sequence); ages tick
+// every 30 s without a request; the late orders (which no floor event announces) and the output (which
+// moves with the clock too) are refreshed with the page's query every 60 s.
 import { formatAge, formatMg, formatTime, h, isPaused, onData, refetch, subscribe } from "../live.js";
 
 const root = document.getElementById("app");
@@ -15,7 +17,8 @@ const SUBSCRIPTION = `subscription FloorLive($since: Long) {
     __typename
     ... on WorkCenterUpdated { seq workCenter { id name kind state stateReason stateTime capacity version
       queue { length oldestQueuedAt } inProgress paused wip { pieces grossMg fineMg }
-      finishedLastHour finishedThisShift } }
+      output { shiftName shiftStart shiftEnd finishedThisHour targetThisHour finishedThisShift targetThisShift
+        busyMinutes availableMinutes utilisation } } }
     ... on OperationUpdated { seq }
     ... on ResyncRequired { seq reason }
   }
@@ -78,6 +81,53 @@ function kpis() {
   );
 }
 
+function hhmm(iso) {
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return "—";
+  return `${String(date.getHours()).padStart(2, "0")}:${String(date.getMinutes()).padStart(2, "0")}`;
+}
+
+function against(finished, target) {
+  return Number(target) > 0 ? `${finished} of ${target} target` : `${finished} · no target`;
+}
+
+/**
+ * The tile's output, always the same four rows (the tiles keep their size as shifts come and go): its
+ * calendar's shift now with its hours, or "Off shift"; this hour and this shift against the target
+ * ("no target" where it is 0); utilisation.
+ */
+function output(center) {
+  const out = center.output;
+  const on = Boolean(out && out.shiftName);
+  let shift;
+  if (!out) shift = h("span", { class: "muted" }, "output unavailable");
+  else if (!on) shift = h("span", { class: "badge idle" }, "Off shift");
+  else {
+    shift = [
+      `${out.shiftName.charAt(0).toUpperCase()}${out.shiftName.slice(1)} shift `,
+      h("time", { datetime: out.shiftStart }, hhmm(out.shiftStart)),
+      "–",
+      h("time", { datetime: out.shiftEnd }, hhmm(out.shiftEnd)),
+    ];
+  }
+  const busy = out ? Math.round(Number(out.busyMinutes || 0)) : 0;
+  const available = out ? Math.round(Number(out.availableMinutes || 0)) : 0;
+  const utilisation =
+    on && available > 0
+      ? [`${Math.round(Number(out.utilisation || 0) * 100)}%`, h("span", { class: "muted" }, ` (busy ${busy} of ${available} minutes)`)]
+      : "—";
+  return [
+    h("dt", {}, "Shift"),
+    h("dd", { class: "tile-shift" }, shift),
+    h("dt", {}, "This hour"),
+    h("dd", { class: "tile-hour" }, out ? against(out.finishedThisHour, out.targetThisHour) : "—"),
+    h("dt", {}, "This shift"),
+    h("dd", { class: "tile-this-shift" }, out ? against(out.finishedThisShift, out.targetThisShift) : "—"),
+    h("dt", {}, "Utilisation"),
+    h("dd", { class: "tile-utilisation" }, utilisation),
+  ];
+}
+
 function tile(center) {
   const [tone, word, symbol] = STATE[center.state] || ["idle", "Unknown", "?"];
   const title = `tile-${center.id}`;
@@ -106,8 +156,7 @@ function tile(center) {
         h("dd", {}, `${center.inProgress} in progress · ${center.paused} paused · capacity ${center.capacity}`),
         h("dt", {}, "WIP"),
         h("dd", {}, `${center.wip.pieces} pcs · ${grams(center.wip.fineMg)} fine (${formatMg(center.wip.grossMg)} gross)`),
-        h("dt", {}, "Finished"),
-        h("dd", {}, `${center.finishedLastHour} last hour · ${center.finishedThisShift} this shift`),
+        output(center),
       ),
     ),
   );
@@ -155,16 +204,9 @@ function lateOrders() {
 }
 
 function render() {
-  const shift = floor ? floor.shiftStart : null;
   root.replaceChildren(
     h("h1", {}, "Floor"),
-    h(
-      "p",
-      { class: "muted" },
-      "This shift since ",
-      shift ? h("time", { datetime: shift }, formatTime(shift)) : "—",
-      " (8-hour blocks of the UTC day until shift calendars exist).",
-    ),
+    h("p", { class: "muted" }, "Output per work center against its shift calendar's target (shift times in local time)."),
     kpis(),
     h(
       "section",
@@ -203,11 +245,16 @@ onData((data) => {
 });
 
 const start = floor ? Number(floor.asOf.seq) : null;
-subscribe(SUBSCRIPTION, start === null ? {} : { since: start }, (event) => {
-  if (event.__typename !== "WorkCenterUpdated") return;
-  if (floor && Number(event.seq) <= Number(floor.asOf.seq)) return; // older than the data shown
-  replaceTile(event.workCenter);
-});
+subscribe(
+  SUBSCRIPTION,
+  start === null ? {} : { since: start },
+  (event) => {
+    if (event.__typename !== "WorkCenterUpdated") return;
+    if (floor && Number(event.seq) <= Number(floor.asOf.seq)) return; // older than the data shown
+    replaceTile(event.workCenter);
+  },
+  { stream: "PRODUCTION" },
+);
 
 setInterval(tick, TICK_MS);
 setInterval(() => {

@@ -266,5 +266,5 @@ const SUBSCRIPTION = `subscription OrderLive($orderIds: [ID!], $since: Long) {
 
 const order = snapshot().data && snapshot().data.order;
 if (order) {
-  subscribe(SUBSCRIPTION, { orderIds: [order.id] }, () => refetchSoon(250));
+  subscribe(SUBSCRIPTION, { orderIds: [order.id] }, () => refetchSoon(250), { stream: "ORDERS" });
 }

@@ -1,7 +1,10 @@
 // The Orders page (/orders): status chips with counts, filters (status, partner, late only) kept in the
 // URL, one keyset page of 50 orders, "Previous" / "Next" links. Live: status changes patch visible rows
 // in place and the chips' counts; orders newly matching the filter show a banner instead of moving rows.
-import { formatTime, h, onData, refetch, snapshot, subscribe } from "../live.js";
+// The snapshot's `asOf` is a lower bound (its data may already hold the next events), so every event is
+// applied once: per order the page keeps the status and version it shows, and an event moves the counts
+// only when it is newer than that and changes the status.
+import { formatTime, h, onData, refetch, refreshFailed, snapshot, subscribe } from "../live.js";
 
 const STATUSES = [
   "SUBMITTED",
@@ -123,6 +126,8 @@ root.replaceChildren(heading, chips, form, banner, results);
 // -- rendering from data ------------------------------------------------------------------------------
 
 const rows = new Map();
+//: order id -> {status, version} as the page shows it (its rows, then every order an event told of).
+const known = new Map();
 let counts = { total: 0, late: 0, byStatus: [] };
 let newOrders = 0;
 
@@ -181,6 +186,7 @@ function row(order) {
     h("td", {}, progress(order.workOrders)),
   );
   rows.set(order.id, { tr, status, order: { ...order } });
+  known.set(order.id, { status: order.status, version: Number(order.version) });
   return tr;
 }
 
@@ -202,6 +208,7 @@ function pager(pageInfo) {
 
 function render(data) {
   rows.clear();
+  known.clear();
   newOrders = 0;
   banner.hidden = true;
   if (!data) {
@@ -250,12 +257,28 @@ function newlyMatches(event) {
   return filter.statuses.length > 0 && !filter.statuses.includes(event.fromStatus) && filter.statuses.includes(event.toStatus);
 }
 
-function patchCounts(event) {
+/**
+ * Fold an event into what the page knows of its order; the status transition it makes on the page
+ * (`{from, to}`, `from` null for an order the counts do not hold yet, `from` = `to` when only its
+ * reason or version moved), or null when the page already
+ * shows it (a version at or below the one shown: the snapshot or an earlier event had it).
+ */
+function transition(event) {
+  const version = Number(event.orderVersion);
+  const seen = known.get(event.orderId);
+  if (seen && Number.isFinite(version) && seen.version >= version) return null;
+  known.set(event.orderId, { status: event.toStatus, version });
+  const from = seen ? seen.status : event.fromStatus || null;
+  return { from, to: event.toStatus };
+}
+
+function patchCounts(event, change) {
   if (filter.partner && event.partnerId !== filter.partner) return;
+  if (change.from === change.to) return;
   const byStatus = new Map((counts.byStatus || []).map((c) => [c.status, Number(c.count)]));
-  if (event.fromStatus) byStatus.set(event.fromStatus, Math.max(0, (byStatus.get(event.fromStatus) || 0) - 1));
+  if (change.from) byStatus.set(change.from, Math.max(0, (byStatus.get(change.from) || 0) - 1));
   else counts.total = Number(counts.total) + 1;
-  if (event.toStatus) byStatus.set(event.toStatus, (byStatus.get(event.toStatus) || 0) + 1);
+  if (change.to) byStatus.set(change.to, (byStatus.get(change.to) || 0) + 1);
   counts.byStatus = [...byStatus].map(([status, count]) => ({ status, count }));
   renderChips();
 }
@@ -276,7 +299,9 @@ function patchRow(entry, event) {
 }
 
 function onEvent(event) {
-  patchCounts(event);
+  const change = transition(event);
+  if (change === null) return; // the page shows it already
+  patchCounts(event, change);
   const entry = rows.get(event.orderId);
   if (entry) {
     patchRow(entry, event);
@@ -289,10 +314,15 @@ function onEvent(event) {
 
 async function showNew() {
   banner.hidden = true;
+  const waiting = newOrders;
   try {
     await refetch();
-  } finally {
     heading.focus();
+  } catch (error) {
+    // The rows stay as they were: offer "Show" again; the live indicator says why.
+    newOrders = waiting;
+    banner.hidden = false;
+    refreshFailed(error);
   }
 }
 
@@ -305,5 +335,5 @@ const SUBSCRIPTION = `subscription OrdersLive($partnerId: ID, $since: Long) {
 }`;
 
 if (snapshot().data) {
-  subscribe(SUBSCRIPTION, filter.partner ? { partnerId: filter.partner } : {}, onEvent);
+  subscribe(SUBSCRIPTION, filter.partner ? { partnerId: filter.partner } : {}, onEvent, { stream: "ORDERS" });
 }
