@@ -431,3 +431,29 @@ def test_a_second_start_at_a_running_work_center_shows_on_the_floor(live_stack: 
     finally:
         for context in contexts:
             context.close()
+
+
+def test_what_an_operator_types_at_the_bench_survives_live_updates(live_stack: WebStack) -> None:
+    """The Bench page redraws on every event at its work center: a weigh-in being typed into a queued
+    operation's Start form, and the focus, stay as they were while a new operation joins the queue."""
+    contexts: list[Any] = []
+    try:
+        first = _new_order(live_stack, "NW-DRAFT-1")
+        mine = min(wait_queued(live_stack.gq, [first]), key=lambda op: op.sequence)
+        center = mine.work_center.removeprefix("workCenters/")
+        page, hygiene = _open_as(live_stack, f"/bench/{center}", "operator", contexts)
+        weigh_in = page.locator(f'[data-op="{mine.work_order_id}.{mine.sequence}"] form.start input[name=mg]')
+        weigh_in.fill("12750")
+
+        second = _new_order(live_stack, "NW-DRAFT-2")
+        joined = min(wait_queued(live_stack.gq, [second]), key=lambda op: op.sequence)
+        assert joined.work_center == mine.work_center, (joined.work_center, mine.work_center)
+        row = page.locator(f'[data-op="{joined.work_order_id}.{joined.sequence}"]')
+        expect(row).to_be_visible(timeout=SETTLE_MS)  # the page redrew with the new operation in the queue
+
+        expect(weigh_in).to_have_value("12750")
+        expect(weigh_in).to_be_focused()
+        hygiene.assert_clean()
+    finally:
+        for context in contexts:
+            context.close()

@@ -347,6 +347,11 @@ function render() {
   const center = page.center;
   const [tone, word, symbol] = STATE[center.state] || ["idle", "Unknown", "?"];
   const blocked = center.state === "BLOCKED";
+  // What the person is typing survives a live update: every field's value, and the focused field, by
+  // (operation or work center, form, field name); focus falls back to the operation's first control.
+  const drafts = new Map();
+  for (const field of root.querySelectorAll("input[name], select[name], textarea[name]")) drafts.set(fieldKey(field), field.value);
+  const active = document.activeElement && document.activeElement.name ? fieldKey(document.activeElement) : null;
   const focused = document.activeElement && document.activeElement.closest && document.activeElement.closest("[data-op]");
   const focusOp = focused ? focused.dataset.op : null;
   root.replaceChildren(
@@ -391,10 +396,26 @@ function render() {
     ),
     ...(page.supervisor ? [supervisorPanel(center)] : []),
   );
-  if (focusOp) {
+  let refocused = false;
+  for (const field of root.querySelectorAll("input[name], select[name], textarea[name]")) {
+    const key = fieldKey(field);
+    if (drafts.has(key)) field.value = drafts.get(key);
+    if (key === active) {
+      field.focus();
+      refocused = true;
+    }
+  }
+  if (focusOp && !refocused) {
     const again = root.querySelector(`[data-op="${CSS.escape(focusOp)}"] button, [data-op="${CSS.escape(focusOp)}"] input`);
     if (again) again.focus();
   }
+}
+
+/** A field's identity across renders: its operation (or the work center), its form and its name. */
+function fieldKey(field) {
+  const op = field.closest("[data-op]");
+  const form = field.closest("form");
+  return `${op ? op.dataset.op : "center"}|${form ? form.className : ""}|${field.name}`;
 }
 
 onData((data) => {
