@@ -113,6 +113,24 @@ def start_operation(gq: GraphQLStack, operation: pb.Operation, *, operator: str 
         return stub.StartOperation(request, metadata=SERVICE_TOKEN, timeout=10).operation
 
 
+def make_room(gq: GraphQLStack, work_center: str, *, operator: str = OPERATOR) -> None:
+    """Finish (no loss) what is in progress at ``work_center`` ("workCenters/{code}"), so that a start
+    there is not refused for capacity by what earlier tests left at the bench."""
+    channel, stub = production(gq)
+    with channel:
+        wanted = pb.ListOperationsRequest(
+            work_center=work_center, statuses=[pb.OPERATION_STATUS_IN_PROGRESS], page_size=100
+        )
+        for op in stub.ListOperations(wanted, metadata=SERVICE_TOKEN, timeout=10).operations:
+            request = pb.FinishOperationRequest(
+                name=op.name,
+                operator_code=op.started_by or operator,
+                weigh_out_mg=op.weigh_in_mg,
+                request_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"web-finish/{op.name}/{op.attempt}")),
+            )
+            stub.FinishOperation(request, metadata=SERVICE_TOKEN, timeout=10)
+
+
 def block_work_center(gq: GraphQLStack, code: str, reason: str, *, by: str = SUPERVISOR) -> pb.WorkCenter:
     """Block a work center with a reason (as the supervisor ``by``)."""
     channel, stub = production(gq)

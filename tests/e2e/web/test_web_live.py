@@ -35,6 +35,7 @@ from tests.e2e.web._browser import CHROMIUM, CONTEXT_OPTIONS, EXPECT_MS, INSTALL
 from tests.e2e.web._seed import (
     ORDERS,
     block_work_center,
+    make_room,
     order_input,
     queued,
     seed,
@@ -453,6 +454,28 @@ def test_what_an_operator_types_at_the_bench_survives_live_updates(live_stack: W
 
         expect(weigh_in).to_have_value("12750")
         expect(weigh_in).to_be_focused()
+        hygiene.assert_clean()
+    finally:
+        for context in contexts:
+            context.close()
+
+
+def test_an_operation_started_at_a_bench_shows_on_the_open_order_page(live_stack: WebStack) -> None:
+    """The Order page follows its order's operations (production's events), not only its status: a start
+    committed over gRPC turns the step from Queued to In progress without a reload."""
+    contexts: list[Any] = []
+    try:
+        order_id = _new_order(live_stack, "NW-ORDER-OPS")
+        first = min(wait_queued(live_stack.gq, [order_id]), key=lambda op: op.sequence)
+        make_room(live_stack.gq, first.work_center)
+        page, hygiene = _open_as(live_stack, f"/orders/{order_id}", "supervisor", contexts)
+        main = page.locator("main")
+        expect(main).to_contain_text("Queued")
+        expect(main).not_to_contain_text("In progress")
+
+        start_operation(live_stack.gq, first)
+
+        expect(main).to_contain_text("In progress", timeout=SETTLE_MS)
         hygiene.assert_clean()
     finally:
         for context in contexts:

@@ -119,6 +119,16 @@ function asOfOf(data) {
 }
 
 /** The last sequence the page's subscriptions applied, and the stream it counts (null: no live events). */
+//: stream -> the highest sequence a trigger subscription saw: a refetch must reflect it too.
+const triggered = new Map();
+
+/** The `x-mes-min-position` value: the applied position and every trigger's, one per stream. */
+function minPositions(need) {
+  const positions = new Map(triggered);
+  if (need.seq !== null && need.stream) positions.set(need.stream, Math.max(need.seq, positions.get(need.stream) || 0));
+  return [...positions].map(([stream, seq]) => `${stream}:${seq}`).join(",");
+}
+
 function applied() {
   let seq = null;
   let stream = null;
@@ -158,7 +168,8 @@ export async function refetch() {
         refetchAgain = false;
         for (let attempt = 0; ; attempt += 1) {
           const need = applied();
-          const headers = need.seq !== null && need.stream ? { [MIN_POSITION_HEADER]: `${need.stream}:${need.seq}` } : {};
+          const positions = minPositions(need);
+          const headers = positions ? { [MIN_POSITION_HEADER]: positions } : {};
           const { body, status } = await post(pageQuery.query, pageQuery.variables, headers);
           if (!body || body.data == null) throw firstError(body && body.errors, status);
           const asOf = asOfOf(body.data);
@@ -437,7 +448,7 @@ function resyncRequired(payload) {
  * (the server could not replay from `since`) refetches the page's query.
  * Returns a function that ends the subscription.
  */
-export function subscribe(query, variables, onEvent, { seqOf, stream } = {}) {
+export function subscribe(query, variables, onEvent, { seqOf, stream, trigger = false } = {}) {
   const readSeq = seqOf || ((event) => (event && event.seq != null ? Number(event.seq) : null));
   const base = initial.asOf && initial.asOf.seq != null ? Number(initial.asOf.seq) : null;
   const sub = {
@@ -445,7 +456,9 @@ export function subscribe(query, variables, onEvent, { seqOf, stream } = {}) {
     query,
     variables: variables || {},
     stream: stream || null,
-    lastSeq: base,
+    //: A trigger only (another stream than the page's snapshot): from now on, no `since`, no sequence kept.
+    trigger,
+    lastSeq: trigger ? null : base,
     //: The kinds of event applied at `lastSeq`; null: everything at `lastSeq` is in the data shown.
     kindsAtLast: null,
     buffered: [],
@@ -467,6 +480,13 @@ export function subscribe(query, variables, onEvent, { seqOf, stream } = {}) {
       sub.apply(event);
     },
     apply(event) {
+      if (sub.trigger) {
+        const seq = readSeq(event);
+        if (sub.stream && seq !== null) triggered.set(sub.stream, Math.max(seq, triggered.get(sub.stream) || 0));
+        if (resyncRequired(event)) refetch().catch(refreshFailed);
+        else onEvent(event);
+        return;
+      }
       if (resyncRequired(event)) {
         if (event.seq != null) sub.advance(Number(event.seq), null);
         refetch().catch(refreshFailed);

@@ -264,7 +264,25 @@ const SUBSCRIPTION = `subscription OrderLive($orderIds: [ID!], $since: Long) {
   }
 }`;
 
+const OPERATIONS = `subscription OrderOperations {
+  floorEvents {
+    __typename
+    ... on OperationUpdated { seq operation { orderId } }
+    ... on ResyncRequired { seq reason }
+  }
+}`;
+
 const order = snapshot().data && snapshot().data.order;
 if (order) {
   subscribe(SUBSCRIPTION, { orderIds: [order.id] }, () => refetchSoon(250), { stream: "ORDERS" });
+  // The order's operations (started, paused, finished at a bench) come from production's stream: a trigger
+  // that refetches the page's query when one of this order's operations changes.
+  subscribe(
+    OPERATIONS,
+    {},
+    (event) => {
+      if (event && event.operation && event.operation.orderId === order.id) refetchSoon(250);
+    },
+    { trigger: true, stream: "PRODUCTION" },
+  );
 }
