@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from mes.common.v1 import common_pb2 as mes_dot_common_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n mes/facade/v1/usage_events.proto\x12\rmes.facade.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1ames/common/v1/common.proto\"\xbe\x03\n\x19PartnerUsageRecordedEvent\x12&\n\x04meta\x18\x01 \x01(\x0b\x32\x18.mes.common.v1.EventMeta\x12\x12\n\npartner_id\x18\x02 \x01(\t\x12\x0c\n\x04tier\x18\x03 \x01(\t\x12\x30\n\x0cminute_start\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08instance\x18\x05 \x01(\t\x12\x10\n\x08requests\x18\x06 \x01(\x03\x12\x11\n\tthrottled\x18\x07 \x01(\x03\x12\x14\n\x0crate_limited\x18\x08 \x01(\x03\x12\x15\n\rrejected_cost\x18\t \x01(\x03\x12\x11\n\tcost_used\x18\n \x01(\x03\x12\x15\n\rcost_capacity\x18\x0b \x01(\x03\x12\x12\n\nerrors_4xx\x18\x0c \x01(\x03\x12\x12\n\nerrors_5xx\x18\r \x01(\x03\x12\x16\n\x0elatency_ms_sum\x18\x0e \x01(\x03\x12\x16\n\x0elatency_ms_max\x18\x0f \x01(\x03\x12\x1d\n\x15latency_bucket_counts\x18\x10 \x03(\x03\x12 \n\x18latency_bucket_bounds_ms\x18\x11 \x03(\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n mes/facade/v1/usage_events.proto\x12\rmes.facade.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1ames/common/v1/common.proto\"\xdf\x04\n\x19PartnerUsageRecordedEvent\x12&\n\x04meta\x18\x01 \x01(\x0b\x32\x18.mes.common.v1.EventMeta\x12\x12\n\npartner_id\x18\x02 \x01(\t\x12\x0c\n\x04tier\x18\x03 \x01(\t\x12\x30\n\x0cminute_start\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08instance\x18\x05 \x01(\t\x12\x10\n\x08requests\x18\x06 \x01(\x03\x12\x11\n\tthrottled\x18\x07 \x01(\x03\x12\x14\n\x0crate_limited\x18\x08 \x01(\x03\x12\x15\n\rrejected_cost\x18\t \x01(\x03\x12\x11\n\tcost_used\x18\n \x01(\x03\x12\x15\n\rcost_capacity\x18\x0b \x01(\x03\x12\x12\n\nerrors_4xx\x18\x0c \x01(\x03\x12\x12\n\nerrors_5xx\x18\r \x01(\x03\x12\x16\n\x0elatency_ms_sum\x18\x0e \x01(\x03\x12\x16\n\x0elatency_ms_max\x18\x0f \x01(\x03\x12\x1d\n\x15latency_bucket_counts\x18\x10 \x03(\x03\x12 \n\x18latency_bucket_bounds_ms\x18\x11 \x03(\x01\x12\x31\n\noperations\x18\x12 \x03(\x0b\x32\x1d.mes.facade.v1.OperationUsage\x12\x32\n\x0b\x65rror_codes\x18\x13 \x03(\x0b\x32\x1d.mes.facade.v1.ErrorCodeCount\x12\x13\n\x0bsubmissions\x18\x14 \x01(\x03\x12\x0f\n\x07replays\x18\x15 \x01(\x03\x12\x12\n\nkey_reused\x18\x16 \x01(\x03\"|\n\x0eOperationUsage\x12\x11\n\toperation\x18\x01 \x01(\t\x12\x10\n\x08requests\x18\x02 \x01(\x03\x12\x0e\n\x06\x65rrors\x18\x03 \x01(\x03\x12\x16\n\x0elatency_ms_sum\x18\x04 \x01(\x03\x12\x1d\n\x15latency_bucket_counts\x18\x05 \x03(\x03\"-\n\x0e\x45rrorCodeCount\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\r\n\x05\x63ount\x18\x02 \x01(\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,5 +34,9 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'mes.facade.v1.usage_events_
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_PARTNERUSAGERECORDEDEVENT']._serialized_start=113
-  _globals['_PARTNERUSAGERECORDEDEVENT']._serialized_end=559
+  _globals['_PARTNERUSAGERECORDEDEVENT']._serialized_end=720
+  _globals['_OPERATIONUSAGE']._serialized_start=722
+  _globals['_OPERATIONUSAGE']._serialized_end=846
+  _globals['_ERRORCODECOUNT']._serialized_start=848
+  _globals['_ERRORCODECOUNT']._serialized_end=893
 # @@protoc_insertion_point(module_scope)

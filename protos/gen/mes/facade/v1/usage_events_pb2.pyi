@@ -57,6 +57,11 @@ class PartnerUsageRecordedEvent(_message.Message):
     LATENCY_MS_MAX_FIELD_NUMBER: _builtins.int
     LATENCY_BUCKET_COUNTS_FIELD_NUMBER: _builtins.int
     LATENCY_BUCKET_BOUNDS_MS_FIELD_NUMBER: _builtins.int
+    OPERATIONS_FIELD_NUMBER: _builtins.int
+    ERROR_CODES_FIELD_NUMBER: _builtins.int
+    SUBMISSIONS_FIELD_NUMBER: _builtins.int
+    REPLAYS_FIELD_NUMBER: _builtins.int
+    KEY_REUSED_FIELD_NUMBER: _builtins.int
     partner_id: _builtins.str
     """The partner (its id, as in Order.partner without the "partners/" prefix)."""
     tier: _builtins.str
@@ -92,6 +97,13 @@ class PartnerUsageRecordedEvent(_message.Message):
     """Server time of the requests in milliseconds (from authentication to the response), summed."""
     latency_ms_max: _builtins.int
     """The longest server time of a request in the minute, in milliseconds."""
+    submissions: _builtins.int
+    """submitOrder mutations answered, and among them idempotent replays (same key, same
+    payload: the first answer again) and IDEMPOTENCY_KEY_REUSED refusals (same key, another
+    payload).
+    """
+    replays: _builtins.int
+    key_reused: _builtins.int
     @_builtins.property
     def meta(self) -> _common_pb2.EventMeta:
         """event_id: derived from instance, process, partner and minute; producer: "facade"."""
@@ -111,6 +123,18 @@ class PartnerUsageRecordedEvent(_message.Message):
     def latency_bucket_bounds_ms(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
         """The upper bounds of the latency buckets in milliseconds, ascending. Fixed, the same on every
         replica and minute, so counts can be added and a percentile estimated from their sum.
+        """
+
+    @_builtins.property
+    def operations(self) -> _containers.RepeatedCompositeFieldContainer[Global___OperationUsage]:
+        """Requests per GraphQL operation: the persisted or named operation, the rest grouped as
+        "other" (bounded: at most 50 names per partner and minute, then "other").
+        """
+
+    @_builtins.property
+    def error_codes(self) -> _containers.RepeatedCompositeFieldContainer[Global___ErrorCodeCount]:
+        """Refused or failed requests per error code (extensions.code: THROTTLED, RATE_LIMITED,
+        BAD_USER_INPUT, FORBIDDEN, INTERNAL_SERVER_ERROR, ...).
         """
 
     def __init__(
@@ -133,11 +157,78 @@ class PartnerUsageRecordedEvent(_message.Message):
         latency_ms_max: _builtins.int = ...,
         latency_bucket_counts: _abc.Iterable[_builtins.int] | None = ...,
         latency_bucket_bounds_ms: _abc.Iterable[_builtins.float] | None = ...,
+        operations: _abc.Iterable[Global___OperationUsage] | None = ...,
+        error_codes: _abc.Iterable[Global___ErrorCodeCount] | None = ...,
+        submissions: _builtins.int = ...,
+        replays: _builtins.int = ...,
+        key_reused: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["meta", b"meta", "minute_start", b"minute_start"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cost_capacity", b"cost_capacity", "cost_used", b"cost_used", "errors_4xx", b"errors_4xx", "errors_5xx", b"errors_5xx", "instance", b"instance", "latency_bucket_bounds_ms", b"latency_bucket_bounds_ms", "latency_bucket_counts", b"latency_bucket_counts", "latency_ms_max", b"latency_ms_max", "latency_ms_sum", b"latency_ms_sum", "meta", b"meta", "minute_start", b"minute_start", "partner_id", b"partner_id", "rate_limited", b"rate_limited", "rejected_cost", b"rejected_cost", "requests", b"requests", "throttled", b"throttled", "tier", b"tier"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cost_capacity", b"cost_capacity", "cost_used", b"cost_used", "error_codes", b"error_codes", "errors_4xx", b"errors_4xx", "errors_5xx", b"errors_5xx", "instance", b"instance", "key_reused", b"key_reused", "latency_bucket_bounds_ms", b"latency_bucket_bounds_ms", "latency_bucket_counts", b"latency_bucket_counts", "latency_ms_max", b"latency_ms_max", "latency_ms_sum", b"latency_ms_sum", "meta", b"meta", "minute_start", b"minute_start", "operations", b"operations", "partner_id", b"partner_id", "rate_limited", b"rate_limited", "rejected_cost", b"rejected_cost", "replays", b"replays", "requests", b"requests", "submissions", b"submissions", "throttled", b"throttled", "tier", b"tier"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___PartnerUsageRecordedEvent: _TypeAlias = PartnerUsageRecordedEvent  # noqa: Y015
+
+@_typing.final
+class OperationUsage(_message.Message):
+    """One operation's share of a partner's minute."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OPERATION_FIELD_NUMBER: _builtins.int
+    REQUESTS_FIELD_NUMBER: _builtins.int
+    ERRORS_FIELD_NUMBER: _builtins.int
+    LATENCY_MS_SUM_FIELD_NUMBER: _builtins.int
+    LATENCY_BUCKET_COUNTS_FIELD_NUMBER: _builtins.int
+    operation: _builtins.str
+    """The operation name ("other" for anonymous or unknown documents beyond the bound)."""
+    requests: _builtins.int
+    errors: _builtins.int
+    """Requests of this operation answered with an error (any code)."""
+    latency_ms_sum: _builtins.int
+    @_builtins.property
+    def latency_bucket_counts(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
+        """Same buckets as PartnerUsageRecordedEvent.latency_bucket_bounds_ms."""
+
+    def __init__(
+        self,
+        *,
+        operation: _builtins.str = ...,
+        requests: _builtins.int = ...,
+        errors: _builtins.int = ...,
+        latency_ms_sum: _builtins.int = ...,
+        latency_bucket_counts: _abc.Iterable[_builtins.int] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["errors", b"errors", "latency_bucket_counts", b"latency_bucket_counts", "latency_ms_sum", b"latency_ms_sum", "operation", b"operation", "requests", b"requests"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___OperationUsage: _TypeAlias = OperationUsage  # noqa: Y015
+
+@_typing.final
+class ErrorCodeCount(_message.Message):
+    """Requests refused or failed with one error code."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CODE_FIELD_NUMBER: _builtins.int
+    COUNT_FIELD_NUMBER: _builtins.int
+    code: _builtins.str
+    count: _builtins.int
+    def __init__(
+        self,
+        *,
+        code: _builtins.str = ...,
+        count: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "count", b"count"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ErrorCodeCount: _TypeAlias = ErrorCodeCount  # noqa: Y015
