@@ -1,4 +1,5 @@
-"""Typed async gRPC clients of the Jewelry MES services (orders, inventory, production, webhooks).
+"""Typed async gRPC clients of the Jewelry MES services (orders, inventory, production, webhooks,
+analytics).
 
 ::
 
@@ -38,6 +39,7 @@ from clients._errors import (
     UnavailableError,
 )
 from clients._retry import is_idempotent
+from clients.analytics import AnalyticsClient
 from clients.inventory import InventoryClient
 from clients.orders import OrdersClient
 from clients.production import ProductionClient
@@ -46,6 +48,7 @@ from clients.webhooks import WebhooksClient
 __all__ = [
     "ERROR_DOMAIN",
     "AlreadyExistsError",
+    "AnalyticsClient",
     "CallObserver",
     "ClientConfig",
     "ConflictError",

@@ -11,6 +11,7 @@ import grpc
 
 from clients._base import CallObserver, MetadataPairs, ServiceClient
 from clients._config import SERVICE_NAMES, ClientConfig, ServiceName
+from clients.analytics import AnalyticsClient
 from clients.inventory import InventoryClient
 from clients.orders import OrdersClient
 from clients.production import ProductionClient
@@ -53,6 +54,7 @@ class MesClients:
         self._inventory: InventoryClient | None = None
         self._production: ProductionClient | None = None
         self._webhooks: WebhooksClient | None = None
+        self._analytics: AnalyticsClient | None = None
         if self._channels is not None:
             self._create()
 
@@ -74,6 +76,13 @@ class MesClients:
         if self._webhooks is None and self._orders is not None:
             self._webhooks = self._client(WebhooksClient)
         return _opened(self._webhooks)
+
+    @property
+    def analytics(self) -> AnalyticsClient:
+        """Made on first use, like :attr:`webhooks`."""
+        if self._analytics is None and self._orders is not None:
+            self._analytics = self._client(AnalyticsClient)
+        return _opened(self._analytics)
 
     async def open(self) -> None:
         self._create()
@@ -100,9 +109,9 @@ class MesClients:
         return dict(zip(SERVICE_NAMES, results, strict=True))
 
     async def aclose(self) -> None:
-        opened = (self._orders, self._inventory, self._production, self._webhooks)
+        opened = (self._orders, self._inventory, self._production, self._webhooks, self._analytics)
         clients = [c for c in opened if c is not None]
-        self._orders = self._inventory = self._production = self._webhooks = None
+        self._orders = self._inventory = self._production = self._webhooks = self._analytics = None
         await asyncio.gather(*(client.aclose() for client in clients))
 
     async def __aenter__(self) -> Self:

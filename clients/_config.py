@@ -10,8 +10,8 @@ from typing import Any, Literal
 
 __all__ = ["DEFAULT_ADDRESSES", "DEFAULT_TOKEN", "SERVICE_NAMES", "ClientConfig", "RetryPolicy", "ServiceName"]
 
-ServiceName = Literal["orders", "inventory", "production", "webhooks"]
-#: The services ``MesClients.health()`` checks (the webhooks service is optional).
+ServiceName = Literal["orders", "inventory", "production", "webhooks", "analytics"]
+#: The services ``MesClients.health()`` checks (the webhooks and analytics services are optional).
 SERVICE_NAMES: tuple[ServiceName, ...] = ("orders", "inventory", "production")
 
 #: Token accepted by services started without ``MES_AUTH_TOKENS`` (local development only).
@@ -21,6 +21,7 @@ DEFAULT_ADDRESSES: Mapping[ServiceName, str] = {
     "inventory": "127.0.0.1:50152",
     "production": "127.0.0.1:50153",
     "webhooks": "127.0.0.1:50154",
+    "analytics": "127.0.0.1:50155",
 }
 _MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 _TRUE = frozenset({"1", "true", "yes", "on"})
@@ -82,6 +83,7 @@ class ClientConfig:
     inventory_addr: str = DEFAULT_ADDRESSES["inventory"]
     production_addr: str = DEFAULT_ADDRESSES["production"]
     webhooks_addr: str = DEFAULT_ADDRESSES["webhooks"]
+    analytics_addr: str = DEFAULT_ADDRESSES["analytics"]
     token: str | None = DEFAULT_TOKEN
     api_key: str | None = None
     partner: str | None = None
@@ -114,6 +116,7 @@ class ClientConfig:
             "inventory": self.inventory_addr,
             "production": self.production_addr,
             "webhooks": self.webhooks_addr,
+            "analytics": self.analytics_addr,
         }[service]
 
     def credentials(self) -> tuple[tuple[str, str], ...]:
@@ -174,6 +177,7 @@ class ClientConfig:
             inventory_addr=get("MES_INVENTORY_ADDR") or DEFAULT_ADDRESSES["inventory"],
             production_addr=get("MES_PRODUCTION_ADDR") or DEFAULT_ADDRESSES["production"],
             webhooks_addr=get("MES_WEBHOOKS_ADDR") or DEFAULT_ADDRESSES["webhooks"],
+            analytics_addr=get("MES_ANALYTICS_ADDR") or DEFAULT_ADDRESSES["analytics"],
             token=get("MES_TOKEN") or DEFAULT_TOKEN,
             api_key=get("MES_API_KEY"),
             partner=get("MES_PARTNER"),

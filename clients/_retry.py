@@ -31,8 +31,9 @@ T = TypeVar("T")
 #: Methods that read, or write the same result however often they run.
 IDEMPOTENT_PREFIXES = ("Get", "List", "BatchGet", "Count", "Summarize", "Explode", "Upsert")
 #: Calls safe to repeat without a request_id: mutations the contract declares idempotent per key (the
-#: order), and the sessions' check (a read) and sign-out (ending an ended session changes nothing).
-_IDEMPOTENT_METHODS = frozenset({"ReserveOrder", "CreateWorkOrders", "CheckSession", "SignOut"})
+#: order), the sessions' check (a read) and sign-out (ending an ended session changes nothing), and the
+#: analytics fact import (a merge: the same facts again change nothing).
+_IDEMPOTENT_METHODS = frozenset({"ReserveOrder", "CreateWorkOrders", "CheckSession", "SignOut", "ImportFacts"})
 #: Failures after which a call that is safe to repeat is sent again.
 RETRIED_CODES = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED})
 
