@@ -63,7 +63,8 @@ class UsageEvent:
 
 
 def usage_event(tally: PartnerMinute, minute_start: int, *, instance: str, run: str, now: float) -> UsageEvent:
-    """The ``PartnerUsageRecordedEvent`` of one partner's minute, encoded."""
+    """The ``PartnerUsageRecordedEvent`` of one partner's minute, encoded (operations and error codes
+    in the order of their names: the same tally always gives the same bytes)."""
     event_id = str(uuid.uuid5(_ID_NAMESPACE, f"{instance}\n{run}\n{tally.partner_id}\n{minute_start}"))
     message = usage_events_pb2.PartnerUsageRecordedEvent(
         partner_id=tally.partner_id,
@@ -82,6 +83,22 @@ def usage_event(tally: PartnerMinute, minute_start: int, *, instance: str, run: 
         latency_ms_max=round(tally.latency_ms_max),
         latency_bucket_counts=tally.latency_counts,
         latency_bucket_bounds_ms=LATENCY_BOUNDS_MS,
+        operations=[
+            usage_events_pb2.OperationUsage(
+                operation=op.operation,
+                requests=op.requests,
+                errors=op.errors,
+                latency_ms_sum=round(op.latency_ms_sum),
+                latency_bucket_counts=op.latency_counts,
+            )
+            for _name, op in sorted(tally.operations.items())
+        ],
+        error_codes=[
+            usage_events_pb2.ErrorCodeCount(code=code, count=count) for code, count in sorted(tally.error_codes.items())
+        ],
+        submissions=tally.submissions,
+        replays=tally.replays,
+        key_reused=tally.key_reused,
     )
     message.meta.event_id = event_id
     message.meta.producer = PRODUCER

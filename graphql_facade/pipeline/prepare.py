@@ -34,6 +34,7 @@ from graphql_facade.limits import (
 from graphql_facade.pipeline.request import Operation, Outcome, bad_request, error_body
 from graphql_facade.response_cache import selects_live
 from graphql_facade.schema import FacadeSchema, Schemas
+from graphql_facade.usage import note_errors, note_operation_name
 
 __all__ = ["Prepare", "Prepared", "Source"]
 
@@ -73,6 +74,7 @@ class Prepared:
 
 
 def _invalid(errors: list[dict[str, object]]) -> Outcome:
+    note_errors(errors)
     return Outcome(error_body(errors), status=400, kind="invalid")
 
 
@@ -122,6 +124,7 @@ class Prepare:
                 else "Provide `operationName` to pick one of the operations in the document."
             )
             return _invalid([bad_request(message).to_dict()])
+        note_operation_name(operation.name.value if operation.name else None)
         if not known:
             check_document(document, limits, op.operation_name)  # depth and aliases, before validation walks it
         if operation.operation is OperationType.SUBSCRIPTION:

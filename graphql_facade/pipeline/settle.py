@@ -1,5 +1,5 @@
 """Stage: settle. The actual cost and refund, the ``extensions.cost`` and RateLimit headers and the
-cost metrics (and the request's usage: the points charged, :func:`graphql_facade.usage.note_cost`);
+cost metrics (and the request's usage: the points charged and the errors' codes, :mod:`graphql_facade.usage`);
 then the response body of the operation.
 
 A cached query's computation is turned into an :class:`~graphql_facade.response_cache.Answer` here
@@ -21,7 +21,7 @@ from graphql_facade.pipeline.execute import Executed
 from graphql_facade.pipeline.prepare import Prepared
 from graphql_facade.pipeline.request import Operation, Outcome, dumps, error_body, response_body
 from graphql_facade.response_cache import Answer, Entry, reads_of
-from graphql_facade.usage import note_cost
+from graphql_facade.usage import note_cost, note_errors
 
 __all__ = ["Settle"]
 
@@ -94,6 +94,7 @@ def _outcome(
     QUERY_COST.labels(viewer.audience, "actual").observe(settled.actual)
     note_cost(settled.actual)
     errors = format_errors(result.errors) if result.errors else None
+    note_errors(errors)
     extensions: dict[str, Any] = {"cost": settled.extension}
     if result.data is None and result.errors and all(e.path is None for e in result.errors):
         # A request error (variables that do not coerce): nothing was executed.

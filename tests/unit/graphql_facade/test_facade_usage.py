@@ -162,7 +162,8 @@ def test_the_stages_note_on_the_current_request_only() -> None:
     finally:
         untrack(token)
     note_cost(100)
-    assert usage == RequestUsage(cost_used=10, throttled=True, rate_limited=True, rejected_cost=9)
+    assert (usage.cost_used, usage.throttled, usage.rate_limited, usage.rejected_cost) == (10, True, True, 9)
+    assert usage.codes == {"THROTTLED", "RATE_LIMITED", "GRAPHQL_PARSE_FAILED"}  # every refusal's code
 
 
 async def test_the_endpoint_counts_partner_requests_and_not_operators() -> None:
@@ -195,6 +196,8 @@ async def test_the_endpoint_counts_partner_requests_and_not_operators() -> None:
     assert (a.requests, a.throttled, a.rate_limited, a.errors_4xx, a.errors_5xx) == (3, 1, 0, 1, 0)
     assert (a.cost_used, a.rejected_cost, a.cost_capacity, a.tier) == (27, 27, 6, "STANDARD")
     assert sum(a.latency_counts) == 3 and a.latency_ms_max > 0
+    assert a.error_codes == {"THROTTLED": 1, "GRAPHQL_PARSE_FAILED": 1}
+    assert {name: (op.requests, op.errors) for name, op in a.operations.items()} == {"other": (3, 2)}
     assert (b.requests, b.tier, b.errors_4xx + b.errors_5xx + b.throttled) == (1, "PLUS", 0)
     assert b.cost_used > 0
 

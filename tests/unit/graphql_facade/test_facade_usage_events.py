@@ -11,7 +11,7 @@ from prometheus_client import REGISTRY
 
 from graphql_facade.auth import Viewer
 from graphql_facade.limits import partner_limits
-from graphql_facade.usage import LATENCY_BOUNDS_MS, PartnerMinute, RequestUsage, UsageMeter
+from graphql_facade.usage import LATENCY_BOUNDS_MS, OperationUse, PartnerMinute, RequestUsage, UsageMeter
 from graphql_facade.usage_events import PRODUCER, UsagePublisher, usage_event
 from mes_contracts.events import PARTNER_USAGE_RECORDED
 from mes_platform.messaging.backoff import Backoff
@@ -103,6 +103,45 @@ def test_the_event_carries_the_minute_of_one_partner_and_an_id_stable_across_ret
         usage_event(PartnerMinute("partner-b", "PLUS", 0), T0, instance="facade-1", run="r1", now=T0).msg_id,
     }
     assert event.msg_id not in others and len(others) == 4
+
+
+def test_the_event_carries_operations_error_codes_and_submissions() -> None:
+    meter = UsageMeter(clock=Clock())
+    requests = [
+        (RequestUsage(operations=[OperationUse("Submit")], submissions=1, replays=1), 200, 0.004),
+        (
+            RequestUsage(
+                operations=[OperationUse("Submit", failed=True)],
+                codes={"IDEMPOTENCY_KEY_REUSED"},
+                submissions=1,
+                key_reused=1,
+            ),
+            200,
+            0.3,
+        ),
+        (RequestUsage(operations=[OperationUse("Orders")]), 200, 0.0004),
+        (RequestUsage(operations=[OperationUse(None)], codes={"THROTTLED"}, throttled=True), 429, 0.002),
+    ]
+    for usage, status, seconds in requests:
+        meter.record(viewer("partner-a"), STANDARD, usage, status, seconds)
+    (closed,) = meter.close(everything=True)
+    (tally,) = closed.partners
+    event = usage_event(tally, T0, instance="facade-1", run="r1", now=T0 + 61.0)
+    message = PARTNER_USAGE_RECORDED.decode(event.payload)
+    assert (message.requests, message.submissions, message.replays, message.key_reused) == (4, 2, 1, 1)
+    # Operations and codes in the order of their names (the same tally, the same bytes).
+    operations = [(o.operation, o.requests, o.errors, o.latency_ms_sum) for o in message.operations]
+    assert operations == [("Orders", 1, 0, 0), ("Submit", 2, 1, 304), ("other", 1, 1, 2)]
+    for op in message.operations:
+        assert len(op.latency_bucket_counts) == len(LATENCY_BOUNDS_MS) + 1
+        assert sum(op.latency_bucket_counts) == op.requests
+    assert list(message.operations[1].latency_bucket_counts) == tally.operations["Submit"].latency_counts
+    assert [(c.code, c.count) for c in message.error_codes] == [("IDEMPOTENCY_KEY_REUSED", 1), ("THROTTLED", 1)]
+    assert usage_event(tally, T0, instance="facade-1", run="r1", now=T0 + 61.0).payload == event.payload
+    # A tally without any has none.
+    quiet = usage_event(PartnerMinute("partner-b", "PLUS", 0), T0, instance="facade-1", run="r1", now=T0)
+    decoded = PARTNER_USAGE_RECORDED.decode(quiet.payload)
+    assert (list(decoded.operations), list(decoded.error_codes), decoded.submissions) == ([], [], 0)
 
 
 async def test_each_ended_minute_is_published_once_per_active_partner() -> None:
