@@ -12,18 +12,17 @@ a key issued before checksums is refused at once, with no call and no cache touc
 key is resolved by the orders service (``AuthenticatePartner``) and the answer kept under the key's
 sha256 (the key itself is never stored): a partner for ``MES_FACADE_API_KEY_CACHE_TTL_S`` in a
 bounded LRU, an unknown key for ``MES_FACADE_API_KEY_NEGATIVE_TTL_S`` in a separate bounded LRU
-(``MES_FACADE_API_KEY_NEGATIVE_CACHE_SIZE``), so a flood of bad keys neither reaches the service
-twice nor evicts a good key. Keys are random: a well-formed key the service does not know does not
-become valid later. :meth:`Authenticator.cached_partner` reads the partners' cache alone (never the
-service): for a request the server sheds.
+(``MES_FACADE_API_KEY_NEGATIVE_CACHE_SIZE``; both :class:`graphql_facade.ttl_cache.TtlLru`), so a
+flood of bad keys neither reaches the service twice nor evicts a good key. Keys are random: a
+well-formed key the service does not know does not become valid later.
+:meth:`Authenticator.cached_partner` reads the partners' cache alone (never the service): for a
+request the server sheds.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import time
-from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal, Protocol
@@ -33,6 +32,7 @@ from graphql_facade.backend import Backend
 from graphql_facade.errors import ErrorCode, FacadeError, from_client_error
 from graphql_facade.metrics import API_KEY_LOOKUPS, API_KEY_REFUSED
 from graphql_facade.single_flight import SingleFlight
+from graphql_facade.ttl_cache import TtlLru
 from mes.orders.v1 import orders_pb2
 from mes.production.v1 import production_pb2
 from mes_kernel import api_keys
@@ -127,6 +127,15 @@ def session_cookie_of(headers: Mapping[str, str]) -> str:
     return ""
 
 
+def _token_viewers(operator_tokens: Mapping[str, str], token_roles: Mapping[str, str]) -> list[tuple[bytes, Viewer]]:
+    """Each operator token (``MES_FACADE_OPERATOR_TOKENS``) with its operator; a token missing from
+    ``token_roles`` is a supervisor's."""
+    return [
+        (token.encode(), Viewer("operator", code, role=token_roles.get(token, "SUPERVISOR")))
+        for token, code in operator_tokens.items()
+    ]
+
+
 def _tier_name(tier: orders_pb2.PartnerTier.ValueType) -> str:
     name = orders_pb2.PartnerTier.Name(tier).removeprefix("PARTNER_TIER_")
     return "STANDARD" if name == "UNSPECIFIED" else name
@@ -153,35 +162,18 @@ class Authenticator:
         token_roles: Mapping[str, str] | None = None,
         sessions: SessionCheck | None = None,
     ) -> None:
-        self._operator_tokens: list[tuple[bytes, Viewer]] = []
-        self.use_token_roles(token_roles or {}, operator_tokens)
+        self._operator_tokens = _token_viewers(operator_tokens, token_roles or {})
         #: Operators' sessions (the cookie); None: cookies are not looked at.
         self.sessions = sessions
         self._backend = backend
-        self._ttl_s = api_key_ttl_s
         self._legacy = legacy_api_keys
-        self._negative_ttl_s = negative_ttl_s
-        self._negative_size = negative_cache_size
-        self._max_keys = max_keys
-        #: sha256 hex of a key -> (expiry, its partner): good keys only.
-        self._keys: OrderedDict[str, tuple[float, Viewer]] = OrderedDict()
-        #: sha256 hex of a well-formed key the service does not know -> expiry.
-        self._unknown: OrderedDict[str, float] = OrderedDict()
+        #: sha256 hex of a key -> its partner: good keys only (an expired entry is still ``known``).
+        self._keys: TtlLru[str, Viewer] = TtlLru(max_keys, api_key_ttl_s)
+        #: sha256 hex of a well-formed key the service does not know.
+        self._unknown: TtlLru[str, bool] = TtlLru(negative_cache_size, negative_ttl_s)
         self._flights: SingleFlight[str, Viewer | None] = SingleFlight()
         #: Bumped by every ``forget_*``: a lookup under way when a key was forgotten is not cached.
         self._generation = 0
-
-    def use_token_roles(self, token_roles: Mapping[str, str], operator_tokens: Mapping[str, str] | None = None) -> None:
-        """The role of each operator token (``MES_FACADE_OPERATOR_TOKENS``); a token missing from
-        ``token_roles`` is a supervisor's."""
-        tokens = (
-            operator_tokens
-            if operator_tokens is not None
-            else {known.decode(): viewer.subject for known, viewer in self._operator_tokens}
-        )
-        self._operator_tokens = [
-            (t.encode(), Viewer("operator", code, role=token_roles.get(t, "SUPERVISOR"))) for t, code in tokens.items()
-        ]
 
     def operator(self, token: str) -> Viewer | None:
         given = token.encode()
@@ -240,18 +232,13 @@ class Authenticator:
             _REFUSED_CHECKSUM.inc()
             raise _unauthenticated(_INVALID_KEY)
         digest = hashlib.sha256(api_key.encode()).hexdigest()
-        now = time.monotonic()
         cached = self._keys.get(digest)
-        if cached is not None and cached[0] > now:
-            self._keys.move_to_end(digest)
-            return cached[1]
-        unknown_until = self._unknown.get(digest)
-        if unknown_until is not None:
-            if unknown_until > now:
-                self._unknown.move_to_end(digest)
-                _REFUSED_NEGATIVE.inc()
-                raise _unauthenticated(_INVALID_KEY)
-            del self._unknown[digest]
+        if cached is not None:
+            return cached
+        if self._unknown.get(digest):
+            _REFUSED_NEGATIVE.inc()
+            raise _unauthenticated(_INVALID_KEY)
+        self._unknown.pop(digest)  # expired, if held: asked again
         viewer = await self._resolve_once(digest, api_key)
         if viewer is None:
             raise _unauthenticated(_INVALID_KEY)
@@ -260,10 +247,7 @@ class Authenticator:
     def cached_partner(self, api_key: str) -> Viewer | None:
         """The partner of ``api_key`` if the key cache holds it unexpired; None otherwise (an unknown,
         expired or invalid key). Never calls the orders service."""
-        cached = self._keys.get(hashlib.sha256(api_key.strip().encode()).hexdigest())
-        if cached is None or cached[0] <= time.monotonic():
-            return None
-        return cached[1]
+        return self._keys.peek(hashlib.sha256(api_key.strip().encode()).hexdigest())
 
     def known(self, api_key: str) -> bool:
         """Whether ``api_key`` resolved as valid on this replica and its entry is still held, fresh or
@@ -276,10 +260,10 @@ class Authenticator:
         if not ran:
             return viewer
         if viewer is None:
-            self._keys.pop(digest, None)  # valid before (expired entry), not any more
-            self._remember_unknown(digest)
+            self._keys.pop(digest)  # valid before (expired entry), not any more
+            self._unknown.put(digest, True)
         elif generation == self._generation:
-            self._remember(digest, viewer)
+            self._keys.put(digest, viewer)
         return viewer
 
     async def _resolve(self, api_key: str) -> Viewer | None:
@@ -301,33 +285,15 @@ class Authenticator:
         _LOOKED_UP_VALID.inc()
         return Viewer("partner", partner.partner_id, partner.partner_id, _tier_name(partner.tier))
 
-    def _remember(self, digest: str, viewer: Viewer) -> None:
-        if self._ttl_s <= 0:
-            return
-        self._keys[digest] = (time.monotonic() + self._ttl_s, viewer)
-        self._keys.move_to_end(digest)
-        while len(self._keys) > self._max_keys:
-            self._keys.popitem(last=False)
-
-    def _remember_unknown(self, digest: str) -> None:
-        if self._negative_ttl_s <= 0 or self._negative_size <= 0:
-            return
-        self._unknown[digest] = time.monotonic() + self._negative_ttl_s
-        self._unknown.move_to_end(digest)
-        while len(self._unknown) > self._negative_size:
-            self._unknown.popitem(last=False)
-
     def forget_key(self, key_hash: str) -> None:
         """Drop the cached partner of the key whose sha256 hex digest is ``key_hash``, if any."""
         self._generation += 1
-        self._keys.pop(key_hash, None)
+        self._keys.pop(key_hash)
 
     def forget_partner(self, partner_id: str) -> None:
         """Drop every cached key of partner ``partner_id``."""
         self._generation += 1
-        stale = [digest for digest, (_, viewer) in self._keys.items() if viewer.partner_id == partner_id]
-        for digest in stale:
-            del self._keys[digest]
+        self._keys.drop_where(lambda viewer: viewer.partner_id == partner_id)
 
     def forget_all(self) -> None:
         self._generation += 1

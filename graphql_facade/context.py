@@ -12,7 +12,7 @@ from graphql_facade.caching import ReferenceCache
 from graphql_facade.config import FacadeSettings
 from graphql_facade.errors import ErrorCode, FacadeError
 from graphql_facade.events import EventHub
-from graphql_facade.loaders import Loaders
+from graphql_facade.loaders import Loaders, WorkCenterDirectory
 from graphql_facade.positions_sealed import PositionSealer, sealer_for
 
 if TYPE_CHECKING:
@@ -50,6 +50,8 @@ class RequestContext:
     #: A partner's position when the request started (``EventHub.partner_position``; None: not a partner).
     partner_position: int | None = None
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    #: The facade's work centers, shared by every request (None: each request reads its own).
+    work_centers: WorkCenterDirectory | None = None
     _loaders: Loaders | None = None
 
     @property
@@ -76,5 +78,6 @@ class RequestContext:
                 partner=self.viewer.partner_id,
                 reference=self.reference,
                 stats_window_minutes=self.settings.stats_window_minutes,
+                work_centers=self.work_centers,
             )
         return self._loaders

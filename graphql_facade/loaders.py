@@ -12,13 +12,22 @@ the orders service answers another partner's order as missing.
 
 Work orders are read with a ``read_mask`` of the fields the schema can show: never their
 routing snapshots, which production then neither reads nor decodes.
+
+The work centers (a short list, ``ListWorkCenters``) are one :class:`WorkCenterDirectory` of the
+facade, shared by every request and by ``floorEvents``: it keeps the list for ``WORK_CENTERS_TTL_S``
+while the event hub is live and forgets it on every ``production.work_center.changed`` event (a
+center's state, reason and time move with the floor), on a reset of the event source, and when the
+TTL runs out (a center's definition, ``UpsertWorkCenter``, publishes no event: the TTL bounds how
+long a renamed, resized, added or deactivated center shows as it was). Without a live hub it keeps
+nothing and every read asks the service.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import TypeVar
 
 from google.protobuf import field_mask_pb2
@@ -27,11 +36,15 @@ from strawberry.dataloader import DataLoader
 
 from graphql_facade.backend import Backend
 from graphql_facade.caching import ReferenceCache
+from graphql_facade.events import EventEnvelope, EventHub
+from graphql_facade.read_your_writes import must_see_writes
+from graphql_facade.single_flight import SingleFlight
 from mes.inventory.v1 import inventory_pb2 as inv
 from mes.orders.v1 import orders_pb2 as ords
 from mes.production.v1 import production_pb2 as prod
+from mes_contracts import events
 
-__all__ = ["WORK_ORDER_MASK", "Loaders", "OperationsKey", "WorkCenterDirectory", "list_all"]
+__all__ = ["WORK_CENTERS_TTL_S", "WORK_ORDER_MASK", "Loaders", "OperationsKey", "WorkCenterDirectory", "list_all"]
 
 T = TypeVar("T")
 R = TypeVar("R", bound=Message)
@@ -48,6 +61,9 @@ WORK_ORDER_MASK = field_mask_pb2.FieldMask(
 )
 #: (work order id, sequences of its routing snapshot)
 OperationsKey = tuple[str, tuple[int, ...]]
+#: How long the work centers are kept while the event hub is live (their events forget them sooner):
+#: what bounds a change of a center's definition, which publishes no event. Short, so no setting.
+WORK_CENTERS_TTL_S = 5.0
 
 
 async def list_all(fetch: Callable[[str], Awaitable[R]], items: Callable[[R], Iterable[T]]) -> list[T]:
@@ -68,15 +84,68 @@ def _chunks(values: Sequence[T], size: int) -> list[Sequence[T]]:
 
 
 class WorkCenterDirectory:
-    """Every work center (a short list), read from the production service whenever an answer is
-    computed. Not reference data kept for a TTL: a center's state (running, idle, blocked) moves
-    with the floor. Answers showing it are kept by the response cache, which the events of its
-    operations and of its state make stale."""
+    """Every work center (a short list), one ``ListWorkCenters`` for every reader at once.
 
-    def __init__(self, backend: Backend) -> None:
+    With ``hub`` (the facade's) it keeps the list for ``ttl_s`` while the hub is live, and forgets it
+    on each ``production.work_center.changed`` event and each reset of the event source: an answer
+    from it reflects every work-center event the hub has seen, as one read from the service would (a
+    read under way when such an event arrives is answered but not kept, and a reader arriving after
+    the event does not share it). Without ``hub``, or while the hub is not live, every ``all()`` asks
+    the service. Concurrent reads share one call. ``clock`` is monotonic seconds (tests inject it).
+    A request that wrote to production moments ago reads the list itself, neither kept nor shared
+    (:func:`graphql_facade.read_your_writes.must_see_writes`).
+    """
+
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        hub: EventHub | None = None,
+        ttl_s: float = WORK_CENTERS_TTL_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._backend = backend
+        self._ttl_s = ttl_s
+        self._clock = clock
+        #: Whether the hub's event source is subscribed (kept by its reset listener; the hub itself is
+        #: not referenced: it holds this directory, not the other way round).
+        self._live = hub is not None and hub.live
+        #: (when it expires on ``clock``, the work centers); None: nothing kept.
+        self._held: tuple[float, list[prod.WorkCenter]] | None = None
+        #: Bumped by every event that forgets the list: a read started before it is not kept.
+        self._generation = 0
+        self._flights: SingleFlight[int, list[prod.WorkCenter]] = SingleFlight()
+        if hub is not None:
+            hub.add_listener(self._on_event)
+            hub.add_reset_listener(self._on_reset)
+
+    def forget(self) -> None:
+        """Drop the kept list (the next read asks the service)."""
+        self._generation += 1
+        self._held = None
+
+    def _on_event(self, event: EventEnvelope) -> None:
+        if event.subject == events.WORK_CENTER_CHANGED.subject:
+            self.forget()
+
+    def _on_reset(self, positions: Mapping[str, int] | None) -> None:
+        """The source subscribed (``positions``) or went offline (None): what was kept may have missed events."""
+        self._live = positions is not None
+        self.forget()
 
     async def all(self) -> list[prod.WorkCenter]:
+        if must_see_writes("production"):  # its own write may be newer than what is kept or under way
+            return list(await self._read())
+        held = self._held
+        if held is not None and held[0] > self._clock() and self._live:
+            return list(held[1])
+        generation = self._generation
+        centers, ran = await self._flights.run(generation, self._read)
+        if ran and generation == self._generation and self._live and self._ttl_s > 0:
+            self._held = (self._clock() + self._ttl_s, centers)
+        return list(centers)
+
+    async def _read(self) -> list[prod.WorkCenter]:
         return await list_all(
             lambda token: self._backend.production.list_work_centers(
                 prod.ListWorkCentersRequest(page_size=_PAGE, page_token=token)
@@ -95,12 +164,14 @@ class Loaders:
         partner: str | None,
         reference: ReferenceCache | None,
         stats_window_minutes: int = 480,
+        work_centers: WorkCenterDirectory | None = None,
     ) -> None:
         self._backend = backend
         self._partner = partner
         self._reference = reference
         self._stats_window = stats_window_minutes
-        self.work_centers = WorkCenterDirectory(backend)
+        #: The facade's directory (shared by every request), or one of this request's own.
+        self.work_centers = work_centers if work_centers is not None else WorkCenterDirectory(backend)
         self.order: DataLoader[str, ords.Order | None] = DataLoader(self._orders, max_batch_size=_BATCH_MAX)
         self.status_history: DataLoader[str, list[ords.OrderStatusChange]] = DataLoader(self._status_history)
         self.style: DataLoader[str, prod.Style | None] = DataLoader(self._styles, max_batch_size=_BATCH_MAX)

@@ -25,12 +25,14 @@ from graphql_facade.limits import (
     RedisPersistedQueryStore,
     make_limiters,
 )
+from graphql_facade.loaders import WorkCenterDirectory
 from graphql_facade.partner_sockets import PartnerSockets
 from graphql_facade.response_cache import CacheConfig, ResponseCache
 from graphql_facade.schema import Schemas, build_schemas
+from graphql_facade.schema.floor import FloorTiles, floor_feed
 from graphql_facade.sessions import Sessions
 from graphql_facade.subscriptions import CountersFeed, SubscriptionSlots
-from graphql_facade.usage import UsageMeter
+from graphql_facade.usage import SubmissionWatch, UsageMeter
 from graphql_facade.usage_events import UsagePublisher
 from mes_contracts import events as contracts
 from mes_platform.telemetry.logs import get_logger
@@ -78,6 +80,8 @@ class Facade:
     #: Operators' sessions (the ``mes_session`` cookie), checked with the production service; the
     #: authenticator and the sign-in routes share them.
     sessions: Sessions | None = None
+    #: The work centers every request and ``floorEvents`` read (kept while the hub is live).
+    work_centers: WorkCenterDirectory | None = None
 
     @classmethod
     async def start(
@@ -98,7 +102,8 @@ class Facade:
         closer = contextlib.AsyncExitStack()
         try:
             if backend is None:
-                backend = open_backend(settings)
+                counted = settings.usage_events and settings.nats_url  # the partners' submissions too
+                backend = open_backend(settings, interceptors=[SubmissionWatch()] if counted else ())
             await backend.open()
             _on_close(closer, "backend", backend.aclose)
             if cache is None:
@@ -120,6 +125,15 @@ class Facade:
             reference = ReferenceCache(cache, ttl_s=settings.reference_cache_ttl_s) if settings.cache_enabled else None
             if reference is not None:
                 hub.add_listener(_reference_invalidator(reference))
+            work_centers = WorkCenterDirectory(backend, hub=hub)
+            # The floor's replay buffer starts with the facade: a first floorEvents subscriber resuming
+            # with `since` finds what happened before it.
+            floor = floor_feed(
+                hub,
+                FloorTiles(backend, reference, settings.stats_window_minutes, work_centers),
+                replay_buffer=settings.event_replay_buffer,
+            )
+            _on_close(closer, "floor", floor.aclose)
             limiters = make_limiters(settings.redis_url)
             _on_close(closer, "limiters", limiters.aclose)
             apq: QueryStore = (
@@ -155,6 +169,7 @@ class Facade:
                 plans=PlanCache(settings.document_cache_size) if settings.compiled_execution else None,
                 closer=closer,
                 sessions=sessions,
+                work_centers=work_centers,
             )
             facade.sockets = PartnerSockets(facade.authenticator, recheck_s=settings.ws_recheck_s)
             hub.add_listener(facade.sockets.on_event)
@@ -186,6 +201,7 @@ class Facade:
             reference=self.reference,
             slots=self.slots,
             counters=self.counters,
+            work_centers=self.work_centers,
             viewer_=viewer,
             prepared=prepared,
             as_of=self.hub.as_of(),

@@ -8,10 +8,10 @@ Max-Age up to the session's expiry. The token never appears in a URL, a log line
 metric label; the facade keeps only its sha256.
 
 :class:`Sessions` checks a cookie with the service (``CheckSession``) and keeps the answer, the
-operator and their role, under the token's sha256 in a bounded LRU for
-``MES_FACADE_SESSION_CACHE_TTL_S`` (never past the session's expiry): a sign-out or a disabled
-account reaches every replica within that time; signing out on this replica forgets the session at
-once. Concurrent checks of one token share one call.
+operator and their role, under the token's sha256 in a bounded LRU
+(:class:`graphql_facade.ttl_cache.TtlLru`) for ``MES_FACADE_SESSION_CACHE_TTL_S`` (never past the
+session's expiry): a sign-out or a disabled account reaches every replica within that time; signing
+out on this replica forgets the session at once. Concurrent checks of one token share one call.
 
 A cookie is an ambient credential: the browser sends it with whatever page made the request. So
 every request it authenticates that can change state must come from the facade's own origin
@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -41,6 +40,7 @@ from graphql_facade.auth import SESSION_COOKIE, Viewer, operator_role
 from graphql_facade.backend import Backend
 from graphql_facade.errors import ErrorCode, FacadeError, from_client_error
 from graphql_facade.single_flight import SingleFlight
+from graphql_facade.ttl_cache import TtlLru
 from mes.production.v1 import production_pb2 as prod
 from mes_kernel.settings import is_loopback
 
@@ -116,11 +116,9 @@ class Sessions:
     ) -> None:
         self._backend = backend
         self._ttl_s = ttl_s
-        self._max = max_entries
-        self._clock = clock
         self._wall = wall_clock
-        #: sha256 hex of a token -> (when the entry expires on ``clock``, the operator).
-        self._held: OrderedDict[str, tuple[float, Viewer]] = OrderedDict()
+        #: sha256 hex of a token -> the operator, each for ``ttl_s`` at most (never past the session's expiry).
+        self._held: TtlLru[str, Viewer] = TtlLru(max_entries, ttl_s, clock=clock)
         self._flights: SingleFlight[str, tuple[Viewer | None, float | None]] = SingleFlight()
         #: Bumped by every ``forget``: a check under way when a session was forgotten is not cached.
         self._generation = 0
@@ -147,10 +145,8 @@ class Sessions:
         digest = token_digest(token)
         held = self._held.get(digest)
         if held is not None:
-            if held[0] > self._clock():
-                self._held.move_to_end(digest)
-                return held[1]
-            del self._held[digest]
+            return held
+        self._held.pop(digest)  # expired, if held: asked again
         viewer = await self._check_once(digest, token)
         if viewer is None:
             raise _session_ended()
@@ -158,8 +154,7 @@ class Sessions:
 
     def cached(self, token: str) -> Viewer | None:
         """The operator of ``token`` if this replica holds a fresh answer for it; never calls the service."""
-        held = self._held.get(token_digest(token))
-        return held[1] if held is not None and held[0] > self._clock() else None
+        return self._held.peek(token_digest(token))
 
     async def sign_out(self, token: str) -> None:
         """Ends the session (``SignOut``) and forgets it here at once (first, whatever the service says)."""
@@ -168,7 +163,7 @@ class Sessions:
 
     def forget(self, token: str) -> None:
         self._generation += 1
-        self._held.pop(token_digest(token), None)
+        self._held.pop(token_digest(token))
 
     async def _check_once(self, digest: str, token: str) -> Viewer | None:
         generation = self._generation
@@ -191,12 +186,7 @@ class Sessions:
 
     def _remember(self, digest: str, viewer: Viewer, expires: float | None) -> None:
         keep_s = self._ttl_s if expires is None else min(self._ttl_s, expires - self._wall())
-        if keep_s <= 0:
-            return
-        self._held[digest] = (self._clock() + keep_s, viewer)
-        self._held.move_to_end(digest)
-        while len(self._held) > self._max:
-            self._held.popitem(last=False)
+        self._held.put(digest, viewer, ttl_s=keep_s)
 
     def _seconds_left(self, expires: float | None) -> int | None:
         if expires is None:

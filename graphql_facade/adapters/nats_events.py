@@ -25,6 +25,7 @@ from nats.js.client import JetStreamContext
 from nats.js.errors import NotFoundError
 
 from graphql_facade.events import EventEnvelope, EventHub
+from mes_platform.messaging.connection import nats_servers
 from mes_platform.messaging.streams import ensure_streams, stream_for_subject
 from mes_platform.telemetry.logs import get_logger
 
@@ -87,7 +88,7 @@ class NatsEventSource:
     async def _connect(self) -> Client:
         if self._nc is None or self._nc.is_closed:
             self._nc = await nats.connect(
-                self._url,
+                nats_servers(self._url),  # a comma-separated list: every node of a cluster
                 name=self._name,
                 connect_timeout=2,
                 reconnect_time_wait=1,

@@ -21,16 +21,20 @@ followed page by page; their work orders (``BatchGetWorkOrders``), the work orde
   utilisation) and ``finishedThisShift`` (0 off shift or without a calendar).
 
 ``floorEvents`` replays and pushes the PRODUCTION events about work centers and operations
-(:class:`FloorFeed`: one per event hub, fed by its listener, keeping the last
-``MES_FACADE_EVENT_REPLAY_BUFFER`` of them): each operation change as ``OperationUpdated``, and each
-work center they touch as ``WorkCenterUpdated`` with its tile recomputed from the services, at most
-every 250 ms (4 per second), in sequence order. A ``since`` older than the buffer reaches, a
-subscriber too slow to keep up, or an event source that went offline yields ``ResyncRequired``.
+(:class:`FloorFeed`: one per event hub, started with the facade, fed by the hub's listener, keeping
+the last ``MES_FACADE_EVENT_REPLAY_BUFFER`` of them): each operation change as ``OperationUpdated``,
+and each work center they touch as ``WorkCenterUpdated`` with its tile recomputed from the services,
+at most every 250 ms (4 per second), in sequence order. The tiles of a batch of events are computed
+once, whatever the number of subscribers, and the same updates handed to each; only what a
+subscriber resuming with ``since`` missed is computed for it alone. A ``since`` older than the buffer
+reaches, a subscriber too slow to keep up, or an event source that went offline yields
+``ResyncRequired``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import weakref
 from collections import deque
@@ -44,9 +48,10 @@ from google.protobuf.message import DecodeError
 from strawberry.dataloader import DataLoader
 
 from graphql_facade.backend import Backend
+from graphql_facade.caching import ReferenceCache
 from graphql_facade.context import RequestContext
 from graphql_facade.events import EventEnvelope, EventHub
-from graphql_facade.loaders import Loaders, list_all
+from graphql_facade.loaders import Loaders, WorkCenterDirectory, list_all
 from graphql_facade.pagination import Page, fetch_page
 from graphql_facade.schema.common import Long, optional_enum, to_datetime
 from graphql_facade.schema.connections import Connection, connection, list_fetch
@@ -69,14 +74,18 @@ __all__ = [
     "FloorEvent",
     "FloorFeed",
     "FloorReads",
+    "FloorTiles",
+    "FloorUpdate",
     "FloorWorkCenter",
     "OperationUpdated",
     "QueueSummary",
+    "TileSource",
     "Wip",
     "WorkCenterUpdated",
     "floor_centers",
     "floor_events",
     "floor_feed",
+    "floor_feed_of",
     "floor_of",
     "late_orders_request",
 ]
@@ -206,8 +215,9 @@ def late_orders_request() -> ords.ListOrdersRequest:
 
 def floor_of(context: RequestContext) -> Floor:
     """The ``floor`` root: its position is read after the feed of ``floorEvents`` exists, so that a
-    subscription resuming after it finds every later event buffered."""
-    floor_feed(context.hub, context.settings.event_replay_buffer)
+    subscription resuming after it finds every later event buffered (the facade starts the feed with
+    itself; a hub without a facade gets it here)."""
+    floor_feed_of(context)
     now = context.started_at
     seq = max(context.as_of.get("PRODUCTION", 0), context.hub.latest("PRODUCTION"))
     return Floor(as_of=FloorAsOf(seq=Long(seq), at=now), now=now, reads=FloorReads(context, now))
@@ -388,12 +398,27 @@ def _decode(event: EventEnvelope) -> FloorChange | None:
     return None
 
 
+FloorUpdate = WorkCenterUpdated | OperationUpdated
+
+
+@dataclass(frozen=True)
+class _Computed:
+    """The updates of one batch of changes, computed once for every subscriber: ``seq`` is the batch's last."""
+
+    seq: int
+    updates: tuple[FloorUpdate, ...]
+
+
+#: What a subscriber is handed: a computed batch, a resync marker, or None (the feed closed).
+_Item = _Computed | _Resync | None
+
+
 class _Subscriber:
     def __init__(self, maxsize: int) -> None:
-        self.queue: asyncio.Queue[FloorChange | _Resync] = asyncio.Queue(maxsize=maxsize)
+        self.queue: asyncio.Queue[_Item] = asyncio.Queue(maxsize=maxsize)
         self.overflowed = False
 
-    def push(self, item: FloorChange | _Resync) -> None:
+    def push(self, item: _Item) -> None:
         if self.overflowed:
             return
         try:
@@ -402,25 +427,108 @@ class _Subscriber:
             self.overflowed = True
 
 
-class FloorFeed:
-    """The floor changes of one event hub: the last ``replay_buffer`` kept for ``since``, every new
-    one handed to the subscribers."""
+#: The tiles of the work centers ``codes`` (every active one when None), computed at ``now``.
+TileSource = Callable[[Sequence[str] | None, datetime], Awaitable[list[FloorWorkCenter]]]
 
-    def __init__(self, hub: EventHub, *, replay_buffer: int = 1000, subscriber_queue: int = 1000) -> None:
+
+@dataclass(frozen=True)
+class FloorTiles:
+    """The tiles from the services, with loaders of their own for each computation (a request's
+    would answer from what they loaded for an earlier batch) and the facade's work centers."""
+
+    backend: Backend
+    reference: ReferenceCache | None
+    stats_window_minutes: int
+    work_centers: WorkCenterDirectory | None = None
+
+    @classmethod
+    def of(cls, context: RequestContext) -> FloorTiles:
+        return cls(context.backend, context.reference, context.settings.stats_window_minutes, context.work_centers)
+
+    async def __call__(self, codes: Sequence[str] | None, now: datetime) -> list[FloorWorkCenter]:
+        loaders = Loaders(
+            self.backend,
+            partner=None,
+            reference=self.reference,
+            stats_window_minutes=self.stats_window_minutes,
+            work_centers=self.work_centers,
+        )
+        return await floor_centers(self.backend, loaders, now, codes)
+
+
+async def _updates(tiles: TileSource, batch: Sequence[FloorChange], now: datetime) -> list[FloorUpdate]:
+    """The updates of one batch in sequence order: its operations, then the tiles of the work centers
+    they touch (each with the sequence of its last change in the batch)."""
+    touched: dict[str, int] = {}
+    everything = 0
+    items: list[tuple[int, int, FloorUpdate]] = []
+    for change in batch:
+        if change.operation is not None:
+            items.append(
+                (change.seq, 0, OperationUpdated(seq=Long(change.seq), operation=Operation.from_pb(change.operation)))
+            )
+        if change.center == _ALL:
+            everything = change.seq
+        else:
+            touched[change.center] = change.seq
+    for tile in await tiles(None if everything else list(touched), now):
+        seq = max(touched.get(str(tile.id), 0), everything)
+        items.append((seq, 1, WorkCenterUpdated(seq=Long(seq), work_center=tile)))
+    items.sort(key=lambda item: (item[0], item[1]))
+    return [item for _, _, item in items]
+
+
+class FloorFeed:
+    """The floor changes of one event hub, and their updates computed once for every subscriber.
+
+    Every change is kept in a buffer of the last ``replay_buffer`` (from the feed's start: the facade
+    starts it with itself, so a first subscriber resuming with ``since`` finds what came before it).
+    While anyone listens, one task (the pump) takes the changes in batches, the first at once and then
+    at most one per ``interval_s``, computes each batch's operations and tiles once (``tiles``: the
+    services' reads) and hands the same updates to every subscriber. A subscriber resuming with
+    ``since`` first gets the buffered changes after it, computed for it alone (nobody else missed them).
+    """
+
+    def __init__(
+        self,
+        hub: EventHub,
+        tiles: TileSource,
+        *,
+        replay_buffer: int = 1000,
+        subscriber_queue: int = 1000,
+        interval_s: float = COALESCE_S,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         # The hub keeps the feed (its listeners); the feed must not keep the hub (``floor_feed``'s table).
         self._hub = weakref.proxy(hub)
+        self._tiles = tiles
+        self._clock = clock
+        self._interval_s = interval_s
         self._buffer: deque[FloorChange] = deque(maxlen=max(1, replay_buffer))
         #: Changes at or below this sequence may be missing from the buffer (before the feed existed,
         #: evicted, or while the event source was away).
         self._horizon = hub.latest("PRODUCTION")
         self._subscribers: set[_Subscriber] = set()
         self._subscriber_queue = subscriber_queue
+        #: Changes not yet computed (only while anyone listens), and the pump's wake-up.
+        self._pending: list[FloorChange] = []
+        self._wake = asyncio.Event()
+        self._pump: asyncio.Task[None] | None = None
+        self._closed = False
         hub.add_listener(self._on_event)
         hub.add_reset_listener(self._on_reset)
 
     @property
     def horizon(self) -> int:
         return self._horizon
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def buffered(self, since: int) -> list[FloorChange]:
+        """The kept changes after ``since``, in sequence order."""
+        return [c for c in self._buffer if c.seq > since]
 
     def _on_event(self, event: EventEnvelope) -> None:
         if event.stream != "PRODUCTION":
@@ -431,127 +539,137 @@ class FloorFeed:
         if len(self._buffer) == self._buffer.maxlen:
             self._horizon = max(self._horizon, self._buffer[0].seq)
         self._buffer.append(change)
-        for sub in list(self._subscribers):
-            sub.push(change)
+        if self._subscribers:
+            self._pending.append(change)
+            self._wake.set()
 
     def _on_reset(self, positions: Mapping[str, int] | None) -> None:
         latest = self._hub.latest("PRODUCTION")
         if positions is None:
-            for sub in list(self._subscribers):
-                sub.push(_Resync(latest, "EVENT_SOURCE_RESTARTED"))
+            self._pending = []
+            self._deliver(_Resync(latest, "EVENT_SOURCE_RESTARTED"))
             return
         self._horizon = max(self._horizon, positions.get("PRODUCTION", 0))
 
-    async def changes(
-        self, since: int | None, *, interval_s: float = COALESCE_S
-    ) -> AsyncIterator[list[FloorChange] | _Resync]:
-        """Batches of changes in sequence order, a batch at most every ``interval_s`` (the first at once);
-        with ``since``, first the buffered ones after it, or a resync marker when they are not all kept."""
+    def _deliver(self, item: _Item) -> None:
+        for sub in list(self._subscribers):
+            sub.push(item)
+
+    async def _compute(self, batch: Sequence[FloorChange]) -> _Computed | _Resync:
+        try:
+            updates = await _updates(self._tiles, batch, self._clock())
+        except Exception as exc:
+            _log.warning("floor_update_failed", error=type(exc).__name__)
+            return _Resync(batch[-1].seq, "UPDATE_FAILED")
+        return _Computed(batch[-1].seq, tuple(updates))
+
+    async def _run(self) -> None:
+        flush_at = 0.0
+        while not self._closed:
+            await self._wake.wait()
+            self._wake.clear()
+            wait = flush_at - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            # a change may come twice when the event source redelivers: once per sequence
+            batch = sorted({c.seq: c for c in self._pending}.values(), key=lambda c: c.seq)
+            self._pending = []
+            if not batch or not self._subscribers:
+                continue
+            flush_at = time.monotonic() + self._interval_s
+            self._deliver(await self._compute(batch))
+
+    def _start_pump(self) -> None:
+        if self._pump is None or self._pump.done():
+            self._pump = asyncio.get_running_loop().create_task(self._run(), name="floor-feed")
+
+    def _stop_pump(self) -> None:
+        self._pending = []
+        if self._pump is not None:
+            self._pump.cancel()
+            self._pump = None
+
+    async def updates(self, since: int | None) -> AsyncIterator[list[FloorUpdate] | _Resync]:
+        """This subscriber's updates in sequence order: with ``since``, first the buffered changes after
+        it (or a resync marker when they are not all kept), then the batches computed for everyone."""
         sub = _Subscriber(self._subscriber_queue)
         self._subscribers.add(sub)
+        self._start_pump()
         try:
             latest = self._hub.latest("PRODUCTION")
             last = since if since is not None else latest
-            pending: list[FloorChange] = []
             if since is not None and since < latest:
                 if since < self._horizon:
                     last = latest
                     yield _Resync(latest, "EVENTS_NOT_RETAINED")
-                else:
-                    pending = [c for c in self._buffer if c.seq > since]
-            flush_at = 0.0
-            while True:
+                elif missed := self.buffered(since):
+                    replay = await self._compute(missed)
+                    last = replay.seq
+                    yield replay if isinstance(replay, _Resync) else list(replay.updates)
+            while not self._closed:
                 if sub.overflowed:
                     sub.overflowed = False
                     while not sub.queue.empty():
                         sub.queue.get_nowait()
-                    pending = []
                     last = self._hub.latest("PRODUCTION")
                     yield _Resync(last, "SLOW_CONSUMER")
                     continue
-                wait = flush_at - time.monotonic() if pending else None
-                if pending and wait is not None and wait <= 0:
-                    # a change may be both buffered and queued when it came while this subscriber started
-                    batch = sorted({c.seq: c for c in pending if c.seq > last}.values(), key=lambda c: c.seq)
-                    pending = []
-                    if batch:
-                        last = batch[-1].seq
-                        flush_at = time.monotonic() + interval_s
-                        yield batch
-                    continue
-                try:
-                    async with asyncio.timeout(wait):
-                        item = await sub.queue.get()
-                except TimeoutError:
-                    continue
+                item = await sub.queue.get()
+                if item is None:
+                    return
                 if isinstance(item, _Resync):
-                    pending = []
+                    if item.reason == "UPDATE_FAILED" and item.seq <= last:
+                        continue  # a batch this subscriber had already (replayed for it)
                     last = item.seq
                     yield item
                     continue
-                pending.append(item)
+                fresh = [update for update in item.updates if update.seq > last]
+                last = max(last, item.seq)
+                if fresh:
+                    yield fresh
         finally:
             self._subscribers.discard(sub)
+            if not self._subscribers:
+                self._stop_pump()
+
+    async def aclose(self) -> None:
+        """Stop the pump and end every subscriber's updates."""
+        self._closed = True
+        pump, self._pump = self._pump, None
+        self._deliver(None)
+        if pump is not None:
+            pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await pump
 
 
 _FEEDS: weakref.WeakKeyDictionary[EventHub, FloorFeed] = weakref.WeakKeyDictionary()
 
 
-def floor_feed(hub: EventHub, replay_buffer: int = 1000) -> FloorFeed:
-    """The floor feed of ``hub``, started by the first floor answer or subscription."""
+def floor_feed(hub: EventHub, tiles: TileSource, *, replay_buffer: int = 1000) -> FloorFeed:
+    """The floor feed of ``hub``: started by the facade with itself (``graphql_facade.runtime``), else by
+    the first floor answer or subscription (``tiles`` and ``replay_buffer`` serve only to start it)."""
     feed = _FEEDS.get(hub)
-    if feed is None:
-        feed = _FEEDS[hub] = FloorFeed(hub, replay_buffer=replay_buffer)
+    if feed is None or feed.closed:
+        feed = _FEEDS[hub] = FloorFeed(hub, tiles, replay_buffer=replay_buffer)
     return feed
 
 
-async def _updates(
-    context: RequestContext, batch: Sequence[FloorChange], now: datetime
-) -> list[WorkCenterUpdated | OperationUpdated]:
-    """The events of one batch in sequence order: its operations, then the tiles of the work centers
-    they touch (each with the sequence of its last change in the batch)."""
-    touched: dict[str, int] = {}
-    everything = 0
-    items: list[tuple[int, int, WorkCenterUpdated | OperationUpdated]] = []
-    for change in batch:
-        if change.operation is not None:
-            items.append(
-                (change.seq, 0, OperationUpdated(seq=Long(change.seq), operation=Operation.from_pb(change.operation)))
-            )
-        if change.center == _ALL:
-            everything = change.seq
-        else:
-            touched[change.center] = change.seq
-    # Fresh loaders: the connection's own would answer from what they loaded for an earlier batch.
-    loaders = Loaders(
-        context.backend,
-        partner=None,
-        reference=context.reference,
-        stats_window_minutes=context.settings.stats_window_minutes,
-    )
-    codes = None if everything else list(touched)
-    for tile in await floor_centers(context.backend, loaders, now, codes):
-        seq = max(touched.get(str(tile.id), 0), everything)
-        items.append((seq, 1, WorkCenterUpdated(seq=Long(seq), work_center=tile)))
-    items.sort(key=lambda item: (item[0], item[1]))
-    return [item for _, _, item in items]
+def floor_feed_of(context: RequestContext) -> FloorFeed:
+    """The feed of the request's hub (the facade's, normally)."""
+    feed = _FEEDS.get(context.hub)
+    if feed is not None and not feed.closed:
+        return feed
+    return floor_feed(context.hub, FloorTiles.of(context), replay_buffer=context.settings.event_replay_buffer)
 
 
-async def floor_events(
-    context: RequestContext, since: int | None, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
-) -> AsyncIterator[WorkCenterUpdated | OperationUpdated | ResyncRequired]:
+async def floor_events(context: RequestContext, since: int | None) -> AsyncIterator[FloorUpdate | ResyncRequired]:
     """The ``floorEvents`` subscription (one subscription slot while it runs)."""
-    feed = floor_feed(context.hub, context.settings.event_replay_buffer)
+    feed = floor_feed_of(context)
     async with context.slots.hold(context.viewer):
-        async for batch in feed.changes(since):
+        async for batch in feed.updates(since):
             if isinstance(batch, _Resync):
                 yield ResyncRequired(seq=Long(batch.seq), reason=batch.reason)
                 continue
-            try:
-                updates = await _updates(context, batch, clock())
-            except Exception as exc:
-                _log.warning("floor_update_failed", error=type(exc).__name__)
-                yield ResyncRequired(seq=Long(batch[-1].seq), reason="UPDATE_FAILED")
-                continue
-            for update in updates:
+            for update in batch:
                 yield update

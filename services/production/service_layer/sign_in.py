@@ -6,9 +6,11 @@ sign-in answers the same UNAUTHENTICATED, after the same scrypt work; failed att
 stored (so the limit holds across replicas) and, beyond the limit, refused before any hashing
 with RESOURCE_EXHAUSTED and how long to wait (``retry_after_s``). Hashing runs in a worker
 thread (``asyncio.to_thread``) so a sign-in never stalls the event loop. A session is checked
-with one lookup by its token's hash (on the reader engine, so with a read replica a sign-out or a
-disabled operator shows there after the replica's lag); it is open until it expires (a fixed time
-after the sign-in), is signed out, or its operator is disabled or gets a new password.
+with one lookup by its token's hash on the writer (a write unit of work that writes nothing),
+never on a read replica: a session just opened is found at once, and one signed out, or whose
+operator was disabled or got a new password, is refused at once, whatever a replica's lag. It is
+open until it expires (a fixed time after the sign-in), is signed out, or its operator is disabled
+or gets a new password.
 
 Every sign-in, failed one, refusal, sign-out and password change is an audit log line with the
 operator code and the client's address, never the password or the token.
@@ -232,8 +234,9 @@ class SignInHandlers(UseCases):
         if not query.session_token or len(query.session_token) > _MAX_TOKEN_LENGTH:
             raise _session_closed()
         now = self._deps.clock()
-        async with self._uows.read() as uow:
-            found_session = await uow.sessions.find(hash_token(query.session_token))
+        token_hash = hash_token(query.session_token)
+        # On the writer (a unit of work that writes nothing): a replica may not have the sign-in or sign-out yet.
+        found_session = await self._write(lambda uow: uow.sessions.find(token_hash))
         if found_session is None:
             raise _session_closed()
         session, operator = found_session

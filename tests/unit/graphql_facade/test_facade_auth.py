@@ -5,7 +5,7 @@ from __future__ import annotations
 import grpc
 
 from clients import UnavailableError
-from graphql_facade.auth import Authenticator
+from graphql_facade.auth import Authenticator, Viewer
 from mes_kernel import api_keys
 from tests.unit.graphql_facade.conftest import (
     OPERATOR,
@@ -62,6 +62,19 @@ async def test_concurrent_first_requests_share_one_lookup(backend: FakeBackend) 
     assert {v.partner_id for v in viewers} == {"partner-a"}
     assert backend.calls["AuthenticatePartner"] == 1
     assert viewers[0].scope == "partner:partner-a" and viewers[0].tier == "STANDARD"
+
+
+def test_operator_tokens_get_their_roles_once_a_supervisors_unless_named(backend: FakeBackend) -> None:
+    settings = facade_settings(MES_FACADE_OPERATOR_TOKENS="sup-token=OP-01,floor-token=OP-02:operator")
+    auth = Authenticator(settings.operator_tokens, backend, api_key_ttl_s=5, token_roles=settings.operator_token_roles)
+    assert auth.operator("sup-token") == Viewer("operator", "OP-01", role="SUPERVISOR")
+    assert auth.operator("floor-token") == Viewer("operator", "OP-02", role="OPERATOR")
+    assert auth.operator("other-token") is None and auth.operator("") is None
+    assert Authenticator({"t": "OP-03"}, backend, api_key_ttl_s=5).operator("t") == Viewer(
+        "operator", "OP-03", role="SUPERVISOR"
+    )
+    # The roles come from the settings at construction only: no method changes them afterwards.
+    assert not any("role" in name for name in dir(Authenticator))
 
 
 async def test_connection_params(backend: FakeBackend) -> None:

@@ -1,17 +1,22 @@
 """``floorEvents`` over the fake backend: operation and work-center events pushed in sequence order,
-tiles recomputed from the services and coalesced per work center, ``since`` replayed from the feed's
-buffer or answered with ``ResyncRequired``, and the subscription slot it holds."""
+tiles recomputed from the services and coalesced per work center, computed once per batch for every
+subscriber, ``since`` replayed from the feed's buffer (kept from the facade's start) or answered with
+``ResyncRequired``, and the subscription slot it holds."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+import strawberry
+
 from graphql_facade.events import EventEnvelope, EventHub
 from graphql_facade.metrics import SUBSCRIPTIONS
-from graphql_facade.schema.floor import FloorChange, FloorFeed, floor_feed
+from graphql_facade.schema.common import Long
+from graphql_facade.schema.floor import FloorChange, FloorFeed, FloorWorkCenter, QueueSummary, Wip, floor_feed
 from mes.production.v1 import production_events_pb2 as prod_ev
 from mes.production.v1 import production_pb2 as prod
 from mes_contracts import events
@@ -104,12 +109,14 @@ async def test_a_burst_is_coalesced_per_work_center_in_sequence_order(
     assert rest[0]["workCenter"]["stateReason"] == "no paste"
 
 
-async def test_since_replays_what_was_missed(client: FacadeClient, backend: FakeBackend) -> None:
+async def test_since_replays_what_was_missed_before_any_floor_answer(
+    client: FacadeClient, backend: FakeBackend
+) -> None:
     hub = client.facade.hub
     hub.start_at({"PRODUCTION": 0})
     backend.add_order("partner-a")
     ops = list(backend.operations.values())
-    floor_feed(hub)  # the first floor answer starts the feed
+    # No floor answer nor subscription yet: the feed's buffer started with the facade.
     for seq, op in enumerate(ops[:3], start=1):
         hub.publish(operation_event(seq, start(backend, op)))
     async with websocket(client.app) as ws:
@@ -172,10 +179,14 @@ def _active_operator_subscriptions() -> float:
     return float(SUBSCRIPTIONS.labels("operator")._value.get())
 
 
+async def no_tiles(codes: Sequence[str] | None, now: datetime) -> list[FloorWorkCenter]:
+    return []
+
+
 async def test_the_feed_keeps_only_floor_events_and_its_buffer() -> None:
     hub = EventHub(replay_buffer=10)
     hub.start_at({"PRODUCTION": 0, "ORDERS": 0})
-    feed = FloorFeed(hub, replay_buffer=2)
+    feed = FloorFeed(hub, no_tiles, replay_buffer=2)
     op = prod.Operation(work_order_id="wo1", sequence=1, work_center="workCenters/CAST-1")
     hub.publish(operation_event(1, op))
     style = prod_ev.StyleUpsertedEvent()
@@ -185,7 +196,130 @@ async def test_the_feed_keeps_only_floor_events_and_its_buffer() -> None:
     hub.publish(EventEnvelope("PRODUCTION", 3, events.WORK_ORDERS_RELEASED.subject, b"", datetime.now(UTC)))
     hub.publish(center_event(4, prod.WorkCenter(code="POL-1")))
     assert feed.horizon == 1  # the first change was evicted
-    changes = feed.changes(3)
-    batch = await anext(changes)
-    await changes.aclose()
-    assert batch == [FloorChange(4, "POL-1")]
+    assert feed.buffered(3) == [FloorChange(4, "POL-1")]
+    assert [c.seq for c in feed.buffered(0)] == [3, 4]
+
+
+# -- one computation for every subscriber ------------------------------------------------------------
+
+
+def tile(code: str) -> FloorWorkCenter:
+    return FloorWorkCenter(
+        id=strawberry.ID(code),
+        name=code,
+        kind="CASTING",
+        state=None,
+        state_reason="",
+        state_time=None,
+        capacity=1,
+        version=Long(1),
+        queue=QueueSummary(length=0, oldest_queued_at=None),
+        in_progress=0,
+        paused=0,
+        wip=Wip(pieces=0, gross_mg=Long(0), fine_mg=Long(0)),
+        finished_last_hour=0,
+        finished_this_shift=0,
+    )
+
+
+class CountingTiles:
+    """A tile source that records every computation (the work centers asked for); ``fail`` makes it raise."""
+
+    def __init__(self) -> None:
+        self.computed: list[tuple[str, ...] | None] = []
+        self.fail = False
+
+    async def __call__(self, codes: Sequence[str] | None, now: datetime) -> list[FloorWorkCenter]:
+        self.computed.append(None if codes is None else tuple(codes))
+        if self.fail:
+            raise RuntimeError("production is away")
+        return [tile(code) for code in codes or ("CAST-1", "POL-1")]
+
+
+def live_feed(tiles: CountingTiles, latest: int = 0) -> tuple[EventHub, FloorFeed]:
+    hub = EventHub(replay_buffer=10)
+    hub.start_at({"PRODUCTION": latest})
+    return hub, FloorFeed(hub, tiles)
+
+
+async def subscribed(feed: FloorFeed, count: int, since: int | None = None) -> list[Any]:
+    """``count`` subscribers' update streams, each registered with the feed (its first item requested)."""
+    streams = [feed.updates(since) for _ in range(count)]
+    firsts = [asyncio.create_task(anext(stream)) for stream in streams]
+    assert await _until(lambda: len(feed._subscribers) == count)
+    return list(zip(streams, firsts, strict=True))
+
+
+async def test_one_computation_serves_every_subscriber() -> None:
+    tiles = CountingTiles()
+    hub, feed = live_feed(tiles)
+    subscribers = await subscribed(feed, 2)
+    hub.publish(center_event(1, prod.WorkCenter(code="POL-1")))
+    got = [await asyncio.wait_for(first, 5) for _, first in subscribers]
+    assert tiles.computed == [("POL-1",)]  # once, not once per subscriber
+    assert [[(type(u).__name__, u.seq) for u in batch] for batch in got] == [[("WorkCenterUpdated", 1)]] * 2
+    assert got[0][0] is got[1][0]  # the very same update handed to both
+    op = prod.Operation(work_order_id="wo1", sequence=1, work_center="workCenters/CAST-1")
+    hub.publish(operation_event(2, op))
+    nexts = [await asyncio.wait_for(anext(stream), 5) for stream, _ in subscribers]
+    assert tiles.computed == [("POL-1",), ("CAST-1",)]
+    assert nexts[0] == nexts[1] and [(type(u).__name__, u.seq) for u in nexts[0]] == [
+        ("OperationUpdated", 2),
+        ("WorkCenterUpdated", 2),
+    ]
+    for stream, _ in subscribers:
+        await stream.aclose()
+    assert feed._pump is None  # nobody listens: no task left
+
+
+async def test_a_resuming_subscriber_gets_its_own_replay_then_the_shared_batches() -> None:
+    tiles = CountingTiles()
+    hub, feed = live_feed(tiles)
+    [(live, first_live)] = await subscribed(feed, 1)
+    hub.publish(center_event(1, prod.WorkCenter(code="POL-1")))
+    assert [u.seq for u in await asyncio.wait_for(first_live, 5)] == [1]
+    [(resumed, replay)] = await subscribed(feed, 1, since=0)
+    assert [(type(u).__name__, u.seq) for u in await asyncio.wait_for(replay, 5)] == [("WorkCenterUpdated", 1)]
+    assert tiles.computed == [("POL-1",), ("POL-1",)]  # the replay: for the resuming subscriber alone
+    hub.publish(center_event(2, prod.WorkCenter(code="CAST-1")))
+    shared = [await asyncio.wait_for(anext(stream), 5) for stream in (live, resumed)]
+    assert shared[0] == shared[1] and [u.seq for u in shared[0]] == [2]
+    assert tiles.computed[2:] == [("CAST-1",)]
+    for stream in (live, resumed):
+        await stream.aclose()
+
+
+async def test_a_failed_computation_asks_every_subscriber_to_resync() -> None:
+    tiles = CountingTiles()
+    tiles.fail = True
+    hub, feed = live_feed(tiles, latest=7)
+    subscribers = await subscribed(feed, 2)
+    hub.publish(center_event(8, prod.WorkCenter(code="POL-1")))
+    got = [await asyncio.wait_for(first, 5) for _, first in subscribers]
+    assert [(g.seq, g.reason) for g in got] == [(8, "UPDATE_FAILED")] * 2 and len(tiles.computed) == 1
+    await feed.aclose()
+    for stream, _ in subscribers:
+        with pytest.raises(StopAsyncIteration):
+            await asyncio.wait_for(anext(stream), 5)  # closing the feed ends its subscribers
+
+
+async def test_two_subscriptions_cost_the_services_one_computation(client: FacadeClient, backend: FakeBackend) -> None:
+    hub = client.facade.hub
+    hub.start_at({"PRODUCTION": 0})
+    blocked = backend.work_centers["POL-1"]
+    blocked.state, blocked.state_reason = prod.WORK_CENTER_STATE_BLOCKED, "no paste"
+    async with websocket(client.app) as first, websocket(client.app) as second:
+        for ws in (first, second):
+            await ws.init({"token": "op-token"})
+            await ws.subscribe("f", FLOOR_EVENTS)
+        feed = floor_feed(hub, CountingTiles())  # the facade's own (started with it): the source given is unused
+        assert await _until(lambda: len(feed._subscribers) == 2)
+        backend.reset_calls()
+        hub.publish(center_event(1, blocked))
+        got = [await floor_events(ws, "f", 1) for ws in (first, second)]
+    assert got[0] == got[1] and got[0][0]["workCenter"]["stateReason"] == "no paste"
+    # One tile computation: one read of the last hour's stats and one of the output, not one per subscriber.
+    assert backend.count("ListWorkCenterStats", "ListWorkCenterOutput") == {
+        "ListWorkCenterStats": 1,
+        "ListWorkCenterOutput": 1,
+    }
