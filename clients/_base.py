@@ -7,14 +7,25 @@ pass their own arguments on (``return await self._call_with(_ROW, locals())``): 
 parameters of such a method are named like the request's fields (a unit test checks every one). A
 method accepts the request message as given, or keyword fields that build one (never both), and a
 per-call ``partner``.
+
+Read-your-writes on the services' read replicas: a call whose writes committed answers with its
+commit position (trailing metadata ``x-mes-commit-lsn``, a PostgreSQL WAL position); the client keeps
+the highest one per service (:class:`CommitPositions`) and sends it as ``x-mes-min-lsn`` on every later
+call, so a read sees what this client wrote (the service reads on its writer, or waits a little for its
+replica, when the replica has not applied it yet). A client keeps its own positions; inside
+:func:`use_positions` its calls use and update the positions given there instead (the facade keeps
+one caller's positions per request that way, whatever client serves it).
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
@@ -32,7 +43,10 @@ from clients._pagination import Page, paginate
 from clients._retry import call_with_retry, is_idempotent
 
 __all__ = [
+    "COMMIT_POSITION_KEY",
+    "MIN_POSITION_KEY",
     "CallObserver",
+    "CommitPositions",
     "MetadataPairs",
     "Rpc",
     "ServiceClient",
@@ -40,6 +54,7 @@ __all__ = [
     "build_request",
     "new_request_id",
     "to_timestamp",
+    "use_positions",
     "with_request_id",
 ]
 
@@ -53,6 +68,78 @@ MetadataPairs = tuple[tuple[str, str], ...]
 CallObserver = Callable[[str, str, float], None]
 #: Arguments of a client method that are not request fields.
 _NOT_FIELDS = frozenset({"self", "request", "partner", "timeout", "limit"})
+#: Trailing metadata of a call whose writes committed: the commit position (``16/B374D848``).
+COMMIT_POSITION_KEY = "x-mes-commit-lsn"
+#: Metadata of a call that must see the writes up to a position (the highest one seen).
+MIN_POSITION_KEY = "x-mes-min-lsn"
+_LSN = re.compile(r"^([0-9A-Fa-f]{1,8})/([0-9A-Fa-f]{1,8})$")
+
+
+class CommitPositions:
+    """The highest commit position seen per service (a byte position in the service's WAL)."""
+
+    __slots__ = ("_by_service", "changed")
+
+    def __init__(self, positions: Mapping[str, int] | None = None) -> None:
+        self._by_service: dict[str, int] = {k: v for k, v in (positions or {}).items() if v > 0}
+        #: Set when :meth:`note` raised a position.
+        self.changed = False
+
+    def get(self, service: str) -> int:
+        """The highest position seen of ``service`` (0: none)."""
+        return self._by_service.get(service, 0)
+
+    def note(self, service: str, position: int) -> None:
+        if position > self._by_service.get(service, 0):
+            self._by_service[service] = position
+            self.changed = True
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(self._by_service)
+
+    def __bool__(self) -> bool:
+        return bool(self._by_service)
+
+    def __repr__(self) -> str:
+        return f"CommitPositions({ {k: format_position(v) for k, v in self._by_service.items()} })"
+
+
+def parse_position(raw: str) -> int:
+    """``"16/B374D848"`` -> its byte position (``ValueError`` when it is not one)."""
+    match = _LSN.match(raw.strip())
+    if match is None:
+        raise ValueError(f"not a commit position: {raw!r}")
+    return (int(match.group(1), 16) << 32) | int(match.group(2), 16)
+
+
+def format_position(position: int) -> str:
+    return f"{position >> 32:X}/{position & 0xFFFFFFFF:X}"
+
+
+_POSITIONS: ContextVar[CommitPositions | None] = ContextVar("mes_client_positions", default=None)
+
+
+@contextmanager
+def use_positions(positions: CommitPositions) -> Iterator[CommitPositions]:
+    """Inside: every client's calls send and update ``positions`` instead of the client's own."""
+    token = _POSITIONS.set(positions)
+    try:
+        yield positions
+    finally:
+        _POSITIONS.reset(token)
+
+
+async def _note_commit(call: object, positions: CommitPositions, service: str) -> None:
+    """The commit position in the trailing metadata of a call that succeeded, if any."""
+    trailing = getattr(call, "trailing_metadata", None)
+    if trailing is None:
+        return
+    for key, value in await trailing() or ():
+        if key == COMMIT_POSITION_KEY and isinstance(value, str):
+            try:
+                positions.note(service, parse_position(value))
+            except ValueError:
+                return  # not ours to refuse: the call itself succeeded
 
 
 class UnaryMethod(Protocol[Req, Resp]):
@@ -166,6 +253,8 @@ class ServiceClient:
         self._observe = observe
         self._stub = self.stub_type(self._channel)
         self._health: Any = None
+        #: This client's highest commit position per service (read-your-writes; see the module).
+        self.positions = CommitPositions()
 
     @property
     def channel(self) -> grpc.aio.Channel:
@@ -247,13 +336,20 @@ class ServiceClient:
         metadata = self._metadata if partner is None else (*self._credentials, ("x-mes-partner", partner))
         if self._extra_metadata is not None:
             metadata = metadata + tuple(self._extra_metadata())
+        scoped = _POSITIONS.get()
+        positions = self.positions if scoped is None else scoped
+        seen = positions.get(self.service)
+        if seen:
+            metadata = (*metadata, (MIN_POSITION_KEY, format_position(seen)))
 
         async def attempt(remaining: float) -> Resp:
             call = method(request, timeout=remaining, metadata=metadata)
             try:
-                return await call
+                response = await call
             except grpc.aio.AioRpcError as err:
                 raise await error_from_rpc_error(err, call, method=name) from err
+            await _note_commit(call, positions, self.service)
+            return response
 
         calls = call_with_retry(
             attempt,

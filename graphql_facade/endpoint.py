@@ -21,13 +21,18 @@ Every partner response carries the ``"requests"`` and ``"cost"`` RateLimit heade
 always knows its caller; a request refused before that (401, or 429 for its address) has no partner
 to report on.
 
-Each partner request is counted in its minute (:mod:`graphql_facade.usage`: status, refusal code,
-cost charged, server time) when the facade publishes usage events.
+Each partner request is counted in its minute (:mod:`graphql_facade.usage`: status, refusal and
+error codes, its operations, cost charged, server time) when the facade publishes usage events.
 
 The response cache holds the serialized ``data`` of queries keyed by audience and tenant,
 document, operation name and variables; a hit answers without running GraphQL at all (see
 :mod:`graphql_facade.response_cache`; ``x-mes-min-position`` asks for an answer reflecting
 given stream positions).
+
+Read-your-writes on the services' read replicas (:mod:`graphql_facade.read_your_writes`): the
+caller's database positions (``x-mes-db-position`` header, ``mes_pos`` cookie) go with every backend
+call of the request, a mutation's commit position comes back in both, and while they are recent the
+request bypasses cached answers.
 """
 
 from __future__ import annotations
@@ -52,13 +57,14 @@ from graphql_facade.limits import (
     Limits,
     merge_rate_limit_headers,
 )
-from graphql_facade.metrics import ADMISSION_REFUSED, record_request
+from graphql_facade.metrics import ADMISSION_REFUSED, record_operation, record_refusal, record_request
 from graphql_facade.pipeline import FairGate, Outcome, Pipeline, operation_from
 from graphql_facade.pipeline.request import bad_request, error_body, parse_json
+from graphql_facade.read_your_writes import ReadYourWrites, RequestPositions
 from graphql_facade.response_cache import MIN_POSITION_HEADER
 from graphql_facade.runtime import Facade
 from graphql_facade.sessions import check_same_origin, own_origin
-from graphql_facade.usage import RequestUsage, note_refusal, track, untrack
+from graphql_facade.usage import RequestUsage, note_error, note_operations, note_refusal, operation, track, untrack
 from mes_platform.telemetry.logs import get_logger
 
 __all__ = ["GraphQLEndpoint"]
@@ -116,6 +122,7 @@ class GraphQLEndpoint:
     def __init__(self, facade: Facade) -> None:
         self._facade = facade
         self._pipeline = Pipeline(facade)
+        self._positions = ReadYourWrites(facade.settings)
         settings = facade.settings
         #: Fair admission, shared with the hit lane (``graphql_facade.hit_lane``).
         self.gate = FairGate(
@@ -148,14 +155,19 @@ class GraphQLEndpoint:
                 limits = facade.limits_for(viewer)
                 await self.gate.enter(viewer.rate_key, limits)
                 admitted = viewer.rate_key
-                outcome = await self._handle(request, viewer, limits)
+                positions = self._positions.of(request, viewer)  # read-your-writes (graphql_facade.read_your_writes)
+                with positions.serving():
+                    outcome = await self._handle(request, viewer, limits, positions)
+                outcome.headers = {**(outcome.headers or {}), **self._positions.answer(positions, request, viewer)}
             except (FacadeError, LimitError) as err:
+                record_refusal(viewer.partner_id if viewer is not None else None, err.code)
                 outcome = _error(err)
             if viewer is not None and viewer.is_partner:
                 outcome.headers = await self._rate_headers(viewer, outcome.headers or {})
         except Exception:
             _log.exception("request_failed")
             error = FacadeError(ErrorCode.INTERNAL_SERVER_ERROR, "Internal server error.")
+            note_error(error.code)
             outcome = Outcome(error_body([error.to_dict()]), status=500, kind="error")
         finally:
             untrack(tracking)
@@ -191,7 +203,9 @@ class GraphQLEndpoint:
                 err.headers.setdefault("Retry-After", "1")
             raise
 
-    async def _handle(self, request: Request, viewer: Viewer, limits: Limits) -> Outcome:
+    async def _handle(
+        self, request: Request, viewer: Viewer, limits: Limits, positions: RequestPositions | None = None
+    ) -> Outcome:
         facade = self._facade
         if request.method == "GET":
             payload: object = {
@@ -214,25 +228,44 @@ class GraphQLEndpoint:
         if batch and not facade.settings.batching:
             raise bad_request("Batched requests are not enabled.")
         operations = payload if isinstance(payload, list) else [payload]
+        note_operations(operations)
         rate_headers = await facade.guard.check_request(
             viewer.rate_key, limits, body_size=size, operations=len(operations)
         )
         allowed = _QUERY_ONLY if request.method == "GET" else _ALL_OPERATIONS
-        run = functools.partial(self._pipeline.run, min_position=request.headers.get(MIN_POSITION_HEADER))
+        run = functools.partial(
+            self._pipeline.run,
+            min_position=request.headers.get(MIN_POSITION_HEADER),
+            db_positions=positions.needed if positions is not None else None,
+        )
         if not batch:
+            op_started = time.perf_counter()
             try:
                 outcome = await run(viewer, limits, operation_from(payload), allowed)
             except (FacadeError, LimitError) as err:
+                record_refusal(viewer.partner_id, err.code)
                 outcome = _error(err)
+            except Exception:  # answered 500 by __call__
+                record_operation(viewer.audience, payload, 500, b"", time.perf_counter() - op_started)
+                raise
+            record_operation(viewer.audience, payload, outcome.status, outcome.body, time.perf_counter() - op_started)
             outcome.headers = merge_rate_limit_headers(rate_headers, outcome.headers or {})
             return outcome
         outcomes = []
-        for item in operations:
-            try:
-                outcomes.append(await run(viewer, limits, operation_from(item), allowed))
-            except (FacadeError, LimitError) as err:
-                note_refusal(err.code, err.extensions)
-                outcomes.append(Outcome(error_body([err.to_dict()]), status=err.http_status, headers=err.headers))
+        for index, item in enumerate(operations):
+            with operation(index):
+                op_started = time.perf_counter()
+                try:
+                    outcomes.append(await run(viewer, limits, operation_from(item), allowed))
+                except (FacadeError, LimitError) as err:
+                    note_refusal(err.code, err.extensions)
+                    record_refusal(viewer.partner_id, err.code)
+                    outcomes.append(Outcome(error_body([err.to_dict()]), status=err.http_status, headers=err.headers))
+                except Exception:  # the whole request is answered 500 by __call__
+                    record_operation(viewer.audience, item, 500, b"", time.perf_counter() - op_started)
+                    raise
+                answered, elapsed = outcomes[-1], time.perf_counter() - op_started
+                record_operation(viewer.audience, item, answered.status, answered.body, elapsed)
         headers = merge_rate_limit_headers(rate_headers, *(o.headers or {} for o in outcomes))
         return Outcome(b"[" + b",".join(o.body for o in outcomes) + b"]", headers=headers, kind="batch")
 

@@ -4,8 +4,9 @@ nothing).
 
 A request takes the lane when it carries an operator's bearer token, a JSON body the lane has seen
 before (the same bytes: its parsed operation and cache key are kept, at most ``_MEMO`` bodies of up
-to ``_MAX_BODY`` bytes, nested at most 128 levels, variables within the operators' limits) and no
-``x-mes-min-position``, and the response cache holds a fresh answer or
+to ``_MAX_BODY`` bytes, nested at most 128 levels, variables within the operators' limits), no
+``x-mes-min-position`` and no database position (``x-mes-db-position``, the ``mes_pos`` cookie:
+:mod:`graphql_facade.read_your_writes`), and the response cache holds a fresh answer or
 a stale one within the bound (then one recomputation starts, as on the endpoint). The lane does
 what the endpoint does for such a request, in the same order: fair admission (a slot free now for the
 operator, else the endpoint queues it), the body size and
@@ -25,10 +26,11 @@ from strawberry.types.graphql import OperationType as StrawberryOperationType
 from graphql_facade.auth import Viewer
 from graphql_facade.errors import FacadeError
 from graphql_facade.limits import LimitError, check_variables, merge_rate_limit_headers, query_hash
-from graphql_facade.metrics import record_request
+from graphql_facade.metrics import record_operation, record_request
 from graphql_facade.pipeline import FairGate, Operation, Outcome, Pipeline, Source, operation_from
 from graphql_facade.pipeline.lookup import CacheSlot, operator_hit
 from graphql_facade.pipeline.request import error_body, parse_json
+from graphql_facade.read_your_writes import POSITION_COOKIE, POSITION_HEADER
 from graphql_facade.response_cache import MIN_POSITION_HEADER
 from graphql_facade.runtime import Facade
 
@@ -41,6 +43,8 @@ _POST = frozenset({StrawberryOperationType.QUERY, StrawberryOperationType.MUTATI
 _JSON = b"application/json"
 _GRAPHQL_JSON = b"application/graphql-response+json"
 _MIN_POSITION = MIN_POSITION_HEADER.encode()
+_DB_POSITION = POSITION_HEADER.encode()
+_DB_COOKIE = POSITION_COOKIE.encode() + b"="
 
 
 class Parts(Protocol):
@@ -133,7 +137,7 @@ class HitLane:
                 accept = value
             elif name == b"content-type":
                 json_body = b"json" in value
-            elif name in (b"x-api-key", _MIN_POSITION):
+            elif name in (b"x-api-key", _MIN_POSITION, _DB_POSITION) or (name == b"cookie" and _DB_COOKIE in value):
                 json_body = False  # partners and read-your-writes: the endpoint's
                 break
         viewer = _operator(facade, token) if json_body else None
@@ -177,7 +181,9 @@ class HitLane:
                 outcome.headers = merge_rate_limit_headers(rate, {})
         finally:
             gate.leave(viewer.rate_key, refused=outcome is not None and outcome.status == 429)
-        record_request(viewer.audience, outcome.kind, outcome.status, outcome.cache, time.perf_counter() - started)
+        elapsed = time.perf_counter() - started
+        record_request(viewer.audience, outcome.kind, outcome.status, outcome.cache, elapsed)
+        record_operation(viewer.audience, known.op, outcome.status, outcome.body, elapsed)
         await _respond(outcome, accept, send)
         return True
 

@@ -5,11 +5,17 @@ the service's schema, so tables are declared without a schema and the same
 models run on SQLite (one file per service). Writes go to the writer engine;
 reads that need not see the caller's own writes go to the reader engine
 (``DATABASE_READ_URL``, which defaults to the writer).
+
+When the reader is another PostgreSQL server (a streaming replica), reads are routed by
+:class:`~mes_platform.replica.ReplicaRouter`: a gRPC call's reads see the caller's earlier writes
+(commit positions), a call that wrote reads on the writer, and a failed replica sends reads to
+the writer without errors (see :mod:`mes_platform.replica` and its knobs).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -21,6 +27,14 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from mes_kernel.errors import Unavailable
+from mes_platform.replica import (
+    ReplicaRouter,
+    ReplicaSettings,
+    Route,
+    current_call,
+    ensure_flushed_commits,
+    wrote_anything,
+)
 
 __all__ = ["WROTE_OUTBOX", "Database", "is_postgres", "unavailable_on_db_errors"]
 
@@ -68,7 +82,15 @@ def _make_engine(url: str, schema: str, *, writer: bool, pool_size: int) -> Asyn
 class Database:
     """The writer and reader engines of one service."""
 
-    def __init__(self, url: str, read_url: str | None = None, *, schema: str, pool_size: int = 10) -> None:
+    def __init__(
+        self,
+        url: str,
+        read_url: str | None = None,
+        *,
+        schema: str,
+        pool_size: int = 10,
+        replica: ReplicaSettings | None = None,
+    ) -> None:
         self.url = url
         self.read_url = read_url or url
         self.schema = schema
@@ -81,6 +103,11 @@ class Database:
         self._write_sessions = async_sessionmaker(self.writer, expire_on_commit=False)
         self._read_sessions = async_sessionmaker(self.reader, expire_on_commit=False)
         self._outbox_listeners: list[Callable[[], None]] = []
+        #: Routes the reads when the reader is a PostgreSQL replica (None: reads go to ``reader``).
+        self.router: ReplicaRouter | None = None
+        if self.reader is not self.writer and is_postgres(url) and is_postgres(self.read_url):
+            ensure_flushed_commits(self.writer)
+            self.router = ReplicaRouter(self.writer, self.reader, replica or ReplicaSettings(service=schema))
 
     def on_outbox_committed(self, callback: Callable[[], None]) -> None:
         """Call ``callback()`` after each :meth:`write` transaction that wrote outbox rows
@@ -91,21 +118,86 @@ class Database:
     def is_postgres(self) -> bool:
         return is_postgres(self.url)
 
+    def start_replica_probe(self) -> None:
+        """Start probing the replica (its lag, its health) now; reads and writes also start it."""
+        if self.router is not None:
+            self.router.start()
+
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
-        """A session in a transaction on the writer, committed on success."""
-        async with unavailable_on_db_errors(), self._write_sessions() as session:
-            async with session.begin():
-                yield session
-            if session.info.pop(WROTE_OUTBOX, False):
-                for callback in self._outbox_listeners:
-                    callback()
+        """A session in a transaction on the writer, committed on success. Inside a gRPC call, with a
+        replica, a transaction that changed something notes its commit position for the call."""
+        router = self.router
+        call = None
+        if router is not None:
+            router.start()
+            call = current_call()
+        if router is None or call is None:
+            async with unavailable_on_db_errors(), self._write_sessions() as session:
+                async with session.begin():
+                    yield session
+                wrote_outbox = session.info.pop(WROTE_OUTBOX, False)
+        else:
+            async with unavailable_on_db_errors(), self.writer.connect() as conn:
+                # A session on a connection of ours: after the commit the connection is still ours, to
+                # ask for the position the commit reached.
+                async with AsyncSession(bind=conn, expire_on_commit=False) as session:
+                    async with session.begin():
+                        yield session
+                        wrote = await wrote_anything(await session.connection())
+                    wrote_outbox = session.info.pop(WROTE_OUTBOX, False)
+                if wrote:
+                    await router.note_commit(call, conn)
+        if wrote_outbox:
+            for callback in self._outbox_listeners:
+                callback()
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
-        """A session on the reader (may lag the writer on a replica)."""
-        async with unavailable_on_db_errors(), self._read_sessions() as session, session.begin():
-            yield session
+        """A session on the reader (may lag the writer on a replica, except for what the gRPC call
+        being served must see: see :mod:`mes_platform.replica`)."""
+        if self.router is None:
+            async with unavailable_on_db_errors(), self._read_sessions() as session, session.begin():
+                yield session
+            return
+        async with unavailable_on_db_errors():
+            session = await self._routed_read_session(self.router)
+            try:
+                yield session
+                await session.commit()
+            finally:
+                await session.close()
+
+    async def _routed_read_session(self, router: ReplicaRouter) -> AsyncSession:
+        """A session on the replica when it may serve this read (connected, position applied), else
+        on the writer."""
+        router.start()
+        call = current_call()
+        route = router.route(call)
+        if route in (Route.WRITER_FAILED, Route.WRITER_WROTE, Route.WRITER_BEHIND):
+            router.count(route)
+            return self._write_sessions()
+        session = self._read_sessions()
+        try:
+            async with asyncio.timeout(router.connect_timeout_s):
+                conn = await session.connection()
+                if route is Route.CHECK:
+                    assert call is not None
+                    route = (
+                        Route.REPLICA_WAITED if await router.wait_replayed(conn, call.needed) else Route.WRITER_BEHIND
+                    )
+        except (OperationalError, DBAPIError, OSError, TimeoutError) as exc:
+            if isinstance(exc, DBAPIError) and not exc.connection_invalidated and not _is_connection_error(exc):
+                await session.close()
+                raise
+            router.mark_failed(exc)
+            route = Route.WRITER_FAILED
+        router.count(route)
+        if route is Route.REPLICA or route is Route.REPLICA_WAITED:
+            return session
+        with contextlib.suppress(Exception):
+            await session.close()
+        return self._write_sessions()
 
     async def ping(self, timeout: float = 2.0) -> bool:
         try:
@@ -116,6 +208,8 @@ class Database:
             return False
 
     async def dispose(self) -> None:
+        if self.router is not None:
+            await self.router.aclose()
         await self.writer.dispose()
         if self.reader is not self.writer:
             await self.reader.dispose()

@@ -10,6 +10,11 @@ one; its log lines carry ``trace_id``/``span_id`` and the outbox events it write
 the trace on (see :mod:`mes_platform.telemetry.tracing`). Connections are closed after
 ``max_connection_age_s`` (gRFC A9) so that clients re-resolve and reach new replicas.
 
+Read-your-writes on a read replica (:mod:`mes_platform.replica`): a call's ``x-mes-min-lsn``
+metadata is the position its reads must see (INVALID_ARGUMENT ``MALFORMED_POSITION`` when it is
+not one), and a call whose writes committed answers with ``x-mes-commit-lsn`` in its trailing
+metadata.
+
 A request that does not decode as its method's message answers INVALID_ARGUMENT ("the
 request could not be decoded as <message type>", reason ``MALFORMED_REQUEST``) before any
 authentication, whoever calls: grpc.aio would answer UNKNOWN with the exception's class and
@@ -34,7 +39,16 @@ from grpc_reflection.v1alpha.reflection import enable_server_reflection
 
 from mes_kernel.errors import InvalidArgument, MesError, Unauthenticated
 from mes_platform.auth import API_KEY_HEADER, PARTNER_HEADER, Principal, reset_principal, set_principal
+from mes_platform.replica import (
+    COMMIT_POSITION_KEY,
+    MIN_POSITION_KEY,
+    call_positions,
+    enter_call,
+    format_lsn,
+    leave_call,
+)
 from mes_platform.rpc_status import grpc_code, internal_status, to_rpc_status
+from mes_platform.telemetry.grpc_metrics import GrpcMetricsInterceptor
 from mes_platform.telemetry.logs import get_logger
 from mes_platform.telemetry.metrics import RPC_LATENCY
 from mes_platform.telemetry.tracing import TRACEPARENT, continue_trace, use_trace
@@ -238,6 +252,7 @@ class _Interceptor(grpc.aio.ServerInterceptor):
         started = time.perf_counter()
         code = grpc.StatusCode.OK
         token = None
+        call_token = None
         try:
             remaining = context.time_remaining()
             if remaining is not None and remaining <= 0:
@@ -246,9 +261,15 @@ class _Interceptor(grpc.aio.ServerInterceptor):
             try:
                 principal = await self._auth.authenticate(metadata)
                 token = set_principal(principal)
+                # Read-your-writes on a replica (mes_platform.replica): what the caller must see, what we commit.
+                positions = call_positions(metadata.get(MIN_POSITION_KEY))
+                call_token = enter_call(positions)
                 budget = min(remaining, self._default_deadline_s) if remaining else self._default_deadline_s
                 async with asyncio.timeout(budget):
-                    return await inner(request, context)
+                    response = await inner(request, context)
+                if positions.committed:
+                    context.set_trailing_metadata(((COMMIT_POSITION_KEY, format_lsn(positions.committed)),))
+                return response
             except MesError as err:
                 code = grpc_code(err)
                 status = to_rpc_status(err)
@@ -269,6 +290,8 @@ class _Interceptor(grpc.aio.ServerInterceptor):
                 status = internal_status()
                 await context.abort(code, status.message, trailing_metadata=_status_details(status))
         finally:
+            if call_token is not None:
+                leave_call(call_token)
             if token is not None:
                 reset_principal(token)
             elapsed = time.perf_counter() - started
@@ -354,7 +377,8 @@ async def create_server(
     reflection service out (``MES_GRPC_REFLECTION=0``).
     """
     server = grpc.aio.server(
-        interceptors=[_Interceptor(service, authenticator, default_deadline_s)],
+        # the metrics' interceptor first: it sees the status every call ends with
+        interceptors=[GrpcMetricsInterceptor(service), _Interceptor(service, authenticator, default_deadline_s)],
         options=server_options(
             max_connection_age_s=max_connection_age_s,
             max_connection_age_grace_s=max_connection_age_grace_s,

@@ -5,8 +5,10 @@ infrastructure tables, settings class, and a ``wire`` function that builds its s
 event consumers and background tasks from the database); :func:`start_service` does the
 rest, in this order:
 
-1. migrate (``MIGRATE_ON_START``), open the writer and reader engines;
-2. the ``/metrics`` endpoint (``METRICS_PORT``);
+1. migrate (``MIGRATE_ON_START``), open the writer and reader engines (a PostgreSQL replica as
+   reader: reads routed for read-your-writes and probed, :mod:`mes_platform.replica`);
+2. the ``/metrics`` endpoint (``METRICS_PORT``), and with it the poller of the event pipeline's
+   gauges (outbox backlog, dead letters, consumer lag: :mod:`mes_platform.messaging.metrics`);
 3. the gRPC server with the shared interceptor, health and reflection (unless
    ``GRPC_REFLECTION=0``; the service's API only where the process serves it: ``ROLE``
    ``api`` or ``all``);
@@ -40,9 +42,11 @@ from mes_platform.config import InsecureSettings, ServiceSettings
 from mes_platform.db import Database
 from mes_platform.grpc_server import Authenticator, PartnerKeyResolver, ServerHandle, create_server
 from mes_platform.lifecycle import Closer, HealthMonitor, ShutdownSignals, sleep_unless
+from mes_platform.messaging.metrics import PipelineGauges, poll_interval
 from mes_platform.messaging.runtime import ConsumerSpec, MessagingSettings, NatsUnavailable, Probe, ServiceMessaging
 from mes_platform.migrations import upgrade
 from mes_platform.relay_wake import RelayWaker
+from mes_platform.replica import ReplicaSettings
 from mes_platform.roles import BackgroundTask, RoleParts, start_role
 from mes_platform.tables import InfraTables
 from mes_platform.telemetry.logs import configure_logging, get_logger
@@ -151,13 +155,16 @@ async def start_service(
         config.database_read_url,
         schema=config.database_schema,
         pool_size=config.database_pool_size,
+        replica=ReplicaSettings.from_knobs(spec.name, config.knobs),
     )
     closer.push("database", db.dispose)
+    db.start_replica_probe()  # a PostgreSQL replica as reader: its lag and health (mes_platform.replica)
     probes: dict[str, Probe] = {"database": db.ping}
     parts = RoleParts()
     metrics: MetricsServer | None = None
     try:
         if config.metrics_port:
+            poll_s = poll_interval(config.knobs)  # a bad METRICS_POLL_S stops the start here
             metrics = start_metrics_server(config.grpc_host, config.metrics_port)
             closer.push("metrics", metrics.close)
         wiring = spec.wire(config, db)
@@ -193,6 +200,10 @@ async def start_service(
             except BaseException:
                 await handle.stop(0)
                 raise
+        if metrics is not None:  # the pipeline's gauges: read only where something scrapes them
+            gauges = PipelineGauges.of(spec.name, db, spec.infra, parts.messaging, interval_s=poll_s)
+            gauges.start()
+            closer.push("pipeline-gauges", gauges.stop)
     except BaseException:
         await closer.aclose()
         raise

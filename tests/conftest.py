@@ -28,6 +28,7 @@ import pytest
 
 from tests._infra.ci import check_skip, in_ci, service_unavailable
 from tests._infra.nats import NatsServer, find_nats_server
+from tests._infra.pg_replica import ReplicatedPostgres
 from tests._infra.postgres import ENV_URL as POSTGRES_ENV_URL
 from tests._infra.postgres import SUPPORTED_MAJORS, PostgresAdmin, PostgresCluster, pg_bindir, redact
 from tests._infra.process import ServerProcess
@@ -193,6 +194,24 @@ embedded_postgres, postgres_admin_url, make_postgres_cluster = _server_fixtures(
 redis_server, redis_url, make_redis_server = _server_fixtures(
     RedisServer, REDIS_BINARY, REDIS_ENV_URL, session="redis_server", url="redis_url", factory="make_redis_server"
 )
+
+
+@pytest.fixture
+def make_replicated_postgres() -> Iterator[Callable[[], ReplicatedPostgres]]:
+    """``make()``: a started PostgreSQL primary and its streaming replica, private to this test
+    (``tests/_infra/pg_replica.py``: lag with ``set_apply_delay``, outages with ``replica.stop()``);
+    all stopped by PID at teardown."""
+    _require(POSTGRES_BINARIES)
+    pairs: list[ReplicatedPostgres] = []
+
+    def make() -> ReplicatedPostgres:
+        pair = ReplicatedPostgres()
+        pairs.append(pair)
+        return pair.start()
+
+    yield make
+    for pair in reversed(pairs):
+        pair.close()
 
 
 # -- PostgreSQL databases -----------------------------------------------------------------

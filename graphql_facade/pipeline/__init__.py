@@ -36,7 +36,7 @@ from graphql_facade.pipeline.lookup import CacheLookup, CacheSlot, operator_hit
 from graphql_facade.pipeline.prepare import Prepare, Prepared, Source
 from graphql_facade.pipeline.request import Operation, Outcome, operation_from
 from graphql_facade.pipeline.settle import Settle
-from graphql_facade.response_cache import Answer, Compute
+from graphql_facade.response_cache import Answer, Compute, Positions
 
 if TYPE_CHECKING:
     from graphql_facade.runtime import Facade
@@ -75,14 +75,16 @@ class Pipeline:
         allowed: Collection[StrawberryOperationType],
         *,
         min_position: str | None = None,
+        db_positions: Positions | None = None,
     ) -> Outcome:
         """The outcome of one operation; limits and bad requests raise LimitError / FacadeError.
 
-        ``min_position``: the request's ``x-mes-min-position`` (read-your-writes, see ``lookup``).
+        ``min_position``: the request's ``x-mes-min-position`` (read-your-writes, see ``lookup``);
+        ``db_positions``: database positions the answer must reflect (``graphql_facade.read_your_writes``).
         """
         check_variables(op.variables, limits)
         source = await self.prepare.identify(op)
-        slot = self.lookup.slot(viewer, op, source.document_id, min_position)
+        slot = self.lookup.slot(viewer, op, source.document_id, min_position, db_positions)
         if slot is not None and not viewer.is_partner:
             hit = slot.serve()
             if hit is not None:

@@ -102,11 +102,18 @@ class CacheLookup:
         self._partners = partners
 
     def slot(
-        self, viewer: Viewer, op: Operation, document_id: str, min_position: str | None = None
+        self,
+        viewer: Viewer,
+        op: Operation,
+        document_id: str,
+        min_position: str | None = None,
+        db_positions: Positions | None = None,
     ) -> CacheSlot | None:
         """The entry of ``op`` for ``viewer`` (``document_id``: the query's or the persisted hash), or None.
 
-        ``min_position``: the request's ``x-mes-min-position`` header (``BAD_REQUEST`` when malformed).
+        ``min_position``: the request's ``x-mes-min-position`` header (``BAD_REQUEST`` when malformed);
+        ``db_positions``: the caller's recent database positions (``db:<service>``; entries record none,
+        so a request that has any bypasses the cached answer).
         """
         responses = self._responses
         if responses is None or (viewer.is_partner and not self._partners):
@@ -115,6 +122,8 @@ class CacheLookup:
             needed = parse_min_positions(min_position) if min_position else None
         except MinPositionError as err:
             raise bad_request(str(err)) from None
+        if db_positions:
+            needed = {**(needed or {}), **db_positions}
         key = responses.key(
             scope=viewer.scope, document_id=document_id, operation_name=op.operation_name, variables=op.variables
         )

@@ -1,0 +1,225 @@
+"""Read-your-writes through GraphQL on two facade replicas that share nothing but what the caller
+carries: the services write on a real PostgreSQL primary and read on its streaming replica, which
+applies commits 300 ms late. A mutation's answer carries the caller's database positions (header
+``x-mes-db-position`` and cookie ``mes_pos``); sent to the other facade, they make its backend reads
+see the write and bypass its response cache's older answer. A partner's write-then-read pairs through
+alternating facades read nothing stale, while the same pairs without the header do. A value the
+facade did not issue to the caller is a 400 in the header and ignored in the cookie."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from graphql_facade.events import EventHub
+from graphql_facade.read_your_writes import POSITION_COOKIE, POSITION_HEADER
+from mes_platform.config import ServiceSettings
+from services.inventory import bootstrap as inventory_bootstrap
+from services.orders import bootstrap as orders_bootstrap
+from services.production import bootstrap as production_bootstrap
+from tests._infra.pg_replica import ReplicatedPostgres
+from tests.integration.graphql_facade.conftest import Facades, facade_app
+from tests.integration.graphql_facade.facade_stack import (
+    ALLOY,
+    AUTH_TOKENS,
+    OPERATOR,
+    STYLE,
+    Stack,
+    create_partner,
+    seed_catalogue,
+)
+
+LAG_MS = 300
+PAIRS = 40
+CENTER = "query($id: ID!) { workCenter(id: $id) { state stateReason } }"
+BLOCK = "mutation($id: ID!, $reason: String!) { blockWorkCenter(id: $id, reason: $reason) { state stateReason } }"
+SUBMIT = """mutation($input: SubmitOrderInput!, $key: String!) {
+  submitOrder(input: $input, idempotencyKey: $key) { order { id } } }"""
+ORDER = "query($id: ID!) { order(id: $id) { id partnerReference } }"
+
+
+@pytest.fixture
+def pair(make_replicated_postgres: Callable[[], ReplicatedPostgres]) -> ReplicatedPostgres:
+    return make_replicated_postgres()
+
+
+@pytest.fixture
+async def stack(pair: ReplicatedPostgres, tmp_path: Path) -> AsyncIterator[Stack]:
+    """The three services, each on its own database of one primary, reading on its replica (lagging)."""
+
+    def settings(service: str) -> ServiceSettings:
+        writer_url, reader_url = pair.urls(pair.create_database())
+        prefix = f"MES_{service.upper()}_"
+        return ServiceSettings.from_env(
+            service,
+            env={
+                prefix + "DATABASE_URL": writer_url,
+                prefix + "DATABASE_READ_URL": reader_url,
+                "MES_AUTH_TOKENS": AUTH_TOKENS,
+                "MES_DATA_DIR": str(tmp_path),
+                "MES_PAGE_TOKEN_SECRET": "test-secret",
+                "MES_LOG_FORMAT": "console",
+                "MES_LOG_LEVEL": "WARNING",
+            },
+        )
+
+    orders = await orders_bootstrap.start(settings("orders"), port=0)
+    inventory = await inventory_bootstrap.start(settings("inventory"), port=0)
+    production = await production_bootstrap.start(settings("production"), port=0)
+    services = Stack(orders, inventory, production)
+    try:
+        await asyncio.to_thread(pair.wait_replayed)  # the schemas, on the replica too
+        await seed_catalogue(services)
+        await asyncio.to_thread(pair.wait_replayed)
+        for app in (orders, inventory, production):  # healthy (a probe before the database reached it failed)
+            assert app.db.router is not None and await app.db.router.probe_once()
+        await asyncio.to_thread(pair.set_apply_delay, LAG_MS)
+        yield services
+    finally:
+        await services.aclose()
+
+
+def two_facades(stack: Stack) -> Any:
+    settings = stack.facade_settings(MES_FACADE_SESSION_COOKIE_SECURE="0")
+    return _both(facade_app(settings), facade_app(settings))
+
+
+class _both:
+    def __init__(self, *apps: Any) -> None:
+        self._apps = apps
+
+    async def __aenter__(self) -> tuple[Facades, Facades]:
+        first = await self._apps[0].__aenter__()
+        try:
+            second = await self._apps[1].__aenter__()
+        except BaseException:
+            await self._apps[0].__aexit__(None, None, None)
+            raise
+        return first, second
+
+    async def __aexit__(self, *exc: Any) -> None:
+        try:
+            await self._apps[1].__aexit__(*exc)
+        finally:
+            await self._apps[0].__aexit__(*exc)
+
+
+async def partner_key(stack: Stack, pair: ReplicatedPostgres, partner_id: str) -> dict[str, str]:
+    """A new partner's key, once the replica has it (another caller's write: no position covers it)."""
+    key = await create_partner(stack, partner_id)
+    await asyncio.to_thread(pair.wait_replayed)
+    return {"X-API-Key": key}
+
+
+def forget_cookies(*facades: Facades) -> None:
+    """The test's HTTP clients keep cookies like a browser; a caller that carries only the header forgets them."""
+    for facade in facades:
+        facade.http.cookies.clear()
+
+
+def center(response: httpx.Response) -> tuple[str, str]:
+    body = response.json()
+    assert "errors" not in body, body
+    shown = body["data"]["workCenter"]
+    return shown["state"], shown["stateReason"]
+
+
+def order_input(reference: str) -> dict[str, Any]:
+    return {
+        "partnerReference": reference,
+        "dueTime": "2031-06-01T12:00:00+00:00",
+        "lines": [{"styleCode": STYLE, "alloyCode": ALLOY, "quantity": 1, "size": "52"}],
+    }
+
+
+async def test_an_operators_write_is_read_on_the_other_facade_with_the_cookie(stack: Stack) -> None:
+    async with two_facades(stack) as (a, b):
+        for facade in (a, b):  # both have the work center cached as it is now
+            warm = await facade.gql(CENTER, {"id": "CAST-1"})
+            assert center(warm) == ("IDLE", "")
+            assert "set-cookie" not in warm.headers and POSITION_HEADER not in warm.headers  # nothing written
+        blocked = await a.gql(BLOCK, {"id": "CAST-1", "reason": "kiln down"})
+        assert blocked.json()["data"]["blockWorkCenter"] == {"state": "BLOCKED", "stateReason": "kiln down"}
+        value = blocked.headers[POSITION_HEADER]
+        cookie = blocked.headers["set-cookie"]
+        assert cookie.startswith(f"{POSITION_COOKIE}={value};")
+        assert {"Path=/", "HttpOnly", "SameSite=Lax"} <= {part.strip() for part in cookie.split(";")}
+        forget_cookies(a, b)
+        # Without the cookie, b answers from its cache (no events here to mark it stale)...
+        assert center(await b.gql(CENTER, {"id": "CAST-1"})) == ("IDLE", "")
+        # ...with it, the cached answer is older than the caller's write: computed afresh, the write seen.
+        with_cookie = {**OPERATOR, "Cookie": f"{POSITION_COOKIE}={value}"}
+        assert center(await b.gql(CENTER, {"id": "CAST-1"}, headers=with_cookie)) == ("BLOCKED", "kiln down")
+        # b stored that answer: now every caller gets it from b's cache.
+        assert center(await b.gql(CENTER, {"id": "CAST-1"})) == ("BLOCKED", "kiln down")
+
+
+async def test_a_kept_work_center_list_is_not_read_by_a_caller_that_just_wrote(stack: Stack) -> None:
+    """The facade keeps the work-center list while its event source is live (5 s, forgotten on work-center
+    events): a caller whose write is newer than that list reads the list from the service itself."""
+    hub = EventHub()
+    settings = stack.facade_settings(MES_FACADE_SESSION_COOKIE_SECURE="0")
+    async with facade_app(settings, hub=hub) as a, facade_app(settings) as b:
+        hub.start_at({})  # live, but no event arrives here: the kept list stays until its TTL
+        assert center(await a.gql(CENTER, {"id": "CAST-1"})) == ("IDLE", "")  # a keeps the list
+        blocked = await b.gql(BLOCK, {"id": "CAST-1", "reason": "kiln down"})
+        value = blocked.headers[POSITION_HEADER]
+        with_position = {**OPERATOR, POSITION_HEADER: value}
+        assert center(await a.gql(CENTER, {"id": "CAST-1"}, headers=with_position)) == ("BLOCKED", "kiln down")
+
+
+async def test_a_partners_write_then_read_pairs_across_facades_read_nothing_stale(
+    stack: Stack, pair: ReplicatedPostgres
+) -> None:
+    partner = await partner_key(stack, pair, "acme")
+    async with two_facades(stack) as (a, b):
+        position: str | None = None
+        stale = 0
+        for n in range(PAIRS):
+            writer, reader = (a, b) if n % 2 == 0 else (b, a)
+            headers = {**partner, **({POSITION_HEADER: position} if position else {})}
+            submitted = await writer.gql(
+                SUBMIT, {"input": order_input(f"PO-{n}"), "key": uuid.uuid4().hex}, headers=headers
+            )
+            order_id = submitted.json()["data"]["submitOrder"]["order"]["id"]
+            position = submitted.headers[POSITION_HEADER]
+            forget_cookies(a, b)
+            read = await reader.gql(ORDER, {"id": order_id}, headers={**partner, POSITION_HEADER: position})
+            stale += read.json()["data"]["order"] != {"id": order_id, "partnerReference": f"PO-{n}"}
+        assert stale == 0
+        # The lag is real: the same pairs without the header read the replica's older state.
+        missed = 0
+        for n in range(5):
+            submitted = await a.gql(
+                SUBMIT, {"input": order_input(f"LAG-{n}"), "key": uuid.uuid4().hex}, headers=partner
+            )
+            order_id = submitted.json()["data"]["submitOrder"]["order"]["id"]
+            forget_cookies(a, b)
+            missed += (await b.gql(ORDER, {"id": order_id}, headers=partner)).json()["data"]["order"] is None
+        assert missed > 0
+
+
+async def test_a_position_not_issued_to_the_caller(stack: Stack, pair: ReplicatedPostgres) -> None:
+    acme = await partner_key(stack, pair, "acme")
+    globex = await partner_key(stack, pair, "globex")
+    async with two_facades(stack) as (a, _b):
+        submitted = await a.gql(SUBMIT, {"input": order_input("PO-1"), "key": uuid.uuid4().hex}, headers=acme)
+        acmes = submitted.headers[POSITION_HEADER]
+        forget_cookies(a)
+        for header in ("garbage", acmes):  # malformed; another caller's
+            refused = await a.gql("{ orders(first: 1) { nodes { id } } }", headers={**globex, POSITION_HEADER: header})
+            assert refused.status_code == 400
+            error = refused.json()["errors"][0]
+            assert error["extensions"]["code"] == "BAD_REQUEST"
+            assert POSITION_HEADER in error["message"]
+        # A cookie that does not open is ignored (the browser cannot fix it; the next write replaces it).
+        listed = await a.gql(
+            "{ orders(first: 1) { nodes { id } } }", headers={**globex, "Cookie": f"{POSITION_COOKIE}={acmes}"}
+        )
+        assert listed.status_code == 200 and listed.json()["data"]["orders"]["nodes"] == []
