@@ -1,5 +1,19 @@
 """Prometheus metrics of the facade, and the listener that serves them.
 
+RED per GraphQL operation (:func:`record_operation`, fed by the endpoint and the hit lane):
+``mes_graphql_requests_total{audience,operation,outcome}`` and
+``mes_graphql_request_duration_seconds{operation}``. ``operation`` is the operation's name: the
+request's ``operationName``, else the name of the one operation of its document (parsed once per
+document text); anonymous documents, hash-only persisted queries sent without ``operationName`` and
+names that are not GraphQL names are ``other``, and so are the operations of any name beyond the
+first :data:`MAX_OPERATION_LABELS` a process has seen, so the label has a bounded set of values.
+``outcome`` is ``ok``, ``client_error`` (HTTP 4xx, or errors that are the caller's: invalid input,
+not found, refused by a limit...) or ``server_error`` (HTTP 5xx, or an error coded
+``INTERNAL_SERVER_ERROR``, ``UNAVAILABLE``, ``TIMEOUT`` or ``OVERLOADED``).
+
+``mes_facade_throttled_total{partner,code}``: partners' requests refused by a limit
+(:data:`THROTTLE_CODES`; :func:`record_refusal`). Partners are tens, so the label stays small.
+
 :class:`MetricsListener` serves the default registry as Prometheus text on a port of its own
 (``MES_FACADE_METRICS_PORT``), apart from the port partners call: ``prometheus_client``'s threaded
 WSGI server in a daemon thread, so a scrape never waits for the event loop. The lifespan of the app
@@ -9,10 +23,13 @@ WSGI server in a daemon thread, so a scrape never waits for the event loop. The 
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
+from collections.abc import Mapping
 from typing import Any
 from wsgiref.simple_server import WSGIServer
 
+from graphql import GraphQLError, OperationDefinitionNode, parse
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
 __all__ = [
@@ -29,18 +46,28 @@ __all__ = [
     "CACHE_REFRESHES",
     "CACHE_STALE_AGE",
     "EVENTS",
+    "GRAPHQL_REQUESTS",
+    "GRAPHQL_REQUEST_DURATION",
     "INFLIGHT",
+    "MAX_OPERATION_LABELS",
+    "OTHER_OPERATION",
     "QUERY_COST",
     "REQUESTS",
     "REQUEST_LATENCY",
     "SHED",
     "SUBSCRIPTIONS",
+    "THROTTLED",
+    "THROTTLE_CODES",
     "USAGE_DROPPED",
     "USAGE_OVERFLOW",
     "USAGE_PUBLISHED",
     "WS_CREDENTIAL_CLOSES",
     "MetricsListener",
+    "OperationNames",
+    "operation_outcome",
     "record_backend_call",
+    "record_operation",
+    "record_refusal",
     "record_request",
 ]
 
@@ -130,6 +157,127 @@ USAGE_OVERFLOW = Counter(
     "Partner requests not counted in the usage events: their minute already held"
     " MES_FACADE_USAGE_MAX_PARTNERS partners",
 )
+GRAPHQL_REQUESTS = Counter(
+    "mes_graphql_requests_total",
+    "GraphQL operations answered over HTTP by audience, operation (bounded: 'other' beyond the known names)"
+    " and outcome (ok, client_error, server_error)",
+    ["audience", "operation", "outcome"],
+)
+GRAPHQL_REQUEST_DURATION = Histogram(
+    "mes_graphql_request_duration_seconds",
+    "Server time of a GraphQL operation answered over HTTP",
+    ["operation"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+THROTTLED = Counter(
+    "mes_facade_throttled_total",
+    "Partner requests refused by a limit, by partner and code (THROTTLED: the cost bucket; RATE_LIMITED:"
+    " requests per minute; TOO_MANY_CONCURRENT_REQUESTS: its concurrency)",
+    ["partner", "code"],
+)
+#: The refusals :data:`THROTTLED` counts.
+THROTTLE_CODES = frozenset({"THROTTLED", "RATE_LIMITED", "TOO_MANY_CONCURRENT_REQUESTS"})
+#: The ``operation`` label of anonymous operations and of those beyond the bound.
+OTHER_OPERATION = "other"
+#: Operation names a process gives a label of their own; the operations of later names are ``other``.
+MAX_OPERATION_LABELS = 100
+#: ``extensions.code`` values that make an answer a server error.
+_SERVER_CODES = tuple(
+    f'"code":"{code}"'.encode() for code in ("INTERNAL_SERVER_ERROR", "UNAVAILABLE", "TIMEOUT", "OVERLOADED")
+)
+_NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]{0,99}")
+#: Documents longer than this are not parsed for their operation's name (``other``).
+_MAX_PARSED = 64 * 1024
+
+
+class OperationNames:
+    """The ``operation`` label of a request: bounded to ``limit`` names, the rest ``other``.
+
+    A document's name is found by parsing it once (at most ``memo`` texts are remembered; beyond that
+    the oldest is forgotten)."""
+
+    def __init__(self, limit: int = MAX_OPERATION_LABELS, *, memo: int = 2048) -> None:
+        self._limit = limit
+        self._memo = memo
+        self._labels: set[str] = set()
+        self._documents: dict[str, str | None] = {}
+
+    def label(self, query: object, operation_name: object) -> str:
+        """``operationName`` when it is a GraphQL name, else the document's one named operation; bounded."""
+        name = operation_name if isinstance(operation_name, str) and _NAME.fullmatch(operation_name) else None
+        if name is None and isinstance(query, str):
+            name = self._document_name(query)
+        if name is None:
+            return OTHER_OPERATION
+        if name in self._labels:
+            return name
+        if len(self._labels) >= self._limit:
+            return OTHER_OPERATION
+        self._labels.add(name)
+        return name
+
+    def _document_name(self, query: str) -> str | None:
+        if query in self._documents:
+            return self._documents[query]
+        name = _single_operation_name(query) if len(query) <= _MAX_PARSED else None
+        if len(self._documents) >= self._memo:
+            self._documents.pop(next(iter(self._documents)))
+        self._documents[query] = name
+        return name
+
+
+def _single_operation_name(query: str) -> str | None:
+    """The name of the document's operation when it has exactly one, and a name (None otherwise)."""
+    try:
+        document = parse(query, no_location=True)
+    except GraphQLError:
+        return None
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if len(operations) != 1 or operations[0].name is None:
+        return None
+    return operations[0].name.value
+
+
+def operation_outcome(status: int, body: bytes) -> str:
+    """``ok``, ``client_error`` or ``server_error`` of one operation's answer (its HTTP status and body:
+    top-level ``errors``, and whether one of them has a server's code)."""
+    if status >= 500:
+        return "server_error"
+    if not (body.startswith(b'{"errors":') or b'"errors":[{"message":' in body):
+        return "client_error" if status >= 400 else "ok"
+    if any(code in body for code in _SERVER_CODES):
+        return "server_error"
+    return "client_error"
+
+
+_NAMES = OperationNames()
+_OPERATION_CHILDREN: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+
+
+def record_operation(audience: str, request: object, status: int, body: bytes, seconds: float) -> None:
+    """One answered GraphQL operation: ``request`` is its JSON object (``query``, ``operationName``) or a
+    parsed operation (``query``, ``operation_name``); ``status`` and ``body`` its answer."""
+    if isinstance(request, Mapping):
+        query, name = request.get("query"), request.get("operationName")
+    else:
+        query, name = getattr(request, "query", None), getattr(request, "operation_name", None)
+    operation = _NAMES.label(query, name)
+    key = (audience, operation, operation_outcome(status, body))
+    children = _OPERATION_CHILDREN.get(key)
+    if children is None:
+        children = _OPERATION_CHILDREN[key] = (
+            GRAPHQL_REQUESTS.labels(*key),
+            GRAPHQL_REQUEST_DURATION.labels(operation),
+        )
+    children[0].inc()
+    children[1].observe(seconds)
+
+
+def record_refusal(partner: str | None, code: str) -> None:
+    """A request (or one operation of a batch) refused with ``code``: counted when it is a partner's and a
+    limit's (:data:`THROTTLE_CODES`)."""
+    if partner is not None and code in THROTTLE_CODES:
+        THROTTLED.labels(partner, code).inc()
 
 
 def record_backend_call(method: str, code: str, seconds: float) -> None:
