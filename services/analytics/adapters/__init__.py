@@ -1,0 +1,1 @@
+"""Storage and NATS adapters of the analytics service (they implement the ports)."""

@@ -1,0 +1,357 @@
+"""The facts on SQL: merges as single upserts, so that any order of arrival gives the same rows."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, Table, and_, case, delete, func, or_, select, true, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.analytics.adapters import tables as t
+from services.analytics.adapters.sql import earliest, insert_ignore, inserted, latest, upsert
+from services.analytics.domain.facts import (
+    AlloyGrade,
+    CustodyKind,
+    CustodyMove,
+    OperationSnapshot,
+    OrderRecord,
+    StreamMark,
+    UsageMinute,
+    WorkOrderChange,
+)
+from services.analytics.domain.shifts import WorkCenterCalendar
+from services.analytics.domain.timeline import to_us, to_us_or_none
+
+__all__ = ["SqlFactStore", "calendar_text", "join_numbers", "latency_slots"]
+
+_STAGES = {None: "", False: "BEFORE", True: "AFTER"}
+#: Operation columns that belong to the snapshot (the highest version's win).
+_SNAPSHOT = (
+    "work_order_id",
+    "order_id",
+    "operation_code",
+    "work_center",
+    "alloy_code",
+    "status",
+    "version",
+    "start_us",
+    "finish_us",
+    "stop_us",
+    "paused_seconds",
+    "weigh_in_mg",
+    "weigh_out_mg",
+    "scrap_mg",
+    "loss_mg",
+    "allowed_mg",
+    "excess_mg",
+    "over_tolerance",
+    "tolerance_per_mille",
+    "finished_by",
+)
+
+#: The usage minute's columns its quarter's rollup sums.
+_QUARTER_SUMS = (
+    *("requests", "throttled", "rate_limited", "cost_used", "errors_4xx", "errors_5xx"),
+    *("submissions", "replays", "key_reused"),
+    *(f"lat_{i}" for i in range(t.LATENCY_SLOTS)),
+)
+
+
+def join_numbers(values: Sequence[float | int]) -> str:
+    return ",".join(repr(v) if isinstance(v, float) else str(v) for v in values)
+
+
+def latency_slots(counts: Sequence[int]) -> dict[str, int]:
+    """``lat_0``... of a histogram; counts past the last slot are added to it."""
+    slots = [0] * t.LATENCY_SLOTS
+    for i, count in enumerate(counts):
+        slots[min(i, t.LATENCY_SLOTS - 1)] += count
+    return {f"lat_{i}": count for i, count in enumerate(slots)}
+
+
+_BALANCE = {CustodyKind.ISSUE: "issued_mg", CustodyKind.RETURN: "returned_mg", CustodyKind.LOSS: "lost_mg"}
+
+
+def _balance_merge(table: Table, new: Any) -> dict[str, Any]:
+    c = table.c
+    return {
+        "issued_mg": c.issued_mg + new.issued_mg,
+        "returned_mg": c.returned_mg + new.returned_mg,
+        "lost_mg": c.lost_mg + new.lost_mg,
+        "pending_mg": c.pending_mg + new.pending_mg,
+    }
+
+
+def calendar_text(calendar: WorkCenterCalendar) -> str:
+    return ";".join(f"{w.weekday} {w.start:%H:%M} {w.end:%H:%M}" for w in calendar.windows)
+
+
+def _order_merge(table: Table, new: Any) -> dict[str, Any]:
+    c = table.c
+    return {
+        "partner_id": func.coalesce(func.nullif(c.partner_id, ""), new.partner_id),
+        "submit_us": earliest(c.submit_us, new.submit_us),
+        "due_us": func.coalesce(c.due_us, new.due_us),
+        "ship_us": earliest(c.ship_us, new.ship_us),
+        "cancel_us": earliest(c.cancel_us, new.cancel_us),
+        "release_us": earliest(c.release_us, new.release_us),
+        # AFTER over BEFORE over "", whatever the order they come in
+        "cancel_stage": case(
+            (or_(c.cancel_stage == "AFTER", new.cancel_stage == "AFTER"), "AFTER"),
+            (or_(c.cancel_stage == "BEFORE", new.cancel_stage == "BEFORE"), "BEFORE"),
+            else_="",
+        ),
+        "pieces": func.coalesce(func.nullif(c.pieces, 0), new.pieces),
+        "imported": or_(c.imported, new.imported),
+    }
+
+
+def _work_order_merge(table: Table, new: Any) -> dict[str, Any]:
+    c = table.c
+    return {
+        "order_id": func.coalesce(func.nullif(c.order_id, ""), new.order_id),
+        "release_us": earliest(c.release_us, new.release_us),
+        "complete_us": earliest(c.complete_us, new.complete_us),
+        "cancel_us": earliest(c.cancel_us, new.cancel_us),
+        "imported": or_(c.imported, new.imported),
+    }
+
+
+def _operation_merge(table: Table, new: Any) -> dict[str, Any]:
+    c = table.c
+    # An event (version >= 1) replaces a lower version; an imported fact (0) only another one.
+    newer = or_(new.version > c.version, and_(new.version == 0, c.version == 0))
+    merged: dict[str, Any] = {name: case((newer, getattr(new, name)), else_=getattr(c, name)) for name in _SNAPSHOT}
+    merged["imported"] = or_(c.imported, new.imported)
+    return merged
+
+
+def _version_merge(columns: Sequence[str]) -> Any:
+    def merge(table: Table, new: Any) -> dict[str, Any]:
+        c = table.c
+        return {name: case((new.version >= c.version, getattr(new, name)), else_=getattr(c, name)) for name in columns}
+
+    return merge
+
+
+class SqlFactStore:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def merge_order(self, order: OrderRecord) -> None:
+        row = {
+            "order_id": order.order_id,
+            "partner_id": order.partner_id,
+            "submit_us": to_us_or_none(order.submit_at),
+            "due_us": to_us_or_none(order.due_at),
+            "ship_us": to_us_or_none(order.ship_at),
+            "cancel_us": to_us_or_none(order.cancel_at),
+            "release_us": to_us_or_none(order.release_at),
+            "cancel_stage": _STAGES[order.cancelled_after_release],
+            "pieces": order.pieces,
+            "imported": order.imported,
+        }
+        await upsert(self._session, t.orders, row, _order_merge)
+        if order.lines:
+            lines = [
+                {
+                    "order_id": order.order_id,
+                    "line_number": line.line_number,
+                    "partner_id": order.partner_id,
+                    "submit_us": row["submit_us"],
+                    "style_code": line.style_code,
+                    "alloy_code": line.alloy_code,
+                    "quantity": line.quantity,
+                }
+                for line in order.lines
+            ]
+            await insert_ignore(self._session, t.order_lines, lines)
+
+    async def merge_work_order(self, change: WorkOrderChange) -> None:
+        row = {
+            "work_order_id": change.work_order_id,
+            "order_id": change.order_id,
+            "release_us": to_us_or_none(change.release_at),
+            "complete_us": to_us_or_none(change.complete_at),
+            "cancel_us": to_us_or_none(change.cancel_at),
+            "imported": change.imported,
+        }
+        await upsert(self._session, t.work_orders, row, _work_order_merge)
+
+    async def merge_operation(self, snapshot: OperationSnapshot) -> None:
+        s = snapshot
+        row = {
+            "name": s.name,
+            "work_order_id": s.work_order_id,
+            "order_id": s.order_id,
+            "operation_code": s.operation_code,
+            "work_center": s.work_center,
+            "alloy_code": s.alloy_code,
+            "status": s.status.value,
+            "version": s.version,
+            "ready_us": None,
+            "start_us": to_us_or_none(s.start_at),
+            "finish_us": to_us_or_none(s.finish_at),
+            "stop_us": to_us_or_none(s.stop_at),
+            "paused_seconds": s.paused_seconds,
+            "weigh_in_mg": s.weigh_in_mg,
+            "weigh_out_mg": s.weigh_out_mg,
+            "scrap_mg": s.scrap_mg,
+            "loss_mg": s.loss_mg,
+            "allowed_mg": s.allowed_mg,
+            "excess_mg": s.excess_mg,
+            "over_tolerance": int(s.over_tolerance),
+            "tolerance_per_mille": s.tolerance_per_mille,
+            "finished_by": s.finished_by,
+            "imported": s.imported,
+        }
+        await upsert(self._session, t.operations, row, _operation_merge)
+        if s.ready_at is not None:
+            await insert_ignore(self._session, t.operation_ready, [{"name": s.name, "ready_us": to_us(s.ready_at)}])
+        op, ready = t.operations, t.operation_ready
+        latest_ready = (
+            select(func.max(ready.c.ready_us))
+            .where(ready.c.name == op.c.name, or_(op.c.start_us.is_(None), ready.c.ready_us <= op.c.start_us))
+            .scalar_subquery()
+        )
+        await self._session.execute(update(op).where(op.c.name == s.name).values(ready_us=latest_ready))
+
+    async def add_custody(self, move: CustodyMove) -> None:
+        row = {
+            "entry_id": move.entry_id,
+            "kind": move.kind.value,
+            "holder": move.holder,
+            "party": move.party,
+            "material_code": move.material_code,
+            "weight_mg": move.weight_mg,
+            "operator_code": move.operator_code,
+            "at_us": to_us(move.at),
+        }
+        if not await inserted(self._session, t.custody, row) or move.kind not in _BALANCE:
+            return  # a repeat, or a movement that changes no holder's balance
+        amounts = dict.fromkeys(_BALANCE.values(), 0)
+        amounts[_BALANCE[move.kind]] = move.weight_mg
+        pending = move.weight_mg if move.kind is CustodyKind.ISSUE else -move.weight_mg
+        balance = {"party": move.party, "material_code": move.material_code, **amounts, "pending_mg": pending}
+        await upsert(self._session, t.custody_balances, balance, _balance_merge)
+
+    async def merge_alloy(self, grade: AlloyGrade) -> None:
+        row = {"alloy_code": grade.alloy_code, "fineness": grade.fineness, "version": grade.version}
+        await upsert(self._session, t.alloys, row, _version_merge(("fineness", "version")))
+
+    async def merge_calendar(self, calendar: WorkCenterCalendar) -> None:
+        row = {
+            "work_center": calendar.work_center,
+            "time_zone": calendar.time_zone,
+            "windows": calendar_text(calendar),
+            "version": calendar.version,
+        }
+        await upsert(self._session, t.calendars, row, _version_merge(("time_zone", "windows", "version")))
+
+    async def add_usage(self, minute: UsageMinute) -> None:
+        m = minute
+        at = to_us(m.minute_start)
+        bounds = join_numbers(m.latency_bounds_ms)
+        row = {
+            "event_id": m.event_id,
+            "partner_id": m.partner_id,
+            "instance": m.instance,
+            "minute_us": at,
+            "requests": m.requests,
+            "throttled": m.throttled,
+            "rate_limited": m.rate_limited,
+            "cost_used": m.cost_used,
+            "cost_capacity": m.cost_capacity,
+            "errors_4xx": m.errors_4xx,
+            "errors_5xx": m.errors_5xx,
+            "latency_ms_sum": m.latency_ms_sum,
+            "latency_ms_max": m.latency_ms_max,
+            **latency_slots(m.latency_counts),
+            "latency_bounds": bounds,
+            "submissions": m.submissions,
+            "replays": m.replays,
+            "key_reused": m.key_reused,
+        }
+        if await inserted(self._session, t.usage_minutes, row):  # its rollups count it once
+            await self._roll_up_usage(row)
+        operations = {
+            op.operation: {
+                "event_id": m.event_id,
+                "operation": op.operation,
+                "partner_id": m.partner_id,
+                "minute_us": at,
+                "requests": op.requests,
+                "errors": op.errors,
+                "latency_ms_max": m.latency_ms_max,
+                **latency_slots(op.latency_counts),
+                "latency_bounds": bounds,
+            }
+            for op in m.operations
+        }
+        await insert_ignore(self._session, t.usage_operations, list(operations.values()))
+        codes = {
+            code: {"event_id": m.event_id, "code": code, "partner_id": m.partner_id, "minute_us": at, "count": count}
+            for code, count in m.error_codes
+        }
+        await insert_ignore(self._session, t.usage_errors, list(codes.values()))
+
+    async def _roll_up_usage(self, row: dict[str, Any]) -> None:
+        """Add a minute just inserted to its quarter's sums, and its capacity to its minute's."""
+        quarter = {name: row[name] for name in _QUARTER_SUMS}
+        quarter.update(
+            partner_id=row["partner_id"],
+            quarter_us=row["minute_us"] - row["minute_us"] % t.USAGE_QUARTER_US,
+            latency_bounds=row["latency_bounds"],
+            latency_ms_max=row["latency_ms_max"],
+        )
+
+        def add(table: Table, new: Any) -> dict[str, Any]:
+            merged = {name: table.c[name] + new[name] for name in _QUARTER_SUMS}
+            merged["latency_ms_max"] = latest(table.c.latency_ms_max, new.latency_ms_max)
+            return merged
+
+        await upsert(self._session, t.usage_quarters, quarter, add)
+        capacity = {"partner_id": row["partner_id"], "minute_us": row["minute_us"], "capacity": row["cost_capacity"]}
+        await upsert(
+            self._session,
+            t.usage_capacities,
+            capacity,
+            lambda table, new: {"capacity": latest(table.c.capacity, new.capacity)},
+        )
+
+    async def advance(self, mark: StreamMark) -> None:
+        row = {"stream": mark.stream, "sequence": mark.sequence, "last_event_us": to_us_or_none(mark.occurred_at)}
+
+        def merge(table: Table, new: Any) -> dict[str, Any]:
+            return {
+                "sequence": latest(table.c.sequence, new.sequence),
+                "last_event_us": latest(table.c.last_event_us, new.last_event_us),
+            }
+
+        await upsert(self._session, t.stream_positions, row, merge)
+
+    async def clear(self, *, keep_imported: bool, consumers: Sequence[str]) -> None:
+        s = self._session
+        for table in (
+            t.custody,
+            t.custody_balances,
+            t.usage_errors,
+            t.usage_operations,
+            t.usage_minutes,
+            t.usage_quarters,
+            t.usage_capacities,
+            t.stream_positions,
+        ):
+            await s.execute(delete(table))
+
+        def dropped(imported: ColumnElement[bool]) -> ColumnElement[bool]:
+            return ~imported if keep_imported else true()
+
+        await s.execute(delete(t.orders).where(dropped(t.orders.c.imported)))
+        await s.execute(delete(t.order_lines).where(~t.order_lines.c.order_id.in_(select(t.orders.c.order_id))))
+        await s.execute(delete(t.work_orders).where(dropped(t.work_orders.c.imported)))
+        await s.execute(delete(t.operations).where(dropped(t.operations.c.imported)))
+        await s.execute(delete(t.operation_ready).where(~t.operation_ready.c.name.in_(select(t.operations.c.name))))
+        if consumers:
+            await s.execute(delete(t.infra.inbox).where(t.infra.inbox.c.consumer.in_(list(consumers))))

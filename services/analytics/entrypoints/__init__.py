@@ -1,0 +1,1 @@
+"""The edge of the analytics service: the gRPC servicer, the event consumers, the codecs."""

@@ -1,0 +1,324 @@
+"""The analytics against a brute-force oracle, on SQLite: hypothesis draws histories (orders, work
+orders, operations with pauses, losses, reviews and reworks, custody entries, alloys, calendars,
+partners' usage minutes from two replicas), turns them into the real protobuf events, feeds them
+through the real consumer handlers into a fresh store (in batches per stream as the platform's
+consumer applies them, inbox rows included; some events delivered twice, some applied again without
+their inbox row as after its retention, streams interleaved and events shuffled), asks the real query
+services, and compares every figure with :class:`~tests.integration.analytics._oracle.Oracle`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import delete
+
+from mes_kernel.deps import Deps
+from mes_kernel.paging import PageTokens
+from mes_kernel.principal import Principal
+from mes_platform.db import Database
+from mes_platform.messaging.events import EventContext
+from mes_platform.messaging.inbox import insert_inbox_many
+from mes_platform.migrations import upgrade
+from mes_platform.uow import SqlUnitOfWorkFactory, begin_flat_batch, flat_batch_failed
+from services.analytics.adapters import tables
+from services.analytics.adapters.unit_of_work import AnalyticsUnitOfWork
+from services.analytics.bootstrap import SPEC
+from services.analytics.domain import views as v
+from services.analytics.domain.timeline import Grain
+from services.analytics.entrypoints.codec.messages import encode_event
+from services.analytics.entrypoints.consumers import CONSUMED_STREAMS, consumer_specs
+from services.analytics.service_layer.commands import (
+    AnalyticsPolicy,
+    FlowQuery,
+    MetalQuery,
+    PartnerQuery,
+    StatusQuery,
+    WindowSpec,
+)
+from services.analytics.service_layer.flow import FlowAnalyticsService
+from services.analytics.service_layer.maintenance import MaintenanceService
+from services.analytics.service_layer.metal import MetalAnalyticsService
+from services.analytics.service_layer.partners import PartnerAnalyticsService
+from services.analytics.service_layer.ports import NoReplay
+from services.analytics.service_layer.projection import Projection
+from tests.integration.analytics._history import NOW, History, Published, events_of, histories
+from tests.integration.analytics._oracle import Oracle
+
+_STAFF = Principal("service", "oracle-test")
+_FACT_TABLES = [t for t in tables.metadata.sorted_tables if t.name not in ("outbox", "dead_letters")]
+
+
+@dataclass
+class _Store:
+    """One SQLite file for every example (emptied before each), migrated once, and the event loop
+    every example runs on."""
+
+    runner: asyncio.Runner
+    db: Database
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Store]:
+    path: Path = tmp_path_factory.mktemp("analytics-oracle") / "analytics.db"
+    url = f"sqlite+aiosqlite:///{path}"
+    with asyncio.Runner() as runner:
+        runner.run(upgrade(SPEC.migrations, url, "analytics"))
+        db = Database(url, schema="analytics")
+        try:
+            yield _Store(runner, db)
+        finally:
+            runner.run(db.dispose())
+
+
+def _close(actual: Any, expected: Any, where: str) -> None:
+    if isinstance(expected, dict):
+        assert isinstance(actual, dict), where
+        assert set(actual) == set(expected), f"{where}: keys {sorted(map(str, set(actual) ^ set(expected)))}"
+        for key in expected:
+            _close(actual[key], expected[key], f"{where}[{key!r}]")
+    elif isinstance(expected, tuple):
+        assert isinstance(actual, tuple) and len(actual) == len(expected), f"{where}: {actual!r} != {expected!r}"
+        for i, (a, e) in enumerate(zip(actual, expected, strict=True)):
+            _close(a, e, f"{where}.{i}")
+    elif isinstance(expected, float) and not isinstance(expected, bool):
+        assert math.isclose(actual, expected, rel_tol=1e-9, abs_tol=1e-7), f"{where}: {actual!r} != {expected!r}"
+    else:
+        assert actual == expected, f"{where}: {actual!r} != {expected!r}"
+
+
+def _partner_shape(a: v.PartnerAnalytics) -> dict[str, Any]:
+    def lat(value: tuple[float, ...] | None) -> tuple[float, ...] | None:
+        return tuple(value) if value is not None else None
+
+    return {
+        "volume": {(b.partner_id, b.bucket_start): (b.orders, b.pieces) for b in a.volume},
+        "mix": {(s.dimension.value, s.key): (s.pieces, s.share) for s in a.mix},
+        "cancellation": {
+            (c.partner_id, c.bucket_start): (
+                c.submitted,
+                c.cancelled,
+                c.cancelled_before_release,
+                c.cancelled_after_release,
+                c.rate,
+                c.mature,
+            )
+            for c in a.cancellation
+        },
+        "lead_time": {x.partner_id: (x.n, lat(x.percentiles)) for x in a.lead_time},
+        "delivery": {d.partner_id: (d.shipped, d.on_time, d.otd) for d in a.delivery},
+        "cadence": {c.partner_id: (c.submissions, c.median_gap_days, c.days_since_last, c.quiet) for c in a.cadence},
+        "api_usage": {
+            (u.partner_id, u.bucket_start): (
+                u.requests,
+                u.throttled,
+                u.rate_limited,
+                u.throttle_rate,
+                u.cost_used,
+                u.cost_capacity,
+                u.cost_utilisation,
+                u.errors_4xx,
+                u.errors_5xx,
+                u.error_rate_4xx,
+                u.error_rate_5xx,
+                lat(u.latency),
+            )
+            for u in a.api_usage
+        },
+        "api_operations": {
+            (o.partner_id, o.operation): (o.requests, o.errors, lat(o.latency)) for o in a.api_operations
+        },
+        "api_errors": {(e.partner_id, e.code): e.count for e in a.api_errors},
+        "idempotency": {i.partner_id: (i.submissions, i.replays, i.key_reused, i.replay_rate) for i in a.idempotency},
+    }
+
+
+def _flow_shape(a: v.FlowAnalytics) -> dict[str, Any]:
+    little = a.littles_law
+    return {
+        "value_stream": {
+            s.operation_code: (s.n, tuple(s.percentiles) if s.percentiles else None) for s in a.value_stream
+        },
+        "work_centers": {
+            w.work_center: (
+                w.wip_operations,
+                w.wip_gross_mg,
+                w.wip_fine_mg,
+                w.queue,
+                w.oldest_queue_min,
+                w.median_queue_min,
+            )
+            for w in a.work_centers
+        },
+        "wip_aging": {b.up_to_hours: b.work_orders for b in a.wip_aging},
+        "throughput": {(t.work_center, t.bucket_start): t.operations for t in a.throughput},
+        "shipped": {s.bucket_start: s.orders for s in a.shipped},
+        "utilisation": {
+            u.work_center: (
+                u.busy_min,
+                u.available_min,
+                u.utilisation,
+                u.mean_queue_min,
+                u.rank,
+                u.constraint_candidate,
+            )
+            for u in a.utilisation
+        },
+        "littles_law": (
+            little.mean_wip,
+            little.throughput_per_day,
+            little.mean_flow_days,
+            little.deviation,
+            little.steady,
+            little.completed,
+        ),
+    }
+
+
+def _metal_shape(a: v.MetalAnalytics) -> dict[str, Any]:
+    return {
+        "by_operation": {
+            (r.operation_code, r.alloy_code): (
+                r.operations,
+                r.gross_in_mg,
+                r.loss_mg,
+                r.loss_fine_mg,
+                r.loss_pct,
+                r.allowed_mg,
+                r.excess_mg,
+                r.exceptions,
+            )
+            for r in a.by_operation
+        },
+        "by_operator": {
+            r.operator_code: (r.operations, r.gross_in_mg, r.loss_mg, r.loss_pct, r.allowed_mg, r.excess_mg)
+            for r in a.by_operator
+        },
+        "trend": {b.bucket_start: (b.gross_in_mg, b.loss_mg, b.loss_pct, b.allowed_mg) for b in a.trend},
+        "custody": {
+            (c.holder, c.material_code): (
+                c.issued_mg,
+                c.returned_mg,
+                c.loss_mg,
+                c.pending_mg,
+                c.pending_fine_mg,
+                c.oldest_open_issue_time,
+            )
+            for c in a.custody
+        },
+    }
+
+
+class _Feed:
+    """The consumers' handlers, applied as the platform's consumer applies a fetched batch."""
+
+    def __init__(self, db: Database, uows: SqlUnitOfWorkFactory[AnalyticsUnitOfWork]) -> None:
+        self.db = db
+        self.routes: dict[str, tuple[str, Any]] = {}
+        for spec in consumer_specs(uows, Projection()):  # type: ignore[arg-type]
+            for subject, handler in spec.handlers_by_subject().items():
+                self.routes[subject] = (spec.durable("analytics"), handler)
+
+    def _context(self, event: Published, durable: str) -> EventContext:
+        meta = event.message.meta  # type: ignore[attr-defined]
+        return EventContext(event.event_type.subject, event.event_id, durable, 1, event.sequence, meta=meta)
+
+    async def batch(self, chunk: list[Published]) -> None:
+        durable = self.routes[chunk[0].event_type.subject][0]
+        async with self.db.write() as session:
+            begin_flat_batch(session)
+            fresh = await insert_inbox_many(
+                session,
+                tables.infra.inbox,
+                consumer=durable,
+                events=[(e.event_id, e.event_type.subject) for e in chunk],
+            )
+            seen: set[str] = set()
+            for event in chunk:
+                if event.event_id not in fresh or event.event_id in seen:
+                    continue
+                seen.add(event.event_id)
+                await self.routes[event.event_type.subject][1](session, event.message, self._context(event, durable))
+                assert not flat_batch_failed(session)
+
+    async def again_without_inbox(self, event: Published) -> None:
+        durable, handler = self.routes[event.event_type.subject]
+        async with self.db.write() as session:
+            await handler(session, event.message, self._context(event, durable))
+
+
+def _deliveries(published: list[Published], rnd: random.Random) -> tuple[list[list[Published]], list[Published]]:
+    """Batches of one stream each, in a shuffled order with some events twice; and events to apply
+    once more without their inbox row."""
+    order = published + [e for e in published if rnd.random() < 0.25]
+    rnd.shuffle(order)
+    batches: list[list[Published]] = []
+    for event in order:
+        if batches and batches[-1][0].stream == event.stream and len(batches[-1]) < rnd.randint(1, 8):
+            batches[-1].append(event)
+        else:
+            batches.append([event])
+    again = [e for e in published if rnd.random() < 0.15]
+    return batches, again
+
+
+async def _run(db: Database, history: History, rnd: random.Random) -> None:
+    async with db.write() as session:
+        for table in reversed(_FACT_TABLES):
+            await session.execute(delete(table))
+    uows = SqlUnitOfWorkFactory(db, tables.infra, producer="analytics", make=AnalyticsUnitOfWork, encode=encode_event)  # type: ignore[arg-type]
+    feed = _Feed(db, uows)
+    published = events_of(history)
+    batches, again = _deliveries(published, rnd)
+    for batch in batches:
+        await feed.batch(batch)
+    for event in again:
+        await feed.again_without_inbox(event)
+
+    deps = Deps(uows, PageTokens(b"oracle"), clock=lambda: NOW)
+    streams = tuple(s.name for s in CONSUMED_STREAMS)
+    policy = AnalyticsPolicy(ZoneInfo(history.zone), streams, ())
+    start, end, grain = history.window
+    window = WindowSpec(start, end, Grain(grain))
+    partner = await PartnerAnalyticsService(deps, policy).get(PartnerQuery(_STAFF, window, history.partner or ""))  # type: ignore[arg-type]
+    flow = await FlowAnalyticsService(deps, policy).get(FlowQuery(_STAFF, window))  # type: ignore[arg-type]
+    metal = await MetalAnalyticsService(deps, policy).get(MetalQuery(_STAFF, window))  # type: ignore[arg-type]
+    status = await MaintenanceService(deps, policy, NoReplay()).status(StatusQuery(_STAFF))  # type: ignore[arg-type]
+
+    oracle = Oracle(history)
+    _close(_partner_shape(partner), oracle.partner(), "partner")
+    _close(_flow_shape(flow), oracle.flow(), "flow")
+    _close(_metal_shape(metal), oracle.metal(), "metal")
+    positions: dict[str, int] = {}
+    for event in published:
+        positions[event.stream] = max(positions.get(event.stream, 0), event.sequence)
+    expected_positions = tuple((s, positions.get(s, 0)) for s in streams)
+    for answer in (partner, flow, metal, status):
+        assert answer.as_of.positions == expected_positions
+        assert answer.as_of.compute_time == NOW
+    counts = (status.orders, status.operations, status.custody_entries, status.usage_minutes)
+    assert counts == oracle.status_counts()
+    last: datetime | None = max((e.message.meta.occur_time.ToDatetime() for e in published), default=None)  # type: ignore[attr-defined]
+    assert (status.last_event_time.replace(tzinfo=None) if status.last_event_time else None) == last
+    assert (status.imported_orders, status.imported_operations) == (0, 0)
+
+
+@settings(
+    max_examples=200,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(history=histories(), rnd=st.randoms(use_true_random=False))
+def test_analytics_match_the_oracle(store: _Store, history: History, rnd: random.Random) -> None:
+    store.runner.run(_run(store.db, history, rnd))
