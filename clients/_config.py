@@ -1,4 +1,14 @@
-"""Client configuration: where the services are, how to authenticate, deadlines and retries."""
+"""Client configuration: where the services are, how to authenticate, deadlines and retries.
+
+Where a service is, in this order: the caller's own value (``mesctl --orders-addr``), then
+``MES_<SERVICE>_ADDR`` (the address to dial: ``host:port`` or an ``ipv4:a,b`` list; not to be
+confused with the service's own ``MES_<SERVICE>_GRPC_PORT``, the port it listens on), then, with
+``ClientConfig.from_env()`` reading the process environment, the local stack that ``mes up`` runs
+(``$MES_DATA_DIR/stack.json``, else ``./var/stack.json``, while its ``mes up`` is alive), then the
+defaults below. ``ClientConfig.address_sources`` says which one gave each address and
+``stack_lookup`` what was found of a stack, so that tools can say where they connect
+(``mesctl`` prints it on stderr when a default is used: another stack may listen there).
+"""
 
 from __future__ import annotations
 
@@ -6,9 +16,19 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, Literal
 
-__all__ = ["DEFAULT_ADDRESSES", "DEFAULT_TOKEN", "SERVICE_NAMES", "ClientConfig", "RetryPolicy", "ServiceName"]
+__all__ = [
+    "DEFAULT_ADDRESSES",
+    "DEFAULT_TOKEN",
+    "SERVICE_NAMES",
+    "SOURCE_DEFAULT",
+    "ClientConfig",
+    "RetryPolicy",
+    "ServiceName",
+    "find_stack",
+]
 
 ServiceName = Literal["orders", "inventory", "production", "webhooks", "analytics"]
 #: The services ``MesClients.health()`` checks (the webhooks and analytics services are optional).
@@ -23,6 +43,11 @@ DEFAULT_ADDRESSES: Mapping[ServiceName, str] = {
     "webhooks": "127.0.0.1:50154",
     "analytics": "127.0.0.1:50155",
 }
+#: ``ClientConfig.address_sources`` value of an address that nothing gave (the default).
+SOURCE_DEFAULT = "default"
+_ALL_SERVICES: tuple[ServiceName, ...] = ("orders", "inventory", "production", "webhooks", "analytics")
+#: The file a running ``mes up`` writes in its data folder (``mes_stack.state``).
+_STACK_FILE = "stack.json"
 _MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"", "0", "false", "no", "off"})
@@ -97,6 +122,11 @@ class ClientConfig:
     keepalive_timeout_ms: int | None = None
     lb_policy: str | None = None
     health_check: bool = False
+    #: Where each address came from: ``"argument"``, ``"MES_<SERVICE>_ADDR"``, ``"stack <path>"`` or
+    #: ``SOURCE_DEFAULT`` (a service missing here was given in the constructor).
+    address_sources: Mapping[str, str] = field(default_factory=dict, compare=False)
+    #: What ``from_env`` found of a local stack (``"no stack found at var/stack.json"``...); None: not looked.
+    stack_lookup: str | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if self.deadline_s <= 0:
@@ -150,14 +180,26 @@ class ClientConfig:
         return options
 
     def with_changes(self, **changes: Any) -> ClientConfig:
-        """A copy with some fields replaced; ``None`` values are ignored (handy for CLI overrides)."""
-        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+        """A copy with some fields replaced; ``None`` values are ignored (handy for CLI overrides).
+        A replaced address counts as given by an ``"argument"`` in ``address_sources``."""
+        given = {k: v for k, v in changes.items() if v is not None}
+        sources = dict(self.address_sources)
+        for service in _ALL_SERVICES:
+            if f"{service}_addr" in given:
+                sources[service] = "argument"
+        return replace(self, **given, address_sources=sources)
+
+    def defaulted(self) -> dict[str, str]:
+        """service -> address of the addresses nothing gave (the defaults)."""
+        return {svc: self.address(svc) for svc in _ALL_SERVICES if self.address_sources.get(svc) == SOURCE_DEFAULT}
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> ClientConfig:
+    def from_env(cls, env: Mapping[str, str] | None = None, *, stack: bool | None = None) -> ClientConfig:
         """Read ``MES_ORDERS_ADDR``, ``MES_INVENTORY_ADDR``, ``MES_PRODUCTION_ADDR``, ``MES_WEBHOOKS_ADDR``,
-        ``MES_TOKEN``, ``MES_API_KEY``, ``MES_PARTNER``, ``MES_TLS_CA_FILE``, ``MES_TLS`` (0/1) and
-        ``MES_DEADLINE_S``."""
+        ``MES_ANALYTICS_ADDR``, ``MES_TOKEN``, ``MES_API_KEY``, ``MES_PARTNER``, ``MES_TLS_CA_FILE``,
+        ``MES_TLS`` (0/1) and ``MES_DEADLINE_S``. An address missing there comes from the running local
+        stack when ``stack`` (default: only when ``env`` is the process environment), else the default."""
+        stack = env is None if stack is None else stack
         env = os.environ if env is None else env
 
         def get(key: str) -> str | None:
@@ -172,12 +214,29 @@ class ClientConfig:
             deadline = float(deadline_raw)
         except ValueError:
             raise ValueError(f"MES_DEADLINE_S must be a number of seconds, not {deadline_raw!r}") from None
+        addresses: dict[str, str] = {}
+        sources: dict[str, str] = {}
+        missing = [svc for svc in _ALL_SERVICES if not get(f"MES_{svc.upper()}_ADDR")]
+        found: Mapping[str, str] = {}
+        lookup: str | None = None
+        if stack and missing:
+            found, lookup = find_stack(env)
+        for svc in _ALL_SERVICES:
+            var = f"MES_{svc.upper()}_ADDR"
+            if get(var):
+                addresses[svc], sources[svc] = str(get(var)), var
+            elif svc in found:
+                addresses[svc], sources[svc] = found[svc], str(lookup)
+            else:
+                addresses[svc], sources[svc] = DEFAULT_ADDRESSES[svc], SOURCE_DEFAULT
         return cls(
-            orders_addr=get("MES_ORDERS_ADDR") or DEFAULT_ADDRESSES["orders"],
-            inventory_addr=get("MES_INVENTORY_ADDR") or DEFAULT_ADDRESSES["inventory"],
-            production_addr=get("MES_PRODUCTION_ADDR") or DEFAULT_ADDRESSES["production"],
-            webhooks_addr=get("MES_WEBHOOKS_ADDR") or DEFAULT_ADDRESSES["webhooks"],
-            analytics_addr=get("MES_ANALYTICS_ADDR") or DEFAULT_ADDRESSES["analytics"],
+            orders_addr=addresses["orders"],
+            inventory_addr=addresses["inventory"],
+            production_addr=addresses["production"],
+            webhooks_addr=addresses["webhooks"],
+            analytics_addr=addresses["analytics"],
+            address_sources=sources,
+            stack_lookup=lookup,
             token=get("MES_TOKEN") or DEFAULT_TOKEN,
             api_key=get("MES_API_KEY"),
             partner=get("MES_PARTNER"),
@@ -185,3 +244,39 @@ class ClientConfig:
             tls_ca_file=get("MES_TLS_CA_FILE"),
             deadline_s=deadline,
         )
+
+
+def _target(addresses: list[Any]) -> str:
+    """One address, or a gRPC ``ipv4:`` target listing every replica (as ``mes up`` gives them)."""
+    items = [str(a) for a in addresses]
+    return items[0] if len(items) == 1 else "ipv4:" + ",".join(items)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def find_stack(env: Mapping[str, str]) -> tuple[dict[str, str], str]:
+    """The service addresses of the running local stack (``$MES_DATA_DIR/stack.json``, else
+    ``./var/stack.json``) and a phrase saying what was found: ``"stack <path>"`` with addresses, else
+    why none (``"no stack found at <path>"``, or a stale file whose ``mes up`` is gone)."""
+    folder = Path((env.get("MES_DATA_DIR") or "").strip() or "var")
+    path = folder / _STACK_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        pid = int(data["pid"])
+        listed = dict(data["addresses"])
+    except FileNotFoundError:
+        return {}, f"no stack found at {path}"
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}, f"no stack found at {path} (unreadable)"
+    if not _alive(pid):
+        return {}, f"no stack found at {path} (its mes up, pid {pid}, is not running)"
+    addresses = {str(svc): _target(list(addrs)) for svc, addrs in listed.items() if addrs}
+    return addresses, f"stack {path}"

@@ -32,9 +32,9 @@ def redact_url(url: str) -> str:
     return f"{scheme}{sep}{user}{':***' if colon else ''}@{host}"
 
 
-async def provision_database(admin_url: str, password: str | None = None) -> None:
-    """One schema + login role per service (idempotent)."""
-    await provision(admin_url, SERVICES, password=password)
+async def provision_database(admin_url: str, password: str | None = None, *, prefix: str | None = None) -> None:
+    """One schema + login role per service (idempotent; names ``<prefix>_<service>`` with a prefix)."""
+    await provision(admin_url, SERVICES, password=password, prefix=prefix)
 
 
 async def migrate_services(

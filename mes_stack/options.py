@@ -2,6 +2,15 @@
 
 Every knob has an environment variable so tests and scripts can move the stack onto
 free ports without touching the command line (see ``KNOBS`` for the list).
+``MES_STACK_DEMO_HISTORY_DAYS`` (42; 0: none) is how many days of made-up history the demo
+gives the analytics service (``mes_stack.demo_history``).
+
+``MES_STACK_NATS_CLUSTER`` (``--nats-cluster``; 1) is how many nats-server processes run: 1, or
+a JetStream cluster of 3 or 5 nodes whose streams have 3 replicas. Node i (from 0) listens on
+``MES_STACK_NATS_PORT`` + i, monitors on ``MES_STACK_NATS_MONITOR_PORT`` + i and routes on
+``MES_STACK_NATS_CLUSTER_PORT`` + i. ``MES_STACK_ROLE_PREFIX`` (``--role-prefix``; unset: roles
+``mes_<service>``, schemas ``<service>``) names the PostgreSQL roles and schemas
+``<prefix>_<service>``, so that two stacks can share one PostgreSQL cluster.
 """
 
 from __future__ import annotations
@@ -11,36 +20,52 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mes_platform.config import DEFAULT_DEV_TOKEN, DEFAULT_PORTS
+from mes_platform.provision import check_prefix
+from mes_stack.demo_data import PLANT_TIME_ZONE
+from services.analytics.config import DEFAULT_PORT as ANALYTICS_PORT
 from services.webhooks.config import DEFAULT_PORT as WEBHOOKS_PORT
 
 __all__ = [
+    "DEFAULT_DEMO_HISTORY_DAYS",
     "DEFAULT_FACADE_METRICS_PORT",
     "DEFAULT_FACADE_PORT",
+    "DEFAULT_NATS_CLUSTER_PORT",
     "DEFAULT_NATS_MONITOR_PORT",
     "DEFAULT_NATS_PORT",
     "FACADE_METRICS_PORT_VAR",
     "FACADE_PORT_VAR",
     "KNOBS",
+    "NATS_CLUSTER_SIZES",
+    "NATS_CLUSTER_STREAM_REPLICAS",
     "SERVICES",
     "SERVICE_PORTS",
     "OptionsError",
     "StackOptions",
     "port_env_var",
+    "resolve_role_prefix",
     "worker_port_env_var",
 ]
 
-SERVICES = ("orders", "inventory", "production", "webhooks")
-#: Default gRPC port of each service (the webhooks service keeps its own default).
-SERVICE_PORTS: Mapping[str, int] = {**DEFAULT_PORTS, "webhooks": WEBHOOKS_PORT}
+SERVICES = ("orders", "inventory", "production", "webhooks", "analytics")
+#: Default gRPC port of each service (the webhooks and analytics services keep their own defaults).
+SERVICE_PORTS: Mapping[str, int] = {**DEFAULT_PORTS, "webhooks": WEBHOOKS_PORT, "analytics": ANALYTICS_PORT}
 #: Away from the standard 4222/8222 so a machine's own NATS keeps running.
 DEFAULT_NATS_PORT = 14322
 DEFAULT_NATS_MONITOR_PORT = 18322
+#: First route port of a nats-server cluster (node i: + i).
+DEFAULT_NATS_CLUSTER_PORT = 16322
+#: nats-server processes mes up can run: one, or a JetStream cluster that survives a node's loss.
+NATS_CLUSTER_SIZES = (1, 3, 5)
+#: Replicas of the streams on a cluster (what a 3-node cluster holds; 5 nodes keep R3 too).
+NATS_CLUSTER_STREAM_REPLICAS = 3
 DEFAULT_FACADE_PORT = 8180  # the facade's own default
 DEFAULT_FACADE_METRICS_PORT = 18180  # the facade's own default (its /metrics, apart from the public port)
 DEFAULT_REPLICA_PORT_STEP = 10
 #: A service's worker listens (gRPC health) this far above the service's gRPC port by default.
 WORKER_PORT_OFFSET = 1000
 DEFAULT_WORKER_NICE = 10
+#: Days of made-up history the demo gives the analytics service (six weeks).
+DEFAULT_DEMO_HISTORY_DAYS = 42
 FACADE_PORT_VAR = "MES_FACADE_PORT"
 FACADE_METRICS_PORT_VAR = "MES_FACADE_METRICS_PORT"
 _OFF = ("0", "false", "no", "off")
@@ -60,6 +85,13 @@ KNOBS: tuple[tuple[str, str, str], ...] = (
     ("MES_PRODUCTION_GRPC_PORT", "50153", "production gRPC port"),
     ("MES_WEBHOOKS_GRPC_PORT", str(WEBHOOKS_PORT), "webhooks gRPC port (its worker runs the dispatcher)"),
     ("MES_WEBHOOKS_DEV_MODE", "1", "mes up lets webhooks reach http:// and loopback receivers; 0: production rules"),
+    ("MES_ANALYTICS_GRPC_PORT", str(ANALYTICS_PORT), "analytics gRPC port (its worker reads the event streams)"),
+    ("MES_ANALYTICS_TIME_ZONE", PLANT_TIME_ZONE, "mes up buckets the analytics in the demo plant's time zone"),
+    (
+        "MES_STACK_DEMO_HISTORY_DAYS",
+        str(DEFAULT_DEMO_HISTORY_DAYS),
+        "days of made-up order, production and API usage history the demo gives the analytics (0: none)",
+    ),
     (
         "MES_STACK_SPLIT",
         "1",
@@ -86,6 +118,21 @@ KNOBS: tuple[tuple[str, str, str], ...] = (
     ("MES_<SVC>_DATABASE_URL", "sqlite:///<data-dir>/<svc>.db", "one service's database, used as given"),
     ("MES_STACK_NATS_PORT", str(DEFAULT_NATS_PORT), "client port of the nats-server started by mes up"),
     ("MES_STACK_NATS_MONITOR_PORT", str(DEFAULT_NATS_MONITOR_PORT), "its monitoring port (/healthz)"),
+    (
+        "MES_STACK_NATS_CLUSTER",
+        "1",
+        "nats-server processes: 1, or a JetStream cluster of 3 or 5 (streams at 3 replicas); --nats-cluster",
+    ),
+    (
+        "MES_STACK_NATS_CLUSTER_PORT",
+        str(DEFAULT_NATS_CLUSTER_PORT),
+        "route port of cluster node 1 (node i: + i - 1; client and monitor ports step the same way)",
+    ),
+    (
+        "MES_STACK_ROLE_PREFIX",
+        "(unset: mes_<service> roles, <service> schemas)",
+        "PostgreSQL role and schema names <prefix>_<service> (two stacks on one cluster); --role-prefix",
+    ),
     ("MES_FACADE_PORT / MES_FACADE_HTTP_PORT", str(DEFAULT_FACADE_PORT), "GraphQL facade HTTP port (if it exists)"),
     (
         FACADE_METRICS_PORT_VAR,
@@ -118,6 +165,8 @@ class StackOptions:
     log_dir: Path
     replicas: int = 1
     demo: bool = True
+    #: Days of demo history for the analytics service (0: none; only with the demo data).
+    demo_history_days: int = DEFAULT_DEMO_HISTORY_DAYS
     facade: bool = True
     nats_url: str | None = None
     database_url: str | None = None
@@ -125,6 +174,11 @@ class StackOptions:
     host: str = "127.0.0.1"
     nats_port: int = DEFAULT_NATS_PORT
     nats_monitor_port: int = DEFAULT_NATS_MONITOR_PORT
+    #: nats-server processes (1, or a cluster: ``NATS_CLUSTER_SIZES``).
+    nats_cluster: int = 1
+    nats_cluster_port: int = DEFAULT_NATS_CLUSTER_PORT
+    #: PostgreSQL roles and schemas ``<prefix>_<service>`` (None: ``mes_<service>`` and ``<service>``).
+    role_prefix: str | None = None
     facade_port: int = DEFAULT_FACADE_PORT
     #: The facade's /metrics listener (0: none).
     facade_metrics_port: int = DEFAULT_FACADE_METRICS_PORT
@@ -144,6 +198,11 @@ class StackOptions:
     def postgres(self) -> bool:
         return self.database_url is not None
 
+    @property
+    def stream_replicas(self) -> int:
+        """Replicas of the streams the services create (1 without a cluster)."""
+        return NATS_CLUSTER_STREAM_REPLICAS if self.nats_cluster > 1 else 1
+
     @classmethod
     def resolve(
         cls,
@@ -156,6 +215,8 @@ class StackOptions:
         no_facade: bool = False,
         nats_url: str | None = None,
         database_url: str | None = None,
+        nats_cluster: int | None = None,
+        role_prefix: str | None = None,
     ) -> StackOptions:
         """Arguments (None: not given) win over the environment, which wins over defaults."""
 
@@ -185,18 +246,25 @@ class StackOptions:
         demo_env = (get("MES_STACK_DEMO") or "1").lower() not in _OFF
         service_ports = {svc: _port(env, port_env_var(svc), SERVICE_PORTS[svc]) for svc in SERVICES}
         facade_env = (get("MES_STACK_FACADE") or "1").lower() not in _OFF
+        external_nats = nats_url or get("NATS_URL", "MES_NATS_URL")
+        cluster = _nats_cluster(env, nats_cluster, external=external_nats is not None)
+        prefix = resolve_role_prefix(env, role_prefix)
         return cls(
             data_dir=data,
             log_dir=logs,
             replicas=count,
             demo=demo_env and not no_demo,
+            demo_history_days=_int(env, "MES_STACK_DEMO_HISTORY_DAYS", DEFAULT_DEMO_HISTORY_DAYS, maximum=400),
             facade=facade_env and not no_facade,
-            nats_url=nats_url or get("NATS_URL", "MES_NATS_URL"),
+            nats_url=external_nats,
             database_url=db_url,
             db_password=get("MES_STACK_DB_PASSWORD"),
             host=get("MES_STACK_HOST") or "127.0.0.1",
             nats_port=_port(env, "MES_STACK_NATS_PORT", DEFAULT_NATS_PORT),
             nats_monitor_port=_port(env, "MES_STACK_NATS_MONITOR_PORT", DEFAULT_NATS_MONITOR_PORT),
+            nats_cluster=cluster,
+            nats_cluster_port=_port(env, "MES_STACK_NATS_CLUSTER_PORT", DEFAULT_NATS_CLUSTER_PORT),
+            role_prefix=prefix,
             facade_port=_port(
                 env,
                 FACADE_PORT_VAR if env.get(FACADE_PORT_VAR, "").strip() else "MES_FACADE_HTTP_PORT",
@@ -215,6 +283,32 @@ class StackOptions:
             stop_timeout_s=_float(env, "MES_STACK_STOP_TIMEOUT_S", 15.0),
             token=get("MES_TOKEN") or DEFAULT_DEV_TOKEN,
         )
+
+
+def _nats_cluster(env: Mapping[str, str], given: int | None, *, external: bool) -> int:
+    size = given if given is not None else _int(env, "MES_STACK_NATS_CLUSTER", 1)
+    if size not in NATS_CLUSTER_SIZES:
+        raise OptionsError(
+            f"--nats-cluster (MES_STACK_NATS_CLUSTER) must be 1, 3 or 5, not {size}:"
+            " a JetStream cluster needs a majority of its nodes, so 2 survive no loss"
+        )
+    if size > 1 and external:
+        raise OptionsError(
+            "--nats-cluster starts nats-server processes, --nats-url (NATS_URL) uses a NATS already running:"
+            " give one of them"
+        )
+    return size
+
+
+def resolve_role_prefix(env: Mapping[str, str], given: str | None = None) -> str | None:
+    """The role prefix: ``given`` (an argument), else ``MES_STACK_ROLE_PREFIX``, else None."""
+    raw = (given or env.get("MES_STACK_ROLE_PREFIX", "")).strip()
+    if not raw:
+        return None
+    try:
+        return check_prefix(raw)
+    except ValueError as exc:
+        raise OptionsError(f"the role prefix (--role-prefix, MES_STACK_ROLE_PREFIX): {exc}") from None
 
 
 def _int(env: Mapping[str, str], key: str, default: int, *, minimum: int = 0, maximum: int | None = None) -> int:

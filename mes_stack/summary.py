@@ -23,6 +23,7 @@ _DEFAULT_CLIENT_ENV = {
     "MES_INVENTORY_ADDR": "127.0.0.1:50152",
     "MES_PRODUCTION_ADDR": "127.0.0.1:50153",
     "MES_WEBHOOKS_ADDR": "127.0.0.1:50154",
+    "MES_ANALYTICS_ADDR": "127.0.0.1:50155",
 }
 
 
@@ -47,6 +48,8 @@ def example_commands(plan: StackPlan, partner_keys: Mapping[str, str], *, today:
         "mesctl --output json orders list",
         f"mesctl webhooks endpoints create {partner} --url http://127.0.0.1:8765/hooks    # docs/webhooks.md",
     ]
+    if "analytics" in plan.addresses:
+        lines += ["mesctl analytics status", "mesctl analytics partners --grain week"]
     if partner in partner_keys:
         lines.append(f"mesctl --api-key {partner_keys[partner]} orders list    # as the partner {partner}")
     facade = next((spec for spec in plan.processes if spec.role == "facade"), None)
@@ -82,7 +85,12 @@ def render_summary(
     out += _table(rows)
     if any(spec.role == "worker" for spec in plan.processes):
         out.append("  (*-worker: consumers, outbox relay, background tasks; gRPC health only at that address)")
-    if not any(p.name == "nats" for p in processes):
+    if plan.nats_cluster:
+        out.append(
+            f"  (NATS: a JetStream cluster of {len(plan.nats_servers)} nodes, streams at {plan.stream_replicas}"
+            f" replicas; the services connect to {plan.nats_url})"
+        )
+    elif not any(spec.role == "nats" for spec in plan.processes):
         out.append(f"  (NATS: {plan.nats_url}, not started by mes up)")
     scraped = [(spec.name, spec.metrics_url) for spec in plan.processes if spec.metrics_url]
     if scraped:

@@ -5,6 +5,10 @@ Children run in their own session so a Ctrl-C in the terminal reaches only ``mes
 which then stops them in order. On Linux each child also gets SIGTERM when ``mes``
 dies (PR_SET_PDEATHSIG), so a killed ``mes`` leaves nothing behind. A spec's ``nice``
 is added to its process's niceness before it starts (the workers').
+
+A child may be *handed over* to ``mes run`` (``handover(name)`` then returns the PID of the
+``mes run`` that replaces it): its exit is then expected, and on stop its replacement gets
+SIGTERM in the child's stop group (SIGKILL after the grace period), if it still runs ``mes run``.
 """
 
 from __future__ import annotations
@@ -24,8 +28,9 @@ from typing import Any
 
 from mes_stack.health import Prober
 from mes_stack.plan import ProcessSpec
+from mes_stack.state import looks_like_mes
 
-__all__ = ["Child", "StartupError", "Supervisor", "log_tail"]
+__all__ = ["Child", "StartupError", "Supervisor", "child_preexec", "log_tail", "pid_alive"]
 
 _PR_SET_PDEATHSIG = 1
 
@@ -87,13 +92,57 @@ def _death_signal_hook() -> Callable[[], None] | None:
     return hook
 
 
+def pid_alive(pid: int) -> bool:
+    """True when ``pid`` exists and is not a zombie."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    with contextlib.suppress(OSError, IndexError):
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    return True
+
+
+def child_preexec(spec: ProcessSpec, death: Callable[[], None] | None = None) -> Callable[[], None] | None:
+    """The death-signal hook (made here when not given), plus ``os.nice(spec.nice)`` when the spec
+    asks for it: what runs in a child before its program."""
+    death = death if death is not None else _death_signal_hook()
+    if not spec.nice or not hasattr(os, "nice"):
+        return death
+
+    def hook() -> None:
+        if death is not None:
+            death()
+        os.nice(spec.nice)
+
+    return hook
+
+
 class Supervisor:
-    def __init__(self, *, start_timeout_s: float, stop_timeout_s: float, say: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        *,
+        start_timeout_s: float,
+        stop_timeout_s: float,
+        say: Callable[[str], None],
+        handover: Callable[[str], int | None] | None = None,
+        on_handover: Callable[[], None] | None = None,
+    ) -> None:
         self.start_timeout_s = start_timeout_s
         self.stop_timeout_s = stop_timeout_s
         self.children: list[Child] = []
+        #: Children whose process ``mes run`` took over.
+        self.handed_over: list[Child] = []
         self._say = say
         self._hook = _death_signal_hook()
+        self._handover = handover
+        self._on_handover = on_handover
+
+    def taker(self, child: Child) -> int | None:
+        """PID of the ``mes run`` that took ``child`` over, if one did."""
+        return self._handover(child.name) if self._handover is not None else None
 
     async def spawn(self, spec: ProcessSpec) -> Child:
         spec.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -116,17 +165,7 @@ class Supervisor:
         return child
 
     def _preexec(self, spec: ProcessSpec) -> Callable[[], None] | None:
-        """The death-signal hook, plus ``os.nice(spec.nice)`` when the spec asks for it."""
-        death = self._hook
-        if not spec.nice or not hasattr(os, "nice"):
-            return death
-
-        def hook() -> None:
-            if death is not None:
-                death()
-            os.nice(spec.nice)
-
-        return hook
+        return child_preexec(spec, self._hook)
 
     async def wait_ready(self, child: Child) -> None:
         prober = Prober(child.spec)
@@ -165,8 +204,19 @@ class Supervisor:
                 done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
                 for task in done:
                     child = waits.pop(task)
-                    if not child.stopping:
+                    if child.stopping:
+                        continue
+                    taker = self.taker(child)
+                    if taker is None:
                         return child
+                    child.stopping = True
+                    self.handed_over.append(child)
+                    self._say(
+                        f"mes: {child.name} (pid {child.pid}) was handed over to `mes run` (pid {taker});"
+                        " the stack goes on (it stops that process with the others)"
+                    )
+                    if self._on_handover is not None:
+                        self._on_handover()
             await asyncio.Future()  # nothing left to watch: wait for a signal
             raise AssertionError("unreachable")
         finally:
@@ -179,6 +229,7 @@ class Supervisor:
             child.stopping = True
         ranks = sorted({child.spec.stop_rank for child in self.children})
         for rank in ranks:
+            await self._stop_taken_over([c for c in self.handed_over if c.spec.stop_rank == rank], force)
             group = [c for c in self.children if c.spec.stop_rank == rank and c.returncode is None]
             if not group:
                 continue
@@ -199,6 +250,27 @@ class Supervisor:
                             os.killpg(child.pid, signal.SIGKILL)  # its own process group (new session)
                         _signal(child, signal.SIGKILL)
                 await asyncio.gather(*(child.process.wait() for child in group))
+
+    async def _stop_taken_over(self, children: Sequence[Child], force: asyncio.Event | None) -> None:
+        """SIGTERM the ``mes run`` processes that replaced ``children``; SIGKILL after the grace."""
+        pids = []
+        for child in children:
+            pid = self.taker(child)
+            if pid is not None and pid_alive(pid) and looks_like_mes(pid, "run"):
+                self._say(f"  stopping {child.name} (`mes run`, pid {pid})")
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGTERM)
+                pids.append(pid)
+        deadline = time.monotonic() + self.stop_timeout_s
+        while any(pid_alive(pid) for pid in pids):
+            if time.monotonic() >= deadline or (force is not None and force.is_set()):
+                for pid in pids:
+                    if pid_alive(pid):
+                        self._say(f"  `mes run` (pid {pid}) still running, sending SIGKILL")
+                        with contextlib.suppress(ProcessLookupError):
+                            os.kill(pid, signal.SIGKILL)
+                break
+            await asyncio.sleep(0.1)
 
     async def _wait_exit(self, group: Sequence[Child], force: asyncio.Event | None) -> str:
         """ "exited", "timeout" or "forced" (a second signal)."""

@@ -1,10 +1,11 @@
 """``mes up``: plan, check ports, (PostgreSQL: provision + migrate), start nats-server,
-the services' API processes, their workers and the facade, load the demo data, print the
-summary, then watch.
+the services' API processes, their workers and the facade, load the demo data (and the demo
+history of the analytics, ``mes_stack.demo_history``), print the summary, then watch.
 
 Nothing is restarted silently: a child that exits unexpectedly stops the whole stack
-with its log tail and a non-zero exit code. SIGINT/SIGTERM stop everything in order
-and exit 0; a second signal skips the grace period.
+with its log tail and a non-zero exit code, unless ``mes run`` took that process over
+(``mes_stack.run_one``: it restarts one process with the environment this stack gave it).
+SIGINT/SIGTERM stop everything in order and exit 0; a second signal skips the grace period.
 """
 
 from __future__ import annotations
@@ -17,17 +18,29 @@ import shutil
 import signal
 import socket
 import sys
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit
 
 from mes_stack.database import MigrationError, migrate_services, provision_database, redact_url
 from mes_stack.demo import DemoTargets, load_demo_data
+from mes_stack.demo_history import load_into_stack
 from mes_stack.options import SERVICES, StackOptions
 from mes_stack.partner_keys import read_partner_keys
 from mes_stack.plan import PlanError, ProcessSpec, StackPlan, build_plan
-from mes_stack.state import ProcessInfo, StackState, remove_state, running_owner, write_state
+from mes_stack.state import (
+    RUN_LOG,
+    ProcessInfo,
+    StackLaunch,
+    StackState,
+    clear_handovers,
+    read_handover,
+    remove_state,
+    running_owner,
+    write_launch,
+    write_state,
+)
 from mes_stack.summary import render_summary
 from mes_stack.supervisor import StartupError, Supervisor
 from mes_stack.tcp import PortInUseError, check_ports
@@ -101,7 +114,7 @@ async def _prepare_postgres(options: StackOptions, plan: StackPlan, say: Say) ->
     assert options.database_url is not None
     say(f"provisioning PostgreSQL schemas and roles at {redact_url(options.database_url)}")
     try:
-        await provision_database(options.database_url, options.db_password)
+        await provision_database(options.database_url, options.db_password, prefix=options.role_prefix)
     except Exception as exc:
         raise StackError(f"cannot provision PostgreSQL at {redact_url(options.database_url)}: {exc}") from exc
     envs = {svc: next(s.env for s in plan.processes if s.service == svc) for svc in SERVICES}
@@ -112,7 +125,10 @@ async def _bring_up(options: StackOptions, plan: StackPlan, sup: Supervisor, say
     if options.postgres:
         await _prepare_postgres(options, plan, say)
     nats = _by_role(plan, "nats")
-    if nats:
+    if len(nats) > 1:
+        say(f"starting a JetStream cluster of {len(nats)} nats-server nodes ({plan.stream_replicas} replicas a stream)")
+        await sup.start_group(nats)
+    elif nats:
         say("starting nats-server (JetStream)")
         await sup.start_group(nats)
     elif not _nats_reachable(plan.nats_url):
@@ -130,7 +146,13 @@ async def _bring_up(options: StackOptions, plan: StackPlan, sup: Supervisor, say
 
 
 def _state(plan: StackPlan, sup: Supervisor) -> StackState:
-    infos = [ProcessInfo(c.name, c.pid, c.spec.address, str(c.spec.log_path)) for c in sup.children]
+    infos = []
+    for child in sup.children:
+        taker = sup.taker(child) if child in sup.handed_over else None
+        if taker is not None:
+            infos.append(ProcessInfo(child.name, taker, child.spec.address, RUN_LOG))
+        else:
+            infos.append(ProcessInfo(child.name, child.pid, child.spec.address, str(child.spec.log_path)))
     return StackState(os.getpid(), plan.nats_url, dict(plan.addresses), infos)
 
 
@@ -145,9 +167,27 @@ async def _load_demo(options: StackOptions, plan: StackPlan, say: Say, err: Say)
     say("  " + report.summary())
     for partner in report.rotated:
         say(f"  {partner}: its API key was not on file, so it was rotated")
+    await _load_history(options, plan, say, err)
 
 
-async def run_up(options: StackOptions, env: Mapping[str, str], *, say: Say, err: Say) -> int:
+async def _load_history(options: StackOptions, plan: StackPlan, say: Say, err: Say) -> None:
+    """The analytics' demo history, once (the service holds it from then on; 0 days: none)."""
+    analytics = plan.addresses.get("analytics")
+    if not analytics or options.demo_history_days <= 0:
+        return
+    say(f"loading the analytics' demo history ({options.demo_history_days} days)")
+    try:
+        report = await load_into_stack(
+            analytics[0], plan.nats_url, token=options.token, days=options.demo_history_days, say=say
+        )
+    except Exception as exc:
+        err(f"mes: loading the demo history failed: {exc}\n  the stack keeps running; retry with `mes demo-data`")
+        return
+    say("  " + report.summary())
+
+
+async def run_up(options: StackOptions, env: Mapping[str, str], *, say: Say, err: Say, argv: Sequence[str] = ()) -> int:
+    """``argv``: the arguments after ``up`` (kept with ``env`` for ``mes run``)."""
     try:
         plan = plan_stack(options, env)
         owner = running_owner(options.data_dir)
@@ -158,7 +198,13 @@ async def run_up(options: StackOptions, env: Mapping[str, str], *, say: Say, err
         err(f"mes: {exc}")
         return 1
     options.data_dir.mkdir(parents=True, exist_ok=True)
-    sup = Supervisor(start_timeout_s=options.start_timeout_s, stop_timeout_s=options.stop_timeout_s, say=say)
+    sup = Supervisor(
+        start_timeout_s=options.start_timeout_s,
+        stop_timeout_s=options.stop_timeout_s,
+        say=say,
+        handover=lambda name: read_handover(options.data_dir, name),
+        on_handover=lambda: write_state(options.data_dir, _state(plan, sup)),
+    )
     stop, force = asyncio.Event(), asyncio.Event()
 
     def on_signal() -> None:
@@ -167,6 +213,8 @@ async def run_up(options: StackOptions, env: Mapping[str, str], *, say: Say, err
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, on_signal)
+    clear_handovers(options.data_dir)  # left by a stack that was killed
+    write_launch(options.data_dir, StackLaunch(tuple(argv), dict(env)))
     write_state(options.data_dir, _state(plan, sup))
     code = 0
     try:

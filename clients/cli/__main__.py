@@ -21,7 +21,7 @@ from clients.cli._app import CliUsageError, Context, GroupModule, Handler, Outpu
 __all__ = ["GROUPS", "build_parser", "group_modules", "main", "run"]
 
 #: The command groups, in help order: modules of this package, each with ``register(commands)``.
-GROUPS: tuple[str, ...] = ("orders", "partners", "inventory", "production", "webhooks", "watch", "moved")
+GROUPS: tuple[str, ...] = ("orders", "partners", "inventory", "production", "webhooks", "analytics", "watch", "moved")
 
 EXIT_OK, EXIT_RPC, EXIT_USAGE, EXIT_UNAVAILABLE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -29,10 +29,10 @@ EXIT_OK, EXIT_RPC, EXIT_USAGE, EXIT_UNAVAILABLE, EXIT_INTERRUPTED = 0, 1, 2, 3, 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mesctl",
-        description="Command line for the Jewelry MES services (orders, inventory, production, webhooks).",
-        epilog="Environment: MES_ORDERS_ADDR, MES_INVENTORY_ADDR, MES_PRODUCTION_ADDR, MES_WEBHOOKS_ADDR, MES_TOKEN, "
-        "MES_API_KEY, MES_PARTNER, MES_TLS, MES_TLS_CA_FILE, MES_DEADLINE_S. Exit codes: 0 ok, 1 call failed, 2 usage, "
-        "3 unavailable.",
+        description="Command line for the Jewelry MES services (orders, inventory, production, webhooks, analytics).",
+        epilog="Environment: MES_ORDERS_ADDR, MES_INVENTORY_ADDR, MES_PRODUCTION_ADDR, MES_WEBHOOKS_ADDR, "
+        "MES_ANALYTICS_ADDR, MES_TOKEN, MES_API_KEY, MES_PARTNER, MES_TLS, MES_TLS_CA_FILE, MES_DEADLINE_S. "
+        "Exit codes: 0 ok, 1 call failed, 2 usage, 3 unavailable.",
     )
     add_global_options(parser)
     commands = parser.add_subparsers(dest="group", metavar="GROUP", required=True)
@@ -55,6 +55,7 @@ def config_from_args(args: argparse.Namespace, env_config: ClientConfig) -> Clie
         inventory_addr=args.inventory_addr,
         production_addr=args.production_addr,
         webhooks_addr=args.webhooks_addr,
+        analytics_addr=args.analytics_addr,
         token=args.token,
         api_key=args.api_key,
         partner=args.acting_partner,

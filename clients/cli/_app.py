@@ -1,4 +1,11 @@
-"""What every command group shares: the command context, output, global options, registration."""
+"""What every command group shares: the command context, output, global options, registration.
+
+Before a command runs, an address of its service that nothing gave (no ``--<service>-addr``, no
+``MES_<SERVICE>_ADDR``, no running local stack's ``stack.json``) is named on stderr
+(``Output.diagnostics``) with where the lookup went ("mesctl: no stack found at var/stack.json;
+using 127.0.0.1:50151 (orders) from the defaults"): mesctl never connects to a default address
+silently, another stack may listen there.
+"""
 
 from __future__ import annotations
 
@@ -40,11 +47,14 @@ class CliUsageError(Exception):
 
 @dataclass
 class Output:
-    """Where and how results are written: ``table`` text or ``json``."""
+    """Where and how results are written: ``table`` text or ``json``; errors and notes on ``stderr``;
+    diagnostics about the connection itself (which address a default gave) on ``diagnostics``, the
+    process's stderr unless given, apart from the command's own messages."""
 
     format: OutputFormat = "table"
     stdout: TextIO = field(default_factory=lambda: sys.stdout)
     stderr: TextIO = field(default_factory=lambda: sys.stderr)
+    diagnostics: TextIO = field(default_factory=lambda: sys.stderr)
 
     @property
     def json(self) -> bool:
@@ -56,6 +66,10 @@ class Output:
     def note(self, text: str) -> None:
         """A message for the human (stderr), never part of the result."""
         print(text, file=self.stderr)
+
+    def diagnose(self, text: str) -> None:
+        """A diagnostic about the connection (``diagnostics``), never part of the result."""
+        print(text, file=self.diagnostics, flush=True)
 
     def emit(self, data: Any, render: Callable[[], str]) -> None:
         """Print ``data`` as JSON (messages via MessageToDict) or the table ``render()`` returns."""
@@ -107,7 +121,7 @@ def add_global_options(parser: argparse.ArgumentParser, *, suppress: bool = Fals
         return argparse.SUPPRESS if suppress else value
 
     group = parser.add_argument_group("connection and output")
-    for service in ("orders", "inventory", "production", "webhooks"):
+    for service in ("orders", "inventory", "production", "webhooks", "analytics"):
         group.add_argument(
             f"--{service}-addr", metavar="HOST:PORT", default=default(None), help=f"{service} service address"
         )
@@ -159,5 +173,38 @@ def add_command(
 ) -> argparse.ArgumentParser:
     """A leaf command running ``handler(args, ctx)``; it accepts the global options too."""
     parser = commands.add_parser(name, help=help, description=help, aliases=list(aliases), parents=[_LEAF_PARENT])
-    parser.set_defaults(handler=handler)
+    parser.set_defaults(handler=_saying_defaults(handler))
     return parser
+
+
+#: The service each command group calls (the groups not named here call none).
+GROUP_SERVICES: dict[str, str] = {
+    "orders": "orders",
+    "partners": "orders",
+    "inventory": "inventory",
+    "production": "production",
+    "webhooks": "webhooks",
+    "analytics": "analytics",
+}
+
+
+def default_address_notes(group: str | None, config: ClientConfig) -> list[str]:
+    """What to say on stderr when the group's service address is a default one."""
+    service = GROUP_SERVICES.get(group or "")
+    address = config.defaulted().get(service or "")
+    if service is None or address is None:
+        return []
+    where = config.stack_lookup or f"MES_{service.upper()}_ADDR is not set"
+    return [
+        f"mesctl: {where}; using {address} ({service}) from the defaults"
+        f" (--{service}-addr or MES_{service.upper()}_ADDR chooses another)"
+    ]
+
+
+def _saying_defaults(handler: Handler) -> Handler:
+    async def run(args: argparse.Namespace, ctx: Context) -> int | None:
+        for note in default_address_notes(getattr(args, "group", None), ctx.config):
+            ctx.output.diagnose(note)
+        return await handler(args, ctx)
+
+    return run

@@ -32,7 +32,7 @@ and call ``relay.notify()`` after committing a transaction that wrote outbox row
 service's settings (knobs ``MES_<SERVICE>_CONSUMER_*``, ``..._RELAY_*``: see that module).
 """
 
-from mes_platform.messaging.connection import NatsConnection, connect_nats
+from mes_platform.messaging.connection import NatsConnection, connect_nats, nats_servers
 from mes_platform.messaging.consumer import EventConsumer
 from mes_platform.messaging.deadletters import (
     DeadLetter,
@@ -81,6 +81,7 @@ __all__ = [
     "fault_point",
     "get_dead_letter",
     "list_dead_letters",
+    "nats_servers",
     "purge",
     "replay_dead_letter",
 ]

@@ -2,6 +2,9 @@
 
 * Reconnects forever (``max_reconnect_attempts=-1``); the initial connect retries too,
   optionally bounded by ``initial_timeout_s``.
+* ``NATS_URL`` may list several servers, comma separated (the nodes of a cluster:
+  ``nats://a:4222,nats://b:4222``); :func:`nats_servers` splits it and the client gets the
+  list, so it connects to any node that answers and moves to another when that one goes.
 * Disconnects, reconnects, errors and the final close are logged.
 * :meth:`NatsConnection.connected` / :meth:`NatsConnection.probe` feed the health monitor.
 * :meth:`NatsConnection.close` unsubscribes the pull subscriptions first (a pull
@@ -23,12 +26,28 @@ from nats.js import JetStreamContext
 
 from mes_platform.telemetry.logs import get_logger
 
-__all__ = ["NatsConnection", "client_of", "connect_nats", "track_pull_subscription", "untrack_pull_subscription"]
+__all__ = [
+    "NatsConnection",
+    "client_of",
+    "connect_nats",
+    "nats_servers",
+    "track_pull_subscription",
+    "untrack_pull_subscription",
+]
 
 _log = get_logger("mes.messaging.nats")
 
 PullSubscription = JetStreamContext.PullSubscription
 _PULL_SUBS: weakref.WeakKeyDictionary[Client, set[PullSubscription]] = weakref.WeakKeyDictionary()
+
+
+def nats_servers(servers: str | list[str]) -> list[str]:
+    """The server URLs of ``servers``: a list as given, or a comma-separated string split."""
+    items = servers.split(",") if isinstance(servers, str) else servers
+    found = [item.strip() for item in items if item.strip()]
+    if not found:
+        raise ValueError("no NATS server URL given")
+    return found
 
 
 def client_of(js: JetStreamContext) -> Client:
@@ -118,7 +137,7 @@ async def connect_nats(
         _log.info("nats_closed", connection=name)
 
     connect = nc.connect(
-        servers=servers,
+        servers=nats_servers(servers),
         name=name,
         error_cb=on_error,
         disconnected_cb=on_disconnected,

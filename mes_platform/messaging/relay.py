@@ -15,7 +15,10 @@ A row JetStream *rejects* (no stream for its subject, payload too large, ...) wo
 at the head of every batch; after ``stuck_after`` rejections it moves to a slow lane
 that is retried every ``stuck_retry_interval_s`` (and at start-up), so it never blocks
 the rows behind it and is still never dropped. Connection errors and timeouts do not
-count as rejections, so an outage never pushes rows into the slow lane.
+count as rejections, so an outage never pushes rows into the slow lane; nor does "no
+responders" for a subject that a stream does capture (asked of JetStream,
+``$JS.API.STREAM.NAMES``): on a NATS cluster that is a stream electing its leader, for a
+second or a few, and the relay backs off and publishes those rows again.
 
 Several relay replicas
 ----------------------
@@ -53,7 +56,7 @@ from typing import Any
 import nats.errors
 from nats.js import JetStreamContext
 from nats.js.api import PubAck
-from nats.js.errors import APIError, NoStreamResponseError
+from nats.js.errors import APIError, NoStreamResponseError, NotFoundError
 from sqlalchemy import BigInteger, Select, Table, any_, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -339,6 +342,7 @@ class OutboxRelay:
         futures: list[tuple[_OutboxRow, asyncio.Future[PubAck]]] = []
         error: BaseException | None = None
         rejected: list[_OutboxRow] = []
+        no_responders: set[int] = set()
         sent = 0
         for row in rows:
             headers = decode_headers(row.headers)
@@ -350,6 +354,8 @@ class OutboxRelay:
             except _REJECTIONS as exc:  # this message cannot be sent: go on with the others
                 error = exc
                 rejected.append(row)
+                if isinstance(exc, NoStreamResponseError):
+                    no_responders.add(row.seq)
                 sent += 1
                 continue
             except Exception as exc:  # connection closed, buffer full, stalled: stop sending
@@ -371,9 +377,29 @@ class OutboxRelay:
             problem = TimeoutError("no PubAck within publish_timeout_s") if future.cancelled() else future.exception()
             if isinstance(problem, _REJECTIONS):
                 rejected.append(row)
+                if isinstance(problem, NoStreamResponseError):
+                    no_responders.add(row.seq)
             error = error or problem
         failed.extend(rows[sent:])
+        if no_responders:
+            rejected = await self._without_leaderless(rejected, no_responders)
         return PublishOutcome(acked, failed, error, rejected)
+
+    async def _without_leaderless(self, rejected: list[_OutboxRow], no_responders: set[int]) -> list[_OutboxRow]:
+        """``rejected`` without the rows refused with "no responders" (``no_responders``: their
+        seqs) although a stream captures their subject: its leader is being elected, not the
+        message's fault. A subject whose stream cannot be looked up now is not held against its
+        rows either."""
+        subjects = {row.subject for row in rejected if row.seq in no_responders}
+        streamless: set[str] = set()
+        for subject in subjects:
+            try:
+                await asyncio.wait_for(self._js.find_stream_name_by_subject(subject), timeout=self.publish_timeout_s)
+            except NotFoundError:
+                streamless.add(subject)
+            except Exception:  # JetStream unreachable now: transient, retried after the back-off
+                continue
+        return [row for row in rejected if row.seq not in no_responders or row.subject in streamless]
 
     async def _mark(self, session: AsyncSession, outcome: PublishOutcome) -> None:
         acked = [row.seq for row, _ in outcome.acked]

@@ -8,7 +8,7 @@ The convention (``tests/README.md``)::
 * ``<area>``: the source package under test, by its name in the repository (``orders``,
   ``inventory`` and ``production`` for ``services/<name>``; ``clients``, ``graphql_facade``,
   ``mes_contracts``, ``mes_platform``, ``mes_stack``, ``perf``, ``tools``), or a flow across
-  packages (``saga``; ``faults`` and ``web`` in e2e); sub-folders mirror sub-packages
+  packages (``saga``, ``observability``; ``faults`` and ``web`` in e2e); sub-folders mirror sub-packages
   (``clients/cli``, ``graphql_facade/limits``, ``mes_platform/messaging``);
 * ``<prefix>``: the short name of that package or module, fixed per folder in ``FOLDERS``
   (``test_orders_*`` in every ``orders`` folder, ``test_msg_*`` for ``mes_platform/messaging``).
@@ -28,6 +28,7 @@ __all__ = ["FOLDERS", "layout_violations"]
 FOLDERS: dict[str, tuple[str, ...]] = {
     # unit: no I/O
     "unit": ("infra",),  # tests/_infra itself
+    "unit/analytics": ("analytics",),
     "unit/clients": ("clients",),
     "unit/clients/cli": ("mesctl",),
     "unit/graphql_facade": ("facade",),
@@ -46,6 +47,7 @@ FOLDERS: dict[str, tuple[str, ...]] = {
     "unit/tools": ("import",),
     "unit/webhooks": ("webhooks",),
     # integration: one real adapter
+    "integration/analytics": ("analytics",),
     "integration/clients": ("clients", "mesctl"),
     "integration/graphql_facade": ("facade",),
     "integration/graphql_facade/limits": ("limits",),
@@ -54,6 +56,7 @@ FOLDERS: dict[str, tuple[str, ...]] = {
     "integration/mes_platform/admin": ("admin",),
     "integration/mes_platform/messaging": ("msg",),
     "integration/mes_stack": ("stack",),
+    "integration/observability": ("obs",),  # metrics, alert rules and dashboard across the processes
     "integration/orders": ("orders",),
     "integration/perf": ("perf",),
     "integration/production": ("production",),
@@ -63,7 +66,9 @@ FOLDERS: dict[str, tuple[str, ...]] = {
     "e2e": ("stack", "graphql"),
     "e2e/web": ("web",),
     "e2e/faults": ("fault",),
+    "e2e/observability": ("obs",),
     "e2e/webhooks": ("webhooks",),
+    "e2e/analytics": ("analytics",),
 }
 
 

@@ -129,18 +129,20 @@ def wait_gone(pids: list[int], timeout: float = 10.0) -> list[int]:
 def stack_env() -> dict[str, str]:
     """The current environment without MES_*/URL settings, every port moved to a free one."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(_DROP_PREFIXES) and k not in _DROP}
-    orders, inventory, production, webhooks, nats, monitor, facade, facade_metrics, *workers = free_ports(12)
+    orders, inventory, production, webhooks, analytics, nats, monitor, facade, facade_metrics, *workers = free_ports(14)
     env.update(
         {
             "MES_ORDERS_GRPC_PORT": str(orders),
             "MES_INVENTORY_GRPC_PORT": str(inventory),
             "MES_PRODUCTION_GRPC_PORT": str(production),
             "MES_WEBHOOKS_GRPC_PORT": str(webhooks),
+            "MES_ANALYTICS_GRPC_PORT": str(analytics),
             # the services' workers (gRPC health only)
             "MES_ORDERS_WORKER_PORT": str(workers[0]),
             "MES_INVENTORY_WORKER_PORT": str(workers[1]),
             "MES_PRODUCTION_WORKER_PORT": str(workers[2]),
             "MES_WEBHOOKS_WORKER_PORT": str(workers[3]),
+            "MES_ANALYTICS_WORKER_PORT": str(workers[4]),
             "MES_STACK_NATS_PORT": str(nats),
             "MES_STACK_NATS_MONITOR_PORT": str(monitor),
             "MES_FACADE_PORT": str(facade),
@@ -150,6 +152,7 @@ def stack_env() -> dict[str, str]:
             "MES_INVENTORY_ADDR": f"127.0.0.1:{inventory}",
             "MES_PRODUCTION_ADDR": f"127.0.0.1:{production}",
             "MES_WEBHOOKS_ADDR": f"127.0.0.1:{webhooks}",
+            "MES_ANALYTICS_ADDR": f"127.0.0.1:{analytics}",
             "PYTHONUNBUFFERED": "1",
             "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "protos" / "gen")]),
         }

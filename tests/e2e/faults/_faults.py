@@ -12,6 +12,7 @@ import time
 
 import asyncpg
 
+from tests._infra.nats import NatsServer
 from tests.e2e.faults._jetstream import consumer_state, wait_ack_pending
 from tests.e2e.faults._procs import DISARMED, ServiceProcess
 from tests.e2e.faults._run import FaultRun
@@ -74,6 +75,7 @@ async def kill_relay_with_backlog(run: FaultRun, proc: ServiceProcess, *, timeou
 
 async def kill_nats(run: FaultRun, *, down_s: float = 1.5) -> None:
     """SIGKILL nats-server, wait, start it again on the same ports and store."""
+    assert isinstance(run.nats_server, NatsServer), "a single nats-server run"
     await asyncio.to_thread(run.nats_server.kill)
     run.note("SIGKILL nats-server")
     await asyncio.sleep(down_s)

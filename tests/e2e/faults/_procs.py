@@ -20,14 +20,13 @@ import urllib.request
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from prometheus_client.parser import text_string_to_metric_families
 
 from mes_platform.provision import SERVICES, provision, service_url
-from tests._infra.nats import NatsServer
 from tests._infra.ports import LOOPBACK, free_ports, log_tail
 from tests._infra.postgres import PostgresAdmin, plain_dsn
 
@@ -57,6 +56,14 @@ DISARMED = {"MES_FAULT_POINT": ""}
 #: Variables of the caller's shell that must not leak into the services.
 _DROP_PREFIXES = ("MES_",)
 _DROP = {"NATS_URL", "DATABASE_URL", "DATABASE_READ_URL", "REDIS_URL", "LOG_FORMAT", "LOG_LEVEL"}
+
+
+class NatsEndpoint(Protocol):
+    """What the services are given as ``NATS_URL``: a private nats-server, or a cluster (its
+    ``url`` then lists every node, comma separated)."""
+
+    @property
+    def url(self) -> str: ...
 
 
 def base_env() -> dict[str, str]:
@@ -213,9 +220,9 @@ async def fresh_database(admin: PostgresAdmin) -> AsyncIterator[tuple[str, dict[
 
 @dataclass
 class FaultStack:
-    """nats-server + the three services (``replicas`` processes each) on one database."""
+    """nats-server (or a cluster) + the three services (``replicas`` processes each) on one database."""
 
-    nats: NatsServer
+    nats: NatsEndpoint
     db_urls: Mapping[str, str]
     log_dir: Path
     replicas: Mapping[str, int]

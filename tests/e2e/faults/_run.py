@@ -21,12 +21,11 @@ import grpc
 
 from clients import ClientConfig, InventoryClient, OrdersClient, ProductionClient
 from mes_platform.messaging.connection import NatsConnection, connect_nats
-from tests._infra.nats import NatsServer
 from tests._infra.postgres import PostgresAdmin
 from tests.e2e.faults._checker import check, wait_quiescent
 from tests.e2e.faults._jetstream import AckTap
 from tests.e2e.faults._ledger import Ledger, submit_all
-from tests.e2e.faults._procs import SERVICE_TOKEN, FaultStack, fresh_database, supervise
+from tests.e2e.faults._procs import SERVICE_TOKEN, FaultStack, NatsEndpoint, fresh_database, supervise
 from tests.e2e.faults._report import Report
 from tests.e2e.faults._workload import Workload, seed
 
@@ -99,7 +98,7 @@ class Clients:
 class FaultRun:
     name: str
     stack: FaultStack
-    nats_server: NatsServer
+    nats_server: NatsEndpoint
     admin_dsn: str
     clients: Clients
     nats: NatsConnection
@@ -109,6 +108,8 @@ class FaultRun:
     faults: list[str] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
     intake_done: asyncio.Event = field(default_factory=asyncio.Event)
+    #: ``time.monotonic()`` when the intake (the burst) ended.
+    intake_ended: float | None = None
 
     def note(self, fault: str) -> None:
         self.faults.append(f"{time.monotonic() - self.started:.1f}s {fault}")
@@ -119,6 +120,7 @@ class FaultRun:
                 self.clients.orders, self.workload.orders, self.ledger, concurrency=concurrency, budget_s=budget_s
             )
         finally:
+            self.intake_ended = time.monotonic()
             self.intake_done.set()
             self.note(f"intake done ({len(self.ledger.acknowledged)} acknowledged)")
 
@@ -166,7 +168,7 @@ async def open_run(
     name: str,
     *,
     admin: PostgresAdmin,
-    nats_server: NatsServer,
+    nats_server: NatsEndpoint,
     log_dir: Path,
     orders: int,
     replicas: Mapping[str, int] | None = None,

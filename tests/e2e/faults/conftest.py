@@ -17,12 +17,13 @@ session, whatever the capture mode.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from tests._infra.nats import NatsServer
+from tests.e2e.faults._cluster import NatsCluster
 from tests.e2e.faults._report import Report
 
 SOAK_ENV = "MES_SOAK"
@@ -61,6 +62,17 @@ def soak_orders(request: pytest.FixtureRequest) -> int:
 def fault_nats(make_nats_server: Callable[..., NatsServer]) -> NatsServer:
     """A private nats-server for one test (free ports, own store; safe to SIGKILL and restart)."""
     return make_nats_server()
+
+
+@pytest.fixture
+def fault_cluster(tmp_path: Path) -> Iterator[NatsCluster]:
+    """A private three-node JetStream cluster, as ``mes up --nats-cluster 3`` runs it (not started;
+    its nodes' logs are with the services')."""
+    cluster = NatsCluster.plan(tmp_path / "nats-data", tmp_path / "logs")
+    try:
+        yield cluster
+    finally:
+        cluster.close()
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""Files and sockets of the local stack: the partner key file, stack.json, the port probe."""
+"""Files and sockets of the local stack: the partner key file, stack.json, the launch record and
+handover markers of `mes run`, the port probe."""
 
 from __future__ import annotations
 
@@ -10,7 +11,21 @@ import sys
 from pathlib import Path
 
 from mes_stack.partner_keys import PARTNERS_FILE, read_partner_keys, write_partner_keys
-from mes_stack.state import ProcessInfo, StackState, read_state, remove_state, running_owner, write_state
+from mes_stack.state import (
+    RUN_LOG,
+    ProcessInfo,
+    StackLaunch,
+    StackState,
+    read_handover,
+    read_launch,
+    read_state,
+    remove_state,
+    replace_process,
+    running_owner,
+    write_handover,
+    write_launch,
+    write_state,
+)
 from mes_stack.tcp import port_in_use
 
 
@@ -67,6 +82,28 @@ def test_state_round_trip_and_owner_detection(tmp_path: Path) -> None:
     remove_state(tmp_path)
     remove_state(tmp_path)
     assert read_state(tmp_path) is None
+
+
+def test_the_launch_record_and_handovers_are_private_and_go_with_the_stack(tmp_path: Path) -> None:
+    write_state(tmp_path, StackState(os.getpid(), "nats://a:1", {}, [ProcessInfo("orders", 7, "a:2", "/x.log")]))
+    write_launch(tmp_path, StackLaunch(("--nats-cluster", "3"), {"MES_AUTH_TOKENS": "secret=service:x"}))
+    assert stat.S_IMODE((tmp_path / "stack-launch.json").stat().st_mode) == 0o600
+    launch = read_launch(tmp_path)
+    assert launch is not None and tuple(launch.argv) == ("--nats-cluster", "3")
+    assert launch.env == {"MES_AUTH_TOKENS": "secret=service:x"}
+
+    assert read_handover(tmp_path, "orders") is None
+    write_handover(tmp_path, "orders", 4242)
+    assert read_handover(tmp_path, "orders") == 4242
+    assert stat.S_IMODE((tmp_path / "handover" / "orders").stat().st_mode) == 0o600
+    replace_process(tmp_path, ProcessInfo("orders", 4242, "a:2", RUN_LOG))
+    state = read_state(tmp_path)
+    assert state is not None and state.processes == [ProcessInfo("orders", 4242, "a:2", RUN_LOG)]
+    assert state.nats_url == "nats://a:1"
+
+    remove_state(tmp_path)
+    assert read_state(tmp_path) is None and read_launch(tmp_path) is None
+    assert read_handover(tmp_path, "orders") is None and not (tmp_path / "handover").exists()
 
 
 def test_port_probe_sees_a_listener_and_a_free_port() -> None:

@@ -20,7 +20,13 @@ def test_defaults_use_non_standard_ports_and_sqlite(tmp_path: Path) -> None:
     assert options.data_dir == tmp_path.resolve()
     assert options.log_dir == tmp_path.resolve() / "logs"
     assert (options.nats_port, options.nats_monitor_port) == (DEFAULT_NATS_PORT, DEFAULT_NATS_MONITOR_PORT)
-    assert options.service_ports == {"orders": 50151, "inventory": 50152, "production": 50153, "webhooks": 50154}
+    assert options.service_ports == {
+        "orders": 50151,
+        "inventory": 50152,
+        "production": 50153,
+        "webhooks": 50154,
+        "analytics": 50155,
+    }
     chosen = {options.nats_port, options.nats_monitor_port, *options.service_ports.values()}
     assert not chosen & {4222, 5432, 6379, 8222}
     assert options.replicas == 1 and options.demo and not options.postgres and options.nats_url is None
@@ -33,6 +39,7 @@ def test_environment_moves_every_port() -> None:
         "MES_INVENTORY_GRPC_PORT": "41002",
         "MES_PRODUCTION_GRPC_PORT": "41003",
         "MES_WEBHOOKS_GRPC_PORT": "41008",
+        "MES_ANALYTICS_GRPC_PORT": "41009",
         "MES_STACK_NATS_PORT": "41004",
         "MES_STACK_NATS_MONITOR_PORT": "41005",
         "MES_FACADE_HTTP_PORT": "41006",
@@ -40,7 +47,13 @@ def test_environment_moves_every_port() -> None:
     }
     options = StackOptions.resolve(env)
     assert options.data_dir == Path("/tmp/x")
-    assert options.service_ports == {"orders": 41001, "inventory": 41002, "production": 41003, "webhooks": 41008}
+    assert options.service_ports == {
+        "orders": 41001,
+        "inventory": 41002,
+        "production": 41003,
+        "webhooks": 41008,
+        "analytics": 41009,
+    }
     assert (options.nats_port, options.nats_monitor_port, options.facade_port) == (41004, 41005, 41006)
     assert not options.demo
     assert StackOptions.resolve({"MES_FACADE_PORT": "41007", "MES_FACADE_HTTP_PORT": "41006"}).facade_port == 41007
@@ -71,7 +84,13 @@ def test_nats_and_database_urls_come_from_the_environment() -> None:
 def test_services_run_as_api_and_worker_processes_unless_told_otherwise() -> None:
     default = StackOptions.resolve({})
     assert default.split and default.worker_nice == 10
-    assert default.worker_ports == {"orders": 51151, "inventory": 51152, "production": 51153, "webhooks": 51154}
+    assert default.worker_ports == {
+        "orders": 51151,
+        "inventory": 51152,
+        "production": 51153,
+        "webhooks": 51154,
+        "analytics": 51155,
+    }
     single = StackOptions.resolve({"MES_STACK_SPLIT": "0", "MES_STACK_WORKER_NICE": "0"})
     assert not single.split and single.worker_nice == 0
 

@@ -7,7 +7,7 @@ import pytest
 from mes_stack.plan import FULL_SERVICE_NAMES, GrpcProbe, HttpProbe, PlanError
 from tests.unit.mes_stack._plans import PG, plan
 
-APIS = ["orders", "inventory", "production", "webhooks"]
+APIS = ["orders", "inventory", "production", "webhooks", "analytics"]
 WORKERS = [f"{svc}-worker" for svc in APIS]
 
 
@@ -20,6 +20,7 @@ def test_default_stack_is_nats_then_the_services_then_their_workers() -> None:
         "inventory": ("127.0.0.1:50152",),
         "production": ("127.0.0.1:50153",),
         "webhooks": ("127.0.0.1:50154",),
+        "analytics": ("127.0.0.1:50155",),
     }
 
 
@@ -39,7 +40,7 @@ def test_nats_runs_jetstream_with_its_store_in_the_data_dir() -> None:
 
 def test_each_service_gets_its_port_database_nats_and_log() -> None:
     p = plan()
-    for spec in p.processes[1:5]:
+    for spec in p.processes[1 : 1 + len(APIS)]:
         svc = spec.name
         assert spec.role == "service" and spec.service == svc and spec.nice == 0
         prefix = f"MES_{svc.upper()}_"
@@ -62,9 +63,9 @@ def test_each_service_gets_its_port_database_nats_and_log() -> None:
 
 def test_each_worker_shares_its_services_database_and_serves_health_on_its_own_port() -> None:
     p = plan()
-    workers = p.processes[5:]
+    workers = p.processes[1 + len(APIS) :]
     assert [s.name for s in workers] == WORKERS
-    for spec, port in zip(workers, (51151, 51152, 51153, 51154), strict=True):
+    for spec, port in zip(workers, (51151, 51152, 51153, 51154, 51155), strict=True):
         svc = spec.service
         assert svc is not None and spec.name == f"{svc}-worker" and spec.role == "worker"
         prefix = f"MES_{svc.upper()}_"
@@ -144,6 +145,8 @@ def test_postgres_replicas_use_roles_consecutive_names_and_stepped_ports() -> No
         "production-2": 50163,
         "webhooks-1": 50154,
         "webhooks-2": 50164,
+        "analytics-1": 50155,
+        "analytics-2": 50165,
         "orders-worker-1": 51151,
         "orders-worker-2": 51161,
         "inventory-worker-1": 51152,
@@ -152,6 +155,8 @@ def test_postgres_replicas_use_roles_consecutive_names_and_stepped_ports() -> No
         "production-worker-2": 51163,
         "webhooks-worker-1": 51154,
         "webhooks-worker-2": 51164,
+        "analytics-worker-1": 51155,
+        "analytics-worker-2": 51165,
     }
     assert all(s.env[f"MES_{s.service.upper()}_MIGRATE_ON_START"] == "0" for s in p.processes if s.service)
     orders2 = p.processes[2]
@@ -175,6 +180,7 @@ def test_replica_port_step_of_one_collides_with_the_next_service() -> None:
         "MES_STACK_REPLICA_PORT_STEP": "1",
         "MES_INVENTORY_GRPC_PORT": "50251",
         "MES_PRODUCTION_GRPC_PORT": "50351",
+        "MES_ANALYTICS_GRPC_PORT": "50451",
     }
     assert plan(spread, replicas=2).addresses["orders"] == ("127.0.0.1:50151", "127.0.0.1:50152")
 

@@ -36,6 +36,6 @@ def test_every_claim_is_checked_on_the_bind_host() -> None:
         return False
 
     check_ports(_plan(), in_use=probe)
-    apis, workers = [50151, 50152, 50153, 50154], [51151, 51152, 51153, 51154]
+    apis, workers = [50151, 50152, 50153, 50154, 50155], [51151, 51152, 51153, 51154, 51155]
     assert sorted(port for _, port in seen) == [8180, 14322, 18180, 18322, *apis, *workers]  # 18180: facade metrics
     assert {host for host, _ in seen} == {"127.0.0.1"}

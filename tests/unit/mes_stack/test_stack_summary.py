@@ -29,8 +29,10 @@ def test_summary_lists_processes_databases_keys_and_ends_with_ready_line() -> No
     assert rows["NAME"] == ["PID", "ADDRESS", "LOG"]
     assert rows["nats"] == ["1000", "nats://127.0.0.1:14322", "/data/logs/nats.log"]
     assert rows["orders"] == ["1001", "127.0.0.1:50151", "/data/logs/orders.log"]
-    assert rows["orders-worker"] == ["1005", "127.0.0.1:51151", "/data/logs/orders-worker.log"]
-    assert rows["webhooks-worker"] == ["1008", "127.0.0.1:51154", "/data/logs/webhooks-worker.log"]
+    assert rows["orders-worker"] == ["1006", "127.0.0.1:51151", "/data/logs/orders-worker.log"]
+    assert rows["webhooks-worker"] == ["1009", "127.0.0.1:51154", "/data/logs/webhooks-worker.log"]
+    assert rows["analytics"] == ["1005", "127.0.0.1:50155", "/data/logs/analytics.log"]
+    assert rows["analytics-worker"] == ["1010", "127.0.0.1:51155", "/data/logs/analytics-worker.log"]
     assert any(line.strip().startswith("(*-worker: consumers, outbox relay") for line in lines)
     assert "sqlite:////data/inventory.db" in text
     assert "  aurora-jewels   mk_aaa" in lines

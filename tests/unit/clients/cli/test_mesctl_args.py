@@ -39,7 +39,16 @@ def test_global_options_before_the_group_or_after_the_command() -> None:
 def test_every_group_registers_and_groups_are_modules_with_register() -> None:
     parser = build_parser()
     subcommands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    assert list(subcommands.choices) == ["orders", "partners", "inventory", "production", "webhooks", "watch", "events"]
+    assert list(subcommands.choices) == [
+        "orders",
+        "partners",
+        "inventory",
+        "production",
+        "webhooks",
+        "analytics",
+        "watch",
+        "events",
+    ]
     assert [module.__name__ for module in group_modules()] == [f"clients.cli.{name}" for name in GROUPS]
     assert GROUPS[-1] == "moved"  # registers `events`, which says where those commands went
 
