@@ -2,8 +2,9 @@
 
 Resolvers, loaders and the authenticator call ``backend.orders`` / ``backend.inventory`` /
 ``backend.production`` (and ``backend.webhooks`` when ``MES_FACADE_WEBHOOKS_ADDR`` names the webhooks
-service) with the RPC's request message and use the message the client returns
-(the resource for single-resource calls, else the response as the service sent it). Calls of the
+service, ``backend.analytics`` when ``MES_FACADE_ANALYTICS_ADDR`` names the analytics service) with the
+RPC's request message and use the message the client returns (the resource for single-resource calls,
+else the response as the service sent it). Calls of the
 orders and webhooks services pass ``partner=`` for partners: the client sends it as ``x-mes-partner``
 and the service confines the call to that partner (another partner's order or endpoint answers like a
 missing one). Failures raise the typed exceptions of :mod:`clients`, which :mod:`graphql_facade.errors`
@@ -48,7 +49,7 @@ def client_config(settings: FacadeSettings) -> ClientConfig:
         keepalive_time_ms=60_000,
         keepalive_timeout_ms=20_000,
         lb_policy="round_robin",
-    ).with_changes(webhooks_addr=settings.webhooks_addr)
+    ).with_changes(webhooks_addr=settings.webhooks_addr, analytics_addr=settings.analytics_addr)
 
 
 def open_backend(settings: FacadeSettings, *, interceptors: Sequence[grpc.aio.ClientInterceptor] = ()) -> Backend:

@@ -19,6 +19,14 @@ default, 0: off; ``MES_FACADE_METRICS_HOST``, the facade's host by default), nev
 partners call: ``MES_FACADE_METRICS_PORT=public`` serves them there too, for deployments that no
 partner reaches.
 
+Optional services: ``MES_FACADE_WEBHOOKS_ADDR`` names the webhooks service (partners' webhook endpoints)
+and ``MES_FACADE_ANALYTICS_ADDR`` the analytics service (``partnerAnalytics``, ``flowAnalytics``,
+``metalAnalytics`` and the web app's Metal & loss, Analytics and Partners pages); unset, the installation
+has none and those fields answer ``WEBHOOKS_NOT_ENABLED`` / ``ANALYTICS_NOT_ENABLED``.
+``MES_FACADE_PLANT_TIME_ZONE`` (an IANA name; ``MES_ANALYTICS_TIME_ZONE`` when unset, else UTC) is the
+plant's time zone: the analytics pages' windows end at its midnight, where the analytics service's
+day and week buckets start.
+
 Operators' bearer tokens carry a role: ``token=CODE:supervisor`` or ``token=CODE:operator``; a token
 without one is a supervisor's (tools and dashboards keep the rights they had). People on the floor sign
 in instead (``graphql_facade.sessions``): ``MES_FACADE_SESSION_CACHE_TTL_S``, ``MES_FACADE_PUBLIC_ORIGIN``
@@ -31,6 +39,7 @@ import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from mes_kernel.settings import FALSE, TRUE, InsecureSettings, dev_refusal, is_loopback, refuse_placeholder
 
@@ -140,6 +149,17 @@ def parse_metrics_port(raw: str | None, public_port: int) -> tuple[int, bool]:
     return port, False
 
 
+def parse_time_zone(raw: str | None) -> str:
+    """``MES_FACADE_PLANT_TIME_ZONE``: an IANA time zone name (``Europe/Rome``); UTC when unset."""
+    if raw is None:
+        return "UTC"
+    try:
+        ZoneInfo(raw)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"MES_FACADE_PLANT_TIME_ZONE must be an IANA time zone (Europe/Rome), not {raw!r}") from None
+    return raw
+
+
 def parse_networks(spec: str) -> tuple[str, ...]:
     """``MES_FACADE_TRUSTED_PROXIES``: ``"10.0.0.0/8, 192.168.1.7"`` -> normalised networks."""
     networks: list[str] = []
@@ -171,6 +191,11 @@ class FacadeSettings:
     #: The webhooks service (partners' endpoints); None: the installation has none, and the partners'
     #: webhook fields answer WEBHOOKS_NOT_ENABLED.
     webhooks_addr: str | None = None
+    #: The analytics service (the read model of partner, flow and metal analytics); None: the installation
+    #: has none, and the analytics fields answer ANALYTICS_NOT_ENABLED.
+    analytics_addr: str | None = None
+    #: The plant's IANA time zone: the analytics pages' windows end at its midnight.
+    plant_time_zone: str = "UTC"
     backend_tls_ca_file: str | None = None
     service_token: str = DEFAULT_SERVICE_TOKEN
     operator_tokens: Mapping[str, str] = field(default_factory=lambda: {DEFAULT_OPERATOR_TOKEN: DEFAULT_OPERATOR_CODE})
@@ -353,6 +378,8 @@ class FacadeSettings:
             inventory_addr=get("MES_INVENTORY_ADDR", default="127.0.0.1:50152") or "",
             production_addr=get("MES_PRODUCTION_ADDR", default="127.0.0.1:50153") or "",
             webhooks_addr=get("MES_FACADE_WEBHOOKS_ADDR"),
+            analytics_addr=get("MES_FACADE_ANALYTICS_ADDR"),
+            plant_time_zone=parse_time_zone(get("MES_FACADE_PLANT_TIME_ZONE", "MES_ANALYTICS_TIME_ZONE")),
             backend_tls_ca_file=get("MES_FACADE_BACKEND_TLS_CA_FILE", "MES_TLS_CA_FILE"),
             service_token=service_token,
             operator_tokens=operator_tokens,

@@ -14,6 +14,7 @@ from typing import Any
 from graphql import DocumentNode, GraphQLSchema, OperationDefinitionNode, get_operation_ast
 from graphql.execution.values import VariableValues
 
+from graphql_facade.compiled.analytics import with_analytics
 from graphql_facade.compiled.fields import TypeSpecs
 from graphql_facade.compiled.floor import with_floor
 from graphql_facade.compiled.objects import OBJECTS
@@ -62,8 +63,8 @@ class PlanCache:
         self._maxsize = max(1, maxsize)
         self._entries: OrderedDict[tuple[str, str, str | None], Entry] = OrderedDict()
         self.specs: dict[str, TypeSpecs] = {
-            "operator": {**with_shifts(with_floor(OBJECTS)), **OPERATOR_ROOT},
-            "partner": {**OBJECTS, **PARTNER_ROOT},
+            "operator": with_analytics({**with_shifts(with_floor(OBJECTS)), **OPERATOR_ROOT}),
+            "partner": with_analytics({**OBJECTS, **PARTNER_ROOT}),
         }
 
     def entry(self, audience: str, document_id: str, document: DocumentNode, name: str | None) -> Entry:

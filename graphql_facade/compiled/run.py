@@ -27,7 +27,7 @@ from graphql.execution.values import VariableValues, get_argument_values
 
 from graphql_facade.compiled.plan import FieldPlan, Plan, SelectionPlan
 from graphql_facade.context import RequestContext
-from graphql_facade.limits._static import CONNECTION_COST, OBJECT_COST
+from graphql_facade.limits._static import CONNECTION_COST, own_cost
 
 __all__ = ["Runner"]
 
@@ -325,7 +325,7 @@ class Runner:
         assert plan.child is not None
         child = _Level(level, owners, plan, indexes)
         rows, child_costs, child_failed = await self._select(plan.child, child_sources, child)
-        own = CONNECTION_COST if plan.connection else OBJECT_COST
+        own = CONNECTION_COST if plan.connection else own_cost(plan.definition)
         position = 0
         for i, count in enumerate(counts):
             if count < 0:
@@ -380,7 +380,7 @@ class Runner:
             items, item_costs = self._null_items(plan, level, i, items, item_costs)
         if plan.item_own is not None:  # edges/nodes of a connection: charged per item
             return items, plan.item_own * count + (sum(item_costs) if item_costs else 0)
-        return items, OBJECT_COST + (max(item_costs) if item_costs else 0)
+        return items, own_cost(plan.definition) + (max(item_costs) if item_costs else 0)
 
     def _null_items(
         self, plan: FieldPlan, level: _Level, i: int, items: list[Any], item_costs: list[int] | None
@@ -393,7 +393,7 @@ class Runner:
             if isinstance(item, Failed):  # recorded at the item when it happened
                 settled.append(None)
                 if costs is not None:
-                    costs[j] = self._static(plan, [*base, j]) - OBJECT_COST
+                    costs[j] = self._static(plan, [*base, j]) - own_cost(plan.definition)
             else:
                 settled.append(item)
         return settled, costs

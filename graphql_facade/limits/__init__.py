@@ -70,7 +70,8 @@ Public API (all names are re-exported here):
   (knobs table in :mod:`graphql_facade.limits.tiers`).
 * cost: ``requested_cost(schema, document, variables, operation_name, *, max_page_size=100) -> int``,
   ``actual_cost(schema, document, variables, operation_name, data, errors=None, *, max_page_size=100) -> int``,
-  ``check_cost(cost, limits)``, ``is_connection(type)`` (model in :mod:`graphql_facade.limits.cost`).
+  ``check_cost(cost, limits)``, ``is_connection(type)``, ``COST_WEIGHT`` (the metadata key of a field's
+  own cost) (model in :mod:`graphql_facade.limits.cost`).
 * structure: ``check_body_size(size, limits)``, ``check_variables(variables, limits)``,
   ``nesting_depth(value, stop_above) -> int``, ``check_tokens(query, limits) -> int``,
   ``check_document(document, limits, operation_name) -> DocumentShape``,
@@ -115,7 +116,7 @@ from graphql_facade.limits.bucket import (
     RedisCostBucket,
     make_limiters,
 )
-from graphql_facade.limits.cost import actual_cost, check_cost, is_connection, requested_cost
+from graphql_facade.limits.cost import COST_WEIGHT, actual_cost, check_cost, is_connection, requested_cost
 from graphql_facade.limits.errors import HTTP_STATUS, LimitCode, LimitError
 from graphql_facade.limits.guard import Admission, LimitGuard, Priced, Settlement
 from graphql_facade.limits.headers import (
@@ -142,6 +143,7 @@ from graphql_facade.limits.tiers import Limits, LimitsConfig, operator_limits, p
 from graphql_facade.limits.timeouts import run_with_timeout
 
 __all__ = [
+    "COST_WEIGHT",
     "HTTP_STATUS",
     "AddressLimiter",
     "Admission",

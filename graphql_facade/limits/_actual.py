@@ -17,7 +17,14 @@ from graphql import (
 )
 
 from graphql_facade.limits._document import field_definition, is_skipped
-from graphql_facade.limits._static import CONNECTION_COST, OBJECT_COST, StaticWalker, is_connection, runtime_types
+from graphql_facade.limits._static import (
+    CONNECTION_COST,
+    OBJECT_COST,
+    StaticWalker,
+    is_connection,
+    own_cost,
+    runtime_types,
+)
 
 __all__ = ["ActualWalker"]
 
@@ -56,7 +63,7 @@ class ActualWalker:
         if is_connection(named) and isinstance(value, Mapping):
             own = CONNECTION_COST if base is None else base
             return own + self.object(node.selection_set, named, value, path, True)
-        own = OBJECT_COST if base is None else base
+        own = own_cost(field) if base is None else base
         if isinstance(value, list):
             return own + self._list(node, field, value, path)
         if isinstance(value, Mapping):

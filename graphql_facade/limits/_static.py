@@ -33,11 +33,13 @@ from graphql_facade.limits.errors import LimitCode, LimitError
 
 __all__ = [
     "CONNECTION_COST",
+    "COST_WEIGHT",
     "DEFAULT_MAX_PAGE_SIZE",
     "OBJECT_COST",
     "ROOT_BASE",
     "StaticWalker",
     "is_connection",
+    "own_cost",
     "runtime_types",
 ]
 
@@ -48,12 +50,23 @@ MUTATION_COST = 10
 SUBSCRIPTION_COST = 1
 ROOT_BASE = {OperationType.MUTATION: MUTATION_COST, OperationType.SUBSCRIPTION: SUBSCRIPTION_COST}
 _PAGE_ARGS = ("first", "last")
+#: The key of a Strawberry field's ``metadata`` that sets the field's own cost in place of
+#: ``OBJECT_COST`` (``strawberry.field(metadata={COST_WEIGHT: 100})``): for a field whose work its shape
+#: does not tell (an analytics answer computed over a window of facts).
+COST_WEIGHT = "mes_cost"
 
 Cost = tuple[int, int]  # (fixed cost, cost per connection item)
 
 
 def is_connection(named: GraphQLNamedType) -> bool:
     return bool(is_object_type(named) or is_abstract_type(named)) and named.name.endswith("Connection")
+
+
+def own_cost(field: GraphQLField) -> int:
+    """What an object field costs itself: its declared ``COST_WEIGHT``, else ``OBJECT_COST``."""
+    definition = (field.extensions or {}).get("strawberry-definition")
+    weight = (getattr(definition, "metadata", None) or {}).get(COST_WEIGHT)
+    return weight if isinstance(weight, int) and not isinstance(weight, bool) and weight >= 0 else OBJECT_COST
 
 
 def runtime_types(schema: GraphQLSchema, named: Any) -> list[GraphQLObjectType]:
@@ -122,7 +135,7 @@ class StaticWalker:
             best = max((fixed + size * item for fixed, item in costs), default=0)
             return (CONNECTION_COST if base is None else base) + best
         costs = [self.selections(node.selection_set, t, path, False) for t in runtime_types(self.schema, named)]
-        return (OBJECT_COST if base is None else base) + max((fixed for fixed, _ in costs), default=0)
+        return (own_cost(field) if base is None else base) + max((fixed for fixed, _ in costs), default=0)
 
     def selections(
         self,

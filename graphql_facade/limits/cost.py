@@ -3,7 +3,9 @@
 The model follows Shopify's published weights and the IBM cost-directive spec:
 
 * scalar and enum fields (and ``__typename``): **0**;
-* object fields: **1** + the cost of their selections;
+* object fields: **1** + the cost of their selections; a field may declare its own cost instead of
+  the 1 (``strawberry.field(metadata={COST_WEIGHT: n})``) when its shape does not tell its work (the
+  analytics fields: ``graphql_facade.schema.analytics.ANALYTICS_COST``);
 * interface and union fields: 1 + the **maximum** over the possible object types of the
   selections that apply to that type (fragments on the type, its interfaces or unions);
 * connection fields (the unwrapped type name ends with ``Connection``):
@@ -49,11 +51,11 @@ from graphql import DocumentNode, GraphQLError, GraphQLSchema, get_operation_ast
 
 from graphql_facade.limits._actual import ActualWalker
 from graphql_facade.limits._document import effective_variables
-from graphql_facade.limits._static import DEFAULT_MAX_PAGE_SIZE, ROOT_BASE, StaticWalker, is_connection
+from graphql_facade.limits._static import COST_WEIGHT, DEFAULT_MAX_PAGE_SIZE, ROOT_BASE, StaticWalker, is_connection
 from graphql_facade.limits.errors import LimitCode, LimitError
 from graphql_facade.limits.tiers import Limits
 
-__all__ = ["DEFAULT_MAX_PAGE_SIZE", "actual_cost", "check_cost", "is_connection", "requested_cost"]
+__all__ = ["COST_WEIGHT", "DEFAULT_MAX_PAGE_SIZE", "actual_cost", "check_cost", "is_connection", "requested_cost"]
 
 
 def requested_cost(

@@ -102,7 +102,9 @@ class ResponseCache(Generic[R]):
         log = TouchLog(config.touch_log)
         self._table = EntryTable(max_entries=config.max_entries, log=log, grace_s=config.max_stale_s)
         self._flights: Flights[Computed[R]] = Flights(max_background=config.refresh_concurrency)
-        self._shared = SharedAnswers(shared, ttl_s=config.ttl_s, lease_s=config.lease_s) if shared is not None else None
+        self._shared = (
+            SharedAnswers(shared, ttl_of=config.ttl_of, lease_s=config.lease_s) if shared is not None else None
+        )
         hub.add_listener(self._on_event)
         hub.add_reset_listener(self._on_reset)
 
@@ -187,7 +189,7 @@ class ResponseCache(Generic[R]):
             answer = await compute()
             entry: Entry | None = None
             if answer.reads is not None and answer.data is not None:
-                ttl, interval = self.config.ttl_s, self.config.refresh_interval_s
+                ttl, interval = self.config.ttl_of(answer.reads), self.config.refresh_interval_s
                 fresh = Entry(answer.data, answer.cost, positions, answer.reads, started, started + ttl)
                 fresh.refresh_after = started + interval  # the next one starts an interval after this one
                 entry = self._table.put(key, fresh, generation)
@@ -208,7 +210,7 @@ class ResponseCache(Generic[R]):
         if self._table.log.first_touch_of(stored.positions, stored.reads, self._hub.seen) is not None:
             return None
         now = time.monotonic()
-        remaining = stored.computed + self.config.ttl_s - time.time()
+        remaining = stored.computed + self.config.ttl_of(stored.reads) - time.time()
         entry = Entry(stored.data, stored.cost, stored.positions, stored.reads, now, now + remaining)
         entry.refresh_after = now + self.config.refresh_interval_s
         return self._table.put(key, entry, self._table.generation)

@@ -4,6 +4,10 @@
 variable                                   default  meaning
 =========================================  =======  ===============================================
 ``MES_FACADE_RESPONSE_CACHE_TTL_S``        60       an answer's lifetime, events or not
+``MES_FACADE_CACHE_ANALYTICS_TTL_S``       300      the lifetime of an answer that reads only the
+                                                    analytics read model (no event touches it); an
+                                                    answer that also reads live data lives as long
+                                                    as the shorter of the two
 ``MES_FACADE_CACHE_MAX_STALE_MS``          1000     a stale answer is served at most this long
                                                     after the first event that touched it; later
                                                     requests wait for the recomputation
@@ -24,12 +28,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from graphql_facade.response_cache.tags import ANALYTICS
+
 __all__ = ["CacheConfig"]
+
+_ANALYTICS_ONLY = frozenset({ANALYTICS})
 
 
 @dataclass(frozen=True)
 class CacheConfig:
     ttl_s: float = 60.0
+    #: The TTL of answers of the analytics read model (``analytics:*``).
+    analytics_ttl_s: float = 300.0
     max_stale_s: float = 1.0
     refresh_interval_s: float = 0.5
     refresh_concurrency: int = 2
@@ -41,6 +51,8 @@ class CacheConfig:
     def __post_init__(self) -> None:
         if self.ttl_s <= 0:
             raise ValueError("MES_FACADE_RESPONSE_CACHE_TTL_S must be positive")
+        if self.analytics_ttl_s <= 0:
+            raise ValueError("MES_FACADE_CACHE_ANALYTICS_TTL_S must be positive")
         if self.refresh_interval_s > self.max_stale_s:
             raise ValueError(
                 "MES_FACADE_CACHE_REFRESH_INTERVAL_MS must not exceed MES_FACADE_CACHE_MAX_STALE_MS "
@@ -48,6 +60,13 @@ class CacheConfig:
             )
         if self.refresh_concurrency < 1 or self.max_entries < 1:
             raise ValueError("MES_FACADE_CACHE_REFRESH_CONCURRENCY and the cache's max entries must be at least 1")
+
+    def ttl_of(self, reads: frozenset[str]) -> float:
+        """The lifetime of an answer that reads ``reads``: the analytics TTL when it reads nothing but the
+        analytics read model, else the shorter of the two TTLs (for the parts that events keep fresh)."""
+        if reads == _ANALYTICS_ONLY:
+            return self.analytics_ttl_s
+        return min(self.ttl_s, self.analytics_ttl_s) if ANALYTICS in reads else self.ttl_s
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], *, ttl_s: float = 60.0, max_entries: int = 20_000) -> CacheConfig:
@@ -63,11 +82,21 @@ class CacheConfig:
                 raise ValueError(f"{name} must not be negative")
             return value / 1000.0
 
+        def seconds(name: str, default: float) -> float:
+            raw = env.get(name, "").strip()
+            if not raw:
+                return default
+            try:
+                return float(raw)
+            except ValueError:
+                raise ValueError(f"{name} must be a number of seconds, not {raw!r}") from None
+
         raw = env.get("MES_FACADE_CACHE_REFRESH_CONCURRENCY", "").strip() or "2"
         if not raw.isdigit():
             raise ValueError(f"MES_FACADE_CACHE_REFRESH_CONCURRENCY must be a positive integer, not {raw!r}")
         return cls(
             ttl_s=ttl_s,
+            analytics_ttl_s=seconds("MES_FACADE_CACHE_ANALYTICS_TTL_S", 300.0),
             max_stale_s=millis("MES_FACADE_CACHE_MAX_STALE_MS", 1000.0),
             refresh_interval_s=millis("MES_FACADE_CACHE_REFRESH_INTERVAL_MS", 500.0),
             refresh_concurrency=int(raw),

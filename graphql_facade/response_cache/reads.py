@@ -20,6 +20,8 @@ not depend on how the answer was executed. Per object type:
   and, for its late orders and their count, the order lists of every partner and status; its tiles,
   their queue and WIP and its position are covered by it. What the clock alone changes (output in
   the last hour, orders becoming late) is bounded by the TTL;
+* ``partnerAnalytics``, ``flowAnalytics`` and ``metalAnalytics`` read ``analytics:*`` (no event touches
+  it: such an answer lives for the analytics TTL); every type below them is covered;
 * ``Style`` and ``Alloy`` read the catalogue; ``AlloyBalance`` and ``Shortage`` all of inventory;
   ``LossSummary`` all of production; ``asOf`` reads everything;
 * connections, edges, page info, lines, history entries, counts, reservations and their items are
@@ -57,6 +59,7 @@ from graphql import (
 from graphql_facade.response_cache.selections import Selections, Unknown
 from graphql_facade.response_cache.tags import (
     ALLOYS,
+    ANALYTICS,
     ANY,
     INVENTORY,
     PRODUCTION,
@@ -80,6 +83,38 @@ _META = frozenset({"__typename", "__schema", "__type"})
 _CENTER_STATE = frozenset({"state", "stateReason", "stateTime"})
 #: The fields of a work center that read its operations or its calendar (``wc:<code>``).
 _CENTER_READS = frozenset({"stats", "queue", "current", "calendar", "output"})
+#: The root fields of the analytics read model (``schema.analytics``) and the types of their answers.
+_ANALYTICS_ROOTS = frozenset({"partnerAnalytics", "flowAnalytics", "metalAnalytics"})
+_ANALYTICS_TYPES = frozenset(
+    {
+        "PartnerAnalytics",
+        "FlowAnalytics",
+        "MetalAnalytics",
+        "AnalyticsAsOf",
+        "StreamPosition",
+        "VolumeBucket",
+        "MixShare",
+        "CancellationCohort",
+        "LeadTime",
+        "Delivery",
+        "Cadence",
+        "ApiUsageBucket",
+        "ApiOperationUsage",
+        "ApiErrorCount",
+        "Idempotency",
+        "ValueStreamStep",
+        "WorkCenterNow",
+        "WipAgingBucket",
+        "ThroughputBucket",
+        "ShippedBucket",
+        "Utilisation",
+        "LittlesLaw",
+        "LossByOperation",
+        "LossByOperator",
+        "LossTrendBucket",
+        "CustodyPending",
+    }
+)
 #: Types whose fields are covered by the object or list above them.
 _COVERED = frozenset(
     {
@@ -100,6 +135,7 @@ _COVERED = frozenset(
         "FloorWorkCenter",
         "QueueSummary",
         "Wip",
+        *_ANALYTICS_TYPES,
     }
 )
 #: Objects whose fields read the production of the order above them.
@@ -246,6 +282,8 @@ class _Walk(Selections):
             tags.add(INVENTORY)
         elif name == "metalLoss":
             tags.add(PRODUCTION)
+        elif name in _ANALYTICS_ROOTS:
+            tags.add(ANALYTICS)
         elif name == "styles":
             tags.add(STYLES)
         elif name == "alloys":

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from graphql_facade.caching import Cache
@@ -57,9 +58,12 @@ def decode(raw: bytes | None) -> Stored | None:
 class SharedAnswers:
     """Answers and leases in a shared :class:`~graphql_facade.caching.Cache` (Redis)."""
 
-    def __init__(self, cache: Cache, *, ttl_s: float, lease_s: float, poll_s: float = 0.02) -> None:
+    def __init__(
+        self, cache: Cache, *, ttl_of: Callable[[frozenset[str]], float], lease_s: float, poll_s: float = 0.02
+    ) -> None:
         self._cache = cache
-        self._ttl_s = ttl_s
+        #: An answer's TTL from what it reads (``CacheConfig.ttl_of``).
+        self._ttl_of = ttl_of
         self._lease_s = lease_s
         self._poll_s = poll_s
 
@@ -69,12 +73,12 @@ class SharedAnswers:
 
     async def get(self, key: str) -> Stored | None:
         stored = decode(await self._cache.get(key))
-        if stored is None or stored.computed + self._ttl_s <= time.time():
+        if stored is None or stored.computed + self._ttl_of(stored.reads) <= time.time():
             return None
         return stored
 
     async def put(self, key: str, stored: Stored) -> None:
-        await self._cache.set(key, encode(stored), self._ttl_s)
+        await self._cache.set(key, encode(stored), self._ttl_of(stored.reads))
 
     async def lease(self, key: str) -> bool:
         """Take the lease of ``key`` (True), or find it taken by another replica (False)."""

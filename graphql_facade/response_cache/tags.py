@@ -18,6 +18,8 @@ of the tags it reads. The tags:
                        an unknown one
 ``wc:*``               the queues and stats of all work centers (the floor's tiles and WIP)
 ``style:*``            styles (the catalogue); ``alloy:*`` alloys
+``analytics:*``        the analytics read model (partner, flow and metal analytics): touched by
+                       no event (its answers live for the analytics TTL, see ``config``)
 =====================  ==================================================================
 
 :func:`touches` maps an event (subject and payload) to its tags; for an undecodable payload,
@@ -44,6 +46,7 @@ from mes_contracts import events
 
 __all__ = [
     "ALLOYS",
+    "ANALYTICS",
     "ANY",
     "INVENTORY",
     "PRODUCTION",
@@ -67,6 +70,9 @@ WORK_CENTERS = "wc:*"
 WORK_CENTER_UNKNOWN = "wc:?"
 STYLES = "style:*"
 ALLOYS = "alloy:*"
+#: What the analytics service computed: no event says when it changed (the read model applies the
+#: streams on its own time), so no event touches it.
+ANALYTICS = "analytics:*"
 _ANY = frozenset({ANY})
 
 

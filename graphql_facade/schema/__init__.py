@@ -1,5 +1,8 @@
 """The two schemas of the facade: operators' (full floor) and partners' (own orders, catalogue).
 
+Both have the analytics fields (``schema.analytics``): all of them for operators, a partner's own
+``partnerAnalytics`` for partners (the plant's ``flowAnalytics`` and ``metalAnalytics`` answer it FORBIDDEN).
+
 Partners' schema has introspection disabled and no field suggestions; both mask unexpected
 errors and use the parser and validation caches.
 """
@@ -16,6 +19,7 @@ from strawberry.types import ExecutionContext
 
 from graphql_facade.documents import DocumentCache, DocumentCaching
 from graphql_facade.errors import ErrorShaping
+from graphql_facade.schema.analytics import OperatorAnalyticsQuery, PartnerAnalyticsQuery
 from graphql_facade.schema.common import SCALARS
 from graphql_facade.schema.operator import OperatorMutation, OperatorQuery, OperatorSubscription
 from graphql_facade.schema.partner import PartnerMutation, PartnerQuery, PartnerSubscription
@@ -28,6 +32,16 @@ class FacadeSchema(strawberry.Schema):
 
     def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
         return None
+
+
+@strawberry.type(name="Query")
+class OperatorRoot(OperatorQuery, OperatorAnalyticsQuery):
+    """The operators' queries and the analytics."""
+
+
+@strawberry.type(name="Query")
+class PartnerRoot(PartnerQuery, PartnerAnalyticsQuery):
+    """The partners' queries and their own analytics."""
 
 
 @dataclass(frozen=True)
@@ -68,9 +82,9 @@ def _schema(
 
 def build_schemas(*, document_cache_size: int = 1024) -> Schemas:
     operator, operator_documents = _schema(
-        OperatorQuery, OperatorMutation, OperatorSubscription, partner=False, cache_size=document_cache_size
+        OperatorRoot, OperatorMutation, OperatorSubscription, partner=False, cache_size=document_cache_size
     )
     partner, partner_documents = _schema(
-        PartnerQuery, PartnerMutation, PartnerSubscription, partner=True, cache_size=document_cache_size
+        PartnerRoot, PartnerMutation, PartnerSubscription, partner=True, cache_size=document_cache_size
     )
     return Schemas(operator, partner, operator_documents, partner_documents)

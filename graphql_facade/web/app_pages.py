@@ -12,6 +12,8 @@ query's variables. ``GET <path>``:
   the response cache, the limits, the error shapes of ``POST /graphql``) as the signed-in operator,
   admitted by the same fair gate; an ``INVALID_ARGUMENT`` answer is a 400, a query without data a 503
   (or the pipeline's own status), :attr:`PageSpec.missing` naming what is not there a 404;
+* a page that is not live (:attr:`PageSpec.live` false: the analytics pages, refetched by their Refresh
+  button) opens no WebSocket; its header says "Not live" and has no "Pause live updates" toggle;
 * the answer is ``templates/app.html`` with the result inlined as
   ``<script type="application/json" id="snapshot">{"data":…, "asOf":…}</script>`` (``asOf`` is the
   result's root ``asOf``, else the first root field's: ``floor { asOf }``) and the document and variables as
@@ -23,8 +25,16 @@ such URL to its fingerprinted one, so every module is loaded once, from one URL,
 import map is inline JSON, allowed by its own sha256 in ``script-src`` (it runs nothing); every
 other header is :func:`graphql_facade.web.pages.security_headers`'.
 
-:data:`PAGES` holds the pages by name (:func:`register` adds one; the nav shows Floor and Orders when
-they are registered, and GraphiQL when it is on); :func:`app_page_routes` gives their routes.
+:data:`PAGES` holds the pages by name (:func:`register` adds one; the nav shows Floor, Orders, Metal &
+loss, Analytics and Partners when they are registered, and GraphiQL when it is on); :func:`app_page_routes`
+gives their routes.
+
+The analytics pages (``/metal``, ``/analytics``, ``/partners``) take the window from the query string
+(:func:`analytics_window`): ``window=7d``, ``30d`` (the default) or ``90d``, the last days up to the end of
+today in the plant's time zone (``MES_FACADE_PLANT_TIME_ZONE``: the analytics service's days start at its
+midnight; the variables, and so the response cache's key, change once a day); their series are in buckets
+of a day for 7 days, of a week otherwise (the Analytics page's always of a day); ``/partners`` also takes
+``partner=<id>`` (one partner; all by default).
 """
 
 from __future__ import annotations
@@ -36,10 +46,12 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 from string import Template
 from typing import Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 import orjson
 from starlette.requests import Request
@@ -59,19 +71,25 @@ from graphql_facade.web.assets import StaticAssets, load_assets
 from graphql_facade.web.pages import GRAPHIQL_PATH, SIGN_IN_PATH, FacadeHolder, security_headers
 
 __all__ = [
+    "ANALYTICS_WINDOWS",
     "BENCH_PAGE_SIZE",
+    "DEFAULT_WINDOW",
     "MAX_TRAIL",
     "ORDERS_PAGE_SIZE",
     "PAGES",
     "AppPages",
     "PageInputError",
     "PageSpec",
+    "analytics_variables",
+    "analytics_window",
     "app_page_routes",
     "bench_variables",
     "document_text",
     "floor_variables",
+    "metal_variables",
     "order_variables",
     "orders_variables",
+    "partners_variables",
     "register",
 ]
 
@@ -102,7 +120,9 @@ class PageSpec:
     * ``script``: the page's module under ``static/`` (``app/pages/orders.js``);
     * ``variables_from_request``: the query's variables (raise :class:`PageInputError` for bad input);
     * ``missing``: given the result's ``data``, a message when the thing asked for does not exist (404);
-    * ``nav``: the nav entry it marks as current (its own name by default: the order detail marks Orders).
+    * ``nav``: the nav entry it marks as current (its own name by default: the order detail marks Orders);
+    * ``live``: whether the page keeps itself live over the WebSocket (false: it is refetched on demand,
+      its header has no "Pause live updates" toggle).
     """
 
     name: str
@@ -113,12 +133,19 @@ class PageSpec:
     variables_from_request: Callable[[Request], dict[str, Any]]
     missing: Callable[[Mapping[str, Any]], str | None] | None = None
     nav: str | None = None
+    live: bool = True
 
 
 #: The pages by name.
 PAGES: dict[str, PageSpec] = {}
 #: The nav: page name and label, in order (a page shows there once registered); GraphiQL follows.
-NAV: tuple[tuple[str, str], ...] = (("floor", "Floor"), ("orders", "Orders"))
+NAV: tuple[tuple[str, str], ...] = (
+    ("floor", "Floor"),
+    ("orders", "Orders"),
+    ("metal", "Metal & loss"),
+    ("analytics", "Analytics"),
+    ("partners", "Partners"),
+)
 
 
 def register(spec: PageSpec) -> PageSpec:
@@ -284,6 +311,100 @@ register(
 )
 
 
+# -- the analytics pages' variables ---------------------------------------------------------------
+
+#: The windows of the analytics pages: ``window`` in the query string -> days up to the end of today.
+ANALYTICS_WINDOWS: dict[str, int] = {"7d": 7, "30d": 30, "90d": 90}
+DEFAULT_WINDOW = "30d"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _midnight(day: datetime, zone: ZoneInfo) -> datetime:
+    """The start of ``day``'s date in ``zone`` (as an instant: a day around a clock change is 23 or 25 hours)."""
+    local = datetime(day.year, day.month, day.day, tzinfo=zone)
+    return local.astimezone(UTC)
+
+
+def analytics_window(request: Request) -> tuple[int, dict[str, Any]]:
+    """``window`` (``7d``, ``30d``, ``90d``; ``30d`` when left out): its days and the variables ``from`` and
+    ``to``: the last days up to the end of today in the plant's time zone (``request.state.plant_time_zone``,
+    set by the page's handler; UTC without it). Other parameters are ignored."""
+    raw = _single(request, "window").lower() or DEFAULT_WINDOW
+    if raw not in ANALYTICS_WINDOWS:
+        allowed = ", ".join(ANALYTICS_WINDOWS)
+        raise PageInputError(f"`window` {raw!r} is not a window of these pages; use one of {allowed}.")
+    days = ANALYTICS_WINDOWS[raw]
+    zone = ZoneInfo(getattr(request.state, "plant_time_zone", None) or "UTC")
+    today = _now().astimezone(zone)
+    end = _midnight(today + timedelta(days=1), zone)
+    start = _midnight(today - timedelta(days=days - 1), zone)
+    return days, {"from": start.isoformat(), "to": end.isoformat()}
+
+
+def _grain(days: int) -> str:
+    """Buckets of a day over a week, of a week over longer windows."""
+    return "DAY" if days <= 7 else "WEEK"
+
+
+def analytics_variables(request: Request) -> dict[str, Any]:
+    """The Analytics page's variables: the window (its series are per day)."""
+    return analytics_window(request)[1]
+
+
+def metal_variables(request: Request) -> dict[str, Any]:
+    """The Metal & loss page's variables: the window and the grain of its loss trend."""
+    days, window = analytics_window(request)
+    return {**window, "grain": _grain(days)}
+
+
+def partners_variables(request: Request) -> dict[str, Any]:
+    """The Partners page's variables: the window, its grain (days for 7 days, weeks otherwise) and
+    ``partner`` (a partner id; every partner when left out)."""
+    days, window = analytics_window(request)
+    partner = _single(request, "partner")
+    if partner and not _ID.fullmatch(partner):
+        raise PageInputError("`partner` is not a partner id (1 to 64 letters, digits, '-' or '_').")
+    return {**window, "grain": _grain(days), "partner": partner or None}
+
+
+register(
+    PageSpec(
+        name="metal",
+        path="/metal",
+        title="Metal & loss",
+        document_file="metal.graphql",
+        script="app/pages/metal.js",
+        variables_from_request=metal_variables,
+        live=False,
+    )
+)
+register(
+    PageSpec(
+        name="analytics",
+        path="/analytics",
+        title="Analytics",
+        document_file="analytics.graphql",
+        script="app/pages/analytics.js",
+        variables_from_request=analytics_variables,
+        live=False,
+    )
+)
+register(
+    PageSpec(
+        name="partners",
+        path="/partners",
+        title="Partners",
+        document_file="partners.graphql",
+        script="app/pages/partners.js",
+        variables_from_request=partners_variables,
+        live=False,
+    )
+)
+
+
 # -- the shell -------------------------------------------------------------------------------------
 
 
@@ -344,6 +465,8 @@ class _View:
     snapshot: dict[str, Any] | None = None
     page_query: dict[str, Any] | None = None
     script: str | None = None
+    #: Whether the page keeps itself live (else no "Pause live updates" toggle).
+    live: bool = True
 
 
 class AppPages:
@@ -398,6 +521,7 @@ class AppPages:
             return HTMLResponse("Not found.", status_code=404, headers=headers)
         title = spec.title.format(**{k: str(v) for k, v in request.path_params.items()})
         current = spec.nav or spec.name
+        request.state.plant_time_zone = facade.settings.plant_time_zone
         try:
             variables = spec.variables_from_request(request)
         except PageInputError as err:
@@ -440,6 +564,7 @@ class AppPages:
             snapshot=snapshot,
             page_query={"query": self._document(spec), "variables": variables},
             script=spec.script,
+            live=spec.live,
         )
         return HTMLResponse(self.render(view), headers=headers)
 
@@ -529,6 +654,7 @@ class AppPages:
             "nav": self._nav(view.current),
             "who": who,
             "live_hidden": "" if live else " hidden",
+            "pause_hidden": "" if view.live else " hidden",
             "body": view.body,
             "scripts": scripts,
         }

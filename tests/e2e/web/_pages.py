@@ -32,8 +32,16 @@ PAGE_FROZEN: dict[str, dict[str, str]] = {
         )
     )
 }
+#: The analytics pages' shown figures that move with the clock (busy time, the constraint verdict, mean
+#: WIP): masked, over fixed text so that the tables keep their layout.
+_ANALYTICS_FIGURES = "main [data-volatile]:not(.chart-plot):not(time)"
+PAGE_VOLATILE["analytics"] = (_ANALYTICS_FIGURES,)
+PAGE_FROZEN["analytics"] = {_ANALYTICS_FIGURES: "\u2014"}
+#: The query string each page is opened with: the analytics pages over 7 days, in buckets of a day (the
+#: same 7 buckets whatever the weekday, so their pictures hold from day to day).
+PAGE_QUERY: dict[str, str] = {"metal": "window=7d", "analytics": "window=7d", "partners": "window=7d"}
 #: Pages for the floor's supervisor; the others are toured by an operator.
-SUPERVISOR_PAGES = frozenset({"floor", "orders", "order"})
+SUPERVISOR_PAGES = frozenset({"floor", "orders", "order", "metal", "analytics", "partners"})
 _PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::[a-z]+)?\}")
 
 
@@ -70,7 +78,9 @@ def _value(spec: PageSpec, param: str, seeded: Seeded) -> str:
 
 
 def path_of(spec: PageSpec, seeded: Seeded) -> str:
-    return _PARAM.sub(lambda m: _value(spec, m.group(1), seeded), spec.path)
+    path = _PARAM.sub(lambda m: _value(spec, m.group(1), seeded), spec.path)
+    query = PAGE_QUERY.get(spec.name)
+    return f"{path}?{query}" if query else path
 
 
 def visits(seeded: Seeded) -> list[Visit]:

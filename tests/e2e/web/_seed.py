@@ -1,7 +1,8 @@
 """What the browser tests need in the demo stack besides its master data: a few orders in production
 (submitted by the demo partner through the facade) and an operation started at a bench (gRPC), so
-that every page has rows to show. Everything is keyed by fixed references and request ids: the same
-demo shop floor on every run, which the screenshots rely on."""
+that every page has rows to show, and the analytics service caught up with them. Everything is keyed
+by fixed references and request ids: the same demo shop floor on every run, which the screenshots rely
+on."""
 
 from __future__ import annotations
 
@@ -9,11 +10,13 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import grpc
 import httpx
 
+from mes.analytics.v1 import analytics_pb2, analytics_pb2_grpc
 from mes.production.v1 import production_pb2 as pb
 from mes.production.v1 import production_pb2_grpc
 from tests.e2e._graphql import SERVICE_TOKEN, SUBMIT, GraphQLStack, partner
@@ -139,6 +142,48 @@ def block_work_center(gq: GraphQLStack, code: str, reason: str, *, by: str = SUP
         return stub.BlockWorkCenter(request, metadata=SERVICE_TOKEN, timeout=10).work_center
 
 
+def _analytics_hold(stub: analytics_pb2_grpc.AnalyticsServiceStub, seeded: Seeded) -> bool:
+    """Whether the analytics read model holds the seed: its orders (volume), the metal issued to them
+    (custody) and the operation started at the bench (the work center's WIP)."""
+    now = datetime.now(UTC)
+    window = analytics_pb2.Window(grain=analytics_pb2.GRAIN_DAY)
+    window.from_time.FromDatetime(now - timedelta(days=1))
+    window.to_time.FromDatetime(now + timedelta(days=1))
+    partners = stub.GetPartnerAnalytics(
+        analytics_pb2.GetPartnerAnalyticsRequest(window=window), metadata=SERVICE_TOKEN, timeout=10
+    )
+    metal = stub.GetMetalAnalytics(
+        analytics_pb2.GetMetalAnalyticsRequest(window=window), metadata=SERVICE_TOKEN, timeout=10
+    )
+    flow = stub.GetFlowAnalytics(
+        analytics_pb2.GetFlowAnalyticsRequest(window=window), metadata=SERVICE_TOKEN, timeout=10
+    )
+    orders = sum(v.orders for v in partners.volume if v.partner_id == PARTNER)
+    holders = {c.holder for c in metal.custody if c.pending_mg > 0}
+    at_bench = {w.work_center: w.wip_gross_mg for w in flow.work_centers}
+    return (
+        orders >= len(seeded.order_ids)
+        and {f"orders/{order_id}" for order_id in seeded.order_ids.values()} <= holders
+        and at_bench.get(seeded.started.work_center, 0) >= seeded.started.weigh_in_mg
+    )
+
+
+def wait_analytics(gq: GraphQLStack, seeded: Seeded, timeout: float = 60.0) -> None:
+    """Wait until the analytics service has read the seed's events (the analytics pages answer from its read
+    model, and the facade keeps their answers for minutes)."""
+    deadline = time.monotonic() + timeout
+    with grpc.insecure_channel(gq.stack.address("analytics")) as channel:
+        stub = analytics_pb2_grpc.AnalyticsServiceStub(channel)
+        while True:
+            try:
+                if _analytics_hold(stub, seeded):
+                    return
+            except grpc.RpcError:
+                pass  # still starting
+            assert time.monotonic() < deadline, "the analytics service did not read the demo orders in time"
+            time.sleep(0.25)
+
+
 def seed(gq: GraphQLStack) -> Seeded:
     """The demo orders in production and the first one's first operation started."""
     ids = {
@@ -147,4 +192,6 @@ def seed(gq: GraphQLStack) -> Seeded:
     }
     ops = wait_queued(gq, list(ids.values()))
     first = next(op for op in ops if op.order_id == ids[ORDERS[0][0]])
-    return Seeded(ids, start_operation(gq, first))
+    seeded = Seeded(ids, start_operation(gq, first))
+    wait_analytics(gq, seeded)
+    return seeded

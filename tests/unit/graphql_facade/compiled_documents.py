@@ -138,6 +138,9 @@ class _Builder:
             return counts
         if name == "metalLoss":
             return f"(by: {draw(st.sampled_from(['OPERATION', 'OPERATOR']))})"
+        if name in ("partnerAnalytics", "flowAnalytics", "metalAnalytics"):
+            grain = draw(st.sampled_from(["", ", grain: HOUR", ", grain: WEEK"]))
+            return f'(from: "2030-03-02T00:00:00Z", to: "2030-03-09T00:00:00Z"{grain})'
         return ""
 
     def selection(self, parent: GraphQLObjectType, depth: int) -> str:
