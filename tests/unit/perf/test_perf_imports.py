@@ -45,6 +45,9 @@ MODULES = [
     "perf.profile",
     "perf.readme_floor",
     "perf.replay_attacks",
+    "perf.read_your_writes_bench",
+    "perf.web_bench",
+    "perf.analytics_bench",
     "perf.datagen",
     "perf.datagen.__main__",
 ]
