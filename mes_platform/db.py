@@ -200,8 +200,11 @@ class Database:
         return self._write_sessions()
 
     async def ping(self, timeout: float = 2.0) -> bool:
+        # On SQLite the writer begins with BEGIN IMMEDIATE, which waits behind any long write (a
+        # bulk import): the reader's plain read shows the file is there and readable without it.
+        engine = self.reader if self.writer.dialect.name == "sqlite" else self.writer
         try:
-            async with asyncio.timeout(timeout), self.writer.connect() as conn:
+            async with asyncio.timeout(timeout), engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
             return True
         except Exception:

@@ -94,6 +94,11 @@ __all__ = [
 ]
 
 _QUERY_ONLY = frozenset({StrawberryOperationType.QUERY})
+#: The app pages' icon, inline (a blue diamond): one request fewer before the first paint.
+FAVICON = (  # base64 of <svg viewBox='0 0 16 16'><path d='M8 1 15 8 8 15 1 8Z' fill='#0b57d0'/></svg> (with its xmlns)
+    "data:image/svg+xml;base64,PHN2ZyB4bWxucz0naHR0cDovL3d3dy53My5vcmcvMjAwMC9zdmcnIHZpZXdC"
+    "b3g9JzAgMCAxNiAxNic+PHBhdGggZD0nTTggMSAxNSA4IDggMTUgMSA4WicgZmlsbD0nIzBiNTdkMCcvPjwvc3ZnPg=="
+)
 #: Rows of the Orders table per page.
 ORDERS_PAGE_SIZE = 50
 #: How many earlier pages the Orders page's "Previous" link can go back through (the URL keeps their cursors).
@@ -650,7 +655,7 @@ class AppPages:
         values = {
             "title": html.escape(view.title),
             "css": html.escape(self._assets.url("app/app.css")),
-            "favicon": "/favicon.ico",
+            "favicon": FAVICON,
             "nav": self._nav(view.current),
             "who": who,
             "live_hidden": "" if live else " hidden",

@@ -340,6 +340,36 @@ function start(sub) {
   send({ id: sub.id, type: "subscribe", payload: { query: sub.query, variables } });
 }
 
+// The first connection waits for the first contentful paint (the page is drawn from the snapshot
+// inlined in its HTML, so no request to /graphql comes before it); the subscription resumes from
+// the snapshot's position, so nothing committed meanwhile is missed. A page that paints nothing
+// (a hidden tab) still goes live after FIRST_PAINT_WAIT_MS.
+const FIRST_PAINT_WAIT_MS = 3000;
+let painted = performance.getEntriesByName("first-contentful-paint").length > 0;
+const afterPaint = [];
+function firstPaintDone() {
+  if (painted) return;
+  painted = true;
+  for (const callback of afterPaint.splice(0)) callback();
+}
+if (!painted) {
+  try {
+    new PerformanceObserver((list, observer) => {
+      if (list.getEntriesByName("first-contentful-paint").length) {
+        observer.disconnect();
+        setTimeout(firstPaintDone, 0);
+      }
+    }).observe({ type: "paint", buffered: true });
+  } catch (_) {
+    painted = true; // no paint timing in this browser
+  }
+  setTimeout(firstPaintDone, FIRST_PAINT_WAIT_MS);
+}
+function afterFirstPaint(callback) {
+  if (painted) callback();
+  else afterPaint.push(callback);
+}
+
 function connect() {
   if (stopped || socket) return;
   acknowledged = false;
@@ -530,7 +560,7 @@ export function subscribe(query, variables, onEvent, { seqOf, stream, trigger = 
   subscriptions.set(sub.id, sub);
   stopped = false;
   if (socket && acknowledged) start(sub);
-  else connect();
+  else afterFirstPaint(connect);
   showStatus();
   return () => {
     subscriptions.delete(sub.id);
