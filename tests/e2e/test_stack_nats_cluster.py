@@ -69,7 +69,8 @@ async def _stream_replicas(servers: list[str]) -> dict[str, tuple[int, str, int]
 
 
 def test_mes_up_runs_a_three_node_cluster_with_replicated_streams(run_stack: Callable[..., RunningStack]) -> None:
-    env = {**stack_env(), **cluster_env(3), "MES_STACK_DEMO_HISTORY_DAYS": "2"}
+    base = stack_env()
+    env = {**base, **cluster_env(3, beside=base), "MES_STACK_DEMO_HISTORY_DAYS": "2"}
     stack = run_stack("--nats-cluster", "3", env=env)
     state = stack.state()
     nodes = [p for p in state.processes if p.name.startswith("nats")]

@@ -18,7 +18,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -48,11 +48,12 @@ def _bindable(port: int) -> bool:
     return True
 
 
-def free_port_blocks(blocks: int, size: int, *, tries: int = 200) -> list[int]:
-    """The first ports of ``blocks`` runs of ``size`` consecutive free ports, not overlapping
-    (``mes up`` gives node i the first port + i)."""
+def free_port_blocks(blocks: int, size: int, *, avoid: Iterable[int] = (), tries: int = 200) -> list[int]:
+    """The first ports of ``blocks`` runs of ``size`` consecutive free ports, not overlapping each other
+    nor ``avoid`` (ports already given to other processes, free now only because none is bound yet;
+    ``mes up`` gives node i the first port + i)."""
     firsts: list[int] = []
-    taken: set[int] = set()
+    taken: set[int] = set(avoid)
     for _ in range(tries):
         first = free_port()
         run = range(first, first + size)
@@ -64,9 +65,11 @@ def free_port_blocks(blocks: int, size: int, *, tries: int = 200) -> list[int]:
     raise RuntimeError(f"no {blocks} blocks of {size} consecutive free ports found")
 
 
-def cluster_env(size: int) -> dict[str, str]:
-    """The ``mes up`` knobs that put a cluster of ``size`` nodes on free consecutive ports."""
-    client, monitor, route = free_port_blocks(3, size)
+def cluster_env(size: int, *, beside: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The ``mes up`` knobs that put a cluster of ``size`` nodes on free consecutive ports, none of
+    them a port that ``beside`` (another part of the stack's environment) already gives out."""
+    avoid = {int(value) for key, value in (beside or {}).items() if key.endswith("_PORT") and value.isdigit()}
+    client, monitor, route = free_port_blocks(3, size, avoid=avoid)
     return {
         "MES_STACK_NATS_PORT": str(client),
         "MES_STACK_NATS_MONITOR_PORT": str(monitor),
