@@ -13,6 +13,7 @@ import signal
 from collections.abc import Awaitable, Callable
 
 from mes_platform.grpc_server import ServerHandle
+from mes_platform.tasks import cancel_and_wait
 from mes_platform.telemetry.logs import get_logger
 
 __all__ = ["Closer", "HealthMonitor", "ShutdownSignals", "sleep_unless"]
@@ -55,10 +56,8 @@ class HealthMonitor:
         self._task = asyncio.create_task(self._loop(), name="health-monitor")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        task, self._task = self._task, None
+        await cancel_and_wait(task)
 
 
 class Closer:

@@ -70,6 +70,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from mes_kernel.errors import InvalidArgument
 from mes_kernel.settings import parse_number
+from mes_platform.tasks import cancel_and_wait
 from mes_platform.telemetry.logs import get_logger
 from mes_platform.telemetry.metrics import REPLICA_LAG
 
@@ -332,10 +333,7 @@ class ReplicaRouter:
 
     async def aclose(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(task)
 
     async def _loop(self) -> None:
         while True:

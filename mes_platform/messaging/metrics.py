@@ -49,6 +49,7 @@ from mes_kernel.settings import parse_number
 from mes_platform.db import Database, unavailable_on_db_errors
 from mes_platform.messaging._util import sleep_or_event
 from mes_platform.tables import InfraTables
+from mes_platform.tasks import cancel_and_wait
 from mes_platform.telemetry.logs import get_logger
 from mes_platform.telemetry.metrics import EVENTS_CONSUMED
 
@@ -205,10 +206,7 @@ class PipelineGauges:
     async def stop(self) -> None:
         self._stopping.set()
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(task)
 
     async def _run(self) -> None:
         while not self._stopping.is_set():

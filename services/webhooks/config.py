@@ -28,7 +28,7 @@ Knobs (environment, ``MES_WEBHOOKS_`` prefix; defaults in brackets):
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import timedelta
 from typing import Any, Self
 
@@ -50,24 +50,30 @@ def _number(extra: Mapping[str, str], key: str, default: float, *, minimum: floa
     return parse_number(f"MES_WEBHOOKS_{key}", extra.get(key, ""), default, minimum=minimum)
 
 
+def _knob(default: float, *, minimum: float = 0.001) -> Any:
+    """A field of :class:`Settings` read from its knob (the field's name in capitals): its
+    default, and the smallest value the knob may set."""
+    return field(default=default, metadata={"minimum": minimum})
+
+
 @dataclass(frozen=True)
 class Settings(ServiceSettings):
-    max_in_flight: int = 64
-    per_endpoint: int = 4
-    connect_timeout_s: float = 5.0
-    read_timeout_s: float = 10.0
-    request_timeout_s: float = 15.0
-    response_max_bytes: int = 64 * 1024
-    retry_initial_s: float = 5.0
-    retry_max_s: float = 3600.0
-    retry_for_s: float = 86400.0
-    disable_after_s: float = 3 * 86400.0
-    secret_overlap_s: float = 86400.0
-    max_endpoints: int = 20
-    lease_s: float = 60.0
-    poll_s: float = 0.5
-    retention_days: float = 30.0
-    order_refs_days: float = 365.0
+    max_in_flight: int = _knob(64, minimum=1)
+    per_endpoint: int = _knob(4, minimum=1)
+    connect_timeout_s: float = _knob(5.0)
+    read_timeout_s: float = _knob(10.0)
+    request_timeout_s: float = _knob(15.0)
+    response_max_bytes: int = _knob(64 * 1024, minimum=1)
+    retry_initial_s: float = _knob(5.0)
+    retry_max_s: float = _knob(3600.0)
+    retry_for_s: float = _knob(86400.0)
+    disable_after_s: float = _knob(3 * 86400.0)
+    secret_overlap_s: float = _knob(86400.0, minimum=0)
+    max_endpoints: int = _knob(20, minimum=1)
+    lease_s: float = _knob(60.0)
+    poll_s: float = _knob(0.5)
+    retention_days: float = _knob(30.0)
+    order_refs_days: float = _knob(365.0)
 
     @classmethod
     def of(cls, base: ServiceSettings) -> Self:
@@ -79,25 +85,15 @@ class Settings(ServiceSettings):
 
     @classmethod
     def own_knobs(cls, extra: Mapping[str, str]) -> dict[str, Any]:
-        n = _number
-        return {
-            "max_in_flight": int(n(extra, "MAX_IN_FLIGHT", 64, minimum=1)),
-            "per_endpoint": int(n(extra, "PER_ENDPOINT", 4, minimum=1)),
-            "connect_timeout_s": n(extra, "CONNECT_TIMEOUT_S", 5.0),
-            "read_timeout_s": n(extra, "READ_TIMEOUT_S", 10.0),
-            "request_timeout_s": n(extra, "REQUEST_TIMEOUT_S", 15.0),
-            "response_max_bytes": int(n(extra, "RESPONSE_MAX_BYTES", 64 * 1024, minimum=1)),
-            "retry_initial_s": n(extra, "RETRY_INITIAL_S", 5.0),
-            "retry_max_s": n(extra, "RETRY_MAX_S", 3600.0),
-            "retry_for_s": n(extra, "RETRY_FOR_S", 86400.0),
-            "disable_after_s": n(extra, "DISABLE_AFTER_S", 3 * 86400.0),
-            "secret_overlap_s": n(extra, "SECRET_OVERLAP_S", 86400.0, minimum=0),
-            "max_endpoints": int(n(extra, "MAX_ENDPOINTS", 20, minimum=1)),
-            "lease_s": n(extra, "LEASE_S", 60.0),
-            "poll_s": n(extra, "POLL_S", 0.5),
-            "retention_days": n(extra, "RETENTION_DAYS", 30.0),
-            "order_refs_days": n(extra, "ORDER_REFS_DAYS", 365.0),
-        }
+        """Each own field from its knob (the field's name in capitals), the field's default when
+        unset; whole numbers stay whole."""
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            if "minimum" in f.metadata:
+                default: float = f.default  # type: ignore[assignment]  # every knob has one
+                value = _number(extra, f.name.upper(), default, minimum=f.metadata["minimum"])
+                values[f.name] = int(value) if isinstance(default, int) else value
+        return values
 
     @property
     def dev_mode(self) -> bool:

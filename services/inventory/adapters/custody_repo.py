@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.inventory.adapters.rows import from_row, to_row
+from mes_platform.rows import from_row, to_row
 from services.inventory.adapters.tables import custody_entries
 from services.inventory.domain.custody import CustodyEntry, CustodyKind, order_holder
 from services.inventory.domain.materials import MaterialKind

@@ -13,9 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mes_kernel.clock import utcnow
 from mes_platform.keyset import keyset_after
+from mes_platform.rows import from_row, to_row
 from mes_platform.sql import one_of
 from services.inventory.adapters import reservation_statements as stmts
-from services.inventory.adapters.rows import from_row, to_row
 from services.inventory.adapters.stock_repos import changed
 from services.inventory.adapters.tables import (
     closed_orders,

@@ -9,7 +9,7 @@ from sqlalchemy import BindParameter, and_, bindparam, func, insert, literal, or
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mes_platform.keyset import keyset_after
-from services.inventory.adapters.rows import from_row, to_row
+from mes_platform.rows import from_row, to_row
 from services.inventory.adapters.tables import alloys, lots
 from services.inventory.domain.alloys import Alloy
 from services.inventory.domain.balances import Balance

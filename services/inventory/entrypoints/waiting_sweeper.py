@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 
 from mes_platform.messaging.backoff import Backoff
+from mes_platform.tasks import cancel_and_wait
 from mes_platform.telemetry.logs import get_logger
 from mes_platform.telemetry.tracing import TraceContext, child_of, current_trace, use_trace
 from mes_platform.uow import SqlUnitOfWorkFactory
@@ -64,10 +65,7 @@ class WaitingSweeper:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(task)
 
     async def _run(self) -> None:
         first = min(0.5, self.interval_s)

@@ -39,12 +39,8 @@ class ReservationView(NamedTuple):
 
 
 def reservation_view(value: Reservation) -> ReservationView:
-    return ReservationView(
-        value.reservation_id,
-        value.order_id,
-        value.state,
-        value.create_time,
-        value.update_time,
-        value.version,
-        [ReservationItemView(*(getattr(item, name) for name in ReservationItemView._fields)) for item in value.items],
-    )
+    """The reservation's fields by name, its items as views."""
+    items = [
+        ReservationItemView(*(getattr(item, name) for name in ReservationItemView._fields)) for item in value.items
+    ]
+    return ReservationView._make([*(getattr(value, name) for name in ReservationView._fields[:-1]), items])

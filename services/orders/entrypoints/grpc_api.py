@@ -11,6 +11,7 @@ from mes.orders.v1 import orders_pb2 as pb
 from mes.orders.v1 import orders_pb2_grpc
 from mes_kernel.clock import utcnow
 from mes_platform.auth import current_principal
+from mes_platform.wire import page_reply
 from services.orders.entrypoints.codec import messages as encode
 from services.orders.entrypoints.codec import requests as decode
 from services.orders.service_layer.catalogue import CatalogueService
@@ -61,9 +62,7 @@ class OrdersServicer(orders_pb2_grpc.OrdersServiceServicer):
         self, request: pb.ListOrderStatusChangesRequest, context: Context
     ) -> pb.ListOrderStatusChangesResponse:
         page = await self._orders.status_changes(decode.list_order_status_changes(request, current_principal()))
-        return pb.ListOrderStatusChangesResponse(
-            status_changes=[encode.status_change(c) for c in page.items], next_page_token=page.next_page_token
-        )
+        return page_reply(pb.ListOrderStatusChangesResponse, "status_changes", page, encode.status_change)
 
     async def CancelOrder(self, request: pb.CancelOrderRequest, context: Context) -> pb.CancelOrderResponse:
         order = await self._orders.cancel(decode.cancel_order(request, current_principal()))
@@ -85,9 +84,7 @@ class OrdersServicer(orders_pb2_grpc.OrdersServiceServicer):
 
     async def ListPartners(self, request: pb.ListPartnersRequest, context: Context) -> pb.ListPartnersResponse:
         page = await self._partners.list_partners(decode.list_partners(request, current_principal()))
-        return pb.ListPartnersResponse(
-            partners=[encode.partner(p) for p in page.items], next_page_token=page.next_page_token
-        )
+        return page_reply(pb.ListPartnersResponse, "partners", page, encode.partner)
 
     async def SetPartnerTier(self, request: pb.SetPartnerTierRequest, context: Context) -> pb.SetPartnerTierResponse:
         partner = await self._partners.set_tier(decode.set_partner_tier(request, current_principal()))
@@ -117,6 +114,4 @@ class OrdersServicer(orders_pb2_grpc.OrdersServiceServicer):
         self, request: pb.ListCatalogueItemsRequest, context: Context
     ) -> pb.ListCatalogueItemsResponse:
         page = await self._catalogue.list_items(decode.list_catalogue_items(request, current_principal()))
-        return pb.ListCatalogueItemsResponse(
-            items=[encode.catalogue_item(i) for i in page.items], next_page_token=page.next_page_token
-        )
+        return page_reply(pb.ListCatalogueItemsResponse, "items", page, encode.catalogue_item)

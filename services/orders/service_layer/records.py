@@ -43,16 +43,6 @@ class OrderView(NamedTuple):
 
 
 def order_view(order: Order) -> OrderView:
-    return OrderView(
-        order.order_id,
-        order.partner_id,
-        order.partner_reference,
-        order.priority,
-        order.due_time,
-        order.status,
-        order.status_reason,
-        order.version,
-        order.create_time,
-        order.update_time,
-        [LineView(x.line_number, x.style_code, x.alloy_code, x.size, x.engraving, x.quantity) for x in order.lines],
-    )
+    """The order's fields by name, its lines as views."""
+    lines = [LineView(*(getattr(line, name) for name in LineView._fields)) for line in order.lines]
+    return OrderView._make([*(getattr(order, name) for name in OrderView._fields[:-1]), lines])

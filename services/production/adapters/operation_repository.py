@@ -15,6 +15,7 @@ from services.production.adapters import tables as t
 from services.production.adapters.rows import from_row, read_in_transaction, to_values, update_versioned
 from services.production.domain.operations import (
     AT_BENCH,
+    OPERATION_FIXED,
     OPERATION_PROGRESS,
     AttemptRecord,
     Operation,
@@ -44,19 +45,6 @@ _COUNTED = [
 ]
 _RUNNING = [str(OperationStatus.IN_PROGRESS)]
 _AT_BENCH = [str(s) for s in AT_BENCH]
-#: What is fixed when an operation is planned (domain.operations.OPERATION_PROGRESS moves).
-_OPERATION_FIXED = (
-    "work_order_id",
-    "sequence",
-    "order_id",
-    "operation_code",
-    "work_center_type",
-    "priority",
-    "alloy_code",
-    "loss_tolerance_per_mille",
-    "version",
-    "create_time",
-)
 _ATTEMPT_KEY = ("work_order_id", "sequence", "attempt")
 #: ``session.info`` key of the open loads a transaction counted (``read_in_transaction``).
 _LOADS = "production.open_loads_read"
@@ -157,7 +145,7 @@ class SqlOperationRepository:
         for op in operations:
             if op.work_center in loads and str(op.status) in _OPEN:
                 loads[op.work_center] += 1
-        rows = [to_values(op, (*_OPERATION_FIXED, *OPERATION_PROGRESS)) for op in operations]
+        rows = [to_values(op, (*OPERATION_FIXED, *OPERATION_PROGRESS)) for op in operations]
         await self._s.execute(_INSERT, rows)
 
     async def update(self, operation: Operation) -> None:

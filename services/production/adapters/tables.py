@@ -9,17 +9,15 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
-    MetaData,
     String,
     Table,
     UniqueConstraint,
 )
 
-from mes_platform.tables import SEQUENCE, add_infrastructure_tables
+from mes_platform.tables import SEQUENCE, add_infrastructure_tables, service_metadata, timestamp
 
 __all__ = [
     "infra",
@@ -38,19 +36,8 @@ __all__ = [
     "work_orders",
 ]
 
-metadata = MetaData(
-    naming_convention={
-        "ix": "ix_%(column_0_label)s",
-        "uq": "uq_%(table_name)s_%(column_0_name)s",
-        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-        "pk": "pk_%(table_name)s",
-    }
-)
+metadata = service_metadata()
 infra = add_infrastructure_tables(metadata)
-
-
-def _ts(name: str, nullable: bool = False) -> Column[Any]:
-    return Column(name, DateTime(timezone=True), nullable=nullable)
 
 
 def _mg(name: str) -> Column[Any]:
@@ -77,8 +64,8 @@ styles = Table(
     Column("bill_of_materials", JSON, nullable=False),
     Column("active", Boolean, nullable=False),
     Column("version", BigInteger, nullable=False),
-    _ts("created_at"),
-    _ts("updated_at"),
+    timestamp("created_at"),
+    timestamp("updated_at"),
 )
 
 # Every routing/BOM version a style ever had (work orders keep their own snapshot anyway).
@@ -89,7 +76,7 @@ style_versions = Table(
     Column("routing_version", Integer, primary_key=True),
     Column("routing", JSON, nullable=False),
     Column("bill_of_materials", JSON, nullable=False),
-    _ts("created_at"),
+    timestamp("created_at"),
 )
 
 work_centers = Table(
@@ -101,13 +88,13 @@ work_centers = Table(
     Column("capacity", Integer, nullable=False),
     Column("active", Boolean, nullable=False),
     Column("version", BigInteger, nullable=False),
-    _ts("created_at"),
-    _ts("updated_at"),
+    timestamp("created_at"),
+    timestamp("updated_at"),
     # Its state on the floor (RUNNING, IDLE, BLOCKED), why it is blocked, since when, and who
     # blocked or unblocked it last.
     Column("state", String(20), nullable=False),
     Column("state_reason", String(200), nullable=False),
-    _ts("state_time"),
+    timestamp("state_time"),
     Column("state_by", String(40), nullable=False),
 )
 
@@ -121,8 +108,8 @@ work_center_calendars = Table(
     Column("windows", JSON, nullable=False),
     Column("output_target_per_hour", Integer, nullable=False),
     Column("version", BigInteger, nullable=False),
-    _ts("created_at"),
-    _ts("updated_at"),
+    timestamp("created_at"),
+    timestamp("updated_at"),
 )
 
 operators = Table(
@@ -133,8 +120,8 @@ operators = Table(
     Column("role", String(20), nullable=False),
     Column("active", Boolean, nullable=False),
     Column("version", BigInteger, nullable=False),
-    _ts("created_at"),
-    _ts("updated_at"),
+    timestamp("created_at"),
+    timestamp("updated_at"),
 )
 
 # An operator's password: its salted scrypt hash with the parameters (``domain/people.py``).
@@ -143,7 +130,7 @@ operator_passwords = Table(
     metadata,
     Column("operator_code", String(40), ForeignKey("operators.code"), primary_key=True),
     Column("password_hash", String(200), nullable=False),
-    _ts("set_time"),
+    timestamp("set_time"),
 )
 
 # Signed-in operators: a session is found by the SHA-256 of its token (the token is never stored).
@@ -153,9 +140,9 @@ operator_sessions = Table(
     Column("token_hash", String(64), primary_key=True),
     Column("operator_code", String(40), ForeignKey("operators.code"), nullable=False, index=True),
     Column("client_address", String(100), nullable=False),
-    _ts("created_at"),
-    _ts("expire_time"),
-    _ts("end_time", nullable=True),
+    timestamp("created_at"),
+    timestamp("expire_time"),
+    timestamp("end_time", nullable=True),
 )
 Index("ix_operator_sessions_expire_time", operator_sessions.c.expire_time)
 
@@ -166,7 +153,7 @@ sign_in_failures = Table(
     Column("id", SEQUENCE, primary_key=True, autoincrement=True),
     Column("operator_code", String(40), nullable=False),
     Column("client_address", String(100), nullable=False),
-    _ts("failed_at"),
+    timestamp("failed_at"),
 )
 Index("ix_sign_in_failures_code", sign_in_failures.c.operator_code, sign_in_failures.c.failed_at)
 Index("ix_sign_in_failures_address", sign_in_failures.c.client_address, sign_in_failures.c.failed_at)
@@ -179,11 +166,11 @@ order_specs = Table(
     Column("order_id", String(64), primary_key=True),
     Column("priority", Integer, nullable=False),
     Column("lines", JSON, nullable=False),
-    _ts("submit_time", nullable=True),
+    timestamp("submit_time", nullable=True),
     Column("status", String(20), nullable=False),
     Column("version", BigInteger, nullable=False),
-    _ts("created_at"),
-    _ts("updated_at"),
+    timestamp("created_at"),
+    timestamp("updated_at"),
 )
 
 work_orders = Table(
@@ -206,8 +193,8 @@ work_orders = Table(
     _mg("loss_mg"),
     _mg("scrap_returned_mg"),
     Column("version", BigInteger, nullable=False),
-    _ts("created_at"),
-    _ts("updated_at"),
+    timestamp("created_at"),
+    timestamp("updated_at"),
     UniqueConstraint("order_id", "line_number"),
 )
 Index("ix_work_orders_created", work_orders.c.created_at, work_orders.c.order_id, work_orders.c.line_number)
@@ -227,15 +214,15 @@ operations = Table(
     Column("alloy_code", String(40), nullable=False),
     Column("loss_tolerance_per_mille", Integer, nullable=False),
     *_weighing(),
-    _ts("start_time", nullable=True),
-    _ts("finish_time", nullable=True),
+    timestamp("start_time", nullable=True),
+    timestamp("finish_time", nullable=True),
     Column("attempt", Integer, nullable=False),
     Column("version", BigInteger, nullable=False),
-    _ts("created_at"),
-    _ts("updated_at"),
+    timestamp("created_at"),
+    timestamp("updated_at"),
     # The current pause (PAUSED only), the ended pauses of the attempt, who paused and resumed last.
     Column("pause_reason", String(200), nullable=False),
-    _ts("pause_time", nullable=True),
+    timestamp("pause_time", nullable=True),
     Column("paused_seconds", BigInteger, nullable=False),
     Column("paused_by", String(40), nullable=False),
     Column("resumed_by", String(40), nullable=False),
@@ -264,7 +251,7 @@ operation_attempts = Table(
     *_weighing(),
     Column("outcome", String(20), nullable=False),
     Column("reviewed", Boolean, nullable=False),
-    _ts("start_time", nullable=True),
-    _ts("finish_time", nullable=True),
+    timestamp("start_time", nullable=True),
+    timestamp("finish_time", nullable=True),
 )
 Index("ix_operation_attempts_finished", operation_attempts.c.finish_time)

@@ -14,7 +14,7 @@ work center RUNNING. It cannot be finished before it is resumed.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from enum import StrEnum
 
@@ -23,6 +23,7 @@ from services.production.domain.floor import clean_reason
 
 __all__ = [
     "AT_BENCH",
+    "OPERATION_FIXED",
     "OPERATION_PROGRESS",
     "STONE_SETTING",
     "AttemptRecord",
@@ -246,6 +247,11 @@ class Operation:
         if previous is OperationStatus.PAUSED:
             self._end_pause(now)
         return previous
+
+
+#: The fields of an :class:`Operation` fixed when it is planned: all but OPERATION_PROGRESS
+#: (``version`` among them: only the repository moves it).
+OPERATION_FIXED = tuple(f.name for f in fields(Operation) if f.name not in OPERATION_PROGRESS)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ import grpc
 from mes.production.v1 import production_pb2 as pb
 from mes.production.v1 import production_pb2_grpc as pb_grpc
 from mes_platform.auth import current_principal
+from mes_platform.wire import page_reply
 from services.production.entrypoints.codec import records as rec
 from services.production.entrypoints.codec import requests as q
 from services.production.entrypoints.codec import responses as r
@@ -44,7 +45,7 @@ class ProductionServicer(pb_grpc.ProductionServiceServicer):
 
     async def ListStyles(self, request: pb.ListStylesRequest, context: Ctx) -> pb.ListStylesResponse:
         page = await self._catalog.list_styles(q.list_page(request, current_principal()))
-        return pb.ListStylesResponse(styles=[r.style_msg(s) for s in page.items], next_page_token=page.next_page_token)
+        return page_reply(pb.ListStylesResponse, "styles", page, r.style_msg)
 
     async def BatchGetStyles(self, request: pb.BatchGetStylesRequest, context: Ctx) -> pb.BatchGetStylesResponse:
         found = await self._catalog.batch_get_styles(q.batch_get(request, "styles", current_principal()))
@@ -70,9 +71,7 @@ class ProductionServicer(pb_grpc.ProductionServiceServicer):
 
     async def ListWorkCenters(self, request: pb.ListWorkCentersRequest, context: Ctx) -> pb.ListWorkCentersResponse:
         page = await self._catalog.list_work_centers(q.list_page(request, current_principal()))
-        return pb.ListWorkCentersResponse(
-            work_centers=[r.work_center_msg(w) for w in page.items], next_page_token=page.next_page_token
-        )
+        return page_reply(pb.ListWorkCentersResponse, "work_centers", page, r.work_center_msg)
 
     async def ListWorkCenterStats(
         self, request: pb.ListWorkCenterStatsRequest, context: Ctx
@@ -119,9 +118,7 @@ class ProductionServicer(pb_grpc.ProductionServiceServicer):
 
     async def ListOperators(self, request: pb.ListOperatorsRequest, context: Ctx) -> pb.ListOperatorsResponse:
         page = await self._catalog.list_operators(q.list_page(request, current_principal()))
-        return pb.ListOperatorsResponse(
-            operators=[r.operator_msg(o) for o in page.items], next_page_token=page.next_page_token
-        )
+        return page_reply(pb.ListOperatorsResponse, "operators", page, r.operator_msg)
 
     # -- signing in ---------------------------------------------------------------------
 

@@ -49,6 +49,18 @@ def _floor_principal(principal: Principal, operator_code: str) -> None:
         require_staff(principal)
 
 
+def _check_center_change(principal: Principal, operator_code: str, reason: str | None = None) -> None:
+    """Who may block or unblock a work center (:func:`_floor_principal`), then the command's
+    operator code and reason (a block's; None: an unblock has none)."""
+    _floor_principal(principal, operator_code)
+    v = Violations()
+    if reason is not None:
+        v.text(reason.strip(), "reason", max_len=MAX_REASON_LENGTH, required=True)
+    if operator_code:
+        v.code(operator_code, "operator_code")
+    v.raise_if_any()
+
+
 class CatalogHandlers(UseCases):
     async def _page(self, query: ListPage, listing: str, fetch: Fetch[T], code: Callable[[T], str]) -> Page[T]:
         """A page of a catalogue listing, by code."""
@@ -136,12 +148,7 @@ class CatalogHandlers(UseCases):
         """Any state -> BLOCKED with a reason (a broken kiln, no gas): no operation starts or
         resumes there until the block is lifted; those in progress go on. Blocking a blocked
         center changes its reason (not ``state_time``); the same reason again changes nothing."""
-        _floor_principal(cmd.principal, cmd.operator_code)
-        v = Violations()
-        v.text(cmd.reason.strip(), "reason", max_len=MAX_REASON_LENGTH, required=True)
-        if cmd.operator_code:
-            v.code(cmd.operator_code, "operator_code")
-        v.raise_if_any()
+        _check_center_change(cmd.principal, cmd.operator_code, cmd.reason)
         now = self._deps.clock()
 
         async def tx(uow: UnitOfWork) -> WorkCenter:
@@ -157,11 +164,7 @@ class CatalogHandlers(UseCases):
     async def unblock_work_center(self, cmd: UnblockWorkCenter) -> WorkCenter:
         """BLOCKED -> RUNNING or IDLE, as its operations say (FAILED_PRECONDITION when it is not
         blocked)."""
-        _floor_principal(cmd.principal, cmd.operator_code)
-        v = Violations()
-        if cmd.operator_code:
-            v.code(cmd.operator_code, "operator_code")
-        v.raise_if_any()
+        _check_center_change(cmd.principal, cmd.operator_code)
         now = self._deps.clock()
 
         async def tx(uow: UnitOfWork) -> WorkCenter:

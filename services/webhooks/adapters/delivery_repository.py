@@ -7,6 +7,7 @@ its transaction commits: the dispatcher of the same process looks for them at on
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
+from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
@@ -16,11 +17,10 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from mes_kernel.clock import as_utc, as_utc_or_none
+from mes_platform.rows import from_row, row_values
 from services.webhooks.adapters.tables import deliveries, delivery_log
 from services.webhooks.domain.delivery import Delivery, DeliveryState
-from services.webhooks.domain.endpoint import EventType
-from services.webhooks.domain.log import LogEntry, LogKind
+from services.webhooks.domain.log import LogEntry
 from services.webhooks.service_layer.ports import Completion, DeliveryFilter
 
 __all__ = ["SqlDeliveryRepository", "SqlLogRepository"]
@@ -253,77 +253,22 @@ def _params(c: Completion) -> dict[str, Any]:
     }
 
 
+#: A new delivery's columns: it has been neither tried nor delivered, and storage assigns ``seq``.
+_INSERTED = tuple(f.name for f in fields(Delivery) if f.name not in {"last_attempt_at", "delivered_at", "seq"})
+_LOGGED = tuple(f.name for f in fields(LogEntry) if f.name != "seq")
+
+
 def _row(d: Delivery) -> dict[str, Any]:
-    return {
-        "delivery_id": d.delivery_id,
-        "endpoint_id": d.endpoint_id,
-        "partner_id": d.partner_id,
-        "event_id": d.event_id,
-        "event_type": d.event_type.value,
-        "order_id": d.order_id,
-        "order_version": d.order_version,
-        "payload": d.payload,
-        "state": d.state.value,
-        "attempts": d.attempts,
-        "created_at": d.created_at,
-        "window_start": d.window_start,
-        "next_attempt_at": d.next_attempt_at,
-        "last_http_status": d.last_http_status,
-        "last_error": d.last_error,
-    }
+    return row_values(d, _INSERTED)
 
 
 def _delivery(row: Row[Any]) -> Delivery:
-    return Delivery(
-        delivery_id=row.delivery_id,
-        endpoint_id=row.endpoint_id,
-        partner_id=row.partner_id,
-        event_id=row.event_id,
-        event_type=EventType(row.event_type),
-        order_id=row.order_id,
-        order_version=int(row.order_version),
-        payload=row.payload,
-        created_at=as_utc(row.created_at),
-        state=DeliveryState(row.state),
-        attempts=row.attempts,
-        window_start=as_utc_or_none(row.window_start),
-        next_attempt_at=as_utc_or_none(row.next_attempt_at),
-        last_attempt_at=as_utc_or_none(row.last_attempt_at),
-        last_http_status=row.last_http_status,
-        last_error=row.last_error,
-        delivered_at=as_utc_or_none(row.delivered_at),
-        seq=int(row.seq),
-    )
+    return from_row(Delivery, row)
 
 
 def _log_row(e: LogEntry) -> dict[str, Any]:
-    return {
-        "endpoint_id": e.endpoint_id,
-        "partner_id": e.partner_id,
-        "kind": e.kind.value,
-        "logged_at": e.logged_at,
-        "delivery_id": e.delivery_id,
-        "event_type": e.event_type.value if e.event_type else "",
-        "attempt": e.attempt,
-        "http_status": e.http_status,
-        "latency_ms": e.latency_ms,
-        "error": e.error,
-        "message": e.message,
-    }
+    return row_values(e, _LOGGED, event_type=e.event_type.value if e.event_type else "")
 
 
 def _log_entry(row: Row[Any]) -> LogEntry:
-    return LogEntry(
-        endpoint_id=row.endpoint_id,
-        partner_id=row.partner_id,
-        kind=LogKind(row.kind),
-        logged_at=as_utc(row.logged_at),
-        delivery_id=row.delivery_id,
-        event_type=EventType(row.event_type) if row.event_type else None,
-        attempt=row.attempt,
-        http_status=row.http_status,
-        latency_ms=row.latency_ms,
-        error=row.error,
-        message=row.message,
-        seq=int(row.seq),
-    )
+    return from_row(LogEntry, row)

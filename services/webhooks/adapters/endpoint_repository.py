@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
+from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
@@ -11,11 +12,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mes_kernel.clock import as_utc, as_utc_or_none
 from mes_platform.keyset import keyset_after
+from mes_platform.rows import from_row, row_values
 from mes_platform.sql import first_row, update_versioned
 from services.webhooks.adapters.tables import deliveries, delivery_log, endpoints, order_refs
-from services.webhooks.domain.endpoint import DisabledBy, Endpoint, EventType
+from services.webhooks.domain.endpoint import Endpoint, EventType
 
 __all__ = ["SqlEndpointRepository", "SqlOrderRefRepository"]
 
@@ -120,24 +121,18 @@ class SqlOrderRefRepository:
 # -- rows <-> domain ----------------------------------------------------------------------
 
 
+#: The columns a change of the endpoint may move: not the fixed ones (an insert adds them), nor
+#: ``changed`` (not stored); ``event_types`` is written apart (a list).
+_CHANGING = tuple(
+    f.name
+    for f in fields(Endpoint)
+    if f.name not in {"endpoint_id", "partner_id", "created_at", "changed", "event_types"}
+)
+
+
 def _values(endpoint: Endpoint) -> dict[str, Any]:
-    """The columns a change of the endpoint may move (an insert adds the fixed ones)."""
-    return {
-        "url": endpoint.url,
-        "description": endpoint.description,
-        "event_types": ",".join(sorted(t.value for t in endpoint.event_types)),
-        "enabled": endpoint.enabled,
-        "disabled_by": endpoint.disabled_by.value if endpoint.disabled_by else None,
-        "disabled_reason": endpoint.disabled_reason,
-        "disabled_at": endpoint.disabled_at,
-        "failing_since": endpoint.failing_since,
-        "secret": endpoint.secret,
-        "secret_created_at": endpoint.secret_created_at,
-        "previous_secret": endpoint.previous_secret,
-        "previous_secret_expires_at": endpoint.previous_secret_expires_at,
-        "version": endpoint.version,
-        "updated_at": endpoint.updated_at,
-    }
+    """The changing columns; the event types as a comma-separated list of their values."""
+    return row_values(endpoint, _CHANGING, event_types=",".join(sorted(t.value for t in endpoint.event_types)))
 
 
 def _event_types(value: str) -> frozenset[EventType]:
@@ -146,22 +141,4 @@ def _event_types(value: str) -> frozenset[EventType]:
 
 
 def _endpoint(row: Row[Any]) -> Endpoint:
-    return Endpoint(
-        endpoint_id=row.endpoint_id,
-        partner_id=row.partner_id,
-        url=row.url,
-        description=row.description,
-        event_types=_event_types(row.event_types),
-        secret=row.secret,
-        secret_created_at=as_utc(row.secret_created_at),
-        created_at=as_utc(row.created_at),
-        updated_at=as_utc(row.updated_at),
-        version=row.version,
-        enabled=bool(row.enabled),
-        disabled_by=DisabledBy(row.disabled_by) if row.disabled_by else None,
-        disabled_reason=row.disabled_reason,
-        disabled_at=as_utc_or_none(row.disabled_at),
-        failing_since=as_utc_or_none(row.failing_since),
-        previous_secret=row.previous_secret,
-        previous_secret_expires_at=as_utc_or_none(row.previous_secret_expires_at),
-    )
+    return from_row(Endpoint, row, event_types=_event_types(row.event_types))

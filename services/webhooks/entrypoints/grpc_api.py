@@ -10,6 +10,7 @@ import grpc
 from mes.webhooks.v1 import webhooks_pb2 as pb
 from mes.webhooks.v1 import webhooks_pb2_grpc
 from mes_platform.auth import current_principal
+from mes_platform.wire import page_reply
 from services.webhooks.entrypoints.codec import messages as encode
 from services.webhooks.entrypoints.codec import requests as decode
 from services.webhooks.service_layer.deliveries import DeliveryService
@@ -44,9 +45,7 @@ class WebhooksServicer(webhooks_pb2_grpc.WebhooksServiceServicer):
         self, request: pb.ListWebhookEndpointsRequest, context: Context
     ) -> pb.ListWebhookEndpointsResponse:
         page = await self._endpoints.list_endpoints(decode.list_endpoints(request, current_principal()))
-        return pb.ListWebhookEndpointsResponse(
-            endpoints=[encode.endpoint(e) for e in page.items], next_page_token=page.next_page_token
-        )
+        return page_reply(pb.ListWebhookEndpointsResponse, "endpoints", page, encode.endpoint)
 
     async def UpdateWebhookEndpoint(
         self, request: pb.UpdateWebhookEndpointRequest, context: Context
@@ -84,17 +83,13 @@ class WebhooksServicer(webhooks_pb2_grpc.WebhooksServiceServicer):
         self, request: pb.ListWebhookDeliveriesRequest, context: Context
     ) -> pb.ListWebhookDeliveriesResponse:
         page = await self._deliveries.list_deliveries(decode.list_deliveries(request, current_principal()))
-        return pb.ListWebhookDeliveriesResponse(
-            deliveries=[encode.delivery(d) for d in page.items], next_page_token=page.next_page_token
-        )
+        return page_reply(pb.ListWebhookDeliveriesResponse, "deliveries", page, encode.delivery)
 
     async def ListWebhookLogEntries(
         self, request: pb.ListWebhookLogEntriesRequest, context: Context
     ) -> pb.ListWebhookLogEntriesResponse:
         page = await self._deliveries.list_log(decode.list_log_entries(request, current_principal()))
-        return pb.ListWebhookLogEntriesResponse(
-            entries=[encode.log_entry(e) for e in page.items], next_page_token=page.next_page_token
-        )
+        return page_reply(pb.ListWebhookLogEntriesResponse, "entries", page, encode.log_entry)
 
     async def ReplayWebhookDeliveries(
         self, request: pb.ReplayWebhookDeliveriesRequest, context: Context

@@ -21,7 +21,7 @@ from services.production.adapters.rows import to_values
 from services.production.adapters.work_order_repository import SqlWorkOrderRepository
 from services.production.bootstrap import SPEC
 from services.production.domain.floor import WorkCenterState
-from services.production.domain.operations import OPERATION_PROGRESS, OperationStatus
+from services.production.domain.operations import OPERATION_FIXED, OPERATION_PROGRESS, OperationStatus
 from services.production.domain.work_orders import WorkOrder
 from tests.unit.production._factories import NOW, operation, ring
 
@@ -30,16 +30,7 @@ C = WorkCenterState
 #: The columns of ``operations`` before 0002.
 _PAUSE_FIELDS = {"pause_reason", "pause_time", "paused_seconds", "paused_by", "resumed_by"}
 _OPERATION_0001 = (
-    "work_order_id",
-    "sequence",
-    "order_id",
-    "operation_code",
-    "work_center_type",
-    "priority",
-    "alloy_code",
-    "loss_tolerance_per_mille",
-    "version",
-    "create_time",
+    *OPERATION_FIXED,
     *(name for name in OPERATION_PROGRESS if name not in _PAUSE_FIELDS),
 )
 

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from google.protobuf.timestamp_pb2 import Timestamp
-
 from mes.common.v1 import common_pb2
 from mes.production.v1 import production_pb2 as pb
+from mes_platform.wire import message_from, timestamp
 from services.production.domain.bom import MaterialRequirement
 from services.production.domain.floor import WorkCenterState
 from services.production.domain.operations import Operation, OperationStatus
@@ -38,23 +35,8 @@ def operation_name(work_order_id: str, sequence: int) -> str:
     return f"workOrders/{work_order_id}/operations/{sequence}"
 
 
-def timestamp(value: datetime | None) -> Timestamp | None:
-    if value is None:
-        return None
-    ts = Timestamp()
-    ts.FromDatetime(value)
-    return ts
-
-
 def step_msg(step: RoutingStep) -> pb.RoutingStep:
-    return pb.RoutingStep(
-        sequence=step.sequence,
-        operation_code=step.operation_code,
-        work_center_type=step.work_center_type,
-        expected_minutes=step.expected_minutes,
-        loss_tolerance_per_mille=step.loss_tolerance_per_mille,
-        optional=step.optional,
-    )
+    return message_from(pb.RoutingStep, step)
 
 
 def bom_item_msg(item: BomItem) -> pb.BomItem:
@@ -63,28 +45,20 @@ def bom_item_msg(item: BomItem) -> pb.BomItem:
 
 
 def style_msg(style: Style) -> pb.Style:
-    return pb.Style(
+    return message_from(
+        pb.Style,
+        style,
         name=f"styles/{style.sku}",
-        sku=style.sku,
-        display_name=style.display_name,
         category=pb.StyleCategory.Value(f"STYLE_CATEGORY_{style.category}"),
-        routing_version=style.routing_version,
         routing=[step_msg(s) for s in style.routing],
         bill_of_materials=[bom_item_msg(i) for i in style.bill_of_materials],
-        active=style.active,
-        version=style.version,
         update_time=timestamp(style.update_time),
     )
 
 
 def requirement_msg(req: MaterialRequirement) -> common_pb2.MaterialRequirement:
-    return common_pb2.MaterialRequirement(
-        material_code=req.material_code,
-        kind=common_pb2.MaterialKind.Value(f"MATERIAL_KIND_{req.kind}"),
-        weight_mg=req.weight_mg,
-        pieces=req.pieces,
-        line_number=req.line_number,
-    )
+    kind = common_pb2.MaterialKind.Value(f"MATERIAL_KIND_{req.kind}")
+    return message_from(common_pb2.MaterialRequirement, req, kind=kind)
 
 
 def work_center_state(state: WorkCenterState) -> pb.WorkCenterState.ValueType:
@@ -92,41 +66,22 @@ def work_center_state(state: WorkCenterState) -> pb.WorkCenterState.ValueType:
 
 
 def work_center_msg(center: WorkCenter) -> pb.WorkCenter:
-    return pb.WorkCenter(
+    return message_from(
+        pb.WorkCenter,
+        center,
         name=f"workCenters/{center.code}",
-        code=center.code,
-        work_center_type=center.work_center_type,
-        display_name=center.display_name,
-        capacity=center.capacity,
-        active=center.active,
-        version=center.version,
         state=work_center_state(center.state),
-        state_reason=center.state_reason,
         state_time=timestamp(center.state_time),
     )
 
 
 def stats_msg(stats: WorkCenterStats) -> pb.WorkCenterStats:
-    return pb.WorkCenterStats(
-        work_center=f"workCenters/{stats.code}",
-        queued=stats.queued,
-        in_progress=stats.in_progress,
-        in_review=stats.in_review,
-        done_in_window=stats.done_in_window,
-        window_minutes=stats.window_minutes,
-        capacity=stats.capacity,
-    )
+    return message_from(pb.WorkCenterStats, stats, work_center=f"workCenters/{stats.code}")
 
 
 def operator_msg(operator: Operator) -> pb.Operator:
-    return pb.Operator(
-        name=f"operators/{operator.code}",
-        code=operator.code,
-        display_name=operator.display_name,
-        role=pb.OperatorRole.Value(f"OPERATOR_ROLE_{operator.role}"),
-        active=operator.active,
-        version=operator.version,
-    )
+    role = pb.OperatorRole.Value(f"OPERATOR_ROLE_{operator.role}")
+    return message_from(pb.Operator, operator, name=f"operators/{operator.code}", role=role)
 
 
 def work_order_msg(wo: WorkOrder) -> pb.WorkOrder:
@@ -146,11 +101,4 @@ def operation_msg(op: Operation) -> pb.Operation:
 
 
 def loss_summary_msg(summary: LossSummary) -> pb.LossSummary:
-    return pb.LossSummary(
-        key=summary.key,
-        operations=summary.operations,
-        weigh_in_mg=summary.weigh_in_mg,
-        loss_mg=summary.loss_mg,
-        loss_ppm=summary.loss_ppm,
-        reviews=summary.reviews,
-    )
+    return message_from(pb.LossSummary, summary)

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from google.protobuf.timestamp_pb2 import Timestamp
-
 from mes.webhooks.v1 import webhooks_pb2 as pb
+from mes_platform.wire import message_from, timestamp
 from services.webhooks.domain.delivery import Delivery, DeliveryState
 from services.webhooks.domain.endpoint import DisabledBy, Endpoint, EventType
 from services.webhooks.domain.log import LogEntry, LogKind
@@ -36,14 +33,6 @@ _KINDS = {
 }
 
 
-def _timestamp(value: datetime | None) -> Timestamp | None:
-    if value is None:
-        return None
-    stamp = Timestamp()
-    stamp.FromDatetime(value)
-    return stamp
-
-
 def encode_event(event: object) -> object:
     """The service publishes no events (the unit-of-work factory asks for an encoder)."""
     raise TypeError(f"the webhooks service publishes no events, got {type(event).__name__}")
@@ -69,45 +58,36 @@ def endpoint(value: Endpoint) -> pb.WebhookEndpoint:
         enabled=value.enabled,
         disabled_by=_DISABLED_BY[value.disabled_by] if value.disabled_by else pb.WEBHOOK_DISABLED_BY_UNSPECIFIED,
         disabled_reason=value.disabled_reason,
-        disable_time=_timestamp(value.disabled_at),
-        failing_since=_timestamp(value.failing_since),
-        secret_create_time=_timestamp(value.secret_created_at),
-        previous_secret_expire_time=_timestamp(overlap),
+        disable_time=timestamp(value.disabled_at),
+        failing_since=timestamp(value.failing_since),
+        secret_create_time=timestamp(value.secret_created_at),
+        previous_secret_expire_time=timestamp(overlap),
         version=value.version,
-        create_time=_timestamp(value.created_at),
-        update_time=_timestamp(value.updated_at),
+        create_time=timestamp(value.created_at),
+        update_time=timestamp(value.updated_at),
     )
 
 
 def delivery(value: Delivery) -> pb.WebhookDelivery:
-    return pb.WebhookDelivery(
+    return message_from(
+        pb.WebhookDelivery,
+        value,
         name=delivery_name(value),
-        delivery_id=value.delivery_id,
         endpoint=f"{ENDPOINTS}/{value.endpoint_id}",
         event_type=event_type(value.event_type),
-        order_id=value.order_id,
-        order_version=value.order_version,
         state=delivery_state(value.state),
-        attempts=value.attempts,
-        create_time=_timestamp(value.created_at),
-        next_attempt_time=_timestamp(value.next_attempt_at if value.state is DeliveryState.PENDING else None),
-        last_attempt_time=_timestamp(value.last_attempt_at),
-        last_http_status=value.last_http_status,
-        last_error=value.last_error,
-        deliver_time=_timestamp(value.delivered_at),
-        payload=value.payload,
+        create_time=timestamp(value.created_at),
+        next_attempt_time=timestamp(value.next_attempt_at if value.state is DeliveryState.PENDING else None),
+        last_attempt_time=timestamp(value.last_attempt_at),
+        deliver_time=timestamp(value.delivered_at),
     )
 
 
 def log_entry(value: LogEntry) -> pb.WebhookLogEntry:
-    return pb.WebhookLogEntry(
+    return message_from(
+        pb.WebhookLogEntry,
+        value,
         kind=_KINDS[value.kind],
-        log_time=_timestamp(value.logged_at),
-        delivery_id=value.delivery_id,
+        log_time=timestamp(value.logged_at),
         event_type=event_type(value.event_type),
-        attempt=value.attempt,
-        http_status=value.http_status,
-        latency_ms=value.latency_ms,
-        error=value.error,
-        message=value.message,
     )
