@@ -5,6 +5,8 @@ throughput, utilisation and bottleneck rank, Little's law: P1-P6, P9-P11) and ``
 per operation and alloy against tolerance, per operator, its trend, custody pending: J1-J4). The types
 mirror the service's messages field by field (camelCase); every answer carries ``asOf { computedAt
 positions { stream sequence } }``: when the service computed it and the stream positions it had applied.
+Each type converts its message by :class:`~graphql_facade.schema.mirror.Mirror` (the few fields that are
+not a plain copy are named in its class statement).
 
 * **Who.** Operators and supervisors see every field and every partner (``partner`` picks one). A
   partner sees only its own ``partnerAnalytics`` (``partner`` left out or its own id; another id answers
@@ -36,15 +38,15 @@ from enum import Enum
 from typing import Annotated, Any, TypeVar, cast
 
 import strawberry
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from clients import InvalidArgumentError
 from clients.analytics import AnalyticsClient, make_window
 from graphql_facade.context import RequestContext
 from graphql_facade.errors import ErrorCode, FacadeError
 from graphql_facade.limits import COST_WEIGHT
-from graphql_facade.schema.common import Long, optional_enum
+from graphql_facade.schema.common import Long
 from graphql_facade.schema.info import Info, check_id
+from graphql_facade.schema.mirror import Mirror
 from mes.analytics.v1 import analytics_pb2 as pb
 
 __all__ = [
@@ -103,82 +105,52 @@ class MixDimension(Enum):
 # -- shared pieces ------------------------------------------------------------------------------------
 
 
-def _time(stamp: Timestamp) -> datetime:
-    return stamp.ToDatetime(tzinfo=UTC)
+def _center(m: pb.WorkCenterNow | pb.ThroughputBucket | pb.Utilisation) -> strawberry.ID:
+    """A work center's id: its code (the service names it ``workCenters/<code>``)."""
+    return strawberry.ID(m.work_center.removeprefix("workCenters/"))
 
 
-def _optional_time(stamp: Timestamp) -> datetime | None:
-    return None if stamp.seconds == 0 and stamp.nanos == 0 else _time(stamp)
-
-
-def _partner(partner_id: str) -> strawberry.ID | None:
-    return strawberry.ID(partner_id) if partner_id else None
-
-
-def _center(work_center: str) -> strawberry.ID:
-    return strawberry.ID(work_center.removeprefix("workCenters/"))
-
-
-def _percentile(has: bool, value: float) -> float | None:
-    return value if has else None
+def _upper_bound(m: pb.WipAgingBucket) -> Long | None:
+    """A WIP aging bucket's upper bound; 0 (the last bucket's) is none."""
+    return Long(m.up_to_hours) if m.up_to_hours else None
 
 
 @strawberry.type(description="A stream position the read model had applied.")
-class StreamPosition:
+class StreamPosition(Mirror):
     stream: str = strawberry.field(description="ORDERS, PRODUCTION, INVENTORY or FACADE.")
     sequence: Long = strawberry.field(description="The JetStream sequence of the last event applied from it.")
 
 
 @strawberry.type(name="AnalyticsAsOf", description="When and from which stream positions an answer was computed.")
-class AnalyticsAsOf:
+class AnalyticsAsOf(Mirror, computed_at="compute_time"):
     computed_at: datetime = strawberry.field(description="When the analytics service computed it.")
     positions: list[StreamPosition]
-
-    @classmethod
-    def from_pb(cls, as_of: pb.AsOf) -> AnalyticsAsOf:
-        return cls(
-            computed_at=_time(as_of.compute_time),
-            positions=[StreamPosition(stream=p.stream, sequence=Long(p.sequence)) for p in as_of.positions],
-        )
 
 
 # -- partners -------------------------------------------------------------------------------------------
 
 
 @strawberry.type(description="C1, C2: accepted orders a partner submitted in a bucket.")
-class VolumeBucket:
+class VolumeBucket(Mirror):
     partner_id: strawberry.ID | None
     bucket_start: datetime
     orders: Long
     pieces: Long
 
-    @classmethod
-    def from_pb(cls, m: pb.VolumeBucket) -> VolumeBucket:
-        return cls(
-            partner_id=_partner(m.partner_id),
-            bucket_start=_time(m.bucket_start),
-            orders=Long(m.orders),
-            pieces=Long(m.pieces),
-        )
-
 
 @strawberry.type(description="C3: the share of the pieces ordered in the window with one style or alloy.")
-class MixShare:
+class MixShare(Mirror):
     dimension: MixDimension | None
     key: str
     pieces: Long
     share: float = strawberry.field(description="pieces / all pieces ordered (0..1).")
-
-    @classmethod
-    def from_pb(cls, m: pb.MixShare) -> MixShare:
-        return cls(dimension=optional_enum(MixDimension, m.dimension), key=m.key, pieces=Long(m.pieces), share=m.share)
 
 
 @strawberry.type(
     description="C4: orders submitted in a bucket and those cancelled within 30 days; mature once the bucket "
     "ended at least 30 days ago (before, the rate can still grow)."
 )
-class CancellationCohort:
+class CancellationCohort(Mirror):
     partner_id: strawberry.ID | None
     bucket_start: datetime
     submitted: Long
@@ -188,25 +160,12 @@ class CancellationCohort:
     rate: float = strawberry.field(description="cancelled / submitted (0..1).")
     mature: bool
 
-    @classmethod
-    def from_pb(cls, m: pb.CancellationCohort) -> CancellationCohort:
-        return cls(
-            partner_id=_partner(m.partner_id),
-            bucket_start=_time(m.bucket_start),
-            submitted=Long(m.submitted),
-            cancelled=Long(m.cancelled),
-            cancelled_before_release=Long(m.cancelled_before_release),
-            cancelled_after_release=Long(m.cancelled_after_release),
-            rate=m.rate,
-            mature=m.mature,
-        )
-
 
 @strawberry.type(
     description="C5: lead time (shipped - submitted, hours) of the orders shipped in the window; percentiles "
     "only from 5 orders on (`hasPercentiles`)."
 )
-class LeadTime:
+class LeadTime(Mirror, present="has_percentiles"):
     partner_id: strawberry.ID | None = strawberry.field(description="Null: every partner.")
     n: Long
     has_percentiles: bool
@@ -214,39 +173,23 @@ class LeadTime:
     p85_hours: float | None
     p95_hours: float | None
 
-    @classmethod
-    def from_pb(cls, m: pb.LeadTime) -> LeadTime:
-        has = m.has_percentiles
-        return cls(
-            partner_id=_partner(m.partner_id),
-            n=Long(m.n),
-            has_percentiles=has,
-            p50_hours=_percentile(has, m.p50_hours),
-            p85_hours=_percentile(has, m.p85_hours),
-            p95_hours=_percentile(has, m.p95_hours),
-        )
-
 
 @strawberry.type(
     description="C7: on-time delivery of the orders shipped in the window (at or before the end of the "
     "promised day, plant time)."
 )
-class Delivery:
+class Delivery(Mirror):
     partner_id: strawberry.ID | None = strawberry.field(description="Null: every partner.")
     shipped: Long
     on_time: Long
     otd: float = strawberry.field(description="onTime / shipped (0..1).")
-
-    @classmethod
-    def from_pb(cls, m: pb.Delivery) -> Delivery:
-        return cls(partner_id=_partner(m.partner_id), shipped=Long(m.shipped), on_time=Long(m.on_time), otd=m.otd)
 
 
 @strawberry.type(
     description="C9 (now): days between a partner's consecutive submissions over the last 180 days; quiet "
     "when the days since the last exceed max(14, 2 x the median)."
 )
-class Cadence:
+class Cadence(Mirror, present="has_median"):
     partner_id: strawberry.ID | None
     submissions: Long
     has_median: bool
@@ -254,23 +197,12 @@ class Cadence:
     days_since_last: float
     quiet: bool
 
-    @classmethod
-    def from_pb(cls, m: pb.Cadence) -> Cadence:
-        return cls(
-            partner_id=_partner(m.partner_id),
-            submissions=Long(m.submissions),
-            has_median=m.has_median,
-            median_gap_days=m.median_gap_days if m.has_median else None,
-            days_since_last=m.days_since_last,
-            quiet=m.quiet,
-        )
-
 
 @strawberry.type(
     description="A1-A5: a partner's API usage in a bucket (all facade replicas); latency percentiles from "
     "histogram buckets (the upper bound of the bucket holding the rank)."
 )
-class ApiUsageBucket:
+class ApiUsageBucket(Mirror, present="has_percentiles"):
     partner_id: strawberry.ID | None
     bucket_start: datetime
     requests: Long
@@ -288,31 +220,9 @@ class ApiUsageBucket:
     p50_ms: float | None
     p95_ms: float | None
 
-    @classmethod
-    def from_pb(cls, m: pb.ApiUsageBucket) -> ApiUsageBucket:
-        has = m.has_percentiles
-        return cls(
-            partner_id=_partner(m.partner_id),
-            bucket_start=_time(m.bucket_start),
-            requests=Long(m.requests),
-            throttled=Long(m.throttled),
-            rate_limited=Long(m.rate_limited),
-            throttle_rate=m.throttle_rate,
-            cost_used=Long(m.cost_used),
-            cost_capacity=Long(m.cost_capacity),
-            cost_utilisation=m.cost_utilisation,
-            errors_4xx=Long(m.errors_4xx),
-            errors_5xx=Long(m.errors_5xx),
-            error_rate_4xx=m.error_rate_4xx,
-            error_rate_5xx=m.error_rate_5xx,
-            has_percentiles=has,
-            p50_ms=_percentile(has, m.p50_ms),
-            p95_ms=_percentile(has, m.p95_ms),
-        )
-
 
 @strawberry.type(description="A1, A4, A5 per GraphQL operation (persisted or named; the rest is `other`).")
-class ApiOperationUsage:
+class ApiOperationUsage(Mirror, present="has_percentiles"):
     partner_id: strawberry.ID | None
     operation: str
     requests: Long
@@ -321,52 +231,25 @@ class ApiOperationUsage:
     p50_ms: float | None
     p95_ms: float | None
 
-    @classmethod
-    def from_pb(cls, m: pb.ApiOperationUsage) -> ApiOperationUsage:
-        has = m.has_percentiles
-        return cls(
-            partner_id=_partner(m.partner_id),
-            operation=m.operation,
-            requests=Long(m.requests),
-            errors=Long(m.errors),
-            has_percentiles=has,
-            p50_ms=_percentile(has, m.p50_ms),
-            p95_ms=_percentile(has, m.p95_ms),
-        )
-
 
 @strawberry.type(description="A4: answers with one error code in the window.")
-class ApiErrorCount:
+class ApiErrorCount(Mirror):
     partner_id: strawberry.ID | None
     code: str
     count: Long
 
-    @classmethod
-    def from_pb(cls, m: pb.ApiErrorCount) -> ApiErrorCount:
-        return cls(partner_id=_partner(m.partner_id), code=m.code, count=Long(m.count))
-
 
 @strawberry.type(description="A6: order submissions in the window, idempotent replays and reused keys.")
-class Idempotency:
+class Idempotency(Mirror):
     partner_id: strawberry.ID | None
     submissions: Long
     replays: Long
     key_reused: Long
     replay_rate: float = strawberry.field(description="replays / submissions.")
 
-    @classmethod
-    def from_pb(cls, m: pb.Idempotency) -> Idempotency:
-        return cls(
-            partner_id=_partner(m.partner_id),
-            submissions=Long(m.submissions),
-            replays=Long(m.replays),
-            key_reused=Long(m.key_reused),
-            replay_rate=m.replay_rate,
-        )
-
 
 @strawberry.type(description="Partners' behaviour and API usage over a window (one partner's for a partner).")
-class PartnerAnalytics:
+class PartnerAnalytics(Mirror):
     as_of: AnalyticsAsOf
     volume: list[VolumeBucket]
     mix: list[MixShare]
@@ -379,22 +262,6 @@ class PartnerAnalytics:
     api_errors: list[ApiErrorCount]
     idempotency: list[Idempotency]
 
-    @classmethod
-    def from_pb(cls, m: pb.GetPartnerAnalyticsResponse) -> PartnerAnalytics:
-        return cls(
-            as_of=AnalyticsAsOf.from_pb(m.as_of),
-            volume=[VolumeBucket.from_pb(x) for x in m.volume],
-            mix=[MixShare.from_pb(x) for x in m.mix],
-            cancellation=[CancellationCohort.from_pb(x) for x in m.cancellation],
-            lead_time=[LeadTime.from_pb(x) for x in m.lead_time],
-            delivery=[Delivery.from_pb(x) for x in m.delivery],
-            cadence=[Cadence.from_pb(x) for x in m.cadence],
-            api_usage=[ApiUsageBucket.from_pb(x) for x in m.api_usage],
-            api_operations=[ApiOperationUsage.from_pb(x) for x in m.api_operations],
-            api_errors=[ApiErrorCount.from_pb(x) for x in m.api_errors],
-            idempotency=[Idempotency.from_pb(x) for x in m.idempotency],
-        )
-
 
 # -- flow ----------------------------------------------------------------------------------------------------
 
@@ -403,7 +270,7 @@ class PartnerAnalytics:
     description="P5, P6 per operation code over the operations finished in the window (minutes); percentiles "
     "only from 5 operations on."
 )
-class ValueStreamStep:
+class ValueStreamStep(Mirror, present="has_percentiles"):
     operation_code: str
     n: Long
     has_percentiles: bool
@@ -412,22 +279,9 @@ class ValueStreamStep:
     touch_p50_min: float | None
     touch_p85_min: float | None
 
-    @classmethod
-    def from_pb(cls, m: pb.ValueStreamStep) -> ValueStreamStep:
-        has = m.has_percentiles
-        return cls(
-            operation_code=m.operation_code,
-            n=Long(m.n),
-            has_percentiles=has,
-            queue_p50_min=_percentile(has, m.queue_p50_min),
-            queue_p85_min=_percentile(has, m.queue_p85_min),
-            touch_p50_min=_percentile(has, m.touch_p50_min),
-            touch_p85_min=_percentile(has, m.touch_p85_min),
-        )
-
 
 @strawberry.type(description="P1, P2: a work center now.")
-class WorkCenterNow:
+class WorkCenterNow(Mirror, work_center_id=_center):
     work_center_id: strawberry.ID = strawberry.field(description="The work center's code.")
     wip_operations: Long = strawberry.field(description="Operations queued, in progress, paused or in loss review.")
     wip_gross_mg: Long = strawberry.field(description="Weigh-in of the operations in progress or paused.")
@@ -436,57 +290,31 @@ class WorkCenterNow:
     oldest_queue_min: float
     median_queue_min: float
 
-    @classmethod
-    def from_pb(cls, m: pb.WorkCenterNow) -> WorkCenterNow:
-        return cls(
-            work_center_id=_center(m.work_center),
-            wip_operations=Long(m.wip_operations),
-            wip_gross_mg=Long(m.wip_gross_mg),
-            wip_fine_mg=Long(m.wip_fine_mg),
-            queue=Long(m.queue),
-            oldest_queue_min=m.oldest_queue_min,
-            median_queue_min=m.median_queue_min,
-        )
-
 
 @strawberry.type(description="P3: open work orders by hours since release.")
-class WipAgingBucket:
+class WipAgingBucket(Mirror, up_to_hours=_upper_bound):
     up_to_hours: Long | None = strawberry.field(description="The bucket's upper bound; null above the last bound.")
     work_orders: Long
 
-    @classmethod
-    def from_pb(cls, m: pb.WipAgingBucket) -> WipAgingBucket:
-        return cls(up_to_hours=Long(m.up_to_hours) if m.up_to_hours else None, work_orders=Long(m.work_orders))
-
 
 @strawberry.type(description="P4: operations finished at a work center in a bucket.")
-class ThroughputBucket:
+class ThroughputBucket(Mirror, work_center_id=_center):
     work_center_id: strawberry.ID
     bucket_start: datetime
     operations: Long
 
-    @classmethod
-    def from_pb(cls, m: pb.ThroughputBucket) -> ThroughputBucket:
-        return cls(
-            work_center_id=_center(m.work_center), bucket_start=_time(m.bucket_start), operations=Long(m.operations)
-        )
-
 
 @strawberry.type(description="P4: orders shipped in a bucket.")
-class ShippedBucket:
+class ShippedBucket(Mirror):
     bucket_start: datetime
     orders: Long
-
-    @classmethod
-    def from_pb(cls, m: pb.ShippedBucket) -> ShippedBucket:
-        return cls(bucket_start=_time(m.bucket_start), orders=Long(m.orders))
 
 
 @strawberry.type(
     description="P10, P11 per work center over the window: busy minutes (an operation in progress) over "
     "the calendar's shift minutes, and the rank (utilisation, then mean queue time)."
 )
-class Utilisation:
+class Utilisation(Mirror, work_center_id=_center):
     work_center_id: strawberry.ID
     busy_min: float
     available_min: float = strawberry.field(description="Shift minutes in the window (0 without a calendar).")
@@ -497,24 +325,12 @@ class Utilisation:
         description="Utilisation at least 0.85 and the largest mean queue time."
     )
 
-    @classmethod
-    def from_pb(cls, m: pb.Utilisation) -> Utilisation:
-        return cls(
-            work_center_id=_center(m.work_center),
-            busy_min=m.busy_min,
-            available_min=m.available_min,
-            utilisation=m.utilisation,
-            mean_queue_min=m.mean_queue_min,
-            rank=m.rank,
-            constraint_candidate=m.constraint_candidate,
-        )
-
 
 @strawberry.type(
     description="P9: Little's law over the window: mean WIP against throughput x mean flow time; steady when "
     "WIP at the start and the end differ by less than 10 %."
 )
-class LittlesLaw:
+class LittlesLaw(Mirror):
     mean_wip: float
     throughput_per_day: float
     mean_flow_days: float
@@ -522,20 +338,9 @@ class LittlesLaw:
     steady: bool
     completed: Long
 
-    @classmethod
-    def from_pb(cls, m: pb.LittlesLaw) -> LittlesLaw:
-        return cls(
-            mean_wip=m.mean_wip,
-            throughput_per_day=m.throughput_per_day,
-            mean_flow_days=m.mean_flow_days,
-            deviation=m.deviation,
-            steady=m.steady,
-            completed=Long(m.completed),
-        )
-
 
 @strawberry.type(description="The flow of work through the plant over a window, and its work centers now.")
-class FlowAnalytics:
+class FlowAnalytics(Mirror):
     as_of: AnalyticsAsOf
     value_stream: list[ValueStreamStep]
     work_centers: list[WorkCenterNow]
@@ -545,25 +350,12 @@ class FlowAnalytics:
     utilisation: list[Utilisation]
     littles_law: LittlesLaw
 
-    @classmethod
-    def from_pb(cls, m: pb.GetFlowAnalyticsResponse) -> FlowAnalytics:
-        return cls(
-            as_of=AnalyticsAsOf.from_pb(m.as_of),
-            value_stream=[ValueStreamStep.from_pb(x) for x in m.value_stream],
-            work_centers=[WorkCenterNow.from_pb(x) for x in m.work_centers],
-            wip_aging=[WipAgingBucket.from_pb(x) for x in m.wip_aging],
-            throughput=[ThroughputBucket.from_pb(x) for x in m.throughput],
-            shipped=[ShippedBucket.from_pb(x) for x in m.shipped],
-            utilisation=[Utilisation.from_pb(x) for x in m.utilisation],
-            littles_law=LittlesLaw.from_pb(m.littles_law),
-        )
-
 
 # -- metal ----------------------------------------------------------------------------------------------------
 
 
 @strawberry.type(description="J1, J2: operations finished in the window, per operation code and alloy.")
-class LossByOperation:
+class LossByOperation(Mirror):
     operation_code: str
     alloy_code: str
     operations: Long
@@ -575,24 +367,9 @@ class LossByOperation:
     excess_mg: Long = strawberry.field(description="Sum over operations of max(0, loss - allowed).")
     exceptions: Long = strawberry.field(description="Operations whose loss exceeded their tolerance.")
 
-    @classmethod
-    def from_pb(cls, m: pb.LossByOperation) -> LossByOperation:
-        return cls(
-            operation_code=m.operation_code,
-            alloy_code=m.alloy_code,
-            operations=Long(m.operations),
-            gross_in_mg=Long(m.gross_in_mg),
-            loss_mg=Long(m.loss_mg),
-            loss_fine_mg=Long(m.loss_fine_mg),
-            loss_pct=m.loss_pct,
-            allowed_mg=Long(m.allowed_mg),
-            excess_mg=Long(m.excess_mg),
-            exceptions=Long(m.exceptions),
-        )
-
 
 @strawberry.type(description="J3: per operator (who finished the operations) over the window.")
-class LossByOperator:
+class LossByOperator(Mirror):
     operator_code: str
     operations: Long
     gross_in_mg: Long
@@ -601,40 +378,18 @@ class LossByOperator:
     allowed_mg: Long
     excess_mg: Long
 
-    @classmethod
-    def from_pb(cls, m: pb.LossByOperator) -> LossByOperator:
-        return cls(
-            operator_code=m.operator_code,
-            operations=Long(m.operations),
-            gross_in_mg=Long(m.gross_in_mg),
-            loss_mg=Long(m.loss_mg),
-            loss_pct=m.loss_pct,
-            allowed_mg=Long(m.allowed_mg),
-            excess_mg=Long(m.excess_mg),
-        )
-
 
 @strawberry.type(description="J3 trend: loss of every operator in a bucket.")
-class LossTrendBucket:
+class LossTrendBucket(Mirror):
     bucket_start: datetime
     gross_in_mg: Long
     loss_mg: Long
     loss_pct: float = strawberry.field(description="100 x lossMg / grossInMg (percent).")
     allowed_mg: Long
 
-    @classmethod
-    def from_pb(cls, m: pb.LossTrendBucket) -> LossTrendBucket:
-        return cls(
-            bucket_start=_time(m.bucket_start),
-            gross_in_mg=Long(m.gross_in_mg),
-            loss_mg=Long(m.loss_mg),
-            loss_pct=m.loss_pct,
-            allowed_mg=Long(m.allowed_mg),
-        )
-
 
 @strawberry.type(description="J4 (now): custody pending per holder and material: issued - returned - lost.")
-class CustodyPending:
+class CustodyPending(Mirror):
     holder: str
     material_code: str
     issued_mg: Long
@@ -646,37 +401,14 @@ class CustodyPending:
         description="The oldest issue not yet balanced; null when nothing is pending."
     )
 
-    @classmethod
-    def from_pb(cls, m: pb.CustodyPending) -> CustodyPending:
-        return cls(
-            holder=m.holder,
-            material_code=m.material_code,
-            issued_mg=Long(m.issued_mg),
-            returned_mg=Long(m.returned_mg),
-            loss_mg=Long(m.loss_mg),
-            pending_mg=Long(m.pending_mg),
-            pending_fine_mg=Long(m.pending_fine_mg),
-            oldest_open_issue_time=_optional_time(m.oldest_open_issue_time),
-        )
-
 
 @strawberry.type(description="Metal loss against tolerance over a window, and the metal each holder has pending.")
-class MetalAnalytics:
+class MetalAnalytics(Mirror):
     as_of: AnalyticsAsOf
     by_operation: list[LossByOperation]
     by_operator: list[LossByOperator]
     trend: list[LossTrendBucket]
     custody: list[CustodyPending]
-
-    @classmethod
-    def from_pb(cls, m: pb.GetMetalAnalyticsResponse) -> MetalAnalytics:
-        return cls(
-            as_of=AnalyticsAsOf.from_pb(m.as_of),
-            by_operation=[LossByOperation.from_pb(x) for x in m.by_operation],
-            by_operator=[LossByOperator.from_pb(x) for x in m.by_operator],
-            trend=[LossTrendBucket.from_pb(x) for x in m.trend],
-            custody=[CustodyPending.from_pb(x) for x in m.custody],
-        )
 
 
 # -- the requests -----------------------------------------------------------------------------------------

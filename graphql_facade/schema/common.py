@@ -1,16 +1,17 @@
 """Shared GraphQL pieces: scalars, enums, reference data and conversions from protobuf (Relay
-connections are in ``connections``)."""
+connections are in ``connections``; ``optional_enum`` and ``to_datetime`` live in ``mirror``, which
+converts whole messages, and are re-exported here)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import Enum
-from typing import NewType, TypeVar
+from typing import NewType
 
 import strawberry
-from google.protobuf.timestamp_pb2 import Timestamp
 from strawberry.types.scalar import ScalarDefinition
 
+from graphql_facade.schema.mirror import Mirror, optional_enum, to_datetime
 from mes.common.v1 import common_pb2
 from mes.inventory.v1 import inventory_pb2
 from mes.orders.v1 import orders_pb2
@@ -31,6 +32,7 @@ __all__ = [
     "Style",
     "StyleCategory",
     "WorkOrderStatus",
+    "optional_enum",
     "to_datetime",
 ]
 
@@ -56,13 +58,6 @@ SCALARS: dict[object, ScalarDefinition] = {
         parse_value=_parse_long,
     ),
 }
-
-
-def to_datetime(stamp: Timestamp) -> datetime | None:
-    """An aware UTC datetime, or None for an unset timestamp."""
-    if stamp.seconds == 0 and stamp.nanos == 0:
-        return None
-    return stamp.ToDatetime(tzinfo=UTC)
 
 
 # -- enums (values are the protobuf numbers) ----------------------------------------------
@@ -149,22 +144,11 @@ class LossGrouping(Enum):
     OPERATOR = production_pb2.LOSS_GROUPING_OPERATOR
 
 
-E = TypeVar("E", bound=Enum)
-
-
-def optional_enum(cls: type[E], value: int) -> E | None:
-    """The GraphQL enum of a protobuf value; None for UNSPECIFIED (0) or a value this facade does not know."""
-    try:
-        return cls(value)
-    except ValueError:
-        return None
-
-
 # -- reference data shared by both audiences -----------------------------------------------
 
 
 @strawberry.type(description="A style (SKU) of the catalogue.")
-class Style:
+class Style(Mirror, id="sku"):
     id: strawberry.ID
     sku: str
     display_name: str
@@ -172,20 +156,9 @@ class Style:
     active: bool
     routing_version: int
 
-    @classmethod
-    def from_pb(cls, pb: production_pb2.Style) -> Style:
-        return cls(
-            id=strawberry.ID(pb.sku),
-            sku=pb.sku,
-            display_name=pb.display_name,
-            category=optional_enum(StyleCategory, pb.category),
-            active=pb.active,
-            routing_version=pb.routing_version,
-        )
-
 
 @strawberry.type(description="An alloy: a metal at a fineness and colour.")
-class Alloy:
+class Alloy(Mirror, id="code"):
     id: strawberry.ID
     code: str
     metal: Metal | None
@@ -193,18 +166,6 @@ class Alloy:
     colour: str
     display_name: str
     active: bool
-
-    @classmethod
-    def from_pb(cls, pb: inventory_pb2.Alloy) -> Alloy:
-        return cls(
-            id=strawberry.ID(pb.code),
-            code=pb.code,
-            metal=optional_enum(Metal, pb.metal),
-            fineness=pb.fineness,
-            colour=pb.colour,
-            display_name=pb.display_name,
-            active=pb.active,
-        )
 
 
 @strawberry.type(description="The stream positions the data reflects at least (JetStream sequences).")

@@ -10,6 +10,7 @@ import strawberry
 from graphql_facade.schema.common import Alloy, Long, OrderStatus, Priority, Style, optional_enum, to_datetime
 from graphql_facade.schema.info import Info, field
 from graphql_facade.schema.inventory import Reservation
+from graphql_facade.schema.mirror import Mirror
 from graphql_facade.schema.production import WorkOrder
 from mes.orders.v1 import orders_pb2
 
@@ -25,7 +26,7 @@ __all__ = [
 
 
 @strawberry.type(description="One line of an order.")
-class OrderLine:
+class OrderLine(Mirror):
     line_number: int
     style_code: str
     alloy_code: str
@@ -43,33 +44,13 @@ class OrderLine:
         found = await info.context.loaders.alloy.load(self.alloy_code)
         return Alloy.from_pb(found) if found is not None else None
 
-    @classmethod
-    def from_pb(cls, pb: orders_pb2.OrderLine) -> OrderLine:
-        return cls(
-            line_number=pb.line_number,
-            style_code=pb.style_code,
-            alloy_code=pb.alloy_code,
-            size=pb.size,
-            engraving=pb.engraving,
-            quantity=pb.quantity,
-        )
-
 
 @strawberry.type(description="An entry of an order's status history.")
-class StatusChange:
+class StatusChange(Mirror, time="change_time"):
     from_status: OrderStatus | None
     to_status: OrderStatus | None
     reason: str
     time: datetime | None
-
-    @classmethod
-    def from_pb(cls, pb: orders_pb2.OrderStatusChange) -> StatusChange:
-        return cls(
-            from_status=optional_enum(OrderStatus, pb.from_status),
-            to_status=optional_enum(OrderStatus, pb.to_status),
-            reason=pb.reason,
-            time=to_datetime(pb.change_time),
-        )
 
 
 def order_fields(pb: orders_pb2.Order) -> dict[str, Any]:

@@ -16,11 +16,11 @@ from graphql_facade.schema.common import (
     Priority,
     Style,
     WorkOrderStatus,
-    optional_enum,
     to_datetime,
 )
 from graphql_facade.schema.connections import Connection, list_connection
 from graphql_facade.schema.info import Info, field
+from graphql_facade.schema.mirror import Mirror
 from graphql_facade.schema.shifts import ShiftCalendar, WorkCenterOutput, calendar_of, output_of
 from mes.production.v1 import production_pb2 as prod
 
@@ -67,6 +67,27 @@ def operation_name(ident: str) -> str | None:
     return f"workOrders/{work_order}/operations/{int(sequence)}"
 
 
+def _center_id(pb: prod.Operation) -> strawberry.ID | None:
+    """The code of the work center an operation is at (None before it has one)."""
+    center = pb.work_center.removeprefix("workCenters/")
+    return strawberry.ID(center) if center else None
+
+
+def _itself(pb: prod.WorkOrder) -> prod.WorkOrder:
+    """The message itself (its routing snapshot keys the operations' loader)."""
+    return pb
+
+
+def _wip(pb: prod.WorkCenterStats) -> int:
+    """Operations in progress (or paused) or in loss review."""
+    return pb.in_progress + pb.in_review
+
+
+def _throughput_per_hour(pb: prod.WorkCenterStats) -> float:
+    """Operations done per hour over the stats window (an empty window counts as one minute)."""
+    return round(pb.done_in_window * 60 / (pb.window_minutes or 1), 3)
+
+
 @strawberry.enum(
     description="A work center's state: RUNNING while an operation is in progress there, IDLE when none is "
     "(paused ones do not count), BLOCKED (with a reason) until the block is lifted."
@@ -78,7 +99,7 @@ class WorkCenterState(Enum):
 
 
 @strawberry.type(description="One routing step of a work order on the shop floor.")
-class Operation:
+class Operation(Mirror, id=operation_id, work_center_id=_center_id):
     id: strawberry.ID
     work_order_id: strawberry.ID
     order_id: strawberry.ID
@@ -122,40 +143,9 @@ class Operation:
         found = await info.context.loaders.order.load(str(self.order_id))
         return to_datetime(found.due_time) if found is not None else None
 
-    @classmethod
-    def from_pb(cls, pb: prod.Operation) -> Operation:
-        center = pb.work_center.removeprefix("workCenters/")
-        return cls(
-            id=strawberry.ID(operation_id(pb)),
-            work_order_id=strawberry.ID(pb.work_order_id),
-            order_id=strawberry.ID(pb.order_id),
-            sequence=pb.sequence,
-            operation_code=pb.operation_code,
-            work_center_type=pb.work_center_type,
-            work_center_id=strawberry.ID(center) if center else None,
-            status=optional_enum(OperationStatus, pb.status),
-            weigh_in_mg=Long(pb.weigh_in_mg),
-            weigh_out_mg=Long(pb.weigh_out_mg),
-            scrap_returned_mg=Long(pb.scrap_returned_mg),
-            loss_mg=Long(pb.loss_mg),
-            loss_tolerance_per_mille=pb.loss_tolerance_per_mille,
-            started_by=pb.started_by,
-            finished_by=pb.finished_by,
-            reviewed_by=pb.reviewed_by,
-            review_note=pb.review_note,
-            start_time=to_datetime(pb.start_time),
-            finish_time=to_datetime(pb.finish_time),
-            attempt=pb.attempt,
-            alloy_code=pb.alloy_code,
-            version=Long(pb.version),
-            pause_reason=pb.pause_reason,
-            pause_time=to_datetime(pb.pause_time),
-            paused_seconds=Long(pb.paused_seconds),
-        )
-
 
 @strawberry.type(description='A work order ("job bag") for one order line.')
-class WorkOrder:
+class WorkOrder(Mirror, id="work_order_id", raw=_itself):
     id: strawberry.ID
     order_id: strawberry.ID
     line_number: int
@@ -191,33 +181,9 @@ class WorkOrder:
         found = await info.context.loaders.alloy.load(self.alloy_code)
         return Alloy.from_pb(found) if found is not None else None
 
-    @classmethod
-    def from_pb(cls, pb: prod.WorkOrder) -> WorkOrder:
-        return cls(
-            id=strawberry.ID(pb.work_order_id),
-            order_id=strawberry.ID(pb.order_id),
-            line_number=pb.line_number,
-            style_sku=pb.style_sku,
-            alloy_code=pb.alloy_code,
-            size=pb.size,
-            engraving=pb.engraving,
-            quantity=pb.quantity,
-            status=optional_enum(WorkOrderStatus, pb.status),
-            routing_version=pb.routing_version,
-            issued_mg=Long(pb.issued_mg),
-            finished_mg=Long(pb.finished_mg),
-            loss_mg=Long(pb.loss_mg),
-            scrap_returned_mg=Long(pb.scrap_returned_mg),
-            priority=optional_enum(Priority, pb.priority),
-            version=Long(pb.version),
-            create_time=to_datetime(pb.create_time),
-            update_time=to_datetime(pb.update_time),
-            raw=pb,
-        )
-
 
 @strawberry.type(description="Load and output of a work center over the stats window.")
-class WorkCenterStats:
+class WorkCenterStats(Mirror, wip=_wip, throughput_per_hour=_throughput_per_hour):
     queued: int
     in_progress: int = strawberry.field(description="Operations in progress, paused ones included (at the bench).")
     in_review: int
@@ -227,23 +193,9 @@ class WorkCenterStats:
     capacity: int
     throughput_per_hour: float
 
-    @classmethod
-    def from_pb(cls, pb: prod.WorkCenterStats) -> WorkCenterStats:
-        window = pb.window_minutes or 1
-        return cls(
-            queued=pb.queued,
-            in_progress=pb.in_progress,
-            in_review=pb.in_review,
-            wip=pb.in_progress + pb.in_review,
-            done_in_window=pb.done_in_window,
-            window_minutes=pb.window_minutes,
-            capacity=pb.capacity,
-            throughput_per_hour=round(pb.done_in_window * 60 / window, 3),
-        )
-
 
 @strawberry.type(description="A work center (bench, machine or team) with its queue.")
-class WorkCenter:
+class WorkCenter(Mirror, id="code"):
     id: strawberry.ID
     code: str
     work_center_type: str
@@ -288,38 +240,12 @@ class WorkCenter:
     async def output(self, info: Info) -> WorkCenterOutput | None:
         return await output_of(info, self.code)
 
-    @classmethod
-    def from_pb(cls, pb: prod.WorkCenter) -> WorkCenter:
-        return cls(
-            id=strawberry.ID(pb.code),
-            code=pb.code,
-            work_center_type=pb.work_center_type,
-            display_name=pb.display_name,
-            capacity=pb.capacity,
-            active=pb.active,
-            version=Long(pb.version),
-            state=optional_enum(WorkCenterState, pb.state),
-            state_reason=pb.state_reason,
-            state_time=to_datetime(pb.state_time),
-        )
-
 
 @strawberry.type(description="Metal loss of one operation code or one operator.")
-class LossSummary:
+class LossSummary(Mirror):
     key: str = strawberry.field(description="Operation code or operator code.")
     operations: int
     weigh_in_mg: Long
     loss_mg: Long
     loss_ppm: Long = strawberry.field(description="Loss per million of the weigh-in.")
     reviews: int
-
-    @classmethod
-    def from_pb(cls, pb: prod.LossSummary) -> LossSummary:
-        return cls(
-            key=pb.key,
-            operations=pb.operations,
-            weigh_in_mg=Long(pb.weigh_in_mg),
-            loss_mg=Long(pb.loss_mg),
-            loss_ppm=Long(pb.loss_ppm),
-            reviews=pb.reviews,
-        )

@@ -6,16 +6,25 @@ from datetime import datetime
 
 import strawberry
 
-from graphql_facade.schema.common import Long, MaterialKind, Priority, optional_enum, to_datetime
+from graphql_facade.schema.common import Long, MaterialKind, Priority
 from graphql_facade.schema.info import Info, field
+from graphql_facade.schema.mirror import Mirror
 from graphql_facade.schema.orders import OperatorOrder
 from mes.inventory.v1 import inventory_pb2 as inv
 
 __all__ = ["Shortage"]
 
 
+def _missing_mg(pb: inv.Shortage) -> Long:
+    return Long(max(0, pb.required_mg - pb.available_mg))
+
+
+def _missing_pieces(pb: inv.Shortage) -> int:
+    return max(0, pb.required_pieces - pb.available_pieces)
+
+
 @strawberry.type(description="What an order waiting for material lacks.")
-class Shortage:
+class Shortage(Mirror, missing_mg=_missing_mg, missing_pieces=_missing_pieces, since="since_time"):
     order_id: strawberry.ID
     material_code: str
     kind: MaterialKind | None
@@ -32,19 +41,3 @@ class Shortage:
     async def order(self, info: Info) -> OperatorOrder | None:
         found = await info.context.loaders.order.load(str(self.order_id))
         return OperatorOrder.from_pb(found) if found is not None else None
-
-    @classmethod
-    def from_pb(cls, pb: inv.Shortage) -> Shortage:
-        return cls(
-            order_id=strawberry.ID(pb.order_id),
-            material_code=pb.material_code,
-            kind=optional_enum(MaterialKind, pb.kind),
-            required_mg=Long(pb.required_mg),
-            available_mg=Long(pb.available_mg),
-            missing_mg=Long(max(0, pb.required_mg - pb.available_mg)),
-            required_pieces=pb.required_pieces,
-            available_pieces=pb.available_pieces,
-            missing_pieces=max(0, pb.required_pieces - pb.available_pieces),
-            priority=optional_enum(Priority, pb.priority),
-            since=to_datetime(pb.since_time),
-        )

@@ -4,18 +4,17 @@ A calendar is weekly windows in local time of its own IANA zone (the production 
 ShiftCalendar): a window whose end is at or before its start crosses midnight into the next day; a
 local time the clocks skip is read as the instant of the change (the shift is shorter that day),
 one they repeat as its first occurrence. The analytics apply a work center's latest calendar to the
-whole window asked for.
+whole window asked for. Reading clocks and zones and merging intervals are the kernel's
+(:mod:`mes_kernel.shifts`, the same rules as the production service's).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta, tzinfo
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from services.analytics.domain.timeline import local_instant
+from mes_kernel.shifts import load_zone, local_instant, parse_clock, union
 
 __all__ = [
     "Interval",
@@ -30,23 +29,6 @@ __all__ = [
 
 #: A half-open interval of instants [start, end).
 Interval = tuple[datetime, datetime]
-_CLOCK = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
-
-
-def load_zone(name: str) -> ZoneInfo | None:
-    """The IANA zone ``name``; None when it is unknown (or not a zone name at all)."""
-    if not name or len(name) > 64 or name != name.strip() or name.startswith(("/", ".")) or ".." in name:
-        return None
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, OSError):
-        return None
-
-
-def parse_clock(text: str) -> time | None:
-    """``"HH:MM"`` as a time; None when it is not one."""
-    match = _CLOCK.match(text)
-    return time(int(match.group(1)), int(match.group(2))) if match else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,28 +75,10 @@ def shift_intervals(windows: Sequence[ShiftWindow], zone: tzinfo, start: datetim
     return union(found)
 
 
-def union(intervals: Iterable[Interval]) -> list[Interval]:
-    """The intervals merged: sorted, disjoint, none empty."""
-    merged: list[Interval] = []
-    for begin, finish in sorted(i for i in intervals if i[0] < i[1]):
-        if merged and begin <= merged[-1][1]:
-            if finish > merged[-1][1]:
-                merged[-1] = (merged[-1][0], finish)
-        else:
-            merged.append((begin, finish))
-    return merged
-
-
 def covered(intervals: Iterable[tuple[int, int]], within: Sequence[tuple[int, int]]) -> int:
     """How much of the (sorted, disjoint) ``within`` the union of ``intervals`` covers (intervals of
     integers, e.g. microseconds)."""
-    busy: list[tuple[int, int]] = []
-    for begin, finish in sorted(i for i in intervals if i[0] < i[1]):
-        if busy and begin <= busy[-1][1]:
-            if finish > busy[-1][1]:
-                busy[-1] = (busy[-1][0], finish)
-        else:
-            busy.append((begin, finish))
+    busy = union(intervals)
     total = 0
     i = 0
     for begin, finish in within:

@@ -4,16 +4,18 @@ windows, and buckets that start at the boundaries of the plant's time zone.
 A bucket (hour, day, week) starts at a local boundary of the plant's zone (a week on Monday) and is
 given as its UTC start; a window [start, end) is cut into the buckets that overlap it, the first
 one starting at or before ``start``. A local time the clocks skip is read as the instant of the
-change, one they repeat as its first occurrence (as the production service's shift calendars do),
-so days and weeks around a clock change are an hour shorter or longer.
+change, one they repeat as its first occurrence (:func:`mes_kernel.shifts.local_instant`, the rule of the
+production service's shift calendars), so days and weeks around a clock change are an hour shorter or longer.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_right
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from datetime import UTC, datetime, time, timedelta, tzinfo
 from enum import StrEnum
+
+from mes_kernel.shifts import local_instant
 
 __all__ = [
     "EPOCH",
@@ -108,24 +110,6 @@ class Buckets:
     def end(self, index: int) -> datetime:
         """Where bucket ``index`` ends inside the window (the next start, or the window's end)."""
         return self.starts[index + 1] if index + 1 < len(self.starts) else self.window.end
-
-
-def local_instant(day: date, clock: time, zone: tzinfo) -> datetime:
-    """The instant (UTC) of a local date and time: its first occurrence when it happens twice,
-    the instant of the change when the clocks skip it."""
-    local = datetime.combine(day, clock, tzinfo=zone)
-    early, late = local.astimezone(UTC), local.replace(fold=1).astimezone(UTC)
-    if early <= late:
-        return early
-    before = local.utcoffset()
-    low, high = late, early
-    while high - low > timedelta(seconds=1):
-        middle = low + timedelta(seconds=(high - low).total_seconds() // 2)
-        if middle.astimezone(zone).utcoffset() == before:
-            low = middle
-        else:
-            high = middle
-    return high
 
 
 def day_end(at: datetime, zone: tzinfo) -> datetime:

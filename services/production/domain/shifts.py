@@ -16,12 +16,11 @@ of the operations' intervals, pauses excluded).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from mes_kernel.shifts import load_zone, local_instant, parse_clock, union
 from mes_kernel.validation import Violations
 
 __all__ = [
@@ -51,25 +50,8 @@ MAX_OUTPUT_TARGET = 100_000
 #: The most windows a calendar may have (three shifts a day, every day, and some room).
 MAX_WINDOWS = 64
 _DAY, _WEEK = 1440, 7 * 1440
-_CLOCK = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
 #: A half-open interval of instants [start, end).
 Interval = tuple[datetime, datetime]
-
-
-def parse_clock(text: str) -> time | None:
-    """``"HH:MM"`` (00:00..23:59) as a time; None when it is not one."""
-    match = _CLOCK.match(text)
-    return time(int(match.group(1)), int(match.group(2))) if match else None
-
-
-def load_zone(name: str) -> ZoneInfo | None:
-    """The IANA zone ``name``; None when it is unknown (or not a zone name at all)."""
-    if not name or len(name) > 64 or name != name.strip() or name.startswith(("/", ".")) or ".." in name:
-        return None
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, OSError):
-        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,33 +201,13 @@ def _check_overlaps(v: Violations, spans: list[tuple[tuple[int, int], int]], pre
             v.add(f"{prefix}.windows[{second}]", f"overlaps windows[{first}]")
 
 
-def _instant(day: date, clock: time, zone: tzinfo) -> datetime:
-    """The instant (UTC) of a local date and time: its first occurrence when it happens twice,
-    the instant of the change when the clocks skip it."""
-    local = datetime.combine(day, clock, tzinfo=zone)
-    early, late = local.astimezone(UTC), local.replace(fold=1).astimezone(UTC)
-    if early <= late:  # it exists (once, or twice: the first is ``early``)
-        return early
-    # Skipped: ``late`` (the offset after the change) is before ``early`` (the offset before);
-    # the change is the first instant with the later offset, found by halving (to the second).
-    before = local.utcoffset()  # fold=0: the offset before the change
-    low, high = late, early
-    while high - low > timedelta(seconds=1):
-        middle = low + timedelta(seconds=(high - low).total_seconds() // 2)
-        if middle.astimezone(zone).utcoffset() == before:
-            low = middle
-        else:
-            high = middle
-    return high
-
-
 def _on_day(window: ShiftWindow, day: date, zone: tzinfo) -> ShiftOccurrence | None:
     """The window's shift starting on local ``day`` (None: another weekday, or the day's
     clock change leaves nothing of it)."""
     if day.isoweekday() != window.weekday:
         return None
-    start = _instant(day, window.start, zone)
-    end = _instant(day + timedelta(days=1) if window.crosses_midnight else day, window.end, zone)
+    start = local_instant(day, window.start, zone)
+    end = local_instant(day + timedelta(days=1) if window.crosses_midnight else day, window.end, zone)
     return ShiftOccurrence(window.name, start, end) if start < end else None
 
 
@@ -268,18 +230,6 @@ def shift_at(windows: Iterable[ShiftWindow], zone: tzinfo, at: datetime) -> Shif
     """The shift ``at`` is in (its start included, its end not); None: off shift."""
     found = occurrences(windows, zone, at, at + timedelta(microseconds=1))
     return found[0] if found else None
-
-
-def union(intervals: Iterable[Interval]) -> list[Interval]:
-    """The intervals merged: sorted, disjoint, none empty."""
-    merged: list[Interval] = []
-    for start, end in sorted(i for i in intervals if i[0] < i[1]):
-        if merged and start <= merged[-1][1]:
-            if end > merged[-1][1]:
-                merged[-1] = (merged[-1][0], end)
-        else:
-            merged.append((start, end))
-    return merged
 
 
 def _minutes_within(intervals: Iterable[Interval], start: datetime, end: datetime) -> float:

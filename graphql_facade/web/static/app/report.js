@@ -1,12 +1,13 @@
 // What the analytics pages (Metal & loss, Analytics, Partners) share: the window links (last 7, 30 or 90
 // days, kept in the URL), the "Computed at" line with its Refresh button (these pages are not live: the
 // analytics service's answers are cached for minutes, so the page says when its answer was computed and
-// asks again only when told to), sections, and number formats.
+// asks again only when told to), sections, tables of figures, and number formats.
 //
 //   windowNav(path, params)           -> a nav of links to the three windows (the current one marked)
 //   currentWindow()                   -> {key, days, label} from the URL
 //   refreshBar(computedAt)            -> "Computed at 14:05:09 (3 min ago)" and the Refresh button
 //   section(id, title, intro, ...children), facts([[term, value], ...])
+//   dataTable(key, caption, headers, rows, numeric?) -> a table of figures (numeric columns right-aligned)
 //   count(n), percent(ratio), percentValue(pct), minutes(min), hours(h), days(d), bucketLabel(iso, grain)
 import { formatAge, formatTime, h, refetch, refreshFailed } from "./live.js";
 
@@ -88,6 +89,21 @@ export function section(id, title, intro, ...children) {
     h("h2", { id }, title),
     intro ? h("p", { class: "muted intro" }, intro) : null,
     ...children,
+  );
+}
+
+/**
+ * A table of figures: `headers` in its head, `rows` (its `tr`s) in its body. Numeric columns are
+ * right-aligned: `numeric(i)` says which (by default every one but the first, which names the row).
+ * `key` names it for the browser tests (`data-table`); `caption` is for screen readers.
+ */
+export function dataTable(key, caption, headers, rows, numeric = (i) => i > 0) {
+  return h(
+    "table",
+    { class: "data", "data-table": key },
+    h("caption", { class: "visually-hidden" }, caption),
+    h("thead", {}, h("tr", {}, headers.map((t, i) => h("th", { scope: "col", class: numeric(i) ? "num" : false }, t)))),
+    h("tbody", {}, rows),
   );
 }
 

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from mes.analytics.v1 import analytics_pb2
 from mes.common.v1 import common_pb2
 from mes.facade.v1 import usage_events_pb2 as fac
 from mes.inventory.v1 import inventory_events_pb2 as inv
@@ -41,6 +42,7 @@ __all__ = [
     "custody_recorded",
     "mark",
     "operation_changed",
+    "operation_snapshot",
     "operation_status",
     "order_cancelled",
     "order_status_changed",
@@ -75,6 +77,22 @@ _KINDS = {
     inventory_pb2.CUSTODY_KIND_RETURN: CustodyKind.RETURN,
 }
 
+#: The counters of a usage minute: the event's fields of the same names, copied as they are.
+_USAGE_COUNTS = (
+    "requests",
+    "throttled",
+    "rate_limited",
+    "cost_used",
+    "cost_capacity",
+    "errors_4xx",
+    "errors_5xx",
+    "latency_ms_sum",
+    "latency_ms_max",
+    "submissions",
+    "replays",
+    "key_reused",
+)
+
 
 def stamp(value: Timestamp, present: bool) -> datetime | None:
     """A set timestamp as an aware UTC datetime; None when unset."""
@@ -96,6 +114,43 @@ def work_center_code(name: str) -> str:
 
 def operation_status(value: int) -> OperationStatus | None:
     return _STATUSES.get(int(value))
+
+
+def operation_snapshot(
+    op: production_pb2.Operation | analytics_pb2.OperationFact,
+    *,
+    work_order_id: str,
+    status: OperationStatus,
+    version: int,
+    stop_at: datetime | None,
+    ready_at: datetime | None,
+    release_at: datetime | None = None,
+    imported: bool = False,
+) -> OperationSnapshot:
+    """The snapshot of an operation from what an operation event and an imported fact both carry (the
+    same fields by name), with the rest given: those two differ in where they take it from."""
+    return OperationSnapshot(
+        name=op.name,
+        work_order_id=work_order_id,
+        order_id=op.order_id,
+        operation_code=op.operation_code,
+        work_center=work_center_code(op.work_center),
+        alloy_code=op.alloy_code,
+        status=status,
+        version=version,
+        start_at=stamp(op.start_time, op.HasField("start_time")),
+        finish_at=stamp(op.finish_time, op.HasField("finish_time")),
+        stop_at=stop_at,
+        paused_seconds=op.paused_seconds,
+        weigh_in_mg=op.weigh_in_mg,
+        weigh_out_mg=op.weigh_out_mg,
+        scrap_mg=op.scrap_returned_mg,
+        tolerance_per_mille=op.loss_tolerance_per_mille,
+        finished_by=op.finished_by,
+        ready_at=ready_at,
+        release_at=release_at,
+        imported=imported,
+    )
 
 
 # -- orders ---------------------------------------------------------------------------
@@ -169,31 +224,18 @@ def operation_changed(event: prod.OperationChangedEvent, received: datetime) -> 
         return FactBatch()
     at = _occurred(event.meta, received)
     start = stamp(op.start_time, op.HasField("start_time"))
-    finish = stamp(op.finish_time, op.HasField("finish_time"))
-    stop = finish
+    stop = stamp(op.finish_time, op.HasField("finish_time"))
     if stop is None and status is OperationStatus.PAUSED:
         stop = stamp(op.pause_time, op.HasField("pause_time")) or at
     elif stop is None and status is OperationStatus.CANCELLED and start is not None:
         stop = at
     entered_ready = status is OperationStatus.READY and operation_status(event.from_status) is not OperationStatus.READY
-    snapshot = OperationSnapshot(
-        name=op.name,
+    snapshot = operation_snapshot(
+        op,
         work_order_id=op.work_order_id,
-        order_id=op.order_id,
-        operation_code=op.operation_code,
-        work_center=work_center_code(op.work_center),
-        alloy_code=op.alloy_code,
         status=status,
         version=max(1, op.version),
-        start_at=start,
-        finish_at=finish,
         stop_at=stop,
-        paused_seconds=op.paused_seconds,
-        weigh_in_mg=op.weigh_in_mg,
-        weigh_out_mg=op.weigh_out_mg,
-        scrap_mg=op.scrap_returned_mg,
-        tolerance_per_mille=op.loss_tolerance_per_mille,
-        finished_by=op.finished_by,
         ready_at=at if entered_ready else None,
     )
     return FactBatch(operations=(snapshot,))
@@ -249,20 +291,9 @@ def usage_recorded(event: fac.PartnerUsageRecordedEvent, received: datetime) -> 
         partner_id=event.partner_id.removeprefix("partners/"),
         instance=event.instance,
         minute_start=stamp(event.minute_start, event.HasField("minute_start")) or _occurred(event.meta, received),
-        requests=event.requests,
-        throttled=event.throttled,
-        rate_limited=event.rate_limited,
-        cost_used=event.cost_used,
-        cost_capacity=event.cost_capacity,
-        errors_4xx=event.errors_4xx,
-        errors_5xx=event.errors_5xx,
-        latency_ms_sum=event.latency_ms_sum,
-        latency_ms_max=event.latency_ms_max,
         latency_counts=tuple(event.latency_bucket_counts),
         latency_bounds_ms=tuple(event.latency_bucket_bounds_ms),
-        submissions=event.submissions,
-        replays=event.replays,
-        key_reused=event.key_reused,
+        **{name: getattr(event, name) for name in _USAGE_COUNTS},
         operations=tuple(
             OperationUsage(op.operation or "other", op.requests, op.errors, tuple(op.latency_bucket_counts))
             for op in event.operations

@@ -12,7 +12,7 @@ from mes_kernel.principal import Principal
 from mes_kernel.validation import Violations
 from services.analytics.domain.facts import OperationSnapshot, OperationStatus, OrderLine, OrderRecord
 from services.analytics.domain.timeline import Grain
-from services.analytics.entrypoints.codec.consumed import stamp, work_center_code
+from services.analytics.entrypoints.codec.consumed import operation_snapshot, stamp
 from services.analytics.service_layer import commands as c
 
 __all__ = [
@@ -115,29 +115,15 @@ def operation_fact(fact: pb.OperationFact, v: Violations, field: str) -> Operati
     )
     for name in ("weigh_in_mg", "weigh_out_mg", "scrap_returned_mg", "paused_seconds", "loss_tolerance_per_mille"):
         v.check(getattr(fact, name) >= 0, f"{field}.{name}", "must not be negative")
-    start = stamp(fact.start_time, fact.HasField("start_time"))
-    finish = stamp(fact.finish_time, fact.HasField("finish_time"))
-    stop = finish
+    stop = stamp(fact.finish_time, fact.HasField("finish_time"))
     if stop is None and status is OperationStatus.CANCELLED:
-        stop = start  # no time in progress is known for it
-    return OperationSnapshot(
-        name=fact.name,
+        stop = stamp(fact.start_time, fact.HasField("start_time"))  # no time in progress is known for it
+    return operation_snapshot(
+        fact,
         work_order_id=match.group(1) if match else "",
-        order_id=fact.order_id,
-        operation_code=fact.operation_code,
-        work_center=work_center_code(fact.work_center),
-        alloy_code=fact.alloy_code,
         status=status or OperationStatus.PENDING,
         version=0,
-        start_at=start,
-        finish_at=finish,
         stop_at=stop,
-        paused_seconds=fact.paused_seconds,
-        weigh_in_mg=fact.weigh_in_mg,
-        weigh_out_mg=fact.weigh_out_mg,
-        scrap_mg=fact.scrap_returned_mg,
-        tolerance_per_mille=fact.loss_tolerance_per_mille,
-        finished_by=fact.finished_by,
         ready_at=stamp(fact.ready_time, fact.HasField("ready_time")),
         release_at=stamp(fact.release_time, fact.HasField("release_time")),
         imported=True,

@@ -9,6 +9,7 @@ import {
   bucketLabel,
   bucketLong,
   count,
+  dataTable,
   currentWindow,
   days,
   facts,
@@ -56,34 +57,19 @@ function valueStream(rows) {
           container: root,
         })
       : null,
-    h(
-      "table",
-      { class: "data", "data-table": "value-stream" },
-      h("caption", { class: "visually-hidden" }, "Queue and touch time per operation, p50 and p85"),
-      h(
-        "thead",
-        {},
+    dataTable(
+      "value-stream",
+      "Queue and touch time per operation, p50 and p85",
+      ["Operation", "Finished", "Queue p50", "Queue p85", "Touch p50", "Touch p85"],
+      rows.map((r) =>
         h(
           "tr",
           {},
-          ["Operation", "Finished", "Queue p50", "Queue p85", "Touch p50", "Touch p85"].map((t, i) =>
-            h("th", { scope: "col", class: i ? "num" : false }, t),
-          ),
-        ),
-      ),
-      h(
-        "tbody",
-        {},
-        rows.map((r) =>
-          h(
-            "tr",
-            {},
-            h("th", { scope: "row" }, r.operationCode),
-            h("td", { class: "num" }, count(r.n)),
-            r.hasPercentiles
-              ? [r.queueP50Min, r.queueP85Min, r.touchP50Min, r.touchP85Min].map((v) => h("td", { class: "num" }, minutes(v)))
-              : h("td", { class: "muted", colspan: "4" }, "fewer than 5 operations"),
-          ),
+          h("th", { scope: "row" }, r.operationCode),
+          h("td", { class: "num" }, count(r.n)),
+          r.hasPercentiles
+            ? [r.queueP50Min, r.queueP85Min, r.touchP50Min, r.touchP85Min].map((v) => h("td", { class: "num" }, minutes(v)))
+            : h("td", { class: "muted", colspan: "4" }, "fewer than 5 operations"),
         ),
       ),
     ),
@@ -124,38 +110,24 @@ function utilisation(rows) {
       volatile: true,
       container: root,
     }),
-    h(
-      "table",
-      { class: "data", "data-table": "utilisation" },
-      h("caption", { class: "visually-hidden" }, "Utilisation and queue time per work center"),
-      h(
-        "thead",
-        {},
+    dataTable(
+      "utilisation",
+      "Utilisation and queue time per work center",
+      ["Rank", "Work center", "Utilisation", "Busy", "On shift", "Mean queue", "Constraint"],
+      ranked.map((r) =>
         h(
           "tr",
           {},
-          ["Rank", "Work center", "Utilisation", "Busy", "On shift", "Mean queue", "Constraint"].map((t, i) =>
-            h("th", { scope: "col", class: i > 1 && i < 6 ? "num" : false }, t),
-          ),
+          h("td", {}, String(r.rank)),
+          h("th", { scope: "row" }, h("a", { href: `/bench/${encodeURIComponent(r.workCenterId)}` }, r.workCenterId)),
+          h("td", { class: "num", "data-volatile": "" }, percent(r.utilisation)),
+          h("td", { class: "num", "data-volatile": "" }, hours(Number(r.busyMin) / 60)),
+          h("td", { class: "num", "data-volatile": "" }, hours(Number(r.availableMin) / 60)),
+          h("td", { class: "num", "data-volatile": "" }, minutes(r.meanQueueMin)),
+          h("td", { "data-volatile": "" }, r.constraintCandidate ? "◆ Candidate" : "—"),
         ),
       ),
-      h(
-        "tbody",
-        {},
-        ranked.map((r) =>
-          h(
-            "tr",
-            {},
-            h("td", {}, String(r.rank)),
-            h("th", { scope: "row" }, h("a", { href: `/bench/${encodeURIComponent(r.workCenterId)}` }, r.workCenterId)),
-            h("td", { class: "num", "data-volatile": "" }, percent(r.utilisation)),
-            h("td", { class: "num", "data-volatile": "" }, hours(Number(r.busyMin) / 60)),
-            h("td", { class: "num", "data-volatile": "" }, hours(Number(r.availableMin) / 60)),
-            h("td", { class: "num", "data-volatile": "" }, minutes(r.meanQueueMin)),
-            h("td", { "data-volatile": "" }, r.constraintCandidate ? "◆ Candidate" : "—"),
-          ),
-        ),
-      ),
+      (i) => i > 1 && i < 6,
     ),
   );
 }
@@ -265,35 +237,20 @@ function queues(rows) {
       container: root,
       half: true,
     }),
-    h(
-      "table",
-      { class: "data", "data-table": "queues" },
-      h("caption", { class: "visually-hidden" }, "Queue and WIP per work center now"),
-      h(
-        "thead",
-        {},
+    dataTable(
+      "queues",
+      "Queue and WIP per work center now",
+      ["Work center", "Queued", "Oldest", "Median", "WIP ops", "WIP fine"],
+      sorted.map((r) =>
         h(
           "tr",
           {},
-          ["Work center", "Queued", "Oldest", "Median", "WIP ops", "WIP fine"].map((t, i) =>
-            h("th", { scope: "col", class: i ? "num" : false }, t),
-          ),
-        ),
-      ),
-      h(
-        "tbody",
-        {},
-        sorted.map((r) =>
-          h(
-            "tr",
-            {},
-            h("th", { scope: "row" }, h("a", { href: `/bench/${encodeURIComponent(r.workCenterId)}` }, r.workCenterId)),
-            h("td", { class: "num" }, count(r.queue)),
-            h("td", { class: "num", "data-volatile": "" }, minutes(r.oldestQueueMin)),
-            h("td", { class: "num", "data-volatile": "" }, minutes(r.medianQueueMin)),
-            h("td", { class: "num" }, count(r.wipOperations)),
-            h("td", { class: "num", title: `${formatMg(r.wipGrossMg)} gross` }, formatMg(r.wipFineMg)),
-          ),
+          h("th", { scope: "row" }, h("a", { href: `/bench/${encodeURIComponent(r.workCenterId)}` }, r.workCenterId)),
+          h("td", { class: "num" }, count(r.queue)),
+          h("td", { class: "num", "data-volatile": "" }, minutes(r.oldestQueueMin)),
+          h("td", { class: "num", "data-volatile": "" }, minutes(r.medianQueueMin)),
+          h("td", { class: "num" }, count(r.wipOperations)),
+          h("td", { class: "num", title: `${formatMg(r.wipGrossMg)} gross` }, formatMg(r.wipFineMg)),
         ),
       ),
     ),

@@ -10,6 +10,7 @@ import {
   bucketLong,
   count,
   currentWindow,
+  dataTable,
   inBucket,
   nothing,
   refreshBar,
@@ -113,44 +114,30 @@ function custody(rows) {
     "custody-title",
     "Custody pending per holder",
     intro,
-    h(
-      "table",
-      { class: "data", "data-table": "custody" },
-      h("caption", { class: "visually-hidden" }, "Custody pending per holder and alloy"),
-      h(
-        "thead",
-        {},
+    dataTable(
+      "custody",
+      "Custody pending per holder and alloy",
+      ["Holder", "Alloy", "Issued", "Returned", "Loss", "Pending", "Pending fine", "Oldest open issue"],
+      pending.map((r) =>
         h(
           "tr",
           {},
-          ["Holder", "Alloy", "Issued", "Returned", "Loss", "Pending", "Pending fine", "Oldest open issue"].map((t, i) =>
-            h("th", { scope: "col", class: i > 1 && i < 7 ? "num" : false }, t),
-          ),
-        ),
-      ),
-      h(
-        "tbody",
-        {},
-        pending.map((r) =>
+          h("th", { scope: "row" }, holder(r.holder)),
+          h("td", {}, r.materialCode),
+          [r.issuedMg, r.returnedMg, r.lossMg, r.pendingMg, r.pendingFineMg].map((mg) => h("td", { class: "num" }, formatMg(mg))),
           h(
-            "tr",
+            "td",
             {},
-            h("th", { scope: "row" }, holder(r.holder)),
-            h("td", {}, r.materialCode),
-            [r.issuedMg, r.returnedMg, r.lossMg, r.pendingMg, r.pendingFineMg].map((mg) => h("td", { class: "num" }, formatMg(mg))),
-            h(
-              "td",
-              {},
-              r.oldestOpenIssueTime
-                ? [
-                    h("time", { datetime: r.oldestOpenIssueTime }, formatTime(r.oldestOpenIssueTime)),
-                    h("span", { class: "muted" }, ` (${formatAge((Date.now() - new Date(r.oldestOpenIssueTime).getTime()) / 1000)} ago)`),
-                  ]
-                : "—",
-            ),
+            r.oldestOpenIssueTime
+              ? [
+                  h("time", { datetime: r.oldestOpenIssueTime }, formatTime(r.oldestOpenIssueTime)),
+                  h("span", { class: "muted" }, ` (${formatAge((Date.now() - new Date(r.oldestOpenIssueTime).getTime()) / 1000)} ago)`),
+                ]
+              : "—",
           ),
         ),
       ),
+      (i) => i > 1 && i < 7,
     ),
   );
 }

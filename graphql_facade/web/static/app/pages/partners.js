@@ -11,6 +11,7 @@ import {
   bucketLabel,
   bucketLong,
   count,
+  dataTable,
   currentWindow,
   days,
   hours,
@@ -191,32 +192,17 @@ function cancellations(rows, ids) {
       categoryName: "Submitted",
       container: root,
     }),
-    h(
-      "table",
-      { class: "data", "data-table": "cancellation" },
-      h("caption", { class: "visually-hidden" }, "Cancellations per partner over the window"),
-      h(
-        "thead",
-        {},
+    dataTable(
+      "cancellation",
+      "Cancellations per partner over the window",
+      ["Partner", "Submitted", "Cancelled", "Before release", "After release", "Rate"],
+      perPartner.map((row) =>
         h(
           "tr",
           {},
-          ["Partner", "Submitted", "Cancelled", "Before release", "After release", "Rate"].map((t, i) =>
-            h("th", { scope: "col", class: i ? "num" : false }, t),
-          ),
-        ),
-      ),
-      h(
-        "tbody",
-        {},
-        perPartner.map((row) =>
-          h(
-            "tr",
-            {},
-            h("th", { scope: "row" }, row.id),
-            [row.submitted, row.cancelled, row.before, row.after].map((n) => h("td", { class: "num" }, count(n))),
-            h("td", { class: "num" }, percent(row.submitted ? row.cancelled / row.submitted : 0)),
-          ),
+          h("th", { scope: "row" }, row.id),
+          [row.submitted, row.cancelled, row.before, row.after].map((n) => h("td", { class: "num" }, count(n))),
+          h("td", { class: "num" }, percent(row.submitted ? row.cancelled / row.submitted : 0)),
         ),
       ),
     ),
@@ -250,24 +236,19 @@ function leadTime(all) {
           container: root,
         })
       : null,
-    h(
-      "table",
-      { class: "data", "data-table": "lead-time" },
-      h("caption", { class: "visually-hidden" }, "Lead time per partner"),
-      h("thead", {}, h("tr", {}, ["Partner", "Shipped", "p50", "p85", "p95"].map((t, i) => h("th", { scope: "col", class: i ? "num" : false }, t)))),
-      h(
-        "tbody",
-        {},
-        rows.map((r) =>
-          h(
-            "tr",
-            {},
-            h("th", { scope: "row" }, name(r)),
-            h("td", { class: "num" }, count(r.n)),
-            r.hasPercentiles
-              ? [r.p50Hours, r.p85Hours, r.p95Hours].map((v) => h("td", { class: "num" }, hours(v)))
-              : h("td", { class: "muted", colspan: "3" }, "fewer than 5 orders"),
-          ),
+    dataTable(
+      "lead-time",
+      "Lead time per partner",
+      ["Partner", "Shipped", "p50", "p85", "p95"],
+      rows.map((r) =>
+        h(
+          "tr",
+          {},
+          h("th", { scope: "row" }, name(r)),
+          h("td", { class: "num" }, count(r.n)),
+          r.hasPercentiles
+            ? [r.p50Hours, r.p85Hours, r.p95Hours].map((v) => h("td", { class: "num" }, hours(v)))
+            : h("td", { class: "muted", colspan: "3" }, "fewer than 5 orders"),
         ),
       ),
     ),
@@ -307,36 +288,28 @@ function cadence(rows) {
     "cadence-title",
     "Cadence",
     intro,
-    h(
-      "table",
-      { class: "data", "data-table": "cadence" },
-      h("caption", { class: "visually-hidden" }, "Cadence per partner"),
-      h(
-        "thead",
-        {},
-        h("tr", {}, ["Partner", "Orders (180 d)", "Usual gap", "Since the last", "State"].map((t, i) => h("th", { scope: "col", class: i && i < 4 ? "num" : false }, t))),
-      ),
-      h(
-        "tbody",
-        {},
-        sorted.map((r) =>
+    dataTable(
+      "cadence",
+      "Cadence per partner",
+      ["Partner", "Orders (180 d)", "Usual gap", "Since the last", "State"],
+      sorted.map((r) =>
+        h(
+          "tr",
+          {},
+          h("th", { scope: "row" }, r.partnerId),
+          h("td", { class: "num" }, count(r.submissions)),
+          h("td", { class: "num" }, r.hasMedian ? days(r.medianGapDays) : "—"),
+          h("td", { class: "num", "data-volatile": "" }, days(r.daysSinceLast)),
           h(
-            "tr",
+            "td",
             {},
-            h("th", { scope: "row" }, r.partnerId),
-            h("td", { class: "num" }, count(r.submissions)),
-            h("td", { class: "num" }, r.hasMedian ? days(r.medianGapDays) : "—"),
-            h("td", { class: "num", "data-volatile": "" }, days(r.daysSinceLast)),
-            h(
-              "td",
-              {},
-              r.quiet
-                ? h("span", { class: "badge warn" }, h("span", { "aria-hidden": "true" }, "▲ "), "Quiet")
-                : h("span", { class: "badge ok" }, h("span", { "aria-hidden": "true" }, "● "), "Ordering"),
-            ),
+            r.quiet
+              ? h("span", { class: "badge warn" }, h("span", { "aria-hidden": "true" }, "▲ "), "Quiet")
+              : h("span", { class: "badge ok" }, h("span", { "aria-hidden": "true" }, "● "), "Ordering"),
           ),
         ),
       ),
+      (i) => i && i < 4,
     ),
   );
 }
@@ -383,33 +356,18 @@ function apiUsage(answer, ids) {
       volatile: true,
       container: root,
     }),
-    h(
-      "table",
-      { class: "data", "data-table": "api-usage" },
-      h("caption", { class: "visually-hidden" }, "API usage per partner over the window"),
-      h(
-        "thead",
-        {},
+    dataTable(
+      "api-usage",
+      "API usage per partner over the window",
+      ["Partner", "Requests", "Throttled", "Cost used", "4xx", "5xx", `Latency p95 (worst ${per()})`],
+      totals.map((row) =>
         h(
           "tr",
           {},
-          ["Partner", "Requests", "Throttled", "Cost used", "4xx", "5xx", `Latency p95 (worst ${per()})`].map((t, i) =>
-            h("th", { scope: "col", class: i ? "num" : false }, t),
-          ),
-        ),
-      ),
-      h(
-        "tbody",
-        {},
-        totals.map((row) =>
-          h(
-            "tr",
-            {},
-            h("th", { scope: "row" }, row.id),
-            h("td", { class: "num", "data-volatile": "" }, count(row.requests)),
-            [row.throttled, row.cost, row.e4, row.e5].map((v) => h("td", { class: "num", "data-volatile": "" }, percent(v))),
-            h("td", { class: "num", "data-volatile": "" }, ms(row.p95)),
-          ),
+          h("th", { scope: "row" }, row.id),
+          h("td", { class: "num", "data-volatile": "" }, count(row.requests)),
+          [row.throttled, row.cost, row.e4, row.e5].map((v) => h("td", { class: "num", "data-volatile": "" }, percent(v))),
+          h("td", { class: "num", "data-volatile": "" }, ms(row.p95)),
         ),
       ),
     ),
@@ -424,27 +382,23 @@ function operations(rows) {
     "ops-title",
     "Top operations",
     intro,
-    h(
-      "table",
-      { class: "data", "data-table": "operations" },
-      h("caption", { class: "visually-hidden" }, "Top operations"),
-      h("thead", {}, h("tr", {}, ["Partner", "Operation", "Requests", "Errors", "p50", "p95"].map((t, i) => h("th", { scope: "col", class: i > 1 ? "num" : false }, t)))),
-      h(
-        "tbody",
-        {},
-        top.map((r) =>
-          h(
-            "tr",
-            {},
-            h("td", {}, r.partnerId),
-            h("th", { scope: "row" }, r.operation),
-            h("td", { class: "num" }, count(r.requests)),
-            h("td", { class: "num" }, count(r.errors)),
-            h("td", { class: "num" }, r.hasPercentiles ? ms(r.p50Ms) : "—"),
-            h("td", { class: "num" }, r.hasPercentiles ? ms(r.p95Ms) : "—"),
-          ),
+    dataTable(
+      "operations",
+      "Top operations",
+      ["Partner", "Operation", "Requests", "Errors", "p50", "p95"],
+      top.map((r) =>
+        h(
+          "tr",
+          {},
+          h("td", {}, r.partnerId),
+          h("th", { scope: "row" }, r.operation),
+          h("td", { class: "num" }, count(r.requests)),
+          h("td", { class: "num" }, count(r.errors)),
+          h("td", { class: "num" }, r.hasPercentiles ? ms(r.p50Ms) : "—"),
+          h("td", { class: "num" }, r.hasPercentiles ? ms(r.p95Ms) : "—"),
         ),
       ),
+      (i) => i > 1,
     ),
   );
 }
@@ -457,16 +411,12 @@ function errorCodes(rows) {
     "errors-title",
     "Error codes",
     intro,
-    h(
-      "table",
-      { class: "data", "data-table": "errors" },
-      h("caption", { class: "visually-hidden" }, "Errors by code"),
-      h("thead", {}, h("tr", {}, ["Partner", "Code", "Answers"].map((t, i) => h("th", { scope: "col", class: i > 1 ? "num" : false }, t)))),
-      h(
-        "tbody",
-        {},
-        sorted.map((r) => h("tr", {}, h("td", {}, r.partnerId), h("th", { scope: "row" }, r.code), h("td", { class: "num" }, count(r.count)))),
-      ),
+    dataTable(
+      "errors",
+      "Errors by code",
+      ["Partner", "Code", "Answers"],
+      sorted.map((r) => h("tr", {}, h("td", {}, r.partnerId), h("th", { scope: "row" }, r.code), h("td", { class: "num" }, count(r.count)))),
+      (i) => i > 1,
     ),
   );
 }
@@ -478,28 +428,19 @@ function idempotency(rows) {
     "replays-title",
     "Idempotent replays",
     intro,
-    h(
-      "table",
-      { class: "data", "data-table": "idempotency" },
-      h("caption", { class: "visually-hidden" }, "Idempotent replays per partner"),
-      h(
-        "thead",
-        {},
-        h("tr", {}, ["Partner", "Submissions", "Replays", "Replay rate", "Keys reused"].map((t, i) => h("th", { scope: "col", class: i ? "num" : false }, t))),
-      ),
-      h(
-        "tbody",
-        {},
-        rows.map((r) =>
-          h(
-            "tr",
-            {},
-            h("th", { scope: "row" }, r.partnerId),
-            h("td", { class: "num" }, count(r.submissions)),
-            h("td", { class: "num" }, count(r.replays)),
-            h("td", { class: "num" }, percent(r.replayRate)),
-            h("td", { class: "num" }, count(r.keyReused)),
-          ),
+    dataTable(
+      "idempotency",
+      "Idempotent replays per partner",
+      ["Partner", "Submissions", "Replays", "Replay rate", "Keys reused"],
+      rows.map((r) =>
+        h(
+          "tr",
+          {},
+          h("th", { scope: "row" }, r.partnerId),
+          h("td", { class: "num" }, count(r.submissions)),
+          h("td", { class: "num" }, count(r.replays)),
+          h("td", { class: "num" }, percent(r.replayRate)),
+          h("td", { class: "num" }, count(r.keyReused)),
         ),
       ),
     ),
