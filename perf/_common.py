@@ -29,6 +29,7 @@ __all__ = [
     "median",
     "metrics_text",
     "query",
+    "response_cache_lookups",
     "run_load",
     "start_load",
     "wait_quiet",
@@ -92,7 +93,12 @@ async def metrics_text(url: str) -> str:
 
 async def cache_lookups(metrics_url: str) -> dict[str, float]:
     """The facade's response-cache lookups so far, by result (from its ``/metrics``)."""
-    return {kind: float(value) for kind, value in _LOOKUP.findall(await metrics_text(metrics_url))}
+    return response_cache_lookups(await metrics_text(metrics_url))
+
+
+def response_cache_lookups(metrics: str) -> dict[str, float]:
+    """The response-cache lookups a facade's ``/metrics`` text counts, by result (``hit``, ``miss``...)."""
+    return {kind: float(value) for kind, value in _LOOKUP.findall(metrics)}
 
 
 async def wait_quiet(max_wait_s: float, *, threshold_pct: float = 30.0) -> float:

@@ -71,7 +71,9 @@ from graphql_facade.web.app_pages import document_text
 from mes.analytics.v1 import analytics_pb2 as pb
 from mes_platform.config import ServiceSettings
 from mes_stack import demo_data as d
+from perf._common import response_cache_lookups
 from perf._stack import free_ports
+from perf._stats import load_average, quantile
 from services.analytics.bootstrap import App, start
 
 __all__ = ["BenchOptions", "main"]
@@ -94,22 +96,6 @@ _SAY_EVERY_S = 15.0
 
 def say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
-
-
-def load_average() -> str:
-    one, five, fifteen = os.getloadavg()
-    return f"{one:.2f} / {five:.2f} / {fifteen:.2f}"
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """The ``q`` quantile (0-1) by linear interpolation between closest ranks."""
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    pos = (len(ordered) - 1) * q
-    low = int(pos)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
 
 
 @dataclass(frozen=True)
@@ -389,8 +375,8 @@ async def time_uncached(client: AnalyticsClient, end: datetime, repeat: int) -> 
         Timing(
             case.label,
             len(values),
-            percentile(values, 0.5),
-            percentile(values, 0.95),
+            quantile(values, 0.5),
+            quantile(values, 0.95),
             max(values),
             sizes[case],
             average,
@@ -530,12 +516,7 @@ async def facade_process(analytics_port: int, workdir: Path) -> Any:
 async def cache_lookups(metrics_port: int) -> dict[str, float]:
     async with httpx.AsyncClient(timeout=10.0, trust_env=False) as http:
         text = (await http.get(f"http://127.0.0.1:{metrics_port}/metrics")).text
-    found: dict[str, float] = {}
-    for line in text.splitlines():
-        if line.startswith('mes_facade_cache_lookups_total{cache="response"'):
-            result = line.split('result="', 1)[1].split('"', 1)[0]
-            found[result] = float(line.rsplit(" ", 1)[1])
-    return found
+    return response_cache_lookups(text)
 
 
 async def time_cached(analytics_port: int, end: datetime, repeat: int, workdir: Path) -> list[Timing]:
@@ -571,8 +552,8 @@ async def time_cached(analytics_port: int, end: datetime, repeat: int, workdir: 
                 Timing(
                     label,
                     len(samples),
-                    percentile(samples, 0.5),
-                    percentile(samples, 0.95),
+                    quantile(samples, 0.5),
+                    quantile(samples, 0.95),
                     max(samples),
                     len(warm.content),
                     load_average(),

@@ -39,7 +39,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -57,7 +56,9 @@ import httpx
 from playwright.sync_api import Browser, CDPSession, Page, sync_playwright
 
 from mes_stack.demo_data import DEMO_OPERATOR_PASSWORD, DEMO_SUPERVISOR_PASSWORD
+from perf._common import response_cache_lookups
 from perf._stack import free_ports
+from perf._stats import load_average, quantile
 from tests.e2e._graphql import GraphQLStack
 from tests.e2e._stack import RunningStack, stack_env, start_stack, stop_stack
 from tests.e2e.web._browser import CHROMIUM, LAUNCH_ARGS, sign_in
@@ -100,22 +101,6 @@ LCP_WAIT_S = 10.0
 
 def say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
-
-
-def load_average() -> str:
-    one, five, fifteen = os.getloadavg()
-    return f"{one:.2f} / {five:.2f} / {fifteen:.2f}"
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """The ``q`` quantile (0-1) by linear interpolation between closest ranks."""
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    pos = (len(ordered) - 1) * q
-    low = int(pos)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
 
 
 # -- the facades -------------------------------------------------------------------------------------------------
@@ -186,13 +171,7 @@ def stop_facade(facade: Facade) -> None:
 
 
 def cache_lookups(facade: Facade) -> dict[str, float]:
-    text = httpx.get(f"{facade.metrics}/metrics", timeout=10.0, trust_env=False).text
-    found: dict[str, float] = {}
-    for line in text.splitlines():
-        if line.startswith('mes_facade_cache_lookups_total{cache="response"'):
-            result = line.split('result="', 1)[1].split('"', 1)[0]
-            found[result] = float(line.rsplit(" ", 1)[1])
-    return found
+    return response_cache_lookups(httpx.get(f"{facade.metrics}/metrics", timeout=10.0, trust_env=False).text)
 
 
 # -- one load ----------------------------------------------------------------------------------------------------
@@ -301,7 +280,7 @@ class Series:
     load_average: str = ""
 
     def p(self, attribute: str, q: float = 0.75) -> float:
-        return percentile([float(getattr(load, attribute)) for load in self.loads], q)
+        return quantile([float(getattr(load, attribute)) for load in self.loads], q)
 
 
 def run_series(browser: Browser, facade: Facade, visit: Visit, state: Any, loads: int) -> Series:

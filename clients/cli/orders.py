@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from clients.cli import _bulk
 from clients.cli._app import CliUsageError, Context, Subcommands, add_command, add_group
 from clients.cli._args import enum_choices, enum_value, limit, order_line, parse_due, resource_name
 from clients.cli._render import details, label, table, when
+from clients.cli._resource import resource_command
 from mes.common.v1 import common_pb2
 from mes.orders.v1 import orders_pb2 as pb
 
@@ -185,11 +187,6 @@ async def _submit(args: argparse.Namespace, ctx: Context) -> None:
     ctx.output.emit(resp, lambda: order_details(resp.order, replayed=resp.replayed))
 
 
-async def _get(args: argparse.Namespace, ctx: Context) -> None:
-    order = await ctx.clients.orders.get_order(resource_name(args.order, "orders"))
-    ctx.output.emit(order, lambda: order_details(order))
-
-
 async def _list(args: argparse.Namespace, ctx: Context) -> None:
     most = limit(args.limit)
     statuses = [enum_value(pb.OrderStatus, s, "status") for s in args.status]
@@ -222,18 +219,6 @@ async def _history(args: argparse.Namespace, ctx: Context) -> None:
     ctx.output.emit(changes, lambda: table(["TIME", "FROM", "TO", "REASON", "CAUSE"], rows))
 
 
-async def _cancel(args: argparse.Namespace, ctx: Context) -> None:
-    name = resource_name(args.order, "orders")
-    order = await ctx.clients.orders.cancel_order(name, reason=args.reason, request_id=args.request_id)
-    ctx.output.emit(order, lambda: order_details(order))
-
-
-async def _ship(args: argparse.Namespace, ctx: Context) -> None:
-    name = resource_name(args.order, "orders")
-    order = await ctx.clients.orders.ship_order(name, tracking_reference=args.tracking, request_id=args.request_id)
-    ctx.output.emit(order, lambda: order_details(order))
-
-
 async def _count(args: argparse.Namespace, ctx: Context) -> None:
     parent = resource_name(args.parent, "partners") if args.parent else ""
     resp = await ctx.clients.orders.count_orders(parent=parent)
@@ -249,3 +234,11 @@ async def _catalogue(args: argparse.Namespace, ctx: Context) -> None:
     items = [item async for item in ctx.clients.orders.iter_catalogue_items(kind=kind)]
     rows = [(label(pb.CatalogueItemKind, i.kind), i.code, i.display_name, i.active, i.source_version) for i in items]
     ctx.output.emit(items, lambda: table(["KIND", "CODE", "NAME", "ACTIVE", "SOURCE VERSION"], rows))
+
+
+# -- one call on one order ---------------------------------------------------------------------
+
+_order = partial(resource_command, ("order", "orders"), order_details)
+_get = _order(lambda c: c.orders.get_order)
+_cancel = _order(lambda c: c.orders.cancel_order, reason="reason", request_id="request_id")
+_ship = _order(lambda c: c.orders.ship_order, tracking_reference="tracking", request_id="request_id")

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
 
 from clients.cli import production_calendar
 from clients.cli._app import Context, Subcommands, add_command, add_group
-from clients.cli._args import enum_choices, enum_value, limit, operation_name, resource_id, resource_name
+from clients.cli._args import enum_choices, enum_value, limit, operation_name, resource_id
 from clients.cli._render import details, grams, label, table, weight, when
+from clients.cli._resource import resource_command
 from mes.common.v1 import common_pb2
 from mes.production.v1 import production_pb2 as pb
 
@@ -217,22 +219,6 @@ async def _work_orders(args: argparse.Namespace, ctx: Context) -> None:
     ctx.output.emit(found, lambda: work_order_table(found))
 
 
-async def _work_order_get(args: argparse.Namespace, ctx: Context) -> None:
-    w = await ctx.clients.production.get_work_order(resource_name(args.work_order, "workOrders"))
-    ctx.output.emit(w, lambda: work_order_details(w))
-
-
-async def _work_order_hold(args: argparse.Namespace, ctx: Context) -> None:
-    name = resource_name(args.work_order, "workOrders")
-    w = await ctx.clients.production.hold_work_order(name, reason=args.reason)
-    ctx.output.emit(w, lambda: work_order_details(w))
-
-
-async def _work_order_resume(args: argparse.Namespace, ctx: Context) -> None:
-    w = await ctx.clients.production.resume_work_order(resource_name(args.work_order, "workOrders"))
-    ctx.output.emit(w, lambda: work_order_details(w))
-
-
 async def _operations(args: argparse.Namespace, ctx: Context) -> None:
     ids = [resource_id(w, "workOrders") for w in args.work_order]
     statuses = [enum_value(pb.OperationStatus, s, "status") for s in args.status]
@@ -275,18 +261,13 @@ async def _review(args: argparse.Namespace, ctx: Context) -> None:
     ctx.output.emit(op, lambda: operation_details(op))
 
 
-async def _close(args: argparse.Namespace, ctx: Context) -> None:
-    w = await ctx.clients.production.close_work_order(resource_name(args.work_order, "workOrders"))
-    ctx.output.emit(w, lambda: work_order_details(w))
+# -- one call on one work order or work center ---------------------------------------------
 
-
-async def _work_center_block(args: argparse.Namespace, ctx: Context) -> None:
-    name = resource_name(args.work_center, "workCenters")
-    c = await ctx.clients.production.block_work_center(name, reason=args.reason, operator_code=args.operator)
-    ctx.output.emit(c, lambda: work_center_details(c))
-
-
-async def _work_center_unblock(args: argparse.Namespace, ctx: Context) -> None:
-    name = resource_name(args.work_center, "workCenters")
-    c = await ctx.clients.production.unblock_work_center(name, operator_code=args.operator)
-    ctx.output.emit(c, lambda: work_center_details(c))
+_work_order = partial(resource_command, ("work_order", "workOrders"), work_order_details)
+_work_order_get = _work_order(lambda c: c.production.get_work_order)
+_work_order_hold = _work_order(lambda c: c.production.hold_work_order, reason="reason")
+_work_order_resume = _work_order(lambda c: c.production.resume_work_order)
+_close = _work_order(lambda c: c.production.close_work_order)
+_work_center = partial(resource_command, ("work_center", "workCenters"), work_center_details)
+_work_center_block = _work_center(lambda c: c.production.block_work_center, reason="reason", operator_code="operator")
+_work_center_unblock = _work_center(lambda c: c.production.unblock_work_center, operator_code="operator")

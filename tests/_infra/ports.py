@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import socket
@@ -10,6 +9,8 @@ import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+from mes_stack.supervisor import pid_alive  # one definition, the stack supervisor's
 
 LOOPBACK = "127.0.0.1"
 
@@ -56,21 +57,6 @@ def wait_until(
         if time.monotonic() >= deadline:
             raise TimeoutError(f"{message}: not reached within {timeout:.1f}s")
         time.sleep(interval)
-
-
-def pid_alive(pid: int) -> bool:
-    """True when a process with this PID exists and is not a zombie."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    stat = Path(f"/proc/{pid}/stat")
-    with contextlib.suppress(OSError):
-        # Field 3 is the state; "Z" is a zombie that only waits to be reaped.
-        return stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    return True
 
 
 def signal_pid(pid: int, sig: int) -> bool:

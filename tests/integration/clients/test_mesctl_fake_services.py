@@ -15,10 +15,7 @@ from clients.cli.__main__ import main
 from mes.orders.v1 import orders_pb2
 from tests._infra.ports import free_port
 from tests.integration.clients.clients_fake_services import PARTNER_KEY, FakeStack
-
-
-async def mesctl(stack: FakeStack, *argv: str) -> int:
-    return await asyncio.to_thread(main, stack.argv(*argv))
+from tests.integration.clients.clients_stack import mesctl
 
 
 async def test_orders_submit_get_list_count(stack: FakeStack, capsys: pytest.CaptureFixture[str]) -> None:

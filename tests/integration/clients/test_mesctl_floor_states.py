@@ -3,34 +3,22 @@ the real production service (in process, SQLite), and the client methods under t
 
 from __future__ import annotations
 
-import asyncio
-import json
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from clients import FailedPreconditionError, MesClients
-from clients.cli.__main__ import main
 from mes.common.v1 import common_pb2
 from mes.production.v1 import production_pb2 as prod
 from tests.integration.clients.clients_real_services import RealStack, real_stack
+from tests.integration.clients.clients_stack import mesctl, mesctl_json
 
 
 @pytest.fixture
 async def real(tmp_path: Path) -> AsyncIterator[RealStack]:
     async with real_stack(tmp_path) as services:
         yield services
-
-
-async def mesctl(real: RealStack, *argv: str) -> int:
-    return await asyncio.to_thread(main, real.argv(*argv))
-
-
-async def mesctl_json(real: RealStack, capsys: pytest.CaptureFixture[str], *argv: str) -> Any:
-    assert await mesctl(real, "-o", "json", *argv) == 0, capsys.readouterr().err
-    return json.loads(capsys.readouterr().out)
 
 
 async def floor(real: RealStack) -> str:

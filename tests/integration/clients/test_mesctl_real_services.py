@@ -6,19 +6,17 @@ layer (``event_handlers.apply_catalogue_item``).
 
 from __future__ import annotations
 
-import asyncio
-import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from clients import FailedPreconditionError, MesClients, NotFoundError
-from clients.cli.__main__ import main
 from mes.common.v1 import common_pb2
 from mes.production.v1 import production_pb2 as prod
 from services.orders.domain.catalogue import CatalogueKind
 from tests.integration.clients.clients_real_services import RealStack, real_stack
+from tests.integration.clients.clients_stack import mesctl, mesctl_json
 
 STYLES = ("RNG-SOL-001", "PND-HRT-002")
 ALLOYS = ("AU750Y", "AG925")
@@ -32,15 +30,6 @@ async def real(tmp_path: Path) -> AsyncIterator[RealStack]:
             for code in codes:
                 await handlers.apply_catalogue_item(kind, code, code.title(), True, 1)
         yield services
-
-
-async def mesctl(real: RealStack, *argv: str) -> int:
-    return await asyncio.to_thread(main, real.argv(*argv))
-
-
-async def mesctl_json(real: RealStack, capsys: pytest.CaptureFixture[str], *argv: str) -> object:
-    assert await mesctl(real, "-o", "json", *argv) == 0, capsys.readouterr().err
-    return json.loads(capsys.readouterr().out)
 
 
 async def test_partners_and_orders(real: RealStack, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

@@ -3,7 +3,6 @@ service (in process, SQLite): the password comes from stdin or a prompt, never f
 
 from __future__ import annotations
 
-import asyncio
 import io
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -11,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from clients import MesClients, ResourceExhaustedError, UnauthenticatedError
-from clients.cli.__main__ import main
 from mes.production.v1 import production_pb2 as prod
 from tests.integration.clients.clients_real_services import RealStack, real_stack
+from tests.integration.clients.clients_stack import mesctl
 
 PASSWORD = "bench seven passphrase"
 
@@ -24,10 +23,6 @@ async def real(tmp_path: Path) -> AsyncIterator[RealStack]:
         operator = prod.Operator(code="OP-7", display_name="Bench seven", role=prod.OPERATOR_ROLE_OPERATOR, active=True)
         await mes.production.upsert_operator(operator)
         yield services
-
-
-async def mesctl(real: RealStack, *argv: str) -> int:
-    return await asyncio.to_thread(main, real.argv(*argv))
 
 
 async def test_set_password_from_stdin_then_sign_in_check_and_sign_out(

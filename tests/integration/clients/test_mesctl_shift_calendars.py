@@ -3,18 +3,16 @@ real production service (in process, SQLite), and the client methods under them.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from clients import ConflictError, InvalidArgumentError, MesClients
-from clients.cli.__main__ import main
 from mes.production.v1 import production_pb2 as prod
 from tests.integration.clients.clients_real_services import RealStack, real_stack
+from tests.integration.clients.clients_stack import mesctl, mesctl_json
 
 
 @pytest.fixture
@@ -25,15 +23,6 @@ async def real(tmp_path: Path) -> AsyncIterator[RealStack]:
                 prod.WorkCenter(code="CAST-1", work_center_type="CAST", display_name="Casting", capacity=2, active=True)
             )
         yield services
-
-
-async def mesctl(real: RealStack, *argv: str) -> int:
-    return await asyncio.to_thread(main, real.argv(*argv))
-
-
-async def mesctl_json(real: RealStack, capsys: pytest.CaptureFixture[str], *argv: str) -> Any:
-    assert await mesctl(real, "-o", "json", *argv) == 0, capsys.readouterr().err
-    return json.loads(capsys.readouterr().out)
 
 
 async def test_set_a_calendar_from_flags_then_from_a_file(

@@ -17,6 +17,7 @@ from graphql_facade.caching import Cache
 from graphql_facade.config import FacadeSettings
 from graphql_facade.events import EventHub
 from graphql_facade.runtime import Facade
+from tests._infra.graphql import data, request_body
 from tests.integration.graphql_facade.facade_stack import OPERATOR, Stack, start_stack
 
 
@@ -40,10 +41,7 @@ class Facades:
     async def gql(
         self, query: str, variables: Mapping[str, Any] | None = None, *, headers: Mapping[str, str] = OPERATOR
     ) -> httpx.Response:
-        body: dict[str, Any] = {"query": query}
-        if variables is not None:
-            body["variables"] = dict(variables)
-        return await self.http.post("/graphql", json=body, headers=dict(headers), timeout=30)
+        return await self.http.post("/graphql", json=request_body(query, variables), headers=dict(headers), timeout=30)
 
 
 @asynccontextmanager
@@ -61,3 +59,22 @@ async def facade_app(
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://facade.test") as http:
             yield Facades(app, opened[0], http)
+
+
+async def first_operation(facade: Facades, order_id: str, fields: str = "id status workCenterId") -> dict[str, Any]:
+    """The first operation of the order's first work order, with ``fields``."""
+    query = f"query($id: ID!) {{ order(id: $id) {{ workOrders {{ operations {{ {fields} }} }} }} }}"
+    detail = data(await facade.gql(query, {"id": order_id}))
+    operation: dict[str, Any] = detail["order"]["workOrders"][0]["operations"][0]
+    return operation
+
+
+async def start_operation(facade: Facades, operation_id: str, key: str = "s-1") -> str:
+    """Starts the operation (5.2 g weighed in, idempotency key ``key``); its status in the answer."""
+    started = await facade.gql(
+        "mutation($id: ID!, $key: String) {"
+        " startOperation(id: $id, weighInMg: 5200, idempotencyKey: $key) { status } }",
+        {"id": operation_id, "key": key},
+    )
+    status: str = data(started)["startOperation"]["status"]
+    return status

@@ -89,24 +89,36 @@ class Stack:
         await asyncio.gather(self.orders.aclose(), self.inventory.aclose(), self.production.aclose())
 
 
-async def start_stack(tmp_path: Path) -> Stack:
-    def settings(service: str) -> ServiceSettings:
-        return ServiceSettings.from_env(
-            service,
-            env={
-                f"MES_{service.upper()}_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / (service + '.db')}",
-                "MES_AUTH_TOKENS": AUTH_TOKENS,
-                "MES_DATA_DIR": str(tmp_path),
-                "MES_PAGE_TOKEN_SECRET": "test-secret",
-                "MES_LOG_FORMAT": "console",
-                "MES_LOG_LEVEL": "WARNING",
-            },
-        )
+def service_settings(service: str, data_dir: Path, database_url: str, read_url: str | None = None) -> ServiceSettings:
+    """The settings of ``service`` in these stacks: its database (and a reader's, if any), the test
+    tokens, quiet console logs."""
+    prefix = f"MES_{service.upper()}_"
+    env = {
+        prefix + "DATABASE_URL": database_url,
+        "MES_AUTH_TOKENS": AUTH_TOKENS,
+        "MES_DATA_DIR": str(data_dir),
+        "MES_PAGE_TOKEN_SECRET": "test-secret",
+        "MES_LOG_FORMAT": "console",
+        "MES_LOG_LEVEL": "WARNING",
+    }
+    if read_url is not None:
+        env[prefix + "DATABASE_READ_URL"] = read_url
+    return ServiceSettings.from_env(service, env=env)
 
+
+async def start_services(settings: Callable[[str], ServiceSettings]) -> Stack:
+    """The orders, inventory and production services started in process on free ports, with the
+    settings ``settings`` gives each service name; not seeded."""
     orders = await orders_bootstrap.start(settings("orders"), port=0)
     inventory = await inventory_bootstrap.start(settings("inventory"), port=0)
     production = await production_bootstrap.start(settings("production"), port=0)
-    stack = Stack(orders, inventory, production)
+    return Stack(orders, inventory, production)
+
+
+async def start_stack(tmp_path: Path) -> Stack:
+    stack = await start_services(
+        lambda service: service_settings(service, tmp_path, f"sqlite+aiosqlite:///{tmp_path / (service + '.db')}")
+    )
     await seed_catalogue(stack)
     return stack
 

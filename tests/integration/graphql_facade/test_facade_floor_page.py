@@ -12,19 +12,13 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from tests.integration.graphql_facade.conftest import facade_app
+from tests._infra.graphql import data
+from tests.integration.graphql_facade.conftest import facade_app, start_operation
 from tests.integration.graphql_facade.facade_stack import OPERATOR, Stack, create_partner, seed_orders
 
 TILE = """id name state inProgress paused capacity queue { length oldestQueuedAt }
   wip { pieces grossMg fineMg } finishedLastHour finishedThisShift"""
 _SNAPSHOT = re.compile(r'<script type="application/json" id="snapshot">(.*?)</script>', re.DOTALL)
-
-
-def data(response: Any) -> dict[str, Any]:
-    body = response.json()
-    assert "errors" not in body, body
-    result: dict[str, Any] = body["data"]
-    return result
 
 
 async def tile(facade: Any, center: str, read: int) -> dict[str, Any]:
@@ -54,12 +48,7 @@ async def test_the_floor_and_bench_show_the_services_data(stack: Stack) -> None:
         assert datetime.fromisoformat(before["queue"]["oldestQueuedAt"]) <= datetime.now(UTC)
 
         for n, (op, _) in enumerate(ops[:2]):
-            started = await facade.gql(
-                "mutation($id: ID!, $key: String) {"
-                " startOperation(id: $id, weighInMg: 5200, idempotencyKey: $key) { status } }",
-                {"id": op["id"], "key": f"floor-start-{n}"},
-            )
-            assert data(started)["startOperation"]["status"] == "IN_PROGRESS"
+            assert await start_operation(facade, op["id"], f"floor-start-{n}") == "IN_PROGRESS"
         paused = await facade.gql(
             'mutation($id: ID!) { pauseOperation(id: $id, reason: "waiting for stones") { status } }',
             {"id": ops[1][0]["id"]},

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.integration.graphql_facade.conftest import facade_app
+from tests._infra.graphql import data
+from tests.integration.graphql_facade.conftest import facade_app, first_operation, start_operation
 from tests.integration.graphql_facade.facade_stack import Stack, create_partner, seed_orders
 
 OPERATION = "id status pauseReason pauseTime pausedSeconds"
@@ -21,30 +22,13 @@ async def center_state(facade: Any, center: str, read: int) -> tuple[str, str]:
     return shown["state"], shown["stateReason"]
 
 
-def data(response: Any) -> dict[str, Any]:
-    body = response.json()
-    assert "errors" not in body, body
-    result: dict[str, Any] = body["data"]
-    return result
-
-
 async def test_pause_resume_and_block_through_the_facade(stack: Stack) -> None:
     await create_partner(stack, "acme")
     [order_id] = await seed_orders(stack, "acme", 1)
     async with facade_app(stack.facade_settings()) as facade:
-        detail = data(
-            await facade.gql(
-                "query($id: ID!) { order(id: $id) { workOrders { operations { id status workCenterId } } } }",
-                {"id": order_id},
-            )
-        )
-        first = detail["order"]["workOrders"][0]["operations"][0]
+        first = await first_operation(facade, order_id)
         center = first["workCenterId"]
-        started = await facade.gql(
-            'mutation($id: ID!) { startOperation(id: $id, weighInMg: 5200, idempotencyKey: "s-1") { status } }',
-            {"id": first["id"]},
-        )
-        assert data(started)["startOperation"]["status"] == "IN_PROGRESS"
+        assert await start_operation(facade, first["id"]) == "IN_PROGRESS"
         assert await center_state(facade, center, 1) == ("RUNNING", "")
 
         paused = data(

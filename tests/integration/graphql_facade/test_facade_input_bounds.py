@@ -24,6 +24,7 @@ import uvicorn
 
 from graphql_facade.app import create_app
 from graphql_facade.config import FacadeSettings
+from tests._infra.asgi_server import uvicorn_serving
 from tests._infra.ports import free_port
 from tests.unit.graphql_facade.conftest import OPERATOR, PARTNER_A, PARTNER_A_KEY, facade_settings
 from tests.unit.graphql_facade.facade_fakes import FakeBackend
@@ -39,21 +40,8 @@ JSON = {"content-type": "application/json"}
 async def served(backend: FakeBackend, settings: FacadeSettings) -> AsyncIterator[tuple[str, httpx.AsyncClient]]:
     """The facade in this process on uvicorn: its address and a client on it."""
     app = create_app(settings, backend=backend, events=False)
-    port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, http="httptools", lifespan="on", log_level="warning")
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    try:
-        for _ in range(200):
-            if server.started:
-                break
-            await asyncio.sleep(0.02)
-        assert server.started
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
-            yield f"127.0.0.1:{port}", http
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, 10)
+    async with uvicorn_serving(app) as address, httpx.AsyncClient(base_url=f"http://{address}", timeout=30) as http:
+        yield address, http
 
 
 def backend_with_order() -> tuple[FakeBackend, str]:

@@ -20,19 +20,17 @@ import pytest
 from graphql_facade.events import EventHub
 from graphql_facade.read_your_writes import POSITION_COOKIE, POSITION_HEADER
 from mes_platform.config import ServiceSettings
-from services.inventory import bootstrap as inventory_bootstrap
-from services.orders import bootstrap as orders_bootstrap
-from services.production import bootstrap as production_bootstrap
 from tests._infra.pg_replica import ReplicatedPostgres
 from tests.integration.graphql_facade.conftest import Facades, facade_app
 from tests.integration.graphql_facade.facade_stack import (
     ALLOY,
-    AUTH_TOKENS,
     OPERATOR,
     STYLE,
     Stack,
     create_partner,
     seed_catalogue,
+    service_settings,
+    start_services,
 )
 
 LAG_MS = 300
@@ -55,29 +53,15 @@ async def stack(pair: ReplicatedPostgres, tmp_path: Path) -> AsyncIterator[Stack
 
     def settings(service: str) -> ServiceSettings:
         writer_url, reader_url = pair.urls(pair.create_database())
-        prefix = f"MES_{service.upper()}_"
-        return ServiceSettings.from_env(
-            service,
-            env={
-                prefix + "DATABASE_URL": writer_url,
-                prefix + "DATABASE_READ_URL": reader_url,
-                "MES_AUTH_TOKENS": AUTH_TOKENS,
-                "MES_DATA_DIR": str(tmp_path),
-                "MES_PAGE_TOKEN_SECRET": "test-secret",
-                "MES_LOG_FORMAT": "console",
-                "MES_LOG_LEVEL": "WARNING",
-            },
-        )
+        return service_settings(service, tmp_path, writer_url, reader_url)
 
-    orders = await orders_bootstrap.start(settings("orders"), port=0)
-    inventory = await inventory_bootstrap.start(settings("inventory"), port=0)
-    production = await production_bootstrap.start(settings("production"), port=0)
-    services = Stack(orders, inventory, production)
+    services = await start_services(settings)
     try:
         await asyncio.to_thread(pair.wait_replayed)  # the schemas, on the replica too
         await seed_catalogue(services)
         await asyncio.to_thread(pair.wait_replayed)
-        for app in (orders, inventory, production):  # healthy (a probe before the database reached it failed)
+        # healthy (a probe before the database reached it failed)
+        for app in (services.orders, services.inventory, services.production):
             assert app.db.router is not None and await app.db.router.probe_once()
         await asyncio.to_thread(pair.set_apply_delay, LAG_MS)
         yield services

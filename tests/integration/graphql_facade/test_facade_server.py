@@ -20,7 +20,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 import websockets
 
 from graphql_facade.app import create_app
@@ -30,6 +29,7 @@ from graphql_facade.positions_sealed import sealer_for
 from graphql_facade.runtime import Facade
 from mes.orders.v1 import orders_events_pb2
 from mes_contracts.events import ORDER_STATUS_CHANGED
+from tests._infra.asgi_server import uvicorn_serving
 from tests._infra.ports import free_port, free_ports
 from tests.unit.graphql_facade.conftest import PARTNER_A_KEY, facade_settings
 from tests.unit.graphql_facade.facade_fakes import FakeBackend
@@ -41,22 +41,8 @@ ROOT = Path(__file__).resolve().parents[3]
 async def served(backend: FakeBackend, settings: FacadeSettings | None = None) -> AsyncIterator[tuple[str, Facade]]:
     opened: list[Facade] = []
     app = create_app(settings or facade_settings(), backend=backend, events=False, on_start=opened.append)
-    port = free_port()
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, http="httptools", ws="websockets-sansio", lifespan="on", log_level="warning"
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    try:
-        for _ in range(200):
-            if server.started:
-                break
-            await asyncio.sleep(0.02)
-        assert server.started
-        yield f"127.0.0.1:{port}", opened[0]
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, 10)
+    async with uvicorn_serving(app, ws="websockets-sansio") as address:
+        yield address, opened[0]
 
 
 async def test_http_and_websocket_over_uvicorn() -> None:

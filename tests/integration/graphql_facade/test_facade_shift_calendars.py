@@ -4,9 +4,8 @@ production service stored; a stale version and a bad zone are refused with their
 
 from __future__ import annotations
 
-from typing import Any
-
-from tests.integration.graphql_facade.conftest import facade_app
+from tests._infra.graphql import data, error_code
+from tests.integration.graphql_facade.conftest import facade_app, first_operation, start_operation
 from tests.integration.graphql_facade.facade_stack import Stack, create_partner, seed_orders
 
 SET = """mutation($id: ID!, $input: ShiftCalendarInput!, $version: Long) {
@@ -16,31 +15,11 @@ SET = """mutation($id: ID!, $input: ShiftCalendarInput!, $version: Long) {
 ALWAYS = [{"weekday": day, "start": "00:00", "end": "00:00", "name": "day"} for day in range(1, 8)]
 
 
-def data(response: Any) -> dict[str, Any]:
-    body = response.json()
-    assert "errors" not in body, body
-    result: dict[str, Any] = body["data"]
-    return result
-
-
-def error_code(response: Any) -> str:
-    body = response.json()
-    assert body.get("data") is None, body
-    code: str = body["errors"][0]["extensions"]["code"]
-    return code
-
-
 async def test_set_a_calendar_and_read_the_output_through_the_facade(stack: Stack) -> None:
     await create_partner(stack, "acme")
     [order_id] = await seed_orders(stack, "acme", 1)
     async with facade_app(stack.facade_settings()) as facade:
-        detail = data(
-            await facade.gql(
-                "query($id: ID!) { order(id: $id) { workOrders { operations { id workCenterId } } } }",
-                {"id": order_id},
-            )
-        )
-        first = detail["order"]["workOrders"][0]["operations"][0]
+        first = await first_operation(facade, order_id, "id workCenterId")
         center = first["workCenterId"]
         calendar = {"timeZone": "UTC", "windows": ALWAYS, "outputTargetPerHour": 60}
         created = data(await facade.gql(SET, {"id": center, "input": calendar}))["setShiftCalendar"]
@@ -50,11 +29,7 @@ async def test_set_a_calendar_and_read_the_output_through_the_facade(stack: Stac
         bad_zone = await facade.gql(SET, {"id": center, "input": {**calendar, "timeZone": "Atlantis/Capital"}})
         assert error_code(bad_zone) == "INVALID_ARGUMENT"
 
-        started = await facade.gql(
-            'mutation($id: ID!) { startOperation(id: $id, weighInMg: 5200, idempotencyKey: "s-1") { status } }',
-            {"id": first["id"]},
-        )
-        assert data(started)["startOperation"]["status"] == "IN_PROGRESS"
+        assert await start_operation(facade, first["id"]) == "IN_PROGRESS"
         query = """query($id: ID!) { workCenter(id: $id) {
           calendar { timeZone outputTargetPerHour version windows { weekday start end name } }
           output { shiftName finishedThisShift targetThisShift busyMinutes availableMinutes utilisation }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -16,6 +16,7 @@ from graphql_facade.config import FacadeSettings
 from graphql_facade.events import EventHub
 from graphql_facade.runtime import Facade
 from mes_kernel import api_keys
+from tests._infra.graphql import request_body
 from tests.unit.graphql_facade.facade_fakes import FakeBackend
 
 OPERATOR_TOKEN = "op-token"
@@ -26,6 +27,7 @@ PARTNER_B_KEY = api_keys.with_checksum("test-partner-b".ljust(32, "0"))
 OPERATOR = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
 PARTNER_A = {"X-API-Key": PARTNER_A_KEY}
 PARTNER_B = {"X-API-Key": PARTNER_B_KEY}
+FakeT = TypeVar("FakeT", bound=FakeBackend)
 
 
 def facade_settings(**env: str) -> FacadeSettings:
@@ -43,13 +45,37 @@ def facade_settings(**env: str) -> FacadeSettings:
     return FacadeSettings.from_env(base)
 
 
-@pytest.fixture
-def backend() -> FakeBackend:
-    fake = FakeBackend()
+def throttling_settings(**env: str) -> FacadeSettings:
+    """The standard tier cut to 30 cost units, restored at 1 a second, without the response cache:
+    a partner with full pages of orders (``add_full_pages``) runs out after a few reads."""
+    return facade_settings(
+        MES_FACADE_LIMITS_STANDARD_BUCKET_CAPACITY="30",
+        MES_FACADE_LIMITS_STANDARD_MAX_COST="30",
+        MES_FACADE_LIMITS_STANDARD_RESTORE_RATE="1",
+        MES_FACADE_CACHE="0",
+        **env,
+    )
+
+
+def add_full_pages(backend: FakeBackend, *partners: str) -> None:
+    """Five orders (without production) for each partner: a first page of five is full, so a read of it
+    is charged its whole requested cost (nothing is refunded)."""
+    for _ in range(5):
+        for partner in partners:
+            backend.add_order(partner, with_production=False)
+
+
+def seeded(fake: FakeT) -> FakeT:
+    """``fake`` with the catalogue and the two partners, ``partner-a`` and ``partner-b``, of the test keys."""
     fake.add_catalogue()
     fake.add_partner("partner-a", PARTNER_A_KEY)
     fake.add_partner("partner-b", PARTNER_B_KEY)
     return fake
+
+
+@pytest.fixture
+def backend() -> FakeBackend:
+    return seeded(FakeBackend())
 
 
 class FacadeClient:
@@ -69,13 +95,7 @@ class FacadeClient:
         operation_name: str | None = None,
         extensions: Mapping[str, Any] | None = None,
     ) -> httpx.Response:
-        body: dict[str, Any] = {"query": query}
-        if variables is not None:
-            body["variables"] = dict(variables)
-        if operation_name is not None:
-            body["operationName"] = operation_name
-        if extensions is not None:
-            body["extensions"] = dict(extensions)
+        body = request_body(query, variables, operation_name=operation_name, extensions=extensions)
         return await self.http.post("/graphql", json=body, headers=dict(headers), timeout=10)
 
 

@@ -186,12 +186,19 @@ async def test_lookups_are_counted_by_outcome(backend: FakeBackend) -> None:
     assert (await auth.partner(PARTNER_B_KEY)).partner_id == "partner-b"  # an error is not remembered
 
 
-async def test_forget_key_drops_that_key_only(backend: FakeBackend) -> None:
+async def three_keys_cached(backend: FakeBackend) -> tuple[Authenticator, str]:
+    """An authenticator that has looked up and cached partner-a's two keys and partner-b's; partner-a's
+    second key."""
     second_a = api_keys.issue()
     backend.add_partner("partner-a", second_a)
     auth = Authenticator({}, backend, api_key_ttl_s=600)
     for key in (PARTNER_A_KEY, second_a, PARTNER_B_KEY):
         await auth.partner(key)
+    return auth, second_a
+
+
+async def test_forget_key_drops_that_key_only(backend: FakeBackend) -> None:
+    auth, second_a = await three_keys_cached(backend)
     auth.forget_key(hashlib.sha256(PARTNER_A_KEY.encode()).hexdigest())
     auth.forget_key("0" * 64)  # not cached: nothing happens
     assert auth.cached_partner(PARTNER_A_KEY) is None
@@ -203,11 +210,7 @@ async def test_forget_key_drops_that_key_only(backend: FakeBackend) -> None:
 
 
 async def test_forget_partner_drops_every_key_of_that_partner(backend: FakeBackend) -> None:
-    second_a = api_keys.issue()
-    backend.add_partner("partner-a", second_a)
-    auth = Authenticator({}, backend, api_key_ttl_s=600)
-    for key in (PARTNER_A_KEY, second_a, PARTNER_B_KEY):
-        await auth.partner(key)
+    auth, second_a = await three_keys_cached(backend)
     auth.forget_partner("partner-a")
     auth.forget_partner("nobody")
     assert auth.cached_partner(PARTNER_A_KEY) is None and auth.cached_partner(second_a) is None

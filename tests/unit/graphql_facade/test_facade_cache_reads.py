@@ -5,12 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from google.protobuf.message import Message
-from graphql import parse
 
-from graphql_facade.response_cache import reads_of, touches
+from graphql_facade.response_cache import touches
 from graphql_facade.response_cache.tags import TOUCHES
-from graphql_facade.schema import build_schemas
 from mes.common.v1 import common_pb2
 from mes.inventory.v1 import inventory_events_pb2 as inv_ev
 from mes.inventory.v1 import inventory_pb2 as inv
@@ -19,10 +16,8 @@ from mes.orders.v1 import orders_pb2 as ords
 from mes.production.v1 import production_events_pb2 as prod_ev
 from mes.production.v1 import production_pb2 as prod
 from mes_contracts import events
+from tests.unit.graphql_facade.cache_tags import reads, touched
 
-SCHEMAS = build_schemas()
-OPERATOR = SCHEMAS.operator_documents.graphql
-PARTNER = SCHEMAS.partner_documents.graphql
 BOARD = """query Board($first: Int!, $filter: OrderFilter) { orders(first: $first, filter: $filter) {
   nodes { id partnerId status lines { styleCode style { displayName } } workOrders { id status } } } }"""
 
@@ -31,17 +26,6 @@ def board_data(*order_ids: str) -> dict[str, Any]:
     line = {"styleCode": "RNG-1", "style": {"displayName": "Ring"}}
     nodes = [{"id": i, "partnerId": "p1", "status": "SUBMITTED", "lines": [line], "workOrders": []} for i in order_ids]
     return {"orders": {"nodes": nodes}}
-
-
-def reads(query: str, data: Any, variables: dict[str, Any] | None = None, *, partner: str | None = None) -> set[str]:
-    schema = PARTNER if partner else OPERATOR
-    return set(reads_of(schema, parse(query), None, variables, partner, data))
-
-
-def touched(kind: events.EventType[Message], message: Message) -> set[str]:
-    found = touches(kind.subject, message.SerializeToString())
-    assert found is not None
-    return set(found)
 
 
 def status_changed(order_id: str, partner: str, before: int, after: int) -> set[str]:

@@ -11,8 +11,10 @@ from tests.unit.graphql_facade.conftest import (
     PARTNER_A,
     PARTNER_B,
     FacadeClient,
+    add_full_pages,
     facade_settings,
     running_app,
+    throttling_settings,
 )
 from tests.unit.graphql_facade.facade_fakes import FakeBackend
 
@@ -90,16 +92,8 @@ async def test_partner_responses_carry_cost_and_rate_headers(client: FacadeClien
 
 
 async def test_flooding_partner_is_throttled_and_others_are_not(backend: FakeBackend) -> None:
-    settings = facade_settings(
-        MES_FACADE_LIMITS_STANDARD_BUCKET_CAPACITY="30",
-        MES_FACADE_LIMITS_STANDARD_MAX_COST="30",
-        MES_FACADE_LIMITS_STANDARD_RESTORE_RATE="1",
-        MES_FACADE_CACHE="0",
-    )
-    for _ in range(5):  # full pages: nothing is refunded
-        backend.add_order("partner-a", with_production=False)
-        backend.add_order("partner-b", with_production=False)
-    async with running_app(backend, settings) as client:
+    add_full_pages(backend, "partner-a", "partner-b")
+    async with running_app(backend, throttling_settings()) as client:
         statuses = [(await client.gql(QUERY, headers=PARTNER_A)).status_code for _ in range(6)]
         assert 429 in statuses
         throttled = await client.gql(QUERY, headers=PARTNER_A)

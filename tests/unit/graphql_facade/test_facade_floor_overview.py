@@ -20,6 +20,7 @@ from mes.orders.v1 import orders_pb2 as ords
 from mes.production.v1 import production_events_pb2 as prod_ev
 from mes.production.v1 import production_pb2 as prod
 from mes_contracts import events
+from tests._infra.graphql import data
 from tests.unit.graphql_facade.conftest import FacadeClient, facade_settings, running_app
 from tests.unit.graphql_facade.facade_fakes import FakeBackend
 
@@ -35,14 +36,6 @@ FLOOR = """query Floor { floor {
 BENCH = """query Bench($id: ID!) { workCenter(id: $id) { id state
   current { id status startedBy startTime pauseReason pauseTime dueTime }
   queue(first: 10) { nodes { id orderId dueTime workOrder { quantity styleSku alloyCode } } } } }"""
-
-
-def data(response: Any) -> dict[str, Any]:
-    body = response.json()
-    assert response.status_code == 200, body
-    assert "errors" not in body, body
-    result: dict[str, Any] = body["data"]
-    return result
 
 
 def stamp(message: Any, field: str, at: datetime) -> None:

@@ -6,38 +6,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from google.protobuf.message import Message
-from graphql import parse
-
-from graphql_facade.response_cache.reads import reads_of
 from graphql_facade.response_cache.tags import touches
-from graphql_facade.schema import build_schemas
 from mes.production.v1 import production_events_pb2 as prod_ev
 from mes.production.v1 import production_pb2 as prod
 from mes_contracts import events
+from tests._infra.graphql import data, error
+from tests.unit.graphql_facade.cache_tags import reads, touched
 from tests.unit.graphql_facade.conftest import FacadeClient
 from tests.unit.graphql_facade.facade_fakes import FakeBackend
 
-OPERATOR_SCHEMA = build_schemas().operator_documents.graphql
 PAUSE = """mutation($id: ID!, $reason: String!, $key: String) {
   pauseOperation(id: $id, reason: $reason, idempotencyKey: $key) { id status pauseReason pauseTime pausedSeconds }
 }"""
 RESUME = "mutation($id: ID!) { resumeOperation(id: $id) { id status pauseReason pauseTime pausedSeconds } }"
-
-
-def data(response: Any) -> dict[str, Any]:
-    body = response.json()
-    assert response.status_code == 200, body
-    assert "errors" not in body, body
-    result: dict[str, Any] = body["data"]
-    return result
-
-
-def error(response: Any) -> dict[str, Any]:
-    body = response.json()
-    assert body.get("data") is None, body
-    first: dict[str, Any] = body["errors"][0]
-    return first
 
 
 def requests_of(backend: FakeBackend, method: str) -> list[Any]:
@@ -126,16 +107,6 @@ async def test_paused_operations_are_listed_in_a_work_centers_queue(client: Faca
     assert nodes == [{"id": f"{op.work_order_id}.{op.sequence}", "status": "PAUSED", "pauseReason": "break"}]
     [sent] = requests_of(backend, "ListOperations")
     assert list(sent.statuses) == [prod.OPERATION_STATUS_PAUSED]
-
-
-def reads(query: str, answer: Any) -> set[str]:
-    return set(reads_of(OPERATOR_SCHEMA, parse(query), None, None, None, answer))
-
-
-def touched(kind: events.EventType[Message], message: Message) -> set[str]:
-    found = touches(kind.subject, message.SerializeToString())
-    assert found is not None
-    return set(found)
 
 
 def test_a_work_centers_change_makes_the_answers_showing_its_state_stale() -> None:

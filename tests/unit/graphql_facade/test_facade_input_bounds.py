@@ -29,8 +29,10 @@ from tests.unit.graphql_facade.conftest import (
     PARTNER_A_KEY,
     PARTNER_B,
     FacadeClient,
+    add_full_pages,
     facade_settings,
     running_app,
+    throttling_settings,
 )
 from tests.unit.graphql_facade.facade_fakes import FakeBackend
 
@@ -301,15 +303,8 @@ async def test_cached_partner_sees_what_partner_resolved(client: FacadeClient, b
 
 
 async def test_refused_partner_requests_carry_both_policies(backend: FakeBackend) -> None:
-    settings = facade_settings(
-        MES_FACADE_LIMITS_STANDARD_MAX_BODY_BYTES="2000",
-        MES_FACADE_LIMITS_STANDARD_BUCKET_CAPACITY="30",
-        MES_FACADE_LIMITS_STANDARD_MAX_COST="30",
-        MES_FACADE_LIMITS_STANDARD_RESTORE_RATE="1",
-        MES_FACADE_CACHE="0",
-    )
-    for _ in range(5):  # full pages: nothing is refunded
-        backend.add_order("partner-a", with_production=False)
+    add_full_pages(backend, "partner-a")
+    settings = throttling_settings(MES_FACADE_LIMITS_STANDARD_MAX_BODY_BYTES="2000")
     async with running_app(backend, settings) as client:
         invalid = await client.gql("{ nope }", headers=PARTNER_A)
         too_costly = await client.gql("{ orders(first: 100) { nodes { id } } }", headers=PARTNER_A)

@@ -8,7 +8,14 @@ from prometheus_client import REGISTRY
 
 from graphql_facade.metrics import OTHER_OPERATION, OperationNames, operation_outcome, record_refusal
 from graphql_facade.pipeline import Pipeline
-from tests.unit.graphql_facade.conftest import OPERATOR, PARTNER_A, FacadeClient, facade_settings, running_app
+from tests.unit.graphql_facade.conftest import (
+    OPERATOR,
+    PARTNER_A,
+    FacadeClient,
+    add_full_pages,
+    running_app,
+    throttling_settings,
+)
 from tests.unit.graphql_facade.facade_fakes import FakeBackend
 
 NAMED = "query UnitOpOrders { orders(first: 5) { nodes { id } } }"
@@ -120,14 +127,8 @@ async def test_operators_cached_answers_are_counted_too(client: FacadeClient) ->
 
 
 async def test_a_throttled_partner_is_counted_by_partner_and_code(backend: FakeBackend) -> None:
-    settings = facade_settings(
-        MES_FACADE_LIMITS_STANDARD_BUCKET_CAPACITY="30",
-        MES_FACADE_LIMITS_STANDARD_MAX_COST="30",
-        MES_FACADE_LIMITS_STANDARD_RESTORE_RATE="1",
-        MES_FACADE_CACHE="0",
-    )
-    for _ in range(5):  # full pages: nothing is refunded
-        backend.add_order("partner-a", with_production=False)
+    settings = throttling_settings()
+    add_full_pages(backend, "partner-a")
     throttled = _sample("mes_facade_throttled_total", partner="partner-a", code="THROTTLED")
     refused = _operations("partner", "UnitOpOrders", "client_error")
     async with running_app(backend, settings) as client:

@@ -2,20 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from mes.orders.v1 import orders_pb2 as ords
 from mes.production.v1 import production_pb2 as prod
+from tests._infra.graphql import data
 from tests.unit.graphql_facade.conftest import FacadeClient
 from tests.unit.graphql_facade.facade_fakes import FakeBackend
-
-
-def data(response: Any) -> dict[str, Any]:
-    body = response.json()
-    assert response.status_code == 200, body
-    assert "errors" not in body, body
-    result: dict[str, Any] = body["data"]
-    return result
 
 
 async def test_order_board_filters_reach_the_backend(client: FacadeClient, backend: FakeBackend) -> None:

@@ -5,21 +5,16 @@ and ``WorkCenter.output`` read with one call each for every work center of a req
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
-from google.protobuf.message import Message
-from graphql import parse
-
-from graphql_facade.response_cache.reads import reads_of
 from graphql_facade.response_cache.tags import touches
-from graphql_facade.schema import build_schemas
 from mes.production.v1 import production_events_pb2 as prod_ev
 from mes.production.v1 import production_pb2 as prod
 from mes_contracts import events
+from tests._infra.graphql import data, error
+from tests.unit.graphql_facade.cache_tags import reads, touched
 from tests.unit.graphql_facade.conftest import FacadeClient
 from tests.unit.graphql_facade.facade_fakes import FakeBackend
 
-OPERATOR_SCHEMA = build_schemas().operator_documents.graphql
 CALENDAR = "calendar { workCenterId timeZone windows { weekday start end name } outputTargetPerHour version }"
 OUTPUT = (
     "output { shiftName shiftStart shiftEnd finishedThisHour targetThisHour finishedThisShift targetThisShift "
@@ -35,21 +30,6 @@ TWO_SHIFTS = [
     for day in range(1, 7)
     for start, end, name in (("06:00", "14:00", "early"), ("14:00", "22:00", "late"))
 ]
-
-
-def data(response: Any) -> dict[str, Any]:
-    body = response.json()
-    assert response.status_code == 200, body
-    assert "errors" not in body, body
-    result: dict[str, Any] = body["data"]
-    return result
-
-
-def error(response: Any) -> dict[str, Any]:
-    body = response.json()
-    assert body.get("data") is None, body
-    first: dict[str, Any] = body["errors"][0]
-    return first
 
 
 async def test_set_a_calendar_then_read_it_with_the_output_of_every_center(
@@ -120,16 +100,6 @@ async def test_set_calendar_errors_are_mapped(client: FacadeClient, backend: Fak
     bad_key = error(await client.gql(SET, {**variables, "key": " spaced "}))
     assert bad_key["extensions"]["fieldViolations"][0]["field"] == "idempotencyKey"
     assert backend.calls["SetShiftCalendar"] == 3  # the malformed ones never reach the service
-
-
-def reads(query: str, answer: Any) -> set[str]:
-    return set(reads_of(OPERATOR_SCHEMA, parse(query), None, None, None, answer))
-
-
-def touched(kind: events.EventType[Message], message: Message) -> set[str]:
-    found = touches(kind.subject, message.SerializeToString())
-    assert found is not None
-    return set(found)
 
 
 def test_calendar_and_operation_events_make_answers_showing_output_stale() -> None:

@@ -13,6 +13,7 @@ from graphql_facade.events import EventEnvelope
 from graphql_facade.positions_sealed import sealer_for
 from mes.orders.v1 import orders_events_pb2, orders_pb2
 from mes_contracts.events import ORDER_STATUS_CHANGED
+from tests._infra.graphql import data as answer_data
 from tests.unit.graphql_facade.conftest import (
     PARTNER_A,
     PARTNER_A_KEY,
@@ -101,11 +102,17 @@ async def test_operators_see_everything_and_can_filter(client: FacadeClient) -> 
         assert got == {"all": [1, 2], "one": [2]}
 
 
-async def test_resume_with_since(client: FacadeClient) -> None:
+def published(client: FacadeClient, count: int) -> None:
+    """The hub read from the start of the orders' stream, then ``count`` status changes of partner-a's
+    orders ``o-1``, ``o-2``... published (at positions 1, 2...)."""
     hub = client.facade.hub
     hub.start_at({"ORDERS": 0})
-    for seq in (1, 2, 3):
+    for seq in range(1, count + 1):
         hub.publish(status_changed(seq, f"o-{seq}", "partner-a"))
+
+
+async def test_resume_with_since(client: FacadeClient) -> None:
+    published(client, 3)
     async with websocket(client.app) as ws:
         await ws.init({"token": "op-token"})
         await ws.subscribe("s", OPERATOR_STATUS, {"since": 1})
@@ -114,9 +121,7 @@ async def test_resume_with_since(client: FacadeClient) -> None:
 
 
 async def as_of(client: FacadeClient, headers: dict[str, str]) -> str:
-    body = (await client.gql("{ asOf { position at } }", headers=headers)).json()
-    assert "errors" not in body, body
-    position: str = body["data"]["asOf"]["position"]
+    position: str = answer_data(await client.gql("{ asOf { position at } }", headers=headers))["asOf"]["position"]
     return position
 
 
@@ -125,10 +130,7 @@ async def events(ws: AsgiWebSocket, op_id: str, count: int) -> list[dict[str, st
 
 
 async def test_partners_resume_with_their_positions(client: FacadeClient) -> None:
-    hub = client.facade.hub
-    hub.start_at({"ORDERS": 0})
-    for seq in (1, 2, 3):
-        hub.publish(status_changed(seq, f"o-{seq}", "partner-a"))
+    published(client, 3)
     async with websocket(client.app) as ws:
         await ws.init({"apiKey": PARTNER_A_KEY})
         await ws.subscribe(

@@ -23,12 +23,11 @@ from graphql_facade.schema import build_schemas
 from mes.webhooks.v1 import webhooks_pb2 as pb
 from tests.unit.graphql_facade.conftest import (
     PARTNER_A,
-    PARTNER_A_KEY,
     PARTNER_B,
-    PARTNER_B_KEY,
     FacadeClient,
     facade_settings,
     running_app,
+    seeded,
 )
 from tests.unit.graphql_facade.webhook_fakes import WEBHOOKS_ADDR, FakeWebhooksBackend
 
@@ -65,11 +64,7 @@ def error_of(response: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def hooks() -> FakeWebhooksBackend:
-    fake = FakeWebhooksBackend()
-    fake.add_catalogue()
-    fake.add_partner("partner-a", PARTNER_A_KEY)
-    fake.add_partner("partner-b", PARTNER_B_KEY)
-    return fake
+    return seeded(FakeWebhooksBackend())
 
 
 @pytest.fixture

@@ -16,7 +16,6 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
-import uvicorn
 import websockets
 from websockets.asyncio.client import ClientConnection
 from websockets.frames import Close
@@ -25,7 +24,7 @@ from websockets.typing import Subprotocol
 from graphql_facade.app import create_app
 from graphql_facade.config import FacadeSettings
 from graphql_facade.pipeline.request import MAX_JSON_DEPTH
-from tests._infra.ports import free_port
+from tests._infra.asgi_server import uvicorn_serving
 from tests.unit.graphql_facade.conftest import OPERATOR_TOKEN, PARTNER_A_KEY, facade_settings
 from tests.unit.graphql_facade.facade_fakes import FakeBackend
 
@@ -47,34 +46,17 @@ class _Records(logging.Handler):
 async def connected(backend: FakeBackend, settings: FacadeSettings | None = None) -> AsyncIterator[ClientConnection]:
     """A graphql-transport-ws connection to the facade on uvicorn; no error may be logged meanwhile."""
     app = create_app(settings or facade_settings(), backend=backend, events=False)
-    port = free_port()
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=port,
-        http="httptools",
-        ws="websockets-sansio",
-        lifespan="on",
-        log_level="warning",
-        log_config=None,
-    )
-    server = uvicorn.Server(config)
     errors = _Records()
     logging.getLogger("uvicorn.error").addHandler(errors)
-    task = asyncio.create_task(server.serve())
     try:
-        for _ in range(200):
-            if server.started:
-                break
-            await asyncio.sleep(0.02)
-        assert server.started
-        async with websockets.connect(
-            f"ws://127.0.0.1:{port}/graphql", subprotocols=[Subprotocol("graphql-transport-ws")], max_size=None
-        ) as ws:
+        async with (
+            uvicorn_serving(app, ws="websockets-sansio", log_config=None) as address,
+            websockets.connect(
+                f"ws://{address}/graphql", subprotocols=[Subprotocol("graphql-transport-ws")], max_size=None
+            ) as ws,
+        ):
             yield ws
     finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, 10)
         logging.getLogger("uvicorn.error").removeHandler(errors)
     assert not errors.records, [r.getMessage() for r in errors.records]
 

@@ -110,13 +110,19 @@ async def test_an_event_of_another_key_or_partner_closes_nothing(client: FacadeC
         await still_open(a, "partner-a", "s", client)
 
 
+async def both_partners_connected(client: FacadeClient, a: AsgiWebSocket, b: AsgiWebSocket) -> None:
+    """The hub read from the start of the orders' stream; ``a`` signed in with partner-a's key, ``b``
+    with partner-b's."""
+    client.facade.hub.start_at({"ORDERS": 0})
+    await a.init({"apiKey": PARTNER_A_KEY})
+    await b.init({"apiKey": PARTNER_B_KEY})
+
+
 async def test_a_subscribe_after_the_key_was_revoked_closes_with_4403(backend: FakeBackend) -> None:
     # No sweep and no event: only the subscribe message's re-check can notice.
     settings = facade_settings(MES_FACADE_WS_RECHECK_S="0", MES_FACADE_API_KEY_CACHE_TTL_S="0")
     async with running_app(backend, settings) as client, websocket(client.app) as a, websocket(client.app) as b:
-        client.facade.hub.start_at({"ORDERS": 0})
-        await a.init({"apiKey": PARTNER_A_KEY})
-        await b.init({"apiKey": PARTNER_B_KEY})
+        await both_partners_connected(client, a, b)
         await a.subscribe("s1", STATUS)
         await asyncio.sleep(0.05)
         del backend.api_keys[PARTNER_A_KEY]
@@ -134,9 +140,7 @@ async def test_a_subscribe_after_the_key_was_revoked_closes_with_4403(backend: F
 async def test_the_sweep_closes_a_revoked_keys_socket_without_the_event(backend: FakeBackend) -> None:
     settings = facade_settings(MES_FACADE_WS_RECHECK_S="0.05", MES_FACADE_API_KEY_CACHE_TTL_S="0.2")
     async with running_app(backend, settings) as client, websocket(client.app) as a, websocket(client.app) as b:
-        client.facade.hub.start_at({"ORDERS": 0})
-        await a.init({"apiKey": PARTNER_A_KEY})
-        await b.init({"apiKey": PARTNER_B_KEY})
+        await both_partners_connected(client, a, b)
         for ws in (a, b):
             await ws.subscribe("s", STATUS)
         await asyncio.sleep(0.3)  # several sweeps: a valid key keeps its connection

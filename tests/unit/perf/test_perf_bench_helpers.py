@@ -1,5 +1,5 @@
-"""Helpers of the bench without servers: the saga floor's chain, flame-graph summaries, spreads, the
-ports of the facades a bench starts."""
+"""Helpers of the bench without servers: the saga floor's chain, flame-graph summaries, spreads,
+interpolated quantiles, the ports of the facades a bench starts."""
 
 from __future__ import annotations
 
@@ -7,10 +7,12 @@ from pathlib import Path
 
 from mes_stack.options import StackOptions
 from mes_stack.plan import build_plan
+from perf._common import response_cache_lookups
 from perf._flame import self_time, summarize_svg
 from perf._report import spread
 from perf._saga_floor import chain_of
 from perf._stack import BenchStack, HttpServer
+from perf._stats import load_average, quantile
 
 _SVG = """<svg><g id="frames">
 <g><title>all (100 samples, 100%)</title><rect x="0" y="48" width="100%" height="15" fg:x="0" fg:w="100"/></g>
@@ -45,6 +47,32 @@ def test_perf_spread_is_the_median_and_range() -> None:
     assert spread([3.0, 1.0, 2.0], str) == "2.0 (1.0-3.0)"
     assert spread([4.0], str) == "4.0"
     assert spread([], str) == "—"
+
+
+def test_perf_quantile_interpolates_between_the_closest_ranks_of_unsorted_values() -> None:
+    assert quantile([], 0.5) == 0.0
+    assert quantile([7.0], 0.95) == 7.0
+    assert quantile([4.0, 1.0, 3.0, 2.0], 0.5) == 2.5
+    assert quantile([30.0, 10.0, 20.0], 0.0) == 10.0 and quantile([30.0, 10.0, 20.0], 1.0) == 30.0
+    assert quantile([0.0, 10.0], 0.95) == 9.5
+
+
+def test_perf_response_cache_lookups_are_read_from_a_facades_metrics_by_result() -> None:
+    metrics = "\n".join(
+        [
+            "# TYPE mes_facade_cache_lookups_total counter",
+            'mes_facade_cache_lookups_total{cache="response",result="hit"} 12.0',
+            'mes_facade_cache_lookups_total{cache="response",result="miss"} 3.0',
+            'mes_facade_cache_lookups_total{cache="dataloader",result="hit"} 99.0',
+        ]
+    )
+    assert response_cache_lookups(metrics) == {"hit": 12.0, "miss": 3.0}
+    assert response_cache_lookups("") == {}
+
+
+def test_perf_load_average_shows_the_three_averages() -> None:
+    shown = load_average().split(" / ")
+    assert len(shown) == 3 and all(float(value) >= 0.0 for value in shown)
 
 
 def test_perf_facades_of_one_bench_stack_get_their_own_http_and_metrics_ports(tmp_path: Path) -> None:

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import json
 import re
-import tomllib
 from collections.abc import AsyncIterator
-from glob import glob
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
@@ -22,8 +20,8 @@ from graphql_facade.web.assets import IMMUTABLE, load_assets
 from tests.unit.graphql_facade.conftest import OPERATOR, FacadeClient, running_app
 from tests.unit.graphql_facade.facade_fakes import FakeBackend
 from tests.unit.graphql_facade.web.test_web_app_pages import parse as parse_page
+from tests.unit.graphql_facade.web.test_web_packaging import package_files, shipped_files
 
-ROOT = Path(__file__).resolve().parents[4]
 PACKAGE_DIR = Path(graphql_facade.web.__file__).resolve().parent
 APP_DIR = PACKAGE_DIR / "static" / "app"
 #: ``import ... from "x"``, ``import "x"``, ``export ... from "x"`` and ``import("x")`` in a module.
@@ -162,19 +160,6 @@ def test_the_style_sheet_loads_nothing_from_elsewhere() -> None:
 
 
 def test_the_queries_the_template_and_the_app_files_ship_as_package_data() -> None:
-    settings = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
-    patterns = settings["package-data"]["graphql_facade.web"]
-    shipped = {
-        Path(match).relative_to(PACKAGE_DIR).as_posix()
-        for pattern in patterns
-        for match in glob(str(PACKAGE_DIR / pattern), recursive=True)
-        if Path(match).is_file()
-    }
-    wanted = {
-        path.relative_to(PACKAGE_DIR).as_posix()
-        for folder in ("queries", "static/app")
-        for path in (PACKAGE_DIR / folder).rglob("*")
-        if path.is_file()
-    }
+    wanted = package_files("queries", "static/app")
     assert {f"queries/{spec.document_file}" for spec in PAGES.values()} <= wanted
-    assert wanted | {"templates/app.html"} <= shipped
+    assert wanted | {"templates/app.html"} <= shipped_files()
