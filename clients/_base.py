@@ -15,6 +15,13 @@ call, so a read sees what this client wrote (the service reads on its writer, or
 replica, when the replica has not applied it yet). A client keeps its own positions; inside
 :func:`use_positions` its calls use and update the positions given there instead (the facade keeps
 one caller's positions per request that way, whatever client serves it).
+
+Tracing: when the calling process records OpenTelemetry spans (a current span is set, as the
+services and the facade do with ``OTEL_TRACES_EXPORTER`` other than ``none``), every call is a
+client span (``<package.Service>/<Method>``, attributes ``rpc.system``, ``rpc.service``,
+``rpc.method``, ``rpc.grpc.status_code``) under it, and the call's ``traceparent`` metadata names
+that span (replacing one given by ``extra_metadata``). Otherwise nothing of OpenTelemetry runs:
+the client only reads the current span, and ``extra_metadata`` carries the caller's context.
 """
 
 from __future__ import annotations
@@ -35,6 +42,8 @@ import grpc
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from opentelemetry import trace as otel_trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from clients._channel import open_channel
 from clients._config import ClientConfig, ServiceName
@@ -336,6 +345,50 @@ class ServiceClient:
         metadata = self._metadata if partner is None else (*self._credentials, ("x-mes-partner", partner))
         if self._extra_metadata is not None:
             metadata = metadata + tuple(self._extra_metadata())
+        client_span = _client_span(self.grpc_service, name)
+        if client_span is not None:
+            metadata = (
+                *(pair for pair in metadata if pair[0] != _TRACEPARENT),
+                (_TRACEPARENT, _traceparent(client_span)),
+            )
+            try:
+                return await self._traced(client_span, name, method, request, timeout, metadata)
+            finally:
+                client_span.end()
+        return await self._send(name, method, request, timeout, metadata)
+
+    async def _traced(
+        self,
+        client_span: otel_trace.Span,
+        name: str,
+        method: UnaryMethod[Req, Resp],
+        request: Req,
+        timeout: float | None,
+        metadata: MetadataPairs,
+    ) -> Resp:
+        """:meth:`_send` inside ``client_span`` (the current span while it runs), noting its outcome."""
+        with otel_trace.use_span(client_span, record_exception=False, set_status_on_exception=False):
+            try:
+                response = await self._send(name, method, request, timeout, metadata)
+            except MesClientError as err:
+                client_span.set_attribute("rpc.grpc.status_code", err.code.value[0])
+                client_span.set_status(Status(StatusCode.ERROR, err.code.name))
+                raise
+            except BaseException as exc:
+                client_span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+                raise
+            client_span.set_attribute("rpc.grpc.status_code", 0)
+            return response
+
+    async def _send(
+        self,
+        name: str,
+        method: UnaryMethod[Req, Resp],
+        request: Req,
+        timeout: float | None,
+        metadata: MetadataPairs,
+    ) -> Resp:
+        """The call with its read position, deadline, retries and typed errors (and ``observe``)."""
         scoped = _POSITIONS.get()
         positions = self.positions if scoped is None else scoped
         seen = positions.get(self.service)
@@ -374,6 +427,24 @@ class ServiceClient:
             raise
         finally:
             self._observe(name, code, time.perf_counter() - started)
+
+
+_TRACEPARENT = "traceparent"
+_TRACER = otel_trace.get_tracer("clients")
+
+
+def _client_span(service: str, method: str) -> otel_trace.Span | None:
+    """A client span under the current OpenTelemetry span, or None when there is none (the process
+    records no spans: nothing else of OpenTelemetry runs)."""
+    if not otel_trace.get_current_span().get_span_context().is_valid:
+        return None
+    attributes = {"rpc.system": "grpc", "rpc.service": service, "rpc.method": method}
+    return _TRACER.start_span(f"{service}/{method}", kind=SpanKind.CLIENT, attributes=attributes)
+
+
+def _traceparent(client_span: otel_trace.Span) -> str:
+    ctx = client_span.get_span_context()
+    return f"00-{ctx.trace_id:032x}-{ctx.span_id:016x}-{int(ctx.trace_flags):02x}"
 
 
 def _fields(arguments: Mapping[str, Any], positional: str) -> dict[str, Any]:

@@ -25,6 +25,7 @@ import uvicorn
 from graphql_facade.app import create_app
 from graphql_facade.config import FacadeSettings
 from mes_platform.telemetry.logs import configure_logging, get_logger
+from mes_platform.telemetry.trace_export import configure_tracing
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 #: Young-generation collections every 10,000 allocations instead of 700: a dashboard request allocates
@@ -63,6 +64,11 @@ def main() -> None:
         print(f"graphql_facade: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     configure_logging("graphql_facade", settings.log_level, json=settings.log_json)
+    try:
+        configure_tracing("graphql_facade")  # OTEL_* (mes_platform.telemetry.trace_export)
+    except ValueError as exc:
+        print(f"graphql_facade: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
     loop = "uvloop" if importlib.util.find_spec("uvloop") is not None else "asyncio"
     config = uvicorn.Config(
         create_app(settings, on_start=_settle_heap),

@@ -12,9 +12,12 @@ consumers, and closes them on shutdown.
 ``GET``/``POST /sign-in`` and ``POST /sign-out`` sign operators in and out (the session cookie:
 :mod:`graphql_facade.sign_in`, :mod:`graphql_facade.sessions`).
 
-Every HTTP request runs in a trace span (:mod:`mes_platform.telemetry.tracing`): the caller's
-``traceparent`` header is continued, else a new trace starts; the backend calls send it
-on as gRPC metadata and the request's log lines carry ``trace_id``/``span_id``.
+Every HTTP request runs in a server span (:mod:`mes_platform.telemetry.tracing`; ``<METHOD>
+<path>``, with ``http.request.method``, ``url.path`` and ``http.response.status_code``): the
+caller's ``traceparent`` header is continued, else a new trace starts; the backend calls are
+client spans under it that send their context on as gRPC metadata, and the request's log lines
+carry ``trace_id``/``span_id``. A response cache hit answered by the hit lane, ahead of this
+middleware, makes no span (it calls nothing).
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse as StarletteJSONResponse
 from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from graphql_facade.backend import Backend
 from graphql_facade.caching import Cache
@@ -49,12 +52,14 @@ from graphql_facade.sign_in import sign_in_routes
 from graphql_facade.web import web_routes
 from graphql_facade.ws import SubscriptionEndpoint
 from mes_platform.telemetry.logs import get_logger
-from mes_platform.telemetry.tracing import continue_trace, use_trace
+from mes_platform.telemetry.tracing import SpanKind, annotate, parse_traceparent, span, tracing_enabled
 
 __all__ = ["TraceContextMiddleware", "create_app"]
 
 _log = get_logger("mes.facade")
 _HEALTH_TTL_S = 1.0
+#: Paths named in the request span's name; any other path gives the method alone (``GET``).
+_SPAN_PATHS = frozenset({"/graphql", "/sign-in", "/sign-out", "/healthz", "/livez"})
 
 
 class _JSONResponse(StarletteJSONResponse):
@@ -134,7 +139,7 @@ class _WebSocketApp:
 
 
 class TraceContextMiddleware:
-    """Runs each HTTP request in a span continuing its ``traceparent`` header (or a new trace)."""
+    """Runs each HTTP request in a server span continuing its ``traceparent`` header (or a new trace)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self._app = app
@@ -148,8 +153,25 @@ class TraceContextMiddleware:
             if key == b"traceparent":
                 incoming = value.decode("latin-1")
                 break
-        with use_trace(continue_trace(incoming)):
-            await self._app(scope, receive, send)
+        method, path = scope.get("method", "GET"), scope.get("path", "")
+        attributes = {"http.request.method": method, "url.path": path}
+        name = f"{method} {path}" if path in _SPAN_PATHS else method  # bounded span names
+        with span(name, kind=SpanKind.SERVER, parent=parse_traceparent(incoming), attributes=attributes):
+            if not tracing_enabled():
+                await self._app(scope, receive, send)
+                return
+
+            async def send_noting_status(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    status = int(message["status"])
+                    annotate(
+                        {"http.response.status_code": status},
+                        error=str(status) if status >= 500 else None,
+                        ok=status < 500,
+                    )
+                await send(message)
+
+            await self._app(scope, receive, send_noting_status)
 
 
 async def _metrics(request: Request) -> Response:

@@ -5,9 +5,11 @@ logs; health checking on every service, and reflection unless switched off
 ``create_server`` binds (port 0 picks a free port) and returns ``(server, port)``
 so tests can run servers on free ports.
 
-Each call continues the caller's W3C trace (metadata ``traceparent``) or starts a new
-one; its log lines carry ``trace_id``/``span_id`` and the outbox events it writes carry
-the trace on (see :mod:`mes_platform.telemetry.tracing`). Connections are closed after
+Each call is a server span continuing the caller's W3C trace (metadata ``traceparent``) or
+starting a new one (attributes ``rpc.system``, ``rpc.service``, ``rpc.method``,
+``rpc.grpc.status_code``; an error status for the server's own failures); its log lines carry
+``trace_id``/``span_id`` and the outbox events it writes carry the span on (see
+:mod:`mes_platform.telemetry.tracing`). Connections are closed after
 ``max_connection_age_s`` (gRFC A9) so that clients re-resolve and reach new replicas.
 
 Read-your-writes on a read replica (:mod:`mes_platform.replica`): a call's ``x-mes-min-lsn``
@@ -25,6 +27,7 @@ text and log an error per call. Such calls are logged as one warning per method 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -51,7 +54,7 @@ from mes_platform.rpc_status import grpc_code, internal_status, to_rpc_status
 from mes_platform.telemetry.grpc_metrics import GrpcMetricsInterceptor
 from mes_platform.telemetry.logs import get_logger
 from mes_platform.telemetry.metrics import RPC_LATENCY
-from mes_platform.telemetry.tracing import TRACEPARENT, continue_trace, use_trace
+from mes_platform.telemetry.tracing import TRACEPARENT, SpanKind, annotate, parse_traceparent, span
 
 __all__ = [
     "RETRY_AFTER_KEY",
@@ -238,7 +241,10 @@ class _Interceptor(grpc.aio.ServerInterceptor):
         context: grpc.aio.ServicerContext[Any, Any],
     ) -> Any:
         metadata = {k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
-        with use_trace(continue_trace(metadata.get(TRACEPARENT))):
+        name, attributes = _span_names(method)
+        with span(
+            name, kind=SpanKind.SERVER, parent=parse_traceparent(metadata.get(TRACEPARENT)), attributes=attributes
+        ):
             return await self._traced_call(method, inner, request, context, metadata)
 
     async def _traced_call(
@@ -296,6 +302,10 @@ class _Interceptor(grpc.aio.ServerInterceptor):
                 reset_principal(token)
             elapsed = time.perf_counter() - started
             self._observe(method, code, elapsed)
+            server_fault = code in _SERVER_FAULTS
+            annotate(
+                {"rpc.grpc.status_code": code.value[0]}, error=code.name if server_fault else None, ok=not server_fault
+            )
             if _debug_enabled():  # no log record built for a line nobody prints
                 _log.debug("rpc", method=method, code=code.name, ms=round(elapsed * 1000, 2))
         return None  # unreachable: abort raises
@@ -307,6 +317,26 @@ class _Interceptor(grpc.aio.ServerInterceptor):
                 self._service, method.rsplit("/", 1)[-1], code.name
             )
         child.observe(elapsed)
+
+
+#: Status codes that mark the server span as failed (the others are the caller's business).
+_SERVER_FAULTS = frozenset(
+    {
+        grpc.StatusCode.UNKNOWN,
+        grpc.StatusCode.INTERNAL,
+        grpc.StatusCode.UNAVAILABLE,
+        grpc.StatusCode.DEADLINE_EXCEEDED,
+        grpc.StatusCode.UNIMPLEMENTED,
+        grpc.StatusCode.DATA_LOSS,
+    }
+)
+
+
+@functools.lru_cache(maxsize=512)
+def _span_names(method: str) -> tuple[str, dict[str, str]]:
+    """The server span's name (``pkg.Service/Method``) and its rpc attributes, once per method."""
+    service, _, name = method.lstrip("/").rpartition("/")
+    return method.lstrip("/"), {"rpc.system": "grpc", "rpc.service": service, "rpc.method": name}
 
 
 def server_options(

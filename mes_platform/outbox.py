@@ -1,8 +1,10 @@
 """Writing events to the outbox in the caller's transaction.
 
-Each event carries the current trace (``EventMeta.traceparent``, and the ``traceparent``
+Each event carries the current span (``EventMeta.traceparent``, and the ``traceparent``
 header of the row, which the relay publishes as a NATS header), captured when the event is
-added: the relay publishes later, outside the request.
+added: the relay publishes later, outside the request. The current span is the one that caused
+the event: the gRPC call's server span, or the consumer span of the event being handled
+(:mod:`mes_platform.telemetry.tracing`), so a saga can be followed from its first trace id.
 
 Rows are buffered in the session and inserted together when the transaction commits (one
 statement for every event of the transaction, in the order they were added; other

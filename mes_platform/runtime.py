@@ -51,6 +51,7 @@ from mes_platform.roles import BackgroundTask, RoleParts, start_role
 from mes_platform.tables import InfraTables
 from mes_platform.telemetry.logs import configure_logging, get_logger
 from mes_platform.telemetry.metrics import MetricsServer, start_metrics_server
+from mes_platform.telemetry.trace_export import configure_tracing
 
 __all__ = ["BackgroundTask", "RunningService", "ServiceSpec", "Wiring", "run_service", "start_service"]
 
@@ -234,6 +235,11 @@ def run_service(spec: ServiceSpec[S, H]) -> None:
         print(f"{spec.name}: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     configure_logging(spec.name, settings.log_level, json=settings.log_json)
+    try:
+        configure_tracing(spec.name)  # OTEL_* (mes_platform.telemetry.trace_export)
+    except ValueError as exc:
+        print(f"{spec.name}: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
     try:
         asyncio.run(serve(spec, settings))
     except NatsUnavailable as exc:  # a clear one-line reason instead of a traceback

@@ -140,6 +140,13 @@ KNOBS: tuple[tuple[str, str, str], ...] = (
         "the facade's Prometheus /metrics (not on its HTTP port; 0: off)",
     ),
     ("MES_STACK_HOST", "127.0.0.1", "address every process binds to"),
+    (
+        "OTEL_TRACES_EXPORTER / OTEL_TRACES_SAMPLER",
+        "file / parentbased_always_on",
+        "every request traced into MES_TRACES_DIR (`mesctl traces`); none: off (docs/observability.md)",
+    ),
+    ("MES_TRACES_DIR", "<data-dir>/traces", "one JSON-lines trace file per process (the file exporter)"),
+    ("MES_TRACES_MAX_MB", "64", "a trace file's bound; when full it becomes <name>.1.jsonl (the last one replaced)"),
     ("MES_STACK_REPLICA_PORT_STEP", str(DEFAULT_REPLICA_PORT_STEP), "port distance between replicas"),
     ("MES_STACK_START_TIMEOUT_S", "60", "how long each process may take to become healthy"),
     ("MES_STACK_STOP_TIMEOUT_S", "15", "grace per stop group before SIGKILL"),

@@ -246,6 +246,11 @@ def _base_env(env: Mapping[str, str], options: StackOptions) -> dict[str, str]:
     base["PYTHONPATH"] = os.pathsep.join(paths)
     base["PYTHONUNBUFFERED"] = "1"
     base["MES_DATA_DIR"] = str(options.data_dir)
+    # Traces of every request into <data-dir>/traces unless the environment says otherwise
+    # (`mesctl traces`; mes_platform.telemetry.trace_export); each process names itself below.
+    base.setdefault("OTEL_TRACES_EXPORTER", "file")
+    base.setdefault("OTEL_TRACES_SAMPLER", "parentbased_always_on")
+    base.setdefault("MES_TRACES_DIR", str(options.data_dir / "traces"))
     return base
 
 
@@ -385,6 +390,7 @@ def _service_spec(
         {
             "NATS_URL": nats_url,
             "MES_INSTANCE": name,
+            "OTEL_SERVICE_NAME": svc,
             prefix + "GRPC_HOST": options.host,
             prefix + "GRPC_PORT": str(port),
             prefix + "DATABASE_URL": db_url,
@@ -459,6 +465,7 @@ def _facade_spec(
         {
             "NATS_URL": nats_url,
             "MES_INSTANCE": "facade",
+            "OTEL_SERVICE_NAME": "facade",
             "MES_FACADE_HOST": options.host,
             "MES_FACADE_PORT": str(options.facade_port),
             "MES_FACADE_HTTP_HOST": options.host,

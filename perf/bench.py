@@ -1,6 +1,7 @@
 """Benchmarks of Jewelry MES, each reported as a ratio against a baseline measured in the same run.
 
     python perf/bench.py [facade|read|saga|intake|edge|all] [--quick] [--no-pin] [--json FILE] [--keep]
+                         [--tracing off|shipped|always]
 
 ``facade``  the GraphQL facade (dashboard, submitOrder, partner isolation); SQLite.
 ``intake``  gRPC SubmitOrder with an empty backlog and with a backlog of waiting orders;
@@ -10,7 +11,10 @@
             connections of its costliest query, or 300 invalid keys flood at 500 requests/s; SQLite.
 
 Everything runs on 127.0.0.1 on free ports in a temporary folder and is stopped by PID at the
-end. Progress goes to stderr, the markdown report to stdout. See ``perf/README.md``.
+end. ``--tracing`` (default ``off``: ``OTEL_TRACES_EXPORTER=none``) records OpenTelemetry spans in every
+process of the stacks into their data folder's ``traces/`` (the ``file`` exporter): ``shipped`` with the
+services' default sampler (``parentbased_traceidratio`` 0.1), ``always`` with every request sampled.
+Progress goes to stderr, the markdown report to stdout. See ``perf/README.md``.
 """
 
 from __future__ import annotations
@@ -59,6 +63,16 @@ def _say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+#: ``--tracing``: the environment every process of the stacks gets.
+TRACING: dict[str, dict[str, str]] = {
+    "off": {"OTEL_TRACES_EXPORTER": "none"},
+    "shipped": {
+        "OTEL_TRACES_EXPORTER": "file",
+        "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+        "OTEL_TRACES_SAMPLER_ARG": "0.1",
+    },
+    "always": {"OTEL_TRACES_EXPORTER": "file", "OTEL_TRACES_SAMPLER": "parentbased_always_on"},
+}
 SAGA_QUICK = {"reps": 1, "backlog": 300, "history": 2_000, "quiet_wait_s": 3.0}
 READ_QUICK = {"reps": 1, "warmup_s": 1.0, "duration_s": 3.0, "orders": 5_000, "quiet_wait_s": 3.0}
 EDGE_QUICK: dict[str, Any] = {"reps": 1, "warmup_s": 1.0, "duration_s": 5.0, "orders": 80, "quiet_wait_s": 3.0}
@@ -214,6 +228,7 @@ async def _main(args: argparse.Namespace, workdir: Path) -> tuple[str, dict[str,
         f"- command: `{command.strip()}`",
         f"- machine: {machine()}",
         f"- wall time: {time.monotonic() - started:,.0f} s",
+        f"- tracing: {args.tracing} ({', '.join(f'{k}={v}' for k, v in TRACING[args.tracing].items())})",
         "",
     ]
     return "\n".join(header + sections), raw
@@ -227,7 +242,14 @@ def main() -> int:
     parser.add_argument("--no-pin", action="store_true", help="facade, edge: pin nothing to CPUs")
     parser.add_argument("--json", type=Path, help="also write the raw numbers to this file")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (logs, databases)")
+    parser.add_argument(
+        "--tracing",
+        choices=tuple(TRACING),
+        default="off",
+        help="spans in every process: off (none), shipped (file, ratio 0.1), always (file, every request)",
+    )
     args = parser.parse_args()
+    os.environ.update(TRACING[args.tracing])  # the stacks' processes inherit it
     workdir = Path(tempfile.mkdtemp(prefix="mes-bench-"))
     _say(f"bench: working in {workdir}")
 

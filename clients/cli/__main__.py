@@ -21,7 +21,17 @@ from clients.cli._app import CliUsageError, Context, GroupModule, Handler, Outpu
 __all__ = ["GROUPS", "build_parser", "group_modules", "main", "run"]
 
 #: The command groups, in help order: modules of this package, each with ``register(commands)``.
-GROUPS: tuple[str, ...] = ("orders", "partners", "inventory", "production", "webhooks", "analytics", "watch", "moved")
+GROUPS: tuple[str, ...] = (
+    "orders",
+    "partners",
+    "inventory",
+    "production",
+    "webhooks",
+    "analytics",
+    "watch",
+    "traces",
+    "moved",
+)
 
 EXIT_OK, EXIT_RPC, EXIT_USAGE, EXIT_UNAVAILABLE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 

@@ -23,8 +23,13 @@ to one replica). Each message is handled as follows:
    delivery write a dead letter and ``term`` the message.
 
 While a message is handled, the consumer continues the event's trace
-(``meta.traceparent``, else the ``traceparent`` header) as a new span: log lines carry
-``trace_id``/``span_id`` and the events the handler writes carry the trace on.
+(``meta.traceparent``, else the ``traceparent`` header) in a consumer span of its own
+(``process <subject>``: ``messaging.destination.name``, ``messaging.message.id``, the durable,
+the delivery count, ``mes.order_id`` when the event has one): log lines carry
+``trace_id``/``span_id`` and the events the handler writes carry that span on. A batch applied
+in one transaction is a consumer span too (``process <durable> batch``, in the trace of its first
+sampled event, linked to every event), and each event of it still gets its own span under the
+event's context, linked to the batch span (OpenTelemetry links).
 
 The server-side ``max_deliver`` is one more than ``max_deliver``: the spare delivery only
 happens when the process died during the last attempt, and it goes straight to the
@@ -42,6 +47,7 @@ import contextlib
 import functools
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,7 +74,14 @@ from mes_platform.messaging.subjects import SubjectRouter
 from mes_platform.tables import InfraTables
 from mes_platform.telemetry.logs import get_logger
 from mes_platform.telemetry.metrics import EVENTS_CONSUMED
-from mes_platform.telemetry.tracing import TRACEPARENT, TraceContext, continue_trace, use_trace
+from mes_platform.telemetry.tracing import (
+    TRACEPARENT,
+    SpanKind,
+    TraceContext,
+    parse_traceparent,
+    span,
+    tracing_enabled,
+)
 from mes_platform.uow import begin_flat_batch, flat_batch_failed
 
 __all__ = ["EventConsumer"]
@@ -101,8 +114,36 @@ class _Prepared:
     event: Message
     ctx: EventContext
 
-    def trace(self) -> TraceContext:
-        return continue_trace(self.ctx.meta.traceparent or self.ctx.headers.get(TRACEPARENT))
+    def parent(self) -> TraceContext | None:
+        """The span that wrote the event (None: the event carries no trace)."""
+        return parse_traceparent(self.ctx.meta.traceparent or self.ctx.headers.get(TRACEPARENT))
+
+    def attributes(self) -> dict[str, str | int]:
+        ctx = self.ctx
+        attributes: dict[str, str | int] = {
+            "messaging.system": "nats",
+            "messaging.operation.type": "process",
+            "messaging.destination.name": ctx.subject,
+            "messaging.message.id": ctx.event_id,
+            "messaging.consumer.group.name": ctx.consumer,
+            "messaging.nats.delivery_count": ctx.num_delivered,
+        }
+        order_id = getattr(self.event, "order_id", None) or getattr(
+            getattr(self.event, "order", None), "order_id", None
+        )
+        if isinstance(order_id, str) and order_id:
+            attributes["mes.order_id"] = order_id
+        return attributes
+
+    def span(self, links: Sequence[TraceContext] = ()) -> AbstractContextManager[TraceContext]:
+        """The consumer span of this event (its parent: the span that wrote it)."""
+        return span(
+            f"process {self.ctx.subject}",
+            kind=SpanKind.CONSUMER,
+            parent=self.parent(),
+            links=links,
+            attributes=self.attributes(),
+        )
 
 
 class EventConsumer:
@@ -298,7 +339,7 @@ class EventConsumer:
         msg = prepared.msg
         started = time.perf_counter()
         try:
-            with use_trace(prepared.trace()):
+            with prepared.span():
                 await self._handle(prepared)
         except _Stopping:
             await self._settle(msg, "requeued", msg.nak)
@@ -316,6 +357,7 @@ class EventConsumer:
         if any(p.ctx.num_delivered > self.max_deliver for p in batch):
             return False
         outcomes: list[str] = []
+        links: tuple[TraceContext, ...] = ()  # the batch span, which each event's span links to
 
         async def apply() -> None:
             outcomes.clear()
@@ -334,7 +376,7 @@ class EventConsumer:
                         outcomes.append("duplicate")
                         continue
                     seen.add(event_id)
-                    with use_trace(prepared.trace()):
+                    with prepared.span(links):
                         await prepared.handler(session, prepared.event, prepared.ctx)
                     if flat_batch_failed(session):  # an error was caught after a partial write
                         raise _BatchFailed(event_id)
@@ -342,7 +384,12 @@ class EventConsumer:
                 fault_point("consumer.after_effect_before_commit")
 
         try:
-            await self._retry_db(apply)
+            if tracing_enabled():
+                with self._batch_span(batch) as batch_span:
+                    links = (batch_span,)
+                    await self._retry_db(apply)
+            else:  # ids only: the batch span would be nothing but an id nobody records
+                await self._retry_db(apply)
         except _Stopping:
             raise
         except Exception as exc:
@@ -353,6 +400,21 @@ class EventConsumer:
         for prepared, outcome in zip(batch, outcomes, strict=True):
             await self._settle(prepared.msg, outcome, prepared.msg.ack)
         return True
+
+    def _batch_span(self, batch: Sequence[_Prepared]) -> AbstractContextManager[TraceContext]:
+        """The span of a batch applied in one transaction: in the trace of its first sampled event
+        (so it is recorded when any of them is), linked to every event's context."""
+        traced = [ctx for ctx in (p.parent() for p in batch) if ctx is not None]
+        first = next((ctx for ctx in traced if ctx.sampled), traced[0] if traced else None)
+        attributes: dict[str, str | int] = {
+            "messaging.system": "nats",
+            "messaging.operation.type": "process",
+            "messaging.consumer.group.name": self.durable,
+            "messaging.batch.message_count": len(batch),
+        }
+        return span(
+            f"process {self.durable} batch", kind=SpanKind.CONSUMER, parent=first, links=traced, attributes=attributes
+        )
 
     async def _prepare(self, msg: Msg) -> _Prepared | None:
         """Decode a message; settle it at once (and return None) when it is not for a handler."""
@@ -367,7 +429,13 @@ class EventConsumer:
             event, event_id = decode_event(self._decoders, subject, msg.data)
         except PoisonMessage as exc:
             guess = headers.get(MSG_ID_HEADER) or f"seq:{md.sequence.stream}"
-            with use_trace(continue_trace(headers.get(TRACEPARENT))):
+            poison_attributes = {"messaging.system": "nats", "messaging.destination.name": subject}
+            with span(
+                f"dead-letter {subject}",
+                kind=SpanKind.CONSUMER,
+                parent=parse_traceparent(headers.get(TRACEPARENT)),
+                attributes=poison_attributes,
+            ):
                 await self._dead_letter(msg, guess, f"poison message: {exc}")
                 await self._settle(msg, "poison", msg.term)
             return None
@@ -389,7 +457,7 @@ class EventConsumer:
         prepared = await self._prepare(msg)
         if prepared is None:
             return self._last_outcome
-        with use_trace(prepared.trace()):
+        with prepared.span():
             return await self._handle(prepared)
 
     async def _handle(self, prepared: _Prepared) -> str:

@@ -40,6 +40,10 @@ after that. At-least-once, never lost.
 
 :meth:`OutboxRelay.republish` re-publishes a ``created_at`` range whatever its
 ``published_at`` (after a broker lost data); consumers deduplicate by event id.
+
+Each traced row is published in a producer span (``publish <subject>``) under the span that
+wrote it (the row's ``traceparent``), ended when its PubAck arrives or the row fails; the NATS
+header ``traceparent`` stays the row's, so the consumers' spans are children of the writer's.
 """
 
 from __future__ import annotations
@@ -70,6 +74,7 @@ from mes_platform.messaging.faults import fault_point
 from mes_platform.messaging.metrics import OUTBOX_PUBLISH_LAG, RELAY_FAILURES
 from mes_platform.telemetry.logs import get_logger
 from mes_platform.telemetry.metrics import EVENTS_PUBLISHED
+from mes_platform.telemetry.tracing import TRACEPARENT, DetachedSpan, SpanKind, parse_traceparent, start_detached_span
 
 __all__ = ["OutboxRelay", "PublishError", "PublishOutcome"]
 
@@ -344,9 +349,13 @@ class OutboxRelay:
         rejected: list[_OutboxRow] = []
         no_responders: set[int] = set()
         sent = 0
+        spans: dict[int, DetachedSpan] = {}
         for row in rows:
             headers = decode_headers(row.headers)
             headers[MSG_ID_HEADER] = row.event_id
+            producer = _producer_span(row, headers)
+            if producer is not None:
+                spans[row.seq] = producer
             try:
                 future = await self._js.publish_async(
                     row.subject, row.payload, headers=headers, wait_stall=self.publish_timeout_s
@@ -381,6 +390,8 @@ class OutboxRelay:
                     no_responders.add(row.seq)
             error = error or problem
         failed.extend(rows[sent:])
+        if spans:
+            _end_spans(spans, acked, failed, error)
         if no_responders:
             rejected = await self._without_leaderless(rejected, no_responders)
         return PublishOutcome(acked, failed, error, rejected)
@@ -424,3 +435,40 @@ class OutboxRelay:
                 error=repr(outcome.error),
                 first_event_id=outcome.failed[0].event_id,
             )
+
+
+def _producer_span(row: _OutboxRow, headers: dict[str, str]) -> DetachedSpan | None:
+    """The producer span of a traced row (None: untraced, or tracing off)."""
+    parent = parse_traceparent(headers.get(TRACEPARENT))
+    if parent is None:
+        return None
+    return start_detached_span(
+        f"publish {row.subject}",
+        kind=SpanKind.PRODUCER,
+        parent=parent,
+        attributes={
+            "messaging.system": "nats",
+            "messaging.operation.type": "publish",
+            "messaging.destination.name": row.subject,
+            "messaging.message.id": row.event_id,
+        },
+    )
+
+
+def _end_spans(
+    spans: dict[int, DetachedSpan],
+    acked: Sequence[tuple[_OutboxRow, PubAck]],
+    failed: Sequence[_OutboxRow],
+    error: BaseException | None,
+) -> None:
+    for row, _ack in acked:
+        done = spans.pop(row.seq, None)
+        if done is not None:
+            done.end()
+    why = type(error).__name__ if error is not None else "not acknowledged"
+    for row in failed:
+        done = spans.pop(row.seq, None)
+        if done is not None:
+            done.end(error=why)
+    for rest in spans.values():
+        rest.end()

@@ -1,16 +1,26 @@
-"""W3C trace context (``traceparent``) without a tracing SDK.
+"""W3C trace context (``traceparent``) and OpenTelemetry spans over it.
 
 One trace follows an operation across the processes: the facade starts it per HTTP request
 (or continues the caller's ``traceparent`` header) and sends it as gRPC metadata
 ``traceparent``; the gRPC server interceptor continues it for the call; ``OutboxWriter``
-stores it in ``EventMeta.traceparent`` (and the NATS headers of the row); a consumer
-continues it while it handles the event, so the events it writes carry it on. Every hop
-is a new span of the same trace (same trace id, new span id).
+stores it in ``EventMeta.traceparent`` (and the ``traceparent`` header of the row, which the
+relay publishes as a NATS header); a consumer continues it while it handles the event, so the
+events it writes carry it on. Every hop is a new span of the same trace (same trace id, new
+span id).
 
-The pure part (parse, format, new trace, child span) has no state. The current trace
-lives in a context variable: :func:`use_trace` sets it for a block and binds ``trace_id``
-and ``span_id`` into structlog's context variables, so every log line of the block
-carries them.
+Two layers:
+
+* the pure part (parse, format, new trace, child span) and the current span, a context
+  variable: :func:`use_trace` sets it for a block and binds ``trace_id`` and ``span_id`` into
+  structlog's context variables, so every log line of the block carries them;
+* :func:`span`: a span of the OpenTelemetry SDK when tracing is installed
+  (:func:`install_tracer`, done by :func:`mes_platform.telemetry.trace_export.configure_tracing`
+  from the ``OTEL_*`` settings), with a kind, attributes and links; its ids become the current
+  span (same ``traceparent`` format, the sampling decision in the flags). Without a tracer
+  (``OTEL_TRACES_EXPORTER=none``, the default) :func:`span` only makes the ids (as
+  :func:`child_of` does): no SDK work at all. With a tracer it also makes the span the current
+  OpenTelemetry span, so the client library (``clients``, which only knows the OpenTelemetry
+  API) opens its client spans under it.
 
 Format (version 00)::
 
@@ -20,24 +30,37 @@ Format (version 00)::
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import Final
 
 import structlog
+from opentelemetry import context as otel_context
+from opentelemetry import trace as otel_trace
+from opentelemetry.trace import Link, NonRecordingSpan, SpanContext, SpanKind, Status, StatusCode, TraceFlags
+from opentelemetry.util.types import AttributeValue
 
 __all__ = [
+    "CURRENT",
     "TRACEPARENT",
+    "DetachedSpan",
+    "SpanKind",
     "TraceContext",
+    "annotate",
     "child_of",
     "continue_trace",
     "current_trace",
     "current_traceparent",
     "format_traceparent",
+    "install_tracer",
     "new_trace",
     "outgoing_metadata",
     "parse_traceparent",
+    "span",
+    "start_detached_span",
+    "tracing_enabled",
     "use_trace",
 ]
 
@@ -55,6 +78,11 @@ class TraceContext:
     span_id: str
     flags: str = _SAMPLED
     parent_span_id: str = ""
+
+    @property
+    def sampled(self) -> bool:
+        """The caller asked for this trace to be recorded (flag bit 0)."""
+        return bool(int(self.flags, 16) & 1)
 
     @property
     def traceparent(self) -> str:
@@ -147,3 +175,161 @@ def use_trace(ctx: TraceContext) -> Iterator[TraceContext]:
             yield ctx
     finally:
         _CURRENT.reset(token)
+
+
+# -- OpenTelemetry spans ------------------------------------------------------------------
+
+_TRACER: otel_trace.Tracer | None = None
+
+
+class _Current:
+    """The marker of :func:`span`'s default parent: the current span (a new trace outside any)."""
+
+    def __repr__(self) -> str:
+        return "CURRENT"
+
+
+#: ``span(parent=CURRENT)``: the span is a child of the current one (the default).
+CURRENT: Final = _Current()
+
+Attributes = Mapping[str, AttributeValue]
+
+
+def install_tracer(tracer: otel_trace.Tracer | None) -> None:
+    """Make :func:`span` record OpenTelemetry spans with ``tracer`` (None: ids only, no SDK work)."""
+    global _TRACER
+    _TRACER = tracer
+
+
+def tracing_enabled() -> bool:
+    """True when spans are recorded (a tracer is installed); False: only ids propagate."""
+    return _TRACER is not None
+
+
+def _otel_parent(parent: TraceContext | None) -> otel_context.Context:
+    """An OpenTelemetry context whose span is ``parent`` (remote), or an empty one (a new trace)."""
+    if parent is None:
+        return otel_context.Context()
+    return otel_trace.set_span_in_context(NonRecordingSpan(_span_context(parent)), otel_context.Context())
+
+
+def _span_context(ctx: TraceContext) -> SpanContext:
+    return SpanContext(
+        int(ctx.trace_id, 16),
+        int(ctx.span_id, 16),
+        is_remote=True,
+        trace_flags=TraceFlags(int(ctx.flags, 16) & TraceFlags.SAMPLED),
+    )
+
+
+def _trace_context(otel_span: otel_trace.Span, parent: TraceContext | None) -> TraceContext:
+    sc = otel_span.get_span_context()
+    flags = _SAMPLED if sc.trace_flags.sampled else "00"
+    return TraceContext(f"{sc.trace_id:032x}", f"{sc.span_id:016x}", flags, parent.span_id if parent else "")
+
+
+def _links(links: Sequence[TraceContext]) -> list[Link]:
+    return [Link(_span_context(link)) for link in links]
+
+
+@contextmanager
+def span(
+    name: str,
+    *,
+    kind: SpanKind = SpanKind.INTERNAL,
+    parent: TraceContext | _Current | None = CURRENT,
+    links: Sequence[TraceContext] = (),
+    attributes: Attributes | None = None,
+) -> Iterator[TraceContext]:
+    """A new span for the block, made the current one (log lines carry its ids).
+
+    ``parent``: the caller's span (an incoming ``traceparent``, an event's), None for a new
+    trace, :data:`CURRENT` (default) for a child of the current span. ``links``: spans this one
+    relates to without being their child (a batch). Without a tracer only the ids are made; with
+    one, the span is recorded (if sampled) and ends with the block, an error status when the block
+    raised (the exception's type only: messages may carry data)."""
+    base = _CURRENT.get() if isinstance(parent, _Current) else parent
+    tracer = _TRACER
+    if tracer is None:
+        with use_trace(child_of(base)) as ctx:
+            yield ctx
+        return
+    otel_parent = _otel_parent(base)
+    otel_span = tracer.start_span(
+        name,
+        context=otel_parent,
+        kind=kind,
+        attributes=attributes,
+        links=_links(links),
+        record_exception=False,
+        set_status_on_exception=False,
+    )
+    ctx = _trace_context(otel_span, base)
+    token = otel_context.attach(otel_trace.set_span_in_context(otel_span, otel_parent))
+    try:
+        with use_trace(ctx):
+            yield ctx
+    except BaseException as exc:
+        if otel_span.is_recording():
+            otel_span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+        raise
+    finally:
+        otel_context.detach(token)
+        otel_span.end()
+
+
+def annotate(attributes: Attributes, *, error: str | None = None, ok: bool = False) -> None:
+    """Add ``attributes`` to the current span, with an error status described by ``error``, or
+    an OK status (``ok``: the outcome is final, an exception unwinding the block later, such as
+    gRPC's abort of a client error, does not make it an error); nothing when no span is recorded."""
+    if _TRACER is None:
+        return
+    current = otel_trace.get_current_span()
+    if not current.is_recording():
+        return
+    current.set_attributes(attributes)
+    if error is not None:
+        current.set_status(Status(StatusCode.ERROR, error))
+    elif ok:
+        current.set_status(Status(StatusCode.OK))
+
+
+class DetachedSpan:
+    """A span that is not the current one (it ends later, elsewhere): the relay's publish."""
+
+    __slots__ = ("_span",)
+
+    def __init__(self, otel_span: otel_trace.Span) -> None:
+        self._span = otel_span
+
+    @property
+    def context(self) -> TraceContext:
+        return _trace_context(self._span, None)
+
+    def end(self, *, error: str | None = None) -> None:
+        if error is not None and self._span.is_recording():
+            self._span.set_status(Status(StatusCode.ERROR, error))
+        self._span.end()
+
+
+def start_detached_span(
+    name: str,
+    *,
+    kind: SpanKind,
+    parent: TraceContext | None,
+    attributes: Attributes | None = None,
+) -> DetachedSpan | None:
+    """A recorded span under ``parent`` that the caller ends (:meth:`DetachedSpan.end`); None
+    without a tracer, or when ``parent`` is not sampled (nothing would be recorded)."""
+    tracer = _TRACER
+    if tracer is None or (parent is not None and not parent.sampled):
+        return None
+    otel_span = tracer.start_span(
+        name,
+        context=_otel_parent(parent),
+        kind=kind,
+        attributes=attributes,
+        record_exception=False,
+        set_status_on_exception=False,
+    )
+    return DetachedSpan(otel_span) if otel_span.is_recording() else None

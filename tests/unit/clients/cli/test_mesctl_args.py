@@ -47,6 +47,7 @@ def test_every_group_registers_and_groups_are_modules_with_register() -> None:
         "webhooks",
         "analytics",
         "watch",
+        "traces",
         "events",
     ]
     assert [module.__name__ for module in group_modules()] == [f"clients.cli.{name}" for name in GROUPS]
