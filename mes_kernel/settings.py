@@ -22,7 +22,7 @@ __all__ = [
 
 TRUE = frozenset({"1", "true", "yes", "on"})
 FALSE = frozenset({"0", "false", "no", "off"})
-#: The value of every secret in the Kubernetes secrets template (deploy/k8s/secrets.yaml).
+#: The value of every secret in the Kubernetes secrets template (deploy/k8s/base/secrets.yaml).
 PLACEHOLDER = "REPLACE_ME"
 
 

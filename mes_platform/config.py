@@ -83,7 +83,7 @@ __all__ = [
 DEFAULT_DEV_TOKEN = "mes-dev-token"
 #: Page-token key used when MES_PAGE_TOKEN_SECRET is not set (loopback or MES_DEV_MODE=1 only).
 DEV_PAGE_TOKEN_SECRET = "mes-dev-page-secret"
-#: The value of every secret in the Kubernetes secrets template (deploy/k8s/secrets.yaml).
+#: The value of every secret in the Kubernetes secrets template (deploy/k8s/base/secrets.yaml).
 #: Default gRPC ports; chosen away from the usual 50051 and from other servers' ports.
 DEFAULT_PORTS = {"orders": 50151, "inventory": 50152, "production": 50153}
 Role = Literal["all", "api", "worker"]

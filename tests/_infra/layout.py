@@ -44,7 +44,7 @@ FOLDERS: dict[str, tuple[str, ...]] = {
     "unit/orders": ("orders",),
     "unit/perf": ("perf",),
     "unit/production": ("production",),
-    "unit/tools": ("import",),
+    "unit/tools": ("import", "deploy"),
     "unit/webhooks": ("webhooks",),
     # integration: one real adapter
     "integration/analytics": ("analytics",),
