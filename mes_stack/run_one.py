@@ -35,7 +35,7 @@ from typing import Literal
 from mes_stack.database import redact_url
 from mes_stack.health import Prober
 from mes_stack.options import SERVICES, StackOptions
-from mes_stack.plan import HttpProbe, ProcessSpec, StackPlan, nats_node_name
+from mes_stack.plan import HttpProbe, PgProbe, ProcessSpec, StackPlan, nats_node_name
 from mes_stack.state import (
     RUN_LOG,
     ProcessInfo,
@@ -176,6 +176,8 @@ def mask(key: str, value: str) -> str:
 def _readiness(spec: ProcessSpec) -> str:
     if isinstance(spec.probe, HttpProbe):
         return f"{spec.probe_target} answers 200"
+    if isinstance(spec.probe, PgProbe):
+        return f"PostgreSQL at {redact_url(spec.probe_target)} answers a query"
     names = " and ".join(repr(name) for name in spec.probe.service_names)
     return f"gRPC health at {spec.probe_target} reports {names} SERVING"
 

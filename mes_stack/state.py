@@ -25,6 +25,7 @@ __all__ = [
     "StackState",
     "clear_handovers",
     "looks_like_mes",
+    "pid_alive",
     "read_handover",
     "read_launch",
     "read_state",
@@ -186,3 +187,16 @@ def looks_like_mes(pid: int, command: str) -> bool:
     names = [arg.decode(errors="replace") for arg in args]
     program = any(Path(n).name == "mes" for n in names[:2]) or names[1:3] == ["-m", "mes_stack"]
     return program and command in names
+
+
+def pid_alive(pid: int) -> bool:
+    """True when ``pid`` exists and is not a zombie."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    with contextlib.suppress(OSError, IndexError):
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    return True

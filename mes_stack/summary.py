@@ -100,8 +100,16 @@ def render_summary(
     if facade is not None:
         site = facade.address.removesuffix("graphql")
         out += ["", f"Operators' web app: {site}  (sign in; GraphiQL at {site}graphiql)"]
-    out += ["", "Databases:"]
-    out += [f"  {svc:<11} {redact_url(url)}" for svc, url in plan.database_urls.items()]
+    if plan.database_read_urls:
+        out += ["", "Databases (writes on the primary, reads on its streaming replica):"]
+        for svc, url in plan.database_urls.items():
+            out.append(f"  {svc:<11} {redact_url(url)}")
+            reader = plan.database_read_urls.get(svc)
+            if reader:
+                out.append(f"  {'':<11} {redact_url(reader)}  (replica)")
+    else:
+        out += ["", "Databases:"]
+        out += [f"  {svc:<11} {redact_url(url)}" for svc, url in plan.database_urls.items()]
     if partner_keys:
         out += ["", f"Demo partners' API keys (kept in {data_dir / PARTNERS_FILE}; send as x-api-key):"]
         out += _table([(pid, key) for pid, key in partner_keys.items()])

