@@ -1,10 +1,11 @@
 """The analytics against a brute-force oracle, on SQLite: hypothesis draws histories (orders, work
 orders, operations with pauses, losses, reviews and reworks, custody entries, alloys, calendars,
 partners' usage minutes from two replicas), turns them into the real protobuf events, feeds them
-through the real consumer handlers into a fresh store (in batches per stream as the platform's
-consumer applies them, inbox rows included; some events delivered twice, some applied again without
-their inbox row as after its retention, streams interleaved and events shuffled), asks the real query
-services, and compares every figure with :class:`~tests.integration.analytics._oracle.Oracle`.
+through the real consumer handlers into a fresh store (in batches of one to eight events of one
+stream as the platform's consumer applies them, inbox rows included; some events delivered twice,
+some delivered again after their inbox row was deleted as after its retention, streams interleaved
+at random and each stream's events shuffled), asks the real query services, and compares every
+figure with :class:`~tests.integration.analytics._oracle.Oracle`.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import delete
+from sqlalchemy import delete, tuple_
 
 from mes_kernel.deps import Deps
 from mes_kernel.paging import PageTokens
@@ -252,25 +253,40 @@ class _Feed:
                 await self.routes[event.event_type.subject][1](session, event.message, self._context(event, durable))
                 assert not flat_batch_failed(session)
 
-    async def again_without_inbox(self, event: Published) -> None:
-        durable, handler = self.routes[event.event_type.subject]
+    async def forget(self, chunk: list[Published]) -> None:
+        """Delete the events' inbox rows, as the inbox's retention does."""
+        inbox = tables.infra.inbox
+        keys = [(self.routes[e.event_type.subject][0], e.event_id) for e in chunk]
         async with self.db.write() as session:
-            await handler(session, event.message, self._context(event, durable))
+            result = await session.execute(delete(inbox).where(tuple_(inbox.c.consumer, inbox.c.event_id).in_(keys)))
+        assert result.rowcount == len(set(keys)), "every event delivered again had its inbox row"  # type: ignore[attr-defined]
+
+
+def _batches(events: list[Published], rnd: random.Random) -> list[list[Published]]:
+    """The events in batches of one stream each, of 1 to 8 events as a consumer's fetch returns
+    them: the streams interleaved at random, each stream's events in the (shuffled) order given."""
+    queues: dict[str, list[Published]] = {}
+    for event in events:
+        queues.setdefault(event.stream, []).append(event)
+    batches: list[list[Published]] = []
+    while queues:
+        stream = rnd.choice(sorted(queues))
+        size = rnd.randint(1, 8)
+        batches.append(queues[stream][:size])
+        del queues[stream][:size]
+        if not queues[stream]:
+            del queues[stream]
+    return batches
 
 
 def _deliveries(published: list[Published], rnd: random.Random) -> tuple[list[list[Published]], list[Published]]:
-    """Batches of one stream each, in a shuffled order with some events twice; and events to apply
-    once more without their inbox row."""
+    """The events shuffled, some twice (in one batch or in two), in batches; and events to deliver
+    once more after their inbox row is gone."""
     order = published + [e for e in published if rnd.random() < 0.25]
     rnd.shuffle(order)
-    batches: list[list[Published]] = []
-    for event in order:
-        if batches and batches[-1][0].stream == event.stream and len(batches[-1]) < rnd.randint(1, 8):
-            batches[-1].append(event)
-        else:
-            batches.append([event])
     again = [e for e in published if rnd.random() < 0.15]
-    return batches, again
+    rnd.shuffle(again)
+    return _batches(order, rnd), again
 
 
 async def _run(db: Database, history: History, rnd: random.Random) -> None:
@@ -283,8 +299,10 @@ async def _run(db: Database, history: History, rnd: random.Random) -> None:
     batches, again = _deliveries(published, rnd)
     for batch in batches:
         await feed.batch(batch)
-    for event in again:
-        await feed.again_without_inbox(event)
+    if again:
+        await feed.forget(again)
+        for batch in _batches(again, rnd):
+            await feed.batch(batch)
 
     deps = Deps(uows, PageTokens(b"oracle"), clock=lambda: NOW)
     streams = tuple(s.name for s in CONSUMED_STREAMS)
