@@ -8,8 +8,10 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -76,6 +78,23 @@ class RunningStack:
         return subprocess.run(
             list(argv), env=self.env, cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False
         )
+
+
+def eventually(what: str, probe: Callable[[], Any], ok: Callable[[Any], bool], timeout_s: float = 60.0) -> Any:
+    """``probe()`` until ``ok`` holds, its value returned: a liveness bound (a cluster elects its
+    leaders, catches a peer up and the processes connect in their own time, slower on a loaded
+    machine). A probe that raises counts as not yet; the last value or error is in the failure."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            value = probe()
+        except Exception as exc:
+            value = exc
+        if not isinstance(value, Exception) and ok(value):
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: {value!r}")
+        time.sleep(0.5)
 
 
 def start_stack(data_dir: Path, env: dict[str, str], *args: str, wait_ready: bool = True) -> RunningStack:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 import urllib.request
 from collections.abc import Callable
 from typing import Any
@@ -13,7 +12,7 @@ from typing import Any
 import nats
 
 from mes_contracts.events import ALL_STREAMS
-from tests.e2e._stack import RunningStack, stack_env, wait_gone
+from tests.e2e._stack import RunningStack, eventually, stack_env, wait_gone
 from tests.e2e.faults._cluster import cluster_env
 from tests.e2e.test_stack import HAVE_CLI, HAVE_FACADE, _check_partner_keys, _partner_order_reaches_production
 from tests.e2e.test_stack_run_one import start_mes_run
@@ -25,22 +24,6 @@ _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 def _monitor(port: int, path: str) -> Any:
     with _NO_PROXY.open(f"http://127.0.0.1:{port}{path}", timeout=10) as response:
         return json.loads(response.read())
-
-
-def _eventually(what: str, probe: Callable[[], Any], ok: Callable[[Any], bool], timeout_s: float = 60.0) -> Any:
-    """``probe()`` until ``ok`` holds: a liveness bound (the cluster elects its leaders, catches a peer
-    up and the processes connect in their own time, slower on a loaded machine)."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            value = probe()
-        except Exception as exc:
-            value = exc
-        if not isinstance(value, Exception) and ok(value):
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: {value!r}")
-        time.sleep(0.5)
 
 
 def _all_replicated(replicas: dict[str, tuple[int, str, int]]) -> bool:
@@ -85,14 +68,14 @@ def test_mes_up_runs_a_three_node_cluster_with_replicated_streams(run_stack: Cal
 
     # Every node of one cluster, one meta leader.
     monitor = int(env["MES_STACK_NATS_MONITOR_PORT"])
-    _eventually(
+    eventually(
         "one meta leader of 3",
         lambda: [_monitor(monitor + i, "/jsz")["meta_cluster"] for i in range(3)],
         lambda metas: {m["cluster_size"] for m in metas} == {3} and len({m.get("leader") for m in metas}) == 1,
     )
 
     # Every stream (the services' and the facade's) at 3 replicas, each with a leader and two peers.
-    _eventually("every stream at 3 replicas", lambda: asyncio.run(_stream_replicas(servers)), _all_replicated)
+    eventually("every stream at 3 replicas", lambda: asyncio.run(_stream_replicas(servers)), _all_replicated)
 
     # The service processes' connections are spread over the nodes; the facade is connected too.
     expected = ["orders", "inventory", "production", "webhooks", "analytics"] + (["mes-facade"] if HAVE_FACADE else [])
@@ -101,7 +84,7 @@ def test_mes_up_runs_a_three_node_cluster_with_replicated_streams(run_stack: Cal
         connections = [c for i in range(3) for c in _monitor(monitor + i, "/connz?limit=1024")["connections"]]
         return {str(c.get("name", "")) for c in connections}
 
-    _eventually(
+    eventually(
         "every process connected",
         names,
         lambda found: all(any(name.startswith(f"{who}-") for name in found) for who in expected),
@@ -116,13 +99,13 @@ def test_mes_up_runs_a_three_node_cluster_with_replicated_streams(run_stack: Cal
     try:
         node.wait_for(f"mes run: nats-2 is ready at {servers[1]}")
         assert "--store_dir " + str(stack.data_dir / "nats-cluster" / "nats-2") in node.output
-        _eventually(
+        eventually(
             "nats-2 back in the cluster",
             lambda: _monitor(monitor + 1, "/jsz")["meta_cluster"],
             lambda meta: meta["cluster_size"] == 3 and meta.get("leader") in NODES,
         )
         assert stack.proc.poll() is None and "mes: nats-2 (pid" in stack.output
-        _eventually("every stream at 3 replicas again", lambda: asyncio.run(_stream_replicas(servers)), _all_replicated)
+        eventually("every stream at 3 replicas again", lambda: asyncio.run(_stream_replicas(servers)), _all_replicated)
 
         pids = [p.pid for p in stack.state().processes if p.name != "nats-2"]
         assert stack.interrupt() == 0, stack.output

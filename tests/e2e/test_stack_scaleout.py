@@ -16,9 +16,8 @@ import tempfile
 import time
 import urllib.request
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 import pytest
@@ -28,7 +27,7 @@ from mes.orders.v1 import orders_pb2 as ords
 from mes_stack.postgres import pg_bindir
 from tests._infra.ci import service_unavailable
 from tests._infra.ports import free_port
-from tests.e2e._stack import RunningStack, stack_env, start_stack, stop_stack
+from tests.e2e._stack import RunningStack, eventually, stack_env, start_stack, stop_stack
 from tests.e2e.faults._cluster import cluster_env, free_port_blocks
 from tests.e2e.faults._ledger import Ledger, submit_all
 from tests.e2e.faults._workload import KIND_HOLD, KIND_OK, PARENT, Workload, patiently, seed
@@ -48,20 +47,6 @@ _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 def _get(url: str) -> str:
     with _NO_PROXY.open(url, timeout=10) as response:
         return str(response.read().decode())
-
-
-def _eventually(what: str, probe: Callable[[], Any], ok: Callable[[Any], bool], timeout_s: float) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            value = probe()
-        except Exception as exc:
-            value = exc
-        if not isinstance(value, Exception) and ok(value):
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: {value!r}")
-        time.sleep(0.5)
 
 
 def _replica_reads(metrics: str, service: str) -> float:
@@ -186,10 +171,10 @@ def _check(stack: RunningStack, env: dict[str, str], pg_port: int, metrics_port:
 
     # The supervisor restarted the killed node on its ports and store; it is back in the cluster.
     assert "mes: nats-2 (pid" in stack.output and "exited unexpectedly" in stack.output, stack.output
-    _eventually("nats-2 restarted", lambda: stack.output, lambda out: "mes: nats-2 restarted (pid" in out, 60)
+    eventually("nats-2 restarted", lambda: stack.output, lambda out: "mes: nats-2 restarted (pid" in out, 60)
     restarted = next(p for p in stack.state().processes if p.name == "nats-2")
     assert restarted.pid != killed
-    _eventually(
+    eventually(
         "nats-2 back in the cluster",
         lambda: json.loads(_get(f"http://127.0.0.1:{monitor + 1}/jsz"))["meta_cluster"],
         lambda meta: meta["cluster_size"] == 3 and meta.get("leader") in NODES,
