@@ -298,7 +298,7 @@ def build_plan(
         stream_replicas=options.stream_replicas,
         database_read_urls={svc: url for svc, url in read_urls.items() if url != db_urls[svc]},
     )
-    _check_distinct_ports(plan)
+    _check_ports(plan)
     return plan
 
 
@@ -608,9 +608,20 @@ def _with_password(url: str, role: str, password: str | None) -> str:
     return f"{scheme}://{role}:{quote(password, safe='')}{rest[len(role) :]}"
 
 
-def _check_distinct_ports(plan: StackPlan) -> None:
+def _check_ports(plan: StackPlan) -> None:
+    """Every planned port is a TCP port and no two processes plan the same one.
+
+    Ports derived from a setting (replica steps, the worker offset, a metrics base) can leave the
+    range even when every setting is a valid port: refuse the setting that led there by name.
+    """
     seen: dict[int, PortClaim] = {}
     for claim in plan.claims():
+        if not 0 < claim.port <= 65535:
+            raise PlanError(
+                f"{claim.what} would be {claim.port}, outside 1..65535:"
+                f" lower {claim.env_var} (or the setting it is derived from)"
+                + (" or MES_STACK_REPLICA_PORT_STEP" if "replica" in claim.what else "")
+            )
         other = seen.get(claim.port)
         if other is not None:
             raise PlanError(

@@ -28,7 +28,7 @@ from mes_stack.postgres import pg_bindir
 from tests._infra.ci import service_unavailable
 from tests._infra.ports import free_port
 from tests.e2e._stack import RunningStack, eventually, stack_env, start_stack, stop_stack
-from tests.e2e.faults._cluster import cluster_env, free_port_blocks
+from tests.e2e.faults._cluster import bindable, cluster_env, free_port_blocks
 from tests.e2e.faults._ledger import Ledger, submit_all
 from tests.e2e.faults._workload import KIND_HOLD, KIND_OK, PARENT, Workload, patiently, seed
 from tests.e2e.test_stack_run_one import start_mes_run
@@ -119,7 +119,7 @@ def test_scaleout_stack_survives_a_nats_node_and_reads_on_the_replica(scaleout_d
     avoid = {int(v) for k, v in env.items() if k.endswith("_PORT") and v.isdigit()}
     (pg_port,) = free_port_blocks(1, 2, avoid=avoid)
     env["MES_STACK_POSTGRES_PORT"] = str(pg_port)
-    env["MES_ORDERS_METRICS_PORT"] = str(metrics_port := free_port())
+    env["MES_ORDERS_METRICS_PORT"] = str(metrics_port := _metrics_port(env, avoid | {pg_port, pg_port + 1}))
     argv = ("--nats-cluster", "3", "--postgres-replica", "--no-demo", "--no-facade")
     stack = start_stack(scaleout_dir, env, *argv, wait_ready=False)
     try:
@@ -130,6 +130,18 @@ def test_scaleout_stack_survives_a_nats_node_and_reads_on_the_replica(scaleout_d
         _check(stack, env, pg_port, metrics_port)
     finally:
         stop_stack(stack)
+
+
+def _metrics_port(env: dict[str, str], avoid: set[int]) -> int:
+    """A free port for the orders API's /metrics whose worker twin (as far from it as the worker's
+    gRPC port is from the API's, which ``mes up`` derives) is a free port too."""
+    shift = int(env["MES_ORDERS_WORKER_PORT"]) - int(env["MES_ORDERS_GRPC_PORT"])
+    for _ in range(200):
+        port = free_port()
+        twin = port + shift
+        if 0 < twin <= 65535 and not {port, twin} & avoid and bindable(twin):
+            return port
+    raise RuntimeError("no free metrics port with a free worker twin")
 
 
 def _check(stack: RunningStack, env: dict[str, str], pg_port: int, metrics_port: int) -> None:

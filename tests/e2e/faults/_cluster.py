@@ -39,7 +39,7 @@ MES_STREAMS = ("ORDERS", "INVENTORY", "PRODUCTION")
 _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
-def _bindable(port: int) -> bool:
+def bindable(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         try:
             sock.bind((LOOPBACK, port))
@@ -57,7 +57,7 @@ def free_port_blocks(blocks: int, size: int, *, avoid: Iterable[int] = (), tries
     for _ in range(tries):
         first = free_port()
         run = range(first, first + size)
-        if first + size <= 65535 and not taken & set(run) and all(_bindable(p) for p in run):
+        if first + size <= 65535 and not taken & set(run) and all(bindable(p) for p in run):
             firsts.append(first)
             taken.update(run)
             if len(firsts) == blocks:

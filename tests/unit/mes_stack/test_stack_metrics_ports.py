@@ -39,6 +39,17 @@ def test_bad_or_clashing_metrics_ports_are_refused() -> None:
         plan({"MES_ORDERS_METRICS_PORT": "50152"})  # the inventory gRPC port
 
 
+def test_a_metrics_port_derived_beyond_65535_is_refused_by_name() -> None:
+    # a valid base, but the worker's metrics port is 1000 above it: refused with the setting's name,
+    # not a traceback from the port check when the stack starts
+    with pytest.raises(PlanError, match=r"orders-worker metrics port would be 65990, outside"):
+        plan({"MES_ORDERS_METRICS_PORT": "64990"})
+    with pytest.raises(PlanError, match=r"outside 1\.\.65535: lower MES_ORDERS_METRICS_PORT"):
+        plan({"MES_ORDERS_METRICS_PORT": "65000"})
+    with pytest.raises(PlanError, match=r"outside 1\.\.65535: lower MES_ORDERS_GRPC_PORT.*REPLICA_PORT_STEP"):
+        plan({"DATABASE_URL": PG, "MES_ORDERS_GRPC_PORT": "65530"}, replicas=2)
+
+
 # The facade: /metrics on a port of its own by default (its HTTP port is the one partners call).
 
 
