@@ -5,15 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, and_, case, delete, func, or_, select, true, update
+from sqlalchemy import ColumnElement, Table, and_, bindparam, case, delete, func, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.analytics.adapters import tables as t
 from services.analytics.adapters.sql import earliest, insert_ignore, inserted, latest, upsert
 from services.analytics.domain.facts import (
-    AlloyGrade,
     CustodyKind,
     CustodyMove,
+    FactBatch,
     OperationSnapshot,
     OrderRecord,
     StreamMark,
@@ -135,87 +135,150 @@ def _version_merge(columns: Sequence[str]) -> Any:
     return merge
 
 
+_alloy_merge = _version_merge(("fineness", "version"))
+_calendar_merge = _version_merge(("time_zone", "windows", "version"))
+
+
+def _quarter_merge(table: Table, new: Any) -> dict[str, Any]:
+    merged = {name: table.c[name] + new[name] for name in _QUARTER_SUMS}
+    merged["latency_ms_max"] = latest(table.c.latency_ms_max, new.latency_ms_max)
+    return merged
+
+
+def _capacity_merge(table: Table, new: Any) -> dict[str, Any]:
+    return {"capacity": latest(table.c.capacity, new.capacity)}
+
+
+def _position_merge(table: Table, new: Any) -> dict[str, Any]:
+    return {
+        "sequence": latest(table.c.sequence, new.sequence),
+        "last_event_us": latest(table.c.last_event_us, new.last_event_us),
+    }
+
+
+_op, _ready = t.operations, t.operation_ready
+#: An operation's ready time: the latest time it became ready before it started (or at all).
+_SET_READY = (
+    update(_op)
+    .where(_op.c.name == bindparam("op_name"))
+    .values(
+        ready_us=select(func.max(_ready.c.ready_us))
+        .where(_ready.c.name == _op.c.name, or_(_op.c.start_us.is_(None), _ready.c.ready_us <= _op.c.start_us))
+        .scalar_subquery()
+    )
+)
+
+
+def _order_row(order: OrderRecord) -> dict[str, Any]:
+    return {
+        "order_id": order.order_id,
+        "partner_id": order.partner_id,
+        "submit_us": to_us_or_none(order.submit_at),
+        "due_us": to_us_or_none(order.due_at),
+        "ship_us": to_us_or_none(order.ship_at),
+        "cancel_us": to_us_or_none(order.cancel_at),
+        "release_us": to_us_or_none(order.release_at),
+        "cancel_stage": _STAGES[order.cancelled_after_release],
+        "pieces": order.pieces,
+        "imported": order.imported,
+    }
+
+
+def _line_rows(order: OrderRecord, row: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        {
+            "order_id": order.order_id,
+            "line_number": line.line_number,
+            "partner_id": order.partner_id,
+            "submit_us": row["submit_us"],
+            "style_code": line.style_code,
+            "alloy_code": line.alloy_code,
+            "quantity": line.quantity,
+        }
+        for line in order.lines
+    ]
+
+
+def _work_order_row(change: WorkOrderChange) -> dict[str, Any]:
+    return {
+        "work_order_id": change.work_order_id,
+        "order_id": change.order_id,
+        "release_us": to_us_or_none(change.release_at),
+        "complete_us": to_us_or_none(change.complete_at),
+        "cancel_us": to_us_or_none(change.cancel_at),
+        "imported": change.imported,
+    }
+
+
+def _operation_row(s: OperationSnapshot) -> dict[str, Any]:
+    return {
+        "name": s.name,
+        "work_order_id": s.work_order_id,
+        "order_id": s.order_id,
+        "operation_code": s.operation_code,
+        "work_center": s.work_center,
+        "alloy_code": s.alloy_code,
+        "status": s.status.value,
+        "version": s.version,
+        "ready_us": None,
+        "start_us": to_us_or_none(s.start_at),
+        "finish_us": to_us_or_none(s.finish_at),
+        "stop_us": to_us_or_none(s.stop_at),
+        "paused_seconds": s.paused_seconds,
+        "weigh_in_mg": s.weigh_in_mg,
+        "weigh_out_mg": s.weigh_out_mg,
+        "scrap_mg": s.scrap_mg,
+        "loss_mg": s.loss_mg,
+        "allowed_mg": s.allowed_mg,
+        "excess_mg": s.excess_mg,
+        "over_tolerance": int(s.over_tolerance),
+        "tolerance_per_mille": s.tolerance_per_mille,
+        "finished_by": s.finished_by,
+        "imported": s.imported,
+    }
+
+
+def _calendar_row(calendar: WorkCenterCalendar) -> dict[str, Any]:
+    return {
+        "work_center": calendar.work_center,
+        "time_zone": calendar.time_zone,
+        "windows": calendar_text(calendar),
+        "version": calendar.version,
+    }
+
+
 class SqlFactStore:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def merge_order(self, order: OrderRecord) -> None:
-        row = {
-            "order_id": order.order_id,
-            "partner_id": order.partner_id,
-            "submit_us": to_us_or_none(order.submit_at),
-            "due_us": to_us_or_none(order.due_at),
-            "ship_us": to_us_or_none(order.ship_at),
-            "cancel_us": to_us_or_none(order.cancel_at),
-            "release_us": to_us_or_none(order.release_at),
-            "cancel_stage": _STAGES[order.cancelled_after_release],
-            "pieces": order.pieces,
-            "imported": order.imported,
-        }
-        await upsert(self._session, t.orders, row, _order_merge)
-        if order.lines:
-            lines = [
-                {
-                    "order_id": order.order_id,
-                    "line_number": line.line_number,
-                    "partner_id": order.partner_id,
-                    "submit_us": row["submit_us"],
-                    "style_code": line.style_code,
-                    "alloy_code": line.alloy_code,
-                    "quantity": line.quantity,
-                }
-                for line in order.lines
-            ]
-            await insert_ignore(self._session, t.order_lines, lines)
-
-    async def merge_work_order(self, change: WorkOrderChange) -> None:
-        row = {
-            "work_order_id": change.work_order_id,
-            "order_id": change.order_id,
-            "release_us": to_us_or_none(change.release_at),
-            "complete_us": to_us_or_none(change.complete_at),
-            "cancel_us": to_us_or_none(change.cancel_at),
-            "imported": change.imported,
-        }
-        await upsert(self._session, t.work_orders, row, _work_order_merge)
-
-    async def merge_operation(self, snapshot: OperationSnapshot) -> None:
-        s = snapshot
-        row = {
-            "name": s.name,
-            "work_order_id": s.work_order_id,
-            "order_id": s.order_id,
-            "operation_code": s.operation_code,
-            "work_center": s.work_center,
-            "alloy_code": s.alloy_code,
-            "status": s.status.value,
-            "version": s.version,
-            "ready_us": None,
-            "start_us": to_us_or_none(s.start_at),
-            "finish_us": to_us_or_none(s.finish_at),
-            "stop_us": to_us_or_none(s.stop_at),
-            "paused_seconds": s.paused_seconds,
-            "weigh_in_mg": s.weigh_in_mg,
-            "weigh_out_mg": s.weigh_out_mg,
-            "scrap_mg": s.scrap_mg,
-            "loss_mg": s.loss_mg,
-            "allowed_mg": s.allowed_mg,
-            "excess_mg": s.excess_mg,
-            "over_tolerance": int(s.over_tolerance),
-            "tolerance_per_mille": s.tolerance_per_mille,
-            "finished_by": s.finished_by,
-            "imported": s.imported,
-        }
-        await upsert(self._session, t.operations, row, _operation_merge)
-        if s.ready_at is not None:
-            await insert_ignore(self._session, t.operation_ready, [{"name": s.name, "ready_us": to_us(s.ready_at)}])
-        op, ready = t.operations, t.operation_ready
-        latest_ready = (
-            select(func.max(ready.c.ready_us))
-            .where(ready.c.name == op.c.name, or_(op.c.start_us.is_(None), ready.c.ready_us <= op.c.start_us))
-            .scalar_subquery()
-        )
-        await self._session.execute(update(op).where(op.c.name == s.name).values(ready_us=latest_ready))
+    async def merge(self, batch: FactBatch) -> None:
+        """Every fact of ``batch``, each kind in one execution of its statement (rows as
+        parameters, not one statement per fact): the merges are those of one fact at a time, and
+        as they do not depend on the order facts arrive in, grouping them by kind changes nothing.
+        The ready times are derived after every operation snapshot and READY transition is in."""
+        s = self._session
+        if batch.orders:
+            orders = [_order_row(order) for order in batch.orders]
+            await upsert(s, t.orders, orders, _order_merge)
+            lines = [line for order, row in zip(batch.orders, orders, strict=True) for line in _line_rows(order, row)]
+            await insert_ignore(s, t.order_lines, lines)
+        if batch.work_orders:
+            await upsert(s, t.work_orders, [_work_order_row(change) for change in batch.work_orders], _work_order_merge)
+        if batch.operations:
+            await upsert(s, t.operations, [_operation_row(op) for op in batch.operations], _operation_merge)
+            ready = [{"name": op.name, "ready_us": to_us(op.ready_at)} for op in batch.operations if op.ready_at]
+            await insert_ignore(s, t.operation_ready, ready)
+            names = dict.fromkeys(op.name for op in batch.operations)
+            await s.execute(_SET_READY, [{"op_name": name} for name in names])
+        for move in batch.custody:
+            await self.add_custody(move)
+        if batch.alloys:
+            rows = [{"alloy_code": g.alloy_code, "fineness": g.fineness, "version": g.version} for g in batch.alloys]
+            await upsert(s, t.alloys, rows, _alloy_merge)
+        if batch.calendars:
+            await upsert(s, t.calendars, [_calendar_row(calendar) for calendar in batch.calendars], _calendar_merge)
+        for minute in batch.usage:
+            await self.add_usage(minute)
 
     async def add_custody(self, move: CustodyMove) -> None:
         row = {
@@ -235,19 +298,6 @@ class SqlFactStore:
         pending = move.weight_mg if move.kind is CustodyKind.ISSUE else -move.weight_mg
         balance = {"party": move.party, "material_code": move.material_code, **amounts, "pending_mg": pending}
         await upsert(self._session, t.custody_balances, balance, _balance_merge)
-
-    async def merge_alloy(self, grade: AlloyGrade) -> None:
-        row = {"alloy_code": grade.alloy_code, "fineness": grade.fineness, "version": grade.version}
-        await upsert(self._session, t.alloys, row, _version_merge(("fineness", "version")))
-
-    async def merge_calendar(self, calendar: WorkCenterCalendar) -> None:
-        row = {
-            "work_center": calendar.work_center,
-            "time_zone": calendar.time_zone,
-            "windows": calendar_text(calendar),
-            "version": calendar.version,
-        }
-        await upsert(self._session, t.calendars, row, _version_merge(("time_zone", "windows", "version")))
 
     async def add_usage(self, minute: UsageMinute) -> None:
         m = minute
@@ -305,31 +355,13 @@ class SqlFactStore:
             latency_bounds=row["latency_bounds"],
             latency_ms_max=row["latency_ms_max"],
         )
-
-        def add(table: Table, new: Any) -> dict[str, Any]:
-            merged = {name: table.c[name] + new[name] for name in _QUARTER_SUMS}
-            merged["latency_ms_max"] = latest(table.c.latency_ms_max, new.latency_ms_max)
-            return merged
-
-        await upsert(self._session, t.usage_quarters, quarter, add)
+        await upsert(self._session, t.usage_quarters, quarter, _quarter_merge)
         capacity = {"partner_id": row["partner_id"], "minute_us": row["minute_us"], "capacity": row["cost_capacity"]}
-        await upsert(
-            self._session,
-            t.usage_capacities,
-            capacity,
-            lambda table, new: {"capacity": latest(table.c.capacity, new.capacity)},
-        )
+        await upsert(self._session, t.usage_capacities, capacity, _capacity_merge)
 
     async def advance(self, mark: StreamMark) -> None:
         row = {"stream": mark.stream, "sequence": mark.sequence, "last_event_us": to_us_or_none(mark.occurred_at)}
-
-        def merge(table: Table, new: Any) -> dict[str, Any]:
-            return {
-                "sequence": latest(table.c.sequence, new.sequence),
-                "last_event_us": latest(table.c.last_event_us, new.last_event_us),
-            }
-
-        await upsert(self._session, t.stream_positions, row, merge)
+        await upsert(self._session, t.stream_positions, row, _position_merge)
 
     async def clear(self, *, keep_imported: bool, consumers: Sequence[str]) -> None:
         s = self._session

@@ -3,49 +3,74 @@ earliest/latest of two nullable times, and a bucket index computed in SQL."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, Table, case, literal_column
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-__all__ = ["bucket_index", "earliest", "insert_ignore", "inserted", "latest", "upsert"]
+__all__ = ["Merge", "bucket_index", "earliest", "insert_ignore", "inserted", "latest", "upsert"]
 
 
-def _insert(session: AsyncSession, table: Table) -> Any:
+Merge = Callable[[Table, Any], Mapping[str, Any]]
+
+#: One statement per (dialect, table, kind, merge): built and compiled once, executed with the
+#: row as parameters. A statement built per call with the row's values in it costs SQLAlchemy a
+#: cache key over the whole tree, and often a compilation, every time (most of the projection's
+#: CPU). ``merge`` functions are module-level, so the cache holds a fixed number of statements.
+_STATEMENTS: dict[tuple[str, Table, str, Merge | None], Any] = {}
+
+
+def _statement(session: AsyncSession, table: Table, kind: str, merge: Merge | None = None) -> Any:
     dialect = session.get_bind().dialect.name
+    key = (dialect, table, kind, merge)
+    stmt = _STATEMENTS.get(key)
+    if stmt is not None:
+        return stmt
     if dialect == "postgresql":
-        return postgresql.insert(table)
-    if dialect == "sqlite":
-        return sqlite.insert(table)
-    raise RuntimeError(f"unsupported database dialect {dialect!r}")  # pragma: no cover
+        insert: Any = postgresql.insert(table)
+    elif dialect == "sqlite":
+        insert = sqlite.insert(table)
+    else:  # pragma: no cover
+        raise RuntimeError(f"unsupported database dialect {dialect!r}")
+    keys = [c.name for c in table.primary_key.columns]
+    if merge is not None:
+        stmt = insert.on_conflict_do_update(index_elements=keys, set_=dict(merge(table, insert.excluded)))
+    else:
+        stmt = insert.on_conflict_do_nothing(index_elements=keys)
+        if kind == "inserted":
+            stmt = stmt.returning(table.primary_key.columns[keys[0]])
+    _STATEMENTS[key] = stmt
+    return stmt
 
 
 async def insert_ignore(session: AsyncSession, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Insert the rows whose primary key is not there yet."""
+    """Insert the rows whose primary key is not there yet (rows of the same columns)."""
     if not rows:
         return
-    keys = [c.name for c in table.primary_key.columns]
-    stmt = _insert(session, table).values(list(rows)).on_conflict_do_nothing(index_elements=keys)
-    await session.execute(stmt)
+    stmt = _statement(session, table, "ignore")
+    await session.execute(stmt, [dict(row) for row in rows] if len(rows) > 1 else dict(rows[0]))
 
 
 async def inserted(session: AsyncSession, table: Table, row: Mapping[str, Any]) -> bool:
     """Insert ``row`` unless its primary key is there; whether it was inserted."""
-    keys = [c.name for c in table.primary_key.columns]
-    stmt = _insert(session, table).values(dict(row)).on_conflict_do_nothing(index_elements=keys)
-    result = await session.execute(stmt.returning(table.primary_key.columns[keys[0]]))
+    result = await session.execute(_statement(session, table, "inserted"), dict(row))
     return result.first() is not None
 
 
-async def upsert(session: AsyncSession, table: Table, row: Mapping[str, Any], merge: Any) -> None:
-    """Insert ``row``, or update the one with its key with ``merge(table, excluded)`` (a dict of
-    column -> expression over the stored row and the proposed one)."""
-    keys = [c.name for c in table.primary_key.columns]
-    stmt = _insert(session, table).values(dict(row))
-    stmt = stmt.on_conflict_do_update(index_elements=keys, set_=merge(table, stmt.excluded))
-    await session.execute(stmt)
+async def upsert(
+    session: AsyncSession, table: Table, rows: Mapping[str, Any] | Sequence[Mapping[str, Any]], merge: Merge
+) -> None:
+    """Insert each row (one, or several of the same columns, executed in turn: the same key may
+    come twice), or update the one with its key with ``merge(table, excluded)`` (a dict of
+    column -> expression over the stored row and the proposed one). ``merge`` must be a
+    module-level function: the statement is kept per function."""
+    stmt = _statement(session, table, "upsert", merge)
+    if isinstance(rows, Mapping):
+        await session.execute(stmt, dict(rows))
+    elif rows:
+        await session.execute(stmt, [dict(row) for row in rows] if len(rows) > 1 else dict(rows[0]))
 
 
 def earliest(stored: ColumnElement[Any], proposed: ColumnElement[Any]) -> ColumnElement[Any]:

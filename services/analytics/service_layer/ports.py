@@ -16,15 +16,7 @@ from typing import NamedTuple, Protocol, TypeAlias
 from mes_kernel import uow
 from mes_kernel.deps import Deps
 from mes_kernel.uow import UnitOfWorkFactory
-from services.analytics.domain.facts import (
-    AlloyGrade,
-    CustodyMove,
-    OperationSnapshot,
-    OrderRecord,
-    StreamMark,
-    UsageMinute,
-    WorkOrderChange,
-)
+from services.analytics.domain.facts import CustodyMove, FactBatch, StreamMark, UsageMinute
 from services.analytics.domain.shifts import WorkCenterCalendar
 from services.analytics.domain.stats import Ranked
 from services.analytics.domain.timeline import Buckets
@@ -55,20 +47,13 @@ __all__ = [
 class FactStore(Protocol):
     """Merges facts (see :mod:`services.analytics.domain.facts` for the rules)."""
 
-    async def merge_order(self, order: OrderRecord) -> None: ...
-
-    async def merge_work_order(self, change: WorkOrderChange) -> None: ...
-
-    async def merge_operation(self, snapshot: OperationSnapshot) -> None:
-        """Keep the snapshot of the highest version (an imported one only over another imported
-        one), record a transition into READY, and derive the ready time again: the latest
-        transition into READY at or before the current attempt's start."""
+    async def merge(self, batch: FactBatch) -> None:
+        """Every fact of the batch, as if merged one at a time in any order. An operation
+        snapshot: keep the one of the highest version (an imported one only over another
+        imported one), record a transition into READY, and derive the ready time again: the
+        latest transition into READY at or before the current attempt's start."""
 
     async def add_custody(self, move: CustodyMove) -> None: ...
-
-    async def merge_alloy(self, grade: AlloyGrade) -> None: ...
-
-    async def merge_calendar(self, calendar: WorkCenterCalendar) -> None: ...
 
     async def add_usage(self, minute: UsageMinute) -> None: ...
 

@@ -15,20 +15,7 @@ __all__ = ["Projection", "merge_batch"]
 
 
 async def merge_batch(facts: FactStore, batch: FactBatch) -> None:
-    for order in batch.orders:
-        await facts.merge_order(order)
-    for work_order in batch.work_orders:
-        await facts.merge_work_order(work_order)
-    for operation in batch.operations:
-        await facts.merge_operation(operation)
-    for move in batch.custody:
-        await facts.add_custody(move)
-    for grade in batch.alloys:
-        await facts.merge_alloy(grade)
-    for calendar in batch.calendars:
-        await facts.merge_calendar(calendar)
-    for minute in batch.usage:
-        await facts.add_usage(minute)
+    await facts.merge(batch)
 
 
 class Projection:

@@ -87,11 +87,20 @@ class SqlEndpointRepository:
         return [_endpoint(row) for row in await self._session.execute(query)]
 
     async def subscribed(self, partner_id: str, event_type: EventType) -> list[Endpoint]:
-        rows = await self._session.execute(
-            select(endpoints).where(endpoints.c.partner_id == partner_id).order_by(endpoints.c.created_at)
-        )
+        rows = await self._session.execute(_SUBSCRIBED, {"partner_id": partner_id})
         found = (_endpoint(row) for row in rows)
         return [endpoint for endpoint in found if endpoint.subscribes_to(event_type)]
+
+
+# Built once: every event of the webhooks consumer runs them (executed with parameters, so that
+# SQLAlchemy does not rebuild and re-key a statement per event).
+_SUBSCRIBED = (
+    select(endpoints).where(endpoints.c.partner_id == bindparam("partner_id")).order_by(endpoints.c.created_at)
+)
+_REMEMBER = {
+    True: postgresql.insert(order_refs).on_conflict_do_nothing(),
+    False: sqlite.insert(order_refs).on_conflict_do_nothing(),
+}
 
 
 class SqlOrderRefRepository:
@@ -100,10 +109,7 @@ class SqlOrderRefRepository:
 
     async def remember(self, order_id: str, partner_id: str, partner_reference: str, at: datetime) -> None:
         row = {"order_id": order_id, "partner_id": partner_id, "partner_reference": partner_reference, "created_at": at}
-        if self._session.get_bind().dialect.name == "postgresql":
-            await self._session.execute(postgresql.insert(order_refs).values(row).on_conflict_do_nothing())
-        else:
-            await self._session.execute(sqlite.insert(order_refs).values(row).on_conflict_do_nothing())
+        await self._session.execute(_REMEMBER[self._session.get_bind().dialect.name == "postgresql"], row)
 
     async def reference(self, order_id: str) -> str | None:
         found = await self._session.scalar(

@@ -283,7 +283,7 @@ async def test_analytics_imports_derive_work_orders_and_are_bounded(uows: FakeUo
         for i, status in ((1, OperationStatus.FINISHED), (2, OperationStatus.CANCELLED))
     )  # fmt: skip
     assert await maintenance.import_facts(ImportFacts(STAFF, (order,), ops)) == (1, 2)
-    (work_order,) = [fact for name, fact in uows.uow.facts.merged if name == "merge_work_order"]
+    (work_order,) = [wo for name, batch in uows.uow.facts.merged if name == "merge" for wo in batch.work_orders]
     assert (work_order.release_at, work_order.complete_at, work_order.cancel_at) == (
         t0 + timedelta(hours=1), None, t0 + timedelta(hours=5)
     )  # fmt: skip
