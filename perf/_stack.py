@@ -149,6 +149,10 @@ class BenchStack:
     def pids(self, names: Sequence[str]) -> list[int]:
         return [self.pid(n) for n in names]
 
+    def process_pids(self, name: str) -> list[int]:
+        """The running processes of that name (``analytics-worker``, ``webhooks``...)."""
+        return [c.pid for c in self._sup.children if c.name == name and c.returncode is None]
+
     def service_pids(self, service: str) -> list[int]:
         """The processes of one service: its API process and, when split, its worker."""
         return [c.pid for c in self._sup.children if c.name in (service, f"{service}-worker") and c.returncode is None]
