@@ -8,8 +8,9 @@ from typing import Any
 from sqlalchemy import ColumnElement, Table, and_, bindparam, case, delete, func, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mes_platform.rows import row_values
 from services.analytics.adapters import tables as t
-from services.analytics.adapters.sql import earliest, insert_ignore, inserted, latest, upsert
+from services.analytics.adapters.sql import SqlWrites, earliest, latest
 from services.analytics.domain.facts import (
     CustodyKind,
     CustodyMove,
@@ -169,19 +170,18 @@ _SET_READY = (
 )
 
 
+def _times_us(record: Any, *names: str) -> dict[str, int | None]:
+    """``<name>_us`` (microseconds, or None) for each ``<name>_at`` of ``record``."""
+    return {f"{name}_us": to_us_or_none(getattr(record, f"{name}_at")) for name in names}
+
+
 def _order_row(order: OrderRecord) -> dict[str, Any]:
-    return {
-        "order_id": order.order_id,
-        "partner_id": order.partner_id,
-        "submit_us": to_us_or_none(order.submit_at),
-        "due_us": to_us_or_none(order.due_at),
-        "ship_us": to_us_or_none(order.ship_at),
-        "cancel_us": to_us_or_none(order.cancel_at),
-        "release_us": to_us_or_none(order.release_at),
-        "cancel_stage": _STAGES[order.cancelled_after_release],
-        "pieces": order.pieces,
-        "imported": order.imported,
-    }
+    return row_values(
+        order,
+        ("order_id", "partner_id", "pieces", "imported"),
+        cancel_stage=_STAGES[order.cancelled_after_release],
+        **_times_us(order, "submit", "due", "ship", "cancel", "release"),
+    )
 
 
 def _line_rows(order: OrderRecord, row: dict[str, Any]) -> list[dict[str, Any]]:
@@ -200,104 +200,77 @@ def _line_rows(order: OrderRecord, row: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _work_order_row(change: WorkOrderChange) -> dict[str, Any]:
-    return {
-        "work_order_id": change.work_order_id,
-        "order_id": change.order_id,
-        "release_us": to_us_or_none(change.release_at),
-        "complete_us": to_us_or_none(change.complete_at),
-        "cancel_us": to_us_or_none(change.cancel_at),
-        "imported": change.imported,
-    }
+    return row_values(
+        change, ("work_order_id", "order_id", "imported"), **_times_us(change, "release", "complete", "cancel")
+    )
+
+
+#: The operation columns stored as the snapshot holds them.
+_OPERATION_FIELDS = (
+    "name",
+    *(name for name in _SNAPSHOT if not name.endswith("_us") and name != "over_tolerance"),
+    "imported",
+)
 
 
 def _operation_row(s: OperationSnapshot) -> dict[str, Any]:
-    return {
-        "name": s.name,
-        "work_order_id": s.work_order_id,
-        "order_id": s.order_id,
-        "operation_code": s.operation_code,
-        "work_center": s.work_center,
-        "alloy_code": s.alloy_code,
-        "status": s.status.value,
-        "version": s.version,
-        "ready_us": None,
-        "start_us": to_us_or_none(s.start_at),
-        "finish_us": to_us_or_none(s.finish_at),
-        "stop_us": to_us_or_none(s.stop_at),
-        "paused_seconds": s.paused_seconds,
-        "weigh_in_mg": s.weigh_in_mg,
-        "weigh_out_mg": s.weigh_out_mg,
-        "scrap_mg": s.scrap_mg,
-        "loss_mg": s.loss_mg,
-        "allowed_mg": s.allowed_mg,
-        "excess_mg": s.excess_mg,
-        "over_tolerance": int(s.over_tolerance),
-        "tolerance_per_mille": s.tolerance_per_mille,
-        "finished_by": s.finished_by,
-        "imported": s.imported,
-    }
+    return row_values(
+        s,
+        _OPERATION_FIELDS,
+        ready_us=None,
+        over_tolerance=int(s.over_tolerance),
+        **_times_us(s, "start", "finish", "stop"),
+    )
 
 
 def _calendar_row(calendar: WorkCenterCalendar) -> dict[str, Any]:
-    return {
-        "work_center": calendar.work_center,
-        "time_zone": calendar.time_zone,
-        "windows": calendar_text(calendar),
-        "version": calendar.version,
-    }
+    return row_values(calendar, ("work_center", "time_zone", "version"), windows=calendar_text(calendar))
 
 
 class SqlFactStore:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
+        self._writes = SqlWrites(session)
 
     async def merge(self, batch: FactBatch) -> None:
         """Every fact of ``batch``, each kind in one execution of its statement (rows as
         parameters, not one statement per fact): the merges are those of one fact at a time, and
         as they do not depend on the order facts arrive in, grouping them by kind changes nothing.
         The ready times are derived after every operation snapshot and READY transition is in."""
-        s = self._session
+        w = self._writes
         if batch.orders:
             orders = [_order_row(order) for order in batch.orders]
-            await upsert(s, t.orders, orders, _order_merge)
+            await w.upsert(t.orders, orders, _order_merge)
             lines = [line for order, row in zip(batch.orders, orders, strict=True) for line in _line_rows(order, row)]
-            await insert_ignore(s, t.order_lines, lines)
+            await w.insert_ignore(t.order_lines, lines)
         if batch.work_orders:
-            await upsert(s, t.work_orders, [_work_order_row(change) for change in batch.work_orders], _work_order_merge)
+            await w.upsert(t.work_orders, [_work_order_row(change) for change in batch.work_orders], _work_order_merge)
         if batch.operations:
-            await upsert(s, t.operations, [_operation_row(op) for op in batch.operations], _operation_merge)
+            await w.upsert(t.operations, [_operation_row(op) for op in batch.operations], _operation_merge)
             ready = [{"name": op.name, "ready_us": to_us(op.ready_at)} for op in batch.operations if op.ready_at]
-            await insert_ignore(s, t.operation_ready, ready)
+            await w.insert_ignore(t.operation_ready, ready)
             names = dict.fromkeys(op.name for op in batch.operations)
-            await s.execute(_SET_READY, [{"op_name": name} for name in names])
+            await self._session.execute(_SET_READY, [{"op_name": name} for name in names])
         for move in batch.custody:
             await self.add_custody(move)
         if batch.alloys:
             rows = [{"alloy_code": g.alloy_code, "fineness": g.fineness, "version": g.version} for g in batch.alloys]
-            await upsert(s, t.alloys, rows, _alloy_merge)
+            await w.upsert(t.alloys, rows, _alloy_merge)
         if batch.calendars:
-            await upsert(s, t.calendars, [_calendar_row(calendar) for calendar in batch.calendars], _calendar_merge)
+            await w.upsert(t.calendars, [_calendar_row(calendar) for calendar in batch.calendars], _calendar_merge)
         for minute in batch.usage:
             await self.add_usage(minute)
 
     async def add_custody(self, move: CustodyMove) -> None:
-        row = {
-            "entry_id": move.entry_id,
-            "kind": move.kind.value,
-            "holder": move.holder,
-            "party": move.party,
-            "material_code": move.material_code,
-            "weight_mg": move.weight_mg,
-            "operator_code": move.operator_code,
-            "at_us": to_us(move.at),
-        }
-        if not await inserted(self._session, t.custody, row) or move.kind not in _BALANCE:
+        fields = ("entry_id", "kind", "holder", "party", "material_code", "weight_mg", "operator_code")
+        row = row_values(move, fields, at_us=to_us(move.at))
+        if not await self._writes.inserted(t.custody, row) or move.kind not in _BALANCE:
             return  # a repeat, or a movement that changes no holder's balance
         amounts = dict.fromkeys(_BALANCE.values(), 0)
         amounts[_BALANCE[move.kind]] = move.weight_mg
         pending = move.weight_mg if move.kind is CustodyKind.ISSUE else -move.weight_mg
         balance = {"party": move.party, "material_code": move.material_code, **amounts, "pending_mg": pending}
-        await upsert(self._session, t.custody_balances, balance, _balance_merge)
+        await self._writes.upsert(t.custody_balances, [balance], _balance_merge)
 
     async def add_usage(self, minute: UsageMinute) -> None:
         m = minute
@@ -323,7 +296,7 @@ class SqlFactStore:
             "replays": m.replays,
             "key_reused": m.key_reused,
         }
-        if await inserted(self._session, t.usage_minutes, row):  # its rollups count it once
+        if await self._writes.inserted(t.usage_minutes, row):  # its rollups count it once
             await self._roll_up_usage(row)
         operations = {
             op.operation: {
@@ -339,12 +312,12 @@ class SqlFactStore:
             }
             for op in m.operations
         }
-        await insert_ignore(self._session, t.usage_operations, list(operations.values()))
+        await self._writes.insert_ignore(t.usage_operations, list(operations.values()))
         codes = {
             code: {"event_id": m.event_id, "code": code, "partner_id": m.partner_id, "minute_us": at, "count": count}
             for code, count in m.error_codes
         }
-        await insert_ignore(self._session, t.usage_errors, list(codes.values()))
+        await self._writes.insert_ignore(t.usage_errors, list(codes.values()))
 
     async def _roll_up_usage(self, row: dict[str, Any]) -> None:
         """Add a minute just inserted to its quarter's sums, and its capacity to its minute's."""
@@ -355,13 +328,13 @@ class SqlFactStore:
             latency_bounds=row["latency_bounds"],
             latency_ms_max=row["latency_ms_max"],
         )
-        await upsert(self._session, t.usage_quarters, quarter, _quarter_merge)
+        await self._writes.upsert(t.usage_quarters, [quarter], _quarter_merge)
         capacity = {"partner_id": row["partner_id"], "minute_us": row["minute_us"], "capacity": row["cost_capacity"]}
-        await upsert(self._session, t.usage_capacities, capacity, _capacity_merge)
+        await self._writes.upsert(t.usage_capacities, [capacity], _capacity_merge)
 
     async def advance(self, mark: StreamMark) -> None:
         row = {"stream": mark.stream, "sequence": mark.sequence, "last_event_us": to_us_or_none(mark.occurred_at)}
-        await upsert(self._session, t.stream_positions, row, _position_merge)
+        await self._writes.upsert(t.stream_positions, [row], _position_merge)
 
     async def clear(self, *, keep_imported: bool, consumers: Sequence[str]) -> None:
         s = self._session

@@ -10,20 +10,19 @@ from sqlalchemy import ColumnElement, Table, case, literal_column
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-__all__ = ["Merge", "bucket_index", "earliest", "insert_ignore", "inserted", "latest", "upsert"]
+__all__ = ["Merge", "SqlWrites", "bucket_index", "earliest", "latest"]
 
 
 Merge = Callable[[Table, Any], Mapping[str, Any]]
 
 #: One statement per (dialect, table, kind, merge): built and compiled once, executed with the
-#: row as parameters. A statement built per call with the row's values in it costs SQLAlchemy a
+#: rows as parameters. A statement built per call with the row's values in it costs SQLAlchemy a
 #: cache key over the whole tree, and often a compilation, every time (most of the projection's
 #: CPU). ``merge`` functions are module-level, so the cache holds a fixed number of statements.
 _STATEMENTS: dict[tuple[str, Table, str, Merge | None], Any] = {}
 
 
-def _statement(session: AsyncSession, table: Table, kind: str, merge: Merge | None = None) -> Any:
-    dialect = session.get_bind().dialect.name
+def _statement(dialect: str, table: Table, kind: str, merge: Merge | None = None) -> Any:
     key = (dialect, table, kind, merge)
     stmt = _STATEMENTS.get(key)
     if stmt is not None:
@@ -45,32 +44,41 @@ def _statement(session: AsyncSession, table: Table, kind: str, merge: Merge | No
     return stmt
 
 
-async def insert_ignore(session: AsyncSession, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Insert the rows whose primary key is not there yet (rows of the same columns)."""
-    if not rows:
-        return
-    stmt = _statement(session, table, "ignore")
-    await session.execute(stmt, [dict(row) for row in rows] if len(rows) > 1 else dict(rows[0]))
+def _parameters(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any] | list[dict[str, Any]]:
+    """One row as a single execution's parameters, several as an executemany."""
+    return [dict(row) for row in rows] if len(rows) > 1 else dict(rows[0])
 
 
-async def inserted(session: AsyncSession, table: Table, row: Mapping[str, Any]) -> bool:
-    """Insert ``row`` unless its primary key is there; whether it was inserted."""
-    result = await session.execute(_statement(session, table, "inserted"), dict(row))
-    return result.first() is not None
+class SqlWrites:
+    """Inserts and upserts on one session, with the statements of its database's dialect (looked
+    up once, at the first write)."""
 
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+        self._dialect: str | None = None
 
-async def upsert(
-    session: AsyncSession, table: Table, rows: Mapping[str, Any] | Sequence[Mapping[str, Any]], merge: Merge
-) -> None:
-    """Insert each row (one, or several of the same columns, executed in turn: the same key may
-    come twice), or update the one with its key with ``merge(table, excluded)`` (a dict of
-    column -> expression over the stored row and the proposed one). ``merge`` must be a
-    module-level function: the statement is kept per function."""
-    stmt = _statement(session, table, "upsert", merge)
-    if isinstance(rows, Mapping):
-        await session.execute(stmt, dict(rows))
-    elif rows:
-        await session.execute(stmt, [dict(row) for row in rows] if len(rows) > 1 else dict(rows[0]))
+    def _statement(self, table: Table, kind: str, merge: Merge | None = None) -> Any:
+        if self._dialect is None:
+            self._dialect = self._session.get_bind().dialect.name
+        return _statement(self._dialect, table, kind, merge)
+
+    async def insert_ignore(self, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Insert the rows whose primary key is not there yet (rows of the same columns)."""
+        if rows:
+            await self._session.execute(self._statement(table, "ignore"), _parameters(rows))
+
+    async def inserted(self, table: Table, row: Mapping[str, Any]) -> bool:
+        """Insert ``row`` unless its primary key is there; whether it was inserted."""
+        result = await self._session.execute(self._statement(table, "inserted"), dict(row))
+        return result.first() is not None
+
+    async def upsert(self, table: Table, rows: Sequence[Mapping[str, Any]], merge: Merge) -> None:
+        """Insert each row (rows of the same columns, executed in turn: the same key may come
+        twice), or update the one with its key with ``merge(table, excluded)`` (a dict of
+        column -> expression over the stored row and the proposed one). ``merge`` must be a
+        module-level function: the statement is kept per function."""
+        if rows:
+            await self._session.execute(self._statement(table, "upsert", merge), _parameters(rows))
 
 
 def earliest(stored: ColumnElement[Any], proposed: ColumnElement[Any]) -> ColumnElement[Any]:
