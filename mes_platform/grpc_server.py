@@ -42,6 +42,7 @@ from grpc_reflection.v1alpha.reflection import enable_server_reflection
 
 from mes_kernel.errors import InvalidArgument, MesError, Unauthenticated
 from mes_platform.auth import API_KEY_HEADER, PARTNER_HEADER, Principal, reset_principal, set_principal
+from mes_platform.grpc_wrapping import Handler, WrappingInterceptor
 from mes_platform.replica import (
     COMMIT_POSITION_KEY,
     MIN_POSITION_KEY,
@@ -178,29 +179,19 @@ def _unauthenticated(message: str) -> MesError:
     return Unauthenticated(message)
 
 
-class _Interceptor(grpc.aio.ServerInterceptor):
+class _Interceptor(WrappingInterceptor):
     def __init__(self, service: str, auth: Authenticator, default_deadline_s: float) -> None:
+        super().__init__()
         self._service = service
         self._auth = auth
         self._default_deadline_s = default_deadline_s
-        #: Per method: the servicer's handler and the wrapped one (built once, not per call).
-        self._wrapped: dict[str, tuple[grpc.RpcMethodHandler[Any, Any], grpc.RpcMethodHandler[Any, Any]]] = {}
         #: The latency histogram's child per (method, code): ``labels()`` looks it up under a lock.
         self._latency: dict[tuple[str, grpc.StatusCode], Any] = {}
         self._undecodable_log = LogRateLimiter(UNDECODABLE_LOG_INTERVAL_S)
 
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any] | None]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler[Any, Any] | None:
-        handler = await continuation(handler_call_details)
-        method: str = handler_call_details.method
-        if handler is None or handler.unary_unary is None:
+    def wrap(self, method: str, handler: Handler) -> Handler:
+        if handler.unary_unary is None:
             return handler
-        known = self._wrapped.get(method)
-        if known is not None and known[0] is handler:
-            return known[1]
         inner: Callable[..., Any] = handler.unary_unary
         message_type = _message_type(handler.request_deserializer) if handler.request_deserializer else ""
         open_method = method.startswith(_OPEN_PREFIXES)
@@ -212,13 +203,11 @@ class _Interceptor(grpc.aio.ServerInterceptor):
                 return await inner(request, context)
             return await self._call(method, inner, request, context)
 
-        wrapper = grpc.unary_unary_rpc_method_handler(
+        return grpc.unary_unary_rpc_method_handler(
             wrapped,
             request_deserializer=_tolerant(handler.request_deserializer),
             response_serializer=handler.response_serializer,
         )
-        self._wrapped[method] = (handler, wrapper)
-        return wrapper
 
     async def _refuse_undecodable(
         self, method: str, message_type: str, context: grpc.aio.ServicerContext[Any, Any]

@@ -46,11 +46,13 @@ __all__ = [
     "StillConflicting",
     "begin_flat_batch",
     "flat_batch_failed",
+    "transact_retrying",
     "write_conflicts",
 ]
 
 T = TypeVar("T")
 U = TypeVar("U", bound="SqlUnitOfWork")
+W = TypeVar("W")
 
 #: A service's domain event -> (its registered event type, the protobuf payload).
 EventEncoder = Callable[[object], tuple[EventType[Message], Message]]
@@ -105,8 +107,22 @@ class SqlUnitOfWork:
         await self._emitter.emit(self.session, event, causation_id)
 
 
-def _retryable(exc: BaseException) -> bool:
-    return isinstance(exc, WriteConflict | Conflict)
+async def transact_retrying(
+    write: Callable[[], AbstractAsyncContextManager[W]], fn: Callable[[W], Awaitable[T]], *, attempts: int
+) -> T:
+    """``fn`` in a ``write()`` unit of work, run again (up to ``attempts`` times) when it loses a race
+    (:class:`WriteConflict` or :class:`~mes_kernel.errors.Conflict`); a WriteConflict on the last attempt
+    becomes :class:`StillConflicting`."""
+    for attempt in range(1, attempts + 1):
+        try:
+            async with write() as uow:
+                return await fn(uow)
+        except (WriteConflict, Conflict) as exc:
+            if attempt == attempts and not isinstance(exc, Conflict):
+                raise StillConflicting("the data changed concurrently; retry the request") from exc
+            if attempt == attempts:
+                raise
+    raise AssertionError("unreachable")
 
 
 class _Factory(ABC, Generic[U]):
@@ -127,16 +143,7 @@ class _Factory(ABC, Generic[U]):
         return BorrowedSqlUnitOfWorkFactory(transaction, self._make, emitter, self._idempotency)
 
     async def transact(self, fn: Callable[[U], Awaitable[T]], *, attempts: int = 4) -> T:
-        for attempt in range(1, attempts + 1):
-            try:
-                async with self.write() as uow:
-                    return await fn(uow)
-            except Exception as exc:
-                if attempt == attempts and isinstance(exc, WriteConflict) and not isinstance(exc, Conflict):
-                    raise StillConflicting("the data changed concurrently; retry the request") from exc
-                if attempt == attempts or not _retryable(exc):
-                    raise
-        raise AssertionError("unreachable")
+        return await transact_retrying(self.write, fn, attempts=attempts)
 
     async def idempotent(
         self,

@@ -23,6 +23,7 @@ import signal
 import socket
 import sys
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit
@@ -106,13 +107,12 @@ def postgres_servers(options: StackOptions) -> tuple[PostgresServer, PostgresSer
             settings={**_STACK_POSTGRES_SETTINGS, **PRIMARY_SETTINGS},
             user=user,
         )
-        replica = PostgresServer(
-            bindir=bindir,
+        replica = replace(
+            primary,
             data_dir=root / "replica",
             port=options.postgres_replica_port,
             settings={**_STACK_POSTGRES_SETTINGS, **REPLICA_SETTINGS},
             primary=primary,
-            user=user,
         )
     except PostgresNotFound as exc:
         raise PlanError(f"--postgres-replica: {exc}") from exc

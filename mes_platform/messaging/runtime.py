@@ -62,7 +62,15 @@ from mes_platform.messaging.streams import DEFAULT_DUPLICATE_WINDOW_S, StreamSpe
 from mes_platform.tables import InfraTables
 from mes_platform.telemetry.logs import get_logger
 
-__all__ = ["ConsumerSpec", "MessagingSettings", "NatsUnavailable", "Probe", "ServiceMessaging", "connection_name"]
+__all__ = [
+    "ConsumerSpec",
+    "MessagingSettings",
+    "NatsUnavailable",
+    "Probe",
+    "ServiceMessaging",
+    "connect_service_nats",
+    "connection_name",
+]
 
 _log = get_logger("mes.messaging.runtime")
 Probe = Callable[[], Awaitable[bool]]
@@ -148,6 +156,22 @@ class MessagingSettings:
         )
 
 
+async def connect_service_nats(service: str, settings: MessagingSettings, *, suffix: str = "") -> NatsConnection:
+    """A NATS connection of ``service`` named :func:`connection_name` (plus ``suffix``), with the
+    timeouts of ``settings``; :class:`NatsUnavailable` when NATS does not answer in time."""
+    try:
+        return await connect_nats(
+            settings.nats_url,
+            name=connection_name(service) + suffix,
+            initial_timeout_s=settings.connect_timeout_s,
+            drain_timeout_s=settings.drain_timeout_s,
+        )
+    except TimeoutError:
+        raise NatsUnavailable(
+            f"{service}: cannot connect to NATS at {settings.nats_url} within {settings.connect_timeout_s:g} s"
+        ) from None
+
+
 @dataclass(frozen=True)
 class ConsumerSpec:
     """One durable consumer of a service: ``{service}-{purpose}`` on the stream of the
@@ -206,17 +230,7 @@ class ServiceMessaging:
 
         On failure what was started is left in ``closer`` (the caller closes it).
         """
-        try:
-            conn = await connect_nats(
-                settings.nats_url,
-                name=connection_name(service),
-                initial_timeout_s=settings.connect_timeout_s,
-                drain_timeout_s=settings.drain_timeout_s,
-            )
-        except TimeoutError:
-            raise NatsUnavailable(
-                f"{service}: cannot connect to NATS at {settings.nats_url} within {settings.connect_timeout_s:g} s"
-            ) from None
+        conn = await connect_service_nats(service, settings)
         closer.push("nats", conn.close)
         probes["nats"] = conn.probe
         await ensure_streams(conn.js, replicas=settings.stream_replicas, duplicate_window_s=settings.duplicate_window_s)

@@ -27,10 +27,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from types import TracebackType
 from typing import Any
 
 import grpc
 
+from mes_platform.grpc_wrapping import Handler, WrappingInterceptor
 from mes_platform.telemetry.metrics import GRPC_REQUEST_DURATION, GRPC_REQUESTS
 
 __all__ = ["UNOBSERVED_PREFIXES", "GrpcMetricsInterceptor", "status_of"]
@@ -71,30 +73,37 @@ class _Method:
         self.duration.observe(seconds)
 
 
-class GrpcMetricsInterceptor(grpc.aio.ServerInterceptor):
+class _Observed:
+    """Times the block it guards and counts it under the status the call ends with (see :func:`status_of`)."""
+
+    __slots__ = ("_context", "_metrics", "_started")
+
+    def __init__(self, metrics: _Method, context: grpc.aio.ServicerContext[Any, Any]) -> None:
+        self._metrics = metrics
+        self._context = context
+        self._started = 0.0
+
+    def __enter__(self) -> None:
+        self._started = time.perf_counter()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._metrics.observe(status_of(self._context, exc), time.perf_counter() - self._started)
+
+
+class GrpcMetricsInterceptor(WrappingInterceptor):
     """Counts and times every call of the server's own methods (see the module)."""
 
     def __init__(self, service: str, *, unobserved: Sequence[str] = UNOBSERVED_PREFIXES) -> None:
+        super().__init__()
         self._service = service
         self._unobserved = tuple(unobserved)
-        #: Per method: the handler it was given and the wrapped one (rebuilt when the handler changes).
-        self._wrapped: dict[str, tuple[grpc.RpcMethodHandler[Any, Any], grpc.RpcMethodHandler[Any, Any]]] = {}
 
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any] | None]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler[Any, Any] | None:
-        handler = await continuation(handler_call_details)
-        method: str = handler_call_details.method
-        if handler is None or method.startswith(self._unobserved):
+    def wrap(self, method: str, handler: Handler) -> Handler:
+        if method.startswith(self._unobserved):
             return handler
-        known = self._wrapped.get(method)
-        if known is not None and known[0] is handler:
-            return known[1]
-        wrapper = _wrap(handler, _Method(self._service, method.rsplit("/", 1)[-1]))
-        self._wrapped[method] = (handler, wrapper)
-        return wrapper
+        return _wrap(handler, _Method(self._service, method.rsplit("/", 1)[-1]))
 
 
 def _wrap(handler: grpc.RpcMethodHandler[Any, Any], metrics: _Method) -> grpc.RpcMethodHandler[Any, Any]:
@@ -115,15 +124,8 @@ def _timed(inner: Callable[..., Any], metrics: _Method) -> Callable[..., Awaitab
     """A handler answering one response (unary or client-streaming request)."""
 
     async def observed(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-        started = time.perf_counter()
-        error: BaseException | None = None
-        try:
+        with _Observed(metrics, context):
             return await inner(request, context)
-        except BaseException as exc:
-            error = exc
-            raise
-        finally:
-            metrics.observe(status_of(context, error), time.perf_counter() - started)
 
     return observed
 
@@ -132,19 +134,12 @@ def _streamed(inner: Callable[..., Any], metrics: _Method) -> Callable[..., Asyn
     """A handler answering a stream of responses (an async generator, or a coroutine writing them)."""
 
     async def observed(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
-        started = time.perf_counter()
-        error: BaseException | None = None
-        try:
+        with _Observed(metrics, context):
             result = inner(request, context)
             if hasattr(result, "__aiter__"):
                 async for response in result:
                     yield response
             else:  # a coroutine that writes with context.write()
                 await result
-        except BaseException as exc:
-            error = exc
-            raise
-        finally:
-            metrics.observe(status_of(context, error), time.perf_counter() - started)
 
     return observed

@@ -25,9 +25,9 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, Self, TypeVar
 
-from mes_kernel.errors import AlreadyExists, Conflict
+from mes_kernel.errors import AlreadyExists
 from mes_kernel.uow import Transaction, WriteConflict
-from mes_platform.uow import StillConflicting
+from mes_platform.uow import transact_retrying
 
 __all__ = ["Emitted", "FakeTables", "InMemoryUnitOfWork", "InMemoryUnitsOfWork"]
 
@@ -117,16 +117,7 @@ class InMemoryUnitsOfWork(Generic[S, U]):
         return other
 
     async def transact(self, fn: Callable[[U], Awaitable[T]], *, attempts: int = 4) -> T:
-        for attempt in range(1, attempts + 1):
-            try:
-                async with self.write() as uow:
-                    return await fn(uow)
-            except (WriteConflict, Conflict) as exc:
-                if attempt == attempts and not isinstance(exc, Conflict):
-                    raise StillConflicting("the data changed concurrently; retry the request") from exc
-                if attempt == attempts:
-                    raise
-        raise AssertionError("unreachable")
+        return await transact_retrying(self.write, fn, attempts=attempts)
 
     async def idempotent(
         self,

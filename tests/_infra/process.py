@@ -16,18 +16,28 @@ from __future__ import annotations
 import signal
 import subprocess
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any, ClassVar, Self
+from typing import Any, ClassVar, Self
 
-from tests._infra.ports import log_tail, stop_process, wait_until
+from tests._infra.child import ChildProcess
+from tests._infra.ports import stop_process, wait_until
 
-__all__ = ["ServerProcess"]
+__all__ = ["ServerProcess", "require_binary"]
 
 _PORT_TAKEN = "address already in use"
 
 
-class ServerProcess:
+def require_binary(given: str | None, find: Callable[[], str | None], missing: str) -> str:
+    """``given``, else the binary ``find`` finds; :class:`FileNotFoundError` saying ``missing`` without one."""
+    found = given or find()
+    if found is None:
+        raise FileNotFoundError(missing)
+    return found
+
+
+class ServerProcess(ChildProcess):
     """A server child process with a base directory (a temporary one unless given)."""
 
     #: Name used in messages (``nats-server``, ``redis-server``, ``postgres``).
@@ -48,8 +58,8 @@ class ServerProcess:
             self.base_dir.mkdir(parents=True, exist_ok=True)
         self.start_timeout = start_timeout
         self._own_ports = own_ports
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._log: IO[bytes] | None = None
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._log = None
 
     # -- what a subclass provides --------------------------------------------------------
 
@@ -73,50 +83,38 @@ class ServerProcess:
     def choose_ports(self) -> None:
         """Pick new free ports (only called when this object chose the first ones)."""
 
-    # -- state --------------------------------------------------------------------------
-
-    @property
-    def pid(self) -> int | None:
-        return self._proc.pid if self._proc is not None else None
-
-    @property
-    def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
-
     # -- lifecycle ----------------------------------------------------------------------
 
     def start(self) -> Self:
         """Start (or start again) and wait until :meth:`ready`; a no-op while running."""
         if self.running:
             return self
-        attempts = 3 if self._own_ports and self._proc is None else 1
+        attempts = 3 if self._own_ports and self.proc is None else 1
         for attempt in range(attempts):
             try:
                 self._spawn()
                 return self
             except RuntimeError:
-                if attempt + 1 == attempts or _PORT_TAKEN not in log_tail(self.log_path).lower():
+                if attempt + 1 == attempts or _PORT_TAKEN not in self.log_tail().lower():
                     raise
                 self.choose_ports()
         return self
 
     def _spawn(self) -> None:
         self.prepare()
-        self._close_log()
-        self._log = open(self.log_path, "ab")  # noqa: SIM115 - lives as long as the process
-        self._proc = subprocess.Popen(
+        self.proc = subprocess.Popen(
             self.command(),
             cwd=self.base_dir,
             stdin=subprocess.DEVNULL,
-            stdout=self._log,
+            stdout=self._open_log(),
             stderr=subprocess.STDOUT,
             **self.popen_kwargs(),
         )
-        proc = self._proc
+        proc = self.proc
 
         def exited() -> str | None:
             code = proc.poll()
-            return None if code is None else f"{self.label} exited with code {code}\n{log_tail(self.log_path)}"
+            return None if code is None else f"{self.label} exited with code {code}\n{self.log_tail()}"
 
         try:
             wait_until(
@@ -128,15 +126,15 @@ class ServerProcess:
             )
         except TimeoutError as exc:
             self.kill()
-            raise RuntimeError(f"{exc}\n{log_tail(self.log_path)}") from None
+            raise RuntimeError(f"{exc}\n{self.log_tail()}") from None
         except RuntimeError:
             self.kill()
             raise
 
     def _signal(self, sig: int, timeout: float) -> None:
         pid = self.pid
-        if pid is not None or self._proc is not None:
-            stop_process(self._proc, pid, sig=sig, timeout=timeout)
+        if pid is not None or self.proc is not None:
+            stop_process(self.proc, pid, sig=sig, timeout=timeout)
         self._close_log()
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -157,11 +155,6 @@ class ServerProcess:
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None
-
-    def _close_log(self) -> None:
-        if self._log is not None:
-            self._log.close()
-            self._log = None
 
     def __enter__(self) -> Self:
         return self.start()

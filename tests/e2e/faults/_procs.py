@@ -20,14 +20,15 @@ import urllib.request
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO, ClassVar, Protocol
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from prometheus_client.parser import text_string_to_metric_families
 
 from mes_platform.provision import SERVICES, provision, service_url
-from tests._infra.ports import LOOPBACK, free_ports, log_tail
+from tests._infra.child import ChildProcess
+from tests._infra.ports import LOOPBACK, free_ports
 from tests._infra.postgres import PostgresAdmin, plain_dsn
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -74,8 +75,10 @@ def base_env() -> dict[str, str]:
 
 
 @dataclass
-class ServiceProcess:
+class ServiceProcess(ChildProcess):
     """One replica of one service: ``python -m services.<service>`` on a fixed port."""
+
+    tail_lines: ClassVar[int] = 40
 
     service: str
     replica: int
@@ -96,27 +99,18 @@ class ServiceProcess:
     def address(self) -> str:
         return f"{LOOPBACK}:{self.port}"
 
-    @property
-    def pid(self) -> int | None:
-        return self.proc.pid if self.proc is not None else None
-
-    @property
-    def running(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
     def spawn(self, extra_env: Mapping[str, str] | None = None) -> None:
         if self.running:
             raise RuntimeError(f"{self.label} is already running")
-        self._close_log()
-        self._log = open(self.log_path, "ab")  # noqa: SIM115 - lives as long as the process
-        self._log.write(f"\n=== start {self.starts + 1} of {self.label} ===\n".encode())
-        self._log.flush()
+        log = self._open_log()
+        log.write(f"\n=== start {self.starts + 1} of {self.label} ===\n".encode())
+        log.flush()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", f"services.{self.service}"],
             cwd=ROOT,
             env={**self.env, **(extra_env or {})},
             stdin=subprocess.DEVNULL,
-            stdout=self._log,
+            stdout=log,
             stderr=subprocess.STDOUT,
         )
         self.starts += 1
@@ -186,16 +180,6 @@ class ServiceProcess:
                         key = (sample.labels["consumer"], sample.labels["outcome"])
                         counts[key] = counts.get(key, 0.0) + sample.value
         return counts
-
-    def log_tail(self, lines: int = 40) -> str:
-        if self._log is not None:
-            self._log.flush()
-        return log_tail(self.log_path, lines)
-
-    def _close_log(self) -> None:
-        if self._log is not None:
-            self._log.close()
-            self._log = None
 
 
 async def provision_database(admin_db_url: str) -> dict[str, str]:

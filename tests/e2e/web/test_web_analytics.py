@@ -27,9 +27,9 @@ from playwright.sync_api import Locator, Page, expect
 
 import graphql_facade.web  # noqa: F401  (registers every page in PAGES)
 from tests.e2e.web._browser import blocking_violations
-from tests.e2e.web._pages import Visit, page_names, visits
+from tests.e2e.web._pages import page_names
 from tests.e2e.web._seed import ORDERS, PARTNER
-from tests.e2e.web.conftest import Browsing, WebStack
+from tests.e2e.web.conftest import Browsing, WebStack, open_page
 
 pytestmark = pytest.mark.system
 
@@ -68,18 +68,6 @@ _FOCUSED = """() => {
 }"""
 
 
-def _visit(web: WebStack, name: str) -> Visit:
-    return next(v for v in visits(web.seeded) if v.name == name)
-
-
-def _open(tab: Browsing, web: WebStack, path: str) -> Page:
-    page = tab.page
-    response = page.goto(f"{web.origin}{path}")
-    assert response is not None and response.status == 200, f"{path}: {response and response.status}"
-    expect(page.locator("#live-status")).to_have_attribute("data-state", re.compile(r"^(live|static)$"))
-    return page
-
-
 def _table(page: Page, chart: str) -> Locator:
     """Show the chart's table (its toggle) and give the table."""
     figure = page.locator(f'figure[data-chart="{chart}"]')
@@ -111,7 +99,7 @@ def _page_variables(page: Page) -> dict[str, Any]:
 
 def test_web_partners_page_shows_the_demo_orders_volume(web: WebStack, browse: Callable[..., Browsing]) -> None:
     tab = browse("supervisor")
-    page = _open(tab, web, _visit(web, "partners").path)
+    page = open_page(tab, web, web.visit("partners").path)
     expect(page.get_by_role("heading", name="Volume")).to_be_visible()
     ordered = sum(quantity for _, _, _, quantity, _, _ in ORDERS)
     expect(page.locator(".totals")).to_have_text(f"{len(ORDERS)} orders, {ordered} pieces.")
@@ -128,7 +116,7 @@ def test_web_metal_page_shows_the_metal_issued_to_the_demo_orders(
     web: WebStack, browse: Callable[..., Browsing]
 ) -> None:
     tab = browse("supervisor")
-    page = _open(tab, web, _visit(web, "metal").path)
+    page = open_page(tab, web, web.visit("metal").path)
     for reference, _, alloy, _, _, _ in ORDERS:  # each order's metal left stores for its work when released
         order_id = web.seeded.order_ids[reference]
         row = page.locator('[data-table="custody"] tbody tr', has=page.get_by_role("link", name=order_id))
@@ -146,7 +134,7 @@ def test_web_metal_page_shows_the_metal_issued_to_the_demo_orders(
 
 def test_web_analytics_page_shows_the_work_in_progress(web: WebStack, browse: Callable[..., Browsing]) -> None:
     tab = browse("supervisor")
-    page = _open(tab, web, _visit(web, "analytics").path)
+    page = open_page(tab, web, web.visit("analytics").path)
     aging = _rows(_table(page, "wip-aging"))
     assert int(aging["up to 24 h"][0]) >= len(ORDERS), aging  # the demo orders' work orders, released today
     queued = page.locator('[data-table="queues"] tbody tr', has_text=web.seeded.work_center)
@@ -163,7 +151,7 @@ def test_web_each_chart_table_holds_what_the_chart_draws(
     web: WebStack, browse: Callable[..., Browsing], name: str
 ) -> None:
     tab = browse("supervisor")
-    page = _open(tab, web, _visit(web, name).path)
+    page = open_page(tab, web, web.visit(name).path)
     figures = page.locator("figure.chart")
     keys = {str(figures.nth(i).get_attribute("data-chart")) for i in range(figures.count())}
     assert CHARTS[name] <= keys, f"{name}: charts {sorted(keys)}"
@@ -186,7 +174,7 @@ def test_web_each_chart_table_holds_what_the_chart_draws(
 
 def test_web_a_table_view_stays_across_a_refresh(web: WebStack, browse: Callable[..., Browsing]) -> None:
     tab = browse("supervisor")
-    page = _open(tab, web, _visit(web, "partners").path)
+    page = open_page(tab, web, web.visit("partners").path)
     _table(page, "volume")
     refresh = page.get_by_role("button", name="Refresh")
     computed = page.locator(".computed time")
@@ -205,7 +193,7 @@ def test_web_a_failed_refresh_is_told_and_the_page_keeps_its_data(
     web: WebStack, browse: Callable[..., Browsing]
 ) -> None:
     tab = browse("supervisor")
-    page = _open(tab, web, _visit(web, "metal").path)
+    page = open_page(tab, web, web.visit("metal").path)
     tab.hygiene.allowing(r"503 POST .*/graphql$", r"status of 503")
     shown = page.locator("main *").count()
     page.route(re.compile(r"/graphql$"), lambda route: route.fulfill(status=503, json=UNAVAILABLE))
@@ -226,7 +214,7 @@ def test_web_a_failed_refresh_is_told_and_the_page_keeps_its_data(
 @pytest.mark.parametrize("name", ANALYTICS_PAGES)
 def test_web_the_window_is_in_the_url(web: WebStack, browse: Callable[..., Browsing], name: str) -> None:
     tab = browse("supervisor")
-    page = _open(tab, web, _visit(web, name).path)
+    page = open_page(tab, web, web.visit(name).path)
     week = _page_variables(page)
     expect(page.get_by_role("link", name="Last 7 days")).to_have_attribute("aria-current", "true")
     page.get_by_role("link", name="Last 90 days").click()
@@ -243,7 +231,7 @@ def test_web_the_window_is_in_the_url(web: WebStack, browse: Callable[..., Brows
 
 def test_web_the_partner_is_in_the_url(web: WebStack, browse: Callable[..., Browsing]) -> None:
     tab = browse("supervisor")
-    page = _open(tab, web, _visit(web, "partners").path)
+    page = open_page(tab, web, web.visit("partners").path)
     page.get_by_role("combobox", name="Partner").select_option(PARTNER)
     page.get_by_role("button", name="Show").click()
     page.wait_for_url(re.compile(rf"partner={PARTNER}"))
@@ -265,9 +253,9 @@ def test_web_the_partner_is_in_the_url(web: WebStack, browse: Callable[..., Brow
 def test_web_tab_reaches_every_control_in_order_with_a_visible_focus(
     web: WebStack, browse: Callable[..., Browsing], name: str
 ) -> None:
-    visit = _visit(web, name)
+    visit = web.visit(name)
     tab = browse(visit.role)
-    page = _open(tab, web, visit.path)
+    page = open_page(tab, web, visit.path)
     count: int = page.evaluate(_FOCUSABLE)
     assert count > 3
     reached: list[int] = []

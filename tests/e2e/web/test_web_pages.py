@@ -18,28 +18,15 @@ from playwright.sync_api import Page, Route, expect
 
 import graphql_facade.web  # noqa: F401  (registers every page in PAGES)
 from tests.e2e.web._browser import SocketSwitch, blocking_violations
-from tests.e2e.web._pages import Visit, page_names, visits
+from tests.e2e.web._pages import page_names
 from tests.e2e.web._screens import check, shoot
-from tests.e2e.web.conftest import Browsing, WebStack
+from tests.e2e.web.conftest import SETTLED, Browsing, WebStack, open_page
 
 pytestmark = pytest.mark.system
 
-SETTLED = re.compile(r"^(live|static)$")
 #: What a renderer shows when it puts a missing value on the page as text.
 LEAKED = re.compile(r"\b(?:null|undefined|NaN|\[object Object\])\b")
 UNAVAILABLE = {"errors": [{"message": "Service unavailable.", "extensions": {"code": "UNAVAILABLE"}}]}
-
-
-def _visit(web: WebStack, name: str) -> Visit:
-    return next(v for v in visits(web.seeded) if v.name == name)
-
-
-def _open(tab: Browsing, web: WebStack, visit: Visit) -> Page:
-    page = tab.page
-    response = page.goto(f"{web.origin}{visit.path}")
-    assert response is not None and response.status == 200, f"{visit.path}: {response and response.status}"
-    expect(page.locator("#live-status")).to_have_attribute("data-state", SETTLED)
-    return page
 
 
 def _refresh_now(page: Page) -> None:
@@ -49,10 +36,10 @@ def _refresh_now(page: Page) -> None:
 
 @pytest.mark.parametrize("name", page_names())
 def test_web_page_in_every_state(web: WebStack, browse: Callable[..., Browsing], name: str) -> None:
-    visit = _visit(web, name)
+    visit = web.visit(name)
     tab = browse(visit.role)
     switch = SocketSwitch().attach(tab.page)
-    page = _open(tab, web, visit)
+    page = open_page(tab, web, visit.path)
     status, toggle = page.locator("#live-status"), page.get_by_role("button", name=re.compile("live updates"))
     # Loaded: the data came inline, no GraphQL request before the first paint.
     assert not [url for url in tab.hygiene.requests if url.endswith("/graphql")]
@@ -110,17 +97,17 @@ def test_web_page_in_every_state(web: WebStack, browse: Callable[..., Browsing],
 def test_web_page_has_no_serious_accessibility_violation_for_an_operator(
     web: WebStack, browse: Callable[..., Browsing], name: str
 ) -> None:
-    visit = _visit(web, name)
-    page = _open(browse("operator"), web, visit)
+    visit = web.visit(name)
+    page = open_page(browse("operator"), web, visit.path)
     violations = blocking_violations(page)
     assert not violations, "\n".join(violations)
 
 
 @pytest.mark.parametrize("name", page_names())
 def test_web_page_screenshot(web: WebStack, browse: Callable[..., Browsing], scratch: Path, name: str) -> None:
-    visit = _visit(web, name)
+    visit = web.visit(name)
     tab = browse(visit.role)
-    page = _open(tab, web, visit)
+    page = open_page(tab, web, visit.path)
     expect(page.locator("#live-status")).to_have_attribute("data-state", SETTLED)
     mask = [page.locator(selector) for selector in visit.volatile]
     check(visit.screenshot, shoot(page, mask, visit.frozen), scratch)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 import asyncpg
@@ -77,9 +77,27 @@ async def read(db: Database, item: int) -> tuple[str | None, bool]:
         return label, await on_replica(session)
 
 
+async def insert_lagging(
+    pair: ReplicatedPostgres, db: Database, item: int, label: str, *, delay_ms: int
+) -> CallPositions:
+    """Inserts ``item`` in a call once the replica applies ``delay_ms`` late; the call's positions."""
+    await asyncio.to_thread(pair.set_apply_delay, delay_ms)
+    async with call() as writing:
+        await insert(db, item, label)
+    return writing
+
+
 def reads(route: Route) -> float:
     value = REGISTRY.get_sample_value("mes_db_replica_reads_total", {"service": SERVICE, "route": route.value})
     return value or 0.0
+
+
+@contextmanager
+def counted_reads(route: Route, count: int = 1) -> Iterator[None]:
+    """Asserts that the block's reads counted ``count`` more reads on ``route``."""
+    before = reads(route)
+    yield
+    assert reads(route) == before + count
 
 
 def lag_gauge() -> float | None:
@@ -120,38 +138,31 @@ async def test_reads_without_a_position_go_to_the_replica(pair: ReplicatedPostgr
     async with database(pair) as db:
         await insert(db, 1, "one")
         await asyncio.to_thread(pair.wait_replayed)
-        before = reads(Route.REPLICA)
-        assert await read(db, 1) == ("one", True)  # outside a call (consumers, tasks)
-        async with call():  # a call of a caller that wrote nothing
-            assert await read(db, 1) == ("one", True)
-        assert reads(Route.REPLICA) == before + 2
+        with counted_reads(Route.REPLICA, 2):
+            assert await read(db, 1) == ("one", True)  # outside a call (consumers, tasks)
+            async with call():  # a call of a caller that wrote nothing
+                assert await read(db, 1) == ("one", True)
 
 
 async def test_a_position_the_replica_has_not_applied_is_read_on_the_writer(pair: ReplicatedPostgres) -> None:
     async with database(pair, DATABASE_REPLICA_WAIT_MS="50") as db:
-        await asyncio.to_thread(pair.set_apply_delay, 5000)
-        async with call() as writing:
-            await insert(db, 7, "seven")
+        writing = await insert_lagging(pair, db, 7, "seven", delay_ms=5000)
         assert writing.committed > 0  # the commit position the call answers with
         # The replica lags: a read without the position does not see the row...
         assert await read(db, 7) == (None, True)
         # ...one with it does, on the writer.
-        before = reads(Route.WRITER_BEHIND)
-        async with call(writing.committed):
-            assert await read(db, 7) == ("seven", False)
-        assert reads(Route.WRITER_BEHIND) == before + 1
+        with counted_reads(Route.WRITER_BEHIND):
+            async with call(writing.committed):
+                assert await read(db, 7) == ("seven", False)
 
 
 async def test_a_read_waits_for_the_replica_within_the_bound(pair: ReplicatedPostgres) -> None:
     # A wait far longer than the injected lag: the read is served by the replica once it applied the write.
     async with database(pair, DATABASE_REPLICA_WAIT_MS="30000") as db:
-        await asyncio.to_thread(pair.set_apply_delay, 300)
-        async with call() as writing:
-            await insert(db, 3, "three")
-        before = reads(Route.REPLICA_WAITED)
-        async with call(writing.committed):
-            assert await read(db, 3) == ("three", True)
-        assert reads(Route.REPLICA_WAITED) == before + 1
+        writing = await insert_lagging(pair, db, 3, "three", delay_ms=300)
+        with counted_reads(Route.REPLICA_WAITED):
+            async with call(writing.committed):
+                assert await read(db, 3) == ("three", True)
         assert db.router is not None and db.router.replayed >= writing.committed
 
 
