@@ -52,8 +52,12 @@ def _count(name: str) -> Column[int]:
     return Column(name, BigInteger, nullable=False, default=0)
 
 
-def _latency() -> list[Column[Any]]:
-    return [_count(f"lat_{i}") for i in range(LATENCY_SLOTS)]
+def _counts(*names: str) -> list[Column[int]]:
+    return [_count(name) for name in names]
+
+
+def _latency() -> list[Column[int]]:
+    return _counts(*(f"lat_{i}" for i in range(LATENCY_SLOTS)))
 
 
 def latency_columns(table: Table) -> list[Column[Any]]:
@@ -135,13 +139,7 @@ operations = Table(
     _time("finish_us"),
     # Where its time in progress ends (finished, paused now, cancelled; NULL: still going).
     _time("stop_us"),
-    _count("paused_seconds"),
-    _count("weigh_in_mg"),
-    _count("weigh_out_mg"),
-    _count("scrap_mg"),
-    _count("loss_mg"),
-    _count("allowed_mg"),
-    _count("excess_mg"),
+    *_counts("paused_seconds", "weigh_in_mg", "weigh_out_mg", "scrap_mg", "loss_mg", "allowed_mg", "excess_mg"),
     Column("over_tolerance", Integer, nullable=False, default=0),
     Column("tolerance_per_mille", Integer, nullable=False, default=0),
     Column("finished_by", String(40), nullable=False, default=""),
@@ -188,10 +186,7 @@ custody_balances = Table(
     metadata,
     Column("party", String(120), primary_key=True),
     Column("material_code", String(40), primary_key=True),
-    _count("issued_mg"),
-    _count("returned_mg"),
-    _count("lost_mg"),
-    _count("pending_mg"),
+    *_counts("issued_mg", "returned_mg", "lost_mg", "pending_mg"),
 )
 Index("ix_custody_balances_pending", custody_balances.c.pending_mg)
 
@@ -220,20 +215,11 @@ usage_minutes = Table(
     Column("partner_id", String(64), nullable=False),
     Column("instance", String(120), nullable=False),
     Column("minute_us", BigInteger, nullable=False),
-    _count("requests"),
-    _count("throttled"),
-    _count("rate_limited"),
-    _count("cost_used"),
-    _count("cost_capacity"),
-    _count("errors_4xx"),
-    _count("errors_5xx"),
-    _count("latency_ms_sum"),
-    _count("latency_ms_max"),
+    *_counts("requests", "throttled", "rate_limited", "cost_used", "cost_capacity"),
+    *_counts("errors_4xx", "errors_5xx", "latency_ms_sum", "latency_ms_max"),
     *_latency(),
     Column("latency_bounds", Text, nullable=False),
-    _count("submissions"),
-    _count("replays"),
-    _count("key_reused"),
+    *_counts("submissions", "replays", "key_reused"),
 )
 Index("ix_usage_minutes_minute", usage_minutes.c.minute_us, usage_minutes.c.partner_id)
 Index("ix_usage_minutes_partner", usage_minutes.c.partner_id, usage_minutes.c.minute_us)
@@ -250,17 +236,9 @@ usage_quarters = Table(
     Column("partner_id", String(64), primary_key=True),
     Column("quarter_us", BigInteger, primary_key=True),
     Column("latency_bounds", Text, primary_key=True),
-    _count("requests"),
-    _count("throttled"),
-    _count("rate_limited"),
-    _count("cost_used"),
-    _count("errors_4xx"),
-    _count("errors_5xx"),
-    _count("latency_ms_max"),
+    *_counts("requests", "throttled", "rate_limited", "cost_used", "errors_4xx", "errors_5xx", "latency_ms_max"),
     *_latency(),
-    _count("submissions"),
-    _count("replays"),
-    _count("key_reused"),
+    *_counts("submissions", "replays", "key_reused"),
 )
 Index("ix_usage_quarters_quarter", usage_quarters.c.quarter_us)
 
@@ -286,8 +264,7 @@ usage_operations = Table(
     Column("operation", String(120), primary_key=True),
     Column("partner_id", String(64), nullable=False),
     Column("minute_us", BigInteger, nullable=False),
-    _count("requests"),
-    _count("errors"),
+    *_counts("requests", "errors"),
     # The minute's longest request (the operation's own is not reported).
     _count("latency_ms_max"),
     *_latency(),

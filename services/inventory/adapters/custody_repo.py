@@ -24,6 +24,11 @@ def _amount(kind: MaterialKind) -> Any:
     return c.weight_mg if kind is MaterialKind.METAL else c.pieces
 
 
+def _of_order(kind: CustodyKind, party: Any, order_id: str, material_code: str) -> tuple[Any, ...]:
+    """The entries of ``kind`` for one material whose ``party`` column (holder or reference) is the order."""
+    return (c.kind == kind.value, party == order_holder(order_id), c.material_code == material_code)
+
+
 class SqlCustody:
     def __init__(self, session: AsyncSession) -> None:
         self._s = session
@@ -61,25 +66,15 @@ class SqlCustody:
         return {row.lot_id: int(row.total) for row in await self._s.execute(stmt.order_by(c.lot_id)) if row.lot_id}
 
     async def issued_by_lot(self, order_id: str, kind: MaterialKind, material_code: str) -> dict[str, int]:
-        return await self._by_lot(
-            kind,
-            c.kind == CustodyKind.ISSUE.value,
-            c.holder == order_holder(order_id),
-            c.material_code == material_code,
-        )
+        return await self._by_lot(kind, *_of_order(CustodyKind.ISSUE, c.holder, order_id, material_code))
 
     async def returned_by_lot(self, order_id: str, kind: MaterialKind, material_code: str) -> dict[str, int]:
-        return await self._by_lot(
-            kind,
-            c.kind == CustodyKind.RETURN.value,
-            c.reference == order_holder(order_id),
-            c.material_code == material_code,
-        )
+        return await self._by_lot(kind, *_of_order(CustodyKind.RETURN, c.reference, order_id, material_code))
 
     async def lost(self, order_id: str, kind: MaterialKind, material_code: str) -> int:
         total = await self._s.scalar(
             select(func.coalesce(func.sum(_amount(kind)), 0)).where(
-                c.kind == CustodyKind.LOSS.value, c.holder == order_holder(order_id), c.material_code == material_code
+                *_of_order(CustodyKind.LOSS, c.holder, order_id, material_code)
             )
         )
         return int(total or 0)

@@ -34,8 +34,14 @@ class LotReceived:
 
 
 @dataclass(frozen=True)
-class ReservationHeld:
+class _ReservationEvent:
+    """A reservation moved to another state; ``reservation`` as it is now."""
+
     reservation: Reservation
+
+
+class ReservationHeld(_ReservationEvent):
+    """Every requirement of an order was reserved."""
 
 
 @dataclass(frozen=True)
@@ -45,19 +51,16 @@ class ReservationFailed:
 
 
 @dataclass(frozen=True)
-class ReservationReleased:
-    reservation: Reservation
+class ReservationReleased(_ReservationEvent):
     reason: str
 
 
-@dataclass(frozen=True)
-class ReservationCommitted:
-    reservation: Reservation
+class ReservationCommitted(_ReservationEvent):
+    """The reserved material was issued to the order."""
 
 
-@dataclass(frozen=True)
-class ReservationConsumed:
-    reservation: Reservation
+class ReservationConsumed(_ReservationEvent):
+    """The order was completed with the material it was issued."""
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mes_kernel.clock import utcnow
 from mes_platform.keyset import keyset_after
+from mes_platform.rows import to_row
 from services.orders.adapters.tables import catalogue_items
 from services.orders.domain.catalogue import CatalogueItem, CatalogueKind
 
@@ -62,14 +63,8 @@ class SqlCatalogueRepository:
 
 
 def _item_values(item: CatalogueItem) -> dict[str, Any]:
-    return {
-        "kind": item.kind.name,
-        "code": item.code,
-        "display_name": item.display_name,
-        "active": item.active,
-        "source_version": item.source_version,
-        "updated_at": utcnow(),
-    }
+    """The item's columns; its kind by name."""
+    return to_row(item, _t, kind=item.kind.name, updated_at=utcnow())
 
 
 def _item(row: Row[Any]) -> CatalogueItem:

@@ -14,6 +14,7 @@ from mes_kernel.clock import as_utc
 from mes_kernel.errors import Conflict
 from mes_platform.keyset import keyset_after
 from mes_platform.outbox import defer_insert
+from mes_platform.rows import from_row, row_values, to_row
 from mes_platform.sql import first_row, one_of
 from services.orders.adapters.tables import order_lines, order_status_changes, orders
 from services.orders.adapters.tables import order_terminal_counts as _closed
@@ -88,7 +89,8 @@ class SqlOrderRepository:
             "created_at": order.create_time,
         }
         await self._session.execute(insert(orders).values(**fixed, **_order_values(order)))
-        await self._session.execute(insert(order_lines), [_line_values(order.order_id, line) for line in order.lines])
+        lines = [to_row(line, order_lines, order_id=order.order_id) for line in order.lines]
+        await self._session.execute(insert(order_lines), lines)
         await self._flush_changes(order)
 
     async def lock(self, order_id: str) -> Order | None:
@@ -214,13 +216,7 @@ def _scope(partner_id: str | None) -> list[ColumnElement[bool]]:
 
 def _order_values(order: Order) -> dict[str, Any]:
     """The columns a change of the order may move (an insert adds the fixed ones)."""
-    return {
-        "status": order.status.value,
-        "status_reason": order.status_reason,
-        "tracking_reference": order.tracking_reference,
-        "version": order.version,
-        "updated_at": order.update_time,
-    }
+    return row_values(order, ("status", "status_reason", "tracking_reference", "version"), updated_at=order.update_time)
 
 
 def _order(row: Row[Any], lines: list[OrderLine]) -> Order:
@@ -240,37 +236,9 @@ def _order(row: Row[Any], lines: list[OrderLine]) -> Order:
     )
 
 
-def _line_values(order_id: str, line: OrderLine) -> dict[str, Any]:
-    return {
-        "order_id": order_id,
-        "line_number": line.line_number,
-        "style_code": line.style_code,
-        "alloy_code": line.alloy_code,
-        "size": line.size,
-        "engraving": line.engraving,
-        "quantity": line.quantity,
-    }
-
-
 def _change_values(change: StatusChange) -> dict[str, Any]:
-    return {
-        "order_id": change.order_id,
-        "version": change.version,
-        "from_status": change.from_status.value if change.from_status else None,
-        "to_status": change.to_status.value,
-        "reason": change.reason,
-        "cause": change.cause,
-        "changed_at": change.change_time,
-    }
+    return to_row(change, order_status_changes, changed_at=change.change_time)
 
 
 def _change(row: Row[Any]) -> StatusChange:
-    return StatusChange(
-        order_id=row.order_id,
-        version=row.version,
-        from_status=OrderStatus(row.from_status) if row.from_status else None,
-        to_status=OrderStatus(row.to_status),
-        reason=row.reason,
-        cause=row.cause,
-        change_time=as_utc(row.changed_at),
-    )
+    return from_row(StatusChange, row, change_time=as_utc(row.changed_at))

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from mes_kernel.clock import as_utc, as_utc_or_none
 from mes_kernel.errors import AlreadyExists
 from mes_platform.keyset import keyset_after
+from mes_platform.rows import from_row, to_row
 from mes_platform.sql import first_row, update_versioned
 from services.orders.adapters.tables import api_keys, partners
 from services.orders.domain.partner import ApiKey, Partner, PartnerTier
@@ -132,17 +133,8 @@ def _partner(row: Row[Any], keys: list[ApiKey]) -> Partner:
 
 
 def _key_values(key: ApiKey) -> dict[str, Any]:
-    return {
-        "key_id": key.key_id,
-        "partner_id": key.partner_id,
-        "key_hash": key.key_hash,
-        "prefix": key.prefix,
-        "created_at": key.create_time,
-        "revoked_at": key.revoke_time,
-    }
+    return to_row(key, api_keys, created_at=key.create_time, revoked_at=key.revoke_time)
 
 
 def _key(row: Row[Any]) -> ApiKey:
-    return ApiKey(
-        row.key_id, row.partner_id, row.key_hash, row.prefix, as_utc(row.created_at), as_utc_or_none(row.revoked_at)
-    )
+    return from_row(ApiKey, row, create_time=as_utc(row.created_at), revoke_time=as_utc_or_none(row.revoked_at))

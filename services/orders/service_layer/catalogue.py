@@ -5,16 +5,12 @@ from __future__ import annotations
 from mes_kernel.paging import Page, Pager
 from services.orders.domain.catalogue import CatalogueItem
 from services.orders.service_layer.commands import ListCatalogueItems
-from services.orders.service_layer.ports import OrdersDeps
+from services.orders.service_layer.use_case import UseCase
 
 __all__ = ["CatalogueService"]
 
 
-class CatalogueService:
-    def __init__(self, deps: OrdersDeps) -> None:
-        self._uows = deps.uows
-        self._tokens = deps.tokens
-
+class CatalogueService(UseCase):
     async def list_items(self, query: ListCatalogueItems) -> Page[CatalogueItem]:
         kind = query.kind
         pager = Pager.of(self._tokens, query.page, scope=None, filters={"kind": kind.name if kind else None})

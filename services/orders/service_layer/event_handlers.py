@@ -16,7 +16,8 @@ from services.orders.domain.catalogue import CatalogueItem, CatalogueKind
 from services.orders.domain.events import status_events
 from services.orders.domain.order import StatusChange
 from services.orders.domain.status import OrderStatus, forward_path
-from services.orders.service_layer.ports import OrdersDeps, UnitOfWork, UnitsOfWork
+from services.orders.service_layer.ports import UnitOfWork, UnitsOfWork
+from services.orders.service_layer.use_case import UseCase
 
 __all__ = ["OrderEventHandlers"]
 
@@ -39,11 +40,7 @@ def _only_from(source: OrderStatus, target: OrderStatus, reason: str) -> Plan:
     return lambda status: [(target, reason)] if status is source else []
 
 
-class OrderEventHandlers:
-    def __init__(self, deps: OrdersDeps) -> None:
-        self._uows = deps.uows
-        self._clock = deps.clock
-
+class OrderEventHandlers(UseCase):
     async def on_reservation_held(
         self, order_id: str, cause: str, *, uows: UnitsOfWork | None = None
     ) -> list[StatusChange]:

@@ -27,7 +27,8 @@ from services.orders.service_layer.commands import (
     ShipOrder,
     SubmitOrder,
 )
-from services.orders.service_layer.ports import OrderFilter, OrdersDeps, OrderView, UnitOfWork
+from services.orders.service_layer.ports import OrderFilter, OrderView, UnitOfWork
+from services.orders.service_layer.use_case import UseCase
 
 __all__ = ["OrderService", "Submitted"]
 
@@ -69,12 +70,7 @@ async def _load(uow: UnitOfWork, order_id: str, scope: str | None, *, for_update
     return order
 
 
-class OrderService:
-    def __init__(self, deps: OrdersDeps) -> None:
-        self._uows = deps.uows
-        self._tokens = deps.tokens
-        self._clock = deps.clock
-
+class OrderService(UseCase):
     # -- intake -----------------------------------------------------------------------
 
     async def submit(self, cmd: SubmitOrder) -> Submitted:

@@ -25,17 +25,16 @@ from services.orders.service_layer.commands import (
     SetPartnerTier,
 )
 from services.orders.service_layer.ports import OrdersDeps, UnitOfWork
+from services.orders.service_layer.use_case import UseCase
 
 __all__ = ["PartnerService"]
 
 _PARTNER_NOT_FOUND = "partner not found"
 
 
-class PartnerService:
+class PartnerService(UseCase):
     def __init__(self, deps: OrdersDeps, key_cache: ApiKeyCache) -> None:
-        self._uows = deps.uows
-        self._tokens = deps.tokens
-        self._clock = deps.clock
+        super().__init__(deps)
         self._cache = key_cache
 
     async def create(self, cmd: CreatePartner) -> tuple[Partner, str]:
