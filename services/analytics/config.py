@@ -13,11 +13,11 @@ The messaging knobs (``CONSUMER_*``, ``STREAM_*``...) are the platform's
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import tzinfo
-from typing import Any, Self
+from typing import Any, ClassVar
 
-from mes_platform.config import ServiceSettings
+from mes_platform.own_port import OwnPortSettings
 from services.analytics.domain.shifts import load_zone
 
 __all__ = ["DEFAULT_PORT", "SERVICE", "Settings"]
@@ -28,16 +28,10 @@ _ZONE_KNOB = "MES_ANALYTICS_TIME_ZONE"
 
 
 @dataclass(frozen=True)
-class Settings(ServiceSettings):
-    time_zone: str = "UTC"
+class Settings(OwnPortSettings):
+    default_port: ClassVar[int] = DEFAULT_PORT
 
-    @classmethod
-    def of(cls, base: ServiceSettings) -> Self:
-        """As for every service; the gRPC port defaults to :data:`DEFAULT_PORT` (50155)."""
-        settings = super().of(base)
-        if settings.grpc_port == 0 and "GRPC_PORT" not in base.knobs:
-            return replace(settings, grpc_port=DEFAULT_PORT)
-        return settings
+    time_zone: str = "UTC"
 
     @classmethod
     def own_knobs(cls, extra: Mapping[str, str]) -> dict[str, Any]:

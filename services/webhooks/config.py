@@ -28,12 +28,12 @@ Knobs (environment, ``MES_WEBHOOKS_`` prefix; defaults in brackets):
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from datetime import timedelta
-from typing import Any, Self
+from typing import Any, ClassVar
 
 from mes_kernel.settings import TRUE, parse_number
-from mes_platform.config import ServiceSettings
+from mes_platform.own_port import OwnPortSettings
 from services.webhooks.adapters.http_sender import SenderLimits
 from services.webhooks.domain.delivery import RetryPolicy
 from services.webhooks.service_layer.commands import WebhookPolicy
@@ -57,7 +57,9 @@ def _knob(default: float, *, minimum: float = 0.001) -> Any:
 
 
 @dataclass(frozen=True)
-class Settings(ServiceSettings):
+class Settings(OwnPortSettings):
+    default_port: ClassVar[int] = DEFAULT_PORT
+
     max_in_flight: int = _knob(64, minimum=1)
     per_endpoint: int = _knob(4, minimum=1)
     connect_timeout_s: float = _knob(5.0)
@@ -74,14 +76,6 @@ class Settings(ServiceSettings):
     poll_s: float = _knob(0.5)
     retention_days: float = _knob(30.0)
     order_refs_days: float = _knob(365.0)
-
-    @classmethod
-    def of(cls, base: ServiceSettings) -> Self:
-        """As for every service; the gRPC port defaults to :data:`DEFAULT_PORT` (50154)."""
-        settings = super().of(base)
-        if settings.grpc_port == 0 and "GRPC_PORT" not in base.knobs:
-            return replace(settings, grpc_port=DEFAULT_PORT)
-        return settings
 
     @classmethod
     def own_knobs(cls, extra: Mapping[str, str]) -> dict[str, Any]:

@@ -19,8 +19,8 @@ from collections.abc import Sequence
 from nats.js.errors import NotFoundError
 
 from mes_platform.config import ServiceSettings
-from mes_platform.messaging.connection import NatsConnection, connect_nats
-from mes_platform.messaging.runtime import ConsumerSpec, MessagingSettings, NatsUnavailable, connection_name
+from mes_platform.messaging.connection import NatsConnection
+from mes_platform.messaging.runtime import ConsumerSpec, MessagingSettings, connect_service_nats
 from mes_platform.messaging.streams import StreamSpec, consumer_config, ensure_streams
 from mes_platform.telemetry.logs import get_logger
 
@@ -30,17 +30,8 @@ _log = get_logger("mes.analytics.streams")
 
 
 async def _connect(service: str, settings: MessagingSettings) -> NatsConnection:
-    try:
-        return await connect_nats(
-            settings.nats_url,
-            name=f"{connection_name(service)}-admin",
-            initial_timeout_s=settings.connect_timeout_s,
-            drain_timeout_s=settings.drain_timeout_s,
-        )
-    except TimeoutError:
-        raise NatsUnavailable(
-            f"{service}: cannot connect to NATS at {settings.nats_url} within {settings.connect_timeout_s:g} s"
-        ) from None
+    """The service's administrative connection (``-admin``)."""
+    return await connect_service_nats(service, settings, suffix="-admin")
 
 
 async def ensure_consumed_streams(settings: ServiceSettings, streams: Sequence[StreamSpec]) -> None:

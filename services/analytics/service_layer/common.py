@@ -1,8 +1,11 @@
-"""What every query does first: who may ask, the window's buckets, the answer's positions."""
+"""What every query does first: who may ask, the window's buckets, the answer's positions; and
+what every use case holds (:class:`UseCase`)."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime, tzinfo
 
 from mes_kernel.errors import FieldViolation, InvalidArgument, PermissionDenied
@@ -10,10 +13,10 @@ from mes_kernel.principal import Principal, require_staff
 from mes_kernel.validation import Violations
 from services.analytics.domain.timeline import MAX_BUCKETS, Buckets, TooManyBuckets, Window
 from services.analytics.domain.views import AsOf
-from services.analytics.service_layer.commands import WindowSpec
-from services.analytics.service_layer.ports import FactReader
+from services.analytics.service_layer.commands import AnalyticsPolicy, WindowSpec
+from services.analytics.service_layer.ports import AnalyticsDeps, FactReader
 
-__all__ = ["as_of", "check_window", "partner_filter", "require_staff"]
+__all__ = ["UseCase", "as_of", "check_window", "partner_filter", "require_staff"]
 
 _PARTNER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
@@ -59,3 +62,18 @@ async def as_of(reader: FactReader, streams: tuple[str, ...], now: datetime) -> 
     """The stream positions the read model has applied (read in the answer's transaction)."""
     positions = await reader.positions()
     return AsOf(now, tuple((stream, positions.get(stream, 0)) for stream in streams))
+
+
+class UseCase:
+    """A use case of the analytics: the read model's units of work, the clock, the rules."""
+
+    def __init__(self, deps: AnalyticsDeps, policy: AnalyticsPolicy) -> None:
+        self._uows = deps.uows
+        self._clock = deps.clock
+        self._policy = policy
+
+    @asynccontextmanager
+    async def _reading(self) -> AsyncIterator[FactReader]:
+        """The read model, in one read transaction."""
+        async with self._uows.read() as uow:
+            yield uow.reader

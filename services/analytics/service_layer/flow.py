@@ -40,9 +40,9 @@ from services.analytics.domain.views import (
     WipAgingBucket,
     WorkCenterNow,
 )
-from services.analytics.service_layer.commands import AnalyticsPolicy, FlowQuery
-from services.analytics.service_layer.common import as_of, check_window, require_staff
-from services.analytics.service_layer.ports import AnalyticsDeps, LittleSums, Span, StepRanks, WipRow
+from services.analytics.service_layer.commands import FlowQuery
+from services.analytics.service_layer.common import UseCase, as_of, check_window, require_staff
+from services.analytics.service_layer.ports import LittleSums, Span, StepRanks, WipRow
 
 __all__ = ["AGING_HOURS", "CONSTRAINT_UTILISATION", "FlowAnalyticsService", "littles_law", "work_center_name"]
 
@@ -58,12 +58,7 @@ def work_center_name(code: str) -> str:
     return f"workCenters/{code}"
 
 
-class FlowAnalyticsService:
-    def __init__(self, deps: AnalyticsDeps, policy: AnalyticsPolicy) -> None:
-        self._uows = deps.uows
-        self._clock = deps.clock
-        self._policy = policy
-
+class FlowAnalyticsService(UseCase):
     async def get(self, query: FlowQuery) -> FlowAnalytics:
         require_staff(query.principal)
         buckets = check_window(query.window, self._policy.zone)
@@ -71,8 +66,7 @@ class FlowAnalyticsService:
         now_us = to_us(now)
         start, end = buckets.window.start_us, buckets.window.end_us
         until = min(end, now_us)
-        async with self._uows.read() as uow:
-            r = uow.reader
+        async with self._reading() as r:
             answer_as_of = await as_of(r, self._policy.streams, now)
             fineness = await r.fineness()
             calendars = {c.work_center: c for c in await r.calendars()}

@@ -19,7 +19,7 @@ from services.analytics.domain.facts import FactBatch, imported_work_orders
 from services.analytics.domain.timeline import from_us
 from services.analytics.domain.views import AsOf, ProjectionStatus
 from services.analytics.service_layer.commands import AnalyticsPolicy, ImportFacts, Rebuild, StatusQuery
-from services.analytics.service_layer.common import as_of, require_staff
+from services.analytics.service_layer.common import UseCase, as_of, require_staff
 from services.analytics.service_layer.ports import AnalyticsDeps, StreamReplay, UnitOfWork
 from services.analytics.service_layer.projection import merge_batch
 
@@ -29,19 +29,17 @@ __all__ = ["MAX_IMPORT", "MaintenanceService"]
 MAX_IMPORT = 10_000
 
 
-class MaintenanceService:
+class MaintenanceService(UseCase):
     def __init__(self, deps: AnalyticsDeps, policy: AnalyticsPolicy, replay: StreamReplay) -> None:
-        self._uows = deps.uows
-        self._clock = deps.clock
-        self._policy = policy
+        super().__init__(deps, policy)
         self._replay = replay
 
     async def status(self, query: StatusQuery) -> ProjectionStatus:
         require_staff(query.principal)
         now = self._clock()
-        async with self._uows.read() as uow:
-            counts = await uow.reader.status_counts()
-            answer_as_of = await as_of(uow.reader, self._policy.streams, now)
+        async with self._reading() as reader:
+            counts = await reader.status_counts()
+            answer_as_of = await as_of(reader, self._policy.streams, now)
         return ProjectionStatus(
             as_of=answer_as_of,
             orders=counts.orders,

@@ -20,9 +20,8 @@ from services.analytics.domain.views import (
     LossTrendBucket,
     MetalAnalytics,
 )
-from services.analytics.service_layer.commands import AnalyticsPolicy, MetalQuery
-from services.analytics.service_layer.common import as_of, check_window, require_staff
-from services.analytics.service_layer.ports import AnalyticsDeps
+from services.analytics.service_layer.commands import MetalQuery
+from services.analytics.service_layer.common import UseCase, as_of, check_window, require_staff
 
 __all__ = ["MetalAnalyticsService", "loss_pct"]
 
@@ -31,19 +30,13 @@ def loss_pct(loss_mg: int, gross_in_mg: int) -> float:
     return 100.0 * ratio(loss_mg, gross_in_mg)
 
 
-class MetalAnalyticsService:
-    def __init__(self, deps: AnalyticsDeps, policy: AnalyticsPolicy) -> None:
-        self._uows = deps.uows
-        self._clock = deps.clock
-        self._policy = policy
-
+class MetalAnalyticsService(UseCase):
     async def get(self, query: MetalQuery) -> MetalAnalytics:
         require_staff(query.principal)
         buckets = check_window(query.window, self._policy.zone)
         now = self._clock()
         start, end = buckets.window.start_us, buckets.window.end_us
-        async with self._uows.read() as uow:
-            r = uow.reader
+        async with self._reading() as r:
             answer_as_of = await as_of(r, self._policy.streams, now)
             fineness = await r.fineness()
             by_operation = [

@@ -51,9 +51,9 @@ from services.analytics.domain.views import (
     PartnerAnalytics,
     VolumeBucket,
 )
-from services.analytics.service_layer.commands import AnalyticsPolicy, PartnerQuery
-from services.analytics.service_layer.common import as_of, check_window, partner_filter
-from services.analytics.service_layer.ports import AnalyticsDeps, FactReader, HistogramRow, UsageRow
+from services.analytics.service_layer.commands import PartnerQuery
+from services.analytics.service_layer.common import UseCase, as_of, check_window, partner_filter
+from services.analytics.service_layer.ports import FactReader, HistogramRow, UsageRow
 
 __all__ = ["CADENCE_DAYS", "COHORT_DAYS", "PartnerAnalyticsService", "latency_percentiles"]
 
@@ -84,19 +84,13 @@ def latency_percentiles(rows: Iterable[HistogramRow]) -> tuple[float, float] | N
     return (histogram_percentile(total, bounds, P50, above), histogram_percentile(total, bounds, P95, above))
 
 
-class PartnerAnalyticsService:
-    def __init__(self, deps: AnalyticsDeps, policy: AnalyticsPolicy) -> None:
-        self._uows = deps.uows
-        self._clock = deps.clock
-        self._policy = policy
-
+class PartnerAnalyticsService(UseCase):
     async def get(self, query: PartnerQuery) -> PartnerAnalytics:
         partner = partner_filter(query.principal, query.partner_id)
         buckets = check_window(query.window, self._policy.zone)
         now = self._clock()
         start, end = buckets.window.start_us, buckets.window.end_us
-        async with self._uows.read() as uow:
-            r = uow.reader
+        async with self._reading() as r:
             usage = await r.usage(buckets, partner)
             return PartnerAnalytics(
                 as_of=await as_of(r, self._policy.streams, now),

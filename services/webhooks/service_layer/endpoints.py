@@ -6,11 +6,13 @@ missing one); staff (operators, services acting for nobody) may act for any part
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
+from typing import TypeVar
 
 from mes_kernel.errors import Conflict, FailedPrecondition, FieldViolation, InvalidArgument, NotFound
 from mes_kernel.paging import Page, Pager
-from mes_kernel.principal import Principal, check_partner_access
+from mes_kernel.principal import ByName, Principal, check_partner_access
 from mes_kernel.validation import Violations, parse_name
 from services.webhooks.domain.addresses import parse_endpoint_url
 from services.webhooks.domain.endpoint import MAX_DESCRIPTION_LENGTH, DisabledBy, Endpoint, EventType
@@ -34,6 +36,7 @@ ENDPOINTS = "webhookEndpoints"
 _NOT_FOUND = "webhook endpoint not found"
 #: Wire value of each event type (the proto enum's numbers).
 EVENT_TYPES: dict[int, EventType] = {1: EventType.ORDER_STATUS_CHANGED}
+T = TypeVar("T")
 
 
 def owner_of(principal: Principal, parent: str) -> str | None:
@@ -68,6 +71,11 @@ def _url(v: Violations, url: str, policy: WebhookPolicy) -> str:
         v.add("url", target)
         return url
     return target.url
+
+
+async def _log_notice(uow: UnitOfWork, endpoint: Endpoint, kind: LogKind, at: datetime, message: str) -> None:
+    """Add a notice of ``kind`` about ``endpoint`` to the webhook log."""
+    await uow.log.add_many([notice(endpoint.endpoint_id, endpoint.partner_id, kind, at, message)])
 
 
 def _disabled_by(principal: Principal) -> DisabledBy:
@@ -140,8 +148,7 @@ class EndpointService:
         v.raise_if_any()
         description = cmd.description.strip() if cmd.description is not None else None
 
-        async def change(uow: UnitOfWork) -> Endpoint:
-            endpoint = await load_endpoint(uow, cmd.principal, cmd.name, for_update=True)
+        async def change(uow: UnitOfWork, endpoint: Endpoint) -> Endpoint:
             if cmd.version and cmd.version != endpoint.version:
                 raise Conflict(f"the endpoint is at version {endpoint.version}, not {cmd.version}")
             expected = endpoint.version
@@ -149,17 +156,16 @@ class EndpointService:
                 await uow.endpoints.save(endpoint, expected_version=expected)
             return endpoint
 
-        return await self._uows.transact(change)
+        return await self._edit(cmd, change)
 
     async def rotate_secret(self, cmd: RotateSecret) -> tuple[Endpoint, str]:
-        async def rotate(uow: UnitOfWork) -> tuple[Endpoint, str]:
-            endpoint = await load_endpoint(uow, cmd.principal, cmd.name, for_update=True)
+        async def rotate(uow: UnitOfWork, endpoint: Endpoint) -> tuple[Endpoint, str]:
             expected = endpoint.version
             secret = endpoint.rotate_secret(self._clock(), self._policy.secret_overlap)
             await uow.endpoints.save(endpoint, expected_version=expected)
             return endpoint, secret
 
-        return await self._uows.transact(rotate)
+        return await self._edit(cmd, rotate)
 
     async def disable(self, cmd: DisableEndpoint) -> Endpoint:
         v = Violations()
@@ -168,25 +174,22 @@ class EndpointService:
         by = _disabled_by(cmd.principal)
         reason = cmd.reason.strip() or f"disabled by {'an operator' if by is DisabledBy.OPERATOR else 'the partner'}"
 
-        async def disable(uow: UnitOfWork) -> Endpoint:
-            endpoint = await load_endpoint(uow, cmd.principal, cmd.name, for_update=True)
+        async def disable(uow: UnitOfWork, endpoint: Endpoint) -> Endpoint:
             expected = endpoint.version
             now = self._clock()
             if endpoint.disable(by, reason, now):
                 await uow.endpoints.save(endpoint, expected_version=expected)
                 held = await uow.deliveries.hold_pending(endpoint.endpoint_id)
                 message = f"{reason}; {held} pending deliveries are kept until the endpoint is enabled"
-                entry = notice(endpoint.endpoint_id, endpoint.partner_id, LogKind.ENDPOINT_DISABLED, now, message)
-                await uow.log.add_many([entry])
+                await _log_notice(uow, endpoint, LogKind.ENDPOINT_DISABLED, now, message)
             return endpoint
 
-        return await self._uows.transact(disable)
+        return await self._edit(cmd, disable)
 
     async def enable(self, cmd: EnableEndpoint) -> tuple[Endpoint, int]:
         """Enable; the deliveries kept meanwhile are due at once, oldest first."""
 
-        async def enable(uow: UnitOfWork) -> tuple[Endpoint, int]:
-            endpoint = await load_endpoint(uow, cmd.principal, cmd.name, for_update=True)
+        async def enable(uow: UnitOfWork, endpoint: Endpoint) -> tuple[Endpoint, int]:
             expected = endpoint.version
             now = self._clock()
             if not endpoint.enable(now):
@@ -194,15 +197,22 @@ class EndpointService:
             await uow.endpoints.save(endpoint, expected_version=expected)
             resumed = await uow.deliveries.resume_held(endpoint.endpoint_id, now)
             message = f"enabled by {cmd.principal.label}; {resumed} kept deliveries are sent, oldest first"
-            entry = notice(endpoint.endpoint_id, endpoint.partner_id, LogKind.ENDPOINT_ENABLED, now, message)
-            await uow.log.add_many([entry])
+            await _log_notice(uow, endpoint, LogKind.ENDPOINT_ENABLED, now, message)
             return endpoint, resumed
 
-        return await self._uows.transact(enable)
+        return await self._edit(cmd, enable)
 
     async def delete(self, cmd: DeleteEndpoint) -> None:
-        async def delete(uow: UnitOfWork) -> None:
-            endpoint = await load_endpoint(uow, cmd.principal, cmd.name, for_update=True)
+        async def delete(uow: UnitOfWork, endpoint: Endpoint) -> None:
             await uow.endpoints.delete(endpoint.endpoint_id)
 
-        await self._uows.transact(delete)
+        await self._edit(cmd, delete)
+
+    async def _edit(self, cmd: ByName, edit: Callable[[UnitOfWork, Endpoint], Awaitable[T]]) -> T:
+        """``edit`` of the endpoint ``cmd`` names, locked for update, in one write transaction (run
+        again on a write conflict)."""
+
+        async def run(uow: UnitOfWork) -> T:
+            return await edit(uow, await load_endpoint(uow, cmd.principal, cmd.name, for_update=True))
+
+        return await self._uows.transact(run)

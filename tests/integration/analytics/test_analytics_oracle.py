@@ -36,7 +36,6 @@ from mes_platform.uow import SqlUnitOfWorkFactory, begin_flat_batch, flat_batch_
 from services.analytics.adapters import tables
 from services.analytics.adapters.unit_of_work import AnalyticsUnitOfWork
 from services.analytics.bootstrap import SPEC
-from services.analytics.domain import views as v
 from services.analytics.domain.timeline import Grain
 from services.analytics.entrypoints.codec.messages import encode_event
 from services.analytics.entrypoints.consumers import CONSUMED_STREAMS, consumer_specs
@@ -54,6 +53,7 @@ from services.analytics.service_layer.metal import MetalAnalyticsService
 from services.analytics.service_layer.partners import PartnerAnalyticsService
 from services.analytics.service_layer.ports import NoReplay
 from services.analytics.service_layer.projection import Projection
+from tests.integration.analytics._figures import FLOW, METAL, PARTNER, ViewFigures
 from tests.integration.analytics._history import NOW, History, Published, events_of, histories
 from tests.integration.analytics._oracle import Oracle
 
@@ -97,128 +97,6 @@ def _close(actual: Any, expected: Any, where: str) -> None:
         assert math.isclose(actual, expected, rel_tol=1e-9, abs_tol=1e-7), f"{where}: {actual!r} != {expected!r}"
     else:
         assert actual == expected, f"{where}: {actual!r} != {expected!r}"
-
-
-def _partner_shape(a: v.PartnerAnalytics) -> dict[str, Any]:
-    def lat(value: tuple[float, ...] | None) -> tuple[float, ...] | None:
-        return tuple(value) if value is not None else None
-
-    return {
-        "volume": {(b.partner_id, b.bucket_start): (b.orders, b.pieces) for b in a.volume},
-        "mix": {(s.dimension.value, s.key): (s.pieces, s.share) for s in a.mix},
-        "cancellation": {
-            (c.partner_id, c.bucket_start): (
-                c.submitted,
-                c.cancelled,
-                c.cancelled_before_release,
-                c.cancelled_after_release,
-                c.rate,
-                c.mature,
-            )
-            for c in a.cancellation
-        },
-        "lead_time": {x.partner_id: (x.n, lat(x.percentiles)) for x in a.lead_time},
-        "delivery": {d.partner_id: (d.shipped, d.on_time, d.otd) for d in a.delivery},
-        "cadence": {c.partner_id: (c.submissions, c.median_gap_days, c.days_since_last, c.quiet) for c in a.cadence},
-        "api_usage": {
-            (u.partner_id, u.bucket_start): (
-                u.requests,
-                u.throttled,
-                u.rate_limited,
-                u.throttle_rate,
-                u.cost_used,
-                u.cost_capacity,
-                u.cost_utilisation,
-                u.errors_4xx,
-                u.errors_5xx,
-                u.error_rate_4xx,
-                u.error_rate_5xx,
-                lat(u.latency),
-            )
-            for u in a.api_usage
-        },
-        "api_operations": {
-            (o.partner_id, o.operation): (o.requests, o.errors, lat(o.latency)) for o in a.api_operations
-        },
-        "api_errors": {(e.partner_id, e.code): e.count for e in a.api_errors},
-        "idempotency": {i.partner_id: (i.submissions, i.replays, i.key_reused, i.replay_rate) for i in a.idempotency},
-    }
-
-
-def _flow_shape(a: v.FlowAnalytics) -> dict[str, Any]:
-    little = a.littles_law
-    return {
-        "value_stream": {
-            s.operation_code: (s.n, tuple(s.percentiles) if s.percentiles else None) for s in a.value_stream
-        },
-        "work_centers": {
-            w.work_center: (
-                w.wip_operations,
-                w.wip_gross_mg,
-                w.wip_fine_mg,
-                w.queue,
-                w.oldest_queue_min,
-                w.median_queue_min,
-            )
-            for w in a.work_centers
-        },
-        "wip_aging": {b.up_to_hours: b.work_orders for b in a.wip_aging},
-        "throughput": {(t.work_center, t.bucket_start): t.operations for t in a.throughput},
-        "shipped": {s.bucket_start: s.orders for s in a.shipped},
-        "utilisation": {
-            u.work_center: (
-                u.busy_min,
-                u.available_min,
-                u.utilisation,
-                u.mean_queue_min,
-                u.rank,
-                u.constraint_candidate,
-            )
-            for u in a.utilisation
-        },
-        "littles_law": (
-            little.mean_wip,
-            little.throughput_per_day,
-            little.mean_flow_days,
-            little.deviation,
-            little.steady,
-            little.completed,
-        ),
-    }
-
-
-def _metal_shape(a: v.MetalAnalytics) -> dict[str, Any]:
-    return {
-        "by_operation": {
-            (r.operation_code, r.alloy_code): (
-                r.operations,
-                r.gross_in_mg,
-                r.loss_mg,
-                r.loss_fine_mg,
-                r.loss_pct,
-                r.allowed_mg,
-                r.excess_mg,
-                r.exceptions,
-            )
-            for r in a.by_operation
-        },
-        "by_operator": {
-            r.operator_code: (r.operations, r.gross_in_mg, r.loss_mg, r.loss_pct, r.allowed_mg, r.excess_mg)
-            for r in a.by_operator
-        },
-        "trend": {b.bucket_start: (b.gross_in_mg, b.loss_mg, b.loss_pct, b.allowed_mg) for b in a.trend},
-        "custody": {
-            (c.holder, c.material_code): (
-                c.issued_mg,
-                c.returned_mg,
-                c.loss_mg,
-                c.pending_mg,
-                c.pending_fine_mg,
-                c.oldest_open_issue_time,
-            )
-            for c in a.custody
-        },
-    }
 
 
 class _Feed:
@@ -315,9 +193,10 @@ async def _run(db: Database, history: History, rnd: random.Random) -> None:
     status = await MaintenanceService(deps, policy, NoReplay()).status(StatusQuery(_STAFF))  # type: ignore[arg-type]
 
     oracle = Oracle(history)
-    _close(_partner_shape(partner), oracle.partner(), "partner")
-    _close(_flow_shape(flow), oracle.flow(), "flow")
-    _close(_metal_shape(metal), oracle.metal(), "metal")
+    figures = ViewFigures()
+    _close(figures.shape(partner, PARTNER), oracle.partner(), "partner")
+    _close(figures.shape(flow, FLOW), oracle.flow(), "flow")
+    _close(figures.shape(metal, METAL), oracle.metal(), "metal")
     positions: dict[str, int] = {}
     for event in published:
         positions[event.stream] = max(positions.get(event.stream, 0), event.sequence)

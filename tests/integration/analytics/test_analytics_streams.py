@@ -13,6 +13,7 @@ import nats
 import pytest
 
 from mes.analytics.v1 import analytics_pb2 as pb
+from tests.integration.analytics._figures import METAL, WireFigures
 from tests.integration.analytics._history import (
     Calendar,
     CustodyEntry,
@@ -144,108 +145,18 @@ def _history() -> History:
     )
 
 
-def _lat(has: bool, *values: float) -> tuple[float, ...] | None:
-    return tuple(values) if has else None
-
-
-def _answers(partner: Any, flow: Any, metal: Any) -> dict[str, Any]:
-    """The figures of the gRPC answers that do not depend on the clock, shaped as the oracle's."""
-    day = lambda stamp: stamp.ToDatetime(tzinfo=UTC)  # noqa: E731
-    little = flow.littles_law
-    return {
-        "volume": {(v.partner_id, day(v.bucket_start)): (v.orders, v.pieces) for v in partner.volume},
-        "mix": {
-            (pb.MixDimension.Name(m.dimension).removeprefix("MIX_DIMENSION_"), m.key): (m.pieces, m.share)
-            for m in partner.mix
-        },
-        "lead_time": {
-            x.partner_id: (x.n, _lat(x.has_percentiles, x.p50_hours, x.p85_hours, x.p95_hours))
-            for x in partner.lead_time
-        },
-        "delivery": {d.partner_id: (d.shipped, d.on_time, d.otd) for d in partner.delivery},
-        "api_usage": {
-            (u.partner_id, day(u.bucket_start)): (
-                u.requests,
-                u.throttled,
-                u.rate_limited,
-                u.throttle_rate,
-                u.cost_used,
-                u.cost_capacity,
-                u.cost_utilisation,
-                u.errors_4xx,
-                u.errors_5xx,
-                u.error_rate_4xx,
-                u.error_rate_5xx,
-                _lat(u.has_percentiles, u.p50_ms, u.p95_ms),
-            )
-            for u in partner.api_usage
-        },
-        "api_operations": {
-            (o.partner_id, o.operation): (o.requests, o.errors, _lat(o.has_percentiles, o.p50_ms, o.p95_ms))
-            for o in partner.api_operations
-        },
-        "api_errors": {(e.partner_id, e.code): e.count for e in partner.api_errors},
-        "idempotency": {
-            i.partner_id: (i.submissions, i.replays, i.key_reused, i.replay_rate) for i in partner.idempotency
-        },
-        "value_stream": {
-            s.operation_code: (
-                s.n,
-                _lat(s.has_percentiles, s.queue_p50_min, s.queue_p85_min, s.touch_p50_min, s.touch_p85_min),
-            )
-            for s in flow.value_stream
-        },
-        "throughput": {(t.work_center, day(t.bucket_start)): t.operations for t in flow.throughput},
-        "shipped": {day(s.bucket_start): s.orders for s in flow.shipped},
-        "littles_law": (
-            little.mean_wip,
-            little.throughput_per_day,
-            little.mean_flow_days,
-            little.deviation,
-            little.steady,
-            little.completed,
-        ),
-        "by_operation": {
-            (r.operation_code, r.alloy_code): (
-                r.operations,
-                r.gross_in_mg,
-                r.loss_mg,
-                r.loss_fine_mg,
-                r.loss_pct,
-                r.allowed_mg,
-                r.excess_mg,
-                r.exceptions,
-            )
-            for r in metal.by_operation
-        },
-        "by_operator": {
-            r.operator_code: (r.operations, r.gross_in_mg, r.loss_mg, r.loss_pct, r.allowed_mg, r.excess_mg)
-            for r in metal.by_operator
-        },
-        "trend": {day(b.bucket_start): (b.gross_in_mg, b.loss_mg, b.loss_pct, b.allowed_mg) for b in metal.trend},
-        "custody": {
-            (c.holder, c.material_code): (
-                c.issued_mg,
-                c.returned_mg,
-                c.loss_mg,
-                c.pending_mg,
-                c.pending_fine_mg,
-                day(c.oldest_open_issue_time) if c.HasField("oldest_open_issue_time") else None,
-            )
-            for c in metal.custody
-        },
-    }
+#: The figures compared (those that do not depend on the clock).
+_FIGURES = (
+    ("volume", "mix", "lead_time", "delivery", "api_usage", "api_operations", "api_errors", "idempotency"),
+    ("value_stream", "throughput", "shipped", "littles_law"),
+    METAL,
+)
 
 
 def _expected(history: History) -> dict[str, Any]:
     oracle = Oracle(history)
-    partner, flow, metal = oracle.partner(), oracle.flow(), oracle.metal()
-    keys = ("volume", "mix", "lead_time", "delivery", "api_usage", "api_operations", "api_errors", "idempotency")
-    return {
-        **{k: partner[k] for k in keys},
-        **{k: flow[k] for k in ("value_stream", "throughput", "shipped", "littles_law")},
-        **{k: metal[k] for k in ("by_operation", "by_operator", "trend", "custody")},
-    }
+    answers = (oracle.partner(), oracle.flow(), oracle.metal())
+    return {k: answer[k] for answer, keys in zip(answers, _FIGURES, strict=True) for k in keys}
 
 
 async def _ask(running: Running) -> dict[str, Any]:
@@ -254,7 +165,11 @@ async def _ask(running: Running) -> dict[str, Any]:
     partner = await stub.GetPartnerAnalytics(pb.GetPartnerAnalyticsRequest(window=span), metadata=STAFF, timeout=T)
     flow = await stub.GetFlowAnalytics(pb.GetFlowAnalyticsRequest(window=span), metadata=STAFF, timeout=T)
     metal = await stub.GetMetalAnalytics(pb.GetMetalAnalyticsRequest(window=span), metadata=STAFF, timeout=T)
-    return _answers(partner, flow, metal)
+    figures = WireFigures()
+    answers: dict[str, Any] = {}
+    for answer, keys in zip((partner, flow, metal), _FIGURES, strict=True):
+        answers.update(figures.shape(answer, keys))
+    return answers
 
 
 async def _caught_up(running: Running, positions: list[tuple[str, int]], counts: tuple[int, ...]) -> bool:
