@@ -11,7 +11,7 @@ from sqlalchemy import and_, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mes_kernel.clock import as_utc
-from mes_platform.sql import one_of
+from mes_platform.sql import first_row, one_of
 from services.production.adapters import tables as t
 from services.production.adapters.rows import from_row, update_versioned
 from services.production.domain.operations import OperationStatus
@@ -49,10 +49,7 @@ class SqlShiftCalendarRepository:
         self._s = session
 
     async def get(self, work_center: str, *, for_update: bool = False) -> ShiftCalendar | None:
-        query = select(_C).where(_C.c.work_center == work_center)
-        if for_update:
-            query = query.with_for_update()
-        row = (await self._s.execute(query)).first()
+        row = await first_row(self._s, _C, _C.c.work_center == work_center, for_update=for_update)
         return _calendar(row) if row else None
 
     async def get_many(self, work_centers: Collection[str]) -> dict[str, ShiftCalendar]:

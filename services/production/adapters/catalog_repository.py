@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mes_platform.sql import first_row
 from services.production.adapters import tables as t
 from services.production.adapters.rows import (
     bom_from_json,
@@ -55,7 +56,7 @@ class SqlStyleRepository:
         self._s = session
 
     async def get(self, sku: str) -> Style | None:
-        row = (await self._s.execute(select(t.styles).where(t.styles.c.sku == sku))).first()
+        row = await first_row(self._s, t.styles, t.styles.c.sku == sku)
         return _style(row) if row else None
 
     async def get_many(self, skus: Collection[str]) -> dict[str, Style]:
@@ -116,10 +117,7 @@ class SqlWorkCenterRepository:
         self._s = session
 
     async def get(self, code: str, *, for_update: bool = False) -> WorkCenter | None:
-        query = select(t.work_centers).where(t.work_centers.c.code == code)
-        if for_update:
-            query = query.with_for_update()
-        row = (await self._s.execute(query)).first()
+        row = await first_row(self._s, t.work_centers, t.work_centers.c.code == code, for_update=for_update)
         return _center(row) if row else None
 
     async def get_many(self, codes: Collection[str]) -> dict[str, WorkCenter]:
@@ -170,7 +168,7 @@ class SqlOperatorRepository:
         self._s = session
 
     async def get(self, code: str) -> Operator | None:
-        row = (await self._s.execute(select(t.operators).where(t.operators.c.code == code))).first()
+        row = await first_row(self._s, t.operators, t.operators.c.code == code)
         return from_row(Operator, row, role=OperatorRole(row.role)) if row else None
 
     async def list_page(self, after: str | None, limit: int) -> list[Operator]:

@@ -6,11 +6,11 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, case, func, insert, select, update
+from sqlalchemy import Row, Table, bindparam, case, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mes_platform.keyset import keyset_after
-from mes_platform.sql import one_of
+from mes_platform.sql import first_row, one_of
 from services.production.adapters import tables as t
 from services.production.adapters.rows import from_row, read_in_transaction, to_values, update_versioned
 from services.production.domain.operations import (
@@ -78,8 +78,7 @@ class SqlOperationRepository:
         self._s = session
 
     async def get(self, work_order_id: str, sequence: int) -> Operation | None:
-        query = select(_op).where(_op.c.work_order_id == work_order_id, _op.c.sequence == sequence)
-        row = (await self._s.execute(query)).first()
+        row = await first_row(self._s, _op, _op.c.work_order_id == work_order_id, _op.c.sequence == sequence)
         return operation_from_row(row) if row else None
 
     async def get_many(self, keys: Collection[tuple[str, int]]) -> dict[tuple[str, int], OperationView]:
@@ -93,15 +92,20 @@ class SqlOperationRepository:
         views = (OperationView(*row) for row in await self._s.execute(query))
         return {key: view for view in views if (key := (view.work_order_id, view.sequence)) in wanted}
 
-    async def for_work_orders(self, work_order_ids: Collection[str]) -> list[Operation]:
+    async def _of_work_orders(self, table: Table, work_order_ids: Collection[str], *order_by: Any) -> list[Row[Any]]:
+        """The rows of ``table`` of these work orders, by work order then ``order_by`` (no query
+        for none)."""
         if not work_order_ids:
             return []
         query = (
-            select(_op)
-            .where(_op.c.work_order_id.in_(list(work_order_ids)))
-            .order_by(_op.c.work_order_id, _op.c.sequence)
+            select(table)
+            .where(table.c.work_order_id.in_(list(work_order_ids)))
+            .order_by(table.c.work_order_id, *order_by)
         )
-        return [operation_from_row(row) for row in await self._s.execute(query)]
+        return list(await self._s.execute(query))
+
+    async def for_work_orders(self, work_order_ids: Collection[str]) -> list[Operation]:
+        return [operation_from_row(row) for row in await self._of_work_orders(_op, work_order_ids, _op.c.sequence)]
 
     async def list_page(
         self,
@@ -203,14 +207,8 @@ class SqlOperationRepository:
             )
 
     async def attempts(self, work_order_ids: Collection[str]) -> list[AttemptRecord]:
-        if not work_order_ids:
-            return []
-        query = (
-            select(_at)
-            .where(_at.c.work_order_id.in_(list(work_order_ids)))
-            .order_by(_at.c.work_order_id, _at.c.sequence, _at.c.attempt)
-        )
-        return [attempt_from_row(row) for row in await self._s.execute(query)]
+        rows = await self._of_work_orders(_at, work_order_ids, _at.c.sequence, _at.c.attempt)
+        return [attempt_from_row(row) for row in rows]
 
     async def loss_summary(self, grouping: LossGrouping, since: datetime | None) -> list[LossSummary]:
         key = _at.c.operation_code if grouping is LossGrouping.OPERATION_CODE else _at.c.finished_by

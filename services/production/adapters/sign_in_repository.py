@@ -10,6 +10,7 @@ from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mes_kernel.clock import as_utc
+from mes_platform.sql import first_row
 from services.production.adapters import tables as t
 from services.production.adapters.rows import from_row
 from services.production.domain.people import Credential, Session, SignInFailure
@@ -39,7 +40,7 @@ class SqlCredentialRepository:
         self._s = session
 
     async def get(self, operator_code: str) -> Credential | None:
-        row = (await self._s.execute(select(_P).where(_P.c.operator_code == operator_code))).first()
+        row = await first_row(self._s, _P, _P.c.operator_code == operator_code)
         return from_row(Credential, row) if row else None
 
     async def save(self, credential: Credential) -> None:

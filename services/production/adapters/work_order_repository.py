@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mes_kernel.errors import Conflict
 from mes_platform.keyset import keyset_after
-from mes_platform.sql import one_of
+from mes_platform.sql import first_row, one_of
 from services.production.adapters import tables as t
 from services.production.adapters.rows import (
     from_row,
@@ -79,10 +79,7 @@ class SqlWorkOrderRepository:
         self._s = session
 
     async def get(self, work_order_id: str, *, for_update: bool = False) -> WorkOrder | None:
-        query = select(_wo).where(_wo.c.id == work_order_id)
-        if for_update:
-            query = query.with_for_update()
-        row = (await self._s.execute(query)).first()
+        row = await first_row(self._s, _wo, _wo.c.id == work_order_id, for_update=for_update)
         return _work_order(row) if row else None
 
     async def get_many(self, ids: Collection[str], *, with_routing: bool = True) -> dict[str, WorkOrderView]:

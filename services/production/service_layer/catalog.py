@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from mes_kernel.batch import BatchResult
-from mes_kernel.paging import Page, Pager
+from mes_kernel.paging import Page
 from mes_kernel.principal import Principal, require_staff
 from mes_kernel.validation import Violations
 from services.production.domain.bom import MaterialRequirement, explode, validate_lines
@@ -64,11 +64,9 @@ def _check_center_change(principal: Principal, operator_code: str, reason: str |
 class CatalogHandlers(UseCases):
     async def _page(self, query: ListPage, listing: str, fetch: Fetch[T], code: Callable[[T], str]) -> Page[T]:
         """A page of a catalogue listing, by code."""
-        pager = Pager.of(self._deps.tokens, query.page, scope=query.principal.scope, filters={"list": listing})
-        after = pager.after(lambda key: str(key[0]))
-        async with self._uows.read() as uow:
-            rows = await fetch(uow, after, pager.limit)
-        return pager.page(rows, lambda item: [code(item)])
+        return await self._listing(
+            query.principal, query.page, {"list": listing}, lambda key: str(key[0]), fetch, lambda item: [code(item)]
+        )
 
     # -- styles ---------------------------------------------------------------------
 

@@ -1,24 +1,37 @@
-"""What the use cases share: their dependencies, who may act as whom, and found-or-404."""
+"""What the use cases share: their dependencies, who may act as whom, found-or-404, and
+writes idempotent by request_id."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Hashable, Mapping
-from typing import TypeVar
+from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
+from typing import Any, Protocol, TypeVar
 
-from mes_kernel.batch import BatchResult, batch_result, check_batch_size
+from mes_kernel.batch import MAX_BATCH, BatchResult, batch_result, check_batch_size
 from mes_kernel.errors import NotFound, PermissionDenied
+from mes_kernel.paging import MAX_PAGE_SIZE, Page, Pager, PageRequest
 from mes_kernel.principal import Principal, require_staff
-from services.production.service_layer.commands import BatchGet
+from services.production.service_layer.commands import BatchGet, fingerprint
 from services.production.service_layer.ports import ProductionDeps, UnitOfWork
 
-__all__ = ["DEFAULT_ATTEMPTS", "IdFactory", "UseCases", "act_as", "found", "new_work_order_id"]
+__all__ = ["DEFAULT_ATTEMPTS", "IdFactory", "UseCases", "WorkOrderIssuers", "act_as", "found", "new_work_order_id"]
 
 T = TypeVar("T")
 K = TypeVar("K", bound=Hashable)
+A = TypeVar("A")
 IdFactory = Callable[[], str]
 #: How often a write use case runs again after a race with another writer.
 DEFAULT_ATTEMPTS = 4
+
+
+class _Requested(Protocol):
+    """A command idempotent by its ``request_id`` (per caller and method)."""
+
+    @property
+    def principal(self) -> Principal: ...
+
+    @property
+    def request_id(self) -> str: ...
 
 
 def new_work_order_id() -> str:
@@ -63,3 +76,55 @@ class UseCases:
         async with self._uows.read() as uow:
             items = await fetch(uow, set(query.keys))
         return batch_result(query.keys, items, allow_missing=query.allow_missing, label=label)
+
+    async def _listing(
+        self,
+        principal: Principal,
+        request: PageRequest,
+        filters: Mapping[str, Any],
+        parse: Callable[[list[Any]], A],
+        fetch: Callable[[UnitOfWork, A | None, int], Awaitable[list[T]]],
+        sort_key: Callable[[T], Sequence[Any]],
+        *,
+        by_ids: bool = False,
+    ) -> Page[T]:
+        """The page of a listing that ``request`` asks for: its tokens are bound to the caller's
+        scope and to ``filters`` (the listing and its filter), ``parse`` reads a token's start key,
+        ``fetch`` reads up to ``limit`` rows after it and ``sort_key`` is a row's key in the next
+        token. Pages of up to ``MAX_BATCH`` when the listing is of given ids (``by_ids``), else of
+        up to ``MAX_PAGE_SIZE``."""
+        maximum = MAX_BATCH if by_ids else MAX_PAGE_SIZE
+        pager = Pager.of(self._deps.tokens, request, scope=principal.scope, filters=filters, maximum=maximum)
+        after = pager.after(parse)
+        async with self._uows.read() as uow:
+            rows = await fetch(uow, after, pager.limit)
+        return pager.page(rows, sort_key)
+
+    async def _once(
+        self,
+        cmd: _Requested,
+        method: str,
+        create: Callable[[UnitOfWork], Awaitable[tuple[str, T]]],
+        load: Callable[[UnitOfWork, str], Awaitable[T]],
+    ) -> T:
+        """``create`` once per caller, ``method`` and ``cmd.request_id``: the same request again
+        answers ``load`` of the resource it named; a different one with that id is ALREADY_EXISTS
+        (see ``UnitOfWorkFactory.idempotent``)."""
+        result, _replayed = await self._uows.idempotent(
+            scope=f"{cmd.principal.kind}:{cmd.principal.subject}:{method}",
+            request_id=cmd.request_id,
+            fingerprint=fingerprint(cmd),
+            create=create,
+            load=load,
+        )
+        return result
+
+
+class WorkOrderIssuers(UseCases):
+    """Use cases that create work orders, with the factory of their ids."""
+
+    def __init__(
+        self, deps: ProductionDeps, *, attempts: int = DEFAULT_ATTEMPTS, new_id: IdFactory = new_work_order_id
+    ) -> None:
+        super().__init__(deps, attempts=attempts)
+        self._new_id = new_id

@@ -6,11 +6,11 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
-from mes_kernel.batch import MAX_BATCH, BatchResult, check_batch_size
+from mes_kernel.batch import BatchResult, check_batch_size
 from mes_kernel.clock import as_utc
 from mes_kernel.errors import ResourceExhausted
-from mes_kernel.paging import MAX_PAGE_SIZE, Page, Pager
-from mes_kernel.principal import Principal, require_staff
+from mes_kernel.paging import Page
+from mes_kernel.principal import require_staff
 from mes_kernel.validation import Violations
 from services.production.domain.events import OperationChanged, WorkOrderCompleted
 from services.production.domain.floor import MAX_REASON_LENGTH
@@ -27,7 +27,6 @@ from services.production.service_layer.commands import (
     ResolveLossReview,
     ResumeOperation,
     StartOperation,
-    fingerprint,
 )
 from services.production.service_layer.common import UseCases, act_as, found
 from services.production.service_layer.floor import follow_center, follow_operations
@@ -46,10 +45,6 @@ def _label(key: OperationKey) -> str:
     return f"workOrders/{key[0]}/operations/{key[1]}"
 
 
-def _scope(principal: Principal, method: str) -> str:
-    return f"{principal.kind}:{principal.subject}:{method}"
-
-
 async def _operation(uow: UnitOfWork, key: OperationKey) -> Operation:
     return found(await uow.operations.get(*key), f"operation {_label(key)}")
 
@@ -66,6 +61,10 @@ def _key_name(op: Operation) -> str:
 def _queue_key(key: list[Any]) -> QueueKey:
     priority, created, work_order_id, sequence = key
     return int(priority), datetime.fromisoformat(created), str(work_order_id), int(sequence)
+
+
+def _sort_key(op: OperationView) -> list[Any]:
+    return [op.priority, as_utc(op.create_time).isoformat(), op.work_order_id, op.sequence]
 
 
 async def advance(uow: UnitOfWork, work_order: WorkOrder, done: Operation, now: datetime) -> None:
@@ -92,7 +91,7 @@ async def advance(uow: UnitOfWork, work_order: WorkOrder, done: Operation, now: 
 
 
 class OperationHandlers(UseCases):
-    async def _at_bench(self, principal: Principal, cmd: BenchCommand, method: str, step: Step) -> Operation:
+    async def _at_bench(self, cmd: BenchCommand, method: str, step: Step) -> Operation:
         """An active operator records work at an operation of a workable work order (weighs it
         in or out, pauses or resumes it): ``step`` makes the change; idempotent by request_id
         (per caller and method: the same request answers the stored result)."""
@@ -106,18 +105,11 @@ class OperationHandlers(UseCases):
             await step(uow, work_order, op, now)
             return _key_name(op), op
 
-        operation, _replayed = await self._uows.idempotent(
-            scope=_scope(principal, method),
-            request_id=cmd.request_id,
-            fingerprint=fingerprint(cmd),
-            create=create,
-            load=_load,
-        )
-        return operation
+        return await self._once(cmd, method, create, _load)
 
     async def start_operation(self, cmd: StartOperation) -> Operation:
         """QUEUED -> IN_PROGRESS with the weigh-in; idempotent by request_id."""
-        principal = act_as(cmd.principal, cmd.operator_code)
+        act_as(cmd.principal, cmd.operator_code)
         v = Violations()
         v.code(cmd.operator_code, "operator_code")
         v.positive(cmd.weigh_in_mg, "weigh_in_mg", maximum=MAX_WEIGHT_MG)
@@ -143,14 +135,14 @@ class OperationHandlers(UseCases):
             if center is not None:
                 await follow_center(uow, center, now)
 
-        return await self._at_bench(principal, cmd, "StartOperation", start)
+        return await self._at_bench(cmd, "StartOperation", start)
 
     async def pause_operation(self, cmd: PauseOperation) -> Operation:
         """IN_PROGRESS -> PAUSED with a reason; idempotent by request_id (pausing a paused
         operation with another request is FAILED_PRECONDITION). The operation keeps its place at
         the work center (its metal and its bench, so it still counts against the capacity), but
         no longer makes the center RUNNING."""
-        principal = act_as(cmd.principal, cmd.operator_code)
+        act_as(cmd.principal, cmd.operator_code)
         v = Violations()
         v.code(cmd.operator_code, "operator_code")
         v.text(cmd.reason.strip(), "reason", max_len=MAX_REASON_LENGTH, required=True)
@@ -163,13 +155,13 @@ class OperationHandlers(UseCases):
             await uow.emit(OperationChanged(op, previous))
             await follow_operations(uow, [op.work_center], now)
 
-        return await self._at_bench(principal, cmd, "PauseOperation", pause)
+        return await self._at_bench(cmd, "PauseOperation", pause)
 
     async def resume_operation(self, cmd: ResumeOperation) -> Operation:
         """PAUSED -> IN_PROGRESS (the pause's length added to ``paused_seconds``); idempotent by
         request_id. Like a start, it is refused at a BLOCKED work center; it needs no room (the
         operation kept its place)."""
-        principal = act_as(cmd.principal, cmd.operator_code)
+        act_as(cmd.principal, cmd.operator_code)
         v = Violations()
         v.code(cmd.operator_code, "operator_code")
         v.request_id(cmd.request_id)
@@ -185,12 +177,12 @@ class OperationHandlers(UseCases):
             if center is not None:
                 await follow_center(uow, center, now)
 
-        return await self._at_bench(principal, cmd, "ResumeOperation", resume)
+        return await self._at_bench(cmd, "ResumeOperation", resume)
 
     async def finish_operation(self, cmd: FinishOperation) -> Operation:
         """IN_PROGRESS -> DONE (loss within tolerance) or LOSS_REVIEW; idempotent by request_id.
         A PAUSED operation must be resumed first (FAILED_PRECONDITION)."""
-        principal = act_as(cmd.principal, cmd.operator_code)
+        act_as(cmd.principal, cmd.operator_code)
         v = Violations()
         v.code(cmd.operator_code, "operator_code")
         v.non_negative(cmd.weigh_out_mg, "weigh_out_mg", maximum=MAX_WEIGHT_MG)
@@ -207,7 +199,7 @@ class OperationHandlers(UseCases):
             if op.status is S.DONE:
                 await advance(uow, work_order, op, now)
 
-        return await self._at_bench(principal, cmd, "FinishOperation", finish)
+        return await self._at_bench(cmd, "FinishOperation", finish)
 
     async def resolve_loss_review(self, cmd: ResolveLossReview) -> Operation:
         """LOSS_REVIEW -> DONE (approve, then as any DONE) or REWORK (queued again as a new attempt)."""
@@ -260,17 +252,16 @@ class OperationHandlers(UseCases):
             "work_order_ids": sorted(set(query.work_order_ids)),
             "statuses": sorted(set(query.statuses)),
         }
-        maximum = MAX_BATCH if query.work_order_ids else MAX_PAGE_SIZE
-        pager = Pager.of(self._deps.tokens, query.page, scope=query.principal.scope, filters=filters, maximum=maximum)
-        after = pager.after(_queue_key)
-        async with self._uows.read() as uow:
-            rows = await uow.operations.list_page(
+
+        async def fetch(uow: UnitOfWork, after: QueueKey | None, limit: int) -> list[OperationView]:
+            return await uow.operations.list_page(
                 after,
-                pager.limit,
+                limit,
                 work_center=query.work_center,
                 work_order_ids=query.work_order_ids,
                 statuses=query.statuses,
             )
-        return pager.page(
-            rows, lambda op: [op.priority, as_utc(op.create_time).isoformat(), op.work_order_id, op.sequence]
+
+        return await self._listing(
+            query.principal, query.page, filters, _queue_key, fetch, _sort_key, by_ids=bool(query.work_order_ids)
         )

@@ -17,22 +17,16 @@ from services.production.domain.events import RequirementsComputed, Requirements
 from services.production.domain.order_specs import OrderSpec, OrderSpecStatus
 from services.production.domain.work_orders import WorkOrder
 from services.production.service_layer.commands import OrderCancelled, OrderSubmitted, ReservationHeld
-from services.production.service_layer.common import DEFAULT_ATTEMPTS, IdFactory, UseCases, new_work_order_id
-from services.production.service_layer.ports import ProductionDeps, UnitOfWork, Uows
+from services.production.service_layer.common import WorkOrderIssuers
+from services.production.service_layer.ports import UnitOfWork, Uows
 from services.production.service_layer.release import cancel_order, create_and_release
 from services.production.service_layer.work_orders import PRIORITY_NORMAL
 
 __all__ = ["OrderEventHandlers"]
 
 
-class OrderEventHandlers(UseCases):
+class OrderEventHandlers(WorkOrderIssuers):
     """Event handlers act as the production service itself: they check no caller."""
-
-    def __init__(
-        self, deps: ProductionDeps, *, attempts: int = DEFAULT_ATTEMPTS, new_id: IdFactory = new_work_order_id
-    ) -> None:
-        super().__init__(deps, attempts=attempts)
-        self._new_id = new_id
 
     def bound(self, uows: Uows) -> OrderEventHandlers:
         """These handlers on ``uows`` (e.g. borrowed from an event consumer's transaction)."""

@@ -27,7 +27,7 @@ from services.production.domain.shifts import (
     shift_at,
     validate_calendar,
 )
-from services.production.service_layer.commands import BatchGet, fingerprint
+from services.production.service_layer.commands import BatchGet
 from services.production.service_layer.common import UseCases, found
 from services.production.service_layer.ports import UnitOfWork
 
@@ -129,14 +129,7 @@ class ShiftHandlers(UseCases):
         async def load(uow: UnitOfWork, code: str) -> ShiftCalendar:
             return found(await uow.calendars.get(code), f"calendar of work center {code}")
 
-        calendar, _replayed = await self._uows.idempotent(
-            scope=f"{cmd.principal.kind}:{cmd.principal.subject}:SetShiftCalendar",
-            request_id=cmd.request_id,
-            fingerprint=fingerprint(cmd),
-            create=create,
-            load=load,
-        )
-        return calendar
+        return await self._once(cmd, "SetShiftCalendar", create, load)
 
     async def get_shift_calendar(self, query: GetShiftCalendar) -> ShiftCalendar:
         """NOT_FOUND when the work center does not exist or has no calendar."""

@@ -99,21 +99,24 @@ class SignIn:
 
 
 @dataclass(frozen=True, slots=True)
-class CheckSession:
+class _BySessionToken:
+    """A request about the session whose token it carries."""
+
     principal: Principal
     session_token: str
 
     def __repr__(self) -> str:  # never the token
-        return "CheckSession(...)"
+        return f"{type(self).__name__}(...)"
 
 
-@dataclass(frozen=True, slots=True)
-class SignOut:
-    principal: Principal
-    session_token: str
+@dataclass(frozen=True, slots=True, repr=False)
+class CheckSession(_BySessionToken):
+    """Is the session of this token open, and whose is it?"""
 
-    def __repr__(self) -> str:  # never the token
-        return "SignOut(...)"
+
+@dataclass(frozen=True, slots=True, repr=False)
+class SignOut(_BySessionToken):
+    """End the session of this token."""
 
 
 @dataclass(frozen=True, slots=True)

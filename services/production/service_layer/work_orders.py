@@ -6,9 +6,9 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from mes_kernel.batch import MAX_BATCH, BatchResult
+from mes_kernel.batch import BatchResult
 from mes_kernel.clock import as_utc
-from mes_kernel.paging import MAX_PAGE_SIZE, Page, Pager
+from mes_kernel.paging import Page
 from mes_kernel.principal import require_staff
 from mes_kernel.validation import Violations
 from services.production.domain.bom import validate_lines, validate_reference
@@ -23,8 +23,8 @@ from services.production.service_layer.commands import (
     ListWorkOrders,
     ResumeWorkOrder,
 )
-from services.production.service_layer.common import DEFAULT_ATTEMPTS, IdFactory, UseCases, found, new_work_order_id
-from services.production.service_layer.ports import ProductionDeps, UnitOfWork, WorkOrderKey, WorkOrderView
+from services.production.service_layer.common import WorkOrderIssuers, found
+from services.production.service_layer.ports import UnitOfWork, WorkOrderKey, WorkOrderView
 from services.production.service_layer.release import cancel_order, create_and_release
 
 __all__ = ["PRIORITY_NORMAL", "WorkOrderHandlers", "get_work_order", "normalize_priority"]
@@ -48,13 +48,11 @@ def _work_order_key(key: list[Any]) -> WorkOrderKey:
     return datetime.fromisoformat(created), str(order_id), int(line_number)
 
 
-class WorkOrderHandlers(UseCases):
-    def __init__(
-        self, deps: ProductionDeps, *, attempts: int = DEFAULT_ATTEMPTS, new_id: IdFactory = new_work_order_id
-    ) -> None:
-        super().__init__(deps, attempts=attempts)
-        self._new_id = new_id
+def _sort_key(wo: WorkOrderView) -> list[Any]:
+    return [as_utc(wo.create_time).isoformat(), wo.order_id, wo.line_number]
 
+
+class WorkOrderHandlers(WorkOrderIssuers):
     async def create_work_orders(self, cmd: CreateWorkOrders) -> list[WorkOrder]:
         """Idempotent per order: a second call returns the work orders of the first."""
         require_staff(cmd.principal)
@@ -100,14 +98,15 @@ class WorkOrderHandlers(UseCases):
             "order_ids": sorted(set(query.order_ids)),
             "statuses": sorted(set(query.statuses)),
         }
-        maximum = MAX_BATCH if query.order_ids else MAX_PAGE_SIZE
-        pager = Pager.of(self._deps.tokens, query.page, scope=query.principal.scope, filters=filters, maximum=maximum)
-        after = pager.after(_work_order_key)
-        async with self._uows.read() as uow:
-            rows = await uow.work_orders.list_page(
-                after, pager.limit, order_ids=query.order_ids, statuses=query.statuses, with_routing=query.with_routing
+
+        async def fetch(uow: UnitOfWork, after: WorkOrderKey | None, limit: int) -> list[WorkOrderView]:
+            return await uow.work_orders.list_page(
+                after, limit, order_ids=query.order_ids, statuses=query.statuses, with_routing=query.with_routing
             )
-        return pager.page(rows, lambda wo: [as_utc(wo.create_time).isoformat(), wo.order_id, wo.line_number])
+
+        return await self._listing(
+            query.principal, query.page, filters, _work_order_key, fetch, _sort_key, by_ids=bool(query.order_ids)
+        )
 
     async def _change(
         self, cmd: HoldWorkOrder | ResumeWorkOrder, move: Callable[[WorkOrder, datetime], None]

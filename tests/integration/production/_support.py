@@ -123,6 +123,18 @@ async def setup_floor(stub: Any, *, capacity: int = 2, supervisor: str = "SUP-1"
         await stub.UpsertOperator(pb.UpsertOperatorRequest(operator=operator), metadata=SERVICE, timeout=T)
 
 
+async def upsert_style(stub: Any, s: pb.Style | None = None) -> pb.Style:
+    """Create or update ``s`` (the ring style of :func:`style` by default) as the service."""
+    reply = await stub.UpsertStyle(pb.UpsertStyleRequest(style=s or style()), metadata=SERVICE, timeout=T)
+    return reply.style
+
+
+async def ready(stub: Any, *, capacity: int = 2) -> None:
+    """The floor of :func:`setup_floor` and the ring style."""
+    await setup_floor(stub, capacity=capacity)
+    await upsert_style(stub)
+
+
 async def create_order(
     stub: Any, order_id: str, lines: Sequence[pb.LineSpec], priority: int = common_pb2.PRIORITY_NORMAL
 ) -> list[pb.WorkOrder]:

@@ -22,8 +22,7 @@ from services.production.adapters.work_order_repository import SqlWorkOrderRepos
 from services.production.bootstrap import SPEC
 from services.production.domain.floor import WorkCenterState
 from services.production.domain.operations import OPERATION_FIXED, OPERATION_PROGRESS, OperationStatus
-from services.production.domain.work_orders import WorkOrder
-from tests.unit.production._factories import NOW, operation, ring
+from tests.unit.production._factories import NOW, operation, work_order
 
 S = OperationStatus
 C = WorkCenterState
@@ -33,11 +32,6 @@ _OPERATION_0001 = (
     *OPERATION_FIXED,
     *(name for name in OPERATION_PROGRESS if name not in _PAUSE_FIELDS),
 )
-
-
-def _work_order(wo_id: str, line_number: int) -> WorkOrder:
-    style = ring()
-    return WorkOrder(wo_id, "ORD-1", line_number, style.sku, "AU750Y", "54", "", 1, 2, 1, style.routing, NOW, NOW)
 
 
 async def _seed_0001(db: Database) -> None:
@@ -56,7 +50,7 @@ async def _seed_0001(db: Database) -> None:
                     updated_at=NOW,
                 )
             )
-        await SqlWorkOrderRepository(session).add(_work_order("wo-1", 1))
+        await SqlWorkOrderRepository(session).add(work_order("wo-1"))
         base = replace(operation(), work_order_id="wo-1", work_center_type="CAST")
         for op in (
             replace(base, sequence=1, status=S.IN_PROGRESS, work_center="CAST-1", weigh_in_mg=5_000),

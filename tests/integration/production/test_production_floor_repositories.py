@@ -15,10 +15,9 @@ from services.production.bootstrap import SPEC
 from services.production.domain.events import OperationChanged, WorkCenterChanged
 from services.production.domain.floor import WorkCenterState
 from services.production.domain.operations import OperationStatus
-from services.production.domain.work_orders import WorkOrder
 from services.production.entrypoints.codec.events import encode_event
 from tests._infra.contract import RepositoryContract
-from tests.unit.production._factories import NOW, center, operation, ring
+from tests.unit.production._factories import NOW, center, operation, work_order
 from tests.unit.production.fakes import FakeUnitOfWorkFactory
 
 S = OperationStatus
@@ -26,11 +25,6 @@ C = WorkCenterState
 CONTRACT = RepositoryContract(SPEC, ProductionUnitOfWork, encode_event, FakeUnitOfWorkFactory)
 uows = CONTRACT.uows_fixture()
 emitted = CONTRACT.emitted
-
-
-def work_order(wo_id: str, line_number: int = 1) -> WorkOrder:
-    style = ring()
-    return WorkOrder(wo_id, "ORD-1", line_number, style.sku, "AU750Y", "54", "", 1, 2, 1, style.routing, NOW, NOW)
 
 
 async def test_a_work_center_keeps_its_state_reason_time_and_who_set_it(uows: Any) -> None:

@@ -23,10 +23,9 @@ from tests.integration.production._support import (
     line,
     op_name,
     outbox,
+    ready,
     row_counts,
-    setup_floor,
     start_op,
-    style,
 )
 
 IN_PROGRESS = S.Value("OPERATION_STATUS_IN_PROGRESS")
@@ -34,11 +33,6 @@ PAUSED = S.Value("OPERATION_STATUS_PAUSED")
 DONE = S.Value("OPERATION_STATUS_DONE")
 RUNNING, IDLE, BLOCKED = pb.WORK_CENTER_STATE_RUNNING, pb.WORK_CENTER_STATE_IDLE, pb.WORK_CENTER_STATE_BLOCKED
 CAST = "workCenters/CAST-1"
-
-
-async def ready(stub: Any, *, capacity: int = 2) -> None:
-    await setup_floor(stub, capacity=capacity)
-    await stub.UpsertStyle(pb.UpsertStyleRequest(style=style()), metadata=SERVICE, timeout=T)
 
 
 async def pause(

@@ -25,11 +25,13 @@ from tests.integration.production._support import (
     op_name,
     operations_of,
     outbox,
+    ready,
     review_op,
     row_counts,
     setup_floor,
     start_op,
     style,
+    upsert_style,
 )
 
 DONE = S.Value("OPERATION_STATUS_DONE")
@@ -38,11 +40,6 @@ QUEUED = S.Value("OPERATION_STATUS_QUEUED")
 OPERATION_SUBJECTS = [operation.subject for operation in OPERATION_EVENTS]
 REVIEW = S.Value("OPERATION_STATUS_LOSS_REVIEW")
 APPROVE = pb.LOSS_REVIEW_DECISION_APPROVE
-
-
-async def ready(stub: Any, *, capacity: int = 2) -> None:
-    await setup_floor(stub, capacity=capacity)
-    await stub.UpsertStyle(pb.UpsertStyleRequest(style=style()), metadata=SERVICE, timeout=T)
 
 
 async def get_wo(stub: Any, wo: pb.WorkOrder) -> pb.WorkOrder:
@@ -297,7 +294,7 @@ async def test_queue_order_batch_get_and_stats(stub: Any) -> None:
 async def test_concurrent_starts_respect_capacity_and_one_completion_completes_the_order(app: App, stub: Any) -> None:
     await setup_floor(stub, capacity=1)
     simple = style("SIMPLE-1", routing=[("CASTING", "CAST", 20, False)])
-    await stub.UpsertStyle(pb.UpsertStyleRequest(style=simple), metadata=SERVICE, timeout=T)
+    await upsert_style(stub, simple)
     work_orders = await create_order(stub, "ORD-1", [line(n, "SIMPLE-1") for n in range(1, 5)])
 
     async def try_start(wo: pb.WorkOrder) -> bool:

@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from mes.common.v1 import common_pb2
-from mes.production.v1 import production_pb2 as pb
 from mes_contracts.events import REQUIREMENTS_COMPUTED, REQUIREMENTS_FAILED, WORK_ORDERS_CANCELLED, WORK_ORDERS_RELEASED
 from services.production.bootstrap import App
 from services.production.domain.bom import LineSpec, MaterialRequirement
@@ -20,7 +19,7 @@ from services.production.domain.work_orders import WorkOrder, WorkOrderStatus
 from services.production.entrypoints.codec.requests import line_specs
 from services.production.service_layer.commands import OrderCancelled, OrderSubmitted, ReservationHeld
 from services.production.service_layer.order_events import OrderEventHandlers
-from tests.integration.production._support import SERVICE, T, line, outbox, setup_floor, style
+from tests.integration.production._support import line, outbox, ready
 
 SUBMITTED = datetime(2026, 1, 5, 9, 30, tzinfo=UTC)
 R = TypeVar("R")
@@ -50,13 +49,8 @@ class Consumer:
         return await self._run(cause, lambda h: h.on_order_cancelled(OrderCancelled(order_id, reason)))
 
 
-async def catalogue(stub: Any) -> None:
-    await setup_floor(stub)
-    await stub.UpsertStyle(pb.UpsertStyleRequest(style=style()), metadata=SERVICE, timeout=T)
-
-
 async def test_submitted_then_held_releases_work_orders_once(app: App, stub: Any) -> None:
-    await catalogue(stub)
+    await ready(stub)
     events = Consumer(app)
     lines = [*line_specs([line(1, quantity=2)]), LineSpec(2, "RNG-001", "AG925", "52", "", 1)]
     requirements = await events.on_order_submitted("ORD-1", common_pb2.PRIORITY_HIGH, lines, SUBMITTED, "evt-1")
@@ -88,7 +82,7 @@ async def test_submitted_then_held_releases_work_orders_once(app: App, stub: Any
 
 
 async def test_unknown_style_fails_requirements(app: App, stub: Any) -> None:
-    await catalogue(stub)
+    await ready(stub)
     events = Consumer(app)
     assert await events.on_order_submitted("ORD-2", 0, line_specs([line(1), line(2, "GHOST")]), None, "evt-9") is None
     (failed,) = await outbox(app, REQUIREMENTS_FAILED.subject)
@@ -97,7 +91,7 @@ async def test_unknown_style_fails_requirements(app: App, stub: Any) -> None:
 
 
 async def test_cancel_before_and_after_release(app: App, stub: Any) -> None:
-    await catalogue(stub)
+    await ready(stub)
     events = Consumer(app)
     # Cancelled while waiting for the reservation: the late reservation creates nothing.
     await events.on_order_submitted("ORD-3", 2, line_specs([line(1)]), SUBMITTED, "evt-1")
@@ -118,7 +112,7 @@ async def test_cancel_before_and_after_release(app: App, stub: Any) -> None:
 
 
 async def test_concurrent_duplicates_release_one_set_of_work_orders(app: App, stub: Any) -> None:
-    await catalogue(stub)
+    await ready(stub)
     await Consumer(app).on_order_submitted("ORD-6", 2, line_specs([line(n) for n in range(1, 4)]), SUBMITTED, "evt-1")
     # Four deliveries at once, each in a transaction of its own (retried on the race).
     events = app.handles.handlers.order_events

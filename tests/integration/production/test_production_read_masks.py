@@ -12,14 +12,13 @@ from google.protobuf.field_mask_pb2 import FieldMask
 from mes.production.v1 import production_pb2 as pb
 from services.production.bootstrap import App
 from tests._infra.rpc import fails
-from tests.integration.production._support import SERVICE, T, create_order, line, setup_floor, style
+from tests.integration.production._support import SERVICE, T, create_order, line, ready
 
 NO_ROUTING = [f.name for f in pb.WorkOrder.DESCRIPTOR.fields if f.name != "routing_snapshot"]
 
 
 async def _orders(stub: Any, count: int, lines: int) -> list[pb.WorkOrder]:
-    await setup_floor(stub)
-    await stub.UpsertStyle(pb.UpsertStyleRequest(style=style()), metadata=SERVICE, timeout=T)
+    await ready(stub)
     made = []
     for n in range(count):
         made += await create_order(stub, f"ORD-{n:03d}", [line(i + 1, engraving="J" * (i % 2)) for i in range(lines)])

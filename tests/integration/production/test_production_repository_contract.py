@@ -21,11 +21,11 @@ from services.production.domain.operations import AttemptRecord, OperationStatus
 from services.production.domain.order_specs import OrderSpec, OrderSpecStatus
 from services.production.domain.resources import Operator, OperatorRole
 from services.production.domain.views import LossGrouping, LossSummary
-from services.production.domain.work_orders import MetalBalance, WorkOrder, WorkOrderStatus
+from services.production.domain.work_orders import MetalBalance, WorkOrderStatus
 from services.production.entrypoints.codec.events import encode_event
 from services.production.service_layer.records import OperationView
 from tests._infra.contract import RepositoryContract, transaction
-from tests.unit.production._factories import NOW, center, line, operation, ring
+from tests.unit.production._factories import NOW, center, line, operation, ring, work_order
 from tests.unit.production.fakes import FakeUnitOfWorkFactory
 
 S = OperationStatus
@@ -34,12 +34,6 @@ S = OperationStatus
 CONTRACT = RepositoryContract(SPEC, ProductionUnitOfWork, encode_event, FakeUnitOfWorkFactory)
 uows = CONTRACT.uows_fixture()
 emitted = CONTRACT.emitted
-
-
-def work_order(wo_id: str, order_id: str = "ORD-1", line_number: int = 1, minutes: int = 0) -> WorkOrder:
-    at = NOW + timedelta(minutes=minutes)
-    style = ring()
-    return WorkOrder(wo_id, order_id, line_number, style.sku, "AU750Y", "54", "", 1, 2, 1, style.routing, at, at)
 
 
 def op(wo_id: str, seq: int, *, priority: int = 2, minutes: int = 0, **changes: Any) -> Any:

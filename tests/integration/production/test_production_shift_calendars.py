@@ -23,10 +23,10 @@ from tests.integration.production._support import (
     line,
     op_name,
     outbox,
+    ready,
     row_counts,
     setup_floor,
     start_op,
-    style,
 )
 
 CALENDAR = "workCenters/CAST-1/calendar"
@@ -129,8 +129,7 @@ async def test_bad_calendars_are_refused_with_their_fields_and_write_nothing(app
 
 
 async def test_output_counts_finished_operations_busy_time_and_targets(app: App, stub: Any) -> None:
-    await setup_floor(stub)
-    await stub.UpsertStyle(pb.UpsertStyleRequest(style=style()), metadata=SERVICE, timeout=T)
+    await ready(stub)
     await set_calendar(stub, calendar(ALWAYS, target=60, zone="UTC"))
     (wo,) = await create_order(stub, "ORD-1", [line(1)])
     await start_op(stub, op_name(wo, 1), 5_000)

@@ -12,26 +12,31 @@ from mes_contracts.events import STYLE_UPSERTED
 from services.production.adapters.tables import style_versions
 from services.production.bootstrap import App
 from tests._infra.rpc import fails
-from tests.integration.production._support import METAL, SERVICE, STONE, T, line, outbox, row_counts, style
-
-
-async def upsert(stub: Any, s: pb.Style) -> pb.Style:
-    reply = await stub.UpsertStyle(pb.UpsertStyleRequest(style=s), metadata=SERVICE, timeout=T)
-    return reply.style
+from tests.integration.production._support import (
+    METAL,
+    SERVICE,
+    STONE,
+    T,
+    line,
+    outbox,
+    row_counts,
+    style,
+    upsert_style,
+)
 
 
 async def test_style_versions_follow_routing_and_bom_changes(app: App, stub: Any) -> None:
-    created = await upsert(stub, style())
+    created = await upsert_style(stub)
     assert (created.name, created.routing_version, created.version) == ("styles/RNG-001", 1, 1)
 
-    same = await upsert(stub, style())
+    same = await upsert_style(stub)
     assert (same.routing_version, same.version) == (1, 1)
     assert len(await outbox(app, STYLE_UPSERTED.subject)) == 1  # an identical upsert is a no-op
 
-    renamed = await upsert(stub, style(display_name="Solitaire ring, new name"))
+    renamed = await upsert_style(stub, style(display_name="Solitaire ring, new name"))
     assert (renamed.routing_version, renamed.version) == (1, 2)
 
-    heavier = await upsert(stub, style(display_name="Solitaire ring, new name", metal_mg=5_500))
+    heavier = await upsert_style(stub, style(display_name="Solitaire ring, new name", metal_mg=5_500))
     assert (heavier.routing_version, heavier.version) == (2, 3)
     assert heavier.bill_of_materials[0].weight_mg == 5_500
 
@@ -51,7 +56,7 @@ async def test_style_versions_follow_routing_and_bom_changes(app: App, stub: Any
 
 async def test_get_batch_get_and_list_styles(stub: Any) -> None:
     for sku in ("PND-003", "RNG-001", "BRC-002"):
-        await upsert(stub, style(sku))
+        await upsert_style(stub, style(sku))
 
     missing = await fails(stub.GetStyle(pb.GetStyleRequest(name="styles/NOPE"), metadata=SERVICE, timeout=T))
     assert (missing.code, missing.reason) == (grpc.StatusCode.NOT_FOUND, "NOT_FOUND")
@@ -111,8 +116,8 @@ async def test_invalid_style_reports_every_field_and_writes_nothing(app: App, st
 
 
 async def test_explode_bill_of_materials(stub: Any) -> None:
-    await upsert(stub, style("RNG-001", metal_mg=5_000, stones=(("DIA-150", 3), ("RUBY-2", 2), ("DIA-150", 1))))
-    await upsert(stub, style("PND-002", metal_mg=2_500, stones=()))
+    await upsert_style(stub, style("RNG-001", metal_mg=5_000, stones=(("DIA-150", 3), ("RUBY-2", 2), ("DIA-150", 1))))
+    await upsert_style(stub, style("PND-002", metal_mg=2_500, stones=()))
     reply = await stub.ExplodeBillOfMaterials(
         pb.ExplodeBillOfMaterialsRequest(lines=[line(1, "RNG-001", "AU750Y", 2), line(2, "PND-002", "AG925", 3)]),
         metadata=SERVICE,
@@ -154,6 +159,6 @@ async def test_callers_must_authenticate_and_partners_cannot_write(stub: Any) ->
     for_partner = (*SERVICE, ("x-mes-partner", "acme"))
     denied = await fails(stub.UpsertStyle(pb.UpsertStyleRequest(style=style()), metadata=for_partner, timeout=T))
     assert (denied.code, denied.reason) == (grpc.StatusCode.PERMISSION_DENIED, "PERMISSION_DENIED")
-    await upsert(stub, style())
+    await upsert_style(stub)
     catalogue = await stub.GetStyle(pb.GetStyleRequest(name="styles/RNG-001"), metadata=for_partner, timeout=T)
     assert catalogue.style.sku == "RNG-001"

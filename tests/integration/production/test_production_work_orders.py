@@ -23,16 +23,17 @@ from tests.integration.production._support import (
     op_name,
     operations_of,
     outbox,
+    ready,
     row_counts,
     setup_floor,
     start_op,
     style,
+    upsert_style,
 )
 
 
 async def test_create_is_idempotent_per_order_and_snapshots_the_routing(app: App, stub: Any) -> None:
-    await setup_floor(stub)
-    await stub.UpsertStyle(pb.UpsertStyleRequest(style=style()), metadata=SERVICE, timeout=T)
+    await ready(stub)
     lines = [line(1, engraving="For ever"), line(2, quantity=3)]
     first = await create_order(stub, "ORD-1", lines, priority=common_pb2.PRIORITY_HIGH)
     again = await create_order(stub, "ORD-1", lines)
@@ -61,7 +62,7 @@ async def test_create_is_idempotent_per_order_and_snapshots_the_routing(app: App
 
     # A new routing version changes new work orders only.
     changed = style(routing=[("CASTING", "CAST", 20, False), ("PACKING", "QC", 0, False)])
-    await stub.UpsertStyle(pb.UpsertStyleRequest(style=changed), metadata=SERVICE, timeout=T)
+    await upsert_style(stub, changed)
     reread = await stub.GetWorkOrder(pb.GetWorkOrderRequest(name=first[0].name), metadata=SERVICE, timeout=T)
     assert reread.work_order.routing_version == 1
     assert list(reread.work_order.routing_snapshot) == list(first[0].routing_snapshot)
@@ -79,7 +80,7 @@ async def test_create_is_idempotent_per_order_and_snapshots_the_routing(app: App
 
 
 async def test_unknown_style_and_invalid_lines_write_nothing(app: App, stub: Any) -> None:
-    await stub.UpsertStyle(pb.UpsertStyleRequest(style=style()), metadata=SERVICE, timeout=T)
+    await upsert_style(stub)
     before = await row_counts(app)
     unknown = await fails(
         stub.CreateWorkOrders(
@@ -110,7 +111,7 @@ async def test_operations_go_to_the_least_loaded_center_and_orphans_are_adopted(
     await setup_floor(stub)
     second = pb.WorkCenter(code="CAST-2", work_center_type="CAST", display_name="Caster 2", capacity=4, active=True)
     await stub.UpsertWorkCenter(pb.UpsertWorkCenterRequest(work_center=second), metadata=SERVICE, timeout=T)
-    await stub.UpsertStyle(pb.UpsertStyleRequest(style=style()), metadata=SERVICE, timeout=T)
+    await upsert_style(stub)
     work_orders = await create_order(stub, "ORD-1", [line(n) for n in range(1, 7)])
     casting = [(await operations_of(stub, w))[0].work_center for w in work_orders]
     # Load relative to capacity: CAST-1 (capacity 2) gets 2, CAST-2 (capacity 4) gets 4.
@@ -122,7 +123,7 @@ async def test_operations_go_to_the_least_loaded_center_and_orphans_are_adopted(
 
 
 async def test_read_work_orders_by_batch_and_pages(stub: Any) -> None:
-    await stub.UpsertStyle(pb.UpsertStyleRequest(style=style()), metadata=SERVICE, timeout=T)
+    await upsert_style(stub)
     first = await create_order(stub, "ORD-1", [line(1), line(2), line(3)])
     other = await create_order(stub, "ORD-2", [line(1)])
 
@@ -163,8 +164,7 @@ async def test_read_work_orders_by_batch_and_pages(stub: Any) -> None:
 
 
 async def test_hold_blocks_operations_until_resumed(stub: Any) -> None:
-    await setup_floor(stub)
-    await stub.UpsertStyle(pb.UpsertStyleRequest(style=style()), metadata=SERVICE, timeout=T)
+    await ready(stub)
     (wo,) = await create_order(stub, "ORD-1", [line(1)])
     not_started = await fails(stub.HoldWorkOrder(pb.HoldWorkOrderRequest(name=wo.name), metadata=SERVICE, timeout=T))
     assert (not_started.code, not_started.reason) == (grpc.StatusCode.FAILED_PRECONDITION, "INVALID_STATE_TRANSITION")
@@ -189,8 +189,7 @@ async def test_hold_blocks_operations_until_resumed(stub: Any) -> None:
 
 
 async def test_cancel_returns_the_last_known_metal_per_alloy(app: App, stub: Any) -> None:
-    await setup_floor(stub)
-    await stub.UpsertStyle(pb.UpsertStyleRequest(style=style()), metadata=SERVICE, timeout=T)
+    await ready(stub)
     wo1, wo2, wo3, wo4 = await create_order(
         stub,
         "ORD-1",

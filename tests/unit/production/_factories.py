@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from services.production.domain.bom import LineSpec
 from services.production.domain.operations import Operation
 from services.production.domain.resources import WorkCenter
 from services.production.domain.styles import BomItem, MaterialKind, RoutingStep, Style, StyleCategory, StyleDefinition
+from services.production.domain.work_orders import WorkOrder
 
 NOW = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 
@@ -65,3 +66,10 @@ def line(n: int = 1, sku: str = "RNG-001", quantity: int = 1, engraving: str = "
 
 def operation(code: str = "FILING", tolerance: int = 10) -> Operation:
     return Operation("wo-1", 2, code, "BENCH", tolerance, "ORD-1", "AU750Y", 2, NOW, NOW)
+
+
+def work_order(wo_id: str = "wo-1", order_id: str = "ORD-1", line_number: int = 1, minutes: int = 0) -> WorkOrder:
+    """A PLANNED work order of one ring, created ``minutes`` after ``NOW``."""
+    at = NOW + timedelta(minutes=minutes)
+    style = ring()
+    return WorkOrder(wo_id, order_id, line_number, style.sku, "AU750Y", "54", "", 1, 2, 1, style.routing, at, at)

@@ -32,6 +32,7 @@ __all__ = [
     "FakeOperationRepository",
     "FakeOperatorRepository",
     "FakeOrderSpecRepository",
+    "FakeRepository",
     "FakeState",
     "FakeStyleRepository",
     "FakeWorkCenterRepository",
@@ -84,12 +85,14 @@ def _copies(values: Iterable[T]) -> list[T]:
     return [copy.deepcopy(v) for v in values]
 
 
-class _Repo:
+class FakeRepository:
+    """A repository over the shared ``FakeState`` (the base of every fake repository)."""
+
     def __init__(self, state: FakeState) -> None:
         self._state = state
 
 
-class FakeStyleRepository(_Repo):
+class FakeStyleRepository(FakeRepository):
     async def get(self, sku: str) -> Style | None:
         return copy.deepcopy(self._state.styles.get(sku))
 
@@ -115,7 +118,7 @@ class FakeStyleRepository(_Repo):
             _insert(self._state.style_versions, (style.sku, style.routing_version), style)
 
 
-class FakeWorkCenterRepository(_Repo):
+class FakeWorkCenterRepository(FakeRepository):
     async def get(self, code: str, *, for_update: bool = False) -> WorkCenter | None:
         return copy.deepcopy(self._state.work_centers.get(code))
 
@@ -139,7 +142,7 @@ class FakeWorkCenterRepository(_Repo):
         )
 
 
-class FakeOperatorRepository(_Repo):
+class FakeOperatorRepository(FakeRepository):
     async def get(self, code: str) -> Operator | None:
         return copy.deepcopy(self._state.operators.get(code))
 
@@ -166,7 +169,7 @@ def _view(wo: WorkOrder, with_routing: bool) -> WorkOrderView:
     return view if with_routing else view._replace(routing_snapshot=None)
 
 
-class FakeWorkOrderRepository(_Repo):
+class FakeWorkOrderRepository(FakeRepository):
     async def get(self, work_order_id: str, *, for_update: bool = False) -> WorkOrder | None:
         return copy.deepcopy(self._state.work_orders.get(work_order_id))
 
@@ -227,7 +230,7 @@ def _queue_order(key: QueueKey) -> tuple[int, datetime, str, int]:
     return (-key[0], key[1], key[2], key[3])
 
 
-class FakeOperationRepository(_Repo):
+class FakeOperationRepository(FakeRepository):
     async def get(self, work_order_id: str, sequence: int) -> Operation | None:
         return copy.deepcopy(self._state.operations.get((work_order_id, sequence)))
 
@@ -331,7 +334,7 @@ class FakeOperationRepository(_Repo):
         return counts
 
 
-class FakeOrderSpecRepository(_Repo):
+class FakeOrderSpecRepository(FakeRepository):
     async def get(self, order_id: str, *, for_update: bool = False) -> OrderSpec | None:
         return copy.deepcopy(self._state.order_specs.get(order_id))
 

@@ -6,27 +6,19 @@ from __future__ import annotations
 import copy
 from collections.abc import Collection
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from mes_kernel.errors import Conflict
 from mes_kernel.uow import WriteConflict
 from services.production.domain.operations import OperationStatus
 from services.production.domain.shifts import ShiftCalendar, WorkSpan
-
-if TYPE_CHECKING:
-    from tests.unit.production._fake_repositories import FakeState
+from tests.unit.production._fake_repositories import FakeRepository
 
 __all__ = ["FakeFloorOutputRepository", "FakeShiftCalendarRepository"]
 
 _S = OperationStatus
 
 
-class _Repo:
-    def __init__(self, state: FakeState) -> None:
-        self._state = state
-
-
-class FakeShiftCalendarRepository(_Repo):
+class FakeShiftCalendarRepository(FakeRepository):
     async def get(self, work_center: str, *, for_update: bool = False) -> ShiftCalendar | None:
         return copy.deepcopy(self._state.calendars.get(work_center))
 
@@ -46,7 +38,7 @@ class FakeShiftCalendarRepository(_Repo):
         self._state.calendars[calendar.work_center] = copy.deepcopy(calendar)
 
 
-class FakeFloorOutputRepository(_Repo):
+class FakeFloorOutputRepository(FakeRepository):
     async def finish_times(
         self, work_centers: Collection[str], since: datetime, until: datetime
     ) -> list[tuple[str, datetime]]:

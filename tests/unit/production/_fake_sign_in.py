@@ -4,24 +4,16 @@ from __future__ import annotations
 
 import copy
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from mes_kernel.uow import WriteConflict
 from services.production.domain.people import Credential, Session, SignInFailure
 from services.production.domain.resources import Operator
-
-if TYPE_CHECKING:
-    from tests.unit.production._fake_repositories import FakeState
+from tests.unit.production._fake_repositories import FakeRepository
 
 __all__ = ["FakeCredentialRepository", "FakeSessionRepository", "FakeSignInFailureRepository"]
 
 
-class _Repo:
-    def __init__(self, state: FakeState) -> None:
-        self._state = state
-
-
-class FakeCredentialRepository(_Repo):
+class FakeCredentialRepository(FakeRepository):
     async def get(self, operator_code: str) -> Credential | None:
         return copy.deepcopy(self._state.credentials.get(operator_code))
 
@@ -31,7 +23,7 @@ class FakeCredentialRepository(_Repo):
         self._state.credentials[credential.operator_code] = copy.deepcopy(credential)
 
 
-class FakeSessionRepository(_Repo):
+class FakeSessionRepository(FakeRepository):
     async def add(self, session: Session) -> None:
         if session.token_hash in self._state.sessions or session.operator_code not in self._state.operators:
             raise WriteConflict(f"cannot insert session of {session.operator_code!r}")
@@ -64,7 +56,7 @@ class FakeSessionRepository(_Repo):
         return len(gone)
 
 
-class FakeSignInFailureRepository(_Repo):
+class FakeSignInFailureRepository(FakeRepository):
     async def add(self, failure: SignInFailure) -> None:
         self._state.sign_in_failures.append(failure)
 

@@ -19,7 +19,7 @@ from services.production.domain.work_orders import (
     plan_work_order,
     reconcile,
 )
-from tests.unit.production._factories import NOW, center, line, operation, ring
+from tests.unit.production._factories import NOW, center, line, operation, ring, work_order
 
 W = WorkOrderStatus
 TARGETS = {
@@ -31,11 +31,6 @@ TARGETS = {
     "close": W.CLOSED,
     "cancel": W.CANCELLED,
 }
-
-
-def new_work_order() -> WorkOrder:
-    style = ring()
-    return WorkOrder("wo-1", "ORD-1", 1, style.sku, "AU750Y", "54", "", 1, 2, 1, style.routing, NOW, NOW)
 
 
 def act(wo: WorkOrder, action: str) -> None:
@@ -59,7 +54,7 @@ def act(wo: WorkOrder, action: str) -> None:
 
 @given(st.lists(st.sampled_from(sorted(TARGETS)), max_size=30))
 def test_work_orders_move_only_along_their_transitions(actions: list[str]) -> None:
-    wo = new_work_order()
+    wo = work_order()
     for action in actions:
         before = wo.copy()
         try:
@@ -75,7 +70,7 @@ def test_work_orders_move_only_along_their_transitions(actions: list[str]) -> No
 
 
 def test_held_work_orders_refuse_work() -> None:
-    wo = new_work_order()
+    wo = work_order()
     wo.release(NOW)
     wo.start(NOW)
     wo.hold(NOW)
