@@ -41,6 +41,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from graphql_facade.env_values import non_negative_number
 from mes_kernel.settings import FALSE, TRUE, InsecureSettings, dev_refusal, is_loopback, refuse_placeholder
 
 __all__ = [
@@ -287,16 +288,7 @@ class FacadeSettings:
             return default
 
         def number(name: str, default: float) -> float:
-            raw = get(name)
-            if raw is None:
-                return default
-            try:
-                value = float(raw)
-            except ValueError:
-                raise ValueError(f"{name} must be a number, not {raw!r}") from None
-            if value < 0:
-                raise ValueError(f"{name} must not be negative")
-            return value
+            return non_negative_number(name, get(name), default)
 
         def integer(*names: str, default: int) -> int:
             raw = get(*names)

@@ -51,6 +51,7 @@ from starlette.requests import Request
 from clients._base import CommitPositions, use_positions
 from graphql_facade.auth import Viewer
 from graphql_facade.config import FacadeSettings
+from graphql_facade.env_values import non_negative_number
 from graphql_facade.errors import ErrorCode, FacadeError
 from graphql_facade.sessions import cookie_secure
 
@@ -230,13 +231,4 @@ class ReadYourWrites:
 
 
 def _window(env: Mapping[str, str]) -> float:
-    raw = env.get(WINDOW_ENV, "").strip()
-    if not raw:
-        return DEFAULT_WINDOW_S
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError(f"{WINDOW_ENV} must be a number of seconds, not {raw!r}") from None
-    if value < 0:
-        raise ValueError(f"{WINDOW_ENV} must not be negative")
-    return value
+    return non_negative_number(WINDOW_ENV, env.get(WINDOW_ENV), DEFAULT_WINDOW_S, unit="seconds")

@@ -4,13 +4,11 @@ is one attribute, written as JSON the way Strawberry writes it (enum names, ISO 
 
 from __future__ import annotations
 
-from datetime import datetime
-from enum import Enum
 from typing import Any
 
 from strawberry.utils.str_converters import to_camel_case
 
-from graphql_facade.compiled.fields import Args, Getter, Spec, TypeSpecs, one
+from graphql_facade.compiled.fields import Args, Spec, TypeSpecs, attribute, one
 from graphql_facade.context import RequestContext
 from graphql_facade.schema import analytics as schema
 
@@ -47,23 +45,11 @@ _TYPES: tuple[type, ...] = (
 )
 
 
-def _json(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, Enum):
-        return value.name
-    return value
-
-
-def _attribute(attr: str) -> Getter:
-    return Getter(lambda source: _json(getattr(source, attr)))
-
-
 def _specs(kind: type) -> tuple[str, dict[str, Spec]]:
     """The GraphQL name of a Strawberry type and a getter per field."""
     definition = kind.__strawberry_definition__  # type: ignore[attr-defined]
     fields: dict[str, Spec] = {
-        str(field.graphql_name or to_camel_case(field.python_name)): _attribute(field.python_name)
+        str(field.graphql_name or to_camel_case(field.python_name)): attribute(field.python_name)
         for field in definition.fields
     }
     return str(definition.name), fields

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, datetime
 from enum import Enum
 from typing import Any, TypeAlias
 
@@ -26,6 +26,8 @@ __all__ = [
     "Getter",
     "Spec",
     "TypeSpecs",
+    "as_json",
+    "attribute",
     "each",
     "enum_names",
     "iso",
@@ -61,6 +63,21 @@ def enum_names(cls: type[Enum]) -> Callable[[int], str | None]:
     """The GraphQL name of a protobuf enum value (None for UNSPECIFIED or unknown: ``optional_enum``)."""
     names = {member.value: member.name for member in cls}
     return names.get
+
+
+def as_json(value: Any) -> Any:
+    """A Python value of a Strawberry object as the schema writes it: a date-time in ISO 8601, an enum member
+    by its name, anything else as it is."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return value.name
+    return value
+
+
+def attribute(attr: str) -> Getter:
+    """A field that is the attribute ``attr`` of a Strawberry object, written as JSON (:func:`as_json`)."""
+    return Getter(lambda source: as_json(getattr(source, attr)))
 
 
 def iso(stamp: Timestamp) -> str | None:

@@ -4,14 +4,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime
-from enum import Enum
 from operator import attrgetter
 from typing import Any
 
 from strawberry.dataloader import DataLoader
 
-from graphql_facade.compiled.fields import Args, Batch, Getter, Spec, TypeSpecs, each, iso, one
+from graphql_facade.compiled.fields import Args, Batch, Getter, Spec, TypeSpecs, attribute, each, iso, one
 from graphql_facade.compiled.pages import PageSource
 from graphql_facade.context import RequestContext
 from graphql_facade.pagination import Page
@@ -22,22 +20,10 @@ from mes.production.v1 import production_pb2 as prod
 __all__ = ["FLOOR_OBJECTS", "FLOOR_ROOT", "with_floor"]
 
 
-def _json(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, Enum):
-        return value.name
-    return value
-
-
-def _attribute(attr: str) -> Getter:
-    return Getter(lambda source: _json(getattr(source, attr)))
-
-
 def _plain(*names: str, **renamed: str) -> dict[str, Spec]:
     """Fields that are one attribute of the source each (GraphQL name -> attribute)."""
     pairs = {**{name: name for name in names}, **renamed}
-    return {name: _attribute(attr) for name, attr in pairs.items()}
+    return {name: attribute(attr) for name, attr in pairs.items()}
 
 
 async def _floor(context: RequestContext, args: Args) -> Floor:

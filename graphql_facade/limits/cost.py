@@ -47,7 +47,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from graphql import DocumentNode, GraphQLError, GraphQLSchema, get_operation_ast
+from graphql import (
+    DocumentNode,
+    GraphQLError,
+    GraphQLObjectType,
+    GraphQLSchema,
+    OperationDefinitionNode,
+    get_operation_ast,
+)
 
 from graphql_facade.limits._actual import ActualWalker
 from graphql_facade.limits._document import effective_variables
@@ -56,6 +63,20 @@ from graphql_facade.limits.errors import LimitCode, LimitError
 from graphql_facade.limits.tiers import Limits
 
 __all__ = ["COST_WEIGHT", "DEFAULT_MAX_PAGE_SIZE", "actual_cost", "check_cost", "is_connection", "requested_cost"]
+
+
+def _selected_operation(
+    schema: GraphQLSchema, document: DocumentNode, operation_name: str | None
+) -> tuple[OperationDefinitionNode, GraphQLObjectType] | None:
+    """The operation that would run and its root type; None when it cannot be selected (execution reports that
+    error)."""
+    operation = get_operation_ast(document, operation_name)
+    if operation is None:
+        return None
+    root = schema.get_root_type(operation.operation)
+    if root is None:
+        return None
+    return operation, root
 
 
 def requested_cost(
@@ -72,12 +93,10 @@ def requested_cost(
     ``QUERY_TOO_DEEP`` for absurd fragment nesting). Returns 0 when the operation cannot be
     selected (execution reports that error).
     """
-    operation = get_operation_ast(document, operation_name)
-    if operation is None:
+    selected = _selected_operation(schema, document, operation_name)
+    if selected is None:
         return 0
-    root = schema.get_root_type(operation.operation)
-    if root is None:
-        return 0
+    operation, root = selected
     walker = StaticWalker(schema, document, effective_variables(operation, variables), max_page_size)
     base = ROOT_BASE.get(operation.operation)
     try:
@@ -108,12 +127,10 @@ def actual_cost(
     max_page_size: int = DEFAULT_MAX_PAGE_SIZE,
 ) -> int:
     """Cost recomputed with the sizes of the actual result (see the module docstring)."""
-    operation = get_operation_ast(document, operation_name)
-    if operation is None:
+    selected = _selected_operation(schema, document, operation_name)
+    if selected is None:
         return 0
-    root = schema.get_root_type(operation.operation)
-    if root is None:
-        return 0
+    operation, root = selected
     if not isinstance(data, Mapping):
         return requested_cost(schema, document, variables, operation_name, max_page_size=max_page_size)
     static = StaticWalker(schema, document, effective_variables(operation, variables), max_page_size)

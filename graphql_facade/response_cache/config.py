@@ -28,6 +28,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from graphql_facade.env_values import non_negative_number
 from graphql_facade.response_cache.tags import ANALYTICS
 
 __all__ = ["CacheConfig"]
@@ -71,16 +72,7 @@ class CacheConfig:
     @classmethod
     def from_env(cls, env: Mapping[str, str], *, ttl_s: float = 60.0, max_entries: int = 20_000) -> CacheConfig:
         def millis(name: str, default: float) -> float:
-            raw = env.get(name, "").strip()
-            if not raw:
-                return default / 1000.0
-            try:
-                value = float(raw)
-            except ValueError:
-                raise ValueError(f"{name} must be a number of milliseconds, not {raw!r}") from None
-            if value < 0:
-                raise ValueError(f"{name} must not be negative")
-            return value / 1000.0
+            return non_negative_number(name, env.get(name), default, unit="milliseconds") / 1000.0
 
         def seconds(name: str, default: float) -> float:
             raw = env.get(name, "").strip()

@@ -161,6 +161,33 @@ def register(spec: PageSpec) -> PageSpec:
     return spec
 
 
+def _register_page(
+    name: str,
+    path: str,
+    title: str,
+    variables_from_request: Callable[[Request], dict[str, Any]],
+    *,
+    missing: Callable[[Mapping[str, Any]], str | None] | None = None,
+    nav: str | None = None,
+    live: bool = True,
+) -> PageSpec:
+    """:func:`register` the page ``name`` with its query ``web/queries/<name>.graphql`` and its module
+    ``static/app/pages/<name>.js``."""
+    return register(
+        PageSpec(
+            name=name,
+            path=path,
+            title=title,
+            document_file=f"{name}.graphql",
+            script=f"app/pages/{name}.js",
+            variables_from_request=variables_from_request,
+            missing=missing,
+            nav=nav,
+            live=live,
+        )
+    )
+
+
 def document_text(document_file: str) -> str:
     """The text of a page's query (package data under ``web/queries/``)."""
     return resources.files("graphql_facade.web").joinpath("queries", document_file).read_text("utf-8")
@@ -169,14 +196,14 @@ def document_text(document_file: str) -> str:
 # -- the Orders and Order pages' variables ---------------------------------------------------------
 
 
-def _cursor(raw: str, name: str) -> str:
-    """A cursor of the query string (checked as the API would, so a bad one is a 400 here)."""
+def _cursor(raw: str, name: str, listing: str = "the orders list") -> str:
+    """A cursor of ``listing`` in the query string (checked as the API would, so a bad one is a 400 here)."""
     if len(raw) > _MAX_CURSOR or not _CURSOR.fullmatch(raw):
-        raise PageInputError(f"`{name}` is not a cursor of the orders list.")
+        raise PageInputError(f"`{name}` is not a cursor of {listing}.")
     try:
         decode_cursor(raw)
     except FacadeError:
-        raise PageInputError(f"`{name}` is not a cursor of the orders list.") from None
+        raise PageInputError(f"`{name}` is not a cursor of {listing}.") from None
     return raw
 
 
@@ -185,6 +212,14 @@ def _single(request: Request, name: str) -> str:
     if len(values) > 1:
         raise PageInputError(f"`{name}` is given {len(values)} times; give it once.")
     return values[0].strip() if values else ""
+
+
+def _partner(request: Request) -> str:
+    """``partner`` of the query string: a partner id, or empty when left out."""
+    partner = _single(request, "partner")
+    if partner and not _ID.fullmatch(partner):
+        raise PageInputError("`partner` is not a partner id (1 to 64 letters, digits, '-' or '_').")
+    return partner
 
 
 def orders_variables(request: Request) -> dict[str, Any]:
@@ -203,9 +238,7 @@ def orders_variables(request: Request) -> dict[str, Any]:
                 raise PageInputError(f"`status` {name!r} is not an order status; use one of {allowed}.")
             if name not in statuses:
                 statuses.append(name)
-    partner = _single(request, "partner")
-    if partner and not _ID.fullmatch(partner):
-        raise PageInputError("`partner` is not a partner id (1 to 64 letters, digits, '-' or '_').")
+    partner = _partner(request)
     late = _single(request, "late").lower()
     if late not in _TRUE | _FALSE:
         raise PageInputError("`late` must be 1 (late orders only) or 0.")
@@ -237,28 +270,8 @@ def _order_missing(data: Mapping[str, Any]) -> str | None:
     return "There is no such order." if data.get("order") is None else None
 
 
-register(
-    PageSpec(
-        name="orders",
-        path="/orders",
-        title="Orders",
-        document_file="orders.graphql",
-        script="app/pages/orders.js",
-        variables_from_request=orders_variables,
-    )
-)
-register(
-    PageSpec(
-        name="order",
-        path="/orders/{id}",
-        title="Order {id}",
-        document_file="order.graphql",
-        script="app/pages/order.js",
-        variables_from_request=order_variables,
-        missing=_order_missing,
-        nav="orders",
-    )
-)
+_register_page("orders", "/orders", "Orders", orders_variables)
+_register_page("order", "/orders/{id}", "Order {id}", order_variables, missing=_order_missing, nav="orders")
 
 
 # -- the Floor and Bench pages' variables ----------------------------------------------------------
@@ -278,42 +291,15 @@ def bench_variables(request: Request) -> dict[str, Any]:
     if not _ID.fullmatch(code):
         raise PageInputError("This is not a work-center code (1 to 64 letters, digits, '-' or '_').")
     after = _single(request, "after")
-    if after and (len(after) > _MAX_CURSOR or not _CURSOR.fullmatch(after)):
-        raise PageInputError("`after` is not a cursor of the queue.")
-    if after:
-        try:
-            decode_cursor(after)
-        except FacadeError:
-            raise PageInputError("`after` is not a cursor of the queue.") from None
-    return {"id": code, "first": BENCH_PAGE_SIZE, "after": after or None}
+    return {"id": code, "first": BENCH_PAGE_SIZE, "after": _cursor(after, "after", "the queue") if after else None}
 
 
 def _bench_missing(data: Mapping[str, Any]) -> str | None:
     return "There is no such work center." if data.get("workCenter") is None else None
 
 
-register(
-    PageSpec(
-        name="floor",
-        path="/floor",
-        title="Floor",
-        document_file="floor.graphql",
-        script="app/pages/floor.js",
-        variables_from_request=floor_variables,
-    )
-)
-register(
-    PageSpec(
-        name="bench",
-        path="/bench/{code}",
-        title="Bench {code}",
-        document_file="bench.graphql",
-        script="app/pages/bench.js",
-        variables_from_request=bench_variables,
-        missing=_bench_missing,
-        nav="floor",
-    )
-)
+_register_page("floor", "/floor", "Floor", floor_variables)
+_register_page("bench", "/bench/{code}", "Bench {code}", bench_variables, missing=_bench_missing, nav="floor")
 
 
 # -- the analytics pages' variables ---------------------------------------------------------------
@@ -369,45 +355,13 @@ def partners_variables(request: Request) -> dict[str, Any]:
     """The Partners page's variables: the window, its grain (days for 7 days, weeks otherwise) and
     ``partner`` (a partner id; every partner when left out)."""
     days, window = analytics_window(request)
-    partner = _single(request, "partner")
-    if partner and not _ID.fullmatch(partner):
-        raise PageInputError("`partner` is not a partner id (1 to 64 letters, digits, '-' or '_').")
+    partner = _partner(request)
     return {**window, "grain": _grain(days), "partner": partner or None}
 
 
-register(
-    PageSpec(
-        name="metal",
-        path="/metal",
-        title="Metal & loss",
-        document_file="metal.graphql",
-        script="app/pages/metal.js",
-        variables_from_request=metal_variables,
-        live=False,
-    )
-)
-register(
-    PageSpec(
-        name="analytics",
-        path="/analytics",
-        title="Analytics",
-        document_file="analytics.graphql",
-        script="app/pages/analytics.js",
-        variables_from_request=analytics_variables,
-        live=False,
-    )
-)
-register(
-    PageSpec(
-        name="partners",
-        path="/partners",
-        title="Partners",
-        document_file="partners.graphql",
-        script="app/pages/partners.js",
-        variables_from_request=partners_variables,
-        live=False,
-    )
-)
+_register_page("metal", "/metal", "Metal & loss", metal_variables, live=False)
+_register_page("analytics", "/analytics", "Analytics", analytics_variables, live=False)
+_register_page("partners", "/partners", "Partners", partners_variables, live=False)
 
 
 # -- the shell -------------------------------------------------------------------------------------

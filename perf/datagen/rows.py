@@ -19,7 +19,8 @@ from services.inventory.domain.custody import CustodyEntry
 from services.inventory.domain.lots import MaterialLot
 from services.inventory.domain.reservations import Reservation
 from services.inventory.domain.waiting import WaitingOrder
-from services.orders.adapters.order_repository import _change_values, _line_values, _order_values
+from services.orders.adapters import tables as ord_t
+from services.orders.adapters.order_repository import _change_values, _order_values
 from services.orders.adapters.partner_repository import _key_values, _partner_values
 from services.orders.domain.order import Order, OrderLine, StatusChange
 from services.orders.domain.partner import ApiKey, Partner
@@ -76,7 +77,8 @@ def order_row(o: Order) -> Row:
 
 
 def line_row(order_id: str, ln: OrderLine) -> Row:
-    return _line_values(order_id, ln)
+    """As ``SqlOrderRepository.add`` writes it (``to_row``)."""
+    return to_row(ln, ord_t.order_lines, order_id=order_id)
 
 
 def change_row(c: StatusChange) -> Row:

@@ -25,6 +25,7 @@ from tests.integration.graphql_facade.facade_stack import AUTH_TOKENS, Stack, cr
 from tests.integration.webhooks._orders import OrderEvents, order_events_on
 from tests.integration.webhooks._receiver import Receiver, running_receiver
 from tests.integration.webhooks._support import FAST, eventually
+from tests.unit.graphql_facade.facade_answers import data_of, error_of
 
 WEBHOOKS = ServiceUnderTest(
     SPEC,
@@ -51,20 +52,6 @@ DELIVERIES = """query($id: ID, $states: [WebhookDeliveryState!]) {
 LOG = """query($id: ID!) { webhookLog(endpointId: $id, first: 50) { nodes {
   kind logTime deliveryId attempt httpStatus message } } }"""
 ORDER_STATUS = ["ORDER_STATUS_CHANGED"]
-
-
-def data_of(response: Any) -> dict[str, Any]:
-    body: dict[str, Any] = response.json()
-    assert "errors" not in body, body
-    data: dict[str, Any] = body["data"]
-    return data
-
-
-def error_of(response: Any) -> dict[str, Any]:
-    errors = response.json()["errors"]
-    assert len(errors) == 1, errors
-    error: dict[str, Any] = errors[0]
-    return error
 
 
 @dataclass

@@ -70,6 +70,11 @@ def _page(items: Sequence[T], size: int, token: str, *, maximum: int = MAX_PAGE)
     return chunk, (str(end) if end < len(items) else "")
 
 
+def _invalid_transition(message: str) -> FailedPreconditionError:
+    """What a service answers to a change its object's state does not allow."""
+    return FailedPreconditionError(grpc.StatusCode.FAILED_PRECONDITION, message, reason="INVALID_STATE_TRANSITION")
+
+
 def _snake(method: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", method).lower()
 
@@ -282,6 +287,13 @@ class FakeBackend(MesClients):
     def _visible(self, order: ords.Order, partner: str | None) -> bool:
         return partner is None or order.partner == f"partners/{partner}"
 
+    def _order(self, name: str, partner: str | None = None) -> ords.Order:
+        """The order ``name`` (``orders/<id>``), NOT_FOUND when it does not exist or ``partner`` may not see it."""
+        order = self.stored_orders.get(name.removeprefix("orders/"))
+        if order is None or not self._visible(order, partner):
+            raise NotFoundError(grpc.StatusCode.NOT_FOUND, "order not found")
+        return order
+
     def count(self, *methods: str) -> dict[str, int]:
         return {m: self.calls[m] for m in methods} if methods else dict(self.calls)
 
@@ -344,9 +356,7 @@ class FakeBackend(MesClients):
     async def list_order_status_changes(
         self, request: ords.ListOrderStatusChangesRequest, *, partner: str | None = None
     ) -> ords.ListOrderStatusChangesResponse:
-        order = self.stored_orders.get(request.parent.removeprefix("orders/"))
-        if order is None or not self._visible(order, partner):
-            raise NotFoundError(grpc.StatusCode.NOT_FOUND, "order not found")
+        order = self._order(request.parent, partner)
         page, token = _page(self.status_changes.get(order.order_id, []), request.page_size, request.page_token)
         return ords.ListOrderStatusChangesResponse(status_changes=page, next_page_token=token)
 
@@ -388,25 +398,17 @@ class FakeBackend(MesClients):
     async def cancel_order(
         self, request: ords.CancelOrderRequest, *, partner: str | None = None
     ) -> ords.CancelOrderResponse:
-        order = self.stored_orders.get(request.name.removeprefix("orders/"))
-        if order is None or not self._visible(order, partner):
-            raise NotFoundError(grpc.StatusCode.NOT_FOUND, "order not found")
+        order = self._order(request.name, partner)
         if order.status in (ords.ORDER_STATUS_SHIPPED, ords.ORDER_STATUS_CANCELLED):
-            raise FailedPreconditionError(
-                grpc.StatusCode.FAILED_PRECONDITION, "order cannot be cancelled", reason="INVALID_STATE_TRANSITION"
-            )
+            raise _invalid_transition("order cannot be cancelled")
         order.status = ords.ORDER_STATUS_CANCELLED
         order.version += 1
         return ords.CancelOrderResponse(order=order)
 
     async def ship_order(self, request: ords.ShipOrderRequest) -> ords.ShipOrderResponse:
-        order = self.stored_orders.get(request.name.removeprefix("orders/"))
-        if order is None:
-            raise NotFoundError(grpc.StatusCode.NOT_FOUND, "order not found")
+        order = self._order(request.name)
         if order.status != ords.ORDER_STATUS_READY_TO_SHIP:
-            raise FailedPreconditionError(
-                grpc.StatusCode.FAILED_PRECONDITION, "order is not ready to ship", reason="INVALID_STATE_TRANSITION"
-            )
+            raise _invalid_transition("order is not ready to ship")
         order.status = ords.ORDER_STATUS_SHIPPED
         return ords.ShipOrderResponse(order=order)
 
@@ -496,34 +498,29 @@ class FakeBackend(MesClients):
             raise NotFoundError(grpc.StatusCode.NOT_FOUND, "operation not found")
         return op
 
+    def _operation_in(self, name: str, status: int, state: str) -> prod.Operation:
+        """The operation ``name``, refused (INVALID_STATE_TRANSITION) unless it is in ``status`` (``state``)."""
+        op = self._operation(name)
+        if op.status != status:
+            raise _invalid_transition(f"operation is not {state}")
+        return op
+
     async def start_operation(self, request: prod.StartOperationRequest) -> prod.StartOperationResponse:
-        op = self._operation(request.name)
-        if op.status != prod.OPERATION_STATUS_QUEUED:
-            raise FailedPreconditionError(
-                grpc.StatusCode.FAILED_PRECONDITION, "operation is not queued", reason="INVALID_STATE_TRANSITION"
-            )
+        op = self._operation_in(request.name, prod.OPERATION_STATUS_QUEUED, "queued")
         op.status = prod.OPERATION_STATUS_IN_PROGRESS
         op.weigh_in_mg = request.weigh_in_mg
         op.started_by = request.operator_code
         return prod.StartOperationResponse(operation=op)
 
     async def pause_operation(self, request: prod.PauseOperationRequest) -> prod.PauseOperationResponse:
-        op = self._operation(request.name)
-        if op.status != prod.OPERATION_STATUS_IN_PROGRESS:
-            raise FailedPreconditionError(
-                grpc.StatusCode.FAILED_PRECONDITION, "operation is not in progress", reason="INVALID_STATE_TRANSITION"
-            )
+        op = self._operation_in(request.name, prod.OPERATION_STATUS_IN_PROGRESS, "in progress")
         op.status = prod.OPERATION_STATUS_PAUSED
         op.pause_reason = request.reason.strip()
         op.pause_time.GetCurrentTime()
         return prod.PauseOperationResponse(operation=op)
 
     async def resume_operation(self, request: prod.ResumeOperationRequest) -> prod.ResumeOperationResponse:
-        op = self._operation(request.name)
-        if op.status != prod.OPERATION_STATUS_PAUSED:
-            raise FailedPreconditionError(
-                grpc.StatusCode.FAILED_PRECONDITION, "operation is not paused", reason="INVALID_STATE_TRANSITION"
-            )
+        op = self._operation_in(request.name, prod.OPERATION_STATUS_PAUSED, "paused")
         op.status = prod.OPERATION_STATUS_IN_PROGRESS
         op.paused_seconds += 60
         op.pause_reason = ""
@@ -546,9 +543,7 @@ class FakeBackend(MesClients):
     async def unblock_work_center(self, request: prod.UnblockWorkCenterRequest) -> prod.UnblockWorkCenterResponse:
         center = self._work_center(request.name)
         if center.state != prod.WORK_CENTER_STATE_BLOCKED:
-            raise FailedPreconditionError(
-                grpc.StatusCode.FAILED_PRECONDITION, "work center is not blocked", reason="INVALID_STATE_TRANSITION"
-            )
+            raise _invalid_transition("work center is not blocked")
         center.state, center.state_reason = prod.WORK_CENTER_STATE_IDLE, ""
         center.state_time.GetCurrentTime()
         return prod.UnblockWorkCenterResponse(work_center=center)

@@ -40,6 +40,7 @@ from tests.unit.graphql_facade.conftest import (
     facade_settings,
     running_app,
 )
+from tests.unit.graphql_facade.facade_answers import data_of, error_of
 from tests.unit.graphql_facade.facade_fakes import FakeBackend, FakeChannel, client_error
 
 ANALYTICS_ADDR = "analytics.test:50155"
@@ -279,20 +280,6 @@ def _settings(**env: str) -> Any:
 async def client(analytics: FakeAnalyticsBackend) -> Any:
     async with running_app(analytics, _settings()) as c:
         yield c
-
-
-def data_of(response: Any) -> dict[str, Any]:
-    body: dict[str, Any] = response.json()
-    assert "errors" not in body, body
-    data: dict[str, Any] = body["data"]
-    return data
-
-
-def error_of(response: Any) -> dict[str, Any]:
-    errors = response.json()["errors"]
-    assert len(errors) == 1, errors
-    found: dict[str, Any] = errors[0]
-    return found
 
 
 def sent(backend: FakeBackend, method: str) -> list[Any]:

@@ -7,25 +7,18 @@ import pytest
 
 from clients import InvalidArgumentError, NotFoundError, ResourceExhaustedError, UnauthenticatedError
 from tests.unit.graphql_facade.facade_fakes import FakeBackend
+from tests.unit.graphql_facade.fake_clock import FakeClock
 
 PASSWORD = "operator-demo-pass"
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(1_000_000.0)
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def backend(clock: Clock) -> FakeBackend:
+def backend(clock: FakeClock) -> FakeBackend:
     fake = FakeBackend()
     fake.clock = clock
     fake.add_operator("OP-1", PASSWORD)
@@ -44,7 +37,7 @@ async def test_sign_in_check_and_sign_out(backend: FakeBackend) -> None:
     assert err.value.reason == "SESSION_CLOSED"
 
 
-async def test_failures_passwords_disabled_operators_and_expiry(backend: FakeBackend, clock: Clock) -> None:
+async def test_failures_passwords_disabled_operators_and_expiry(backend: FakeBackend, clock: FakeClock) -> None:
     for code, password in (("OP-1", "wrong password"), ("SUP-1", PASSWORD), ("NOBODY", PASSWORD)):
         with pytest.raises(UnauthenticatedError) as err:
             await backend.production.sign_in(operator_code=code, password=password)
@@ -65,7 +58,7 @@ async def test_failures_passwords_disabled_operators_and_expiry(backend: FakeBac
         await backend.production.check_session(token)
 
 
-async def test_five_failures_of_a_code_are_throttled(backend: FakeBackend, clock: Clock) -> None:
+async def test_five_failures_of_a_code_are_throttled(backend: FakeBackend, clock: FakeClock) -> None:
     for _ in range(5):
         with pytest.raises(UnauthenticatedError):
             await backend.production.sign_in(operator_code="OP-1", password="wrong password")

@@ -10,18 +10,11 @@ from graphql_facade.auth import Authenticator
 from graphql_facade.sessions import Sessions
 from graphql_facade.ttl_cache import TtlLru
 from tests.unit.graphql_facade.facade_fakes import FakeBackend
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.unit.graphql_facade.fake_clock import FakeClock
 
 
 def test_an_entry_is_fresh_for_its_ttl_then_held_but_not_answered() -> None:
-    clock = Clock()
+    clock = FakeClock()
     cache: TtlLru[str, int] = TtlLru(10, 5.0, clock=clock)
     cache.put("a", 1)
     cache.put("b", 2, ttl_s=1.0)  # its own time
@@ -38,7 +31,7 @@ def test_an_entry_is_fresh_for_its_ttl_then_held_but_not_answered() -> None:
 
 
 def test_the_least_recently_used_goes_first_at_the_bound() -> None:
-    clock = Clock()
+    clock = FakeClock()
     cache: TtlLru[str, int] = TtlLru(3, 60.0, clock=clock)
     for n, key in enumerate("abc"):
         cache.put(key, n)
@@ -60,14 +53,14 @@ def test_a_bound_or_time_of_zero_holds_nothing(bound: int, ttl_s: float) -> None
 
 
 def test_put_with_no_time_left_drops_what_the_key_held() -> None:
-    cache: TtlLru[str, int] = TtlLru(5, 5.0, clock=Clock())
+    cache: TtlLru[str, int] = TtlLru(5, 5.0, clock=FakeClock())
     cache.put("a", 1)
     cache.put("a", 2, ttl_s=0)
     assert "a" not in cache
 
 
 def test_drop_where_and_clear() -> None:
-    cache: TtlLru[str, int] = TtlLru(10, 5.0, clock=Clock())
+    cache: TtlLru[str, int] = TtlLru(10, 5.0, clock=FakeClock())
     for n, key in enumerate("abcd"):
         cache.put(key, n)
     assert cache.drop_where(lambda value: value % 2 == 0) == 2

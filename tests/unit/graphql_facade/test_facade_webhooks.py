@@ -29,6 +29,7 @@ from tests.unit.graphql_facade.conftest import (
     running_app,
     seeded,
 )
+from tests.unit.graphql_facade.facade_answers import error_of
 from tests.unit.graphql_facade.webhook_fakes import WEBHOOKS_ADDR, FakeWebhooksBackend
 
 CREATE = """mutation($input: CreateWebhookEndpointInput!, $key: String!) {
@@ -53,13 +54,6 @@ LOG = """query($id: ID!) { webhookLog(endpointId: $id, first: 10) { nodes {
 def body(response: Any) -> dict[str, Any]:
     result: dict[str, Any] = response.json()
     return result
-
-
-def error_of(response: Any) -> dict[str, Any]:
-    errors = body(response)["errors"]
-    assert len(errors) == 1, errors
-    found: dict[str, Any] = errors[0]
-    return found
 
 
 @pytest.fixture

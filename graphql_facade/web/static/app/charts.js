@@ -258,6 +258,19 @@ function xLabel(category, x, y) {
   return s("text", { x, y, "text-anchor": "middle", class: "tick", "data-volatile": category.time ? true : false }, category.label);
 }
 
+/** The bar of series `i` at category `j` in `box` (x, y, width, height); `outlined`: hatched, not filled. */
+function bar(id, i, j, value, outlined, box) {
+  return s("rect", {
+    ...box,
+    fill: outlined ? `url(#${id}-open)` : fillOf(id, i),
+    stroke: COLOURS[i % COLOURS.length],
+    "stroke-width": 1,
+    "data-series": i,
+    "data-category": j,
+    "data-value": String(value),
+  });
+}
+
 /**
  * Vertical bars per category (grouped, or `stacked`), or `horizontal` bars with the labels on the left.
  * `notes(j)`: a word about category j written beside its bar and in the table (e.g. "not mature"), and
@@ -304,21 +317,7 @@ export function barChart(options) {
         const y = stacked || series.length === 1 ? top + 4 : top + 4 + 12 * i;
         const thickness = stacked || series.length === 1 ? rowHeight - 8 : 10;
         const x = stacked ? left + offset : left;
-        const outlined = open && open(j);
-        marks.push(
-          s("rect", {
-            x,
-            y,
-            width: Math.max(length, value > 0 ? 1 : 0),
-            height: thickness,
-            fill: outlined ? `url(#${id}-open)` : fillOf(id, i),
-            stroke: COLOURS[i % COLOURS.length],
-            "stroke-width": 1,
-            "data-series": i,
-            "data-category": j,
-            "data-value": String(value),
-          }),
-        );
+        marks.push(bar(id, i, j, value, open && open(j), { x, y, width: Math.max(length, value > 0 ? 1 : 0), height: thickness }));
         if (stacked) offset += length;
       });
       const note = notes && notes(j);
@@ -346,21 +345,7 @@ export function barChart(options) {
         const length = round(((bottom - MARGIN.top) * Math.max(0, value)) / max);
         const x = stacked ? centre - barWidth / 2 : centre - (barWidth * groups) / 2 + barWidth * i;
         const y = stacked ? base - length : bottom - length;
-        const outlined = open && open(j);
-        marks.push(
-          s("rect", {
-            x: round(x),
-            y,
-            width: round(barWidth),
-            height: length,
-            fill: outlined ? `url(#${id}-open)` : fillOf(id, i),
-            stroke: COLOURS[i % COLOURS.length],
-            "stroke-width": 1,
-            "data-series": i,
-            "data-category": j,
-            "data-value": String(value),
-          }),
-        );
+        marks.push(bar(id, i, j, value, open && open(j), { x: round(x), y, width: round(barWidth), height: length }));
         if (stacked) base -= length;
       });
       if (j % every === 0) marks.push(xLabel(category, round(centre), bottom + 16));

@@ -9,7 +9,8 @@
 //   refetchSoon(ms = 250)                    -> refetch(), coalesced: at most one per `ms`
 //   subscribe(query, variables, onEvent, {seqOf, stream}) -> one subscription on the shared socket; returns stop()
 //   mutate(query, variables)                 -> data, or throws an Error with .code and .message
-//   h(tag, attrs, ...children), formatMg(mg), formatAge(seconds), formatTime(iso)
+//   h(tag, attrs, ...children), formatMg(mg), formatAge(seconds), formatTime(iso), formatEnum(value, empty)
+//   ORDER_TONE                               -> the badge tone of each order status
 
 const PROTOCOL = "graphql-transport-ws";
 const MAX_BUFFERED = 2000;
@@ -621,6 +622,25 @@ export function formatAge(seconds) {
   if (hours < 24) return `${hours} h ${pad(minutes % 60)} min`;
   return `${Math.floor(hours / 24)} d ${hours % 24} h`;
 }
+
+/** An enum value in words: "READY_TO_SHIP" -> "Ready to ship"; `empty` when there is none. */
+export function formatEnum(value, empty = "—") {
+  if (!value) return empty;
+  const text = String(value).toLowerCase().replaceAll("_", " ");
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+/** The badge tone of each order status. */
+export const ORDER_TONE = {
+  SUBMITTED: "idle",
+  ACCEPTED: "info",
+  IN_PRODUCTION: "info",
+  ON_HOLD: "warn",
+  READY_TO_SHIP: "ok",
+  SHIPPED: "ok",
+  REJECTED: "bad",
+  CANCELLED: "idle",
+};
 
 /** A time in local time: "14:05:09" today, "2026-12-07 14:05" another day; "—" when there is none. */
 export function formatTime(iso) {

@@ -8,6 +8,7 @@
 //   refreshBar(computedAt)            -> "Computed at 14:05:09 (3 min ago)" and the Refresh button
 //   section(id, title, intro, ...children), facts([[term, value], ...])
 //   dataTable(key, caption, headers, rows, numeric?) -> a table of figures (numeric columns right-aligned)
+//   tableRow(head, ...cells), numCell(value, volatile?) -> its rows and their figures
 //   count(n), percent(ratio), percentValue(pct), minutes(min), hours(h), days(d), bucketLabel(iso, grain)
 import { formatAge, formatTime, h, refetch, refreshFailed } from "./live.js";
 
@@ -105,6 +106,16 @@ export function dataTable(key, caption, headers, rows, numeric = (i) => i > 0) {
     h("thead", {}, h("tr", {}, headers.map((t, i) => h("th", { scope: "col", class: numeric(i) ? "num" : false }, t)))),
     h("tbody", {}, rows),
   );
+}
+
+/** A row of a table of figures: `head` names it (its `th`), then its `cells` (`td`s). */
+export function tableRow(head, ...cells) {
+  return h("tr", {}, h("th", { scope: "row" }, head), ...cells);
+}
+
+/** A figure's cell (right-aligned); `volatile`: its value moves with the clock (`data-volatile`). */
+export function numCell(value, volatile = false) {
+  return h("td", { class: "num", "data-volatile": volatile ? "" : false }, value);
 }
 
 export function facts(pairs) {

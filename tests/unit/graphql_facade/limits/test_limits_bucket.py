@@ -16,19 +16,9 @@ from graphql_facade.limits import (
 )
 from graphql_facade.limits.bucket import leak
 from graphql_facade.limits.ratelimit import gcra
+from tests.unit.graphql_facade.fake_clock import FakeClock
 
 STANDARD = partner_limits("STANDARD")  # 2000 points, 100 points/s
-
-
-class FakeClock:
-    def __init__(self, now: float = 1000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.fixture

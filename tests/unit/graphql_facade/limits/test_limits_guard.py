@@ -16,22 +16,15 @@ from graphql_facade.limits import (
     operator_limits,
     partner_limits,
 )
+from tests.unit.graphql_facade.fake_clock import FakeClock
 from tests.unit.graphql_facade.limits.limits_schemas import MES, ORDERS_DASHBOARD, SUBMIT_ORDER, SUBMIT_VARIABLES
 
 STANDARD = partner_limits("STANDARD")
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 50.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(50.0)
 
 
 @pytest.fixture

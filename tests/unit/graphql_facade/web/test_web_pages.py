@@ -23,6 +23,7 @@ from tests.unit.graphql_facade.conftest import (
     running_app,
 )
 from tests.unit.graphql_facade.facade_fakes import FakeBackend
+from tests.unit.graphql_facade.web.test_web_app_pages import policy as _policy
 
 #: What a browser sends for a page (no credential but what the test adds).
 BROWSER = {"accept": "text/html,application/xhtml+xml"}
@@ -65,14 +66,6 @@ def _parse(page: str) -> _Page:
     parser = _Page()
     parser.feed(page)
     return parser
-
-
-def _policy(header: str) -> dict[str, list[str]]:
-    directives = {}
-    for directive in header.split(";"):
-        name, *values = directive.split()
-        directives[name] = values
-    return directives
 
 
 def _fetched_by_css(css: str) -> list[str]:

@@ -17,9 +17,11 @@ import {
   inBucket,
   minutes,
   nothing,
+  numCell,
   percent,
   refreshBar,
   section,
+  tableRow,
   timeline,
   unavailable,
   windowNav,
@@ -62,13 +64,11 @@ function valueStream(rows) {
       "Queue and touch time per operation, p50 and p85",
       ["Operation", "Finished", "Queue p50", "Queue p85", "Touch p50", "Touch p85"],
       rows.map((r) =>
-        h(
-          "tr",
-          {},
-          h("th", { scope: "row" }, r.operationCode),
-          h("td", { class: "num" }, count(r.n)),
+        tableRow(
+          r.operationCode,
+          numCell(count(r.n)),
           r.hasPercentiles
-            ? [r.queueP50Min, r.queueP85Min, r.touchP50Min, r.touchP85Min].map((v) => h("td", { class: "num" }, minutes(v)))
+            ? [r.queueP50Min, r.queueP85Min, r.touchP50Min, r.touchP85Min].map((v) => numCell(minutes(v)))
             : h("td", { class: "muted", colspan: "4" }, "fewer than 5 operations"),
         ),
       ),
@@ -120,10 +120,10 @@ function utilisation(rows) {
           {},
           h("td", {}, String(r.rank)),
           h("th", { scope: "row" }, h("a", { href: `/bench/${encodeURIComponent(r.workCenterId)}` }, r.workCenterId)),
-          h("td", { class: "num", "data-volatile": "" }, percent(r.utilisation)),
-          h("td", { class: "num", "data-volatile": "" }, hours(Number(r.busyMin) / 60)),
-          h("td", { class: "num", "data-volatile": "" }, hours(Number(r.availableMin) / 60)),
-          h("td", { class: "num", "data-volatile": "" }, minutes(r.meanQueueMin)),
+          numCell(percent(r.utilisation), true),
+          numCell(hours(Number(r.busyMin) / 60), true),
+          numCell(hours(Number(r.availableMin) / 60), true),
+          numCell(minutes(r.meanQueueMin), true),
           h("td", { "data-volatile": "" }, r.constraintCandidate ? "◆ Candidate" : "—"),
         ),
       ),
@@ -242,14 +242,12 @@ function queues(rows) {
       "Queue and WIP per work center now",
       ["Work center", "Queued", "Oldest", "Median", "WIP ops", "WIP fine"],
       sorted.map((r) =>
-        h(
-          "tr",
-          {},
-          h("th", { scope: "row" }, h("a", { href: `/bench/${encodeURIComponent(r.workCenterId)}` }, r.workCenterId)),
-          h("td", { class: "num" }, count(r.queue)),
-          h("td", { class: "num", "data-volatile": "" }, minutes(r.oldestQueueMin)),
-          h("td", { class: "num", "data-volatile": "" }, minutes(r.medianQueueMin)),
-          h("td", { class: "num" }, count(r.wipOperations)),
+        tableRow(
+          h("a", { href: `/bench/${encodeURIComponent(r.workCenterId)}` }, r.workCenterId),
+          numCell(count(r.queue)),
+          numCell(minutes(r.oldestQueueMin), true),
+          numCell(minutes(r.medianQueueMin), true),
+          numCell(count(r.wipOperations)),
           h("td", { class: "num", title: `${formatMg(r.wipGrossMg)} gross` }, formatMg(r.wipFineMg)),
         ),
       ),

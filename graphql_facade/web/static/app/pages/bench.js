@@ -271,6 +271,23 @@ function queueRow(op, position, blocked) {
   );
 }
 
+/** The form that resolves the loss review of `op` with `decision` (and an optional note). */
+function reviewForm(op, label, decision, tone) {
+  return actionForm(
+    op.id,
+    "review",
+    label,
+    [h("label", {}, "Note (optional)", h("input", { name: "note", type: "text", maxlength: "200" }))],
+    async (form) => {
+      await run("review", { id: op.id, decision, note: form.elements.note.value.trim() });
+      page.reviews = page.reviews.filter((r) => r.id !== op.id);
+      render();
+      refetchSoon();
+    },
+    { tone },
+  );
+}
+
 function supervisorPanel(center) {
   const blocked = center.state === "BLOCKED";
   const control = blocked
@@ -310,32 +327,8 @@ function supervisorPanel(center) {
                 h("strong", {}, `loss ${formatMg(op.lossMg)}`),
                 ` (tolerance ${op.lossTolerancePerMille} ‰) · by ${op.finishedBy || "—"}`,
               ),
-              actionForm(
-                op.id,
-                "review",
-                "Approve",
-                [h("label", {}, "Note (optional)", h("input", { name: "note", type: "text", maxlength: "200" }))],
-                async (form) => {
-                  await run("review", { id: op.id, decision: "APPROVE", note: form.elements.note.value.trim() });
-                  page.reviews = page.reviews.filter((r) => r.id !== op.id);
-                  render();
-                  refetchSoon();
-                },
-                { tone: "ok" },
-              ),
-              actionForm(
-                op.id,
-                "review",
-                "Rework",
-                [h("label", {}, "Note (optional)", h("input", { name: "note", type: "text", maxlength: "200" }))],
-                async (form) => {
-                  await run("review", { id: op.id, decision: "REWORK", note: form.elements.note.value.trim() });
-                  page.reviews = page.reviews.filter((r) => r.id !== op.id);
-                  render();
-                  refetchSoon();
-                },
-                { tone: "warn" },
-              ),
+              reviewForm(op, "Approve", "APPROVE", "ok"),
+              reviewForm(op, "Rework", "REWORK", "warn"),
             ),
           ),
         ),

@@ -13,8 +13,10 @@ import {
   dataTable,
   inBucket,
   nothing,
+  numCell,
   refreshBar,
   section,
+  tableRow,
   timeline,
   windowNav,
 } from "../report.js";
@@ -84,13 +86,9 @@ function balances(connection) {
         "tbody",
         {},
         rows.map((b) =>
-          h(
-            "tr",
-            {},
-            h("th", { scope: "row" }, b.materialCode),
-            [b.onHandMg, b.fineOnHandMg, b.reservedMg, b.availableMg, b.fineAvailableMg].map((mg) =>
-              h("td", { class: "num" }, formatMg(mg)),
-            ),
+          tableRow(
+            b.materialCode,
+            [b.onHandMg, b.fineOnHandMg, b.reservedMg, b.availableMg, b.fineAvailableMg].map((mg) => numCell(formatMg(mg))),
           ),
         ),
       ),
@@ -119,12 +117,10 @@ function custody(rows) {
       "Custody pending per holder and alloy",
       ["Holder", "Alloy", "Issued", "Returned", "Loss", "Pending", "Pending fine", "Oldest open issue"],
       pending.map((r) =>
-        h(
-          "tr",
-          {},
-          h("th", { scope: "row" }, holder(r.holder)),
+        tableRow(
+          holder(r.holder),
           h("td", {}, r.materialCode),
-          [r.issuedMg, r.returnedMg, r.lossMg, r.pendingMg, r.pendingFineMg].map((mg) => h("td", { class: "num" }, formatMg(mg))),
+          [r.issuedMg, r.returnedMg, r.lossMg, r.pendingMg, r.pendingFineMg].map((mg) => numCell(formatMg(mg))),
           h(
             "td",
             {},

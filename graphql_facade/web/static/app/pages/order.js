@@ -1,26 +1,20 @@
 // The Order page (/orders/{id}): header, lines, status history, work orders with their operations as a
 // step bar (who, when, weigh-in/out, loss against tolerance), reservations. Live: each status change of
 // the order refetches the page's query (at most one refetch per 250 ms).
-import { formatAge, formatMg, formatTime, h, onData, refetchSoon, snapshot, subscribe } from "../live.js";
+import {
+  ORDER_TONE,
+  formatAge,
+  formatEnum as label,
+  formatMg,
+  formatTime,
+  h,
+  onData,
+  refetchSoon,
+  snapshot,
+  subscribe,
+} from "../live.js";
 
 const root = document.getElementById("app");
-
-function label(value) {
-  if (!value) return "—";
-  const text = String(value).toLowerCase().replaceAll("_", " ");
-  return text.charAt(0).toUpperCase() + text.slice(1);
-}
-
-const ORDER_TONE = {
-  SUBMITTED: "idle",
-  ACCEPTED: "info",
-  IN_PRODUCTION: "info",
-  ON_HOLD: "warn",
-  READY_TO_SHIP: "ok",
-  SHIPPED: "ok",
-  REJECTED: "bad",
-  CANCELLED: "idle",
-};
 
 function badge(text, tone) {
   return h("span", { class: `badge ${tone}` }, text);

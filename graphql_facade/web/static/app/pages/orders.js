@@ -4,28 +4,9 @@
 // The snapshot's `asOf` is a lower bound (its data may already hold the next events), so every event is
 // applied once: per order the page keeps the status and version it shows, and an event moves the counts
 // only when it is newer than that and changes the status.
-import { formatTime, h, onData, refetch, refreshFailed, snapshot, subscribe } from "../live.js";
+import { ORDER_TONE, formatEnum, formatTime, h, onData, refetch, refreshFailed, snapshot, subscribe } from "../live.js";
 
-const STATUSES = [
-  "SUBMITTED",
-  "ACCEPTED",
-  "IN_PRODUCTION",
-  "ON_HOLD",
-  "READY_TO_SHIP",
-  "SHIPPED",
-  "REJECTED",
-  "CANCELLED",
-];
-const TONE = {
-  SUBMITTED: "idle",
-  ACCEPTED: "info",
-  IN_PRODUCTION: "info",
-  ON_HOLD: "warn",
-  READY_TO_SHIP: "ok",
-  SHIPPED: "ok",
-  REJECTED: "bad",
-  CANCELLED: "idle",
-};
+const STATUSES = Object.keys(ORDER_TONE);
 const DONE_WORK_ORDERS = new Set(["COMPLETED", "CLOSED"]);
 const MAX_TRAIL = 20;
 
@@ -43,13 +24,11 @@ const filter = {
 };
 
 export function statusLabel(status) {
-  if (!status) return "Unknown";
-  const text = status.toLowerCase().replaceAll("_", " ");
-  return text.charAt(0).toUpperCase() + text.slice(1);
+  return formatEnum(status, "Unknown");
 }
 
 function statusBadge(status) {
-  return h("span", { class: `badge ${TONE[status] || "idle"}` }, statusLabel(status));
+  return h("span", { class: `badge ${ORDER_TONE[status] || "idle"}` }, statusLabel(status));
 }
 
 /** The page's URL with `changes` applied to the filters (a new filter starts at the first page). */

@@ -17,9 +17,11 @@ import {
   hours,
   inBucket,
   nothing,
+  numCell,
   percent,
   refreshBar,
   section,
+  tableRow,
   timeline,
   unavailable,
   windowNav,
@@ -197,12 +199,10 @@ function cancellations(rows, ids) {
       "Cancellations per partner over the window",
       ["Partner", "Submitted", "Cancelled", "Before release", "After release", "Rate"],
       perPartner.map((row) =>
-        h(
-          "tr",
-          {},
-          h("th", { scope: "row" }, row.id),
-          [row.submitted, row.cancelled, row.before, row.after].map((n) => h("td", { class: "num" }, count(n))),
-          h("td", { class: "num" }, percent(row.submitted ? row.cancelled / row.submitted : 0)),
+        tableRow(
+          row.id,
+          [row.submitted, row.cancelled, row.before, row.after].map((n) => numCell(count(n))),
+          numCell(percent(row.submitted ? row.cancelled / row.submitted : 0)),
         ),
       ),
     ),
@@ -241,13 +241,11 @@ function leadTime(all) {
       "Lead time per partner",
       ["Partner", "Shipped", "p50", "p85", "p95"],
       rows.map((r) =>
-        h(
-          "tr",
-          {},
-          h("th", { scope: "row" }, name(r)),
-          h("td", { class: "num" }, count(r.n)),
+        tableRow(
+          name(r),
+          numCell(count(r.n)),
           r.hasPercentiles
-            ? [r.p50Hours, r.p85Hours, r.p95Hours].map((v) => h("td", { class: "num" }, hours(v)))
+            ? [r.p50Hours, r.p85Hours, r.p95Hours].map((v) => numCell(hours(v)))
             : h("td", { class: "muted", colspan: "3" }, "fewer than 5 orders"),
         ),
       ),
@@ -293,13 +291,11 @@ function cadence(rows) {
       "Cadence per partner",
       ["Partner", "Orders (180 d)", "Usual gap", "Since the last", "State"],
       sorted.map((r) =>
-        h(
-          "tr",
-          {},
-          h("th", { scope: "row" }, r.partnerId),
-          h("td", { class: "num" }, count(r.submissions)),
-          h("td", { class: "num" }, r.hasMedian ? days(r.medianGapDays) : "—"),
-          h("td", { class: "num", "data-volatile": "" }, days(r.daysSinceLast)),
+        tableRow(
+          r.partnerId,
+          numCell(count(r.submissions)),
+          numCell(r.hasMedian ? days(r.medianGapDays) : "—"),
+          numCell(days(r.daysSinceLast), true),
           h(
             "td",
             {},
@@ -361,13 +357,11 @@ function apiUsage(answer, ids) {
       "API usage per partner over the window",
       ["Partner", "Requests", "Throttled", "Cost used", "4xx", "5xx", `Latency p95 (worst ${per()})`],
       totals.map((row) =>
-        h(
-          "tr",
-          {},
-          h("th", { scope: "row" }, row.id),
-          h("td", { class: "num", "data-volatile": "" }, count(row.requests)),
-          [row.throttled, row.cost, row.e4, row.e5].map((v) => h("td", { class: "num", "data-volatile": "" }, percent(v))),
-          h("td", { class: "num", "data-volatile": "" }, ms(row.p95)),
+        tableRow(
+          row.id,
+          numCell(count(row.requests), true),
+          [row.throttled, row.cost, row.e4, row.e5].map((v) => numCell(percent(v), true)),
+          numCell(ms(row.p95), true),
         ),
       ),
     ),
@@ -392,10 +386,10 @@ function operations(rows) {
           {},
           h("td", {}, r.partnerId),
           h("th", { scope: "row" }, r.operation),
-          h("td", { class: "num" }, count(r.requests)),
-          h("td", { class: "num" }, count(r.errors)),
-          h("td", { class: "num" }, r.hasPercentiles ? ms(r.p50Ms) : "—"),
-          h("td", { class: "num" }, r.hasPercentiles ? ms(r.p95Ms) : "—"),
+          numCell(count(r.requests)),
+          numCell(count(r.errors)),
+          numCell(r.hasPercentiles ? ms(r.p50Ms) : "—"),
+          numCell(r.hasPercentiles ? ms(r.p95Ms) : "—"),
         ),
       ),
       (i) => i > 1,
@@ -415,7 +409,7 @@ function errorCodes(rows) {
       "errors",
       "Errors by code",
       ["Partner", "Code", "Answers"],
-      sorted.map((r) => h("tr", {}, h("td", {}, r.partnerId), h("th", { scope: "row" }, r.code), h("td", { class: "num" }, count(r.count)))),
+      sorted.map((r) => h("tr", {}, h("td", {}, r.partnerId), h("th", { scope: "row" }, r.code), numCell(count(r.count)))),
       (i) => i > 1,
     ),
   );
@@ -433,14 +427,12 @@ function idempotency(rows) {
       "Idempotent replays per partner",
       ["Partner", "Submissions", "Replays", "Replay rate", "Keys reused"],
       rows.map((r) =>
-        h(
-          "tr",
-          {},
-          h("th", { scope: "row" }, r.partnerId),
-          h("td", { class: "num" }, count(r.submissions)),
-          h("td", { class: "num" }, count(r.replays)),
-          h("td", { class: "num" }, percent(r.replayRate)),
-          h("td", { class: "num" }, count(r.keyReused)),
+        tableRow(
+          r.partnerId,
+          numCell(count(r.submissions)),
+          numCell(count(r.replays)),
+          numCell(percent(r.replayRate)),
+          numCell(count(r.keyReused)),
         ),
       ),
     ),
