@@ -19,6 +19,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from mes_kernel.processes import pid_alive
+
 __all__ = [
     "DEFAULT_ADDRESSES",
     "DEFAULT_TOKEN",
@@ -252,16 +254,6 @@ def _target(addresses: list[Any]) -> str:
     return items[0] if len(items) == 1 else "ipv4:" + ",".join(items)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def find_stack(env: Mapping[str, str]) -> tuple[dict[str, str], str]:
     """The service addresses of the running local stack (``$MES_DATA_DIR/stack.json``, else
     ``./var/stack.json``) and a phrase saying what was found: ``"stack <path>"`` with addresses, else
@@ -276,7 +268,7 @@ def find_stack(env: Mapping[str, str]) -> tuple[dict[str, str], str]:
         return {}, f"no stack found at {path}"
     except (OSError, ValueError, KeyError, TypeError):
         return {}, f"no stack found at {path} (unreadable)"
-    if not _alive(pid):
+    if not pid_alive(pid):
         return {}, f"no stack found at {path} (its mes up, pid {pid}, is not running)"
     addresses = {str(svc): _target(list(addrs)) for svc, addrs in listed.items() if addrs}
     return addresses, f"stack {path}"

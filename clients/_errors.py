@@ -23,12 +23,13 @@ Other codes (CANCELLED, OUT_OF_RANGE) raise the base class.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 
 import grpc
 from google.protobuf.message import DecodeError
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
+
+from mes_kernel.errors import ERROR_DOMAIN, FieldViolation
 
 __all__ = [
     "ERROR_DOMAIN",
@@ -52,16 +53,7 @@ __all__ = [
     "error_from_status",
 ]
 
-ERROR_DOMAIN = "mes.jewelry"
 _DETAILS_KEY = "grpc-status-details-bin"
-
-
-@dataclass(frozen=True)
-class FieldViolation:
-    """One bad request field (``google.rpc.BadRequest.FieldViolation``)."""
-
-    field: str
-    description: str
 
 
 class MesClientError(Exception):

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mes_kernel.processes import pid_alive
+
 __all__ = [
     "RUN_LOG",
     "ProcessInfo",
@@ -188,15 +190,6 @@ def looks_like_mes(pid: int, command: str) -> bool:
     program = any(Path(n).name == "mes" for n in names[:2]) or names[1:3] == ["-m", "mes_stack"]
     return program and command in names
 
-
-def pid_alive(pid: int) -> bool:
-    """True when ``pid`` exists and is not a zombie."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
     with contextlib.suppress(OSError, IndexError):
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     return True
