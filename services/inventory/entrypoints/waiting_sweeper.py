@@ -27,7 +27,7 @@ import contextlib
 from mes_platform.messaging.backoff import Backoff
 from mes_platform.tasks import cancel_and_wait
 from mes_platform.telemetry.logs import get_logger
-from mes_platform.telemetry.tracing import TraceContext, child_of, current_trace, use_trace
+from mes_platform.telemetry.tracing import TraceContext, current_trace, span
 from mes_platform.uow import SqlUnitOfWorkFactory
 from services.inventory.adapters.unit_of_work import InventoryUnitOfWork
 from services.inventory.service_layer.event_handlers import EventHandlers
@@ -85,7 +85,8 @@ class WaitingSweeper:
         self._wake = None
         handlers = self._handlers.bound(self._uows.caused_by(cause))
         try:
-            with use_trace(child_of(trace)):  # a new trace when nobody woke it
+            # a child of the span that woke it; a new trace when nobody did (at start, periodic)
+            with span("inventory retry_waiting_orders", parent=trace, attributes={"mes.causation_id": cause}):
                 report = await handlers.retry_waiting_orders()
         except asyncio.CancelledError:
             raise

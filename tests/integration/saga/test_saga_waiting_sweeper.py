@@ -1,6 +1,7 @@
 """The waiting-orders sweeper: a pass at start serves every waiting order the stock covers,
 page after page, by priority then submit time (a restart resumes release at once); a wake
-makes another pass whose reservations carry the waking event as their cause."""
+makes another pass whose reservations carry the waking event as their cause, in a span under the
+waking span (a pass nobody woke starts its own trace)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,9 @@ from pathlib import Path
 import grpc
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from sqlalchemy import select
 
 from mes.common.v1 import common_pb2
@@ -20,6 +24,7 @@ from mes.inventory.v1 import inventory_pb2 as inv
 from mes.inventory.v1 import inventory_pb2_grpc
 from mes_contracts.events import RESERVATION_HELD
 from mes_platform.config import ServiceSettings
+from mes_platform.telemetry.tracing import TraceContext, install_tracer, use_trace
 from services.inventory import bootstrap as inventory_boot
 from services.inventory.adapters.tables import infra
 from services.inventory.entrypoints.waiting_sweeper import SWEEP_CAUSE, WaitingSweeper
@@ -27,6 +32,8 @@ from tests._infra.services import BACKENDS, backend_database_url
 from tests.integration.saga.saga_stack import ALLOY, SVC, T, eventually, service_env
 
 METAL = common_pb2.MATERIAL_KIND_METAL
+#: The span of a consumer that wakes the sweeper (sampled).
+WAKER = TraceContext("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7", "01")
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
 
@@ -102,3 +109,32 @@ async def test_a_pass_at_start_then_on_a_wake_serves_every_waiting_order_it_can(
 
 async def _count(app: inventory_boot.App, n: int) -> bool:
     return len(await held(app)) == n
+
+
+async def test_a_pass_is_a_span_under_the_span_that_woke_it(app: inventory_boot.App) -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    install_tracer(provider.get_tracer("test"))
+    sweeper = WaitingSweeper(app.handles.uows, app.handles.handlers.events, interval_s=3_600)
+    try:
+        sweeper.start()  # the pass at start: nobody woke it
+        await eventually(lambda: _passes(sweeper, 1), what="the first pass")
+        with use_trace(WAKER):
+            sweeper.wake("evt-lot")
+        await eventually(lambda: _passes(sweeper, 2), what="the woken pass")
+    finally:
+        await sweeper.stop()
+        install_tracer(None)
+    passes = [s for s in exporter.get_finished_spans() if s.name == "inventory retry_waiting_orders"]
+    assert len(passes) == 2
+    first, woken = passes
+    assert first.parent is None and first.context.trace_id != int(WAKER.trace_id, 16)
+    assert first.attributes == {"mes.causation_id": SWEEP_CAUSE}
+    assert woken.parent is not None and woken.parent.span_id == int(WAKER.span_id, 16)
+    assert woken.context.trace_id == int(WAKER.trace_id, 16)
+    assert woken.attributes == {"mes.causation_id": "evt-lot"}
+
+
+async def _passes(sweeper: WaitingSweeper, n: int) -> bool:
+    return sweeper.passes >= n
