@@ -10,6 +10,10 @@ disarmed, by the supervisor:
   written: the batch is published again. The streams' duplicate window is cut to 0.5 s so
   that JetStream keeps the copies (the restart takes longer) and the consumers' inboxes
   must absorb them: copies in the streams > 0, yet every effect once.
+
+A relay's hit can come late (its batches are fewer when the machine is slow): the run waits, after
+the intake, until every armed process has crashed and serves again before it is checked, so that no
+crash falls into the checker's calls.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from mes_platform.provision import SERVICES
 from tests._infra.nats import NatsServer
 from tests._infra.postgres import PostgresAdmin
 from tests.e2e.faults._jetstream import stream_messages
+from tests.e2e.faults._procs import FaultStack
 from tests.e2e.faults._report import Report
 from tests.e2e.faults._run import TARGETED_BUDGET_S, TARGETED_QUIESCE_S, TARGETED_TIMEOUT_S, open_run
 from tests.e2e.faults._tables import outbox_rows
@@ -33,6 +38,8 @@ ORDERS = 200
 HITS = {"orders": 5, "inventory": 25, "production": 25}
 COMMIT_BEFORE_PUBLISH = "relay.after_commit_before_publish"
 PUBLISH_BEFORE_MARK = "relay.after_publish_before_mark"
+#: How long after the intake a relay may still reach its hit.
+LATE_CRASH_S = 45.0
 
 
 def armed_env(point: str) -> dict[str, dict[str, str]]:
@@ -65,6 +72,7 @@ async def test_relay_killed_at_fault_point_loses_and_repeats_nothing(
             restart_crashed=True,
         ) as run:
             await run.submit(budget_s=TARGETED_BUDGET_S)
+            await crashed_and_back(run.stack, timeout_s=LATE_CRASH_S)
             report = await run.finish(quiesce_timeout_s=TARGETED_QUIESCE_S)
             crashes = {service: sum(p.kills for p in run.stack.of(service)) for service in SERVICES}
             copies = await stream_messages(run.nats) - await outbox_rows(run.admin_dsn)
@@ -79,3 +87,18 @@ async def test_relay_killed_at_fault_point_loses_and_repeats_nothing(
         assert copies > 0, f"the republished batches should be in the streams twice\n{problem}"
     else:
         assert copies == 0, problem
+
+
+async def crashed_and_back(stack: FaultStack, *, timeout_s: float) -> None:
+    """Until every service has crashed at its fault point and all its processes serve again
+    (at most ``timeout_s``; the caller's assertion names a service that never crashed)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while loop.time() < deadline:
+        if all(sum(p.kills for p in stack.of(service)) >= 1 for service in SERVICES):
+            for proc in stack.all():
+                if proc.running:
+                    await proc.wait_serving()
+            if all(proc.running for proc in stack.all()):
+                return
+        await asyncio.sleep(0.1)
