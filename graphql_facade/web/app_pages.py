@@ -65,6 +65,7 @@ from graphql_facade.limits import LimitError
 from graphql_facade.metrics import record_request
 from graphql_facade.pagination import decode_cursor
 from graphql_facade.pipeline import FairGate, Operation, Pipeline
+from graphql_facade.read_your_writes import ReadYourWrites
 from graphql_facade.runtime import Facade
 from graphql_facade.schema.common import OrderStatus
 from graphql_facade.web.assets import StaticAssets, load_assets
@@ -436,7 +437,7 @@ class AppPages:
         self._assets = assets
         self._graphiql = graphiql
         self._shell = _Shell(assets)
-        self._pipeline: tuple[Facade, Pipeline] | None = None
+        self._pipeline: tuple[Facade, Pipeline, ReadYourWrites] | None = None
         self._documents: dict[str, str] = {}
 
     def routes(self) -> list[BaseRoute]:
@@ -455,10 +456,10 @@ class AppPages:
             self._documents[spec.document_file] = document_text(spec.document_file)
         return self._documents[spec.document_file]
 
-    def _pipeline_of(self, facade: Facade) -> Pipeline:
+    def _pipeline_of(self, facade: Facade) -> tuple[Pipeline, ReadYourWrites]:
         if self._pipeline is None or self._pipeline[0] is not facade:
-            self._pipeline = (facade, Pipeline(facade))
-        return self._pipeline[1]
+            self._pipeline = (facade, Pipeline(facade), ReadYourWrites(facade.settings))
+        return self._pipeline[1], self._pipeline[2]
 
     async def page(self, spec: PageSpec, request: Request) -> Response:
         """``GET`` a page: the shell with the page's query result inlined."""
@@ -486,7 +487,7 @@ class AppPages:
         except PageInputError as err:
             return self._message(viewer, "Bad request", str(err), 400, headers, current=current)
         try:
-            result, status = await self._run(facade, viewer, spec, variables)
+            result, status = await self._run(facade, viewer, spec, variables, request)
         except (FacadeError, LimitError) as err:
             status = 400 if err.code == ErrorCode.INVALID_ARGUMENT else err.http_status
             headers.update(err.headers)
@@ -528,9 +529,11 @@ class AppPages:
         return HTMLResponse(self.render(view), headers=headers)
 
     async def _run(
-        self, facade: Facade, viewer: Viewer, spec: PageSpec, variables: dict[str, Any]
+        self, facade: Facade, viewer: Viewer, spec: PageSpec, variables: dict[str, Any], request: Request
     ) -> tuple[dict[str, Any], int]:
-        """The page's query through the facade's pipeline, as ``viewer``: the result and its HTTP status."""
+        """The page's query through the facade's pipeline, as ``viewer``: the result and its HTTP status.
+        Read-your-writes as ``POST /graphql`` does: the caller's recent writes (the ``mes_pos`` cookie a
+        mutation set) are seen, by the backend reads and by the response cache."""
         started = time.perf_counter()
         limits = facade.limits_for(viewer)
         query = self._document(spec)
@@ -543,7 +546,10 @@ class AppPages:
                 await gate.enter(viewer.rate_key, limits)
                 admitted = True
             operation = Operation(query=query, variables=variables, operation_name=None, extensions=None)
-            outcome = await self._pipeline_of(facade).run(viewer, limits, operation, _QUERY_ONLY)
+            pipeline, read_your_writes = self._pipeline_of(facade)
+            positions = read_your_writes.of(request, viewer)
+            with positions.serving():
+                outcome = await pipeline.run(viewer, limits, operation, _QUERY_ONLY, db_positions=positions.needed)
             status, kind, cache = outcome.status, outcome.kind, outcome.cache
             body = orjson.loads(outcome.body)
             return (body if isinstance(body, dict) else {}), outcome.status

@@ -207,3 +207,21 @@ async def test_a_position_not_issued_to_the_caller(stack: Stack, pair: Replicate
             "{ orders(first: 1) { nodes { id } } }", headers={**globex, "Cookie": f"{POSITION_COOKIE}={acmes}"}
         )
         assert listed.status_code == 200 and listed.json()["data"]["orders"]["nodes"] == []
+
+
+async def test_a_server_rendered_page_shows_the_operators_write_with_the_cookie(stack: Stack) -> None:
+    """The first HTML response of a page reads as ``POST /graphql`` does: with the ``mes_pos`` cookie of the
+    operator's write (made on the other facade), the page shows it, past the cached answer and the lag."""
+    async with two_facades(stack) as (a, b):
+        before = await b.http.get("/bench/CAST-1", headers=OPERATOR)  # b caches the page's answer
+        assert '"state":"IDLE"' in before.text
+        blocked = await a.gql(BLOCK, {"id": "CAST-1", "reason": "kiln down"})
+        value = blocked.headers[POSITION_HEADER]
+        forget_cookies(a, b)
+        without = await b.http.get("/bench/CAST-1", headers=OPERATOR)
+        assert '"state":"IDLE"' in without.text and "kiln down" not in without.text  # b's cached answer
+        with_cookie = await b.http.get("/bench/CAST-1", headers={**OPERATOR, "Cookie": f"{POSITION_COOKIE}={value}"})
+        assert '"state":"BLOCKED","stateReason":"kiln down"' in with_cookie.text
+        # A position header that does not open is refused, as on POST /graphql.
+        refused = await b.http.get("/bench/CAST-1", headers={**OPERATOR, POSITION_HEADER: "garbage"})
+        assert refused.status_code == 400
