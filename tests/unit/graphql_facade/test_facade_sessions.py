@@ -5,13 +5,15 @@ fake production service."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 
 import grpc
 import httpx
 import pytest
+import structlog
 from prometheus_client import generate_latest
 
 from clients import ResourceExhaustedError, UnavailableError
@@ -439,10 +441,25 @@ async def test_a_cookie_socket_closes_once_its_session_has_ended(floor: FakeBack
 # -- the token stays secret ------------------------------------------------------------------
 
 
+@pytest.fixture
+def debug_logs() -> Iterator[None]:
+    """The facade's logging at DEBUG for one test, then the process's logging as it was (the root
+    logger's handlers and level, structlog's configuration): later tests' output stays theirs."""
+    root = logging.getLogger()
+    handlers, level, config = list(root.handlers), root.level, structlog.get_config()
+    configure_logging("mes-graphql-facade", "DEBUG", json=True)
+    try:
+        yield
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+        structlog.configure(**config)
+
+
+@pytest.mark.usefixtures("debug_logs")
 async def test_the_token_is_in_no_log_line_error_or_metric(
     floor: FakeBackend, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    configure_logging("mes-graphql-facade", "DEBUG", json=True)
     async with running_app(floor) as client:
         client.http.base_url = httpx.URL(ORIGIN)
         token = await signed_in(client)
