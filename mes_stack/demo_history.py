@@ -42,7 +42,7 @@ from zoneinfo import ZoneInfo
 import nats
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from clients import AnalyticsClient, ClientConfig
+from clients import AnalyticsClient, ClientConfig, DeadlineExceededError
 from mes.analytics.v1 import analytics_pb2 as apb
 from mes.facade.v1 import usage_events_pb2 as upb
 from mes_contracts.events import FACADE_STREAM, PARTNER_USAGE_RECORDED
@@ -73,6 +73,12 @@ SEED = 20261207
 LATENCY_BOUNDS_MS: tuple[float, ...] = (1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
 #: Orders (with their operations) per ImportFacts call.
 IMPORT_BATCH_ORDERS = 40
+#: Deadline of one ImportFacts call: a batch merges in well under a second on a quiet machine, but
+#: on one busy with the rest of the stack's start (a replica and a NATS cluster on two cores) it
+#: took up to 18 s.
+IMPORT_DEADLINE_S = 60.0
+#: Attempts of a batch whose call ran out of time (ImportFacts is idempotent: facts merge by id).
+IMPORT_ATTEMPTS = 3
 #: Usage events published at once (each one waits for its acknowledgement).
 PUBLISH_BATCH = 200
 _EVENT_NAMESPACE = uuid.UUID("0b6a3f4e-2d1c-4e8a-9f7b-5c3d2e1f0a94")
@@ -631,7 +637,9 @@ class HistoryClient(Protocol):
 
     async def get_projection_status(self) -> apb.GetProjectionStatusResponse: ...
 
-    async def import_facts(self, request: apb.ImportFactsRequest, /) -> apb.ImportFactsResponse: ...
+    async def import_facts(
+        self, request: apb.ImportFactsRequest, /, *, timeout: float | None = ...
+    ) -> apb.ImportFactsResponse: ...
 
 
 #: ``await publish(events)``: publishes the usage events, returns how many JetStream stored anew.
@@ -659,10 +667,19 @@ class HistoryReport:
 async def import_history(
     client: HistoryClient, history: DemoHistory, *, say: Callable[[str], None] = lambda _: None
 ) -> tuple[int, int]:
-    """ImportFacts in batches; returns the (orders, operations) the service took."""
+    """ImportFacts in batches; returns the (orders, operations) the service took. A batch whose call
+    ran out of time is sent again (at most ``IMPORT_ATTEMPTS`` times): the facts merge by id, so a
+    batch that did commit before its deadline is not counted twice by the service."""
     orders = operations = 0
     for request in history.batches():
-        response = await client.import_facts(request)
+        for attempt in range(1, IMPORT_ATTEMPTS + 1):
+            try:
+                response = await client.import_facts(request, timeout=IMPORT_DEADLINE_S)
+                break
+            except DeadlineExceededError:
+                if attempt == IMPORT_ATTEMPTS:
+                    raise
+                say(f"  an import batch ran out of time ({IMPORT_DEADLINE_S:.0f} s), sending it again")
         orders += response.orders
         operations += response.operations
         say(f"  imported {orders}/{len(history.orders)} orders, {operations} operations")

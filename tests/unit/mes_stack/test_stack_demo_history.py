@@ -13,18 +13,23 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
+from grpc import StatusCode
 
+from clients import DeadlineExceededError
 from graphql_facade.usage import LATENCY_BOUNDS_MS as FACADE_BOUNDS
 from mes.analytics.v1 import analytics_pb2 as apb
 from mes.facade.v1 import usage_events_pb2 as upb
 from mes_stack import demo_data as d
 from mes_stack.demo_history import (
     HISTORY_PREFIX,
+    IMPORT_ATTEMPTS,
+    IMPORT_DEADLINE_S,
     LATENCY_BOUNDS_MS,
     PROFILES,
     DemoHistory,
     generate_history,
     history_end,
+    import_history,
     load_demo_history,
 )
 
@@ -229,16 +234,23 @@ def test_the_quiet_partner_still_looks_in_now_and_then(history: DemoHistory) -> 
 
 
 class FakeAnalytics:
-    def __init__(self, imported_orders: int = 0) -> None:
+    def __init__(self, imported_orders: int = 0, late: int = 0) -> None:
         self.imported_orders = imported_orders
+        self.late = late
         self.requests: list[apb.ImportFactsRequest] = []
         self.calls: list[str] = []
 
     async def get_projection_status(self) -> apb.GetProjectionStatusResponse:
         return apb.GetProjectionStatusResponse(imported_orders=self.imported_orders)
 
-    async def import_facts(self, request: apb.ImportFactsRequest, /) -> apb.ImportFactsResponse:
+    async def import_facts(
+        self, request: apb.ImportFactsRequest, /, *, timeout: float | None = None
+    ) -> apb.ImportFactsResponse:
+        assert timeout == IMPORT_DEADLINE_S
         self.calls.append("import")
+        if self.late:  # the call runs out of time (whether or not the service committed it)
+            self.late -= 1
+            raise DeadlineExceededError(StatusCode.DEADLINE_EXCEEDED, "deadline exceeded")
         self.requests.append(request)
         self.imported_orders += len(request.orders)
         return apb.ImportFactsResponse(orders=len(request.orders), operations=len(request.operations))
@@ -284,6 +296,20 @@ async def test_the_loader_publishes_the_usage_then_imports_the_facts_in_batches(
 
     again = await load_demo_history(analytics, publish, days=42, now=now, say=lines.append)
     assert again.skipped.startswith("kept") and analytics.calls.count("publish") == 1
+
+
+async def test_a_batch_that_runs_out_of_time_is_sent_again_and_three_in_a_row_fail_the_load() -> None:
+    history = generate_history(7, end=END)
+    analytics = FakeAnalytics(late=2)
+    lines: list[str] = []
+    assert await import_history(analytics, history, say=lines.append) == (
+        len(history.orders),
+        len(history.operations),
+    )
+    assert analytics.calls.count("import") == len(list(history.batches())) + 2
+    assert sum("sending it again" in line for line in lines) == 2
+    with pytest.raises(DeadlineExceededError):
+        await import_history(FakeAnalytics(late=IMPORT_ATTEMPTS), history)
 
 
 async def test_no_history_when_switched_off() -> None:
