@@ -7,7 +7,9 @@ before (the same bytes: its parsed operation and cache key are kept, at most ``_
 to ``_MAX_BODY`` bytes, nested at most 128 levels, variables within the operators' limits), no
 ``x-mes-min-position`` and no database position (``x-mes-db-position``, the ``mes_pos`` cookie:
 :mod:`graphql_facade.read_your_writes`), and the response cache holds a fresh answer or
-a stale one within the bound (then one recomputation starts, as on the endpoint). The lane does
+a stale one within the bound (then one recomputation starts, as on the endpoint), and, when the
+process records spans, no sampled ``traceparent`` (a caller that asks for its request to be traced
+gets the traced path: a server span, the hit served by the endpoint). The lane does
 what the endpoint does for such a request, in the same order: fair admission (a slot free now for the
 operator, else the endpoint queues it), the body size and
 the requests-per-minute limit (their errors answered the same way), the answer with its
@@ -33,6 +35,7 @@ from graphql_facade.pipeline.request import error_body, parse_json
 from graphql_facade.read_your_writes import POSITION_COOKIE, POSITION_HEADER
 from graphql_facade.response_cache import MIN_POSITION_HEADER
 from graphql_facade.runtime import Facade
+from mes_platform.telemetry.tracing import parse_traceparent, tracing_enabled
 
 __all__ = ["HitLane", "Parts"]
 
@@ -45,6 +48,7 @@ _GRAPHQL_JSON = b"application/graphql-response+json"
 _MIN_POSITION = MIN_POSITION_HEADER.encode()
 _DB_POSITION = POSITION_HEADER.encode()
 _DB_COOKIE = POSITION_COOKIE.encode() + b"="
+_TRACEPARENT = b"traceparent"
 
 
 class Parts(Protocol):
@@ -106,6 +110,14 @@ def _known(body: bytes, facade: Facade) -> _Known | None:
     return _Known(op, source, key)
 
 
+def _sampled(traceparent: bytes) -> bool:
+    """Whether a ``traceparent`` asks for a recorded span here (spans are recorded and it is sampled)."""
+    if not tracing_enabled():
+        return False
+    parsed = parse_traceparent(traceparent.decode("latin-1"))
+    return parsed is not None and parsed.sampled
+
+
 class HitLane:
     """ASGI middleware: serves what it can (see the module), hands everything else to ``app``."""
 
@@ -139,6 +151,9 @@ class HitLane:
                 json_body = b"json" in value
             elif name in (b"x-api-key", _MIN_POSITION, _DB_POSITION) or (name == b"cookie" and _DB_COOKIE in value):
                 json_body = False  # partners and read-your-writes: the endpoint's
+                break
+            elif name == _TRACEPARENT and _sampled(value):
+                json_body = False  # to be traced: the traced path's
                 break
         viewer = _operator(facade, token) if json_body else None
         if viewer is None:

@@ -4,10 +4,14 @@ and hands everything else to the endpoint untouched."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import httpx
 import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from graphql_facade.events import EventEnvelope
 from graphql_facade.hit_lane import HitLane
@@ -15,6 +19,8 @@ from graphql_facade.response_cache import MIN_POSITION_HEADER
 from mes.orders.v1 import orders_events_pb2 as ord_ev
 from mes.orders.v1 import orders_pb2 as ords
 from mes_contracts.events import ORDER_STATUS_CHANGED
+from mes_platform.telemetry.trace_export import make_sampler
+from mes_platform.telemetry.tracing import install_tracer
 from tests.unit.graphql_facade.conftest import (
     OPERATOR,
     PARTNER_A,
@@ -155,3 +161,47 @@ async def test_a_stale_answer_from_the_lane_starts_one_recomputation(
         fresh = (await post(client)).json()["data"]["orders"]["nodes"][0]["status"]
     assert stale == ["SUBMITTED"] * 3 and fresh == "ACCEPTED" and served == [True] * 4
     assert backend.calls["ListOrders"] == 2
+
+
+SAMPLED = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+UNSAMPLED = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00"
+
+
+@pytest.fixture
+def spans() -> Iterator[InMemorySpanExporter]:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(sampler=make_sampler("parentbased_traceidratio", 0.0))  # only callers' sampled ones
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    install_tracer(provider.get_tracer("test"))
+    try:
+        yield exporter
+    finally:
+        install_tracer(None)
+
+
+async def test_a_hit_the_caller_asks_to_trace_takes_the_traced_path(
+    client: FacadeClient, backend: FakeBackend, monkeypatch: pytest.MonkeyPatch, spans: InMemorySpanExporter
+) -> None:
+    backend.add_order("partner-a")
+    await post(client)
+    await post(client, {"traceparent": UNSAMPLED})  # not sampled: the lane's, nothing recorded
+    spans.clear()
+    served = laned(monkeypatch)
+    lane_hit = await post(client, {"traceparent": UNSAMPLED})
+    traced = await post(client, {"traceparent": SAMPLED})
+    assert served == [True]  # the sampled one never reached the lane
+    assert traced.content == lane_hit.content and backend.calls["ListOrders"] == 1  # a hit all the same
+    [server] = spans.get_finished_spans()
+    assert server.name == "POST /graphql" and server.parent is not None
+    assert f"{server.context.trace_id:032x}" == SAMPLED.split("-")[1]
+    assert f"{server.parent.span_id:016x}" == SAMPLED.split("-")[2]
+
+
+async def test_without_spans_recorded_a_sampled_traceparent_still_takes_the_lane(
+    client: FacadeClient, backend: FakeBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    backend.add_order("partner-a")
+    await post(client)
+    served = laned(monkeypatch)
+    await post(client, {"traceparent": SAMPLED})
+    assert served == [True]
