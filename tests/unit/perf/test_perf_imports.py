@@ -46,6 +46,7 @@ MODULES = [
     "perf.readme_floor",
     "perf.replay_attacks",
     "perf.read_your_writes_bench",
+    "perf.uncached_ab",
     "perf.web_bench",
     "perf.analytics_bench",
     "perf.datagen",
