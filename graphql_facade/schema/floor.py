@@ -94,6 +94,10 @@ _log = get_logger("mes.facade.floor")
 #: A work center's tile is pushed at most once per this many seconds (4 per second).
 COALESCE_S = 0.25
 _PAGE = 100
+#: The tiles of a live update that touched at most this many work centers list their operations center
+#: by center, concurrently (each listing one center's queue: an index range); the floor's answer, and
+#: an update of more centers, list the floor's open operations at once (a page costs O(1) calls).
+PER_CENTER_MAX = 16
 _QUEUED: tuple[prod.OperationStatus.ValueType, ...] = (prod.OPERATION_STATUS_QUEUED,)
 #: Every work center (an event that does not name its work centers: released or cancelled work orders).
 _ALL = "*"
@@ -226,6 +230,17 @@ def floor_of(context: RequestContext) -> Floor:
 # -- computing the tiles ---------------------------------------------------------------------------
 
 
+async def _operations_at(
+    backend: Backend, statuses: Sequence[prod.OperationStatus.ValueType], centers: Sequence[str] | None
+) -> list[prod.Operation]:
+    """Every operation of ``statuses`` at ``centers`` (None: the whole floor, in one listing), listed
+    center by center (see ``PER_CENTER_MAX``)."""
+    if centers is None:
+        return await _operations(backend, statuses, None)
+    listed = await asyncio.gather(*(_operations(backend, statuses, code) for code in centers))
+    return [op for ops in listed for op in ops]
+
+
 async def _operations(
     backend: Backend, statuses: Sequence[prod.OperationStatus.ValueType], center: str | None
 ) -> list[prod.Operation]:
@@ -309,13 +324,13 @@ async def floor_centers(
     )
     if not centers:
         return []
-    one = centers[0].code if wanted is not None and len(centers) == 1 else None
+    few = [wc.code for wc in centers] if wanted is not None and len(centers) <= PER_CENTER_MAX else None
     names = [wc.name or f"workCenters/{wc.code}" for wc in centers] if wanted is not None else []
     last_hour, outputs, at_bench, queued = await asyncio.gather(
         _done(backend, names, 60),
         loaders.work_center_output.load_many([wc.code for wc in centers]),
-        _operations(backend, AT_BENCH, one),
-        _operations(backend, _QUEUED, one),
+        _operations_at(backend, AT_BENCH, few),
+        _operations_at(backend, _QUEUED, few),
     )
     oldest, wip = await asyncio.gather(_oldest_queued(loaders, queued), _wip(loaders, at_bench))
     output = dict(zip((wc.code for wc in centers), outputs, strict=True))

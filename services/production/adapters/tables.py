@@ -237,6 +237,17 @@ Index(
 )
 Index("ix_operations_order", operations.c.priority, operations.c.created_at, operations.c.work_order_id)
 Index("ix_operations_type", operations.c.work_center_type, operations.c.work_center)
+# A work center's recent finishes (done in a window, work spans for utilisation).
+Index("ix_operations_finished", operations.c.work_center, operations.c.finish_time)
+# Every operation of a status in queue order (the floor's listings across work centers).
+Index(
+    "ix_operations_status",
+    operations.c.status,
+    operations.c.priority.desc(),
+    operations.c.created_at,
+    operations.c.work_order_id,
+    operations.c.sequence,
+)
 
 # Every weighed attempt: a reworked attempt keeps its loss here after the operation is re-queued.
 operation_attempts = Table(

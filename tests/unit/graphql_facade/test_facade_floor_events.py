@@ -15,8 +15,17 @@ import strawberry
 
 from graphql_facade.events import EventEnvelope, EventHub
 from graphql_facade.metrics import SUBSCRIPTIONS
+from graphql_facade.schema import floor as floor_module
 from graphql_facade.schema.common import Long
-from graphql_facade.schema.floor import FloorChange, FloorFeed, FloorWorkCenter, QueueSummary, Wip, floor_feed
+from graphql_facade.schema.floor import (
+    FloorChange,
+    FloorFeed,
+    FloorTiles,
+    FloorWorkCenter,
+    QueueSummary,
+    Wip,
+    floor_feed,
+)
 from mes.production.v1 import production_events_pb2 as prod_ev
 from mes.production.v1 import production_pb2 as prod
 from mes_contracts import events
@@ -323,3 +332,39 @@ async def test_two_subscriptions_cost_the_services_one_computation(client: Facad
         "ListWorkCenterStats": 1,
         "ListWorkCenterOutput": 1,
     }
+
+
+def by_status(backend: FakeBackend) -> list[prod.ListOperationsRequest]:
+    """The ListOperations calls that list by status (not those reading given work orders' steps)."""
+    return [r for name, r in backend.requests if name == "ListOperations" and not r.work_order_ids]
+
+
+async def test_the_tiles_of_a_few_centers_list_only_their_queues(
+    backend: FakeBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch touching a few work centers lists each one's queue (an index range in the service); its
+    tiles are those of the whole floor, which lists at once (as a batch of more than ``PER_CENTER_MAX``)."""
+    for partner in ("partner-a", "partner-b", "partner-a"):
+        backend.add_order(partner)
+    ops = list(backend.operations.values())
+    start(backend, ops[0], "FILE-1")
+    start(backend, ops[3], "POL-1")
+    ops[1].status, ops[1].work_center = prod.OPERATION_STATUS_QUEUED, "workCenters/POL-1"
+    ops[4].status, ops[4].work_center = prod.OPERATION_STATUS_QUEUED, "workCenters/CAST-1"
+    tiles = FloorTiles(backend, None, 60)  # type: ignore[arg-type]
+    now = datetime.now(UTC)
+    backend.requests.clear()
+    whole = {tile.id: tile for tile in await tiles(None, now)}
+    assert {request.work_center for request in by_status(backend)} == {""}  # the floor at once
+    backend.requests.clear()
+    few = await tiles(["POL-1", "FILE-1"], now)
+    assert [tile.id for tile in few] == ["FILE-1", "POL-1"]
+    assert few == [whole[tile.id] for tile in few]
+    assert few[1].in_progress == 1 and few[1].queue.length == 1
+    listed = by_status(backend)
+    assert sorted({request.work_center for request in listed}) == ["workCenters/FILE-1", "workCenters/POL-1"]
+    backend.requests.clear()
+    with monkeypatch.context() as few_at_most:
+        few_at_most.setattr(floor_module, "PER_CENTER_MAX", 1)  # an update of more centers than that
+        assert await tiles(["POL-1", "FILE-1"], now) == few
+    assert {request.work_center for request in by_status(backend)} == {""}
