@@ -99,14 +99,25 @@ def summarize(latencies_ms: Iterable[float], *, ok: int, elapsed_s: float) -> Su
     )
 
 
-def process_cpu_s(pid: int) -> float:
-    """User + system CPU seconds of every thread of ``pid`` (0.0 when it is gone)."""
+def _stat_cpu_s(pid: int, first: int) -> float:
+    """Two consecutive tick fields of ``/proc/<pid>/stat`` (counted after the command), in seconds."""
     try:
         with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
             fields = handle.read().rsplit(")", 1)[1].split()
     except (OSError, IndexError):
         return 0.0
-    return (int(fields[11]) + int(fields[12])) / _TICKS
+    return (int(fields[first]) + int(fields[first + 1])) / _TICKS
+
+
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of every thread of ``pid`` (0.0 when it is gone)."""
+    return _stat_cpu_s(pid, 11)
+
+
+def reaped_children_cpu_s(pid: int) -> float:
+    """CPU seconds of the children ``pid`` has waited for (``cutime + cstime``): for the postmaster, its
+    ended backends and parallel query workers, which live too briefly to be counted by their PIDs."""
+    return _stat_cpu_s(pid, 13)
 
 
 def machine_busy_s() -> float:

@@ -102,7 +102,14 @@ from perf._live_pages import LivePage, browser_pids, open_page
 from perf._pg import PostgresProcesses
 from perf._setup import staff_clients
 from perf._stack import BenchStack
-from perf._stats import load_average, machine_busy_s, percentile, process_cpu_s, quantile
+from perf._stats import (
+    load_average,
+    machine_busy_s,
+    percentile,
+    process_cpu_s,
+    quantile,
+    reaped_children_cpu_s,
+)
 from perf.datagen import Options
 from tests.e2e.web._browser import CHROMIUM, LAUNCH_ARGS
 
@@ -230,16 +237,6 @@ def page_path(spec: PageSpec) -> str:
 
 
 # -- CPU -----------------------------------------------------------------------------------------------------------
-
-
-def reaped_children_cpu_s(pid: int) -> float:
-    """CPU seconds of the children ``pid`` has waited for (``cutime + cstime``): for the postmaster, its
-    ended backends and parallel query workers, which live too briefly to be counted by their PIDs."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text(encoding="ascii").rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return 0.0
-    return (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
 
 
 class ProcessMeter:

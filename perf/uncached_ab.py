@@ -14,7 +14,8 @@ other, keeps the machine's drift out of the ratios. Needs ``MES_BENCH_POSTGRES_U
 ``wrk``.
 
 Prints one JSON line per target and round (requests/s, p50, CPU per request over the facade and the
-three services, and each process's share), then the medians and min-max per target.
+three services, each process's share, the load generator's CPU and the machine's other load), then the
+medians and min-max per target.
 """
 
 from __future__ import annotations
@@ -78,6 +79,7 @@ async def one_stack(database: str, document: str, conns: list[int], seconds: flo
                 "rate": r["rate"],
                 "p50_ms": r["p50_ms"],
                 "cpu_ms": round(r["server_cpu_pct"] * 10 / r["rate"], 2) if r["rate"] else None,
+                "wrk_cpu_pct": r["client_cpu_pct"],  # the load generator's own core: well under 100 %
                 "other_cpu_pct": r["other_cpu_pct"],
                 "errors": r["errors"],
                 "per_process_ms": {
@@ -149,7 +151,8 @@ def main() -> int:
         for c in map(str, conns):
             print(
                 f"{target} {args.document} {c} conn.: {_medians(rows, c, 'rate')} req/s, p50 "
-                f"{_medians(rows, c, 'p50_ms')} ms, CPU {_medians(rows, c, 'cpu_ms')} ms/request"
+                f"{_medians(rows, c, 'p50_ms')} ms, CPU {_medians(rows, c, 'cpu_ms')} ms/request,"
+                f" wrk {_medians(rows, c, 'wrk_cpu_pct')} % of its core"
             )
     return 0
 
