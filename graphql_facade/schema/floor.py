@@ -1,18 +1,18 @@
 """The floor: one tile per work center (state, queue, WIP, output), the late orders, and the
 ``floorEvents`` subscription that keeps a Floor page live.
 
-Everything is read from the services' existing RPCs, one list call per kind for the whole floor
-(never one per work center): ``ListWorkCenters``; ``ListWorkCenterStats`` (the last hour);
-``ListWorkCenterOutput`` (this hour and this shift of each calendar, by the request's loaders);
-``ListOperations`` for the operations at the benches (IN_PROGRESS and PAUSED) and for the queued ones,
-followed page by page; their work orders (``BatchGetWorkOrders``), the work orders' operations
-(``ListOperations`` by work-order ids, for the time an operation was queued) and the alloys
-(``BatchGetAlloys``, through the reference cache) by the request's loaders;
-``CountOrders`` and ``ListOrders(late_only)`` for the late orders.
+Everything is read from the services' existing RPCs, one call per kind for the whole floor or for the
+work centers an update touches (never one per work center): ``ListWorkCenters``;
+``ListWorkCenterStats`` (queue and bench counts, the oldest queued, the bench's pieces and metal per
+alloy, and the operations finished in the last hour: aggregates computed where the operations are);
+``ListWorkCenterOutput`` (this hour and this shift of each calendar, by the request's loaders); the
+alloys' fineness (``BatchGetAlloys``, through the reference cache); ``CountOrders`` and
+``ListOrders(late_only)`` for the late orders. A tile costs no listing of operations, so a live update
+costs the same at 2,000 stored orders as at 100,000.
 
 * **WIP** of a work center: its operations in progress and paused. Pieces are their work orders'
   quantities; gross metal is their weigh-ins; fine metal is ``weigh-in x fineness // 1000`` per
-  operation (an alloy missing from the catalogue counts no fine metal).
+  alloy (an alloy missing from the catalogue counts no fine metal).
 * **Queued at**: the production service keeps no queue time, so an operation counts as queued
   since the latest of its work order's release (create time), the finish of its earlier steps and
   its own last finish (a reworked operation is queued again after it).
@@ -51,14 +51,14 @@ from graphql_facade.backend import Backend
 from graphql_facade.caching import ReferenceCache
 from graphql_facade.context import RequestContext
 from graphql_facade.events import EventEnvelope, EventHub
-from graphql_facade.loaders import Loaders, WorkCenterDirectory, list_all
+from graphql_facade.loaders import Loaders, WorkCenterDirectory
 from graphql_facade.pagination import Page, fetch_page
 from graphql_facade.schema.common import Long, optional_enum, to_datetime
 from graphql_facade.schema.connections import Connection, connection, list_fetch
 from graphql_facade.schema.info import Info, field
 from graphql_facade.schema.live import ResyncRequired
 from graphql_facade.schema.orders import OperatorOrder
-from graphql_facade.schema.production import AT_BENCH, Operation, WorkCenterState
+from graphql_facade.schema.production import Operation, WorkCenterState
 from graphql_facade.schema.shifts import WorkCenterOutput
 from mes.orders.v1 import orders_pb2 as ords
 from mes.production.v1 import production_events_pb2 as prod_ev
@@ -94,11 +94,6 @@ _log = get_logger("mes.facade.floor")
 #: A work center's tile is pushed at most once per this many seconds (4 per second).
 COALESCE_S = 0.25
 _PAGE = 100
-#: The tiles of a live update that touched at most this many work centers list their operations center
-#: by center, concurrently (each listing one center's queue: an index range); the floor's answer, and
-#: an update of more centers, list the floor's open operations at once (a page costs O(1) calls).
-PER_CENTER_MAX = 16
-_QUEUED: tuple[prod.OperationStatus.ValueType, ...] = (prod.OPERATION_STATUS_QUEUED,)
 #: Every work center (an event that does not name its work centers: released or cancelled work orders).
 _ALL = "*"
 _OPERATION_SUBJECTS = frozenset(
@@ -230,82 +225,22 @@ def floor_of(context: RequestContext) -> Floor:
 # -- computing the tiles ---------------------------------------------------------------------------
 
 
-async def _operations_at(
-    backend: Backend, statuses: Sequence[prod.OperationStatus.ValueType], centers: Sequence[str] | None
-) -> list[prod.Operation]:
-    """Every operation of ``statuses`` at ``centers`` (None: the whole floor, in one listing), listed
-    center by center (see ``PER_CENTER_MAX``)."""
-    if centers is None:
-        return await _operations(backend, statuses, None)
-    listed = await asyncio.gather(*(_operations(backend, statuses, code) for code in centers))
-    return [op for ops in listed for op in ops]
-
-
-async def _operations(
-    backend: Backend, statuses: Sequence[prod.OperationStatus.ValueType], center: str | None
-) -> list[prod.Operation]:
-    """Every operation of ``statuses`` (at one work center, or all), page by page."""
-
-    def fetch(token: str) -> Awaitable[prod.ListOperationsResponse]:
-        request = prod.ListOperationsRequest(
-            statuses=statuses,
-            work_center=f"workCenters/{center}" if center else "",
-            page_size=_PAGE,
-            page_token=token,
-        )
-        return backend.production.list_operations(request)
-
-    return await list_all(fetch, lambda response: response.operations)
-
-
-async def _done(backend: Backend, names: Sequence[str], minutes: int) -> dict[str, int]:
-    """Operations finished in the last ``minutes`` per work-center code."""
-    request = prod.ListWorkCenterStatsRequest(work_centers=names, window_minutes=minutes)
+async def _stats(backend: Backend, names: Sequence[str]) -> dict[str, prod.WorkCenterStats]:
+    """The figures of the work centers ``names`` (every one when empty) per code: counts, the oldest
+    queued, the bench's pieces and metal, and the operations finished in the last hour."""
+    request = prod.ListWorkCenterStatsRequest(work_centers=names, window_minutes=60)
     stats = (await backend.production.list_work_center_stats(request)).stats
-    return {s.work_center.removeprefix("workCenters/"): s.done_in_window for s in stats}
+    return {s.work_center.removeprefix("workCenters/"): s for s in stats}
 
 
-def _queued_at(
-    op: prod.Operation, steps: Sequence[prod.Operation], work_order: prod.WorkOrder | None
-) -> datetime | None:
-    times = [to_datetime(step.finish_time) for step in steps if step.sequence < op.sequence]
-    times.append(to_datetime(op.finish_time))
-    if work_order is not None:
-        times.append(to_datetime(work_order.create_time))
-    return max((t for t in times if t is not None), default=None)
-
-
-async def _oldest_queued(loaders: Loaders, queued: Sequence[prod.Operation]) -> dict[str, datetime]:
-    """Per work-center code, since when its longest-waiting operation is queued."""
-    ids = list(dict.fromkeys(op.work_order_id for op in queued))
-    steps, work_orders = await asyncio.gather(
-        loaders.operations.load_many([(i, ()) for i in ids]), loaders.work_order.load_many(ids)
+def _wip(stats: prod.WorkCenterStats | None, fineness: Mapping[str, int]) -> Wip:
+    if stats is None:
+        return Wip(pieces=0, gross_mg=Long(0), fine_mg=Long(0))
+    return Wip(
+        pieces=stats.wip_pieces,
+        gross_mg=Long(sum(m.gross_mg for m in stats.wip_metal)),
+        fine_mg=Long(sum(m.gross_mg * fineness.get(m.alloy_code, 0) // 1000 for m in stats.wip_metal)),
     )
-    by_id = dict(zip(ids, zip(steps, work_orders, strict=True), strict=True))
-    oldest: dict[str, datetime] = {}
-    for op in queued:
-        siblings, work_order = by_id[op.work_order_id]
-        at = _queued_at(op, siblings, work_order)
-        code = op.work_center.removeprefix("workCenters/")
-        if at is not None and (code not in oldest or at < oldest[code]):
-            oldest[code] = at
-    return oldest
-
-
-async def _wip(loaders: Loaders, at_bench: Sequence[prod.Operation]) -> dict[str, Wip]:
-    ids = list(dict.fromkeys(op.work_order_id for op in at_bench))
-    codes = list(dict.fromkeys(op.alloy_code for op in at_bench if op.alloy_code))
-    work_orders, alloys = await asyncio.gather(loaders.work_order.load_many(ids), loaders.alloy.load_many(codes))
-    quantity = {i: wo.quantity for i, wo in zip(ids, work_orders, strict=True) if wo is not None}
-    fineness = {c: alloy.fineness for c, alloy in zip(codes, alloys, strict=True) if alloy is not None}
-    wip: dict[str, Wip] = {}
-    for op in at_bench:
-        code = op.work_center.removeprefix("workCenters/")
-        held = wip.setdefault(code, Wip(pieces=0, gross_mg=Long(0), fine_mg=Long(0)))
-        held.pieces += quantity.get(op.work_order_id, 0)
-        held.gross_mg = Long(held.gross_mg + op.weigh_in_mg)
-        held.fine_mg = Long(held.fine_mg + op.weigh_in_mg * fineness.get(op.alloy_code, 0) // 1000)
-    return wip
 
 
 def _this_shift(output: prod.WorkCenterOutput | None) -> int:
@@ -324,42 +259,45 @@ async def floor_centers(
     )
     if not centers:
         return []
-    few = [wc.code for wc in centers] if wanted is not None and len(centers) <= PER_CENTER_MAX else None
     names = [wc.name or f"workCenters/{wc.code}" for wc in centers] if wanted is not None else []
-    last_hour, outputs, at_bench, queued = await asyncio.gather(
-        _done(backend, names, 60),
-        loaders.work_center_output.load_many([wc.code for wc in centers]),
-        _operations_at(backend, AT_BENCH, few),
-        _operations_at(backend, _QUEUED, few),
+    stats, outputs = await asyncio.gather(
+        _stats(backend, names), loaders.work_center_output.load_many([wc.code for wc in centers])
     )
-    oldest, wip = await asyncio.gather(_oldest_queued(loaders, queued), _wip(loaders, at_bench))
+    alloys = sorted({m.alloy_code for s in stats.values() for m in s.wip_metal if m.alloy_code})
+    fineness = {
+        code: alloy.fineness
+        for code, alloy in zip(alloys, await loaders.alloy.load_many(alloys), strict=True)
+        if alloy is not None
+    }
     output = dict(zip((wc.code for wc in centers), outputs, strict=True))
-    counts: dict[tuple[str, int], int] = {}
-    for op in (*at_bench, *queued):
-        key = (op.work_center.removeprefix("workCenters/"), op.status)
-        counts[key] = counts.get(key, 0) + 1
-    return [
-        FloorWorkCenter(
-            id=strawberry.ID(wc.code),
-            name=wc.display_name or wc.code,
-            kind=wc.work_center_type,
-            state=optional_enum(WorkCenterState, wc.state),
-            state_reason=wc.state_reason,
-            state_time=to_datetime(wc.state_time),
-            capacity=wc.capacity,
-            version=Long(wc.version),
-            queue=QueueSummary(
-                length=counts.get((wc.code, prod.OPERATION_STATUS_QUEUED), 0), oldest_queued_at=oldest.get(wc.code)
-            ),
-            in_progress=counts.get((wc.code, prod.OPERATION_STATUS_IN_PROGRESS), 0),
-            paused=counts.get((wc.code, prod.OPERATION_STATUS_PAUSED), 0),
-            wip=wip.get(wc.code) or Wip(pieces=0, gross_mg=Long(0), fine_mg=Long(0)),
-            finished_last_hour=last_hour.get(wc.code, 0),
-            finished_this_shift=_this_shift(output.get(wc.code)),
-            output_pb=output.get(wc.code),
+    tiles = []
+    for wc in centers:
+        figures = stats.get(wc.code)
+        tiles.append(
+            FloorWorkCenter(
+                id=strawberry.ID(wc.code),
+                name=wc.display_name or wc.code,
+                kind=wc.work_center_type,
+                state=optional_enum(WorkCenterState, wc.state),
+                state_reason=wc.state_reason,
+                state_time=to_datetime(wc.state_time),
+                capacity=wc.capacity,
+                version=Long(wc.version),
+                queue=QueueSummary(
+                    length=figures.queued if figures else 0,
+                    oldest_queued_at=to_datetime(figures.oldest_queued_time)
+                    if figures and figures.HasField("oldest_queued_time")
+                    else None,
+                ),
+                in_progress=figures.in_progress - figures.paused if figures else 0,
+                paused=figures.paused if figures else 0,
+                wip=_wip(figures, fineness),
+                finished_last_hour=figures.done_in_window if figures else 0,
+                finished_this_shift=_this_shift(output.get(wc.code)),
+                output_pb=output.get(wc.code),
+            )
         )
-        for wc in centers
-    ]
+    return tiles
 
 
 # -- floorEvents -------------------------------------------------------------------------------------

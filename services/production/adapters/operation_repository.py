@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Row, Table, bindparam, case, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mes_kernel.clock import as_utc
 from mes_platform.keyset import keyset_after
 from mes_platform.sql import first_row, one_of
 from services.production.adapters import tables as t
@@ -21,7 +22,7 @@ from services.production.domain.operations import (
     Operation,
     OperationStatus,
 )
-from services.production.domain.views import LossGrouping, LossSummary
+from services.production.domain.views import BenchFigures, LossGrouping, LossSummary, queued_since
 from services.production.service_layer.ports import OperationView
 
 __all__ = ["SqlOperationRepository"]
@@ -254,3 +255,36 @@ class SqlOperationRepository:
         for code, n in await self._s.execute(done):
             counts.setdefault(code, {})["DONE_IN_WINDOW"] = int(n)
         return counts
+
+    async def bench_figures(self, codes: Collection[str]) -> dict[str, BenchFigures]:
+        if not codes:
+            return {}
+        # Two index ranges per center (ix_operations_queue), joined to their work orders by key; the
+        # earlier steps' last finish by the operations' key: rows in the hundreds, not the history.
+        wo = t.work_orders
+        earlier = _op.alias("earlier")
+        last_finish = (
+            select(func.max(earlier.c.finish_time))
+            .where(earlier.c.work_order_id == _op.c.work_order_id, earlier.c.sequence < _op.c.sequence)
+            .scalar_subquery()
+        )
+        queued = (
+            select(_op.c.work_center, wo.c.created_at, _op.c.finish_time, last_finish)
+            .join(wo, wo.c.id == _op.c.work_order_id)
+            .where(_op.c.work_center.in_(list(codes)), _op.c.status == str(OperationStatus.QUEUED))
+        )
+        oldest: dict[str, datetime] = {}
+        for code, created, own, before in await self._s.execute(queued):
+            at = queued_since(as_utc(created), *(as_utc(v) if v is not None else None for v in (before, own)))
+            if code not in oldest or at < oldest[code]:
+                oldest[code] = at
+        at_bench = (
+            select(_op.c.work_center, _op.c.alloy_code, func.sum(wo.c.quantity), func.sum(_op.c.weigh_in_mg))
+            .join(wo, wo.c.id == _op.c.work_order_id)
+            .where(_op.c.work_center.in_(list(codes)), _op.c.status.in_(_AT_BENCH))
+            .group_by(_op.c.work_center, _op.c.alloy_code)
+        )
+        bench: dict[str, list[tuple[str, int, int]]] = {}
+        for code, alloy, pieces, gross in await self._s.execute(at_bench):
+            bench.setdefault(code, []).append((alloy, int(pieces or 0), int(gross or 0)))
+        return {code: BenchFigures.of(oldest.get(code), bench.get(code, ())) for code in {*oldest, *bench}}

@@ -15,7 +15,7 @@ from services.production.domain.people import Credential, Session, SignInFailure
 from services.production.domain.resources import Operator, WorkCenter
 from services.production.domain.shifts import ShiftCalendar, WorkSpan
 from services.production.domain.styles import Style
-from services.production.domain.views import LossGrouping, LossSummary
+from services.production.domain.views import BenchFigures, LossGrouping, LossSummary
 from services.production.domain.work_orders import WorkOrder, WorkOrderStatus
 from services.production.service_layer.records import OperationView, WorkOrderView
 
@@ -192,6 +192,12 @@ class OperationRepository(Protocol):
     async def loss_summary(self, grouping: LossGrouping, since: datetime | None) -> list[LossSummary]: ...
     async def center_counts(self, codes: Collection[str], done_since: datetime) -> dict[str, dict[str, int]]:
         """Per center: QUEUED, IN_PROGRESS, LOSS_REVIEW counts and DONE_IN_WINDOW."""
+        ...
+
+    async def bench_figures(self, codes: Collection[str]) -> dict[str, BenchFigures]:
+        """Per center with anything queued or at the bench: since when its longest-waiting queued
+        operation waits (``queued_since``), and the pieces and metal of its operations in progress
+        or paused."""
         ...
 
 

@@ -8,7 +8,7 @@ from mes_kernel.batch import check_batch_size
 from mes_kernel.errors import NotFound
 from mes_kernel.principal import require_staff
 from mes_kernel.validation import Violations
-from services.production.domain.views import DEFAULT_WINDOW_MINUTES, LossSummary, WorkCenterStats
+from services.production.domain.views import DEFAULT_WINDOW_MINUTES, BenchFigures, LossSummary, WorkCenterStats
 from services.production.service_layer.commands import SummarizeMetalLoss, WorkCenterStatsQuery
 from services.production.service_layer.common import UseCases
 from services.production.service_layer.ports import ProductionDeps
@@ -26,8 +26,8 @@ class ViewHandlers(UseCases):
 
     async def work_center_stats(self, query: WorkCenterStatsQuery) -> list[WorkCenterStats]:
         """Queued, in progress, in review, and done in the window, per work center (in request
-        order; every center by code when none is named). Paused operations count as in progress:
-        they hold their place at the bench."""
+        order; every center by code when none is named), with the bench's figures. Paused
+        operations count as in progress: they hold their place at the bench."""
         require_staff(query.principal)
         check_batch_size(len(query.codes), "work_centers")
         v = Violations()
@@ -45,6 +45,8 @@ class ViewHandlers(UseCases):
             else:
                 centers = await uow.work_centers.list_page(None, _ALL_CENTERS)
             counts = await uow.operations.center_counts({c.code for c in centers}, since)
+            figures = await uow.operations.bench_figures({c.code for c in centers})
+        none = BenchFigures()
         return [
             WorkCenterStats(
                 code=c.code,
@@ -54,6 +56,10 @@ class ViewHandlers(UseCases):
                 in_progress=sum(counts.get(c.code, {}).get(status, 0) for status in ("IN_PROGRESS", "PAUSED")),
                 in_review=counts.get(c.code, {}).get("LOSS_REVIEW", 0),
                 done_in_window=counts.get(c.code, {}).get("DONE_IN_WINDOW", 0),
+                paused=counts.get(c.code, {}).get("PAUSED", 0),
+                oldest_queued_time=figures.get(c.code, none).oldest_queued_time,
+                wip_pieces=figures.get(c.code, none).wip_pieces,
+                wip_metal=figures.get(c.code, none).wip_metal,
             )
             for c in centers
         ]

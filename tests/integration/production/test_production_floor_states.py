@@ -88,7 +88,9 @@ async def test_pause_resume_finish_with_the_paused_time_and_their_events(app: Ap
     stats = await stub.ListWorkCenterStats(
         pb.ListWorkCenterStatsRequest(work_centers=[CAST]), metadata=SERVICE, timeout=T
     )
-    assert stats.stats[0].in_progress == 1  # it keeps its place at the bench
+    figures = stats.stats[0]
+    assert (figures.in_progress, figures.paused) == (1, 1)  # it keeps its place at the bench, paused
+    assert [(m.alloy_code, m.gross_mg) for m in figures.wip_metal] == [("AU750Y", 6_000)]
 
     finishing = await fails(finish_op(stub, name, 5_900))
     assert (finishing.code, finishing.reason) == (grpc.StatusCode.FAILED_PRECONDITION, "INVALID_STATE_TRANSITION")

@@ -227,7 +227,7 @@ async def test_queue_order_batch_get_and_stats(stub: Any) -> None:
     await ready(stub, capacity=3)
     low = await create_order(stub, "ORD-LOW", [line(1)], priority=common_pb2.PRIORITY_LOW)
     rush = await create_order(stub, "ORD-RUSH", [line(1), line(2)], priority=common_pb2.PRIORITY_RUSH)
-    normal = await create_order(stub, "ORD-NORMAL", [line(1)])
+    normal = await create_order(stub, "ORD-NORMAL", [line(1, quantity=2)])
     queue_request = pb.ListOperationsRequest(work_center="workCenters/CAST-1", statuses=[QUEUED], page_size=2)
     page1 = await stub.ListOperations(queue_request, metadata=SERVICE, timeout=T)
     queue_request.page_token = page1.next_page_token
@@ -272,6 +272,13 @@ async def test_queue_order_batch_get_and_stats(stub: Any) -> None:
         ("workCenters/CAST-1", 1, 1, 1, 1, 480, 3),
         ("workCenters/BENCH-1", 1, 0, 0, 0, 480, 3),
     ]
+    cast, bench = stats.stats
+    # the bench's figures: the pieces and metal in progress, and since when the longest-waiting one waits
+    assert (cast.paused, cast.wip_pieces) == (0, 2)
+    assert [(m.alloy_code, m.gross_mg) for m in cast.wip_metal] == [("AU750Y", 6_000)]
+    assert cast.oldest_queued_time == low[0].create_time  # queued since its release
+    assert bench.oldest_queued_time == (await operations_of(stub, rush[0]))[0].finish_time  # since step 1 finished
+    assert (bench.wip_pieces, list(bench.wip_metal)) == (0, [])
     everything = await stub.ListWorkCenterStats(
         pb.ListWorkCenterStatsRequest(window_minutes=5), metadata=SERVICE, timeout=T
     )

@@ -18,6 +18,7 @@ import secrets
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import grpc
@@ -431,6 +432,7 @@ class FakeBackend(MesClients):
     async def list_work_center_stats(
         self, request: prod.ListWorkCenterStatsRequest
     ) -> prod.ListWorkCenterStatsResponse:
+        """Counts and bench figures from the fake's operations, as the service computes them."""
         names = list(request.work_centers) or [wc.name for wc in self.work_centers.values()]
         window = request.window_minutes or 480
 
@@ -438,20 +440,51 @@ class FakeBackend(MesClients):
             ages = self.finished_minutes_ago.get(name.removeprefix("workCenters/"))
             return 8 if ages is None else sum(1 for age in ages if age < window)
 
-        return prod.ListWorkCenterStatsResponse(
-            stats=[
-                prod.WorkCenterStats(
-                    work_center=n,
-                    queued=3,
-                    in_progress=1,
-                    in_review=1,
-                    done_in_window=done(n),
-                    window_minutes=request.window_minutes or 480,
-                    capacity=4,
-                )
-                for n in names
+        def stats(name: str) -> prod.WorkCenterStats:
+            ops = [op for op in self.operations.values() if op.work_center == name]
+            count = Counter(op.status for op in ops)
+            queued_at = [
+                at
+                for op in ops
+                if op.status == prod.OPERATION_STATUS_QUEUED and (at := self._queued_at(op)) is not None
             ]
-        )
+            bench = [op for op in ops if op.status in (prod.OPERATION_STATUS_IN_PROGRESS, prod.OPERATION_STATUS_PAUSED)]
+            metal: Counter[str] = Counter()
+            for op in bench:
+                metal[op.alloy_code] += op.weigh_in_mg
+            found = prod.WorkCenterStats(
+                work_center=name,
+                queued=count[prod.OPERATION_STATUS_QUEUED],
+                in_progress=count[prod.OPERATION_STATUS_IN_PROGRESS] + count[prod.OPERATION_STATUS_PAUSED],
+                paused=count[prod.OPERATION_STATUS_PAUSED],
+                in_review=count[prod.OPERATION_STATUS_LOSS_REVIEW],
+                done_in_window=done(name),
+                window_minutes=window,
+                capacity=4,
+                wip_pieces=sum(
+                    self.work_orders[op.work_order_id].quantity for op in bench if op.work_order_id in self.work_orders
+                ),
+                wip_metal=[prod.AlloyWeight(alloy_code=a, gross_mg=g) for a, g in sorted(metal.items())],
+            )
+            if queued_at:
+                found.oldest_queued_time.FromDatetime(min(queued_at))
+            return found
+
+        return prod.ListWorkCenterStatsResponse(stats=[stats(n) for n in names])
+
+    def _queued_at(self, op: prod.Operation) -> datetime | None:
+        """Since when a queued operation waits (the service's rule; None without any time)."""
+        times = [
+            step.finish_time.ToDatetime(UTC)
+            for step in self.operations.values()
+            if step.work_order_id == op.work_order_id and step.sequence < op.sequence and step.HasField("finish_time")
+        ]
+        if op.HasField("finish_time"):
+            times.append(op.finish_time.ToDatetime(UTC))
+        work_order = self.work_orders.get(op.work_order_id)
+        if work_order is not None and work_order.HasField("create_time"):
+            times.append(work_order.create_time.ToDatetime(UTC))
+        return max(times, default=None)
 
     async def list_work_orders(self, request: prod.ListWorkOrdersRequest) -> prod.ListWorkOrdersResponse:
         wanted = set(request.order_ids)

@@ -15,7 +15,6 @@ import strawberry
 
 from graphql_facade.events import EventEnvelope, EventHub
 from graphql_facade.metrics import SUBSCRIPTIONS
-from graphql_facade.schema import floor as floor_module
 from graphql_facade.schema.common import Long
 from graphql_facade.schema.floor import (
     FloorChange,
@@ -334,16 +333,10 @@ async def test_two_subscriptions_cost_the_services_one_computation(client: Facad
     }
 
 
-def by_status(backend: FakeBackend) -> list[prod.ListOperationsRequest]:
-    """The ListOperations calls that list by status (not those reading given work orders' steps)."""
-    return [r for name, r in backend.requests if name == "ListOperations" and not r.work_order_ids]
-
-
-async def test_the_tiles_of_a_few_centers_list_only_their_queues(
-    backend: FakeBackend, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A batch touching a few work centers lists each one's queue (an index range in the service); its
-    tiles are those of the whole floor, which lists at once (as a batch of more than ``PER_CENTER_MAX``)."""
+async def test_the_tiles_read_the_figures_of_their_centers_in_one_call(backend: FakeBackend) -> None:
+    """A batch touching a few work centers reads those centers' figures in one ``ListWorkCenterStats``
+    (counts, oldest queued, the bench's pieces and metal: aggregates in the service), never a listing
+    of operations; its tiles equal those of the whole floor, which reads every center's at once."""
     for partner in ("partner-a", "partner-b", "partner-a"):
         backend.add_order(partner)
     ops = list(backend.operations.values())
@@ -355,16 +348,13 @@ async def test_the_tiles_of_a_few_centers_list_only_their_queues(
     now = datetime.now(UTC)
     backend.requests.clear()
     whole = {tile.id: tile for tile in await tiles(None, now)}
-    assert {request.work_center for request in by_status(backend)} == {""}  # the floor at once
+    stats = [r for name, r in backend.requests if name == "ListWorkCenterStats"]
+    assert [list(r.work_centers) for r in stats] == [[]]  # the floor at once
     backend.requests.clear()
     few = await tiles(["POL-1", "FILE-1"], now)
     assert [tile.id for tile in few] == ["FILE-1", "POL-1"]
     assert few == [whole[tile.id] for tile in few]
-    assert few[1].in_progress == 1 and few[1].queue.length == 1
-    listed = by_status(backend)
-    assert sorted({request.work_center for request in listed}) == ["workCenters/FILE-1", "workCenters/POL-1"]
-    backend.requests.clear()
-    with monkeypatch.context() as few_at_most:
-        few_at_most.setattr(floor_module, "PER_CENTER_MAX", 1)  # an update of more centers than that
-        assert await tiles(["POL-1", "FILE-1"], now) == few
-    assert {request.work_center for request in by_status(backend)} == {""}
+    assert few[1].in_progress == 1 and few[1].queue.length == 1 and few[1].wip.pieces > 0
+    stats = [r for name, r in backend.requests if name == "ListWorkCenterStats"]
+    assert [list(r.work_centers) for r in stats] == [["workCenters/FILE-1", "workCenters/POL-1"]]
+    assert not [name for name, _ in backend.requests if name == "ListOperations"]

@@ -22,7 +22,7 @@ from services.production.domain.people import Credential, Session, SignInFailure
 from services.production.domain.resources import Operator, WorkCenter
 from services.production.domain.shifts import ShiftCalendar
 from services.production.domain.styles import Style
-from services.production.domain.views import LossGrouping, LossSummary
+from services.production.domain.views import BenchFigures, LossGrouping, LossSummary, queued_since
 from services.production.domain.work_orders import WorkOrder, WorkOrderStatus
 from services.production.service_layer.ports import OperationKey, QueueKey, WorkOrderKey
 from services.production.service_layer.records import OperationView, WorkOrderView, operation_view, work_order_view
@@ -332,6 +332,30 @@ class FakeOperationRepository(FakeRepository):
             center = counts.setdefault(op.work_center, {})
             center[status] = center.get(status, 0) + 1
         return counts
+
+    async def bench_figures(self, codes: Collection[str]) -> dict[str, BenchFigures]:
+        ops = self._state.operations.values()
+        oldest: dict[str, datetime] = {}
+        bench: dict[str, dict[str, tuple[int, int]]] = {}
+        for op in ops:
+            if op.work_center not in codes:
+                continue
+            if op.status is _S.QUEUED:
+                earlier = [
+                    o.finish_time for o in ops if o.work_order_id == op.work_order_id and o.sequence < op.sequence
+                ]
+                created = self._state.work_orders[op.work_order_id].create_time
+                at = queued_since(created, *earlier, op.finish_time)
+                oldest[op.work_center] = min(at, oldest.get(op.work_center, at))
+            elif op.status in AT_BENCH:
+                per_alloy = bench.setdefault(op.work_center, {})
+                pieces, gross = per_alloy.get(op.alloy_code, (0, 0))
+                quantity = self._state.work_orders[op.work_order_id].quantity
+                per_alloy[op.alloy_code] = (pieces + quantity, gross + op.weigh_in_mg)
+        return {
+            code: BenchFigures.of(oldest.get(code), [(a, p, g) for a, (p, g) in bench.get(code, {}).items()])
+            for code in {*oldest, *bench}
+        }
 
 
 class FakeOrderSpecRepository(FakeRepository):

@@ -76,7 +76,13 @@ def work_center_msg(center: WorkCenter) -> pb.WorkCenter:
 
 
 def stats_msg(stats: WorkCenterStats) -> pb.WorkCenterStats:
-    return message_from(pb.WorkCenterStats, stats, work_center=f"workCenters/{stats.code}")
+    return message_from(
+        pb.WorkCenterStats,
+        stats,
+        work_center=f"workCenters/{stats.code}",
+        oldest_queued_time=timestamp(stats.oldest_queued_time),
+        wip_metal=[pb.AlloyWeight(alloy_code=alloy, gross_mg=gross) for alloy, gross in stats.wip_metal],
+    )
 
 
 def operator_msg(operator: Operator) -> pb.Operator:

@@ -1241,6 +1241,10 @@ class WorkCenterStats(_message.Message):
     DONE_IN_WINDOW_FIELD_NUMBER: _builtins.int
     WINDOW_MINUTES_FIELD_NUMBER: _builtins.int
     CAPACITY_FIELD_NUMBER: _builtins.int
+    PAUSED_FIELD_NUMBER: _builtins.int
+    OLDEST_QUEUED_TIME_FIELD_NUMBER: _builtins.int
+    WIP_PIECES_FIELD_NUMBER: _builtins.int
+    WIP_METAL_FIELD_NUMBER: _builtins.int
     work_center: _builtins.str
     """"workCenters/{code}"."""
     queued: _builtins.int
@@ -1250,6 +1254,20 @@ class WorkCenterStats(_message.Message):
     """Operations finished in the window."""
     window_minutes: _builtins.int
     capacity: _builtins.int
+    paused: _builtins.int
+    """Of in_progress, the paused ones (they hold their place at the bench)."""
+    wip_pieces: _builtins.int
+    """Pieces at the bench: the work orders' quantities of the operations in progress or paused."""
+    @_builtins.property
+    def oldest_queued_time(self) -> _timestamp_pb2.Timestamp:
+        """Since when the longest-waiting queued operation waits: the latest of its work order's creation,
+        its earlier steps' finishes and its own last finish (a reworked step). Unset with nothing queued.
+        """
+
+    @_builtins.property
+    def wip_metal(self) -> _containers.RepeatedCompositeFieldContainer[Global___AlloyWeight]:
+        """Metal at the bench: the weigh-ins of the operations in progress or paused, per alloy."""
+
     def __init__(
         self,
         *,
@@ -1260,14 +1278,42 @@ class WorkCenterStats(_message.Message):
         done_in_window: _builtins.int = ...,
         window_minutes: _builtins.int = ...,
         capacity: _builtins.int = ...,
+        paused: _builtins.int = ...,
+        oldest_queued_time: _timestamp_pb2.Timestamp | None = ...,
+        wip_pieces: _builtins.int = ...,
+        wip_metal: _abc.Iterable[Global___AlloyWeight] | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["oldest_queued_time", b"oldest_queued_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["capacity", b"capacity", "done_in_window", b"done_in_window", "in_progress", b"in_progress", "in_review", b"in_review", "queued", b"queued", "window_minutes", b"window_minutes", "work_center", b"work_center"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["capacity", b"capacity", "done_in_window", b"done_in_window", "in_progress", b"in_progress", "in_review", b"in_review", "oldest_queued_time", b"oldest_queued_time", "paused", b"paused", "queued", b"queued", "window_minutes", b"window_minutes", "wip_metal", b"wip_metal", "wip_pieces", b"wip_pieces", "work_center", b"work_center"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___WorkCenterStats: _TypeAlias = WorkCenterStats  # noqa: Y015
+
+@_typing.final
+class AlloyWeight(_message.Message):
+    """A weight of one alloy, in milligrams of the alloy (gross)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ALLOY_CODE_FIELD_NUMBER: _builtins.int
+    GROSS_MG_FIELD_NUMBER: _builtins.int
+    alloy_code: _builtins.str
+    gross_mg: _builtins.int
+    def __init__(
+        self,
+        *,
+        alloy_code: _builtins.str = ...,
+        gross_mg: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["alloy_code", b"alloy_code", "gross_mg", b"gross_mg"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AlloyWeight: _TypeAlias = AlloyWeight  # noqa: Y015
 
 @_typing.final
 class ListWorkCenterStatsRequest(_message.Message):
