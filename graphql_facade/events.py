@@ -47,6 +47,9 @@ class EventEnvelope:
     subject: str
     data: bytes
     time: datetime
+    #: The writer position the event's effects are committed at (its ``Mes-Commit-Lsn``; 0: none given,
+    #: as when the service reads on its writer): what a read of them must ask for on a replica.
+    position: int = 0
 
 
 @dataclass(frozen=True)
@@ -125,6 +128,8 @@ class _Subscriber:
 class EventHub:
     def __init__(self, *, replay_buffer: int = 1000, subscriber_queue: int = 1000) -> None:
         self._latest: dict[str, int] = dict.fromkeys(STREAMS, 0)
+        #: The highest writer position an event of each stream carried (``EventEnvelope.position``).
+        self._positions: dict[str, int] = {}
         self._buffer: deque[StatusEvent] = deque(maxlen=max(1, replay_buffer))
         #: Status events at or below this sequence may be missing from the buffer.
         self._horizon = 0
@@ -161,6 +166,11 @@ class EventHub:
 
     def latest(self, stream: str) -> int:
         return self._latest.get(stream, 0)
+
+    def position(self, stream: str) -> int:
+        """The highest writer position the events of ``stream`` carried (0: none): a read at it or
+        later sees every event seen so far, on a replica too."""
+        return self._positions.get(stream, 0)
 
     def partner_position(self, partner_id: str) -> int:
         """The ORDERS sequence a partner's "now" is shown as: its own latest status event, or the
@@ -209,6 +219,8 @@ class EventHub:
         if event.seq <= self._latest.get(event.stream, 0):
             return  # redelivered by an ordered consumer reset
         self._latest[event.stream] = event.seq
+        if event.position > self._positions.get(event.stream, 0):
+            self._positions[event.stream] = event.position
         EVENTS.labels(event.stream).inc()
         for listener in self._listeners:
             try:

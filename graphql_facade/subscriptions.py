@@ -8,6 +8,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from clients import OrdersClient
+from clients._base import CommitPositions, use_positions
 from graphql_facade.auth import Viewer
 from graphql_facade.backend import Backend
 from graphql_facade.errors import ErrorCode, FacadeError
@@ -97,8 +99,10 @@ class CountersFeed:
         self._closed = False
 
     async def _read(self) -> CountersSnapshot:
-        seq = self._hub.latest("ORDERS")  # read before the counts: they reflect at least this event
-        counts = await self._backend.orders.count_orders()
+        # read before the counts, which reflect at least this event: on a replica, read at its position
+        seq = self._hub.latest("ORDERS")
+        with use_positions(CommitPositions({OrdersClient.service: self._hub.position("ORDERS")})):
+            counts = await self._backend.orders.count_orders()
         snapshot = CountersSnapshot(seq=seq, time=datetime.now(UTC), counts=counts)
         self._latest = snapshot
         return snapshot

@@ -24,7 +24,9 @@ from nats.js.api import ConsumerConfig, DeliverPolicy
 from nats.js.client import JetStreamContext
 from nats.js.errors import NotFoundError
 
+from clients._base import parse_position
 from graphql_facade.events import EventEnvelope, EventHub
+from mes_platform.messaging import EVENT_POSITION_HEADER
 from mes_platform.messaging.connection import nats_servers
 from mes_platform.messaging.streams import ensure_streams, stream_for_subject
 from mes_platform.telemetry.logs import get_logger
@@ -33,6 +35,17 @@ __all__ = ["SUBJECTS", "NatsEventSource"]
 
 _log = get_logger("mes.facade.nats")
 SUBJECTS = ("orders.>", "inventory.>", "production.>")
+
+
+def _position(msg: Msg) -> int:
+    """The event's ``Mes-Commit-Lsn`` (0: none, or not a position: the event is still delivered)."""
+    raw = (msg.headers or {}).get(EVENT_POSITION_HEADER)
+    if not raw:
+        return 0
+    try:
+        return parse_position(raw)
+    except ValueError:
+        return 0
 
 
 class NatsEventSource:
@@ -160,6 +173,7 @@ class NatsEventSource:
                 subject=msg.subject,
                 data=msg.data,
                 time=stamp.astimezone(UTC) if isinstance(stamp, datetime) else datetime.now(UTC),
+                position=_position(msg),
             )
         )
 

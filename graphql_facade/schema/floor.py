@@ -47,6 +47,8 @@ import strawberry
 from google.protobuf.message import DecodeError
 from strawberry.dataloader import DataLoader
 
+from clients import ProductionClient
+from clients._base import CommitPositions, use_positions
 from graphql_facade.backend import Backend
 from graphql_facade.caching import ReferenceCache
 from graphql_facade.context import RequestContext
@@ -326,6 +328,8 @@ class FloorChange:
     seq: int
     center: str
     operation: prod.Operation | None = None
+    #: The production writer's position of the event (0: none): the tiles are read at it or later.
+    position: int = 0
 
 
 @dataclass(frozen=True)
@@ -339,15 +343,15 @@ def _decode(event: EventEnvelope) -> FloorChange | None:
     try:
         if event.subject in _OPERATION_SUBJECTS:
             op = prod_ev.OperationChangedEvent.FromString(event.data).operation
-            return FloorChange(event.seq, op.work_center.removeprefix("workCenters/") or _ALL, op)
+            return FloorChange(event.seq, op.work_center.removeprefix("workCenters/") or _ALL, op, event.position)
         if event.subject == events.WORK_CENTER_CHANGED.subject:
             center = prod_ev.WorkCenterChangedEvent.FromString(event.data).work_center.code
-            return FloorChange(event.seq, center or _ALL)
+            return FloorChange(event.seq, center or _ALL, position=event.position)
     except DecodeError:
         _log.warning("undecodable_event", subject=event.subject, seq=event.seq)
         return None
     if event.subject in _ALL_CENTERS_SUBJECTS:
-        return FloorChange(event.seq, _ALL)
+        return FloorChange(event.seq, _ALL, position=event.position)
     return None
 
 
@@ -509,8 +513,11 @@ class FloorFeed:
             sub.push(item)
 
     async def _compute(self, batch: Sequence[FloorChange]) -> _Computed | _Resync:
+        # read at the batch's last position or later: on a replica, the tiles show what the events say
+        positions = CommitPositions({ProductionClient.service: max(change.position for change in batch)})
         try:
-            updates = await _updates(self._tiles, batch, self._clock())
+            with use_positions(positions):
+                updates = await _updates(self._tiles, batch, self._clock())
         except Exception as exc:
             _log.warning("floor_update_failed", error=type(exc).__name__)
             return _Resync(batch[-1].seq, "UPDATE_FAILED")

@@ -32,6 +32,7 @@ and call ``relay.notify()`` after committing a transaction that wrote outbox row
 service's settings (knobs ``MES_<SERVICE>_CONSUMER_*``, ``..._RELAY_*``: see that module).
 """
 
+from mes_platform.messaging._util import EVENT_POSITION_HEADER
 from mes_platform.messaging.connection import NatsConnection, connect_nats, nats_servers
 from mes_platform.messaging.consumer import EventConsumer
 from mes_platform.messaging.deadletters import (
@@ -57,6 +58,7 @@ from mes_platform.messaging.streams import (
 )
 
 __all__ = [
+    "EVENT_POSITION_HEADER",
     "INVENTORY",
     "MES_STREAMS",
     "ORDERS",

@@ -8,9 +8,14 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["MSG_ID_HEADER", "decode_headers", "encode_headers", "sleep_or_event"]
+__all__ = ["EVENT_POSITION_HEADER", "MSG_ID_HEADER", "decode_headers", "encode_headers", "sleep_or_event"]
 
 MSG_ID_HEADER = "Nats-Msg-Id"
+#: Header of an event whose service reads on a replica (an LSN as text, as the gRPC ``x-mes-commit-lsn``):
+#: a writer position at or past the commit of the transaction that wrote the event (the relay's read of
+#: the flush location once it saw the row). A reader that must see what the event says happened sends
+#: it as its minimum position, ``x-mes-min-lsn`` (the facade's live feeds do).
+EVENT_POSITION_HEADER = "Mes-Commit-Lsn"
 
 
 def decode_headers(text: str | None) -> dict[str, str]:

@@ -41,6 +41,13 @@ after that. At-least-once, never lost.
 :meth:`OutboxRelay.republish` re-publishes a ``created_at`` range whatever its
 ``published_at`` (after a broker lost data); consumers deduplicate by event id.
 
+When the service reads on a streaming replica (:mod:`mes_platform.replica`), every message of a batch
+carries ``Mes-Commit-Lsn``: the writer's WAL flush location read right after the batch was fetched, so
+at or past the commit of each of its rows (a row is visible only once its commit is flushed). A reader
+of the service that must see what an event says happened sends it as its minimum position (the
+facade's live feeds do): the event's effects are then read on the writer, or on the replica once it
+has replayed them. One statement per batch; nothing without a replica.
+
 Each traced row is published in a producer span (``publish <subject>``) under the span that
 wrote it (the row's ``traceparent``), ended when its PubAck arrives or the row fails; the NATS
 header ``traceparent`` stays the row's, so the consumers' spans are children of the writer's.
@@ -67,11 +74,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mes_kernel.clock import as_utc, utcnow
 from mes_platform.db import Database
-from mes_platform.messaging._util import MSG_ID_HEADER, decode_headers, sleep_or_event
+from mes_platform.messaging._util import EVENT_POSITION_HEADER, MSG_ID_HEADER, decode_headers, sleep_or_event
 from mes_platform.messaging.backoff import Backoff
 from mes_platform.messaging.connection import client_of
 from mes_platform.messaging.faults import fault_point
 from mes_platform.messaging.metrics import OUTBOX_PUBLISH_LAG, RELAY_FAILURES
+from mes_platform.replica import flushed_position, format_lsn
 from mes_platform.telemetry.logs import get_logger
 from mes_platform.telemetry.metrics import EVENTS_PUBLISHED
 from mes_platform.telemetry.tracing import TRACEPARENT, DetachedSpan, SpanKind, parse_traceparent, start_detached_span
@@ -242,14 +250,15 @@ class OutboxRelay:
                 rows = await self._fetch(session, self._unpublished(stuck))
                 if not rows:
                     return 0, False
-                outcome = await self._publish_claimed(rows)
+                outcome = await self._publish_claimed(rows, await self._position(session))
                 await self._mark(session, outcome)
         else:
             async with self._db.write() as session:
                 rows = await self._fetch(session, self._unpublished(stuck))
+                position = await self._position(session) if rows else 0
             if not rows:
                 return 0, False
-            outcome = await self._publish_claimed(rows)
+            outcome = await self._publish_claimed(rows, position)
             async with self._db.write() as session:
                 await self._mark(session, outcome)
         self._account(outcome)
@@ -335,15 +344,26 @@ class OutboxRelay:
         result = (await session.execute(query)).all()
         return [_OutboxRow(r[0], r[1], r[2], bytes(r[3]), r[4] or "{}", as_utc(r[5])) for r in result]
 
-    async def _publish_claimed(self, rows: Sequence[_OutboxRow]) -> PublishOutcome:
+    async def _position(self, session: AsyncSession) -> int:
+        """The writer's flush location for the batch's ``Mes-Commit-Lsn`` (0: no replica, or unknown)."""
+        if self._db.router is None:
+            return 0
+        try:
+            return await flushed_position(await session.connection())
+        except Exception as exc:  # the batch goes without it: readers of its events do not wait
+            _log.warning("event_position_unknown", service=self.service, error=str(exc) or type(exc).__name__)
+            return 0
+
+    async def _publish_claimed(self, rows: Sequence[_OutboxRow], position: int = 0) -> PublishOutcome:
         """:meth:`_publish` a fetched batch, with a fault point either side (where crash tests stop the relay)."""
         fault_point("relay.after_commit_before_publish")
-        outcome = await self._publish(rows)
+        outcome = await self._publish(rows, position)
         fault_point("relay.after_publish_before_mark")
         return outcome
 
-    async def _publish(self, rows: Sequence[_OutboxRow]) -> PublishOutcome:
-        """Send every row, then await all PubAcks together (bounded by ``publish_timeout_s``)."""
+    async def _publish(self, rows: Sequence[_OutboxRow], position: int = 0) -> PublishOutcome:
+        """Send every row (with ``position`` as ``Mes-Commit-Lsn`` when given), then await all PubAcks
+        together (bounded by ``publish_timeout_s``)."""
         futures: list[tuple[_OutboxRow, asyncio.Future[PubAck]]] = []
         error: BaseException | None = None
         rejected: list[_OutboxRow] = []
@@ -353,6 +373,8 @@ class OutboxRelay:
         for row in rows:
             headers = decode_headers(row.headers)
             headers[MSG_ID_HEADER] = row.event_id
+            if position:
+                headers[EVENT_POSITION_HEADER] = format_lsn(position)
             producer = _producer_span(row, headers)
             if producer is not None:
                 spans[row.seq] = producer

@@ -20,6 +20,7 @@ from graphql_facade.events import EventHub
 from graphql_facade.positions_sealed import sealer_for
 from mes.orders.v1 import orders_events_pb2, orders_pb2
 from mes_contracts.events import ORDER_STATUS_CHANGED
+from mes_platform.messaging import EVENT_POSITION_HEADER
 from tests._infra.nats import NatsServer
 from tests.integration.graphql_facade.conftest import Facades, facade_app
 from tests.unit.graphql_facade.conftest import PARTNER_A_KEY, PARTNER_B_KEY, facade_settings
@@ -160,3 +161,35 @@ async def test_a_lost_nats_server_is_a_warning_without_traceback(
         await source.wait_subscribed(15)
     finally:
         await source.aclose()
+
+
+async def test_an_events_commit_position_reaches_the_hub(nats_url: str, nc: Client) -> None:
+    """The relay's ``Mes-Commit-Lsn`` header becomes the event's position (what the live feeds read at); a
+    header that is not a position is left out, and the event still delivered."""
+
+    async def publish(position: str) -> int:
+        event = orders_events_pb2.OrderStatusChangedEvent(order_id=uuid.uuid4().hex, partner_id="partner-a")
+        event.meta.event_id = uuid.uuid4().hex
+        headers = {"Nats-Msg-Id": event.meta.event_id, EVENT_POSITION_HEADER: position}
+        return int(
+            (await nc.jetstream().publish(ORDER_STATUS_CHANGED.subject, event.SerializeToString(), headers=headers)).seq
+        )
+
+    async with facade_app(settings(nats_url, "one"), backend=FakeBackend(), events=True) as one:
+        await wait_live(one)
+        hub = one.facade.hub
+        seq = await publish("FFFFFF/10")  # above any other test's on a shared server
+        assert await until(lambda: hub.latest("ORDERS") >= seq)
+        assert hub.position("ORDERS") == (0xFFFFFF << 32) | 0x10
+        seq = await publish("not a position")
+        assert await until(lambda: hub.latest("ORDERS") >= seq)
+        assert hub.position("ORDERS") == (0xFFFFFF << 32) | 0x10
+
+
+async def until(check: Callable[[], bool], timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.02)
+    return True

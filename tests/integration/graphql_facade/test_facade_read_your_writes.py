@@ -11,14 +11,21 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from graphql_facade.events import EventHub
+from clients import MesClients
+from graphql_facade.events import EventEnvelope, EventHub
 from graphql_facade.read_your_writes import POSITION_COOKIE, POSITION_HEADER
+from graphql_facade.schema.floor import FloorTiles, FloorWorkCenter, WorkCenterUpdated, floor_feed
+from graphql_facade.schema.production import WorkCenterState
+from mes.production.v1 import production_events_pb2 as prod_ev
+from mes.production.v1 import production_pb2 as prod
+from mes_contracts.events import WORK_CENTER_CHANGED
 from mes_platform.config import ServiceSettings
 from tests._infra.pg_replica import ReplicatedPostgres
 from tests.integration.graphql_facade.conftest import Facades, facade_app
@@ -225,3 +232,49 @@ async def test_a_server_rendered_page_shows_the_operators_write_with_the_cookie(
         # A position header that does not open is refused, as on POST /graphql.
         refused = await b.http.get("/bench/CAST-1", headers={**OPERATOR, POSITION_HEADER: "garbage"})
         assert refused.status_code == 400
+
+
+def center_changed(seq: int, position: int) -> EventEnvelope:
+    """The event of a change of CAST-1 as the facade gets it, with the relay's ``Mes-Commit-Lsn`` (0: none)."""
+    changed = prod_ev.WorkCenterChangedEvent(work_center=prod.WorkCenter(code="CAST-1"))
+    return EventEnvelope(
+        stream="PRODUCTION",
+        seq=seq,
+        subject=WORK_CENTER_CHANGED.subject,
+        data=changed.SerializeToString(),
+        time=datetime.now(UTC),
+        position=position,
+    )
+
+
+async def next_tile(updates: AsyncIterator[Any], code: str) -> FloorWorkCenter:
+    while True:
+        batch = await asyncio.wait_for(updates.__anext__(), 10)
+        assert isinstance(batch, list), batch  # not a resync
+        for update in batch:
+            if isinstance(update, WorkCenterUpdated) and update.work_center.id == code:
+                return update.work_center
+
+
+async def test_the_floor_feed_reads_an_events_tiles_at_its_commit_position(stack: Stack) -> None:
+    """The live floor is shared by every subscriber, so no caller's positions apply: each event carries the
+    writer position of its commit (the relay's ``Mes-Commit-Lsn``), and the feed reads its tiles at it.
+    With the replica 300 ms behind, a tile read at the event's position shows what the event says happened;
+    without one, the replica still answers the state before it."""
+    hub = EventHub()
+    settings = stack.facade_settings(MES_FACADE_SESSION_COOKIE_SECURE="0")
+    async with facade_app(settings, hub=hub), MesClients(stack.client_config()) as mes:
+        hub.start_at({})
+        updates = floor_feed(hub, FloorTiles(None, None, 60)).updates(None).__aiter__()  # type: ignore[arg-type]
+        pending = asyncio.ensure_future(updates.__anext__())
+        await asyncio.sleep(0)  # subscribed
+        await mes.production.block_work_center("workCenters/CAST-1", reason="kiln down")
+        position = mes.production.positions.get("production")
+        assert position > 0
+        hub.publish(center_changed(1, 0))  # no position: the tile is read where the replica is
+        batch = await asyncio.wait_for(pending, 10)
+        stale = next(u.work_center for u in batch if isinstance(u, WorkCenterUpdated))
+        assert (stale.state, stale.state_reason) == (WorkCenterState.IDLE, "")
+        hub.publish(center_changed(2, position))
+        tile = await next_tile(updates, "CAST-1")
+        assert (tile.state, tile.state_reason) == (WorkCenterState.BLOCKED, "kiln down")

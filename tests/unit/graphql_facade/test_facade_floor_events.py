@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -358,3 +359,28 @@ async def test_the_tiles_read_the_figures_of_their_centers_in_one_call(backend: 
     stats = [r for name, r in backend.requests if name == "ListWorkCenterStats"]
     assert [list(r.work_centers) for r in stats] == [["workCenters/FILE-1", "workCenters/POL-1"]]
     assert not [name for name, _ in backend.requests if name == "ListOperations"]
+
+
+async def test_the_tiles_of_an_event_are_read_at_its_commit_position(
+    client: FacadeClient, backend: FakeBackend
+) -> None:
+    """An event's ``Mes-Commit-Lsn`` (``EventEnvelope.position``) goes with its tiles' reads as the
+    minimum position, so a service reading on a replica answers what the event says happened."""
+    hub = client.facade.hub
+    hub.start_at({"PRODUCTION": 0})
+    blocked = backend.work_centers["POL-1"]
+    async with websocket(client.app) as ws:
+        await ws.init({"token": "op-token"})
+        await ws.subscribe("f", FLOOR_EVENTS)
+        feed = floor_feed(hub, CountingTiles())
+        assert await _until(lambda: len(feed._subscribers) == 1)
+        backend.reset_calls()
+        hub.publish(replace(center_event(1, blocked), position=(0x1A << 32) | 0x10))
+        await floor_events(ws, "f", 1)
+        positioned = [dict(md).get("x-mes-min-lsn") for m, md in backend.metadata if m == "ListWorkCenterStats"]
+        backend.reset_calls()
+        hub.publish(center_event(2, blocked))  # none given (a service that reads on its writer)
+        await floor_events(ws, "f", 1)
+        unpositioned = [dict(md).get("x-mes-min-lsn") for m, md in backend.metadata if m == "ListWorkCenterStats"]
+    assert positioned == ["1A/10"] and unpositioned == [None]
+    assert hub.position("PRODUCTION") == (0x1A << 32) | 0x10

@@ -4,6 +4,7 @@ filtering, sequences (operators) and sealed positions (partners) on events and s
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from datetime import UTC, datetime
 
 import pytest
@@ -298,3 +299,23 @@ async def test_subscription_limits(backend: FakeBackend) -> None:
                 break
         assert per_connection is not None
         assert per_connection["payload"][0]["extensions"]["code"] == "TOO_MANY_SUBSCRIPTIONS"
+
+
+async def test_dashboard_counters_are_read_at_the_position_of_the_events_seen(
+    client: FacadeClient, backend: FakeBackend
+) -> None:
+    """The counters claim to reflect every ORDERS event seen: on a replica they are read at the highest
+    ``Mes-Commit-Lsn`` those events carried."""
+    hub = client.facade.hub
+    hub.start_at({"ORDERS": 40})
+    order = backend.add_order("partner-a", status=orders_pb2.ORDER_STATUS_SUBMITTED)
+    async with websocket(client.app) as ws:
+        await ws.init({"token": "op-token"})
+        await ws.subscribe("c", "subscription { dashboardCounters { seq counts { total } } }")
+        await next_data(ws, "c")
+        backend.reset_calls()
+        order.status = orders_pb2.ORDER_STATUS_ACCEPTED
+        hub.publish(dataclasses.replace(status_changed(41, order.order_id, "partner-a"), position=(2 << 32) | 0xFF))
+        await next_data(ws, "c")
+    sent = [dict(md).get("x-mes-min-lsn") for method, md in backend.metadata if method == "CountOrders"]
+    assert sent == ["2/FF"]

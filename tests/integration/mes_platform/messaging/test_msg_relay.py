@@ -7,16 +7,20 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 
+from nats.js import JetStreamContext
 from sqlalchemy import select
 
 from mes.orders.v1 import orders_events_pb2
 from mes_contracts.events import EventType
 from mes_platform.db import Database
-from mes_platform.messaging import NatsConnection, OutboxRelay, ensure_streams
+from mes_platform.messaging import EVENT_POSITION_HEADER, NatsConnection, OutboxRelay, ensure_streams
+from mes_platform.replica import ReplicaSettings, flushed_position, parse_lsn
 from tests._infra.nats import NatsServer
+from tests._infra.pg_replica import ReplicatedPostgres
 from tests.integration.mes_platform.messaging.msg_helpers import (
     SUBMITTED,
     infra,
+    metadata,
     stream_messages,
     unpublished,
     wait_for,
@@ -154,3 +158,52 @@ async def test_rejected_row_moves_to_the_slow_lane_and_blocks_nothing(db: Databa
 
 async def _unpublished_is(db: Database, n: int) -> bool:
     return await unpublished(db) == n
+
+
+async def positions_of(js: JetStreamContext, stream: str) -> list[str | None]:
+    """The ``Mes-Commit-Lsn`` header of every message in the stream (None: absent), in stream order."""
+    info = await js.stream_info(stream)
+    found = []
+    for seq in range(info.state.first_seq, info.state.last_seq + 1):
+        msg = await js.get_msg(stream, seq)
+        found.append((msg.headers or {}).get(EVENT_POSITION_HEADER))
+    return found
+
+
+async def test_events_of_a_service_reading_on_a_replica_carry_a_position_past_their_commit(
+    make_replicated_postgres: Callable[[], ReplicatedPostgres], nats_conn: NatsConnection
+) -> None:
+    """A reader that must see what an event says happened reads at the event's ``Mes-Commit-Lsn``: the
+    writer's flush location once the relay saw the row, so at or past the row's commit."""
+    pair = make_replicated_postgres()
+    writer_url, reader_url = pair.urls(pair.create_database())
+    db = Database(writer_url, reader_url, schema="public", pool_size=4, replica=ReplicaSettings.from_knobs("t", {}))
+    try:
+        async with db.writer.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+        await write_events(db, 5)
+        async with db.writer.connect() as conn:
+            committed = await flushed_position(conn)  # past the five commits
+        relay = OutboxRelay(db, infra.outbox, nats_conn.js, "orders", batch_size=2)
+        relay.start()
+        try:
+            await wait_for(lambda: _all_published(db))
+        finally:
+            await relay.stop()
+        positions = await positions_of(nats_conn.js, "ORDERS")
+        assert len(positions) == 5 and all(p is not None and parse_lsn(p) >= committed for p in positions)
+    finally:
+        await db.dispose()
+
+
+async def test_events_of_a_service_reading_on_its_writer_carry_no_position(
+    db: Database, nats_conn: NatsConnection
+) -> None:
+    await write_events(db, 3)
+    relay = OutboxRelay(db, infra.outbox, nats_conn.js, "orders")
+    relay.start()
+    try:
+        await wait_for(lambda: _all_published(db))
+    finally:
+        await relay.stop()
+    assert await positions_of(nats_conn.js, "ORDERS") == [None, None, None]
