@@ -155,7 +155,8 @@ class GraphQLEndpoint:
                 limits = facade.limits_for(viewer)
                 await self.gate.enter(viewer.rate_key, limits)
                 admitted = viewer.rate_key
-                positions = self._positions.of(request, viewer)  # read-your-writes (graphql_facade.read_your_writes)
+                # read-your-writes, and what the events received say (graphql_facade.read_your_writes)
+                positions = self._positions.of(request, viewer, facade.hub.positions())
                 with positions.serving():
                     outcome = await self._handle(request, viewer, limits, positions)
                 outcome.headers = {**(outcome.headers or {}), **self._positions.answer(positions, request, viewer)}

@@ -167,6 +167,10 @@ class EventHub:
     def latest(self, stream: str) -> int:
         return self._latest.get(stream, 0)
 
+    def positions(self) -> dict[str, int]:
+        """:meth:`position` of every stream whose events carried one."""
+        return dict(self._positions)
+
     def position(self, stream: str) -> int:
         """The highest writer position the events of ``stream`` carried (0: none): a read at it or
         later sees every event seen so far, on a replica too."""

@@ -9,6 +9,9 @@ whatever facade replica serves it: nothing is kept in the facade.
 * **In a request**, the positions the caller brought are the request's
   (:func:`clients._base.use_positions`): every backend call of the request sends the one of its
   service, and a mutation's commit position is added to them.
+* **Events**: the positions the replica's events carried (``Mes-Commit-Lsn``, the highest per stream)
+  join the request's, so what an event made the response cache recompute is read at or past the
+  event's commit (they are not what raises the caller's positions, and do not bypass cached answers).
 * **Out**: when the request raised a position, the response carries the whole set in the header
   ``x-mes-db-position`` and in the cookie ``mes_pos`` (``Path=/``, ``HttpOnly``, ``SameSite=Lax``,
   ``Secure`` as the session cookie: ``MES_FACADE_SESSION_COOKIE_SECURE``; no ``Max-Age``). A browser
@@ -48,6 +51,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from starlette.requests import Request
 
+from clients import InventoryClient, OrdersClient, ProductionClient
 from clients._base import CommitPositions, use_positions
 from graphql_facade.auth import Viewer
 from graphql_facade.config import FacadeSettings
@@ -57,6 +61,7 @@ from graphql_facade.sessions import cookie_secure
 
 __all__ = [
     "CACHE_KEY_PREFIX",
+    "EVENT_SERVICES",
     "POSITION_COOKIE",
     "POSITION_HEADER",
     "WINDOW_ENV",
@@ -68,6 +73,12 @@ __all__ = [
 ]
 
 POSITION_COOKIE = "mes_pos"
+#: The service whose database an event stream's positions are of.
+EVENT_SERVICES = {
+    "ORDERS": OrdersClient.service,
+    "INVENTORY": InventoryClient.service,
+    "PRODUCTION": ProductionClient.service,
+}
 POSITION_HEADER = "x-mes-db-position"
 #: How long after a write a caller's requests bypass cached answers (seconds).
 WINDOW_ENV = "MES_FACADE_READ_YOUR_WRITES_S"
@@ -198,8 +209,11 @@ class ReadYourWrites:
         self._public_origin = settings.public_origin
         self.window_s = _window(settings.env)
 
-    def of(self, request: Request, viewer: Viewer) -> RequestPositions:
-        """The positions ``request`` brings (header and cookie); BAD_REQUEST when the header does not open."""
+    def of(self, request: Request, viewer: Viewer, seen: Mapping[str, int] | None = None) -> RequestPositions:
+        """The positions ``request`` brings (header and cookie); BAD_REQUEST when the header does not open.
+        ``seen``: the commit positions of the events this replica has received (per stream,
+        :meth:`graphql_facade.events.EventHub.position`): the request's reads honour them too, so an
+        answer computed after an event (and cached under it) shows what the event says happened."""
         found: dict[str, int] = {}
         issued = 0
         header = request.headers.get(POSITION_HEADER)
@@ -217,6 +231,10 @@ class ReadYourWrites:
             for service, position in more.items():
                 found[service] = max(found.get(service, 0), position)
             issued = max(issued, more_issued)
+        for stream, position in (seen or {}).items():
+            of = EVENT_SERVICES.get(stream)
+            if of is not None and position > found.get(of, 0):
+                found[of] = position
         return RequestPositions(CommitPositions(found), issued, self.window_s)
 
     def answer(self, positions: RequestPositions, request: Request, viewer: Viewer) -> dict[str, str]:

@@ -547,7 +547,7 @@ class AppPages:
                 admitted = True
             operation = Operation(query=query, variables=variables, operation_name=None, extensions=None)
             pipeline, read_your_writes = self._pipeline_of(facade)
-            positions = read_your_writes.of(request, viewer)
+            positions = read_your_writes.of(request, viewer, facade.hub.positions())
             with positions.serving():
                 outcome = await pipeline.run(viewer, limits, operation, _QUERY_ONLY, db_positions=positions.needed)
             status, kind, cache = outcome.status, outcome.kind, outcome.cache

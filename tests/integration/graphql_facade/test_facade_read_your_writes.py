@@ -278,3 +278,18 @@ async def test_the_floor_feed_reads_an_events_tiles_at_its_commit_position(stack
         hub.publish(center_changed(2, position))
         tile = await next_tile(updates, "CAST-1")
         assert (tile.state, tile.state_reason) == (WorkCenterState.BLOCKED, "kiln down")
+
+
+async def test_an_answer_recomputed_after_an_event_is_read_at_the_events_position(stack: Stack) -> None:
+    """An event makes the facade recompute what it touched: read where the replica is, the new answer could
+    still be the old state (and be cached under the event). The request's reads honour the positions the
+    facade's events carried, so the answer after the event shows it, for a caller that wrote nothing."""
+    hub = EventHub()
+    settings = stack.facade_settings(MES_FACADE_SESSION_COOKIE_SECURE="0")
+    async with facade_app(settings, hub=hub) as a, MesClients(stack.client_config()) as mes:
+        hub.start_at({})
+        assert center(await a.gql(CENTER, {"id": "CAST-1"})) == ("IDLE", "")  # cached
+        await mes.production.block_work_center("workCenters/CAST-1", reason="kiln down")
+        position = mes.production.positions.get("production")
+        hub.publish(center_changed(1, position))  # the cached answer is stale now
+        assert center(await a.gql(CENTER, {"id": "CAST-1"})) == ("BLOCKED", "kiln down")
