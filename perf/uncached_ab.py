@@ -2,9 +2,12 @@
 
     python perf/uncached_ab.py --database NAME [--targets off,shipped] [--tree LABEL=PATH ...]
                                [--document board|dashboard] [--conns 1,16] [--rounds 3] [--seconds 8]
+                               [--pause analytics,analytics-worker,...]
 
 A target is ``<tracing>`` (``off`` or ``shipped``, as ``perf/bench.py --tracing``) on this tree, or
-``LABEL:<tracing>`` on a tree given with ``--tree LABEL=PATH`` (a git worktree of another commit: its
+``LABEL:<tracing>`` on a tree given with ``--tree LABEL=PATH``; ``+paused`` after it stops the processes
+named by ``--pause`` (the analytics and webhooks API and worker processes by default) with SIGSTOP during
+its windows (a git worktree of another commit: its
 own ``perf`` package starts its stack, with this interpreter). Each round starts one stack per target, in
 the order given, as ``perf/bench.py read`` starts its uncached facade (``perf._stack.BenchStack`` on a
 history generated before with ``python -m perf.datagen``; servers and PostgreSQL pinned to CPU0, wrk to
@@ -22,13 +25,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +42,11 @@ DOCUMENTS = {"board": ("board", "Board"), "dashboard": ("dashboard", "Dashboard"
 PROCESSES = ("facade", "orders", "production", "inventory")
 
 
-async def one_stack(database: str, document: str, conns: list[int], seconds: float) -> dict[str, Any]:
-    """One stack of the tree on ``sys.path``: a wrk window per connection count."""
+async def one_stack(
+    database: str, document: str, conns: list[int], seconds: float, pause: Sequence[str] = ()
+) -> dict[str, Any]:
+    """One stack of the tree on ``sys.path``: a wrk window per connection count, with the processes named
+    ``pause`` stopped (SIGSTOP) during the windows."""
     from perf._pg import PostgresProcesses
     from perf._read_bench import FACADE_LIMITS, HEADERS, body
     from perf._stack import BenchStack
@@ -50,6 +59,7 @@ async def one_stack(database: str, document: str, conns: list[int], seconds: flo
         workdir, postgres_admin_url=admin, server_cpus="0", existing_database=database, say=lambda _: None
     )
     pg = None
+    stopped: list[int] = []
     out: dict[str, Any] = {}
     try:
         await stack.start()
@@ -59,6 +69,10 @@ async def one_stack(database: str, document: str, conns: list[int], seconds: flo
         pg.pin({0})
         facade = await stack.start_facade("facade-uncached", {**FACADE_LIMITS, "MES_FACADE_CACHE": "0"})
         pids = [facade.pid, *(stack.pid(s) for s in PROCESSES[1:])]
+        stopped = [pid for process in pause for pid in stack.process_pids(process)]
+        out["paused"] = {process: len(stack.process_pids(process)) for process in pause}
+        for pid in stopped:
+            os.kill(pid, signal.SIGSTOP)
         name, operation = DOCUMENTS[document]
         for n in conns:
             before = [process_cpu_s(p) for p in pids]
@@ -87,6 +101,9 @@ async def one_stack(database: str, document: str, conns: list[int], seconds: flo
                 },
             }
     finally:
+        for pid in stopped:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
         if pg is not None:
             pg.restore()
         await stack.aclose()
@@ -97,11 +114,14 @@ async def one_stack(database: str, document: str, conns: list[int], seconds: flo
 def _run_target(target: str, trees: dict[str, Path], args: argparse.Namespace) -> dict[str, Any]:
     from perf.bench import TRACING  # this tree's settings, the same for every target
 
-    label, _, tracing = target.rpartition(":")
+    label, _, setting = target.rpartition(":")
+    tracing, _, paused = setting.partition("+")
     tree = trees[label] if label else Path(__file__).resolve().parent.parent
     env = {**os.environ, **TRACING[tracing]}
     argv = [sys.executable, str(Path(__file__).resolve()), "--one", "--database", args.database]
     argv += ["--document", args.document, "--conns", args.conns, "--seconds", str(args.seconds)]
+    if paused:
+        argv += ["--pause", args.pause]
     done = subprocess.run(argv, cwd=tree, env=env, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SystemExit(f"{target}: exit {done.returncode}\n{done.stderr[-2000:]}")
@@ -123,12 +143,18 @@ def main() -> int:
     parser.add_argument("--conns", default="1,16")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument(
+        "--pause",
+        default="analytics,analytics-worker,webhooks,webhooks-worker",
+        help="the processes a target ending in +paused stops during its windows",
+    )
     parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)  # one stack, of the tree in cwd
     args = parser.parse_args()
     conns = [int(c) for c in args.conns.split(",")]
     if args.one:
         sys.path[:0] = [os.getcwd(), os.path.join(os.getcwd(), "protos", "gen")]
-        print(json.dumps(asyncio.run(one_stack(args.database, args.document, conns, args.seconds))))
+        pause = [name for name in args.pause.split(",") if name] if "--pause" in sys.argv else []
+        print(json.dumps(asyncio.run(one_stack(args.database, args.document, conns, args.seconds, pause))))
         return 0
     if not os.environ.get("MES_BENCH_POSTGRES_URL"):
         raise SystemExit("set MES_BENCH_POSTGRES_URL (an admin URL of PostgreSQL)")
@@ -137,9 +163,12 @@ def main() -> int:
     trees = {label: Path(path).resolve() for label, _, path in (t.partition("=") for t in args.tree)}
     targets = args.targets.split(",")
     for target in targets:
-        label, _, tracing = target.rpartition(":")
-        if tracing not in ("off", "shipped") or (label and label not in trees):
-            raise SystemExit(f"unknown target {target!r} (off, shipped, or LABEL:off with --tree LABEL=PATH)")
+        label, _, setting = target.rpartition(":")
+        tracing, _, paused = setting.partition("+")
+        if tracing not in ("off", "shipped") or paused not in ("", "paused") or (label and label not in trees):
+            raise SystemExit(
+                f"unknown target {target!r} (off, shipped, or LABEL:off with --tree LABEL=PATH; +paused: --pause)"
+            )
     results: dict[str, list[dict[str, Any]]] = {t: [] for t in targets}
     for n in range(1, args.rounds + 1):
         for target in targets:
