@@ -58,8 +58,13 @@ async def test_an_order_runs_from_submission_to_shipment(stack: SagaStack) -> No
     assert time.monotonic() - started < 2.0  # intake does not wait for the saga
 
     await stack.wait_status(order_id, OS.ORDER_STATUS_IN_PRODUCTION, timeout=15)
-    [reservation] = await stack.reservations(order_id)
-    assert reservation.state == RS.RESERVATION_STATE_COMMITTED
+
+    async def committed() -> inv.Reservation | None:
+        [reservation] = await stack.reservations(order_id)
+        return reservation if reservation.state == RS.RESERVATION_STATE_COMMITTED else None
+
+    # Orders and inventory each consume work_orders.released: the order may be in production first.
+    reservation = await eventually(committed, what="the reservation committed (the metal issued)")
     assert sum(item.weight_mg for item in reservation.items) == 2 * RING_MG
     [work_order] = await stack.work_orders(order_id)
     assert work_order.status == prod.WORK_ORDER_STATUS_RELEASED
