@@ -69,6 +69,7 @@ __all__ = [
     "PositionSeal",
     "ReadYourWrites",
     "RequestPositions",
+    "event_positions",
     "must_see_writes",
 ]
 
@@ -89,6 +90,12 @@ _PREFIX = "d1."
 _NONCE = 12
 _MAX_TEXT = 512
 _MAX_POSITION = (1 << 63) - 1
+
+
+def event_positions(streams: Mapping[str, int]) -> CommitPositions:
+    """The positions per service of the events' positions per stream (``Mes-Commit-Lsn``, kept by the
+    event hub): what a read of what those events say happened must be at."""
+    return CommitPositions({EVENT_SERVICES[s]: p for s, p in streams.items() if s in EVENT_SERVICES})
 
 
 class InvalidPositions(ValueError):
@@ -231,10 +238,8 @@ class ReadYourWrites:
             for service, position in more.items():
                 found[service] = max(found.get(service, 0), position)
             issued = max(issued, more_issued)
-        for stream, position in (seen or {}).items():
-            of = EVENT_SERVICES.get(stream)
-            if of is not None and position > found.get(of, 0):
-                found[of] = position
+        for service, position in event_positions(seen or {}).as_dict().items():
+            found[service] = max(found.get(service, 0), position)
         return RequestPositions(CommitPositions(found), issued, self.window_s)
 
     def answer(self, positions: RequestPositions, request: Request, viewer: Viewer) -> dict[str, str]:

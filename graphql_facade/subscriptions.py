@@ -8,13 +8,13 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from clients import OrdersClient
-from clients._base import CommitPositions, use_positions
+from clients._base import use_positions
 from graphql_facade.auth import Viewer
 from graphql_facade.backend import Backend
 from graphql_facade.errors import ErrorCode, FacadeError
 from graphql_facade.events import EventHub
 from graphql_facade.metrics import SUBSCRIPTIONS
+from graphql_facade.read_your_writes import event_positions
 from mes.orders.v1 import orders_pb2
 from mes_platform.telemetry.logs import get_logger
 
@@ -101,7 +101,7 @@ class CountersFeed:
     async def _read(self) -> CountersSnapshot:
         # read before the counts, which reflect at least this event: on a replica, read at its position
         seq = self._hub.latest("ORDERS")
-        with use_positions(CommitPositions({OrdersClient.service: self._hub.position("ORDERS")})):
+        with use_positions(event_positions({"ORDERS": self._hub.position("ORDERS")})):
             counts = await self._backend.orders.count_orders()
         snapshot = CountersSnapshot(seq=seq, time=datetime.now(UTC), counts=counts)
         self._latest = snapshot

@@ -31,6 +31,7 @@ __all__ = [
     "query",
     "response_cache_lookups",
     "run_load",
+    "say",
     "start_load",
     "wait_quiet",
 ]
@@ -38,6 +39,13 @@ __all__ = [
 PERF_DIR = Path(__file__).resolve().parent
 ROOT = PERF_DIR.parent
 Say = Callable[[str], None]
+
+
+def say(message: str) -> None:
+    """A progress line, on stderr (a bench's report goes to stdout)."""
+    print(message, file=sys.stderr, flush=True)
+
+
 _LOOKUP = re.compile(r'^mes_facade_cache_lookups_total\{cache="response",result="(\w+)"\} ([0-9.e+]+)$', re.M)
 
 

@@ -71,7 +71,7 @@ from graphql_facade.web.app_pages import document_text
 from mes.analytics.v1 import analytics_pb2 as pb
 from mes_platform.config import ServiceSettings
 from mes_stack import demo_data as d
-from perf._common import response_cache_lookups
+from perf._common import response_cache_lookups, say
 from perf._stack import free_ports
 from perf._stats import load_average, quantile
 from services.analytics.bootstrap import App, start
@@ -92,10 +92,6 @@ BATCH_OPERATIONS = 2_000
 FALLBACK_OPERATIONS = 200_000
 PARTNERS = tuple(f"partner-{n:02d}" for n in range(1, 25))
 _SAY_EVERY_S = 15.0
-
-
-def say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 @dataclass(frozen=True)

@@ -85,6 +85,7 @@ from mes.production.v1 import production_events_pb2 as prod_ev
 from mes.production.v1 import production_pb2 as pb
 from mes_contracts import events as contract_events
 from mes_stack.options import SERVICES
+from perf._common import say
 from perf._live_match import (
     Latencies,
     LiveEvent,
@@ -122,10 +123,6 @@ TARGET_P95_MS, TARGET_P50_MS = 1000.0, 250.0
 #: How long the warm-up events may take to show on the Floor pages.
 WARMUP_WAIT_S = 60.0
 POLL_S = 0.5
-
-
-def say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 # -- the result --------------------------------------------------------------------------------------------------
@@ -407,13 +404,19 @@ async def warm_up(
     return {f"{o.page} {events[o.event].kind}": o.latency_ms for o in match(events, specs, await collect(pages))}
 
 
-async def run(args: argparse.Namespace, command: str) -> Result:
+def prerequisites() -> tuple[str, str]:
+    """``MES_BENCH_POSTGRES_URL`` and the path of Debian's chromium (SystemExit naming what is missing)."""
     url = os.environ.get("MES_BENCH_POSTGRES_URL", "").strip()
     if not url:
         raise SystemExit("set MES_BENCH_POSTGRES_URL (an admin URL of PostgreSQL)")
     chromium = shutil.which(CHROMIUM)
     if chromium is None:
         raise SystemExit("chromium is not installed (apt-get install -y chromium)")
+    return url, chromium
+
+
+async def run(args: argparse.Namespace, command: str) -> Result:
+    url, chromium = prerequisites()
     workdir = Path(tempfile.mkdtemp(prefix="mes-live-bench-"))
     dataset = None if args.database else Options(orders=args.orders)
     stack = BenchStack(workdir, postgres_admin_url=url, dataset=dataset, existing_database=args.database, say=say)

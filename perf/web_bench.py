@@ -83,7 +83,6 @@ import contextlib
 import io
 import json
 import math
-import os
 import shutil
 import signal
 import subprocess
@@ -107,11 +106,11 @@ from clients.cli.__main__ import run as mesctl
 from mes.orders.v1 import orders_pb2, orders_pb2_grpc
 from mes.production.v1 import production_pb2 as prod_pb
 from mes_stack.demo_data import DEMO_OPERATOR_PASSWORD, DEMO_SUPERVISOR_PASSWORD
-from perf._common import response_cache_lookups
+from perf._common import response_cache_lookups, say
 from perf._setup import staff_clients
 from perf._stack import BenchStack, free_ports
 from perf._stats import load_average, quantile
-from perf.live_bench import set_passwords
+from perf.live_bench import prerequisites, set_passwords
 from tests.e2e._graphql import SERVICE_TOKEN, GraphQLStack
 from tests.e2e._stack import RunningStack, stack_env, start_stack, stop_stack
 from tests.e2e.web._browser import CHROMIUM, LAUNCH_ARGS, sign_in
@@ -162,10 +161,6 @@ IMPORT_DEADLINE_S = 120.0
 DEFAULT_IMPORT_BUDGET_MIN = 20.0
 #: The newest orders in production among which the Order page's order is chosen.
 RECENT_ORDERS = 100
-
-
-def say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 # -- the facades -------------------------------------------------------------------------------------------------
@@ -717,12 +712,7 @@ async def prepare_history(
 def run_history(
     database: str, loads: int, pages: Sequence[str], analytics: str, budget_s: float
 ) -> tuple[list[Series], float, list[str]]:
-    url = os.environ.get("MES_BENCH_POSTGRES_URL", "").strip()
-    if not url:
-        raise SystemExit("set MES_BENCH_POSTGRES_URL (an admin URL of PostgreSQL)")
-    chromium = shutil.which(CHROMIUM)
-    if chromium is None:
-        raise SystemExit("chromium is not installed (apt-get install -y chromium)")
+    url, chromium = prerequisites()
     began = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="mes-web-bench-") as tmp:
         stack = BenchStack(Path(tmp), postgres_admin_url=url, existing_database=database, say=say)

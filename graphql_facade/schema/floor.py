@@ -47,14 +47,14 @@ import strawberry
 from google.protobuf.message import DecodeError
 from strawberry.dataloader import DataLoader
 
-from clients import ProductionClient
-from clients._base import CommitPositions, use_positions
+from clients._base import use_positions
 from graphql_facade.backend import Backend
 from graphql_facade.caching import ReferenceCache
 from graphql_facade.context import RequestContext
 from graphql_facade.events import EventEnvelope, EventHub
 from graphql_facade.loaders import Loaders, WorkCenterDirectory
 from graphql_facade.pagination import Page, fetch_page
+from graphql_facade.read_your_writes import event_positions
 from graphql_facade.schema.common import Long, optional_enum, to_datetime
 from graphql_facade.schema.connections import Connection, connection, list_fetch
 from graphql_facade.schema.info import Info, field
@@ -95,7 +95,6 @@ __all__ = [
 _log = get_logger("mes.facade.floor")
 #: A work center's tile is pushed at most once per this many seconds (4 per second).
 COALESCE_S = 0.25
-_PAGE = 100
 #: Every work center (an event that does not name its work centers: released or cancelled work orders).
 _ALL = "*"
 _OPERATION_SUBJECTS = frozenset(
@@ -514,7 +513,7 @@ class FloorFeed:
 
     async def _compute(self, batch: Sequence[FloorChange]) -> _Computed | _Resync:
         # read at the batch's last position or later: on a replica, the tiles show what the events say
-        positions = CommitPositions({ProductionClient.service: max(change.position for change in batch)})
+        positions = event_positions({"PRODUCTION": max(change.position for change in batch)})
         try:
             with use_positions(positions):
                 updates = await _updates(self._tiles, batch, self._clock())
