@@ -30,6 +30,10 @@ async def test_partner_cancels_its_order_once(app: App, stub: Any, partner_keys:
 
     again = (await stub.CancelOrder(request, metadata=acme, timeout=T)).order
     assert again == cancelled
+    history = await stub.ListOrderStatusChanges(
+        orders_pb2.ListOrderStatusChangesRequest(parent=order.name), metadata=STAFF, timeout=T
+    )
+    assert cancelled.update_time == history.status_changes[-1].change_time  # the cancel time
     assert await outbox_subjects(app) == [
         ORDER_SUBMITTED.subject,
         ORDER_STATUS_CHANGED.subject,
@@ -87,4 +91,7 @@ async def test_ship_needs_ready_to_ship_and_staff(app: App, stub: Any, partner_k
     )
     assert history.status_changes[-1].reason == "tracking 1Z999"
     assert history.status_changes[-1].cause == "operator:OP-1"
+    # A final state's update_time is its status change's time (the analytics import reads it so).
+    read = (await stub.GetOrder(orders_pb2.GetOrderRequest(name=order.name), metadata=STAFF, timeout=T)).order
+    assert read.update_time == shipped.update_time == history.status_changes[-1].change_time
     assert (await outbox_subjects(app)).count(ORDER_STATUS_CHANGED.subject) == 4

@@ -184,17 +184,11 @@ async def _aiter(items: Sequence[Any]) -> AsyncIterator[Any]:
 
 
 class FakeOrders:
-    def __init__(self, orders: list[orders_pb2.Order], history: dict[str, list[orders_pb2.OrderStatusChange]]) -> None:
+    def __init__(self, orders: list[orders_pb2.Order]) -> None:
         self.orders = orders
-        self.history = history
-        self.history_reads: list[str] = []
 
     def iter_orders(self) -> AsyncIterator[orders_pb2.Order]:
         return _aiter(self.orders)
-
-    def iter_order_status_changes(self, parent: str) -> AsyncIterator[orders_pb2.OrderStatusChange]:
-        self.history_reads.append(parent)
-        return _aiter(self.history.get(parent, []))
 
 
 class FakeProduction:
@@ -228,7 +222,7 @@ def analytics() -> FakeAnalytics:
 
 @pytest.fixture
 def services(monkeypatch: pytest.MonkeyPatch, analytics: FakeAnalytics) -> FakeClients:
-    fakes = FakeClients(analytics, FakeOrders([], {}), FakeProduction([], []))
+    fakes = FakeClients(analytics, FakeOrders([]), FakeProduction([], []))
     monkeypatch.setattr(mesctl, "MesClients", lambda config: fakes)
     return fakes
 
@@ -332,23 +326,20 @@ async def test_bad_arguments_exit_2_before_any_call(services: FakeClients, analy
 T0 = datetime(2026, 11, 20, 9, tzinfo=UTC)
 
 
-def _order(order_id: str, status: int, lines: int = 1) -> orders_pb2.Order:
+def _order(order_id: str, status: int, lines: int = 1, updated: datetime = T0) -> orders_pb2.Order:
     return orders_pb2.Order(
         name=f"orders/{order_id}",
         order_id=order_id,
         partner="partners/aurora-jewels",
         status=status,  # type: ignore[arg-type]
         create_time=ts(T0),
+        update_time=ts(updated),
         due_time=ts(T0 + timedelta(days=10)),
         lines=[
             orders_pb2.OrderLine(line_number=n, style_code="RNG-SOL-001", alloy_code="AU750Y", quantity=n)
             for n in range(1, lines + 1)
         ],
     )
-
-
-def _change(to: int, at: datetime) -> orders_pb2.OrderStatusChange:
-    return orders_pb2.OrderStatusChange(to_status=to, change_time=ts(at))  # type: ignore[arg-type]
 
 
 def _work_order(work_order_id: str, order_id: str, released: datetime) -> ppb.WorkOrder:
@@ -368,17 +359,12 @@ def _op(work_order: str, sequence: int, status: int, **fields: Any) -> ppb.Opera
 
 
 def test_an_order_fact_has_its_ship_cancel_and_release_times() -> None:
-    shipped = _order("o-1", orders_pb2.ORDER_STATUS_SHIPPED, lines=2)
-    changes = [
-        _change(orders_pb2.ORDER_STATUS_SUBMITTED, T0),
-        _change(orders_pb2.ORDER_STATUS_IN_PRODUCTION, T0 + timedelta(minutes=1)),
-        _change(orders_pb2.ORDER_STATUS_SHIPPED, T0 + timedelta(days=5)),
-    ]
+    shipped = _order("o-1", orders_pb2.ORDER_STATUS_SHIPPED, lines=2, updated=T0 + timedelta(days=5))
     work_orders = [
         _work_order("w-2", "o-1", T0 + timedelta(minutes=2)),
         _work_order("w-1", "o-1", T0 + timedelta(minutes=1)),
     ]
-    fact = cli.order_fact(shipped, changes, work_orders)
+    fact = cli.order_fact(shipped, work_orders)
     assert (fact.order_id, fact.partner_id) == ("o-1", "aurora-jewels")
     assert fact.submit_time.ToDatetime(tzinfo=UTC) == T0 and fact.due_time == shipped.due_time
     assert fact.ship_time.ToDatetime(tzinfo=UTC) == T0 + timedelta(days=5) and not fact.HasField("cancel_time")
@@ -387,13 +373,12 @@ def test_an_order_fact_has_its_ship_cancel_and_release_times() -> None:
         ("RNG-SOL-001", "AU750Y", 1),
         ("RNG-SOL-001", "AU750Y", 2),
     ]
-    waiting = cli.order_fact(
-        _order("o-2", orders_pb2.ORDER_STATUS_CANCELLED),
-        [_change(orders_pb2.ORDER_STATUS_CANCELLED, T0 + timedelta(hours=3))],
-        [],
-    )
-    assert waiting.cancel_time.ToDatetime(tzinfo=UTC) == T0 + timedelta(hours=3)
-    assert not waiting.HasField("release_time") and not waiting.HasField("ship_time")
+    cancelled = cli.order_fact(_order("o-2", orders_pb2.ORDER_STATUS_CANCELLED, updated=T0 + timedelta(hours=3)), [])
+    assert cancelled.cancel_time.ToDatetime(tzinfo=UTC) == T0 + timedelta(hours=3)
+    assert not cancelled.HasField("release_time") and not cancelled.HasField("ship_time")
+    # An open order's last change is not a ship or cancel time.
+    waiting = cli.order_fact(_order("o-3", orders_pb2.ORDER_STATUS_ON_HOLD, updated=T0 + timedelta(hours=1)), [])
+    assert not waiting.HasField("ship_time") and not waiting.HasField("cancel_time")
 
 
 def test_operation_facts_name_the_statuses_as_the_analytics_do_and_derive_ready_times() -> None:
@@ -454,14 +439,8 @@ async def test_rebuild_from_the_services_imports_every_accepted_order_in_batches
         orders_pb2.ORDER_STATUS_CANCELLED,
         orders_pb2.ORDER_STATUS_SUBMITTED,
     ]
-    orders = [_order(f"o-{i}", status) for i, status in enumerate(statuses, start=1)]
-    services.orders = FakeOrders(
-        orders,
-        {
-            "orders/o-1": [_change(orders_pb2.ORDER_STATUS_SHIPPED, T0 + timedelta(days=4))],
-            "orders/o-4": [_change(orders_pb2.ORDER_STATUS_CANCELLED, T0 + timedelta(days=1))],
-        },
-    )
+    orders = [_order(f"o-{i}", status, updated=T0 + timedelta(days=i)) for i, status in enumerate(statuses, start=1)]
+    services.orders = FakeOrders(orders)
     services.production = FakeProduction(
         [_work_order("w-1", "o-1", T0), _work_order("w-2", "o-2", T0), _work_order("w-4", "o-4", T0)],
         [
@@ -480,9 +459,9 @@ async def test_rebuild_from_the_services_imports_every_accepted_order_in_batches
         ["workOrders/w-4/operations/1"],
     ]
     facts = {o.order_id: o for r in analytics.imports for o in r.orders}
-    assert facts["o-1"].HasField("ship_time") and facts["o-4"].HasField("cancel_time")
-    assert not facts["o-5"].HasField("release_time")
-    assert sorted(services.orders.history_reads) == ["orders/o-1", "orders/o-4"]  # only finished orders' histories
+    assert facts["o-1"].ship_time.ToDatetime(tzinfo=UTC) == T0 + timedelta(days=1)
+    assert facts["o-4"].cancel_time.ToDatetime(tzinfo=UTC) == T0 + timedelta(days=4)
+    assert not facts["o-2"].HasField("ship_time") and not facts["o-5"].HasField("release_time")
     assert out.strip() == "rebuilt; imported 4 orders, 4 operations"
     assert "imported 2 orders, 3 operations" in err and "imported 4 orders, 4 operations" in err
     code, out, _ = await mesctl_run("-o", "json", "analytics", "rebuild")
