@@ -4,8 +4,14 @@ facade's cached path.
 ```bash
 python -m perf.analytics_bench [--orders 100000] [--days 180] [--operations 1200000] [--budget-s 600]
     [--repeat 30] [--cached-repeat 200] [--postgres postgresql://postgres@127.0.0.1:5432/postgres]
-    [--no-sqlite] [--json FILE]
+    [--no-sqlite] [--queries partner,flow,metal] [--json FILE]
+python -m perf.analytics_bench --postgres postgresql://postgres@127.0.0.1:5432/postgres --database NAME
 ```
+
+With ``--database NAME`` (PostgreSQL only, no SQLite run) nothing is seeded: the service reads the read
+model that database already holds, e.g. the data generator's history (``python -m perf.datagen``) after
+``mesctl analytics rebuild --from-services`` filled its analytics schema (``python -m perf.web_bench
+--database NAME --import-analytics`` does that); the database is kept.
 
 For each database (SQLite always unless ``--no-sqlite``; PostgreSQL with ``--postgres ADMIN_URL``: a
 database ``mes_analytics_bench_<random>`` of its own, dropped at the end):
@@ -105,6 +111,10 @@ class BenchOptions:
     postgres: str | None = None
     sqlite: bool = True
     seed: int = 1
+    #: An existing database whose analytics schema is read as it is (nothing seeded, nothing dropped).
+    database: str | None = None
+    #: The uncached queries timed (all three by default).
+    queries: tuple[str, ...] = QUERIES
 
 
 # -- the seeded history ------------------------------------------------------------------------------------------
@@ -351,9 +361,11 @@ def call(client: AnalyticsClient, case: Case, end: datetime) -> Callable[[], Awa
     return lambda: client.get_metal_analytics(window=window, timeout=120.0)
 
 
-async def time_uncached(client: AnalyticsClient, end: datetime, repeat: int) -> list[Timing]:
-    """Every case ``repeat`` times, the cases in turn (one round after another)."""
-    cases = [Case(q, days, grain) for q in QUERIES for days in WINDOWS for grain in GRAINS]
+async def time_uncached(
+    client: AnalyticsClient, end: datetime, repeat: int, queries: Sequence[str] = QUERIES
+) -> list[Timing]:
+    """Every case of ``queries`` ``repeat`` times, the cases in turn (one round after another)."""
+    cases = [Case(q, days, grain) for q in queries for days in WINDOWS for grain in GRAINS]
     calls = {case: call(client, case, end) for case in cases}
     samples: dict[Case, list[float]] = {case: [] for case in cases}
     sizes: dict[Case, int] = {}
@@ -584,7 +596,19 @@ def settings_for(url: str, data_dir: Path) -> ServiceSettings:
     )
 
 
-async def run_backend(name: str, url: str, options: BenchOptions, workdir: Path, *, cached: bool) -> BackendResult:
+async def held_history(client: AnalyticsClient) -> LoadReport:
+    """What an existing read model holds (``--database``): nothing is loaded."""
+    status = await client.get_projection_status()
+    if status.orders == 0:
+        raise SystemExit(
+            "the database's analytics read model is empty: fill it first (mesctl analytics rebuild --from-services)"
+        )
+    return LoadReport(orders=status.orders, operations=status.operations, load_average=load_average())
+
+
+async def run_backend(
+    name: str, url: str, options: BenchOptions, workdir: Path, *, cached: bool, seed: bool = True
+) -> BackendResult:
     began = time.perf_counter()
     end = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
     say(f"[{name}] starting the analytics service (load average {load_average()})")
@@ -592,19 +616,22 @@ async def run_backend(name: str, url: str, options: BenchOptions, workdir: Path,
     try:
         config = ClientConfig(analytics_addr=f"127.0.0.1:{service.port}", token=TOKEN)
         async with AnalyticsClient(config) as client:
-            say(
-                f"[{name}] importing {options.orders:,} orders over {options.days} days"
-                f" (target operations {options.operations:,})"
-            )
-            load = await load_history(client, options, end)
-            say(f"[{name}] loaded {load.orders:,} orders, {load.operations:,} operations in {load.seconds:.0f} s")
+            if seed:
+                say(
+                    f"[{name}] importing {options.orders:,} orders over {options.days} days"
+                    f" (target operations {options.operations:,})"
+                )
+                load = await load_history(client, options, end)
+                say(f"[{name}] loaded {load.orders:,} orders, {load.operations:,} operations in {load.seconds:.0f} s")
+            else:
+                load = await held_history(client)
             status = await client.get_projection_status()
             say(f"[{name}] the service holds {status.orders:,} orders, {status.operations:,} operations")
-            uncached = await time_uncached(client, end, options.repeat)
+            uncached = await time_uncached(client, end, options.repeat, options.queries)
             slowest = max(uncached, key=lambda t: t.p95_ms)
             case = next(
                 Case(q, days, g)
-                for q in QUERIES
+                for q in options.queries
                 for days in WINDOWS
                 for g in GRAINS
                 if Case(q, days, g).label == slowest.label
@@ -653,12 +680,18 @@ def report(results: Sequence[BackendResult], options: BenchOptions) -> str:
     for result in results:
         load = result.load
         capped = " (capped by the load budget)" if load.capped else ""
+        loaded = (
+            f"The read model held {load.orders:,} orders and {load.operations:,} operations (nothing loaded; load"
+            f" average at the start: {load.load_average}); whole run {result.wall_s:.0f} s."
+            if options.database
+            else f"Loaded {load.orders:,} orders over {options.days} days and {load.operations:,} operations{capped}"
+            f" through ImportFacts in {load.seconds:.0f} s (load average after: {load.load_average});"
+            f" whole run {result.wall_s:.0f} s."
+        )
         out += [
             f"### {result.database}",
             "",
-            f"Loaded {load.orders:,} orders over {options.days} days and {load.operations:,} operations{capped}"
-            f" through ImportFacts in {load.seconds:.0f} s (load average after: {load.load_average});"
-            f" whole run {result.wall_s:.0f} s.",
+            loaded,
             "",
             "| query | n | p50 | p95 | max | answer | target p95 ≤ 300 ms | load average (1/5/15 min) |",
             "|---|---|---|---|---|---|---|---|",
@@ -698,7 +731,13 @@ async def run(options: BenchOptions) -> list[BackendResult]:
         if options.sqlite:
             url = f"sqlite+aiosqlite:///{workdir / 'analytics.db'}"
             results.append(await run_backend("SQLite", url, options, workdir, cached=True))
-        if options.postgres:
+        if options.postgres and options.database:
+            admin = options.postgres.replace("postgresql+asyncpg://", "postgresql://", 1)
+            base, _, _ = admin.rpartition("/")
+            url = f"{base}/{options.database}".replace("postgresql://", "postgresql+asyncpg://", 1)
+            label = f"PostgreSQL, `{options.database}` as it is"
+            results.append(await run_backend(label, url, options, workdir, cached=not results, seed=False))
+        elif options.postgres:
             admin = options.postgres.replace("postgresql+asyncpg://", "postgresql://", 1)
             name, url = await _create_database(admin)
             try:
@@ -719,8 +758,17 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[BenchOptions, str | N
     parser.add_argument("--postgres", default=None, help="an admin URL of PostgreSQL (a database of its own is made)")
     parser.add_argument("--no-sqlite", action="store_true")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--database", default=None, help="with --postgres: read this database's analytics schema as it is (no seeding)"
+    )
+    parser.add_argument(
+        "--queries", default=",".join(QUERIES), help=f"comma-separated, of {', '.join(QUERIES)} (the uncached timings)"
+    )
     parser.add_argument("--json", default=None, help="write the results as JSON to this file")
     args = parser.parse_args(argv)
+    queries = tuple(q for q in args.queries.split(",") if q)
+    if not queries or set(queries) - set(QUERIES):
+        parser.error(f"--queries takes a comma-separated list of {', '.join(QUERIES)}")
     options = BenchOptions(
         orders=args.orders,
         days=args.days,
@@ -729,9 +777,13 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[BenchOptions, str | N
         repeat=args.repeat,
         cached_repeat=args.cached_repeat,
         postgres=args.postgres,
-        sqlite=not args.no_sqlite,
+        sqlite=not args.no_sqlite and not args.database,
         seed=args.seed,
+        database=args.database,
+        queries=queries,
     )
+    if args.database and not args.postgres:
+        parser.error("--database needs --postgres (the admin URL of the server holding it)")
     return options, args.json
 
 

@@ -1,19 +1,37 @@
 """The analytics' reads on SQL: aggregates with GROUP BY over the indexed time columns, buckets
 computed in SQL (:func:`~services.analytics.adapters.sql.bucket_index`), histograms summed in SQL,
-percentiles from the window's values read in one scan through its covering index and sorted per
-group here (:meth:`SqlFactReader._ranked`, exact; ranking in SQL with ROW_NUMBER and COUNT over
-the group was several times slower); rows of values otherwise only where an interval union needs
-them (the operations' time in progress, P10)."""
+percentiles from the window's values read in one scan through its covering index, sorted per group
+(:meth:`SqlFactReader._sorted_groups`, exact: on PostgreSQL one sorted array per group,
+``array_agg(... ORDER BY ...)``, since fetching one row per value cost more than the statements
+themselves; on SQLite rows sorted here; ranking in SQL with ROW_NUMBER and COUNT over the group was
+several times slower on both); rows of values otherwise only where an interval union needs them (the
+operations' time in progress, P10)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import time
+from datetime import UTC, date, time, tzinfo
 from fractions import Fraction
 from itertools import pairwise
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Select, Table, and_, case, func, literal_column, or_, select, true, union_all
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    Select,
+    Table,
+    and_,
+    case,
+    cast,
+    func,
+    literal_column,
+    or_,
+    select,
+    true,
+    union_all,
+)
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.analytics.adapters import tables as t
@@ -21,7 +39,7 @@ from services.analytics.adapters.sql import bucket_index, earliest
 from services.analytics.domain.facts import WIP_STATUSES, CustodyKind, OperationStatus
 from services.analytics.domain.shifts import ShiftWindow, WorkCenterCalendar
 from services.analytics.domain.stats import Ranked, rank_positions
-from services.analytics.domain.timeline import Buckets
+from services.analytics.domain.timeline import Buckets, from_us
 from services.analytics.domain.views import MixDimension
 from services.analytics.service_layer.ports import (
     CohortRow,
@@ -42,6 +60,8 @@ _o, _l, _w, _op = t.orders, t.order_lines, t.work_orders, t.operations
 _um, _uo, _ue = t.usage_minutes, t.usage_operations, t.usage_errors
 #: Holders asked about in one statement at most.
 _CHUNK = 500
+#: A microsecond, to turn the integer times into PostgreSQL timestamps exactly.
+_MICROSECOND: ColumnElement[Any] = literal_column("interval '1 microsecond'")
 
 
 def split_numbers(text: str, kind: type[Any]) -> tuple[Any, ...]:
@@ -54,6 +74,13 @@ def parse_calendar(work_center: str, time_zone: str, windows: str, version: int)
         weekday, start, end = item.split(" ")
         parsed.append(ShiftWindow(int(weekday), time.fromisoformat(start), time.fromisoformat(end)))
     return WorkCenterCalendar(work_center, time_zone, tuple(parsed), version)
+
+
+def _zone_name(zone: tzinfo) -> str | None:
+    """The zone's IANA name, None for a zone that has none (a fixed offset other than UTC)."""
+    if isinstance(zone, ZoneInfo):
+        return zone.key
+    return "UTC" if zone is UTC else None
 
 
 def _between(column: ColumnElement[Any], start_us: int, end_us: int) -> ColumnElement[bool]:
@@ -101,31 +128,50 @@ class SqlFactReader:
     async def _count(self, stmt: Select[Any]) -> int:
         return int((await self._session.execute(stmt)).scalar_one() or 0)
 
+    def _on_postgresql(self) -> bool:
+        return bool(self._session.get_bind().dialect.name == "postgresql")
+
+    async def _sorted_groups(self, stmt: Select[Any], values: int = 1) -> dict[str, list[list[int]]]:
+        """Per group (the first column of ``stmt``), each value column after it (``values`` of them)
+        in ascending order. On PostgreSQL each group comes as one row of sorted arrays (``array_agg``
+        with ``ORDER BY``: the driver decodes an array far faster than as many rows); elsewhere
+        the rows come one by one and are sorted here."""
+        if self._on_postgresql():
+            rows = stmt.subquery()
+            key = rows.c[0]
+            arrays = [func.array_agg(aggregate_order_by(rows.c[i + 1], rows.c[i + 1])) for i in range(values)]
+            return {
+                str(row[0]): [list(row[i + 1]) for i in range(values)]
+                for row in await self._rows(select(key, *arrays).group_by(key))
+            }
+        columns: dict[str, list[list[int]]] = {}
+        for row in await self._rows(stmt):
+            key_value = str(row[0])
+            group = columns.get(key_value)
+            if group is None:
+                group = columns[key_value] = [[] for _ in range(values)]
+            for i in range(values):
+                group[i].append(int(row[i + 1]))
+        for group in columns.values():
+            for column in group:
+                column.sort()
+        return columns
+
     async def _ranked(
         self, stmt: Select[Any], qs: Sequence[Fraction], values: int = 1, everyone: str | None = None
     ) -> list[dict[str, Ranked]]:
         """Per group (the first column of ``stmt``), for each value column after it (``values`` of
         them), the values at the ranks the quantiles ``qs`` need (:func:`rank_positions`); with
         ``everyone``, the values of all groups under that key as well. One scan through the window's
-        index, the values sorted here per group: on SQLite and PostgreSQL alike several times faster
-        than ranking in SQL (ROW_NUMBER and COUNT over the group sort the whole window once per
-        value column and keep every row of a group)."""
-        columns: dict[str, list[list[int]]] = {}
-        for row in await self._rows(stmt):
-            key = str(row[0])
-            group = columns.get(key)
-            if group is None:
-                group = columns[key] = [[] for _ in range(values)]
-            for i in range(values):
-                group[i].append(int(row[i + 1]))
+        index, the groups sorted (:meth:`_sorted_groups`)."""
+        columns = await self._sorted_groups(stmt, values)
         if everyone is not None and columns:
-            columns[everyone] = [[v for group in columns.values() for v in group[i]] for i in range(values)]
+            columns[everyone] = [sorted(v for group in columns.values() for v in group[i]) for i in range(values)]
         found: list[dict[str, Ranked]] = [{} for _ in range(values)]
         for key, group in columns.items():
             n = len(group[0])
             needed = {rank for q in qs for rank in rank_positions(q, n)[:2]}
             for i, column in enumerate(group):
-                column.sort()
                 found[i][key] = Ranked(n, {rank: float(column[rank]) for rank in needed})
         return found
 
@@ -232,26 +278,56 @@ class SqlFactReader:
         (found,) = await self._ranked(lead, qs, everyone="")
         return found
 
-    async def shipments(self, start_us: int, end_us: int, partner: str | None) -> list[tuple[str, int, int | None]]:
-        stmt = select(_o.c.partner_id, _o.c.ship_us, _o.c.due_us).where(
-            _between(_o.c.ship_us, start_us, end_us), _partner(_o.c.partner_id, partner)
-        )
-        return [(str(p), int(ship), None if due is None else int(due)) for p, ship, due in await self._rows(stmt)]
+    async def shipments_by_due_day(
+        self, start_us: int, end_us: int, partner: str | None, zone: tzinfo
+    ) -> list[tuple[str, date | None, list[int]]]:
+        where = and_(_between(_o.c.ship_us, start_us, end_us), _partner(_o.c.partner_id, partner))
+        name = _zone_name(zone)
+        if self._on_postgresql() and name is not None:
+            # The local date of an instant is never ambiguous: only it is computed in SQL (the end of
+            # that day, which a clock change can make ambiguous, is the caller's). A zone by its IANA
+            # name only: PostgreSQL reads "UTC+02:00" as two hours west (POSIX).
+            due = func.to_timestamp(0) + _o.c.due_us * _MICROSECOND
+            day = cast(func.timezone(name, due), Date).label("day")
+            ships = func.array_agg(aggregate_order_by(_o.c.ship_us, _o.c.ship_us))
+            stmt = select(_o.c.partner_id, day, ships).where(where).group_by(_o.c.partner_id, day)
+            return [(str(p), d, list(at)) for p, d, at in await self._rows(stmt)]
+        days: dict[int, date] = {}
+        groups: dict[tuple[str, date | None], list[int]] = {}
+        for p, ship, due in await self._rows(select(_o.c.partner_id, _o.c.ship_us, _o.c.due_us).where(where)):
+            local: date | None = None
+            if due is not None:
+                local = days.get(due)
+                if local is None:
+                    local = days[due] = from_us(int(due)).astimezone(zone).date()
+            groups.setdefault((str(p), local), []).append(int(ship))
+        return [(p, d, sorted(at)) for (p, d), at in groups.items()]
 
     async def submission_gaps(
         self, start_us: int, end_us: int, partner: str | None, qs: Sequence[Fraction]
     ) -> dict[str, tuple[int, Ranked]]:
         where = and_(_between(_o.c.submit_us, start_us, end_us), _partner(_o.c.partner_id, partner))
+        found: dict[str, tuple[int, Ranked]] = {}
+
+        def add(p: str, submissions: int, gaps: list[int]) -> None:
+            needed = {rank for q in qs for rank in rank_positions(q, len(gaps))[:2]} if gaps else set()
+            found[p] = (submissions, Ranked(len(gaps), {rank: float(gaps[rank]) for rank in needed}))
+
+        if self._on_postgresql():
+            # The gaps by LAG through the (partner, submit) index, sorted per partner into one array.
+            previous = func.lag(_o.c.submit_us).over(partition_by=_o.c.partner_id, order_by=_o.c.submit_us)
+            gaps = select(_o.c.partner_id.label("p"), (_o.c.submit_us - previous).label("gap")).where(where).subquery()
+            ordered = func.array_agg(aggregate_order_by(gaps.c.gap, gaps.c.gap)).filter(gaps.c.gap.is_not(None))
+            for p, n, values in await self._rows(select(gaps.c.p, func.count(), ordered).group_by(gaps.c.p)):
+                add(str(p), int(n), list(values or ()))
+            return found
         # Through the (partner, submit) index, in its order: the gaps are the differences of neighbours.
         stmt = select(_o.c.partner_id, _o.c.submit_us).where(where).order_by(_o.c.partner_id, _o.c.submit_us)
         times: dict[str, list[int]] = {}
         for p, at in await self._rows(stmt):
             times.setdefault(str(p), []).append(int(at))
-        found: dict[str, tuple[int, Ranked]] = {}
         for p, ats in times.items():
-            gaps = sorted(b - a for a, b in pairwise(ats))
-            needed = {rank for q in qs for rank in rank_positions(q, len(gaps))[:2]} if gaps else set()
-            found[p] = (len(ats), Ranked(len(gaps), {rank: float(gaps[rank]) for rank in needed}))
+            add(p, len(ats), sorted(b - a for a, b in pairwise(ats)))
         return found
 
     async def last_submissions(self, end_us: int, partner: str | None) -> dict[str, int]:

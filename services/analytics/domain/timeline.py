@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from enum import StrEnum
 
 from mes_kernel.shifts import local_instant
@@ -26,6 +26,7 @@ __all__ = [
     "Window",
     "day_end",
     "from_us",
+    "local_day_end",
     "local_instant",
     "to_us",
     "to_us_or_none",
@@ -114,7 +115,12 @@ class Buckets:
 
 def day_end(at: datetime, zone: tzinfo) -> datetime:
     """The end of the local day ``at`` falls on: the next local midnight (UTC)."""
-    return local_instant(at.astimezone(zone).date() + timedelta(days=1), time(0), zone)
+    return local_day_end(at.astimezone(zone).date(), zone)
+
+
+def local_day_end(day: date, zone: tzinfo) -> datetime:
+    """The end of the local date ``day``: the next local midnight (UTC)."""
+    return local_instant(day + timedelta(days=1), time(0), zone)
 
 
 def _hour_floor(at: datetime, zone: tzinfo) -> datetime:

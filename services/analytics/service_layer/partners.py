@@ -21,9 +21,10 @@ for (lead time, delivery).
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from services.analytics.domain.stats import (
     P50,
@@ -36,7 +37,7 @@ from services.analytics.domain.stats import (
     ratio,
     value_at,
 )
-from services.analytics.domain.timeline import Buckets, day_end, from_us, to_us
+from services.analytics.domain.timeline import Buckets, local_day_end, to_us
 from services.analytics.domain.views import (
     ApiErrorCount,
     ApiOperationUsage,
@@ -103,7 +104,9 @@ class PartnerAnalyticsService(UseCase):
                 lead_time=_lead_times(
                     await r.lead_times(start, end, partner, (P50, P85, P95)), all_row=partner is None
                 ),
-                delivery=self._deliveries(await r.shipments(start, end, partner), all_row=partner is None),
+                delivery=self._deliveries(
+                    await r.shipments_by_due_day(start, end, partner, self._policy.zone), all_row=partner is None
+                ),
                 cadence=await _cadence(r, partner, now),
                 api_usage=_usage(buckets, usage, await r.capacities(buckets, partner)),
                 api_operations=_operations(
@@ -134,21 +137,19 @@ class PartnerAnalyticsService(UseCase):
             for row in sorted(rows)
         ]
 
-    def _deliveries(self, rows: Sequence[tuple[str, int, int | None]], *, all_row: bool) -> list[Delivery]:
+    def _deliveries(self, groups: Sequence[tuple[str, date | None, list[int]]], *, all_row: bool) -> list[Delivery]:
+        """C7 from the ship times grouped by partner and local due date: on time up to the end of the
+        promised day (the next local midnight), found by bisection in each group's sorted times."""
         zone = self._policy.zone
-        ends: dict[int, int] = {}
-
-        def promised_end(due_us: int) -> int:
-            if due_us not in ends:
-                ends[due_us] = to_us(day_end(from_us(due_us), zone))
-            return ends[due_us]
-
         counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-        for partner_id, ship_us, due_us in rows:
-            on_time = due_us is not None and ship_us <= promised_end(due_us)
+        for partner_id, due_day, ships in groups:
+            on_time = 0
+            if due_day is not None:
+                promised_end = to_us(local_day_end(due_day, zone))
+                on_time = bisect_right(ships, promised_end)
             for key in (_ALL, partner_id) if all_row else (partner_id,):
-                counts[key][0] += 1
-                counts[key][1] += int(on_time)
+                counts[key][0] += len(ships)
+                counts[key][1] += on_time
         if all_row:
             counts.setdefault(_ALL, [0, 0])
         return [

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date, tzinfo
 from fractions import Fraction
 from typing import NamedTuple, Protocol, TypeAlias
 
@@ -190,8 +191,11 @@ class FactReader(Protocol):
         """``ship - submit`` (microseconds) of the orders shipped in the window that were submitted,
         ranked per partner and for all of them (key "")."""
 
-    async def shipments(self, start_us: int, end_us: int, partner: str | None) -> list[tuple[str, int, int | None]]:
-        """(partner, ship, due) of the orders shipped in the window."""
+    async def shipments_by_due_day(
+        self, start_us: int, end_us: int, partner: str | None, zone: tzinfo
+    ) -> list[tuple[str, date | None, list[int]]]:
+        """The orders shipped in the window grouped by partner and by the local date (in ``zone``) of
+        their due time (None: no due time): (partner, due date, ship times ascending)."""
 
     async def submission_gaps(
         self, start_us: int, end_us: int, partner: str | None, qs: Sequence[Fraction]

@@ -1,4 +1,5 @@
-"""The analytics against a brute-force oracle, on SQLite: hypothesis draws histories (orders, work
+"""The analytics against a brute-force oracle, on SQLite (200 examples) and on PostgreSQL (40: its
+reads take their own paths there, sorted arrays and SQL window functions): hypothesis draws histories (orders, work
 orders, operations with pauses, losses, reviews and reworks, custody entries, alloys, calendars,
 partners' usage minutes from two replicas), turns them into the real protobuf events, feeds them
 through the real consumer handlers into a fresh store (in batches of one to eight events of one
@@ -53,6 +54,7 @@ from services.analytics.service_layer.metal import MetalAnalyticsService
 from services.analytics.service_layer.partners import PartnerAnalyticsService
 from services.analytics.service_layer.ports import NoReplay
 from services.analytics.service_layer.projection import Projection
+from tests._infra.postgres import PostgresAdmin
 from tests.integration.analytics._figures import FLOW, METAL, PARTNER, ViewFigures
 from tests.integration.analytics._history import NOW, History, Published, events_of, histories
 from tests.integration.analytics._oracle import Oracle
@@ -63,17 +65,14 @@ _FACT_TABLES = [t for t in tables.metadata.sorted_tables if t.name not in ("outb
 
 @dataclass
 class _Store:
-    """One SQLite file for every example (emptied before each), migrated once, and the event loop
+    """One database for every example (emptied before each), migrated once, and the event loop
     every example runs on."""
 
     runner: asyncio.Runner
     db: Database
 
 
-@pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Store]:
-    path: Path = tmp_path_factory.mktemp("analytics-oracle") / "analytics.db"
-    url = f"sqlite+aiosqlite:///{path}"
+def _migrated(url: str) -> Iterator[_Store]:
     with asyncio.Runner() as runner:
         runner.run(upgrade(SPEC.migrations, url, "analytics"))
         db = Database(url, schema="analytics")
@@ -81,6 +80,21 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Store]:
             yield _Store(runner, db)
         finally:
             runner.run(db.dispose())
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Store]:
+    path: Path = tmp_path_factory.mktemp("analytics-oracle") / "analytics.db"
+    yield from _migrated(f"sqlite+aiosqlite:///{path}")
+
+
+@pytest.fixture(scope="module")
+def pg_store(postgres_admin: PostgresAdmin) -> Iterator[_Store]:
+    name = postgres_admin.create_database()
+    try:
+        yield from _migrated(postgres_admin.url(name, "asyncpg"))
+    finally:
+        postgres_admin.drop_database(name)
 
 
 def _close(actual: Any, expected: Any, where: str) -> None:
@@ -211,11 +225,20 @@ async def _run(db: Database, history: History, rnd: random.Random) -> None:
     assert (status.imported_orders, status.imported_operations) == (0, 0)
 
 
-@settings(
-    max_examples=200,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+def _examples(n: int) -> Any:
+    """Hypothesis' settings for ``n`` histories (each one is a whole store's worth of work)."""
+    return settings(
+        max_examples=n, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+    )
+
+
+@_examples(200)
 @given(history=histories(), rnd=st.randoms(use_true_random=False))
 def test_analytics_match_the_oracle(store: _Store, history: History, rnd: random.Random) -> None:
     store.runner.run(_run(store.db, history, rnd))
+
+
+@_examples(40)
+@given(history=histories(), rnd=st.randoms(use_true_random=False))
+def test_analytics_match_the_oracle_on_postgresql(pg_store: _Store, history: History, rnd: random.Random) -> None:
+    pg_store.runner.run(_run(pg_store.db, history, rnd))
