@@ -83,6 +83,13 @@ def _zone_name(zone: tzinfo) -> str | None:
     return "UTC" if zone is UTC else None
 
 
+def _at_ranks(ordered: Sequence[int], qs: Sequence[Fraction]) -> Ranked:
+    """The ascending ``ordered`` values at the ranks the quantiles ``qs`` need (none when empty)."""
+    n = len(ordered)
+    needed = {rank for q in qs for rank in rank_positions(q, n)[:2]} if n else set()
+    return Ranked(n, {rank: float(ordered[rank]) for rank in needed})
+
+
 def _between(column: ColumnElement[Any], start_us: int, end_us: int) -> ColumnElement[bool]:
     return and_(column >= start_us, column < end_us)
 
@@ -169,10 +176,8 @@ class SqlFactReader:
             columns[everyone] = [sorted(v for group in columns.values() for v in group[i]) for i in range(values)]
         found: list[dict[str, Ranked]] = [{} for _ in range(values)]
         for key, group in columns.items():
-            n = len(group[0])
-            needed = {rank for q in qs for rank in rank_positions(q, n)[:2]}
             for i, column in enumerate(group):
-                found[i][key] = Ranked(n, {rank: float(column[rank]) for rank in needed})
+                found[i][key] = _at_ranks(column, qs)
         return found
 
     async def _ranked_in_sql(
@@ -310,8 +315,7 @@ class SqlFactReader:
         found: dict[str, tuple[int, Ranked]] = {}
 
         def add(p: str, submissions: int, gaps: list[int]) -> None:
-            needed = {rank for q in qs for rank in rank_positions(q, len(gaps))[:2]} if gaps else set()
-            found[p] = (submissions, Ranked(len(gaps), {rank: float(gaps[rank]) for rank in needed}))
+            found[p] = (submissions, _at_ranks(gaps, qs))
 
         if self._on_postgresql():
             # The gaps by LAG through the (partner, submit) index, sorted per partner into one array.
@@ -412,8 +416,8 @@ class SqlFactReader:
         where = and_(_between(c.finish_us, start_us, end_us), c.ready_us.is_not(None), c.start_us.is_not(None))
         touch = _positive(c.finish_us - c.start_us - c.paused_seconds * 1_000_000)
         source = select(c.operation_code, c.start_us - c.ready_us, touch).where(where)
-        in_sql = self._session.get_bind().dialect.name == "postgresql"  # measured the faster on each
-        rank = self._ranked_in_sql if in_sql else self._ranked
+        # Ranked in SQL on PostgreSQL, sorted here on SQLite: measured the faster on each.
+        rank = self._ranked_in_sql if self._on_postgresql() else self._ranked
         queues, touches = await rank(source, qs, values=2)
         return {code: StepRanks(found, touches[code]) for code, found in queues.items()}
 
